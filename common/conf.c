@@ -1,0 +1,70 @@
+/* conf.c - see conf.h. */
+#include "conf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+zconfig_t *
+conf_load(const char *path, char *err, size_t err_size)
+{
+    if (path == NULL)
+        return zconfig_new("root", NULL);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, err_size, "cannot open config file %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    fclose(f);
+    zconfig_t *root = zconfig_load(path);
+    if (root == NULL)
+        snprintf(err, err_size, "config file %s is not valid ZPL (see docs/configuration.md)",
+                 path);
+    return root;
+}
+
+const char *
+conf_str(zconfig_t *root, const char *path, const char *def)
+{
+    const char *v = zconfig_get(root, path, NULL);
+    return (v == NULL || *v == '\0') ? def : v;
+}
+
+int
+conf_int(zconfig_t *root, const char *path, long long def, long long min, long long max,
+         long long *out, char *err, size_t err_size)
+{
+    const char *v = conf_str(root, path, NULL);
+    if (v == NULL) {
+        *out = def;
+        return 0;
+    }
+    errno = 0;
+    char *end = NULL;
+    long long n = strtoll(v, &end, 10);
+    if (errno != 0 || end == v)
+        goto fail;
+    long long mult = 1;
+    if (*end == 'k' || *end == 'K')
+        mult = 1024LL, end++;
+    else if (*end == 'M')
+        mult = 1024LL * 1024, end++;
+    else if (*end == 'G')
+        mult = 1024LL * 1024 * 1024, end++;
+    if (*end != '\0')
+        goto fail;
+    if (n > max / mult || n < min / (mult > 0 ? mult : 1))
+        goto range;
+    n *= mult;
+    if (n < min || n > max)
+        goto range;
+    *out = n;
+    return 0;
+range:
+    snprintf(err, err_size, "%s = %s is out of range [%lld, %lld]", path, v, min, max);
+    return -1;
+fail:
+    snprintf(err, err_size, "%s = %s is not an integer", path, v);
+    return -1;
+}

@@ -1,0 +1,238 @@
+/*
+ * proto.h - the ProfAI wire protocol codec (docs/protocol.md).
+ *
+ * Two layers:
+ *   - framing: MDP/0.2 (ZeroMQ RFC 18) worker and client frames, on czmq zmsg_t;
+ *   - bodies: one msgpack map per message, decoded with validation before any allocation.
+ *
+ * Library code: nothing here logs or exits. Every function returns 0 on success and -1 on
+ * failure, filling a proto_error_t with a code and a sentence.
+ */
+#ifndef PROFAI_PROTO_H
+#define PROFAI_PROTO_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROFAI_MUST_CHECK __attribute__((warn_unused_result))
+
+#define PROTO_VERSION 1
+#define MDPW_HEADER "MDPW02"
+#define MDPC_HEADER "MDPC02"
+
+/* Service names. */
+#define PROTO_SERVICE_COURSE "course.build"
+#define PROTO_SERVICE_SUBMIT "job.submit"
+#define PROTO_SERVICE_PING "broker.ping"
+
+/* Limits (bytes), from docs/protocol.md. */
+#define PROTO_SERVICE_MAX 32
+#define PROTO_ADDRESS_MAX 64
+#define PROTO_TITLE_MAX 200
+#define PROTO_FILENAME_MAX 255
+#define PROTO_STAGE_MAX 32
+#define PROTO_STATE_MAX 16
+#define PROTO_CODE_MAX 32
+#define PROTO_ERROR_MAX 1024
+#define PROTO_UUID_LEN 36
+#define PROTO_SHA256_LEN 64
+#define PROTO_PDF_MAX (64u * 1024 * 1024)
+#define PROTO_COURSE_MAX (32u * 1024 * 1024)
+#define PROTO_CONTROL_BODY_MAX (16u * 1024)
+#define PROTO_JOB_BODY_MAX (PROTO_PDF_MAX + 16u * 1024)
+#define PROTO_RESULT_BODY_MAX (PROTO_COURSE_MAX + 16u * 1024)
+
+/* Why a decode failed; `code` is one of the request error codes of the protocol document
+ * ("bad_request", "unsupported_version", ...), `detail` says which field and why. */
+typedef struct {
+    char code[PROTO_CODE_MAX + 1];
+    char detail[256];
+} proto_error_t;
+
+/* ---------------------------------------------------------------- framing */
+
+typedef enum {
+    MDPW_READY = 1,
+    MDPW_REQUEST = 2,
+    MDPW_PARTIAL = 3,
+    MDPW_FINAL = 4,
+    MDPW_HEARTBEAT = 5,
+    MDPW_DISCONNECT = 6
+} mdpw_command_t;
+
+typedef enum { MDPC_REQUEST = 1, MDPC_PARTIAL = 2, MDPC_FINAL = 3 } mdpc_command_t;
+
+/* A parsed worker message. Pointers are borrowed from the zmsg_t given to mdpw_parse and valid
+ * while it lives and is not modified. Unused members are NULL / 0. */
+typedef struct {
+    mdpw_command_t command;
+    char service[PROTO_SERVICE_MAX + 1]; /* READY */
+    const uint8_t *address;              /* REQUEST, PARTIAL, FINAL */
+    size_t address_len;
+    const uint8_t *body; /* REQUEST, PARTIAL, FINAL */
+    size_t body_len;
+} mdpw_view_t;
+
+/* A parsed client message (same ownership rules as mdpw_view_t). */
+typedef struct {
+    mdpc_command_t command;
+    char service[PROTO_SERVICE_MAX + 1];
+    const uint8_t *body;
+    size_t body_len;
+} mdpc_view_t;
+
+/* Which protocol a message (without ROUTER identity) speaks: 'W' for MDPW02, 'C' for MDPC02,
+ * 0 for neither. msg is borrowed. */
+char mdp_kind(zmsg_t *msg);
+
+/* Parse a worker message (without ROUTER identity). msg is borrowed. Checks the header, the
+ * command, the frame count and the size of every frame; `body_max` bounds the body frame. */
+int mdpw_parse(zmsg_t *msg, size_t body_max, mdpw_view_t *view,
+               proto_error_t *err) PROFAI_MUST_CHECK;
+
+/* Parse a client message (without ROUTER identity). msg is borrowed. */
+int mdpc_parse(zmsg_t *msg, size_t body_max, mdpc_view_t *view,
+               proto_error_t *err) PROFAI_MUST_CHECK;
+
+/* Builders: each returns a new message (caller owns it) or NULL on allocation failure or an
+ * argument over its limit. Bodies are copied. */
+zmsg_t *mdpw_build_ready(const char *service);
+zmsg_t *mdpw_build_heartbeat(void);
+zmsg_t *mdpw_build_disconnect(void);
+/* command is MDPW_REQUEST, MDPW_PARTIAL or MDPW_FINAL. */
+zmsg_t *mdpw_build_job_message(mdpw_command_t command, const void *address, size_t address_len,
+                               const void *body, size_t body_len);
+/* command is MDPC_REQUEST, MDPC_PARTIAL or MDPC_FINAL. */
+zmsg_t *mdpc_build(mdpc_command_t command, const char *service, const void *body,
+                   size_t body_len);
+
+/* ---------------------------------------------------------------- job token */
+
+/* Format "<uuid>/<attempt>" into buf (at least PROTO_ADDRESS_MAX + 1 bytes). */
+int proto_token_format(const char *job_id, uint32_t attempt, char *buf,
+                       size_t size) PROFAI_MUST_CHECK;
+/* Parse a token; job_id receives PROTO_UUID_LEN + 1 bytes. */
+int proto_token_parse(const uint8_t *address, size_t len, char *job_id,
+                      uint32_t *attempt) PROFAI_MUST_CHECK;
+
+/* ---------------------------------------------------------------- validators */
+
+bool proto_is_uuid(const char *s, size_t len);
+bool proto_is_sha256(const char *s, size_t len);
+bool proto_is_utf8(const char *s, size_t len);
+bool proto_is_service(const char *s, size_t len);
+
+/* ---------------------------------------------------------------- bodies */
+
+/* A body encoded by one of the *_encode functions: caller owns data, frees with free(). */
+typedef struct {
+    uint8_t *data;
+    size_t size;
+} proto_buf_t;
+
+/* JOB: REQUEST body, broker -> worker. Decoded `pdf` is borrowed from the input buffer. */
+typedef struct {
+    char job_id[PROTO_UUID_LEN + 1];
+    uint32_t attempt;
+    char title[PROTO_TITLE_MAX + 1];
+    char filename[PROTO_FILENAME_MAX + 1];
+    char sha256[PROTO_SHA256_LEN + 1];
+    const uint8_t *pdf;
+    size_t pdf_len;
+} proto_job_t;
+
+/* PROGRESS: PARTIAL body, worker -> broker. `page`/`pages` are 0 when absent. */
+typedef struct {
+    uint32_t progress;
+    char stage[PROTO_STAGE_MAX + 1];
+    uint32_t page;
+    uint32_t pages;
+} proto_progress_t;
+
+/* RESULT: FINAL body, worker -> broker. Decoded `course` is borrowed from the input buffer. */
+typedef struct {
+    bool ok;
+    const uint8_t *course; /* UTF-8 JSON, when ok */
+    size_t course_len;
+    char error_code[PROTO_CODE_MAX + 1]; /* when !ok */
+    char error[PROTO_ERROR_MAX + 1];     /* optional, "" when absent */
+} proto_result_t;
+
+/* SUBMIT: client REQUEST body for job.submit. */
+typedef struct {
+    uint64_t rid;
+    char owner[PROTO_UUID_LEN + 1];
+    char title[PROTO_TITLE_MAX + 1];
+    char filename[PROTO_FILENAME_MAX + 1];
+    char sha256[PROTO_SHA256_LEN + 1];
+} proto_submit_t;
+
+/* SUBMITTED: client FINAL body from job.submit; also the generic error reply (ok = false). */
+typedef struct {
+    uint64_t rid;
+    bool ok;
+    char job_id[PROTO_UUID_LEN + 1];     /* when ok */
+    char state[PROTO_STATE_MAX + 1];     /* when ok */
+    char error_code[PROTO_CODE_MAX + 1]; /* when !ok */
+    char error[PROTO_ERROR_MAX + 1];
+} proto_submitted_t;
+
+/* PING: client REQUEST body for broker.ping. */
+typedef struct {
+    uint64_t rid;
+} proto_ping_t;
+
+/* PONG: client FINAL body from broker.ping. */
+typedef struct {
+    uint64_t rid;
+    bool ok;
+    bool db;
+    uint64_t workers;
+    uint64_t queued;
+    uint64_t running;
+} proto_pong_t;
+
+/* Generic client error reply {v, rid, ok:false, error_code, error}: what the broker sends for
+ * an unknown service or an invalid body. Decode it with proto_submitted_decode (ok = false). */
+int proto_error_reply_encode(uint64_t rid, const char *code, const char *detail,
+                             proto_buf_t *out) PROFAI_MUST_CHECK;
+
+/* Encoders validate their input against the limits (returning -1 and filling err if over)
+ * and produce a new buffer the caller frees. Decoders validate everything listed in
+ * docs/protocol.md section 3 and fill the struct; data is borrowed. */
+int proto_job_encode(const proto_job_t *m, proto_buf_t *out, proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_job_decode(const uint8_t *data, size_t len, proto_job_t *m,
+                     proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_progress_encode(const proto_progress_t *m, proto_buf_t *out,
+                          proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_progress_decode(const uint8_t *data, size_t len, proto_progress_t *m,
+                          proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_result_encode(const proto_result_t *m, proto_buf_t *out,
+                        proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_result_decode(const uint8_t *data, size_t len, proto_result_t *m,
+                        proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_submit_encode(const proto_submit_t *m, proto_buf_t *out,
+                        proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_submit_decode(const uint8_t *data, size_t len, proto_submit_t *m,
+                        proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_submitted_encode(const proto_submitted_t *m, proto_buf_t *out,
+                           proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_submitted_decode(const uint8_t *data, size_t len, proto_submitted_t *m,
+                           proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_ping_encode(const proto_ping_t *m, proto_buf_t *out, proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_ping_decode(const uint8_t *data, size_t len, proto_ping_t *m,
+                      proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_pong_encode(const proto_pong_t *m, proto_buf_t *out, proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_pong_decode(const uint8_t *data, size_t len, proto_pong_t *m,
+                      proto_error_t *err) PROFAI_MUST_CHECK;
+
+/* Best-effort: the `rid` of a client body, 0 if it cannot be read. For error replies to
+ * bodies that failed to decode. */
+uint64_t proto_peek_rid(const uint8_t *data, size_t len);
+
+/* Free a buffer's data and zero it; accepts a zeroed buffer. */
+void proto_buf_free(proto_buf_t *buf);
+
+#endif
