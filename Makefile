@@ -21,7 +21,7 @@ B := build
 
 # ---- sources (one line per component; keep them explicit) ----------------------------
 COMMON_SRC   := common/log.c common/conf.c common/json.c
-PROTO_SRC    := protocol/proto.c
+PROTO_SRC    := protocol/proto.c protocol/mdp.c protocol/body.c protocol/mp_scan.c
 BROKER_SRC   := broker/main.c broker/broker.c broker/store.c $(B)/broker/migrations.c
 WORKER_SRC   := workers/main.c workers/worker.c workers/job_runner.c
 EXTRACT_SRC  := workers/extract_main.c workers/course.c

@@ -3,7 +3,7 @@
  *
  * Keys are paths such as "broker/endpoint". Every program loads its file (-c FILE), then
  * applies command-line overrides with zconfig_put, then reads typed values with defaults.
- * The keys and their defaults are documented in docs/configuration.md and conf/*.conf.
+ * The keys and their defaults are documented in docs/configuration.md and in the files under conf/.
  */
 #ifndef PROFAI_CONF_H
 #define PROFAI_CONF_H
