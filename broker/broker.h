@@ -1,0 +1,47 @@
+/*
+ * broker.h - the ProfAI broker: one ROUTER socket speaking MDP/0.2 to workers and clients,
+ * jobs kept durable in PostgreSQL (docs/broker.md, docs/protocol.md, docs/database.md).
+ *
+ * Lifecycle: broker_new binds the socket; broker_load_jobs reads the unfinished jobs once
+ * (blocking, before the loop); broker_run serves until *stop becomes non-zero, then lets the
+ * pending database writes finish (at most shutdown_timeout ms); broker_destroy frees it all.
+ */
+#ifndef PROFAI_BROKER_H
+#define PROFAI_BROKER_H
+
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stddef.h>
+
+/* Configuration; strings are copied by broker_new. Keys and defaults: conf/broker.conf. */
+typedef struct {
+    const char *endpoint;      /* broker/endpoint: where the ROUTER binds */
+    const char *conninfo;      /* database/conninfo: libpq connection string */
+    int heartbeat_ivl;         /* broker/heartbeat_ivl, ms */
+    int liveness;              /* broker/liveness, intervals */
+    int max_attempts;          /* broker/max_attempts: dispatches per job at most */
+    size_t max_pending_writes; /* broker/max_pending_writes: database queue bound */
+    int shutdown_timeout;      /* broker/shutdown_timeout, ms to finish writes on exit */
+} broker_config_t;
+
+typedef struct broker_t broker_t;
+
+/* Create the broker and bind its ROUTER socket. Returns NULL with a sentence in err when the
+ * endpoint cannot be bound or memory runs out. */
+broker_t *broker_new(const broker_config_t *config, char *err, size_t err_size);
+
+/* Free everything; accepts NULL. Jobs still running stay 'running' in PostgreSQL and are
+ * recovered as orphans by the next broker. */
+void broker_destroy(broker_t **self_p);
+
+/* Read the unfinished jobs (queued ones join the queue, running ones become orphans waiting
+ * for their worker) over conn, a blocking connection borrowed for the call. Returns 0, or -1
+ * with a sentence in err. */
+int broker_load_jobs(broker_t *self, PGconn *conn, char *err, size_t err_size)
+    __attribute__((warn_unused_result));
+
+/* Serve until *stop is non-zero (set by a signal handler), then flush pending writes for at
+ * most shutdown_timeout ms. Returns 0, or -1 when the event loop itself failed. */
+int broker_run(broker_t *self, volatile sig_atomic_t *stop) __attribute__((warn_unused_result));
+
+#endif
