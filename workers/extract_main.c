@@ -1,0 +1,536 @@
+/*
+ * extract_main.c - profai-extract: parse one PDF in a short-lived, limited process.
+ *
+ * The worker starts one of these per job (docs/worker.md, "The extractor process"): the PDF
+ * arrives on stdin, the course JSON (exit 0) or a refusal "<code>\n<sentence>\n" (exit 2)
+ * leaves on stdout, progress lines go to fd 3, logs to stderr. The process limits itself
+ * before it reads a byte of the PDF, because poppler has a long history of bugs on hostile
+ * files: whatever happens inside poppler stays inside this process.
+ */
+#include "course.h"
+#include "extract_contract.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    const char *title;
+    const char *filename;
+    const char *sha256;
+    const char *job; /* for log lines only */
+    long long max_pages;
+    long long page_delay_ms;
+    long long address_space; /* 0 = leave the inherited limit */
+    long long cpu_seconds;
+    long long open_files;
+    long long file_size;
+    long long parent_pid; /* 0 = do not check */
+    bool seccomp;         /* enter the seccomp allow-list (default) */
+    log_level_t log_level;
+} extract_args_t;
+
+/* Progress lines: stage changes always, page lines at most every 100 ms. */
+typedef struct {
+    bool enabled;
+    char stage[33];
+    long long last_ms;
+} progress_t;
+
+static const char *s_job = "-";
+
+static long long
+s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+s_write_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Exit 2 with a refusal on stdout: the worker turns it into RESULT ok=false. */
+static void __attribute__((noreturn)) s_refuse(const char *code, const char *message)
+{
+    char buf[EXTRACT_REFUSAL_MAX];
+    int n = snprintf(buf, sizeof buf, "%s\n%s\n", code, message);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        n = snprintf(buf, sizeof buf, "%s\n%s\n", code, "The PDF could not be processed.");
+    if (s_write_all(STDOUT_FILENO, buf, (size_t)n) != 0)
+        exit(1);
+    exit(EXTRACT_EXIT_REFUSED);
+}
+
+/* ---------------------------------------------------------------- options */
+
+static void
+s_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: profai-extract [OPTIONS] < file.pdf > result 3> progress\n"
+            "Parse one PDF into a ProfAI course document (JSON). Started by profai-worker, one\n"
+            "process per job; see docs/worker.md for the full contract.\n"
+            "\n"
+            "  stdin   the PDF (at most 64 MiB)\n"
+            "  stdout  exit 0: the course JSON; exit 2: \"<error_code>\\n<sentence>\\n\"\n"
+            "  fd 3    optional pipe: \"progress <0-100> <stage> <page> <pages>\" lines\n"
+            "  stderr  log lines\n"
+            "\n"
+            "Options (sizes accept the suffixes k, M, G):\n"
+            "  --title T             course title given by the teacher\n"
+            "  --filename F          original file name (informational)\n"
+            "  --sha256 H            SHA-256 of the PDF (informational)\n"
+            "  --job TOKEN           job token, shown in log lines\n"
+            "  --max-pages N         refuse longer PDFs as too_large (default 5000; 0 = none)\n"
+            "  --page-delay-ms N     TEST SEAM: sleep N ms per page (default 0)\n"
+            "  --address-space B     RLIMIT_AS (default 1G; 0 = inherit)\n"
+            "  --cpu-seconds N       RLIMIT_CPU (default 120; 0 = inherit)\n"
+            "  --open-files N        RLIMIT_NOFILE (default 64; 0 = inherit)\n"
+            "  --file-size B         RLIMIT_FSIZE (default 64M; 0 = inherit)\n"
+            "  --parent-pid PID      exit at once if the parent is no longer PID\n"
+            "  --no-seccomp          skip the system-call allow-list (for valgrind; never in\n"
+            "                        production)\n"
+            "  -v, --log-level L     error, warn, info or debug (default warn)\n"
+            "  -h, --help            this text\n"
+            "  --version             print the version\n"
+            "\n"
+            "Exit status: 0 course written; 2 refused (not_pdf, encrypted, damaged, no_text,\n"
+            "too_large, internal); anything else is a crash.\n");
+}
+
+static int
+s_parse_number(const char *text, long long max, long long *out)
+{
+    errno = 0;
+    char *end = NULL;
+    long long n = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || n < 0)
+        return -1;
+    long long mult = 1;
+    if (*end == 'k' || *end == 'K')
+        mult = 1024LL, end++;
+    else if (*end == 'M')
+        mult = 1024LL * 1024, end++;
+    else if (*end == 'G')
+        mult = 1024LL * 1024 * 1024, end++;
+    if (*end != '\0' || n > max / mult)
+        return -1;
+    *out = n * mult;
+    return 0;
+}
+
+static void __attribute__((noreturn)) s_usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "profai-extract: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'profai-extract --help'.\n");
+    s_refuse("internal", "The PDF parser was started with invalid options.");
+}
+
+static void
+s_args_parse(int argc, char **argv, extract_args_t *a)
+{
+    enum {
+        OPT_TITLE = 256,
+        OPT_FILENAME,
+        OPT_SHA256,
+        OPT_JOB,
+        OPT_MAX_PAGES,
+        OPT_PAGE_DELAY,
+        OPT_ADDRESS_SPACE,
+        OPT_CPU,
+        OPT_OPEN_FILES,
+        OPT_FILE_SIZE,
+        OPT_PARENT,
+        OPT_NO_SECCOMP,
+        OPT_VERSION
+    };
+    static const struct option options[] = {
+        {"title", required_argument, NULL, OPT_TITLE},
+        {"filename", required_argument, NULL, OPT_FILENAME},
+        {"sha256", required_argument, NULL, OPT_SHA256},
+        {"job", required_argument, NULL, OPT_JOB},
+        {"max-pages", required_argument, NULL, OPT_MAX_PAGES},
+        {"page-delay-ms", required_argument, NULL, OPT_PAGE_DELAY},
+        {"address-space", required_argument, NULL, OPT_ADDRESS_SPACE},
+        {"cpu-seconds", required_argument, NULL, OPT_CPU},
+        {"open-files", required_argument, NULL, OPT_OPEN_FILES},
+        {"file-size", required_argument, NULL, OPT_FILE_SIZE},
+        {"parent-pid", required_argument, NULL, OPT_PARENT},
+        {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
+        {"log-level", required_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0}};
+    *a = (extract_args_t){.max_pages = 5000,
+                          .address_space = 1LL << 30,
+                          .cpu_seconds = 120,
+                          .open_files = 64,
+                          .file_size = 64LL << 20,
+                          .seccomp = true,
+                          .log_level = PROFAI_LOG_WARN};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":v:h", options, NULL)) != -1) {
+        long long *number = NULL;
+        long long max = 1LL << 40;
+        switch (c) {
+        case OPT_TITLE:
+            a->title = optarg;
+            break;
+        case OPT_FILENAME:
+            a->filename = optarg;
+            break;
+        case OPT_SHA256:
+            a->sha256 = optarg;
+            break;
+        case OPT_JOB:
+            a->job = optarg;
+            break;
+        case OPT_MAX_PAGES:
+            number = &a->max_pages, max = 10000000;
+            break;
+        case OPT_PAGE_DELAY:
+            number = &a->page_delay_ms, max = 60000;
+            break;
+        case OPT_ADDRESS_SPACE:
+            number = &a->address_space;
+            break;
+        case OPT_CPU:
+            number = &a->cpu_seconds, max = 86400;
+            break;
+        case OPT_OPEN_FILES:
+            number = &a->open_files, max = 1 << 20;
+            break;
+        case OPT_FILE_SIZE:
+            number = &a->file_size;
+            break;
+        case OPT_PARENT:
+            number = &a->parent_pid, max = 1 << 30;
+            break;
+        case OPT_NO_SECCOMP:
+            a->seccomp = false;
+            break;
+        case 'v':
+            if (log_level_parse(optarg, &a->log_level) != 0)
+                s_usage_error("unknown log level '%s'", optarg);
+            break;
+        case 'h':
+            s_usage(stdout);
+            exit(0);
+        case OPT_VERSION:
+            printf("profai-extract %s\n", PROFAI_VERSION);
+            exit(0);
+        case ':':
+            s_usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            s_usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+        if (number != NULL && s_parse_number(optarg, max, number) != 0)
+            s_usage_error("invalid number '%s'", optarg);
+    }
+    if (optind < argc)
+        s_usage_error("unexpected argument '%s' (the PDF comes on stdin)", argv[optind]);
+    if (a->open_files != 0 && a->open_files < 8)
+        s_usage_error("--open-files must be 0 or at least 8%s", "");
+}
+
+/* ---------------------------------------------------------------- sandbox */
+
+/* Lower a limit; never raise it above the inherited hard limit (that would fail). */
+static int
+s_limit(int resource, long long soft, long long hard)
+{
+    struct rlimit cur;
+    if (getrlimit(resource, &cur) != 0)
+        return -1;
+    struct rlimit want = {(rlim_t)soft, (rlim_t)hard};
+    if (cur.rlim_max != RLIM_INFINITY && want.rlim_max > cur.rlim_max)
+        want.rlim_max = cur.rlim_max;
+    if (want.rlim_cur > want.rlim_max)
+        want.rlim_cur = want.rlim_max;
+    return setrlimit(resource, &want);
+}
+
+static int
+s_sandbox_limits(const extract_args_t *a)
+{
+    int rc = s_limit(RLIMIT_CORE, 0, 0);
+    if (a->address_space > 0)
+        rc |= s_limit(RLIMIT_AS, a->address_space, a->address_space);
+    /* SIGXCPU at the soft limit, SIGKILL one second later if it is caught or ignored. */
+    if (a->cpu_seconds > 0)
+        rc |= s_limit(RLIMIT_CPU, a->cpu_seconds, a->cpu_seconds + 1);
+    if (a->file_size > 0)
+        rc |= s_limit(RLIMIT_FSIZE, a->file_size, a->file_size);
+    if (a->open_files > 0)
+        rc |= s_limit(RLIMIT_NOFILE, a->open_files, a->open_files);
+    return rc;
+}
+
+/* A rule that fails only when libseccomp does not know the call on this architecture. */
+#define ALLOW(ctx, call, ...)                                                                      \
+    (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(call), __VA_ARGS__) == 0 ? 0 : -1)
+
+/*
+ * The seccomp allow-list: after this, the process can read what it was given, allocate memory,
+ * open files read-only (poppler's CMaps and encodings, /etc/localtime), write to stdout,
+ * stderr and the progress pipe, and exit. Anything else - exec, sockets, fork, ptrace, writing
+ * files - kills it with SIGSYS, which the worker reports as parser_crashed.
+ *
+ * The list was taken from strace of profai-extract on the generated test PDFs and the Debian
+ * manuals (docs/worker.md, "Sandbox"), plus the calls glibc needs to abort and to sleep.
+ * --no-seccomp turns it off (valgrind cannot run under it).
+ */
+static int
+s_sandbox_enter(bool enabled)
+{
+    if (!enabled)
+        return 0;
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+    if (ctx == NULL)
+        return -1;
+    int rc = 0;
+    static const int plain[] = {SCMP_SYS(read),
+                                SCMP_SYS(pread64),
+                                SCMP_SYS(readv),
+                                SCMP_SYS(lseek),
+                                SCMP_SYS(close),
+                                SCMP_SYS(fstat),
+                                SCMP_SYS(newfstatat),
+                                SCMP_SYS(statx),
+                                SCMP_SYS(getdents64),
+                                SCMP_SYS(fcntl),
+                                SCMP_SYS(mmap),
+                                SCMP_SYS(munmap),
+                                SCMP_SYS(mremap),
+                                SCMP_SYS(mprotect),
+                                SCMP_SYS(brk),
+                                SCMP_SYS(madvise),
+                                SCMP_SYS(futex),
+                                SCMP_SYS(nanosleep),
+                                SCMP_SYS(clock_nanosleep),
+                                SCMP_SYS(clock_gettime),
+                                SCMP_SYS(gettimeofday),
+                                SCMP_SYS(getrandom),
+                                SCMP_SYS(sysinfo),
+                                SCMP_SYS(sched_getaffinity),
+                                SCMP_SYS(sched_yield),
+                                SCMP_SYS(rt_sigaction),
+                                SCMP_SYS(rt_sigprocmask),
+                                SCMP_SYS(rt_sigreturn),
+                                SCMP_SYS(getpid),
+                                SCMP_SYS(gettid),
+                                SCMP_SYS(tgkill),
+                                SCMP_SYS(exit),
+                                SCMP_SYS(exit_group)};
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0] && rc == 0; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, plain[i], 0);
+    /* Output only where the contract puts it: stdout, stderr, the progress pipe. */
+    for (int fd = STDOUT_FILENO; fd <= EXTRACT_PROGRESS_FD && rc == 0; fd++) {
+        rc |= ALLOW(ctx, write, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd));
+        rc |= ALLOW(ctx, writev, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd));
+    }
+    /* Files may be opened for reading only: no O_WRONLY/O_RDWR, no O_CREAT, no O_TRUNC. */
+    scmp_datum_t mask = O_ACCMODE | O_CREAT | O_TRUNC;
+    rc |= ALLOW(ctx, openat, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, mask, O_RDONLY));
+    /* getrlimit (glibc asks through prlimit64 with no new limit). */
+    rc |= ALLOW(ctx, prlimit64, 1, SCMP_A2(SCMP_CMP_EQ, 0));
+    if (rc == 0)
+        rc = seccomp_load(ctx);
+    seccomp_release(ctx);
+    if (rc != 0)
+        errno = -rc > 0 ? -rc : EINVAL;
+    return rc == 0 ? 0 : -1;
+}
+
+/* Everything that protects the machine from the PDF, before the PDF is read. */
+static void
+s_sandbox_setup(const extract_args_t *a)
+{
+    /* Die with the worker: an orphaned parser would hold memory and CPU for nobody. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+        s_refuse("internal", "The PDF parser could not start safely.");
+    if (a->parent_pid > 0 && getppid() != (pid_t)a->parent_pid)
+        exit(1); /* the worker died before we armed PDEATHSIG: nobody waits for us */
+    if (s_sandbox_limits(a) != 0) {
+        log_error("job=%s cannot set resource limits: %s", s_job, strerror(errno));
+        s_refuse("internal", "The PDF parser could not start safely.");
+    }
+    /* Past RLIMIT_FSIZE a write fails with EFBIG instead of killing us; a worker that closed
+     * the progress pipe gives EPIPE instead of a signal. */
+    signal(SIGXFSZ, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || s_sandbox_enter(a->seccomp) != 0) {
+        log_error("job=%s cannot enter the sandbox: %s", s_job, strerror(errno));
+        s_refuse("internal", "The PDF parser could not start safely.");
+    }
+}
+
+/* ---------------------------------------------------------------- input and progress */
+
+/* Read all of fd, at most max bytes. 0 with *out set, or -1 with *why: 1 = more than max,
+ * 2 = I/O error, 3 = out of memory (RLIMIT_AS). */
+static int
+s_input_read(int fd, size_t max, GBytes **out, int *why)
+{
+    struct stat st;
+    size_t cap = 1 << 20;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+        cap = (size_t)st.st_size + 1;
+    if (cap > max + 1)
+        cap = max + 1;
+    size_t len = 0;
+    char *buf = malloc(cap);
+    if (buf == NULL)
+        goto io;
+    for (;;) {
+        if (len == cap) {
+            if (cap > max)
+                break;
+            size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            char *nbuf = realloc(buf, ncap);
+            if (nbuf == NULL)
+                goto io;
+            buf = nbuf;
+            cap = ncap;
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            goto io;
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    if (len > max) {
+        free(buf);
+        *why = 1;
+        return -1;
+    }
+    *out = g_bytes_new_take(buf, len);
+    return 0;
+io:
+    *why = errno == ENOMEM ? 3 : 2;
+    free(buf);
+    return -1;
+}
+
+static void
+s_progress_write(void *arg, const char *stage, int percent, int page, int pages)
+{
+    progress_t *p = arg;
+    if (!p->enabled)
+        return;
+    long long now = s_now_ms();
+    bool same_stage = strcmp(stage, p->stage) == 0;
+    if (same_stage && now - p->last_ms < 100 && page != pages)
+        return;
+    snprintf(p->stage, sizeof p->stage, "%s", stage);
+    p->last_ms = now;
+    char line[EXTRACT_PROGRESS_LINE_MAX];
+    int n = snprintf(line, sizeof line, "progress %d %s %d %d\n", percent, stage, page, pages);
+    if (n > 0 && (size_t)n < sizeof line && s_write_all(EXTRACT_PROGRESS_FD, line, (size_t)n) != 0)
+        p->enabled = false; /* the worker stopped listening; parsing goes on */
+}
+
+/* Poppler reports parse problems through GLib; they are the PDF's fault, not ours. */
+static void
+s_poppler_log(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer arg)
+{
+    unsigned *count = arg;
+    if (++*count <= 20)
+        log_debug("job=%s poppler: %.300s", s_job, message);
+}
+
+/* ---------------------------------------------------------------- main */
+
+int
+main(int argc, char **argv)
+{
+    /* Look at fd 3 before anything opens a file: otherwise fd 3 might be our own file. */
+    progress_t progress = {.enabled = fcntl(EXTRACT_PROGRESS_FD, F_GETFD) != -1};
+    extract_args_t args;
+    s_args_parse(argc, argv, &args);
+    if (args.job != NULL)
+        s_job = args.job;
+    log_init("extract", args.log_level);
+    s_sandbox_setup(&args);
+
+    long long started = s_now_ms();
+    s_progress_write(&progress, "parsing", 1, 0, 0);
+    GBytes *bytes = NULL;
+    int why = 0;
+    if (s_input_read(STDIN_FILENO, EXTRACT_INPUT_MAX, &bytes, &why) != 0) {
+        if (why == 1)
+            s_refuse("too_large", "This file is larger than the 64 MiB limit.");
+        if (why == 3)
+            s_refuse("too_large", "This PDF needs more memory than the parser may use.");
+        log_error("job=%s cannot read the PDF from stdin: %s", s_job, strerror(errno));
+        s_refuse("internal", "The PDF could not be read by the parser.");
+    }
+
+    unsigned poppler_messages = 0;
+    guint handler =
+        g_log_set_handler("Poppler", G_LOG_LEVEL_MASK, s_poppler_log, &poppler_messages);
+    course_error_t err = {{0}, {0}};
+    PopplerDocument *doc = NULL;
+    char *json = NULL;
+    size_t len = 0;
+    int rc = course_document_open(bytes, &doc, &err);
+    if (rc == 0) {
+        course_options_t options = {.title = args.title,
+                                    .filename = args.filename,
+                                    .sha256 = args.sha256,
+                                    .max_pages = (int)args.max_pages,
+                                    .max_output = EXTRACT_OUTPUT_MAX,
+                                    .page_delay_ms = (int)args.page_delay_ms,
+                                    .progress = s_progress_write,
+                                    .progress_arg = &progress};
+        rc = course_build(doc, &options, &json, &len, &err);
+        g_object_unref(doc);
+    }
+    g_bytes_unref(bytes);
+    g_log_remove_handler("Poppler", handler);
+    log_debug("job=%s parsed in %lld ms: %s, %zu bytes, %u poppler messages", s_job,
+              s_now_ms() - started, rc == 0 ? "ok" : err.code, len, poppler_messages);
+    if (rc != 0)
+        s_refuse(err.code, err.message);
+    /* Refuse before writing: past RLIMIT_FSIZE the write would leave half a document. */
+    if (args.file_size > 0 && len > (size_t)args.file_size) {
+        free(json);
+        s_refuse("too_large", "The course built from this PDF is larger than allowed.");
+    }
+    if (s_write_all(STDOUT_FILENO, json, len) != 0) {
+        free(json);
+        log_error("job=%s cannot write the course: %s", s_job, strerror(errno));
+        return 1;
+    }
+    free(json);
+    return EXTRACT_EXIT_OK;
+}

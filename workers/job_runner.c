@@ -1,0 +1,510 @@
+/* job_runner.c - see job_runner.h. */
+#define _GNU_SOURCE
+#include "job_runner.h"
+
+#include "extract_contract.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+_Static_assert(EXTRACT_INPUT_MAX == PROTO_PDF_MAX, "extractor input limit != PROTO_PDF_MAX");
+_Static_assert(EXTRACT_OUTPUT_MAX == PROTO_COURSE_MAX, "extractor output limit != course max");
+
+/* After the pipe closes, how often to look for the child's exit status. */
+#define REAP_RETRY_MS 10
+/* The first fd the child does not inherit: 0, 1, 2 and the progress pipe stay. */
+#define CHILD_FD_FIRST_CLOSED (EXTRACT_PROGRESS_FD + 1)
+
+struct job_runner_t {
+    pid_t pid;          /* 0 once reaped */
+    int status;         /* waitpid status, valid once reaped */
+    int out_fd;         /* stdout memfd of the child */
+    int progress_fd;    /* read end of the progress pipe; -1 after EOF */
+    int64_t deadline;   /* monotonic ms */
+    int64_t next_check; /* monotonic ms */
+    long long wall_ms;
+    long long cpu_seconds;
+    bool killed_for_deadline;
+    proto_progress_t progress;
+    char line[EXTRACT_PROGRESS_LINE_MAX];
+    size_t line_len;
+    bool line_overflow; /* the current line is too long: drop it up to its newline */
+};
+
+/* ---------------------------------------------------------------- start */
+
+/* Keep fds that become the child's 0, 1 and 3 above 3, so the dup2 actions of one cannot
+ * overwrite another. */
+static int
+s_fd_high(int fd)
+{
+    if (fd < 0 || fd > EXTRACT_PROGRESS_FD)
+        return fd;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    close(fd);
+    return high;
+}
+
+/* A sealed memfd holding data: the child can read it but neither change nor grow it. */
+static int
+s_memfd_with(const char *name, const uint8_t *data, size_t len)
+{
+    int fd = s_fd_high(memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (fd < 0)
+        return -1;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            goto fail;
+        done += (size_t)n;
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+        goto fail;
+    if (lseek(fd, 0, SEEK_SET) != 0)
+        goto fail;
+    return fd;
+fail:
+    close(fd);
+    return -1;
+}
+
+static int
+s_spawn(job_runner_t *self, const job_limits_t *limits, const proto_job_t *job, const char *token,
+        int in_fd, int pipe_w)
+{
+    char opt[12][PROTO_FILENAME_MAX + 32];
+    snprintf(opt[0], sizeof opt[0], "--title=%s", job->title);
+    snprintf(opt[1], sizeof opt[1], "--filename=%s", job->filename);
+    snprintf(opt[2], sizeof opt[2], "--sha256=%s", job->sha256);
+    snprintf(opt[3], sizeof opt[3], "--job=%s", token);
+    snprintf(opt[4], sizeof opt[4], "--max-pages=%lld", limits->max_pages);
+    snprintf(opt[5], sizeof opt[5], "--page-delay-ms=%lld", limits->page_delay_ms);
+    snprintf(opt[6], sizeof opt[6], "--address-space=%lld", limits->address_space);
+    snprintf(opt[7], sizeof opt[7], "--cpu-seconds=%lld", limits->cpu_seconds);
+    snprintf(opt[8], sizeof opt[8], "--open-files=%lld", limits->open_files);
+    snprintf(opt[9], sizeof opt[9], "--file-size=%lld", limits->file_size);
+    snprintf(opt[10], sizeof opt[10], "--parent-pid=%ld", (long)getpid());
+    snprintf(opt[11], sizeof opt[11], "--log-level=%s", limits->log_level);
+    char *argv[14] = {(char *)limits->extract_path};
+    for (int i = 0; i < 12; i++)
+        argv[i + 1] = opt[i];
+    /* The parser gets no environment: nothing of the worker's leaks into it. */
+    char *envp[] = {NULL};
+
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_adddup2(&actions, in_fd, STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, self->out_fd, STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, pipe_w, EXTRACT_PROGRESS_FD);
+    posix_spawn_file_actions_addclosefrom_np(&actions, CHILD_FD_FIRST_CLOSED);
+    /* Default signal handling and an empty mask in the child; its own process group, so a
+     * Ctrl-C on the worker's terminal reaches the worker (which drains) and not the parsers. */
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                        POSIX_SPAWN_SETPGROUP);
+    int rc = posix_spawn(&self->pid, limits->extract_path, &actions, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+        self->pid = 0;
+        errno = rc;
+        return -1;
+    }
+    return 0;
+}
+
+job_runner_t *
+job_runner_start(const job_limits_t *limits, const proto_job_t *job, const char *token, int64_t now,
+                 char *err, size_t err_size)
+{
+    int in_fd = -1, pipe_fds[2] = {-1, -1};
+    job_runner_t *self = calloc(1, sizeof *self);
+    if (self == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    self->out_fd = self->progress_fd = -1;
+    self->wall_ms = limits->wall_ms;
+    self->cpu_seconds = limits->cpu_seconds;
+    self->deadline = now + limits->wall_ms;
+    self->next_check = self->deadline;
+    self->progress.progress = 0;
+    snprintf(self->progress.stage, sizeof self->progress.stage, "starting");
+
+    in_fd = s_memfd_with("profai-pdf", job->pdf, job->pdf_len);
+    self->out_fd = s_fd_high(memfd_create("profai-course", MFD_CLOEXEC));
+    if (in_fd < 0 || self->out_fd < 0)
+        goto fail;
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0)
+        goto fail;
+    pipe_fds[0] = s_fd_high(pipe_fds[0]);
+    pipe_fds[1] = s_fd_high(pipe_fds[1]);
+    if (pipe_fds[0] < 0 || pipe_fds[1] < 0)
+        goto fail;
+    if (fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK) != 0)
+        goto fail;
+    if (s_spawn(self, limits, job, token, in_fd, pipe_fds[1]) != 0)
+        goto fail;
+    /* Only the child may hold the write end: its exit is then our end of file. */
+    close(pipe_fds[1]);
+    close(in_fd);
+    self->progress_fd = pipe_fds[0];
+    return self;
+fail:
+    snprintf(err, err_size, "cannot start the extractor: %s", strerror(errno));
+    if (in_fd >= 0)
+        close(in_fd);
+    if (pipe_fds[0] >= 0)
+        close(pipe_fds[0]);
+    if (pipe_fds[1] >= 0)
+        close(pipe_fds[1]);
+    job_runner_destroy(&self);
+    return NULL;
+}
+
+void
+job_runner_destroy(job_runner_t **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    job_runner_t *self = *self_p;
+    if (self->pid > 0) {
+        kill(self->pid, SIGKILL);
+        while (waitpid(self->pid, &self->status, 0) < 0 && errno == EINTR)
+            ;
+    }
+    if (self->progress_fd >= 0)
+        close(self->progress_fd);
+    if (self->out_fd >= 0)
+        close(self->out_fd);
+    free(self);
+    *self_p = NULL;
+}
+
+/* ---------------------------------------------------------------- progress */
+
+int
+job_runner_fd(const job_runner_t *self)
+{
+    return self->progress_fd;
+}
+
+const proto_progress_t *
+job_runner_progress(const job_runner_t *self)
+{
+    return &self->progress;
+}
+
+pid_t
+job_runner_pid(const job_runner_t *self)
+{
+    return self->pid;
+}
+
+/* A decimal number of at most 9 digits at *p, advancing *p. */
+static bool
+s_number(const char **p, uint32_t *out)
+{
+    const char *s = *p;
+    uint32_t v = 0;
+    int digits = 0;
+    while (*s >= '0' && *s <= '9' && digits < 9) {
+        v = v * 10 + (uint32_t)(*s - '0');
+        s++, digits++;
+    }
+    if (digits == 0)
+        return false;
+    *out = v;
+    *p = s;
+    return true;
+}
+
+/* "progress <0-100> <stage> <page> <pages>": anything else is ignored. */
+static bool
+s_progress_parse(const char *line, proto_progress_t *out)
+{
+    proto_progress_t p = {0};
+    const char *s = line;
+    if (strncmp(s, "progress ", 9) != 0)
+        return false;
+    s += 9;
+    if (!s_number(&s, &p.progress) || p.progress > 100 || *s++ != ' ')
+        return false;
+    size_t n = 0;
+    while ((s[n] >= 'a' && s[n] <= 'z') || s[n] == '_')
+        n++;
+    if (n == 0 || n > PROTO_STAGE_MAX || s[n] != ' ')
+        return false;
+    memcpy(p.stage, s, n);
+    p.stage[n] = '\0';
+    s += n + 1;
+    if (!s_number(&s, &p.page) || *s++ != ' ' || !s_number(&s, &p.pages) || *s != '\0')
+        return false;
+    if (p.pages > 0 && p.page > p.pages)
+        return false;
+    *out = p;
+    return true;
+}
+
+bool
+job_runner_read_progress(job_runner_t *self)
+{
+    bool updated = false;
+    char buf[4096];
+    while (self->progress_fd >= 0) {
+        ssize_t n = read(self->progress_fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0) {
+            /* End of file: the child exited (or closed fd 3); reap it soon. */
+            close(self->progress_fd);
+            self->progress_fd = -1;
+            self->next_check = 0;
+            break;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            char c = buf[i];
+            if (c == '\n') {
+                self->line[self->line_len] = '\0';
+                if (!self->line_overflow && s_progress_parse(self->line, &self->progress))
+                    updated = true;
+                self->line_len = 0;
+                self->line_overflow = false;
+            } else if (self->line_len + 1 < sizeof self->line) {
+                self->line[self->line_len++] = c;
+            } else {
+                self->line_overflow = true;
+            }
+        }
+    }
+    return updated;
+}
+
+/* ---------------------------------------------------------------- completion */
+
+bool
+job_runner_check(job_runner_t *self, int64_t now)
+{
+    if (self->pid == 0)
+        return true;
+    int status = 0;
+    pid_t r = waitpid(self->pid, &status, WNOHANG);
+    if (r == self->pid || (r < 0 && errno == ECHILD)) {
+        /* ECHILD: someone else reaped it (cannot happen in the worker); call it a crash. */
+        self->status = r == self->pid ? status : 255 << 8;
+        self->pid = 0;
+        return true;
+    }
+    if (now >= self->deadline && !self->killed_for_deadline) {
+        kill(self->pid, SIGKILL);
+        self->killed_for_deadline = true;
+    }
+    /* Once the pipe closed or the child was killed, its exit is imminent: poll for it. */
+    if (self->progress_fd < 0 || self->killed_for_deadline)
+        self->next_check = now + REAP_RETRY_MS;
+    else
+        self->next_check = self->deadline;
+    return false;
+}
+
+int64_t
+job_runner_next_check(const job_runner_t *self)
+{
+    return self->next_check;
+}
+
+int
+job_runner_failure_body(const char *code, const char *sentence, proto_buf_t *body)
+{
+    proto_result_t result = {.ok = false};
+    proto_error_t err;
+    snprintf(result.error_code, sizeof result.error_code, "%s", code);
+    snprintf(result.error, sizeof result.error, "%s", sentence);
+    return proto_result_encode(&result, body, &err);
+}
+
+/* Read the child's stdout memfd: at most max bytes; -1 when bigger (errno EFBIG) or on error.
+ * Caller owns *data (may be NULL when empty). */
+static int
+s_output_read(int fd, size_t max, uint8_t **data, size_t *len)
+{
+    struct stat st;
+    *data = NULL;
+    *len = 0;
+    if (fstat(fd, &st) != 0)
+        return -1;
+    if ((uint64_t)st.st_size > max) {
+        errno = EFBIG;
+        return -1;
+    }
+    size_t size = (size_t)st.st_size;
+    if (size == 0)
+        return 0;
+    uint8_t *buf = malloc(size);
+    if (buf == NULL)
+        return -1;
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = pread(fd, buf + done, size - done, (off_t)done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            free(buf);
+            errno = n == 0 ? EIO : errno;
+            return -1;
+        }
+        done += (size_t)n;
+    }
+    *data = buf;
+    *len = size;
+    return 0;
+}
+
+static bool
+s_is_job_code(const char *code)
+{
+    static const char *const codes[] = {"not_pdf", "encrypted", "damaged",
+                                        "no_text", "too_large", "internal"};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        if (strcmp(code, codes[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Parse "<code>\n<sentence>\n" written by a refusing extractor into result. */
+static void
+s_refusal_parse(const uint8_t *data, size_t len, proto_result_t *result)
+{
+    char text[EXTRACT_REFUSAL_MAX + 1];
+    size_t n = len < EXTRACT_REFUSAL_MAX ? len : EXTRACT_REFUSAL_MAX;
+    if (data != NULL)
+        memcpy(text, data, n);
+    text[n] = '\0';
+    char *nl = strchr(text, '\n');
+    char *sentence = nl != NULL ? nl + 1 : (char *)"";
+    if (nl != NULL)
+        *nl = '\0';
+    char *end = strchr(sentence, '\n');
+    if (end != NULL)
+        *end = '\0';
+    if (!s_is_job_code(text)) {
+        snprintf(result->error_code, sizeof result->error_code, "internal");
+        snprintf(result->error, sizeof result->error,
+                 "The PDF parser gave an answer the worker does not understand.");
+        return;
+    }
+    snprintf(result->error_code, sizeof result->error_code, "%.32s", text);
+    if (!proto_is_utf8(sentence, strlen(sentence)) || strlen(sentence) > PROTO_ERROR_MAX)
+        sentence = (char *)"The PDF could not be processed.";
+    snprintf(result->error, sizeof result->error, "%s", sentence);
+}
+
+/* Fill result from the child's status and output; *data is the course when ok. */
+static job_outcome_t
+s_outcome(job_runner_t *self, proto_result_t *result, uint8_t **data, size_t *len, char *summary,
+          size_t summary_size)
+{
+    int st = self->status;
+    bool cpu_limit = WIFSIGNALED(st) && (WTERMSIG(st) == SIGXCPU || WTERMSIG(st) == SIGKILL);
+    if (self->killed_for_deadline || cpu_limit) {
+        snprintf(result->error_code, sizeof result->error_code, "timeout");
+        if (self->killed_for_deadline)
+            snprintf(result->error, sizeof result->error,
+                     "Reading this PDF took longer than the %lld seconds allowed.",
+                     self->wall_ms / 1000);
+        else
+            snprintf(result->error, sizeof result->error,
+                     "Reading this PDF needed more than the %lld seconds of processor time "
+                     "allowed.",
+                     self->cpu_seconds);
+        snprintf(summary, summary_size, "timeout (%s)",
+                 self->killed_for_deadline ? "wall clock" : "cpu");
+        return JOB_OUTCOME_TIMEOUT;
+    }
+    if (WIFSIGNALED(st)) {
+        snprintf(result->error_code, sizeof result->error_code, "parser_crashed");
+        snprintf(result->error, sizeof result->error,
+                 "The PDF parser crashed (signal %d) on this file.", WTERMSIG(st));
+        /* SIGSYS is the seccomp allow-list at work: worth telling the operator apart. */
+        snprintf(summary, summary_size, "parser_crashed (signal %d%s)", WTERMSIG(st),
+                 WTERMSIG(st) == SIGSYS ? ", a system call outside the sandbox" : "");
+        return JOB_OUTCOME_CRASHED;
+    }
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (code != EXTRACT_EXIT_OK && code != EXTRACT_EXIT_REFUSED) {
+        snprintf(result->error_code, sizeof result->error_code, "parser_crashed");
+        snprintf(result->error, sizeof result->error,
+                 "The PDF parser stopped unexpectedly (exit status %d) on this file.", code);
+        snprintf(summary, summary_size, "parser_crashed (exit status %d)", code);
+        return JOB_OUTCOME_CRASHED;
+    }
+    size_t max = code == EXTRACT_EXIT_OK ? PROTO_COURSE_MAX : EXTRACT_REFUSAL_MAX;
+    if (s_output_read(self->out_fd, max, data, len) != 0) {
+        bool big = errno == EFBIG && code == EXTRACT_EXIT_OK;
+        snprintf(result->error_code, sizeof result->error_code, big ? "too_large" : "internal");
+        snprintf(result->error, sizeof result->error, "%s",
+                 big ? "The course built from this PDF is larger than 32 MiB."
+                     : "The worker could not read the PDF parser's answer.");
+        snprintf(summary, summary_size, "%s (reading output: %s)", result->error_code,
+                 strerror(errno));
+        return big ? JOB_OUTCOME_REFUSED : JOB_OUTCOME_FAILED;
+    }
+    if (code == EXTRACT_EXIT_REFUSED) {
+        s_refusal_parse(*data, *len, result);
+        free(*data);
+        *data = NULL;
+        *len = 0;
+        snprintf(summary, summary_size, "%s", result->error_code);
+        return JOB_OUTCOME_REFUSED;
+    }
+    if (*len == 0 || !proto_is_utf8((const char *)*data, *len)) {
+        snprintf(result->error_code, sizeof result->error_code, "internal");
+        snprintf(result->error, sizeof result->error,
+                 "The PDF parser produced an invalid course document.");
+        snprintf(summary, summary_size, "internal (invalid course document)");
+        return JOB_OUTCOME_FAILED;
+    }
+    result->ok = true;
+    result->course = *data;
+    result->course_len = *len;
+    snprintf(summary, summary_size, "ok (%zu bytes)", *len);
+    return JOB_OUTCOME_OK;
+}
+
+int
+job_runner_take_result(job_runner_t *self, proto_buf_t *body, job_outcome_t *outcome, char *summary,
+                       size_t summary_size)
+{
+    if (self->pid != 0)
+        return -1;
+    proto_result_t result = {.ok = false};
+    proto_error_t err;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    *outcome = s_outcome(self, &result, &data, &len, summary, summary_size);
+    int rc = proto_result_encode(&result, body, &err);
+    free(data);
+    return rc;
+}

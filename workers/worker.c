@@ -1,0 +1,588 @@
+/* worker.c - see worker.h. */
+#include "worker.h"
+
+#include "log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* docs/protocol.md section 5: worker DEALER options. */
+#define WORKER_MAXMSGSIZE ((int)(PROTO_PDF_MAX + 64u * 1024))
+#define WORKER_LINGER_MS 1000
+/* Longest sleep of the loop: timers are computed, this only bounds clock surprises. */
+#define WORKER_POLL_MAX_MS 1000
+
+/*
+ * Connection state of a slot. Transitions (all through s_slot_set_state):
+ *   OFFLINE -> ONLINE   connected a new socket and sent READY
+ *   ONLINE  -> OFFLINE  broker silent, DISCONNECT received, send failed or protocol error
+ *   OFFLINE -> CLOSED   stopping with nothing left to deliver
+ *   ONLINE  -> CLOSED   stopping: DISCONNECT sent, socket closed
+ * CLOSED is final. A slot whose job outlives its connection stays OFFLINE until the job ends,
+ * so that it never announces READY while it cannot take a job.
+ */
+typedef enum { SLOT_OFFLINE, SLOT_ONLINE, SLOT_CLOSED } slot_state_t;
+
+static const char *const s_state_names[] = {"offline", "online", "closed"};
+
+typedef struct {
+    int index;
+    slot_state_t state;
+    zsock_t *sock;        /* ONLINE only */
+    int64_t last_sent;    /* any command sent (for heartbeats) */
+    int64_t last_heard;   /* any valid command received (for liveness) */
+    int64_t reconnect_at; /* OFFLINE: earliest next connect */
+    int64_t backoff;      /* next back-off delay */
+
+    /* The job, if any: running (runner != NULL) or finished and not yet delivered. */
+    uint8_t address[PROTO_ADDRESS_MAX];
+    size_t address_len;
+    char job_id[PROTO_ADDRESS_MAX + 1]; /* for logs: the job uuid, or the printable address */
+    uint32_t attempt;                   /* for logs: 0 when the address is not a token */
+    job_runner_t *runner;
+    proto_buf_t result; /* encoded RESULT body waiting for delivery; data NULL when none */
+    int64_t started;
+    int64_t progress_sent; /* last PARTIAL */
+    bool progress_dirty;   /* new progress not yet sent */
+} slot_t;
+
+struct worker_t {
+    char *endpoint;
+    char *service;
+    char *extract_path;
+    char *log_level;
+    worker_config_t config; /* strings point at the copies above */
+    slot_t *slots;
+    bool draining;
+    int64_t drain_deadline;
+};
+
+/* ---------------------------------------------------------------- lifecycle */
+
+worker_t *
+worker_new(const worker_config_t *config)
+{
+    if (config->concurrency < 1 || config->concurrency > WORKER_CONCURRENCY_MAX ||
+        config->heartbeat_ivl < 1 || config->liveness < 1 || config->endpoint == NULL ||
+        config->service == NULL || config->limits.extract_path == NULL)
+        return NULL;
+    worker_t *self = calloc(1, sizeof *self);
+    if (self == NULL)
+        return NULL;
+    self->config = *config;
+    self->endpoint = strdup(config->endpoint);
+    self->service = strdup(config->service);
+    self->extract_path = strdup(config->limits.extract_path);
+    self->log_level = strdup(config->limits.log_level != NULL ? config->limits.log_level : "warn");
+    self->slots = calloc((size_t)config->concurrency, sizeof *self->slots);
+    if (self->endpoint == NULL || self->service == NULL || self->extract_path == NULL ||
+        self->log_level == NULL || self->slots == NULL) {
+        worker_destroy(&self);
+        return NULL;
+    }
+    self->config.endpoint = self->endpoint;
+    self->config.service = self->service;
+    self->config.limits.extract_path = self->extract_path;
+    self->config.limits.log_level = self->log_level;
+    for (int i = 0; i < config->concurrency; i++) {
+        self->slots[i].index = i;
+        self->slots[i].state = SLOT_OFFLINE;
+        self->slots[i].backoff = WORKER_BACKOFF_MIN_MS;
+    }
+    return self;
+}
+
+void
+worker_destroy(worker_t **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    worker_t *self = *self_p;
+    for (int i = 0; self->slots != NULL && i < self->config.concurrency; i++) {
+        slot_t *slot = &self->slots[i];
+        job_runner_destroy(&slot->runner);
+        proto_buf_free(&slot->result);
+        zsock_destroy(&slot->sock);
+    }
+    free(self->slots);
+    free(self->endpoint);
+    free(self->service);
+    free(self->extract_path);
+    free(self->log_level);
+    free(self);
+    *self_p = NULL;
+}
+
+/* ---------------------------------------------------------------- slot helpers */
+
+static void
+s_slot_set_state(slot_t *slot, slot_state_t next)
+{
+    bool allowed = (slot->state == SLOT_OFFLINE && next != SLOT_OFFLINE) ||
+                   (slot->state == SLOT_ONLINE && next != SLOT_ONLINE);
+    if (!allowed) {
+        log_error("slot=%d impossible state change %s -> %s", slot->index,
+                  s_state_names[slot->state], s_state_names[next]);
+        abort(); /* a programming error, never an input error */
+    }
+    slot->state = next;
+}
+
+static bool
+s_slot_busy(const slot_t *slot)
+{
+    return slot->runner != NULL || slot->result.data != NULL;
+}
+
+/* Send msg (always consumed). Updates last_sent on success. */
+static int
+s_slot_send(slot_t *slot, zmsg_t **msg, int64_t now)
+{
+    if (*msg == NULL)
+        return -1;
+    if (slot->sock == NULL || zmsg_send(msg, slot->sock) != 0) {
+        zmsg_destroy(msg);
+        return -1;
+    }
+    slot->last_sent = now;
+    return 0;
+}
+
+static void
+s_slot_send_command(slot_t *slot, zmsg_t *msg, int64_t now)
+{
+    s_slot_send(slot, &msg, now);
+}
+
+/* Close the socket after a failure; reconnect after the back-off (and after the job ends). */
+static void
+s_slot_go_offline(worker_t *self, slot_t *slot, int64_t now, const char *why)
+{
+    zsock_destroy(&slot->sock);
+    s_slot_set_state(slot, SLOT_OFFLINE);
+    slot->reconnect_at = now + slot->backoff;
+    log_warn("slot=%d %s; reconnecting to %s in %lld ms%s", slot->index, why, self->endpoint,
+             (long long)slot->backoff, slot->runner != NULL ? " once its job ends" : "");
+    slot->backoff *= 2;
+    if (slot->backoff > WORKER_BACKOFF_MAX_MS)
+        slot->backoff = WORKER_BACKOFF_MAX_MS;
+}
+
+/* Leave for good: DISCONNECT if connected (the broker then requeues whatever it thinks we
+ * hold), close. */
+static void
+s_slot_close(slot_t *slot, int64_t now)
+{
+    if (slot->state == SLOT_ONLINE)
+        s_slot_send_command(slot, mdpw_build_disconnect(), now);
+    zsock_destroy(&slot->sock);
+    s_slot_set_state(slot, SLOT_CLOSED);
+    log_info("slot=%d closed", slot->index);
+}
+
+/* Send the held RESULT as FINAL if connected; keep it otherwise. */
+static void
+s_slot_deliver(worker_t *self, slot_t *slot, int64_t now)
+{
+    if (slot->result.data == NULL || slot->state != SLOT_ONLINE)
+        return;
+    zmsg_t *msg = mdpw_build_job_message(MDPW_FINAL, slot->address, slot->address_len,
+                                         slot->result.data, slot->result.size);
+    if (s_slot_send(slot, &msg, now) != 0) {
+        s_slot_go_offline(self, slot, now, "cannot send FINAL");
+        return;
+    }
+    log_info("slot=%d job=%s attempt=%u result delivered", slot->index, slot->job_id,
+             slot->attempt);
+    proto_buf_free(&slot->result);
+}
+
+static void
+s_slot_connect(worker_t *self, slot_t *slot, int64_t now)
+{
+    zsock_t *sock = zsock_new(ZMQ_DEALER);
+    if (sock == NULL) {
+        s_slot_go_offline(self, slot, now, "cannot create a socket");
+        return;
+    }
+    zsock_set_maxmsgsize(sock, WORKER_MAXMSGSIZE);
+    zsock_set_linger(sock, WORKER_LINGER_MS);
+    /* Never block the loop on a send: a full queue means the broker is not reading. */
+    zsock_set_sndtimeo(sock, 0);
+    if (zsock_connect(sock, "%s", self->endpoint) != 0) {
+        zsock_destroy(&sock);
+        log_error("slot=%d cannot connect to %s: %s", slot->index, self->endpoint,
+                  zmq_strerror(zmq_errno()));
+        slot->reconnect_at = now + WORKER_BACKOFF_MAX_MS;
+        return;
+    }
+    slot->sock = sock;
+    s_slot_set_state(slot, SLOT_ONLINE);
+    slot->last_heard = now;
+    s_slot_send_command(slot, mdpw_build_ready(self->service), now);
+    log_info("slot=%d connected to %s, READY %s%s", slot->index, self->endpoint, self->service,
+             slot->result.data != NULL ? ", delivering the held result" : "");
+    s_slot_deliver(self, slot, now);
+}
+
+/* ---------------------------------------------------------------- jobs */
+
+/* Keep the address to echo it; split it into job id and attempt for log lines (an address
+ * that is not a token is logged as printable text). */
+static void
+s_slot_set_address(slot_t *slot, const uint8_t *address, size_t len)
+{
+    memcpy(slot->address, address, len);
+    slot->address_len = len;
+    slot->attempt = 0;
+    if (proto_token_parse(address, len, slot->job_id, &slot->attempt) == 0)
+        return;
+    for (size_t i = 0; i < len; i++)
+        slot->job_id[i] = isprint(address[i]) ? (char)address[i] : '?';
+    slot->job_id[len] = '\0';
+}
+
+/* A job that fails before any child runs: deliver ok = false at once. */
+static void
+s_slot_fail_job(worker_t *self, slot_t *slot, int64_t now, const char *code, const char *sentence)
+{
+    if (job_runner_failure_body(code, sentence, &slot->result) != 0) {
+        /* Cannot even say why: let the broker requeue the job elsewhere. */
+        s_slot_go_offline(self, slot, now, "cannot encode a RESULT");
+        return;
+    }
+    log_warn("slot=%d job=%s attempt=%u failed before parsing: %s: %s", slot->index, slot->job_id,
+             slot->attempt, code, sentence);
+    s_slot_deliver(self, slot, now);
+}
+
+static void
+s_slot_send_progress(slot_t *slot, int64_t now)
+{
+    proto_buf_t body = {0};
+    proto_error_t err;
+    slot->progress_sent = now;
+    slot->progress_dirty = false;
+    if (proto_progress_encode(job_runner_progress(slot->runner), &body, &err) != 0)
+        return;
+    zmsg_t *msg = mdpw_build_job_message(MDPW_PARTIAL, slot->address, slot->address_len, body.data,
+                                         body.size);
+    proto_buf_free(&body);
+    s_slot_send(slot, &msg, now); /* a lost PARTIAL is harmless: the next one follows */
+}
+
+static void
+s_slot_start_job(worker_t *self, slot_t *slot, const mdpw_view_t *view, int64_t now)
+{
+    s_slot_set_address(slot, view->address, view->address_len);
+    proto_job_t job;
+    proto_error_t err;
+    if (proto_job_decode(view->body, view->body_len, &job, &err) != 0) {
+        char sentence[PROTO_ERROR_MAX];
+        snprintf(sentence, sizeof sentence, "bad job message: %s", err.detail);
+        s_slot_fail_job(self, slot, now, "internal", sentence);
+        return;
+    }
+    if (slot->attempt == 0 || strcmp(slot->job_id, job.job_id) != 0 ||
+        slot->attempt != job.attempt) {
+        s_slot_fail_job(self, slot, now, "internal",
+                        "bad job message: the job token does not match the job");
+        return;
+    }
+    char reason[256];
+    char token[PROTO_ADDRESS_MAX + 1];
+    memcpy(token, slot->address, slot->address_len);
+    token[slot->address_len] = '\0';
+    slot->runner = job_runner_start(&self->config.limits, &job, token, now, reason, sizeof reason);
+    if (slot->runner == NULL) {
+        log_error("slot=%d job=%s attempt=%u %s", slot->index, slot->job_id, slot->attempt, reason);
+        s_slot_fail_job(self, slot, now, "internal", "The worker could not start the PDF parser.");
+        return;
+    }
+    slot->started = now;
+    log_info("slot=%d job=%s attempt=%u started: %zu bytes, pid %ld", slot->index, job.job_id,
+             job.attempt, job.pdf_len, (long)job_runner_pid(slot->runner));
+    s_slot_send_progress(slot, now);
+}
+
+static void
+s_slot_finish_job(worker_t *self, slot_t *slot, int64_t now)
+{
+    job_outcome_t outcome = JOB_OUTCOME_FAILED;
+    char summary[160] = "internal";
+    uint32_t pages = job_runner_progress(slot->runner)->pages;
+    if (job_runner_take_result(slot->runner, &slot->result, &outcome, summary, sizeof summary) !=
+        0) {
+        snprintf(summary, sizeof summary, "internal (cannot encode the result)");
+        if (job_runner_failure_body("internal", "The worker could not encode the result.",
+                                    &slot->result) != 0)
+            proto_buf_free(&slot->result);
+    }
+    job_runner_destroy(&slot->runner);
+    bool bad = outcome == JOB_OUTCOME_CRASHED || outcome == JOB_OUTCOME_TIMEOUT ||
+               outcome == JOB_OUTCOME_FAILED;
+    log_write(bad ? PROFAI_LOG_WARN : PROFAI_LOG_INFO,
+              "slot=%d job=%s attempt=%u finished: %s, pages=%u, %lld ms%s", slot->index,
+              slot->job_id, slot->attempt, summary, pages, (long long)(now - slot->started),
+              slot->state == SLOT_ONLINE ? "" : ", result held until the broker is back");
+    if (slot->result.data == NULL) {
+        if (slot->state == SLOT_ONLINE)
+            s_slot_go_offline(self, slot, now, "cannot encode a RESULT");
+        return;
+    }
+    s_slot_deliver(self, slot, now);
+}
+
+/* ---------------------------------------------------------------- messages */
+
+static void
+s_slot_on_request(worker_t *self, slot_t *slot, const mdpw_view_t *view, int64_t now)
+{
+    if (s_slot_busy(slot) || self->draining) {
+        /* The broker thinks we are free and we are not: say goodbye so that it requeues the
+         * job, and come back with READY when we can take one. */
+        log_warn("slot=%d REQUEST while %s; sending DISCONNECT", slot->index,
+                 self->draining ? "stopping" : "busy");
+        s_slot_send_command(slot, mdpw_build_disconnect(), now);
+        if (self->draining && !s_slot_busy(slot)) {
+            zsock_destroy(&slot->sock);
+            s_slot_set_state(slot, SLOT_CLOSED);
+        } else {
+            s_slot_go_offline(self, slot, now, "protocol state mismatch");
+        }
+        return;
+    }
+    s_slot_start_job(self, slot, view, now);
+}
+
+static void
+s_slot_receive(worker_t *self, slot_t *slot, int64_t now)
+{
+    zmsg_t *msg = zmsg_recv(slot->sock);
+    if (msg == NULL)
+        return;
+    mdpw_view_t view;
+    proto_error_t err;
+    if (mdpw_parse(msg, PROTO_JOB_BODY_MAX, &view, &err) != 0) {
+        /* Whatever it was (perhaps a REQUEST we cannot read), the broker and this slot no
+         * longer agree: start over, so that the broker requeues anything it thinks we hold. */
+        zmsg_destroy(&msg);
+        char why[320];
+        snprintf(why, sizeof why, "invalid message from the broker (%s)", err.detail);
+        s_slot_send_command(slot, mdpw_build_disconnect(), now);
+        s_slot_go_offline(self, slot, now, why);
+        return;
+    }
+    slot->last_heard = now;
+    slot->backoff = WORKER_BACKOFF_MIN_MS; /* the connection works */
+    switch (view.command) {
+    case MDPW_HEARTBEAT:
+        break;
+    case MDPW_DISCONNECT:
+        s_slot_go_offline(self, slot, now, "DISCONNECT from the broker");
+        break;
+    case MDPW_REQUEST:
+        s_slot_on_request(self, slot, &view, now);
+        break;
+    default:
+        log_warn("slot=%d ignored unexpected command %d from the broker", slot->index,
+                 (int)view.command);
+        break;
+    }
+    zmsg_destroy(&msg);
+}
+
+/* ---------------------------------------------------------------- timers */
+
+static void
+s_slot_tick_job(worker_t *self, slot_t *slot, int64_t now)
+{
+    if (slot->runner == NULL)
+        return;
+    if (now >= job_runner_next_check(slot->runner) && job_runner_check(slot->runner, now)) {
+        s_slot_finish_job(self, slot, now);
+        return;
+    }
+    if (slot->state != SLOT_ONLINE)
+        return;
+    int64_t since = now - slot->progress_sent;
+    if ((slot->progress_dirty && since >= WORKER_PROGRESS_MIN_GAP_MS) ||
+        since >= WORKER_PROGRESS_KEEPALIVE_MS)
+        s_slot_send_progress(slot, now);
+}
+
+static void
+s_slot_tick_drain(worker_t *self, slot_t *slot, int64_t now)
+{
+    if (now >= self->drain_deadline) {
+        if (slot->runner != NULL)
+            log_warn(
+                "slot=%d job=%s attempt=%u abandoned at the drain timeout (the broker requeues it)",
+                slot->index, slot->job_id, slot->attempt);
+        else if (slot->result.data != NULL)
+            log_warn("slot=%d job=%s attempt=%u result dropped at the drain timeout", slot->index,
+                     slot->job_id, slot->attempt);
+        job_runner_destroy(&slot->runner);
+        proto_buf_free(&slot->result);
+    }
+    if (!s_slot_busy(slot))
+        s_slot_close(slot, now);
+}
+
+static void
+s_slot_tick(worker_t *self, slot_t *slot, int64_t now)
+{
+    if (slot->state == SLOT_CLOSED)
+        return;
+    s_slot_tick_job(self, slot, now);
+    if (self->draining) {
+        s_slot_tick_drain(self, slot, now);
+        if (slot->state == SLOT_CLOSED)
+            return;
+    }
+    if (slot->state == SLOT_ONLINE) {
+        int64_t silent = now - slot->last_heard;
+        if (silent >= self->config.heartbeat_ivl * self->config.liveness) {
+            char why[96];
+            snprintf(why, sizeof why, "broker silent for %lld ms", (long long)silent);
+            s_slot_go_offline(self, slot, now, why);
+        } else if (now - slot->last_sent >= self->config.heartbeat_ivl) {
+            s_slot_send_command(slot, mdpw_build_heartbeat(), now);
+        }
+    } else if (slot->runner == NULL && now >= slot->reconnect_at) {
+        s_slot_connect(self, slot, now);
+    }
+}
+
+/* The earliest time any timer of slot needs the loop. */
+static int64_t
+s_slot_next_timer(const worker_t *self, const slot_t *slot)
+{
+    int64_t next = INT64_MAX;
+#define EARLIER(t)                                                                                 \
+    do {                                                                                           \
+        int64_t t_ = (t);                                                                          \
+        if (t_ < next)                                                                             \
+            next = t_;                                                                             \
+    } while (0)
+    if (slot->state == SLOT_CLOSED)
+        return next;
+    if (slot->runner != NULL) {
+        EARLIER(job_runner_next_check(slot->runner));
+        if (slot->state == SLOT_ONLINE)
+            EARLIER(slot->progress_sent + (slot->progress_dirty ? WORKER_PROGRESS_MIN_GAP_MS
+                                                                : WORKER_PROGRESS_KEEPALIVE_MS));
+    }
+    if (slot->state == SLOT_ONLINE) {
+        EARLIER(slot->last_heard + self->config.heartbeat_ivl * self->config.liveness);
+        EARLIER(slot->last_sent + self->config.heartbeat_ivl);
+    } else if (slot->runner == NULL) {
+        EARLIER(slot->reconnect_at);
+    }
+    if (self->draining)
+        EARLIER(s_slot_busy(slot) ? self->drain_deadline : 0); /* idle: close at once */
+#undef EARLIER
+    return next;
+}
+
+/* ---------------------------------------------------------------- loop */
+
+static int
+s_running_jobs(const worker_t *self)
+{
+    int n = 0;
+    for (int i = 0; i < self->config.concurrency; i++)
+        n += s_slot_busy(&self->slots[i]);
+    return n;
+}
+
+static void
+s_on_stop_request(worker_t *self, int64_t now)
+{
+    if (!self->draining) {
+        self->draining = true;
+        self->drain_deadline = now + self->config.drain_timeout;
+        log_info("stopping: %d job(s) to finish and deliver, for up to %lld ms",
+                 s_running_jobs(self), self->config.drain_timeout);
+    } else if (self->drain_deadline > now) {
+        self->drain_deadline = now;
+        log_info("second stop request: abandoning running jobs");
+    }
+}
+
+static bool
+s_all_closed(const worker_t *self)
+{
+    for (int i = 0; i < self->config.concurrency; i++) {
+        if (self->slots[i].state != SLOT_CLOSED)
+            return false;
+    }
+    return true;
+}
+
+typedef enum { ITEM_STOP, ITEM_SOCKET, ITEM_PIPE } item_kind_t;
+
+int
+worker_run(worker_t *self, int stop_fd)
+{
+    int n_max = 1 + 2 * self->config.concurrency;
+    zmq_pollitem_t items[1 + 2 * WORKER_CONCURRENCY_MAX];
+    item_kind_t kinds[1 + 2 * WORKER_CONCURRENCY_MAX];
+    slot_t *owners[1 + 2 * WORKER_CONCURRENCY_MAX];
+    log_info("worker started: %d slot(s) for %s at %s", self->config.concurrency, self->service,
+             self->endpoint);
+    for (;;) {
+        int64_t now = zclock_mono();
+        int64_t next = INT64_MAX;
+        for (int i = 0; i < self->config.concurrency; i++)
+            s_slot_tick(self, &self->slots[i], now);
+        if (self->draining && s_all_closed(self))
+            break;
+        int n = 0;
+        items[n] = (zmq_pollitem_t){NULL, stop_fd, ZMQ_POLLIN, 0};
+        kinds[n] = ITEM_STOP, owners[n++] = NULL;
+        for (int i = 0; i < self->config.concurrency && n < n_max; i++) {
+            slot_t *slot = &self->slots[i];
+            int64_t t = s_slot_next_timer(self, slot);
+            next = t < next ? t : next;
+            if (slot->state == SLOT_ONLINE) {
+                items[n] = (zmq_pollitem_t){zsock_resolve(slot->sock), 0, ZMQ_POLLIN, 0};
+                kinds[n] = ITEM_SOCKET, owners[n++] = slot;
+            }
+            if (slot->runner != NULL && job_runner_fd(slot->runner) >= 0) {
+                items[n] = (zmq_pollitem_t){NULL, job_runner_fd(slot->runner), ZMQ_POLLIN, 0};
+                kinds[n] = ITEM_PIPE, owners[n++] = slot;
+            }
+        }
+        int64_t wait = next - now;
+        wait = wait < 0 ? 0 : wait > WORKER_POLL_MAX_MS ? WORKER_POLL_MAX_MS : wait;
+        if (zmq_poll(items, n, (long)wait) < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            log_error("zmq_poll failed: %s", zmq_strerror(zmq_errno()));
+            return -1;
+        }
+        now = zclock_mono();
+        for (int k = 0; k < n; k++) {
+            if (!(items[k].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
+                continue;
+            slot_t *slot = owners[k];
+            if (kinds[k] == ITEM_STOP) {
+                char buf[16];
+                ssize_t got = read(stop_fd, buf, sizeof buf);
+                for (ssize_t b = 0; b < got; b++)
+                    s_on_stop_request(self, now);
+            } else if (kinds[k] == ITEM_SOCKET && slot->state == SLOT_ONLINE) {
+                s_slot_receive(self, slot, now);
+            } else if (kinds[k] == ITEM_PIPE && slot->runner != NULL) {
+                if (job_runner_read_progress(slot->runner))
+                    slot->progress_dirty = true;
+            }
+        }
+    }
+    log_info("worker stopped");
+    return 0;
+}
