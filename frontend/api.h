@@ -1,0 +1,38 @@
+/*
+ * api.h - the REST API handlers (docs/api.md): routing, authentication and roles, the upload
+ * (store the PDF, SUBMIT it to the broker), job and course reads, /healthz.
+ *
+ * api_handle is the http_handler_fn given to http_server_new; api_thread_new/destroy are its
+ * thread_init/thread_exit hooks and give each HTTP worker thread its own broker client.
+ */
+#ifndef PROFAI_FRONTEND_API_H
+#define PROFAI_FRONTEND_API_H
+
+#include "auth.h"
+#include "db.h"
+#include "http.h"
+
+#include <stddef.h>
+
+typedef struct {
+    const char *broker_endpoint; /* copied */
+    int broker_timeout_ms;
+    size_t max_upload;   /* largest PDF accepted, bytes */
+    int body_timeout_ms; /* the whole upload body must arrive within this */
+    db_pool_t *db;       /* borrowed: must outlive the api_t */
+    auth_t *auth;        /* borrowed: must outlive the api_t */
+} api_config_t;
+
+typedef struct api_t api_t;
+
+api_t *api_new(const api_config_t *cfg);
+void api_destroy(api_t **self_p);
+
+/* Serve one request (an http_handler_fn; arg is the api_t). */
+void api_handle(http_request_t *req, void *arg);
+
+/* Per-HTTP-thread state (http_config_t thread_init / thread_exit; arg is the api_t). */
+void *api_thread_new(void *arg);
+void api_thread_destroy(void *arg, void *state);
+
+#endif

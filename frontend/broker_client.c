@@ -1,0 +1,185 @@
+/* broker_client.c - see broker_client.h. */
+#include "broker_client.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* docs/protocol.md section 5: the frontend DEALER refuses anything bigger than a control
+ * reply. */
+#define BROKER_CLIENT_MAXMSGSIZE (64 * 1024)
+
+struct broker_client_t {
+    char *endpoint;
+    int timeout_ms;
+    zsock_t *sock; /* NULL until needed, and again after a failed request */
+    uint64_t next_rid;
+};
+
+broker_client_t *
+broker_client_new(const char *endpoint, int timeout_ms)
+{
+    broker_client_t *self = calloc(1, sizeof *self);
+    if (self == NULL)
+        return NULL;
+    self->endpoint = strdup(endpoint);
+    if (self->endpoint == NULL) {
+        free(self);
+        return NULL;
+    }
+    self->timeout_ms = timeout_ms;
+    return self;
+}
+
+void
+broker_client_destroy(broker_client_t **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    broker_client_t *self = *self_p;
+    zsock_destroy(&self->sock);
+    free(self->endpoint);
+    free(self);
+    *self_p = NULL;
+}
+
+static int
+s_socket(broker_client_t *self, char *err, size_t err_size)
+{
+    if (self->sock != NULL)
+        return 0;
+    zsock_t *sock = zsock_new(ZMQ_DEALER);
+    if (sock == NULL) {
+        snprintf(err, err_size, "cannot create a ZeroMQ socket");
+        return -1;
+    }
+    /* IMMEDIATE: queue nothing while disconnected, so a send to a dead broker fails (after
+     * SNDTIMEO) instead of delivering a stale request when it comes back. */
+    zsock_set_immediate(sock, 1);
+    zsock_set_linger(sock, 0);
+    zsock_set_maxmsgsize(sock, BROKER_CLIENT_MAXMSGSIZE);
+    zsock_set_sndtimeo(sock, self->timeout_ms);
+    if (zsock_connect(sock, "%s", self->endpoint) != 0) {
+        snprintf(err, err_size, "cannot connect to broker endpoint %s", self->endpoint);
+        zsock_destroy(&sock);
+        return -1;
+    }
+    self->sock = sock;
+    return 0;
+}
+
+/* Send one request and wait for the FINAL on `service` that carries `rid`. On success *reply
+ * is the caller's message and *view points into it. On failure the socket is dropped. */
+static int
+s_call(broker_client_t *self, const char *service, uint64_t rid, const proto_buf_t *body,
+       zmsg_t **reply, mdpc_view_t *view, char *err, size_t err_size)
+{
+    int64_t deadline = zclock_mono() + self->timeout_ms;
+    if (s_socket(self, err, err_size) != 0)
+        return -1;
+    zmsg_t *msg = mdpc_build(MDPC_REQUEST, service, body->data, body->size);
+    if (msg == NULL) {
+        snprintf(err, err_size, "cannot build the request");
+        return -1;
+    }
+    if (zmsg_send(&msg, self->sock) != 0) {
+        zmsg_destroy(&msg);
+        snprintf(err, err_size, "no connection to the broker within %d ms", self->timeout_ms);
+        zsock_destroy(&self->sock);
+        return -1;
+    }
+    for (;;) {
+        int64_t left = deadline - zclock_mono();
+        if (left <= 0)
+            break;
+        zmq_pollitem_t item = {zsock_resolve(self->sock), 0, ZMQ_POLLIN, 0};
+        int rc = zmq_poll(&item, 1, (long)left);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            break;
+        zmsg_t *in = zmsg_recv(self->sock);
+        if (in == NULL)
+            break;
+        mdpc_view_t v;
+        proto_error_t perr;
+        if (mdpc_parse(in, PROTO_CONTROL_BODY_MAX, &v, &perr) != 0 || v.command != MDPC_FINAL ||
+            strcmp(v.service, service) != 0 || proto_peek_rid(v.body, v.body_len) != rid) {
+            /* A late answer to an earlier request, or garbage: not ours. */
+            log_debug("broker client: discarded a reply that is not for rid %llu",
+                      (unsigned long long)rid);
+            zmsg_destroy(&in);
+            continue;
+        }
+        *reply = in;
+        *view = v;
+        return 0;
+    }
+    snprintf(err, err_size, "the broker did not answer within %d ms", self->timeout_ms);
+    zsock_destroy(&self->sock);
+    return -1;
+}
+
+int
+broker_client_submit(broker_client_t *self, proto_submit_t *submit, proto_submitted_t *reply,
+                     char *err, size_t err_size)
+{
+    submit->rid = ++self->next_rid;
+    proto_buf_t body = {0};
+    proto_error_t perr;
+    if (proto_submit_encode(submit, &body, &perr) != 0) {
+        snprintf(err, err_size, "cannot encode SUBMIT: %s", perr.detail);
+        return -1;
+    }
+    zmsg_t *msg = NULL;
+    mdpc_view_t view;
+    int rc = s_call(self, PROTO_SERVICE_SUBMIT, submit->rid, &body, &msg, &view, err, err_size);
+    proto_buf_free(&body);
+    if (rc != 0)
+        return -1;
+    rc = proto_submitted_decode(view.body, view.body_len, reply, &perr);
+    zmsg_destroy(&msg);
+    if (rc != 0) {
+        snprintf(err, err_size, "invalid SUBMITTED from the broker: %s", perr.detail);
+        return -1;
+    }
+    return 0;
+}
+
+int
+broker_client_ping(broker_client_t *self, proto_pong_t *pong, char *err, size_t err_size)
+{
+    proto_ping_t ping = {.rid = ++self->next_rid};
+    proto_buf_t body = {0};
+    proto_error_t perr;
+    if (proto_ping_encode(&ping, &body, &perr) != 0) {
+        snprintf(err, err_size, "cannot encode PING: %s", perr.detail);
+        return -1;
+    }
+    zmsg_t *msg = NULL;
+    mdpc_view_t view;
+    int rc = s_call(self, PROTO_SERVICE_PING, ping.rid, &body, &msg, &view, err, err_size);
+    proto_buf_free(&body);
+    if (rc != 0)
+        return -1;
+    memset(pong, 0, sizeof *pong);
+    rc = proto_pong_decode(view.body, view.body_len, pong, &perr);
+    if (rc != 0) {
+        /* The broker is alive but refused the ping: the generic error reply. */
+        proto_submitted_t refusal;
+        proto_error_t perr2;
+        if (proto_submitted_decode(view.body, view.body_len, &refusal, &perr2) == 0 &&
+            !refusal.ok) {
+            memset(pong, 0, sizeof *pong);
+            pong->rid = refusal.rid;
+            rc = 0;
+        } else {
+            snprintf(err, err_size, "invalid PONG from the broker: %s", perr.detail);
+        }
+    }
+    zmsg_destroy(&msg);
+    return rc == 0 ? 0 : -1;
+}

@@ -1,0 +1,35 @@
+/*
+ * broker_client.h - one frontend thread's MDP client (MDPC02) connection to the broker
+ * (docs/protocol.md sections 1, 3.3 and 5).
+ *
+ * Not thread-safe: each HTTP worker thread owns one broker_client_t. Its DEALER socket is
+ * created on first use (from czmq's process-wide context) and destroyed after any request
+ * that got no valid answer in time, so the next request starts on a fresh socket ("lazy
+ * pirate"): a reply that arrives late can never be mistaken for the next one's. Every request
+ * carries a new rid; replies with another rid are discarded.
+ */
+#ifndef PROFAI_FRONTEND_BROKER_CLIENT_H
+#define PROFAI_FRONTEND_BROKER_CLIENT_H
+
+#include <profai/proto.h>
+
+#include <stddef.h>
+
+typedef struct broker_client_t broker_client_t;
+
+/* A client for the broker at endpoint (copied); each request waits at most timeout_ms in all
+ * (connecting, sending and waiting for the reply). NULL when out of memory. */
+broker_client_t *broker_client_new(const char *endpoint, int timeout_ms);
+void broker_client_destroy(broker_client_t **self_p);
+
+/* Send SUBMIT (job.submit; submit->rid is set here) and wait for its SUBMITTED. 0: *reply
+ * holds the broker's answer, ok or not; -1: no valid answer in time (a sentence in err). */
+int broker_client_submit(broker_client_t *self, proto_submit_t *submit, proto_submitted_t *reply,
+                         char *err, size_t err_size) PROFAI_MUST_CHECK;
+
+/* Send PING (broker.ping) and wait for PONG. 0: *pong holds the answer (pong->ok false when
+ * the broker answered with an error body); -1: no valid answer in time. */
+int broker_client_ping(broker_client_t *self, proto_pong_t *pong, char *err,
+                       size_t err_size) PROFAI_MUST_CHECK;
+
+#endif

@@ -1,0 +1,458 @@
+/* db.c - see db.h. */
+#define _GNU_SOURCE
+#include "db.h"
+
+#include "json.h"
+#include "log.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Connection failures are logged at most this often (a database that is down would otherwise
+ * log one line per request). */
+#define DB_LOG_INTERVAL_MS 5000
+
+struct db_pool_t {
+    char *conninfo;
+    int size;
+    int acquire_timeout_ms;
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* signalled when a connection is released */
+    PGconn **conns;      /* NULL until first used */
+    int *free_slots;     /* stack of idle connection indexes */
+    int nfree;
+    int64_t last_log_ms; /* guarded by lock */
+};
+
+/* Timestamps as ISO 8601 UTC with milliseconds, or NULL (docs/api.md section 1). */
+#define DB_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* One job as the API shows it (docs/api.md 4.2); json_build_object keeps the key order. */
+#define DB_JOB_JSON                                                                                \
+    "json_build_object('job_id', id, 'title', title, 'state', state, 'progress', progress, "       \
+    "'stage', stage, 'attempts', attempts, "                                                       \
+    "'error', CASE WHEN error_code IS NULL THEN NULL "                                             \
+    "ELSE json_build_object('code', error_code, 'message', error) END, "                           \
+    "'course_id', CASE WHEN state = 'succeeded' THEN course_id END, "                              \
+    "'created_at', " DB_TS("created_at") ", 'started_at', " DB_TS(                                 \
+        "started_at") ", "                                                                         \
+                      "'finished_at', " DB_TS("finished_at") ")::text"
+
+static int64_t
+s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* libpq messages end with a newline and may hold several lines: keep the first. */
+static int
+s_line_len(const char *msg)
+{
+    return msg ? (int)strcspn(msg, "\r\n") : 0;
+}
+
+static bool
+s_should_log(db_pool_t *self)
+{
+    int64_t now = s_now_ms();
+    pthread_mutex_lock(&self->lock);
+    bool yes = self->last_log_ms == 0 || now - self->last_log_ms >= DB_LOG_INTERVAL_MS;
+    if (yes)
+        self->last_log_ms = now;
+    pthread_mutex_unlock(&self->lock);
+    return yes;
+}
+
+db_pool_t *
+db_pool_new(const char *conninfo, int size, int acquire_timeout_ms)
+{
+    db_pool_t *self = calloc(1, sizeof *self);
+    if (self == NULL)
+        return NULL;
+    self->conninfo = strdup(conninfo ? conninfo : "");
+    self->conns = calloc((size_t)size, sizeof *self->conns);
+    self->free_slots = calloc((size_t)size, sizeof *self->free_slots);
+    if (self->conninfo == NULL || self->conns == NULL || self->free_slots == NULL) {
+        free(self->conninfo);
+        free(self->conns);
+        free(self->free_slots);
+        free(self);
+        return NULL;
+    }
+    self->size = size;
+    self->acquire_timeout_ms = acquire_timeout_ms;
+    for (int i = 0; i < size; i++)
+        self->free_slots[self->nfree++] = size - 1 - i;
+    pthread_mutex_init(&self->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&self->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    return self;
+}
+
+void
+db_pool_destroy(db_pool_t **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    db_pool_t *self = *self_p;
+    for (int i = 0; i < self->size; i++)
+        if (self->conns[i] != NULL)
+            PQfinish(self->conns[i]);
+    pthread_cond_destroy(&self->cond);
+    pthread_mutex_destroy(&self->lock);
+    free(self->conns);
+    free(self->free_slots);
+    free(self->conninfo);
+    free(self);
+    *self_p = NULL;
+}
+
+/* A free connection slot, waiting up to acquire_timeout_ms; -1 on timeout. */
+static int
+s_acquire(db_pool_t *self)
+{
+    int64_t deadline = s_now_ms() + self->acquire_timeout_ms;
+    struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000};
+    int slot = -1;
+    pthread_mutex_lock(&self->lock);
+    while (self->nfree == 0) {
+        if (pthread_cond_timedwait(&self->cond, &self->lock, &ts) != 0 && self->nfree == 0)
+            break;
+    }
+    if (self->nfree > 0)
+        slot = self->free_slots[--self->nfree];
+    pthread_mutex_unlock(&self->lock);
+    return slot;
+}
+
+static void
+s_release(db_pool_t *self, int slot)
+{
+    pthread_mutex_lock(&self->lock);
+    self->free_slots[self->nfree++] = slot;
+    pthread_cond_signal(&self->cond);
+    pthread_mutex_unlock(&self->lock);
+}
+
+/* 0 when the connection's schema is new enough, -2 when it is older than this frontend needs,
+ * -3 when there is none yet (the broker creates it), -1 when the query failed otherwise. A
+ * sentence in err. */
+static int
+s_schema_check(PGconn *conn, char *err, size_t err_size)
+{
+    PGresult *res = PQexec(conn, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        bool missing = state != NULL && strcmp(state, "42P01") == 0; /* undefined_table */
+        snprintf(err, err_size, "%s",
+                 missing ? "the database has no ProfAI schema yet: run profai-broker once to "
+                           "create it"
+                         : "cannot read the schema version");
+        rc = missing ? -3 : -1;
+    } else {
+        long version = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        if (version == 0) {
+            snprintf(err, err_size,
+                     "the database has no ProfAI schema yet: run profai-broker once to create it");
+            rc = -3;
+        } else if (version < DB_SCHEMA_VERSION) {
+            snprintf(err, err_size,
+                     "the database schema is at version %ld, this frontend needs %d: run the "
+                     "newer profai-broker once to migrate it",
+                     version, DB_SCHEMA_VERSION);
+            rc = -2;
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+static PGconn *
+s_connect(db_pool_t *self)
+{
+    /* Defaults first: the conninfo (expanded from dbname, last) overrides any of them. GSSAPI
+     * negotiation is off by default because it can use deep stacks (and we run on civetweb's
+     * small ones). */
+    const char *keys[] = {"connect_timeout", "application_name", "gssencmode",
+                          "options",         "dbname",           NULL};
+    const char *values[] = {
+        "5", "profai-frontend", "disable", "-c statement_timeout=15000", self->conninfo, NULL};
+    return PQconnectdbParams(keys, values, 1);
+}
+
+/* Make sure the slot holds a working connection with a usable schema. */
+static int
+s_ready(db_pool_t *self, int slot)
+{
+    PGconn *conn = self->conns[slot];
+    if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
+        return 0;
+    if (conn != NULL)
+        PQfinish(conn);
+    conn = s_connect(self);
+    self->conns[slot] = conn;
+    if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+        const char *msg = conn ? PQerrorMessage(conn) : "out of memory";
+        if (s_should_log(self))
+            log_error("database unreachable: %.*s", s_line_len(msg), msg);
+        return -1;
+    }
+    char err[256];
+    if (s_schema_check(conn, err, sizeof err) != 0) {
+        if (s_should_log(self))
+            log_error("database not usable: %s", err);
+        PQfinish(conn);
+        self->conns[slot] = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Run one parameterised statement and hand back its result when its status is `want`. A
+ * broken connection is reset and the statement retried once (every statement here is
+ * idempotent). */
+static db_status_t
+s_query(db_pool_t *self, const char *sql, int nparams, const char *const *values,
+        const int *lengths, const int *formats, ExecStatusType want, PGresult **out)
+{
+    *out = NULL;
+    int slot = s_acquire(self);
+    if (slot < 0) {
+        log_error("no free database connection within %d ms", self->acquire_timeout_ms);
+        return DB_UNAVAILABLE;
+    }
+    db_status_t status = DB_UNAVAILABLE;
+    if (s_ready(self, slot) != 0)
+        goto done;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        PGconn *conn = self->conns[slot];
+        PGresult *res = PQexecParams(conn, sql, nparams, NULL, values, lengths, formats, 0);
+        if (PQresultStatus(res) == want) {
+            *out = res;
+            status = DB_OK;
+            goto done;
+        }
+        if (PQstatus(conn) != CONNECTION_BAD) {
+            const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+            log_error("database query failed: %.*s", s_line_len(msg), msg);
+            PQclear(res);
+            goto done;
+        }
+        PQclear(res);
+        if (attempt > 0)
+            break;
+        log_warn("database connection lost (%.*s): resetting it", s_line_len(PQerrorMessage(conn)),
+                 PQerrorMessage(conn));
+        PQreset(conn);
+        char err[256];
+        if (PQstatus(conn) != CONNECTION_OK) {
+            log_error("database unreachable: %.*s", s_line_len(PQerrorMessage(conn)),
+                      PQerrorMessage(conn));
+            break;
+        }
+        if (s_schema_check(conn, err, sizeof err) != 0) {
+            log_error("database not usable: %s", err);
+            break;
+        }
+    }
+done:
+    s_release(self, slot);
+    return status;
+}
+
+int
+db_pool_check(db_pool_t *self, char *err, size_t err_size)
+{
+    int slot = s_acquire(self);
+    if (slot < 0) {
+        snprintf(err, err_size, "no free database connection");
+        return -1;
+    }
+    int rc = 0;
+    PGconn *conn = self->conns[slot];
+    if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+        if (conn != NULL)
+            PQfinish(conn);
+        conn = self->conns[slot] = s_connect(self);
+    }
+    if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+        const char *msg = conn ? PQerrorMessage(conn) : "out of memory";
+        snprintf(err, err_size, "cannot connect to the database: %.*s", s_line_len(msg), msg);
+        rc = -1;
+    } else {
+        rc = s_schema_check(conn, err, err_size);
+        if (rc == -3)
+            rc = -1; /* not created yet: the broker may be about to */
+        if (rc != 0) {
+            /* Checked again when next used (s_ready). */
+            PQfinish(conn);
+            self->conns[slot] = NULL;
+        }
+    }
+    s_release(self, slot);
+    return rc;
+}
+
+db_status_t
+db_ping(db_pool_t *self)
+{
+    PGresult *res = NULL;
+    db_status_t status = s_query(self, "SELECT 1", 0, NULL, NULL, NULL, PGRES_TUPLES_OK, &res);
+    PQclear(res);
+    return status;
+}
+
+db_status_t
+db_token_user(db_pool_t *self, const uint8_t hash[32], db_user_t *user)
+{
+    const char *values[1] = {(const char *)hash};
+    const int lengths[1] = {32};
+    const int formats[1] = {1};
+    PGresult *res = NULL;
+    db_status_t status = s_query(self,
+                                 "SELECT u.id::text, u.name, u.role FROM tokens t "
+                                 "JOIN users u ON u.id = t.user_id "
+                                 "WHERE t.hash = $1 AND t.revoked_at IS NULL",
+                                 1, values, lengths, formats, PGRES_TUPLES_OK, &res);
+    if (status != DB_OK)
+        return status;
+    if (PQntuples(res) < 1) {
+        status = DB_NOT_FOUND;
+    } else {
+        snprintf(user->id, sizeof user->id, "%s", PQgetvalue(res, 0, 0));
+        snprintf(user->name, sizeof user->name, "%s", PQgetvalue(res, 0, 1));
+        snprintf(user->role, sizeof user->role, "%s", PQgetvalue(res, 0, 2));
+    }
+    PQclear(res);
+    return status;
+}
+
+db_status_t
+db_blob_store(db_pool_t *self, const char *sha256, const uint8_t *data, size_t len)
+{
+    char size[32];
+    snprintf(size, sizeof size, "%zu", len);
+    const char *values[3] = {sha256, size, (const char *)data};
+    const int lengths[3] = {0, 0, (int)len};
+    const int formats[3] = {0, 0, 1};
+    PGresult *res = NULL;
+    db_status_t status = s_query(self,
+                                 "INSERT INTO blobs (sha256, size, data) VALUES ($1, $2, $3) "
+                                 "ON CONFLICT (sha256) DO NOTHING",
+                                 3, values, lengths, formats, PGRES_COMMAND_OK, &res);
+    PQclear(res);
+    return status;
+}
+
+/* Copy a text result value to a new heap string. */
+static db_status_t
+s_dup_value(PGresult *res, int row, int col, char **json, size_t *len)
+{
+    size_t n = (size_t)PQgetlength(res, row, col);
+    char *s = malloc(n + 1);
+    if (s == NULL)
+        return DB_UNAVAILABLE;
+    memcpy(s, PQgetvalue(res, row, col), n);
+    s[n] = '\0';
+    *json = s;
+    *len = n;
+    return DB_OK;
+}
+
+db_status_t
+db_job_json(db_pool_t *self, const char *job_id, const char *owner_id, char **json, size_t *len)
+{
+    const char *values[2] = {job_id, owner_id};
+    PGresult *res = NULL;
+    db_status_t status = s_query(self,
+                                 "SELECT " DB_JOB_JSON " FROM jobs WHERE id = $1::uuid "
+                                 "AND ($2::uuid IS NULL OR owner_id = $2::uuid)",
+                                 2, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    if (status != DB_OK)
+        return status;
+    status = PQntuples(res) < 1 ? DB_NOT_FOUND : s_dup_value(res, 0, 0, json, len);
+    PQclear(res);
+    return status;
+}
+
+db_status_t
+db_jobs_json(db_pool_t *self, const char *owner_id, int limit, char **json, size_t *len)
+{
+    char limit_text[16];
+    snprintf(limit_text, sizeof limit_text, "%d", limit);
+    const char *values[2] = {owner_id, limit_text};
+    PGresult *res = NULL;
+    db_status_t status = s_query(self,
+                                 "SELECT " DB_JOB_JSON " FROM jobs "
+                                 "WHERE ($1::uuid IS NULL OR owner_id = $1::uuid) "
+                                 "ORDER BY created_at DESC, id DESC LIMIT $2::int",
+                                 2, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    if (status != DB_OK)
+        return status;
+    json_t j;
+    json_init(&j);
+    json_object_begin(&j);
+    json_key(&j, "jobs");
+    json_array_begin(&j);
+    for (int i = 0; i < PQntuples(res); i++)
+        json_raw(&j, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+    json_array_end(&j);
+    json_object_end(&j);
+    PQclear(res);
+    if (json_failed(&j)) {
+        json_free(&j);
+        return DB_UNAVAILABLE;
+    }
+    *json = json_steal(&j, len);
+    return DB_OK;
+}
+
+db_status_t
+db_course_json(db_pool_t *self, const char *course_id, char **json, size_t *len)
+{
+    const char *values[1] = {course_id};
+    PGresult *res = NULL;
+    /* jsonb orders keys by length, so "id" and "job_id" are put first by hand below; the
+     * document itself should not hold them, but must never duplicate them. */
+    db_status_t status = s_query(self,
+                                 "SELECT id::text, job_id::text, jsonb_typeof(doc), "
+                                 "(doc - 'id' - 'job_id')::text FROM courses WHERE id = $1::uuid",
+                                 1, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    if (status != DB_OK)
+        return status;
+    if (PQntuples(res) < 1) {
+        PQclear(res);
+        return DB_NOT_FOUND;
+    }
+    const char *doc = PQgetvalue(res, 0, 3);
+    size_t doc_len = (size_t)PQgetlength(res, 0, 3);
+    bool object = strcmp(PQgetvalue(res, 0, 2), "object") == 0 && doc_len >= 2 && doc[0] == '{';
+    char *out = NULL;
+    int n;
+    if (!object) /* not a document the extractor writes; still serve valid JSON */
+        n = asprintf(&out, "{\"id\":\"%s\",\"job_id\":\"%s\",\"content\":%s}",
+                     PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), doc);
+    else if (doc_len == 2) /* "{}" */
+        n = asprintf(&out, "{\"id\":\"%s\",\"job_id\":\"%s\"}", PQgetvalue(res, 0, 0),
+                     PQgetvalue(res, 0, 1));
+    else
+        n = asprintf(&out, "{\"id\":\"%s\",\"job_id\":\"%s\",%s", PQgetvalue(res, 0, 0),
+                     PQgetvalue(res, 0, 1), doc + 1);
+    PQclear(res);
+    if (n < 0)
+        return DB_UNAVAILABLE;
+    *json = out;
+    *len = (size_t)n;
+    return DB_OK;
+}

@@ -1,0 +1,72 @@
+/*
+ * db.h - the frontend's PostgreSQL access: a fixed pool of blocking libpq connections shared by
+ * the HTTP worker threads, and the few queries the REST API needs (docs/database.md).
+ *
+ * Each connection serves one request at a time. Connections are opened lazily and checked
+ * against the schema version when they open; a query that fails because the connection broke
+ * is retried once after PQreset. All statements are parameterised; every result is cleared.
+ * Failures are logged here (one line each) and reported as DB_UNAVAILABLE, which the API
+ * answers with 503.
+ */
+#ifndef PROFAI_FRONTEND_DB_H
+#define PROFAI_FRONTEND_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DB_MUST_CHECK __attribute__((warn_unused_result))
+
+/* The oldest schema (highest migration number) this frontend works with. */
+#define DB_SCHEMA_VERSION 1
+
+typedef enum {
+    DB_OK = 0,
+    DB_NOT_FOUND = 1,    /* the query ran and found nothing */
+    DB_UNAVAILABLE = -1, /* no connection, a failed query, or a schema too old */
+} db_status_t;
+
+typedef struct db_pool_t db_pool_t;
+
+/* A user found by token (plain data). */
+typedef struct {
+    char id[37];
+    char name[257];
+    char role[16];
+} db_user_t;
+
+/* A pool of `size` connections to conninfo (libpq conninfo, "" = PG* environment). Nothing
+ * connects yet. Waiting for a free connection gives up after acquire_timeout_ms. conninfo is
+ * copied. NULL when out of memory. */
+db_pool_t *db_pool_new(const char *conninfo, int size, int acquire_timeout_ms);
+void db_pool_destroy(db_pool_t **self_p);
+
+/* Startup check: connect one connection and check the schema. 0 when usable; -1 when the
+ * database cannot be reached or has no schema yet (requests answer 503 until it has: the
+ * broker creates it); -2 when its schema is older than DB_SCHEMA_VERSION (refuse to run). A
+ * sentence in err. */
+int db_pool_check(db_pool_t *self, char *err, size_t err_size) DB_MUST_CHECK;
+
+/* SELECT 1. */
+db_status_t db_ping(db_pool_t *self) DB_MUST_CHECK;
+
+/* The user of an unrevoked token, by the token's SHA-256 (32 bytes). */
+db_status_t db_token_user(db_pool_t *self, const uint8_t hash[32], db_user_t *user) DB_MUST_CHECK;
+
+/* Store a PDF once by its SHA-256 (64 lower-case hex digits); a second store is a no-op. */
+db_status_t db_blob_store(db_pool_t *self, const char *sha256, const uint8_t *data,
+                          size_t len) DB_MUST_CHECK;
+
+/* The JSON object of one job (docs/api.md 4.2). owner_id NULL: any owner, else only that
+ * owner's job (another owner's job is DB_NOT_FOUND). On DB_OK *json is the caller's (free()). */
+db_status_t db_job_json(db_pool_t *self, const char *job_id, const char *owner_id, char **json,
+                        size_t *len) DB_MUST_CHECK;
+
+/* {"jobs":[...]} newest first, at most limit; owner_id NULL: every owner. */
+db_status_t db_jobs_json(db_pool_t *self, const char *owner_id, int limit, char **json,
+                         size_t *len) DB_MUST_CHECK;
+
+/* A course document with "id" and "job_id" first (docs/api.md 4.4). */
+db_status_t db_course_json(db_pool_t *self, const char *course_id, char **json,
+                           size_t *len) DB_MUST_CHECK;
+
+#endif

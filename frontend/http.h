@@ -1,0 +1,176 @@
+/*
+ * http.h - the frontend's HTTP layer on civetweb: server setup, one request context per call,
+ * request helpers, responses (JSON and RFC 9457 problem documents) and a streaming body reader
+ * with a size cap and an overall deadline.
+ *
+ * The server hands every request to one handler function with an http_request_t. The handler
+ * answers with exactly one http_reply* call; http.c then writes the access log line (method,
+ * path, status, duration, user). Everything a handler needs from civetweb goes through here,
+ * so the API code never touches civetweb directly.
+ *
+ * Threads: civetweb serves each connection on one of `threads` worker threads. A per-thread
+ * state (e.g. a broker socket) is created by the thread_init hook on each worker thread and
+ * destroyed by thread_exit; handlers get it with http_thread_state().
+ */
+#ifndef PROFAI_FRONTEND_HTTP_H
+#define PROFAI_FRONTEND_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct mg_connection;
+typedef struct http_server_t http_server_t;
+
+/* One request being served. Created by http.c on the worker thread's stack for the duration
+ * of one handler call; handlers read the public fields and set `user`. */
+typedef struct {
+    struct mg_connection *conn; /* borrowed from civetweb */
+    const char *method;         /* "GET", "POST", ... */
+    const char *path;           /* URL-decoded path without the query string */
+    const char *query;          /* raw query string, or NULL */
+    int64_t started_ms;         /* monotonic clock, when the headers had arrived */
+    int status;                 /* status of the answer sent; 0 while none */
+    char user[257];             /* name of the authenticated caller, for the log line */
+    /* private to http.c */
+    http_server_t *server;
+    bool head;      /* HEAD: headers only */
+    bool body_done; /* the request body was read to its end */
+    bool close;     /* answer with Connection: close */
+    bool continued; /* "100 Continue" was sent */
+    int watch_slot; /* deadline watchdog slot, -1 when none */
+    int64_t deadline_ms;
+    size_t body_read; /* body bytes read so far */
+} http_request_t;
+
+typedef void (*http_handler_fn)(http_request_t *req, void *arg);
+
+typedef struct {
+    const char *listen;      /* "ADDR:PORT"; port 0 picks a free port */
+    int threads;             /* worker threads = connections served at once */
+    int request_timeout_ms;  /* civetweb's per-read timeout */
+    int keep_alive_ms;       /* idle keep-alive connection timeout */
+    http_handler_fn handler; /* called for every request */
+    void *handler_arg;
+    /* Optional per-worker-thread state: thread_init(handler_arg) on each worker thread when it
+     * starts, thread_exit(handler_arg, state) when it ends (inside http_server_destroy). */
+    void *(*thread_init)(void *arg);
+    void (*thread_exit)(void *arg, void *state);
+} http_config_t;
+
+/* Start serving. Returns the server or NULL with a sentence in err. cfg is copied (strings
+ * too). Signals: the caller blocks SIGINT/SIGTERM before calling, so no server thread takes
+ * them. */
+http_server_t *http_server_new(const http_config_t *cfg, char *err, size_t err_size);
+
+/* Stop serving: waits for running handlers, runs thread_exit on every worker, frees. */
+void http_server_destroy(http_server_t **self_p);
+
+/* The first TCP port the server listens on (useful with port 0), or -1. */
+int http_server_port(http_server_t *self);
+
+/* The state thread_init made for the calling worker thread, or NULL. */
+void *http_thread_state(http_request_t *req);
+
+/* ---------------------------------------------------------------- request */
+
+/* A request header's value (borrowed, valid during the call), or NULL. */
+const char *http_header(http_request_t *req, const char *name);
+
+/* Copy the URL-decoded value of query parameter `name` into buf (NUL-terminated; it may
+ * contain NUL bytes decoded from %00, hence the length). Returns the value's length, -1 when
+ * absent, -2 when longer than size - 1. */
+int http_query_param(http_request_t *req, const char *name, char *buf, size_t size);
+
+/* Whether the request announces a body (Content-Length > 0 or chunked). */
+bool http_has_body(http_request_t *req);
+
+/* The Content-Length, or -1 when there is none (chunked or no body). */
+long long http_content_length(http_request_t *req);
+
+/* Whether the media type of Content-Type is `type` (case-insensitive, parameters ignored). */
+bool http_content_type_is(http_request_t *req, const char *type);
+
+/* ---------------------------------------------------------------- responses */
+
+/* Send the whole answer in one go: status line, Date, Content-Type, Content-Length,
+ * Cache-Control: no-store, X-Content-Type-Options: nosniff, Connection, `headers` (extra lines
+ * "Name: value\r\n", or NULL) and body (omitted for HEAD). Only the first reply of a request
+ * is sent; later calls return -1. Returns 0, or -1 when the client is gone. */
+int http_reply(http_request_t *req, int status, const char *content_type, const char *headers,
+               const void *body, size_t len);
+
+/* http_reply with application/json; charset=utf-8. */
+int http_reply_json(http_request_t *req, int status, const char *headers, const char *json,
+                    size_t len);
+
+/* An RFC 9457 problem document {"type","title","status","detail"}; type is
+ * "urn:profai:problem:<kind>" with the kind derived from the status (docs/api.md section 3). */
+int http_reply_problem(http_request_t *req, int status, const char *headers, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Force Connection: close on the answer (and the end of the connection after it). */
+void http_close_after(http_request_t *req);
+
+/* If the client sent "Expect: 100-continue", send "HTTP/1.1 100 Continue" (once). Call after
+ * every check that could refuse the request without its body. */
+int http_send_continue(http_request_t *req);
+
+/* ---------------------------------------------------------------- body */
+
+typedef enum {
+    HTTP_BODY_OK = 0,    /* read to the end */
+    HTTP_BODY_TOO_LARGE, /* over the buffer's max: reading stopped */
+    HTTP_BODY_TIMEOUT,   /* the deadline passed: reading stopped */
+    HTTP_BODY_REJECTED,  /* the buffer's check refused the first bytes: reading stopped */
+    HTTP_BODY_MALFORMED, /* broken chunking or multipart form */
+    HTTP_BODY_IO,        /* the client went away */
+    HTTP_BODY_NOMEM      /* out of memory */
+} http_body_status_t;
+
+/* A heap buffer grown as data arrives, never beyond max + 1 bytes. */
+typedef struct {
+    uint8_t *data; /* owned; free with http_buf_free */
+    size_t len;
+    size_t cap;
+    size_t max; /* most bytes accepted */
+    /* Optional: check(data, len) is called once, as soon as len reaches check_at or the data
+     * ends; false stops the read with HTTP_BODY_REJECTED. */
+    size_t check_at;
+    bool (*check)(const uint8_t *data, size_t len);
+    bool checked;
+} http_buf_t;
+
+void http_buf_free(http_buf_t *buf);
+
+/* Start reading the body: the whole body must then arrive within timeout_ms of the request's
+ * start. A reader blocked on a silent or trickling client is woken at the deadline. */
+void http_body_begin(http_request_t *req, int timeout_ms);
+
+/* Read the whole (raw) body into buf. */
+http_body_status_t http_body_read_all(http_request_t *req, http_buf_t *buf);
+
+/* A multipart/form-data field to find (RFC 7578). */
+typedef struct {
+    const char *name;     /* field name */
+    size_t max;           /* most bytes its value may have */
+    char *filename;       /* NULL, or receives the part's file name ("" when none) */
+    size_t filename_size; /* size of filename */
+    /* results */
+    const uint8_t *value; /* borrowed from the body buffer */
+    size_t len;
+    bool found;         /* the field was present */
+    bool overflow;      /* its value was longer than max (value is NULL) */
+    bool filename_long; /* its file name did not fit filename_size */
+} http_form_field_t;
+
+/* Read a multipart/form-data body whole into body (its max bounds the whole form; the usual
+ * deadline applies), then find the listed fields in it; other fields are ignored. A field
+ * that appears twice, or a form that does not follow RFC 7578, is HTTP_BODY_MALFORMED; a
+ * field over its max is HTTP_BODY_TOO_LARGE with `overflow` set. *why gets a static sentence
+ * when the form is malformed. Values stay valid while body does. */
+http_body_status_t http_form_read(http_request_t *req, http_buf_t *body, http_form_field_t *fields,
+                                  size_t n, const char **why);
+
+#endif

@@ -1,0 +1,307 @@
+/*
+ * main.c - profai-frontend: the REST API server (docs/api.md).
+ *
+ * Reads the configuration (conf/frontend.conf), starts the database pool, the authenticator
+ * and the HTTP server, then waits for SIGTERM or SIGINT and stops cleanly (exit 0).
+ */
+#include "api.h"
+#include "auth.h"
+#include "conf.h"
+#include "db.h"
+#include "http.h"
+#include "log.h"
+
+#include <civetweb.h>
+#include <czmq.h>
+#include <getopt.h>
+#include <profai/proto.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROG "profai-frontend"
+/* How long a request waits for a free database connection before answering 503. */
+#define FRONTEND_DB_ACQUIRE_MS 5000
+
+typedef struct {
+    const char *listen;
+    long long threads;
+    long long max_upload;
+    long long body_timeout;
+    long long request_timeout;
+    long long keep_alive;
+    const char *broker;
+    long long broker_timeout;
+    const char *conninfo;
+    long long pool;
+    long long cache_ttl;
+    log_level_t level;
+} s_settings_t;
+
+static void
+s_help(void)
+{
+    printf("usage: " PROG " [OPTIONS]\n"
+           "\n"
+           "ProfAI's REST API server (docs/api.md): teachers upload PDFs, which it stores in\n"
+           "PostgreSQL and submits to profai-broker; everyone reads jobs and courses.\n"
+           "Stops cleanly on SIGTERM or SIGINT.\n"
+           "\n"
+           "options:\n"
+           "  -c, --config FILE          configuration file (ZPL, see conf/frontend.conf)\n"
+           "  -p, --port N               listen on 127.0.0.1:N (sets http/listen)\n"
+           "  -l, --listen ADDR:PORT     listen address (http/listen; port 0 = any free port)\n"
+           "  -b, --broker ENDPOINT      broker endpoint (broker/endpoint)\n"
+           "  -d, --database CONNINFO    libpq conninfo (database/conninfo)\n"
+           "  -v, --log-level LEVEL      error, warn, info or debug (log/level)\n"
+           "  -h, --help                 show this help\n"
+           "      --version              show the version\n"
+           "\n"
+           "configuration keys (default):\n"
+           "  http/listen            127.0.0.1:8080\n"
+           "  http/threads           64       connections served at once\n"
+           "  http/max_upload        50M      largest PDF accepted (at most 64M)\n"
+           "  http/body_timeout      60000    ms for a whole upload body to arrive\n"
+           "  http/request_timeout   30000    ms for any single read or write\n"
+           "  http/keep_alive        2000     ms an idle keep-alive connection is kept\n"
+           "  broker/endpoint        tcp://127.0.0.1:5555\n"
+           "  broker/timeout         5000     ms to wait for the broker's answer\n"
+           "  database/conninfo      \"\"       libpq conninfo (\"\" = PG* environment)\n"
+           "  database/pool          16       PostgreSQL connections\n"
+           "  auth/cache_ttl         30000    ms a valid token stays cached (0 = off)\n"
+           "  log/level              info\n");
+}
+
+static void
+s_usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, PROG ": ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\ntry '" PROG " --help'\n");
+}
+
+/* Read every setting with its default and range; -1 with a sentence in err. */
+static int
+s_settings_read(zconfig_t *conf, s_settings_t *s, char *err, size_t err_size)
+{
+    s->listen = conf_str(conf, "http/listen", "127.0.0.1:8080");
+    s->broker = conf_str(conf, "broker/endpoint", "tcp://127.0.0.1:5555");
+    s->conninfo = conf_str(conf, "database/conninfo", "");
+    if (conf_int(conf, "http/threads", 64, 1, 4096, &s->threads, err, err_size) != 0 ||
+        conf_int(conf, "http/max_upload", 50LL << 20, 1024, PROTO_PDF_MAX, &s->max_upload, err,
+                 err_size) != 0 ||
+        conf_int(conf, "http/body_timeout", 60000, 100, 3600000, &s->body_timeout, err, err_size) !=
+            0 ||
+        conf_int(conf, "http/request_timeout", 30000, 100, 600000, &s->request_timeout, err,
+                 err_size) != 0 ||
+        conf_int(conf, "http/keep_alive", 2000, 0, 600000, &s->keep_alive, err, err_size) != 0 ||
+        conf_int(conf, "broker/timeout", 5000, 10, 600000, &s->broker_timeout, err, err_size) !=
+            0 ||
+        conf_int(conf, "database/pool", 16, 1, 1000, &s->pool, err, err_size) != 0 ||
+        conf_int(conf, "auth/cache_ttl", 30000, 0, 3600000, &s->cache_ttl, err, err_size) != 0)
+        return -1;
+    const char *level = conf_str(conf, "log/level", "info");
+    if (log_level_parse(level, &s->level) != 0) {
+        snprintf(err, err_size, "log/level = %s is not one of error, warn, info, debug", level);
+        return -1;
+    }
+    return 0;
+}
+
+/* Parse the command line into conf overrides. Returns -1 to exit 0 (help, version), -2 on a
+ * usage error, else 0. *config_path gets -c. */
+static int
+s_parse_args(int argc, char **argv, const char **config_path, zconfig_t **overrides)
+{
+    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                            {"port", required_argument, NULL, 'p'},
+                                            {"listen", required_argument, NULL, 'l'},
+                                            {"broker", required_argument, NULL, 'b'},
+                                            {"database", required_argument, NULL, 'd'},
+                                            {"log-level", required_argument, NULL, 'v'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {"version", no_argument, NULL, 'V'},
+                                            {NULL, 0, NULL, 0}};
+    zconfig_t *o = *overrides;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":c:p:l:b:d:v:h", options, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            *config_path = optarg;
+            break;
+        case 'p': {
+            char *end = NULL;
+            long port = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || port < 0 || port > 65535) {
+                s_usage_error("--port %s is not a port number", optarg);
+                return -2;
+            }
+            char listen[32];
+            snprintf(listen, sizeof listen, "127.0.0.1:%ld", port);
+            zconfig_put(o, "http/listen", listen);
+            break;
+        }
+        case 'l':
+            zconfig_put(o, "http/listen", optarg);
+            break;
+        case 'b':
+            zconfig_put(o, "broker/endpoint", optarg);
+            break;
+        case 'd':
+            zconfig_put(o, "database/conninfo", optarg);
+            break;
+        case 'v':
+            zconfig_put(o, "log/level", optarg);
+            break;
+        case 'h':
+            s_help();
+            return -1;
+        case 'V':
+            printf(PROG " %s\n", PROFAI_VERSION);
+            return -1;
+        case ':':
+            s_usage_error("option %s needs a value", argv[optind - 1]);
+            return -2;
+        default:
+            s_usage_error("unknown option %s", argv[optind - 1]);
+            return -2;
+        }
+    }
+    if (optind < argc) {
+        s_usage_error("unexpected argument %s", argv[optind]);
+        return -2;
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    zconfig_t *overrides = zconfig_new("root", NULL);
+    zconfig_t *conf = NULL;
+    db_pool_t *db = NULL;
+    auth_t *auth = NULL;
+    api_t *api = NULL;
+    http_server_t *server = NULL;
+    int rc = 1;
+    bool started = false; /* libraries are initialised */
+    bool served = false;  /* the HTTP server ran */
+    char err[512] = "";
+
+    /* Block the stop signals first: every thread started later (civetweb, ZeroMQ, libpq)
+     * inherits the mask, so they reach only sigwait below, even if they come during start. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+
+    int parsed = s_parse_args(argc, argv, &config_path, &overrides);
+    if (parsed != 0) {
+        rc = parsed == -1 ? 0 : 2;
+        goto done;
+    }
+    conf = conf_load(config_path, err, sizeof err);
+    if (conf == NULL) {
+        fprintf(stderr, PROG ": %s\n", err);
+        rc = 2;
+        goto done;
+    }
+    /* Command-line values override the file's. */
+    const char *keys[] = {"http/listen", "broker/endpoint", "database/conninfo", "log/level"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *v = zconfig_get(overrides, keys[i], NULL);
+        if (v != NULL)
+            zconfig_put(conf, keys[i], v);
+    }
+    s_settings_t s;
+    if (s_settings_read(conf, &s, err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        rc = 2;
+        goto done;
+    }
+    log_init("frontend", s.level);
+
+    signal(SIGPIPE, SIG_IGN);
+    zsys_handler_set(NULL);
+    /* Create czmq's context now: its lazy creation is not thread-safe. */
+    zsys_init();
+    mg_init_library(0);
+    started = true;
+
+    /* A mistyped endpoint would otherwise only show as 503s: check its syntax now. */
+    zsock_t *probe = zsock_new(ZMQ_DEALER);
+    bool endpoint_ok = probe != NULL && zsock_connect(probe, "%s", s.broker) == 0;
+    zsock_destroy(&probe);
+    if (!endpoint_ok) {
+        log_error("broker/endpoint = %s is not a ZeroMQ endpoint (e.g. tcp://127.0.0.1:5555)",
+                  s.broker);
+        rc = 2;
+        goto done;
+    }
+
+    db = db_pool_new(s.conninfo, (int)s.pool, FRONTEND_DB_ACQUIRE_MS);
+    auth = db ? auth_new(db, (int)s.cache_ttl) : NULL;
+    if (auth == NULL) {
+        log_error("out of memory");
+        goto done;
+    }
+    int check = db_pool_check(db, err, sizeof err);
+    if (check == -2) {
+        log_error("%s", err);
+        goto done;
+    }
+    if (check == -1)
+        log_warn("%s (serving anyway: requests that need it answer 503 until it is back)", err);
+
+    api_config_t api_cfg = {.broker_endpoint = s.broker,
+                            .broker_timeout_ms = (int)s.broker_timeout,
+                            .max_upload = (size_t)s.max_upload,
+                            .body_timeout_ms = (int)s.body_timeout,
+                            .db = db,
+                            .auth = auth};
+    api = api_new(&api_cfg);
+    if (api == NULL) {
+        log_error("out of memory");
+        goto done;
+    }
+    http_config_t http_cfg = {.listen = s.listen,
+                              .threads = (int)s.threads,
+                              .request_timeout_ms = (int)s.request_timeout,
+                              .keep_alive_ms = (int)s.keep_alive,
+                              .handler = api_handle,
+                              .handler_arg = api,
+                              .thread_init = api_thread_new,
+                              .thread_exit = api_thread_destroy};
+    server = http_server_new(&http_cfg, err, sizeof err);
+    if (server == NULL) {
+        log_error("%s", err);
+        goto done;
+    }
+    char host[64] = "0.0.0.0"; /* civetweb reads a bare port as every address */
+    if (strchr(s.listen, ':') != NULL)
+        snprintf(host, sizeof host, "%.*s", (int)strcspn(s.listen, ":"), s.listen);
+    log_info("listening on http://%s:%d (threads=%lld, max_upload=%lld, broker=%s)", host,
+             http_server_port(server), s.threads, s.max_upload, s.broker);
+
+    served = true;
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log_info("%s received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    rc = 0;
+done:
+    http_server_destroy(&server);
+    api_destroy(&api);
+    auth_destroy(&auth);
+    db_pool_destroy(&db);
+    zconfig_destroy(&conf);
+    zconfig_destroy(&overrides);
+    if (started)
+        mg_exit_library();
+    if (served)
+        log_info("stopped");
+    return rc;
+}

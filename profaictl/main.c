@@ -1,0 +1,513 @@
+/*
+ * main.c - profaictl: ProfAI's administration tool (docs/profaictl.md).
+ *
+ * Subcommands are rows of s_commands: "GROUP VERB ARGS...". Today they manage users and API
+ * tokens directly in PostgreSQL; commands that talk to the broker's admin socket will be rows
+ * of the same table with their own connection (see ctl_t).
+ *
+ * Exit status: 0 done, 1 failed (database unreachable, unknown user, ...), 2 usage error.
+ */
+#include "conf.h"
+
+#include <getopt.h>
+#include <glib.h>
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define PROG "profaictl"
+/* The oldest schema this tool works with (docs/database.md, migrations). */
+#define CTL_SCHEMA_VERSION 1
+/* Token format, shared with the frontend (frontend/auth.h, docs/api.md section 2). */
+#define CTL_TOKEN_PREFIX "pai_"
+#define CTL_TOKEN_RANDOM 32 /* bytes from getrandom: 43 base64url characters */
+#define CTL_NAME_MAX 64
+
+/* What a subcommand works with; connections are opened on first use. */
+typedef struct {
+    const char *conninfo; /* libpq conninfo ("" = PG* environment) */
+    const char *role;     /* --role, or NULL */
+    PGconn *db;
+} ctl_t;
+
+typedef struct {
+    const char *group;   /* "token", "user" */
+    const char *verb;    /* "create", "list", ... */
+    const char *args;    /* argument synopsis for the help */
+    const char *summary; /* one line for the help */
+    int nargs;           /* positional arguments after GROUP VERB */
+    int (*run)(ctl_t *ctl, char **args);
+} ctl_command_t;
+
+static int s_token_create(ctl_t *ctl, char **args);
+static int s_token_list(ctl_t *ctl, char **args);
+static int s_token_revoke(ctl_t *ctl, char **args);
+static int s_user_list(ctl_t *ctl, char **args);
+
+static const ctl_command_t s_commands[] = {
+    {"token", "create", "--role teacher|student|admin NAME",
+     "new API token for user NAME (created with ROLE if missing); prints only the token", 1,
+     s_token_create},
+    {"token", "list", "", "every token's user, role, creation and revocation (never the token)", 0,
+     s_token_list},
+    {"token", "revoke", "NAME", "revoke every token of user NAME", 1, s_token_revoke},
+    {"user", "list", "", "every user with role, creation and active token count", 0, s_user_list},
+};
+#define CTL_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
+
+/* ---------------------------------------------------------------- output */
+
+static void s_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+s_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, PROG ": ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+}
+
+static void
+s_help(void)
+{
+    printf("usage: " PROG " [OPTIONS] COMMAND [ARGS]\n"
+           "\n"
+           "Administer ProfAI: users and their API tokens (docs/profaictl.md).\n"
+           "\n"
+           "commands:\n");
+    for (size_t i = 0; i < CTL_NCOMMANDS; i++) {
+        char synopsis[96];
+        snprintf(synopsis, sizeof synopsis, "%s %s%s%s", s_commands[i].group, s_commands[i].verb,
+                 s_commands[i].args[0] ? " " : "", s_commands[i].args);
+        printf("  %s\n      %s\n", synopsis, s_commands[i].summary);
+    }
+    printf("\n"
+           "options:\n"
+           "  -d, --database CONNINFO   libpq conninfo of ProfAI's database\n"
+           "                            (default: $PROFAI_DATABASE, else \"\" = PG* environment)\n"
+           "  -c, --config FILE         read database/conninfo from a ZPL file (e.g. the\n"
+           "                            broker's or frontend's configuration)\n"
+           "  -r, --role ROLE           role for token create: teacher, student or admin\n"
+           "  -h, --help                show this help\n"
+           "      --version             show the version\n"
+           "\n"
+           "The database is the one profai-broker created (run it once first). Precedence:\n"
+           "-d, then -c, then $PROFAI_DATABASE, then libpq's PG* environment variables.\n"
+           "\n"
+           "example:\n"
+           "  T=$(" PROG " token create --role teacher alice)\n");
+}
+
+static int
+s_usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, PROG ": ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\ntry '" PROG " --help'\n");
+    return 2;
+}
+
+/* ---------------------------------------------------------------- database */
+
+static int
+s_line_len(const char *msg)
+{
+    return msg ? (int)strcspn(msg, "\r\n") : 0;
+}
+
+/* The database connection, opened and checked on first use; NULL after saying why. */
+static PGconn *
+s_db(ctl_t *ctl)
+{
+    if (ctl->db != NULL)
+        return ctl->db;
+    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *values[] = {"10", PROG, ctl->conninfo, NULL};
+    PGconn *conn = PQconnectdbParams(keys, values, 1);
+    if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+        const char *msg = conn ? PQerrorMessage(conn) : "out of memory";
+        s_fail("cannot connect to the database: %.*s", s_line_len(msg), msg);
+        PQfinish(conn);
+        return NULL;
+    }
+    PGresult *res = PQexec(conn, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    long version = ok ? strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (!ok && !(state != NULL && strcmp(state, "42P01") == 0)) { /* 42P01: no such table */
+        const char *msg = PQresultErrorMessage(res);
+        s_fail("cannot read the schema version: %.*s", s_line_len(msg), msg);
+    } else if (version < CTL_SCHEMA_VERSION) {
+        s_fail("the database has no ProfAI schema (or an older one, version %ld): run "
+               "profai-broker once to create the schema",
+               version);
+        ok = false;
+    }
+    PQclear(res);
+    if (!ok) {
+        PQfinish(conn);
+        return NULL;
+    }
+    ctl->db = conn;
+    return conn;
+}
+
+/* Run a parameterised statement; NULL (after saying why) unless its status is `want`. */
+static PGresult *
+s_exec(PGconn *db, const char *sql, int n, const char *const *values, const int *lengths,
+       const int *formats, ExecStatusType want)
+{
+    PGresult *res = PQexecParams(db, sql, n, NULL, values, lengths, formats, 0);
+    if (PQresultStatus(res) != want) {
+        const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(db);
+        s_fail("database error: %.*s", s_line_len(msg), msg);
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+static bool
+s_command_ok(PGconn *db, const char *sql)
+{
+    PGresult *res = s_exec(db, sql, 0, NULL, NULL, NULL, PGRES_COMMAND_OK);
+    PQclear(res);
+    return res != NULL;
+}
+
+/* ---------------------------------------------------------------- tokens */
+
+/* User names appear in logs and in commands: keep them to a safe alphabet. */
+static bool
+s_name_ok(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > CTL_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-' || c == '@';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static bool
+s_role_ok(const char *role)
+{
+    return strcmp(role, "teacher") == 0 || strcmp(role, "student") == 0 ||
+           strcmp(role, "admin") == 0;
+}
+
+/* base64url without padding (RFC 4648 section 5). out holds 4 * ceil(len / 3) + 1 bytes. */
+static void
+s_base64url(const uint8_t *in, size_t len, char *out)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < len)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < len)
+            v |= in[i + 2];
+        out[o++] = alphabet[(v >> 18) & 63];
+        out[o++] = alphabet[(v >> 12) & 63];
+        if (i + 1 < len)
+            out[o++] = alphabet[(v >> 6) & 63];
+        if (i + 2 < len)
+            out[o++] = alphabet[v & 63];
+    }
+    out[o] = '\0';
+}
+
+/* A new token "pai_" + 43 characters into out (at least 48 bytes). */
+static int
+s_token_new(char *out)
+{
+    uint8_t random[CTL_TOKEN_RANDOM];
+    size_t got = 0;
+    while (got < sizeof random) {
+        ssize_t n = getrandom(random + got, sizeof random - got, 0);
+        if (n < 0)
+            return -1;
+        got += (size_t)n;
+    }
+    strcpy(out, CTL_TOKEN_PREFIX);
+    s_base64url(random, sizeof random, out + strlen(CTL_TOKEN_PREFIX));
+    return 0;
+}
+
+static int
+s_token_create(ctl_t *ctl, char **args)
+{
+    const char *name = args[0];
+    if (ctl->role == NULL)
+        return s_usage("token create needs --role teacher|student|admin%s", "");
+    if (!s_role_ok(ctl->role))
+        return s_usage("--role %s: use teacher, student or admin", ctl->role);
+    if (!s_name_ok(name))
+        return s_usage("user name '%s': 1 to 64 characters from A-Z a-z 0-9 . _ - @", name);
+    char token[64];
+    if (s_token_new(token) != 0) {
+        s_fail("cannot get random bytes for the token");
+        return 1;
+    }
+    uint8_t hash[32];
+    gsize hash_len = sizeof hash;
+    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+    g_checksum_update(sum, (const guchar *)token, (gssize)strlen(token));
+    g_checksum_get_digest(sum, hash, &hash_len);
+    g_checksum_free(sum);
+
+    PGconn *db = s_db(ctl);
+    if (db == NULL || !s_command_ok(db, "BEGIN"))
+        return 1;
+    int rc = 1;
+    PGresult *res = NULL;
+    const char *user_values[2] = {name, ctl->role};
+    res = s_exec(db,
+                 "INSERT INTO users (name, role) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING "
+                 "RETURNING id",
+                 2, user_values, NULL, NULL, PGRES_TUPLES_OK);
+    if (res == NULL)
+        goto done;
+    bool created = PQntuples(res) == 1;
+    PQclear(res);
+    res = s_exec(db, "SELECT id::text, role FROM users WHERE name = $1", 1, user_values, NULL, NULL,
+                 PGRES_TUPLES_OK);
+    if (res == NULL)
+        goto done;
+    if (PQntuples(res) != 1) {
+        s_fail("user %s vanished while creating its token; try again", name);
+        goto done;
+    }
+    if (strcmp(PQgetvalue(res, 0, 1), ctl->role) != 0) {
+        s_fail("user %s exists with role %s, not %s", name, PQgetvalue(res, 0, 1), ctl->role);
+        goto done;
+    }
+    char user_id[40];
+    snprintf(user_id, sizeof user_id, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    const char *token_values[2] = {(const char *)hash, user_id};
+    const int lengths[2] = {(int)sizeof hash, 0};
+    const int formats[2] = {1, 0};
+    res = s_exec(db, "INSERT INTO tokens (hash, user_id) VALUES ($1, $2::uuid)", 2, token_values,
+                 lengths, formats, PGRES_COMMAND_OK);
+    if (res == NULL || !s_command_ok(db, "COMMIT"))
+        goto done;
+    if (created)
+        fprintf(stderr, PROG ": created user %s (%s)\n", name, ctl->role);
+    printf("%s\n", token);
+    rc = 0;
+done:
+    PQclear(res);
+    if (rc != 0)
+        PQclear(PQexec(db, "ROLLBACK"));
+    return rc;
+}
+
+/* Print a result as aligned columns under `headers`. */
+static void
+s_print_table(PGresult *res, const char *const *headers, int ncols)
+{
+    int width[8] = {0};
+    for (int c = 0; c < ncols && c < 8; c++) {
+        width[c] = (int)strlen(headers[c]);
+        for (int r = 0; r < PQntuples(res); r++)
+            if (PQgetlength(res, r, c) > width[c])
+                width[c] = PQgetlength(res, r, c);
+    }
+    for (int c = 0; c < ncols; c++)
+        printf("%-*s%s", c + 1 < ncols ? width[c] : 0, headers[c], c + 1 < ncols ? "  " : "\n");
+    for (int r = 0; r < PQntuples(res); r++)
+        for (int c = 0; c < ncols; c++)
+            printf("%-*s%s", c + 1 < ncols ? width[c] : 0, PQgetvalue(res, r, c),
+                   c + 1 < ncols ? "  " : "\n");
+}
+
+#define CTL_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS\"Z\"')"
+
+static int
+s_token_list(ctl_t *ctl, char **args)
+{
+    PGconn *db = s_db(ctl);
+    if (db == NULL)
+        return 1;
+    PGresult *res = s_exec(
+        db,
+        "SELECT u.name, u.role, " CTL_TS(
+            "t.created_at") ", "
+                            "coalesce(" CTL_TS(
+                                "t.revoked_at") ", '-') "
+                                                "FROM tokens t JOIN users u ON u.id = t.user_id "
+                                                "ORDER BY u.name, t.created_at",
+        0, NULL, NULL, NULL, PGRES_TUPLES_OK);
+    if (res == NULL)
+        return 1;
+    static const char *const headers[] = {"NAME", "ROLE", "CREATED", "REVOKED"};
+    s_print_table(res, headers, 4);
+    PQclear(res);
+    return 0;
+}
+
+static int
+s_token_revoke(ctl_t *ctl, char **args)
+{
+    const char *name = args[0];
+    PGconn *db = s_db(ctl);
+    if (db == NULL)
+        return 1;
+    const char *values[1] = {name};
+    PGresult *res =
+        s_exec(db, "SELECT 1 FROM users WHERE name = $1", 1, values, NULL, NULL, PGRES_TUPLES_OK);
+    if (res == NULL)
+        return 1;
+    bool exists = PQntuples(res) == 1;
+    PQclear(res);
+    if (!exists) {
+        s_fail("no user %s", name);
+        return 1;
+    }
+    res = s_exec(db,
+                 "UPDATE tokens SET revoked_at = now() WHERE revoked_at IS NULL "
+                 "AND user_id = (SELECT id FROM users WHERE name = $1)",
+                 1, values, NULL, NULL, PGRES_COMMAND_OK);
+    if (res == NULL)
+        return 1;
+    printf("revoked %s token(s) of %s\n", PQcmdTuples(res), name);
+    PQclear(res);
+    return 0;
+}
+
+static int
+s_user_list(ctl_t *ctl, char **args)
+{
+    PGconn *db = s_db(ctl);
+    if (db == NULL)
+        return 1;
+    PGresult *res =
+        s_exec(db,
+               "SELECT u.name, u.role, " CTL_TS(
+                   "u.created_at") ", "
+                                   "count(t.hash) FILTER (WHERE t.revoked_at IS NULL)::text "
+                                   "FROM users u LEFT JOIN tokens t ON t.user_id = u.id "
+                                   "GROUP BY u.id ORDER BY u.name",
+               0, NULL, NULL, NULL, PGRES_TUPLES_OK);
+    if (res == NULL)
+        return 1;
+    static const char *const headers[] = {"NAME", "ROLE", "CREATED", "TOKENS"};
+    s_print_table(res, headers, 4);
+    PQclear(res);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static const ctl_command_t *
+s_find(const char *group, const char *verb)
+{
+    for (size_t i = 0; i < CTL_NCOMMANDS; i++)
+        if (strcmp(s_commands[i].group, group) == 0 && verb != NULL &&
+            strcmp(s_commands[i].verb, verb) == 0)
+            return &s_commands[i];
+    return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"database", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
+        {"role", required_argument, NULL, 'r'},     {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
+    ctl_t ctl = {.conninfo = NULL, .role = NULL, .db = NULL};
+    const char *database = NULL, *config_path = NULL;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":d:c:r:h", options, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            database = optarg;
+            break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'r':
+            ctl.role = optarg;
+            break;
+        case 'h':
+            s_help();
+            return 0;
+        case 'V':
+            printf(PROG " %s\n", PROFAI_VERSION);
+            return 0;
+        case ':':
+            return s_usage("option %s needs a value", argv[optind - 1]);
+        default:
+            return s_usage("unknown option %s", argv[optind - 1]);
+        }
+    }
+    int nargs = argc - optind;
+    char **args = argv + optind;
+    if (nargs < 1)
+        return s_usage("no command given%s", "");
+    const ctl_command_t *cmd = s_find(args[0], nargs > 1 ? args[1] : NULL);
+    if (cmd == NULL) {
+        char verbs[128] = "";
+        for (size_t i = 0; i < CTL_NCOMMANDS; i++) {
+            if (strcmp(s_commands[i].group, args[0]) != 0)
+                continue;
+            size_t used = strlen(verbs);
+            snprintf(verbs + used, sizeof verbs - used, "%s%s", used ? ", " : "",
+                     s_commands[i].verb);
+        }
+        if (verbs[0] != '\0') {
+            fprintf(stderr, PROG ": '%s' needs one of: %s\ntry '" PROG " --help'\n", args[0],
+                    verbs);
+            return 2;
+        }
+        char what[128];
+        snprintf(what, sizeof what, "%s%s%s", args[0], nargs > 1 ? " " : "",
+                 nargs > 1 ? args[1] : "");
+        return s_usage("unknown command '%s'", what);
+    }
+    if (nargs - 2 != cmd->nargs) {
+        char synopsis[128];
+        snprintf(synopsis, sizeof synopsis, "%s %s%s%s", cmd->group, cmd->verb,
+                 cmd->args[0] ? " " : "", cmd->args);
+        return s_usage("usage: " PROG " %s", synopsis);
+    }
+    if (ctl.role != NULL && strcmp(cmd->verb, "create") != 0)
+        return s_usage("--role is only for token create%s", "");
+
+    zconfig_t *conf = NULL;
+    if (database == NULL && config_path != NULL) {
+        char err[256];
+        conf = conf_load(config_path, err, sizeof err);
+        if (conf == NULL) {
+            s_fail("%s", err);
+            return 2;
+        }
+        database = conf_str(conf, "database/conninfo", NULL);
+    }
+    if (database == NULL)
+        database = getenv("PROFAI_DATABASE");
+    ctl.conninfo = database ? database : "";
+
+    int rc = cmd->run(&ctl, args + 2);
+    if (ctl.db != NULL)
+        PQfinish(ctl.db);
+    zconfig_destroy(&conf);
+    return rc;
+}
