@@ -22,7 +22,7 @@ B := build
 # ---- sources (one line per component; keep them explicit) ----------------------------
 COMMON_SRC   := common/log.c common/conf.c common/json.c
 PROTO_SRC    := protocol/proto.c protocol/mdp.c protocol/body.c protocol/mp_scan.c
-BROKER_SRC   := broker/main.c broker/broker.c broker/store.c $(B)/broker/migrations.c
+BROKER_SRC   := broker/main.c broker/broker.c broker/store.c broker/migrate.c $(B)/broker/migrations.c
 WORKER_SRC   := workers/main.c workers/worker.c workers/job_runner.c
 EXTRACT_SRC  := workers/extract_main.c workers/course.c
 FRONTEND_SRC := frontend/main.c frontend/http.c frontend/api.c frontend/broker_client.c \
@@ -92,6 +92,7 @@ deps:
 check: deps
 	$(MAKE) all
 	$(MAKE) check-unit
+	$(MAKE) check-fuzz
 	$(MAKE) check-system
 
 check-unit: $(UNIT_TESTS)
@@ -111,5 +112,7 @@ format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')
 format-check:
 	clang-format --dry-run --Werror $(shell git ls-files '*.c' '*.h')
+
+include fuzz/fuzz.mk
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

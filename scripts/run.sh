@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# run.sh - the whole ProfAI stack on this machine, in the foreground (`make run`, `make run PORT=n`).
+#
+# usage: sh scripts/run.sh [--port N]        (make builds bin/ first)
+#
+# Starts, in order: the private PostgreSQL cluster (var/pg, scripts/pg.sh), profai-broker
+# (tcp://127.0.0.1:5555, or a free port when 5555 is taken), one profai-worker serving
+# $WORKERS jobs at once (default 2), and profai-frontend on 127.0.0.1:N (default 8080). The
+# first time it creates the users demo-teacher and demo-student with a token each and writes
+# them to var/demo.env; later runs reuse them (and all data) while they are valid.
+# Logs go to the terminal, each line prefixed with its component, and to var/log/<name>.log.
+# Ctrl-C or SIGTERM stops everything it started, PostgreSQL included; if one component dies,
+# it says which and stops the others.
+#
+# Environment: WORKERS (jobs at once, default 2), LOG_LEVEL (default info),
+#              PROFAI_VAR (state directory, default var/ in the checkout).
+
+# make runs us with sh; the supervision below needs bash.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VAR=${PROFAI_VAR:-$ROOT/var}
+case "$VAR" in /*) ;; *) VAR=$(pwd)/$VAR ;; esac
+BIN=$ROOT/bin
+PORT=8080
+WORKERS=${WORKERS:-2}
+LOG_LEVEL=${LOG_LEVEL:-info}
+PY=/usr/bin/python3
+DEMO_ENV=$VAR/demo.env
+
+declare -A PIDS=()   # component name -> pid
+ORDER=()             # start order; stopped in reverse
+STOPPING=0
+
+s_say() { printf 'run.sh: %s\n' "$*"; }
+s_die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
+
+s_usage() {
+    echo "usage: sh scripts/run.sh [--port N]   (environment: WORKERS, LOG_LEVEL, PROFAI_VAR)" >&2
+    exit 2
+}
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -p | --port) [ $# -ge 2 ] || s_usage; PORT=$2; shift 2 ;;
+        --port=*) PORT=${1#--port=}; shift ;;
+        -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) s_usage ;;
+    esac
+done
+[[ "$PORT" =~ ^[0-9]+$ ]] && [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] || s_die "bad port: $PORT"
+[[ "$WORKERS" =~ ^[0-9]+$ ]] && [ "$WORKERS" -ge 1 ] || s_die "bad WORKERS: $WORKERS"
+
+s_port_free() {
+    "$PY" -c '
+import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)' "$1"
+}
+
+s_free_port() {
+    "$PY" -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# Start a component in its own session (so that Ctrl-C reaches only this script, which then
+# stops everything in order), its output prefixed on the terminal and appended to its log.
+s_spawn() {
+    local name=$1
+    shift
+    local log=$VAR/log/$name.log
+    printf '==== %s start: %s\n' "$(date '+%F %T')" "$*" >>"$log"
+    setsid "$@" > >(trap '' INT TERM; tee -a "$log" | sed -u "s/^/$(printf '%-9s' "$name")| /") 2>&1 &
+    PIDS[$name]=$!
+    ORDER+=("$name")
+}
+
+s_postmaster_pid() {
+    head -n 1 "$VAR/pg/data/postmaster.pid" 2>/dev/null || true
+}
+
+# Stop components in reverse start order: frontend first (no new jobs), then the workers (they
+# finish or hand back running jobs within their drain timeout), then the broker; PostgreSQL last.
+s_cleanup() {
+    [ "$STOPPING" -eq 1 ] && return
+    STOPPING=1
+    trap '' INT TERM
+    local i name pid limit
+    for ((i = ${#ORDER[@]} - 1; i >= 0; i--)); do
+        name=${ORDER[$i]}
+        pid=${PIDS[$name]}
+        kill -0 "$pid" 2>/dev/null || continue
+        s_say "stopping $name (pid $pid)"
+        kill -TERM "$pid" 2>/dev/null
+        case "$name" in worker*) limit=350 ;; *) limit=100 ;; esac   # tenths of a second
+        while kill -0 "$pid" 2>/dev/null && [ "$limit" -gt 0 ]; do
+            sleep 0.1
+            limit=$((limit - 1))
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            s_say "$name did not stop in time: SIGKILL"
+            kill -KILL "$pid" 2>/dev/null
+        fi
+        wait "$pid" 2>/dev/null
+    done
+    if [ -n "$(s_postmaster_pid)" ]; then
+        s_say "stopping PostgreSQL"
+        sh "$ROOT/scripts/pg.sh" stop "$VAR/pg"
+    fi
+    s_say "stopped"
+}
+
+s_on_signal() {
+    echo
+    s_say "$1: stopping everything"
+    s_cleanup
+    exit 0
+}
+
+s_check_alive() {
+    local name pid status
+    for name in "${ORDER[@]}"; do
+        pid=${PIDS[$name]}
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null
+            status=$?
+            s_say "$name (pid $pid) exited with status $status: stopping everything (log: $VAR/log/$name.log)" >&2
+            return 1
+        fi
+    done
+    local pg
+    pg=$(s_postmaster_pid)
+    if [ -z "$pg" ] || ! kill -0 "$pg" 2>/dev/null; then
+        s_say "PostgreSQL stopped (log: $VAR/pg/log): stopping everything" >&2
+        return 1
+    fi
+    return 0
+}
+
+s_http_status() {    # token url -> HTTP status (000 when unreachable)
+    curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $1" "$2" || true
+}
+
+# The broker answers broker.ping (MDP/0.2, docs/protocol.md) once it has migrated the schema
+# and serves; the frontend refuses to start on a database the broker has not migrated yet.
+s_broker_ready() {
+    "$PY" - "$1" 2>/dev/null <<'PY'
+import sys, zmq, msgpack
+s = zmq.Context().socket(zmq.DEALER)
+s.setsockopt(zmq.LINGER, 0)
+s.connect(sys.argv[1])
+s.send_multipart([b"MDPC02", b"\x01", b"broker.ping", msgpack.packb({"v": 1, "rid": 1})])
+if not s.poll(1000):
+    sys.exit(1)
+frames = s.recv_multipart()
+body = msgpack.unpackb(frames[-1]) if len(frames) == 4 else {}
+sys.exit(0 if body.get("ok") and body.get("db") else 1)
+PY
+}
+
+s_wait_broker() {
+    local tries=60
+    while [ "$tries" -gt 0 ]; do
+        s_check_alive || return 1
+        s_broker_ready "$1" && return 0
+        tries=$((tries - 1))
+    done
+    s_say "the broker did not answer within 60 s ($1)" >&2
+    return 1
+}
+
+s_wait_healthy() {
+    local url=$1 tries=600
+    while [ "$tries" -gt 0 ]; do
+        s_check_alive || return 1
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url/healthz")" = 200 ] && return 0
+        sleep 0.1
+        tries=$((tries - 1))
+    done
+    s_say "the stack did not become healthy within 60 s ($url/healthz)" >&2
+    return 1
+}
+
+s_create_token() {    # role name -> token on stdout
+    "$BIN/profaictl" -d "$CONNINFO" token create --role "$1" "$2" | tail -n 1
+}
+
+# Reuse the tokens of var/demo.env while the frontend accepts them; otherwise make new ones.
+s_demo_tokens() {
+    local url=$1 teacher="" student=""
+    if [ -f "$DEMO_ENV" ]; then
+        teacher=$(sed -n "s/^PROFAI_TEACHER_TOKEN='\(.*\)'$/\1/p" "$DEMO_ENV")
+        student=$(sed -n "s/^PROFAI_STUDENT_TOKEN='\(.*\)'$/\1/p" "$DEMO_ENV")
+    fi
+    if [ -z "$teacher" ] || [ "$(s_http_status "$teacher" "$url/api/v1/jobs?limit=1")" != 200 ]; then
+        teacher=$(s_create_token teacher demo-teacher) || return 1
+        s_say "created a token for demo-teacher"
+    fi
+    # Any authenticated role gets 404 for a course that does not exist; 401 means a bad token.
+    local nobody=00000000-0000-0000-0000-000000000000
+    if [ -z "$student" ] || [ "$(s_http_status "$student" "$url/api/v1/courses/$nobody")" != 404 ]; then
+        student=$(s_create_token student demo-student) || return 1
+        s_say "created a token for demo-student"
+    fi
+    [ -n "$teacher" ] && [ -n "$student" ] || { s_say "profaictl printed no token" >&2; return 1; }
+    umask 077
+    cat >"$DEMO_ENV.tmp" <<EOF
+# ProfAI demo settings written by scripts/run.sh; use with: . var/demo.env
+PROFAI_URL='$url'
+PROFAI_TEACHER_TOKEN='$teacher'
+PROFAI_STUDENT_TOKEN='$student'
+EOF
+    mv "$DEMO_ENV.tmp" "$DEMO_ENV"
+    umask 022
+}
+
+s_banner() {
+    local url=$1 teacher student manual
+    teacher=$(sed -n "s/^PROFAI_TEACHER_TOKEN='\(.*\)'$/\1/p" "$DEMO_ENV")
+    student=$(sed -n "s/^PROFAI_STUDENT_TOKEN='\(.*\)'$/\1/p" "$DEMO_ENV")
+    manual=$(ls /usr/share/doc/auto-multiple-choice/auto-multiple-choice.en.pdf 2>/dev/null || echo course.pdf)
+    cat <<EOF
+
+  ProfAI is running.
+    API:            $url/api/v1   (health: $url/healthz)
+    broker:         $BROKER_ENDPOINT   ($WORKERS jobs at once; more workers:
+                    bin/profai-worker -b $BROKER_ENDPOINT)
+    database:       $CONNINFO
+    teacher token:  $teacher
+    student token:  $student
+    (saved in ${DEMO_ENV#"$ROOT"/}; logs in ${VAR#"$ROOT"/}/log/)
+
+  Try it in another terminal:
+    . ${DEMO_ENV#"$ROOT"/}
+    curl -sS -H "Authorization: Bearer \$PROFAI_TEACHER_TOKEN" -F file=@$manual \\
+         -F title='My course' "\$PROFAI_URL/api/v1/jobs"
+    curl -sS -H "Authorization: Bearer \$PROFAI_TEACHER_TOKEN" "\$PROFAI_URL/api/v1/jobs/JOB_ID"
+    curl -sS -H "Authorization: Bearer \$PROFAI_STUDENT_TOKEN" "\$PROFAI_URL/api/v1/courses/COURSE_ID"
+
+  Ctrl-C stops everything.
+
+EOF
+}
+
+# ---- main ------------------------------------------------------------------------------------
+
+for prog in profai-broker profai-worker profai-extract profai-frontend profaictl; do
+    [ -x "$BIN/$prog" ] || s_die "$BIN/$prog is missing: run make run (it builds first)"
+done
+command -v curl >/dev/null || s_die "curl is missing (make deps)"
+s_port_free "$PORT" || s_die "port $PORT on 127.0.0.1 is in use: choose another with make run PORT=n"
+mkdir -p "$VAR/log"
+
+trap 's_on_signal interrupted' INT
+trap 's_on_signal terminated' TERM
+trap 's_cleanup' EXIT
+
+# Its own session, like the other components: Ctrl-C must not reach the postmaster directly.
+setsid sh "$ROOT/scripts/pg.sh" start "$VAR/pg" || s_die "PostgreSQL did not start"
+CONNINFO=$(sh "$ROOT/scripts/pg.sh" env "$VAR/pg") || exit 1
+
+BROKER_PORT=5555
+s_port_free "$BROKER_PORT" || BROKER_PORT=$(s_free_port)
+BROKER_ENDPOINT=tcp://127.0.0.1:$BROKER_PORT
+URL=http://127.0.0.1:$PORT
+
+s_spawn broker "$BIN/profai-broker" -d "$CONNINFO" -e "$BROKER_ENDPOINT" -v "$LOG_LEVEL"
+s_spawn worker "$BIN/profai-worker" -b "$BROKER_ENDPOINT" -n "$WORKERS" -v "$LOG_LEVEL"
+s_wait_broker "$BROKER_ENDPOINT" || exit 1
+s_spawn frontend "$BIN/profai-frontend" -l "127.0.0.1:$PORT" -b "$BROKER_ENDPOINT" \
+    -d "$CONNINFO" -v "$LOG_LEVEL"
+
+s_wait_healthy "$URL" || exit 1
+s_demo_tokens "$URL" || { s_say "could not create the demo tokens" >&2; exit 1; }
+s_banner "$URL"
+
+while s_check_alive; do
+    sleep 1 &
+    wait $!
+done
+exit 1

@@ -1,0 +1,149 @@
+"""Fixtures of the system tests: a private PostgreSQL cluster per session, a full stack per test.
+
+    def test_something(stack):            # broker + 2 workers + frontend, healthy
+        job_id = stack.submit(pdf, "Title")
+
+    def test_other(make_stack):            # build your own
+        s = make_stack(heartbeat_ivl=None, liveness=None)
+        s.start_broker(); s.add_worker(); s.add_frontend(); s.wait_healthy()
+
+Every test gets tests/output/<test name>/ for its config files and component logs; when a test
+fails, the ends of those logs are printed with its report. Every process is killed at teardown,
+whatever happened.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import signal
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from stack import BIN, OUTPUT, ROOT, PgCluster, Stack, free_port  # noqa: E402
+
+PROGRAMS = ["profai-broker", "profai-worker", "profai-extract", "profai-frontend", "profaictl"]
+
+# Per-test limit when pytest-timeout is not installed (it may not be: see check-system.sh).
+TEST_ALARM_SECONDS = 240
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Remember each phase's outcome on the item, so fixtures can tell a failed test."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, "rep_" + report.when, report)
+
+
+def _failed(request) -> bool:
+    rep = getattr(request.node, "rep_call", None)
+    return rep is None or rep.failed
+
+
+@pytest.fixture(autouse=True)
+def _alarm(request):
+    """A hung test fails instead of hanging CI (unless pytest-timeout does this job)."""
+    if request.config.pluginmanager.hasplugin("timeout"):
+        yield
+        return
+
+    def expired(signum, frame):
+        raise TimeoutError(f"test exceeded {TEST_ALARM_SECONDS} s")
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(TEST_ALARM_SECONDS)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_session_per_checkout():
+    """Test output goes to tests/output/<test name>/: two sessions in one checkout at once
+    would overwrite each other's logs, so the second waits for the first."""
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with open(OUTPUT / ".session.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("\nanother test session uses tests/output/ in this checkout: waiting for it",
+                  file=sys.stderr)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@pytest.fixture(scope="session")
+def programs():
+    """The built programs; a clear failure when one is missing."""
+    missing = [p for p in PROGRAMS if not os.access(BIN / p, os.X_OK)]
+    if missing:
+        pytest.fail(f"not built: {', '.join(missing)} (run `make all`)")
+    return {p: BIN / p for p in PROGRAMS}
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(programs):
+    """A fresh private PostgreSQL cluster under var/check/, removed at the end of the session.
+    Each stack creates its own database in it."""
+    directory = ROOT / "var" / "check" / f"pg-{uuid.uuid4().hex[:8]}"
+    cluster = PgCluster(directory, port=free_port())
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        if (directory / "log").exists():
+            shutil.copy(directory / "log", OUTPUT / "postgresql.log")
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def outdir(request) -> Path:
+    """tests/output/<test name>/, empty at the start of the test."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:120]
+    path = OUTPUT / name
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+@pytest.fixture
+def make_stack(request, pg_cluster, outdir):
+    """A factory of stacks (see stack.Stack for the options); all closed at teardown."""
+    stacks: list[Stack] = []
+
+    def make(**options) -> Stack:
+        sub = outdir if not stacks else outdir / f"stack{len(stacks) + 1}"
+        s = Stack(pg_cluster, sub, **options)
+        stacks.append(s)
+        return s
+
+    yield make
+    failed = _failed(request)
+    for s in stacks:
+        if failed:
+            print(f"\n==== component logs ({s.outdir}) ====\n{s.log_tails(60)}")
+        s.close()
+
+
+@pytest.fixture
+def stack(make_stack) -> Stack:
+    """Broker, two workers and one frontend on free ports, all healthy; heartbeats of 250 ms
+    with liveness 4 (a silent peer is dead after 1 s)."""
+    s = make_stack()
+    s.start_broker()
+    s.add_worker()
+    s.add_worker()
+    s.add_frontend()
+    s.wait_healthy()
+    return s
