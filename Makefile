@@ -25,13 +25,16 @@ PROTO_SRC    := protocol/proto.c protocol/mdp.c protocol/body.c protocol/mp_scan
 BROKER_SRC   := broker/main.c broker/broker.c broker/store.c broker/migrate.c $(B)/broker/migrations.c
 WORKER_SRC   := workers/main.c workers/worker.c workers/job_runner.c
 EXTRACT_SRC  := workers/extract_main.c workers/course.c
+# Pure-C text algorithms of course generation (no poppler): linked into profai-extract and the
+# unit tests.
+COURSE_SRC   :=
 FRONTEND_SRC := frontend/main.c frontend/http.c frontend/api.c frontend/broker_client.c \
                 frontend/db.c frontend/auth.c
 CTL_SRC      := profaictl/main.c
 MIGRATIONS   := $(sort $(wildcard broker/migrations/*.sql))
 
 LIB := $(B)/libprofai.a
-LIB_OBJ := $(patsubst %.c,$(B)/%.o,$(COMMON_SRC) $(PROTO_SRC))
+LIB_OBJ := $(patsubst %.c,$(B)/%.o,$(COMMON_SRC) $(PROTO_SRC) $(COURSE_SRC))
 
 PROGRAMS := bin/profai-broker bin/profai-worker bin/profai-extract bin/profai-frontend bin/profaictl
 
