@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Messages read from the ROUTER per loop turn, so timers and database results keep flowing
  * under load while each turn's writes still share one transaction. */
@@ -56,9 +57,10 @@ static const store_stmt_t s_stmt_submit = {
 static const store_stmt_t s_stmt_dispatch = {
     "dispatch",
     "UPDATE jobs SET state = 'running', attempts = $2, worker = $3, stage = 'starting',"
-    " progress = 0, started_at = coalesce(started_at, now()), updated_at = now()"
+    " progress = 0, started_at = coalesce(started_at, now()), retry_at = NULL,"
+    " deadline_at = now() + $4::bigint * interval '1 millisecond', updated_at = now()"
     " WHERE id = $1 AND attempts = $2 - 1 AND state IN ('queued', 'running')",
-    3, 0};
+    4, 0};
 static const store_stmt_t s_stmt_fetch = {
     "fetch_pdf",
     "SELECT j.title, j.filename, j.blob_sha256, b.data FROM jobs j"
@@ -77,7 +79,8 @@ static const store_stmt_t s_stmt_succeed = {
     "succeed",
     "WITH j AS (UPDATE jobs SET state = 'succeeded', progress = 100, stage = 'done',"
     "           course_id = $2, finished_at = now(), updated_at = now(), error_code = NULL,"
-    "           error = NULL WHERE id = $1 AND attempts = $3 AND state = 'running'"
+    "           error = NULL, retry_at = NULL, deadline_at = NULL"
+    "           WHERE id = $1 AND attempts = $3 AND state = 'running'"
     "           RETURNING id, owner_id, title)"
     " INSERT INTO courses (id, job_id, owner_id, title, doc)"
     " SELECT $2, j.id, j.owner_id, j.title, $4::jsonb FROM j ON CONFLICT (job_id) DO NOTHING",
@@ -85,40 +88,76 @@ static const store_stmt_t s_stmt_succeed = {
 static const store_stmt_t s_stmt_fail = {
     "fail",
     "UPDATE jobs SET state = 'failed', stage = 'failed', error_code = $3, error = $4,"
-    " worker = NULL, finished_at = now(), updated_at = now()"
-    " WHERE id = $1 AND attempts = $2 AND state IN ('queued', 'running')",
+    " worker = NULL, retry_at = NULL, deadline_at = NULL, finished_at = now(),"
+    " updated_at = now() WHERE id = $1 AND attempts = $2 AND state IN ('queued', 'running')",
     4, 0};
+/* Back to 'queued' after a transient failure; $3 ms of back-off before the next dispatch
+ * (0: at once, retry_at NULL). */
 static const store_stmt_t s_stmt_requeue = {
     "requeue",
     "UPDATE jobs SET state = 'queued', stage = 'queued', progress = 0, worker = NULL,"
-    " updated_at = now() WHERE id = $1 AND attempts = $2 AND state = 'running'",
+    " retry_at = CASE WHEN $3::bigint > 0 THEN now() + $3::bigint * interval '1 millisecond'"
+    " END, deadline_at = NULL, updated_at = now()"
+    " WHERE id = $1 AND attempts = $2 AND state = 'running'",
+    3, 0};
+/* Cancel the owner's job if it has not ended: one row (its state before, 1 if cancelled now)
+ * or none (no such job of this owner). 'cancelled' is final: every other statement's
+ * condition excludes it. */
+static const store_stmt_t s_stmt_cancel = {
+    "cancel",
+    "WITH target AS (SELECT id, state FROM jobs WHERE id = $1::uuid AND owner_id = $2::uuid),"
+    "     done AS (UPDATE jobs j SET state = 'cancelled', stage = 'cancelled', worker = NULL,"
+    "              retry_at = NULL, deadline_at = NULL, finished_at = now(), updated_at = now()"
+    "              FROM target WHERE j.id = target.id AND j.state IN ('queued', 'running')"
+    "              RETURNING j.id)"
+    " SELECT target.state, (SELECT count(*) FROM done) FROM target",
     2, 0};
+/* Unfinished jobs with the ms left before their retry (queued; 0 when due) and their deadline
+ * (running; -1 when none is recorded), computed by the database so that the broker's clock
+ * does not matter. */
 static const store_stmt_t s_stmt_unfinished = {
     "unfinished",
-    "SELECT id, owner_id, state, attempts FROM jobs WHERE state IN ('queued', 'running')"
-    " ORDER BY created_at",
+    "SELECT id, owner_id, state, attempts,"
+    " greatest(0, ceil(extract(epoch FROM retry_at - now()) * 1000))::bigint,"
+    " CASE WHEN deadline_at IS NULL THEN -1"
+    "      ELSE greatest(0, ceil(extract(epoch FROM deadline_at - now()) * 1000))::bigint END"
+    " FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at",
     0, 0};
 
 static const store_stmt_t *const s_statements[] = {
-    &s_stmt_submit,  &s_stmt_dispatch, &s_stmt_fetch,   &s_stmt_progress,  &s_stmt_adopt,
-    &s_stmt_succeed, &s_stmt_fail,     &s_stmt_requeue, &s_stmt_unfinished};
+    &s_stmt_submit,  &s_stmt_dispatch, &s_stmt_fetch,   &s_stmt_progress, &s_stmt_adopt,
+    &s_stmt_succeed, &s_stmt_fail,     &s_stmt_requeue, &s_stmt_cancel,   &s_stmt_unfinished};
 
 /* ------------------------------------------------------------------ types */
 
-/* A job in memory (finished jobs leave memory).
+/* A job in memory (finished jobs leave memory; docs/jobs.md draws the whole life of a job).
  *   QUEUED:      in the queue, waiting for an idle worker.
+ *   WAITING:     a transient failure: 'queued' in PostgreSQL with retry_at; not dispatched
+ *                before its back-off has passed (in the waiting list, earliest first).
  *   DISPATCHING: a worker is reserved; the dispatch UPDATE or the PDF read is in flight.
- *   RUNNING:     REQUEST sent; the worker holds the job.
+ *   RUNNING:     REQUEST sent; the worker holds the job until its deadline at most.
  *   ORPHANED:    'running' in PostgreSQL when this broker started (or reconnected) with no
- *                worker known; its worker may come back with a result until the deadline. */
+ *                worker known; its worker may come back with a result until the grace ends. */
 typedef enum {
     JOB_QUEUED,
+    JOB_WAITING,
     JOB_DISPATCHING,
     JOB_RUNNING,
     JOB_ORPHANED,
 } job_state_t;
 
-static const char *const s_job_state_names[] = {"queued", "dispatching", "running", "orphaned"};
+static const char *const s_job_state_names[] = {"queued", "waiting", "dispatching", "running",
+                                                "orphaned"};
+
+/* Why an attempt ended without a result. Every kind is transient: retried with back-off up to
+ * max_attempts. The worker's deterministic refusals (not_pdf, encrypted, ...) are not here:
+ * they fail the job at once. */
+typedef enum {
+    FAILURE_LOST,    /* worker died, went silent, handed the job back, broke the protocol */
+    FAILURE_CRASHED, /* parser_crashed */
+    FAILURE_TIMEOUT, /* the worker's time limit, or the broker's job deadline */
+    FAILURE_INTERNAL /* internal, reported by the worker (e.g. it could not start a parser) */
+} failure_t;
 
 /* A worker connection, keyed by ROUTER identity (gone workers leave memory).
  *   IDLE:     ready; in the idle list, least recently used first.
@@ -142,9 +181,13 @@ typedef struct {
     uint32_t attempts; /* dispatches so far; the current token's attempt */
     job_state_t state;
     worker_t *worker;        /* DISPATCHING, RUNNING */
-    list_node_t node;        /* queue (QUEUED) or orphans (ORPHANED) */
+    list_node_t node;        /* queue (QUEUED), waiting (WAITING) or orphans (ORPHANED) */
     int64_t orphan_deadline; /* ORPHANED: requeue then */
-    bool progress_dirty;     /* progress not written yet */
+    int64_t retry_due;       /* WAITING: may be dispatched from then on */
+    int64_t deadline;        /* RUNNING, ORPHANED: stopped on its worker then (0: none known) */
+    /* Failed attempts seen by this broker process, by kind: for the final error message. */
+    uint32_t lost, crashed, timed_out, internal;
+    bool progress_dirty; /* progress not written yet */
     uint8_t progress;
     char stage[PROTO_STAGE_MAX + 1];
 } job_t;
@@ -169,12 +212,17 @@ struct broker_t {
     int liveness;
     int max_attempts;
     int shutdown_timeout;
+    int64_t retry_base_ms;
+    int64_t retry_max_ms;
+    int64_t job_deadline_ms;
+    uint64_t rng; /* xorshift state for the back-off jitter */
 
     zsock_t *router;
     store_t *store;
     zhashx_t *jobs;    /* id -> job_t (not owned by the hash) */
     zhashx_t *workers; /* key -> worker_t (not owned by the hash) */
     list_t queue;      /* QUEUED jobs in dispatch order */
+    list_t waiting;    /* WAITING jobs, earliest retry_due first */
     list_t orphans;    /* ORPHANED jobs, earliest deadline first */
     list_t idle;       /* IDLE workers, least recently used first */
     list_t workers_all;
@@ -197,6 +245,15 @@ typedef struct {
     char worker[WORKER_NAME_MAX + 1];
 } job_ctx_t;
 
+/* Context of a cancellation: where the reply goes. */
+typedef struct {
+    uint8_t identity[IDENTITY_MAX];
+    size_t identity_len;
+    uint64_t rid;
+    char job_id[PROTO_UUID_LEN + 1];
+    char owner[PROTO_UUID_LEN + 1];
+} cancel_ctx_t;
+
 /* Context of a submission: where the reply goes. */
 typedef struct {
     uint8_t identity[IDENTITY_MAX];
@@ -206,8 +263,11 @@ typedef struct {
     char owner[PROTO_UUID_LEN + 1];
 } submit_ctx_t;
 
-static void s_job_requeue(broker_t *self, job_t *job, const char *why);
+static void s_job_retry(broker_t *self, job_t *job, failure_t failure, const char *why);
 static void s_worker_forget(broker_t *self, worker_t *worker, const char *why);
+static void s_worker_remove(broker_t *self, worker_t *worker);
+static void s_worker_release(broker_t *self, worker_t *worker);
+static void s_send_disconnect(broker_t *self, zframe_t *identity);
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -297,8 +357,12 @@ s_job_set_state(job_t *job, job_state_t next)
 {
     bool ok = false;
     switch (next) {
-    case JOB_QUEUED:
+    case JOB_QUEUED: /* a new attempt at once, or the back-off has passed */
         ok = job->state != JOB_QUEUED;
+        break;
+    case JOB_WAITING: /* an attempt failed: back-off */
+        ok = job->state == JOB_DISPATCHING || job->state == JOB_RUNNING ||
+             job->state == JOB_ORPHANED;
         break;
     case JOB_DISPATCHING:
         ok = job->state == JOB_QUEUED;
@@ -318,8 +382,26 @@ s_job_set_state(job_t *job, job_state_t next)
     job->state = next;
 }
 
+/* Put a WAITING job into the waiting list, kept in retry_due order. Retries are few (only
+ * failed attempts wait), so a walk from the tail, where new ones usually go, is enough. */
+static void
+s_waiting_insert(broker_t *self, job_t *job)
+{
+    list_node_t *at = list_last(&self->waiting);
+    while (at != NULL && LIST_ENTRY(at, job_t, node)->retry_due > job->retry_due)
+        at = list_prev(&self->waiting, at);
+    if (at == NULL)
+        list_push_front(&self->waiting, &job->node);
+    else
+        list_insert_between(&self->waiting, &job->node, at, at->next);
+}
+
+/* A job found unfinished in PostgreSQL (at start, or after a reconnect). QUEUED and WAITING
+ * (retry_in_ms > 0) jobs join the queue or the waiting list, ORPHANED ones the orphans with
+ * their grace; deadline_in_ms (< 0: unknown) is what remains of an orphan's deadline. */
 static job_t *
-s_job_new(broker_t *self, const char *id, const char *owner, uint32_t attempts, job_state_t state)
+s_job_new(broker_t *self, const char *id, const char *owner, uint32_t attempts, job_state_t state,
+          int64_t retry_in_ms, int64_t deadline_in_ms)
 {
     job_t *job = calloc(1, sizeof *job);
     if (job == NULL)
@@ -332,11 +414,19 @@ s_job_new(broker_t *self, const char *id, const char *owner, uint32_t attempts, 
         free(job);
         return NULL;
     }
-    if (state == JOB_QUEUED) {
+    switch (state) {
+    case JOB_QUEUED:
         list_push_back(&self->queue, &job->node);
-    } else {
+        break;
+    case JOB_WAITING:
+        job->retry_due = self->now + retry_in_ms;
+        s_waiting_insert(self, job);
+        break;
+    default:
         job->orphan_deadline = self->now + 2 * (int64_t)self->heartbeat_ivl * self->liveness;
+        job->deadline = deadline_in_ms >= 0 ? self->now + deadline_in_ms : 0;
         list_push_back(&self->orphans, &job->node);
+        break;
     }
     return job;
 }
@@ -345,10 +435,14 @@ s_job_new(broker_t *self, const char *id, const char *owner, uint32_t attempts, 
 static void
 s_job_free(broker_t *self, job_t *job)
 {
-    if (job->state == JOB_QUEUED && list_linked(&job->node))
-        list_remove(&self->queue, &job->node);
-    else if (job->state == JOB_ORPHANED && list_linked(&job->node))
-        list_remove(&self->orphans, &job->node);
+    if (list_linked(&job->node)) {
+        if (job->state == JOB_QUEUED)
+            list_remove(&self->queue, &job->node);
+        else if (job->state == JOB_WAITING)
+            list_remove(&self->waiting, &job->node);
+        else if (job->state == JOB_ORPHANED)
+            list_remove(&self->orphans, &job->node);
+    }
     zhashx_delete(self->jobs, job->id);
     free(job);
 }
@@ -396,53 +490,166 @@ s_job_fail(broker_t *self, job_t *job, const char *code, const char *message)
     s_job_free(self, job);
 }
 
-/* The job lost its worker (or its orphan grace expired): back to the head of the queue, or
- * failed with worker_lost once it has been dispatched max_attempts times. The worker must be
- * detached already. */
+/* Take a job out of memory whatever its state (it was cancelled, or PostgreSQL says it has
+ * ended): a reserved worker is idle again, a busy one is told DISCONNECT (it kills the job
+ * and reconnects) and forgotten. Nothing is written. */
 static void
-s_job_requeue(broker_t *self, job_t *job, const char *why)
+s_job_drop(broker_t *self, job_t *job)
+{
+    worker_t *worker = job->worker;
+    if (job->state == JOB_DISPATCHING && worker != NULL) {
+        s_worker_release(self, worker);
+    } else if (job->state == JOB_RUNNING && worker != NULL) {
+        worker->job = NULL;
+        job->worker = NULL;
+        log_info("worker told to drop its job worker=%s job=%s", worker->name, job->id);
+        s_send_disconnect(self, worker->identity);
+        s_worker_remove(self, worker);
+    }
+    s_job_free(self, job);
+}
+
+/* Milliseconds to wait before the attempt after failed attempt n (>= 1): retry_base_ms
+ * doubling per attempt up to retry_max_ms, plus up to 10% of jitter so that jobs that failed
+ * together (a worker crash) do not come back together. */
+static int64_t
+s_backoff_ms(broker_t *self, uint32_t n)
+{
+    int64_t delay = self->retry_base_ms;
+    for (uint32_t i = 1; i < n && delay < self->retry_max_ms; i++)
+        delay *= 2;
+    if (delay > self->retry_max_ms)
+        delay = self->retry_max_ms;
+    self->rng ^= self->rng << 13;
+    self->rng ^= self->rng >> 7;
+    self->rng ^= self->rng << 17;
+    int64_t jitter = delay / 10;
+    return delay + (jitter > 0 ? (int64_t)(self->rng % (uint64_t)(jitter + 1)) : 0);
+}
+
+/* The error a teacher sees when the last attempt failed too: the code of that failure, and a
+ * sentence counting the attempts that failed the same way (as seen by this broker process). */
+static const char *
+s_final_error(const job_t *job, failure_t failure, char *message, size_t size)
+{
+    static const struct {
+        const char *code;
+        const char *what;
+    } kinds[] = {
+        [FAILURE_LOST] = {"worker_lost", "The job lost its worker"},
+        [FAILURE_CRASHED] = {"parser_crashed", "The PDF parser crashed"},
+        [FAILURE_TIMEOUT] = {"timeout", "Reading this PDF took longer than allowed"},
+        [FAILURE_INTERNAL] = {"internal", "The worker failed to process this PDF"},
+    };
+    uint32_t counts[] = {job->lost, job->crashed, job->timed_out, job->internal};
+    uint32_t same = counts[failure];
+    if (same >= job->attempts)
+        snprintf(message, size, "%s on every one of %" PRIu32 " attempts; giving up.",
+                 kinds[failure].what, job->attempts);
+    else
+        snprintf(message, size, "%s on %" PRIu32 " of %" PRIu32 " attempts; giving up.",
+                 kinds[failure].what, same, job->attempts);
+    return kinds[failure].code;
+}
+
+/* An attempt ended without a result (its worker, if any, is detached): the job fails for good
+ * after max_attempts attempts; otherwise it goes back to the queue after a back-off (at once
+ * the first time it loses a worker: the worker, not the job, is the likely culprit). */
+static void
+s_job_retry(broker_t *self, job_t *job, failure_t failure, const char *why)
 {
     if (job->state == JOB_ORPHANED)
         list_remove(&self->orphans, &job->node);
     job->worker = NULL;
+    job->deadline = 0;
+    job->progress_dirty = false;
+    uint32_t *count = failure == FAILURE_LOST      ? &job->lost
+                      : failure == FAILURE_CRASHED ? &job->crashed
+                      : failure == FAILURE_TIMEOUT ? &job->timed_out
+                                                   : &job->internal;
+    (*count)++;
     if (job->attempts >= (uint32_t)self->max_attempts) {
-        char message[128];
-        snprintf(message, sizeof message, "The job lost its worker %" PRIu32 " times; giving up.",
-                 job->attempts);
-        log_warn("job lost its worker too often job=%s attempt=%" PRIu32 " why=\"%s\"", job->id,
-                 job->attempts, why);
-        s_job_fail(self, job, "worker_lost", message);
+        char message[160];
+        const char *code = s_final_error(job, failure, message, sizeof message);
+        log_warn("job gave up after %" PRIu32 " attempts job=%s why=\"%s\"", job->attempts, job->id,
+                 why);
+        s_job_fail(self, job, code, message);
         return;
     }
-    s_job_set_state(job, JOB_QUEUED);
-    job->progress_dirty = false;
-    list_push_front(&self->queue, &job->node);
-    log_info("job requeued job=%s attempt=%" PRIu32 " why=\"%s\"", job->id, job->attempts, why);
-    char attempts[16];
+    int64_t delay =
+        failure == FAILURE_LOST && job->lost == 1 ? 0 : s_backoff_ms(self, job->attempts);
+    if (delay == 0) {
+        s_job_set_state(job, JOB_QUEUED);
+        list_push_front(&self->queue, &job->node);
+    } else {
+        s_job_set_state(job, JOB_WAITING);
+        job->retry_due = self->now + delay;
+        s_waiting_insert(self, job);
+    }
+    log_info("job requeued job=%s attempt=%" PRIu32 " retry_in=%" PRId64 "ms why=\"%s\"", job->id,
+             job->attempts, delay, why);
+    char attempts[16], delay_ms[24];
     snprintf(attempts, sizeof attempts, "%" PRIu32, job->attempts);
-    const char *values[] = {job->id, attempts};
+    snprintf(delay_ms, sizeof delay_ms, "%" PRId64, delay);
+    const char *values[] = {job->id, attempts, delay_ms};
     s_submit_write(self, &s_stmt_requeue, values, NULL, NULL, 0);
 }
 
+/* Move the jobs whose back-off has passed from the waiting list to the head of the queue,
+ * earliest first: they are older than the jobs submitted meanwhile. */
+static void
+s_release_waiting(broker_t *self)
+{
+    list_node_t *last = NULL;
+    for (list_node_t *node = list_first(&self->waiting);
+         node != NULL && LIST_ENTRY(node, job_t, node)->retry_due <= self->now;
+         node = list_next(&self->waiting, node))
+        last = node;
+    while (last != NULL) {
+        list_node_t *prev = list_prev(&self->waiting, last);
+        job_t *job = LIST_ENTRY(last, job_t, node);
+        list_remove(&self->waiting, last);
+        s_job_set_state(job, JOB_QUEUED);
+        list_push_front(&self->queue, &job->node);
+        log_debug("job back in the queue after its back-off job=%s attempt=%" PRIu32, job->id,
+                  job->attempts);
+        last = prev;
+    }
+}
+
+/* An integer column of row i; def when NULL or not a number. */
+static int64_t
+s_column_int(PGresult *res, int i, int col, int64_t def)
+{
+    if (PQgetisnull(res, i, col))
+        return def;
+    char *end = NULL;
+    long long v = strtoll(PQgetvalue(res, i, col), &end, 10);
+    return end != NULL && *end == '\0' ? (int64_t)v : def;
+}
+
 /* Jobs 'queued' or 'running' in PostgreSQL that memory does not know yet: queued ones join
- * the queue, running ones become orphans. Used at start and after every reconnect. */
+ * the queue (or wait for their retry_at), running ones become orphans. Used at start and after
+ * every reconnect. Columns: s_stmt_unfinished. */
 static int
 s_jobs_adopt_rows(broker_t *self, PGresult *res)
 {
-    int nqueued = 0;
-    int norphans = 0;
+    int nqueued = 0, nwaiting = 0, norphans = 0;
     for (int i = 0; i < PQntuples(res); i++) {
         const char *id = PQgetvalue(res, i, 0);
         const char *owner = PQgetvalue(res, i, 1);
         const char *state = PQgetvalue(res, i, 2);
-        long attempts = strtol(PQgetvalue(res, i, 3), NULL, 10);
-        if (!proto_is_uuid(id, strlen(id)) || !proto_is_uuid(owner, strlen(owner)) || attempts < 0)
+        int64_t attempts = s_column_int(res, i, 3, -1);
+        int64_t retry_in = s_column_int(res, i, 4, 0);
+        int64_t deadline_in = s_column_int(res, i, 5, -1);
+        if (!proto_is_uuid(id, strlen(id)) || !proto_is_uuid(owner, strlen(owner)) ||
+            attempts < 0 || attempts > UINT32_MAX)
             continue;
         if (s_job_lookup(self, id) != NULL)
             continue;
         bool running = strcmp(state, "running") == 0;
-        job_t *job =
-            s_job_new(self, id, owner, (uint32_t)attempts, running ? JOB_ORPHANED : JOB_QUEUED);
+        job_state_t initial = running ? JOB_ORPHANED : retry_in > 0 ? JOB_WAITING : JOB_QUEUED;
+        job_t *job = s_job_new(self, id, owner, (uint32_t)attempts, initial, retry_in, deadline_in);
         if (job == NULL) {
             log_error("out of memory loading job=%s", id);
             return -1;
@@ -452,13 +659,17 @@ s_jobs_adopt_rows(broker_t *self, PGresult *res)
             log_info("job orphaned job=%s attempt=%" PRIu32 " waiting %" PRId64
                      " ms for its worker",
                      id, job->attempts, job->orphan_deadline - self->now);
+        } else if (initial == JOB_WAITING) {
+            nwaiting++;
+            log_info("job waiting for its retry job=%s attempt=%" PRIu32 " retry_in=%" PRId64 "ms",
+                     id, job->attempts, retry_in);
         } else {
             nqueued++;
             log_debug("job loaded job=%s attempt=%" PRIu32, id, job->attempts);
         }
     }
-    log_info("loaded %d queued and %d orphaned jobs (%zu unfinished in memory)", nqueued, norphans,
-             zhashx_size(self->jobs));
+    log_info("loaded %d queued, %d waiting and %d orphaned jobs (%zu unfinished in memory)",
+             nqueued, nwaiting, norphans, zhashx_size(self->jobs));
     return 0;
 }
 
@@ -604,7 +815,19 @@ s_send_disconnect(broker_t *self, zframe_t *identity)
     s_router_send(self, &msg);
 }
 
-/* Forget a worker (gone, expired, or rejected); its job goes back to the queue at once. */
+/* The worker leaves memory; its job, if any, must be detached by the caller. */
+static void
+s_worker_remove(broker_t *self, worker_t *worker)
+{
+    if (worker->state == WORKER_IDLE)
+        list_remove(&self->idle, &worker->idle_node);
+    list_remove(&self->workers_all, &worker->all_node);
+    zhashx_delete(self->workers, worker->key);
+    zframe_destroy(&worker->identity);
+    free(worker);
+}
+
+/* Forget a worker (gone, expired, or rejected); its job is retried (a lost worker). */
 static void
 s_worker_forget(broker_t *self, worker_t *worker, const char *why)
 {
@@ -612,18 +835,12 @@ s_worker_forget(broker_t *self, worker_t *worker, const char *why)
     log_info("worker gone worker=%s state=%s why=\"%s\"%s%s", worker->name,
              s_worker_state_names[worker->state], why, job != NULL ? " job=" : "",
              job != NULL ? job->id : "");
-    if (worker->state == WORKER_IDLE)
-        list_remove(&self->idle, &worker->idle_node);
-    list_remove(&self->workers_all, &worker->all_node);
-    zhashx_delete(self->workers, worker->key);
+    char reason[160];
+    snprintf(reason, sizeof reason, "worker %s: %s", worker->name, why);
     worker->job = NULL;
-    if (job != NULL) {
-        char reason[128];
-        snprintf(reason, sizeof reason, "worker %s: %s", worker->name, why);
-        s_job_requeue(self, job, reason);
-    }
-    zframe_destroy(&worker->identity);
-    free(worker);
+    s_worker_remove(self, worker);
+    if (job != NULL)
+        s_job_retry(self, job, FAILURE_LOST, reason);
 }
 
 /* The worker broke the protocol: tell it (it reconnects with a fresh socket) and forget it. */
@@ -697,7 +914,7 @@ s_on_submitted(void *owner, void *ctx_p, PGresult *res, const char *error)
                                   : "the job was not created");
         return;
     }
-    if (s_job_new(self, ctx->job_id, ctx->owner, 0, JOB_QUEUED) == NULL)
+    if (s_job_new(self, ctx->job_id, ctx->owner, 0, JOB_QUEUED, 0, -1) == NULL)
         log_error("out of memory: job=%s stays queued in the database until the next start",
                   ctx->job_id);
     else
@@ -763,8 +980,8 @@ s_on_ping(broker_t *self, zframe_t *identity, const mdpc_view_t *view)
         .ok = true,
         .db = store_is_up(self->store),
         .workers = zhashx_size(self->workers),
-        .queued = list_size(&self->queue),
-        .running = zhashx_size(self->jobs) - list_size(&self->queue),
+        .queued = list_size(&self->queue) + list_size(&self->waiting),
+        .running = zhashx_size(self->jobs) - list_size(&self->queue) - list_size(&self->waiting),
     };
     proto_buf_t body = {0};
     if (proto_pong_encode(&pong, &body, &perr) != 0) {
@@ -772,6 +989,98 @@ s_on_ping(broker_t *self, zframe_t *identity, const mdpc_view_t *view)
         return;
     }
     s_client_send(self, zframe_data(identity), zframe_size(identity), view->service, &body);
+}
+
+static void
+s_cancel_reply(broker_t *self, const cancel_ctx_t *ctx, bool ok, const char *state,
+               const char *code, const char *detail)
+{
+    proto_cancelled_t reply = {.rid = ctx->rid, .ok = ok};
+    snprintf(reply.state, sizeof reply.state, "%s", state != NULL ? state : "");
+    snprintf(reply.error_code, sizeof reply.error_code, "%s", code != NULL ? code : "");
+    snprintf(reply.error, sizeof reply.error, "%s", detail != NULL ? detail : "");
+    proto_buf_t body = {0};
+    proto_error_t perr;
+    if (proto_cancelled_encode(&reply, &body, &perr) != 0) {
+        log_error("cannot encode CANCELLED: %s", perr.detail);
+        return;
+    }
+    s_client_send(self, ctx->identity, ctx->identity_len, PROTO_SERVICE_CANCEL, &body);
+}
+
+/* The cancel statement committed (or failed: then nothing changed, memory included). Only now
+ * does memory follow: whatever the job did meanwhile (dispatched, finished, failed), its own
+ * writes come after the cancel's and find it 'cancelled'. */
+static void
+s_on_cancel_committed(void *owner, void *ctx_p, PGresult *res, const char *error)
+{
+    broker_t *self = owner;
+    cancel_ctx_t *ctx = ctx_p;
+    if (error != NULL) {
+        log_warn("cancellation not confirmed job=%s owner=%s: %s", ctx->job_id, ctx->owner, error);
+        s_client_error(self, ctx->identity, ctx->identity_len, PROTO_SERVICE_CANCEL, ctx->rid,
+                       "db_unavailable", "the database did not confirm the cancellation; retry");
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        log_info("cancellation refused job=%s owner=%s code=unknown_job", ctx->job_id, ctx->owner);
+        s_cancel_reply(self, ctx, false, NULL, "unknown_job", "no such job of this owner");
+        return;
+    }
+    const char *before = PQgetvalue(res, 0, 0);
+    bool cancelled = strcmp(PQgetvalue(res, 0, 1), "1") == 0;
+    job_t *job = s_job_lookup(self, ctx->job_id);
+    if (job != NULL) {
+        if (!cancelled)
+            log_warn("job=%s was %s in the database but %s here; forgetting it", job->id, before,
+                     s_job_state_names[job->state]);
+        s_job_drop(self, job); /* a running job's worker is told to kill it */
+    }
+    if (!cancelled) {
+        log_info("cancellation refused job=%s owner=%s code=already_final state=%s", ctx->job_id,
+                 ctx->owner, before);
+        s_cancel_reply(self, ctx, false, before, "already_final", "the job has already ended");
+        return;
+    }
+    log_info("job cancelled job=%s owner=%s was=%s", ctx->job_id, ctx->owner, before);
+    s_cancel_reply(self, ctx, true, "cancelled", NULL, NULL);
+}
+
+static void
+s_on_cancel(broker_t *self, zframe_t *identity, const mdpc_view_t *view)
+{
+    const uint8_t *id = zframe_data(identity);
+    size_t id_len = zframe_size(identity);
+    proto_cancel_t cancel;
+    proto_error_t perr;
+    if (proto_cancel_decode(view->body, view->body_len, &cancel, &perr) != 0) {
+        log_info("cancellation refused code=%s detail=\"%s\"", perr.code, perr.detail);
+        s_client_error(self, id, id_len, view->service, proto_peek_rid(view->body, view->body_len),
+                       perr.code, perr.detail);
+        return;
+    }
+    cancel_ctx_t ctx = {.identity_len = id_len, .rid = cancel.rid};
+    memcpy(ctx.identity, id, id_len);
+    memcpy(ctx.job_id, cancel.job_id, sizeof ctx.job_id);
+    memcpy(ctx.owner, cancel.owner, sizeof ctx.owner);
+    job_t *job = s_job_lookup(self, cancel.job_id);
+    if (job != NULL && strcmp(job->owner, cancel.owner) != 0) {
+        log_info("cancellation refused job=%s owner=%s code=unknown_job (not the owner)",
+                 cancel.job_id, cancel.owner);
+        s_cancel_reply(self, &ctx, false, NULL, "unknown_job", "no such job of this owner");
+        return;
+    }
+    /* Fail-fast: a cancellation is either confirmed now or refused with db_unavailable; it is
+     * never left to replay later, when the caller has given up on it. */
+    const char *values[] = {cancel.job_id, cancel.owner};
+    store_status_t st = s_submit(self, &s_stmt_cancel, values, STORE_FAIL_FAST,
+                                 s_on_cancel_committed, &ctx, sizeof ctx);
+    if (st == STORE_DOWN)
+        s_client_error(self, id, id_len, view->service, cancel.rid, "db_unavailable",
+                       "the database is unavailable; nothing was changed; retry later");
+    else if (st != STORE_OK)
+        s_client_error(self, id, id_len, view->service, cancel.rid, "overloaded",
+                       "the broker's write queue is full; retry later");
 }
 
 static void
@@ -791,6 +1100,8 @@ s_on_client_message(broker_t *self, zframe_t *identity, zmsg_t *msg)
         s_on_submit(self, identity, &view);
     } else if (strcmp(view.service, PROTO_SERVICE_PING) == 0) {
         s_on_ping(self, identity, &view);
+    } else if (strcmp(view.service, PROTO_SERVICE_CANCEL) == 0) {
+        s_on_cancel(self, identity, &view);
     } else {
         log_info("request for unknown service %s", view.service);
         s_client_error(self, zframe_data(identity), zframe_size(identity), view.service,
@@ -828,7 +1139,7 @@ s_on_dispatched(void *owner, void *ctx_p, PGresult *res, const char *error)
     if (s_submit(self, &s_stmt_fetch, values, 0, s_on_fetched, ctx, sizeof *ctx) != STORE_OK) {
         log_error("out of memory reading the PDF of job=%s", job->id);
         s_worker_release(self, worker);
-        s_job_requeue(self, job, "out of memory");
+        s_job_retry(self, job, FAILURE_LOST, "out of memory");
     }
 }
 
@@ -909,6 +1220,7 @@ s_on_fetched(void *owner, void *ctx_p, PGresult *res, const char *error)
     }
     s_job_set_state(job, JOB_RUNNING);
     s_worker_set_state(self, worker, WORKER_BUSY);
+    job->deadline = self->now + self->job_deadline_ms;
     log_info("job dispatched job=%s attempt=%" PRIu32 " worker=%s", job->id, job->attempts,
              worker->name);
 }
@@ -923,9 +1235,10 @@ s_dispatch(broker_t *self)
     while (list_size(&self->queue) > 0 && list_size(&self->idle) > 0) {
         job_t *job = LIST_ENTRY(list_first(&self->queue), job_t, node);
         worker_t *worker = LIST_ENTRY(list_first(&self->idle), worker_t, idle_node);
-        char attempts[16];
+        char attempts[16], deadline[24];
         snprintf(attempts, sizeof attempts, "%" PRIu32, job->attempts + 1);
-        const char *values[] = {job->id, attempts, worker->name};
+        snprintf(deadline, sizeof deadline, "%" PRId64, self->job_deadline_ms);
+        const char *values[] = {job->id, attempts, worker->name, deadline};
         job_ctx_t ctx;
         s_job_ctx(&ctx, job);
         ctx.attempt = job->attempts + 1;
@@ -953,6 +1266,8 @@ s_job_adopt(broker_t *self, job_t *job, worker_t *worker)
 {
     list_remove(&self->orphans, &job->node);
     s_job_set_state(job, JOB_RUNNING);
+    if (job->deadline == 0) /* a job dispatched before deadlines were recorded */
+        job->deadline = self->now + self->job_deadline_ms;
     job->worker = worker;
     worker->job = job;
     s_worker_set_state(self, worker, WORKER_BUSY);
@@ -1043,7 +1358,25 @@ s_on_succeeded(void *owner, void *ctx_p, PGresult *res, const char *error)
                  ctx->attempt, ctx->worker, ctx->course_id);
 }
 
-/* Record the result of the job's current attempt; the job leaves memory. */
+/* Whether a worker's error code is transient (the attempt is retried), and which kind.
+ * Anything else (not_pdf, encrypted, damaged, no_text, too_large, unknown codes) is
+ * deterministic: another attempt would fail the same way. */
+static bool
+s_failure_of(const char *code, failure_t *failure)
+{
+    if (strcmp(code, "parser_crashed") == 0)
+        *failure = FAILURE_CRASHED;
+    else if (strcmp(code, "timeout") == 0)
+        *failure = FAILURE_TIMEOUT;
+    else if (strcmp(code, "internal") == 0)
+        *failure = FAILURE_INTERNAL;
+    else
+        return false;
+    return true;
+}
+
+/* Record the result of the job's current attempt: a course, a deterministic failure, or a
+ * transient failure that is retried. The job leaves memory unless it is retried. */
 static void
 s_job_complete(broker_t *self, job_t *job, const proto_result_t *result, const char *worker_name)
 {
@@ -1052,13 +1385,21 @@ s_job_complete(broker_t *self, job_t *job, const proto_result_t *result, const c
     snprintf(ctx.worker, sizeof ctx.worker, "%s", worker_name);
     if (!result->ok) {
         char message[PROTO_ERROR_MAX + 1];
+        const char *code = s_clean_code(result->error_code);
         s_clean_text(result->error, message, sizeof message);
-        s_job_fail(self, job, s_clean_code(result->error_code), message);
+        failure_t failure;
+        if (s_failure_of(code, &failure)) {
+            char why[PROTO_ERROR_MAX + 64];
+            snprintf(why, sizeof why, "%s: %s", code, message);
+            s_job_retry(self, job, failure, why);
+        } else {
+            s_job_fail(self, job, code, message);
+        }
         return;
     }
     zuuid_t *uuid = zuuid_new();
     if (uuid == NULL) {
-        s_job_requeue(self, job, "out of memory storing its result");
+        s_job_retry(self, job, FAILURE_INTERNAL, "out of memory storing its result");
         return;
     }
     snprintf(ctx.course_id, sizeof ctx.course_id, "%s", zuuid_str_canonical(uuid));
@@ -1227,9 +1568,27 @@ s_read_router(broker_t *self)
     }
 }
 
+/* The job of a busy worker ran past its deadline: the worker is told DISCONNECT (it kills the
+ * job and reconnects) and forgotten, and the attempt counts as a timeout. */
+static void
+s_job_stop_at_deadline(broker_t *self, worker_t *worker)
+{
+    job_t *job = worker->job;
+    log_warn("job past its deadline job=%s attempt=%" PRIu32 " worker=%s deadline=%" PRId64
+             "ms; stopping it",
+             job->id, job->attempts, worker->name, self->job_deadline_ms);
+    s_send_disconnect(self, worker->identity);
+    worker->job = NULL;
+    job->worker = NULL;
+    s_worker_remove(self, worker);
+    char why[96];
+    snprintf(why, sizeof why, "ran past its deadline of %" PRId64 " ms", self->job_deadline_ms);
+    s_job_retry(self, job, FAILURE_TIMEOUT, why);
+}
+
 /* Heartbeat every worker not sent anything for 3/4 of an interval (the tick runs every
  * quarter interval, so none waits longer than one); forget those silent for liveness
- * intervals; requeue orphans whose grace expired. */
+ * intervals; stop jobs past their deadline; requeue orphans whose grace expired. */
 static void
 s_tick(broker_t *self)
 {
@@ -1240,6 +1599,9 @@ s_tick(broker_t *self)
         worker_t *worker = LIST_ENTRY(node, worker_t, all_node);
         if (self->now >= worker->expires_at) {
             s_worker_forget(self, worker, "expired");
+        } else if (worker->state == WORKER_BUSY && worker->job->deadline != 0 &&
+                   self->now >= worker->job->deadline) {
+            s_job_stop_at_deadline(self, worker);
         } else if (self->now - worker->last_sent >= quiet) {
             zmsg_t *msg = mdpw_build_heartbeat();
             if (s_worker_send(self, worker, &msg) != 0)
@@ -1256,7 +1618,8 @@ s_tick(broker_t *self)
         last = node;
     while (last != NULL) {
         list_node_t *prev = list_prev(&self->orphans, last);
-        s_job_requeue(self, LIST_ENTRY(last, job_t, node), "orphan: no worker came back");
+        s_job_retry(self, LIST_ENTRY(last, job_t, node), FAILURE_LOST,
+                    "orphan: no worker came back");
         last = prev;
     }
 }
@@ -1285,6 +1648,7 @@ s_flush_progress(broker_t *self)
 static void
 s_run_timers(broker_t *self)
 {
+    s_release_waiting(self);
     if (self->now >= self->next_tick) {
         s_tick(self);
         int64_t step = self->heartbeat_ivl / 4 > 0 ? self->heartbeat_ivl / 4 : 1;
@@ -1328,6 +1692,9 @@ s_timeout(broker_t *self)
 {
     int64_t deadline =
         self->next_tick < self->next_progress ? self->next_tick : self->next_progress;
+    list_node_t *first = list_first(&self->waiting);
+    if (first != NULL && LIST_ENTRY(first, job_t, node)->retry_due < deadline)
+        deadline = LIST_ENTRY(first, job_t, node)->retry_due;
     int64_t timeout = deadline > self->now ? deadline - self->now : 0;
     int64_t store_wait = store_timeout(self->store, self->now);
     if (store_wait >= 0 && store_wait < timeout)
@@ -1370,8 +1737,11 @@ broker_run(broker_t *self, volatile sig_atomic_t *stop)
     self->now = zclock_mono();
     self->next_tick = self->now;
     self->next_progress = self->now + PROGRESS_FLUSH_MS;
-    log_info("serving endpoint=%s heartbeat_ivl=%d liveness=%d max_attempts=%d", self->endpoint,
-             self->heartbeat_ivl, self->liveness, self->max_attempts);
+    log_info(
+        "serving endpoint=%s heartbeat_ivl=%d liveness=%d max_attempts=%d retry_base_ms=%" PRId64
+        " retry_max_ms=%" PRId64 " job_deadline_ms=%" PRId64,
+        self->endpoint, self->heartbeat_ivl, self->liveness, self->max_attempts,
+        self->retry_base_ms, self->retry_max_ms, self->job_deadline_ms);
     while (!*stop) {
         if (s_turn(self, true) != 0)
             return -1;
@@ -1427,7 +1797,14 @@ broker_new(const broker_config_t *config, char *err, size_t err_size)
     self->liveness = config->liveness;
     self->max_attempts = config->max_attempts;
     self->shutdown_timeout = config->shutdown_timeout;
+    self->retry_base_ms = config->retry_base_ms;
+    self->retry_max_ms = config->retry_max_ms;
+    self->job_deadline_ms = config->job_deadline_ms;
+    self->rng = (uint64_t)zclock_mono() * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+    if (self->rng == 0)
+        self->rng = 1;
     list_init(&self->queue);
+    list_init(&self->waiting);
     list_init(&self->orphans);
     list_init(&self->idle);
     list_init(&self->workers_all);

@@ -22,6 +22,9 @@ typedef struct {
     int max_attempts;          /* broker/max_attempts: dispatches per job at most */
     size_t max_pending_writes; /* broker/max_pending_writes: database queue bound */
     int shutdown_timeout;      /* broker/shutdown_timeout, ms to finish writes on exit */
+    long long retry_base_ms;   /* broker/retry_base_ms: back-off after a first failed attempt */
+    long long retry_max_ms;    /* broker/retry_max_ms: longest back-off */
+    long long job_deadline_ms; /* broker/job_deadline_ms: longest run of one attempt */
 } broker_config_t;
 
 typedef struct broker_t broker_t;

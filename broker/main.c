@@ -33,12 +33,13 @@ s_usage(FILE *out)
             "Usage: profai-broker [OPTIONS]\n"
             "\n"
             "The ProfAI job broker. Binds one ZeroMQ ROUTER socket speaking Majordomo 0.2 to\n"
-            "frontends (MDPC02: job.submit, broker.ping) and workers (MDPW02: course.build),\n"
-            "and keeps every job durable in PostgreSQL. At start it waits for the database,\n"
-            "applies the schema migrations compiled into it, reloads unfinished jobs (queued\n"
-            "ones are dispatched again; running ones wait for their worker to come back, then\n"
-            "are requeued), and serves until SIGINT or SIGTERM. Run exactly one broker per\n"
-            "database. See docs/broker.md.\n"
+            "frontends (MDPC02: job.submit, job.cancel, broker.ping) and workers (MDPW02:\n"
+            "course.build), and keeps every job durable in PostgreSQL. At start it waits for\n"
+            "the database, applies the schema migrations compiled into it, reloads unfinished\n"
+            "jobs (queued ones are dispatched again, after their retry back-off; running ones\n"
+            "wait for their worker to come back, then are retried), and serves until SIGINT or\n"
+            "SIGTERM. Failed attempts are retried with back-off, deterministic failures are\n"
+            "final. Run exactly one broker per database. See docs/broker.md and docs/jobs.md.\n"
             "\n"
             "Options:\n"
             "  -c, --config FILE         read configuration FILE (ZPL; see conf/broker.conf)\n"
@@ -56,8 +57,15 @@ s_usage(FILE *out)
             "  broker/liveness = 3\n"
             "      a worker silent for heartbeat_ivl * liveness ms is dead; its job is requeued\n"
             "  broker/max_attempts = 5\n"
-            "      a job dispatched this many times whose worker is lost again fails with\n"
-            "      worker_lost\n"
+            "      attempts per job at most: a transient failure (worker lost, parser crashed,\n"
+            "      timeout) of the last one fails the job with that reason\n"
+            "  broker/retry_base_ms = 1000\n"
+            "      back-off before retrying a job whose first attempt failed; it doubles with\n"
+            "      each failed attempt (plus up to 10%% jitter)\n"
+            "  broker/retry_max_ms = 60000\n"
+            "      longest back-off between two attempts\n"
+            "  broker/job_deadline_ms = 600000\n"
+            "      an attempt running longer is stopped on its worker and retried (timeout)\n"
             "  broker/max_pending_writes = 100000\n"
             "      database writes queued at most; beyond it submissions get 'overloaded'\n"
             "  broker/shutdown_timeout = 5000\n"
@@ -95,8 +103,19 @@ s_read_config(zconfig_t *root, broker_config_t *config, log_level_t *level)
         s_conf_int(root, "broker/liveness", 3, 2, 100, &liveness) != 0 ||
         s_conf_int(root, "broker/max_attempts", 5, 1, 1000, &attempts) != 0 ||
         s_conf_int(root, "broker/max_pending_writes", 100000, 1, 100000000, &pending) != 0 ||
-        s_conf_int(root, "broker/shutdown_timeout", 5000, 0, 600000, &shutdown) != 0)
+        s_conf_int(root, "broker/shutdown_timeout", 5000, 0, 600000, &shutdown) != 0 ||
+        s_conf_int(root, "broker/retry_base_ms", 1000, 1, 3600000, &config->retry_base_ms) != 0 ||
+        s_conf_int(root, "broker/retry_max_ms", 60000, 1, 86400000, &config->retry_max_ms) != 0 ||
+        s_conf_int(root, "broker/job_deadline_ms", 600000, 100, 7 * 86400000LL,
+                   &config->job_deadline_ms) != 0)
         return -1;
+    if (config->retry_max_ms < config->retry_base_ms) {
+        fprintf(stderr,
+                "profai-broker: broker/retry_max_ms (%lld) is less than "
+                "broker/retry_base_ms (%lld)\n",
+                config->retry_max_ms, config->retry_base_ms);
+        return -1;
+    }
     config->endpoint = conf_str(root, "broker/endpoint", DEFAULT_ENDPOINT);
     config->conninfo = conf_str(root, "database/conninfo", "");
     config->heartbeat_ivl = (int)ivl;

@@ -183,3 +183,32 @@ broker_client_ping(broker_client_t *self, proto_pong_t *pong, char *err, size_t 
     zmsg_destroy(&msg);
     return rc == 0 ? 0 : -1;
 }
+
+int
+broker_client_cancel(broker_client_t *self, const char *owner, const char *job_id,
+                     proto_cancelled_t *reply, char *err, size_t err_size)
+{
+    proto_cancel_t cancel = {.rid = ++self->next_rid};
+    proto_buf_t body = {0};
+    proto_error_t perr;
+    snprintf(cancel.owner, sizeof cancel.owner, "%s", owner != NULL ? owner : "");
+    snprintf(cancel.job_id, sizeof cancel.job_id, "%s", job_id != NULL ? job_id : "");
+    if (proto_cancel_encode(&cancel, &body, &perr) != 0) {
+        snprintf(err, err_size, "cannot encode CANCEL: %s", perr.detail);
+        return -1;
+    }
+    zmsg_t *msg = NULL;
+    mdpc_view_t view;
+    int rc = s_call(self, PROTO_SERVICE_CANCEL, cancel.rid, &body, &msg, &view, err, err_size);
+    proto_buf_free(&body);
+    if (rc != 0)
+        return -1;
+    /* CANCELLED, or the generic error reply (which decodes as CANCELLED with ok = false). */
+    rc = proto_cancelled_decode(view.body, view.body_len, reply, &perr);
+    zmsg_destroy(&msg);
+    if (rc != 0) {
+        snprintf(err, err_size, "invalid CANCELLED from the broker: %s", perr.detail);
+        return -1;
+    }
+    return 0;
+}

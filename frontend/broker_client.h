@@ -32,4 +32,12 @@ int broker_client_submit(broker_client_t *self, proto_submit_t *submit, proto_su
 int broker_client_ping(broker_client_t *self, proto_pong_t *pong, char *err,
                        size_t err_size) PROFAI_MUST_CHECK;
 
+/* Send CANCEL (job.cancel) for job_id on behalf of owner (the job's owner: the caller's id, or
+ * for an administrator the job's real owner; both canonical uuids) and wait for CANCELLED.
+ * 0: *reply holds the broker's answer (check reply->ok; error_code "unknown_job",
+ * "already_final" with reply->state, "db_unavailable", ...); -1: no valid answer in time, or
+ * an argument the protocol refuses (a sentence in err): answer 503. */
+int broker_client_cancel(broker_client_t *self, const char *owner, const char *job_id,
+                         proto_cancelled_t *reply, char *err, size_t err_size) PROFAI_MUST_CHECK;
+
 #endif

@@ -2,11 +2,13 @@
  * fuzz_bodies.c - libFuzzer target for the msgpack body codec (include/profai/proto.h,
  * docs/protocol.md section 3).
  *
- * Input: one selector byte, then the body. The selector's low three bits pick what runs:
+ * Input: one selector byte, then the body. With bit 4 clear, the selector's low three bits pick
+ * what runs:
  *   0 JOB, 1 PROGRESS, 2 RESULT, 3 SUBMIT, 4 SUBMITTED, 5 PING, 6 PONG: decode the body;
  *   7: build an error reply from the bytes (s_fuzz_error_reply) and decode it.
- * With bit 3 set (selectors 8..14 mod 16), the bytes describe a map that this file writes and
- * judges against the protocol document (see "structured mode" below).
+ * With bit 4 set, bit 0 picks 8 CANCEL or 9 CANCELLED (so 0x10 and 0x11; bits 1-2 ignored).
+ * With bit 3 set (e.g. 0x08..0x0e, 0x18, 0x19), the bytes describe a map that this file writes
+ * and judges against the protocol document (see "structured mode" below).
  *
  * Properties checked (a broken one aborts, leaving a crash file):
  *   - a failed decode reports bad_request or unsupported_version with a terminated detail;
@@ -231,6 +233,43 @@ s_equal_pong(const proto_pong_t *a, const proto_pong_t *b)
            a->queued == b->queued && a->running == b->running;
 }
 
+static void
+s_check_cancel(const proto_cancel_t *m, const uint8_t *data, size_t len)
+{
+    FUZZ_CHECK(proto_peek_rid(data, len) == m->rid);
+    S_CHECK_STR(m->owner, PROTO_UUID_LEN, PROTO_UUID_LEN);
+    FUZZ_CHECK(proto_is_uuid(m->owner, strlen(m->owner)));
+    S_CHECK_STR(m->job_id, PROTO_UUID_LEN, PROTO_UUID_LEN);
+    FUZZ_CHECK(proto_is_uuid(m->job_id, strlen(m->job_id)));
+}
+
+static bool
+s_equal_cancel(const proto_cancel_t *a, const proto_cancel_t *b)
+{
+    return a->rid == b->rid && strcmp(a->owner, b->owner) == 0 && strcmp(a->job_id, b->job_id) == 0;
+}
+
+static void
+s_check_cancelled(const proto_cancelled_t *m, const uint8_t *data, size_t len)
+{
+    FUZZ_CHECK(proto_peek_rid(data, len) == m->rid);
+    if (m->ok) {
+        S_CHECK_STR(m->state, 1, PROTO_STATE_MAX);
+        FUZZ_CHECK(m->error_code[0] == '\0');
+    } else {
+        S_CHECK_STR(m->state, 0, PROTO_STATE_MAX); /* optional: the final state */
+        S_CHECK_STR(m->error_code, 1, PROTO_CODE_MAX);
+    }
+    S_CHECK_STR(m->error, 0, PROTO_ERROR_MAX);
+}
+
+static bool
+s_equal_cancelled(const proto_cancelled_t *a, const proto_cancelled_t *b)
+{
+    return a->rid == b->rid && a->ok == b->ok && strcmp(a->state, b->state) == 0 &&
+           strcmp(a->error_code, b->error_code) == 0 && strcmp(a->error, b->error) == 0;
+}
+
 /* ---------------------------------------------------------------- round trips */
 
 /* Defines s_fuzz_<name>(data, len, err): decode; on success check the fields, encode, decode
@@ -265,6 +304,8 @@ S_DEFINE_ROUNDTRIP(submit, proto_submit_t)
 S_DEFINE_ROUNDTRIP(submitted, proto_submitted_t)
 S_DEFINE_ROUNDTRIP(ping, proto_ping_t)
 S_DEFINE_ROUNDTRIP(pong, proto_pong_t)
+S_DEFINE_ROUNDTRIP(cancel, proto_cancel_t)
+S_DEFINE_ROUNDTRIP(cancelled, proto_cancelled_t)
 
 /* ---------------------------------------------------------------- error reply */
 
@@ -316,6 +357,8 @@ s_fuzz_error_reply(const uint8_t *data, size_t len)
         else if (proto_is_utf8(detail, dlen))
             FUZZ_CHECK(n > PROTO_ERROR_MAX - 4); /* cut inside one character at most */
         FUZZ_CHECK(s_fuzz_submitted(buf.data, buf.size, &err) == 0);
+        /* The broker answers job.cancel errors with this reply too. */
+        FUZZ_CHECK(s_fuzz_cancelled(buf.data, buf.size, &err) == 0);
     } else {
         FUZZ_CHECK(buf.data == NULL && buf.size == 0);
     }
@@ -701,20 +744,42 @@ static const f_spec_t s_spec_pong[] = {
     {"queued", F_UINT, R_YES, 0, UINT64_MAX},
     {"running", F_UINT, R_YES, 0, UINT64_MAX},
 };
+static const f_spec_t s_spec_cancel[] = {
+    SPEC_V,
+    SPEC_RID,
+    {"owner", F_UUID, R_YES, 0, 0},
+    {"job_id", F_UUID, R_YES, 0, 0},
+};
+static const f_spec_t s_spec_cancelled[] = {
+    SPEC_V,
+    SPEC_RID,
+    SPEC_OK,
+    {"state", F_STR, R_IF_OK, 1, 16},
+    {"error_code", F_STR, R_IF_NOT_OK, 1, 32},
+    SPEC_ERROR,
+};
 
 typedef struct {
     const f_spec_t *fields;
     size_t count;
 } m_spec_t;
 
+/* Messages a selector can pick (see the top of this file); 7 is the error reply. */
+#define S_MESSAGES 10
+#define S_ERROR_REPLY 7
+
 #define S_SPEC(t)                                                                                  \
     {                                                                                              \
         (t), sizeof(t) / sizeof((t)[0])                                                            \
     }
-/* Indexed by selector: JOB, PROGRESS, RESULT, SUBMIT, SUBMITTED, PING, PONG. */
-static const m_spec_t s_specs[7] = {
-    S_SPEC(s_spec_job),       S_SPEC(s_spec_progress), S_SPEC(s_spec_result), S_SPEC(s_spec_submit),
-    S_SPEC(s_spec_submitted), S_SPEC(s_spec_ping),     S_SPEC(s_spec_pong),
+/* Indexed by message: JOB, PROGRESS, RESULT, SUBMIT, SUBMITTED, PING, PONG, (7: the error
+ * reply, which has no structured mode), CANCEL, CANCELLED. */
+static const m_spec_t s_specs[S_MESSAGES] = {
+    S_SPEC(s_spec_job),       S_SPEC(s_spec_progress),
+    S_SPEC(s_spec_result),    S_SPEC(s_spec_submit),
+    S_SPEC(s_spec_submitted), S_SPEC(s_spec_ping),
+    S_SPEC(s_spec_pong),      {NULL, 0},
+    S_SPEC(s_spec_cancel),    S_SPEC(s_spec_cancelled),
 };
 
 typedef enum { O_VALID, O_BAD_REQUEST, O_UNSUPPORTED_VERSION } o_verdict_t;
@@ -785,10 +850,11 @@ s_oracle(const m_spec_t *spec, const g_entry_t *entries, size_t count)
 
 typedef int (*s_fuzz_fn)(const uint8_t *data, size_t len, proto_error_t *err);
 
-/* Indexed by selector, like s_specs. */
-static const s_fuzz_fn s_decoders[7] = {s_fuzz_job,    s_fuzz_progress,  s_fuzz_result,
-                                        s_fuzz_submit, s_fuzz_submitted, s_fuzz_ping,
-                                        s_fuzz_pong};
+/* Indexed by message, like s_specs. */
+static const s_fuzz_fn s_decoders[S_MESSAGES] = {
+    s_fuzz_job,  s_fuzz_progress, s_fuzz_result, s_fuzz_submit, s_fuzz_submitted,
+    s_fuzz_ping, s_fuzz_pong,     NULL,          s_fuzz_cancel, s_fuzz_cancelled,
+};
 
 static void
 s_fuzz_structured(unsigned message, const uint8_t *data, size_t len)
@@ -817,11 +883,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     const uint8_t *body = data + 1;
     size_t len = size - 1;
-    unsigned message = data[0] % 8;
+    unsigned message = (data[0] & 0x10) ? 8 + (data[0] & 0x01) : data[0] % 8;
     bool structured = (data[0] & 0x08) != 0;
 
     (void)proto_peek_rid(body, len); /* must never read outside the body */
-    if (message == 7)
+    if (message == S_ERROR_REPLY)
         s_fuzz_error_reply(body, len);
     else if (structured)
         s_fuzz_structured(message, body, len);

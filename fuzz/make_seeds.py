@@ -27,6 +27,7 @@ TOKEN = JOB_ID + "/1"
 
 # Selector bytes of fuzz_bodies.c.
 JOB, PROGRESS, RESULT, SUBMIT, SUBMITTED, PING, PONG, ERROR_REPLY = range(8)
+CANCEL, CANCELLED = 0x10, 0x11
 
 
 def pack(obj):
@@ -113,6 +114,17 @@ def body_seeds():
         "nesting": (PING, pack({"v": 1, "rid": 1, "x": [[1]]})),
         "trailing-byte": (PING, pack({"v": 1, "rid": 1}) + b"\xc0"),
         "not-a-map": (PONG, pack([1, 2, 3])),
+        "cancel": (CANCEL, pack({"v": 1, "rid": 12, "owner": OWNER, "job_id": JOB_ID})),
+        "cancel-upper-job": (CANCEL, pack({"v": 1, "rid": 12, "owner": OWNER,
+                                           "job_id": JOB_ID.upper()})),
+        "cancelled-ok": (CANCELLED, pack({"v": 1, "rid": 12, "ok": True,
+                                          "state": "cancelled"})),
+        "cancelled-final": (CANCELLED, pack({"v": 1, "rid": 12, "ok": False,
+                                             "error_code": "already_final",
+                                             "state": "succeeded",
+                                             "error": "the job has already ended"})),
+        "cancelled-unknown": (CANCELLED, pack({"v": 1, "rid": 13, "ok": False,
+                                               "error_code": "unknown_job", "state": None})),
         "bad-utf8": (SUBMIT, pack({"v": 1, "rid": 7, "owner": OWNER, "title": "x",
                                    "filename": "f", "sha256": SHA})
                      .replace(b"\xa1x", b"\xa1\xff")),
@@ -213,6 +225,14 @@ def structured_seeds():
         "s-pong-duplicate": structured(PONG, v, ("rid", 1), ("ok", True), ("db", False),
                                        ("workers", 1), ("queued", 0), ("running", 0),
                                        ("rid", 2)),
+        "s-cancel": structured(CANCEL, v, ("rid", 1), ("owner", OWNER), ("job_id", JOB_ID)),
+        "s-cancel-sha-as-job": structured(CANCEL, v, ("rid", 1), ("owner", OWNER),
+                                          ("job_id", SHA)),
+        "s-cancelled-ok-no-state": structured(CANCELLED, v, ("rid", 1), ("ok", True),
+                                              ("error_code", "encrypted")),
+        "s-cancelled-state-limit": structured(CANCELLED, v, ("rid", 1), ("ok", False),
+                                              ("error_code", "encrypted"),
+                                              ("state", ("fill", "Q", 17))),
     }
 
 
@@ -253,6 +273,10 @@ def frame_seeds():
                               pack({"v": 1, "rid": 7, "ok": True, "job_id": JOB_ID,
                                     "state": "queued"})),
         "c-ping": frames(control, c, b"\x01", "broker.ping", pack({"v": 1, "rid": 1})),
+        "c-cancel": frames(control, c, b"\x01", "job.cancel",
+                           pack({"v": 1, "rid": 4, "owner": OWNER, "job_id": JOB_ID})),
+        "c-cancelled": frames(control, c, b"\x03", "job.cancel",
+                              pack({"v": 1, "rid": 4, "ok": True, "state": "cancelled"})),
         "c-pong": frames(control, c, b"\x03", "broker.ping",
                          pack({"v": 1, "rid": 1, "ok": True, "db": False, "workers": 0,
                                "queued": 0, "running": 0})),
@@ -318,13 +342,13 @@ def bodies_dict():
             "stage", "page", "pages", "ok", "course", "error_code", "error", "owner", "state",
             "db", "workers", "queued", "running"]
     entries = [pack(k) for k in keys]
-    entries += [pack(JOB_ID), pack(SHA), b"\xc3", b"\xc2", b"\xc0", b"\xcf", b"\xd3", b"\xdf",
+    entries += [pack(JOB_ID), pack(OWNER), pack(SHA), pack("cancelled"), b"\xc3", b"\xc2", b"\xc0", b"\xcf", b"\xd3", b"\xdf",
                 b"\xdd", b"\xc6", b"\xdb"]
     return entries
 
 
 def frames_dict():
-    return [b"MDPW02", b"MDPC02", b"course.build", b"job.submit", b"broker.ping",
+    return [b"MDPW02", b"MDPC02", b"course.build", b"job.submit", b"broker.ping", b"job.cancel",
             TOKEN.encode(), b"\x01\x01", b"\x01\x02", b"\x01\x03", b"\x01\x04", b"\x01\x05",
             b"\x01\x06", b"\x00"]
 

@@ -731,6 +731,101 @@ proto_pong_decode(const uint8_t *data, size_t len, proto_pong_t *m, proto_error_
     return 0;
 }
 
+/* ---------------------------------------------------------------- CANCEL / CANCELLED */
+
+enum { CANCEL_V, CANCEL_RID, CANCEL_OWNER, CANCEL_JOB_ID, CANCEL_N };
+
+static const s_field_t s_cancel_fields[CANCEL_N] = {
+    S_VERSION,
+    S_RID,
+    S_FIELD("owner", S_UUID, true, PROTO_UUID_LEN, PROTO_UUID_LEN),
+    S_FIELD("job_id", S_UUID, true, PROTO_UUID_LEN, PROTO_UUID_LEN),
+};
+
+int
+proto_cancel_encode(const proto_cancel_t *m, proto_buf_t *out, proto_error_t *err)
+{
+    s_field_t f[CANCEL_N];
+    if (m == NULL || out == NULL)
+        return proto_error_set(err, PROTO_BAD_REQUEST, "no message to encode");
+    memcpy(f, s_cancel_fields, sizeof f);
+    s_set_uint(&f[CANCEL_V], PROTO_VERSION);
+    s_set_uint(&f[CANCEL_RID], m->rid);
+    s_set_str(&f[CANCEL_OWNER], m->owner);
+    s_set_str(&f[CANCEL_JOB_ID], m->job_id);
+    return s_encode(f, CANCEL_N, out, err);
+}
+
+int
+proto_cancel_decode(const uint8_t *data, size_t len, proto_cancel_t *m, proto_error_t *err)
+{
+    s_field_t f[CANCEL_N];
+    memcpy(f, s_cancel_fields, sizeof f);
+    if (m == NULL)
+        return proto_error_set(err, PROTO_BAD_REQUEST, "no message to decode into");
+    *m = (proto_cancel_t){0};
+    if (s_decode(data, len, f, CANCEL_N, err) != 0)
+        return -1;
+    m->rid = f[CANCEL_RID].u;
+    S_COPY_STR(m->owner, &f[CANCEL_OWNER]);
+    S_COPY_STR(m->job_id, &f[CANCEL_JOB_ID]);
+    return 0;
+}
+
+enum {
+    CANCELLED_V,
+    CANCELLED_RID,
+    CANCELLED_OK,
+    CANCELLED_STATE,
+    CANCELLED_CODE,
+    CANCELLED_ERROR,
+    CANCELLED_N
+};
+
+static const s_field_t s_cancelled_fields[CANCELLED_N] = {
+    S_VERSION,    S_RID,   S_OK, S_FIELD("state", S_STR, false, 1, PROTO_STATE_MAX),
+    S_ERROR_CODE, S_ERROR,
+};
+
+int
+proto_cancelled_encode(const proto_cancelled_t *m, proto_buf_t *out, proto_error_t *err)
+{
+    s_field_t f[CANCELLED_N];
+    if (m == NULL || out == NULL)
+        return proto_error_set(err, PROTO_BAD_REQUEST, "no message to encode");
+    memcpy(f, s_cancelled_fields, sizeof f);
+    f[CANCELLED_STATE].required = m->ok;
+    f[CANCELLED_CODE].required = !m->ok;
+    s_set_uint(&f[CANCELLED_V], PROTO_VERSION);
+    s_set_uint(&f[CANCELLED_RID], m->rid);
+    s_set_uint(&f[CANCELLED_OK], m->ok);
+    s_set_str(&f[CANCELLED_STATE], m->state);
+    s_set_str(&f[CANCELLED_CODE], m->ok ? "" : m->error_code);
+    s_set_str(&f[CANCELLED_ERROR], m->error);
+    return s_encode(f, CANCELLED_N, out, err);
+}
+
+int
+proto_cancelled_decode(const uint8_t *data, size_t len, proto_cancelled_t *m, proto_error_t *err)
+{
+    s_field_t f[CANCELLED_N];
+    memcpy(f, s_cancelled_fields, sizeof f);
+    if (m == NULL)
+        return proto_error_set(err, PROTO_BAD_REQUEST, "no message to decode into");
+    *m = (proto_cancelled_t){0};
+    if (s_decode(data, len, f, CANCELLED_N, err) != 0)
+        return -1;
+    m->rid = f[CANCELLED_RID].u;
+    m->ok = f[CANCELLED_OK].u != 0;
+    if (s_require(m->ok ? &f[CANCELLED_STATE] : &f[CANCELLED_CODE], err) != 0)
+        return -1;
+    if (!m->ok)
+        S_COPY_STR(m->error_code, &f[CANCELLED_CODE]);
+    S_COPY_STR(m->state, &f[CANCELLED_STATE]);
+    S_COPY_STR(m->error, &f[CANCELLED_ERROR]);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- rid */
 
 /* Walk the top-level map with the pre-scan reader only: nothing is allocated, and a body

@@ -168,6 +168,8 @@ job_runner_start(const job_limits_t *limits, const proto_job_t *job, const char 
     close(pipe_fds[1]);
     close(in_fd);
     self->progress_fd = pipe_fds[0];
+    if (limits->crash_attempts > 0 && job->attempt <= limits->crash_attempts)
+        kill(self->pid, SIGSEGV); /* test seam: a crash the worker cannot tell from a real one */
     return self;
 fail:
     snprintf(err, err_size, "cannot start the extractor: %s", strerror(errno));

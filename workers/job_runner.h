@@ -30,6 +30,9 @@ typedef struct {
     long long file_size; /* bytes */
     long long max_pages;
     long long page_delay_ms; /* TEST SEAM, 0 in production */
+    /* TEST SEAM, 0 in production: the extractor of each of a job's first crash_attempts
+     * attempts is killed with SIGSEGV as soon as it has started, as a parser crash would. */
+    long long crash_attempts;
 } job_limits_t;
 
 /* How a finished job ended, for logs. */

@@ -62,6 +62,7 @@ s_usage(FILE *out)
             "  worker/extract         \"\"         profai-extract path (\"\": beside this "
             "program)\n"
             "  worker/page_delay_ms   0          TEST SEAM: extractor sleeps per page\n"
+            "  worker/crash_attempts  0          TEST SEAM: SIGSEGV the extractor of attempts 1..N\n"
             "  limits/address_space   1G         extractor RLIMIT_AS (0 = inherit)\n"
             "  limits/cpu_seconds     120        extractor RLIMIT_CPU (0 = inherit)\n"
             "  limits/wall_seconds    300        extractor killed after this (timeout)\n"
@@ -102,6 +103,7 @@ s_config_read(zconfig_t *conf, worker_config_t *wc, char *extract, size_t extrac
         {"worker/liveness", 3, 1, 100, &wc->liveness},
         {"worker/drain_timeout", 30000, 0, 86400000, &wc->drain_timeout},
         {"worker/page_delay_ms", 0, 0, 60000, &wc->limits.page_delay_ms},
+        {"worker/crash_attempts", 0, 0, 1000000, &wc->limits.crash_attempts},
         {"limits/address_space", 1LL << 30, 0, 1LL << 40, &wc->limits.address_space},
         {"limits/cpu_seconds", 120, 0, 86400, &wc->limits.cpu_seconds},
         {"limits/wall_seconds", 300, 1, 86400, &wall_seconds},

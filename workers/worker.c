@@ -31,9 +31,15 @@ static const char *const s_state_names[] = {"offline", "online", "closed"};
 typedef struct {
     int index;
     slot_state_t state;
-    zsock_t *sock;        /* ONLINE only */
-    int64_t last_sent;    /* any command sent (for heartbeats) */
-    int64_t last_heard;   /* any valid command received (for liveness) */
+    zsock_t *sock;      /* ONLINE only */
+    int64_t last_sent;  /* any command sent (for heartbeats) */
+    int64_t last_heard; /* any valid command received (for liveness) */
+    /* READY went out. The socket has ZMQ_IMMEDIATE set, so a send succeeds only once the
+     * connection to a broker is up: until then the slot waits (ZeroMQ retries the connection
+     * by itself), without heartbeats and without a liveness clock, so it connects within a
+     * second of a broker coming back, however long it was away. */
+    bool ready_sent;
+    bool waiting_logged;  /* "broker not reachable yet" was logged for this socket */
     int64_t reconnect_at; /* OFFLINE: earliest next connect */
     int64_t backoff;      /* next back-off delay */
 
@@ -44,6 +50,10 @@ typedef struct {
     uint32_t attempt;                   /* for logs: 0 when the address is not a token */
     job_runner_t *runner;
     proto_buf_t result; /* encoded RESULT body waiting for delivery; data NULL when none */
+    /* The FINAL went out on the current connection. The result is kept until the broker is
+     * heard from on it: a DEALER queues what it sends to a broker that is down, and a socket
+     * closed after broker silence would throw the FINAL away. */
+    bool result_sent;
     int64_t started;
     int64_t progress_sent; /* last PARTIAL */
     bool progress_dirty;   /* new progress not yet sent */
@@ -137,6 +147,15 @@ s_slot_busy(const slot_t *slot)
     return slot->runner != NULL || slot->result.data != NULL;
 }
 
+/* Whether a stopping slot has nothing left to do. A FINAL already sent goes out before the
+ * DISCONNECT (same connection, socket linger): waiting for the broker's word would only delay
+ * the exit. */
+static bool
+s_slot_may_close(const slot_t *slot)
+{
+    return !s_slot_busy(slot) || (slot->runner == NULL && slot->result_sent);
+}
+
 /* Send msg (always consumed). Updates last_sent on success. */
 static int
 s_slot_send(slot_t *slot, zmsg_t **msg, int64_t now)
@@ -161,6 +180,11 @@ s_slot_send_command(slot_t *slot, zmsg_t *msg, int64_t now)
 static void
 s_slot_go_offline(worker_t *self, slot_t *slot, int64_t now, const char *why)
 {
+    if (slot->result_sent)
+        log_info("slot=%d job=%s attempt=%u result not confirmed by the broker; sent again "
+                 "after reconnecting",
+                 slot->index, slot->job_id, slot->attempt);
+    slot->result_sent = false;
     zsock_destroy(&slot->sock);
     s_slot_set_state(slot, SLOT_OFFLINE);
     slot->reconnect_at = now + slot->backoff;
@@ -183,11 +207,13 @@ s_slot_close(slot_t *slot, int64_t now)
     log_info("slot=%d closed", slot->index);
 }
 
-/* Send the held RESULT as FINAL if connected; keep it otherwise. */
+/* Send the held RESULT as FINAL if connected; keep it until the broker answers anything on
+ * this connection (s_slot_confirm_delivery). */
 static void
 s_slot_deliver(worker_t *self, slot_t *slot, int64_t now)
 {
-    if (slot->result.data == NULL || slot->state != SLOT_ONLINE)
+    if (slot->result.data == NULL || slot->state != SLOT_ONLINE || !slot->ready_sent ||
+        slot->result_sent)
         return;
     zmsg_t *msg = mdpw_build_job_message(MDPW_FINAL, slot->address, slot->address_len,
                                          slot->result.data, slot->result.size);
@@ -195,9 +221,37 @@ s_slot_deliver(worker_t *self, slot_t *slot, int64_t now)
         s_slot_go_offline(self, slot, now, "cannot send FINAL");
         return;
     }
+    slot->result_sent = true;
+    log_debug("slot=%d job=%s attempt=%u result sent", slot->index, slot->job_id, slot->attempt);
+}
+
+/* The broker spoke on the connection the FINAL went out on: it has it (messages of one
+ * connection arrive in order), so the result can go. */
+static void
+s_slot_confirm_delivery(slot_t *slot)
+{
+    if (slot->result.data == NULL || !slot->result_sent)
+        return;
     log_info("slot=%d job=%s attempt=%u result delivered", slot->index, slot->job_id,
              slot->attempt);
     proto_buf_free(&slot->result);
+    slot->result_sent = false;
+}
+
+/* Send READY once the new socket is connected (then the held result, if any). */
+static void
+s_slot_try_ready(worker_t *self, slot_t *slot, int64_t now)
+{
+    if (slot->state != SLOT_ONLINE || slot->ready_sent)
+        return;
+    zmsg_t *msg = mdpw_build_ready(self->service);
+    if (s_slot_send(slot, &msg, now) != 0)
+        return; /* not connected yet */
+    slot->ready_sent = true;
+    slot->last_heard = now; /* the liveness clock starts with READY */
+    log_info("slot=%d connected to %s, READY %s%s", slot->index, self->endpoint, self->service,
+             slot->result.data != NULL ? ", delivering the held result" : "");
+    s_slot_deliver(self, slot, now);
 }
 
 static void
@@ -212,6 +266,11 @@ s_slot_connect(worker_t *self, slot_t *slot, int64_t now)
     zsock_set_linger(sock, WORKER_LINGER_MS);
     /* Never block the loop on a send: a full queue means the broker is not reading. */
     zsock_set_sndtimeo(sock, 0);
+    /* Queue nothing for a broker that is not there: a send succeeds only on a live connection
+     * (docs/worker.md, "Waiting for a broker that is down"). ZeroMQ retries the connection
+     * itself, 100 ms doubling to 1 s. */
+    zsock_set_immediate(sock, 1);
+    zsock_set_reconnect_ivl_max(sock, WORKER_RECONNECT_IVL_MAX_MS);
     if (zsock_connect(sock, "%s", self->endpoint) != 0) {
         zsock_destroy(&sock);
         log_error("slot=%d cannot connect to %s: %s", slot->index, self->endpoint,
@@ -222,10 +281,9 @@ s_slot_connect(worker_t *self, slot_t *slot, int64_t now)
     slot->sock = sock;
     s_slot_set_state(slot, SLOT_ONLINE);
     slot->last_heard = now;
-    s_slot_send_command(slot, mdpw_build_ready(self->service), now);
-    log_info("slot=%d connected to %s, READY %s%s", slot->index, self->endpoint, self->service,
-             slot->result.data != NULL ? ", delivering the held result" : "");
-    s_slot_deliver(self, slot, now);
+    slot->ready_sent = false;
+    slot->waiting_logged = false;
+    s_slot_try_ready(self, slot, now);
 }
 
 /* ---------------------------------------------------------------- jobs */
@@ -358,6 +416,26 @@ s_slot_on_request(worker_t *self, slot_t *slot, const mdpw_view_t *view, int64_t
     s_slot_start_job(self, slot, view, now);
 }
 
+/* The broker took this slot's job away (cancelled, past its deadline, or given to another
+ * worker): it only sends DISCONNECT to a busy worker then. Kill the parser and drop the result;
+ * the slot comes back free, with READY on a new connection. */
+static void
+s_slot_drop_job(slot_t *slot)
+{
+    if (!s_slot_busy(slot))
+        return;
+    if (slot->runner != NULL)
+        log_warn("slot=%d job=%s attempt=%u stopped: the broker took the job away (pid %ld "
+                 "killed)",
+                 slot->index, slot->job_id, slot->attempt, (long)job_runner_pid(slot->runner));
+    else
+        log_warn("slot=%d job=%s attempt=%u result dropped: the broker took the job away",
+                 slot->index, slot->job_id, slot->attempt);
+    job_runner_destroy(&slot->runner); /* SIGKILL, then reaped */
+    proto_buf_free(&slot->result);
+    slot->result_sent = false;
+}
+
 static void
 s_slot_receive(worker_t *self, slot_t *slot, int64_t now)
 {
@@ -378,10 +456,12 @@ s_slot_receive(worker_t *self, slot_t *slot, int64_t now)
     }
     slot->last_heard = now;
     slot->backoff = WORKER_BACKOFF_MIN_MS; /* the connection works */
+    s_slot_confirm_delivery(slot);
     switch (view.command) {
     case MDPW_HEARTBEAT:
         break;
     case MDPW_DISCONNECT:
+        s_slot_drop_job(slot);
         s_slot_go_offline(self, slot, now, "DISCONNECT from the broker");
         break;
     case MDPW_REQUEST:
@@ -427,8 +507,9 @@ s_slot_tick_drain(worker_t *self, slot_t *slot, int64_t now)
                      slot->job_id, slot->attempt);
         job_runner_destroy(&slot->runner);
         proto_buf_free(&slot->result);
+        slot->result_sent = false;
     }
-    if (!s_slot_busy(slot))
+    if (s_slot_may_close(slot))
         s_slot_close(slot, now);
 }
 
@@ -443,7 +524,16 @@ s_slot_tick(worker_t *self, slot_t *slot, int64_t now)
         if (slot->state == SLOT_CLOSED)
             return;
     }
-    if (slot->state == SLOT_ONLINE) {
+    if (slot->state == SLOT_ONLINE && !slot->ready_sent) {
+        s_slot_try_ready(self, slot, now);
+        int64_t waited = now - slot->last_heard;
+        if (!slot->ready_sent && !slot->waiting_logged &&
+            waited >= self->config.heartbeat_ivl * self->config.liveness) {
+            log_warn("slot=%d broker at %s not reachable for %lld ms; still trying", slot->index,
+                     self->endpoint, (long long)waited);
+            slot->waiting_logged = true;
+        }
+    } else if (slot->state == SLOT_ONLINE) {
         int64_t silent = now - slot->last_heard;
         if (silent >= self->config.heartbeat_ivl * self->config.liveness) {
             char why[96];
@@ -476,14 +566,18 @@ s_slot_next_timer(const worker_t *self, const slot_t *slot)
             EARLIER(slot->progress_sent + (slot->progress_dirty ? WORKER_PROGRESS_MIN_GAP_MS
                                                                 : WORKER_PROGRESS_KEEPALIVE_MS));
     }
-    if (slot->state == SLOT_ONLINE) {
+    if (slot->state == SLOT_ONLINE && !slot->ready_sent) {
+        /* POLLOUT says when the connection is up; this timer only logs the wait once. */
+        if (!slot->waiting_logged)
+            EARLIER(slot->last_heard + self->config.heartbeat_ivl * self->config.liveness);
+    } else if (slot->state == SLOT_ONLINE) {
         EARLIER(slot->last_heard + self->config.heartbeat_ivl * self->config.liveness);
         EARLIER(slot->last_sent + self->config.heartbeat_ivl);
     } else if (slot->runner == NULL) {
         EARLIER(slot->reconnect_at);
     }
     if (self->draining)
-        EARLIER(s_slot_busy(slot) ? self->drain_deadline : 0); /* idle: close at once */
+        EARLIER(s_slot_may_close(slot) ? 0 : self->drain_deadline); /* idle: close at once */
 #undef EARLIER
     return next;
 }
@@ -549,7 +643,8 @@ worker_run(worker_t *self, int stop_fd)
             int64_t t = s_slot_next_timer(self, slot);
             next = t < next ? t : next;
             if (slot->state == SLOT_ONLINE) {
-                items[n] = (zmq_pollitem_t){zsock_resolve(slot->sock), 0, ZMQ_POLLIN, 0};
+                short events = ZMQ_POLLIN | (slot->ready_sent ? 0 : ZMQ_POLLOUT);
+                items[n] = (zmq_pollitem_t){zsock_resolve(slot->sock), 0, events, 0};
                 kinds[n] = ITEM_SOCKET, owners[n++] = slot;
             }
             if (slot->runner != NULL && job_runner_fd(slot->runner) >= 0) {
@@ -567,9 +662,11 @@ worker_run(worker_t *self, int stop_fd)
         }
         now = zclock_mono();
         for (int k = 0; k < n; k++) {
+            slot_t *slot = owners[k];
+            if (kinds[k] == ITEM_SOCKET && (items[k].revents & ZMQ_POLLOUT))
+                s_slot_try_ready(self, slot, now);
             if (!(items[k].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
                 continue;
-            slot_t *slot = owners[k];
             if (kinds[k] == ITEM_STOP) {
                 char buf[16];
                 ssize_t got = read(stop_fd, buf, sizeof buf);

@@ -14,6 +14,7 @@
 #define WORKER_CONCURRENCY_MAX 64
 #define WORKER_BACKOFF_MIN_MS 250
 #define WORKER_BACKOFF_MAX_MS 8000
+#define WORKER_RECONNECT_IVL_MAX_MS 1000  /* ZeroMQ's own retries while no broker listens */
 #define WORKER_PROGRESS_MIN_GAP_MS 250    /* at most about 4 PARTIALs per second */
 #define WORKER_PROGRESS_KEEPALIVE_MS 2000 /* and at least one every 2 s while a job runs */
 

@@ -26,6 +26,7 @@
 #define PROTO_SERVICE_COURSE "course.build"
 #define PROTO_SERVICE_SUBMIT "job.submit"
 #define PROTO_SERVICE_PING "broker.ping"
+#define PROTO_SERVICE_CANCEL "job.cancel"
 
 /* Limits (bytes), from docs/protocol.md. */
 #define PROTO_SERVICE_MAX 32
@@ -194,6 +195,25 @@ typedef struct {
     uint64_t running;
 } proto_pong_t;
 
+/* CANCEL: client REQUEST body for job.cancel. `owner` is the job's owner: the caller's own id,
+ * or, for an administrator, the job's real owner (the broker refuses any other). */
+typedef struct {
+    uint64_t rid;
+    char owner[PROTO_UUID_LEN + 1];
+    char job_id[PROTO_UUID_LEN + 1];
+} proto_cancel_t;
+
+/* CANCELLED: client FINAL body from job.cancel. ok: the job is cancelled now (state
+ * "cancelled"). Not ok: error_code says why; "already_final" comes with the job's final state
+ * in `state`, "unknown_job" and the generic errors (db_unavailable, ...) with state "". */
+typedef struct {
+    uint64_t rid;
+    bool ok;
+    char state[PROTO_STATE_MAX + 1];     /* required when ok; optional otherwise */
+    char error_code[PROTO_CODE_MAX + 1]; /* when !ok */
+    char error[PROTO_ERROR_MAX + 1];
+} proto_cancelled_t;
+
 /* Generic client error reply {v, rid, ok:false, error_code, error}: what the broker sends for
  * an unknown service or an invalid body. Decode it with proto_submitted_decode (ok = false). */
 int proto_error_reply_encode(uint64_t rid, const char *code, const char *detail,
@@ -227,6 +247,15 @@ int proto_ping_decode(const uint8_t *data, size_t len, proto_ping_t *m,
 int proto_pong_encode(const proto_pong_t *m, proto_buf_t *out, proto_error_t *err) PROFAI_MUST_CHECK;
 int proto_pong_decode(const uint8_t *data, size_t len, proto_pong_t *m,
                       proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_cancel_encode(const proto_cancel_t *m, proto_buf_t *out,
+                        proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_cancel_decode(const uint8_t *data, size_t len, proto_cancel_t *m,
+                        proto_error_t *err) PROFAI_MUST_CHECK;
+/* The generic error reply also decodes as a CANCELLED (ok = false, state ""). */
+int proto_cancelled_encode(const proto_cancelled_t *m, proto_buf_t *out,
+                           proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_cancelled_decode(const uint8_t *data, size_t len, proto_cancelled_t *m,
+                           proto_error_t *err) PROFAI_MUST_CHECK;
 
 /* Best-effort: the `rid` of a client body, 0 if it cannot be read. For error replies to
  * bodies that failed to decode. */

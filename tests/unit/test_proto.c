@@ -165,6 +165,8 @@ typedef union {
     proto_submitted_t submitted;
     proto_ping_t ping;
     proto_pong_t pong;
+    proto_cancel_t cancel;
+    proto_cancelled_t cancelled;
 } t_any_t;
 
 typedef enum {
@@ -175,6 +177,8 @@ typedef enum {
     M_SUBMITTED,
     M_PING,
     M_PONG,
+    M_CANCEL,
+    M_CANCELLED,
     M_COUNT
 } t_msg_t;
 
@@ -196,6 +200,10 @@ t_decode(t_msg_t kind, const uint8_t *data, size_t len, t_any_t *m, proto_error_
         return proto_ping_decode(data, len, &m->ping, err);
     case M_PONG:
         return proto_pong_decode(data, len, &m->pong, err);
+    case M_CANCEL:
+        return proto_cancel_decode(data, len, &m->cancel, err);
+    case M_CANCELLED:
+        return proto_cancelled_decode(data, len, &m->cancelled, err);
     default:
         return -1;
     }
@@ -251,6 +259,23 @@ static const t_entry_t s_pong_entries[] = {
     E_U("v", 1),       E_U("rid", 99),   E_B("ok", 1),      E_B("db", 1),
     E_U("workers", 3), E_U("queued", 4), E_U("running", 5),
 };
+static const t_entry_t s_cancel_entries[] = {
+    E_U("v", 1),
+    E_U("rid", 11),
+    E_S("owner", OWNER),
+    E_S("job_id", JOB_ID),
+};
+static const t_entry_t s_cancelled_ok_entries[] = {
+    E_U("v", 1), E_U("rid", 11), E_B("ok", 1), E_S("state", "cancelled"), E_OPT_S("error", ""),
+};
+static const t_entry_t s_cancelled_final_entries[] = {
+    E_U("v", 1),
+    E_U("rid", 11),
+    E_B("ok", 0),
+    E_S("error_code", "already_final"),
+    E_OPT_S("state", "succeeded"),
+    E_OPT_S("error", "the job has already ended"),
+};
 
 typedef struct {
     const char *name;
@@ -273,6 +298,9 @@ static const t_case_t s_cases[] = {
     CASE("submitted fail", M_SUBMITTED, s_submitted_fail_entries),
     CASE("ping", M_PING, s_ping_entries),
     CASE("pong", M_PONG, s_pong_entries),
+    CASE("cancel", M_CANCEL, s_cancel_entries),
+    CASE("cancelled ok", M_CANCELLED, s_cancelled_ok_entries),
+    CASE("cancelled already final", M_CANCELLED, s_cancelled_final_entries),
 };
 #define N_CASES (sizeof s_cases / sizeof s_cases[0])
 
@@ -756,6 +784,121 @@ test_ping_pong_roundtrip(void **state)
     proto_buf_free(&buf);
 }
 
+static void
+test_cancel_roundtrip(void **state)
+{
+    (void)state;
+    proto_cancel_t in = {.rid = UINT64_MAX}, out;
+    proto_buf_t buf = {0};
+    proto_error_t err;
+    char keys[256];
+
+    strcpy(in.owner, OWNER);
+    strcpy(in.job_id, JOB_ID);
+    assert_int_equal(proto_cancel_encode(&in, &buf, &err), 0);
+    t_keys(&buf, keys, sizeof keys);
+    assert_string_equal(keys, "v,rid,owner,job_id");
+    assert_int_equal(proto_cancel_decode(buf.data, buf.size, &out, &err), 0);
+    assert_true(out.rid == UINT64_MAX);
+    assert_string_equal(out.owner, OWNER);
+    assert_string_equal(out.job_id, JOB_ID);
+    assert_true(proto_peek_rid(buf.data, buf.size) == UINT64_MAX);
+    proto_buf_free(&buf);
+
+    /* Both ids must be canonical uuids: the broker compares them with the database's. */
+    strcpy(in.job_id, "5B0C2B5E-3F9A-4C51-9D7E-0C7A2F7D7A10");
+    assert_int_equal(proto_cancel_encode(&in, &buf, &err), -1);
+    assert_non_null(strstr(err.detail, "job_id"));
+    strcpy(in.job_id, JOB_ID);
+    in.owner[0] = '\0';
+    assert_int_equal(proto_cancel_encode(&in, &buf, &err), -1);
+    assert_non_null(strstr(err.detail, "owner"));
+    assert_null(buf.data);
+    const t_entry_t bad_job = E_S("job_id", "not-a-uuid");
+    buf = t_build(s_cancel_entries, 4, -1, 3, &bad_job, -1);
+    assert_int_equal(proto_cancel_decode(buf.data, buf.size, &out, &err), -1);
+    assert_string_equal(err.code, "bad_request");
+    assert_non_null(strstr(err.detail, "job_id"));
+    proto_buf_free(&buf);
+}
+
+static void
+test_cancelled_roundtrip(void **state)
+{
+    (void)state;
+    proto_cancelled_t in = {.rid = 3, .ok = true}, out;
+    proto_buf_t buf = {0};
+    proto_error_t err;
+    char keys[256];
+
+    strcpy(in.state, "cancelled");
+    strcpy(in.error_code, "ignored"); /* not sent when ok */
+    assert_int_equal(proto_cancelled_encode(&in, &buf, &err), 0);
+    t_keys(&buf, keys, sizeof keys);
+    assert_string_equal(keys, "v,rid,ok,state");
+    assert_int_equal(proto_cancelled_decode(buf.data, buf.size, &out, &err), 0);
+    assert_int_equal(out.rid, 3);
+    assert_true(out.ok);
+    assert_string_equal(out.state, "cancelled");
+    assert_string_equal(out.error_code, "");
+    proto_buf_free(&buf);
+    in.state[0] = '\0'; /* ok needs the state */
+    assert_int_equal(proto_cancelled_encode(&in, &buf, &err), -1);
+    assert_non_null(strstr(err.detail, "state"));
+
+    /* already_final carries the final state */
+    in = (proto_cancelled_t){.rid = 4, .ok = false};
+    strcpy(in.state, "succeeded");
+    strcpy(in.error_code, "already_final");
+    strcpy(in.error, "the job has already ended");
+    assert_int_equal(proto_cancelled_encode(&in, &buf, &err), 0);
+    t_keys(&buf, keys, sizeof keys);
+    assert_string_equal(keys, "v,rid,ok,state,error_code,error");
+    assert_int_equal(proto_cancelled_decode(buf.data, buf.size, &out, &err), 0);
+    assert_false(out.ok);
+    assert_string_equal(out.state, "succeeded");
+    assert_string_equal(out.error_code, "already_final");
+    assert_string_equal(out.error, in.error);
+    proto_buf_free(&buf);
+
+    /* unknown_job: no state */
+    in = (proto_cancelled_t){.rid = 5, .ok = false};
+    strcpy(in.error_code, "unknown_job");
+    assert_int_equal(proto_cancelled_encode(&in, &buf, &err), 0);
+    t_keys(&buf, keys, sizeof keys);
+    assert_string_equal(keys, "v,rid,ok,error_code");
+    assert_int_equal(proto_cancelled_decode(buf.data, buf.size, &out, &err), 0);
+    assert_string_equal(out.state, "");
+    assert_string_equal(out.error_code, "unknown_job");
+    proto_buf_free(&buf);
+    in.error_code[0] = '\0'; /* not ok needs a code */
+    assert_int_equal(proto_cancelled_encode(&in, &buf, &err), -1);
+    assert_non_null(strstr(err.detail, "error_code"));
+    s_fill(in.state, PROTO_STATE_MAX, 's');
+    in.state[PROTO_STATE_MAX] = 's'; /* not terminated within the member */
+    strcpy(in.error_code, "already_final");
+    assert_int_equal(proto_cancelled_encode(&in, &buf, &err), -1);
+    assert_non_null(strstr(err.detail, "state"));
+
+    /* The generic error reply (db_unavailable, bad_request...) decodes as CANCELLED. */
+    assert_int_equal(proto_error_reply_encode(6, "db_unavailable", "retry later", &buf), 0);
+    assert_int_equal(proto_cancelled_decode(buf.data, buf.size, &out, &err), 0);
+    assert_int_equal(out.rid, 6);
+    assert_false(out.ok);
+    assert_string_equal(out.error_code, "db_unavailable");
+    assert_string_equal(out.state, "");
+    proto_buf_free(&buf);
+
+    /* An empty state is refused on the wire, as for SUBMITTED. */
+    t_entry_t bad[6];
+    memcpy(bad, s_cancelled_final_entries, sizeof bad);
+    bad[4].s = "";
+    buf = t_build(bad, 6, -1, -1, NULL, -1);
+    assert_int_equal(proto_cancelled_decode(buf.data, buf.size, &out, &err), -1);
+    assert_non_null(strstr(err.detail, "state"));
+    proto_buf_free(&buf);
+}
+
 /* ================================================================ hostile bodies */
 
 /* Every table decodes as given, and keeps decoding without each optional field. */
@@ -1188,6 +1331,19 @@ t_assert_sane(t_msg_t kind, const t_any_t *m, const uint8_t *data, size_t len)
         t_assert_str(m->submitted.error_code, sizeof m->submitted.error_code, PROTO_CODE_MAX);
         t_assert_str(m->submitted.error, sizeof m->submitted.error, PROTO_ERROR_MAX);
         break;
+    case M_CANCEL:
+        assert_true(proto_is_uuid(m->cancel.owner, strlen(m->cancel.owner)));
+        assert_true(proto_is_uuid(m->cancel.job_id, strlen(m->cancel.job_id)));
+        break;
+    case M_CANCELLED:
+        if (m->cancelled.ok)
+            assert_true(m->cancelled.state[0] != '\0' && m->cancelled.error_code[0] == '\0');
+        else
+            assert_true(m->cancelled.error_code[0] != '\0');
+        t_assert_str(m->cancelled.state, sizeof m->cancelled.state, PROTO_STATE_MAX);
+        t_assert_str(m->cancelled.error_code, sizeof m->cancelled.error_code, PROTO_CODE_MAX);
+        t_assert_str(m->cancelled.error, sizeof m->cancelled.error, PROTO_ERROR_MAX);
+        break;
     default:
         break;
     }
@@ -1496,6 +1652,8 @@ main(void)
         cmocka_unit_test(test_submit_roundtrip),
         cmocka_unit_test(test_submitted_roundtrip),
         cmocka_unit_test(test_ping_pong_roundtrip),
+        cmocka_unit_test(test_cancel_roundtrip),
+        cmocka_unit_test(test_cancelled_roundtrip),
         cmocka_unit_test(test_tables_valid),
         cmocka_unit_test(test_missing_wrong_duplicate),
         cmocka_unit_test(test_version),
