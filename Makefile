@@ -27,9 +27,13 @@ WORKER_SRC   := workers/main.c workers/worker.c workers/job_runner.c
 EXTRACT_SRC  := workers/extract_main.c workers/course.c
 # Pure-C text algorithms of course generation (no poppler): linked into profai-extract and the
 # unit tests.
-COURSE_SRC   :=
+COURSE_SRC   := workers/utf8.c workers/strbuf.c workers/strmap.c workers/mathlite.c \
+                workers/textclean.c workers/headings.c workers/stopwords.c workers/sentences.c \
+                workers/terms.c workers/keyterms.c workers/summary.c workers/quiz.c \
+                workers/course_text.c
 FRONTEND_SRC := frontend/main.c frontend/http.c frontend/api.c frontend/broker_client.c \
-                frontend/db.c frontend/auth.c
+                frontend/db.c frontend/auth.c frontend/static.c $(B)/frontend/web_assets.c \
+                frontend/cache.c frontend/json_in.c
 CTL_SRC      := profaictl/main.c
 MIGRATIONS   := $(sort $(wildcard broker/migrations/*.sql))
 
@@ -54,6 +58,16 @@ $(B)/broker/migrations.o: $(B)/broker/migrations.c
 $(B)/broker/migrations.c: $(MIGRATIONS) scripts/embed-sql.sh
 	@mkdir -p $(dir $@)
 	sh scripts/embed-sql.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+# The web page (frontend/web/) compiled into profai-frontend as byte arrays (frontend/static.h).
+# Both object paths: FRONTEND_SRC's objects are $(B)/<source>.o, so this one is $(B)/$(B)/...
+$(B)/frontend/web_assets.o $(B)/$(B)/frontend/web_assets.o: $(B)/frontend/web_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ifrontend -c $< -o $@
+
+$(B)/frontend/web_assets.c: $(sort $(wildcard frontend/web/*)) scripts/embed-web.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed-web.sh $(sort $(wildcard frontend/web/*)) > $@.tmp && mv $@.tmp $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

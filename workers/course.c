@@ -1,7 +1,12 @@
 /* course.c - see course.h. */
 #include "course.h"
 
+#include "course_text.h"
+#include "headings.h"
 #include "json.h"
+#include "strbuf.h"
+#include "textclean.h"
+#include "textline.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +24,11 @@ typedef struct {
     char *title; /* owned */
     int start;
     int end;
+    size_t first_line; /* with headings: its lines, [first_line, end_line) of b->lines; */
+    size_t end_line;   /* both 0 when the lesson is its pages */
+    char *text;        /* owned (malloc); clean text, set by s_render_lessons */
+    size_t len;
+    size_t *offsets; /* owned (malloc); where each page's text begins in text */
 } lesson_t;
 
 typedef struct {
@@ -29,15 +39,27 @@ typedef struct {
     GArray *lessons; /* of lesson_t */
 } module_t;
 
+/* Where the modules and lessons came from: the "structure" of the course document. */
+typedef enum {
+    STRUCTURE_PAGES,    /* page groups: no outline, no headings */
+    STRUCTURE_OUTLINE,  /* the PDF's outline */
+    STRUCTURE_HEADINGS, /* headings found from the typography */
+} structure_t;
+
+static const char *const s_structure_names[] = {"pages", "outline", "headings"};
+
 /* Everything one build needs; lives for one course_build call. */
 typedef struct {
     PopplerDocument *doc; /* borrowed */
     const course_options_t *options;
     int pages;
-    char **texts;      /* page texts, texts[0] = page 1; owned */
-    GArray *entries;   /* of entry_t */
-    GArray *modules;   /* of module_t */
-    bool from_outline; /* structure "outline" rather than "pages" */
+    char **texts;    /* page texts, texts[0] = page 1; owned */
+    GArray *lines;   /* of text_line_t, pointing into texts */
+    float *heights;  /* page heights in points; owned */
+    GArray *entries; /* of entry_t */
+    GArray *modules; /* of module_t */
+    structure_t structure;
+    course_text_t analysis; /* summaries, key terms, quiz, language */
 } builder_t;
 
 static int s_fail(course_error_t *err, const char *code, const char *fmt, ...)
@@ -131,10 +153,23 @@ s_is_blank(const char *s)
     return true;
 }
 
+static bool
+s_is_blank_n(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (!g_ascii_isspace(s[i]))
+            return false;
+    }
+    return true;
+}
+
 static void
 s_lesson_clear(gpointer p)
 {
-    g_free(((lesson_t *)p)->title);
+    lesson_t *l = p;
+    g_free(l->title);
+    free(l->text);
+    free(l->offsets);
 }
 
 static void
@@ -166,7 +201,7 @@ s_module_add(builder_t *b, char *title, int start, int end, bool generated)
 static void
 s_lesson_add(module_t *m, char *title, int start, int end)
 {
-    lesson_t l = {title, start, end};
+    lesson_t l = {title, start, end, 0, 0, NULL, 0, NULL};
     g_array_append_val(m->lessons, l);
     if (end > m->end)
         m->end = end;
@@ -303,8 +338,9 @@ s_outline_lessons(builder_t *b, module_t *m, guint i, guint stop)
     }
 }
 
+/* Modules and lessons from b->entries (the outline, or the headings found). */
 static void
-s_plan_outline(builder_t *b)
+s_plan_entries(builder_t *b, structure_t structure)
 {
     guint first = 0;
     while (first < b->entries->len && g_array_index(b->entries, entry_t, first).level != 1)
@@ -324,23 +360,179 @@ s_plan_outline(builder_t *b)
                                    s_range_end(e->page, next_start, b->pages), false);
         s_outline_lessons(b, m, i, next);
     }
-    b->from_outline = true;
+    b->structure = structure;
+}
+
+/* ---------------------------------------------------------------- headings */
+
+/* Without an outline, the headings found in the text cut it at their lines: level 1 starts a
+ * module, level 2 a lesson, deeper levels fold into their lesson. A lesson's text runs from
+ * its heading to the next one; its pages are those its lines are on, and at least up to the
+ * page before the next heading, so that pages stay covered. */
+typedef struct {
+    builder_t *b;
+    const text_line_t *lines;
+    size_t count;
+    const heading_t *h; /* the headings */
+    size_t nh;
+} anchors_t;
+
+/* Do lines [first + skip, end) hold any text (running lines aside)? */
+static bool
+s_has_body(const anchors_t *a, size_t first, size_t end, size_t skip)
+{
+    for (size_t i = first + skip; i < end; i++) {
+        if (!a->lines[i].running && !s_is_blank_n(a->lines[i].text, a->lines[i].len))
+            return true;
+    }
+    return false;
+}
+
+/* Pages of the lines [first, end): from the first line's page to the page of the last line
+ * with text, and at least to the page before `next_page` (the next part's first page). */
+static void
+s_anchor_pages(const anchors_t *a, size_t first, size_t end, int next_page, int *start, int *stop)
+{
+    *start = first == 0 ? 1 : first < a->count ? a->lines[first].page : a->b->pages;
+    int last = *start;
+    for (size_t i = first; i < end; i++) {
+        if (!a->lines[i].running && !s_is_blank_n(a->lines[i].text, a->lines[i].len))
+            last = a->lines[i].page;
+    }
+    if (next_page - 1 > last)
+        last = next_page - 1;
+    *stop = MIN(MAX(last, *start), a->b->pages);
+}
+
+/* The first page of the part that starts at line `line` (count: the end of the document). */
+static int
+s_anchor_page(const anchors_t *a, size_t line)
+{
+    return line < a->count ? a->lines[line].page : a->b->pages + 1;
+}
+
+static void
+s_anchored_lesson(const anchors_t *a, module_t *m, char *title, size_t first, size_t end)
+{
+    int start, stop;
+    s_anchor_pages(a, first, end, s_anchor_page(a, end), &start, &stop);
+    s_lesson_add(m, title, start, stop);
+    lesson_t *l = &g_array_index(m->lessons, lesson_t, m->lessons->len - 1);
+    l->first_line = first;
+    l->end_line = end;
+}
+
+/* The module of the level-1 heading h[i], whose lines end at `end`. */
+static void
+s_anchored_module(const anchors_t *a, size_t i, size_t end)
+{
+    const heading_t *mh = &a->h[i];
+    int start = a->lines[mh->line].page; /* lessons widen the module to their last page */
+    module_t *m = s_module_add(a->b, s_title_dup(mh->title), start, start, false);
+    if (m->title == NULL)
+        m->title = s_pages_title(start, start);
+    size_t k = i + 1;
+    while (k < a->nh && a->h[k].level != 2 && a->h[k].level != 1)
+        k++;
+    if (k >= a->nh || a->h[k].level == 1) {
+        s_anchored_lesson(a, m, g_strdup(m->title), mh->line, end);
+        return;
+    }
+    /* Text between the module's heading and its first lesson opens the module as a lesson of
+     * its own; a bare heading joins the first lesson instead. */
+    size_t first = mh->line;
+    if (s_has_body(a, mh->line, a->h[k].line, (size_t)mh->lines)) {
+        s_anchored_lesson(a, m, g_strdup(m->title), mh->line, a->h[k].line);
+        first = a->h[k].line;
+    }
+    while (k < a->nh && a->h[k].level != 1) {
+        size_t next = k + 1;
+        while (next < a->nh && a->h[next].level > 2)
+            next++;
+        size_t stop_line = next < a->nh ? a->h[next].line : a->count;
+        if (stop_line > end)
+            stop_line = end;
+        char *title = s_title_dup(a->h[k].title);
+        s_anchored_lesson(a, m, title != NULL ? title : g_strdup(m->title), first, stop_line);
+        first = stop_line;
+        k = next;
+    }
+}
+
+static void
+s_plan_anchored(builder_t *b, const headings_t *found)
+{
+    anchors_t a = {b, (const text_line_t *)b->lines->data, b->lines->len, found->items,
+                   found->count};
+    size_t first = 0;
+    while (first < a.nh && a.h[first].level != 1)
+        first++;
+    if (first >= a.nh)
+        return;
+    size_t line = a.h[first].line;
+    if (a.h[first].page > 1 || s_has_body(&a, 0, line, 0)) {
+        module_t *m = s_module_add(b, g_strdup("Front matter"), 1, 1, true);
+        s_anchored_lesson(&a, m, g_strdup("Front matter"), 0, line);
+    }
+    for (size_t i = first; i < a.nh;) {
+        size_t next = i + 1;
+        while (next < a.nh && a.h[next].level != 1)
+            next++;
+        s_anchored_module(&a, i, next < a.nh ? a.h[next].line : a.count);
+        i = next;
+    }
+    b->structure = STRUCTURE_HEADINGS;
+}
+
+/* Running headers that repeat the current chapter's title (textclean_mark_titles). */
+static int
+s_mark_title_echoes(builder_t *b, const char *const *titles, size_t n)
+{
+    text_line_t *lines = (text_line_t *)b->lines->data;
+    float body = textclean_body_size(lines, b->lines->len);
+    return textclean_mark_titles(lines, b->lines->len, titles, n, b->heights, body);
+}
+
+static int
+s_plan_headings(builder_t *b)
+{
+    headings_t found;
+    if (headings_detect((const text_line_t *)b->lines->data, b->lines->len, &found) != 0)
+        return -1;
+    const char **titles = g_new0(const char *, found.count + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < found.count; i++) {
+        if (found.items[i].level <= 2)
+            titles[n++] = found.items[i].title;
+    }
+    int rc = s_mark_title_echoes(b, titles, n);
+    if (rc == 0)
+        s_plan_anchored(b, &found);
+    g_free(titles);
+    headings_free(&found);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- page groups */
 
-/* The first non-empty line of text if it looks like a heading: short, with a letter, not
- * ending like a sentence. Caller owns the result; NULL when it does not look like one. */
+/* The first line of page `page` (running headers left out) if it looks like a heading:
+ * short, with a letter, not ending like a sentence. Caller owns the result; NULL when it does
+ * not look like one. */
 static char *
-s_heading_guess(const char *text)
+s_heading_guess(builder_t *b, int page)
 {
-    while (*text != '\0' && g_ascii_isspace(*text))
-        text++;
-    const char *eol = strchr(text, '\n');
-    size_t len = eol != NULL ? (size_t)(eol - text) : strlen(text);
-    if (len == 0 || len > 4 * COURSE_HEADING_MAX || !g_utf8_validate(text, (gssize)len, NULL))
+    const text_line_t *lines = (const text_line_t *)b->lines->data;
+    size_t begin, end;
+    textclean_page_lines(lines, b->lines->len, page, &begin, &end);
+    const text_line_t *first = NULL;
+    for (size_t i = begin; i < end && first == NULL; i++) {
+        if (!lines[i].running && !s_is_blank_n(lines[i].text, lines[i].len))
+            first = &lines[i];
+    }
+    if (first == NULL || first->len > 4 * COURSE_HEADING_MAX ||
+        !g_utf8_validate(first->text, (gssize)first->len, NULL))
         return NULL;
-    char *line = g_strstrip(g_strndup(text, len));
+    char *line = g_strstrip(g_strndup(first->text, first->len));
     size_t chars = g_utf8_strlen(line, -1);
     bool letter = false;
     for (const char *p = line; *p != '\0'; p = g_utf8_next_char(p))
@@ -361,11 +553,11 @@ s_plan_pages(builder_t *b)
         module_t *m = s_module_add(b, s_pages_title(start, end), start, end, true);
         for (int ls = start; ls <= end; ls += COURSE_PAGES_PER_LESSON) {
             int le = MIN(ls + COURSE_PAGES_PER_LESSON - 1, end);
-            char *title = s_heading_guess(b->texts[ls - 1]);
+            char *title = s_heading_guess(b, ls);
             s_lesson_add(m, title != NULL ? title : s_pages_title(ls, le), ls, le);
         }
     }
-    b->from_outline = false;
+    b->structure = STRUCTURE_PAGES;
 }
 
 /* ---------------------------------------------------------------- text */
@@ -378,19 +570,198 @@ s_sleep_ms(int ms)
         ;
 }
 
-/* Text of every page, as poppler_page_get_text gives it (the engine of pdftotext). */
+/* Font names say the weight and the pitch: "DejaVuSans-Bold", "ABCDEF+Arial,Bold",
+ * "CMBX12" (Computer Modern bold extended); "DejaVuSansMono", "Courier", "CMTT10". */
+static bool
+s_font_is_bold(const char *name)
+{
+    if (name == NULL)
+        return false;
+    static const char *const marks[] = {"bold", "black", "heavy", "demi", "cmbx", ",bd", "-bd"};
+    char *lower = g_ascii_strdown(name, -1);
+    bool bold = false;
+    for (size_t i = 0; i < G_N_ELEMENTS(marks) && !bold; i++)
+        bold = strstr(lower, marks[i]) != NULL;
+    g_free(lower);
+    return bold;
+}
+
+static bool
+s_font_is_mono(const char *name)
+{
+    if (name == NULL)
+        return false;
+    static const char *const marks[] = {"mono",   "courier", "consol",      "typewriter", "cmtt",
+                                        "lmmono", "menlo",   "inconsolata", "code"};
+    char *lower = g_ascii_strdown(name, -1);
+    bool mono = false;
+    for (size_t i = 0; i < G_N_ELEMENTS(marks) && !mono; i++)
+        mono = strstr(lower, marks[i]) != NULL;
+    g_free(lower);
+    return mono;
+}
+
+/* Typography of the characters of a page, indexed like poppler's text (characters). */
+typedef struct {
+    PopplerTextAttributes **attrs; /* sorted by start_index; borrowed from `list` */
+    guint nattrs;
+    GList *list;
+    bool *bold; /* by attribute */
+    bool *mono;
+    PopplerRectangle *rects; /* by character; owned by poppler's allocator (g_free) */
+    guint nrects;
+} page_style_t;
+
+static gint
+s_attr_cmp(gconstpointer a, gconstpointer b)
+{
+    const PopplerTextAttributes *x = *(PopplerTextAttributes *const *)a;
+    const PopplerTextAttributes *y = *(PopplerTextAttributes *const *)b;
+    return x->start_index < y->start_index ? -1 : x->start_index > y->start_index;
+}
+
+static void
+s_page_style_read(PopplerPage *page, page_style_t *ps)
+{
+    memset(ps, 0, sizeof *ps);
+    ps->list = poppler_page_get_text_attributes(page);
+    ps->nattrs = g_list_length(ps->list);
+    ps->attrs = g_new0(PopplerTextAttributes *, ps->nattrs + 1);
+    ps->bold = g_new0(bool, ps->nattrs + 1);
+    ps->mono = g_new0(bool, ps->nattrs + 1);
+    guint i = 0;
+    for (GList *l = ps->list; l != NULL; l = l->next)
+        ps->attrs[i++] = l->data;
+    qsort(ps->attrs, ps->nattrs, sizeof *ps->attrs, s_attr_cmp);
+    for (i = 0; i < ps->nattrs; i++) {
+        ps->bold[i] = s_font_is_bold(ps->attrs[i]->font_name);
+        ps->mono[i] = s_font_is_mono(ps->attrs[i]->font_name);
+    }
+    if (!poppler_page_get_text_layout(page, &ps->rects, &ps->nrects)) {
+        ps->rects = NULL;
+        ps->nrects = 0;
+    }
+}
+
+static void
+s_page_style_free(page_style_t *ps)
+{
+    poppler_page_free_text_attributes(ps->list);
+    g_free(ps->attrs);
+    g_free(ps->bold);
+    g_free(ps->mono);
+    g_free(ps->rects);
+    memset(ps, 0, sizeof *ps);
+}
+
+/* Counts for one line while its characters are walked. */
+typedef struct {
+    float sizes[4]; /* the first four distinct sizes and their character counts */
+    int counts[4];
+    int chars, bold, mono;
+    bool box;
+    double x0, y0, x1, y1;
+} line_acc_t;
+
+static void
+s_acc_char(line_acc_t *acc, const page_style_t *ps, guint attr, long ci)
+{
+    acc->chars++;
+    if (attr < ps->nattrs && ps->attrs[attr]->start_index <= ci &&
+        ci <= ps->attrs[attr]->end_index) {
+        float size = (float)ps->attrs[attr]->font_size;
+        for (int k = 0; k < 4; k++) {
+            if (acc->counts[k] == 0 || acc->sizes[k] == size) {
+                acc->sizes[k] = size;
+                acc->counts[k]++;
+                break;
+            }
+        }
+        acc->bold += ps->bold[attr];
+        acc->mono += ps->mono[attr];
+    }
+    if (ci >= 0 && (guint)ci < ps->nrects) {
+        const PopplerRectangle *r = &ps->rects[ci];
+        if (!acc->box) {
+            acc->x0 = r->x1, acc->y0 = r->y1, acc->x1 = r->x2, acc->y1 = r->y2;
+            acc->box = true;
+        } else {
+            acc->x0 = MIN(acc->x0, r->x1), acc->y0 = MIN(acc->y0, r->y1);
+            acc->x1 = MAX(acc->x1, r->x2), acc->y1 = MAX(acc->y1, r->y2);
+        }
+    }
+}
+
+static void
+s_line_add(builder_t *b, int page, const char *text, size_t len, const line_acc_t *acc)
+{
+    text_line_t line = {.text = text, .len = len, .page = page};
+    int best = 0;
+    for (int k = 1; k < 4; k++) {
+        if (acc->counts[k] > acc->counts[best])
+            best = k;
+    }
+    line.size = acc->counts[best] > 0 ? acc->sizes[best] : 0;
+    line.bold = acc->chars > 0 && 2 * acc->bold > acc->chars;
+    line.mono = acc->chars > 0 && 2 * acc->mono > acc->chars;
+    if (acc->box && acc->x1 > acc->x0 && acc->y1 > acc->y0) {
+        line.x0 = (float)acc->x0, line.y0 = (float)acc->y0;
+        line.x1 = (float)acc->x1, line.y1 = (float)acc->y1;
+    }
+    g_array_append_val(b->lines, line);
+}
+
+/* Split a page's text into lines and give each its font size, weight, pitch and box. Poppler's
+ * attribute and layout indices count characters of the same text. */
+static void
+s_page_lines(builder_t *b, int page, PopplerPage *pp, const char *text)
+{
+    page_style_t ps;
+    s_page_style_read(pp, &ps);
+    long ci = 0;
+    guint attr = 0;
+    const char *p = text;
+    while (*p != '\0') {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol != NULL ? (size_t)(eol - p) : strlen(p);
+        line_acc_t acc = {0};
+        for (const char *c = p; c < p + len; c = g_utf8_next_char(c), ci++) {
+            while (attr < ps.nattrs && ps.attrs[attr]->end_index < ci)
+                attr++;
+            if (!g_ascii_isspace(*c))
+                s_acc_char(&acc, &ps, attr, ci);
+        }
+        s_line_add(b, page, p, len, &acc);
+        if (eol == NULL)
+            break;
+        p = eol + 1;
+        ci++; /* the newline */
+    }
+    s_page_style_free(&ps);
+}
+
+/* Text and lines of every page (poppler_page_get_text: the engine of pdftotext). */
 static int
 s_text_read(builder_t *b, course_error_t *err)
 {
     size_t total = 0;
     bool any = false;
     b->texts = g_new0(char *, (gsize)b->pages);
+    b->heights = g_new0(float, (gsize)b->pages);
     for (int i = 0; i < b->pages; i++) {
         PopplerPage *page = poppler_document_get_page(b->doc, i);
         char *text = page != NULL ? poppler_page_get_text(page) : NULL;
-        if (page != NULL)
+        b->texts[i] = text != NULL && g_utf8_validate(text, -1, NULL) ? text : g_strdup("");
+        if (b->texts[i] != text)
+            g_free(text);
+        if (page != NULL) {
+            double width = 0, height = 0;
+            poppler_page_get_size(page, &width, &height);
+            b->heights[i] = (float)height;
+            if (b->texts[i][0] != '\0')
+                s_page_lines(b, i + 1, page, b->texts[i]);
             g_object_unref(page);
-        b->texts[i] = text != NULL ? text : g_strdup("");
+        }
         any = any || !s_is_blank(b->texts[i]);
         total += strlen(b->texts[i]);
         if (total > b->options->max_output)
@@ -408,6 +779,55 @@ s_text_read(builder_t *b, course_error_t *err)
     return 0;
 }
 
+/* ---------------------------------------------------------------- lessons */
+
+static int
+s_fail_memory(course_error_t *err)
+{
+    return s_fail(err, "too_large", "This PDF needs more memory than the parser may use.");
+}
+
+/* The clean text of every lesson, then what course_text derives from them. */
+static int
+s_render_lessons(builder_t *b, course_error_t *err)
+{
+    const text_line_t *lines = (const text_line_t *)b->lines->data;
+    size_t total = 0, count = 0;
+    for (guint i = 0; i < b->modules->len; i++)
+        count += g_array_index(b->modules, module_t, i).lessons->len;
+    course_text_lesson_t *input = g_new0(course_text_lesson_t, count + 1);
+    size_t k = 0;
+    int rc = 0;
+    for (guint i = 0; i < b->modules->len && rc == 0; i++) {
+        GArray *lessons = g_array_index(b->modules, module_t, i).lessons;
+        for (guint j = 0; j < lessons->len && rc == 0; j++) {
+            lesson_t *l = &g_array_index(lessons, lesson_t, j);
+            strbuf_t text;
+            strbuf_init(&text);
+            l->offsets = calloc((size_t)(l->end - l->start + 1), sizeof *l->offsets);
+            if (l->end_line > l->first_line)
+                textclean_render(lines, b->lines->len, l->first_line, l->end_line, l->start, l->end,
+                                 &text, l->offsets);
+            else
+                textclean_render_pages(lines, b->lines->len, l->start, l->end, &text, l->offsets);
+            l->text = strbuf_steal(&text, &l->len);
+            total += l->len;
+            if (l->text == NULL || l->offsets == NULL)
+                rc = s_fail_memory(err);
+            else if (total > b->options->max_output)
+                rc = s_fail(err, "too_large",
+                            "The course built from this PDF is larger than %zu MiB.",
+                            b->options->max_output >> 20);
+            else
+                input[k++] = (course_text_lesson_t){l->text, l->len, l->start, l->end, l->offsets};
+        }
+    }
+    if (rc == 0 && course_text_analyse(input, k, &b->analysis) != 0)
+        rc = s_fail_memory(err);
+    g_free(input);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- JSON */
 
 /* A document metadata string, NULL when absent or blank. Caller owns it. */
@@ -420,15 +840,13 @@ s_meta(gchar *value)
 }
 
 static void
-s_json_lesson(builder_t *b, json_t *j, const lesson_t *l, GString *text)
+s_json_lesson(json_t *j, const lesson_t *l, size_t index, const course_text_result_t *r)
 {
-    g_string_truncate(text, 0);
-    for (int p = l->start; p <= l->end; p++) {
-        if (p > l->start)
-            g_string_append_c(text, '\n');
-        g_string_append(text, b->texts[p - 1]);
-    }
+    char id[32];
+    snprintf(id, sizeof id, "l%zu", index + 1);
     json_object_begin(j);
+    json_key(j, "id");
+    json_cstring(j, id);
     json_key(j, "title");
     json_cstring(j, l->title);
     json_key(j, "page_start");
@@ -436,8 +854,82 @@ s_json_lesson(builder_t *b, json_t *j, const lesson_t *l, GString *text)
     json_key(j, "page_end");
     json_int(j, l->end);
     json_key(j, "text");
-    json_string(j, text->str, text->len);
+    json_string(j, l->text != NULL ? l->text : "", l->len);
+    json_key(j, "summary");
+    json_cstring(j, r != NULL && r->summary != NULL ? r->summary : "");
+    json_key(j, "key_terms");
+    json_array_begin(j);
+    for (size_t i = 0; r != NULL && i < r->keyterms.count; i++)
+        json_cstring(j, r->keyterms.items[i].text);
+    json_array_end(j);
     json_object_end(j);
+}
+
+static void
+s_json_modules(builder_t *b, json_t *j)
+{
+    size_t lesson = 0;
+    json_key(j, "modules");
+    json_array_begin(j);
+    for (guint i = 0; i < b->modules->len && j->len <= b->options->max_output; i++) {
+        const module_t *m = &g_array_index(b->modules, module_t, i);
+        char id[32];
+        snprintf(id, sizeof id, "m%u", i + 1);
+        json_object_begin(j);
+        json_key(j, "id");
+        json_cstring(j, id);
+        json_key(j, "title");
+        json_cstring(j, m->title);
+        json_key(j, "page_start");
+        json_int(j, m->start);
+        json_key(j, "page_end");
+        json_int(j, m->end);
+        json_key(j, "generated");
+        json_bool(j, m->generated);
+        json_key(j, "lessons");
+        json_array_begin(j);
+        for (guint k = 0; k < m->lessons->len && j->len <= b->options->max_output; k++) {
+            const course_text_result_t *r =
+                lesson < b->analysis.nlessons ? &b->analysis.lessons[lesson] : NULL;
+            s_json_lesson(j, &g_array_index(m->lessons, lesson_t, k), lesson, r);
+            lesson++;
+        }
+        json_array_end(j);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+static void
+s_json_quiz(builder_t *b, json_t *j)
+{
+    const quiz_t *quiz = &b->analysis.quiz;
+    json_key(j, "quiz");
+    json_array_begin(j);
+    for (size_t i = 0; i < quiz->count && j->len <= b->options->max_output; i++) {
+        const quiz_question_t *q = &quiz->items[i];
+        char id[32], lesson[32];
+        snprintf(id, sizeof id, "q%zu", i + 1);
+        snprintf(lesson, sizeof lesson, "l%zu", q->lesson + 1);
+        json_object_begin(j);
+        json_key(j, "id");
+        json_cstring(j, id);
+        json_key(j, "lesson");
+        json_cstring(j, lesson);
+        json_key(j, "prompt");
+        json_cstring(j, q->prompt);
+        json_key(j, "choices");
+        json_array_begin(j);
+        for (int c = 0; c < QUIZ_CHOICES; c++)
+            json_cstring(j, q->choices[c]);
+        json_array_end(j);
+        json_key(j, "answer");
+        json_int(j, q->answer);
+        json_key(j, "source_page");
+        json_int(j, b->analysis.source_pages[i]);
+        json_object_end(j);
+    }
+    json_array_end(j);
 }
 
 static int
@@ -446,7 +938,6 @@ s_json_write(builder_t *b, json_t *j, course_error_t *err)
     const course_options_t *o = b->options;
     char *pdf_title = s_meta(poppler_document_get_title(b->doc));
     char *author = s_meta(poppler_document_get_author(b->doc));
-    GString *text = g_string_new(NULL);
 
     json_object_begin(j);
     json_key(j, "title");
@@ -467,42 +958,55 @@ s_json_write(builder_t *b, json_t *j, course_error_t *err)
     json_cstring(j, author);
     json_object_end(j);
     json_key(j, "structure");
-    json_cstring(j, b->from_outline ? "outline" : "pages");
-    json_key(j, "modules");
-    json_array_begin(j);
-    for (guint i = 0; i < b->modules->len && j->len <= o->max_output; i++) {
-        const module_t *m = &g_array_index(b->modules, module_t, i);
-        json_object_begin(j);
-        json_key(j, "title");
-        json_cstring(j, m->title);
-        json_key(j, "page_start");
-        json_int(j, m->start);
-        json_key(j, "page_end");
-        json_int(j, m->end);
-        json_key(j, "generated");
-        json_bool(j, m->generated);
-        json_key(j, "lessons");
-        json_array_begin(j);
-        for (guint k = 0; k < m->lessons->len && j->len <= o->max_output; k++)
-            s_json_lesson(b, j, &g_array_index(m->lessons, lesson_t, k), text);
-        json_array_end(j);
-        json_object_end(j);
-    }
-    json_array_end(j);
+    json_cstring(j, s_structure_names[b->structure]);
+    json_key(j, "language");
+    json_cstring(j, b->analysis.language);
+    s_json_modules(b, j);
+    s_json_quiz(b, j);
     json_object_end(j);
 
-    g_string_free(text, TRUE);
     g_free(pdf_title);
     g_free(author);
     if (j->len > o->max_output)
         return s_fail(err, "too_large", "The course built from this PDF is larger than %zu MiB.",
                       o->max_output >> 20);
     if (json_failed(j))
-        return s_fail(err, "too_large", "This PDF needs more memory than the parser may use.");
+        return s_fail_memory(err);
     return 0;
 }
 
 /* ---------------------------------------------------------------- build */
+
+/* Modules and lessons: the outline, else the headings, else page groups. */
+static int
+s_plan(builder_t *b, course_error_t *err)
+{
+    if (textclean_mark_running((text_line_t *)b->lines->data, b->lines->len, b->pages,
+                               b->heights) != 0)
+        return s_fail_memory(err);
+    s_plan_entries(b, STRUCTURE_OUTLINE);
+    if (b->modules->len > 0) {
+        const char **titles = g_new0(const char *, b->entries->len + 1);
+        size_t n = 0;
+        for (guint i = 0; i < b->entries->len; i++) {
+            const entry_t *e = &g_array_index(b->entries, entry_t, i);
+            if (e->level <= 2 && e->title != NULL)
+                titles[n++] = e->title;
+        }
+        int rc = s_mark_title_echoes(b, titles, n);
+        g_free(titles);
+        if (rc != 0)
+            return s_fail_memory(err);
+    }
+    if (b->modules->len == 0) {
+        g_array_set_size(b->entries, 0);
+        if (s_plan_headings(b) != 0)
+            return s_fail_memory(err);
+    }
+    if (b->modules->len == 0)
+        s_plan_pages(b);
+    return 0;
+}
 
 int
 course_build(PopplerDocument *doc, const course_options_t *options, char **json, size_t *len,
@@ -516,6 +1020,7 @@ course_build(PopplerDocument *doc, const course_options_t *options, char **json,
     g_array_set_clear_func(b.entries, s_entry_clear);
     b.modules = g_array_new(FALSE, FALSE, sizeof(module_t));
     g_array_set_clear_func(b.modules, s_module_clear);
+    b.lines = g_array_new(FALSE, FALSE, sizeof(text_line_t));
     *json = NULL;
     *len = 0;
 
@@ -536,20 +1041,20 @@ course_build(PopplerDocument *doc, const course_options_t *options, char **json,
     if (s_text_read(&b, err) != 0)
         goto done;
     s_progress(&b, "building", 96, b.pages);
-    s_plan_outline(&b);
-    if (b.modules->len == 0)
-        s_plan_pages(&b);
-    if (s_json_write(&b, &j, err) != 0)
+    if (s_plan(&b, err) != 0 || s_render_lessons(&b, err) != 0 || s_json_write(&b, &j, err) != 0)
         goto done;
     *json = json_steal(&j, len);
     rc = 0;
 done:
     json_free(&j);
+    course_text_free(&b.analysis);
     if (b.texts != NULL) {
         for (int i = 0; i < b.pages; i++)
             g_free(b.texts[i]);
         g_free(b.texts);
     }
+    g_free(b.heights);
+    g_array_free(b.lines, TRUE);
     g_array_free(b.entries, TRUE);
     g_array_free(b.modules, TRUE);
     return rc;

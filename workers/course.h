@@ -4,9 +4,12 @@
  * Used only inside profai-extract, the short-lived sandboxed child of the worker: poppler is
  * neither thread-safe nor safe on hostile input, so one process parses one document.
  *
- * Method (docs/worker.md, "Course generation"): level-1 outline entries become modules,
- * level-2 entries their lessons, deeper entries fold into their level-2 lesson; a PDF without
- * outline is cut into page groups. Lesson text is the text of the lesson's pages.
+ * Method (docs/course-generation.md): level-1 outline entries become modules, level-2 entries
+ * their lessons, deeper entries fold into their level-2 lesson. Without an outline, headings
+ * found from the typography (headings.h) play the outline's part; a document without either
+ * is cut into page groups. Lesson text is the clean text (textclean.h) of the lesson's pages;
+ * summaries, key terms, the quiz and the language come from course_text.h. This file holds
+ * everything that needs poppler; the text algorithms are pure C modules.
  *
  * Library code: nothing here logs or exits; failures come back as a course_error_t whose
  * code is one of the job error codes of docs/protocol.md section 4.

@@ -213,6 +213,114 @@ def make_blank_pdf(path, pages: int = 3) -> MadePdf:
     return MadePdf(os.fspath(path), writer.finish(), [], None, None)
 
 
+@dataclasses.dataclass
+class RunningPdf(MadePdf):
+    """What make_running_pdf wrote, besides MadePdf's fields: the running lines printed on
+    every page, the words it split at line ends, and each section's paragraphs."""
+
+    running: list = dataclasses.field(default_factory=list)
+    hyphenated: list = dataclasses.field(default_factory=list)
+    paragraphs: dict = dataclasses.field(default_factory=dict)
+
+
+def make_running_pdf(path, chapters: Sequence, title: str = "Cells and energy",
+                     seed: int = 5) -> RunningPdf:
+    """A PDF without outline, typeset like a book: every page has a running header (the
+    book's title, and the chapter's title on the right) and a footer "Page N"; chapters
+    ("1 Cells", 18 pt bold) and sections ("1.1 Membranes", 14 pt bold) are numbered headings;
+    body text (11 pt) comes in paragraphs with a blank line between them, and long words that
+    do not fit at a line end are hyphenated ("mem-" + "brane").
+
+    chapters: [(chapter title, [(section title, paragraphs), ...]), ...], the titles without
+    numbers. `toc` lists the headings as an outline would ([level, "1.1 Membranes", page])."""
+    rng = random.Random(seed)
+    surface = cairo.PDFSurface(os.fspath(path), PAGE_W, PAGE_H)
+    surface.set_metadata(cairo.PDFMetadata.TITLE, title)
+    ctx = cairo.Context(surface)
+    made = RunningPdf(os.fspath(path), 0, [], title, None, running=[title])
+    state = {"page": 1, "y": MARGIN + 10, "chapter": ""}
+    width = PAGE_W - 2 * MARGIN
+
+    def face(bold: bool, size: float) -> None:
+        ctx.select_font_face("DejaVu Sans", cairo.FONT_SLANT_NORMAL,
+                             cairo.FONT_WEIGHT_BOLD if bold else cairo.FONT_WEIGHT_NORMAL)
+        ctx.set_font_size(size)
+
+    def decorate() -> None:
+        face(False, 9)
+        ctx.move_to(MARGIN, 30)
+        ctx.show_text(title)
+        chapter = state["chapter"]
+        ctx.move_to(PAGE_W - MARGIN - ctx.text_extents(chapter).x_advance, 30)
+        ctx.show_text(chapter)
+        ctx.move_to(PAGE_W / 2 - 20, PAGE_H - 25)
+        ctx.show_text(f"Page {state['page']}")
+
+    def new_page() -> None:
+        decorate()
+        ctx.show_page()
+        state["page"] += 1
+        state["y"] = MARGIN + 10
+
+    def room(height: float) -> None:
+        if state["y"] + height > PAGE_H - MARGIN:
+            new_page()
+
+    def line(text: str) -> None:
+        room(LINE_H)
+        state["y"] += LINE_H
+        ctx.move_to(MARGIN, state["y"])
+        ctx.show_text(text)
+
+    def paragraph(text: str) -> None:
+        face(False, BODY_SIZE)
+        current = ""
+        for word in text.split():
+            candidate = f"{current} {word}" if current else word
+            if ctx.text_extents(candidate).x_advance <= width:
+                current = candidate
+                continue
+            cut = len(word) // 2
+            head = f"{current} {word[:cut]}-" if current else f"{word[:cut]}-"
+            if len(word) >= 8 and word.isalpha() and word[cut].islower() and \
+                    ctx.text_extents(head).x_advance <= width:
+                line(head)
+                made.hyphenated.append(word)
+                current = word[cut:]
+            else:
+                line(current)
+                current = word
+        if current:
+            line(current)
+        state["y"] += LINE_H  # the blank line between paragraphs
+
+    def heading(text: str, size: float, level: int) -> None:
+        room(3 * size + 4 * LINE_H)
+        face(True, size)
+        state["y"] += size + 8
+        ctx.move_to(MARGIN, state["y"])
+        ctx.show_text(text)
+        made.toc.append([level, text, state["page"]])
+        state["y"] += 6
+
+    for c, (chapter, sections) in enumerate(chapters, 1):
+        if state["y"] > MARGIN + 10:
+            new_page()
+        state["chapter"] = f"{c} {chapter}"
+        heading(f"{c} {chapter}", 18, 1)
+        for s, (section, count) in enumerate(sections, 1):
+            name = f"{c}.{s} {section}"
+            heading(name, 14, 2)
+            texts = [" ".join(sentences(rng, rng.randint(3, 6))) for _ in range(count)]
+            made.paragraphs[name] = texts
+            for text in texts:
+                paragraph(text)
+    decorate()
+    surface.finish()
+    made.pages = state["page"]
+    return made
+
+
 _TOC_SCRIPT = "import fitz, json, sys; print(json.dumps(fitz.open(sys.argv[1]).get_toc()))"
 
 

@@ -182,7 +182,7 @@ def test_extract_outline_with_page_destinations(small_pdf):
 
 
 def test_extract_without_outline_groups_pages(pdf_dir):
-    made = pdfs.make_plain_pdf(pdf_dir / "plain.pdf", pages=25)
+    made = pdfs.make_plain_pdf(pdf_dir / "plain.pdf", pages=25, headings=False)
     course = extract_course(Path(made.path))
     assert course["structure"] == "pages"
     assert course["source"]["pdf_title"] is None and course["source"]["author"] is None
@@ -190,7 +190,6 @@ def test_extract_without_outline_groups_pages(pdf_dir):
     assert all(m["generated"] for m in course["modules"])
     assert all(lesson["page_end"] - lesson["page_start"] < 3
                for m in course["modules"] for lesson in m["lessons"])
-    assert course["modules"][0]["lessons"][0]["title"] == "Topic 1"  # a short first line
     assert_covers_all_pages(course)
 
 

@@ -1,0 +1,152 @@
+/* course_text.c - see course_text.h. */
+#include "course_text.h"
+
+#include "sentences.h"
+#include "stopwords.h"
+#include "summary.h"
+#include "terms.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int
+course_text_page_at(const course_text_lesson_t *lesson, size_t offset)
+{
+    int page = lesson->page_start;
+    if (lesson->page_offsets == NULL)
+        return page;
+    for (int p = lesson->page_start + 1; p <= lesson->page_end; p++) {
+        if (lesson->page_offsets[p - lesson->page_start] > offset)
+            break;
+        /* A page without text starts where the next one does: skip to the last of them. */
+        page = p;
+    }
+    return page;
+}
+
+/* Everything an analysis holds while it runs. */
+typedef struct {
+    stopwords_t *stopwords;
+    sentences_t *sentences; /* by lesson */
+    terms_t terms;
+    terms_tally_t tally;
+    summary_t *summaries; /* by lesson */
+    size_t n;
+} analysis_t;
+
+static void
+s_analysis_free(analysis_t *a)
+{
+    if (a->sentences != NULL) {
+        for (size_t i = 0; i < a->n; i++)
+            sentences_free(&a->sentences[i]);
+    }
+    if (a->summaries != NULL) {
+        for (size_t i = 0; i < a->n; i++)
+            summary_free(&a->summaries[i]);
+    }
+    free(a->sentences);
+    free(a->summaries);
+    terms_tally_free(&a->tally);
+    terms_free(&a->terms);
+    stopwords_destroy(&a->stopwords);
+}
+
+/* Words and sentences of every lesson, the language, and the document's term statistics. */
+static int
+s_read_lessons(analysis_t *a, const course_text_lesson_t *lessons, course_text_t *out)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        if (sentences_split(lessons[i].text, lessons[i].len, &a->sentences[i]) != 0 ||
+            terms_add_lesson(&a->terms, lessons[i].text, lessons[i].len, &a->sentences[i]) != 0)
+            return -1;
+    }
+    unsigned lang = terms_language(&a->terms);
+    memcpy(out->language, stopwords_code(lang), strlen(stopwords_code(lang)) + 1);
+    return terms_finish(&a->terms, stopwords_mask_for(lang));
+}
+
+static int
+s_summarise(analysis_t *a, course_text_t *out)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        if (terms_tally(&a->terms, i, &a->tally) != 0 ||
+            keyterms_pick(&a->terms, i, &a->tally, &out->lessons[i].keyterms) != 0 ||
+            summary_build(&a->terms, i, &a->tally, &a->summaries[i]) != 0)
+            return -1;
+        out->lessons[i].summary = a->summaries[i].text;
+        a->summaries[i].text = NULL;
+    }
+    return 0;
+}
+
+static int
+s_quiz(analysis_t *a, const course_text_lesson_t *lessons, course_text_t *out)
+{
+    keyterms_t *all = malloc((a->n + 1) * sizeof *all);
+    if (all == NULL)
+        return -1;
+    for (size_t i = 0; i < a->n; i++)
+        all[i] = out->lessons[i].keyterms;
+    int rc = 0;
+    for (size_t i = 0; i < a->n && rc == 0; i++) {
+        rc = terms_tally(&a->terms, i, &a->tally);
+        if (rc == 0)
+            rc = quiz_add_lesson(&a->terms, all, i, &a->tally, a->summaries[i].scores, &out->quiz);
+    }
+    free(all);
+    if (rc != 0)
+        return -1;
+    out->source_pages = calloc(out->quiz.count + 1, sizeof *out->source_pages);
+    if (out->source_pages == NULL)
+        return -1;
+    for (size_t q = 0; q < out->quiz.count; q++) {
+        const quiz_question_t *item = &out->quiz.items[q];
+        const sentence_t *s = &a->sentences[item->lesson].sentences[item->sentence];
+        out->source_pages[q] = course_text_page_at(&lessons[item->lesson], s->start);
+    }
+    return 0;
+}
+
+int
+course_text_analyse(const course_text_lesson_t *lessons, size_t n, course_text_t *out)
+{
+    memset(out, 0, sizeof *out);
+    memcpy(out->language, "und", 4);
+    analysis_t a = {.n = n};
+    terms_tally_init(&a.tally);
+    int rc = -1;
+    a.stopwords = stopwords_new();
+    a.sentences = calloc(n + 1, sizeof *a.sentences);
+    a.summaries = calloc(n + 1, sizeof *a.summaries);
+    out->lessons = calloc(n + 1, sizeof *out->lessons);
+    if (a.stopwords == NULL || a.sentences == NULL || a.summaries == NULL || out->lessons == NULL ||
+        terms_init(&a.terms, a.stopwords) != 0)
+        goto done;
+    out->nlessons = n;
+    if (s_read_lessons(&a, lessons, out) != 0 || s_summarise(&a, out) != 0 ||
+        s_quiz(&a, lessons, out) != 0)
+        goto done;
+    rc = 0;
+done:
+    s_analysis_free(&a);
+    if (rc != 0)
+        course_text_free(out);
+    return rc;
+}
+
+void
+course_text_free(course_text_t *ct)
+{
+    if (ct->lessons != NULL) {
+        for (size_t i = 0; i < ct->nlessons; i++) {
+            free(ct->lessons[i].summary);
+            keyterms_free(&ct->lessons[i].keyterms);
+        }
+    }
+    free(ct->lessons);
+    quiz_free(&ct->quiz);
+    free(ct->source_pages);
+    memset(ct, 0, sizeof *ct);
+    memcpy(ct->language, "und", 4);
+}

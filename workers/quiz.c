@@ -1,0 +1,404 @@
+/* quiz.c - see quiz.h. */
+#include "quiz.h"
+
+#include "strbuf.h"
+#include "strmap.h"
+#include "summary.h"
+#include "utf8.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POOL_LESSONS 40 /* distractors come from lessons at most this far away */
+#define POOL_MAX 64     /* distractor candidates looked at per question */
+
+/* ---------------------------------------------------------------- text helpers */
+
+static void
+s_lower(const char *s, size_t len, strbuf_t *out)
+{
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        i += utf8_decode(s + i, len - i, &cp);
+        strbuf_append_cp(out, utf8_lower(cp));
+    }
+}
+
+static bool
+s_contains(const char *hay, size_t hlen, const char *needle, size_t nlen)
+{
+    if (nlen == 0 || nlen > hlen)
+        return false;
+    for (size_t i = 0; i + nlen <= hlen; i++) {
+        if (hay[i] == needle[0] && memcmp(hay + i, needle, nlen) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The length of w without a plural ending ("es" after s, x, z, ch, sh; else "s"). */
+static size_t
+s_stem_len(const char *w, size_t n)
+{
+    if (n > 4 && w[n - 1] == 's' && w[n - 2] == 'e' &&
+        (w[n - 3] == 's' || w[n - 3] == 'x' || w[n - 3] == 'z' || w[n - 3] == 'h'))
+        return n - 2;
+    if (n > 3 && w[n - 1] == 's' && w[n - 2] != 's')
+        return n - 1;
+    return n;
+}
+
+bool
+quiz_reveals(const char *prompt, const char *answer)
+{
+    strbuf_t p, a;
+    strbuf_init(&p);
+    strbuf_init(&a);
+    s_lower(prompt, strlen(prompt), &p);
+    s_lower(answer, strlen(answer), &a);
+    bool reveals = strbuf_failed(&p) || strbuf_failed(&a) || a.len == 0;
+    if (!reveals)
+        reveals = s_contains(p.data, p.len, a.data, a.len);
+    for (size_t i = 0; i < a.len && !reveals;) {
+        uint32_t cp;
+        size_t n = utf8_decode(a.data + i, a.len - i, &cp);
+        if (!utf8_is_word(cp)) {
+            i += n;
+            continue;
+        }
+        size_t start = i;
+        while (i < a.len) {
+            n = utf8_decode(a.data + i, a.len - i, &cp);
+            if (!utf8_is_word(cp))
+                break;
+            i += n;
+        }
+        size_t wlen = i - start;
+        if (utf8_length(a.data + start, wlen) >= 4)
+            reveals = s_contains(p.data, p.len, a.data + start, s_stem_len(a.data + start, wlen));
+    }
+    strbuf_free(&p);
+    strbuf_free(&a);
+    return reveals;
+}
+
+int
+quiz_answer_position(size_t n)
+{
+    static const unsigned char perms[24][4] = {
+        {0, 1, 2, 3}, {0, 1, 3, 2}, {0, 2, 1, 3}, {0, 2, 3, 1}, {0, 3, 1, 2}, {0, 3, 2, 1},
+        {1, 0, 2, 3}, {1, 0, 3, 2}, {1, 2, 0, 3}, {1, 2, 3, 0}, {1, 3, 0, 2}, {1, 3, 2, 0},
+        {2, 0, 1, 3}, {2, 0, 3, 1}, {2, 1, 0, 3}, {2, 1, 3, 0}, {2, 3, 0, 1}, {2, 3, 1, 0},
+        {3, 0, 1, 2}, {3, 0, 2, 1}, {3, 1, 0, 2}, {3, 1, 2, 0}, {3, 2, 0, 1}, {3, 2, 1, 0}};
+    uint64_t block = n / 4;
+    char key[24];
+    size_t len = 0;
+    do {
+        key[len++] = (char)('0' + block % 10);
+        block /= 10;
+    } while (block > 0);
+    return perms[strmap_hash(key, len) % 24][n % 4];
+}
+
+/* Kind of spelling: 0 lower case, 1 Capitalised, 2 ACRONYM or CamelCase, 3 digits/symbols. */
+static int
+s_shape(const char *s)
+{
+    size_t len = strlen(s), upper = 0, letters = 0;
+    bool first_upper = false, other = false;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t n = utf8_decode(s + i, len - i, &cp);
+        if (utf8_is_letter(cp)) {
+            if (utf8_is_upper(cp)) {
+                upper++;
+                first_upper = first_upper || letters == 0;
+            }
+            letters++;
+        } else if (cp != ' ') {
+            other = true;
+        }
+        i += n;
+    }
+    if (other)
+        return 3;
+    if (upper == 0)
+        return 0;
+    return upper == 1 && first_upper ? 1 : 2;
+}
+
+/* ---------------------------------------------------------------- distractors */
+
+typedef struct {
+    const keyterm_t *term;
+    size_t distance;
+    unsigned rank[5]; /* compared in order; lower is better */
+    uint64_t tie;
+} pool_item_t;
+
+static int
+s_pool_cmp(const void *a, const void *b)
+{
+    const pool_item_t *x = a, *y = b;
+    for (int i = 0; i < 5; i++) {
+        if (x->rank[i] != y->rank[i])
+            return x->rank[i] < y->rank[i] ? -1 : 1;
+    }
+    if (x->tie != y->tie)
+        return x->tie < y->tie ? -1 : 1;
+    return x->term->id < y->term->id ? -1 : x->term->id > y->term->id;
+}
+
+static unsigned
+s_absdiff(size_t a, size_t b)
+{
+    return (unsigned)(a > b ? a - b : b - a);
+}
+
+/* Collect key terms of the lessons nearest to `lesson`. */
+static size_t
+s_pool(const terms_t *t, const keyterms_t *keyterms, size_t lesson, const keyterm_t *answer,
+       const terms_tally_t *tally, pool_item_t *pool)
+{
+    size_t n = 0;
+    size_t alen = strlen(answer->text);
+    int ashape = s_shape(answer->text);
+    for (size_t d = 1; d <= POOL_LESSONS && n < POOL_MAX; d++) {
+        for (int side = 0; side < 2 && n < POOL_MAX; side++) {
+            if ((side == 0 && d > lesson) || (side == 1 && lesson + d >= t->nlessons))
+                continue;
+            size_t j = side == 0 ? lesson - d : lesson + d;
+            for (size_t k = 0; k < keyterms[j].count && n < POOL_MAX; k++) {
+                const keyterm_t *c = &keyterms[j].items[k];
+                size_t clen = strlen(c->text);
+                pool_item_t *p = &pool[n++];
+                p->term = c;
+                p->distance = d;
+                p->rank[0] = tally->count[c->id] > 0;
+                p->rank[1] = s_absdiff((size_t)c->words, (size_t)answer->words);
+                p->rank[2] = s_shape(c->text) != ashape;
+                p->rank[3] = s_absdiff(clen, alen) / 4;
+                p->rank[4] = (unsigned)d;
+                p->tie = strmap_hash(c->text, clen) ^ strmap_hash(answer->text, alen);
+            }
+        }
+    }
+    return n;
+}
+
+/* Is candidate c fit to stand beside the answer and the distractors chosen so far? */
+static bool
+s_distractor_ok(const terms_t *t, const keyterm_t *c, const keyterm_t *answer,
+                const char *prompt_lower, size_t prompt_len, const keyterm_t **chosen,
+                size_t nchosen)
+{
+    size_t clen, alen;
+    const char *cl = terms_text(t, c->id, &clen);
+    const char *al = terms_text(t, answer->id, &alen);
+    if (keyterms_overlap(cl, clen, al, alen) || s_contains(prompt_lower, prompt_len, cl, clen))
+        return false;
+    if (strstr(c->text, QUIZ_BLANK) != NULL)
+        return false;
+    for (size_t i = 0; i < nchosen; i++) {
+        size_t olen;
+        const char *ol = terms_text(t, chosen[i]->id, &olen);
+        if (keyterms_overlap(cl, clen, ol, olen))
+            return false;
+    }
+    return true;
+}
+
+/* Three distractors for answer in prompt; false when there are not enough. */
+static bool
+s_distractors(const terms_t *t, const keyterms_t *keyterms, size_t lesson, const keyterm_t *answer,
+              const terms_tally_t *tally, const char *prompt,
+              const keyterm_t *out[QUIZ_CHOICES - 1])
+{
+    pool_item_t pool[POOL_MAX];
+    size_t n = s_pool(t, keyterms, lesson, answer, tally, pool);
+    qsort(pool, n, sizeof *pool, s_pool_cmp);
+    strbuf_t lower;
+    strbuf_init(&lower);
+    s_lower(prompt, strlen(prompt), &lower);
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < QUIZ_CHOICES - 1 && !strbuf_failed(&lower); i++) {
+        if (s_distractor_ok(t, pool[i].term, answer, lower.data, lower.len, out, k))
+            out[k++] = pool[i].term;
+    }
+    strbuf_free(&lower);
+    return k == QUIZ_CHOICES - 1;
+}
+
+/* ---------------------------------------------------------------- questions */
+
+/* Does the word at text[start..end) stand apart: after a space, an opening bracket or quote,
+ * and before a space or a punctuation mark that ends a phrase ("Net::CUPS" does not)? */
+static bool
+s_stands_apart(const char *text, size_t sstart, size_t send, size_t start, size_t end)
+{
+    unsigned char before = start > sstart ? (unsigned char)text[start - 1] : ' ';
+    if (before < 0x80 && strchr(" ([\"'", before) == NULL)
+        return false;
+    if (end >= send)
+        return true;
+    char c = text[end];
+    if (c == ' ')
+        return true;
+    if (strchr(".,;:!?)]\"'", c) == NULL && (unsigned char)c < 0x80)
+        return false;
+    return end + 1 >= send || text[end + 1] == ' ' || (unsigned char)c >= 0x80;
+}
+
+/* Token index where gram `id` occurs in sentence s, when exactly once; SIZE_MAX otherwise. */
+static size_t
+s_single_occurrence(const terms_lesson_t *l, const sentence_t *s, long id)
+{
+    size_t lo = 0, hi = l->ngrams;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->grams[mid].token < s->first)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t found = SIZE_MAX, count = 0;
+    for (size_t i = lo; i < l->ngrams && l->grams[i].token < s->first + s->count; i++) {
+        if (l->grams[i].id == id) {
+            found = l->grams[i].token;
+            count++;
+        }
+    }
+    return count == 1 ? found : SIZE_MAX;
+}
+
+/* The sentence with the term at token `at` (words long) replaced by the blank. */
+static char *
+s_prompt(const terms_lesson_t *l, const sentence_t *s, size_t at, int words)
+{
+    const token_t *first = &l->sentences->tokens[at];
+    const token_t *last = &l->sentences->tokens[at + (size_t)words - 1];
+    strbuf_t out;
+    strbuf_init(&out);
+    strbuf_append(&out, l->text + s->start, first->start - s->start);
+    strbuf_append_cstr(&out, QUIZ_BLANK);
+    strbuf_append(&out, l->text + last->end, s->end - last->end);
+    return strbuf_steal(&out, NULL);
+}
+
+static int
+s_add_question(quiz_t *quiz, size_t lesson, size_t sentence, char *prompt, const keyterm_t *answer,
+               const keyterm_t *const distractors[QUIZ_CHOICES - 1])
+{
+    if (quiz->count == quiz->cap) {
+        size_t cap = quiz->cap != 0 ? quiz->cap * 2 : 32;
+        quiz_question_t *items = realloc(quiz->items, cap * sizeof *items);
+        if (items == NULL) {
+            free(prompt);
+            return -1;
+        }
+        quiz->items = items;
+        quiz->cap = cap;
+    }
+    quiz_question_t q = {lesson, sentence, prompt, {NULL}, quiz_answer_position(quiz->count)};
+    bool failed = false;
+    for (int i = 0, d = 0; i < QUIZ_CHOICES; i++) {
+        const char *text = i == q.answer ? answer->text : distractors[d++]->text;
+        q.choices[i] = strdup(text);
+        failed = failed || q.choices[i] == NULL;
+    }
+    if (failed) {
+        free(prompt);
+        for (int i = 0; i < QUIZ_CHOICES; i++)
+            free(q.choices[i]);
+        return -1;
+    }
+    quiz->items[quiz->count++] = q;
+    return 0;
+}
+
+/* The best unused sentence for `term`: most central first, ties to the earlier. */
+static size_t
+s_best_sentence(const terms_lesson_t *l, const keyterm_t *term, const double *scores,
+                const bool *used, size_t *at)
+{
+    const sentences_t *ss = l->sentences;
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < ss->nsentences; i++) {
+        const sentence_t *s = &ss->sentences[i];
+        if (used[i] || scores[i] < 0 || (best != SIZE_MAX && scores[i] <= scores[best]))
+            continue;
+        if (!summary_sentence_ok(l->text, ss, s, QUIZ_MIN_WORDS, QUIZ_MAX_WORDS))
+            continue;
+        size_t where = s_single_occurrence(l, s, term->id);
+        if (where == SIZE_MAX ||
+            !s_stands_apart(l->text, s->start, s->end, l->sentences->tokens[where].start,
+                            l->sentences->tokens[where + (size_t)term->words - 1].end))
+            continue;
+        best = i;
+        *at = where;
+    }
+    return best;
+}
+
+/* Try to make a question of `term`; 1 when one was added, 0 when not, -1 on failure. */
+static int
+s_question(const terms_t *t, const keyterms_t *keyterms, size_t lesson, const terms_tally_t *tally,
+           const double *scores, const keyterm_t *term, bool *used, quiz_t *quiz)
+{
+    const terms_lesson_t *l = &t->lessons[lesson];
+    size_t at = 0;
+    size_t si = s_best_sentence(l, term, scores, used, &at);
+    if (si == SIZE_MAX)
+        return 0;
+    const sentence_t *s = &l->sentences->sentences[si];
+    if (s_contains(l->text + s->start, s->end - s->start, QUIZ_BLANK, strlen(QUIZ_BLANK)))
+        return 0;
+    char *prompt = s_prompt(l, s, at, term->words);
+    if (prompt == NULL)
+        return -1;
+    const keyterm_t *distractors[QUIZ_CHOICES - 1];
+    if (quiz_reveals(prompt, term->text) ||
+        !s_distractors(t, keyterms, lesson, term, tally, prompt, distractors)) {
+        free(prompt);
+        return 0;
+    }
+    used[si] = true;
+    return s_add_question(quiz, lesson, si, prompt, term, distractors) == 0 ? 1 : -1;
+}
+
+int
+quiz_add_lesson(const terms_t *t, const keyterms_t *keyterms, size_t lesson,
+                const terms_tally_t *tally, const double *scores, quiz_t *quiz)
+{
+    if (!summary_enough_text(t, lesson) || t->nlessons < 2)
+        return 0;
+    const terms_lesson_t *l = &t->lessons[lesson];
+    bool *used = calloc(l->sentences->nsentences + 1, sizeof *used);
+    if (used == NULL)
+        return -1;
+    int made = 0, rc = 0;
+    for (size_t k = 0; k < keyterms[lesson].count && made < QUIZ_PER_LESSON; k++) {
+        int r =
+            s_question(t, keyterms, lesson, tally, scores, &keyterms[lesson].items[k], used, quiz);
+        if (r < 0) {
+            rc = -1;
+            break;
+        }
+        made += r;
+    }
+    free(used);
+    return rc;
+}
+
+void
+quiz_free(quiz_t *quiz)
+{
+    for (size_t i = 0; i < quiz->count; i++) {
+        free(quiz->items[i].prompt);
+        for (int c = 0; c < QUIZ_CHOICES; c++)
+            free(quiz->items[i].choices[c]);
+    }
+    free(quiz->items);
+    memset(quiz, 0, sizeof *quiz);
+}
