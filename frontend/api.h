@@ -1,6 +1,8 @@
 /*
  * api.h - the REST API handlers (docs/api.md): routing, authentication and roles, the upload
- * (store the PDF, SUBMIT it to the broker), job and course reads, /healthz.
+ * (store the PDF, SUBMIT it to the broker), job reads and cancellation, course lists and
+ * full-text search, course and quiz reads (with ETags, from an in-process cache: cache.h),
+ * quiz attempts, course deletion, /healthz, and the web page (static.h) at / and /app/.
  *
  * api_handle is the http_handler_fn given to http_server_new; api_thread_new/destroy are its
  * thread_init/thread_exit hooks and give each HTTP worker thread its own broker client.
@@ -21,7 +23,15 @@ typedef struct {
     int body_timeout_ms; /* the whole upload body must arrive within this */
     db_pool_t *db;       /* borrowed: must outlive the api_t */
     auth_t *auth;        /* borrowed: must outlive the api_t */
+    /* Course and quiz cache (docs/api.md 1.1): bytes it may hold (0: API_CACHE_BYTES_DEFAULT)
+     * and milliseconds an entry is served without asking PostgreSQL (0:
+     * API_CACHE_TTL_DEFAULT; negative: no cache at all). */
+    size_t cache_bytes;
+    int cache_ttl_ms;
 } api_config_t;
+
+#define API_CACHE_BYTES_DEFAULT ((size_t)64 << 20)
+#define API_CACHE_TTL_DEFAULT 60000
 
 typedef struct api_t api_t;
 

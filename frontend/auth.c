@@ -117,19 +117,22 @@ s_slot(const uint8_t hash[32])
     return v % AUTH_CACHE_SLOTS;
 }
 
+/* The cached user of a token hash: within its TTL, or (stale) expired less than
+ * AUTH_STALE_GRACE_MS ago. */
 static bool
-s_cache_get(auth_t *self, const uint8_t hash[32], auth_user_t *user)
+s_cache_get(auth_t *self, const uint8_t hash[32], bool stale, auth_user_t *user)
 {
     if (self->cache == NULL)
         return false;
     bool hit = false;
+    int64_t now = s_now_ms();
     pthread_mutex_lock(&self->lock);
     s_entry_t *e = &self->cache[s_slot(hash)];
     if (e->used && memcmp(e->hash, hash, 32) == 0) {
-        if (e->expires_ms > s_now_ms()) {
+        if (e->expires_ms > now || (stale && e->expires_ms + AUTH_STALE_GRACE_MS > now)) {
             *user = e->user;
             hit = true;
-        } else {
+        } else if (e->expires_ms + AUTH_STALE_GRACE_MS <= now) {
             e->used = false;
         }
     }
@@ -172,12 +175,12 @@ auth_check(auth_t *self, const char *authorization, auth_user_t *user)
     g_checksum_get_digest(sum, hash, &hash_len);
     g_checksum_free(sum);
 
-    if (s_cache_get(self, hash, user))
+    if (s_cache_get(self, hash, false, user))
         return AUTH_OK;
     db_user_t found;
     db_status_t status = db_token_user(self->db, hash, &found);
-    if (status == DB_UNAVAILABLE)
-        return AUTH_UNAVAILABLE;
+    if (status == DB_UNAVAILABLE) /* an outage: a token seen lately is still good */
+        return s_cache_get(self, hash, true, user) ? AUTH_OK : AUTH_UNAVAILABLE;
     if (status == DB_NOT_FOUND || auth_role_parse(found.role, &user->role) != 0)
         return AUTH_INVALID;
     memcpy(user->id, found.id, sizeof user->id);

@@ -5,7 +5,9 @@
  * SHA-256 is stored (table tokens). A malformed token is refused without a database query;
  * a well-formed one is looked up by hash, joined with its user, unless revoked. Successful
  * lookups are cached for cache_ttl_ms in a small fixed-size table (failures never are), so a
- * revocation takes effect within that time.
+ * revocation takes effect within that time. While the database cannot answer (an outage), a
+ * cached token whose TTL ended less than AUTH_STALE_GRACE_MS ago is still accepted, so that
+ * what the frontend can serve from its caches stays readable (docs/api.md 2).
  */
 #ifndef PROFAI_FRONTEND_AUTH_H
 #define PROFAI_FRONTEND_AUTH_H
@@ -17,6 +19,8 @@
 
 #define AUTH_TOKEN_PREFIX "pai_"
 #define AUTH_TOKEN_LEN 47 /* "pai_" + 43 */
+/* How long past its TTL a cached token stays good while the database is unavailable (ms). */
+#define AUTH_STALE_GRACE_MS (10 * 60 * 1000)
 
 typedef enum { AUTH_ROLE_TEACHER, AUTH_ROLE_STUDENT, AUTH_ROLE_ADMIN } auth_role_t;
 

@@ -11,13 +11,14 @@
 #ifndef PROFAI_FRONTEND_DB_H
 #define PROFAI_FRONTEND_DB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define DB_MUST_CHECK __attribute__((warn_unused_result))
 
 /* The oldest schema (highest migration number) this frontend works with. */
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 
 typedef enum {
     DB_OK = 0,
@@ -65,8 +66,66 @@ db_status_t db_job_json(db_pool_t *self, const char *job_id, const char *owner_i
 db_status_t db_jobs_json(db_pool_t *self, const char *owner_id, int limit, char **json,
                          size_t *len) DB_MUST_CHECK;
 
-/* A course document with "id" and "job_id" first (docs/api.md 4.4). */
-db_status_t db_course_json(db_pool_t *self, const char *course_id, char **json,
+/* The owner (uuid) and state of a job. owner_id NULL: any owner, else only that owner's job
+ * (another owner's job is DB_NOT_FOUND). */
+db_status_t db_job_owner(db_pool_t *self, const char *job_id, const char *owner_id, char owner[37],
+                         char state[16]) DB_MUST_CHECK;
+
+/* A course document with "id" and "job_id" first (docs/api.md 4.4); without its "quiz"
+ * (which holds the answers) unless with_quiz. */
+db_status_t db_course_json(db_pool_t *self, const char *course_id, bool with_quiz, char **json,
                            size_t *len) DB_MUST_CHECK;
+
+/* Whether a course exists (courses never change once stored: a cached copy of one that still
+ * exists is still right). DB_OK or DB_NOT_FOUND. */
+db_status_t db_course_exists(db_pool_t *self, const char *course_id) DB_MUST_CHECK;
+
+/* Which page of the course list to read (docs/api.md 4.8). */
+typedef struct {
+    const char *q;        /* NULL: every course, newest first; else a full-text search */
+    int limit;            /* courses per page, 1..100 */
+    const char *after_id; /* list: continue after this course (NULL: from the newest)... */
+    long long after_us;   /* ...created at this many microseconds after the Unix epoch */
+    long long offset;     /* search: results to skip */
+} db_course_query_t;
+
+/* One page of the course list (plain data but json, which the caller frees). */
+typedef struct {
+    char *json; /* the courses as a JSON array */
+    size_t len;
+    bool more;         /* another page follows */
+    long long last_us; /* the keyset of the page's last course (list mode), see above */
+    char last_id[37];
+} db_course_page_t;
+
+/* A page of courses: newest first, or (q set) best matches first, each with "lesson" (the id
+ * of the lesson that matched best, or null) and "snippet" (HTML: the matches in <mark>, the
+ * rest escaped). */
+db_status_t db_courses_json(db_pool_t *self, const db_course_query_t *query,
+                            db_course_page_t *page) DB_MUST_CHECK;
+
+/* A course's quiz without answers as JSON (docs/api.md 4.9), and its answer key: one line per
+ * question, "<question id>\t<answer 0-3>\t<lesson id or empty>", "\n" between lines, in
+ * quiz order ("" when the course has no quiz). On DB_OK both are the caller's (free()). */
+db_status_t db_course_quiz(db_pool_t *self, const char *course_id, char **quiz, size_t *quiz_len,
+                           char **key, size_t *key_len) DB_MUST_CHECK;
+
+/* Store a scored attempt (attempt_id: a new uuid made by the caller; answers: JSON object as
+ * submitted; results: JSON array) and return it as the API shows it (docs/api.md 4.10).
+ * DB_NOT_FOUND when the course does not exist (any more). */
+db_status_t db_attempt_store(db_pool_t *self, const char *attempt_id, const char *course_id,
+                             const char *user_id, int score, int total, const char *answers,
+                             const char *results, char **json, size_t *len) DB_MUST_CHECK;
+
+/* {"attempts":[...]}: the user's attempts at the course, newest first, at most limit.
+ * DB_NOT_FOUND when the course does not exist. */
+db_status_t db_attempts_json(db_pool_t *self, const char *course_id, const char *user_id, int limit,
+                             char **json, size_t *len) DB_MUST_CHECK;
+
+/* Delete a course (its search rows and quiz attempts go with it; its job keeps its course_id).
+ * owner_id NULL: any owner, else only that owner's course. DB_NOT_FOUND when there is no such
+ * course (or it is another owner's). */
+db_status_t db_course_delete(db_pool_t *self, const char *course_id,
+                             const char *owner_id) DB_MUST_CHECK;
 
 #endif

@@ -49,7 +49,7 @@ TOKEN_RE = re.compile(r"^pai_[A-Za-z0-9_-]{43}$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ISO_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 JOB_FIELDS = ["job_id", "title", "state", "progress", "stage", "attempts", "error", "course_id",
-              "created_at", "started_at", "finished_at"]
+              "queue_position", "retry_at", "created_at", "started_at", "finished_at"]
 
 
 # ---- PostgreSQL --------------------------------------------------------------------------------
@@ -504,9 +504,13 @@ def accepted(r: requests.Response) -> str:
 # ---- tests: basics -----------------------------------------------------------------------------
 
 def test_index_and_healthz(http, broker):
-    r = http.get("/", as_=None)
+    r = http.get(API, as_=None)
     assert r.status_code == 200
-    assert r.json() == {"service": "profai", "api": API, "docs": "docs/api.md"}
+    index = r.json()
+    assert index["service"] == "profai" and index["api"] == API
+    assert index["docs"] == "docs/api.md" and f"GET {API}/courses" in index["endpoints"]
+    r = http.get("/", as_=None)  # the web page (docs/web.md)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
     r = http.get("/healthz", as_=None)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -518,12 +522,12 @@ def test_index_and_healthz(http, broker):
 def test_head_and_keep_alive(frontend):
     conn = RawHttp(frontend.port)
     try:
-        conn.send(RawHttp.head("HEAD", "/", {}))
+        conn.send(RawHttp.head("HEAD", API, {}))
         status, headers, body = conn.read_response(head=True)
         assert status == 200 and body == b"" and int(headers["content-length"]) > 0
         assert headers["connection"] == "keep-alive"
         # the same connection serves the next request
-        conn.send(RawHttp.head("GET", "/", {}))
+        conn.send(RawHttp.head("GET", API, {}))
         status, headers, body = conn.read_response()
         assert status == 200 and b'"service":"profai"' in body
     finally:
@@ -921,7 +925,7 @@ def test_authentication_failures_are_401(http, tokens):
 
 def test_unknown_routes_and_methods(http):
     assert_problem(http.get("/nope"), 404, "not-found")
-    assert_problem(http.get("/api/v1"), 404, "not-found")
+    assert_problem(http.get("/api/v2"), 404, "not-found")
     assert_problem(http.get(f"{API}/jobs/{uuid.uuid4()}/extra"), 404, "not-found")
     assert_problem(http.get("/index.html", as_=None), 404, "not-found")
     r = http.request("DELETE", f"{API}/jobs")
@@ -929,7 +933,8 @@ def test_unknown_routes_and_methods(http):
     assert r.headers["Allow"] == "GET, HEAD, POST"
     r = http.request("PUT", f"{API}/jobs/{uuid.uuid4()}")
     assert_problem(r, 405, "method-not-allowed")
-    assert r.headers["Allow"] == "GET, HEAD"
+    assert r.headers["Allow"] == "GET, HEAD, DELETE"
+    assert_problem(http.get("/app/nope.js", as_=None), 404, "not-found")
     r = http.request("POST", "/healthz", as_=None)
     assert_problem(r, 405, "method-not-allowed")
 

@@ -1,0 +1,248 @@
+/* cache.c - see cache.h. */
+#include "cache.h"
+
+#include <glib.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* What an item costs beyond its key and data: the struct, the hash table slot, allocator
+ * headers. Counted so that many small items cannot exceed the budget unseen. */
+#define CACHE_ITEM_OVERHEAD 160
+
+struct cache_item_t {
+    char *key;
+    char *data;
+    size_t len;
+    char *etag;
+    size_t cost;        /* bytes counted against max_bytes */
+    int64_t expires_ms; /* monotonic */
+    int refs;           /* atomic: the table's reference plus one per reader */
+    cache_item_t *prev; /* LRU list, most recent first; guarded by the cache lock */
+    cache_item_t *next;
+};
+
+struct cache_t {
+    size_t max_bytes;
+    int ttl_ms;
+    pthread_mutex_t lock;
+    GHashTable *index; /* key (the item's own) -> item */
+    cache_item_t *head;
+    cache_item_t *tail;
+    size_t bytes;
+    cache_stats_t stats;
+};
+
+static int64_t
+s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+s_item_free(cache_item_t *item)
+{
+    free(item->key);
+    free(item->data);
+    free(item->etag);
+    free(item);
+}
+
+static void
+s_item_ref(cache_item_t *item)
+{
+    __atomic_add_fetch(&item->refs, 1, __ATOMIC_RELAXED);
+}
+
+void
+cache_item_release(cache_item_t **item_p)
+{
+    if (item_p == NULL || *item_p == NULL)
+        return;
+    if (__atomic_sub_fetch(&(*item_p)->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        s_item_free(*item_p);
+    *item_p = NULL;
+}
+
+const char *
+cache_item_data(const cache_item_t *item, size_t *len)
+{
+    *len = item->len;
+    return item->data;
+}
+
+const char *
+cache_item_etag(const cache_item_t *item)
+{
+    return item->etag ? item->etag : "";
+}
+
+cache_t *
+cache_new(size_t max_bytes, int ttl_ms)
+{
+    cache_t *self = calloc(1, sizeof *self);
+    if (self == NULL)
+        return NULL;
+    self->index = g_hash_table_new(g_str_hash, g_str_equal);
+    if (self->index == NULL) {
+        free(self);
+        return NULL;
+    }
+    self->max_bytes = max_bytes;
+    self->ttl_ms = ttl_ms;
+    pthread_mutex_init(&self->lock, NULL);
+    return self;
+}
+
+/* Unlink an item from the list and the index and drop the table's reference. Lock held. */
+static void
+s_unlink(cache_t *self, cache_item_t *item)
+{
+    if (item->prev != NULL)
+        item->prev->next = item->next;
+    else
+        self->head = item->next;
+    if (item->next != NULL)
+        item->next->prev = item->prev;
+    else
+        self->tail = item->prev;
+    item->prev = item->next = NULL;
+    g_hash_table_remove(self->index, item->key);
+    self->bytes -= item->cost;
+    self->stats.items--;
+    cache_item_release(&item);
+}
+
+static void
+s_push_front(cache_t *self, cache_item_t *item)
+{
+    item->prev = NULL;
+    item->next = self->head;
+    if (self->head != NULL)
+        self->head->prev = item;
+    self->head = item;
+    if (self->tail == NULL)
+        self->tail = item;
+}
+
+void
+cache_destroy(cache_t **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    cache_t *self = *self_p;
+    while (self->head != NULL)
+        s_unlink(self, self->head);
+    g_hash_table_destroy(self->index);
+    pthread_mutex_destroy(&self->lock);
+    free(self);
+    *self_p = NULL;
+}
+
+cache_item_t *
+cache_get(cache_t *self, const char *key, bool *fresh)
+{
+    pthread_mutex_lock(&self->lock);
+    cache_item_t *item = g_hash_table_lookup(self->index, key);
+    if (item == NULL) {
+        self->stats.misses++;
+        pthread_mutex_unlock(&self->lock);
+        return NULL;
+    }
+    bool is_fresh = item->expires_ms > s_now_ms();
+    if (is_fresh)
+        self->stats.hits++;
+    else
+        self->stats.stale++;
+    if (item != self->head) { /* most recently used goes first */
+        item->prev->next = item->next;
+        if (item->next != NULL)
+            item->next->prev = item->prev;
+        else
+            self->tail = item->prev;
+        s_push_front(self, item);
+    }
+    s_item_ref(item);
+    pthread_mutex_unlock(&self->lock);
+    if (fresh != NULL)
+        *fresh = is_fresh;
+    return item;
+}
+
+cache_item_t *
+cache_put(cache_t *self, const char *key, char **data_p, size_t len, const char *etag)
+{
+    char *data = *data_p;
+    *data_p = NULL;
+    size_t cost = strlen(key) + len + (etag ? strlen(etag) : 0) + CACHE_ITEM_OVERHEAD;
+    cache_item_t *item = calloc(1, sizeof *item);
+    if (item == NULL) {
+        free(data);
+        return NULL;
+    }
+    item->key = strdup(key);
+    item->etag = etag ? strdup(etag) : NULL;
+    item->data = data;
+    item->len = len;
+    item->cost = cost;
+    item->refs = 1; /* the caller's */
+    if (item->key == NULL || (etag != NULL && item->etag == NULL)) {
+        s_item_free(item);
+        return NULL;
+    }
+    pthread_mutex_lock(&self->lock);
+    if (self->max_bytes == 0 || cost > self->max_bytes / 8) {
+        /* Too big to be worth a share of the budget: the caller still serves it. Whatever the
+         * cache held under key is older, so it goes. */
+        cache_item_t *old = g_hash_table_lookup(self->index, key);
+        if (old != NULL)
+            s_unlink(self, old);
+        pthread_mutex_unlock(&self->lock);
+        return item;
+    }
+    item->refs = 2; /* and the table's */
+    item->expires_ms = s_now_ms() + self->ttl_ms;
+    cache_item_t *old = g_hash_table_lookup(self->index, key);
+    if (old != NULL)
+        s_unlink(self, old);
+    while (self->tail != NULL && self->bytes + cost > self->max_bytes) {
+        s_unlink(self, self->tail);
+        self->stats.evictions++;
+    }
+    g_hash_table_insert(self->index, item->key, item);
+    s_push_front(self, item);
+    self->bytes += cost;
+    self->stats.items++;
+    pthread_mutex_unlock(&self->lock);
+    return item;
+}
+
+void
+cache_touch(cache_t *self, cache_item_t *item)
+{
+    pthread_mutex_lock(&self->lock);
+    item->expires_ms = s_now_ms() + self->ttl_ms;
+    pthread_mutex_unlock(&self->lock);
+}
+
+void
+cache_remove(cache_t *self, const char *key)
+{
+    pthread_mutex_lock(&self->lock);
+    cache_item_t *item = g_hash_table_lookup(self->index, key);
+    if (item != NULL)
+        s_unlink(self, item);
+    pthread_mutex_unlock(&self->lock);
+}
+
+void
+cache_stats(cache_t *self, cache_stats_t *stats)
+{
+    pthread_mutex_lock(&self->lock);
+    *stats = self->stats;
+    stats->bytes = self->bytes;
+    pthread_mutex_unlock(&self->lock);
+}

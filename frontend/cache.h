@@ -1,0 +1,68 @@
+/*
+ * cache.h - a bounded, thread-safe, in-process cache of immutable byte strings (serialised
+ * course and quiz documents), least recently used first out, with a time to live.
+ *
+ * The frontend serves the same course and quiz to thousands of students: a fresh item is
+ * answered without PostgreSQL. An item past its TTL is "stale": the caller asks PostgreSQL
+ * again, and may still serve the stale item when PostgreSQL cannot answer (an outage), so
+ * expired items are kept until the byte budget evicts them or the caller removes them.
+ *
+ * Items are reference counted: a reader keeps its item (and can write it to a slow client)
+ * while another thread replaces or evicts it; memory is freed by the last release.
+ */
+#ifndef PROFAI_FRONTEND_CACHE_H
+#define PROFAI_FRONTEND_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cache_t cache_t;
+typedef struct cache_item_t cache_item_t;
+
+typedef struct {
+    uint64_t hits;      /* fresh items returned */
+    uint64_t stale;     /* expired items returned */
+    uint64_t misses;    /* lookups that found nothing */
+    uint64_t evictions; /* items dropped to stay within max_bytes */
+    size_t items;
+    size_t bytes;
+} cache_stats_t;
+
+/* A cache holding at most max_bytes (keys, data and bookkeeping counted); items are fresh for
+ * ttl_ms after they are stored. max_bytes 0 disables it (every get misses, puts store
+ * nothing). NULL when out of memory. */
+cache_t *cache_new(size_t max_bytes, int ttl_ms);
+void cache_destroy(cache_t **self_p);
+
+/* The item stored under key, or NULL. On success the caller holds a reference and must call
+ * cache_item_release; *fresh (may be NULL) tells whether the item is within its TTL. */
+cache_item_t *cache_get(cache_t *self, const char *key, bool *fresh);
+
+/* Store data under key with its etag (copied; may be NULL), replacing any older item, and
+ * evicting the least recently used items beyond max_bytes. Takes ownership of *data_p (a
+ * malloc'd buffer of len bytes) and sets it to NULL, whatever happens. Returns the new item
+ * with a reference held by the caller (to serve it), or NULL when out of memory (the data is
+ * freed then). When the cache is off or the item alone would take more than an eighth of
+ * max_bytes, the item is returned but not kept (and any older item under key is removed). */
+cache_item_t *cache_put(cache_t *self, const char *key, char **data_p, size_t len,
+                        const char *etag);
+
+/* Make an item fresh again for another TTL (when its source was checked to be unchanged). */
+void cache_touch(cache_t *self, cache_item_t *item);
+
+/* Forget key (no-op when absent); readers holding the item keep it. */
+void cache_remove(cache_t *self, const char *key);
+
+void cache_stats(cache_t *self, cache_stats_t *stats);
+
+/* Drop a reference (accepts NULL; sets *item_p to NULL). */
+void cache_item_release(cache_item_t **item_p);
+
+/* The item's data (borrowed while the reference is held) and its length. */
+const char *cache_item_data(const cache_item_t *item, size_t *len);
+
+/* The item's etag ("" when none), borrowed while the reference is held. */
+const char *cache_item_etag(const cache_item_t *item);
+
+#endif
