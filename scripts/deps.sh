@@ -38,7 +38,12 @@ python3-fitz
 python3-cairo
 docbook-xsl-doc-pdf
 auto-multiple-choice-doc-pdf
+chromium
+nodejs
 "
+# npm: Debian's nodejs needs the separate npm package; NodeSource's nodejs (as on our build
+# machines) bundles npm and conflicts with it. The browser test needs Node.js >= 20.
+if ! command -v npm >/dev/null 2>&1; then PACKAGES="$PACKAGES npm"; fi
 
 # Print the packages of $PACKAGES that dpkg does not list as installed ("ii").
 s_missing() {

@@ -1,0 +1,398 @@
+// upload_and_quiz.mjs - drive ProfAI's web page in Debian's headless Chromium (playwright-core).
+//
+// A teacher signs in with a token, uploads a PDF, watches the progress bar reach 100% and the
+// course open; a student searches for the course, reads a lesson (summary and key terms),
+// answers every quiz question and sees the score. A wrong token must give the human message.
+// Screenshots of every step, at desktop size and at a phone's 390x844, go to PROFAI_OUTPUT.
+//
+// Run by tests/system/test_browser.py (which starts the real stack); by hand:
+//   PROFAI_URL=http://127.0.0.1:8080 PROFAI_TEACHER_TOKEN=pai_... PROFAI_STUDENT_TOKEN=pai_... \
+//   PROFAI_PDF=course.pdf PROFAI_TITLE='Cell Biology' PROFAI_SEARCH='photosynthesis' \
+//   PROFAI_OUTPUT=out/ node tests/browser/upload_and_quiz.mjs
+//
+// Environment: PROFAI_URL, PROFAI_TEACHER_TOKEN, PROFAI_STUDENT_TOKEN, PROFAI_PDF, PROFAI_TITLE,
+// PROFAI_SEARCH (words of one lesson of that PDF), PROFAI_OUTPUT (a directory), and optionally
+// CHROMIUM (default /usr/bin/chromium) and PROFAI_OTHER_TITLE (a course that must NOT come
+// first for PROFAI_SEARCH). Exit status 0 when every check held, 1 otherwise (the reason on
+// stderr, a screenshot of the page as it was in PROFAI_OUTPUT/failure-*.png).
+
+import { chromium } from 'playwright-core';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const env = (name, fallback) => {
+    const v = process.env[name];
+    if (v === undefined || v === '') {
+        if (fallback !== undefined) return fallback;
+        throw new Error(`environment variable ${name} is required`);
+    }
+    return v;
+};
+
+const BASE = env('PROFAI_URL').replace(/\/+$/, '');
+const TEACHER = env('PROFAI_TEACHER_TOKEN');
+const STUDENT = env('PROFAI_STUDENT_TOKEN');
+const PDF = env('PROFAI_PDF');
+const TITLE = env('PROFAI_TITLE');
+const SEARCH = env('PROFAI_SEARCH');
+const OTHER_TITLE = env('PROFAI_OTHER_TITLE', '-');
+const OUT = env('PROFAI_OUTPUT');
+const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
+
+// Flags for a closed network: no background connections, no component downloads, no QUIC.
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+    '--no-first-run', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync'];
+
+const DESKTOP = { width: 1280, height: 860 };
+const PHONE = { width: 390, height: 844 };
+const STEP_TIMEOUT_MS = 20000;
+
+const log = (...args) => console.log('[browser]', ...args);
+
+class CheckError extends Error {}
+function check(condition, message) {
+    if (!condition) throw new CheckError(message);
+}
+
+// ------------------------------------------------------------------ watching the page
+
+// Problems a page must never have: script errors, CSP or Trusted Types violations, requests
+// to any other origin. "Failed to load resource" console lines are the browser reporting the
+// API's own 4xx answers (the wrong-token case), which the page handles.
+const problems = [];
+function watch(page, label) {
+    page.on('pageerror', (e) => problems.push(`${label}: page error: ${e.message}`));
+    page.on('console', (msg) => {
+        if (msg.type() !== 'error') return;
+        const text = msg.text();
+        if (/Failed to load resource/.test(text)) return;
+        problems.push(`${label}: console error: ${text}`);
+    });
+    page.on('request', (req) => {
+        const url = req.url();
+        if (!url.startsWith(BASE + '/') && !url.startsWith('data:') && !url.startsWith('blob:')) {
+            problems.push(`${label}: request to another origin: ${url}`);
+        }
+    });
+}
+
+let shotCount = 0;
+async function shot(page, name, fullPage = true) {
+    shotCount += 1;
+    const file = join(OUT, `${String(shotCount).padStart(2, '0')}-${name}.png`);
+    // A whole-page picture is taken from the top, or the sticky top bar lands mid-page.
+    if (fullPage) await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: file, fullPage });
+    log('screenshot', file);
+    return file;
+}
+
+async function visible(page, selector) {
+    await page.locator(selector).first().waitFor({ state: 'visible' });
+}
+
+async function text(page, selector) {
+    return (await page.locator(selector).first().textContent()) || '';
+}
+
+async function signIn(page, token) {
+    await page.goto(BASE + '/');
+    await visible(page, '#view-signin');
+    await page.fill('#token-input', token);
+    await page.click('#signin-button');
+}
+
+// ------------------------------------------------------------------ the steps
+
+async function checkHeaders(page) {
+    const resp = await page.goto(BASE + '/');
+    check(resp && resp.status() === 200, `GET / answered ${resp && resp.status()}`);
+    const h = resp.headers();
+    check((h['content-type'] || '').startsWith('text/html'), `GET / Content-Type ${h['content-type']}`);
+    check((h['content-security-policy'] || '').includes("default-src 'self'"),
+        `GET / has no CSP default-src 'self': ${h['content-security-policy']}`);
+    check(h['x-content-type-options'] === 'nosniff', 'GET / lacks X-Content-Type-Options: nosniff');
+    check(h['referrer-policy'] === 'no-referrer', 'GET / lacks Referrer-Policy: no-referrer');
+    check(!!h['etag'], 'GET / has no ETag');
+}
+
+async function wrongToken(page) {
+    // Well-formed, so the server (not the page's format check) has to refuse it.
+    const bogus = 'pai_' + randomBytes(32).toString('base64url');
+    await signIn(page, bogus);
+    await visible(page, '#signin-error');
+    const message = await text(page, '#signin-error');
+    check(/your token is not valid/i.test(message), `wrong token: message was "${message}"`);
+    check(await page.locator('#view-signin').isVisible(), 'wrong token: the sign-in form went away');
+    await shot(page, 'wrong-token');
+
+    await page.fill('#token-input', 'not-a-token');
+    await page.click('#signin-button');
+    const malformed = await text(page, '#signin-error');
+    check(/not a ProfAI token/i.test(malformed), `malformed token: message was "${malformed}"`);
+}
+
+async function teacherUploads(page) {
+    await signIn(page, TEACHER);
+    await visible(page, '#view-uploads');
+    check((await text(page, '#role-badge')).trim() === 'Teacher', 'teacher: the role badge does not say Teacher');
+
+    // A file that is not a PDF: the server refuses it (415), the page says so in words.
+    await page.setInputFiles('#upload-file', { name: 'notes.pdf', mimeType: 'application/pdf',
+        buffer: Buffer.from('These are my notes, typed as plain text.\n'.repeat(50)) });
+    await page.fill('#upload-title', 'Not a PDF');
+    await page.click('#upload-button');
+    await visible(page, '#upload-error');
+    const refused = await text(page, '#upload-error');
+    check(/not a PDF/i.test(refused), `a text file sent as a PDF: message was "${refused}"`);
+    await shot(page, 'teacher-not-a-pdf');
+
+    await page.setInputFiles('#upload-file', PDF);
+    await page.fill('#upload-title', TITLE);
+    check(!(await page.locator('#upload-error').isVisible()), 'the old error stayed after choosing another file');
+    await shot(page, 'teacher-upload-form');
+    await page.click('#upload-button');
+    await visible(page, '#view-job');
+
+    // Follow the bar until it is full: values only grow, the stage is named all along.
+    const seen = [];
+    const stages = new Set();
+    const deadline = Date.now() + 60000;
+    let midShot = false;
+    for (;;) {
+        const value = await page.evaluate(() => {
+            const p = document.getElementById('job-progress');
+            return p && !document.getElementById('view-job').hidden ? p.value : null;
+        });
+        if (value === null) throw new CheckError('the job view closed before the bar reached 100%');
+        const stage = (await text(page, '#job-stage')).trim();
+        check(stage.length > 0, 'the progress bar has no stage text');
+        if (seen.length === 0 || seen[seen.length - 1] !== value) seen.push(value);
+        stages.add(stage);
+        if (value >= 100) break;
+        if (!midShot && value > 0) {
+            midShot = true;
+            await shot(page, 'teacher-progress', false);
+        }
+        check(Date.now() < deadline, `the bar did not reach 100% within 60 s (values ${seen.join(',')})`);
+        await page.waitForTimeout(100);
+    }
+    // At 100%: the bar, the percentage and the stage say so, before the course opens.
+    const final = await page.evaluate(() => ({
+        value: document.getElementById('job-progress').value,
+        percent: document.getElementById('job-percent').textContent,
+        stage: document.getElementById('job-stage').textContent,
+    }));
+    check(final.value === 100, `progress bar value ${final.value}, expected 100`);
+    check(final.percent.trim() === '100%', `percentage shown "${final.percent}"`);
+    check(/done/i.test(final.stage), `stage at 100% is "${final.stage}", expected it to say done`);
+    await shot(page, 'teacher-progress-100', false);
+    for (let i = 1; i < seen.length; i++) {
+        check(seen[i] >= seen[i - 1], `the bar went backwards: ${seen.join(',')}`);
+    }
+    // Live: the bar showed the job under way, not only empty and full.
+    check(seen.some((v) => v > 0 && v < 100), `the bar never showed progress between 0 and 100: ${seen.join(',')}`);
+    log('progress values seen:', seen.join(','), '| stages:', [...stages].join(' / '));
+
+    // The course opens by itself.
+    await visible(page, '#view-course');
+    await page.waitForFunction((t) => document.getElementById('course-title').textContent === t, TITLE);
+    const hash = new URL(page.url()).hash;
+    const m = /^#\/course\/([0-9a-f-]{36})/.exec(hash);
+    check(m, `the course did not open (location ${page.url()})`);
+    await shot(page, 'teacher-course-opened');
+
+    // The job is in the list of past uploads, ready.
+    await page.click('#nav-uploads');
+    await visible(page, '#view-uploads');
+    const item = page.locator('#jobs-list li.job', { hasText: TITLE }).first();
+    await item.waitFor();
+    check((await item.getAttribute('data-state')) === 'succeeded', 'the job list does not show the job as succeeded');
+    await shot(page, 'teacher-uploads-list');
+    const jobHref = await item.locator('a.job-title').getAttribute('href');
+
+    await page.click('#sign-out');
+    await visible(page, '#view-signin');
+    const stored = await page.evaluate(() => window.localStorage.getItem('profai.token'));
+    check(stored === null, 'sign out did not forget the token');
+    return { courseId: m[1], jobHref, seen };
+}
+
+async function studentLearns(page, courseId, prefix) {
+    await signIn(page, STUDENT);
+    await visible(page, '#view-courses');
+    check((await text(page, '#role-badge')).trim() === 'Student', 'student: the role badge does not say Student');
+    check(!(await page.locator('#nav-uploads').isVisible()), 'student: the uploads link is shown');
+    await page.locator(`#courses-list li[data-course="${courseId}"]`).waitFor();
+    await shot(page, `${prefix}courses`);
+
+    // Search: the uploaded course comes first, with the match highlighted.
+    await page.fill('#search-input', SEARCH);
+    await page.click('#search-button');
+    await page.waitForFunction(() => /matches|match|No course/.test(document.getElementById('courses-summary').textContent));
+    const first = page.locator('#courses-list li.course').first();
+    await first.waitFor();
+    check((await first.getAttribute('data-course')) === courseId,
+        `search "${SEARCH}": the first result is not the uploaded course`);
+    check((await first.locator('.course-name').textContent()) === TITLE, 'search: first result title');
+    check(OTHER_TITLE === '-' || (await first.locator('.course-name').textContent()) !== OTHER_TITLE,
+        'search: the other course came first');
+    const marks = await first.locator('.snippet mark').count();
+    check(marks > 0, 'search: the snippet has no highlighted match');
+    await shot(page, `${prefix}search`);
+
+    // Read a lesson that has a summary and key terms.
+    await first.locator('a.course-link').click();
+    await visible(page, '#view-course');
+    const lessonLinks = page.locator('#toc-modules a');
+    const count = await lessonLinks.count();
+    check(count >= 1, 'the course has no lessons in its contents');
+    let read = false;
+    for (let i = 0; i < count && !read; i++) {
+        if (!(await page.locator('#course-toc').evaluate((d) => d.open))) {
+            await page.click('#course-toc summary');
+        }
+        await lessonLinks.nth(i).click();
+        await page.waitForFunction(() => /\/lesson\//.test(location.hash));
+        const summary = (await text(page, '#lesson-summary')).trim();
+        const hasSummary = await page.locator('#lesson-summary-box').isVisible() &&
+            !(await page.locator('#lesson-summary').evaluate((p) => p.classList.contains('muted')));
+        const terms = await page.locator('#lesson-terms li').count();
+        if (hasSummary && summary.length > 20 && terms > 0 && await page.locator('#lesson-terms-box').isVisible()) {
+            read = true;
+            check((await page.locator('#lesson-text p').count()) > 0, 'the lesson shows no text');
+        }
+    }
+    check(read, 'no lesson shows both a summary and key terms');
+    await shot(page, `${prefix}lesson`);
+
+    // The quiz: answer every question, check, see the score.
+    await page.click('#course-quiz');
+    await visible(page, '#view-quiz');
+    const questions = page.locator('#quiz-questions fieldset.question');
+    const n = await questions.count();
+    check(n >= 1, 'the quiz has no questions');
+    await shot(page, `${prefix}quiz`);
+    // An unanswered quiz is not sent: the page says what is missing.
+    await page.click('#quiz-submit');
+    await visible(page, '#quiz-error');
+    check(/answer every question/i.test(await text(page, '#quiz-error')), 'an incomplete quiz was not refused');
+    for (let i = 0; i < n; i++) {
+        const choices = questions.nth(i).locator('input[type=radio]');
+        check((await choices.count()) === 4, `question ${i + 1} does not have 4 choices`);
+        await choices.nth(i % 4).check();
+    }
+    await page.click('#quiz-submit');
+    await visible(page, '#quiz-score');
+    const score = await page.locator('#quiz-score').evaluate((s) => ({
+        score: Number(s.dataset.score), total: Number(s.dataset.total),
+        number: document.getElementById('quiz-score-number').textContent,
+    }));
+    check(score.total === n, `the score is out of ${score.total}, the quiz has ${n} questions`);
+    check(score.score >= 0 && score.score <= n, `score ${score.score} out of range`);
+    check(score.number.trim() === `${score.score} / ${n}`, `score shown as "${score.number}"`);
+    const marked = await page.locator('#quiz-questions fieldset.is-correct, #quiz-questions fieldset.is-wrong').count();
+    check(marked === n, `${marked} of ${n} questions show whether they were right`);
+    const right = await page.locator('#quiz-questions fieldset.is-correct').count();
+    check(right === score.score, `${right} questions marked right, but the score is ${score.score}`);
+    await shot(page, `${prefix}quiz-score`);
+    // The earlier attempts list the one just made.
+    await page.locator('#quiz-attempts li').first().waitFor();
+    return score;
+}
+
+async function phoneTour(browser, courseId, jobHref) {
+    const context = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true,
+        deviceScaleFactor: 2 });
+    const page = await context.newPage();
+    watch(page, 'phone');
+    page.setDefaultTimeout(STEP_TIMEOUT_MS);
+    await page.goto(BASE + '/');
+    await visible(page, '#view-signin');
+    await shot(page, 'phone-signin');
+
+    await signIn(page, TEACHER);
+    await visible(page, '#view-uploads');
+    await page.locator('#jobs-list li.job').first().waitFor();
+    await shot(page, 'phone-teacher-uploads');
+    await page.goto(BASE + '/' + jobHref);
+    await page.waitForFunction(() => document.getElementById('job-percent').textContent === '100%');
+    await shot(page, 'phone-teacher-job-100', false);
+    // No horizontal scrolling at phone width.
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 0, `the job page is ${overflow}px wider than a phone screen`);
+    await page.click('#sign-out');
+
+    const score = await studentLearns(page, courseId, 'phone-');
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(wide <= 0, `the quiz page is ${wide}px wider than a phone screen`);
+    await context.close();
+    return score;
+}
+
+// ------------------------------------------------------------------ main
+
+async function main() {
+    mkdirSync(OUT, { recursive: true });
+    check(existsSync(CHROMIUM), `${CHROMIUM} does not exist: install Debian's chromium (make deps)`);
+    check(existsSync(PDF), `${PDF} does not exist`);
+    const started = Date.now();
+    // Playwright starts Chromium with a fresh, empty --user-data-dir of its own (a temporary
+    // directory it removes at close), so nothing from another run is reused.
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true,
+        args: CHROMIUM_ARGS, timeout: 30000 });
+    let page = null;
+    try {
+        const context = await browser.newContext({ viewport: DESKTOP });
+        page = await context.newPage();
+        watch(page, 'desktop');
+        page.setDefaultTimeout(STEP_TIMEOUT_MS);
+
+        await checkHeaders(page);
+        await shot(page, 'signin');
+        await wrongToken(page);
+        log('wrong token: human message shown');
+        const { courseId, jobHref, seen } = await teacherUploads(page);
+        log('teacher: course', courseId, 'opened after', seen.length, 'progress values');
+        await context.close();
+
+        // The student is another person: another browser context, nothing shared.
+        const studentContext = await browser.newContext({ viewport: DESKTOP });
+        page = await studentContext.newPage();
+        watch(page, 'student');
+        page.setDefaultTimeout(STEP_TIMEOUT_MS);
+        const score = await studentLearns(page, courseId, 'student-');
+        log(`student: quiz score ${score.score} / ${score.total}`);
+        await studentContext.close();
+        page = null;
+
+        const phoneScore = await phoneTour(browser, courseId, jobHref);
+        log(`phone: quiz score ${phoneScore.score} / ${phoneScore.total}`);
+
+        check(problems.length === 0, 'the page had problems:\n  ' + problems.join('\n  '));
+        const summary = { ok: true, course_id: courseId, progress_values: seen, score,
+            phone_score: phoneScore, screenshots: shotCount, seconds: (Date.now() - started) / 1000 };
+        writeFileSync(join(OUT, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+        log('all checks passed in', summary.seconds, 's');
+    } catch (err) {
+        if (page !== null) {
+            try {
+                await page.screenshot({ path: join(OUT, 'failure.png'), fullPage: true });
+                log('failure screenshot', join(OUT, 'failure.png'), 'at', page.url());
+            } catch (e) {
+                // the page is gone: nothing to show
+            }
+        }
+        if (problems.length) console.error('[browser] page problems:\n  ' + problems.join('\n  '));
+        throw err;
+    } finally {
+        await browser.close();
+    }
+}
+
+main().then(() => process.exit(0), (err) => {
+    console.error('[browser] FAILED:', err instanceof CheckError ? err.message : (err && err.stack) || err);
+    process.exit(1);
+});

@@ -1,0 +1,197 @@
+"""The web page in a real browser (issue 3, condition 5).
+
+tests/browser/upload_and_quiz.mjs drives Debian's headless Chromium (with playwright-core)
+against the real stack: a teacher uploads a PDF made here with cairo and watches the progress
+bar reach 100% until the course opens; a student finds the course by searching for words of
+one of its lessons, reads a lesson's summary and key terms, answers every quiz question and
+sees the score; a wrong token gets the human message. Screenshots of every step, at desktop
+size and at a phone's 390x844, land in tests/output/<test name>/ (see docs/web.md).
+
+Chromium and Node.js are Debian packages that `make deps` installs; when one is missing this
+test fails and says so (it does not skip: CI must run it). The npm module comes from
+scripts/browser-deps.sh, run here when needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from pdfs import make_pdf
+from stack import API, ROOT
+
+SCRIPT = ROOT / "tests" / "browser" / "upload_and_quiz.mjs"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# The whole browser run takes about 15 s here; the limit only stops a hung browser.
+BROWSER_TIMEOUT_S = 150
+# Slow enough (per page) that the bar shows values between 0 and 100, fast enough for CI.
+PAGE_DELAY_MS = 400
+
+COURSE_TITLE = "Cell Biology, first term"
+# A word that occurs only in this course (a chapter heading, hence in its lesson text).
+SEARCH = "mitochondria"
+OTHER_TITLE = "Linear Algebra"
+
+
+def _require_browser() -> str:
+    """node, with playwright-core installed, and Chromium: the path of node, or a clear failure."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is missing: run `make deps` (Debian packages nodejs npm chromium)")
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: run `make deps` (Debian package chromium)")
+    deps = subprocess.run(["sh", str(ROOT / "scripts" / "browser-deps.sh")],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=300)
+    if deps.returncode != 0:
+        pytest.fail(f"scripts/browser-deps.sh failed:\n{deps.stdout}")
+    return node
+
+
+def _course_pdfs(outdir):
+    """The course the teacher uploads in the browser, and another one for the search to pass
+    over. Every lesson has a page of sentences: enough text for summaries and questions."""
+    course = make_pdf(outdir / "cell-biology.pdf", [
+        ("Cells and membranes", [("The cell membrane", 1), ("Transport across membranes", 1)]),
+        ("Mitochondria and respiration", [("Mitochondria", 1), ("Cellular respiration", 1)]),
+        ("Photosynthesis", [("Light reactions", 1), ("The Calvin cycle", 1)]),
+    ], title="Cell Biology", author="A. Teacher", seed=11)
+    other = make_pdf(outdir / "algebra.pdf", [
+        ("Vectors", [("Vector spaces", 1), ("Linear maps", 1)]),
+    ], title="Linear Algebra", author="B. Teacher", seed=12)
+    return course, other
+
+
+def test_browser_upload_and_quiz(make_stack, outdir):
+    node = _require_browser()
+    s = make_stack()
+    s.start_broker()
+    s.add_worker(page_delay_ms=PAGE_DELAY_MS)
+    s.add_worker(page_delay_ms=PAGE_DELAY_MS)
+    s.add_frontend()
+    s.wait_healthy()
+    course, other = _course_pdfs(outdir)
+
+    # Another teacher's course exists first, so that the search has something to pass over.
+    other_job = s.submit(other.path, OTHER_TITLE, token=s.create_token("teacher"))
+    # (polled in the database: the job is not this test's teacher's to GET)
+    deadline = time.monotonic() + 60
+    while s.job_row(other_job)["state"] != "succeeded":
+        assert time.monotonic() < deadline, f"the other course was not built: {s.job_row(other_job)}"
+        time.sleep(0.1)
+
+    shots = outdir / "screenshots"
+    env = {
+        **os.environ,
+        "PROFAI_URL": s.frontends[0].url,
+        "PROFAI_TEACHER_TOKEN": s.token("teacher"),
+        "PROFAI_STUDENT_TOKEN": s.token("student"),
+        "PROFAI_PDF": str(course.path),
+        "PROFAI_TITLE": COURSE_TITLE,
+        "PROFAI_SEARCH": SEARCH,
+        "PROFAI_OTHER_TITLE": OTHER_TITLE,
+        "PROFAI_OUTPUT": str(shots),
+        "CHROMIUM": CHROMIUM,
+    }
+    started = time.monotonic()
+    # Its own process group: a hung run is killed with the Chromium processes it started.
+    run = subprocess.Popen([node, str(SCRIPT)], env=env, cwd=str(ROOT), text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           start_new_session=True)
+    try:
+        output, _ = run.communicate(timeout=BROWSER_TIMEOUT_S)
+        rc = run.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(run.pid, signal.SIGKILL)
+        output, _ = run.communicate()
+        rc = None
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+    (outdir / "browser.log").write_text(output)
+    print(output)
+    assert rc == 0, (f"the browser test {'timed out' if rc is None else f'failed (exit {rc})'} "
+                     f"after {time.monotonic() - started:.1f} s; screenshots in {shots}:\n"
+                     f"{output[-6000:]}")
+
+    # What the browser saw agrees with the API: the course exists with its quiz, and the
+    # student's attempts (desktop and phone) are stored.
+    summary = json.loads((shots / "summary.json").read_text())
+    course_id = summary["course_id"]
+    doc = s.get_course(course_id)
+    assert doc["title"] == COURSE_TITLE
+    attempts = s.get(f"{API}/courses/{course_id}/quiz/attempts", token="student")
+    assert attempts.status_code == 200, attempts.text
+    stored = attempts.json()["attempts"]
+    assert len(stored) == 2, stored
+    assert {(a["score"], a["total"]) for a in stored} <= {
+        (summary["score"]["score"], summary["score"]["total"]),
+        (summary["phone_score"]["score"], summary["phone_score"]["total"])}
+    names = sorted(p.name for p in shots.glob("*.png"))
+    assert any("phone-" in n for n in names) and len(names) >= 15, names
+
+
+def test_web_page_files_and_headers(stack):
+    """GET / and /app/* answer the files of frontend/web/ byte for byte, with the page's
+    security headers, a strong ETag that turns a repeated GET into a 304, HEAD without a body,
+    405 for other methods and 404 for files that do not exist (docs/web.md section 4)."""
+    web = ROOT / "frontend" / "web"
+    url = stack.frontends[0].url
+    files = {"/": web / "index.html", "/app/app.js": web / "app.js",
+             "/app/app.css": web / "app.css", "/app/favicon.svg": web / "favicon.svg"}
+    types = {"/": "text/html", "/app/app.js": "text/javascript", "/app/app.css": "text/css",
+             "/app/favicon.svg": "image/svg+xml"}
+    for path, source in files.items():
+        r = stack.http.get(url + path, timeout=10)
+        assert r.status_code == 200, (path, r.status_code)
+        assert r.content == source.read_bytes(), path
+        h = r.headers
+        assert h["Content-Type"].startswith(types[path]), (path, h["Content-Type"])
+        assert int(h["Content-Length"]) == len(r.content)
+        csp = h["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "script-src 'self'" in csp, csp
+        assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp, csp
+        assert h["X-Content-Type-Options"] == "nosniff"
+        assert h["Referrer-Policy"] == "no-referrer"
+        assert h["Cache-Control"] == "no-cache"
+        etag = h["ETag"]
+        assert etag.startswith('"') and etag.endswith('"') and len(etag) > 8, etag
+
+        again = stack.http.get(url + path, headers={"If-None-Match": etag}, timeout=10)
+        assert again.status_code == 304 and again.content == b"", (path, again.status_code)
+        assert again.headers["ETag"] == etag
+        weak = stack.http.get(url + path, headers={"If-None-Match": f'"other", W/{etag}'},
+                              timeout=10)
+        assert weak.status_code == 304, path
+        changed = stack.http.get(url + path, headers={"If-None-Match": '"not-this-one"'},
+                                 timeout=10)
+        assert changed.status_code == 200 and changed.content == r.content, path
+
+        head = stack.http.head(url + path, timeout=10)
+        assert head.status_code == 200 and head.content == b"", path
+        assert int(head.headers["Content-Length"]) == len(r.content)
+
+        post = stack.http.post(url + path, data=b"x", timeout=10)
+        assert post.status_code == 405, (path, post.status_code)
+        assert "GET" in post.headers.get("Allow", ""), post.headers
+
+    # The page refers to its own files only, and uses no inline script or style.
+    html = files["/"].read_text()
+    assert "<script>" not in html and "style=" not in html and "<style" not in html
+    assert "http://" not in html and "https://" not in html
+    script = files["/app/app.js"].read_text()
+    assert not re.search(r"\.(innerHTML|outerHTML)\s*[+]?=|insertAdjacentHTML|document\.write|"
+                         r"\beval\(|new Function", script)
+    assert "http://" not in script and "https://" not in script
+    assert "url(" not in files["/app/app.css"].read_text()
+    for path in ("/app/nothing.js", "/app/", "/app/../app.js", "/index.html"):
+        r = stack.http.get(url + path, timeout=10)
+        assert r.status_code == 404, (path, r.status_code)
