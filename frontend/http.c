@@ -9,7 +9,10 @@
 #include <civetweb.h>
 #include <dirent.h>
 #include <errno.h>
+#include <glib.h>
+#include <linux/tcp.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,15 +29,37 @@
 #define HTTP_BUF_INITIAL (64 * 1024)
 /* Answers up to this size go out in one write together with their headers. */
 #define HTTP_ONE_WRITE_MAX (16 * 1024)
+/* Answers larger than this are sent under the watchdog (minimum rate): the kernel's socket
+ * buffers take smaller ones whole, however slowly the client reads. */
+#define HTTP_SEND_WATCH_MIN (256 * 1024)
+/* Request line and headers together (civetweb's max_request_size): beyond it civetweb answers
+ * 400 itself and closes the connection. Bearer tokens and browser headers need far less. */
+#define HTTP_HEADERS_MAX "16384"
+/* civetweb keeps at most this many headers (MG_MAX_HEADERS) and silently drops the rest, so a
+ * request that reaches it is refused (431): a dropped header could change its meaning. */
+#define HTTP_HEADERS_COUNT_MAX 64
 
-/* One armed body deadline: the watchdog shuts the socket's read side at `deadline_ms`, which
- * wakes a reader blocked inside civetweb (mg_read only checks its own per-read timeout, and a
- * trickling client never trips that). */
+/* Which limit of a watch passes first. */
+typedef enum {
+    S_LIMIT_DEADLINE, /* the overall deadline */
+    S_LIMIT_RATE      /* the minimum rate, after the grace period */
+} s_limit_t;
+
+/* One armed watch: the watchdog shuts the socket (its read side while a body is read, both
+ * sides while an answer is sent) when the transfer misses its overall deadline or its minimum
+ * rate. That wakes a thread blocked inside civetweb: mg_read only checks its own per-read
+ * timeout, which a trickling client never trips, and mg_write restarts its timeout at every
+ * partial write. */
 typedef struct {
     int fd;
-    int64_t deadline_ms;
+    int how;             /* SHUT_RD or SHUT_RDWR */
+    int64_t deadline_ms; /* overall; INT64_MAX for none */
+    int64_t start_ms;    /* the minimum rate counts from here */
+    uint64_t tcp_base;   /* the socket's byte counter (s_tcp_bytes) at start_ms */
+    size_t bytes;        /* transferred since start_ms, as counted by the handler's thread */
     bool active;
     bool fired;
+    s_limit_t limit; /* which limit fired */
 } s_watch_t;
 
 struct http_server_t {
@@ -60,6 +85,51 @@ s_now_ms(void)
 
 /* ---------------------------------------------------------------- deadline watchdog */
 
+/* When a transfer that started at start_ms and has moved `bytes` misses a limit, and which:
+ * the overall deadline, or the time by which min_rate would have moved more than `bytes`
+ * (never before the grace period ends). */
+static int64_t
+s_limit_due(const http_config_t *cfg, int64_t deadline_ms, int64_t start_ms, size_t bytes,
+            s_limit_t *limit)
+{
+    *limit = S_LIMIT_DEADLINE;
+    if (cfg->min_rate <= 0)
+        return deadline_ms;
+    int64_t paced = (int64_t)((uint64_t)bytes * 1000 / (uint64_t)cfg->min_rate);
+    if (paced < cfg->min_rate_grace_ms)
+        paced = cfg->min_rate_grace_ms;
+    if (start_ms + paced < deadline_ms) {
+        *limit = S_LIMIT_RATE;
+        return start_ms + paced;
+    }
+    return deadline_ms;
+}
+
+/* Bytes the kernel has received on (how == SHUT_RD) or delivered from (else) a TCP socket, or
+ * 0 when unknown. mg_read and mg_write only return once their whole buffer has moved, so the
+ * kernel's count is the only view of a transfer in progress. */
+static uint64_t
+s_tcp_bytes(int fd, int how)
+{
+    struct tcp_info info;
+    socklen_t len = sizeof info;
+    memset(&info, 0, sizeof info);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0)
+        return 0;
+    if (len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof info.tcpi_bytes_received)
+        return 0; /* a kernel older than 4.1 */
+    return how == SHUT_RD ? info.tcpi_bytes_received : info.tcpi_bytes_acked;
+}
+
+/* Bytes moved under a watch so far. */
+static size_t
+s_watch_bytes(const s_watch_t *w)
+{
+    uint64_t now = s_tcp_bytes(w->fd, w->how);
+    uint64_t kernel = now > w->tcp_base ? now - w->tcp_base : 0;
+    return kernel > w->bytes ? (size_t)kernel : w->bytes;
+}
+
 static void *
 s_watchdog_run(void *arg)
 {
@@ -72,15 +142,23 @@ s_watchdog_run(void *arg)
             s_watch_t *w = &self->watches[i];
             if (!w->active || w->fired)
                 continue;
-            if (w->deadline_ms <= now) {
-                /* The socket stays open (civetweb owns it): only further reads end, so the
-                 * handler can still write its 408. */
-                shutdown(w->fd, SHUT_RD);
+            s_limit_t limit;
+            int64_t due =
+                s_limit_due(&self->cfg, w->deadline_ms, w->start_ms, s_watch_bytes(w), &limit);
+            if (due <= now) {
+                /* The socket stays open (civetweb owns it and closes it): only the transfer
+                 * ends, so a handler whose body read failed can still write its 408. */
+                shutdown(w->fd, w->how);
                 w->fired = true;
-            } else if (w->deadline_ms < next) {
-                next = w->deadline_ms;
+                w->limit = limit;
+            } else if (due < next) {
+                /* Progress only moves a due time later: waking at the old one and looking
+                 * again is enough, so the transfer never needs to signal. */
+                next = due;
             }
         }
+        /* A silent client never moves its due time: the wait ends there. A steady one moves
+         * it forward, and the loop looks again then. */
         if (next == INT64_MAX) {
             pthread_cond_wait(&self->cond, &self->lock);
         } else {
@@ -92,14 +170,20 @@ s_watchdog_run(void *arg)
     return NULL;
 }
 
+/* Arm a watch on fd; the slot, or -1 when the table is full. */
 static int
-s_watch_arm(http_server_t *self, int fd, int64_t deadline_ms)
+s_watch_arm(http_server_t *self, int fd, int how, int64_t deadline_ms, int64_t start_ms)
 {
     int slot = -1;
     pthread_mutex_lock(&self->lock);
     for (int i = 0; i < self->nwatches; i++) {
         if (!self->watches[i].active) {
-            self->watches[i] = (s_watch_t){.fd = fd, .deadline_ms = deadline_ms, .active = true};
+            self->watches[i] = (s_watch_t){.fd = fd,
+                                           .how = how,
+                                           .deadline_ms = deadline_ms,
+                                           .start_ms = start_ms,
+                                           .tcp_base = s_tcp_bytes(fd, how),
+                                           .active = true};
             slot = i;
             break;
         }
@@ -124,15 +208,29 @@ s_watch_disarm(http_request_t *req)
     return fired;
 }
 
+/* Whether the request's watch fired; *limit gets which limit. */
 static bool
-s_watch_fired(http_request_t *req)
+s_watch_fired(http_request_t *req, s_limit_t *limit)
 {
     if (req->watch_slot < 0)
         return false;
     pthread_mutex_lock(&req->server->lock);
-    bool fired = req->server->watches[req->watch_slot].fired;
+    s_watch_t *w = &req->server->watches[req->watch_slot];
+    bool fired = w->fired;
+    *limit = w->limit;
     pthread_mutex_unlock(&req->server->lock);
     return fired;
+}
+
+/* Count bytes moved under the request's watch. */
+static void
+s_watch_progress(http_request_t *req, size_t n)
+{
+    if (req->watch_slot < 0)
+        return;
+    pthread_mutex_lock(&req->server->lock);
+    req->server->watches[req->watch_slot].bytes += n;
+    pthread_mutex_unlock(&req->server->lock);
 }
 
 static int
@@ -227,6 +325,150 @@ s_log_safe(const char *s, char *buf, size_t size)
     buf[i] = '\0';
 }
 
+/* ---------------------------------------------------------------- request checks */
+
+static int
+s_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The characters a path may hold unescaped: RFC 3986 pchar (without '%') and '/'. */
+static bool
+s_path_char_ok(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("-._~!$&'()*+,;=:@/", c) != NULL);
+}
+
+/* Whether the decoded path has a "." or ".." segment, or an empty one before its end ("//"). */
+static const char *
+s_path_segments_bad(const char *path)
+{
+    const char *p = path + 1; /* past the leading '/' */
+    while (*p != '\0') {
+        size_t len = strcspn(p, "/");
+        if (len == 0)
+            return "the path contains an empty segment (//)";
+        if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+            return "the path contains a . or .. segment";
+        p += len;
+        if (*p == '/')
+            p++; /* a trailing '/' ends the path: "/app/" is fine */
+    }
+    return NULL;
+}
+
+/* Decode the raw request path (civetweb runs with decode_url=no, so it is as the client sent
+ * it) into out, which holds HTTP_PATH_MAX + 1 bytes. Every path the handler sees is therefore
+ * canonical: no dot segment (however encoded), no "//", no encoded '/', no NUL or control
+ * byte, valid UTF-8. There is no document_root and no file is ever opened from a path; this
+ * only makes sure that two spellings never name one resource. 0, or the status to refuse the
+ * request with and a sentence in *why. */
+static int
+s_path_decode(const char *raw, char *out, const char **why)
+{
+    if (raw == NULL || raw[0] != '/') {
+        *why = "the request target must be a path";
+        return 400;
+    }
+    size_t n = 0;
+    for (const char *p = raw; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '%') {
+            int hi = s_hex_digit(p[1]);
+            int lo = hi >= 0 ? s_hex_digit(p[2]) : -1;
+            if (lo < 0) {
+                *why = "the path contains a malformed %-escape";
+                return 400;
+            }
+            c = (unsigned char)(hi * 16 + lo);
+            p += 2;
+            if (c == '/' || c == '\\') {
+                *why = "the path contains an encoded / or \\";
+                return 400;
+            }
+            if (c < 0x20 || c == 0x7f) {
+                *why = "the path contains a NUL or control character";
+                return 400;
+            }
+        } else if (!s_path_char_ok(c)) {
+            *why = "the path contains a character that must be %-escaped";
+            return 400;
+        }
+        if (n >= HTTP_PATH_MAX) {
+            *why = "no such resource (the path is too long)";
+            return 404;
+        }
+        out[n++] = (char)c;
+    }
+    out[n] = '\0';
+    if (!g_utf8_validate(out, (gssize)n, NULL)) {
+        *why = "the path is not valid UTF-8";
+        return 400;
+    }
+    *why = s_path_segments_bad(out);
+    return *why == NULL ? 0 : 400;
+}
+
+static bool
+s_all_digits(const char *s)
+{
+    s += strspn(s, " \t");
+    size_t n = strspn(s, "0123456789");
+    return n > 0 && s[n + strspn(s + n, " \t")] == '\0';
+}
+
+/* Framing headers that civetweb accepts but that could make two readers of the same bytes
+ * disagree on where the body ends (RFC 9112 section 6): refused, and the connection closed.
+ * 0, or the status and a sentence in *why. */
+static int
+s_headers_check(const struct mg_request_info *ri, const char **why)
+{
+    if (ri->num_headers >= HTTP_HEADERS_COUNT_MAX) {
+        *why = "the request has too many header fields";
+        return 431;
+    }
+    int lengths = 0, encodings = 0;
+    for (int i = 0; i < ri->num_headers; i++) {
+        const char *name = ri->http_headers[i].name;
+        const char *value = ri->http_headers[i].value ? ri->http_headers[i].value : "";
+        if (name == NULL)
+            continue;
+        if (strcasecmp(name, "Content-Length") == 0) {
+            lengths++;
+            if (!s_all_digits(value)) {
+                *why = "Content-Length is not a number";
+                return 400;
+            }
+        } else if (strcasecmp(name, "Transfer-Encoding") == 0) {
+            encodings++;
+            value += strspn(value, " \t");
+            size_t len = strcspn(value, " \t");
+            if (len != 7 || strncasecmp(value, "chunked", 7) != 0 ||
+                value[len + strspn(value + len, " \t")] != '\0') {
+                *why = "only Transfer-Encoding: chunked is supported";
+                return 400;
+            }
+        }
+    }
+    if (lengths > 1 || encodings > 1) {
+        *why = "Content-Length or Transfer-Encoding appears twice";
+        return 400;
+    }
+    if (lengths == 1 && encodings == 1) {
+        *why = "a request may not have both Content-Length and Transfer-Encoding";
+        return 400;
+    }
+    return 0;
+}
+
 static int
 s_on_request(struct mg_connection *conn, void *cbdata)
 {
@@ -234,26 +476,37 @@ s_on_request(struct mg_connection *conn, void *cbdata)
     const struct mg_request_info *ri = mg_get_request_info(conn);
     http_request_t req;
     memset(&req, 0, sizeof req);
+    char path[HTTP_PATH_MAX + 1];
+    const char *why = NULL;
+    int refuse = s_headers_check(ri, &why);
+    if (refuse == 0)
+        refuse = s_path_decode(ri->local_uri_raw, path, &why);
     req.conn = conn;
     req.server = self;
     req.method = ri->request_method ? ri->request_method : "";
-    req.path = ri->local_uri ? ri->local_uri : "";
+    req.path = refuse == 0 ? path : (ri->local_uri_raw ? ri->local_uri_raw : "");
     req.query = ri->query_string;
     req.started_ms = s_now_ms();
     req.head = strcmp(req.method, "HEAD") == 0;
     req.watch_slot = -1;
     req.body_done = !http_has_body(&req);
 
-    self->cfg.handler(&req, self->cfg.handler_arg);
+    if (refuse != 0) {
+        /* The handler never sees the request; its body, if any, is not read. */
+        http_close_after(&req);
+        http_reply_problem(&req, refuse, NULL, "%s", why);
+    } else {
+        self->cfg.handler(&req, self->cfg.handler_arg);
+    }
 
     if (s_watch_disarm(&req))
         http_close_after(&req);
     if (req.status == 0)
         http_reply_problem(&req, 500, NULL, "the request was not answered");
 
-    char path[160];
-    s_log_safe(req.path, path, sizeof path);
-    log_info("%s %s %d %lldms user=%s from=%s", req.method, path, req.status,
+    char logged[160];
+    s_log_safe(req.path, logged, sizeof logged);
+    log_info("%s %s %d %lldms user=%s from=%s", req.method, logged, req.status,
              (long long)(s_now_ms() - req.started_ms), req.user[0] ? req.user : "-",
              ri->remote_addr);
     return req.status;
@@ -295,6 +548,9 @@ http_server_new(const http_config_t *cfg, char *err, size_t err_size)
     snprintf(keep_alive, sizeof keep_alive, "%d", cfg->keep_alive_ms);
     /* No document_root: civetweb serves no files at all (its directory redirect in 1.14-1.16
      * has a heap overflow, CVE-2025-55763); every path reaches s_on_request. */
+    /* decode_url=no: the handler gets the path as sent, and s_path_decode decodes it with
+     * checks that civetweb's decoder does not make (%00 ends its string early, %2f becomes a
+     * separator). request_timeout_ms also bounds the request line and headers as a whole. */
     const char *options[] = {"listening_ports",
                              self->listen,
                              "num_threads",
@@ -307,6 +563,10 @@ http_server_new(const http_config_t *cfg, char *err, size_t err_size)
                              keep_alive,
                              "tcp_nodelay",
                              "1",
+                             "max_request_size",
+                             HTTP_HEADERS_MAX,
+                             "decode_url",
+                             "no",
                              NULL};
     struct mg_callbacks callbacks;
     memset(&callbacks, 0, sizeof callbacks);
@@ -462,6 +722,19 @@ http_close_after(http_request_t *req)
     req->close = true;
 }
 
+/* A large answer is sent under the watchdog: a client that stops reading (or reads slower than
+ * the minimum rate) would otherwise hold this thread, since mg_write restarts its timeout at
+ * every partial write. No overall deadline: a large course on a slow link is legitimate. */
+static void
+s_send_watch_arm(http_request_t *req, size_t body_len)
+{
+    if (body_len <= HTTP_SEND_WATCH_MIN || req->server->cfg.min_rate <= 0 || req->watch_slot >= 0)
+        return;
+    int fd = s_connection_fd(mg_get_request_info(req->conn));
+    if (fd >= 0)
+        req->watch_slot = s_watch_arm(req->server, fd, SHUT_RDWR, INT64_MAX, s_now_ms());
+}
+
 int
 http_reply(http_request_t *req, int status, const char *content_type, const char *headers,
            const void *body, size_t len)
@@ -469,6 +742,8 @@ http_reply(http_request_t *req, int status, const char *content_type, const char
     if (req->status != 0)
         return -1;
     req->status = status;
+    if (s_watch_disarm(req)) /* a body deadline fired: the connection cannot be reused */
+        req->close = true;
     bool keep = s_keep_alive(req);
     if (!keep)
         mg_disable_keep_alive(req->conn);
@@ -507,9 +782,18 @@ http_reply(http_request_t *req, int status, const char *content_type, const char
         rc =
             mg_write(req->conn, head, (size_t)n + body_len) == (int)((size_t)n + body_len) ? 0 : -1;
     } else {
+        s_send_watch_arm(req, body_len);
         rc = mg_write(req->conn, head, (size_t)n) == n ? 0 : -1;
         if (rc == 0 && body_len > 0)
             rc = mg_write(req->conn, body, body_len) == (int)body_len ? 0 : -1;
+        if (s_watch_disarm(req)) {
+            char logged[160];
+            s_log_safe(req->path, logged, sizeof logged);
+            log_warn("%s %s: the client took the answer slower than %lld bytes per second: "
+                     "connection cut",
+                     req->method, logged, req->server->cfg.min_rate);
+            rc = -1;
+        }
     }
     free(head);
     return rc;
@@ -541,6 +825,8 @@ s_problem_kind(int status)
         return "payload-too-large";
     case 415:
         return "unsupported-media-type";
+    case 431:
+        return "request-header-fields-too-large";
     case 503:
         return "unavailable";
     default:
@@ -637,6 +923,7 @@ void
 http_body_begin(http_request_t *req, int timeout_ms)
 {
     req->deadline_ms = req->started_ms + timeout_ms;
+    req->rate_start_ms = s_now_ms();
     if (req->body_done || req->watch_slot >= 0)
         return;
     int fd = s_connection_fd(mg_get_request_info(req->conn));
@@ -645,14 +932,38 @@ http_body_begin(http_request_t *req, int timeout_ms)
                  "checked between reads");
         return;
     }
-    req->watch_slot = s_watch_arm(req->server, fd, req->deadline_ms);
+    req->watch_slot = s_watch_arm(req->server, fd, SHUT_RD, req->deadline_ms, req->rate_start_ms);
 }
 
+/* Whether the body read is past a limit; if so, req->timeout_why says which. */
 static bool
 s_past_deadline(http_request_t *req)
 {
     /* deadline_ms 0: http_body_begin was not called, no deadline. */
-    return (req->deadline_ms > 0 && s_now_ms() >= req->deadline_ms) || s_watch_fired(req);
+    if (req->deadline_ms == 0)
+        return false;
+    s_limit_t limit;
+    bool past = s_watch_fired(req, &limit);
+    if (!past) {
+        int64_t due = s_limit_due(&req->server->cfg, req->deadline_ms, req->rate_start_ms,
+                                  req->body_read, &limit);
+        past = s_now_ms() >= due;
+    }
+    if (past && limit == S_LIMIT_RATE)
+        snprintf(req->timeout_why, sizeof req->timeout_why,
+                 "the upload arrived slower than %lld bytes per second",
+                 req->server->cfg.min_rate);
+    else if (past)
+        snprintf(req->timeout_why, sizeof req->timeout_why,
+                 "the upload did not arrive within %lld ms",
+                 (long long)(req->deadline_ms - req->started_ms));
+    return past;
+}
+
+const char *
+http_body_timeout_reason(const http_request_t *req)
+{
+    return req->timeout_why[0] ? req->timeout_why : "the upload did not arrive in time";
 }
 
 /* Read up to size body bytes: > 0 bytes read, 0 at the end of the body, -1 with *status. */
@@ -668,6 +979,7 @@ s_body_read(http_request_t *req, void *buf, size_t size, http_body_status_t *sta
     int n = mg_read(req->conn, buf, size);
     if (n > 0) {
         req->body_read += (size_t)n;
+        s_watch_progress(req, (size_t)n);
         return n;
     }
     long long length = http_content_length(req);

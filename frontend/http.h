@@ -28,7 +28,10 @@ typedef struct http_server_t http_server_t;
 typedef struct {
     struct mg_connection *conn; /* borrowed from civetweb */
     const char *method;         /* "GET", "POST", ... */
-    const char *path;           /* URL-decoded path without the query string */
+    const char *path;           /* URL-decoded path without the query string: canonical (no
+                                 * "." or ".." segment, no "//", no NUL or control character,
+                                 * valid UTF-8, at most HTTP_PATH_MAX bytes), or the request
+                                 * was refused before the handler saw it */
     const char *query;          /* raw query string, or NULL */
     int64_t started_ms;         /* monotonic clock, when the headers had arrived */
     int status;                 /* status of the answer sent; 0 while none */
@@ -41,16 +44,26 @@ typedef struct {
     bool continued; /* "100 Continue" was sent */
     int watch_slot; /* deadline watchdog slot, -1 when none */
     int64_t deadline_ms;
-    size_t body_read; /* body bytes read so far */
+    int64_t rate_start_ms; /* when the body read began: the minimum rate counts from here */
+    size_t body_read;      /* body bytes read so far */
+    char timeout_why[128]; /* why the body read timed out, once it did */
 } http_request_t;
+
+/* Longest request path served; a longer one names no resource (404). */
+#define HTTP_PATH_MAX 1024
 
 typedef void (*http_handler_fn)(http_request_t *req, void *arg);
 
 typedef struct {
     const char *listen;      /* "ADDR:PORT"; port 0 picks a free port */
     int threads;             /* worker threads = connections served at once */
-    int request_timeout_ms;  /* civetweb's per-read timeout */
+    int request_timeout_ms;  /* civetweb's per-read timeout; also bounds the request headers */
     int keep_alive_ms;       /* idle keep-alive connection timeout */
+    /* Slow clients: after min_rate_grace_ms, a request body must arrive (and a large answer be
+     * taken) at min_rate bytes per second on average, else the connection is cut (408 for a
+     * body). 0 = no minimum rate. */
+    long long min_rate;
+    int min_rate_grace_ms;
     http_handler_fn handler; /* called for every request */
     void *handler_arg;
     /* Optional per-worker-thread state: thread_init(handler_arg) on each worker thread when it
@@ -145,8 +158,13 @@ typedef struct {
 void http_buf_free(http_buf_t *buf);
 
 /* Start reading the body: the whole body must then arrive within timeout_ms of the request's
- * start. A reader blocked on a silent or trickling client is woken at the deadline. */
+ * start, and at the server's minimum rate (http_config_t min_rate) counted from now. A reader
+ * blocked on a silent or trickling client is woken when either limit passes. */
 void http_body_begin(http_request_t *req, int timeout_ms);
+
+/* After HTTP_BODY_TIMEOUT: a sentence saying which limit the body missed (the overall
+ * deadline or the minimum rate), for the 408 problem detail. Borrowed from req. */
+const char *http_body_timeout_reason(const http_request_t *req);
 
 /* Read the whole (raw) body into buf. */
 http_body_status_t http_body_read_all(http_request_t *req, http_buf_t *buf);

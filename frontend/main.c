@@ -31,6 +31,8 @@ typedef struct {
     long long body_timeout;
     long long request_timeout;
     long long keep_alive;
+    long long min_rate;
+    long long min_rate_grace;
     const char *broker;
     long long broker_timeout;
     const char *conninfo;
@@ -65,6 +67,9 @@ s_help(void)
            "  http/body_timeout      60000    ms for a whole upload body to arrive\n"
            "  http/request_timeout   30000    ms for any single read or write\n"
            "  http/keep_alive        2000     ms an idle keep-alive connection is kept\n"
+           "  http/min_rate          4k       bytes/s an upload (or a large answer) must keep up\n"
+           "                                  on average after the grace period (0 = none)\n"
+           "  http/min_rate_grace    5000     ms before the minimum rate applies\n"
            "  broker/endpoint        tcp://127.0.0.1:5555\n"
            "  broker/timeout         5000     ms to wait for the broker's answer\n"
            "  database/conninfo      \"\"       libpq conninfo (\"\" = PG* environment)\n"
@@ -96,6 +101,9 @@ s_settings_read(zconfig_t *conf, s_settings_t *s, char *err, size_t err_size)
         conf_int(conf, "http/request_timeout", 30000, 100, 600000, &s->request_timeout, err,
                  err_size) != 0 ||
         conf_int(conf, "http/keep_alive", 2000, 0, 600000, &s->keep_alive, err, err_size) != 0 ||
+        conf_int(conf, "http/min_rate", 4096, 0, 1LL << 30, &s->min_rate, err, err_size) != 0 ||
+        conf_int(conf, "http/min_rate_grace", 5000, 0, 3600000, &s->min_rate_grace, err,
+                 err_size) != 0 ||
         conf_int(conf, "broker/timeout", 5000, 10, 600000, &s->broker_timeout, err, err_size) !=
             0 ||
         conf_int(conf, "database/pool", 16, 1, 1000, &s->pool, err, err_size) != 0 ||
@@ -272,6 +280,8 @@ main(int argc, char **argv)
                               .threads = (int)s.threads,
                               .request_timeout_ms = (int)s.request_timeout,
                               .keep_alive_ms = (int)s.keep_alive,
+                              .min_rate = s.min_rate,
+                              .min_rate_grace_ms = (int)s.min_rate_grace,
                               .handler = api_handle,
                               .handler_arg = api,
                               .thread_init = api_thread_new,

@@ -39,7 +39,11 @@ import requests
 import zmq
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = ROOT / "bin"
+# The programs under test: bin/, or PROFAI_BIN (e.g. bin-asan/ for `make check-asan`).
+BIN = Path(os.environ["PROFAI_BIN"]).resolve() if os.environ.get("PROFAI_BIN") else ROOT / "bin"
+# PROFAI_SANITIZED=1: the programs are built with ASan/UBSan (mk/asan.mk); tests that need
+# RLIMIT_AS or tight memory bounds skip or relax themselves.
+SANITIZED = os.environ.get("PROFAI_SANITIZED") == "1"
 OUTPUT = ROOT / "tests" / "output"
 
 # The REST API (docs/api.md). Kept in one place so that the tests read as usage.
