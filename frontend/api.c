@@ -1397,8 +1397,10 @@ s_health(api_t *self, http_request_t *req)
     if (!broker)
         log_debug("health: %s", err);
     bool database = db_ping(self->db) == DB_OK;
-    bool ok = broker && database;
     bool details = broker && pong.ok;
+    /* Healthy means "a submission would be accepted now": the broker must also have its own
+     * database connection up, or it answers db_unavailable to every job. */
+    bool ok = details && pong.db && database;
 
     json_t j;
     json_init(&j);
