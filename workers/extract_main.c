@@ -67,6 +67,13 @@ static const char *s_job = "-";
 #define EXTRACT_RLIMIT_AS 0
 const char *__asan_default_options(void);
 const char *__ubsan_default_options(void);
+int __lsan_is_turned_off(void);
+/* Off even when a test runs the extractor directly with ASAN_OPTIONS=detect_leaks=1. */
+int
+__lsan_is_turned_off(void)
+{
+    return 1;
+}
 const char *
 __asan_default_options(void)
 {
@@ -147,8 +154,8 @@ s_usage(FILE *out)
             "  --open-files N        RLIMIT_NOFILE (default 64; 0 = inherit)\n"
             "  --file-size B         RLIMIT_FSIZE (default 64M; 0 = inherit)\n"
             "  --parent-pid PID      exit at once if the parent is no longer PID\n"
-            "  --no-seccomp          skip the system-call allow-list (for valgrind; never in\n"
-            "                        production)\n"
+            "  --no-seccomp          skip the system-call allow-list and the Landlock file\n"
+            "                        rules (for valgrind; never in production)\n"
             "  -v, --log-level L     error, warn, info or debug (default warn)\n"
             "  -h, --help            this text\n"
             "  --version             print the version\n"
@@ -339,7 +346,7 @@ s_sandbox_limits(const extract_args_t *a)
  *
  * The list was taken from strace of profai-extract on the generated test PDFs and the Debian
  * manuals (docs/worker.md, "Sandbox"), plus the calls glibc needs to abort and to sleep.
- * --no-seccomp turns it off (valgrind cannot run under it).
+ * --no-seccomp turns it off, and Landlock with it (valgrind cannot run under them).
  */
 static int
 s_sandbox_enter(bool enabled)

@@ -339,7 +339,8 @@ s_seen_cmp(const void *a, const void *b)
 static void
 s_decide(counter_t *c, int text_pages)
 {
-    qsort(c->seen, c->seen_len, sizeof *c->seen, s_seen_cmp);
+    if (c->seen_len > 0) /* qsort(NULL, 0, ...) is undefined behaviour */
+        qsort(c->seen, c->seen_len, sizeof *c->seen, s_seen_cmp);
     size_t n = strmap_count(c->keys);
     for (size_t id = 0; id < n; id++) {
         stat_t *st = &c->stats[id];
