@@ -17,7 +17,8 @@ POPPLER_LIBS   := $(shell pkg-config --libs poppler-glib glib-2.0 2>/dev/null)
 GLIB_CFLAGS    := $(shell pkg-config --cflags glib-2.0 2>/dev/null)
 GLIB_LIBS      := $(shell pkg-config --libs glib-2.0 2>/dev/null)
 
-B := build
+B   := build
+BIN := bin
 
 # ---- sources (one line per component; keep them explicit) ----------------------------
 COMMON_SRC   := common/log.c common/conf.c common/json.c
@@ -40,7 +41,8 @@ MIGRATIONS   := $(sort $(wildcard broker/migrations/*.sql))
 LIB := $(B)/libprofai.a
 LIB_OBJ := $(patsubst %.c,$(B)/%.o,$(COMMON_SRC) $(PROTO_SRC) $(COURSE_SRC))
 
-PROGRAMS := bin/profai-broker bin/profai-worker bin/profai-extract bin/profai-frontend bin/profaictl
+PROGRAMS := $(BIN)/profai-broker $(BIN)/profai-worker $(BIN)/profai-extract $(BIN)/profai-frontend \
+            $(BIN)/profaictl
 
 obj = $(patsubst $(B)/%,%,$(patsubst %.c,$(B)/%.o,$(1)))
 
@@ -73,26 +75,26 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-bin/profai-broker: $(patsubst %.c,$(B)/%.o,$(patsubst $(B)/%,%,$(BROKER_SRC))) $(LIB)
-	@mkdir -p bin
+$(BIN)/profai-broker: $(patsubst %.c,$(B)/%.o,$(patsubst $(B)/%,%,$(BROKER_SRC))) $(LIB)
+	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
 
-bin/profai-worker: $(patsubst %.c,$(B)/%.o,$(WORKER_SRC)) $(LIB)
-	@mkdir -p bin
+$(BIN)/profai-worker: $(patsubst %.c,$(B)/%.o,$(WORKER_SRC)) $(LIB)
+	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
 
 $(patsubst %.c,$(B)/%.o,$(EXTRACT_SRC)): EXTRA_CFLAGS = $(POPPLER_CFLAGS)
-bin/profai-extract: $(patsubst %.c,$(B)/%.o,$(EXTRACT_SRC)) $(LIB)
-	@mkdir -p bin
+$(BIN)/profai-extract: $(patsubst %.c,$(B)/%.o,$(EXTRACT_SRC)) $(LIB)
+	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(POPPLER_LIBS) $(LDLIBS_BASE) -lseccomp
 
 $(patsubst %.c,$(B)/%.o,$(FRONTEND_SRC)): EXTRA_CFLAGS = $(GLIB_CFLAGS)
-bin/profai-frontend: $(patsubst %.c,$(B)/%.o,$(FRONTEND_SRC)) $(LIB)
-	@mkdir -p bin
+$(BIN)/profai-frontend: $(patsubst %.c,$(B)/%.o,$(FRONTEND_SRC)) $(LIB)
+	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcivetweb $(GLIB_LIBS) $(LDLIBS_BASE) -lpthread
 
-bin/profaictl: $(patsubst %.c,$(B)/%.o,$(CTL_SRC)) $(LIB)
-	@mkdir -p bin
+$(BIN)/profaictl: $(patsubst %.c,$(B)/%.o,$(CTL_SRC)) $(LIB)
+	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(GLIB_LIBS) $(LDLIBS_BASE)
 $(patsubst %.c,$(B)/%.o,$(CTL_SRC)): EXTRA_CFLAGS = $(GLIB_CFLAGS)
 
@@ -123,7 +125,7 @@ run: deps
 	sh scripts/run.sh $(if $(PORT),--port $(PORT))
 
 clean:
-	rm -rf $(B) bin
+	rm -rf $(B) $(BIN)
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')
@@ -131,5 +133,6 @@ format-check:
 	clang-format --dry-run --Werror $(shell git ls-files '*.c' '*.h')
 
 include fuzz/fuzz.mk
+include mk/asan.mk
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

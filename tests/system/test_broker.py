@@ -29,6 +29,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -40,8 +41,11 @@ import psycopg2
 import pytest
 import zmq
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack import BIN  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
-BROKER = ROOT / "bin" / "profai-broker"
+BROKER = BIN / "profai-broker"
 # e.g. PROFAI_BROKER_WRAPPER="valgrind --leak-check=full --error-exitcode=99" to check leaks.
 BROKER_WRAPPER = os.environ.get("PROFAI_BROKER_WRAPPER", "").split()
 

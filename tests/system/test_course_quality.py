@@ -32,9 +32,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pdfs  # noqa: E402
+from stack import BIN  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-EXTRACT = ROOT / "bin" / "profai-extract"
+EXTRACT = BIN / "profai-extract"
 MANUAL_PACKAGES = ["docbook-xsl-doc-pdf", "auto-multiple-choice-doc-pdf"]
 
 # docs/course-generation.md, "Headings without an outline": the share of an outline's level-1
