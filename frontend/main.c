@@ -38,6 +38,8 @@ typedef struct {
     const char *conninfo;
     long long pool;
     long long cache_ttl;
+    long long read_cache_bytes;
+    long long read_cache_ttl;
     log_level_t level;
 } s_settings_t;
 
@@ -75,6 +77,8 @@ s_help(void)
            "  database/conninfo      \"\"       libpq conninfo (\"\" = PG* environment)\n"
            "  database/pool          16       PostgreSQL connections\n"
            "  auth/cache_ttl         30000    ms a valid token stays cached (0 = off)\n"
+           "  cache/max_bytes        64M      memory for cached courses and quizzes (0 = off)\n"
+           "  cache/ttl              60000    ms a cached course may be served (0 = off)\n"
            "  log/level              info\n");
 }
 
@@ -107,7 +111,11 @@ s_settings_read(zconfig_t *conf, s_settings_t *s, char *err, size_t err_size)
         conf_int(conf, "broker/timeout", 5000, 10, 600000, &s->broker_timeout, err, err_size) !=
             0 ||
         conf_int(conf, "database/pool", 16, 1, 1000, &s->pool, err, err_size) != 0 ||
-        conf_int(conf, "auth/cache_ttl", 30000, 0, 3600000, &s->cache_ttl, err, err_size) != 0)
+        conf_int(conf, "auth/cache_ttl", 30000, 0, 3600000, &s->cache_ttl, err, err_size) != 0 ||
+        conf_int(conf, "cache/max_bytes", (long long)API_CACHE_BYTES_DEFAULT, 0, 1LL << 40,
+                 &s->read_cache_bytes, err, err_size) != 0 ||
+        conf_int(conf, "cache/ttl", API_CACHE_TTL_DEFAULT, 0, 3600000, &s->read_cache_ttl, err,
+                 err_size) != 0)
         return -1;
     const char *level = conf_str(conf, "log/level", "info");
     if (log_level_parse(level, &s->level) != 0) {
@@ -270,7 +278,12 @@ main(int argc, char **argv)
                             .max_upload = (size_t)s.max_upload,
                             .body_timeout_ms = (int)s.body_timeout,
                             .db = db,
-                            .auth = auth};
+                            .auth = auth,
+                            .cache_bytes = (size_t)s.read_cache_bytes,
+                            /* api_config_t: a negative TTL is "no cache" */
+                            .cache_ttl_ms = s.read_cache_bytes == 0 || s.read_cache_ttl == 0
+                                                ? -1
+                                                : (int)s.read_cache_ttl};
     api = api_new(&api_cfg);
     if (api == NULL) {
         log_error("out of memory");

@@ -425,7 +425,10 @@ class Stack:
 
     # -- frontends --
 
-    def add_frontend(self, start: bool = True, wait: bool = True) -> Frontend:
+    def add_frontend(self, start: bool = True, wait: bool = True,
+                     conf: dict | None = None) -> Frontend:
+        """A frontend on a free port; conf: more sections of its configuration file
+        (e.g. {"cache": {"max_bytes": 0}})."""
         name = f"frontend{len(self.frontends) + 1}"
         port = free_port()
         http = {"listen": f"127.0.0.1:{port}", "threads": 16}
@@ -436,6 +439,7 @@ class Stack:
             "broker": {"endpoint": self.endpoint, "timeout": self.broker_timeout_ms},
             "database": {"conninfo": self.conninfo, "pool": 4},
             "log": {"level": self.log_level},
+            **(conf or {}),
         })
         proc = Process(name, [BIN / "profai-frontend", "-c", conf], self.outdir / f"{name}.log")
         frontend = Frontend(proc, port)

@@ -463,6 +463,24 @@ def test_etags_and_cache_during_a_database_outage(stack, outdir):
     stack.wait_healthy()
 
 
+def test_cache_can_be_turned_off(stack):
+    """cache/max_bytes = 0: every read asks PostgreSQL, so a course read a moment ago is a 503
+    while PostgreSQL is stopped (with the default cache it is served: the test above)."""
+    a, _ = store_course(stack, "teacher", QUIZ_DOC)
+    uncached = stack.add_frontend(conf={"cache": {"max_bytes": 0}})
+    path = f"{API}/courses/{a}"
+    first = get(stack, path, frontend=uncached)
+    assert first.status_code == 200 and ETAG_RE.match(first.headers["ETag"])
+    stack.cluster.stop()
+    try:
+        problem(get(stack, path, frontend=uncached), 503, "unavailable")
+    finally:
+        stack.cluster.start()
+    wait_for("the course once PostgreSQL is back",
+             lambda: get(stack, path, frontend=uncached).status_code == 200, 30)
+    assert get(stack, path, frontend=uncached).content == first.content
+
+
 # ---- deleting courses ------------------------------------------------------------------------
 
 def test_delete_course_rules(stack):
