@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@ _Static_assert(EXTRACT_OUTPUT_MAX == PROTO_COURSE_MAX, "extractor output limit !
 struct job_runner_t {
     pid_t pid;          /* 0 once reaped */
     int status;         /* waitpid status, valid once reaped */
+    double cpu_used;    /* the child's user + system seconds, valid once reaped */
     int out_fd;         /* stdout memfd of the child */
     int progress_fd;    /* read end of the progress pipe; -1 after EOF */
     int64_t deadline;   /* monotonic ms */
@@ -311,7 +313,11 @@ job_runner_check(job_runner_t *self, int64_t now)
     if (self->pid == 0)
         return true;
     int status = 0;
-    pid_t r = waitpid(self->pid, &status, WNOHANG);
+    struct rusage ru = {0};
+    pid_t r = wait4(self->pid, &status, WNOHANG, &ru);
+    if (r == self->pid)
+        self->cpu_used = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+                         (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
     if (r == self->pid || (r < 0 && errno == ECHILD)) {
         /* ECHILD: someone else reaped it (cannot happen in the worker); call it a crash. */
         self->status = r == self->pid ? status : 255 << 8;
@@ -429,7 +435,13 @@ s_outcome(job_runner_t *self, proto_result_t *result, uint8_t **data, size_t *le
           size_t summary_size)
 {
     int st = self->status;
-    bool cpu_limit = WIFSIGNALED(st) && (WTERMSIG(st) == SIGXCPU || WTERMSIG(st) == SIGKILL);
+    /* RLIMIT_CPU sends SIGXCPU at cpu_seconds and SIGKILL a second later (extract_main.c). A
+     * SIGKILL before the child used that much processor time came from elsewhere: the kernel's
+     * out-of-memory killer or an operator. */
+    bool cpu_limit =
+        WIFSIGNALED(st) &&
+        (WTERMSIG(st) == SIGXCPU ||
+         (WTERMSIG(st) == SIGKILL && self->cpu_seconds > 0 && self->cpu_used >= self->cpu_seconds));
     if (self->killed_for_deadline || cpu_limit) {
         snprintf(result->error_code, sizeof result->error_code, "timeout");
         if (self->killed_for_deadline)
@@ -444,6 +456,16 @@ s_outcome(job_runner_t *self, proto_result_t *result, uint8_t **data, size_t *le
         snprintf(summary, summary_size, "timeout (%s)",
                  self->killed_for_deadline ? "wall clock" : "cpu");
         return JOB_OUTCOME_TIMEOUT;
+    }
+    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) {
+        snprintf(result->error_code, sizeof result->error_code, "parser_crashed");
+        snprintf(result->error, sizeof result->error,
+                 "The PDF parser was stopped from outside (signal 9) while reading this file.");
+        snprintf(summary, summary_size,
+                 "parser_crashed (SIGKILL after %.1f s of processor time: the out-of-memory "
+                 "killer or an operator)",
+                 self->cpu_used);
+        return JOB_OUTCOME_CRASHED;
     }
     if (WIFSIGNALED(st)) {
         snprintf(result->error_code, sizeof result->error_code, "parser_crashed");

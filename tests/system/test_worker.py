@@ -524,6 +524,25 @@ def test_worker_reports_parser_crash(broker, start_worker, long_pdf):
     assert broker.wait_command(W_FINAL, timeout=5).body["error_code"] == "not_pdf"
 
 
+def test_worker_tells_cpu_limit_from_outside_kill(broker, start_worker, long_pdf):
+    """RLIMIT_CPU ends the extractor with SIGXCPU (then SIGKILL a second later): a timeout. A
+    SIGKILL before it used its processor time (the out-of-memory killer, an operator's kill -9)
+    is not: the worker reports it as a crash from outside."""
+    worker = start_worker(page_delay_ms=100)
+    ready = broker.wait_command(W_READY)
+    for sig, code, text in ((signal.SIGKILL, "parser_crashed", "stopped from outside"),
+                            (signal.SIGXCPU, "timeout", "processor time")):
+        token = broker.request(ready.identity, Path(long_pdf.path).read_bytes())
+        broker.wait(lambda m: m.command == W_PARTIAL and m.token == token
+                    and m.body["stage"] == "text")
+        os.kill(worker.child_pids()[-1], sig)
+        final = broker.wait_command(W_FINAL, timeout=5, token=token)
+        assert final.body["error_code"] == code, final.body
+        assert text in final.body["error"]
+    assert "parser_crashed (SIGKILL after" in worker.log()
+    assert "timeout (cpu)" in worker.log()
+
+
 def assert_sandboxed(pid: int, worker_pid: int) -> None:
     """The extractor runs limited, without privileges, seccomp on, nothing inherited."""
     status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
