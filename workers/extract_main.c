@@ -60,9 +60,10 @@ static const char *s_job = "-";
  * its options. No leak check (LeakSanitizer stops the world with ptrace, which the seccomp
  * filter kills, and a parse lives for seconds), no symbolizer (it would be exec'd), and a NULL
  * from malloc instead of a report for the huge allocations hostile PDFs ask for, as glibc
- * does. ASan's shadow memory takes terabytes of address space, so the sanitized extractor
- * cannot live under RLIMIT_AS and skips it (docs/security.md). Production builds never see
- * this.
+ * does. A crash signal kills it as in production (handle_segv=0 and the like: the worker
+ * reports the signal, where ASan would turn it into exit status 1). ASan's shadow memory
+ * takes terabytes of address space, so the sanitized extractor cannot live under RLIMIT_AS
+ * and skips it (docs/security.md). Production builds never see this.
  */
 #define EXTRACT_RLIMIT_AS 0
 const char *__asan_default_options(void);
@@ -77,7 +78,8 @@ __lsan_is_turned_off(void)
 const char *
 __asan_default_options(void)
 {
-    return "detect_leaks=0:symbolize=0:allocator_may_return_null=1:color=never";
+    return "detect_leaks=0:symbolize=0:allocator_may_return_null=1:color=never:"
+           "handle_segv=0:handle_sigbus=0:handle_sigfpe=0";
 }
 const char *
 __ubsan_default_options(void)
