@@ -58,7 +58,7 @@ s_usage(FILE *out)
             "      a worker silent for heartbeat_ivl * liveness ms is dead; its job is requeued\n"
             "  broker/max_attempts = 5\n"
             "      attempts per job at most: a transient failure (worker lost, parser crashed,\n"
-            "      timeout) of the last one fails the job with that reason\n"
+            "      timeout, internal) of the last one fails the job with that reason\n"
             "  broker/retry_base_ms = 1000\n"
             "      back-off before retrying a job whose first attempt failed; it doubles with\n"
             "      each failed attempt (plus up to 10%% jitter)\n"

@@ -78,7 +78,9 @@ s_help(void)
            "  database/pool          16       PostgreSQL connections\n"
            "  auth/cache_ttl         30000    ms a valid token stays cached (0 = off)\n"
            "  cache/max_bytes        64M      memory for cached courses and quizzes (0 = off)\n"
-           "  cache/ttl              60000    ms a cached course may be served (0 = off)\n"
+           "  cache/ttl              60000    ms a cached course is served before PostgreSQL is\n"
+           "                                  asked again (0 = off; while PostgreSQL is down, a\n"
+           "                                  cached course is served past it)\n"
            "  log/level              info\n");
 }
 

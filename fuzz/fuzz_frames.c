@@ -138,6 +138,7 @@ s_decode_client_body(const mdpc_view_t *view)
     proto_error_t err = {.code = ""};
     bool submit = strcmp(view->service, PROTO_SERVICE_SUBMIT) == 0;
     bool ping = strcmp(view->service, PROTO_SERVICE_PING) == 0;
+    bool cancel = strcmp(view->service, PROTO_SERVICE_CANCEL) == 0;
     bool request = view->command == MDPC_REQUEST;
     int rc = 0;
 
@@ -153,6 +154,12 @@ s_decode_client_body(const mdpc_view_t *view)
     } else if (ping) {
         proto_pong_t m;
         rc = proto_pong_decode(view->body, view->body_len, &m, &err);
+    } else if (cancel && request) {
+        proto_cancel_t m;
+        rc = proto_cancel_decode(view->body, view->body_len, &m, &err);
+    } else if (cancel) {
+        proto_cancelled_t m;
+        rc = proto_cancelled_decode(view->body, view->body_len, &m, &err);
     } else {
         (void)proto_peek_rid(view->body, view->body_len); /* the unknown-service reply */
     }

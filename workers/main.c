@@ -202,7 +202,7 @@ s_args_parse(int argc, char **argv)
     zconfig_t *conf = conf_load(path, err, sizeof err);
     if (conf == NULL) {
         fprintf(stderr, "profai-worker: %s\n", err);
-        exit(1);
+        exit(2);
     }
     if (broker != NULL)
         zconfig_put(conf, "worker/broker", broker);
@@ -241,7 +241,7 @@ main(int argc, char **argv)
     log_level_t level = PROFAI_LOG_INFO;
     if (s_config_read(conf, &wc, extract, sizeof extract, &level) != 0) {
         zconfig_destroy(&conf);
-        return 1;
+        return 2; /* like a usage error: the configuration is wrong, not the world */
     }
     log_init("worker", level);
     int rc = 1;

@@ -437,6 +437,29 @@ def finals_for(broker: TestBroker, token: bytes) -> list[Msg]:
 
 # ------------------------------------------------------------------ worker tests
 
+def test_worker_help_and_configuration_errors(tmp_path):
+    """--help names every key; a usage error and every kind of bad configuration exit 2 with a
+    sentence that names the culprit (docs/configuration.md)."""
+    out = subprocess.run([str(WORKER), "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    for key in ("worker/broker", "worker/concurrency", "limits/cpu_seconds",
+                "limits/address_space", "limits/wall_seconds", "log/level", "--broker"):
+        assert key in out.stdout, key
+    bad = {"no-such-option": ["--no-such-option"],
+           "worker/concurrency": ["-c", "concurrency.conf"],
+           "log/level": ["-c", "level.conf"],
+           "not-there.conf": ["-c", "not-there.conf"],
+           "worker/extract": ["-c", "extract.conf"]}
+    (tmp_path / "concurrency.conf").write_text("worker\n    concurrency = 0\n")
+    (tmp_path / "level.conf").write_text("log\n    level = loud\n")
+    (tmp_path / "extract.conf").write_text(f"worker\n    extract = \"{tmp_path}/none\"\n")
+    for culprit, argv in bad.items():
+        out = subprocess.run([str(WORKER), *argv], capture_output=True, text=True, cwd=tmp_path,
+                             timeout=10)
+        assert out.returncode == 2, (culprit, out.returncode, out.stderr)
+        assert culprit.split("/")[-1] in out.stderr, (culprit, out.stderr)
+
+
 def test_worker_serves_a_job(broker, start_worker, outline_pdf):
     worker = start_worker()
     ready = broker.wait_command(W_READY)
