@@ -11,7 +11,7 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -MMD -MP \
 ifeq ($(CI),true)
 CFLAGS    += -Werror
 endif
-LDLIBS_BASE := $(shell pkg-config --libs $(PKGS))
+LDLIBS_BASE := $(shell pkg-config --libs $(PKGS)) -lm
 POPPLER_CFLAGS := $(shell pkg-config --cflags poppler-glib glib-2.0 2>/dev/null)
 POPPLER_LIBS   := $(shell pkg-config --libs poppler-glib glib-2.0 2>/dev/null)
 GLIB_CFLAGS    := $(shell pkg-config --cflags glib-2.0 2>/dev/null)
@@ -28,7 +28,7 @@ WORKER_SRC   := workers/main.c workers/worker.c workers/job_runner.c
 EXTRACT_SRC  := workers/extract_main.c workers/course.c
 # Pure-C text algorithms of course generation (no poppler): linked into profai-extract and the
 # unit tests.
-COURSE_SRC   := workers/utf8.c workers/strbuf.c workers/strmap.c workers/mathlite.c \
+COURSE_SRC   := workers/utf8.c workers/strbuf.c workers/strmap.c \
                 workers/textclean.c workers/headings.c workers/stopwords.c workers/sentences.c \
                 workers/terms.c workers/keyterms.c workers/summary.c workers/quiz.c \
                 workers/course_text.c

@@ -1,10 +1,10 @@
 /* keyterms.c - see keyterms.h. */
 #include "keyterms.h"
 
-#include "mathlite.h"
 #include "strbuf.h"
 #include "utf8.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,7 +125,7 @@ keyterms_pick(const terms_t *t, size_t lesson, const terms_tally_t *tally, keyte
         int tf = tally->count[id];
         if (tf < min_tf || !t->candidate[id])
             continue;
-        double score = (1.0 + mathlite_log((double)tf)) * terms_idf(t, id) *
+        double score = (1.0 + log((double)tf)) * terms_idf(t, id) *
                        (1.0 + PHRASE_BOOST * (t->words[id] - 1));
         cands[n++] = (scored_t){id, score, tally->first[id]};
     }

@@ -1,10 +1,10 @@
 /* summary.c - see summary.h. */
 #include "summary.h"
 
-#include "mathlite.h"
 #include "strbuf.h"
 #include "utf8.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,7 +85,7 @@ s_vector(const terms_t *t, const terms_lesson_t *l, const sentence_t *s, vector_
         sum += w * w;
         i = j;
     }
-    v->norm = mathlite_sqrt(sum);
+    v->norm = sqrt(sum);
     return 0;
 }
 
@@ -137,7 +137,7 @@ s_centroid_norm(const terms_t *t, const terms_tally_t *tally)
         double w = tally->count[id] * terms_idf(t, id);
         sum += w * w;
     }
-    return mathlite_sqrt(sum);
+    return sqrt(sum);
 }
 
 typedef struct {

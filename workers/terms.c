@@ -1,10 +1,10 @@
 /* terms.c - see terms.h. */
 #include "terms.h"
 
-#include "mathlite.h"
 #include "strbuf.h"
 #include "utf8.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,7 +275,7 @@ double
 terms_idf(const terms_t *t, long id)
 {
     double df = id >= 0 && (size_t)id < t->cap ? t->df[id] : 0;
-    return mathlite_log((1.0 + (double)t->nlessons) / (1.0 + df)) + 1.0;
+    return log((1.0 + (double)t->nlessons) / (1.0 + df)) + 1.0;
 }
 
 const char *

@@ -15,7 +15,6 @@
 
 #include "../../workers/course_text.h"
 #include "../../workers/headings.h"
-#include "../../workers/mathlite.h"
 #include "../../workers/sentences.h"
 #include "../../workers/stopwords.h"
 #include "../../workers/strbuf.h"
@@ -955,24 +954,6 @@ test_random_input_keeps_every_invariant(void **state)
 /* ================================================================ small modules */
 
 static void
-test_mathlite(void **state)
-{
-    (void)state;
-    const double xs[] = {1e-6, 0.5, 1, 2, 2.718281828459045, 10, 12345.678};
-    const double logs[] = {-13.815510557964274, -0.6931471805599453, 0, 0.6931471805599453, 1,
-                           2.302585092994046,   9.421061321291832};
-    for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) {
-        double got = mathlite_log(xs[i]);
-        double err = got - logs[i];
-        assert_true(err < 1e-12 && err > -1e-12);
-        double root = mathlite_sqrt(xs[i]);
-        double back = root * root - xs[i];
-        assert_true(back < 1e-9 * xs[i] + 1e-15 && back > -1e-9 * xs[i] - 1e-15);
-    }
-    assert_true(mathlite_sqrt(0) == 0 && mathlite_log(0) == 0);
-}
-
-static void
 test_strmap_interns(void **state)
 {
     (void)state;
@@ -1028,7 +1009,6 @@ main(void)
         cmocka_unit_test(test_quiz_reveals_and_positions),
         cmocka_unit_test(test_single_lesson_has_no_quiz_and_no_crash_on_empty),
         cmocka_unit_test(test_random_input_keeps_every_invariant),
-        cmocka_unit_test(test_mathlite),
         cmocka_unit_test(test_strmap_interns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
