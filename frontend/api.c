@@ -218,6 +218,41 @@ s_uuid_arg(const char *id, char out[PROTO_UUID_LEN + 1])
     return proto_is_uuid(out, PROTO_UUID_LEN);
 }
 
+/* The {id} of a path about a `what` ("job", "course") as a canonical uuid; else the 404 a
+ * missing one gets (an id that cannot exist is just not found), and false. */
+static bool
+s_id_arg(http_request_t *req, const char *id_arg, const char *what, char out[PROTO_UUID_LEN + 1])
+{
+    if (s_uuid_arg(id_arg, out))
+        return true;
+    http_reply_problem(req, 404, NULL, "no %s with this id", what);
+    return false;
+}
+
+/* The answer to a lookup of a `what` that did not succeed: 404, or 503 when the database
+ * could not answer. */
+static void
+s_reply_not_ok(http_request_t *req, db_status_t status, const char *what)
+{
+    if (status == DB_NOT_FOUND)
+        http_reply_problem(req, 404, NULL, "no %s with this id", what);
+    else
+        s_reply_unavailable(req, "the database");
+}
+
+/* Answer a database read of a `what` that produced JSON (freed here): `code` on DB_OK, else
+ * as s_reply_not_ok. */
+static void
+s_reply_db_json(http_request_t *req, db_status_t status, int code, char *json, size_t len,
+                const char *what)
+{
+    if (status == DB_OK)
+        http_reply_json(req, code, NULL, json, len);
+    else
+        s_reply_not_ok(req, status, what);
+    free(json);
+}
+
 /* Valid UTF-8 of at most max bytes without control characters (C0, DEL, C1). */
 static bool
 s_text_ok(const char *s, size_t len, size_t max)
@@ -621,25 +656,13 @@ s_job_get(api_t *self, http_request_t *req, const auth_user_t *user, const char 
         return;
     }
     char id[PROTO_UUID_LEN + 1];
-    if (!s_uuid_arg(id_arg, id)) {
-        http_reply_problem(req, 404, NULL, "no job with this id");
+    if (!s_id_arg(req, id_arg, "job", id))
         return;
-    }
     char *json = NULL;
     size_t len = 0;
     const char *owner = user->role == AUTH_ROLE_ADMIN ? NULL : user->id;
-    switch (db_job_json(self->db, id, owner, &json, &len)) {
-    case DB_OK:
-        http_reply_json(req, 200, NULL, json, len);
-        free(json);
-        break;
-    case DB_NOT_FOUND:
-        http_reply_problem(req, 404, NULL, "no job with this id");
-        break;
-    case DB_UNAVAILABLE:
-        s_reply_unavailable(req, "the database");
-        break;
-    }
+    db_status_t status = db_job_json(self->db, id, owner, &json, &len);
+    s_reply_db_json(req, status, 200, json, len, "job");
 }
 
 static bool
@@ -673,19 +696,12 @@ s_job_delete(api_t *self, http_request_t *req, const auth_user_t *user, const ch
         return;
     }
     char id[PROTO_UUID_LEN + 1], owner[37], state[16];
-    if (!s_uuid_arg(id_arg, id)) {
-        http_reply_problem(req, 404, NULL, "no job with this id");
+    if (!s_id_arg(req, id_arg, "job", id))
         return;
-    }
-    switch (
-        db_job_owner(self->db, id, user->role == AUTH_ROLE_ADMIN ? NULL : user->id, owner, state)) {
-    case DB_OK:
-        break;
-    case DB_NOT_FOUND:
-        http_reply_problem(req, 404, NULL, "no job with this id");
-        return;
-    case DB_UNAVAILABLE:
-        s_reply_unavailable(req, "the database");
+    db_status_t status =
+        db_job_owner(self->db, id, user->role == AUTH_ROLE_ADMIN ? NULL : user->id, owner, state);
+    if (status != DB_OK) {
+        s_reply_not_ok(req, status, "job");
         return;
     }
     if (s_state_final(state)) { /* final states never change: no need to ask the broker */
@@ -864,18 +880,12 @@ s_course_quiz(api_t *self, const char *id, const char *kind, cache_item_t **item
 static void
 s_reply_course_item(http_request_t *req, db_status_t status, cache_item_t **item)
 {
-    switch (status) {
-    case DB_OK:
-        s_reply_item(req, *item);
-        cache_item_release(item);
-        break;
-    case DB_NOT_FOUND:
-        http_reply_problem(req, 404, NULL, "no course with this id");
-        break;
-    case DB_UNAVAILABLE:
-        s_reply_unavailable(req, "the database");
-        break;
+    if (status != DB_OK) {
+        s_reply_not_ok(req, status, "course");
+        return;
     }
+    s_reply_item(req, *item);
+    cache_item_release(item);
 }
 
 /* ---------------------------------------------------------------- courses */
@@ -886,10 +896,8 @@ static void
 s_course_get(api_t *self, http_request_t *req, const auth_user_t *user, const char *id_arg)
 {
     char id[PROTO_UUID_LEN + 1];
-    if (!s_uuid_arg(id_arg, id)) {
-        http_reply_problem(req, 404, NULL, "no course with this id");
+    if (!s_id_arg(req, id_arg, "course", id))
         return;
-    }
     cache_item_t *item = NULL;
     db_status_t status = s_course_doc(self, id, user->role != AUTH_ROLE_STUDENT, &item);
     s_reply_course_item(req, status, &item);
@@ -899,10 +907,8 @@ static void
 s_quiz_get(api_t *self, http_request_t *req, const char *id_arg)
 {
     char id[PROTO_UUID_LEN + 1];
-    if (!s_uuid_arg(id_arg, id)) {
-        http_reply_problem(req, 404, NULL, "no course with this id");
+    if (!s_id_arg(req, id_arg, "course", id))
         return;
-    }
     cache_item_t *item = NULL;
     db_status_t status = s_course_quiz(self, id, "quiz", &item);
     s_reply_course_item(req, status, &item);
@@ -918,24 +924,17 @@ s_course_delete(api_t *self, http_request_t *req, const auth_user_t *user, const
         return;
     }
     char id[PROTO_UUID_LEN + 1];
-    if (!s_uuid_arg(id_arg, id)) {
-        http_reply_problem(req, 404, NULL, "no course with this id");
+    if (!s_id_arg(req, id_arg, "course", id))
+        return;
+    const char *owner = user->role == AUTH_ROLE_ADMIN ? NULL : user->id;
+    db_status_t status = db_course_delete(self->db, id, owner);
+    if (status != DB_OK) {
+        s_reply_not_ok(req, status, "course");
         return;
     }
-    const char *owner = user->role == AUTH_ROLE_ADMIN ? NULL : user->id;
-    switch (db_course_delete(self->db, id, owner)) {
-    case DB_OK:
-        s_forget_course(self, id);
-        log_info("course=%s deleted by %s", id, user->name);
-        http_reply(req, 204, API_JSON_TYPE, NULL, NULL, 0);
-        break;
-    case DB_NOT_FOUND:
-        http_reply_problem(req, 404, NULL, "no course with this id");
-        break;
-    case DB_UNAVAILABLE:
-        s_reply_unavailable(req, "the database");
-        break;
-    }
+    s_forget_course(self, id);
+    log_info("course=%s deleted by %s", id, user->name);
+    http_reply(req, 204, API_JSON_TYPE, NULL, NULL, 0);
 }
 
 /* ---------------------------------------------------------------- course list and search */
@@ -1309,15 +1308,9 @@ s_attempt_store(api_t *self, http_request_t *req, const auth_user_t *user, const
     size_t len = 0;
     db_status_t status = db_attempt_store(self->db, attempt_id, id, user->id, score, (int)n,
                                           answers.data, results.data, &json, &len);
-    if (status == DB_OK) {
+    if (status == DB_OK)
         log_info("course=%s quiz attempt=%s by %s: %d/%zu", id, attempt_id, user->name, score, n);
-        http_reply_json(req, 201, NULL, json, len);
-        free(json);
-    } else if (status == DB_NOT_FOUND) {
-        http_reply_problem(req, 404, NULL, "no course with this id");
-    } else {
-        s_reply_unavailable(req, "the database");
-    }
+    s_reply_db_json(req, status, 201, json, len, "course");
     g_free(attempt_id);
 done:
     json_free(&answers);
@@ -1331,28 +1324,20 @@ static void
 s_attempts_post(api_t *self, http_request_t *req, const auth_user_t *user, const char *id_arg)
 {
     char id[PROTO_UUID_LEN + 1];
-    if (!s_uuid_arg(id_arg, id)) {
-        http_reply_problem(req, 404, NULL, "no course with this id");
+    if (!s_id_arg(req, id_arg, "course", id))
         return;
-    }
     json_in_doc_t *doc = s_read_json(self, req);
     if (doc == NULL)
         return;
     cache_item_t *key = NULL;
-    switch (s_course_quiz(self, id, "answers", &key)) {
-    case DB_OK: {
+    db_status_t status = s_course_quiz(self, id, "answers", &key);
+    if (status == DB_OK) {
         size_t len;
         const char *text = cache_item_data(key, &len);
         s_attempt_store(self, req, user, id, json_in_root(doc), text, len);
         cache_item_release(&key);
-        break;
-    }
-    case DB_NOT_FOUND:
-        http_reply_problem(req, 404, NULL, "no course with this id");
-        break;
-    case DB_UNAVAILABLE:
-        s_reply_unavailable(req, "the database");
-        break;
+    } else {
+        s_reply_not_ok(req, status, "course");
     }
     json_in_free(&doc);
 }
@@ -1362,27 +1347,15 @@ static void
 s_attempts_get(api_t *self, http_request_t *req, const auth_user_t *user, const char *id_arg)
 {
     char id[PROTO_UUID_LEN + 1];
-    if (!s_uuid_arg(id_arg, id)) {
-        http_reply_problem(req, 404, NULL, "no course with this id");
+    if (!s_id_arg(req, id_arg, "course", id))
         return;
-    }
     int limit;
     if (s_limit_param(req, &limit) != 0)
         return;
     char *json = NULL;
     size_t len = 0;
-    switch (db_attempts_json(self->db, id, user->id, limit, &json, &len)) {
-    case DB_OK:
-        http_reply_json(req, 200, NULL, json, len);
-        free(json);
-        break;
-    case DB_NOT_FOUND:
-        http_reply_problem(req, 404, NULL, "no course with this id");
-        break;
-    case DB_UNAVAILABLE:
-        s_reply_unavailable(req, "the database");
-        break;
-    }
+    db_status_t status = db_attempts_json(self->db, id, user->id, limit, &json, &len);
+    s_reply_db_json(req, status, 200, json, len, "course");
 }
 
 /* ---------------------------------------------------------------- index, health, page */
