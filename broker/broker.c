@@ -891,6 +891,34 @@ s_client_error(broker_t *self, const uint8_t *identity, size_t identity_len, con
     s_client_send(self, identity, identity_len, service, &body);
 }
 
+/* Refuse a client REQUEST whose body did not decode (`what` names it in the log; NULL: no
+ * log line): the error reply carries whatever rid can be read from the body. */
+static void
+s_client_refuse(broker_t *self, zframe_t *identity, const mdpc_view_t *view, const char *what,
+                const char *code, const char *detail)
+{
+    if (what != NULL)
+        log_info("%s refused code=%s detail=\"%s\"", what, code, detail);
+    s_client_error(self, zframe_data(identity), zframe_size(identity), view->service,
+                   proto_peek_rid(view->body, view->body_len), code, detail);
+}
+
+/* Answer a fail-fast write the store did not take (st is not STORE_OK): the database is down
+ * (`nothing` says what was left undone) or the write queue is full. */
+static void
+s_client_store_refusal(broker_t *self, const uint8_t *identity, size_t identity_len,
+                       const char *service, uint64_t rid, store_status_t st, const char *nothing)
+{
+    char detail[128];
+    if (st == STORE_DOWN) {
+        snprintf(detail, sizeof detail, "the database is unavailable; %s; retry later", nothing);
+        s_client_error(self, identity, identity_len, service, rid, "db_unavailable", detail);
+    } else {
+        s_client_error(self, identity, identity_len, service, rid, "overloaded",
+                       "the broker's write queue is full; retry later");
+    }
+}
+
 static void
 s_on_submitted(void *owner, void *ctx_p, PGresult *res, const char *error)
 {
@@ -939,9 +967,7 @@ s_on_submit(broker_t *self, zframe_t *identity, const mdpc_view_t *view)
     proto_submit_t submit;
     proto_error_t perr;
     if (proto_submit_decode(view->body, view->body_len, &submit, &perr) != 0) {
-        log_info("submission refused code=%s detail=\"%s\"", perr.code, perr.detail);
-        s_client_error(self, id, id_len, view->service, proto_peek_rid(view->body, view->body_len),
-                       perr.code, perr.detail);
+        s_client_refuse(self, identity, view, "submission", perr.code, perr.detail);
         return;
     }
     submit_ctx_t ctx = {.identity_len = id_len, .rid = submit.rid};
@@ -957,12 +983,9 @@ s_on_submit(broker_t *self, zframe_t *identity, const mdpc_view_t *view)
     const char *values[] = {ctx.job_id, submit.owner, submit.title, submit.filename, submit.sha256};
     store_status_t st =
         s_submit(self, &s_stmt_submit, values, STORE_FAIL_FAST, s_on_submitted, &ctx, sizeof ctx);
-    if (st == STORE_DOWN)
-        s_client_error(self, id, id_len, view->service, submit.rid, "db_unavailable",
-                       "the database is unavailable; nothing was committed; retry later");
-    else if (st != STORE_OK)
-        s_client_error(self, id, id_len, view->service, submit.rid, "overloaded",
-                       "the broker's write queue is full; retry later");
+    if (st != STORE_OK)
+        s_client_store_refusal(self, id, id_len, view->service, submit.rid, st,
+                               "nothing was committed");
 }
 
 static void
@@ -971,8 +994,7 @@ s_on_ping(broker_t *self, zframe_t *identity, const mdpc_view_t *view)
     proto_ping_t ping;
     proto_error_t perr;
     if (proto_ping_decode(view->body, view->body_len, &ping, &perr) != 0) {
-        s_client_error(self, zframe_data(identity), zframe_size(identity), view->service,
-                       proto_peek_rid(view->body, view->body_len), perr.code, perr.detail);
+        s_client_refuse(self, identity, view, NULL, perr.code, perr.detail);
         return;
     }
     proto_pong_t pong = {
@@ -1054,9 +1076,7 @@ s_on_cancel(broker_t *self, zframe_t *identity, const mdpc_view_t *view)
     proto_cancel_t cancel;
     proto_error_t perr;
     if (proto_cancel_decode(view->body, view->body_len, &cancel, &perr) != 0) {
-        log_info("cancellation refused code=%s detail=\"%s\"", perr.code, perr.detail);
-        s_client_error(self, id, id_len, view->service, proto_peek_rid(view->body, view->body_len),
-                       perr.code, perr.detail);
+        s_client_refuse(self, identity, view, "cancellation", perr.code, perr.detail);
         return;
     }
     cancel_ctx_t ctx = {.identity_len = id_len, .rid = cancel.rid};
@@ -1075,12 +1095,9 @@ s_on_cancel(broker_t *self, zframe_t *identity, const mdpc_view_t *view)
     const char *values[] = {cancel.job_id, cancel.owner};
     store_status_t st = s_submit(self, &s_stmt_cancel, values, STORE_FAIL_FAST,
                                  s_on_cancel_committed, &ctx, sizeof ctx);
-    if (st == STORE_DOWN)
-        s_client_error(self, id, id_len, view->service, cancel.rid, "db_unavailable",
-                       "the database is unavailable; nothing was changed; retry later");
-    else if (st != STORE_OK)
-        s_client_error(self, id, id_len, view->service, cancel.rid, "overloaded",
-                       "the broker's write queue is full; retry later");
+    if (st != STORE_OK)
+        s_client_store_refusal(self, id, id_len, view->service, cancel.rid, st,
+                               "nothing was changed");
 }
 
 static void
@@ -1104,9 +1121,7 @@ s_on_client_message(broker_t *self, zframe_t *identity, zmsg_t *msg)
         s_on_cancel(self, identity, &view);
     } else {
         log_info("request for unknown service %s", view.service);
-        s_client_error(self, zframe_data(identity), zframe_size(identity), view.service,
-                       proto_peek_rid(view.body, view.body_len), "unknown_service",
-                       "no such service");
+        s_client_refuse(self, identity, &view, NULL, "unknown_service", "no such service");
     }
 }
 
