@@ -57,22 +57,6 @@ typedef struct {
     size_t total_chars;
 } detector_t;
 
-static int
-s_grow(void **array, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap != 0 ? *cap : 32;
-    while (n < need)
-        n *= 2;
-    void *p = realloc(*array, n * size);
-    if (p == NULL)
-        return -1;
-    *array = p;
-    *cap = n;
-    return 0;
-}
-
 static bool
 s_usable(const text_line_t *l)
 {
@@ -217,7 +201,7 @@ s_stat(detector_t *d, style_t st)
         if (s_style_eq(d->styles[i].style, st))
             return &d->styles[i];
     }
-    if (s_grow((void **)&d->styles, &d->styles_cap, d->nstyles + 1, sizeof *d->styles) != 0)
+    if (array_grow((void **)&d->styles, &d->styles_cap, d->nstyles + 1, sizeof *d->styles) != 0)
         return NULL;
     style_stat_t *s = &d->styles[d->nstyles++];
     memset(s, 0, sizeof *s);
@@ -324,7 +308,7 @@ s_title_ok(const char *t, bool numbered)
 static int
 s_add_candidate(detector_t *d, style_t st, size_t first, size_t last, bool numbered, char *title)
 {
-    if (s_grow((void **)&d->cands, &d->cands_cap, d->ncands + 1, sizeof *d->cands) != 0) {
+    if (array_grow((void **)&d->cands, &d->cands_cap, d->ncands + 1, sizeof *d->cands) != 0) {
         free(title);
         return -1;
     }

@@ -117,3 +117,24 @@ strbuf_last(const strbuf_t *b)
 {
     return b->len > 0 ? b->data[b->len - 1] : '\0';
 }
+
+int
+array_grow(void **array, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap != 0 ? *cap : 32;
+    while (n < need) {
+        if (n > SIZE_MAX / 2)
+            return -1;
+        n *= 2;
+    }
+    if (size != 0 && n > SIZE_MAX / size)
+        return -1;
+    void *p = realloc(*array, n * size);
+    if (p == NULL)
+        return -1;
+    *array = p;
+    *cap = n;
+    return 0;
+}

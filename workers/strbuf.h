@@ -1,5 +1,6 @@
 /*
- * strbuf.h - a growable byte string for building texts (always NUL-terminated).
+ * strbuf.h - a growable byte string for building texts (always NUL-terminated), and the
+ * growth rule of the other growable arrays of course generation (array_grow).
  *
  * An allocation failure sets `failed` and turns every later append into a no-op, so a builder
  * checks once at the end (strbuf_failed) instead of after each append.
@@ -36,5 +37,10 @@ void strbuf_append_cp(strbuf_t *b, uint32_t cp); /* UTF-8 encoded */
 void strbuf_trim_spaces(strbuf_t *b);
 /* The last byte, '\0' when empty. */
 char strbuf_last(const strbuf_t *b);
+
+/* Make *array (of *cap elements of `size` bytes) hold at least `need` elements: capacity
+ * doubles from 32. 0, or -1 when out of memory (or the size would overflow); the array is
+ * unchanged then. */
+int array_grow(void **array, size_t *cap, size_t need, size_t size);
 
 #endif

@@ -1,6 +1,7 @@
 /* textclean.c - see textclean.h and docs/course-generation.md ("Clean text"). */
 #include "textclean.h"
 
+#include "strbuf.h"
 #include "strmap.h"
 #include "utf8.h"
 
@@ -245,22 +246,6 @@ s_counter_free(counter_t *c)
     memset(c, 0, sizeof *c);
 }
 
-static int
-s_grow(void **array, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap != 0 ? *cap : 256;
-    while (n < need)
-        n *= 2;
-    void *p = realloc(*array, n * size);
-    if (p == NULL)
-        return -1;
-    *array = p;
-    *cap = n;
-    return 0;
-}
-
 /* Count `key` (with its zone prefix) once for `page`; returns its id or -1. */
 static long
 s_count(counter_t *c, const char *zone, const strbuf_t *key, int page, int letters)
@@ -274,7 +259,7 @@ s_count(counter_t *c, const char *zone, const strbuf_t *key, int page, int lette
     if (id < 0)
         return -1;
     if ((size_t)id >= c->stats_len) {
-        if (s_grow((void **)&c->stats, &c->stats_cap, (size_t)id + 1, sizeof *c->stats) != 0)
+        if (array_grow((void **)&c->stats, &c->stats_cap, (size_t)id + 1, sizeof *c->stats) != 0)
             return -1;
         memset(&c->stats[c->stats_len], 0, ((size_t)id + 1 - c->stats_len) * sizeof *c->stats);
         c->stats_len = (size_t)id + 1;
@@ -431,7 +416,7 @@ s_count_edge(counter_t *c, const char *prefix, const strbuf_t *key, const key_t_
              bool pagenum, bool numbered)
 {
     long id = s_count(c, prefix, key, page, k->letters);
-    if (id < 0 || s_grow((void **)&c->seen, &c->seen_cap, c->seen_len + 1, sizeof *c->seen) != 0)
+    if (id < 0 || array_grow((void **)&c->seen, &c->seen_cap, c->seen_len + 1, sizeof *c->seen) != 0)
         return -1;
     c->stats[id].pagenum = pagenum;
     c->stats[id].numbered = numbered;

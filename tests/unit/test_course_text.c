@@ -954,6 +954,27 @@ test_random_input_keeps_every_invariant(void **state)
 /* ================================================================ small modules */
 
 static void
+test_array_grow(void **state)
+{
+    (void)state;
+    int *a = NULL;
+    size_t cap = 0;
+    assert_int_equal(array_grow((void **)&a, &cap, 1, sizeof *a), 0);
+    assert_int_equal(cap, 32);
+    assert_int_equal(array_grow((void **)&a, &cap, 32, sizeof *a), 0);
+    assert_int_equal(cap, 32); /* enough already: nothing moves */
+    assert_int_equal(array_grow((void **)&a, &cap, 1000, sizeof *a), 0);
+    assert_int_equal(cap, 1024);
+    for (int i = 0; i < 1000; i++)
+        a[i] = i; /* all of it is writable (ASan checks under make check-asan) */
+    int *before = a;
+    assert_int_equal(array_grow((void **)&a, &cap, SIZE_MAX / 2, sizeof *a), -1);
+    assert_ptr_equal(a, before); /* an overflow leaves the array as it was */
+    assert_int_equal(cap, 1024);
+    free(a);
+}
+
+static void
 test_strmap_interns(void **state)
 {
     (void)state;
@@ -1009,6 +1030,7 @@ main(void)
         cmocka_unit_test(test_quiz_reveals_and_positions),
         cmocka_unit_test(test_single_lesson_has_no_quiz_and_no_crash_on_empty),
         cmocka_unit_test(test_random_input_keeps_every_invariant),
+        cmocka_unit_test(test_array_grow),
         cmocka_unit_test(test_strmap_interns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
