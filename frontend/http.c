@@ -754,19 +754,27 @@ http_reply(http_request_t *req, int status, const char *content_type, const char
     gmtime_r(&now, &tm);
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 
-    size_t body_len = req->head ? 0 : len;
+    /* 204 and 304 have no content (RFC 9110 8.6, 15.4.5): no Content-Type or Content-Length. */
+    bool no_content = status == 204 || status == 304;
+    size_t body_len = req->head || no_content ? 0 : len;
+    char framing[256] = "";
+    if (!no_content)
+        snprintf(framing, sizeof framing, "Content-Type: %s\r\nContent-Length: %zu\r\n",
+                 content_type, len);
+    /* Nothing may be cached unless the handler says otherwise (an ETag answer). */
+    const char *cache = headers != NULL && strcasestr(headers, "Cache-Control:") != NULL
+                            ? ""
+                            : "Cache-Control: no-store\r\n";
     char *head = NULL;
     int n = asprintf(&head,
                      "HTTP/1.1 %d %s\r\n"
                      "Date: %s\r\n"
-                     "Content-Type: %s\r\n"
-                     "Content-Length: %zu\r\n"
-                     "Cache-Control: no-store\r\n"
+                     "%s%s"
                      "X-Content-Type-Options: nosniff\r\n"
                      "Connection: %s\r\n"
                      "%s"
                      "\r\n",
-                     status, mg_get_response_code_text(req->conn, status), date, content_type, len,
+                     status, mg_get_response_code_text(req->conn, status), date, framing, cache,
                      keep ? "keep-alive" : "close", headers ? headers : "");
     if (n < 0)
         return -1;
