@@ -7,6 +7,9 @@
         s = make_stack(heartbeat_ivl=None, liveness=None)
         s.start_broker(); s.add_worker(); s.add_frontend(); s.wait_healthy()
 
+A module that stops and starts PostgreSQL under its own programs, or wants databases with fixed
+names, takes `private_pg_cluster` (a cluster of its own) instead.
+
 Every test gets tests/output/<test name>/ for its config files and component logs; when a test
 fails, the ends of those logs are printed with its report. Every process is killed at teardown,
 whatever happened.
@@ -14,6 +17,7 @@ whatever happened.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -90,11 +94,11 @@ def programs():
     return {p: BIN / p for p in PROGRAMS}
 
 
-@pytest.fixture(scope="session")
-def pg_cluster(programs):
-    """A fresh private PostgreSQL cluster under var/check/, removed at the end of the session.
-    Each stack creates its own database in it."""
-    directory = ROOT / "var" / "check" / f"pg-{uuid.uuid4().hex[:8]}"
+@contextlib.contextmanager
+def _fresh_cluster(name: str, log_name: str):
+    """A fresh PostgreSQL cluster (scripts/pg.sh) under var/check/<name>-<random>/, started;
+    at the end stopped, its server log copied to tests/output/<log_name>, and removed."""
+    directory = ROOT / "var" / "check" / f"{name}-{uuid.uuid4().hex[:8]}"
     cluster = PgCluster(directory, port=free_port())
     cluster.start()
     try:
@@ -103,8 +107,27 @@ def pg_cluster(programs):
         cluster.stop()
         OUTPUT.mkdir(parents=True, exist_ok=True)
         if (directory / "log").exists():
-            shutil.copy(directory / "log", OUTPUT / "postgresql.log")
+            shutil.copy(directory / "log", OUTPUT / log_name)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(programs):
+    """A fresh private PostgreSQL cluster under var/check/, removed at the end of the session.
+    Each stack creates its own database in it."""
+    with _fresh_cluster("pg", "postgresql.log") as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def private_pg_cluster(request):
+    """A PostgreSQL cluster of one test module's own, removed after the module: for a module
+    that stops and starts PostgreSQL under its own programs, or that wants databases with
+    fixed names. Its database "profai" exists (empty); conninfo_for()/create_database()
+    give conninfo strings. The server log ends in tests/output/postgresql.<module>.log."""
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    with _fresh_cluster(f"pg-{module}", f"postgresql.{module}.log") as cluster:
+        yield cluster
 
 
 @pytest.fixture
@@ -147,3 +170,13 @@ def stack(make_stack) -> Stack:
     s.add_frontend()
     s.wait_healthy()
     return s
+
+
+@pytest.fixture
+def report(capsys):
+    """Print a test's summary (counts, memory) past pytest's capture, so that it shows in the
+    CI log even when the test passes."""
+    def write(text: str) -> None:
+        with capsys.disabled():
+            print(text, flush=True)
+    return write

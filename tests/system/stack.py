@@ -6,7 +6,7 @@ real ZeroMQ sockets and real HTTP. Nothing is mocked.
     cluster = PgCluster(dir)                  # one per test session (conftest.py)
     cluster.start()
     stack = Stack(cluster, outdir)            # a fresh database and free ports
-    stack.start_broker()
+    stack.start_broker()                      # or start_broker(max_attempts=3, ...)
     stack.add_worker(page_delay_ms=100)
     stack.add_frontend()
     stack.wait_healthy()
@@ -65,8 +65,12 @@ def free_port() -> int:
 
 
 def wait_for(what: str, predicate: Callable[[], object], timeout: float,
-             interval: float = 0.05, on_timeout: Callable[[], str] | None = None):
-    """Poll predicate until it returns something truthy (returned) or timeout seconds pass."""
+             interval: float = 0.05, on_timeout: Callable[[], str] | None = None,
+             retry_on: tuple[type[BaseException], ...] = (Exception,)):
+    """Poll predicate until it returns something truthy (returned) or timeout seconds pass.
+    An exception of a type in retry_on means "not yet" (a component not up yet) and polling
+    goes on; any other (always a StackError) ends the wait at once. retry_on=(): every
+    exception does, e.g. an assert in the predicate that must fail the test."""
     deadline = time.monotonic() + timeout
     last_error = None
     while True:
@@ -76,7 +80,7 @@ def wait_for(what: str, predicate: Callable[[], object], timeout: float,
                 return value
         except StackError:
             raise
-        except Exception as e:  # a component not up yet: keep polling
+        except retry_on as e:  # a component not up yet: keep polling
             last_error = e
         if time.monotonic() >= deadline:
             detail = f" (last error: {last_error!r})" if last_error else ""
@@ -102,6 +106,19 @@ def descendants(pid: int) -> list[int]:
         found += kids
         frontier += kids
     return found
+
+
+def vm_rss_kb(pid: int, strict: bool = False) -> int:
+    """The resident memory of a process in kB (VmRSS in /proc/<pid>/status; OSError when there
+    is no such process). A process without VmRSS (a zombie) gives 0, or with strict=True an
+    AssertionError."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    if strict:
+        raise AssertionError(f"no VmRSS for {pid}")
+    return 0
 
 
 def zpl(sections: dict) -> str:
@@ -362,15 +379,20 @@ class Stack:
 
     # -- broker --
 
-    def start_broker(self, wait: bool = True) -> Process:
-        if self.broker is None:
+    def start_broker(self, wait: bool = True, **broker_keys) -> Process:
+        """Start the broker (again after a stop or kill: the same Process, the same log).
+        broker_keys: more broker/ keys for its config file (retry_base_ms=..., max_attempts=...,
+        job_deadline_ms=...); given, the file is written anew with them; without, the first
+        start writes it with the endpoint and heartbeat keys only and a restart keeps it."""
+        if self.broker is None or broker_keys:
             conf = self._write_conf("broker", {
-                "broker": {"endpoint": self.endpoint, **self._heartbeat_keys()},
+                "broker": {"endpoint": self.endpoint, **self._heartbeat_keys(), **broker_keys},
                 "database": {"conninfo": self.conninfo},
                 "log": {"level": self.log_level},
             })
-            self.broker = Process("broker", [BIN / "profai-broker", "-c", conf],
-                                  self.outdir / "broker.log")
+            if self.broker is None:
+                self.broker = Process("broker", [BIN / "profai-broker", "-c", conf],
+                                      self.outdir / "broker.log")
         self.broker.start()
         if wait:
             self.wait_broker_ready()

@@ -1,18 +1,18 @@
 """System tests of profai-broker on its own.
 
-A private PostgreSQL cluster (initdb into a temporary directory, unix socket only), the real
-bin/profai-broker, and Python peers that speak the wire protocol over real ZeroMQ DEALER
-sockets: workers speaking MDPW02 (ZeroMQ RFC 18), clients speaking MDPC02, msgpack bodies as in
-docs/protocol.md. Nothing is mocked; faults are real (kill -9, a worker that goes silent,
-PostgreSQL stopped and started again).
+A PostgreSQL cluster of this module's own (scripts/pg.sh, fixture `private_pg_cluster` of
+conftest.py: a test stops and starts it), the real bin/profai-broker, and Python peers that
+speak the wire protocol over real ZeroMQ DEALER sockets (tests/system/mdp.py): workers speaking
+MDPW02 (ZeroMQ RFC 18), clients speaking MDPC02, msgpack bodies as in docs/protocol.md. Nothing
+is mocked; faults are real (kill -9, a worker that goes silent, PostgreSQL stopped and started
+again).
 
-    pg = PrivatePostgres(); pg.start()          # once per module (fixture `private_pg`)
-    env = BrokerEnv(pg, outdir)                 # a fresh database and a broker on a free port
+    env = BrokerEnv(cluster, outdir)            # a fresh database and a broker on a free port
     owner, sha = env.add_user(), env.add_blob(pdf)
     reply = env.client().submit(owner, sha, "Biology")
     worker = env.worker(); worker.ready()
     token, job = worker.expect_request()
-    worker.final_ok(token, course_json)
+    worker.final_ok(token, course_doc("Biology", minimal=True))
     env.wait_job(job_id, "succeeded")
 
 Run: /usr/bin/python3 -m pytest tests/system/test_broker.py (needs bin/profai-broker).
@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
-import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,9 +39,10 @@ import pytest
 import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack import BIN  # noqa: E402
+from mdp import W_DISCONNECT, W_FINAL, W_HEARTBEAT, W_REQUEST  # noqa: E402
+from mdp import MdpClient, MdpWorker, course_doc  # noqa: E402
+from stack import BIN, PgCluster, free_port, wait_for  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 BROKER = BIN / "profai-broker"
 # e.g. PROFAI_BROKER_WRAPPER="valgrind --leak-check=full --error-exitcode=99" to check leaks.
 BROKER_WRAPPER = os.environ.get("PROFAI_BROKER_WRAPPER", "").split()
@@ -54,29 +52,8 @@ LIVENESS = 3
 DEAD_AFTER = HEARTBEAT_IVL * LIVENESS / 1000  # s of silence before a worker is dead
 ORPHAN_GRACE = 2 * DEAD_AFTER  # s a restarted broker waits for an orphan's worker
 
-W_READY, W_REQUEST, W_PARTIAL, W_FINAL, W_HEARTBEAT, W_DISCONNECT = (
-    bytes([i]) for i in range(1, 7))
-
 
 # ---- helpers -----------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(what: str, predicate, timeout: float = 10.0, step: float = 0.05):
-    """Poll predicate until it returns something truthy; fail with `what` on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(step)
-
 
 def make_pdf(title: str, pages: int = 2) -> bytes:
     """A real PDF with a line of text per page (cairo, as poppler's tests do)."""
@@ -92,196 +69,8 @@ def make_pdf(title: str, pages: int = 2) -> bytes:
     return out.getvalue()
 
 
-def course_doc(title: str) -> bytes:
-    return json.dumps({
-        "title": title,
-        "source": {"filename": "x.pdf", "sha256": "0" * 64, "pages": 2, "pdf_title": None,
-                   "author": None},
-        "structure": "pages",
-        "modules": [{"title": "Pages 1-2", "page_start": 1, "page_end": 2, "generated": True,
-                     "lessons": [{"title": "Page 1", "page_start": 1, "page_end": 2,
-                                  "text": "Hello"}]}],
-    }).encode()
-
-
-# ---- PostgreSQL ----------------------------------------------------------------------------------
-
-class PrivatePostgres:
-    """A throw-away cluster listening on a unix socket only. PostgreSQL refuses to run as
-    root, so as root the server runs as an unprivileged system user (created if missing)."""
-
-    USER = "profai"
-
-    def __init__(self):
-        self.bindir = Path(subprocess.check_output(["pg_config", "--bindir"], text=True).strip())
-        self.dir = Path(tempfile.mkdtemp(prefix="profai-broker-test-"))
-        self.data = self.dir / "data"
-        self.sock = self.dir / "sock"
-        self.sock.mkdir()
-        self.port = free_port()
-        self.proc = None
-        self.run_as = None
-        if os.geteuid() == 0:
-            try:
-                pwd.getpwnam(self.USER)
-            except KeyError:
-                subprocess.run(["useradd", "--system", "--no-create-home", self.USER], check=True)
-            self.run_as = self.USER
-            uid = pwd.getpwnam(self.USER).pw_uid
-            for path in (self.dir, self.sock):
-                os.chown(path, uid, -1)
-
-    def _argv(self, *argv) -> list[str]:
-        return (["runuser", "-u", self.run_as, "--"] if self.run_as else []) + list(argv)
-
-    def start(self):
-        if not self.data.exists():
-            subprocess.run(self._argv(str(self.bindir / "initdb"), "-D", str(self.data), "-U",
-                                      "postgres", "-A", "trust", "-E", "UTF8", "--locale=C",
-                                      "--no-sync"),
-                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        log = open(self.dir / "postgres.log", "ab")
-        self.proc = subprocess.Popen(
-            self._argv(str(self.bindir / "postgres"), "-D", str(self.data), "-k", str(self.sock),
-                       "-p", str(self.port), "-c", "listen_addresses=", "-c", "fsync=off"),
-            stdout=log, stderr=log, start_new_session=True)
-        log.close()
-        wait_until("PostgreSQL to accept connections", self._accepts, timeout=30)
-
-    def _accepts(self) -> bool:
-        try:
-            psycopg2.connect(self.conninfo("postgres")).close()
-            return True
-        except psycopg2.OperationalError:
-            return False
-
-    def stop(self):
-        """Fast shutdown (SIGINT to the postmaster), as an operator's restart would do."""
-        if self.proc is None:
-            return
-        pid = int((self.data / "postmaster.pid").read_text().split()[0])
-        os.kill(pid, signal.SIGINT)
-        self.proc.wait(timeout=30)
-        self.proc = None
-
-    def destroy(self):
-        try:
-            self.stop()
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def conninfo(self, dbname: str) -> str:
-        return f"host={self.sock} port={self.port} user=postgres dbname={dbname}"
-
-    def create_database(self, name: str):
-        conn = psycopg2.connect(self.conninfo("postgres"))
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-        conn.close()
-
-
-@pytest.fixture(scope="module")
-def private_pg():
-    pg = PrivatePostgres()
-    pg.start()
-    yield pg
-    pg.destroy()
-
-
-# ---- peers -------------------------------------------------------------------------------------
-
-class Worker:
-    """An RFC 18 worker on a DEALER socket. Every wait sends HEARTBEAT each interval, as a
-    live worker does, unless heartbeats are switched off."""
-
-    def __init__(self, ctx: zmq.Context, endpoint: str):
-        self.sock = ctx.socket(zmq.DEALER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.connect(endpoint)
-        self.heartbeats = True
-        self.last_sent = 0.0
-
-    def send(self, *frames: bytes):
-        self.sock.send_multipart([b"MDPW02", *frames])
-        self.last_sent = time.monotonic()
-
-    def ready(self, service: bytes = b"course.build"):
-        self.send(W_READY, service)
-
-    def partial(self, token: bytes, progress: int, stage: str = "text"):
-        self.send(W_PARTIAL, token, b"", msgpack.packb(
-            {"v": 1, "progress": progress, "stage": stage, "page": 1, "pages": 2}))
-
-    def final_ok(self, token: bytes, course: bytes):
-        self.send(W_FINAL, token, b"", msgpack.packb({"v": 1, "ok": True, "course": course}))
-
-    def final_error(self, token: bytes, code: str, error: str):
-        self.send(W_FINAL, token, b"", msgpack.packb(
-            {"v": 1, "ok": False, "error_code": code, "error": error}))
-
-    def pump(self):
-        if self.heartbeats and time.monotonic() - self.last_sent >= HEARTBEAT_IVL / 1000:
-            self.send(W_HEARTBEAT)
-
-    def recv(self, timeout: float = 5.0) -> list[bytes] | None:
-        """The next message other than HEARTBEAT, or None after timeout."""
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            self.pump()
-            if self.sock.poll(int(min(left, HEARTBEAT_IVL / 2000) * 1000) + 1):
-                frames = self.sock.recv_multipart()
-                if frames != [b"MDPW02", W_HEARTBEAT]:
-                    return frames
-        return None
-
-    def expect_request(self, timeout: float = 5.0) -> tuple[bytes, dict]:
-        frames = self.recv(timeout)
-        assert frames is not None, "no REQUEST arrived"
-        assert frames[:2] == [b"MDPW02", W_REQUEST] and len(frames) == 5 and frames[3] == b"", \
-            frames[:4]
-        return frames[2], msgpack.unpackb(frames[4], raw=False)
-
-    def expect_disconnect(self, timeout: float = 3.0):
-        frames = self.recv(timeout)
-        assert frames == [b"MDPW02", W_DISCONNECT], frames
-
-    def close(self):
-        self.sock.close(0)
-
-
-class Client:
-    """An MDPC02 client on a DEALER socket."""
-
-    def __init__(self, ctx: zmq.Context, endpoint: str):
-        self.sock = ctx.socket(zmq.DEALER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.connect(endpoint)
-        self.rid = 0
-
-    def request(self, service: str, body, timeout: float = 5.0) -> dict:
-        """Send a REQUEST (body: a dict, encoded with rid, or raw bytes); the FINAL's body."""
-        if isinstance(body, dict):
-            self.rid += 1
-            body = msgpack.packb({"v": 1, "rid": self.rid, **body})
-        self.sock.send_multipart([b"MDPC02", b"\x01", service.encode(), body])
-        assert self.sock.poll(int(timeout * 1000)), f"no reply from {service}"
-        frames = self.sock.recv_multipart()
-        assert frames[:3] == [b"MDPC02", b"\x03", service.encode()] and len(frames) == 4, frames
-        return msgpack.unpackb(frames[3], raw=False)
-
-    def submit(self, owner: str, sha256: str, title: str = "Biology") -> dict:
-        return self.request("job.submit", {"owner": owner, "title": title,
-                                           "filename": "course.pdf", "sha256": sha256})
-
-    def ping(self) -> dict:
-        return self.request("broker.ping", {})
-
-    def close(self):
-        self.sock.close(0)
-
-
-def serve(workers: list[Worker], done, timeout: float = 15.0, course=course_doc):
+def serve(workers: list[MdpWorker], done, timeout: float = 15.0,
+          course=lambda title: course_doc(title, minimal=True)):
     """Let workers answer every REQUEST with a course until done() is true."""
     deadline = time.monotonic() + timeout
     while not done():
@@ -298,11 +87,11 @@ def serve(workers: list[Worker], done, timeout: float = 15.0, course=course_doc)
 class BrokerEnv:
     """A fresh database and a broker bound to a free port, configured through a ZPL file."""
 
-    def __init__(self, pg: PrivatePostgres, outdir: Path, **conf):
+    def __init__(self, pg: PgCluster, outdir: Path, **conf):
         self.pg = pg
         self.outdir = outdir
         self.dbname = "t_" + uuid.uuid4().hex[:12]
-        pg.create_database(self.dbname)
+        self.conninfo = pg.create_database(self.dbname)
         self.port = free_port()
         self.endpoint = f"tcp://127.0.0.1:{self.port}"
         self.conf = {"heartbeat_ivl": HEARTBEAT_IVL, "liveness": LIVENESS, **conf}
@@ -316,7 +105,7 @@ class BrokerEnv:
         path = self.outdir / "broker.conf"
         lines = ["broker", f'    endpoint = "{self.endpoint}"']
         lines += [f"    {k} = {v}" for k, v in self.conf.items()]
-        lines += ["database", f'    conninfo = "{self.pg.conninfo(self.dbname)}"',
+        lines += ["database", f'    conninfo = "{self.conninfo}"',
                   "log", "    level = debug", ""]
         path.write_text("\n".join(lines))
         return path
@@ -326,13 +115,14 @@ class BrokerEnv:
         self.proc = subprocess.Popen([*BROKER_WRAPPER, str(BROKER), "-c", str(self.write_config())],
                                      stdout=log, stderr=log)
         log.close()
-        wait_until("the broker to answer pings", lambda: self._ping_once(wait_db), timeout=20)
+        wait_for("the broker to answer pings", lambda: self._ping_once(wait_db), 20,
+                 retry_on=())
 
     def _ping_once(self, wait_db: bool) -> bool:
         """One ping on a fresh socket (a lazy-pirate client: a lost request is not retried
         on the same socket)."""
         assert self.proc.poll() is None, f"broker exited with {self.proc.returncode}"
-        probe = Client(self.ctx, self.endpoint)
+        probe = MdpClient(self.endpoint, self.ctx)
         try:
             pong = probe.request("broker.ping", {}, timeout=0.3)
         except AssertionError:
@@ -353,20 +143,22 @@ class BrokerEnv:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def worker(self) -> Worker:
-        w = Worker(self.ctx, self.endpoint)
+    def worker(self) -> MdpWorker:
+        """A Python worker heartbeating at the broker's interval; expect_request waits 5 s."""
+        w = MdpWorker(self.endpoint, self.ctx, heartbeat_s=HEARTBEAT_IVL / 1000,
+                      request_timeout=5.0)
         self.peers.append(w)
         return w
 
-    def client(self) -> Client:
-        c = Client(self.ctx, self.endpoint)
+    def client(self) -> MdpClient:
+        c = MdpClient(self.endpoint, self.ctx)
         self.peers.append(c)
         return c
 
     # -- database --
     def db(self):
         if self._db is None or self._db.closed:
-            self._db = psycopg2.connect(self.pg.conninfo(self.dbname))
+            self._db = psycopg2.connect(self.conninfo)
             self._db.autocommit = True
         return self._db
 
@@ -404,9 +196,9 @@ class BrokerEnv:
         return self.query("SELECT id::text, doc FROM courses WHERE job_id = %s", job_id)
 
     def wait_job(self, job_id: str, state: str, timeout: float = 10.0) -> dict:
-        return wait_until(f"job {job_id} to be {state}",
-                          lambda: (j := self.job(job_id)).get("state") == state and j,
-                          timeout=timeout)
+        return wait_for(f"job {job_id} to be {state}",
+                        lambda: (j := self.job(job_id)).get("state") == state and j, timeout,
+                        retry_on=())
 
     def close(self):
         for p in self.peers:
@@ -420,7 +212,7 @@ class BrokerEnv:
 
 
 @pytest.fixture
-def make_env(private_pg, request):
+def make_env(private_pg_cluster, request):
     """A factory of BrokerEnv (already started); every broker is stopped at teardown and must
     exit 0 on SIGTERM unless the test killed it. On failure the broker log is printed."""
     envs = []
@@ -429,7 +221,7 @@ def make_env(private_pg, request):
     def make(start: bool = True, **conf) -> BrokerEnv:
         outdir = base / str(len(envs))
         outdir.mkdir()
-        env = BrokerEnv(private_pg, outdir, **conf)
+        env = BrokerEnv(private_pg_cluster, outdir, **conf)
         envs.append(env)
         if start:
             env.start()
@@ -494,10 +286,10 @@ def test_submit_dispatch_progress_and_success(env):
 
     for p in (10, 30, 55):  # coalesced: the latest value reaches the database
         worker.partial(token, p, "text")
-    wait_until("progress 55 stored", lambda: env.job(job_id)["progress"] == 55, timeout=3)
+    wait_for("progress 55 stored", lambda: env.job(job_id)["progress"] == 55, 3, retry_on=())
     assert env.job(job_id)["stage"] == "text"
 
-    worker.final_ok(token, course_doc("Biology"))
+    worker.final_ok(token, course_doc("Biology", minimal=True))
     done = env.wait_job(job_id, "succeeded")
     assert done["progress"] == 100 and done["error_code"] is None
     courses = env.courses(job_id)
@@ -551,7 +343,7 @@ def test_failed_result_and_invalid_course(env):
 
     token, job = worker.expect_request()
     assert job["job_id"] == third
-    worker.final_ok(token, course_doc("Fine"))
+    worker.final_ok(token, course_doc("Fine", minimal=True))
     env.wait_job(third, "succeeded")
     assert len(env.courses(third)) == 1
 
@@ -576,12 +368,12 @@ def test_silent_worker_is_replaced_and_its_late_result_dropped(env):
     assert env.job(job_id)["attempts"] == 2
 
     # The lost worker wakes up and delivers attempt 1: dropped, and it is told to reconnect.
-    silent.final_ok(token1, course_doc("stale"))
+    silent.final_ok(token1, course_doc("stale", minimal=True))
     silent.expect_disconnect()
     assert "dropping late result job=" + job_id in env.log()
     assert env.job(job_id)["state"] == "running" and env.courses(job_id) == []
 
-    backup.final_ok(token2, course_doc("fresh"))
+    backup.final_ok(token2, course_doc("fresh", minimal=True))
     env.wait_job(job_id, "succeeded")
     courses = env.courses(job_id)
     assert len(courses) == 1 and courses[0][1]["title"] == "fresh"
@@ -617,11 +409,11 @@ def test_refused_writes_are_sent_again(make_env):
     worker.ready()
     token, _ = worker.expect_request()
 
-    locker = psycopg2.connect(env.pg.conninfo(env.dbname))
+    locker = psycopg2.connect(env.conninfo)
     try:
         with locker.cursor() as cur:  # reads still work, writes wait
             cur.execute("LOCK TABLE jobs IN EXCLUSIVE MODE")
-        worker.final_ok(token, course_doc("Locks"))
+        worker.final_ok(token, course_doc("Locks", minimal=True))
         assert client.submit(owner, sha)["error_code"] == "db_unavailable"
         assert worker.recv(timeout=0.6) is None
         assert env.job(job_id)["state"] == "running"
@@ -641,7 +433,8 @@ def test_vanished_peers(env):
         {"v": 1, "rid": 1, "owner": owner, "title": "Hasty", "filename": "h.pdf",
          "sha256": sha})])
     hasty.sock.close(linger=2000)  # gone before the reply: the job is committed all the same
-    job_id = wait_until("the job row", lambda: env.query("SELECT id::text FROM jobs"))[0][0]
+    job_id = wait_for("the job row", lambda: env.query("SELECT id::text FROM jobs"), 10,
+                      retry_on=())[0][0]
 
     crashing = env.worker()
     crashing.ready()
@@ -653,7 +446,7 @@ def test_vanished_peers(env):
     backup.ready()
     token2, job = backup.expect_request()
     assert token2 == f"{job_id}/2".encode()
-    backup.final_ok(token2, course_doc("Vanished"))
+    backup.final_ok(token2, course_doc("Vanished", minimal=True))
     env.wait_job(job_id, "succeeded")
     assert len(env.courses(job_id)) == 1
 
@@ -711,7 +504,7 @@ def test_kill9_and_restart_finish_every_job_once(env):
 
     env.kill9()  # 3 jobs running, 2 queued
     # The DEALER queues the FINAL until it reconnects to the next broker.
-    returning.final_ok(tokens[returning], course_doc("Course 0"))
+    returning.final_ok(tokens[returning], course_doc("Course 0", minimal=True))
     vanishing.close()
     env.peers.remove(vanishing)
     env.start()
@@ -730,7 +523,7 @@ def test_kill9_and_restart_finish_every_job_once(env):
     # Adopted, so still running on its worker well after the grace window.
     assert env.job(jobs[2]) == {**env.job(jobs[2]), "state": "running", "attempts": 1,
                                 "progress": 70}
-    resuming.final_ok(tokens[resuming], course_doc("Course 2"))
+    resuming.final_ok(tokens[resuming], course_doc("Course 2", minimal=True))
     env.wait_job(jobs[2], "succeeded")
 
     for j in jobs:
@@ -755,22 +548,23 @@ def test_database_outage(make_env):
 
     env.pg.stop()
     try:
-        wait_until("ping to report the database down",
-                   lambda: worker.pump() or not client.ping()["db"], timeout=5)
+        wait_for("ping to report the database down",
+                 lambda: worker.pump() or not client.ping()["db"], 5, retry_on=())
         assert client.submit(owner, sha)["error_code"] == "db_unavailable"
-        worker.final_ok(token, course_doc("Outage"))  # kept, written after the outage
+        # Kept, written after the outage.
+        worker.final_ok(token, course_doc("Outage", minimal=True))
         assert worker.recv(timeout=0.3) is None  # nothing to do while the database is away
         assert client.ping()["workers"] == 1
     finally:
         env.pg.start()
-    wait_until("ping to report the database up",
-               lambda: worker.pump() or client.ping()["db"], timeout=10)
+    wait_for("ping to report the database up",
+             lambda: worker.pump() or client.ping()["db"], 10, retry_on=())
     env.wait_job(job_id, "succeeded")
     assert len(env.courses(job_id)) == 1
 
     again = client.submit(owner, sha)["job_id"]
     token, job = worker.expect_request()
     assert job["job_id"] == again
-    worker.final_ok(token, course_doc("After"))
+    worker.final_ok(token, course_doc("After", minimal=True))
     env.wait_job(again, "succeeded")
     assert "database down" in env.log() and "database up" in env.log()

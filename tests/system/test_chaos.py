@@ -29,7 +29,8 @@ import requests
 import zmq
 
 from pdfs import make_pdf, make_plain_pdf
-from stack import BIN, SANITIZED, TERMINAL_STATES, Process, StackError, zpl
+from mdp import W_DISCONNECT, W_FINAL, W_HEARTBEAT, W_READY, W_REQUEST
+from stack import BIN, SANITIZED, TERMINAL_STATES, StackError, vm_rss_kb
 
 JOBS = 320
 SUBMITTERS = 3
@@ -37,18 +38,6 @@ PAGE_DELAY_MS = 80
 SUBMIT_PAUSE = 0.35  # seconds between two uploads of one submitter: ~8 jobs/s in all
 CHAOS_EVERY = 2.0  # seconds between two blows
 SETTLE_SECONDS = 120
-
-
-def start_broker(s, **keys) -> Process:
-    conf = s.outdir / "broker.conf"
-    conf.write_text(zpl({
-        "broker": {"endpoint": s.endpoint, "heartbeat_ivl": s.heartbeat_ivl,
-                   "liveness": s.liveness, **keys},
-        "database": {"conninfo": s.conninfo},
-        "log": {"level": "info"},
-    }))
-    s.broker = Process("broker", [BIN / "profai-broker", "-c", conf], s.outdir / "broker.log")
-    return s.start_broker()
 
 
 class Submitter(threading.Thread):
@@ -143,9 +132,9 @@ def query(s, sql: str, *params):
         return s.query(sql, *params)
 
 
-def test_chaos_loses_nothing(make_stack, outdir):
+def test_chaos_loses_nothing(make_stack, outdir, report):
     s = make_stack(log_level="info")
-    start_broker(s, max_attempts=20, retry_base_ms=100, retry_max_ms=1000)
+    s.start_broker(max_attempts=20, retry_base_ms=100, retry_max_ms=1000)
     for _ in range(2):
         s.add_worker(page_delay_ms=PAGE_DELAY_MS, concurrency=2)
     s.add_frontend()
@@ -207,12 +196,12 @@ def test_chaos_loses_nothing(make_stack, outdir):
     courses = query(s, "SELECT count(*) FROM courses WHERE job_id = ANY(%s::uuid[])",
                     accepted)[0][0]
     max_attempts = max((v[2] for v in finals.values()), default=0)
-    print(f"\nchaos: {len(accepted)} jobs accepted (202) in {submitted_in:.1f} s, all settled "
+    report(f"\nchaos: {len(accepted)} jobs accepted (202) in {submitted_in:.1f} s, all settled "
           f"after {settled_in:.1f} s")
-    print("  submissions: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.items())))
-    print("  blows: " + ", ".join(f"{k} {v}" for k, v in sorted(chaos.blows.items())))
-    print("  final states: " + ", ".join(f"{k} {v}" for k, v in sorted(by_state.items())))
-    print(f"  lost (202 but no job row): {len(lost)}; not final: {len(not_final)}; "
+    report("  submissions: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.items())))
+    report("  blows: " + ", ".join(f"{k} {v}" for k, v in sorted(chaos.blows.items())))
+    report("  final states: " + ", ".join(f"{k} {v}" for k, v in sorted(by_state.items())))
+    report(f"  lost (202 but no job row): {len(lost)}; not final: {len(not_final)}; "
           f"courses: {courses}; jobs with two courses: {len(doubles)}; "
           f"most attempts of one job: {max_attempts}")
 
@@ -231,15 +220,6 @@ def test_chaos_loses_nothing(make_stack, outdir):
 # ---- thousands of jobs, then a clean exit ------------------------------------------------------
 
 LEAK_JOBS = 2000
-W_READY, W_REQUEST, W_FINAL, W_HEARTBEAT, W_DISCONNECT = b"\x01", b"\x02", b"\x04", b"\x05", b"\x06"
-
-
-def vm_rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 class NoopWorker(threading.Thread):
@@ -315,13 +295,13 @@ def submit_direct(endpoint: str, owner: str, sha256: str, count: int) -> list[st
     return accepted
 
 
-def test_broker_after_thousands_of_jobs_exits_clean(make_stack, outdir):
+def test_broker_after_thousands_of_jobs_exits_clean(make_stack, outdir, report):
     """2 x 2000 jobs through the broker (submitted over MDP/0.2 with the PDF stored once, answered
     by no-op workers with a real course document), all succeeded; then SIGTERM: the broker exits
     0 and its memory stayed bounded. Under `make check-asan` LeakSanitizer checks that exit, and
     mk/asan.mk fails the run on any report in the broker's log."""
     s = make_stack(log_level="info")
-    broker = start_broker(s, retry_base_ms=100)
+    broker = s.start_broker(retry_base_ms=100)
     s.add_frontend()
     tiny = make_plain_pdf(outdir / "tiny.pdf", pages=1, headings=False)
     course = subprocess.run([str(BIN / "profai-extract"), "--title", "Tiny"],
@@ -356,7 +336,7 @@ def test_broker_after_thousands_of_jobs_exits_clean(make_stack, outdir):
     states = dict(s.query("SELECT state, count(*) FROM jobs WHERE id = ANY(%s::uuid[]) "
                           "GROUP BY state", jobs))
     courses = s.query("SELECT count(*) FROM courses WHERE job_id = ANY(%s::uuid[])", jobs)[0][0]
-    print(f"\n{len(jobs)} jobs in {elapsed:.1f} s: {states}, {courses} courses; broker VmRSS "
+    report(f"\n{len(jobs)} jobs in {elapsed:.1f} s: {states}, {courses} courses; broker VmRSS "
           f"after each round of {LEAK_JOBS}: {rss} kB")
     assert states == {"succeeded": 2 * LEAK_JOBS} and courses == 2 * LEAK_JOBS, states
     # The broker keeps no per-job state once a job is final: the second round does not grow

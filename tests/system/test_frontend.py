@@ -1,11 +1,12 @@
 """System tests of profai-frontend (docs/api.md) and profaictl (docs/profaictl.md).
 
-Everything is real: a private PostgreSQL cluster for this module (initdb into a temporary
-directory, unix socket only), the schema applied from broker/migrations/ the way the broker
-records it, a real ZeroMQ ROUTER playing the broker's client side (docs/protocol.md 3.3, it
-inserts the job row and answers SUBMITTED, answers PING with PONG, or stays silent, or refuses,
-as a test asks), real PDFs written with cairo, real HTTP, and bin/profai-frontend and
-bin/profaictl. When bin/profai-broker exists, one test runs an upload through it as well.
+Everything is real: a PostgreSQL cluster of this module's own (scripts/pg.sh, fixture
+`private_pg_cluster` of conftest.py: the last test stops and starts it, others create databases
+with fixed names), the schema applied from broker/migrations/ the way the broker records it, a
+real ZeroMQ ROUTER playing the broker's client side (docs/protocol.md 3.3, it inserts the job
+row and answers SUBMITTED, answers PING with PONG, or stays silent, or refuses, as a test
+asks), real PDFs written with cairo, real HTTP, and bin/profai-frontend and bin/profaictl.
+When bin/profai-broker exists, one test runs an upload through it as well.
 
 Run the frontend under a tool with PROFAI_TEST_WRAPPER, for example:
     PROFAI_TEST_WRAPPER="valgrind --leak-check=full --errors-for-leak-kinds=definite \
@@ -20,7 +21,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -41,7 +41,6 @@ import zmq
 from stack import BIN, ROOT, Process, free_port, wait_for, zpl
 
 API = "/api/v1"
-PG_USER = "profai"
 MAX_UPLOAD = 1024 * 1024  # the module's frontend runs with http/max_upload = 1M
 BODY_TIMEOUT_MS = 1500
 BROKER_TIMEOUT_MS = 800
@@ -53,76 +52,6 @@ JOB_FIELDS = ["job_id", "title", "state", "progress", "stage", "attempts", "erro
 
 
 # ---- PostgreSQL --------------------------------------------------------------------------------
-
-class PrivatePostgres:
-    """A throw-away cluster listening only on a unix socket in its own directory. PostgreSQL
-    refuses to run as root, so as root it runs as the system user `profai`."""
-
-    def __init__(self, base: Path):
-        self.base = base
-        self.data = base / "data"
-        self.port = 5432  # names the socket file only: no TCP listener
-        self.log_path = base / "postgres.log"
-        bindir = subprocess.run(["pg_config", "--bindir"], stdout=subprocess.PIPE,
-                                text=True, timeout=10).stdout.strip()
-        if not (Path(bindir) / "postgres").exists():
-            pytest.fail(f"no PostgreSQL server in {bindir!r} (pg_config --bindir)")
-        self.bindir = Path(bindir)
-        self.proc: subprocess.Popen | None = None
-
-    def _as_pg(self, *argv) -> list[str]:
-        argv = [str(a) for a in argv]
-        return ["runuser", "-u", PG_USER, "--", *argv] if os.geteuid() == 0 else argv
-
-    def init(self) -> None:
-        if os.geteuid() == 0:
-            if subprocess.run(["getent", "passwd", PG_USER],
-                              stdout=subprocess.DEVNULL).returncode != 0:
-                subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
-                                "/usr/sbin/nologin", PG_USER], check=True)
-            shutil.chown(self.base, PG_USER)
-        out = subprocess.run(self._as_pg(self.bindir / "initdb", "-D", self.data, "-U", PG_USER,
-                                         "--auth=trust", "--encoding=UTF8", "--no-locale",
-                                         "--no-sync", "--no-instructions"),
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             cwd=self.base, timeout=120)
-        assert out.returncode == 0, f"initdb failed:\n{out.stdout}"
-
-    def start(self) -> None:
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                self._as_pg(self.bindir / "postgres", "-D", self.data, "-k", self.base,
-                            "-p", self.port, "-c", "listen_addresses=", "-c", "fsync=off",
-                            "-c", "synchronous_commit=off", "-c", "full_page_writes=off"),
-                stdout=log, stderr=subprocess.STDOUT, cwd=self.base, start_new_session=True)
-        wait_for("PostgreSQL to accept connections",
-                 lambda: psycopg2.connect(self.conninfo("postgres")).close() or True, 30)
-
-    def stop(self) -> None:
-        """Fast shutdown (SIGINT to the postmaster itself, not to runuser)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        try:
-            pid = int((self.data / "postmaster.pid").read_text().split()[0])
-            os.kill(pid, signal.SIGINT)
-            self.proc.wait(30)
-        except (OSError, ValueError, subprocess.TimeoutExpired):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def conninfo(self, dbname: str = "profai") -> str:
-        return f"host={self.base} port={self.port} dbname={dbname} user={PG_USER}"
-
-    def create_database(self, name: str) -> str:
-        conn = psycopg2.connect(self.conninfo("postgres"))
-        try:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            conn.close()
-        return self.conninfo(name)
-
 
 def apply_migrations(conninfo: str) -> None:
     """What profai-broker does at start (docs/database.md, Migrations)."""
@@ -272,28 +201,18 @@ def workdir():
 
 
 @pytest.fixture(scope="module")
-def pg(workdir):
+def pg(private_pg_cluster):
+    """The module's cluster; its database "profai" (pg.conninfo) has the schema."""
     for program in ("profai-frontend", "profaictl"):
         if not os.access(BIN / program, os.X_OK):
             pytest.fail(f"bin/{program} is not built (make bin/{program})")
-    base = workdir / "pg"
-    base.mkdir()
-    if os.geteuid() == 0:
-        os.chmod(workdir, 0o711)  # the postgres user must reach its directory
-    cluster = PrivatePostgres(base)
-    cluster.init()
-    cluster.start()
-    try:
-        cluster.create_database("profai")
-        apply_migrations(cluster.conninfo())
-        yield cluster
-    finally:
-        cluster.stop()
+    apply_migrations(private_pg_cluster.conninfo)
+    return private_pg_cluster
 
 
 @pytest.fixture(scope="module")
 def db(pg):
-    conn = psycopg2.connect(pg.conninfo())
+    conn = psycopg2.connect(pg.conninfo)
     conn.autocommit = True
     yield conn
     conn.close()
@@ -301,7 +220,7 @@ def db(pg):
 
 @pytest.fixture(scope="module")
 def broker(pg):
-    b = BrokerStandIn(pg.conninfo())
+    b = BrokerStandIn(pg.conninfo)
     b.start()
     yield b
     b.close()
@@ -309,7 +228,7 @@ def broker(pg):
 
 @pytest.fixture(scope="module")
 def frontend(workdir, pg, broker):
-    fe = RunningFrontend(workdir, "frontend", pg.conninfo(), broker.endpoint).start()
+    fe = RunningFrontend(workdir, "frontend", pg.conninfo, broker.endpoint).start()
     yield fe
     rc = fe.stop()
     log = fe.process.log_text()
@@ -320,7 +239,7 @@ def frontend(workdir, pg, broker):
 
 
 def profaictl(pg, *args, conninfo: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "profaictl"), "-d", conninfo or pg.conninfo(), *args],
+    return subprocess.run([str(BIN / "profaictl"), "-d", conninfo or pg.conninfo, *args],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
 
 
@@ -1035,13 +954,13 @@ def test_profaictl_explains_database_problems(pg, workdir):
     assert out.returncode == 1 and "cannot connect to the database" in out.stderr
     # the conninfo can come from a config file or the environment
     conf = workdir / "ctl.conf"
-    conf.write_text(zpl({"database": {"conninfo": pg.conninfo()}}))
+    conf.write_text(zpl({"database": {"conninfo": pg.conninfo}}))
     out = subprocess.run([str(BIN / "profaictl"), "-c", str(conf), "user", "list"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
     assert out.returncode == 0 and "alice" in out.stdout
     out = subprocess.run([str(BIN / "profaictl"), "user", "list"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, timeout=30,
-                         env={**os.environ, "PROFAI_DATABASE": pg.conninfo()})
+                         env={**os.environ, "PROFAI_DATABASE": pg.conninfo})
     assert out.returncode == 0 and "alice" in out.stdout
 
 
@@ -1086,10 +1005,10 @@ def test_upload_through_the_real_broker(pg, workdir, tokens, db, user_ids):
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     conf = workdir / "broker.conf"
     conf.write_text(zpl({"broker": {"endpoint": endpoint},
-                         "database": {"conninfo": pg.conninfo()}, "log": {"level": "debug"}}))
+                         "database": {"conninfo": pg.conninfo}, "log": {"level": "debug"}}))
     broker = Process("broker", [BIN / "profai-broker", "-c", conf], workdir / "broker.log")
     broker.start()
-    fe = RunningFrontend(workdir, "frontend-real", pg.conninfo(), endpoint)
+    fe = RunningFrontend(workdir, "frontend-real", pg.conninfo, endpoint)
     try:
         fe.start()
         client = Client(fe.url, tokens)

@@ -21,7 +21,7 @@ import pytest
 
 from hostile import build_corpus, text_bomb
 from pdfs import make_plain_pdf
-from stack import BIN, SANITIZED, TERMINAL_STATES, Process, zpl
+from stack import BIN, SANITIZED, TERMINAL_STATES, Process, vm_rss_kb, zpl
 
 CPU_SECONDS = 4
 WALL_SECONDS = 15
@@ -31,13 +31,6 @@ WALL_SECONDS = 15
 WORKER_RSS_MAX_KB = (600 if SANITIZED else 150) * 1024
 # Each upload's outcome must be known within this (bombs may be retried a few times).
 SETTLE_SECONDS = 200
-
-
-def vm_rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 class RssSampler(threading.Thread):
@@ -75,19 +68,6 @@ def start_limited_workers(s, count: int, **limits) -> list[Process]:
     return workers
 
 
-def start_broker(s, **keys) -> Process:
-    """The stack's broker with extra broker/ keys (e.g. fast retries)."""
-    conf = s.outdir / "broker.conf"
-    conf.write_text(zpl({
-        "broker": {"endpoint": s.endpoint, "heartbeat_ivl": s.heartbeat_ivl,
-                   "liveness": s.liveness, **keys},
-        "database": {"conninfo": s.conninfo},
-        "log": {"level": "info"},
-    }))
-    s.broker = Process("broker", [BIN / "profai-broker", "-c", conf], s.outdir / "broker.log")
-    return s.start_broker()
-
-
 def upload(s, path: Path, title: str):
     """POST the file; (status, job id or None). 503 is retried: the stack is healthy, so it can
     only be a passing hiccup."""
@@ -107,10 +87,10 @@ def outcomes(s, job_ids: list[str]) -> dict:
     return {row[0]: (row[1], row[2]) for row in rows}
 
 
-def test_hostile_pdfs_end_in_clear_states(make_stack, outdir):
+def test_hostile_pdfs_end_in_clear_states(make_stack, outdir, report):
     cases = build_corpus(outdir / "corpus")
     s = make_stack(log_level="info")
-    start_broker(s, retry_base_ms=200, retry_max_ms=1000, max_attempts=3)
+    s.start_broker(retry_base_ms=200, retry_max_ms=1000, max_attempts=3)
     workers = start_limited_workers(s, 2)
     s.add_frontend()
     s.wait_healthy()
@@ -152,14 +132,14 @@ def test_hostile_pdfs_end_in_clear_states(make_stack, outdir):
             problems.append(f"{case.name} ({case.kind}): {outcome}, expected one of "
                             f"{sorted(case.expect)}")
     width = max(len(r[0]) for r in rows)
-    print(f"\nhostile PDFs: {len(cases)} files in {elapsed:.1f} s")
+    report(f"\nhostile PDFs: {len(cases)} files in {elapsed:.1f} s")
     for name, kind, outcome in rows:
-        print(f"  {name:{width}}  {kind:20}  {outcome}")
+        report(f"  {name:{width}}  {kind:20}  {outcome}")
     counts: dict = {}
     for _, _, outcome in rows:
         counts[outcome] = counts.get(outcome, 0) + 1
-    print("  totals: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    print("  worker VmRSS (kB) first -> peak: " + ", ".join(
+    report("  totals: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    report("  worker VmRSS (kB) first -> peak: " + ", ".join(
         f"{pid}: {sampler.first[pid]} -> {sampler.peak[pid]}" for pid in pids))
 
     assert not problems, "unclear outcomes:\n" + "\n".join(problems)
@@ -178,7 +158,7 @@ def test_out_of_memory_is_a_clear_refusal(make_stack, outdir):
     """An extractor that runs out of address space (RLIMIT_AS) answers too_large with a sentence
     (docs/security.md): not a crash, not retried, and the worker carries on."""
     s = make_stack(log_level="info")
-    start_broker(s, retry_base_ms=200, retry_max_ms=1000)
+    s.start_broker(retry_base_ms=200, retry_max_ms=1000)
     (worker,) = start_limited_workers(s, 1, address_space="64M", cpu_seconds=30)
     s.add_frontend()
     s.wait_healthy()

@@ -23,21 +23,13 @@ from pathlib import Path
 import msgpack
 import zmq
 
+from mdp import W_DISCONNECT, W_FINAL, W_HEARTBEAT, W_PARTIAL, W_READY, W_REQUEST
 from pdfs import make_pdf, make_plain_pdf
-from stack import BIN, SANITIZED, Process, zpl
+from stack import BIN, SANITIZED, vm_rss_kb, zpl
 
-W_READY, W_REQUEST, W_PARTIAL, W_FINAL, W_HEARTBEAT, W_DISCONNECT = (
-    bytes([i]) for i in range(1, 7))
 C_REQUEST = b"\x01"
 BROKER_MAXMSGSIZE = 32 * 1024 * 1024 + 64 * 1024
 WORKER_MAXMSGSIZE = 64 * 1024 * 1024 + 64 * 1024
-
-
-def vm_rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for {pid}")
 
 
 # ---- bad messages ----------------------------------------------------------------------------
@@ -170,21 +162,9 @@ class Barrage:
 
 # ---- the broker ------------------------------------------------------------------------------
 
-def start_broker(s, **keys) -> Process:
-    conf = s.outdir / "broker.conf"
-    conf.write_text(zpl({
-        "broker": {"endpoint": s.endpoint, "heartbeat_ivl": s.heartbeat_ivl,
-                   "liveness": s.liveness, **keys},
-        "database": {"conninfo": s.conninfo},
-        "log": {"level": "info"},
-    }))
-    s.broker = Process("broker", [BIN / "profai-broker", "-c", conf], s.outdir / "broker.log")
-    return s.start_broker()
-
-
-def test_broker_survives_a_barrage_of_bad_messages(make_stack, tmp_path):
+def test_broker_survives_a_barrage_of_bad_messages(make_stack, tmp_path, report):
     s = make_stack(log_level="info")
-    broker = start_broker(s, max_attempts=20, retry_base_ms=100, retry_max_ms=500)
+    broker = s.start_broker(max_attempts=20, retry_base_ms=100, retry_max_ms=500)
     s.add_worker()
     s.add_worker()
     s.add_frontend()
@@ -203,12 +183,12 @@ def test_broker_survives_a_barrage_of_bad_messages(make_stack, tmp_path):
             assert broker.alive, broker.tail()
             assert s.ping(2.0), "the broker stopped answering PING"
             time.sleep(0.3)
-            rss.append(vm_rss_kb(broker.pid))
+            rss.append(vm_rss_kb(broker.pid, strict=True))
         for job_id in jobs:
             s.wait_job(job_id, timeout=60)
     finally:
         barrage.close()
-    print(f"\nbarrage: {barrage.sent} bad messages, {barrage.replies} replies; "
+    report(f"\nbarrage: {barrage.sent} bad messages, {barrage.replies} replies; "
           f"broker VmRSS per round (kB): {rss}")
     assert broker.alive and broker.started == 1
     # Memory does not follow the message count: after the first rounds (allocator warm-up)

@@ -14,9 +14,6 @@ Run: sh scripts/check-system.sh tests/system/test_lifecycle.py
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import subprocess
 import time
 import uuid
@@ -25,99 +22,13 @@ from pathlib import Path
 import msgpack
 import psycopg2
 import pytest
-import zmq
 
+from mdp import W_REQUEST, MdpClient, MdpWorker, course_doc
 from pdfs import make_long_pdf, make_plain_pdf
-from stack import BIN, Process, Stack, StackError, wait_for
-
-W_READY, W_REQUEST, W_PARTIAL, W_FINAL, W_HEARTBEAT, W_DISCONNECT = (
-    bytes([i]) for i in range(1, 7))
-PEER_HEARTBEAT_S = 0.2  # below the stack's 250 ms interval (a silent peer is dead after 1 s)
+from stack import BIN, Stack, StackError, wait_for
 
 
-# ---- peers speaking the wire protocol ----------------------------------------------------------
-
-class MdpWorker:
-    """An RFC 18 worker on a DEALER socket that does what the test says. Every wait sends
-    HEARTBEAT as a live worker does, unless `heartbeats` is switched off (a hung worker)."""
-
-    def __init__(self, endpoint: str):
-        self.sock = zmq.Context.instance().socket(zmq.DEALER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.connect(endpoint)
-        self.heartbeats = True
-        self.last_sent = 0.0
-
-    def send(self, *frames: bytes) -> None:
-        self.sock.send_multipart([b"MDPW02", *frames])
-        self.last_sent = time.monotonic()
-
-    def ready(self) -> "MdpWorker":
-        self.send(W_READY, b"course.build")
-        return self
-
-    def final_ok(self, token: bytes, title: str) -> None:
-        self.send(W_FINAL, token, b"", msgpack.packb(
-            {"v": 1, "ok": True, "course": course_doc(title)}, use_bin_type=True))
-
-    def final_error(self, token: bytes, code: str, error: str) -> None:
-        self.send(W_FINAL, token, b"", msgpack.packb(
-            {"v": 1, "ok": False, "error_code": code, "error": error}))
-
-    def recv(self, timeout: float) -> list[bytes] | None:
-        """The next message other than HEARTBEAT, or None after timeout."""
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            if self.heartbeats and time.monotonic() - self.last_sent >= PEER_HEARTBEAT_S:
-                self.send(W_HEARTBEAT)
-            if self.sock.poll(int(min(left, PEER_HEARTBEAT_S / 2) * 1000) + 1):
-                frames = self.sock.recv_multipart()
-                if frames != [b"MDPW02", W_HEARTBEAT]:
-                    return frames
-        return None
-
-    def expect_request(self, timeout: float = 10.0) -> tuple[bytes, dict]:
-        frames = self.recv(timeout)
-        assert frames is not None, f"no REQUEST within {timeout} s"
-        assert frames[:2] == [b"MDPW02", W_REQUEST] and len(frames) == 5, frames[:3]
-        return frames[2], msgpack.unpackb(frames[4], raw=False)
-
-    def expect_disconnect(self, timeout: float = 3.0) -> None:
-        frames = self.recv(timeout)
-        assert frames == [b"MDPW02", W_DISCONNECT], frames
-
-    def close(self) -> None:
-        self.sock.close(0)
-
-
-class MdpClient:
-    """An MDPC02 client: what the frontend's broker_client does, one request at a time."""
-
-    def __init__(self, endpoint: str):
-        self.sock = zmq.Context.instance().socket(zmq.DEALER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.connect(endpoint)
-        self.rid = 0
-
-    def request(self, service: str, body: dict | bytes, timeout: float = 5.0) -> dict:
-        if isinstance(body, dict):
-            self.rid += 1
-            body = msgpack.packb({"v": 1, "rid": self.rid, **body})
-        self.sock.send_multipart([b"MDPC02", b"\x01", service.encode(), body])
-        assert self.sock.poll(int(timeout * 1000)), f"no reply from {service}"
-        frames = self.sock.recv_multipart()
-        assert frames[:3] == [b"MDPC02", b"\x03", service.encode()] and len(frames) == 4, frames
-        return msgpack.unpackb(frames[3], raw=False)
-
-    def cancel(self, owner: str, job_id: str) -> dict:
-        return self.request("job.cancel", {"owner": owner, "job_id": job_id})
-
-    def ping(self) -> dict:
-        return self.request("broker.ping", {})
-
-    def close(self) -> None:
-        self.sock.close(0)
-
+# ---- peers speaking the wire protocol (tests/system/mdp.py) --------------------------------------
 
 @pytest.fixture
 def peers():
@@ -134,33 +45,6 @@ def peers():
 
 
 # ---- helpers -----------------------------------------------------------------------------------
-
-def course_doc(title: str) -> bytes:
-    """A course document as the extractor writes it (docs/worker.md), small."""
-    return json.dumps({
-        "title": title, "language": "en", "structure": "pages", "quiz": [],
-        "source": {"filename": "c.pdf", "sha256": "0" * 64, "pages": 1, "pdf_title": None,
-                   "author": None},
-        "modules": [{"id": "m1", "title": "Page 1", "page_start": 1, "page_end": 1,
-                     "generated": True,
-                     "lessons": [{"id": "l1", "title": "Page 1", "page_start": 1, "page_end": 1,
-                                  "text": "Cells divide.", "summary": "", "key_terms": []}]}],
-    }).encode()
-
-
-def start_broker(s: Stack, **keys) -> Process:
-    """The stack's broker with extra broker/* keys (retry_base_ms, job_deadline_ms...)."""
-    conf = s.outdir / "broker.conf"
-    sections = {"broker": {"endpoint": s.endpoint, "heartbeat_ivl": s.heartbeat_ivl,
-                           "liveness": s.liveness, **keys},
-                "database": {"conninfo": s.conninfo}, "log": {"level": "debug"}}
-    conf.write_text("".join(f"{name}\n" + "".join(f'    {k} = "{v}"\n' for k, v in body.items())
-                            for name, body in sections.items()))
-    s.broker = Process("broker", [BIN / "profai-broker", "-c", conf], s.outdir / "broker.log")
-    s.broker.start()
-    s.wait_broker_ready()
-    return s.broker
-
 
 def row(s: Stack, job_id: str) -> dict:
     """The job's row, with retry_at and deadline_at, reconnecting after a PostgreSQL restart."""
@@ -225,7 +109,7 @@ def test_crashed_attempt_is_retried_after_its_backoff_even_across_a_restart(make
                                                                              peers):
     backoff = 2.5  # s: long enough to restart the broker inside it
     s = make_stack()
-    start_broker(s, retry_base_ms=int(backoff * 1000), retry_max_ms=10000, max_attempts=3)
+    s.start_broker(retry_base_ms=int(backoff * 1000), retry_max_ms=10000, max_attempts=3)
     s.add_frontend()
     worker = peers(MdpWorker, s.endpoint).ready()
     s.wait_workers(1)
@@ -241,7 +125,7 @@ def test_crashed_attempt_is_retried_after_its_backoff_even_across_a_restart(make
     # The back-off lives in the database too: a new broker keeps it.
     s.broker.kill()
     worker.close()
-    start_broker(s, retry_base_ms=int(backoff * 1000), retry_max_ms=10000, max_attempts=3)
+    s.start_broker(retry_base_ms=int(backoff * 1000), retry_max_ms=10000, max_attempts=3)
     worker = peers(MdpWorker, s.endpoint).ready()
     token, job = worker.expect_request(timeout=backoff + 5)
     waited = time.monotonic() - crashed_at
@@ -250,7 +134,7 @@ def test_crashed_attempt_is_retried_after_its_backoff_even_across_a_restart(make
     assert waited < backoff * 1.1 + 2.0, f"retried only after {waited:.2f} s"
     assert "job waiting for its retry job=" + job_id in s.broker.log_text()
 
-    worker.final_ok(token, "Second attempt")
+    worker.final_ok(token, course_doc("Second attempt"))
     done = wait_state(s, job_id, "succeeded", attempts=2)
     assert done["courses"] == 1 and done["retry_at"] is None and done["error_code"] is None
 
@@ -258,7 +142,7 @@ def test_crashed_attempt_is_retried_after_its_backoff_even_across_a_restart(make
 def test_real_parser_crash_is_retried_with_backoff(make_stack, outdir):
     base = 0.5
     s = make_stack()
-    start_broker(s, retry_base_ms=int(base * 1000), max_attempts=3)
+    s.start_broker(retry_base_ms=int(base * 1000), max_attempts=3)
     conf = s.outdir / "worker1.conf"
     conf.write_text(f'''worker
     broker = "{s.endpoint}"
@@ -286,7 +170,7 @@ log
 def test_poison_job_fails_with_its_reason_and_never_blocks_the_queue(make_stack, outdir, peers):
     base = 0.4
     s = make_stack()
-    start_broker(s, retry_base_ms=int(base * 1000), retry_max_ms=5000, max_attempts=3)
+    s.start_broker(retry_base_ms=int(base * 1000), retry_max_ms=5000, max_attempts=3)
     s.add_frontend()
     worker = peers(MdpWorker, s.endpoint).ready()  # the only worker: a poison job could hog it
     s.wait_workers(1)
@@ -311,7 +195,7 @@ def test_poison_job_fails_with_its_reason_and_never_blocks_the_queue(make_stack,
             if not good:  # submitted while the poison job backs off
                 good.append(s.submit(small_pdf(outdir), "Good"))
         else:
-            worker.final_ok(frames[2], job["title"])
+            worker.final_ok(frames[2], course_doc(job["title"]))
 
     failed = row(s, poison)
     assert failed["error_code"] == "parser_crashed" and failed["attempts"] == 3
@@ -334,7 +218,7 @@ def test_poison_job_fails_with_its_reason_and_never_blocks_the_queue(make_stack,
 
 def test_deterministic_failure_fails_at_once(make_stack, outdir):
     s = make_stack()
-    start_broker(s, retry_base_ms=200, max_attempts=3)
+    s.start_broker(retry_base_ms=200, max_attempts=3)
     s.add_worker()
     s.add_frontend()
     s.wait_healthy()
@@ -355,7 +239,7 @@ def test_deterministic_failure_fails_at_once(make_stack, outdir):
 
 def test_job_past_its_deadline_is_stopped_retried_then_failed(make_stack, outdir):
     s = make_stack()
-    start_broker(s, job_deadline_ms=1500, retry_base_ms=300, retry_max_ms=300, max_attempts=2)
+    s.start_broker(job_deadline_ms=1500, retry_base_ms=300, retry_max_ms=300, max_attempts=2)
     worker = s.add_worker(page_delay_ms=400)  # 20 pages: 8 s, far past the deadline
     s.add_frontend()
     s.wait_healthy()
@@ -383,7 +267,7 @@ def test_job_past_its_deadline_is_stopped_retried_then_failed(make_stack, outdir
 
 def test_cancel_queued_and_waiting_jobs_and_refusals(make_stack, outdir, peers):
     s = make_stack()
-    start_broker(s, retry_base_ms=1500, retry_max_ms=1500, max_attempts=3)
+    s.start_broker(retry_base_ms=1500, retry_max_ms=1500, max_attempts=3)
     s.add_frontend()
     s.wait_healthy(workers=0)
     client = peers(MdpClient, s.endpoint)
@@ -422,7 +306,7 @@ def test_cancel_queued_and_waiting_jobs_and_refusals(make_stack, outdir, peers):
     reply = client.cancel(owner, running)
     assert reply["ok"] is True and reply["state"] == "cancelled"
     worker.expect_disconnect()
-    worker.final_ok(token, "Too late")
+    worker.final_ok(token, course_doc("Too late"))
     time.sleep(0.5)
     late = row(s, running)
     assert late["state"] == "cancelled" and late["courses"] == 0
@@ -433,7 +317,7 @@ def test_cancel_queued_and_waiting_jobs_and_refusals(make_stack, outdir, peers):
 
 def test_cancel_running_job_kills_its_extractor(make_stack, outdir, peers):
     s = make_stack()
-    start_broker(s)
+    s.start_broker()
     worker = s.add_worker(page_delay_ms=300)  # 20 pages: 6 s
     s.add_frontend()
     s.wait_healthy()
@@ -467,7 +351,7 @@ def test_cancel_running_job_kills_its_extractor(make_stack, outdir, peers):
 
 def test_two_attempts_both_finish_one_course(make_stack, outdir, peers):
     s = make_stack()
-    start_broker(s, retry_base_ms=300)
+    s.start_broker(retry_base_ms=300)
     s.add_frontend()
     s.wait_healthy(workers=0)
 
@@ -484,7 +368,7 @@ def test_two_attempts_both_finish_one_course(make_stack, outdir, peers):
         assert job["attempt"] == 2 and token1 == f"{job_id}/1".encode()
         deliveries = [(backup, token2, "attempt 2"), (hung, token1, "attempt 1")]
         for peer, token, doc_title in (deliveries if current_first else deliveries[::-1]):
-            peer.final_ok(token, doc_title)
+            peer.final_ok(token, course_doc(doc_title))
             time.sleep(0.3)
         done = wait_state(s, job_id, "succeeded", attempts=2)
         titles = [r[0] for r in s.query("SELECT doc->>'title' FROM courses WHERE job_id = %s",
@@ -527,7 +411,7 @@ def test_result_finished_while_the_broker_is_down_is_delivered(make_stack, outdi
 
 def test_postgresql_restart_mid_run_loses_nothing(make_stack, outdir, peers, pg_cluster):
     s = make_stack()
-    start_broker(s, retry_base_ms=300)
+    s.start_broker(retry_base_ms=300)
     for _ in range(2):
         s.add_worker(page_delay_ms=60)
     frontend = s.add_frontend()
