@@ -275,27 +275,8 @@ def looping_outline(out: Path) -> HostilePdf:
     return HostilePdf(path.name, path, "looping outline", {"succeeded", "failed:damaged"})
 
 
-def zero_bomb(out: Path, size: int = 4 << 30) -> HostilePdf:
-    """A page whose content stream inflates to `size` bytes of zeros (4 GiB from 4 MiB):
-    PDF whitespace, so it costs the parser time rather than memory."""
-    w = PdfWriter()
-    font = w.add(_FONT)
-    pages = w.reserve()
-    content = w.add_stream(deflate_repeated(bytes(1 << 20), size), flate=True)
-    page = w.add(b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
-                 b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (pages, content, font))
-    w.set(pages, b"<< /Type /Pages /Kids [%d 0 R] /Count 1 >>" % page)
-    catalog = w.add(b"<< /Type /Catalog /Pages %d 0 R >>" % pages)
-    path = w.write(out / "bomb-zeros-4g.pdf", catalog)
-    return HostilePdf(path.name, path, "decompression bomb",
-                      {"failed:timeout", "failed:no_text", "failed:too_large"})
-
-
-def text_bomb(out: Path, size: int = 1 << 30) -> HostilePdf:
-    """A page whose content stream inflates to `size` bytes of text-showing operators: every
-    glyph becomes a character the text extractor keeps, so memory grows until a limit stops it."""
-    line = b"BT /F1 4 Tf 10 10 Td (ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789) Tj ET\n"
-    chunk = line * ((1 << 20) // len(line))
+def _content_bomb(out: Path, name: str, chunk: bytes, size: int, expect: set) -> HostilePdf:
+    """One page whose content stream inflates to `size` bytes: `chunk` repeated."""
     w = PdfWriter()
     font = w.add(_FONT)
     pages = w.reserve()
@@ -304,9 +285,23 @@ def text_bomb(out: Path, size: int = 1 << 30) -> HostilePdf:
                  b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (pages, content, font))
     w.set(pages, b"<< /Type /Pages /Kids [%d 0 R] /Count 1 >>" % page)
     catalog = w.add(b"<< /Type /Catalog /Pages %d 0 R >>" % pages)
-    path = w.write(out / "bomb-text-1g.pdf", catalog)
-    return HostilePdf(path.name, path, "decompression bomb",
-                      {"failed:timeout", "failed:too_large", "failed:parser_crashed"})
+    path = w.write(out / name, catalog)
+    return HostilePdf(path.name, path, "decompression bomb", expect)
+
+
+def zero_bomb(out: Path, size: int = 4 << 30) -> HostilePdf:
+    """A page whose content stream inflates to `size` bytes of zeros (4 GiB from 4 MiB):
+    PDF whitespace, so it costs the parser time rather than memory."""
+    return _content_bomb(out, "bomb-zeros-4g.pdf", bytes(1 << 20), size,
+                         {"failed:timeout", "failed:no_text", "failed:too_large"})
+
+
+def text_bomb(out: Path, size: int = 1 << 30) -> HostilePdf:
+    """A page whose content stream inflates to `size` bytes of text-showing operators: every
+    glyph becomes a character the text extractor keeps, so memory grows until a limit stops it."""
+    line = b"BT /F1 4 Tf 10 10 Td (ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789) Tj ET\n"
+    return _content_bomb(out, "bomb-text-1g.pdf", line * ((1 << 20) // len(line)), size,
+                         {"failed:timeout", "failed:too_large", "failed:parser_crashed"})
 
 
 def metadata_bomb(out: Path, size: int = 2 << 30) -> HostilePdf:
