@@ -20,6 +20,8 @@
 _Static_assert(EXTRACT_INPUT_MAX == PROTO_PDF_MAX, "extractor input limit != PROTO_PDF_MAX");
 _Static_assert(EXTRACT_OUTPUT_MAX == PROTO_COURSE_MAX, "extractor output limit != course max");
 
+/* Seconds of processor time getrusage may report below the limit the kernel enforced. */
+#define CPU_ACCOUNTING_MARGIN_S 0.1
 /* After the pipe closes, how often to look for the child's exit status. */
 #define REAP_RETRY_MS 10
 /* The first fd the child does not inherit: 0, 1, 2 and the progress pipe stay. */
@@ -147,6 +149,11 @@ job_runner_start(const job_limits_t *limits, const proto_job_t *job, const char 
     self->out_fd = self->progress_fd = -1;
     self->wall_ms = limits->wall_ms;
     self->cpu_seconds = limits->cpu_seconds;
+    if (self->cpu_seconds == 0) { /* 0 = inherit: the worker's own limit is the child's */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_CPU, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+            self->cpu_seconds = (long long)rl.rlim_cur;
+    }
     self->deadline = now + limits->wall_ms;
     self->next_check = self->deadline;
     self->progress.progress = 0;
@@ -435,13 +442,15 @@ s_outcome(job_runner_t *self, proto_result_t *result, uint8_t **data, size_t *le
           size_t summary_size)
 {
     int st = self->status;
-    /* RLIMIT_CPU sends SIGXCPU at cpu_seconds and SIGKILL a second later (extract_main.c). A
+    /* RLIMIT_CPU sends SIGXCPU at cpu_seconds and SIGKILL when the hard limit is reached (a
+     * second later in extract_main.c; an inherited limit may have no such gap). A
      * SIGKILL before the child used that much processor time came from elsewhere: the kernel's
-     * out-of-memory killer or an operator. */
-    bool cpu_limit =
-        WIFSIGNALED(st) &&
-        (WTERMSIG(st) == SIGXCPU ||
-         (WTERMSIG(st) == SIGKILL && self->cpu_seconds > 0 && self->cpu_used >= self->cpu_seconds));
+     * out-of-memory killer or an operator. The kernel's accounting and getrusage's differ by a
+     * few ticks, hence the margin. */
+    bool cpu_limit = WIFSIGNALED(st) &&
+                     (WTERMSIG(st) == SIGXCPU ||
+                      (WTERMSIG(st) == SIGKILL && self->cpu_seconds > 0 &&
+                       self->cpu_used + CPU_ACCOUNTING_MARGIN_S >= (double)self->cpu_seconds));
     if (self->killed_for_deadline || cpu_limit) {
         snprintf(result->error_code, sizeof result->error_code, "timeout");
         if (self->killed_for_deadline)

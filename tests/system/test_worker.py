@@ -374,7 +374,8 @@ class TestBroker:
 
 class WorkerProcess:
     def __init__(self, tmp_path: Path, broker: TestBroker, concurrency: int = 1,
-                 page_delay_ms: int = 0, wall_seconds: int = 30, drain_ms: int = 10000):
+                 page_delay_ms: int = 0, wall_seconds: int = 30, drain_ms: int = 10000,
+                 cpu_seconds: int = 120, wrapper: tuple = ()):
         conf = tmp_path / "worker.conf"
         conf.write_text(
             "worker\n"
@@ -386,10 +387,12 @@ class WorkerProcess:
             f"    page_delay_ms = {page_delay_ms}\n"
             "limits\n"
             f"    wall_seconds = {wall_seconds}\n"
+            f"    cpu_seconds = {cpu_seconds}\n"
             "log\n"
             "    level = info\n")
         self.log_path = tmp_path / "worker.log"
-        self.proc = subprocess.Popen([str(WORKER), "-c", str(conf)], stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([*wrapper, str(WORKER), "-c", str(conf)],
+                                     stdout=subprocess.DEVNULL,
                                      stderr=open(self.log_path, "wb"))
 
     def log(self) -> str:
@@ -563,6 +566,20 @@ def test_worker_tells_cpu_limit_from_outside_kill(broker, start_worker, long_pdf
         assert final.body["error_code"] == code, final.body
         assert text in final.body["error"]
     assert "parser_crashed (SIGKILL after" in worker.log()
+    assert "timeout (cpu)" in worker.log()
+
+
+def test_worker_knows_an_inherited_cpu_limit(broker, start_worker, tmp_path):
+    """limits/cpu_seconds = 0 lets the extractor inherit the worker's RLIMIT_CPU (here 2 s,
+    soft = hard, so the kernel ends it with SIGKILL, not SIGXCPU): the worker reads that limit
+    and still reports a timeout, not a crash from outside."""
+    import hostile  # the PDF whose 4 GiB of zeros cost the parser time, not memory
+    bomb = hostile.zero_bomb(tmp_path)
+    worker = start_worker(cpu_seconds=0, wall_seconds=60, wrapper=("prlimit", "--cpu=2:2"))
+    ready = broker.wait_command(W_READY)
+    broker.request(ready.identity, bomb.path.read_bytes())
+    final = broker.wait_command(W_FINAL, timeout=30)
+    assert final.body["error_code"] == "timeout", (final.body, worker.log())
     assert "timeout (cpu)" in worker.log()
 
 
