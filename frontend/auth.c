@@ -1,6 +1,7 @@
 /* auth.c - see auth.h. */
 #include "auth.h"
 
+#include <czmq.h> /* zclock_mono: the monotonic clock, in ms */
 #include <glib.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -26,14 +27,6 @@ struct auth_t {
     pthread_mutex_t lock;
     s_entry_t *cache; /* AUTH_CACHE_SLOTS entries, NULL when the cache is off */
 };
-
-static int64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 auth_t *
 auth_new(db_pool_t *db, int cache_ttl_ms)
@@ -125,7 +118,7 @@ s_cache_get(auth_t *self, const uint8_t hash[32], bool stale, auth_user_t *user)
     if (self->cache == NULL)
         return false;
     bool hit = false;
-    int64_t now = s_now_ms();
+    int64_t now = zclock_mono();
     pthread_mutex_lock(&self->lock);
     s_entry_t *e = &self->cache[s_slot(hash)];
     if (e->used && memcmp(e->hash, hash, 32) == 0) {
@@ -149,7 +142,7 @@ s_cache_put(auth_t *self, const uint8_t hash[32], const auth_user_t *user)
     s_entry_t *e = &self->cache[s_slot(hash)];
     memcpy(e->hash, hash, 32);
     e->user = *user;
-    e->expires_ms = s_now_ms() + self->ttl_ms;
+    e->expires_ms = zclock_mono() + self->ttl_ms;
     e->used = true;
     pthread_mutex_unlock(&self->lock);
 }

@@ -1,6 +1,7 @@
 /* cache.c - see cache.h. */
 #include "cache.h"
 
+#include <czmq.h> /* zclock_mono: the monotonic clock, in ms */
 #include <glib.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -33,14 +34,6 @@ struct cache_t {
     size_t bytes;
     cache_stats_t stats;
 };
-
-static int64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 s_item_free(cache_item_t *item)
@@ -152,7 +145,7 @@ cache_get(cache_t *self, const char *key, bool *fresh)
         pthread_mutex_unlock(&self->lock);
         return NULL;
     }
-    bool is_fresh = item->expires_ms > s_now_ms();
+    bool is_fresh = item->expires_ms > zclock_mono();
     if (is_fresh)
         self->stats.hits++;
     else
@@ -204,7 +197,7 @@ cache_put(cache_t *self, const char *key, char **data_p, size_t len, const char 
         return item;
     }
     item->refs = 2; /* and the table's */
-    item->expires_ms = s_now_ms() + self->ttl_ms;
+    item->expires_ms = zclock_mono() + self->ttl_ms;
     cache_item_t *old = g_hash_table_lookup(self->index, key);
     if (old != NULL)
         s_unlink(self, old);
@@ -224,7 +217,7 @@ void
 cache_touch(cache_t *self, cache_item_t *item)
 {
     pthread_mutex_lock(&self->lock);
-    item->expires_ms = s_now_ms() + self->ttl_ms;
+    item->expires_ms = zclock_mono() + self->ttl_ms;
     pthread_mutex_unlock(&self->lock);
 }
 

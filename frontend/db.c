@@ -5,6 +5,7 @@
 #include "json.h"
 #include "log.h"
 
+#include <czmq.h> /* zclock_mono: the monotonic clock, in ms */
 #include <glib.h>
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -53,14 +54,6 @@ struct db_pool_t {
     "'finished_at', " DB_TS("jobs.finished_at") ")::text"
 /* clang-format on */
 
-static int64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* libpq messages end with a newline and may hold several lines: keep the first. */
 static int
 s_line_len(const char *msg)
@@ -71,7 +64,7 @@ s_line_len(const char *msg)
 static bool
 s_should_log(db_pool_t *self)
 {
-    int64_t now = s_now_ms();
+    int64_t now = zclock_mono();
     pthread_mutex_lock(&self->lock);
     bool yes = self->last_log_ms == 0 || now - self->last_log_ms >= DB_LOG_INTERVAL_MS;
     if (yes)
@@ -131,7 +124,7 @@ db_pool_destroy(db_pool_t **self_p)
 static int
 s_acquire(db_pool_t *self)
 {
-    int64_t deadline = s_now_ms() + self->acquire_timeout_ms;
+    int64_t deadline = zclock_mono() + self->acquire_timeout_ms;
     struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000};
     int slot = -1;
     pthread_mutex_lock(&self->lock);

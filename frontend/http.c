@@ -75,6 +75,9 @@ struct http_server_t {
     int nwatches;
 };
 
+/* czmq's zclock_mono, which the rest of the frontend uses, cannot be had here: czmq.h brings
+ * netinet/tcp.h, whose struct tcp_info clashes with linux/tcp.h's (needed for
+ * tcpi_bytes_received). Same clock, same unit. */
 static int64_t
 s_now_ms(void)
 {
