@@ -6,7 +6,7 @@ CC        ?= cc
 PKGS      := libczmq libzmq msgpack libpq
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter -MMD -MP \
-             -DPROFAI_VERSION='"$(VERSION)"' -Iinclude -Icommon \
+             -DPROFAI_VERSION='"$(VERSION)"' -Iinclude -Icommon -Iworkers \
              $(shell pkg-config --cflags $(PKGS))
 ifeq ($(CI),true)
 CFLAGS    += -Werror
@@ -21,17 +21,17 @@ B   := build
 BIN := bin
 
 # ---- sources (one line per component; keep them explicit) ----------------------------
-COMMON_SRC   := common/log.c common/conf.c common/json.c
-PROTO_SRC    := protocol/proto.c protocol/mdp.c protocol/body.c protocol/mp_scan.c
+COMMON_SRC   := common/log.c common/conf.c common/json.c common/utf8.c common/strbuf.c
+PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.c protocol/mp_scan.c
 BROKER_SRC   := broker/main.c broker/broker.c broker/store.c broker/migrate.c $(B)/broker/migrations.c
-WORKER_SRC   := workers/main.c workers/worker.c workers/job_runner.c
-EXTRACT_SRC  := workers/extract_main.c workers/course.c
+WORKER_SRC   := workers/daemon/main.c workers/daemon/worker.c workers/daemon/job_runner.c
+EXTRACT_SRC  := workers/extract/extract_main.c workers/extract/course.c
 # Pure-C text algorithms of course generation (no poppler): linked into profai-extract and the
 # unit tests.
-COURSE_SRC   := workers/utf8.c workers/strbuf.c workers/strmap.c \
-                workers/textclean.c workers/headings.c workers/stopwords.c workers/sentences.c \
-                workers/terms.c workers/keyterms.c workers/summary.c workers/quiz.c \
-                workers/course_text.c
+COURSE_SRC   := workers/course/strmap.c workers/course/textclean.c workers/course/headings.c \
+                workers/course/stopwords.c workers/course/sentences.c workers/course/terms.c \
+                workers/course/keyterms.c workers/course/summary.c workers/course/quiz.c \
+                workers/course/course_text.c
 FRONTEND_SRC := frontend/main.c frontend/http.c frontend/api.c frontend/broker_client.c \
                 frontend/db.c frontend/auth.c frontend/static.c $(B)/frontend/web_assets.c \
                 frontend/cache.c frontend/json_in.c

@@ -16,7 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROFAI_MUST_CHECK __attribute__((warn_unused_result))
+#include "profai/compiler.h"
+#include "profai/errors.h"
 
 #define PROTO_VERSION 1
 #define MDPW_HEADER "MDPW02"

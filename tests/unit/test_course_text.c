@@ -13,14 +13,14 @@
 
 #include <cmocka.h>
 
-#include "../../workers/course_text.h"
-#include "../../workers/headings.h"
-#include "../../workers/sentences.h"
-#include "../../workers/stopwords.h"
-#include "../../workers/strbuf.h"
-#include "../../workers/strmap.h"
-#include "../../workers/textclean.h"
-#include "../../workers/utf8.h"
+#include "course/course_text.h"
+#include "course/headings.h"
+#include "course/sentences.h"
+#include "course/stopwords.h"
+#include "strbuf.h"
+#include "course/strmap.h"
+#include "course/textclean.h"
+#include "utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>

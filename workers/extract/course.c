@@ -1,12 +1,12 @@
 /* course.c - see course.h. */
 #include "course.h"
 
-#include "course_text.h"
-#include "headings.h"
+#include "course/course_text.h"
+#include "course/headings.h"
 #include "json.h"
 #include "strbuf.h"
-#include "textclean.h"
-#include "textline.h"
+#include "course/textclean.h"
+#include "course/textline.h"
 
 #include <stdarg.h>
 #include <stdio.h>
