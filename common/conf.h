@@ -9,6 +9,7 @@
 #define PROFAI_CONF_H
 
 #include <czmq.h>
+#include <profai/compiler.h>
 #include <stddef.h>
 
 /* Load path (NULL: an empty configuration). Caller owns the result (zconfig_destroy).
@@ -21,6 +22,6 @@ const char *conf_str(zconfig_t *root, const char *path, const char *def);
 /* An integer at path within [min, max], or def when absent. Accepts the suffixes k, M, G
  * (powers of 1024) for sizes. -1 with a sentence in err when invalid or out of range. */
 int conf_int(zconfig_t *root, const char *path, long long def, long long min, long long max,
-             long long *out, char *err, size_t err_size) __attribute__((warn_unused_result));
+             long long *out, char *err, size_t err_size) PROFAI_MUST_CHECK;
 
 #endif
