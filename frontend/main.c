@@ -6,16 +6,15 @@
  */
 #include "api.h"
 #include "auth.h"
-#include "conf.h"
 #include "db.h"
 #include "http.h"
 #include "log.h"
+#include "startup.h"
 
 #include <civetweb.h>
 #include <czmq.h>
-#include <getopt.h>
+#include <errno.h>
 #include <profai/proto.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +39,6 @@ typedef struct {
     long long cache_ttl;
     long long read_cache_bytes;
     long long read_cache_ttl;
-    log_level_t level;
 } s_settings_t;
 
 static void
@@ -84,122 +82,57 @@ s_help(void)
            "  log/level              info\n");
 }
 
+/* -p N: listen on 127.0.0.1:N. */
+static int
+s_port_convert(const char *arg, char *value, size_t value_size, char *err, size_t err_size)
+{
+    char *end = NULL;
+    long port = strtol(arg, &end, 10);
+    if (end == arg || *end != '\0' || port < 0 || port > 65535) {
+        snprintf(err, err_size, "--port %s is not a port number", arg);
+        return -1;
+    }
+    snprintf(value, value_size, "127.0.0.1:%ld", port);
+    return 0;
+}
+
+static const startup_option_t s_options[] = {
+    {"port", 'p', "http/listen", s_port_convert},
+    {"listen", 'l', "http/listen", NULL},
+    {"broker", 'b', "broker/endpoint", NULL},
+    {"database", 'd', "database/conninfo", NULL},
+    {NULL, 0, NULL, NULL},
+};
+
+static const startup_program_t s_program = {
+    .prog = PROG, .component = "frontend", .help = s_help, .options = s_options};
+
+/* Read every setting with its default and range; exits 2 when one is invalid. Strings are
+ * borrowed from st. */
 static void
-s_usage_error(const char *fmt, const char *arg)
+s_settings_read(startup_t *st, s_settings_t *s)
 {
-    fprintf(stderr, PROG ": ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\ntry '" PROG " --help'\n");
-}
-
-/* Read every setting with its default and range; -1 with a sentence in err. */
-static int
-s_settings_read(zconfig_t *conf, s_settings_t *s, char *err, size_t err_size)
-{
-    s->listen = conf_str(conf, "http/listen", "127.0.0.1:8080");
-    s->broker = conf_str(conf, "broker/endpoint", "tcp://127.0.0.1:5555");
-    s->conninfo = conf_str(conf, "database/conninfo", "");
-    if (conf_int(conf, "http/threads", 64, 1, 4096, &s->threads, err, err_size) != 0 ||
-        conf_int(conf, "http/max_upload", 50LL << 20, 1024, PROTO_PDF_MAX, &s->max_upload, err,
-                 err_size) != 0 ||
-        conf_int(conf, "http/body_timeout", 60000, 100, 3600000, &s->body_timeout, err, err_size) !=
-            0 ||
-        conf_int(conf, "http/request_timeout", 30000, 100, 600000, &s->request_timeout, err,
-                 err_size) != 0 ||
-        conf_int(conf, "http/keep_alive", 2000, 0, 600000, &s->keep_alive, err, err_size) != 0 ||
-        conf_int(conf, "http/min_rate", 4096, 0, 1LL << 30, &s->min_rate, err, err_size) != 0 ||
-        conf_int(conf, "http/min_rate_grace", 5000, 0, 3600000, &s->min_rate_grace, err,
-                 err_size) != 0 ||
-        conf_int(conf, "broker/timeout", 5000, 10, 600000, &s->broker_timeout, err, err_size) !=
-            0 ||
-        conf_int(conf, "database/pool", 16, 1, 1000, &s->pool, err, err_size) != 0 ||
-        conf_int(conf, "auth/cache_ttl", 30000, 0, 3600000, &s->cache_ttl, err, err_size) != 0 ||
-        conf_int(conf, "cache/max_bytes", (long long)API_CACHE_BYTES_DEFAULT, 0, 1LL << 40,
-                 &s->read_cache_bytes, err, err_size) != 0 ||
-        conf_int(conf, "cache/ttl", API_CACHE_TTL_DEFAULT, 0, 3600000, &s->read_cache_ttl, err,
-                 err_size) != 0)
-        return -1;
-    const char *level = conf_str(conf, "log/level", "info");
-    if (log_level_parse(level, &s->level) != 0) {
-        snprintf(err, err_size, "log/level = %s is not one of error, warn, info, debug", level);
-        return -1;
-    }
-    return 0;
-}
-
-/* Parse the command line into conf overrides. Returns -1 to exit 0 (help, version), -2 on a
- * usage error, else 0. *config_path gets -c. */
-static int
-s_parse_args(int argc, char **argv, const char **config_path, zconfig_t **overrides)
-{
-    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
-                                            {"port", required_argument, NULL, 'p'},
-                                            {"listen", required_argument, NULL, 'l'},
-                                            {"broker", required_argument, NULL, 'b'},
-                                            {"database", required_argument, NULL, 'd'},
-                                            {"log-level", required_argument, NULL, 'v'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {"version", no_argument, NULL, 'V'},
-                                            {NULL, 0, NULL, 0}};
-    zconfig_t *o = *overrides;
-    int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:p:l:b:d:v:h", options, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            *config_path = optarg;
-            break;
-        case 'p': {
-            char *end = NULL;
-            long port = strtol(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || port < 0 || port > 65535) {
-                s_usage_error("--port %s is not a port number", optarg);
-                return -2;
-            }
-            char listen[32];
-            snprintf(listen, sizeof listen, "127.0.0.1:%ld", port);
-            zconfig_put(o, "http/listen", listen);
-            break;
-        }
-        case 'l':
-            zconfig_put(o, "http/listen", optarg);
-            break;
-        case 'b':
-            zconfig_put(o, "broker/endpoint", optarg);
-            break;
-        case 'd':
-            zconfig_put(o, "database/conninfo", optarg);
-            break;
-        case 'v':
-            zconfig_put(o, "log/level", optarg);
-            break;
-        case 'h':
-            s_help();
-            return -1;
-        case 'V':
-            printf(PROG " %s\n", PROFAI_VERSION);
-            return -1;
-        case ':':
-            s_usage_error("option %s needs a value", argv[optind - 1]);
-            return -2;
-        default:
-            s_usage_error("unknown option %s", argv[optind - 1]);
-            return -2;
-        }
-    }
-    if (optind < argc) {
-        s_usage_error("unexpected argument %s", argv[optind]);
-        return -2;
-    }
-    return 0;
+    s->listen = startup_conf_str(st, "http/listen", "127.0.0.1:8080");
+    s->broker = startup_conf_str(st, "broker/endpoint", "tcp://127.0.0.1:5555");
+    s->conninfo = startup_conf_str(st, "database/conninfo", "");
+    s->threads = startup_conf_int(st, "http/threads", 64, 1, 4096);
+    s->max_upload = startup_conf_int(st, "http/max_upload", 50LL << 20, 1024, PROTO_PDF_MAX);
+    s->body_timeout = startup_conf_int(st, "http/body_timeout", 60000, 100, 3600000);
+    s->request_timeout = startup_conf_int(st, "http/request_timeout", 30000, 100, 600000);
+    s->keep_alive = startup_conf_int(st, "http/keep_alive", 2000, 0, 600000);
+    s->min_rate = startup_conf_int(st, "http/min_rate", 4096, 0, 1LL << 30);
+    s->min_rate_grace = startup_conf_int(st, "http/min_rate_grace", 5000, 0, 3600000);
+    s->broker_timeout = startup_conf_int(st, "broker/timeout", 5000, 10, 600000);
+    s->pool = startup_conf_int(st, "database/pool", 16, 1, 1000);
+    s->cache_ttl = startup_conf_int(st, "auth/cache_ttl", 30000, 0, 3600000);
+    s->read_cache_bytes =
+        startup_conf_int(st, "cache/max_bytes", (long long)API_CACHE_BYTES_DEFAULT, 0, 1LL << 40);
+    s->read_cache_ttl = startup_conf_int(st, "cache/ttl", API_CACHE_TTL_DEFAULT, 0, 3600000);
 }
 
 int
 main(int argc, char **argv)
 {
-    const char *config_path = NULL;
-    zconfig_t *overrides = zconfig_new("root", NULL);
-    zconfig_t *conf = NULL;
     db_pool_t *db = NULL;
     auth_t *auth = NULL;
     api_t *api = NULL;
@@ -210,41 +143,17 @@ main(int argc, char **argv)
     char err[512] = "";
 
     /* Block the stop signals first: every thread started later (civetweb, ZeroMQ, libpq)
-     * inherits the mask, so they reach only sigwait below, even if they come during start. */
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, NULL);
-
-    int parsed = s_parse_args(argc, argv, &config_path, &overrides);
-    if (parsed != 0) {
-        rc = parsed == -1 ? 0 : 2;
-        goto done;
+     * inherits the mask, so they reach only startup_wait_signal below, even if they come
+     * during start. */
+    if (startup_block_signals() != 0) {
+        fprintf(stderr, PROG ": cannot block signals: %s\n", strerror(errno));
+        return 1;
     }
-    conf = conf_load(config_path, err, sizeof err);
-    if (conf == NULL) {
-        fprintf(stderr, PROG ": %s\n", err);
-        rc = 2;
-        goto done;
-    }
-    /* Command-line values override the file's. */
-    const char *keys[] = {"http/listen", "broker/endpoint", "database/conninfo", "log/level"};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        const char *v = zconfig_get(overrides, keys[i], NULL);
-        if (v != NULL)
-            zconfig_put(conf, keys[i], v);
-    }
+    startup_t *st = startup_new(&s_program, argc, argv);
     s_settings_t s;
-    if (s_settings_read(conf, &s, err, sizeof err) != 0) {
-        fprintf(stderr, PROG ": %s\n", err);
-        rc = 2;
-        goto done;
-    }
-    log_init("frontend", s.level);
+    s_settings_read(st, &s);
+    startup_init_log(st);
 
-    signal(SIGPIPE, SIG_IGN);
-    zsys_handler_set(NULL);
     /* Create czmq's context now: its lazy creation is not thread-safe. */
     zsys_init();
     mg_init_library(0);
@@ -313,8 +222,7 @@ main(int argc, char **argv)
              http_server_port(server), s.threads, s.max_upload, s.broker);
 
     served = true;
-    int sig = 0;
-    sigwait(&signals, &sig);
+    int sig = startup_wait_signal();
     log_info("%s received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     rc = 0;
 done:
@@ -322,8 +230,7 @@ done:
     api_destroy(&api);
     auth_destroy(&auth);
     db_pool_destroy(&db);
-    zconfig_destroy(&conf);
-    zconfig_destroy(&overrides);
+    startup_destroy(&st);
     if (started)
         mg_exit_library();
     if (served)
