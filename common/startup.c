@@ -44,10 +44,10 @@ s_on_signal(int sig)
 }
 
 /* A usage error: say what and where help is, free what is built so far, exit 2. */
-static void s_usage_error(const startup_program_t *program, zconfig_t **overrides, const char *fmt,
-                          ...) PROFAI_PRINTF(3, 4) __attribute__((noreturn));
+_Noreturn static void s_usage_error(const startup_program_t *program, zconfig_t **overrides,
+                                    const char *fmt, ...) PROFAI_PRINTF(3, 4);
 
-static void
+_Noreturn static void
 s_usage_error(const startup_program_t *program, zconfig_t **overrides, const char *fmt, ...)
 {
     va_list ap;
@@ -236,7 +236,7 @@ startup_init_log(startup_t *self)
     return level;
 }
 
-void
+_Noreturn void
 startup_fail(startup_t *self, const char *fmt, ...)
 {
     va_list ap;

@@ -76,8 +76,7 @@ log_level_t startup_init_log(startup_t *self);
 
 /* A configuration error the program found itself: print "prog: sentence" on stderr, free self
  * and exit 2. */
-void startup_fail(startup_t *self, const char *fmt, ...) PROFAI_PRINTF(2, 3)
-    __attribute__((noreturn));
+_Noreturn void startup_fail(startup_t *self, const char *fmt, ...) PROFAI_PRINTF(2, 3);
 
 /* Catch SIGINT and SIGTERM: the handler sets the stop flag and writes the signal's number to
  * the stop pipe (startup_stop_fd). SIGPIPE is ignored. restart: SA_RESTART, so that other

@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <glib.h>
 #include <libpq-fe.h>
+#include <profai/compiler.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -61,7 +62,7 @@ static const ctl_command_t s_commands[] = {
 
 /* ---------------------------------------------------------------- output */
 
-static void s_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void s_fail(const char *fmt, ...) PROFAI_PRINTF(1, 2);
 
 static void
 s_fail(const char *fmt, ...)
