@@ -14,12 +14,18 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Program options at most (a programmer's limit: the broker has two, the frontend four). */
+/* Options that override a key, at most (a programmer's limit: the frontend has five). */
 #define STARTUP_OPTIONS_MAX 16
 /* getopt_long's value for --version, which has no short form. */
 #define STARTUP_OPT_VERSION 256
 /* The key -v/--log-level overrides. */
 #define STARTUP_KEY_LOG_LEVEL "log/level"
+
+/* The common options that override a key, like a program's own. */
+static const startup_option_t s_common_options[] = {
+    {"log-level", 'v', STARTUP_KEY_LOG_LEVEL, NULL},
+    {NULL, 0, NULL, NULL},
+};
 
 struct startup_t {
     const startup_program_t *program; /* borrowed */
@@ -63,9 +69,12 @@ s_usage_error(const startup_program_t *program, zconfig_t **overrides, const cha
 static const startup_option_t *
 s_option_find(const startup_program_t *program, int letter)
 {
-    for (const startup_option_t *o = program->options; o != NULL && o->name != NULL; o++) {
-        if (o->letter == letter)
-            return o;
+    const startup_option_t *tables[] = {s_common_options, program->options};
+    for (size_t i = 0; i < 2; i++) {
+        for (const startup_option_t *o = tables[i]; o != NULL && o->name != NULL; o++) {
+            if (o->letter == letter)
+                return o;
+        }
     }
     return NULL;
 }
@@ -76,19 +85,21 @@ static void
 s_args_parse(const startup_program_t *program, int argc, char **argv, const char **config_path,
              zconfig_t **overrides)
 {
-    struct option longopts[STARTUP_OPTIONS_MAX + 5] = {
+    struct option longopts[STARTUP_OPTIONS_MAX + 4] = {
         {"config", required_argument, NULL, 'c'},
-        {"log-level", required_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, STARTUP_OPT_VERSION},
     };
-    char shortopts[8 + 2 * STARTUP_OPTIONS_MAX] = ":c:v:h";
-    size_t n = 4, len = strlen(shortopts);
-    for (const startup_option_t *o = program->options; o != NULL && o->name != NULL; o++) {
-        assert(n < STARTUP_OPTIONS_MAX + 4);
-        longopts[n++] = (struct option){o->name, required_argument, NULL, o->letter};
-        shortopts[len++] = (char)o->letter;
-        shortopts[len++] = ':';
+    char shortopts[8 + 2 * STARTUP_OPTIONS_MAX] = ":c:h";
+    size_t n = 3, len = strlen(shortopts);
+    const startup_option_t *tables[] = {s_common_options, program->options};
+    for (size_t i = 0; i < 2; i++) {
+        for (const startup_option_t *o = tables[i]; o != NULL && o->name != NULL; o++) {
+            assert(n < STARTUP_OPTIONS_MAX + 3);
+            longopts[n++] = (struct option){o->name, required_argument, NULL, o->letter};
+            shortopts[len++] = (char)o->letter;
+            shortopts[len++] = ':';
+        }
     }
     shortopts[len] = '\0';
     longopts[n] = (struct option){NULL, 0, NULL, 0};
@@ -101,9 +112,6 @@ s_args_parse(const startup_program_t *program, int argc, char **argv, const char
         switch (c) {
         case 'c':
             *config_path = optarg;
-            break;
-        case 'v':
-            zconfig_put(*overrides, STARTUP_KEY_LOG_LEVEL, optarg);
             break;
         case 'h':
             program->help();
@@ -169,7 +177,8 @@ startup_new(const startup_program_t *program, int argc, char **argv)
         exit(2);
     }
     /* Command-line values override the file's. */
-    s_override(conf, overrides, STARTUP_KEY_LOG_LEVEL);
+    for (const startup_option_t *o = s_common_options; o->name != NULL; o++)
+        s_override(conf, overrides, o->key);
     for (const startup_option_t *o = program->options; o != NULL && o->name != NULL; o++)
         s_override(conf, overrides, o->key);
     zconfig_destroy(&overrides);
