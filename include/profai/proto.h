@@ -4,6 +4,8 @@
  * Two layers:
  *   - framing: MDP/0.2 (ZeroMQ RFC 18) worker and client frames, on czmq zmsg_t;
  *   - bodies: one msgpack map per message, decoded with validation before any allocation.
+ *     Each message is a table of fields (proto_message_t); one encoder and one decoder walk
+ *     the tables, and the typed proto_<message>_encode/_decode wrap them.
  *
  * Library code: nothing here logs or exits. Every function returns 0 on success and -1 on
  * failure, filling a proto_error_t with a code and a sentence.
