@@ -23,7 +23,8 @@ BIN := bin
 # ---- sources (one line per component; keep them explicit) ----------------------------
 COMMON_SRC   := common/log.c common/conf.c common/startup.c common/json.c common/utf8.c \
                 common/strbuf.c
-PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.c protocol/mp_scan.c
+PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.c protocol/messages.c \
+                protocol/mp_scan.c
 BROKER_SRC   := broker/main.c broker/broker.c broker/store.c broker/migrate.c $(B)/broker/migrations.c
 WORKER_SRC   := workers/daemon/main.c workers/daemon/worker.c workers/daemon/job_runner.c
 EXTRACT_SRC  := workers/extract/extract_main.c workers/extract/course.c
