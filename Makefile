@@ -107,7 +107,13 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_
 
 $(B)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(shell pkg-config --cflags --libs cmocka) $(LDLIBS_BASE)
+	$(CC) $(CFLAGS) -o $@ $< $(filter %.o,$^) $(LIB) $(shell pkg-config --cflags --libs cmocka) \
+	    $(LDLIBS_BASE)
+
+# Unit tests of frontend modules link those modules' objects.
+$(B)/tests/test_http_path: $(B)/frontend/http_path.o
+$(B)/tests/test_multipart: $(B)/frontend/multipart.o
+$(B)/tests/test_json_in: $(B)/frontend/json_in.o
 
 deps:
 	@sh scripts/deps.sh
