@@ -114,6 +114,7 @@ $(B)/tests/%: tests/unit/%.c $(LIB)
 $(B)/tests/test_http_path: $(B)/frontend/http_path.o
 $(B)/tests/test_multipart: $(B)/frontend/multipart.o
 $(B)/tests/test_json_in: $(B)/frontend/json_in.o
+$(B)/tests/test_http_watch: $(B)/frontend/http_watch.o
 
 deps:
 	@sh scripts/deps.sh
