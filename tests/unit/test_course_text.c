@@ -3,8 +3,8 @@
  * (workers/utf8, textclean, headings, sentences, stopwords, keyterms, summary, quiz,
  * course_text; docs/course-generation.md).
  *
- * Lines are built by hand the way course.c builds them from poppler: text, page, font size,
- * weight and box. Lesson texts are literals.
+ * Lines are built by hand the way workers/extract/pdf_reader.c builds them from poppler:
+ * text, page, font size, weight and box. Lesson texts are literals.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,9 +17,9 @@
 #include "course/headings.h"
 #include "course/sentences.h"
 #include "course/stopwords.h"
-#include "strbuf.h"
 #include "course/strmap.h"
 #include "course/textclean.h"
+#include "strbuf.h"
 #include "utf8.h"
 
 #include <stdio.h>
@@ -923,7 +923,7 @@ test_random_input_keeps_every_invariant(void **state)
         assert_true(utf8_valid(text, strlen(text)));
         assert_null(strstr(text, "\n\n\n"));
         free(text);
-        /* As lesson texts (made valid the way course.c makes them). */
+        /* As lesson texts (made valid the way pdf_reader.c makes them). */
         strbuf_t valid[6];
         const char *clean[6];
         for (int l = 0; l < 6; l++) {

@@ -8,9 +8,10 @@
  * files: whatever happens inside poppler stays inside this process.
  */
 #define _GNU_SOURCE /* O_PATH */
-#include "course.h"
+#include "course/course_build.h"
 #include "extract_contract.h"
 #include "log.h"
+#include "pdf_reader.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -652,18 +653,21 @@ main(int argc, char **argv)
     PopplerDocument *doc = NULL;
     char *json = NULL;
     size_t len = 0;
-    int rc = course_document_open(bytes, &doc, &err);
+    int rc = pdf_reader_open(bytes, &doc, &err);
     if (rc == 0) {
-        course_options_t options = {.title = args.title,
-                                    .filename = args.filename,
-                                    .sha256 = args.sha256,
-                                    .max_pages = (int)args.max_pages,
-                                    .max_output = EXTRACT_OUTPUT_MAX,
-                                    .page_delay_ms = (int)args.page_delay_ms,
-                                    .progress = s_progress_write,
-                                    .progress_arg = &progress};
-        rc = course_build(doc, &options, &json, &len, &err);
+        pdf_reader_options_t options = {.max_pages = (int)args.max_pages,
+                                        .max_output = EXTRACT_OUTPUT_MAX,
+                                        .page_delay_ms = (int)args.page_delay_ms,
+                                        .progress = s_progress_write,
+                                        .progress_arg = &progress};
+        docmodel_t model;
+        rc = pdf_reader_read(doc, &options, &model, &err);
         g_object_unref(doc);
+        if (rc == 0) {
+            course_source_t source = {args.title, args.filename, args.sha256};
+            rc = course_build(&model, &source, EXTRACT_OUTPUT_MAX, &json, &len, &err);
+            docmodel_free(&model);
+        }
     }
     g_bytes_unref(bytes);
     g_log_remove_handler("Poppler", handler);
