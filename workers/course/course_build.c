@@ -11,7 +11,7 @@
 int
 course_fail(course_error_t *err, profai_error_t code, const char *fmt, ...)
 {
-    snprintf(err->code, sizeof err->code, "%s", profai_error_name(code));
+    err->code = code;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof err->message, fmt, ap);

@@ -16,11 +16,11 @@
 
 #include <stddef.h>
 
-/* Why a document was refused: `code` is a job error code of include/profai/errors.h
- * (not_pdf, encrypted, damaged, no_text, too_large, internal), `message` a sentence a
- * teacher understands. */
+/* Why a document was refused: `code` is one of the job error codes an extractor refuses with
+ * (not_pdf, encrypted, damaged, no_text, too_large, internal), `message` a sentence a teacher
+ * understands. */
 typedef struct {
-    char code[33];
+    profai_error_t code;
     char message[512];
 } course_error_t;
 

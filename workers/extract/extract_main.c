@@ -12,6 +12,7 @@
 #include "extract_contract.h"
 #include "log.h"
 #include "pdf_reader.h"
+#include "profai/errors.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -118,8 +119,9 @@ s_write_all(int fd, const char *data, size_t len)
 }
 
 /* Exit 2 with a refusal on stdout: the worker turns it into RESULT ok=false. */
-static void __attribute__((noreturn)) s_refuse(const char *code, const char *message)
+static void __attribute__((noreturn)) s_refuse(profai_error_t error, const char *message)
 {
+    const char *code = profai_error_name(error);
     char buf[EXTRACT_REFUSAL_MAX];
     int n = snprintf(buf, sizeof buf, "%s\n%s\n", code, message);
     if (n < 0 || (size_t)n >= sizeof buf)
@@ -193,7 +195,7 @@ static void __attribute__((noreturn)) s_usage_error(const char *fmt, const char 
     fprintf(stderr, "profai-extract: ");
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nTry 'profai-extract --help'.\n");
-    s_refuse("internal", "The PDF parser was started with invalid options.");
+    s_refuse(PROFAI_ERR_INTERNAL, "The PDF parser was started with invalid options.");
 }
 
 static void
@@ -515,12 +517,12 @@ s_sandbox_setup(const extract_args_t *a)
 {
     /* Die with the worker: an orphaned parser would hold memory and CPU for nobody. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
-        s_refuse("internal", "The PDF parser could not start safely.");
+        s_refuse(PROFAI_ERR_INTERNAL, "The PDF parser could not start safely.");
     if (a->parent_pid > 0 && getppid() != (pid_t)a->parent_pid)
         exit(1); /* the worker died before we armed PDEATHSIG: nobody waits for us */
     if (s_sandbox_limits(a) != 0) {
         log_error("job=%s cannot set resource limits: %s", s_job, strerror(errno));
-        s_refuse("internal", "The PDF parser could not start safely.");
+        s_refuse(PROFAI_ERR_INTERNAL, "The PDF parser could not start safely.");
     }
     /* Past RLIMIT_FSIZE a write fails with EFBIG instead of killing us; a worker that closed
      * the progress pipe gives EPIPE instead of a signal. */
@@ -531,12 +533,12 @@ s_sandbox_setup(const extract_args_t *a)
     sigaction(SIGABRT, &abort_action, NULL);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         log_error("job=%s cannot set no_new_privs: %s", s_job, strerror(errno));
-        s_refuse("internal", "The PDF parser could not start safely.");
+        s_refuse(PROFAI_ERR_INTERNAL, "The PDF parser could not start safely.");
     }
     int landlock = a->seccomp ? s_landlock_enter() : 1;
     if (landlock < 0 || s_sandbox_enter(a->seccomp) != 0) {
         log_error("job=%s cannot enter the sandbox: %s", s_job, strerror(errno));
-        s_refuse("internal", "The PDF parser could not start safely.");
+        s_refuse(PROFAI_ERR_INTERNAL, "The PDF parser could not start safely.");
     }
     if (landlock > 0 && a->seccomp)
         log_debug("job=%s no Landlock in this kernel: files are limited by seccomp only", s_job);
@@ -639,17 +641,17 @@ main(int argc, char **argv)
     int why = 0;
     if (s_input_read(STDIN_FILENO, EXTRACT_INPUT_MAX, &bytes, &why) != 0) {
         if (why == 1)
-            s_refuse("too_large", "This file is larger than the 64 MiB limit.");
+            s_refuse(PROFAI_ERR_TOO_LARGE, "This file is larger than the 64 MiB limit.");
         if (why == 3)
-            s_refuse("too_large", "This PDF needs more memory than the parser may use.");
+            s_refuse(PROFAI_ERR_TOO_LARGE, "This PDF needs more memory than the parser may use.");
         log_error("job=%s cannot read the PDF from stdin: %s", s_job, strerror(errno));
-        s_refuse("internal", "The PDF could not be read by the parser.");
+        s_refuse(PROFAI_ERR_INTERNAL, "The PDF could not be read by the parser.");
     }
 
     unsigned poppler_messages = 0;
     guint handler =
         g_log_set_handler("Poppler", G_LOG_LEVEL_MASK, s_poppler_log, &poppler_messages);
-    course_error_t err = {{0}, {0}};
+    course_error_t err = {PROFAI_OK, {0}};
     PopplerDocument *doc = NULL;
     char *json = NULL;
     size_t len = 0;
@@ -672,13 +674,14 @@ main(int argc, char **argv)
     g_bytes_unref(bytes);
     g_log_remove_handler("Poppler", handler);
     log_debug("job=%s parsed in %lld ms: %s, %zu bytes, %u poppler messages", s_job,
-              s_now_ms() - started, rc == 0 ? "ok" : err.code, len, poppler_messages);
+              s_now_ms() - started, rc == 0 ? "ok" : profai_error_name(err.code), len,
+              poppler_messages);
     if (rc != 0)
         s_refuse(err.code, err.message);
     /* Refuse before writing: past RLIMIT_FSIZE the write would leave half a document. */
     if (args.file_size > 0 && len > (size_t)args.file_size) {
         free(json);
-        s_refuse("too_large", "The course built from this PDF is larger than allowed.");
+        s_refuse(PROFAI_ERR_TOO_LARGE, "The course built from this PDF is larger than allowed.");
     }
     s_output_started = 1;
     if (s_write_all(STDOUT_FILENO, json, len) != 0) {
