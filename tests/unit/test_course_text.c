@@ -162,6 +162,19 @@ test_utf8_cut_never_splits_a_character(void **state)
 }
 
 static void
+test_utf8_char_start_steps_back_to_a_character(void **state)
+{
+    (void)state;
+    const char *s = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"; /* a é € 😀 : 1+2+3+4 bytes */
+    size_t expected[] = {0, 1, 1, 3, 3, 3, 6, 6, 6, 6};
+    for (size_t i = 0; i < strlen(s); i++)
+        assert_int_equal(utf8_char_start(s, i), expected[i]);
+    /* Stray continuation bytes: back to the byte before them, however many there are. */
+    assert_int_equal(utf8_char_start("x\x80\x80\x80\x80\x80", 5), 0);
+    assert_int_equal(utf8_char_start("\x80\x80", 1), 0);
+}
+
+static void
 test_utf8_case_and_classes(void **state)
 {
     (void)state;
@@ -1004,6 +1017,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_utf8_decode_invalid_input),
         cmocka_unit_test(test_utf8_cut_never_splits_a_character),
+        cmocka_unit_test(test_utf8_char_start_steps_back_to_a_character),
         cmocka_unit_test(test_utf8_case_and_classes),
         cmocka_unit_test(test_normalise_whitespace_ligatures_and_invalid_bytes),
         cmocka_unit_test(test_running_headers_footers_and_page_numbers),

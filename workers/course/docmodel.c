@@ -2,11 +2,11 @@
 #include "docmodel.h"
 
 #include "strbuf.h"
+#include "utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* GLib's g_ascii_isspace, which the titles were trimmed with before the model existed. */
 static bool
 s_is_ascii_space(char c)
 {
@@ -110,21 +110,25 @@ docmodel_meta_set(docmodel_t *dm, const char *title, const char *author)
     return 0;
 }
 
+void
+docmodel_trim(const char **s, size_t *len)
+{
+    while (*len > 0 && s_is_ascii_space(**s))
+        (*s)++, (*len)--;
+    while (*len > 0 && s_is_ascii_space((*s)[*len - 1]))
+        (*len)--;
+}
+
 int
 docmodel_title_dup(const char *raw, char **out)
 {
     *out = NULL;
     if (raw == NULL)
         return 0;
-    while (s_is_ascii_space(*raw))
-        raw++;
     size_t len = strlen(raw);
-    while (len > 0 && s_is_ascii_space(raw[len - 1]))
-        len--;
+    docmodel_trim(&raw, &len);
     if (len > DOCMODEL_TITLE_MAX) {
-        len = DOCMODEL_TITLE_MAX;
-        while (len > 0 && ((unsigned char)raw[len] & 0xc0) == 0x80)
-            len--;
+        len = utf8_char_start(raw, DOCMODEL_TITLE_MAX); /* cut before that character */
         while (len > 0 && s_is_ascii_space(raw[len - 1]))
             len--;
     }

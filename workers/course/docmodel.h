@@ -74,6 +74,11 @@ int docmodel_entry_add(docmodel_t *dm, int level, const char *raw_title,
  * out of memory. */
 int docmodel_meta_set(docmodel_t *dm, const char *title, const char *author) PROFAI_MUST_CHECK;
 
+/* Narrow s[0..*len) to its text without surrounding ASCII whitespace (space, \t, \n, \v,
+ * \f, \r: GLib's g_ascii_isspace, with which titles were always trimmed): advances *s and
+ * shortens *len; *len becomes 0 for a blank text. */
+void docmodel_trim(const char **s, size_t *len);
+
 /* A copy of raw without surrounding ASCII whitespace, cut to DOCMODEL_TITLE_MAX bytes at a
  * character boundary. Sets *out to the copy (caller frees it with free()) or to NULL when
  * raw is NULL or nothing is left. 0, or -1 when out of memory. */

@@ -22,21 +22,14 @@ typedef struct {
 
 /* ---------------------------------------------------------------- helpers */
 
-static bool
-s_is_blank_n(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\v' && c != '\f' && c != '\r')
-            return false;
-    }
-    return true;
-}
-
+/* Is the line text of the document (not blank, not a running header or footer)? */
 static bool
 s_line_has_text(const text_line_t *line)
 {
-    return !line->running && !s_is_blank_n(line->text, line->len);
+    const char *s = line->text;
+    size_t len = line->len;
+    docmodel_trim(&s, &len);
+    return !line->running && len > 0;
 }
 
 static char *
@@ -393,12 +386,6 @@ s_plan_headings(planner_t *p)
 
 /* ---------------------------------------------------------------- page groups */
 
-static bool
-s_is_ascii_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
-
 /* The first line of page `page` (running headers left out) if it looks like a heading:
  * short, with a letter, not ending like a sentence. Caller owns the result; NULL when it does
  * not look like one (or when out of memory: then p->failed is set). */
@@ -418,10 +405,7 @@ s_heading_guess(planner_t *p, int page)
         return NULL;
     const char *s = first->text;
     size_t len = first->len;
-    while (len > 0 && s_is_ascii_space(*s))
-        s++, len--;
-    while (len > 0 && s_is_ascii_space(s[len - 1]))
-        len--;
+    docmodel_trim(&s, &len);
     size_t chars = utf8_length(s, len);
     bool letter = false;
     for (size_t i = 0; i < len;) {

@@ -55,16 +55,6 @@ s_progress(reader_t *r, const char *stage, int percent, int page)
         r->options->progress(r->options->progress_arg, stage, percent, page, r->pages);
 }
 
-static bool
-s_is_blank(const char *s)
-{
-    for (; s != NULL && *s != '\0'; s++) {
-        if (!g_ascii_isspace(*s))
-            return false;
-    }
-    return true;
-}
-
 static void
 s_sleep_ms(int ms)
 {
@@ -335,7 +325,10 @@ s_text_read(reader_t *r, course_error_t *err)
             g_object_unref(page);
         if (rc != 0)
             return s_fail_memory(err);
-        any = any || !s_is_blank(copy);
+        const char *body = copy;
+        size_t body_len = len;
+        docmodel_trim(&body, &body_len);
+        any = any || body_len > 0;
         total += len;
         if (total > r->options->max_output)
             return course_fail(err, PROFAI_ERR_TOO_LARGE,
