@@ -19,8 +19,8 @@ course_fail(course_error_t *err, profai_error_t code, const char *fmt, ...)
     return -1;
 }
 
-static int
-s_fail_memory(course_error_t *err)
+int
+course_fail_memory(course_error_t *err)
 {
     return course_fail(err, PROFAI_ERR_TOO_LARGE,
                        "This PDF needs more memory than the parser may use.");
@@ -43,7 +43,7 @@ s_render_lessons(const docmodel_t *doc, plan_t *plan, size_t max_output, course_
         count += plan->modules[i].nlessons;
     course_text_lesson_t *input = calloc(count + 1, sizeof *input);
     if (input == NULL)
-        return s_fail_memory(err);
+        return course_fail_memory(err);
     size_t k = 0;
     int rc = 0;
     for (size_t i = 0; i < plan->nmodules && rc == 0; i++) {
@@ -51,7 +51,7 @@ s_render_lessons(const docmodel_t *doc, plan_t *plan, size_t max_output, course_
         for (size_t j = 0; j < m->nlessons && rc == 0; j++) {
             plan_lesson_t *l = &m->lessons[j];
             if (plan_render_lesson(doc, l) != 0) {
-                rc = s_fail_memory(err);
+                rc = course_fail_memory(err);
                 break;
             }
             total += l->len;
@@ -62,7 +62,7 @@ s_render_lessons(const docmodel_t *doc, plan_t *plan, size_t max_output, course_
         }
     }
     if (rc == 0 && course_text_analyse(input, k, analysis) != 0)
-        rc = s_fail_memory(err);
+        rc = course_fail_memory(err);
     free(input);
     return rc;
 }
@@ -79,7 +79,7 @@ course_build(docmodel_t *doc, const course_source_t *source, size_t max_output, 
     *json = NULL;
     *len = 0;
     if (plan_make(doc, &plan) != 0) {
-        s_fail_memory(err);
+        course_fail_memory(err);
         goto done;
     }
     if (s_render_lessons(doc, &plan, max_output, &analysis, err) != 0)
@@ -90,7 +90,7 @@ course_build(docmodel_t *doc, const course_source_t *source, size_t max_output, 
         goto done;
     }
     if (json_failed(&j)) {
-        s_fail_memory(err);
+        course_fail_memory(err);
         goto done;
     }
     *json = json_steal(&j, len);

@@ -27,6 +27,9 @@ typedef struct {
 /* Set err to code and a formatted message; returns -1, for `return course_fail(...)`. */
 int course_fail(course_error_t *err, profai_error_t code, const char *fmt, ...) PROFAI_PRINTF(3, 4);
 
+/* Set err to too_large, "needs more memory than the parser may use"; returns -1. */
+int course_fail_memory(course_error_t *err);
+
 /* Build the course document of doc (borrowed; planning marks its running lines and
  * normalises its outline pages, see plan_make). A text or a JSON larger than max_output
  * bytes is refused as too_large, and so is running out of memory. On success the caller

@@ -63,13 +63,6 @@ s_sleep_ms(int ms)
         ;
 }
 
-static int
-s_fail_memory(course_error_t *err)
-{
-    return course_fail(err, PROFAI_ERR_TOO_LARGE,
-                       "This PDF needs more memory than the parser may use.");
-}
-
 /* ---------------------------------------------------------------- outline */
 
 /* The 1-based page an outline action points at, 0 when unknown. */
@@ -324,7 +317,7 @@ s_text_read(reader_t *r, course_error_t *err)
         if (page != NULL)
             g_object_unref(page);
         if (rc != 0)
-            return s_fail_memory(err);
+            return course_fail_memory(err);
         const char *body = copy;
         size_t body_len = len;
         docmodel_trim(&body, &body_len);
@@ -374,18 +367,18 @@ pdf_reader_read(PopplerDocument *doc, const pdf_reader_options_t *options, docmo
                            "This PDF has %d pages; a course may have at most %d.", r.pages,
                            options->max_pages);
     if (docmodel_init(model, r.pages) != 0)
-        return s_fail_memory(err);
+        return course_fail_memory(err);
     s_progress(&r, "outline", 4, 0);
     s_outline_read(&r);
     if (r.failed) {
-        s_fail_memory(err);
+        course_fail_memory(err);
         goto fail;
     }
     s_progress(&r, "text", 5, 0);
     if (s_text_read(&r, err) != 0)
         goto fail;
     if (s_meta_read(&r) != 0) {
-        s_fail_memory(err);
+        course_fail_memory(err);
         goto fail;
     }
     s_progress(&r, "building", 96, r.pages);
