@@ -546,10 +546,17 @@ s_sandbox_setup(const extract_args_t *a)
 
 /* ---------------------------------------------------------------- input and progress */
 
-/* Read all of fd, at most max bytes. 0 with *out set, or -1 with *why: 1 = more than max,
- * 2 = I/O error, 3 = out of memory (RLIMIT_AS). */
-static int
-s_input_read(int fd, size_t max, GBytes **out, int *why)
+/* How reading the PDF from stdin went. */
+typedef enum {
+    INPUT_OK,        /* *out holds the PDF */
+    INPUT_TOO_LARGE, /* more than max bytes */
+    INPUT_IO_ERROR,  /* read failed (errno) */
+    INPUT_NO_MEMORY, /* out of memory (RLIMIT_AS) */
+} input_status_t;
+
+/* Read all of fd, at most max bytes; the caller owns *out on INPUT_OK. */
+static input_status_t
+s_input_read(int fd, size_t max, GBytes **out)
 {
     struct stat st;
     size_t cap = 1 << 20;
@@ -583,15 +590,16 @@ s_input_read(int fd, size_t max, GBytes **out, int *why)
     }
     if (len > max) {
         free(buf);
-        *why = 1;
-        return -1;
+        return INPUT_TOO_LARGE;
     }
     *out = g_bytes_new_take(buf, len);
-    return 0;
-io:
-    *why = errno == ENOMEM ? 3 : 2;
+    return INPUT_OK;
+io:;
+    input_status_t status = errno == ENOMEM ? INPUT_NO_MEMORY : INPUT_IO_ERROR;
+    int saved = errno;
     free(buf);
-    return -1;
+    errno = saved;
+    return status;
 }
 
 static void
@@ -638,12 +646,16 @@ main(int argc, char **argv)
     long long started = s_now_ms();
     s_progress_write(&progress, "parsing", 1, 0, 0);
     GBytes *bytes = NULL;
-    int why = 0;
-    if (s_input_read(STDIN_FILENO, EXTRACT_INPUT_MAX, &bytes, &why) != 0) {
-        if (why == 1)
-            s_refuse(PROFAI_ERR_TOO_LARGE, "This file is larger than the 64 MiB limit.");
-        if (why == 3)
-            s_refuse(PROFAI_ERR_TOO_LARGE, "This PDF needs more memory than the parser may use.");
+    course_error_t err = {PROFAI_OK, {0}};
+    switch (s_input_read(STDIN_FILENO, EXTRACT_INPUT_MAX, &bytes)) {
+    case INPUT_OK:
+        break;
+    case INPUT_TOO_LARGE:
+        s_refuse(PROFAI_ERR_TOO_LARGE, "This file is larger than the 64 MiB limit.");
+    case INPUT_NO_MEMORY:
+        course_fail_memory(&err);
+        s_refuse(err.code, err.message);
+    case INPUT_IO_ERROR:
         log_error("job=%s cannot read the PDF from stdin: %s", s_job, strerror(errno));
         s_refuse(PROFAI_ERR_INTERNAL, "The PDF could not be read by the parser.");
     }
@@ -651,7 +663,6 @@ main(int argc, char **argv)
     unsigned poppler_messages = 0;
     guint handler =
         g_log_set_handler("Poppler", G_LOG_LEVEL_MASK, s_poppler_log, &poppler_messages);
-    course_error_t err = {PROFAI_OK, {0}};
     PopplerDocument *doc = NULL;
     char *json = NULL;
     size_t len = 0;
