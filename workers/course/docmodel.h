@@ -31,7 +31,7 @@ typedef struct {
 
 typedef struct {
     int pages;          /* page count, > 0 */
-    char **texts;       /* texts[i]: page i+1's text, NUL-terminated; owned; "" until set */
+    char **texts;       /* texts[i]: page i+1's text, NUL-terminated; owned; NULL until set */
     float *heights;     /* heights[i]: page i+1's height in points; 0 when unknown */
     text_line_t *lines; /* owned array; sorted by page, then in the page's text order */
     size_t nlines;
@@ -43,8 +43,8 @@ typedef struct {
     char *author; /* owned; the PDF's Author metadata, likewise */
 } docmodel_t;
 
-/* An empty model of `pages` pages (> 0): every text "", every height 0, no lines, no
- * outline, no metadata. 0, or -1 when out of memory (then *dm needs no docmodel_free). */
+/* An empty model of `pages` pages (> 0): no text (NULL) and height 0 for every page, no
+ * lines, no outline, no metadata. 0, or -1 when out of memory (then *dm needs no docmodel_free). */
 int docmodel_init(docmodel_t *dm, int pages) PROFAI_MUST_CHECK;
 
 /* Free everything the model owns and zero it. Accepts a zeroed model. */
