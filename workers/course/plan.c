@@ -387,8 +387,8 @@ s_plan_headings(planner_t *p)
 /* ---------------------------------------------------------------- page groups */
 
 /* The first line of page `page` (running headers left out) if it looks like a heading:
- * short, with a letter (utf8_is_letter), not ending like a sentence. Caller owns the result; NULL when it does
- * not look like one (or when out of memory: then p->failed is set). */
+ * short, with a letter (utf8_is_letter), not ending like a sentence. Caller owns the result; NULL
+ * when it does not look like one (or when out of memory: then p->failed is set). */
 static char *
 s_heading_guess(planner_t *p, int page)
 {
