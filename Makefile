@@ -27,13 +27,14 @@ PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.
                 protocol/mp_scan.c
 BROKER_SRC   := broker/main.c broker/broker.c broker/store.c broker/migrate.c $(B)/broker/migrations.c
 WORKER_SRC   := workers/daemon/main.c workers/daemon/worker.c workers/daemon/job_runner.c
-EXTRACT_SRC  := workers/extract/extract_main.c workers/extract/course.c
-# Pure-C text algorithms of course generation (no poppler): linked into profai-extract and the
-# unit tests.
+EXTRACT_SRC  := workers/extract/extract_main.c workers/extract/pdf_reader.c
+# Course generation from the document model, pure C (no poppler): linked into profai-extract
+# and the unit tests.
 COURSE_SRC   := workers/course/strmap.c workers/course/textclean.c workers/course/headings.c \
                 workers/course/stopwords.c workers/course/sentences.c workers/course/terms.c \
                 workers/course/keyterms.c workers/course/summary.c workers/course/quiz.c \
-                workers/course/course_text.c
+                workers/course/course_text.c workers/course/docmodel.c workers/course/plan.c \
+                workers/course/course_json.c workers/course/course_build.c
 # The frontend's pure parsers of client input (no civetweb): also linked into their unit tests
 # and fuzz targets (fuzz/fuzz.mk).
 FRONTEND_PURE_SRC := frontend/http_path.c frontend/multipart.c frontend/json_in.c
