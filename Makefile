@@ -34,7 +34,8 @@ COURSE_SRC   := workers/course/strmap.c workers/course/textclean.c workers/cours
                 workers/course/course_text.c
 FRONTEND_SRC := frontend/main.c frontend/http.c frontend/api.c frontend/broker_client.c \
                 frontend/db.c frontend/auth.c frontend/static.c $(B)/frontend/web_assets.c \
-                frontend/cache.c frontend/json_in.c
+                frontend/cache.c frontend/json_in.c frontend/routes.c frontend/jobs.c \
+                frontend/courses.c frontend/quiz.c frontend/quiz_score.c frontend/error_http.c
 CTL_SRC      := profaictl/main.c
 MIGRATIONS   := $(sort $(wildcard broker/migrations/*.sql))
 
@@ -101,9 +102,16 @@ $(patsubst %.c,$(B)/%.o,$(CTL_SRC)): EXTRA_CFLAGS = $(GLIB_CFLAGS)
 # ---- tests ----------------------------------------------------------------------------
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 
+# A unit test of a module outside libprofai.a names the module's sources here.
+UNIT_SRC_test_routes     := frontend/routes.c
+UNIT_SRC_test_quiz_score := frontend/quiz_score.c frontend/json_in.c
+$(B)/tests/test_routes: $(UNIT_SRC_test_routes)
+$(B)/tests/test_quiz_score: $(UNIT_SRC_test_quiz_score)
+
 $(B)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(shell pkg-config --cflags --libs cmocka) $(LDLIBS_BASE)
+	$(CC) $(CFLAGS) -Ifrontend -o $@ $< $(UNIT_SRC_$*) $(LIB) \
+	    $(shell pkg-config --cflags --libs cmocka) $(LDLIBS_BASE)
 
 deps:
 	@sh scripts/deps.sh
