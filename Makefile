@@ -35,7 +35,8 @@ COURSE_SRC   := workers/course/strmap.c workers/course/textclean.c workers/cours
 FRONTEND_SRC := frontend/main.c frontend/http.c frontend/api.c frontend/broker_client.c \
                 frontend/db.c frontend/auth.c frontend/static.c $(B)/frontend/web_assets.c \
                 frontend/cache.c frontend/json_in.c frontend/routes.c frontend/jobs.c \
-                frontend/courses.c frontend/quiz.c frontend/quiz_score.c frontend/error_http.c
+                frontend/courses.c frontend/quiz.c frontend/quiz_score.c frontend/error_http.c \
+                frontend/db_jobs.c frontend/db_courses.c frontend/db_quiz.c frontend/snippet.c
 CTL_SRC      := profaictl/main.c
 MIGRATIONS   := $(sort $(wildcard broker/migrations/*.sql))
 
@@ -105,8 +106,10 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_
 # A unit test of a module outside libprofai.a names the module's sources here.
 UNIT_SRC_test_routes     := frontend/routes.c
 UNIT_SRC_test_quiz_score := frontend/quiz_score.c frontend/json_in.c
+UNIT_SRC_test_snippet    := frontend/snippet.c
 $(B)/tests/test_routes: $(UNIT_SRC_test_routes)
 $(B)/tests/test_quiz_score: $(UNIT_SRC_test_quiz_score)
+$(B)/tests/test_snippet: $(UNIT_SRC_test_snippet)
 
 $(B)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
