@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Longest cursor (characters; routes.c checks the parameter against the same limit). */
-#define COURSES_CURSOR_MAX 128
 /* Search pages go this deep at most (offset cursors; docs/api.md 4.8). */
 #define COURSES_SEARCH_OFFSET_MAX 10000
 

@@ -13,6 +13,10 @@
 #include "http.h"
 #include "routes.h"
 
+/* Longest search string ?q= (bytes) and cursor (characters) of the course list. */
+#define COURSES_QUERY_MAX 256
+#define COURSES_CURSOR_MAX 128
+
 void courses_list(api_call_t *call);   /* GET /api/v1/courses */
 void courses_get(api_call_t *call);    /* GET /api/v1/courses/{id} */
 void courses_delete(api_call_t *call); /* DELETE /api/v1/courses/{id} */

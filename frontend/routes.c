@@ -18,9 +18,6 @@
     {                                                                                              \
         .name = "limit", .type = ROUTE_PARAM_INT, .min = 1, .max = 100, .def = 20                  \
     }
-/* Longest search string (bytes) and cursor (characters) of the course list. */
-#define ROUTES_QUERY_MAX 256
-#define ROUTES_CURSOR_MAX 128
 #define ROUTES_STR(x) #x
 #define ROUTES_XSTR(x) ROUTES_STR(x)
 /* A query value is read into a buffer this big before its own limit is applied. */
@@ -45,11 +42,11 @@ const route_t route_table[] = {
     {ROUTE_DELETE, "/api/v1/jobs/{id}", ROUTE_ROLES_STAFF, "students may not cancel jobs", NULL,
      NULL, {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "job"}}, jobs_cancel, true},
     {ROUTE_GET, "/api/v1/courses", ROUTE_ROLES_ALL, NULL, NULL, NULL,
-     {{.name = "q", .type = ROUTE_PARAM_TEXT, .max = ROUTES_QUERY_MAX, .trim = true,
-       .problem = "q must be valid UTF-8 text of at most " ROUTES_XSTR(ROUTES_QUERY_MAX)
+     {{.name = "q", .type = ROUTE_PARAM_TEXT, .max = COURSES_QUERY_MAX, .trim = true,
+       .problem = "q must be valid UTF-8 text of at most " ROUTES_XSTR(COURSES_QUERY_MAX)
                   " bytes without control characters"},
       ROUTES_LIMIT,
-      {.name = "cursor", .type = ROUTE_PARAM_TEXT, .max = ROUTES_CURSOR_MAX,
+      {.name = "cursor", .type = ROUTE_PARAM_TEXT, .max = COURSES_CURSOR_MAX,
        .problem = "cursor is not a next_cursor of this list (or of this search)"}},
      courses_list, true},
     {ROUTE_GET, "/api/v1/courses/{id}", ROUTE_ROLES_ALL, NULL, NULL, NULL,
