@@ -41,7 +41,9 @@ FRONTEND_PURE_SRC := frontend/http_path.c frontend/multipart.c frontend/json_in.
 FRONTEND_SRC := frontend/main.c frontend/http.c frontend/http_reply.c frontend/http_body.c \
                 frontend/http_watch.c frontend/api.c frontend/broker_client.c \
                 frontend/db.c frontend/auth.c frontend/static.c $(B)/frontend/web_assets.c \
-                frontend/cache.c $(FRONTEND_PURE_SRC)
+                frontend/cache.c $(FRONTEND_PURE_SRC) frontend/routes.c frontend/jobs.c \
+                frontend/courses.c frontend/quiz.c frontend/quiz_score.c frontend/error_http.c \
+                frontend/db_jobs.c frontend/db_courses.c frontend/db_quiz.c frontend/snippet.c
 CTL_SRC      := profaictl/main.c
 MIGRATIONS   := $(sort $(wildcard broker/migrations/*.sql))
 
@@ -110,11 +112,14 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_
 
 $(B)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(filter %.o,$^) $(LIB) $(shell pkg-config --cflags --libs cmocka) \
+	$(CC) $(CFLAGS) -Ifrontend -o $@ $< $(filter %.o,$^) $(LIB) $(shell pkg-config --cflags --libs cmocka) \
 	    $(LDLIBS_BASE)
 
-# Unit tests of frontend modules link those modules' objects.
+# Unit tests of frontend modules (outside libprofai.a) link those modules' objects.
 $(B)/tests/test_http_path: $(B)/frontend/http_path.o
+$(B)/tests/test_routes: $(B)/frontend/routes.o
+$(B)/tests/test_quiz_score: $(B)/frontend/quiz_score.o $(B)/frontend/json_in.o
+$(B)/tests/test_snippet: $(B)/frontend/snippet.o
 $(B)/tests/test_multipart: $(B)/frontend/multipart.o
 $(B)/tests/test_json_in: $(B)/frontend/json_in.o
 $(B)/tests/test_http_watch: $(B)/frontend/http_watch.o
