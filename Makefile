@@ -109,10 +109,11 @@ $(B)/tests/%: tests/unit/%.c $(LIB)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $< $(filter %.o,$^) $(LIB) \
 	    $(shell pkg-config --cflags --libs cmocka) $(LDLIBS_BASE)
 
-# Unit tests of the broker's pure modules link those objects.
+# Unit tests of the broker's pure modules link those objects (-iquote: broker/sched.h must not
+# hide the system <sched.h>).
 BROKER_CORE_TESTS := $(B)/tests/test_job_table $(B)/tests/test_worker_registry
 $(BROKER_CORE_TESTS): $(patsubst %.c,$(B)/%.o,$(BROKER_CORE_SRC))
-$(BROKER_CORE_TESTS): TEST_CFLAGS = -Ibroker
+$(BROKER_CORE_TESTS): TEST_CFLAGS = -iquote broker
 
 deps:
 	@sh scripts/deps.sh
