@@ -25,7 +25,10 @@ COMMON_SRC   := common/log.c common/conf.c common/startup.c common/json.c common
                 common/strbuf.c
 PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.c protocol/messages.c \
                 protocol/mp_scan.c
-BROKER_SRC   := broker/main.c broker/broker.c broker/store.c broker/migrate.c $(B)/broker/migrations.c
+# The broker's pure modules (no sockets, no database): also linked into their unit tests.
+BROKER_CORE_SRC := broker/job_table.c broker/worker_registry.c broker/sched.c
+BROKER_SRC   := broker/main.c broker/broker.c broker/clients.c broker/dispatch.c broker/sql.c \
+                broker/store.c broker/migrate.c $(BROKER_CORE_SRC) $(B)/broker/migrations.c
 WORKER_SRC   := workers/daemon/main.c workers/daemon/worker.c workers/daemon/job_runner.c
 EXTRACT_SRC  := workers/extract/extract_main.c workers/extract/pdf_reader.c
 # Course generation from the document model, pure C (no poppler): linked into profai-extract
@@ -112,8 +115,16 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_
 
 $(B)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ifrontend -o $@ $< $(filter %.o,$^) $(LIB) $(shell pkg-config --cflags --libs cmocka) \
-	    $(LDLIBS_BASE)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $< $(filter %.o,$^) $(LIB) \
+	    $(shell pkg-config --cflags --libs cmocka) $(LDLIBS_BASE)
+
+# Unit tests may include the headers of the broker's and the frontend's modules (-iquote:
+# broker/sched.h must not hide the system <sched.h>).
+TEST_CFLAGS := -iquote broker -iquote frontend
+
+# Unit tests of the broker's pure modules link those objects.
+BROKER_CORE_TESTS := $(B)/tests/test_job_table $(B)/tests/test_worker_registry
+$(BROKER_CORE_TESTS): $(patsubst %.c,$(B)/%.o,$(BROKER_CORE_SRC))
 
 # Unit tests of frontend modules (outside libprofai.a) link those modules' objects.
 $(B)/tests/test_http_path: $(B)/frontend/http_path.o
