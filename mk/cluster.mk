@@ -6,7 +6,7 @@
 # Included by the top-level Makefile. Needs root (ip netns, veth, bridge, nft/tc) and the
 # iproute2 and nftables packages (`make deps`); CI runs it after `make check` (.ci/run).
 #
-#   make check-cluster                          the whole suite, about a minute and a half
+#   make check-cluster                          the whole suite: one to two minutes on two cores
 #   make check-cluster CLUSTER_TESTS='tests/cluster -k frozen'    pytest arguments
 
 CLUSTER_TESTS ?= tests/cluster

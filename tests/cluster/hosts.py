@@ -23,19 +23,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "system"))
 
-from netns import Net  # noqa: E402
+from netns import PREFIX_LEN, SUBNET, Net  # noqa: E402
 from stack import BIN, Frontend, PgCluster, Process, Stack, free_port  # noqa: E402
 
 # host -> addresses (the first is its main one); 10.77.0.0/24 exists only in these namespaces.
 TOPOLOGY = {
-    "db": ["10.77.0.10"],                  # PostgreSQL and the broker
-    "w1": ["10.77.0.21"],                  # a worker host
-    "w2": ["10.77.0.22"],                  # another worker host
-    "fe": ["10.77.0.31", "10.77.0.32"],    # two frontends, one address each
-    "client": ["10.77.0.99"],              # the test's HTTP, SQL and ZeroMQ client
+    "db": [f"{SUBNET}.10"],                    # PostgreSQL and the broker
+    "w1": [f"{SUBNET}.21"],                    # a worker host
+    "w2": [f"{SUBNET}.22"],                    # another worker host
+    "fe": [f"{SUBNET}.31", f"{SUBNET}.32"],    # two frontends, one address each
+    "client": [f"{SUBNET}.99"],                # the test's HTTP, SQL and ZeroMQ client
 }
 PG_PORT = 5432
-SUBNET_CIDR = "10.77.0.0/24"
+SUBNET_CIDR = f"{SUBNET}.0/{PREFIX_LEN}"
 
 
 class NsPgCluster(PgCluster):
