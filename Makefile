@@ -134,5 +134,6 @@ format-check:
 
 include fuzz/fuzz.mk
 include mk/asan.mk
+include mk/load.mk
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
