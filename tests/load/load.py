@@ -392,9 +392,10 @@ def cpu_by_component(var):
     pm = Path(var) / "pg" / "data" / "postmaster.pid"
     if pm.exists():
         roots["postgresql"] = int(pm.read_text().split()[0])
-    edge = Path(var) / "edge" / "nginx.pid"
-    if edge.exists():
-        roots["edge (nginx)"] = int(edge.read_text().split()[0])
+    edge = f"-p {Path(var).resolve() / 'edge'} "
+    for pid, (_, _, cmd) in procs.items():
+        if cmd.startswith("nginx: master process") and edge in cmd:
+            roots["edge (nginx)"] = pid
     mark = f"PROFAI_VAR={Path(var).resolve()}".encode()
     for pid, (_, _, cmd) in procs.items():
         for name in ("profai-frontend", "profai-broker", "profai-worker"):

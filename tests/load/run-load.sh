@@ -12,6 +12,8 @@
 #   LOAD_PORT      the edge's port, default a free one; LOAD_VAR the state directory, default
 #                  var/load, emptied first (a fresh database, like a first `make run`)
 #   WORKERS        worker slots of the stack (run.sh), default 2
+#   LOAD_DIRECT=1  send the load to the frontend's internal port, past the edge proxy: the
+#                  stack as it was before the edge, for comparison (docs/performance.md)
 # The stack's output goes to LOAD_VAR/run.log; the stack is stopped at the end, also on Ctrl-C.
 # Exit status: load.py's (0 when every target holds, 1 when one does not), else 2.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
@@ -81,7 +83,12 @@ CONNINFO=$(sh "$ROOT/scripts/pg.sh" env "$VAR/pg") || s_die "no conninfo"
 } >"$VAR/tokens"
 chmod 600 "$VAR/tokens"
 
-"$PY" "$ROOT/tests/load/load.py" --url "$PROFAI_URL" --tokens "$VAR/tokens" --var "$VAR" \
+URL=$PROFAI_URL
+if [ "${LOAD_DIRECT:-0}" = 1 ]; then
+    URL=http://$(sed -n 's/^[[:space:]]*server \(127\.0\.0\.1:[0-9]*\);.*/\1/p' "$VAR/edge/nginx.conf")
+    echo "run-load.sh: LOAD_DIRECT=1: straight to the frontend at $URL, past the edge"
+fi
+"$PY" "$ROOT/tests/load/load.py" --url "$URL" --tokens "$VAR/tokens" --var "$VAR" \
     --students "$STUDENTS" --teachers "$TEACHERS" --seconds "$SECONDS_" \
     --ramp "${LOAD_RAMP:-10}" --drain "${LOAD_DRAIN:-300}"
 status=$?
