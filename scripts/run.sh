@@ -48,7 +48,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         -p | --port) [ $# -ge 2 ] || s_usage; PORT=$2; shift 2 ;;
         --port=*) PORT=${1#--port=}; shift ;;
-        -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) s_usage ;;
     esac
 done

@@ -68,9 +68,10 @@ READ_ROUTES = ("list", "search", "course", "quiz", "poll")
 class HttpError(Exception):
     """A failed exchange; kind is one of refused, reset, timeout, other."""
 
-    def __init__(self, kind: str, detail: str = ""):
+    def __init__(self, kind: str, detail: str = "", stale: bool = False):
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
+        self.stale = stale  # the server closed the connection before any byte of an answer
 
 
 class Conn:
@@ -109,9 +110,24 @@ class Conn:
             raise HttpError("timeout", f"{method} {path}") from None
 
     async def _request(self, method, path, token, body, ctype):
+        # Like a browser: a GET on a kept-alive connection that the server closed before
+        # answering (its keep-alive or header timeout passed) is sent again on a new one.
+        reused = self.writer is not None
+        try:
+            return await self._exchange(method, path, token, body, ctype)
+        except HttpError as e:
+            if not (e.stale and reused and method == "GET"):
+                raise
+        Conn.stale_retries += 1
+        return await self._exchange(method, path, token, body, ctype)
+
+    stale_retries = 0  # every user's, together
+
+    async def _exchange(self, method, path, token, body, ctype):
         reconnected = self.writer is None
         if reconnected:
             await self._connect()
+        answered = False
         head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}",
                 f"Authorization: Bearer {token}"]
         if body or method == "POST":
@@ -122,6 +138,7 @@ class Conn:
             self.writer.write(data)
             await self.writer.drain()
             raw = await self.reader.readuntil(b"\r\n\r\n")
+            answered = True
             lines = raw.decode("latin-1").split("\r\n")
             status = int(lines[0].split(" ", 2)[1])
             headers = {}
@@ -146,7 +163,8 @@ class Conn:
                 headers["connection"] = "close"
         except (ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError) as e:
             self.close()
-            raise HttpError("reset", f"{method} {path}: {type(e).__name__}") from None
+            stale = not answered and not (isinstance(e, asyncio.IncompleteReadError) and e.partial)
+            raise HttpError("reset", f"{method} {path}: {type(e).__name__}", stale) from None
         except (OSError, ValueError, IndexError, asyncio.LimitOverrunError) as e:
             self.close()
             raise HttpError("other", f"{method} {path}: {e}") from None
@@ -461,7 +479,8 @@ def report(load, wall, cpu_before, cpu_after, gen_cpu, args):
         print(f"  e.g. {s}")
     users = args.students + args.teachers
     print(f"users: {len(st.started_users)} of {users} started, {len(st.answered_users)} got an "
-          f"answer; {st.connects} connections opened")
+          f"answer; {st.connects} connections opened; {Conn.stale_retries} GETs sent again "
+          f"after the server had closed an idle connection")
     finals = [d for d in st.jobs.values() if d]
     by_state = {}
     for d in finals:
@@ -595,10 +614,13 @@ def main():
 
     load = Load(args, tokens, pdfs, courses)
     cpu_before = cpu_by_component(args.var)
+    print(f"load.py: CPU measured for: {', '.join(sorted(cpu_before))}", flush=True)
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     wall = asyncio.run(load.run())
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu_after = cpu_by_component(args.var)
+    if sorted(cpu_after) != sorted(cpu_before):
+        print(f"load.py: CPU measured at the end for: {', '.join(sorted(cpu_after))}")
     gen_cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     ok = report(load, wall, cpu_before, cpu_after, gen_cpu, args)
     print()
