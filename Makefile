@@ -165,5 +165,6 @@ format-check:
 include fuzz/fuzz.mk
 include mk/asan.mk
 include mk/cluster.mk
+include mk/load.mk
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
