@@ -147,5 +147,6 @@ format-check:
 
 include fuzz/fuzz.mk
 include mk/asan.mk
+include mk/bench.mk
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
