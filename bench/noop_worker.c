@@ -9,6 +9,9 @@
  * usage: noop_worker -e ENDPOINT [-n SOCKETS] [-H HEARTBEAT_MS] [-o LOG] [--hold]
  *   -n      connections (default 64), each one job at a time, like a worker slot
  *   -H      heartbeat interval in ms (default 1000, the broker's default)
+ *   -L      liveness: after this many intervals without a word from the broker, or on its
+ *           DISCONNECT, a connection starts over on a new socket with READY, as profai-worker's
+ *           slots do (default 3)
  *   -o      append "<job_id> <attempt> <CLOCK_REALTIME ns>" for every REQUEST received
  *   --hold  never answer: keep every job received (and keep heartbeating), like a worker busy
  *           on a long PDF; for the failure-detection benchmark
@@ -46,7 +49,8 @@ static void
 s_usage(void)
 {
     fprintf(stderr,
-            "usage: noop_worker -e ENDPOINT [-n SOCKETS] [-H HEARTBEAT_MS] [-o LOG] [--hold]\n");
+            "usage: noop_worker -e ENDPOINT [-n SOCKETS] [-H HEARTBEAT_MS] [-L LIVENESS] [-o LOG] "
+            "[--hold]\n");
     exit(2);
 }
 
@@ -98,14 +102,32 @@ s_send(zsock_t *sock, zmsg_t *msg)
         zmsg_destroy(&msg);
 }
 
+/* A new connection that announces READY; NULL on failure. */
+static zsock_t *
+s_connect(const char *endpoint)
+{
+    zsock_t *sock = zsock_new(ZMQ_DEALER);
+    if (sock == NULL)
+        return NULL;
+    zsock_set_maxmsgsize(sock, (int)(PROTO_PDF_MAX + 64u * 1024));
+    zsock_set_linger(sock, 0);
+    zsock_set_sndhwm(sock, 0);
+    if (zsock_connect(sock, "%s", endpoint) != 0) {
+        zsock_destroy(&sock);
+        return NULL;
+    }
+    s_send(sock, mdpw_build_ready(PROTO_SERVICE_COURSE));
+    return sock;
+}
+
 int
 main(int argc, char **argv)
 {
     const char *endpoint = NULL, *log_path = NULL;
-    int count = 64, heartbeat = 1000, hold = 0;
+    int count = 64, heartbeat = 1000, liveness = 3, hold = 0;
     static const struct option options[] = {{"hold", no_argument, NULL, 'h'}, {0}};
     int c;
-    while ((c = getopt_long(argc, argv, "e:n:H:o:", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "e:n:H:L:o:", options, NULL)) != -1) {
         switch (c) {
         case 'e':
             endpoint = optarg;
@@ -126,7 +148,7 @@ main(int argc, char **argv)
             s_usage();
         }
     }
-    if (endpoint == NULL || count < 1 || count > NOOP_SOCKETS_MAX || heartbeat < 1)
+    if (endpoint == NULL || count < 1 || count > NOOP_SOCKETS_MAX || heartbeat < 1 || liveness < 1)
         s_usage();
     FILE *log = NULL;
     if (log_path != NULL && (log = fopen(log_path, "a")) == NULL) {
@@ -134,29 +156,23 @@ main(int argc, char **argv)
         return 1;
     }
     zsys_set_io_threads(1);
-    zsys_set_max_sockets(count + 16);
+    zsys_set_max_sockets(2 * count + 16); /* closed sockets linger until reaped */
     zsys_handler_set(NULL);
     signal(SIGTERM, s_on_signal);
     signal(SIGINT, s_on_signal);
 
     zsock_t **socks = calloc(count, sizeof *socks);
     int64_t *last_sent = calloc(count, sizeof *last_sent);
+    int64_t *last_heard = calloc(count, sizeof *last_heard);
     zmq_pollitem_t *items = calloc(count, sizeof *items);
-    if (socks == NULL || last_sent == NULL || items == NULL)
+    if (socks == NULL || last_sent == NULL || last_heard == NULL || items == NULL)
         return 1;
     for (int i = 0; i < count; i++) {
-        socks[i] = zsock_new(ZMQ_DEALER);
-        if (socks[i] == NULL)
-            return 1;
-        zsock_set_maxmsgsize(socks[i], (int)(PROTO_PDF_MAX + 64u * 1024));
-        zsock_set_linger(socks[i], 0);
-        zsock_set_sndhwm(socks[i], 0);
-        if (zsock_connect(socks[i], "%s", endpoint) != 0) {
+        if ((socks[i] = s_connect(endpoint)) == NULL) {
             fprintf(stderr, "noop_worker: cannot connect to %s\n", endpoint);
             return 1;
         }
-        s_send(socks[i], mdpw_build_ready(PROTO_SERVICE_COURSE));
-        last_sent[i] = zclock_mono();
+        last_sent[i] = last_heard[i] = zclock_mono();
         items[i] = (zmq_pollitem_t){zsock_resolve(socks[i]), 0, ZMQ_POLLIN, 0};
     }
     uint64_t answered = 0, received = 0;
@@ -171,6 +187,8 @@ main(int argc, char **argv)
                     zmsg_t *msg = zmsg_recv(socks[i]);
                     if (msg == NULL)
                         break;
+                    if (last_heard[i] != 0)
+                        last_heard[i] = now;
                     mdpw_view_t view;
                     proto_error_t err;
                     if (mdpw_parse(msg, PROTO_JOB_BODY_MAX, &view, &err) != 0) {
@@ -191,15 +209,21 @@ main(int argc, char **argv)
                             last_sent[i] = now;
                         }
                     } else if (view.command == MDPW_DISCONNECT) {
-                        fprintf(stderr, "noop_worker: DISCONNECT on connection %d: READY again\n",
-                                i);
-                        s_send(socks[i], mdpw_build_ready(PROTO_SERVICE_COURSE));
-                        last_sent[i] = now;
+                        last_heard[i] = 0; /* start over on a new socket, as a slot does */
                     }
                     zmsg_destroy(&msg);
                 }
             }
-            if (now - last_sent[i] >= heartbeat) {
+            if (now - last_heard[i] >= (int64_t)heartbeat * liveness) {
+                /* The broker is gone (or restarted): start over, as a worker slot does. */
+                zsock_t *fresh = s_connect(endpoint);
+                if (fresh != NULL) {
+                    zsock_destroy(&socks[i]);
+                    socks[i] = fresh;
+                    items[i].socket = zsock_resolve(fresh);
+                    last_sent[i] = last_heard[i] = now;
+                }
+            } else if (now - last_sent[i] >= heartbeat) {
                 s_send(socks[i], mdpw_build_heartbeat());
                 last_sent[i] = now;
             }
@@ -215,6 +239,7 @@ main(int argc, char **argv)
             (unsigned long long)received, (unsigned long long)answered);
     free(socks);
     free(last_sent);
+    free(last_heard);
     free(items);
     return 0;
 }
