@@ -15,7 +15,6 @@ Benchmarks: throughput, latency, failover, pdf, state.
 from __future__ import annotations
 
 import argparse
-import glob
 import gzip
 import hashlib
 import os
