@@ -9,7 +9,7 @@ baselines from Debian packages (scripts/bench-deps.sh). Every process is stopped
 
     python3 bench/bench.py [--runs N] [--quick] [--only NAME[,NAME]] [--keep]
 
-Benchmarks: throughput, latency, failover, pdf, state.
+Benchmarks: throughput, latency, failover, pdf, http, state.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from stack import PgCluster, Process, Stack, free_port, vm_rss_kb, wait_for  # n
 BIN = ROOT / "bin"
 BENCH_BIN = ROOT / "build" / "bench"
 WORK = ROOT / "build" / "bench-run"
-BENCHMARKS = ["throughput", "latency", "failover", "pdf", "state"]
+BENCHMARKS = ["throughput", "latency", "failover", "pdf", "http", "state"]
 # Documented, not measured: how long a job of a dead worker waits before it runs again.
 CELERY_VISIBILITY_S = 3600  # Celery on Redis: visibility_timeout default (1 hour)
 BULLMQ_LOCK_S = 30          # BullMQ: lockDuration default (30 s)
@@ -528,6 +528,129 @@ class Bench:
               "whole course time, one process (target <= 0.6x)",
               m("big_extract"), "one pdftotext process", m("big_pdftotext"),
               higher_better=False, unit=" s")
+
+    # ---- 6. HTTP reads ----
+
+    @staticmethod
+    def _nofile():
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    def wrk(self, url: str, token: str, conns: int, seconds: int) -> dict:
+        out = subprocess.run(["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--latency",
+                              "--timeout", "10s", "-H", f"Authorization: Bearer {token}", url],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             timeout=seconds + 60, preexec_fn=self._nofile).stdout
+        rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                         out)
+        non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+        return {"rps": float(rps.group(1)) if rps else float("nan"),
+                "p99_ms": float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan"),
+                "errors": sum(int(x) for x in errs.groups()) if errs else 0,
+                "non2xx": int(non2xx.group(1)) if non2xx else 0}
+
+    def http_servers(self, stack: Stack) -> tuple[dict, dict, list]:
+        """ProfAI's frontend, the minimal civetweb handler and the FastAPI app, all serving
+        one job and its course; (urls by server, tokens, the processes to stop)."""
+        teacher = stack.create_token("teacher", "bench-teacher")
+        student = stack.create_token("student", "bench-student")
+        owner = stack.query("SELECT id::text FROM users WHERE name = 'bench-teacher'")[0][0]
+        pdf = b"%PDF-1.4\n% bench\n"
+        sha = hashlib.sha256(pdf).hexdigest()
+        stack.query("INSERT INTO blobs (sha256, size, data) VALUES (%s, %s, %s) RETURNING 1",
+                    sha, len(pdf), pdf)
+        self.noop(stack, "noop", 1)
+        stack.wait_workers(1)
+        self.submit(stack, owner, sha, 1)
+        self.wait_succeeded(stack, 1, timeout=60)
+        job_id, course_id = stack.query(
+            "SELECT id::text, course_id::text FROM jobs WHERE state = 'succeeded'")[0]
+        paths = {"job": f"/api/v1/jobs/{job_id}", "course": f"/api/v1/courses/{course_id}"}
+        tokens = {"job": teacher, "course": student}
+        procs = []
+        # ProfAI's frontend with its default settings (threads 64, pool 16, caches on).
+        port = free_port()
+        conf = stack._write_conf("frontend-bench", {
+            "http": {"listen": f"127.0.0.1:{port}"},
+            "broker": {"endpoint": stack.endpoint},
+            "database": {"conninfo": stack.conninfo},
+            "log": {"level": "warn"}})
+        procs.append(Process("frontend", [BIN / "profai-frontend", "-c", conf],
+                             stack.outdir / "frontend.log"))
+        urls = {"ProfAI": f"http://127.0.0.1:{port}"}
+        import requests
+        answers = {}
+        procs[-1].start()
+        wait_for("the frontend", lambda: requests.get(urls["ProfAI"] + paths["job"], timeout=2,
+                 headers={"Authorization": f"Bearer {teacher}"}).status_code == 200, 30)
+        for what in paths:
+            r = requests.get(urls["ProfAI"] + paths[what], timeout=10,
+                             headers={"Authorization": f"Bearer {tokens[what]}"})
+            answers[what] = stack.outdir / f"{what}.json"
+            answers[what].write_bytes(r.content)
+        port = free_port()
+        procs.append(Process("min_civetweb", [BENCH_BIN / "min_civetweb", "-p", port, "-t", 64,
+                                              "-j", answers["job"], "-c", answers["course"]],
+                             stack.outdir / "min_civetweb.log").start())
+        urls["minimal civetweb handler (64 threads)"] = f"http://127.0.0.1:{port}"
+        port = free_port()
+        env = {**os.environ, "BENCH_CONNINFO": stack.conninfo, "PYTHONPATH": str(ROOT / "bench")}
+        procs.append(Process("uvicorn", [sys.executable, "-m", "uvicorn", "fastapi_app:app",
+                                         "--host", "127.0.0.1", "--port", port, "--workers", 2,
+                                         "--log-level", "warning", "--no-access-log"],
+                             stack.outdir / "uvicorn.log", cwd=ROOT / "bench", env=env).start())
+        urls["FastAPI/uvicorn (2 workers)"] = f"http://127.0.0.1:{port}"
+        for name, base in urls.items():
+            wait_for(name, lambda b=base: requests.get(b + paths["job"], timeout=2, headers={
+                "Authorization": f"Bearer {teacher}"}).status_code == 200, 30)
+        stack.others.extend(procs)
+        return {n: {w: b + p for w, p in paths.items()} for n, b in urls.items()}, tokens, procs
+
+    def bench_http(self):
+        seconds = 3 if self.quick else 5
+        results: dict = {}
+        for i in range(self.runs):
+            stack = self.stack(f"http-{i}")
+            try:
+                stack.start_broker()
+                urls, tokens, _ = self.http_servers(stack)
+                for conns in (100, 1000):
+                    for what in ("job", "course"):
+                        for server, by_what in urls.items():
+                            log(f"http run {i + 1}/{self.runs}: {server}, GET {what}, "
+                                f"{conns} connections, {seconds} s")
+                            # Warm-up first (connections, pools, caches), not counted.
+                            self.wrk(by_what[what], tokens[what], conns, 2)
+                            r = self.wrk(by_what[what], tokens[what], conns, seconds)
+                            results.setdefault((conns, what, server), []).append(r)
+            finally:
+                stack.close()
+        t = self.table
+        ours_name = "ProfAI"
+        for conns in (100, 1000):
+            for what, label in (("job", "GET /api/v1/jobs/{id}"),
+                                ("course", "GET /api/v1/courses/{id} (cached)")):
+                name = f"6 HTTP {label}, {conns:,} connections, wrk {seconds} s"
+                ours = results[(conns, what, ours_name)]
+                m = lambda rows, key: median([r[key] for r in rows])  # noqa: E731
+                for server, rows in results.items():
+                    if server[:2] != (conns, what) or server[2] == ours_name:
+                        continue
+                    target = " (target >= 0.5x)" if "civetweb" in server[2] and \
+                        what == "course" else ""
+                    t.add(name, "requests/s" + target, m(ours, "rps"), server[2],
+                          m(rows, "rps"))
+                    t.add(name, "p99 latency", m(ours, "p99_ms"), server[2], m(rows, "p99_ms"),
+                          unit=" ms")
+                errors = {s[2]: (m(r, "errors"), m(r, "non2xx")) for s, r in results.items()
+                          if s[:2] == (conns, what)}
+                t.add(name, "socket errors / non-2xx (ProfAI; " + "; ".join(
+                    f"{k}: {int(e)}/{int(n)}" for k, (e, n) in errors.items()
+                    if k != ours_name) + ")",
+                    f"{int(errors[ours_name][0])}/{int(errors[ours_name][1])}")
 
     # ---- 7. scale of state ----
 

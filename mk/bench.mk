@@ -1,9 +1,9 @@
 # bench.mk - `make bench`: the benchmark suite of docs/performance.md ("Benchmarks").
 # Not part of `make check`. BENCH_N (runs per figure, median, default 3), BENCH_QUICK=1 (about
-# 2 minutes), BENCH_ONLY=name (one benchmark: throughput, latency, failover, pdf, state).
+# 2 minutes), BENCH_ONLY=name (one benchmark: throughput, latency, failover, pdf, http, state).
 
 BENCH_PROGRAMS := $(B)/bench/noop_worker $(B)/bench/submit_client $(B)/bench/beanstalk_load \
-                  $(B)/bench/pg_queue
+                  $(B)/bench/pg_queue $(B)/bench/min_civetweb
 
 .PHONY: bench bench-build bench-deps
 bench-build: $(PROGRAMS) $(BENCH_PROGRAMS)
@@ -22,3 +22,6 @@ $(B)/bench/noop_worker $(B)/bench/submit_client: $(B)/bench/%: $(B)/bench/%.o $(
 
 $(B)/bench/beanstalk_load $(B)/bench/pg_queue: $(B)/bench/%: $(B)/bench/%.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE) -lpthread
+
+$(B)/bench/min_civetweb: $(B)/bench/min_civetweb.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lcivetweb -lpthread

@@ -15,6 +15,9 @@ redis-server
 python3-celery
 python3-redis
 python3-pypdf
+python3-fastapi
+python3-uvicorn
+wrk
 python3-fitz
 python3-psycopg2
 poppler-utils
