@@ -3,6 +3,8 @@ the same two read endpoints as ProfAI's frontend, over the same PostgreSQL data,
 version's stack would serve them (bearer token looked up per request, no answer cache).
 
     BENCH_CONNINFO="host=... dbname=..." python3 -m uvicorn fastapi_app:app --workers 2 ...
+
+GET /ping answers without the database: it tells the framework's own cost from PostgreSQL's.
 """
 
 import hashlib
@@ -84,3 +86,8 @@ def get_course(course_id: str, authorization: str = Header(None)):
         raise HTTPException(404)
     body = '{"id":"%s","job_id":"%s",%s' % (row[0], row[1], row[2][1:])
     return Response(body, media_type="application/json")
+
+
+@app.get("/ping")
+def ping():
+    return Response("pong", media_type="text/plain")
