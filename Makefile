@@ -166,5 +166,6 @@ include fuzz/fuzz.mk
 include mk/asan.mk
 include mk/cluster.mk
 include mk/load.mk
+include mk/bench.mk
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
