@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /* The oldest schema (highest migration number) this frontend works with. */
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 4
 
 typedef enum {
     DB_OK = 0,
@@ -36,6 +36,8 @@ typedef struct {
     char id[37];
     char name[257];
     char role[16];
+    long long expires_ms; /* the token's expires_at, ms since the Unix epoch; 0: never */
+    bool expired;         /* expires_at has passed, by PostgreSQL's clock */
 } db_user_t;
 
 /* A pool of `size` connections to conninfo (libpq conninfo, "" = PG* environment). Nothing
@@ -53,7 +55,8 @@ int db_pool_check(db_pool_t *self, char *err, size_t err_size) PROFAI_MUST_CHECK
 /* SELECT 1. */
 db_status_t db_ping(db_pool_t *self) PROFAI_MUST_CHECK;
 
-/* The user of an unrevoked token, by the token's SHA-256 (32 bytes). */
+/* The user of an unrevoked token, by the token's SHA-256 (32 bytes); an expired token is found
+ * with user->expired set. */
 db_status_t db_token_user(db_pool_t *self, const uint8_t hash[32],
                           db_user_t *user) PROFAI_MUST_CHECK;
 
