@@ -38,6 +38,7 @@ api_new(const api_config_t *cfg)
     self->body_timeout_ms = cfg->body_timeout_ms;
     self->db = cfg->db;
     self->auth = cfg->auth;
+    self->quiz_max_attempts = cfg->quiz_max_attempts;
     return self;
 }
 

@@ -41,6 +41,7 @@ typedef struct {
     long long max_stale;
     long long read_cache_bytes;
     long long read_cache_ttl;
+    long long quiz_max_attempts;
 } s_settings_t;
 
 static void
@@ -84,6 +85,8 @@ s_help(void)
            "  cache/ttl              60000    ms a cached course is served before PostgreSQL is\n"
            "                                  asked again (0 = off; while PostgreSQL is down, a\n"
            "                                  cached course is served past it)\n"
+           "  quiz/max_attempts      3        a student's attempts per quiz (0 = unlimited);\n"
+           "                                  the right answers are shown on the last one\n"
            "  log/level              info\n");
 }
 
@@ -134,6 +137,7 @@ s_settings_read(startup_t *st, s_settings_t *s)
     s->read_cache_bytes =
         startup_conf_int(st, "cache/max_bytes", (long long)API_CACHE_BYTES_DEFAULT, 0, 1LL << 40);
     s->read_cache_ttl = startup_conf_int(st, "cache/ttl", API_CACHE_TTL_DEFAULT, 0, 3600000);
+    s->quiz_max_attempts = startup_conf_int(st, "quiz/max_attempts", 3, 0, 1000);
 }
 
 int
@@ -206,7 +210,8 @@ main(int argc, char **argv)
                             /* api_config_t: a negative TTL is "no cache" */
                             .cache_ttl_ms = s.read_cache_bytes == 0 || s.read_cache_ttl == 0
                                                 ? -1
-                                                : (int)s.read_cache_ttl};
+                                                : (int)s.read_cache_ttl,
+                            .quiz_max_attempts = (int)s.quiz_max_attempts};
     api = api_new(&api_cfg);
     if (api == NULL) {
         log_error("out of memory");
