@@ -1,8 +1,9 @@
 /*
  * main.c - profai-frontend: the REST API server (docs/api.md).
  *
- * Reads the configuration (conf/frontend.conf), starts the database pool, the authenticator
- * and the HTTP server, then waits for SIGTERM or SIGINT and stops cleanly (exit 0).
+ * Reads the configuration (conf/frontend.conf), starts the database pool, the authenticator and
+ * its token revocation listener (auth_listen.h) and the HTTP server, then waits for SIGTERM or
+ * SIGINT and stops cleanly (exit 0).
  */
 #include "api.h"
 #include "auth.h"
