@@ -9,12 +9,13 @@ and 4.2), against the real broker, frontend, workers and PostgreSQL.
 - Each quota (broker/max_queued_per_owner, broker/max_bytes_per_owner) refuses an upload with
   its own problem document, for the teacher over it only, and passes again once the teacher is
   under it; the broker's wire error is checked too.
+- broker/max_running_per_owner caps one teacher's running jobs while another's run beside.
 """
 
 from __future__ import annotations
 
 import datetime
-import uuid
+import time
 
 import pytest
 
@@ -173,3 +174,36 @@ def test_storage_quota(make_stack, outdir):
     s.submit(two, "Two", token=token_a)
     r = upload(s, one, token_a)
     assert r.status_code == 403 and r.json()["quota"] == "stored_bytes"
+
+
+def test_cap_on_running_jobs_per_teacher(make_stack, outdir):
+    """broker/max_running_per_owner = 1 with two worker slots: A's jobs run one at a time
+    while B's runs beside them; the free slot never takes A's second job."""
+    s = make_stack()
+    s.start_broker(max_running_per_owner=1)
+    s.add_frontend()
+    s.wait_healthy(workers=0)
+    pdf_path = outdir / "slow.pdf"
+    make_plain_pdf(pdf_path, pages=4)
+    pdf = pdf_path.read_bytes()
+    token_a, owner_a = teacher(s, "cap-a")
+    token_b, owner_b = teacher(s, "cap-b")
+    a_jobs = [s.submit(pdf, f"A {n}", token=token_a) for n in range(3)]
+    b_job = s.submit(pdf, "B", token=token_b)
+    s.add_worker(concurrency=2, page_delay_ms=250)  # about 1 s per job
+
+    most_a = 0
+    both = False
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        rows = dict(s.query("SELECT owner_id::text, count(*) FROM jobs WHERE state = 'running' "
+                            "GROUP BY owner_id"))
+        most_a = max(most_a, rows.get(owner_a, 0))
+        both = both or (rows.get(owner_a, 0) == 1 and rows.get(owner_b, 0) == 1)
+        (done,), = s.query("SELECT count(*) FROM jobs WHERE state = 'succeeded'")
+        if done == len(a_jobs) + 1:
+            break
+        time.sleep(0.05)
+    assert done == len(a_jobs) + 1, s.log_tails()
+    assert most_a == 1, f"{most_a} of A's jobs ran at once"
+    assert both, "B's job never ran beside one of A's"
