@@ -26,7 +26,7 @@ COMMON_SRC   := common/log.c common/conf.c common/startup.c common/json.c common
 PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.c protocol/messages.c \
                 protocol/mp_scan.c
 # The broker's pure modules (no sockets, no database): also linked into their unit tests.
-BROKER_CORE_SRC := broker/job_table.c broker/worker_registry.c broker/sched.c
+BROKER_CORE_SRC := broker/job_table.c broker/worker_registry.c broker/fair_queue.c
 BROKER_SRC   := broker/main.c broker/broker.c broker/clients.c broker/dispatch.c broker/sql.c \
                 broker/store.c broker/migrate.c $(BROKER_CORE_SRC) $(B)/broker/migrations.c
 WORKER_SRC   := workers/daemon/main.c workers/daemon/worker.c workers/daemon/job_runner.c
@@ -118,12 +118,13 @@ $(B)/tests/%: tests/unit/%.c $(LIB)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $< $(filter %.o,$^) $(LIB) \
 	    $(shell pkg-config --cflags --libs cmocka) $(LDLIBS_BASE)
 
-# Unit tests may include the headers of the broker's and the frontend's modules (-iquote:
-# broker/sched.h must not hide the system <sched.h>).
+# Unit tests may include the headers of the broker's and the frontend's modules (-iquote: a
+# module header never hides a system header of the same name).
 TEST_CFLAGS := -iquote broker -iquote frontend
 
 # Unit tests of the broker's pure modules link those objects.
-BROKER_CORE_TESTS := $(B)/tests/test_job_table $(B)/tests/test_worker_registry
+BROKER_CORE_TESTS := $(B)/tests/test_job_table $(B)/tests/test_worker_registry \
+                     $(B)/tests/test_fair_queue
 $(BROKER_CORE_TESTS): $(patsubst %.c,$(B)/%.o,$(BROKER_CORE_SRC))
 
 # Unit tests of frontend modules (outside libprofai.a) link those modules' objects.

@@ -17,9 +17,10 @@
  *   dispatch.c         the worker side: dispatch and PDF fetch, READY/PARTIAL/FINAL/...
  *   job_table.c        unfinished jobs in memory: queue, waiting and orphan lists, the one
  *                      job state change, back-off (no I/O; tests/unit/test_job_table.c)
+ *   fair_queue.c       which queued job goes next: owners in turn, each with its queue, an
+ *                      optional cap per owner (no I/O; tests/unit/test_fair_queue.c)
  *   worker_registry.c  workers by ROUTER identity, idle order, liveness (no I/O;
  *                      tests/unit/test_worker_registry.c)
- *   sched.c            which queued job goes next (FIFO; a fair policy replaces this file)
  *   sql.c              the loop's statements and typed readers of their results
  *   store.c            the asynchronous, pipelined, group-committed PostgreSQL connection
  *   migrate.c          schema migrations, run once at start
@@ -497,9 +498,11 @@ broker_run(broker_t *self, volatile sig_atomic_t *stop)
     self->next_progress = self->now + PROGRESS_FLUSH_MS;
     log_info(
         "serving endpoint=%s heartbeat_ivl=%d liveness=%d max_attempts=%d retry_base_ms=%" PRId64
-        " retry_max_ms=%" PRId64 " job_deadline_ms=%" PRId64,
+        " retry_max_ms=%" PRId64 " job_deadline_ms=%" PRId64
+        " max_queued_per_owner=%lld max_bytes_per_owner=%lld",
         self->endpoint, self->heartbeat_ivl, self->liveness, self->max_attempts,
-        self->retry_base_ms, self->retry_max_ms, self->job_deadline_ms);
+        self->retry_base_ms, self->retry_max_ms, self->job_deadline_ms, self->max_queued_per_owner,
+        self->max_bytes_per_owner);
     while (!*stop) {
         if (s_turn(self, true) != 0)
             return -1;
@@ -558,23 +561,24 @@ broker_new(const broker_config_t *config, char *err, size_t err_size)
     self->retry_base_ms = config->retry_base_ms;
     self->retry_max_ms = config->retry_max_ms;
     self->job_deadline_ms = config->job_deadline_ms;
+    self->max_queued_per_owner = config->max_queued_per_owner;
+    self->max_bytes_per_owner = config->max_bytes_per_owner;
     job_table_config_t jobs_config = {
         .max_attempts = config->max_attempts,
         .retry_base_ms = config->retry_base_ms,
         .retry_max_ms = config->retry_max_ms,
         /* An orphan's worker has two liveness periods to come back with its token. */
         .orphan_grace_ms = 2 * (int64_t)config->heartbeat_ivl * config->liveness,
+        .max_running_per_owner = config->max_running_per_owner,
         .seed = (uint64_t)zclock_mono() * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid(),
     };
     self->jobs = job_table_new(&jobs_config);
     self->workers = worker_registry_new(config->heartbeat_ivl, config->liveness);
-    self->sched = sched_new();
     self->router = zsock_new(ZMQ_ROUTER);
     self->store = store_new(self->conninfo, sql_statements, sql_statement_count,
                             config->max_pending_writes, s_on_store_event, self);
     if (self->endpoint == NULL || self->conninfo == NULL || self->jobs == NULL ||
-        self->workers == NULL || self->sched == NULL || self->router == NULL ||
-        self->store == NULL) {
+        self->workers == NULL || self->router == NULL || self->store == NULL) {
         snprintf(err, err_size, "out of memory");
         goto fail;
     }
@@ -603,7 +607,6 @@ broker_destroy(broker_t **self_p)
     broker_t *self = *self_p;
     worker_registry_destroy(&self->workers);
     job_table_destroy(&self->jobs);
-    sched_destroy(&self->sched);
     store_destroy(&self->store);
     zsock_destroy(&self->router);
     free(self->endpoint);

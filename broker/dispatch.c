@@ -177,7 +177,7 @@ dispatch_jobs(broker_t *self)
     job_t *job;
     worker_t *worker;
     while ((worker = worker_registry_idle_first(self->workers)) != NULL &&
-           (job = sched_next(self->sched, self->jobs)) != NULL) {
+           (job = job_table_next_to_dispatch(self->jobs)) != NULL) {
         char attempts[16], deadline[24];
         snprintf(attempts, sizeof attempts, "%" PRIu32, job->attempts + 1);
         snprintf(deadline, sizeof deadline, "%" PRId64, self->job_deadline_ms);

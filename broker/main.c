@@ -54,6 +54,15 @@ s_help(void)
            "      longest back-off between two attempts\n"
            "  broker/job_deadline_ms = 600000\n"
            "      an attempt running longer is stopped on its worker and retried (timeout)\n"
+           "  broker/max_running_per_owner = 0\n"
+           "      jobs of one owner running at once at most (0: no cap); owners with queued\n"
+           "      jobs are served in turn whatever this is\n"
+           "  broker/max_queued_per_owner = 500\n"
+           "      queued jobs per owner at most; beyond it submissions get\n"
+           "      'queue_quota_exceeded' (0: no quota)\n"
+           "  broker/max_bytes_per_owner = 2147483648\n"
+           "      bytes of the PDFs of an owner's unfinished jobs and courses at most; beyond\n"
+           "      it submissions get 'storage_quota_exceeded' (0: no quota)\n"
            "  broker/max_pending_writes = 100000\n"
            "      database writes queued at most; beyond it submissions get 'overloaded'\n"
            "  broker/shutdown_timeout = 5000\n"
@@ -93,6 +102,12 @@ s_config_read(startup_t *st, broker_config_t *config)
     config->retry_max_ms = startup_conf_int(st, "broker/retry_max_ms", 60000, 1, 86400000);
     config->job_deadline_ms =
         startup_conf_int(st, "broker/job_deadline_ms", 600000, 100, 7 * 86400000LL);
+    config->max_running_per_owner =
+        (size_t)startup_conf_int(st, "broker/max_running_per_owner", 0, 0, 1000000);
+    config->max_queued_per_owner =
+        startup_conf_int(st, "broker/max_queued_per_owner", 500, 0, 100000000);
+    config->max_bytes_per_owner =
+        startup_conf_int(st, "broker/max_bytes_per_owner", 2147483648LL, 0, 1LL << 50);
     if (config->retry_max_ms < config->retry_base_ms)
         startup_fail(st, "broker/retry_max_ms (%lld) is less than broker/retry_base_ms (%lld)",
                      config->retry_max_ms, config->retry_base_ms);

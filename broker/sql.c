@@ -7,15 +7,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The quotas are checked in the statement that inserts, so that they hold whichever frontend
+ * submits: the broker is the one writer of jobs and runs its statements in order on one
+ * connection, so each check sees every job inserted before it. `bytes` counts each distinct
+ * PDF of the owner's unfinished jobs and courses once, the new one included. */
 const store_stmt_t sql_stmt_submit = {
     "submit",
     "WITH chk AS (SELECT EXISTS (SELECT 1 FROM blobs WHERE sha256 = $5) AS blob_ok,"
-    "                    EXISTS (SELECT 1 FROM users WHERE id = $2::uuid) AS owner_ok),"
+    "                    EXISTS (SELECT 1 FROM users WHERE id = $2::uuid) AS owner_ok,"
+    "                    (SELECT count(*) FROM jobs WHERE owner_id = $2::uuid"
+    "                     AND state = 'queued') AS queued,"
+    "                    (SELECT coalesce(sum(b.size), 0) FROM blobs b WHERE b.sha256 IN"
+    "                      (SELECT blob_sha256 FROM jobs WHERE owner_id = $2::uuid"
+    "                       AND state IN ('queued', 'running')"
+    "                       UNION SELECT j.blob_sha256 FROM courses c"
+    "                       JOIN jobs j ON j.id = c.job_id WHERE c.owner_id = $2::uuid"
+    "                       UNION SELECT $5)) AS bytes),"
     "     ins AS (INSERT INTO jobs (id, owner_id, title, filename, blob_sha256, state, stage)"
     "             SELECT $1::uuid, $2::uuid, $3, $4, $5, 'queued', 'queued' FROM chk"
-    "             WHERE chk.blob_ok AND chk.owner_ok RETURNING 1)"
-    " SELECT chk.blob_ok, chk.owner_ok, (SELECT count(*) FROM ins) FROM chk",
-    5, 0};
+    "             WHERE chk.blob_ok AND chk.owner_ok"
+    "             AND ($6::bigint = 0 OR chk.queued < $6::bigint)"
+    "             AND ($7::bigint = 0 OR chk.bytes <= $7::bigint) RETURNING 1)"
+    " SELECT chk.blob_ok, chk.owner_ok, (SELECT count(*) FROM ins), chk.queued, chk.bytes"
+    " FROM chk",
+    7, 0};
 const store_stmt_t sql_stmt_dispatch = {
     "dispatch",
     "UPDATE jobs SET state = 'running', attempts = $2, worker = $3, stage = 'starting',"
@@ -83,7 +98,7 @@ const store_stmt_t sql_stmt_unfinished = {
     " greatest(0, ceil(extract(epoch FROM retry_at - now()) * 1000))::bigint,"
     " CASE WHEN deadline_at IS NULL THEN -1"
     "      ELSE greatest(0, ceil(extract(epoch FROM deadline_at - now()) * 1000))::bigint END"
-    " FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at",
+    " FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at, id",
     0, 0};
 
 const store_stmt_t *const sql_statements[] = {
@@ -123,6 +138,17 @@ s_cell_is(const PGresult *res, int i, int col, const char *value)
     return strcmp(PQgetvalue(res, i, col), value) == 0;
 }
 
+/* An integer column of row i; def when NULL or not a number. */
+static int64_t
+s_column_int(const PGresult *res, int i, int col, int64_t def)
+{
+    if (PQgetisnull(res, i, col))
+        return def;
+    char *end = NULL;
+    long long v = strtoll(PQgetvalue(res, i, col), &end, 10);
+    return end != NULL && *end == '\0' ? (int64_t)v : def;
+}
+
 void
 sql_read_submit(const PGresult *res, sql_submit_result_t *out)
 {
@@ -130,6 +156,8 @@ sql_read_submit(const PGresult *res, sql_submit_result_t *out)
     out->blob_ok = one && s_cell_is(res, 0, 0, "t");
     out->owner_ok = one && s_cell_is(res, 0, 1, "t");
     out->inserted = one && s_cell_is(res, 0, 2, "1");
+    out->queued = one ? s_column_int(res, 0, 3, 0) : 0;
+    out->bytes = one ? s_column_int(res, 0, 4, 0) : 0;
 }
 
 void
@@ -147,17 +175,6 @@ int
 sql_row_count(const PGresult *res)
 {
     return PQntuples(res);
-}
-
-/* An integer column of row i; def when NULL or not a number. */
-static int64_t
-s_column_int(const PGresult *res, int i, int col, int64_t def)
-{
-    if (PQgetisnull(res, i, col))
-        return def;
-    char *end = NULL;
-    long long v = strtoll(PQgetvalue(res, i, col), &end, 10);
-    return end != NULL && *end == '\0' ? (int64_t)v : def;
 }
 
 bool

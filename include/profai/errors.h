@@ -23,6 +23,8 @@ typedef enum {
     PROFAI_ERR_ALREADY_FINAL,       /* CANCEL names a job that has ended */
     PROFAI_ERR_DB_UNAVAILABLE,      /* PostgreSQL is down; nothing was committed */
     PROFAI_ERR_OVERLOADED,          /* the broker's write queue is full */
+    PROFAI_ERR_QUEUE_QUOTA,         /* SUBMIT: the owner has max_queued_per_owner jobs queued */
+    PROFAI_ERR_STORAGE_QUOTA,       /* SUBMIT: the owner's PDFs would pass max_bytes_per_owner */
     /* Job errors. */
     PROFAI_ERR_NOT_PDF,        /* the file is not a PDF */
     PROFAI_ERR_ENCRYPTED,      /* the PDF needs a password */
