@@ -13,6 +13,7 @@
 
 #include <libpq-fe.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Configuration; strings are copied by broker_new. Keys and defaults: conf/broker.conf. */
@@ -27,6 +28,8 @@ typedef struct {
     long long retry_base_ms;   /* broker/retry_base_ms: back-off after a first failed attempt */
     long long retry_max_ms;    /* broker/retry_max_ms: longest back-off */
     long long job_deadline_ms; /* broker/job_deadline_ms: longest run of one attempt */
+    const char *admin_endpoint; /* admin/endpoint: ipc:// path of the admin socket; "": none */
+    bool admin_optional;        /* the default endpoint: a bind failure is only a warning */
 } broker_config_t;
 
 typedef struct broker_t broker_t;

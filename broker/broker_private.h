@@ -50,6 +50,8 @@ struct broker_t {
     worker_registry_t *workers; /* every worker connection */
     sched_t *sched;             /* which queued job goes next */
     broker_counters_t counters;
+    struct admin_t *admin; /* the admin socket (admin.h), or NULL */
+    bool paused;           /* admin.pause: queued jobs are not dispatched */
 
     int64_t now;           /* monotonic ms, read once per loop turn */
     int64_t next_tick;     /* heartbeats, expiry, orphans */

@@ -120,6 +120,7 @@ job_table_add(job_table_t *self, const char *id, const char *owner, uint32_t att
     snprintf(job->owner, sizeof job->owner, "%s", owner);
     job->attempts = attempts;
     job->state = state;
+    job->added_at = now;
     if (zhashx_insert(self->jobs, job->id, job) != 0) {
         free(job);
         return NULL;

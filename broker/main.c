@@ -3,6 +3,7 @@
  * jobs), then the event loop of broker.c until SIGINT or SIGTERM.
  */
 #include "broker.h"
+#include "admin.h"
 #include "log.h"
 #include "migrate.h"
 #include "startup.h"
@@ -60,6 +61,8 @@ s_help(void)
            "      ms allowed on SIGTERM to commit writes already queued\n"
            "  database/conninfo = \"\"\n"
            "      libpq connection string; empty uses the PG* environment variables\n"
+           "  admin/endpoint = ipc://$RUNTIME_DIRECTORY/admin.sock, else ipc://var/admin.sock\n"
+           "      the admin socket (docs/admin.md), ipc:// only, mode 0660; \"\" disables it\n"
            "  log/level = info\n"
            "      lowest level logged (to stderr, one line per event)\n"
            "\n"
@@ -98,6 +101,10 @@ s_config_read(startup_t *st, broker_config_t *config)
                      config->retry_max_ms, config->retry_base_ms);
     config->endpoint = startup_conf_str(st, "broker/endpoint", DEFAULT_ENDPOINT);
     config->conninfo = startup_conf_str(st, "database/conninfo", "");
+    static char admin_default[512];
+    admin_default_endpoint(admin_default, sizeof admin_default);
+    config->admin_endpoint = startup_conf_str(st, "admin/endpoint", admin_default);
+    config->admin_optional = config->admin_endpoint == admin_default;
 
     char *errmsg = NULL;
     PQconninfoOption *opts = PQconninfoParse(config->conninfo, &errmsg);
