@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pdfs import make_long_pdf, make_plain_pdf
-from stack import BIN, Stack, wait_for
+from stack import API, BIN, Stack, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="runs a client as another user")
 
@@ -258,13 +258,14 @@ def test_history_after_a_worker_sigkill_a_retry_and_a_success(make_stack, outdir
     assert second.alive
 
     # The owner reads the same history over HTTP; others do not.
-    r = s.get(f"/jobs/{job_id}/events")
+    r = s.get(f"{API}/jobs/{job_id}/events")
     assert r.status_code == 200, r.text
     api = r.json()["events"]
     assert [(e["state"], e["attempt"], e["worker"]) for e in api] == \
         [(e["state"], e["attempt"], e["worker"]) for e in events]
-    assert s.get(f"/jobs/{job_id}/events", token="student").status_code == 404
-    assert s.get(f"/jobs/{job_id}/events", token="admin").status_code == 200
+    assert s.get(f"{API}/jobs/{job_id}/events", token="student").status_code == 403
+    assert s.get(f"{API}/jobs/{job_id}/events", token=s.create_token("teacher")).status_code == 404
+    assert s.get(f"{API}/jobs/{job_id}/events", token="admin").status_code == 200
     human = s.admin("job", job_id)
     assert human.returncode == 0 and human.stdout.count(first["name"]) >= 2
 
