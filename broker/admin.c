@@ -48,8 +48,8 @@ typedef struct {
 
 /* Encode m (a message of desc) and send it as a PARTIAL or FINAL on ctx's command. */
 static void
-s_send(admin_t *self, const admin_ctx_t *ctx, mdpc_command_t command,
-       const proto_message_t *desc, const void *m)
+s_send(admin_t *self, const admin_ctx_t *ctx, mdpc_command_t command, const proto_message_t *desc,
+       const void *m)
 {
     proto_buf_t body = {0};
     proto_error_t perr;
@@ -66,15 +66,14 @@ s_send(admin_t *self, const admin_ctx_t *ctx, mdpc_command_t command,
     }
     if (zmsg_send(&msg, self->sock) != 0) {
         zmsg_destroy(&msg);
-        log_debug("admin: client gone, reply on %s dropped: %s", ctx->service,
-                  zmq_strerror(errno));
+        log_debug("admin: client gone, reply on %s dropped: %s", ctx->service, zmq_strerror(errno));
     }
 }
 
 /* The FINAL ADMIN_DONE: ok when code is PROFAI_OK; state may be NULL. */
 static void
-s_done(admin_t *self, const admin_ctx_t *ctx, profai_error_t code, uint64_t rows,
-       const char *state, const char *detail)
+s_done(admin_t *self, const admin_ctx_t *ctx, profai_error_t code, uint64_t rows, const char *state,
+       const char *detail)
 {
     admin_done_t done = {.rid = ctx->rid, .ok = code == PROFAI_OK, .rows = rows};
     snprintf(done.state, sizeof done.state, "%s", state != NULL ? state : "");
@@ -96,8 +95,8 @@ s_refused(admin_t *self, const admin_ctx_t *ctx, store_status_t st)
 }
 
 static void
-s_submit(admin_t *self, const admin_ctx_t *ctx, const store_stmt_t *stmt,
-         const char *const *values, store_done_fn *done)
+s_submit(admin_t *self, const admin_ctx_t *ctx, const store_stmt_t *stmt, const char *const *values,
+         store_done_fn *done)
 {
     store_status_t st =
         sql_submit(self->broker->store, stmt, values, STORE_FAIL_FAST, done, ctx, sizeof *ctx);
@@ -277,8 +276,7 @@ s_on_jobs(void *owner, void *ctx_p, PGresult *res, const char *error)
 static bool
 s_db_state_ok(const char *state)
 {
-    static const char *const states[] = {"queued", "running", "succeeded", "failed",
-                                         "cancelled"};
+    static const char *const states[] = {"queued", "running", "succeeded", "failed", "cancelled"};
     for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
         if (strcmp(state, states[i]) == 0)
             return true;
@@ -445,9 +443,8 @@ s_cmd_drain(admin_t *self, admin_ctx_t *ctx, const admin_request_t *req)
         worker_registry_set_state(b->workers, w, WORKER_UNSERVED);
         w->state_since = b->now;
     }
-    log_info("admin: worker draining worker=%s state=%s%s%s", w->name,
-             worker_state_name(w->state), w->job != NULL ? " job=" : "",
-             w->job != NULL ? w->job->id : "");
+    log_info("admin: worker draining worker=%s state=%s%s%s", w->name, worker_state_name(w->state),
+             w->job != NULL ? " job=" : "", w->job != NULL ? w->job->id : "");
     s_done(self, ctx, PROFAI_OK, 0, worker_state_name(w->state), NULL);
 }
 
@@ -524,8 +521,7 @@ s_on_request(admin_t *self, zmsg_t *msg)
     zframe_destroy(&identity);
     snprintf(ctx.service, sizeof ctx.service, "%s", view.service);
     admin_request_t req;
-    if (proto_message_decode(&admin_message_request, view.body, view.body_len, &req, &perr) !=
-        0) {
+    if (proto_message_decode(&admin_message_request, view.body, view.body_len, &req, &perr) != 0) {
         ctx.rid = proto_peek_rid(view.body, view.body_len);
         s_done(self, &ctx, perr.id, 0, NULL, perr.detail);
         return;
@@ -612,8 +608,7 @@ admin_new(broker_t *broker, const char *endpoint, char *err, size_t err_size)
         goto fail;
     }
     if (chmod(self->path, 0660) != 0) {
-        snprintf(err, err_size, "cannot chmod admin socket %s: %s", self->path,
-                 strerror(errno));
+        snprintf(err, err_size, "cannot chmod admin socket %s: %s", self->path, strerror(errno));
         goto fail;
     }
     log_info("admin socket endpoint=%s mode=0660", endpoint);

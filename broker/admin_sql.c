@@ -10,8 +10,8 @@
 /* ISO 8601 UTC text of a timestamptz column. */
 #define S_TIME(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 #define S_JOB_COLUMNS                                                                              \
-    "j.id, j.owner_id, j.state, j.attempts, j.stage, j.worker, j.error_code, "                  \
-    S_TIME("j.created_at") ", " S_TIME("j.updated_at")
+    "j.id, j.owner_id, j.state, j.attempts, j.stage, j.worker, j.error_code, " S_TIME(             \
+        "j.created_at") ", " S_TIME("j.updated_at")
 #define S_JOB_NCOLS 9
 
 const store_stmt_t admin_sql_ping = {"admin_ping", "SELECT 1", 0, 0};
@@ -23,10 +23,11 @@ const store_stmt_t admin_sql_jobs = {
     3, 0};
 const store_stmt_t admin_sql_job = {
     "admin_job",
-    "SELECT " S_JOB_COLUMNS ", e.seq, " S_TIME("e.at") ", e.state, e.attempt, e.worker,"
-    " e.stage, e.error_code, e.error"
-    " FROM jobs j LEFT JOIN job_events e ON e.job_id = j.id WHERE j.id = $1::uuid"
-    " ORDER BY e.seq",
+    "SELECT " S_JOB_COLUMNS ", e.seq, " S_TIME(
+        "e.at") ", e.state, e.attempt, e.worker,"
+                " e.stage, e.error_code, e.error"
+                " FROM jobs j LEFT JOIN job_events e ON e.job_id = j.id WHERE j.id = $1::uuid"
+                " ORDER BY e.seq",
     1, 0};
 /* The retry's event says who asked; its next dispatch is attempt attempts + 1. */
 const store_stmt_t admin_sql_retry = {

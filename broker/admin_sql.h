@@ -15,8 +15,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-
-
 /* SELECT 1: the database's round trip through the broker's pipeline. */
 extern const store_stmt_t admin_sql_ping;
 /* Jobs newest first: $1 state ('' any), $2 owner ('' any), $3 limit. Rows: admin_sql_read_job. */

@@ -2,8 +2,8 @@
  * main.c - profai-broker: options, configuration, start-up (database, migrations, unfinished
  * jobs), then the event loop of broker.c until SIGINT or SIGTERM.
  */
-#include "broker.h"
 #include "admin.h"
+#include "broker.h"
 #include "log.h"
 #include "migrate.h"
 #include "startup.h"

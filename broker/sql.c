@@ -13,9 +13,9 @@
  * returns the changed job's id (sql.h, migration 004): written by the same statement, so in
  * the same transaction. The statement's row count is the count of changed jobs. */
 #define S_EVENT(state, attempt, worker, code, error, from)                                         \
-    " INSERT INTO job_events (job_id, state, attempt, worker, stage, error_code, error)"         \
-    " SELECT " from ".id, " state ", " attempt ", " worker ", " from ".stage, " code "::text, " \
-    error "::text FROM " from
+    " INSERT INTO job_events (job_id, state, attempt, worker, stage, error_code, error)"           \
+    " SELECT " from ".id, " state ", " attempt ", " worker ", " from ".stage, " code               \
+    "::text, " error "::text FROM " from
 /* The job's worker before an UPDATE clears it, for the event (joined as `old`). */
 #define S_OLD_WORKER "(SELECT id, worker FROM jobs WHERE id = $1) old"
 
@@ -38,7 +38,7 @@ const store_stmt_t sql_stmt_dispatch = {
     "           updated_at = now()"
     "           WHERE id = $1 AND attempts = $2 - 1 AND state IN ('queued', 'running')"
     "           RETURNING id, attempts, worker, stage)" S_EVENT("'running'", "u.attempts",
-                                                              "u.worker", "NULL", "NULL", "u"),
+                                                                "u.worker", "NULL", "NULL", "u"),
     4, 0};
 const store_stmt_t sql_stmt_fetch_pdf = {
     "fetch_pdf",
@@ -55,7 +55,7 @@ const store_stmt_t sql_stmt_adopt = {
     "WITH u AS (UPDATE jobs SET worker = $3, updated_at = now()"
     "           WHERE id = $1 AND attempts = $2 AND state = 'running'"
     "           RETURNING id, attempts, worker, stage)" S_EVENT("'running'", "u.attempts",
-                                                              "u.worker", "NULL", "NULL", "u"),
+                                                                "u.worker", "NULL", "NULL", "u"),
     3, 0};
 const store_stmt_t sql_stmt_succeed = {
     "succeed",
@@ -75,8 +75,8 @@ const store_stmt_t sql_stmt_fail = {
     "           error = $4, worker = NULL, retry_at = NULL, deadline_at = NULL,"
     "           finished_at = now(), updated_at = now() FROM " S_OLD_WORKER
     "           WHERE jobs.id = old.id AND attempts = $2 AND state IN ('queued', 'running')"
-    "           RETURNING jobs.id, jobs.attempts, old.worker, jobs.stage)"
-    S_EVENT("'failed'", "u.attempts", "u.worker", "$3", "$4", "u"),
+    "           RETURNING jobs.id, jobs.attempts, old.worker, jobs.stage)" S_EVENT(
+        "'failed'", "u.attempts", "u.worker", "$3", "$4", "u"),
     4, 0};
 /* Back to 'queued' after a transient failure; $3 ms of back-off before the next dispatch
  * (0: at once, retry_at NULL). Why the attempt ended ($4 code, $5 text) goes to its event
@@ -88,8 +88,8 @@ const store_stmt_t sql_stmt_requeue = {
     "           THEN now() + $3::bigint * interval '1 millisecond' END, deadline_at = NULL,"
     "           updated_at = now() FROM " S_OLD_WORKER
     "           WHERE jobs.id = old.id AND attempts = $2 AND state = 'running'"
-    "           RETURNING jobs.id, jobs.attempts, old.worker, jobs.stage)"
-    S_EVENT("'queued'", "u.attempts", "u.worker", "$4", "$5", "u"),
+    "           RETURNING jobs.id, jobs.attempts, old.worker, jobs.stage)" S_EVENT(
+        "'queued'", "u.attempts", "u.worker", "$4", "$5", "u"),
     5, 0};
 /* Cancel the owner's job if it has not ended: one row (its state before, 1 if cancelled now)
  * or none (no such job of this owner). 'cancelled' is final: every other statement's
@@ -119,12 +119,10 @@ const store_stmt_t sql_stmt_unfinished = {
     0, 0};
 
 const store_stmt_t *const sql_statements[] = {
-    &sql_stmt_submit, &sql_stmt_dispatch,  &sql_stmt_fetch_pdf, &sql_stmt_progress,
-    &sql_stmt_adopt,  &sql_stmt_succeed,   &sql_stmt_fail,      &sql_stmt_requeue,
-    &sql_stmt_cancel, &sql_stmt_unfinished,
+    &sql_stmt_submit, &sql_stmt_dispatch, &sql_stmt_fetch_pdf, &sql_stmt_progress, &sql_stmt_adopt,
+    &sql_stmt_succeed, &sql_stmt_fail, &sql_stmt_requeue, &sql_stmt_cancel, &sql_stmt_unfinished,
     /* the admin socket's (admin_sql.h) */
-    &admin_sql_ping,  &admin_sql_jobs,     &admin_sql_job,      &admin_sql_retry,
-    &admin_sql_cancel};
+    &admin_sql_ping, &admin_sql_jobs, &admin_sql_job, &admin_sql_retry, &admin_sql_cancel};
 
 const size_t sql_statement_count = sizeof sql_statements / sizeof sql_statements[0];
 

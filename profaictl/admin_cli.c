@@ -47,32 +47,58 @@ static void s_show_job(const cli_command_t *cmd, const admin_reply_t *reply);
 static void s_show_done(const cli_command_t *cmd, const admin_reply_t *reply);
 
 static const cli_column_t s_worker_columns[] = {
-    {"WORKER", "name"},      {"SERVICE", "service"}, {"STATE", "state"},
-    {"FOR", "since_ms"},     {"JOB", "job_id"},      {"HEARD", "heartbeat_ms"},
-    {"DONE", "done"},        {"FAILED", "failed"},   {"DRAINING", "draining"},
-    {"HOST", "host"},        {"PID", "pid"},         {NULL, NULL}};
+    {"WORKER", "name"},       {"SERVICE", "service"},    {"STATE", "state"}, {"FOR", "since_ms"},
+    {"JOB", "job_id"},        {"HEARD", "heartbeat_ms"}, {"DONE", "done"},   {"FAILED", "failed"},
+    {"DRAINING", "draining"}, {"HOST", "host"},          {"PID", "pid"},     {NULL, NULL}};
 static const cli_column_t s_job_columns[] = {
-    {"JOB", "job_id"},     {"OWNER", "owner"},   {"STATE", "state"},  {"ATTEMPTS", "attempts"},
-    {"STAGE", "stage"},    {"WORKER", "worker"}, {"ERROR", "error_code"},
-    {"CREATED", "created"}, {NULL, NULL}};
+    {"JOB", "job_id"},        {"OWNER", "owner"},     {"STATE", "state"},
+    {"ATTEMPTS", "attempts"}, {"STAGE", "stage"},     {"WORKER", "worker"},
+    {"ERROR", "error_code"},  {"CREATED", "created"}, {NULL, NULL}};
 static const cli_column_t s_event_columns[] = {
-    {"AT", "at"},          {"STATE", "state"},       {"ATTEMPT", "attempt"},
-    {"WORKER", "worker"},  {"STAGE", "stage"},       {"ERROR", "error_code"},
-    {"DETAIL", "error"},   {NULL, NULL}};
+    {"AT", "at"},       {"STATE", "state"},      {"ATTEMPT", "attempt"}, {"WORKER", "worker"},
+    {"STAGE", "stage"}, {"ERROR", "error_code"}, {"DETAIL", "error"},    {NULL, NULL}};
 
-#define S_DONE_SHAPE {NULL, NULL, &admin_message_done}
+#define S_DONE_SHAPE                                                                               \
+    {                                                                                              \
+        NULL, NULL, &admin_message_done                                                            \
+    }
 static const cli_command_t s_commands[] = {
-    {"status", "[--watch]", "the broker: version, uptime, queues, jobs and workers by state, "
-     "database round trip", ADMIN_STATUS, 0, NULL,
-     {&admin_message_count, &admin_message_count, &admin_message_status}, s_show_status, NULL},
-    {"workers", "[--watch]", "every connected worker: state, current job, heartbeat, counts",
-     ADMIN_WORKERS, 0, NULL, {&admin_message_worker, &admin_message_worker, &admin_message_done},
-     s_show_table, s_worker_columns},
-    {"jobs", "[--state S] [--owner O] [--limit N]", "jobs, newest first, from the database",
-     ADMIN_JOBS, 0, NULL, {&admin_message_job, &admin_message_job, &admin_message_done},
-     s_show_table, s_job_columns},
-    {"job", "ID", "one job and its whole history (every state change)", ADMIN_JOB, 1, "job_id",
-     {&admin_message_job, &admin_message_event, &admin_message_done}, s_show_job,
+    {"status",
+     "[--watch]",
+     "the broker: version, uptime, queues, jobs and workers by state, "
+     "database round trip",
+     ADMIN_STATUS,
+     0,
+     NULL,
+     {&admin_message_count, &admin_message_count, &admin_message_status},
+     s_show_status,
+     NULL},
+    {"workers",
+     "[--watch]",
+     "every connected worker: state, current job, heartbeat, counts",
+     ADMIN_WORKERS,
+     0,
+     NULL,
+     {&admin_message_worker, &admin_message_worker, &admin_message_done},
+     s_show_table,
+     s_worker_columns},
+    {"jobs",
+     "[--state S] [--owner O] [--limit N]",
+     "jobs, newest first, from the database",
+     ADMIN_JOBS,
+     0,
+     NULL,
+     {&admin_message_job, &admin_message_job, &admin_message_done},
+     s_show_table,
+     s_job_columns},
+    {"job",
+     "ID",
+     "one job and its whole history (every state change)",
+     ADMIN_JOB,
+     1,
+     "job_id",
+     {&admin_message_job, &admin_message_event, &admin_message_done},
+     s_show_job,
      s_event_columns},
     {"retry", "ID", "put a failed job back in the queue for a new attempt", ADMIN_RETRY, 1,
      "job_id", S_DONE_SHAPE, s_show_done, NULL},
@@ -277,8 +303,7 @@ s_show_status(const cli_command_t *cmd, const admin_reply_t *reply)
         for (size_t i = 0; i < reply->count; i++) {
             const admin_msg_t *row = &reply->rows[i];
             if (strcmp(s_str(row, "scope", scope, sizeof scope), scopes[s]) == 0)
-                printf(" %s %" PRIu64, s_str(row, "name", name, sizeof name),
-                       s_num(row, "count"));
+                printf(" %s %" PRIu64, s_str(row, "name", name, sizeof name), s_num(row, "count"));
         }
     }
     printf("\n");

@@ -92,8 +92,7 @@ static const proto_field_t s_job_fields[] = {
     PROTO_F_STR(admin_job_t, created, "created", PROTO_REQUIRED, 1, ADMIN_TIME_MAX),
     PROTO_F_STR(admin_job_t, updated, "updated", PROTO_REQUIRED, 1, ADMIN_TIME_MAX),
 };
-const proto_message_t admin_message_job =
-    PROTO_MESSAGE("ADMIN_JOB", admin_job_t, s_job_fields, -1);
+const proto_message_t admin_message_job = PROTO_MESSAGE("ADMIN_JOB", admin_job_t, s_job_fields, -1);
 
 static const proto_field_t s_event_fields[] = {
     S_RID(admin_event_t),
