@@ -28,8 +28,10 @@ typedef struct {
     long long retry_base_ms;   /* broker/retry_base_ms: back-off after a first failed attempt */
     long long retry_max_ms;    /* broker/retry_max_ms: longest back-off */
     long long job_deadline_ms; /* broker/job_deadline_ms: longest run of one attempt */
-    const char *admin_endpoint; /* admin/endpoint: ipc:// path of the admin socket; "": none */
-    bool admin_optional;        /* the default endpoint: a bind failure is only a warning */
+
+    /* admin/endpoint: ipc:// path of the admin socket (docs/admin.md); "": none */
+    const char *admin_endpoint;
+    bool admin_optional; /* it is the default: a failure to bind it is only a warning */
 } broker_config_t;
 
 typedef struct broker_t broker_t;

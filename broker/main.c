@@ -33,6 +33,7 @@ s_help(void)
            "Options:\n"
            "  -c, --config FILE         read configuration FILE (ZPL; see conf/broker.conf)\n"
            "  -e, --endpoint ENDPOINT   overrides broker/endpoint, e.g. tcp://127.0.0.1:5555\n"
+           "  -a, --admin ENDPOINT      overrides admin/endpoint, e.g. ipc://var/admin.sock\n"
            "  -d, --database CONNINFO   overrides database/conninfo (libpq string or URI)\n"
            "  -v, --log-level LEVEL     overrides log/level: error, warn, info or debug\n"
            "  -h, --help                print this help and exit\n"
@@ -74,6 +75,7 @@ s_help(void)
 static const startup_option_t s_options[] = {
     {"endpoint", 'e', "broker/endpoint", NULL},
     {"database", 'd', "database/conninfo", NULL},
+    {"admin", 'a', "admin/endpoint", NULL},
     {NULL, 0, NULL, NULL},
 };
 

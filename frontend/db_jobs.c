@@ -1,4 +1,4 @@
-/* db_jobs.c - see db.h: the job statements (docs/api.md 4.2, 4.3, 4.7, 4.8). */
+/* db_jobs.c - see db.h: the job statements (docs/api.md 4.2, 4.3, 4.7, 4.14). */
 #include "db.h"
 
 #include "db_query.h"

@@ -289,7 +289,7 @@ jobs_get(api_call_t *call)
     api_reply_db_json(call->req, status, 200, json, len, "job");
 }
 
-/* GET /api/v1/jobs/{id}/events: the job's history, to its owner and admins (docs/api.md 4.8). */
+/* GET /api/v1/jobs/{id}/events: the job's history, to its owner and admins (docs/api.md 4.14). */
 void
 jobs_events(api_call_t *call)
 {
