@@ -24,7 +24,7 @@ BIN := bin
 COMMON_SRC   := common/log.c common/conf.c common/startup.c common/json.c common/utf8.c \
                 common/strbuf.c
 PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.c protocol/messages.c \
-                protocol/admin_messages.c \
+                protocol/admin_messages.c protocol/worker_identity.c \
                 protocol/mp_scan.c
 # The broker's pure modules (no sockets, no database): also linked into their unit tests.
 BROKER_CORE_SRC := broker/job_table.c broker/worker_registry.c broker/sched.c

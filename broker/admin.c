@@ -13,6 +13,7 @@
 #include "broker_private.h"
 #include "log.h"
 #include "profai/admin_proto.h"
+#include "profai/worker_identity.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -243,6 +244,9 @@ s_cmd_workers(admin_t *self, admin_ctx_t *ctx, const admin_request_t *req)
         row.heartbeat_ms = b->now > heard ? (uint64_t)(b->now - heard) : 0;
         row.done = w->jobs_done;
         row.failed = w->jobs_failed;
+        if (worker_identity_parse(w->identity, w->identity_len, row.host, &row.pid, row.version) !=
+            0)
+            row.pid = 0; /* an older worker: host, pid and version unknown */
         s_send(self, ctx, MDPC_PARTIAL, &admin_message_worker, &row);
         rows++;
     }

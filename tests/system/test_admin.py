@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -96,6 +97,11 @@ def test_status_workers_jobs_and_log_level(stack, outdir):
     assert {w["state"] for w in workers} == {"idle"}
     assert all(w["service"] == "course.build" and w["draining"] is False for w in workers)
     assert all(w["heartbeat_ms"] < 5000 for w in workers)
+    # Workers announce host, pid and version in their identity (docs/protocol.md).
+    pids = {p.pid for p in s.workers}
+    assert {w["pid"] for w in workers} == pids
+    assert all(w["host"] == socket.gethostname()[:64] and w["version"] == "0.1.0"
+               for w in workers)
     human = s.admin("workers")
     assert human.returncode == 0 and human.stdout.startswith("WORKER")
     assert all(w["name"] in human.stdout for w in workers)
