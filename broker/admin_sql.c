@@ -3,6 +3,8 @@
  */
 #include "admin_sql.h"
 
+#include "utf8.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +82,16 @@ s_cell(const PGresult *res, int i, int col, char *buf, size_t size)
     return true;
 }
 
+/* Copy cell (i, col) into buf, cut at a character boundary to fit: long texts (an error) are
+ * shown cut rather than not at all. */
+static void
+s_cell_cut(const PGresult *res, int i, int col, char *buf, size_t size)
+{
+    size_t len = utf8_cut(PQgetvalue(res, i, col), (size_t)PQgetlength(res, i, col), size - 1);
+    memcpy(buf, PQgetvalue(res, i, col), len);
+    buf[len] = '\0';
+}
+
 static uint64_t
 s_cell_uint(const PGresult *res, int i, int col)
 {
@@ -108,10 +120,12 @@ admin_sql_read_event(const PGresult *res, int i, admin_event_t *event)
         return false;
     event->seq = s_cell_uint(res, i, c);
     event->attempt = (uint32_t)s_cell_uint(res, i, c + 3);
-    return s_cell(res, i, c + 1, event->at, sizeof event->at) &&
-           s_cell(res, i, c + 2, event->state, sizeof event->state) &&
-           s_cell(res, i, c + 4, event->worker, sizeof event->worker) &&
-           s_cell(res, i, c + 5, event->stage, sizeof event->stage) &&
-           s_cell(res, i, c + 6, event->error_code, sizeof event->error_code) &&
-           s_cell(res, i, c + 7, event->error, sizeof event->error);
+    if (!s_cell(res, i, c + 1, event->at, sizeof event->at) ||
+        !s_cell(res, i, c + 2, event->state, sizeof event->state) ||
+        !s_cell(res, i, c + 4, event->worker, sizeof event->worker) ||
+        !s_cell(res, i, c + 5, event->stage, sizeof event->stage) ||
+        !s_cell(res, i, c + 6, event->error_code, sizeof event->error_code))
+        return false;
+    s_cell_cut(res, i, c + 7, event->error, sizeof event->error);
+    return true;
 }
