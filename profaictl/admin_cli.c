@@ -161,12 +161,14 @@ s_print_rows(const cli_column_t *columns, const admin_msg_t *rows, size_t count)
                 width[c] = strlen(cell);
         }
     }
+    /* The last column is not padded: no trailing blanks. */
     for (size_t c = 0; c < ncols; c++)
-        printf("%-*s%s", (int)width[c], columns[c].header, c + 1 < ncols ? "  " : "\n");
+        printf("%-*s%s", c + 1 < ncols ? (int)width[c] : 0, columns[c].header,
+               c + 1 < ncols ? "  " : "\n");
     for (size_t r = 0; r < count; r++)
         for (size_t c = 0; c < ncols; c++) {
             s_cell(&rows[r], columns[c].key, cell, sizeof cell);
-            printf("%-*s%s", (int)width[c], cell, c + 1 < ncols ? "  " : "\n");
+            printf("%-*s%s", c + 1 < ncols ? (int)width[c] : 0, cell, c + 1 < ncols ? "  " : "\n");
         }
 }
 
