@@ -25,12 +25,14 @@
  *   store.c            the asynchronous, pipelined, group-committed PostgreSQL connection
  *   migrate.c          schema migrations, run once at start
  *   list.h             intrusive lists (used by job_table.c and worker_registry.c only)
- * Seams for what comes next: an admin socket is another service file like clients.c, polled
- * beside the ROUTER in s_turn; authentication (ZAP) is set on the socket in broker_new;
+ *   admin.c            the admin socket (docs/admin.md), polled beside the ROUTER in s_turn;
+ *                      admin_sql.c its statements
+ * Seams for what comes next: authentication (ZAP) is set on the socket in broker_new;
  * metrics read broker_counters_t (broker_private.h) and the tables' counts.
  */
 #include "broker.h"
 
+#include "admin.h"
 #include "broker_private.h"
 #include "log.h"
 
@@ -181,7 +183,7 @@ broker_job_retry(broker_t *self, job_t *job, profai_error_t code, const char *wh
     char attempts[16], delay_ms[24];
     snprintf(attempts, sizeof attempts, "%" PRIu32, job->attempts);
     snprintf(delay_ms, sizeof delay_ms, "%" PRId64, delay);
-    const char *values[] = {job->id, attempts, delay_ms};
+    const char *values[] = {job->id, attempts, delay_ms, profai_error_name(code), why};
     broker_write(self, &sql_stmt_requeue, values, NULL, NULL, 0);
 }
 
@@ -230,7 +232,9 @@ broker_worker_release(broker_t *self, worker_t *worker)
         worker->job->worker = NULL;
         worker->job = NULL;
     }
-    worker_registry_set_state(self->workers, worker, WORKER_IDLE);
+    worker_registry_set_state(self->workers, worker,
+                              worker->draining ? WORKER_UNSERVED : WORKER_IDLE);
+    worker->state_since = self->now;
 }
 
 /* ------------------------------------------------------------------ unfinished jobs */
@@ -465,16 +469,23 @@ s_timeout(broker_t *self)
 static int
 s_turn(broker_t *self, bool read_router)
 {
-    zmq_pollitem_t items[2] = {{zsock_resolve(self->router), 0, ZMQ_POLLIN, 0}};
-    int n = 1;
+    zmq_pollitem_t items[3];
+    int n = 0, admin_at = -1, store_at = -1;
+    if (read_router) {
+        items[n++] = (zmq_pollitem_t){zsock_resolve(self->router), 0, ZMQ_POLLIN, 0};
+        if (self->admin != NULL) {
+            admin_at = n;
+            items[n++] = (zmq_pollitem_t){admin_socket(self->admin), 0, ZMQ_POLLIN, 0};
+        }
+    }
     short events = 0;
     int fd = store_pollfd(self->store, &events);
     if (fd >= 0) {
-        items[1] = (zmq_pollitem_t){NULL, fd, events, 0};
-        n = 2;
+        store_at = n;
+        items[n++] = (zmq_pollitem_t){NULL, fd, events, 0};
     }
     self->now = zclock_mono();
-    if (zmq_poll(read_router ? items : items + 1, read_router ? n : n - 1, s_timeout(self)) < 0) {
+    if (zmq_poll(items, n, s_timeout(self)) < 0) {
         if (errno == EINTR)
             return 0;
         log_error("zmq_poll failed: %s", zmq_strerror(errno));
@@ -483,7 +494,9 @@ s_turn(broker_t *self, bool read_router)
     self->now = zclock_mono();
     if (read_router && (items[0].revents & ZMQ_POLLIN))
         s_read_router(self);
-    store_service(self->store, n == 2 ? items[1].revents : 0, self->now);
+    if (admin_at >= 0 && (items[admin_at].revents & ZMQ_POLLIN))
+        admin_read(self->admin);
+    store_service(self->store, store_at >= 0 ? items[store_at].revents : 0, self->now);
     s_run_timers(self);
     dispatch_jobs(self);
     store_flush(self->store);
@@ -593,6 +606,13 @@ broker_new(const broker_config_t *config, char *err, size_t err_size)
         snprintf(err, err_size, "cannot bind %s: %s", self->endpoint, zmq_strerror(errno));
         goto fail;
     }
+    if (config->admin_endpoint != NULL && config->admin_endpoint[0] != '\0') {
+        self->admin = admin_new(self, config->admin_endpoint, err, err_size);
+        if (self->admin == NULL && !config->admin_optional)
+            goto fail;
+        if (self->admin == NULL)
+            log_warn("no admin socket: %s (set admin/endpoint)", err);
+    }
     return self;
 fail:
     broker_destroy(&self);
@@ -605,6 +625,7 @@ broker_destroy(broker_t **self_p)
     if (self_p == NULL || *self_p == NULL)
         return;
     broker_t *self = *self_p;
+    admin_destroy(&self->admin);
     worker_registry_destroy(&self->workers);
     job_table_destroy(&self->jobs);
     store_destroy(&self->store);

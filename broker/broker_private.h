@@ -50,6 +50,8 @@ struct broker_t {
     job_table_t *jobs;          /* every unfinished job */
     worker_registry_t *workers; /* every worker connection */
     broker_counters_t counters;
+    struct admin_t *admin; /* the admin socket (admin.h), or NULL */
+    bool paused;           /* admin.pause: queued jobs are not dispatched */
 
     int64_t now;           /* monotonic ms, read once per loop turn */
     int64_t next_tick;     /* heartbeats, expiry, orphans */

@@ -125,6 +125,7 @@ job_table_add(job_table_t *self, const char *id, const char *owner, uint32_t att
     snprintf(job->owner, sizeof job->owner, "%s", owner);
     job->attempts = attempts;
     job->state = state;
+    job->added_at = now;
     job->fair = fair_queue_owner_hold(self->queue, job->owner);
     if (job->fair == NULL || zhashx_insert(self->jobs, job->id, job) != 0) {
         fair_queue_owner_release(self->queue, &job->fair);

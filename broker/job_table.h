@@ -62,6 +62,7 @@ typedef struct job_t {
     bool progress_dirty; /* progress not written yet */
     uint8_t progress;
     char stage[PROTO_STAGE_MAX + 1];
+    int64_t added_at; /* when this broker process learnt it (job_table_add), for ages */
 } job_t;
 
 typedef struct job_table_t job_table_t;

@@ -2,6 +2,7 @@
  * main.c - profai-broker: options, configuration, start-up (database, migrations, unfinished
  * jobs), then the event loop of broker.c until SIGINT or SIGTERM.
  */
+#include "admin.h"
 #include "broker.h"
 #include "log.h"
 #include "migrate.h"
@@ -32,6 +33,7 @@ s_help(void)
            "Options:\n"
            "  -c, --config FILE         read configuration FILE (ZPL; see conf/broker.conf)\n"
            "  -e, --endpoint ENDPOINT   overrides broker/endpoint, e.g. tcp://127.0.0.1:5555\n"
+           "  -a, --admin ENDPOINT      overrides admin/endpoint, e.g. ipc://var/admin.sock\n"
            "  -d, --database CONNINFO   overrides database/conninfo (libpq string or URI)\n"
            "  -v, --log-level LEVEL     overrides log/level: error, warn, info or debug\n"
            "  -h, --help                print this help and exit\n"
@@ -69,6 +71,8 @@ s_help(void)
            "      ms allowed on SIGTERM to commit writes already queued\n"
            "  database/conninfo = \"\"\n"
            "      libpq connection string; empty uses the PG* environment variables\n"
+           "  admin/endpoint = ipc://$RUNTIME_DIRECTORY/admin.sock, else ipc://var/admin.sock\n"
+           "      the admin socket (docs/admin.md), ipc:// only, mode 0660; \"\" disables it\n"
            "  log/level = info\n"
            "      lowest level logged (to stderr, one line per event)\n"
            "\n"
@@ -80,6 +84,7 @@ s_help(void)
 static const startup_option_t s_options[] = {
     {"endpoint", 'e', "broker/endpoint", NULL},
     {"database", 'd', "database/conninfo", NULL},
+    {"admin", 'a', "admin/endpoint", NULL},
     {NULL, 0, NULL, NULL},
 };
 
@@ -113,6 +118,10 @@ s_config_read(startup_t *st, broker_config_t *config)
                      config->retry_max_ms, config->retry_base_ms);
     config->endpoint = startup_conf_str(st, "broker/endpoint", DEFAULT_ENDPOINT);
     config->conninfo = startup_conf_str(st, "database/conninfo", "");
+    static char admin_default[512];
+    admin_default_endpoint(admin_default, sizeof admin_default);
+    config->admin_endpoint = startup_conf_str(st, "admin/endpoint", admin_default);
+    config->admin_optional = config->admin_endpoint == admin_default;
 
     char *errmsg = NULL;
     PQconninfoOption *opts = PQconninfoParse(config->conninfo, &errmsg);

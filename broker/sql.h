@@ -35,7 +35,8 @@ extern const store_stmt_t sql_stmt_adopt;
 extern const store_stmt_t sql_stmt_succeed;
 /* Job $1 attempt $2 failed for good with error_code $3 and error $4. */
 extern const store_stmt_t sql_stmt_fail;
-/* Job $1 attempt $2 back to 'queued' after a transient failure, $3 ms of back-off. */
+/* Job $1 attempt $2 back to 'queued' after a transient failure, $3 ms of back-off; $4 and
+ * $5: the error code and text of the attempt that ended (its event's). */
 extern const store_stmt_t sql_stmt_requeue;
 /* Cancel job $1 of owner $2. Read with sql_read_cancel. */
 extern const store_stmt_t sql_stmt_cancel;
@@ -43,7 +44,10 @@ extern const store_stmt_t sql_stmt_cancel;
  * order). Read with sql_read_unfinished. */
 extern const store_stmt_t sql_stmt_unfinished;
 
-/* Every statement above, for store_new. */
+/* Every state change above also writes its job_events row in the same statement (migration
+ * 004). */
+
+/* Every statement above, and the admin socket's (admin_sql.h), for store_new. */
 extern const store_stmt_t *const sql_statements[];
 extern const size_t sql_statement_count;
 

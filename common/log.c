@@ -60,3 +60,9 @@ log_write(log_level_t level, const char *fmt, ...)
     line[len++] = '\n';
     fwrite(line, 1, len, stderr);
 }
+
+void
+log_set_level(log_level_t level)
+{
+    s_level = level;
+}

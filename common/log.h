@@ -28,6 +28,9 @@ void log_init(const char *component, log_level_t level);
 /* Parse "error", "warn", "info" or "debug" into *level; -1 for anything else. */
 int log_level_parse(const char *name, log_level_t *level) PROFAI_MUST_CHECK;
 
+/* Change the lowest level written, live (the broker's admin socket: docs/admin.md). */
+void log_set_level(log_level_t level);
+
 /* Whether lines of this level are written. */
 bool log_enabled(log_level_t level);
 

@@ -1,4 +1,4 @@
-/* db_jobs.c - see db.h: the job statements (docs/api.md 4.2, 4.3, 4.7). */
+/* db_jobs.c - see db.h: the job statements (docs/api.md 4.2, 4.3, 4.7, 4.14). */
 #include "db.h"
 
 #include "db_query.h"
@@ -161,4 +161,66 @@ db_job_owner(db_pool_t *self, const char *job_id, const char *owner_id, char own
     }
     PQclear(res);
     return status;
+}
+
+db_status_t
+db_job_events_json(db_pool_t *self, const char *job_id, const char *owner_id, char **json,
+                   size_t *len)
+{
+    const char *values[2] = {job_id, owner_id};
+    PGresult *res = NULL;
+    db_status_t status = db_query(
+        self,
+        "SELECT e.seq, " DB_TS(
+            "e.at") ", e.state, e.attempt, e.worker, e.stage,"
+                    " e.error_code, e.error FROM jobs j LEFT JOIN job_events e ON e.job_id = j.id"
+                    " WHERE j.id = $1::uuid AND ($2::uuid IS NULL OR j.owner_id = $2::uuid)"
+                    " ORDER BY e.seq",
+        2, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    if (status != DB_OK)
+        return status;
+    if (PQntuples(res) < 1) {
+        PQclear(res);
+        return DB_NOT_FOUND;
+    }
+    json_t j;
+    json_init(&j);
+    json_object_begin(&j);
+    json_key(&j, "job_id");
+    json_cstring(&j, job_id);
+    json_key(&j, "events");
+    json_array_begin(&j);
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (PQgetisnull(res, i, 0))
+            continue; /* a job without events (LEFT JOIN) */
+        json_object_begin(&j);
+        json_key(&j, "seq");
+        db_write_int(&j, res, i, 0);
+        json_key(&j, "at");
+        db_write_text(&j, res, i, 1);
+        json_key(&j, "state");
+        db_write_text(&j, res, i, 2);
+        json_key(&j, "attempt");
+        db_write_int(&j, res, i, 3);
+        json_key(&j, "worker");
+        db_write_text(&j, res, i, 4);
+        json_key(&j, "stage");
+        db_write_text(&j, res, i, 5);
+        json_key(&j, "error");
+        if (PQgetisnull(res, i, 6) && PQgetisnull(res, i, 7)) {
+            json_null(&j);
+        } else {
+            json_object_begin(&j);
+            json_key(&j, "code");
+            db_write_text(&j, res, i, 6);
+            json_key(&j, "message");
+            db_write_text(&j, res, i, 7);
+            json_object_end(&j);
+        }
+        json_object_end(&j);
+    }
+    json_array_end(&j);
+    json_object_end(&j);
+    PQclear(res);
+    return db_json_take(&j, json, len);
 }

@@ -31,6 +31,8 @@ error_http_of(profai_error_t code)
     case PROFAI_ERR_UNKNOWN_SERVICE:
     case PROFAI_ERR_UNKNOWN_BLOB:
     case PROFAI_ERR_UNKNOWN_OWNER:
+    case PROFAI_ERR_UNKNOWN_WORKER: /* admin socket only */
+    case PROFAI_ERR_NOT_FAILED:     /* admin socket only */
     case PROFAI_ERR_NOT_PDF:
     case PROFAI_ERR_ENCRYPTED:
     case PROFAI_ERR_DAMAGED:

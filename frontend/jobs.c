@@ -329,6 +329,17 @@ jobs_get(api_call_t *call)
     api_reply_db_json(call->req, status, 200, json, len, "job");
 }
 
+/* GET /api/v1/jobs/{id}/events: the job's history, to its owner and admins (docs/api.md 4.14). */
+void
+jobs_events(api_call_t *call)
+{
+    char *json = NULL;
+    size_t len = 0;
+    db_status_t status = db_job_events_json(call->api->db, route_text(call->route, "id"),
+                                            api_owner_filter(call->user), &json, &len);
+    api_reply_db_json(call->req, status, 200, json, len, "job");
+}
+
 /* ---------------------------------------------------------------- cancellation */
 
 static bool
