@@ -30,6 +30,8 @@ typedef struct {
      * API_CACHE_TTL_DEFAULT; negative: no cache at all). */
     size_t cache_bytes;
     int cache_ttl_ms;
+    /* Milliseconds a search answer is served from that cache (0: none): docs/api.md 4.8. */
+    int search_ttl_ms;
 } api_config_t;
 
 #define API_CACHE_BYTES_DEFAULT ((size_t)64 << 20)
