@@ -82,7 +82,7 @@ static const char s_sql_courses[] =
  * lesson's text (not its whole text), highlighting every word of the search, with the bytes
  * 0x01 / 0x02 around matches, which snippet.h turns into <mark> / </mark> after HTML-escaping
  * the rest (the text loses any 0x01 / 0x02 of its own first). docs/api.md 4.8. */
-#define DB_SEARCH_CANDIDATES "500"
+#define DB_SEARCH_CANDIDATES "200"
 #define DB_SEARCH_SNIPPET_CHARS "3000"
 static const char s_sql_search[] =
     "WITH q AS (SELECT profai_search_query($1) AS q, profai_phrase_query($1) AS p), "
