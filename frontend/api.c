@@ -36,6 +36,7 @@ api_new(const api_config_t *cfg)
     self->broker_timeout_ms = cfg->broker_timeout_ms;
     self->max_upload = cfg->max_upload;
     self->body_timeout_ms = cfg->body_timeout_ms;
+    self->search_ttl_ms = ttl < 0 ? 0 : cfg->search_ttl_ms;
     self->db = cfg->db;
     self->auth = cfg->auth;
     self->quiz_max_attempts = cfg->quiz_max_attempts;

@@ -31,6 +31,8 @@ typedef struct {
     size_t cache_bytes;
     int cache_ttl_ms;
     int quiz_max_attempts; /* a student's attempts per course (0: unlimited), docs/api.md 4.10 */
+    /* Milliseconds a search answer is served from that cache (0: none): docs/api.md 4.8. */
+    int search_ttl_ms;
 } api_config_t;
 
 #define API_CACHE_BYTES_DEFAULT ((size_t)64 << 20)

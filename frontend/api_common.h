@@ -28,8 +28,11 @@ struct api_t {
     int body_timeout_ms;
     db_pool_t *db;
     auth_t *auth;
-    cache_t *cache; /* course documents, quizzes and answer keys by course id (courses.h) */
+    cache_t *cache; /* course documents, quizzes and answer keys by course id (courses.h),
+                     * and search answers (for search_ttl_ms) */
     int quiz_max_attempts;
+    int search_ttl_ms;
+    unsigned search_generation; /* atomic: bumped when a course is forgotten (courses.c) */
 };
 
 /* One request being handled (all borrowed for the handler call). */

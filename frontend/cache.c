@@ -168,6 +168,13 @@ cache_get(cache_t *self, const char *key, bool *fresh)
 cache_item_t *
 cache_put(cache_t *self, const char *key, char **data_p, size_t len, const char *etag)
 {
+    return cache_put_ttl(self, key, data_p, len, etag, self->ttl_ms);
+}
+
+cache_item_t *
+cache_put_ttl(cache_t *self, const char *key, char **data_p, size_t len, const char *etag,
+              int ttl_ms)
+{
     char *data = *data_p;
     *data_p = NULL;
     size_t cost = strlen(key) + len + (etag ? strlen(etag) : 0) + CACHE_ITEM_OVERHEAD;
@@ -187,7 +194,7 @@ cache_put(cache_t *self, const char *key, char **data_p, size_t len, const char 
         return NULL;
     }
     pthread_mutex_lock(&self->lock);
-    if (self->max_bytes == 0 || cost > self->max_bytes / 8) {
+    if (self->max_bytes == 0 || ttl_ms <= 0 || cost > self->max_bytes / 8) {
         /* Too big to be worth a share of the budget: the caller still serves it. Whatever the
          * cache held under key is older, so it goes. */
         cache_item_t *old = g_hash_table_lookup(self->index, key);
@@ -197,7 +204,7 @@ cache_put(cache_t *self, const char *key, char **data_p, size_t len, const char 
         return item;
     }
     item->refs = 2; /* and the table's */
-    item->expires_ms = zclock_mono() + self->ttl_ms;
+    item->expires_ms = zclock_mono() + ttl_ms;
     cache_item_t *old = g_hash_table_lookup(self->index, key);
     if (old != NULL)
         s_unlink(self, old);
@@ -228,6 +235,21 @@ cache_remove(cache_t *self, const char *key)
     cache_item_t *item = g_hash_table_lookup(self->index, key);
     if (item != NULL)
         s_unlink(self, item);
+    pthread_mutex_unlock(&self->lock);
+}
+
+void
+cache_remove_prefix(cache_t *self, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    pthread_mutex_lock(&self->lock);
+    cache_item_t *item = self->head;
+    while (item != NULL) {
+        cache_item_t *next = item->next;
+        if (strncmp(item->key, prefix, n) == 0)
+            s_unlink(self, item);
+        item = next;
+    }
     pthread_mutex_unlock(&self->lock);
 }
 

@@ -48,11 +48,19 @@ cache_item_t *cache_get(cache_t *self, const char *key, bool *fresh);
 cache_item_t *cache_put(cache_t *self, const char *key, char **data_p, size_t len,
                         const char *etag);
 
+/* cache_put with its own time to live (ttl_ms instead of the cache's; 0: returned, not kept). */
+cache_item_t *cache_put_ttl(cache_t *self, const char *key, char **data_p, size_t len,
+                            const char *etag, int ttl_ms);
+
 /* Make an item fresh again for another TTL (when its source was checked to be unchanged). */
 void cache_touch(cache_t *self, cache_item_t *item);
 
 /* Forget key (no-op when absent); readers holding the item keep it. */
 void cache_remove(cache_t *self, const char *key);
+
+/* Forget every key that starts with prefix (walks every item: for rare events such as a
+ * deletion). */
+void cache_remove_prefix(cache_t *self, const char *prefix);
 
 void cache_stats(cache_t *self, cache_stats_t *stats);
 

@@ -15,6 +15,10 @@
 /* Search pages go this deep at most (offset cursors; docs/api.md 4.8). */
 #define COURSES_SEARCH_OFFSET_MAX 10000
 
+/* Cache keys of search answers: this, then "<limit>:<offset>:<q>". Every role sees the same
+ * search answer, so the caller is not part of the key. */
+#define COURSES_SEARCH_KEY "search:"
+
 /* ---------------------------------------------------------------- course cache */
 
 /* Cache keys: one course's document, quiz and quiz answer key. */
@@ -34,6 +38,10 @@ s_forget_course(api_t *self, const char *id)
         s_key(key, sizeof key, kinds[i], id);
         cache_remove(self->cache, key);
     }
+    /* Any cached search may list it: they all go (searches are cached for seconds only), and
+     * a search that read PostgreSQL before the deletion must not store its answer after it. */
+    __atomic_add_fetch(&self->search_generation, 1, __ATOMIC_ACQ_REL);
+    cache_remove_prefix(self->cache, COURSES_SEARCH_KEY);
 }
 
 /* Keep a body under key with its ETag; the item (referenced) in *item. */
@@ -315,8 +323,25 @@ courses_list(api_call_t *call)
                            "cursor is not a next_cursor of this list (or of this search)");
         return;
     }
+    /* A search answer is kept for api->search_ttl_ms: the same few searches come from
+     * thousands of students, and a search is the dearest read PostgreSQL serves. */
+    char *key = NULL;
+    unsigned generation = __atomic_load_n(&call->api->search_generation, __ATOMIC_ACQUIRE);
+    if (query.q != NULL && call->api->search_ttl_ms > 0) {
+        if (asprintf(&key, COURSES_SEARCH_KEY "%d:%lld:%s", query.limit, query.offset, query.q) < 0)
+            key = NULL;
+        bool fresh = false;
+        cache_item_t *item = key ? cache_get(call->api->cache, key, &fresh) : NULL;
+        if (item != NULL && fresh) {
+            free(key);
+            courses_reply_item(req, DB_OK, &item);
+            return;
+        }
+        cache_item_release(&item);
+    }
     db_course_page_t page;
     if (db_courses_json(call->api->db, &query, &page) != DB_OK) {
+        free(key);
         api_reply_unavailable(req, "the database");
         return;
     }
@@ -341,7 +366,21 @@ courses_list(api_call_t *call)
     free(page.json);
     if (json_failed(&j)) {
         json_free(&j);
+        free(key);
         http_reply_problem(req, 500, NULL, "out of memory");
+        return;
+    }
+    if (key != NULL) {
+        size_t len = j.len;
+        char *body = json_steal(&j, &len);
+        char etag[API_ETAG_SIZE];
+        api_etag(body, len, etag);
+        /* Not kept when a course was deleted meanwhile (it may be in this answer). */
+        bool keep = __atomic_load_n(&call->api->search_generation, __ATOMIC_ACQUIRE) == generation;
+        cache_item_t *item = cache_put_ttl(call->api->cache, key, &body, len, etag,
+                                           keep ? call->api->search_ttl_ms : 0);
+        free(key);
+        courses_reply_item(req, item ? DB_OK : DB_UNAVAILABLE, &item);
         return;
     }
     char etag[API_ETAG_SIZE];

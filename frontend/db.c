@@ -26,7 +26,11 @@ struct db_pool_t {
     pthread_mutex_t lock;
     pthread_cond_t cond; /* signalled when a connection is released */
     PGconn **conns;      /* NULL until first used */
-    int *free_slots;     /* stack of idle connection indexes */
+    /* Per slot: the statements (db_statement_t ids, bits) prepared on the session of backend
+     * prepared_pid[slot]; another pid means a new session, where none is. */
+    uint32_t *prepared;
+    int *prepared_pid;
+    int *free_slots; /* stack of idle connection indexes */
     int nfree;
     int64_t last_log_ms; /* guarded by lock */
 };
@@ -59,9 +63,14 @@ db_pool_new(const char *conninfo, int size, int acquire_timeout_ms)
     self->conninfo = strdup(conninfo ? conninfo : "");
     self->conns = calloc((size_t)size, sizeof *self->conns);
     self->free_slots = calloc((size_t)size, sizeof *self->free_slots);
-    if (self->conninfo == NULL || self->conns == NULL || self->free_slots == NULL) {
+    self->prepared = calloc((size_t)size, sizeof *self->prepared);
+    self->prepared_pid = calloc((size_t)size, sizeof *self->prepared_pid);
+    if (self->conninfo == NULL || self->conns == NULL || self->free_slots == NULL ||
+        self->prepared == NULL || self->prepared_pid == NULL) {
         free(self->conninfo);
         free(self->conns);
+        free(self->prepared);
+        free(self->prepared_pid);
         free(self->free_slots);
         free(self);
         return NULL;
@@ -91,6 +100,8 @@ db_pool_destroy(db_pool_t **self_p)
     pthread_cond_destroy(&self->cond);
     pthread_mutex_destroy(&self->lock);
     free(self->conns);
+    free(self->prepared);
+    free(self->prepared_pid);
     free(self->free_slots);
     free(self->conninfo);
     free(self);
@@ -217,9 +228,41 @@ s_ready(db_pool_t *self, int slot)
     return 0;
 }
 
+/* Run stmt (prepared on this connection first if it is not yet) or, without one, sql. */
+static PGresult *
+s_exec(db_pool_t *self, int slot, const db_statement_t *stmt, const char *sql, int nparams,
+       const char *const *values, const int *lengths, const int *formats)
+{
+    PGconn *conn = self->conns[slot];
+    if (stmt == NULL)
+        return PQexecParams(conn, sql, nparams, NULL, values, lengths, formats, 0);
+    int pid = PQbackendPID(conn);
+    if (pid != self->prepared_pid[slot]) {
+        self->prepared_pid[slot] = pid;
+        self->prepared[slot] = 0;
+    }
+    uint32_t bit = 1u << stmt->id;
+    if ((self->prepared[slot] & bit) == 0) {
+        PGresult *res = PQprepare(conn, stmt->name, stmt->sql, nparams, NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            return res; /* the caller logs it or resets the connection */
+        PQclear(res);
+        self->prepared[slot] |= bit;
+    }
+    return PQexecPrepared(conn, stmt->name, nparams, values, lengths, formats, 0);
+}
+
 db_status_t
 db_query(db_pool_t *self, const char *sql, int nparams, const char *const *values,
          const int *lengths, const int *formats, ExecStatusType want, PGresult **out)
+{
+    return db_query_prepared(self, NULL, sql, nparams, values, lengths, formats, want, out);
+}
+
+db_status_t
+db_query_prepared(db_pool_t *self, const db_statement_t *stmt, const char *sql, int nparams,
+                  const char *const *values, const int *lengths, const int *formats,
+                  ExecStatusType want, PGresult **out)
 {
     *out = NULL;
     int slot = s_acquire(self);
@@ -232,7 +275,7 @@ db_query(db_pool_t *self, const char *sql, int nparams, const char *const *value
         goto done;
     for (int attempt = 0; attempt < 2; attempt++) {
         PGconn *conn = self->conns[slot];
-        PGresult *res = PQexecParams(conn, sql, nparams, NULL, values, lengths, formats, 0);
+        PGresult *res = s_exec(self, slot, stmt, sql, nparams, values, lengths, formats);
         if (PQresultStatus(res) == want) {
             *out = res;
             status = DB_OK;

@@ -74,28 +74,41 @@ static const char s_sql_courses[] =
     "('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $1::uuid) "
     "ORDER BY c.created_at DESC, c.id DESC LIMIT $3::int";
 
-/* Full-text search (migration 002): the best lesson of each matching course (an exact phrase
- * first, then cover density), courses in that order, then the page's snippets: ts_headline
- * over the best lesson's text, highlighting every word of the search, with the bytes 0x01 /
- * 0x02 around matches, which snippet.h turns into <mark> / </mark> after HTML-escaping the
- * rest (the text loses any 0x01 / 0x02 of its own first). */
+/* Full-text search (migration 002), in proportion to its page rather than to its matches:
+ * the lessons matching the search (GIN index), only the newest DB_SEARCH_CANDIDATES of them
+ * (by their course's age: a cheap top-N sort, no lesson read), ranked (an exact phrase first,
+ * then cover density); the best lesson of each course, courses in that order; then the page's
+ * snippets: ts_headline over the first DB_SEARCH_SNIPPET_CHARS characters of the best
+ * lesson's text (not its whole text), highlighting every word of the search, with the bytes
+ * 0x01 / 0x02 around matches, which snippet.h turns into <mark> / </mark> after HTML-escaping
+ * the rest (the text loses any 0x01 / 0x02 of its own first). docs/api.md 4.8. */
+#define DB_SEARCH_CANDIDATES "200"
+#define DB_SEARCH_SNIPPET_CHARS "3000"
 static const char s_sql_search[] =
     "WITH q AS (SELECT profai_search_query($1) AS q, profai_phrase_query($1) AS p), "
-    "best AS (SELECT DISTINCT ON (l.course_id) l.course_id, l.position, "
-    "                l.search @@ q.p AS phrase, ts_rank_cd(l.search, q.q) AS rank "
-    "         FROM course_lessons l, q WHERE l.search @@ q.q "
-    "         ORDER BY l.course_id, 3 DESC, 4 DESC, l.position), "
-    "page AS (SELECT b.*, c.created_at FROM best b JOIN courses c ON c.id = b.course_id "
-    "         ORDER BY b.phrase DESC, b.rank DESC, c.created_at DESC, b.course_id DESC "
+    "cand AS (SELECT l.course_id, l.position, l.search, c.created_at "
+    "         FROM course_lessons l JOIN courses c ON c.id = l.course_id, q "
+    "         WHERE l.search @@ q.q ORDER BY c.created_at DESC, l.course_id DESC, l.position "
+    "         LIMIT " DB_SEARCH_CANDIDATES "), "
+    "best AS (SELECT DISTINCT ON (b.course_id) b.course_id, b.position, b.created_at, "
+    "                b.search @@ q.p AS phrase, ts_rank_cd(b.search, q.q) AS rank "
+    "         FROM cand b, q ORDER BY b.course_id, 4 DESC, 5 DESC, b.position), "
+    "page AS (SELECT * FROM best b "
+    "         ORDER BY b.phrase DESC, b.rank DESC, b.created_at DESC, b.course_id DESC "
     "         LIMIT $2::int OFFSET $3::bigint) "
     "SELECT " DB_COURSE_ITEM ", l.lesson_id, "
-    "       ts_headline(l.config, translate(l.text, chr(1) || chr(2), ''), "
+    "       ts_headline(l.config, "
+    "                   translate(left(l.text, " DB_SEARCH_SNIPPET_CHARS
+    "), chr(1) || chr(2), ''), "
     "                   profai_highlight_query(l.config, $1), "
     "                   'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', MaxWords=35, "
     "                   MinWords=15, ShortWord=0, MaxFragments=2, FragmentDelimiter=\" ... \"') "
     "FROM page p JOIN courses c ON c.id = p.course_id JOIN users u ON u.id = c.owner_id "
-    "JOIN course_lessons l ON l.course_id = p.course_id AND l.position = p.position, q "
+    "JOIN course_lessons l ON l.course_id = p.course_id AND l.position = p.position "
     "ORDER BY p.phrase DESC, p.rank DESC, p.created_at DESC, p.course_id DESC";
+
+static const db_statement_t s_stmt_search = {DB_STMT_SEARCH, "profai_search", s_sql_search};
+static const db_statement_t s_stmt_courses = {DB_STMT_COURSES, "profai_courses", s_sql_courses};
 
 /* One course of a list (columns DB_COURSE_ITEM, then for a search the lesson and snippet);
  * "owner_id" only where the query's viewer may see it. */
@@ -157,8 +170,8 @@ db_courses_json(db_pool_t *self, const db_course_query_t *query, db_course_page_
         values[2] = limit;
     }
     PGresult *res = NULL;
-    db_status_t status = db_query(self, search ? s_sql_search : s_sql_courses, 3, values, NULL,
-                                  NULL, PGRES_TUPLES_OK, &res);
+    db_status_t status = db_query_prepared(self, search ? &s_stmt_search : &s_stmt_courses, NULL, 3,
+                                           values, NULL, NULL, PGRES_TUPLES_OK, &res);
     if (status != DB_OK)
         return status;
     int rows = PQntuples(res);

@@ -27,6 +27,23 @@ db_status_t db_query(db_pool_t *self, const char *sql, int nparams, const char *
  * revocation listener, auth_listen.h). The caller owns it (PQfinish), also when it failed
  * (check PQstatus); NULL only when out of memory. */
 PGconn *db_pool_connect(db_pool_t *self);
+/* A statement prepared once per connection (PQprepare, then PQexecPrepared): PostgreSQL
+ * plans it once per session instead of on every call. id is unique among them, 0-31; name is
+ * the prepared statement's name. */
+typedef struct {
+    int id;
+    const char *name;
+    const char *sql;
+} db_statement_t;
+
+/* Identifiers of the prepared statements (db_statement_t.id). */
+enum { DB_STMT_COURSES = 0, DB_STMT_SEARCH = 1 };
+
+/* db_query with stmt (sql NULL) or, when stmt is NULL, sql as db_query runs it. */
+db_status_t db_query_prepared(db_pool_t *self, const db_statement_t *stmt, const char *sql,
+                              int nparams, const char *const *values, const int *lengths,
+                              const int *formats, ExecStatusType want,
+                              PGresult **out) PROFAI_MUST_CHECK;
 
 /* Write one column of a result row as a JSON value: a string (db_write_text), an integer
  * (db_write_int) or a value that is already JSON text (db_write_raw: json and jsonb columns);

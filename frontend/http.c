@@ -63,6 +63,49 @@ http_log_safe(const char *s, char *buf, size_t size)
     buf[i] = '\0';
 }
 
+/* ---------------------------------------------------------------- client address */
+
+/* Whether addr is one of the trusted proxies (exact text, entries separated by commas and
+ * blanks). */
+static bool
+s_trusted(const http_server_t *self, const char *addr)
+{
+    size_t n = strlen(addr);
+    const char *p = self->trusted_proxies;
+    while (n > 0 && *p != '\0') {
+        p += strspn(p, ", \t");
+        size_t len = strcspn(p, ", \t");
+        if (len == n && strncmp(p, addr, n) == 0)
+            return true;
+        p += len;
+    }
+    return false;
+}
+
+const char *
+http_client_addr(http_request_t *req, char *buf, size_t size)
+{
+    const char *peer = mg_get_request_info(req->conn)->remote_addr;
+    const char *xff =
+        s_trusted(req->server, peer) ? mg_get_header(req->conn, "X-Forwarded-For") : NULL;
+    if (xff != NULL) {
+        /* The last entry: the address the trusted proxy accepted the connection from (those
+         * before it came from the client and prove nothing). */
+        const char *last = strrchr(xff, ',');
+        last = last ? last + 1 : xff;
+        last += strspn(last, " \t");
+        size_t len = strcspn(last, " \t");
+        /* Only an address's characters (IPv4, IPv6): anything else is not logged as one. */
+        if (len > 0 && len < size && len < 46 && strspn(last, "0123456789abcdefABCDEF.:") == len) {
+            memcpy(buf, last, len);
+            buf[len] = '\0';
+            return buf;
+        }
+    }
+    snprintf(buf, size, "%s", peer);
+    return buf;
+}
+
 /* ---------------------------------------------------------------- request checks */
 
 static bool
@@ -159,11 +202,18 @@ s_on_request(struct mg_connection *conn, void *cbdata)
     if (req.status == 0)
         http_reply_problem(&req, 500, NULL, "the request was not answered");
 
-    char logged[160];
+    char logged[160], from[64], request_id[72] = "";
     http_log_safe(req.path, logged, sizeof logged);
-    log_info("%s %s %d %lldms user=%s from=%s", req.method, logged, req.status,
-             (long long)(zclock_mono() - req.started_ms), req.user[0] ? req.user : "-",
-             ri->remote_addr);
+    http_client_addr(&req, from, sizeof from);
+    const char *rid = s_trusted(self, ri->remote_addr) ? mg_get_header(conn, "X-Request-Id") : NULL;
+    if (rid != NULL) {
+        char safe[64];
+        http_log_safe(rid, safe, sizeof safe);
+        snprintf(request_id, sizeof request_id, " id=%s", safe);
+    }
+    log_info("%s %s %d %lldms user=%s from=%s%s", req.method, logged, req.status,
+             (long long)(zclock_mono() - req.started_ms), req.user[0] ? req.user : "-", from,
+             request_id);
     return req.status;
 }
 
@@ -182,6 +232,12 @@ http_server_new(const http_config_t *cfg, char *err, size_t err_size)
         goto fail;
     }
     self->cfg.listen = self->listen;
+    self->trusted_proxies = strdup(cfg->trusted_proxies ? cfg->trusted_proxies : "");
+    if (self->trusted_proxies == NULL) {
+        snprintf(err, err_size, "out of memory");
+        goto fail;
+    }
+    self->cfg.trusted_proxies = self->trusted_proxies;
     /* One watch per worker thread is enough (a thread reads one body at a time). */
     self->watch =
         http_watch_new(cfg->min_rate, cfg->min_rate_grace_ms, cfg->threads + 4, err, err_size);
@@ -247,6 +303,7 @@ http_server_destroy(http_server_t **self_p)
         mg_stop(self->ctx);
     http_watch_destroy(&self->watch);
     free(self->listen);
+    free(self->trusted_proxies);
     free(self);
     *self_p = NULL;
 }

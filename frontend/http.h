@@ -76,6 +76,9 @@ typedef struct {
      * starts, thread_exit(handler_arg, state) when it ends (inside http_server_destroy). */
     void *(*thread_init)(void *arg);
     void (*thread_exit)(void *arg, void *state);
+    /* Peers whose X-Forwarded-For names the client (the edge proxy): comma-separated
+     * addresses as the peer's address is written ("127.0.0.1", "::1"); NULL or "" for none. */
+    const char *trusted_proxies;
 } http_config_t;
 
 /* Start serving. Returns the server or NULL with a sentence in err. cfg is copied (strings
@@ -93,6 +96,12 @@ int http_server_port(http_server_t *self);
 void *http_thread_state(http_request_t *req);
 
 /* ---------------------------------------------------------------- request */
+
+/* The client's address into buf (NUL-terminated, at most size - 1 bytes): the peer's, or when
+ * the peer is one of the trusted proxies and sent X-Forwarded-For, that header's last address
+ * (the one the proxy itself saw). The one place the frontend decides who a client is: the
+ * access log, and whatever counts requests per client. Returns buf. */
+const char *http_client_addr(http_request_t *req, char *buf, size_t size);
 
 /* A request header's value (borrowed, valid during the call), or NULL. */
 const char *http_header(http_request_t *req, const char *name);

@@ -15,7 +15,8 @@ struct http_server_t {
     struct mg_context *ctx;
     http_config_t cfg;
     char *listen;
-    http_watch_t *watch; /* the slow-client watchdog of request bodies */
+    char *trusted_proxies; /* cfg.trusted_proxies, copied ("" for none) */
+    http_watch_t *watch;   /* the slow-client watchdog of request bodies */
 };
 
 /* Copy a client-controlled string into buf for the log: printable ASCII only, bounded. */

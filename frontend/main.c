@@ -43,6 +43,8 @@ typedef struct {
     long long read_cache_bytes;
     long long read_cache_ttl;
     long long quiz_max_attempts;
+    long long search_cache_ttl;
+    const char *trusted_proxies;
 } s_settings_t;
 
 static void
@@ -124,6 +126,7 @@ s_settings_read(startup_t *st, s_settings_t *s)
     s->listen = startup_conf_str(st, "http/listen", "127.0.0.1:8080");
     s->broker = startup_conf_str(st, "broker/endpoint", "tcp://127.0.0.1:5555");
     s->conninfo = startup_conf_str(st, "database/conninfo", "");
+    s->trusted_proxies = startup_conf_str(st, "http/trusted_proxies", "127.0.0.1,::1");
     s->threads = startup_conf_int(st, "http/threads", 64, 1, 4096);
     s->max_upload = startup_conf_int(st, "http/max_upload", 50LL << 20, 1024, PROTO_PDF_MAX);
     s->body_timeout = startup_conf_int(st, "http/body_timeout", 60000, 100, 3600000);
@@ -139,6 +142,7 @@ s_settings_read(startup_t *st, s_settings_t *s)
         startup_conf_int(st, "cache/max_bytes", (long long)API_CACHE_BYTES_DEFAULT, 0, 1LL << 40);
     s->read_cache_ttl = startup_conf_int(st, "cache/ttl", API_CACHE_TTL_DEFAULT, 0, 3600000);
     s->quiz_max_attempts = startup_conf_int(st, "quiz/max_attempts", 3, 0, 1000);
+    s->search_cache_ttl = startup_conf_int(st, "cache/search_ttl", 2000, 0, 60000);
 }
 
 int
@@ -212,7 +216,8 @@ main(int argc, char **argv)
                             .cache_ttl_ms = s.read_cache_bytes == 0 || s.read_cache_ttl == 0
                                                 ? -1
                                                 : (int)s.read_cache_ttl,
-                            .quiz_max_attempts = (int)s.quiz_max_attempts};
+                            .quiz_max_attempts = (int)s.quiz_max_attempts,
+                            .search_ttl_ms = (int)s.search_cache_ttl};
     api = api_new(&api_cfg);
     if (api == NULL) {
         log_error("out of memory");
@@ -227,7 +232,8 @@ main(int argc, char **argv)
                               .handler = api_handle,
                               .handler_arg = api,
                               .thread_init = api_thread_new,
-                              .thread_exit = api_thread_destroy};
+                              .thread_exit = api_thread_destroy,
+                              .trusted_proxies = s.trusted_proxies};
     server = http_server_new(&http_cfg, err, sizeof err);
     if (server == NULL) {
         log_error("%s", err);

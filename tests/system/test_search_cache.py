@@ -1,0 +1,59 @@
+"""System test of the search answer cache (docs/api.md 4.8, cache/search_ttl): a search is
+answered from the frontend's cache for search_ttl; deleting a course drops every cached search
+of the frontend that deleted it at once, and other frontends stop listing it within their
+search_ttl.
+
+Everything is real: the programs of bin/, PostgreSQL, HTTP.
+
+    /usr/bin/python3 -m pytest tests/system/test_search_cache.py -x
+"""
+
+from __future__ import annotations
+
+import time
+
+from stack import API, wait_for
+from test_courses_api import QUIZ_DOC, get, send, store_course
+
+WORD = "quokka"
+
+
+def found(stack, frontend) -> list[str]:
+    r = get(stack, f"{API}/courses?q={WORD}", frontend=frontend)
+    assert r.status_code == 200, r.text
+    return [c["id"] for c in r.json()["courses"]]
+
+
+def test_search_cache_and_deletion(make_stack):
+    stack = make_stack()
+    stack.start_broker()
+    stack.add_worker()
+    # frontends[0] (which deletes) keeps a search for a minute; the other for one second
+    keeper = stack.add_frontend(conf={"cache": {"search_ttl": 60000}})
+    other = stack.add_frontend(conf={"cache": {"search_ttl": 1000}})
+    stack.wait_healthy()
+    doc = {**QUIZ_DOC, "title": f"The {WORD} course"}
+
+    a, _ = store_course(stack, "teacher", doc)
+    assert found(stack, keeper) == [a]
+    assert found(stack, other) == [a]
+
+    # A second course: the keeper still answers from its cache (this is what the cache saves);
+    # the other frontend lists it once its second has passed.
+    b, _ = store_course(stack, "teacher", {**doc, "title": f"Another {WORD} course"})
+    assert found(stack, keeper) == [a]
+    wait_for("the other frontend to list the new course", lambda: a in found(stack, other) and
+             b in found(stack, other), 30)
+
+    # Deleting a course through the keeper drops its cached searches at once.
+    r = send(stack, "DELETE", f"{API}/courses/{a}", token="teacher")
+    assert r.status_code == 204, r.text
+    assert found(stack, keeper) == [b]
+    # The other frontend may list it for up to its search_ttl, never longer.
+    deleted = time.monotonic()
+    wait_for("the other frontend to forget the deleted course",
+             lambda: found(stack, other) == [b], 30)
+    assert time.monotonic() - deleted < 1.0 + 5.0  # its TTL, and generous room for a busy machine
+    for _ in range(3):
+        assert found(stack, other) == [b] and found(stack, keeper) == [b]
+        time.sleep(0.3)
