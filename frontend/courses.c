@@ -328,7 +328,13 @@ courses_list(api_call_t *call)
     char *key = NULL;
     unsigned generation = __atomic_load_n(&call->api->search_generation, __ATOMIC_ACQUIRE);
     if (query.q != NULL && call->api->search_ttl_ms > 0) {
-        if (asprintf(&key, COURSES_SEARCH_KEY "%d:%lld:%s", query.limit, query.offset, query.q) < 0)
+        /* Who may see owner_id differs (db_course_query_t): students share one answer, a
+         * teacher has their own, admins one. */
+        const char *viewer = query.owner_id_all   ? "admin"
+                             : query.owner_id_own ? query.owner_id_own
+                                                  : "-";
+        if (asprintf(&key, COURSES_SEARCH_KEY "%s:%d:%lld:%s", viewer, query.limit, query.offset,
+                     query.q) < 0)
             key = NULL;
         bool fresh = false;
         cache_item_t *item = key ? cache_get(call->api->cache, key, &fresh) : NULL;
