@@ -24,9 +24,9 @@ _Static_assert(EXTRACT_OUTPUT_MAX == PROTO_COURSE_MAX, "extractor output limit !
 /* How far below the limit the kernel enforced getrusage may report the processor time: the
  * kernel checks RLIMIT_CPU against its precise run time at a tick, wait4 reports utime + stime
  * rebuilt from sampled ticks. 0.1 s was measured on an idle machine; on a loaded 2-core one a
- * child killed at a 2 s limit was reported at 1.8 s. A fraction of the limit, at least 0.1 s. */
+ * child killed at a 2 s limit was reported at 1.7 s. A fraction of the limit, at least 0.1 s. */
 #define CPU_ACCOUNTING_MARGIN_S 0.1
-#define CPU_ACCOUNTING_MARGIN_SHARE 0.15
+#define CPU_ACCOUNTING_MARGIN_SHARE 0.25
 /* After the pipe closes, how often to look for the child's exit status. */
 #define REAP_RETRY_MS 10
 /* The first fd the child does not inherit: 0, 1, 2 and the progress pipe stay. */
