@@ -137,5 +137,6 @@ format-check:
 
 include fuzz/fuzz.mk
 include mk/asan.mk
+include mk/install.mk
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
