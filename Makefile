@@ -25,7 +25,8 @@ BIN := bin
 # ---- sources (one line per component; keep them explicit) ----------------------------
 COMMON_SRC   := common/log.c common/conf.c common/startup.c common/json.c common/utf8.c \
                 common/strbuf.c common/notify.c
-PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.c protocol/mp_scan.c
+PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.c protocol/messages.c \
+                protocol/mp_scan.c
 BROKER_SRC   := broker/main.c broker/broker.c broker/store.c broker/migrate.c $(B)/broker/migrations.c
 WORKER_SRC   := workers/daemon/main.c workers/daemon/worker.c workers/daemon/job_runner.c
 EXTRACT_SRC  := workers/extract/extract_main.c workers/extract/course.c
@@ -35,9 +36,13 @@ COURSE_SRC   := workers/course/strmap.c workers/course/textclean.c workers/cours
                 workers/course/stopwords.c workers/course/sentences.c workers/course/terms.c \
                 workers/course/keyterms.c workers/course/summary.c workers/course/quiz.c \
                 workers/course/course_text.c
-FRONTEND_SRC := frontend/main.c frontend/http.c frontend/api.c frontend/broker_client.c \
+# The frontend's pure parsers of client input (no civetweb): also linked into their unit tests
+# and fuzz targets (fuzz/fuzz.mk).
+FRONTEND_PURE_SRC := frontend/http_path.c frontend/multipart.c frontend/json_in.c
+FRONTEND_SRC := frontend/main.c frontend/http.c frontend/http_reply.c frontend/http_body.c \
+                frontend/http_watch.c frontend/api.c frontend/broker_client.c \
                 frontend/db.c frontend/auth.c frontend/static.c $(B)/frontend/web_assets.c \
-                frontend/cache.c frontend/json_in.c
+                frontend/cache.c $(FRONTEND_PURE_SRC)
 CTL_SRC      := profaictl/main.c
 MIGRATIONS   := $(sort $(wildcard broker/migrations/*.sql))
 
@@ -106,7 +111,14 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_
 
 $(B)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(shell pkg-config --cflags --libs cmocka) $(LDLIBS_BASE)
+	$(CC) $(CFLAGS) -o $@ $< $(filter %.o,$^) $(LIB) $(shell pkg-config --cflags --libs cmocka) \
+	    $(LDLIBS_BASE)
+
+# Unit tests of frontend modules link those modules' objects.
+$(B)/tests/test_http_path: $(B)/frontend/http_path.o
+$(B)/tests/test_multipart: $(B)/frontend/multipart.o
+$(B)/tests/test_json_in: $(B)/frontend/json_in.o
+$(B)/tests/test_http_watch: $(B)/frontend/http_watch.o
 
 deps:
 	@sh scripts/deps.sh

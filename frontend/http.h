@@ -8,6 +8,10 @@
  * path, status, duration, user). Everything a handler needs from civetweb goes through here,
  * so the API code never touches civetweb directly.
  *
+ * Files: http.c (server, request checks, request helpers), http_reply.c (answers),
+ * http_body.c (body reader), http_watch.c (slow-client watchdog), and the pure parsers
+ * http_path.c (request path) and multipart.c (forms).
+ *
  * Threads: civetweb serves each connection on one of `threads` worker threads. A per-thread
  * state (e.g. a broker socket) is created by the thread_init hook on each worker thread and
  * destroyed by thread_exit; handlers get it with http_thread_state().
@@ -19,6 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "http_path.h"
+#include "multipart.h"
 
 struct mg_connection;
 typedef struct http_server_t http_server_t;
@@ -36,29 +43,28 @@ typedef struct {
     int64_t started_ms;         /* monotonic clock, when the headers had arrived */
     int status;                 /* status of the answer sent; 0 while none */
     char user[257];             /* name of the authenticated caller, for the log line */
-    /* private to http.c */
+    /* private to the http*.c files */
     http_server_t *server;
     bool head;      /* HEAD: headers only */
     bool body_done; /* the request body was read to its end */
     bool close;     /* answer with Connection: close */
     bool continued; /* "100 Continue" was sent */
-    int watch_slot; /* deadline watchdog slot, -1 when none */
+    int watch_slot; /* slow-client watch (http_watch.h) while the body is read, -1 when none */
     int64_t deadline_ms;
     int64_t rate_start_ms; /* when the body read began: the minimum rate counts from here */
     size_t body_read;      /* body bytes read so far */
     char timeout_why[128]; /* why the body read timed out, once it did */
 } http_request_t;
 
-/* Longest request path served; a longer one names no resource (404). */
-#define HTTP_PATH_MAX 1024
+/* HTTP_PATH_MAX, the longest request path served: http_path.h. */
 
 typedef void (*http_handler_fn)(http_request_t *req, void *arg);
 
 typedef struct {
-    const char *listen;      /* "ADDR:PORT"; port 0 picks a free port */
-    int threads;             /* worker threads = connections served at once */
-    int request_timeout_ms;  /* civetweb's per-read timeout; also bounds the request headers */
-    int keep_alive_ms;       /* idle keep-alive connection timeout */
+    const char *listen;     /* "ADDR:PORT"; port 0 picks a free port */
+    int threads;            /* worker threads = connections served at once */
+    int request_timeout_ms; /* civetweb's per-read timeout; also bounds the request headers */
+    int keep_alive_ms;      /* idle keep-alive connection timeout */
     /* Slow clients: after min_rate_grace_ms, a request body must arrive (and a large answer be
      * taken) at min_rate bytes per second on average, else the connection is cut (408 for a
      * body). 0 = no minimum rate. */
@@ -169,19 +175,8 @@ const char *http_body_timeout_reason(const http_request_t *req);
 /* Read the whole (raw) body into buf. */
 http_body_status_t http_body_read_all(http_request_t *req, http_buf_t *buf);
 
-/* A multipart/form-data field to find (RFC 7578). */
-typedef struct {
-    const char *name;     /* field name */
-    size_t max;           /* most bytes its value may have */
-    char *filename;       /* NULL, or receives the part's file name ("" when none) */
-    size_t filename_size; /* size of filename */
-    /* results */
-    const uint8_t *value; /* borrowed from the body buffer */
-    size_t len;
-    bool found;         /* the field was present */
-    bool overflow;      /* its value was longer than max (value is NULL) */
-    bool filename_long; /* its file name did not fit filename_size */
-} http_form_field_t;
+/* A multipart/form-data field to find (RFC 7578): multipart.h. */
+typedef multipart_field_t http_form_field_t;
 
 /* Read a multipart/form-data body whole into body (its max bounds the whole form; the usual
  * deadline applies), then find the listed fields in it; other fields are ignored. A field

@@ -1,8 +1,9 @@
 /* json_in.c - see json_in.h. */
 #include "json_in.h"
 
+#include "utf8.h"
+
 #include <errno.h>
-#include <profai/proto.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -100,32 +101,6 @@ s_hex4(s_parser_t *ps, unsigned *out)
     return 0;
 }
 
-/* Append code point cp as UTF-8 to buf (room for 4 bytes is guaranteed by the caller). */
-static size_t
-s_put_utf8(char *buf, unsigned cp)
-{
-    if (cp < 0x80) {
-        buf[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        buf[0] = (char)(0xc0 | (cp >> 6));
-        buf[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        buf[0] = (char)(0xe0 | (cp >> 12));
-        buf[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        buf[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    buf[0] = (char)(0xf0 | (cp >> 18));
-    buf[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    buf[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    buf[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
 /* One \u escape (after the backslash and 'u'), with its low surrogate when it is a high one. */
 static int
 s_unicode_escape(s_parser_t *ps, unsigned *cp)
@@ -211,7 +186,7 @@ s_string(s_parser_t *ps, char **out, size_t *out_len)
                 free(buf);
                 return -1;
             }
-            n += s_put_utf8(buf + n, cp);
+            n += utf8_encode(cp, buf + n);
             break;
         default:
             ps->p--;
@@ -420,7 +395,7 @@ json_in_doc_t *
 json_in_parse(const char *text, size_t len, const json_in_limits_t *limits, char *err,
               size_t err_size)
 {
-    if (!proto_is_utf8(text, len)) {
+    if (!utf8_valid(text, len)) {
         snprintf(err, err_size, "the body is not valid UTF-8");
         return NULL;
     }

@@ -11,6 +11,9 @@
  * Written here rather than taking json-glib because request bodies are small and few, and a
  * parser that enforces every limit above in a few hundred lines is easier to trust (and fuzz)
  * than a general library's configuration.
+ *
+ * Pure: a function over a buffer (no civetweb, no global state; UTF-8 by common/utf8.h). Unit
+ * tests: tests/unit/test_json_in.c; fuzz target: fuzz/fuzz_json_in.c.
  */
 #ifndef PROFAI_FRONTEND_JSON_IN_H
 #define PROFAI_FRONTEND_JSON_IN_H

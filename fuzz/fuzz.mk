@@ -1,4 +1,5 @@
-# fuzz/fuzz.mk - libFuzzer targets of the protocol codec (docs/fuzzing.md).
+# fuzz/fuzz.mk - libFuzzer targets of the protocol codec and of the frontend's parsers of
+# client input (docs/fuzzing.md).
 #
 # Included by the top-level Makefile (`include fuzz/fuzz.mk`); uses only B from it, so
 # `make -f Makefile -f fuzz/fuzz.mk fuzz` works too. Needs clang and the compiler-rt runtimes
@@ -7,7 +8,8 @@
 #   make fuzz                   build every target, run each for FUZZ_SECONDS (default 60)
 #   make check-fuzz             the same for 10 seconds each (for `make check`)
 #   make fuzz-build             build only
-#   make fuzz-run-fuzz_bodies   run one target (fuzz_bodies, fuzz_frames, fuzz_token, fuzz_scan)
+#   make fuzz-run-fuzz_bodies   run one target (fuzz_bodies, fuzz_frames, fuzz_token, fuzz_scan,
+#                               fuzz_path, fuzz_multipart, fuzz_json_in)
 #   make fuzz-seeds             regenerate fuzz/corpus/ and fuzz/dict/ with fuzz/make_seeds.py
 #   make fuzz-clean             remove $(B)/fuzz (binaries, grown corpora, logs, crash files)
 #
@@ -29,7 +31,7 @@ FUZZ_MAX_LEN ?= 65536
 FUZZ_OPTIONS ?=
 
 FUZZ_B       := $(B)/fuzz
-FUZZ_TARGETS := fuzz_bodies fuzz_frames fuzz_token fuzz_scan
+FUZZ_TARGETS := fuzz_bodies fuzz_frames fuzz_token fuzz_scan fuzz_path fuzz_multipart fuzz_json_in
 FUZZ_PKGS    := libczmq libzmq msgpack
 # Coverage, ASan and UBSan on the codec too; UBSan aborts (no recovery) so that undefined
 # behaviour is a crash libFuzzer keeps.
@@ -47,7 +49,10 @@ FUZZ_LIBS    := $(shell pkg-config --libs $(FUZZ_PKGS))
 FUZZ_RUN_FLAGS = -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) \
                  -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=10 -print_final_stats=1
 
-FUZZ_LIB_SRC := $(wildcard protocol/*.c common/*.c)
+# The codec, common/, and the frontend's pure parsers (no civetweb; the top-level Makefile's
+# FRONTEND_PURE_SRC).
+FUZZ_LIB_SRC := $(wildcard protocol/*.c common/*.c) frontend/http_path.c frontend/multipart.c \
+                frontend/json_in.c
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(FUZZ_LIB_SRC))
 FUZZ_BINS    := $(addprefix $(FUZZ_B)/,$(FUZZ_TARGETS))
 FUZZ_RUNS    := $(addprefix fuzz-run-,$(FUZZ_TARGETS))

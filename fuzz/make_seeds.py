@@ -337,6 +337,85 @@ def scan_seeds():
     return seeds
 
 
+# ---- the frontend's parsers of client input ----------------------------------------------
+
+def path_seeds():
+    return {
+        "root": b"/",
+        "api": b"/api/v1/courses/5b0c2b5e-3f9a-4c51-9d7e-0c7a2f7d7a10/quiz",
+        "app-trailing-slash": b"/app/",
+        "escapes": b"/a%20b/%C3%A9t%c3%a9",
+        "encoded-dot-dot": b"/a/%2e%2E/b",
+        "encoded-slash": b"/a%2fb",
+        "nul": b"/a%00b",
+        "double-slash": b"/a//b",
+        "overlong": b"/%c0%af",
+        "surrogate": b"/%ed%a0%80",
+        "bad-escape": b"/%g1%",
+        "long": b"/" + b"a" * 1023,
+        "too-long": b"/" + b"%41" * 1024,
+    }
+
+
+def multipart_seeds():
+    b = b"XyZ"
+
+    def seed(parts, boundary=b, filename_size=32, title_max=64, closing=True):
+        body = b"".join(b"--" + boundary + b"\r\n" + headers + b"\r\n\r\n" + value + b"\r\n"
+                        for headers, value in parts)
+        if closing:
+            body += b"--" + boundary + b"--\r\n"
+        return bytes([len(boundary) - 1, filename_size, title_max]) + boundary + body
+
+    file_part = (b'Content-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+                 b"Content-Type: application/pdf", PDF)
+    title_part = (b'Content-Disposition: form-data; name="title"', b"My title")
+    return {
+        "upload": seed([file_part, title_part]),
+        "browser-boundary": seed([file_part], boundary=b"----WebKitFormBoundary7MA4YWxkTrZu0gW"),
+        "no-closing": seed([file_part], closing=False),
+        "twice": seed([title_part, title_part]),
+        "no-disposition": seed([(b"X-Other: 1", b"zz"), file_part]),
+        "escaped-filename": seed([(b'Content-Disposition: form-data; name="file"; '
+                                   b'filename="a \\"q\\" b.pdf"', PDF)], filename_size=8),
+        "title-over-max": seed([title_part], title_max=3),
+        "nul-in-filename": seed([(b'Content-Disposition: form-data; name="file"; '
+                                  b'filename="a\x00b.pdf"', PDF)], filename_size=4),
+        "lookalike": seed([(title_part[0], b"a\r\n--XyZb\r\n--Xy")]),
+        "preamble": bytes([2, 32, 64]) + b + b"preamble\r\n--XyZ  \r\n" + title_part[0] +
+                    b"\r\n\r\nv\r\n--XyZ--",
+    }
+
+
+def json_seeds():
+    limits = bytes([0x33])  # max_depth 4, max_values 25
+    return {
+        "answers": limits + b'{"answers": [0, 2, 1, 3]}',
+        "types": limits + b'{"a": [1, -2.5e3, true, false, null], "s": "x\\n\\u00e9", "o": {}}',
+        "surrogates": limits + b'["\\ud83d\\ude00", "\\ud83d", "\\ude00"]',
+        "big-numbers": limits + b"[9223372036854775807, 9223372036854775808, 1e400, -0]",
+        "duplicate": limits + b'{"a": 1, "\\u0061": 2}',
+        "deep": limits + b"[[[[[1]]]]]",
+        "trailing": limits + b"{} x",
+        "invalid-utf8": limits + b'"\xc0\xaf"',
+        "nul-escape": limits + b'"\\u0000"',
+    }
+
+
+def json_dict():
+    return [b"{", b"}", b"[", b"]", b'"', b":", b",", b"true", b"false", b"null", b"\\u",
+            b"\\ud83d", b"\\ude00", b"-0.5e+10", b'"answers"']
+
+
+def multipart_dict():
+    return [b"\r\n", b"\r\n\r\n", b"--XyZ", b"\r\n--XyZ", b"--XyZ--", b"Content-Disposition:",
+            b" form-data", b'; name="file"', b'; name="title"', b'; filename="', b"\\\""]
+
+
+def path_dict():
+    return [b"%2e", b"%2f", b"%00", b"%c0%af", b"/./", b"/../", b"//", b"%ed%a0%80"]
+
+
 def bodies_dict():
     keys = ["v", "rid", "job_id", "attempt", "title", "filename", "sha256", "pdf", "progress",
             "stage", "page", "pages", "ok", "course", "error_code", "error", "owner", "state",
@@ -367,6 +446,9 @@ def main():
         "fuzz_frames": frame_seeds(),
         "fuzz_token": token_seeds(),
         "fuzz_scan": scan_seeds(),
+        "fuzz_path": path_seeds(),
+        "fuzz_multipart": multipart_seeds(),
+        "fuzz_json_in": json_seeds(),
     }
     for target, seeds in corpora.items():
         d = os.path.join(root, "corpus", target)
@@ -379,6 +461,9 @@ def main():
     write_dict(os.path.join(root, "dict", "fuzz_bodies.dict"), bodies_dict())
     write_dict(os.path.join(root, "dict", "fuzz_frames.dict"), frames_dict())
     write_dict(os.path.join(root, "dict", "fuzz_scan.dict"), bodies_dict())
+    write_dict(os.path.join(root, "dict", "fuzz_path.dict"), path_dict())
+    write_dict(os.path.join(root, "dict", "fuzz_multipart.dict"), multipart_dict())
+    write_dict(os.path.join(root, "dict", "fuzz_json_in.dict"), json_dict())
 
 
 if __name__ == "__main__":

@@ -53,10 +53,10 @@ s_check_body(zframe_t *frame, size_t body_max, const uint8_t **body, size_t *bod
 {
     size_t size = zframe_size(frame);
     if (size < 1)
-        return proto_error_set(err, PROTO_BAD_REQUEST, "body frame is empty");
+        return proto_error_set(err, PROFAI_ERR_BAD_REQUEST, "body frame is empty");
     if (size > body_max)
-        return proto_error_set(err, PROTO_BAD_REQUEST, "body frame of %zu bytes exceeds %zu", size,
-                               body_max);
+        return proto_error_set(err, PROFAI_ERR_BAD_REQUEST, "body frame of %zu bytes exceeds %zu",
+                               size, body_max);
     *body = zframe_data(frame);
     *body_len = size;
     return 0;
@@ -67,7 +67,7 @@ s_check_service(zframe_t *frame, char *service, proto_error_t *err)
 {
     size_t size = zframe_size(frame);
     if (!proto_is_service((const char *)zframe_data(frame), size))
-        return proto_error_set(err, PROTO_BAD_REQUEST,
+        return proto_error_set(err, PROFAI_ERR_BAD_REQUEST,
                                "service frame is not 1..%d characters of [a-z0-9._-]",
                                PROTO_SERVICE_MAX);
     memcpy(service, zframe_data(frame), size);
@@ -101,15 +101,15 @@ mdpw_parse(zmsg_t *msg, size_t body_max, mdpw_view_t *view, proto_error_t *err)
     *view = (mdpw_view_t){0};
     size_t count = msg != NULL ? s_frames(msg, frames) : 0;
     if (count < 2)
-        return proto_error_set(err, PROTO_BAD_REQUEST, "worker message has %zu frames", count);
+        return proto_error_set(err, PROFAI_ERR_BAD_REQUEST, "worker message has %zu frames", count);
     if (!s_frame_is(frames[0], MDPW_HEADER))
-        return proto_error_set(err, PROTO_BAD_REQUEST, "header frame is not " MDPW_HEADER);
+        return proto_error_set(err, PROFAI_ERR_BAD_REQUEST, "header frame is not " MDPW_HEADER);
     int command = s_command(frames[1]);
     size_t expected = s_worker_frames(command);
     if (expected == 0)
-        return proto_error_set(err, PROTO_BAD_REQUEST, "unknown worker command frame");
+        return proto_error_set(err, PROFAI_ERR_BAD_REQUEST, "unknown worker command frame");
     if (count != expected)
-        return proto_error_set(err, PROTO_BAD_REQUEST,
+        return proto_error_set(err, PROFAI_ERR_BAD_REQUEST,
                                "worker command %d needs %zu frames, message has %zu", command,
                                expected, count);
     view->command = (mdpw_command_t)command;
@@ -118,11 +118,12 @@ mdpw_parse(zmsg_t *msg, size_t body_max, mdpw_view_t *view, proto_error_t *err)
     if (expected == 5) {
         size_t alen = zframe_size(frames[2]);
         if (alen < 1 || alen > PROTO_ADDRESS_MAX)
-            return proto_error_set(err, PROTO_BAD_REQUEST,
+            return proto_error_set(err, PROFAI_ERR_BAD_REQUEST,
                                    "address frame of %zu bytes is not 1..%d", alen,
                                    PROTO_ADDRESS_MAX);
         if (zframe_size(frames[3]) != 0)
-            return proto_error_set(err, PROTO_BAD_REQUEST, "frame after the address is not empty");
+            return proto_error_set(err, PROFAI_ERR_BAD_REQUEST,
+                                   "frame after the address is not empty");
         if (s_check_body(frames[4], body_max, &view->body, &view->body_len, err) != 0)
             return -1;
         view->address = zframe_data(frames[2]);
@@ -138,12 +139,12 @@ mdpc_parse(zmsg_t *msg, size_t body_max, mdpc_view_t *view, proto_error_t *err)
     *view = (mdpc_view_t){0};
     size_t count = msg != NULL ? s_frames(msg, frames) : 0;
     if (count < 2 || !s_frame_is(frames[0], MDPC_HEADER))
-        return proto_error_set(err, PROTO_BAD_REQUEST, "header frame is not " MDPC_HEADER);
+        return proto_error_set(err, PROFAI_ERR_BAD_REQUEST, "header frame is not " MDPC_HEADER);
     int command = s_command(frames[1]);
     if (command < MDPC_REQUEST || command > MDPC_FINAL)
-        return proto_error_set(err, PROTO_BAD_REQUEST, "unknown client command frame");
+        return proto_error_set(err, PROFAI_ERR_BAD_REQUEST, "unknown client command frame");
     if (count != 4)
-        return proto_error_set(err, PROTO_BAD_REQUEST,
+        return proto_error_set(err, PROFAI_ERR_BAD_REQUEST,
                                "client command %d needs 4 frames, message has %zu", command, count);
     view->command = (mdpc_command_t)command;
     if (s_check_service(frames[2], view->service, err) != 0)

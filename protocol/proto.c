@@ -1,8 +1,11 @@
 /*
  * proto.c - validators, job tokens, errors and buffers of the protocol codec (proto.h).
- * Framing lives in mdp.c, bodies in body.c, the msgpack pre-scan in mp_scan.c.
+ * Framing lives in mdp.c, the body codec in body.c and the message tables in messages.c, the
+ * msgpack pre-scan in mp_scan.c.
  */
 #include "proto_internal.h"
+
+#include "utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,11 +13,12 @@
 #include <string.h>
 
 int
-proto_error_set(proto_error_t *err, const char *code, const char *fmt, ...)
+proto_error_set(proto_error_t *err, profai_error_t code, const char *fmt, ...)
 {
     if (err == NULL)
         return -1;
-    snprintf(err->code, sizeof err->code, "%s", code);
+    err->id = code;
+    snprintf(err->code, sizeof err->code, "%s", profai_error_name(code));
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err->detail, sizeof err->detail, fmt, ap);
@@ -77,46 +81,9 @@ proto_is_sha256(const char *s, size_t len)
 bool
 proto_is_utf8(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
     if (s == NULL)
         return len == 0;
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = p[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 2;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 3;
-            if (c == 0xe0)
-                lo = 0xa0; /* overlong */
-            else if (c == 0xed)
-                hi = 0x9f; /* surrogates */
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 4;
-            if (c == 0xf0)
-                lo = 0x90; /* overlong */
-            else if (c == 0xf4)
-                hi = 0x8f; /* above U+10FFFF */
-        } else {
-            return false;
-        }
-        if (len - i < n)
-            return false;
-        if (p[i + 1] < lo || p[i + 1] > hi)
-            return false;
-        for (size_t k = 2; k < n; k++) {
-            if (p[i + k] < 0x80 || p[i + k] > 0xbf)
-                return false;
-        }
-        i += n;
-    }
-    return true;
+    return utf8_valid(s, len);
 }
 
 bool

@@ -6,13 +6,10 @@
 
 #include "profai/proto.h"
 
-#define PROTO_BAD_REQUEST "bad_request"
-#define PROTO_UNSUPPORTED_VERSION "unsupported_version"
-
-/* Fill err (may be NULL) with a code and a printf-style sentence; always returns -1 so that
- * callers can `return proto_error_set(...)`. */
-int proto_error_set(proto_error_t *err, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Fill err (may be NULL) with a code (profai/errors.h) and a printf-style sentence; always
+ * returns -1 so that callers can `return proto_error_set(...)`. */
+int proto_error_set(proto_error_t *err, profai_error_t code, const char *fmt, ...)
+    PROFAI_PRINTF(3, 4);
 
 /* Length of a NUL-terminated string held in a buffer of `max + 1` bytes; max + 1 when the
  * string is longer than max (or NULL), so that callers can reject it. */

@@ -4,6 +4,8 @@
  * Two layers:
  *   - framing: MDP/0.2 (ZeroMQ RFC 18) worker and client frames, on czmq zmsg_t;
  *   - bodies: one msgpack map per message, decoded with validation before any allocation.
+ *     Each message is a table of fields (proto_message_t); one encoder and one decoder walk
+ *     the tables, and the typed proto_<message>_encode/_decode wrap them.
  *
  * Library code: nothing here logs or exits. Every function returns 0 on success and -1 on
  * failure, filling a proto_error_t with a code and a sentence.
@@ -13,7 +15,7 @@
 
 #include <czmq.h>
 #include <stdbool.h>
-#include <stddef.h>
+#include <stddef.h> /* offsetof, for the table-entry builders */
 #include <stdint.h>
 
 #include "profai/compiler.h"
@@ -47,10 +49,12 @@
 #define PROTO_RESULT_BODY_MAX (PROTO_COURSE_MAX + 16u * 1024)
 
 /* Why a decode failed; `code` is one of the request error codes of the protocol document
- * ("bad_request", "unsupported_version", ...), `detail` says which field and why. */
+ * ("bad_request", "unsupported_version", ...), the wire name of `id`; `detail` says which field
+ * and why. */
 typedef struct {
     char code[PROTO_CODE_MAX + 1];
     char detail[256];
+    profai_error_t id; /* the same code as an enumeration (profai/errors.h) */
 } proto_error_t;
 
 /* ---------------------------------------------------------------- framing */
@@ -107,8 +111,7 @@ zmsg_t *mdpw_build_disconnect(void);
 zmsg_t *mdpw_build_job_message(mdpw_command_t command, const void *address, size_t address_len,
                                const void *body, size_t body_len);
 /* command is MDPC_REQUEST, MDPC_PARTIAL or MDPC_FINAL. */
-zmsg_t *mdpc_build(mdpc_command_t command, const char *service, const void *body,
-                   size_t body_len);
+zmsg_t *mdpc_build(mdpc_command_t command, const char *service, const void *body, size_t body_len);
 
 /* ---------------------------------------------------------------- job token */
 
@@ -133,6 +136,119 @@ typedef struct {
     uint8_t *data;
     size_t size;
 } proto_buf_t;
+
+/*
+ * Message descriptors. Every body is described once, as data: a table of fields in wire order
+ * (after `v`, which every body carries first), each naming its key, its type and limits, when
+ * it is present, and where it lives in the message's C struct. One encoder and one decoder walk
+ * these tables (protocol/body.c); the tables of the messages below are in protocol/messages.c.
+ * A new message is a struct, a table, and a section of docs/protocol.md.
+ */
+
+/* Wire type of a field, and the C member it is read from and written to. */
+typedef enum {
+    PROTO_FIELD_UINT,   /* msgpack non-negative integer; member uint32_t or uint64_t */
+    PROTO_FIELD_BOOL,   /* msgpack boolean; member bool */
+    PROTO_FIELD_STR,    /* UTF-8 string without NUL; member char[max + 1] (at least) */
+    PROTO_FIELD_UUID,   /* a STR in canonical lower-case uuid form; member char[37] */
+    PROTO_FIELD_SHA256, /* a STR of 64 lower-case hex digits; member char[65] */
+    PROTO_FIELD_BIN     /* msgpack bin; members const uint8_t * and size_t (borrowed) */
+} proto_field_type_t;
+
+/* When a field is on the wire. "ok" is the message's outcome field (proto_message_t.ok_field).
+ * An optional field is sent when its member is not 0 / not empty; a decoded absent or nil one
+ * leaves its member 0 / "". A field that is not there for the outcome is neither sent nor read
+ * into the struct (a decoder still checks it when a peer sends it). */
+typedef enum {
+    PROTO_REQUIRED,        /* always */
+    PROTO_OPTIONAL,        /* may be absent or nil */
+    PROTO_WHEN_OK,         /* required when ok; not there otherwise */
+    PROTO_WHEN_NOT_OK,     /* required when not ok; not there otherwise */
+    PROTO_REQUIRED_WHEN_OK /* required when ok; optional otherwise */
+} proto_presence_t;
+
+/* One field. `min`/`max` bound a UINT's value, and a STR's or BIN's length in bytes. */
+typedef struct {
+    const char *key;
+    proto_field_type_t type;
+    proto_presence_t presence;
+    size_t offset;     /* of the member in the message struct */
+    size_t size;       /* of the member */
+    size_t len_offset; /* BIN: of the size_t length member */
+    uint64_t min;
+    uint64_t max;
+} proto_field_t;
+
+/* Most fields a message may have (besides `v`). */
+#define PROTO_FIELDS_MAX 16
+
+/* One message: its struct and its fields in wire order. */
+typedef struct {
+    const char *name;            /* "JOB", for error details and tests */
+    size_t size;                 /* sizeof the message struct */
+    const proto_field_t *fields; /* static storage */
+    size_t count;
+    int ok_field; /* index of the BOOL that WHEN_OK fields depend on; -1 when none */
+} proto_message_t;
+
+/* Table-entry builders: T is the message struct, M the member (P and L: BIN pointer, length). */
+#define PROTO_MEMBER(T, M) .offset = offsetof(T, M), .size = sizeof(((T *)0)->M)
+#define PROTO_F_UINT(T, M, key_, presence_, min_, max_)                                            \
+    {                                                                                              \
+        .key = (key_), .type = PROTO_FIELD_UINT, .presence = (presence_), PROTO_MEMBER(T, M),      \
+        .min = (min_), .max = (max_)                                                               \
+    }
+#define PROTO_F_BOOL(T, M, key_, presence_)                                                        \
+    {                                                                                              \
+        .key = (key_), .type = PROTO_FIELD_BOOL, .presence = (presence_), PROTO_MEMBER(T, M),      \
+        .max = 1                                                                                   \
+    }
+#define PROTO_F_STR(T, M, key_, presence_, min_, max_)                                             \
+    {                                                                                              \
+        .key = (key_), .type = PROTO_FIELD_STR, .presence = (presence_), PROTO_MEMBER(T, M),       \
+        .min = (min_), .max = (max_)                                                               \
+    }
+#define PROTO_F_UUID(T, M, key_, presence_)                                                        \
+    {                                                                                              \
+        .key = (key_), .type = PROTO_FIELD_UUID, .presence = (presence_), PROTO_MEMBER(T, M),      \
+        .min = PROTO_UUID_LEN, .max = PROTO_UUID_LEN                                               \
+    }
+#define PROTO_F_SHA256(T, M, key_, presence_)                                                      \
+    {                                                                                              \
+        .key = (key_), .type = PROTO_FIELD_SHA256, .presence = (presence_), PROTO_MEMBER(T, M),    \
+        .min = PROTO_SHA256_LEN, .max = PROTO_SHA256_LEN                                           \
+    }
+#define PROTO_F_BIN(T, P, L, key_, presence_, min_, max_)                                          \
+    {                                                                                              \
+        .key = (key_), .type = PROTO_FIELD_BIN, .presence = (presence_), PROTO_MEMBER(T, P),       \
+        .len_offset = offsetof(T, L), .min = (min_), .max = (max_)                                 \
+    }
+/* A message of struct T described by the array `fields_`. */
+#define PROTO_MESSAGE(name_, T, fields_, ok_field_)                                                \
+    {                                                                                              \
+        .name = (name_), .size = sizeof(T), .fields = (fields_),                                   \
+        .count = sizeof(fields_) / sizeof((fields_)[0]), .ok_field = (ok_field_)                   \
+    }
+
+/* Whether a descriptor is well formed: 1..PROTO_FIELDS_MAX fields with distinct keys other than
+ * "v", members of the size their type and limits need, ok_field a required BOOL when some field
+ * depends on it. On false *why (may be NULL) gets a static sentence. The codec refuses a
+ * descriptor that is not. */
+bool proto_message_valid(const proto_message_t *msg, const char **why);
+
+/* Encode the struct m of message msg: check every field as the decoder would (returning -1 and
+ * filling err on the first one out of its limits), then write `v` and the present fields, in
+ * table order, into a new buffer the caller frees. Deterministic. */
+int proto_message_encode(const proto_message_t *msg, const void *m, proto_buf_t *out,
+                         proto_error_t *err) PROFAI_MUST_CHECK;
+
+/* Decode data into the struct m of message msg (zeroed first, and left zeroed on failure):
+ * pre-scan the raw bytes (nothing allocated for a hostile body), unpack exactly one map, check
+ * `v` first (missing or nil: bad_request; another value: unsupported_version), then every field
+ * of the table in order; unknown keys are ignored, a known key twice is refused. STR members
+ * are copied; BIN pointers borrow from data. */
+int proto_message_decode(const proto_message_t *msg, const uint8_t *data, size_t len, void *m,
+                         proto_error_t *err) PROFAI_MUST_CHECK;
 
 /* JOB: REQUEST body, broker -> worker. Decoded `pdf` is borrowed from the input buffer. */
 typedef struct {
@@ -215,14 +331,29 @@ typedef struct {
     char error[PROTO_ERROR_MAX + 1];
 } proto_cancelled_t;
 
+/* The descriptors of the messages above (protocol/messages.c), and all of them in one list
+ * (PROTO_MESSAGE_COUNT entries), for code that walks every message. */
+extern const proto_message_t proto_message_job;
+extern const proto_message_t proto_message_progress;
+extern const proto_message_t proto_message_result;
+extern const proto_message_t proto_message_submit;
+extern const proto_message_t proto_message_submitted;
+extern const proto_message_t proto_message_ping;
+extern const proto_message_t proto_message_pong;
+extern const proto_message_t proto_message_cancel;
+extern const proto_message_t proto_message_cancelled;
+#define PROTO_MESSAGE_COUNT 9
+extern const proto_message_t *const proto_messages[PROTO_MESSAGE_COUNT];
+
 /* Generic client error reply {v, rid, ok:false, error_code, error}: what the broker sends for
  * an unknown service or an invalid body. Decode it with proto_submitted_decode (ok = false). */
 int proto_error_reply_encode(uint64_t rid, const char *code, const char *detail,
                              proto_buf_t *out) PROFAI_MUST_CHECK;
 
-/* Encoders validate their input against the limits (returning -1 and filling err if over)
- * and produce a new buffer the caller frees. Decoders validate everything listed in
- * docs/protocol.md section 3 and fill the struct; data is borrowed. */
+/* The typed codec: proto_<message>_encode/_decode are proto_message_encode/_decode on that
+ * message's descriptor. Encoders validate their input against the limits (returning -1 and
+ * filling err if over) and produce a new buffer the caller frees. Decoders validate everything
+ * listed in docs/protocol.md section 3 and fill the struct; data is borrowed. */
 int proto_job_encode(const proto_job_t *m, proto_buf_t *out, proto_error_t *err) PROFAI_MUST_CHECK;
 int proto_job_decode(const uint8_t *data, size_t len, proto_job_t *m,
                      proto_error_t *err) PROFAI_MUST_CHECK;
@@ -242,10 +373,12 @@ int proto_submitted_encode(const proto_submitted_t *m, proto_buf_t *out,
                            proto_error_t *err) PROFAI_MUST_CHECK;
 int proto_submitted_decode(const uint8_t *data, size_t len, proto_submitted_t *m,
                            proto_error_t *err) PROFAI_MUST_CHECK;
-int proto_ping_encode(const proto_ping_t *m, proto_buf_t *out, proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_ping_encode(const proto_ping_t *m, proto_buf_t *out,
+                      proto_error_t *err) PROFAI_MUST_CHECK;
 int proto_ping_decode(const uint8_t *data, size_t len, proto_ping_t *m,
                       proto_error_t *err) PROFAI_MUST_CHECK;
-int proto_pong_encode(const proto_pong_t *m, proto_buf_t *out, proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_pong_encode(const proto_pong_t *m, proto_buf_t *out,
+                      proto_error_t *err) PROFAI_MUST_CHECK;
 int proto_pong_decode(const uint8_t *data, size_t len, proto_pong_t *m,
                       proto_error_t *err) PROFAI_MUST_CHECK;
 int proto_cancel_encode(const proto_cancel_t *m, proto_buf_t *out,

@@ -1264,6 +1264,327 @@ test_peek_rid(void **state)
     assert_int_equal(proto_peek_rid(notmap, 1), 0);
 }
 
+/* ================================================================ message tables */
+
+/* A struct of any message, aligned for all of them. */
+typedef union {
+    t_any_t any;
+    max_align_t align;
+} t_struct_t;
+
+static const uint8_t s_bin_payload[] = "binary \x00\xc1\xff payload";
+
+static bool
+t_is_str(proto_field_type_t type)
+{
+    return type == PROTO_FIELD_STR || type == PROTO_FIELD_UUID || type == PROTO_FIELD_SHA256;
+}
+
+/* Whether field f of msg is on the wire for outcome ok when set (encoder's view). */
+static bool
+t_sent(const proto_field_t *f, bool ok)
+{
+    switch (f->presence) {
+    case PROTO_REQUIRED:
+    case PROTO_OPTIONAL:
+        return true; /* t_fill sets every field */
+    case PROTO_WHEN_OK:
+        return ok;
+    case PROTO_WHEN_NOT_OK:
+        return !ok;
+    case PROTO_REQUIRED_WHEN_OK:
+        return true;
+    }
+    return false;
+}
+
+/* Fill every member of a message struct with a valid value at its upper limit (the outcome
+ * field with ok), straight from the descriptor. */
+static void
+t_fill(const proto_message_t *msg, void *m, bool ok)
+{
+    for (size_t i = 0; i < msg->count; i++) {
+        const proto_field_t *f = &msg->fields[i];
+        char *p = (char *)m + f->offset;
+        if (f->type == PROTO_FIELD_UINT && f->size == sizeof(uint32_t)) {
+            uint32_t u = (uint32_t)f->max;
+            memcpy(p, &u, sizeof u);
+        } else if (f->type == PROTO_FIELD_UINT) {
+            uint64_t u = f->max;
+            memcpy(p, &u, sizeof u);
+        } else if (f->type == PROTO_FIELD_BOOL) {
+            bool b = (int)i == msg->ok_field ? ok : true;
+            memcpy(p, &b, sizeof b);
+        } else if (f->type == PROTO_FIELD_UUID) {
+            strcpy(p, JOB_ID);
+        } else if (f->type == PROTO_FIELD_SHA256) {
+            strcpy(p, SHA);
+        } else if (f->type == PROTO_FIELD_STR) {
+            s_fill(p, (size_t)f->max, 'a' + (char)(i % 26));
+        } else {
+            const uint8_t *data = s_bin_payload;
+            size_t len = sizeof s_bin_payload;
+            memcpy(p, &data, sizeof data);
+            memcpy((char *)m + f->len_offset, &len, sizeof len);
+        }
+    }
+}
+
+/* Compare field i of two structs as the decoder must have written it. */
+static void
+t_assert_field_equal(const proto_message_t *msg, size_t i, const void *a, const void *b,
+                     const proto_buf_t *buf)
+{
+    const proto_field_t *f = &msg->fields[i];
+    const char *pa = (const char *)a + f->offset, *pb = (const char *)b + f->offset;
+    if (t_is_str(f->type)) {
+        if (strcmp(pa, pb) != 0)
+            fail_msg("%s.%s differs", msg->name, f->key);
+    } else if (f->type == PROTO_FIELD_BIN) {
+        const uint8_t *da, *db;
+        size_t la, lb;
+        memcpy(&da, pa, sizeof da);
+        memcpy(&db, pb, sizeof db);
+        memcpy(&la, (const char *)a + f->len_offset, sizeof la);
+        memcpy(&lb, (const char *)b + f->len_offset, sizeof lb);
+        assert_int_equal(la, lb);
+        assert_memory_equal(da, db, la);
+        assert_true(t_within(db, lb, buf->data, buf->size)); /* borrowed from the body */
+    } else if (memcmp(pa, pb, f->size) != 0) {
+        fail_msg("%s.%s differs", msg->name, f->key);
+    }
+}
+
+/* Every message of the table, both outcomes: a struct filled to its limits from the descriptor
+ * encodes to `v` and the fields of its outcome in table order, and decodes back to equal
+ * members; the typed functions and the generic codec agree byte for byte. */
+static void
+test_message_table_roundtrip(void **state)
+{
+    (void)state;
+    proto_error_t err;
+    assert_int_equal(M_COUNT, PROTO_MESSAGE_COUNT); /* t_msg_t follows proto_messages */
+    for (size_t k = 0; k < PROTO_MESSAGE_COUNT; k++) {
+        const proto_message_t *msg = proto_messages[k];
+        const char *why = NULL;
+        if (!proto_message_valid(msg, &why))
+            fail_msg("%s: %s", msg->name, why);
+        assert_true(msg->size <= sizeof(t_any_t));
+        for (int outcome = 0; outcome < (msg->ok_field >= 0 ? 2 : 1); outcome++) {
+            bool ok = outcome == 0;
+            t_struct_t in, out;
+            proto_buf_t buf = {0}, typed = {0};
+            char keys[512], want[512] = "v";
+
+            memset(&in, 0, sizeof in);
+            t_fill(msg, &in, ok);
+            if (proto_message_encode(msg, &in, &buf, &err) != 0)
+                fail_msg("%s ok=%d: %s", msg->name, ok, err.detail);
+            for (size_t i = 0; i < msg->count; i++) {
+                if (t_sent(&msg->fields[i], ok)) {
+                    strcat(want, ",");
+                    strcat(want, msg->fields[i].key);
+                }
+            }
+            t_keys(&buf, keys, sizeof keys);
+            assert_string_equal(keys, want);
+            memset(&out, 0xa5, sizeof out);
+            if (proto_message_decode(msg, buf.data, buf.size, &out, &err) != 0)
+                fail_msg("%s ok=%d: %s", msg->name, ok, err.detail);
+            for (size_t i = 0; i < msg->count; i++) {
+                if (t_sent(&msg->fields[i], ok))
+                    t_assert_field_equal(msg, i, &in, &out, &buf);
+            }
+            /* The typed encoder is the generic one. */
+            t_any_t decoded;
+            assert_int_equal(t_decode((t_msg_t)k, buf.data, buf.size, &decoded, &err), 0);
+            assert_int_equal(proto_message_encode(msg, &decoded, &typed, &err), 0);
+            assert_int_equal(typed.size, buf.size);
+            assert_memory_equal(typed.data, buf.data, buf.size);
+            proto_buf_free(&typed);
+            proto_buf_free(&buf);
+
+            /* A field over its limit is refused by the encoder, naming the field. */
+            for (size_t i = 0; i < msg->count; i++) {
+                const proto_field_t *f = &msg->fields[i];
+                t_struct_t bad = in;
+                char *p = (char *)&bad + f->offset;
+                if (!t_sent(f, ok) || f->type == PROTO_FIELD_BOOL)
+                    continue;
+                if (f->type == PROTO_FIELD_UINT) {
+                    if (f->max == UINT64_MAX || (f->size == 4 && f->max == UINT32_MAX))
+                        continue;
+                    uint64_t over = f->max + 1;
+                    if (f->size == 4) {
+                        uint32_t u = (uint32_t)over;
+                        memcpy(p, &u, sizeof u);
+                    } else {
+                        memcpy(p, &over, sizeof over);
+                    }
+                } else if (t_is_str(f->type)) {
+                    memset(p, 'a', (size_t)f->max + 1); /* no NUL within max + 1 bytes */
+                } else {
+                    size_t len = (size_t)f->max + 1; /* checked before the bytes are read */
+                    memcpy((char *)&bad + f->len_offset, &len, sizeof len);
+                }
+                assert_int_equal(proto_message_encode(msg, &bad, &buf, &err), -1);
+                assert_string_equal(err.code, "bad_request");
+                assert_int_equal(err.id, PROFAI_ERR_BAD_REQUEST);
+                if (strstr(err.detail, f->key) == NULL)
+                    fail_msg("%s.%s over its limit: %s", msg->name, f->key, err.detail);
+                assert_null(buf.data);
+            }
+        }
+    }
+    /* Golden bytes: the wire form does not depend on the codec's shape. */
+    static const uint8_t ping[] = {0x82, 0xa1, 'v', 0x01, 0xa3, 'r', 'i', 'd', 0x63};
+    proto_ping_t p = {.rid = 99};
+    proto_buf_t buf = {0};
+    assert_int_equal(proto_ping_encode(&p, &buf, &err), 0);
+    assert_int_equal(buf.size, sizeof ping);
+    assert_memory_equal(buf.data, ping, sizeof ping);
+    proto_buf_free(&buf);
+}
+
+/* A message that is not part of the protocol, defined here as the header says a new one is:
+ * a struct and a table. Every field type and every presence. */
+typedef struct {
+    uint64_t rid;
+    bool ok;
+    uint32_t count;
+    char name[9];
+    char id[PROTO_UUID_LEN + 1];
+    char hash[PROTO_SHA256_LEN + 1];
+    const uint8_t *blob;
+    size_t blob_len;
+    char reason[17];
+    char note[33];
+    uint32_t extra;
+} t_new_t;
+
+static const proto_field_t s_new_fields[] = {
+    PROTO_F_UINT(t_new_t, rid, "rid", PROTO_REQUIRED, 0, UINT64_MAX),
+    PROTO_F_BOOL(t_new_t, ok, "ok", PROTO_REQUIRED),
+    PROTO_F_UINT(t_new_t, count, "count", PROTO_REQUIRED, 2, 10),
+    PROTO_F_STR(t_new_t, name, "name", PROTO_REQUIRED_WHEN_OK, 1, 8),
+    PROTO_F_UUID(t_new_t, id, "id", PROTO_WHEN_OK),
+    PROTO_F_SHA256(t_new_t, hash, "hash", PROTO_OPTIONAL),
+    PROTO_F_BIN(t_new_t, blob, blob_len, "blob", PROTO_WHEN_OK, 1, 64),
+    PROTO_F_STR(t_new_t, reason, "reason", PROTO_WHEN_NOT_OK, 1, 16),
+    PROTO_F_STR(t_new_t, note, "note", PROTO_OPTIONAL, 0, 32),
+    PROTO_F_UINT(t_new_t, extra, "extra", PROTO_OPTIONAL, 0, UINT32_MAX),
+};
+static const proto_message_t s_new = PROTO_MESSAGE("NEW", t_new_t, s_new_fields, 1);
+
+static void
+test_message_new(void **state)
+{
+    (void)state;
+    static const uint8_t blob[] = {1, 2, 3};
+    t_new_t in = {.rid = 5, .ok = true, .count = 3, .blob = blob, .blob_len = 3}, out;
+    proto_buf_t buf = {0};
+    proto_error_t err;
+    char keys[256];
+    const char *why = NULL;
+
+    assert_true(proto_message_valid(&s_new, &why));
+    strcpy(in.name, "abc");
+    strcpy(in.id, JOB_ID);
+    strcpy(in.reason, "not sent when ok");
+    assert_int_equal(proto_message_encode(&s_new, &in, &buf, &err), 0);
+    t_keys(&buf, keys, sizeof keys);
+    assert_string_equal(keys, "v,rid,ok,count,name,id,blob"); /* empty optionals left out */
+    assert_int_equal(proto_message_decode(&s_new, buf.data, buf.size, &out, &err), 0);
+    assert_int_equal(out.rid, 5);
+    assert_true(out.ok);
+    assert_int_equal(out.count, 3);
+    assert_string_equal(out.name, "abc");
+    assert_string_equal(out.id, JOB_ID);
+    assert_string_equal(out.hash, "");
+    assert_int_equal(out.blob_len, 3);
+    assert_memory_equal(out.blob, blob, 3);
+    assert_string_equal(out.reason, "");
+    proto_buf_free(&buf);
+
+    /* Not ok: the WHEN_OK fields are neither sent nor decoded, the optional name still is. */
+    in.ok = false;
+    strcpy(in.hash, SHA);
+    in.extra = 9;
+    assert_int_equal(proto_message_encode(&s_new, &in, &buf, &err), 0);
+    t_keys(&buf, keys, sizeof keys);
+    assert_string_equal(keys, "v,rid,ok,count,name,hash,reason,extra");
+    assert_int_equal(proto_message_decode(&s_new, buf.data, buf.size, &out, &err), 0);
+    assert_false(out.ok);
+    assert_string_equal(out.id, "");
+    assert_null(out.blob);
+    assert_string_equal(out.reason, "not sent when ok");
+    assert_string_equal(out.name, "abc");
+    assert_int_equal(out.extra, 9);
+    proto_buf_free(&buf);
+    in.reason[0] = '\0';
+    assert_int_equal(proto_message_encode(&s_new, &in, &buf, &err), -1);
+    assert_non_null(strstr(err.detail, "reason"));
+    strcpy(in.reason, "r");
+    in.count = 1;
+    assert_int_equal(proto_message_encode(&s_new, &in, &buf, &err), -1);
+    assert_non_null(strstr(err.detail, "count"));
+    in.count = 2;
+
+    /* A decoder that fails leaves the struct zeroed. */
+    static const uint8_t v2[] = {0x81, 0xa1, 'v', 0x02};
+    memset(&out, 0xa5, sizeof out);
+    assert_int_equal(proto_message_decode(&s_new, v2, sizeof v2, &out, &err), -1);
+    assert_string_equal(err.code, "unsupported_version");
+    assert_int_equal(err.id, PROFAI_ERR_UNSUPPORTED_VERSION);
+    assert_int_equal(out.rid, 0);
+    assert_false(out.ok);
+    assert_null(out.blob);
+
+    /* Malformed descriptors are refused, by the check and by the codec. */
+    proto_field_t bad[sizeof s_new_fields / sizeof s_new_fields[0]];
+    proto_message_t msg = s_new;
+    msg.fields = bad;
+    for (int fault = 0; fault < 8; fault++) {
+        memcpy(bad, s_new_fields, sizeof bad);
+        msg.ok_field = 1;
+        msg.count = sizeof bad / sizeof bad[0];
+        switch (fault) {
+        case 0:
+            bad[3].key = "rid"; /* duplicate key */
+            break;
+        case 1:
+            bad[3].key = "v";
+            break;
+        case 2:
+            bad[3].max = 9; /* name[9] cannot hold 9 bytes and a NUL */
+            break;
+        case 3:
+            bad[2].max = UINT64_MAX; /* count is 32 bits */
+            break;
+        case 4:
+            msg.ok_field = 0; /* rid is not a bool */
+            break;
+        case 5:
+            msg.ok_field = -1; /* conditional fields without an outcome */
+            break;
+        case 6:
+            msg.count = PROTO_FIELDS_MAX + 1;
+            break;
+        case 7:
+            bad[2].min = 11; /* min over max */
+            break;
+        }
+        why = NULL;
+        assert_false(proto_message_valid(&msg, &why));
+        assert_non_null(why);
+        assert_int_equal(proto_message_encode(&msg, &in, &buf, &err), -1);
+        assert_string_equal(err.code, "internal");
+        assert_int_equal(proto_message_decode(&msg, v2, sizeof v2, &out, &err), -1);
+        assert_int_equal(err.id, PROFAI_ERR_INTERNAL);
+    }
+    assert_false(proto_message_valid(NULL, NULL));
+}
+
 /* ================================================================ mutation loop */
 
 static uint64_t s_rng = 0x9e3779b97f4a7c15ull;
@@ -1662,6 +1983,8 @@ main(void)
         cmocka_unit_test(test_count_bombs),
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_peek_rid),
+        cmocka_unit_test(test_message_table_roundtrip),
+        cmocka_unit_test(test_message_new),
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_worker_frames),
         cmocka_unit_test(test_client_frames),
