@@ -34,6 +34,10 @@ CONFS = ["broker.conf", "worker.conf", "frontend.conf"]
 # hardening past this ceiling fails here (docs/operations.md, "systemd").
 EXPOSURE_CEILING = 2.0
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+# Under `make check` the tests run inside make: their own make must not take the outer one's
+# flags (its jobserver descriptors are not passed down).
+MAKE_ENV = {k: v for k, v in os.environ.items()
+            if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
 needs_systemd_analyze = pytest.mark.skipif(
     SYSTEMD_ANALYZE is None, reason="systemd-analyze is missing (Debian package systemd)")
 
@@ -41,7 +45,7 @@ needs_systemd_analyze = pytest.mark.skipif(
 def make_install(*args: str) -> subprocess.CompletedProcess:
     """`make install ARGS` in the checkout; fails the test with make's output if it fails."""
     r = subprocess.run(["make", "--no-print-directory", "install", *args], cwd=ROOT,
-                       capture_output=True, text=True, timeout=600)
+                       env=MAKE_ENV, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, f"make install {' '.join(args)}:\n{r.stdout}\n{r.stderr}"
     return r
 
@@ -186,7 +190,7 @@ def test_systemd_analyze_security_stays_under_the_ceiling(prefixed):
 
 def test_uninstall_removes_what_install_wrote_but_the_configuration(staged):
     r = subprocess.run(["make", "--no-print-directory", "uninstall", f"DESTDIR={staged}"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+                       cwd=ROOT, env=MAKE_ENV, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     left = sorted(str(p.relative_to(staged)) for p in staged.rglob("*") if p.is_file())
     assert left == [f"etc/profai/{c}" for c in sorted(CONFS)]
