@@ -27,22 +27,28 @@ COMMON_SRC   := common/log.c common/conf.c common/startup.c common/json.c common
                 common/strbuf.c common/notify.c
 PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.c protocol/messages.c \
                 protocol/mp_scan.c
-BROKER_SRC   := broker/main.c broker/broker.c broker/store.c broker/migrate.c $(B)/broker/migrations.c
+# The broker's pure modules (no sockets, no database): also linked into their unit tests.
+BROKER_CORE_SRC := broker/job_table.c broker/worker_registry.c broker/sched.c
+BROKER_SRC   := broker/main.c broker/broker.c broker/clients.c broker/dispatch.c broker/sql.c \
+                broker/store.c broker/migrate.c $(BROKER_CORE_SRC) $(B)/broker/migrations.c
 WORKER_SRC   := workers/daemon/main.c workers/daemon/worker.c workers/daemon/job_runner.c
-EXTRACT_SRC  := workers/extract/extract_main.c workers/extract/course.c
-# Pure-C text algorithms of course generation (no poppler): linked into profai-extract and the
-# unit tests.
+EXTRACT_SRC  := workers/extract/extract_main.c workers/extract/pdf_reader.c
+# Course generation from the document model, pure C (no poppler): linked into profai-extract
+# and the unit tests.
 COURSE_SRC   := workers/course/strmap.c workers/course/textclean.c workers/course/headings.c \
                 workers/course/stopwords.c workers/course/sentences.c workers/course/terms.c \
                 workers/course/keyterms.c workers/course/summary.c workers/course/quiz.c \
-                workers/course/course_text.c
+                workers/course/course_text.c workers/course/docmodel.c workers/course/plan.c \
+                workers/course/course_json.c workers/course/course_build.c
 # The frontend's pure parsers of client input (no civetweb): also linked into their unit tests
 # and fuzz targets (fuzz/fuzz.mk).
 FRONTEND_PURE_SRC := frontend/http_path.c frontend/multipart.c frontend/json_in.c
 FRONTEND_SRC := frontend/main.c frontend/http.c frontend/http_reply.c frontend/http_body.c \
                 frontend/http_watch.c frontend/api.c frontend/broker_client.c \
                 frontend/db.c frontend/auth.c frontend/static.c $(B)/frontend/web_assets.c \
-                frontend/cache.c $(FRONTEND_PURE_SRC)
+                frontend/cache.c $(FRONTEND_PURE_SRC) frontend/routes.c frontend/jobs.c \
+                frontend/courses.c frontend/quiz.c frontend/quiz_score.c frontend/error_http.c \
+                frontend/db_jobs.c frontend/db_courses.c frontend/db_quiz.c frontend/snippet.c
 CTL_SRC      := profaictl/main.c
 MIGRATIONS   := $(sort $(wildcard broker/migrations/*.sql))
 
@@ -111,11 +117,22 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_
 
 $(B)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(filter %.o,$^) $(LIB) $(shell pkg-config --cflags --libs cmocka) \
-	    $(LDLIBS_BASE)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $< $(filter %.o,$^) $(LIB) \
+	    $(shell pkg-config --cflags --libs cmocka) $(LDLIBS_BASE)
 
-# Unit tests of frontend modules link those modules' objects.
+# Unit tests may include the headers of the broker's and the frontend's modules (-iquote:
+# broker/sched.h must not hide the system <sched.h>).
+TEST_CFLAGS := -iquote broker -iquote frontend
+
+# Unit tests of the broker's pure modules link those objects.
+BROKER_CORE_TESTS := $(B)/tests/test_job_table $(B)/tests/test_worker_registry
+$(BROKER_CORE_TESTS): $(patsubst %.c,$(B)/%.o,$(BROKER_CORE_SRC))
+
+# Unit tests of frontend modules (outside libprofai.a) link those modules' objects.
 $(B)/tests/test_http_path: $(B)/frontend/http_path.o
+$(B)/tests/test_routes: $(B)/frontend/routes.o
+$(B)/tests/test_quiz_score: $(B)/frontend/quiz_score.o $(B)/frontend/json_in.o
+$(B)/tests/test_snippet: $(B)/frontend/snippet.o
 $(B)/tests/test_multipart: $(B)/frontend/multipart.o
 $(B)/tests/test_json_in: $(B)/frontend/json_in.o
 $(B)/tests/test_http_watch: $(B)/frontend/http_watch.o
@@ -150,5 +167,6 @@ format-check:
 include fuzz/fuzz.mk
 include mk/asan.mk
 include mk/install.mk
+include mk/cluster.mk
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -9,6 +9,8 @@
 #ifndef PROFAI_BROKER_H
 #define PROFAI_BROKER_H
 
+#include "profai/compiler.h"
+
 #include <libpq-fe.h>
 #include <signal.h>
 #include <stddef.h>
@@ -40,11 +42,10 @@ void broker_destroy(broker_t **self_p);
 /* Read the unfinished jobs (queued ones join the queue, running ones become orphans waiting
  * for their worker) over conn, a blocking connection borrowed for the call. Returns 0, or -1
  * with a sentence in err. */
-int broker_load_jobs(broker_t *self, PGconn *conn, char *err, size_t err_size)
-    __attribute__((warn_unused_result));
+int broker_load_jobs(broker_t *self, PGconn *conn, char *err, size_t err_size) PROFAI_MUST_CHECK;
 
 /* Serve until *stop is non-zero (set by a signal handler), then flush pending writes for at
  * most shutdown_timeout ms. Returns 0, or -1 when the event loop itself failed. */
-int broker_run(broker_t *self, volatile sig_atomic_t *stop) __attribute__((warn_unused_result));
+int broker_run(broker_t *self, volatile sig_atomic_t *stop) PROFAI_MUST_CHECK;
 
 #endif

@@ -6,6 +6,8 @@
 #ifndef PROFAI_BROKER_MIGRATE_H
 #define PROFAI_BROKER_MIGRATE_H
 
+#include "profai/compiler.h"
+
 #include "migrations.h"
 
 #include <libpq-fe.h>
@@ -21,7 +23,7 @@ PGconn *migrate_connect(const char *conninfo, volatile sig_atomic_t *stop);
  * schema_migrations (created if missing), each in one transaction with its row, all under a
  * session advisory lock so that two brokers starting together do not race. Returns 0, or -1
  * with a sentence in err (the failed migration is rolled back). */
-int migrate_apply(PGconn *conn, const migration_t *list, size_t n, char *err, size_t err_size)
-    __attribute__((warn_unused_result));
+int migrate_apply(PGconn *conn, const migration_t *list, size_t n, char *err,
+                  size_t err_size) PROFAI_MUST_CHECK;
 
 #endif

@@ -27,12 +27,12 @@
 #ifndef PROFAI_BROKER_STORE_H
 #define PROFAI_BROKER_STORE_H
 
+#include "profai/compiler.h"
+
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define STORE_MUST_CHECK __attribute__((warn_unused_result))
 
 /* Most parameters a statement may take. */
 #define STORE_MAX_PARAMS 8
@@ -102,7 +102,7 @@ void store_destroy(store_t **self_p);
  * Returns STORE_OK, or a refusal (the callback will not run). */
 store_status_t store_submit(store_t *self, const store_stmt_t *stmt, const char *const *values,
                             const size_t *lengths, int flags, store_done_fn *done, const void *ctx,
-                            size_t ctx_len) STORE_MUST_CHECK;
+                            size_t ctx_len) PROFAI_MUST_CHECK;
 
 /* Send the queued operations (call once at the end of every loop turn). */
 void store_flush(store_t *self);

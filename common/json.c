@@ -247,3 +247,34 @@ json_raw(json_t *j, const char *value, size_t len)
     s_before_value(j);
     s_append(j, value, len);
 }
+
+/* JSON's insignificant white space. */
+static bool
+s_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+void
+json_raw_members(json_t *j, const char *object, size_t len)
+{
+    while (len > 0 && s_blank(object[len - 1]))
+        len--;
+    while (len > 0 && s_blank(object[0])) {
+        object++;
+        len--;
+    }
+    if (len < 2 || object[0] != '{' || object[len - 1] != '}' || j->after_key || j->depth <= 0) {
+        j->failed = true;
+        return;
+    }
+    object++;
+    len -= 2;
+    size_t blank = 0;
+    while (blank < len && s_blank(object[blank]))
+        blank++;
+    if (blank == len)
+        return; /* {} */
+    s_before_value(j);
+    s_append(j, object, len);
+}

@@ -45,6 +45,11 @@ void json_null(json_t *j);
 /* Insert an already-encoded JSON value verbatim. */
 void json_raw(json_t *j, const char *value, size_t len);
 
+/* Insert the members of an already-encoded JSON object (its text, braces included) into the
+ * object being written, as if each had been written with json_key and json_raw: a stored
+ * document's members after members of our own. Text that is not braces around members makes
+ * j failed. */
+void json_raw_members(json_t *j, const char *object, size_t len);
 /* Append s to j's buffer as an escaped JSON string body (no quotes); used by json_string. */
 void json_escape_append(json_t *j, const char *s, size_t len);
 

@@ -96,6 +96,14 @@ utf8_cut(const char *s, size_t len, size_t max)
 }
 
 size_t
+utf8_char_start(const char *s, size_t i)
+{
+    while (i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80)
+        i--;
+    return i;
+}
+
+size_t
 utf8_length(const char *s, size_t len)
 {
     size_t count = 0;

@@ -30,6 +30,11 @@ bool utf8_valid(const char *s, size_t len);
 /* The largest n <= max such that s[0..n) ends on a character boundary (s is len bytes). */
 size_t utf8_cut(const char *s, size_t len, size_t max);
 
+/* Where the character that holds byte i of s starts: i stepped back over continuation bytes
+ * (10xxxxxx), any number of them, down to 0 at most. Scanning backwards with it and decoding
+ * forwards from its result visits the last character of a text first. */
+size_t utf8_char_start(const char *s, size_t i);
+
 /* Number of characters (code points) of s[0..len), invalid bytes counting one each. */
 size_t utf8_length(const char *s, size_t len);
 

@@ -1,8 +1,10 @@
 /*
- * api.h - the REST API handlers (docs/api.md): routing, authentication and roles, the upload
- * (store the PDF, SUBMIT it to the broker), job reads and cancellation, course lists and
- * full-text search, course and quiz reads (with ETags, from an in-process cache: cache.h),
- * quiz attempts, course deletion, /healthz, and the web page (static.h) at / and /app/.
+ * api.h - the REST API (docs/api.md): the service object main.c creates, and the handler it
+ * gives the HTTP server. api_handle finds the request's row in the route table (routes.h),
+ * authenticates the caller, lets the table check the role and parameters, then calls the
+ * row's handler: jobs.c (upload, job reads, cancellation), courses.c (course list and search,
+ * course reads with ETags from an in-process cache (cache.h), deletion), quiz.c (the quiz and
+ * its attempts), or api.c itself (/healthz, the API index, the web page: static.h).
  *
  * api_handle is the http_handler_fn given to http_server_new; api_thread_new/destroy are its
  * thread_init/thread_exit hooks and give each HTTP worker thread its own broker client.

@@ -1,6 +1,10 @@
 /*
  * db.h - the frontend's PostgreSQL access: a fixed pool of blocking libpq connections shared by
- * the HTTP worker threads, and the few queries the REST API needs (docs/database.md).
+ * the HTTP worker threads, and the few queries the REST API needs (docs/database.md). The pool
+ * and the token and blob statements are db.c; the job statements db_jobs.c, the course
+ * statements db_courses.c, the quiz and attempt statements db_quiz.c (they share db_query.h).
+ * Answers that are JSON are written from typed columns by the JSON writer (common/json.h);
+ * a stored course document is inserted as PostgreSQL gives it.
  *
  * Each connection serves one request at a time. Connections are opened lazily and checked
  * against the schema version when they open; a query that fails because the connection broke
@@ -11,11 +15,10 @@
 #ifndef PROFAI_FRONTEND_DB_H
 #define PROFAI_FRONTEND_DB_H
 
+#include <profai/compiler.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define DB_MUST_CHECK __attribute__((warn_unused_result))
 
 /* The oldest schema (highest migration number) this frontend works with. */
 #define DB_SCHEMA_VERSION 2
@@ -45,40 +48,41 @@ void db_pool_destroy(db_pool_t **self_p);
  * database cannot be reached or has no schema yet (requests answer 503 until it has: the
  * broker creates it); -2 when its schema is older than DB_SCHEMA_VERSION (refuse to run). A
  * sentence in err. */
-int db_pool_check(db_pool_t *self, char *err, size_t err_size) DB_MUST_CHECK;
+int db_pool_check(db_pool_t *self, char *err, size_t err_size) PROFAI_MUST_CHECK;
 
 /* SELECT 1. */
-db_status_t db_ping(db_pool_t *self) DB_MUST_CHECK;
+db_status_t db_ping(db_pool_t *self) PROFAI_MUST_CHECK;
 
 /* The user of an unrevoked token, by the token's SHA-256 (32 bytes). */
-db_status_t db_token_user(db_pool_t *self, const uint8_t hash[32], db_user_t *user) DB_MUST_CHECK;
+db_status_t db_token_user(db_pool_t *self, const uint8_t hash[32],
+                          db_user_t *user) PROFAI_MUST_CHECK;
 
 /* Store a PDF once by its SHA-256 (64 lower-case hex digits); a second store is a no-op. */
 db_status_t db_blob_store(db_pool_t *self, const char *sha256, const uint8_t *data,
-                          size_t len) DB_MUST_CHECK;
+                          size_t len) PROFAI_MUST_CHECK;
 
 /* The JSON object of one job (docs/api.md 4.2). owner_id NULL: any owner, else only that
  * owner's job (another owner's job is DB_NOT_FOUND). On DB_OK *json is the caller's (free()). */
 db_status_t db_job_json(db_pool_t *self, const char *job_id, const char *owner_id, char **json,
-                        size_t *len) DB_MUST_CHECK;
+                        size_t *len) PROFAI_MUST_CHECK;
 
 /* {"jobs":[...]} newest first, at most limit; owner_id NULL: every owner. */
 db_status_t db_jobs_json(db_pool_t *self, const char *owner_id, int limit, char **json,
-                         size_t *len) DB_MUST_CHECK;
+                         size_t *len) PROFAI_MUST_CHECK;
 
 /* The owner (uuid) and state of a job. owner_id NULL: any owner, else only that owner's job
  * (another owner's job is DB_NOT_FOUND). */
 db_status_t db_job_owner(db_pool_t *self, const char *job_id, const char *owner_id, char owner[37],
-                         char state[16]) DB_MUST_CHECK;
+                         char state[16]) PROFAI_MUST_CHECK;
 
 /* A course document with "id" and "job_id" first (docs/api.md 4.4); without its "quiz"
  * (which holds the answers) unless with_quiz. */
 db_status_t db_course_json(db_pool_t *self, const char *course_id, bool with_quiz, char **json,
-                           size_t *len) DB_MUST_CHECK;
+                           size_t *len) PROFAI_MUST_CHECK;
 
 /* Whether a course exists (courses never change once stored: a cached copy of one that still
  * exists is still right). DB_OK or DB_NOT_FOUND. */
-db_status_t db_course_exists(db_pool_t *self, const char *course_id) DB_MUST_CHECK;
+db_status_t db_course_exists(db_pool_t *self, const char *course_id) PROFAI_MUST_CHECK;
 
 /* Which page of the course list to read (docs/api.md 4.8). */
 typedef struct {
@@ -102,30 +106,30 @@ typedef struct {
  * of the lesson that matched best, or null) and "snippet" (HTML: the matches in <mark>, the
  * rest escaped). */
 db_status_t db_courses_json(db_pool_t *self, const db_course_query_t *query,
-                            db_course_page_t *page) DB_MUST_CHECK;
+                            db_course_page_t *page) PROFAI_MUST_CHECK;
 
 /* A course's quiz without answers as JSON (docs/api.md 4.9), and its answer key: one line per
  * question, "<question id>\t<answer 0-3>\t<lesson id or empty>", "\n" between lines, in
  * quiz order ("" when the course has no quiz). On DB_OK both are the caller's (free()). */
 db_status_t db_course_quiz(db_pool_t *self, const char *course_id, char **quiz, size_t *quiz_len,
-                           char **key, size_t *key_len) DB_MUST_CHECK;
+                           char **key, size_t *key_len) PROFAI_MUST_CHECK;
 
 /* Store a scored attempt (attempt_id: a new uuid made by the caller; answers: JSON object as
  * submitted; results: JSON array) and return it as the API shows it (docs/api.md 4.10).
  * DB_NOT_FOUND when the course does not exist (any more). */
 db_status_t db_attempt_store(db_pool_t *self, const char *attempt_id, const char *course_id,
                              const char *user_id, int score, int total, const char *answers,
-                             const char *results, char **json, size_t *len) DB_MUST_CHECK;
+                             const char *results, char **json, size_t *len) PROFAI_MUST_CHECK;
 
 /* {"attempts":[...]}: the user's attempts at the course, newest first, at most limit.
  * DB_NOT_FOUND when the course does not exist. */
 db_status_t db_attempts_json(db_pool_t *self, const char *course_id, const char *user_id, int limit,
-                             char **json, size_t *len) DB_MUST_CHECK;
+                             char **json, size_t *len) PROFAI_MUST_CHECK;
 
 /* Delete a course (its search rows and quiz attempts go with it; its job keeps its course_id).
  * owner_id NULL: any owner, else only that owner's course. DB_NOT_FOUND when there is no such
  * course (or it is another owner's). */
 db_status_t db_course_delete(db_pool_t *self, const char *course_id,
-                             const char *owner_id) DB_MUST_CHECK;
+                             const char *owner_id) PROFAI_MUST_CHECK;
 
 #endif

@@ -42,6 +42,8 @@ docbook-xsl-doc-pdf
 auto-multiple-choice-doc-pdf
 chromium
 nodejs
+iproute2
+nftables
 "
 # npm: Debian's nodejs needs the separate npm package; NodeSource's nodejs (as on our build
 # machines) bundles npm and conflicts with it. The browser test needs Node.js >= 20.

@@ -198,7 +198,9 @@ def debian_manuals(outdir: Path) -> list[Path]:
             with gzip.open(path) as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst)
             found.setdefault(target.name, target)
-    return sorted(found.values())
+    # By file name, not path: gzipped manuals are unpacked under the checkout, and the order must
+    # not depend on where the checkout is (it picks the manual without an outline below).
+    return sorted(found.values(), key=lambda p: p.name)
 
 
 # ---- 1. PDFs become courses ------------------------------------------------------------------

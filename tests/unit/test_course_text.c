@@ -3,8 +3,8 @@
  * (workers/utf8, textclean, headings, sentences, stopwords, keyterms, summary, quiz,
  * course_text; docs/course-generation.md).
  *
- * Lines are built by hand the way course.c builds them from poppler: text, page, font size,
- * weight and box. Lesson texts are literals.
+ * Lines are built by hand the way workers/extract/pdf_reader.c builds them from poppler:
+ * text, page, font size, weight and box. Lesson texts are literals.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,9 +17,9 @@
 #include "course/headings.h"
 #include "course/sentences.h"
 #include "course/stopwords.h"
-#include "strbuf.h"
 #include "course/strmap.h"
 #include "course/textclean.h"
+#include "strbuf.h"
 #include "utf8.h"
 
 #include <stdio.h>
@@ -159,6 +159,19 @@ test_utf8_cut_never_splits_a_character(void **state)
         assert_true(utf8_valid(s, n));
     }
     assert_int_equal(utf8_length(s, len), 4);
+}
+
+static void
+test_utf8_char_start_steps_back_to_a_character(void **state)
+{
+    (void)state;
+    const char *s = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"; /* a é € 😀 : 1+2+3+4 bytes */
+    size_t expected[] = {0, 1, 1, 3, 3, 3, 6, 6, 6, 6};
+    for (size_t i = 0; i < strlen(s); i++)
+        assert_int_equal(utf8_char_start(s, i), expected[i]);
+    /* Stray continuation bytes: back to the byte before them, however many there are. */
+    assert_int_equal(utf8_char_start("x\x80\x80\x80\x80\x80", 5), 0);
+    assert_int_equal(utf8_char_start("\x80\x80", 1), 0);
 }
 
 static void
@@ -923,7 +936,7 @@ test_random_input_keeps_every_invariant(void **state)
         assert_true(utf8_valid(text, strlen(text)));
         assert_null(strstr(text, "\n\n\n"));
         free(text);
-        /* As lesson texts (made valid the way course.c makes them). */
+        /* As lesson texts (made valid the way pdf_reader.c makes them). */
         strbuf_t valid[6];
         const char *clean[6];
         for (int l = 0; l < 6; l++) {
@@ -1004,6 +1017,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_utf8_decode_invalid_input),
         cmocka_unit_test(test_utf8_cut_never_splits_a_character),
+        cmocka_unit_test(test_utf8_char_start_steps_back_to_a_character),
         cmocka_unit_test(test_utf8_case_and_classes),
         cmocka_unit_test(test_normalise_whitespace_ligatures_and_invalid_bytes),
         cmocka_unit_test(test_running_headers_footers_and_page_numbers),

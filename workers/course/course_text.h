@@ -2,7 +2,7 @@
  * course_text.h - what course generation derives from the lessons' clean texts: the
  * document's language, each lesson's summary and key terms, and the quiz.
  *
- * Pure C (no poppler): course.c hands over the texts it rendered with textclean; the unit
+ * Pure C (no poppler): course_build.c hands over the texts plan.c rendered with textclean; the unit
  * tests hand over literals. Cost is linear in the text, plus a sort per lesson.
  */
 #ifndef PROFAI_COURSE_TEXT_H

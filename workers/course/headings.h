@@ -1,8 +1,8 @@
 /*
  * headings.h - find a document's headings from its typography, for PDFs without an outline.
  *
- * Pure C over the lines of textline.h (course.c builds them from poppler), so it is tested
- * on synthetic line arrays. Method, thresholds and limits: docs/course-generation.md,
+ * Pure C over the lines of textline.h (workers/extract/pdf_reader.c builds them from poppler), so
+ * it is tested on synthetic line arrays. Method, thresholds and limits: docs/course-generation.md,
  * "Headings without an outline". In short: the body size is the font size of most
  * characters; a heading is a short line (or up to three lines of one style) set larger than
  * the body, or bold and numbered ("2.3", "Chapter 4"); a style that is used for headings on

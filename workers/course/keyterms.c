@@ -125,8 +125,8 @@ keyterms_pick(const terms_t *t, size_t lesson, const terms_tally_t *tally, keyte
         int tf = tally->count[id];
         if (tf < min_tf || !t->candidate[id])
             continue;
-        double score = (1.0 + log((double)tf)) * terms_idf(t, id) *
-                       (1.0 + PHRASE_BOOST * (t->words[id] - 1));
+        double score =
+            (1.0 + log((double)tf)) * terms_idf(t, id) * (1.0 + PHRASE_BOOST * (t->words[id] - 1));
         cands[n++] = (scored_t){id, score, tally->first[id]};
     }
     qsort(cands, n, sizeof *cands, s_scored_cmp);

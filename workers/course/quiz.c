@@ -290,15 +290,9 @@ static int
 s_add_question(quiz_t *quiz, size_t lesson, size_t sentence, char *prompt, const keyterm_t *answer,
                const keyterm_t *const distractors[QUIZ_CHOICES - 1])
 {
-    if (quiz->count == quiz->cap) {
-        size_t cap = quiz->cap != 0 ? quiz->cap * 2 : 32;
-        quiz_question_t *items = realloc(quiz->items, cap * sizeof *items);
-        if (items == NULL) {
-            free(prompt);
-            return -1;
-        }
-        quiz->items = items;
-        quiz->cap = cap;
+    if (array_grow((void **)&quiz->items, &quiz->cap, quiz->count + 1, sizeof *quiz->items) != 0) {
+        free(prompt);
+        return -1;
     }
     quiz_question_t q = {lesson, sentence, prompt, {NULL}, quiz_answer_position(quiz->count)};
     bool failed = false;

@@ -1,6 +1,8 @@
 /* sentences.c - see sentences.h. */
 #include "sentences.h"
 
+#include "strbuf.h"
+
 #include "utf8.h"
 
 #include <stdlib.h>
@@ -62,15 +64,9 @@ static void
 s_add_token(splitter_t *sp, size_t start, size_t end, unsigned flags)
 {
     sentences_t *o = sp->out;
-    if (o->ntokens == sp->tokens_cap) {
-        size_t cap = sp->tokens_cap != 0 ? sp->tokens_cap * 2 : 256;
-        token_t *t = realloc(o->tokens, cap * sizeof *t);
-        if (t == NULL) {
-            sp->failed = true;
-            return;
-        }
-        o->tokens = t;
-        sp->tokens_cap = cap;
+    if (array_grow((void **)&o->tokens, &sp->tokens_cap, o->ntokens + 1, sizeof *o->tokens) != 0) {
+        sp->failed = true;
+        return;
     }
     if (o->ntokens == sp->sentence_first)
         flags |= TOKEN_INITIAL;
@@ -95,15 +91,10 @@ s_end_sentence(splitter_t *sp, size_t end, bool terminated)
     while (stop > start && s_space(sp->text[stop - 1]))
         stop--;
     if (stop > start && o->ntokens > sp->sentence_first) {
-        if (o->nsentences == sp->sentences_cap) {
-            size_t cap = sp->sentences_cap != 0 ? sp->sentences_cap * 2 : 64;
-            sentence_t *s = realloc(o->sentences, cap * sizeof *s);
-            if (s == NULL) {
-                sp->failed = true;
-                return;
-            }
-            o->sentences = s;
-            sp->sentences_cap = cap;
+        if (array_grow((void **)&o->sentences, &sp->sentences_cap, o->nsentences + 1,
+                       sizeof *o->sentences) != 0) {
+            sp->failed = true;
+            return;
         }
         o->sentences[o->nsentences++] = (sentence_t){start, stop, sp->sentence_first,
                                                      o->ntokens - sp->sentence_first, terminated};

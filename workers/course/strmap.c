@@ -1,6 +1,8 @@
 /* strmap.c - see strmap.h. */
 #include "strmap.h"
 
+#include "strbuf.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,24 +108,10 @@ s_grow_slots(strmap_t *self)
 static int
 s_store(strmap_t *self, const char *s, size_t len, uint64_t hash)
 {
-    if (self->count == self->keys_cap) {
-        size_t cap = self->keys_cap != 0 ? self->keys_cap * 2 : 64;
-        key_t_ *keys = realloc(self->keys, cap * sizeof *keys);
-        if (keys == NULL)
-            return -1;
-        self->keys = keys;
-        self->keys_cap = cap;
-    }
-    if (self->arena_len + len + 1 > self->arena_cap) {
-        size_t cap = self->arena_cap != 0 ? self->arena_cap : 1024;
-        while (cap < self->arena_len + len + 1)
-            cap *= 2;
-        char *arena = realloc(self->arena, cap);
-        if (arena == NULL)
-            return -1;
-        self->arena = arena;
-        self->arena_cap = cap;
-    }
+    if (array_grow((void **)&self->keys, &self->keys_cap, self->count + 1, sizeof *self->keys) !=
+            0 ||
+        array_grow((void **)&self->arena, &self->arena_cap, self->arena_len + len + 1, 1) != 0)
+        return -1;
     memcpy(self->arena + self->arena_len, s, len);
     self->arena[self->arena_len + len] = '\0';
     self->keys[self->count] = (key_t_){self->arena_len, len, hash};

@@ -94,14 +94,8 @@ s_intern(terms_t *t, const char *s, size_t len, int words)
 int
 terms_add_lesson(terms_t *t, const char *text, size_t len, const sentences_t *s)
 {
-    if (t->nlessons == t->lessons_cap) {
-        size_t cap = t->lessons_cap != 0 ? t->lessons_cap * 2 : 16;
-        terms_lesson_t *l = realloc(t->lessons, cap * sizeof *l);
-        if (l == NULL)
-            return -1;
-        t->lessons = l;
-        t->lessons_cap = cap;
-    }
+    if (array_grow((void **)&t->lessons, &t->lessons_cap, t->nlessons + 1, sizeof *t->lessons) != 0)
+        return -1;
     terms_lesson_t *lesson = &t->lessons[t->nlessons];
     memset(lesson, 0, sizeof *lesson);
     lesson->text = text;
@@ -186,14 +180,8 @@ s_count_df(terms_t *t, long id, long lesson)
 static int
 s_add_at(terms_lesson_t *l, size_t *cap, long id, size_t token, int words)
 {
-    if (l->ngrams == *cap) {
-        size_t n = *cap != 0 ? *cap * 2 : 256;
-        gram_at_t *g = realloc(l->grams, n * sizeof *g);
-        if (g == NULL)
-            return -1;
-        l->grams = g;
-        *cap = n;
-    }
+    if (array_grow((void **)&l->grams, cap, l->ngrams + 1, sizeof *l->grams) != 0)
+        return -1;
     l->grams[l->ngrams++] = (gram_at_t){id, token, words};
     return 0;
 }

@@ -416,7 +416,8 @@ s_count_edge(counter_t *c, const char *prefix, const strbuf_t *key, const key_t_
              bool pagenum, bool numbered)
 {
     long id = s_count(c, prefix, key, page, k->letters);
-    if (id < 0 || array_grow((void **)&c->seen, &c->seen_cap, c->seen_len + 1, sizeof *c->seen) != 0)
+    if (id < 0 ||
+        array_grow((void **)&c->seen, &c->seen_cap, c->seen_len + 1, sizeof *c->seen) != 0)
         return -1;
     c->stats[id].pagenum = pagenum;
     c->stats[id].numbered = numbered;
@@ -720,9 +721,7 @@ s_last_char(const char *s, size_t len)
 {
     size_t i = len;
     while (i > 0) {
-        size_t start = i - 1;
-        while (start > 0 && ((unsigned char)s[start] & 0xc0) == 0x80)
-            start--;
+        size_t start = utf8_char_start(s, i - 1);
         uint32_t cp;
         utf8_decode(s + start, i - start, &cp);
         if (!(cp == ')' || cp == ']' || cp == '"' || cp == '\'' || cp == 0x2019 || cp == 0x201d ||
@@ -814,16 +813,12 @@ s_trailing_hyphen(const strbuf_t *out, bool *letter)
     *letter = false;
     if (out->len < 2)
         return 0;
-    size_t start = out->len - 1;
-    while (start > 0 && ((unsigned char)out->data[start] & 0xc0) == 0x80)
-        start--;
+    size_t start = utf8_char_start(out->data, out->len - 1);
     uint32_t dash;
     utf8_decode(out->data + start, out->len - start, &dash);
     if (!utf8_is_dash(dash) || start == 0)
         return 0;
-    size_t before = start - 1;
-    while (before > 0 && ((unsigned char)out->data[before] & 0xc0) == 0x80)
-        before--;
+    size_t before = utf8_char_start(out->data, start - 1);
     uint32_t cp;
     utf8_decode(out->data + before, start - before, &cp);
     *letter = utf8_is_letter(cp);
@@ -852,9 +847,7 @@ s_out_last_char(const strbuf_t *out)
 {
     if (out->len == 0)
         return 0;
-    size_t start = out->len - 1;
-    while (start > 0 && ((unsigned char)out->data[start] & 0xc0) == 0x80)
-        start--;
+    size_t start = utf8_char_start(out->data, out->len - 1);
     uint32_t cp;
     utf8_decode(out->data + start, out->len - start, &cp);
     return cp;

@@ -2,8 +2,9 @@
  * textclean.h - clean page text: running headers, footers and page numbers out, words
  * hyphenated at line ends joined, paragraphs kept, whitespace normalised, valid UTF-8 out.
  *
- * Works on the lines of a whole document (textline.h), as course.c reads them from poppler;
- * pure C, no poppler. Method and limits: docs/course-generation.md, "Clean text".
+ * Works on the lines of a whole document (textline.h), as workers/extract/pdf_reader.c
+ * reads them from poppler; pure C, no poppler. Method and limits: docs/course-generation.md, "Clean
+ * text".
  */
 #ifndef PROFAI_TEXTCLEAN_H
 #define PROFAI_TEXTCLEAN_H

@@ -1,6 +1,7 @@
 /*
- * textline.h - one line of page text with its typography: the plain data that course.c
- * builds from poppler and that the pure-C text modules (textclean, headings) work on.
+ * textline.h - one line of page text with its typography: the plain data that the PDF
+ * reader (workers/extract/pdf_reader.c) builds from poppler into the document model
+ * (docmodel.h), and that the pure-C text modules (textclean, headings, plan) work on.
  */
 #ifndef PROFAI_TEXTLINE_H
 #define PROFAI_TEXTLINE_H

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,13 +350,27 @@ job_runner_next_check(const job_runner_t *self)
     return self->next_check;
 }
 
+/* Mark result failed with code and a formatted sentence for the teacher. */
+static void s_result_fail(proto_result_t *result, profai_error_t code, const char *fmt, ...)
+    PROFAI_PRINTF(3, 4);
+
+static void
+s_result_fail(proto_result_t *result, profai_error_t code, const char *fmt, ...)
+{
+    result->ok = false;
+    snprintf(result->error_code, sizeof result->error_code, "%s", profai_error_name(code));
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(result->error, sizeof result->error, fmt, ap);
+    va_end(ap);
+}
+
 int
-job_runner_failure_body(const char *code, const char *sentence, proto_buf_t *body)
+job_runner_failure_body(profai_error_t code, const char *sentence, proto_buf_t *body)
 {
     proto_result_t result = {.ok = false};
     proto_error_t err;
-    snprintf(result.error_code, sizeof result.error_code, "%s", code);
-    snprintf(result.error, sizeof result.error, "%s", sentence);
+    s_result_fail(&result, code, "%s", sentence);
     return proto_result_encode(&result, body, &err);
 }
 
@@ -396,16 +411,24 @@ s_output_read(int fd, size_t max, uint8_t **data, size_t *len)
     return 0;
 }
 
+/* Is name, exactly, one of the codes an extractor may refuse with (extract_contract.h)? */
 static bool
-s_is_job_code(const char *code)
+s_is_refusal_code(const char *name)
 {
-    static const char *const codes[] = {"not_pdf", "encrypted", "damaged",
-                                        "no_text", "too_large", "internal"};
-    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
-        if (strcmp(code, codes[i]) == 0)
-            return true;
+    profai_error_t code = profai_error_from_name(name);
+    if (strcmp(profai_error_name(code), name) != 0)
+        return false; /* unknown names map to internal */
+    switch (code) {
+    case PROFAI_ERR_NOT_PDF:
+    case PROFAI_ERR_ENCRYPTED:
+    case PROFAI_ERR_DAMAGED:
+    case PROFAI_ERR_NO_TEXT:
+    case PROFAI_ERR_TOO_LARGE:
+    case PROFAI_ERR_INTERNAL:
+        return true;
+    default:
+        return false;
     }
-    return false;
 }
 
 /* Parse "<code>\n<sentence>\n" written by a refusing extractor into result. */
@@ -424,10 +447,9 @@ s_refusal_parse(const uint8_t *data, size_t len, proto_result_t *result)
     char *end = strchr(sentence, '\n');
     if (end != NULL)
         *end = '\0';
-    if (!s_is_job_code(text)) {
-        snprintf(result->error_code, sizeof result->error_code, "internal");
-        snprintf(result->error, sizeof result->error,
-                 "The PDF parser gave an answer the worker does not understand.");
+    if (!s_is_refusal_code(text)) {
+        s_result_fail(result, PROFAI_ERR_INTERNAL,
+                      "The PDF parser gave an answer the worker does not understand.");
         return;
     }
     snprintf(result->error_code, sizeof result->error_code, "%.32s", text);
@@ -452,54 +474,52 @@ s_outcome(job_runner_t *self, proto_result_t *result, uint8_t **data, size_t *le
                       (WTERMSIG(st) == SIGKILL && self->cpu_seconds > 0 &&
                        self->cpu_used + CPU_ACCOUNTING_MARGIN_S >= (double)self->cpu_seconds));
     if (self->killed_for_deadline || cpu_limit) {
-        snprintf(result->error_code, sizeof result->error_code, "timeout");
         if (self->killed_for_deadline)
-            snprintf(result->error, sizeof result->error,
-                     "Reading this PDF took longer than the %lld seconds allowed.",
-                     self->wall_ms / 1000);
+            s_result_fail(result, PROFAI_ERR_TIMEOUT,
+                          "Reading this PDF took longer than the %lld seconds allowed.",
+                          self->wall_ms / 1000);
         else
-            snprintf(result->error, sizeof result->error,
-                     "Reading this PDF needed more than the %lld seconds of processor time "
-                     "allowed.",
-                     self->cpu_seconds);
-        snprintf(summary, summary_size, "timeout (%s)",
+            s_result_fail(result, PROFAI_ERR_TIMEOUT,
+                          "Reading this PDF needed more than the %lld seconds of processor time "
+                          "allowed.",
+                          self->cpu_seconds);
+        snprintf(summary, summary_size, "%s (%s)", result->error_code,
                  self->killed_for_deadline ? "wall clock" : "cpu");
         return JOB_OUTCOME_TIMEOUT;
     }
     if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) {
-        snprintf(result->error_code, sizeof result->error_code, "parser_crashed");
-        snprintf(result->error, sizeof result->error,
-                 "The PDF parser was stopped from outside (signal 9) while reading this file.");
+        s_result_fail(result, PROFAI_ERR_PARSER_CRASHED,
+                      "The PDF parser was stopped from outside (signal 9) while reading this "
+                      "file.");
         snprintf(summary, summary_size,
-                 "parser_crashed (SIGKILL after %.1f s of processor time: the out-of-memory "
-                 "killer or an operator)",
-                 self->cpu_used);
+                 "%s (SIGKILL after %.1f s of processor time: the out-of-memory killer or an "
+                 "operator)",
+                 result->error_code, self->cpu_used);
         return JOB_OUTCOME_CRASHED;
     }
     if (WIFSIGNALED(st)) {
-        snprintf(result->error_code, sizeof result->error_code, "parser_crashed");
-        snprintf(result->error, sizeof result->error,
-                 "The PDF parser crashed (signal %d) on this file.", WTERMSIG(st));
+        s_result_fail(result, PROFAI_ERR_PARSER_CRASHED,
+                      "The PDF parser crashed (signal %d) on this file.", WTERMSIG(st));
         /* SIGSYS is the seccomp allow-list at work: worth telling the operator apart. */
-        snprintf(summary, summary_size, "parser_crashed (signal %d%s)", WTERMSIG(st),
+        snprintf(summary, summary_size, "%s (signal %d%s)", result->error_code, WTERMSIG(st),
                  WTERMSIG(st) == SIGSYS ? ", a system call outside the sandbox" : "");
         return JOB_OUTCOME_CRASHED;
     }
     int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     if (code != EXTRACT_EXIT_OK && code != EXTRACT_EXIT_REFUSED) {
-        snprintf(result->error_code, sizeof result->error_code, "parser_crashed");
-        snprintf(result->error, sizeof result->error,
-                 "The PDF parser stopped unexpectedly (exit status %d) on this file.", code);
-        snprintf(summary, summary_size, "parser_crashed (exit status %d)", code);
+        s_result_fail(result, PROFAI_ERR_PARSER_CRASHED,
+                      "The PDF parser stopped unexpectedly (exit status %d) on this file.", code);
+        snprintf(summary, summary_size, "%s (exit status %d)", result->error_code, code);
         return JOB_OUTCOME_CRASHED;
     }
     size_t max = code == EXTRACT_EXIT_OK ? PROTO_COURSE_MAX : EXTRACT_REFUSAL_MAX;
     if (s_output_read(self->out_fd, max, data, len) != 0) {
         bool big = errno == EFBIG && code == EXTRACT_EXIT_OK;
-        snprintf(result->error_code, sizeof result->error_code, big ? "too_large" : "internal");
-        snprintf(result->error, sizeof result->error, "%s",
-                 big ? "The course built from this PDF is larger than 32 MiB."
-                     : "The worker could not read the PDF parser's answer.");
+        int why = errno;
+        s_result_fail(result, big ? PROFAI_ERR_TOO_LARGE : PROFAI_ERR_INTERNAL, "%s",
+                      big ? "The course built from this PDF is larger than 32 MiB."
+                          : "The worker could not read the PDF parser's answer.");
+        errno = why;
         snprintf(summary, summary_size, "%s (reading output: %s)", result->error_code,
                  strerror(errno));
         return big ? JOB_OUTCOME_REFUSED : JOB_OUTCOME_FAILED;
@@ -513,10 +533,9 @@ s_outcome(job_runner_t *self, proto_result_t *result, uint8_t **data, size_t *le
         return JOB_OUTCOME_REFUSED;
     }
     if (*len == 0 || !proto_is_utf8((const char *)*data, *len)) {
-        snprintf(result->error_code, sizeof result->error_code, "internal");
-        snprintf(result->error, sizeof result->error,
-                 "The PDF parser produced an invalid course document.");
-        snprintf(summary, summary_size, "internal (invalid course document)");
+        s_result_fail(result, PROFAI_ERR_INTERNAL,
+                      "The PDF parser produced an invalid course document.");
+        snprintf(summary, summary_size, "%s (invalid course document)", result->error_code);
         return JOB_OUTCOME_FAILED;
     }
     result->ok = true;

@@ -13,6 +13,7 @@
 #ifndef PROFAI_JOB_RUNNER_H
 #define PROFAI_JOB_RUNNER_H
 
+#include "profai/errors.h"
 #include "profai/proto.h"
 
 #include <stdbool.h>
@@ -80,7 +81,7 @@ int job_runner_take_result(job_runner_t *self, proto_buf_t *body, job_outcome_t 
                            char *summary, size_t summary_size) PROFAI_MUST_CHECK;
 
 /* Encode a RESULT with ok = false: for failures before any child runs. Caller owns body. */
-int job_runner_failure_body(const char *code, const char *sentence,
+int job_runner_failure_body(profai_error_t code, const char *sentence,
                             proto_buf_t *body) PROFAI_MUST_CHECK;
 
 pid_t job_runner_pid(const job_runner_t *self);

@@ -305,7 +305,8 @@ s_slot_set_address(slot_t *slot, const uint8_t *address, size_t len)
 
 /* A job that fails before any child runs: deliver ok = false at once. */
 static void
-s_slot_fail_job(worker_t *self, slot_t *slot, int64_t now, const char *code, const char *sentence)
+s_slot_fail_job(worker_t *self, slot_t *slot, int64_t now, profai_error_t code,
+                const char *sentence)
 {
     if (job_runner_failure_body(code, sentence, &slot->result) != 0) {
         /* Cannot even say why: let the broker requeue the job elsewhere. */
@@ -313,7 +314,7 @@ s_slot_fail_job(worker_t *self, slot_t *slot, int64_t now, const char *code, con
         return;
     }
     log_warn("slot=%d job=%s attempt=%u failed before parsing: %s: %s", slot->index, slot->job_id,
-             slot->attempt, code, sentence);
+             slot->attempt, profai_error_name(code), sentence);
     s_slot_deliver(self, slot, now);
 }
 
@@ -341,12 +342,12 @@ s_slot_start_job(worker_t *self, slot_t *slot, const mdpw_view_t *view, int64_t 
     if (proto_job_decode(view->body, view->body_len, &job, &err) != 0) {
         char sentence[PROTO_ERROR_MAX];
         snprintf(sentence, sizeof sentence, "bad job message: %s", err.detail);
-        s_slot_fail_job(self, slot, now, "internal", sentence);
+        s_slot_fail_job(self, slot, now, PROFAI_ERR_INTERNAL, sentence);
         return;
     }
     if (slot->attempt == 0 || strcmp(slot->job_id, job.job_id) != 0 ||
         slot->attempt != job.attempt) {
-        s_slot_fail_job(self, slot, now, "internal",
+        s_slot_fail_job(self, slot, now, PROFAI_ERR_INTERNAL,
                         "bad job message: the job token does not match the job");
         return;
     }
@@ -357,7 +358,8 @@ s_slot_start_job(worker_t *self, slot_t *slot, const mdpw_view_t *view, int64_t 
     slot->runner = job_runner_start(&self->config.limits, &job, token, now, reason, sizeof reason);
     if (slot->runner == NULL) {
         log_error("slot=%d job=%s attempt=%u %s", slot->index, slot->job_id, slot->attempt, reason);
-        s_slot_fail_job(self, slot, now, "internal", "The worker could not start the PDF parser.");
+        s_slot_fail_job(self, slot, now, PROFAI_ERR_INTERNAL,
+                        "The worker could not start the PDF parser.");
         return;
     }
     slot->started = now;
@@ -370,12 +372,14 @@ static void
 s_slot_finish_job(worker_t *self, slot_t *slot, int64_t now)
 {
     job_outcome_t outcome = JOB_OUTCOME_FAILED;
-    char summary[160] = "internal";
+    char summary[160];
+    snprintf(summary, sizeof summary, "%s", profai_error_name(PROFAI_ERR_INTERNAL));
     uint32_t pages = job_runner_progress(slot->runner)->pages;
     if (job_runner_take_result(slot->runner, &slot->result, &outcome, summary, sizeof summary) !=
         0) {
-        snprintf(summary, sizeof summary, "internal (cannot encode the result)");
-        if (job_runner_failure_body("internal", "The worker could not encode the result.",
+        snprintf(summary, sizeof summary, "%s (cannot encode the result)",
+                 profai_error_name(PROFAI_ERR_INTERNAL));
+        if (job_runner_failure_body(PROFAI_ERR_INTERNAL, "The worker could not encode the result.",
                                     &slot->result) != 0)
             proto_buf_free(&slot->result);
     }

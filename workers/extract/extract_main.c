@@ -8,9 +8,11 @@
  * files: whatever happens inside poppler stays inside this process.
  */
 #define _GNU_SOURCE /* O_PATH */
-#include "course.h"
+#include "course/course_build.h"
 #include "extract_contract.h"
 #include "log.h"
+#include "pdf_reader.h"
+#include "profai/errors.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -117,8 +119,9 @@ s_write_all(int fd, const char *data, size_t len)
 }
 
 /* Exit 2 with a refusal on stdout: the worker turns it into RESULT ok=false. */
-static void __attribute__((noreturn)) s_refuse(const char *code, const char *message)
+static void __attribute__((noreturn)) s_refuse(profai_error_t error, const char *message)
 {
+    const char *code = profai_error_name(error);
     char buf[EXTRACT_REFUSAL_MAX];
     int n = snprintf(buf, sizeof buf, "%s\n%s\n", code, message);
     if (n < 0 || (size_t)n >= sizeof buf)
@@ -192,7 +195,7 @@ static void __attribute__((noreturn)) s_usage_error(const char *fmt, const char 
     fprintf(stderr, "profai-extract: ");
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nTry 'profai-extract --help'.\n");
-    s_refuse("internal", "The PDF parser was started with invalid options.");
+    s_refuse(PROFAI_ERR_INTERNAL, "The PDF parser was started with invalid options.");
 }
 
 static void
@@ -514,12 +517,12 @@ s_sandbox_setup(const extract_args_t *a)
 {
     /* Die with the worker: an orphaned parser would hold memory and CPU for nobody. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
-        s_refuse("internal", "The PDF parser could not start safely.");
+        s_refuse(PROFAI_ERR_INTERNAL, "The PDF parser could not start safely.");
     if (a->parent_pid > 0 && getppid() != (pid_t)a->parent_pid)
         exit(1); /* the worker died before we armed PDEATHSIG: nobody waits for us */
     if (s_sandbox_limits(a) != 0) {
         log_error("job=%s cannot set resource limits: %s", s_job, strerror(errno));
-        s_refuse("internal", "The PDF parser could not start safely.");
+        s_refuse(PROFAI_ERR_INTERNAL, "The PDF parser could not start safely.");
     }
     /* Past RLIMIT_FSIZE a write fails with EFBIG instead of killing us; a worker that closed
      * the progress pipe gives EPIPE instead of a signal. */
@@ -530,12 +533,12 @@ s_sandbox_setup(const extract_args_t *a)
     sigaction(SIGABRT, &abort_action, NULL);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         log_error("job=%s cannot set no_new_privs: %s", s_job, strerror(errno));
-        s_refuse("internal", "The PDF parser could not start safely.");
+        s_refuse(PROFAI_ERR_INTERNAL, "The PDF parser could not start safely.");
     }
     int landlock = a->seccomp ? s_landlock_enter() : 1;
     if (landlock < 0 || s_sandbox_enter(a->seccomp) != 0) {
         log_error("job=%s cannot enter the sandbox: %s", s_job, strerror(errno));
-        s_refuse("internal", "The PDF parser could not start safely.");
+        s_refuse(PROFAI_ERR_INTERNAL, "The PDF parser could not start safely.");
     }
     if (landlock > 0 && a->seccomp)
         log_debug("job=%s no Landlock in this kernel: files are limited by seccomp only", s_job);
@@ -543,10 +546,17 @@ s_sandbox_setup(const extract_args_t *a)
 
 /* ---------------------------------------------------------------- input and progress */
 
-/* Read all of fd, at most max bytes. 0 with *out set, or -1 with *why: 1 = more than max,
- * 2 = I/O error, 3 = out of memory (RLIMIT_AS). */
-static int
-s_input_read(int fd, size_t max, GBytes **out, int *why)
+/* How reading the PDF from stdin went. */
+typedef enum {
+    INPUT_OK,        /* *out holds the PDF */
+    INPUT_TOO_LARGE, /* more than max bytes */
+    INPUT_IO_ERROR,  /* read failed (errno) */
+    INPUT_NO_MEMORY, /* out of memory (RLIMIT_AS) */
+} input_status_t;
+
+/* Read all of fd, at most max bytes; the caller owns *out on INPUT_OK. */
+static input_status_t
+s_input_read(int fd, size_t max, GBytes **out)
 {
     struct stat st;
     size_t cap = 1 << 20;
@@ -580,15 +590,16 @@ s_input_read(int fd, size_t max, GBytes **out, int *why)
     }
     if (len > max) {
         free(buf);
-        *why = 1;
-        return -1;
+        return INPUT_TOO_LARGE;
     }
     *out = g_bytes_new_take(buf, len);
-    return 0;
-io:
-    *why = errno == ENOMEM ? 3 : 2;
+    return INPUT_OK;
+io:;
+    input_status_t status = errno == ENOMEM ? INPUT_NO_MEMORY : INPUT_IO_ERROR;
+    int saved = errno;
     free(buf);
-    return -1;
+    errno = saved;
+    return status;
 }
 
 static void
@@ -635,46 +646,53 @@ main(int argc, char **argv)
     long long started = s_now_ms();
     s_progress_write(&progress, "parsing", 1, 0, 0);
     GBytes *bytes = NULL;
-    int why = 0;
-    if (s_input_read(STDIN_FILENO, EXTRACT_INPUT_MAX, &bytes, &why) != 0) {
-        if (why == 1)
-            s_refuse("too_large", "This file is larger than the 64 MiB limit.");
-        if (why == 3)
-            s_refuse("too_large", "This PDF needs more memory than the parser may use.");
+    course_error_t err = {PROFAI_OK, {0}};
+    switch (s_input_read(STDIN_FILENO, EXTRACT_INPUT_MAX, &bytes)) {
+    case INPUT_OK:
+        break;
+    case INPUT_TOO_LARGE:
+        s_refuse(PROFAI_ERR_TOO_LARGE, "This file is larger than the 64 MiB limit.");
+    case INPUT_NO_MEMORY:
+        course_fail_memory(&err);
+        s_refuse(err.code, err.message);
+    case INPUT_IO_ERROR:
         log_error("job=%s cannot read the PDF from stdin: %s", s_job, strerror(errno));
-        s_refuse("internal", "The PDF could not be read by the parser.");
+        s_refuse(PROFAI_ERR_INTERNAL, "The PDF could not be read by the parser.");
     }
 
     unsigned poppler_messages = 0;
     guint handler =
         g_log_set_handler("Poppler", G_LOG_LEVEL_MASK, s_poppler_log, &poppler_messages);
-    course_error_t err = {{0}, {0}};
     PopplerDocument *doc = NULL;
     char *json = NULL;
     size_t len = 0;
-    int rc = course_document_open(bytes, &doc, &err);
+    int rc = pdf_reader_open(bytes, &doc, &err);
     if (rc == 0) {
-        course_options_t options = {.title = args.title,
-                                    .filename = args.filename,
-                                    .sha256 = args.sha256,
-                                    .max_pages = (int)args.max_pages,
-                                    .max_output = EXTRACT_OUTPUT_MAX,
-                                    .page_delay_ms = (int)args.page_delay_ms,
-                                    .progress = s_progress_write,
-                                    .progress_arg = &progress};
-        rc = course_build(doc, &options, &json, &len, &err);
+        pdf_reader_options_t options = {.max_pages = (int)args.max_pages,
+                                        .max_output = EXTRACT_OUTPUT_MAX,
+                                        .page_delay_ms = (int)args.page_delay_ms,
+                                        .progress = s_progress_write,
+                                        .progress_arg = &progress};
+        docmodel_t model;
+        rc = pdf_reader_read(doc, &options, &model, &err);
         g_object_unref(doc);
+        if (rc == 0) {
+            course_source_t source = {args.title, args.filename, args.sha256};
+            rc = course_build(&model, &source, EXTRACT_OUTPUT_MAX, &json, &len, &err);
+            docmodel_free(&model);
+        }
     }
     g_bytes_unref(bytes);
     g_log_remove_handler("Poppler", handler);
     log_debug("job=%s parsed in %lld ms: %s, %zu bytes, %u poppler messages", s_job,
-              s_now_ms() - started, rc == 0 ? "ok" : err.code, len, poppler_messages);
+              s_now_ms() - started, rc == 0 ? "ok" : profai_error_name(err.code), len,
+              poppler_messages);
     if (rc != 0)
         s_refuse(err.code, err.message);
     /* Refuse before writing: past RLIMIT_FSIZE the write would leave half a document. */
     if (args.file_size > 0 && len > (size_t)args.file_size) {
         free(json);
-        s_refuse("too_large", "The course built from this PDF is larger than allowed.");
+        s_refuse(PROFAI_ERR_TOO_LARGE, "The course built from this PDF is larger than allowed.");
     }
     s_output_started = 1;
     if (s_write_all(STDOUT_FILENO, json, len) != 0) {

@@ -1,0 +1,127 @@
+/*
+ * broker_private.h - the broker's state and the effects shared by the files of the broker
+ * (broker.c, clients.c, dispatch.c); not part of broker.h's public surface.
+ *
+ * The effects (sends on the ROUTER, writes queued in the store, log lines) are defined in
+ * broker.c; the decisions they carry out are made by the pure modules (job_table.h,
+ * worker_registry.h, sched.h). Everything runs on the broker's one thread.
+ */
+#ifndef PROFAI_BROKER_PRIVATE_H
+#define PROFAI_BROKER_PRIVATE_H
+
+#include "broker.h"
+#include "job_table.h"
+#include "profai/errors.h"
+#include "profai/proto.h"
+#include "sched.h"
+#include "sql.h"
+#include "store.h"
+#include "worker_registry.h"
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Counts since start, for logs and a future metrics module (which reads them rather than
+ * adding code to the loop). */
+typedef struct {
+    uint64_t messages;   /* ROUTER messages read */
+    uint64_t dropped;    /* of those, invalid and dropped */
+    uint64_t dispatched; /* REQUESTs sent */
+    uint64_t retried;    /* attempts that ended without a result and were retried */
+    uint64_t failed;     /* jobs that failed for good */
+    uint64_t completed;  /* results handed to the database */
+} broker_counters_t;
+
+struct broker_t {
+    char *endpoint;
+    char *conninfo;
+    int heartbeat_ivl;
+    int liveness;
+    int shutdown_timeout;
+    int max_attempts;
+    int64_t retry_base_ms;
+    int64_t retry_max_ms;
+    int64_t job_deadline_ms;
+
+    zsock_t *router;
+    store_t *store;
+    job_table_t *jobs;          /* every unfinished job */
+    worker_registry_t *workers; /* every worker connection */
+    sched_t *sched;             /* which queued job goes next */
+    broker_counters_t counters;
+
+    int64_t now;           /* monotonic ms, read once per loop turn */
+    int64_t next_tick;     /* heartbeats, expiry, orphans */
+    int64_t next_progress; /* progress flush */
+    bool db_seen_up;       /* the store has been up once: later UPs are reconnects */
+    bool stopping;
+
+    int64_t drop_log_at; /* rate limit of invalid-message reports */
+    unsigned dropped;    /* since the last report */
+};
+
+/* Context of a job operation (copied into the store's operation). */
+typedef struct {
+    char job_id[PROTO_UUID_LEN + 1];
+    uint32_t attempt;
+    char course_id[PROTO_UUID_LEN + 1];
+    char worker[WORKER_NAME_MAX + 1];
+} job_ctx_t;
+
+/* A context for the job's current attempt. */
+void broker_job_ctx(job_ctx_t *ctx, const job_t *job);
+
+/* Report a dropped message, at most once a second (a flood must not flood the log). */
+void broker_drop(broker_t *self, const char *what, const char *detail);
+
+/* Send msg (taken, destroyed whatever happens) on the ROUTER; its first frame is the peer's
+ * identity. -1 when the peer is gone or at its high-water mark (the socket never waits). */
+int broker_router_send(broker_t *self, zmsg_t **msg_p);
+
+/* Send msg (taken) to the worker. -1: the peer is gone or stuck; the caller must forget it. */
+int broker_worker_send(broker_t *self, worker_t *worker, zmsg_t **msg_p);
+
+/* Send DISCONNECT to an identity we do not (or no longer) know; best effort. */
+void broker_send_disconnect(broker_t *self, const uint8_t *identity, size_t identity_len);
+
+/* Queue a write that must happen (retried over reconnects); only memory exhaustion can refuse
+ * it, and then the next broker start recovers the job from PostgreSQL. */
+void broker_write(broker_t *self, const store_stmt_t *stmt, const char *const *values,
+                  store_done_fn *done, const void *ctx, size_t ctx_len);
+
+/* Record a failure of attempt `attempt` of a job (code: a job error's wire name). */
+void broker_job_record_failure(broker_t *self, const char *job_id, uint32_t attempt,
+                               const char *code, const char *message);
+
+/* Fail a job in memory whose worker is detached, for good, and forget it. */
+void broker_job_fail(broker_t *self, job_t *job, const char *code, const char *message);
+
+/* An attempt ended without a result (code: worker_lost, parser_crashed, timeout or internal;
+ * the job's worker, if any, is detached): requeue it with a back-off, or fail it for good after
+ * max_attempts (job_table_retry decides). */
+void broker_job_retry(broker_t *self, job_t *job, profai_error_t code, const char *why);
+
+/* Take a job out of memory whatever its state (cancelled, or ended in PostgreSQL): a reserved
+ * worker is idle again, a busy one is told DISCONNECT and forgotten. Nothing is written. */
+void broker_job_drop(broker_t *self, job_t *job);
+
+/* Forget a worker (gone, expired, or unreachable); its job is retried (a lost worker). */
+void broker_worker_forget(broker_t *self, worker_t *worker, const char *why);
+
+/* The worker broke the protocol: tell it (it reconnects with a fresh socket) and forget it. */
+void broker_worker_reject(broker_t *self, worker_t *worker, const char *why);
+
+/* Detach the worker's job (the caller decides the job's fate) and make it IDLE. */
+void broker_worker_release(broker_t *self, worker_t *worker);
+
+/* clients.c: a client message (MDPC) from identity; msg is borrowed, identity removed. */
+void clients_on_message(broker_t *self, zframe_t *identity, zmsg_t *msg);
+
+/* dispatch.c: a worker message (MDPW) from identity; msg is borrowed, identity removed. */
+void dispatch_on_worker_message(broker_t *self, zframe_t *identity, zmsg_t *msg);
+
+/* dispatch.c: give queued jobs to idle workers (sched.h chooses the job). */
+void dispatch_jobs(broker_t *self);
+
+#endif

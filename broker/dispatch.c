@@ -1,0 +1,459 @@
+/*
+ * dispatch.c - the worker side of the broker: giving queued jobs to idle workers (dispatch
+ * UPDATE, PDF fetch, REQUEST) and handling what workers send (READY, PARTIAL, FINAL,
+ * HEARTBEAT, DISCONNECT), results included (docs/broker.md, "Dispatch" and "Workers";
+ * docs/protocol.md, section 2).
+ *
+ * Decisions about a job's or a worker's state are the job table's and the registry's; this
+ * file checks what a worker claims (its token, its state), turns results into statements and
+ * sends REQUESTs. Kept apart from broker.c, which holds the loop, timers and shared effects,
+ * and from clients.c: the two sides of the ROUTER share nothing but the job table.
+ */
+#include "broker_private.h"
+#include "log.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#define ERROR_TEXT_MAX 300
+
+/* Copy text for the database: control characters become spaces (UTF-8 is kept as is). */
+static void
+s_clean_text(const char *in, char *out, size_t size)
+{
+    size_t i = 0;
+    for (; in[i] != '\0' && i + 1 < size; i++) {
+        unsigned char c = (unsigned char)in[i];
+        out[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+    }
+    out[i] = '\0';
+}
+
+/* A job error code from a worker, or "internal" when it is not a lower-case word. Codes this
+ * broker does not know are kept: the worker may be newer. */
+static const char *
+s_clean_code(const char *code)
+{
+    const char *internal = profai_error_name(PROFAI_ERR_INTERNAL);
+    if (code[0] < 'a' || code[0] > 'z')
+        return internal;
+    for (const char *p = code; *p != '\0'; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return internal;
+    }
+    return code;
+}
+
+/* Whether a worker's error code is transient (the attempt is retried), and which. Anything
+ * else (not_pdf, encrypted, damaged, no_text, too_large, unknown codes) is deterministic:
+ * another attempt would fail the same way. worker_lost is the broker's own verdict, never a
+ * worker's. */
+static bool
+s_transient(const char *code, profai_error_t *known)
+{
+    profai_error_t e = profai_error_from_name(code);
+    if (strcmp(profai_error_name(e), code) != 0 || !profai_error_is_transient(e) ||
+        e == PROFAI_ERR_WORKER_LOST)
+        return false;
+    *known = e;
+    return true;
+}
+
+/* A worker for identity, with the peer address of msg for its name. */
+static worker_t *
+s_worker_add(broker_t *self, zframe_t *identity, zmsg_t *msg, const char *service)
+{
+    zframe_t *first = zmsg_first(msg);
+    const char *peer = first != NULL ? zframe_meta(first, "Peer-Address") : NULL;
+    return worker_registry_add(self->workers, zframe_data(identity), zframe_size(identity), peer,
+                               service, self->now);
+}
+
+/* ------------------------------------------------------------------ dispatch */
+
+static void s_on_fetched(void *owner, void *ctx_p, PGresult *res, const char *error);
+
+/* The job's dispatch fence (attempt) is committed, or it failed. */
+static void
+s_on_dispatched(void *owner, void *ctx_p, PGresult *res, const char *error)
+{
+    broker_t *self = owner;
+    job_ctx_t *ctx = ctx_p;
+    job_t *job = job_table_lookup(self->jobs, ctx->job_id);
+    if (job == NULL || job->state != JOB_DISPATCHING || job->attempts != ctx->attempt)
+        return; /* its worker vanished meanwhile: already requeued */
+    worker_t *worker = job->worker;
+    if (error != NULL || !sql_write_applied(res)) {
+        if (error != NULL)
+            log_error("dispatch failed job=%s attempt=%" PRIu32 ": %s; left to the next start",
+                      job->id, job->attempts, error);
+        else
+            log_info("job not runnable any more, dropped job=%s attempt=%" PRIu32, job->id,
+                     job->attempts);
+        broker_worker_release(self, worker);
+        job_table_remove(self->jobs, &job);
+        return;
+    }
+    const char *values[] = {job->id};
+    if (sql_submit(self->store, &sql_stmt_fetch_pdf, values, 0, s_on_fetched, ctx, sizeof *ctx) !=
+        STORE_OK) {
+        log_error("out of memory reading the PDF of job=%s", job->id);
+        broker_worker_release(self, worker);
+        broker_job_retry(self, job, PROFAI_ERR_WORKER_LOST, "out of memory");
+    }
+}
+
+/* Encode the REQUEST for the job's current attempt with its fetched fields. NULL on failure
+ * with a reason in why. */
+static zmsg_t *
+s_build_request(const job_t *job, proto_job_t *m, const char **why)
+{
+    memcpy(m->job_id, job->id, sizeof m->job_id);
+    m->attempt = job->attempts;
+    proto_buf_t body = {0};
+    proto_error_t perr;
+    if (proto_job_encode(m, &body, &perr) != 0) {
+        *why = "the job cannot be encoded (PDF too large?)";
+        return NULL;
+    }
+    char token[PROTO_ADDRESS_MAX + 1];
+    zmsg_t *msg = NULL;
+    if (proto_token_format(job->id, job->attempts, token, sizeof token) == 0)
+        msg = mdpw_build_job_message(MDPW_REQUEST, token, strlen(token), body.data, body.size);
+    proto_buf_free(&body);
+    if (msg == NULL)
+        *why = "out of memory";
+    return msg;
+}
+
+/* The PDF arrived: send the REQUEST if the worker is still reserved for this attempt. */
+static void
+s_on_fetched(void *owner, void *ctx_p, PGresult *res, const char *error)
+{
+    broker_t *self = owner;
+    job_ctx_t *ctx = ctx_p;
+    job_t *job = job_table_lookup(self->jobs, ctx->job_id);
+    if (job == NULL || job->state != JOB_DISPATCHING || job->attempts != ctx->attempt)
+        return; /* superseded: the worker vanished and the job went back to the queue */
+    worker_t *worker = job->worker;
+    if (self->stopping)
+        return; /* left 'running' in PostgreSQL: the next broker recovers it as an orphan */
+    const char *internal = profai_error_name(PROFAI_ERR_INTERNAL);
+    proto_job_t m = {0};
+    sql_pdf_status_t st = error != NULL ? SQL_PDF_MISSING : sql_read_pdf(res, &m);
+    if (st == SQL_PDF_MISSING) {
+        log_error("cannot read the PDF of job=%s: %s", job->id,
+                  error != NULL ? error : "no such job or blob");
+        broker_worker_release(self, worker);
+        broker_job_fail(self, job, internal, "The uploaded PDF could not be read.");
+        return;
+    }
+    const char *why = "the job's title, file name or hash is too long";
+    zmsg_t *msg = st == SQL_PDF_OK ? s_build_request(job, &m, &why) : NULL;
+    if (msg == NULL) {
+        log_error("cannot build REQUEST for job=%s: %s", job->id, why);
+        broker_worker_release(self, worker);
+        broker_job_fail(self, job, internal, "The job could not be sent to a worker.");
+        return;
+    }
+    if (broker_worker_send(self, worker, &msg) != 0) {
+        broker_worker_forget(self, worker, "unreachable");
+        return;
+    }
+    job_table_set_state(self->jobs, job, JOB_RUNNING);
+    worker_registry_set_state(self->workers, worker, WORKER_BUSY);
+    job->deadline = self->now + self->job_deadline_ms;
+    self->counters.dispatched++;
+    log_info("job dispatched job=%s attempt=%" PRIu32 " worker=%s", job->id, job->attempts,
+             worker->name);
+}
+
+void
+dispatch_jobs(broker_t *self)
+{
+    if (self->stopping || !store_is_up(self->store))
+        return;
+    job_t *job;
+    worker_t *worker;
+    while ((worker = worker_registry_idle_first(self->workers)) != NULL &&
+           (job = sched_next(self->sched, self->jobs)) != NULL) {
+        char attempts[16], deadline[24];
+        snprintf(attempts, sizeof attempts, "%" PRIu32, job->attempts + 1);
+        snprintf(deadline, sizeof deadline, "%" PRId64, self->job_deadline_ms);
+        const char *values[] = {job->id, attempts, worker->name, deadline};
+        job_ctx_t ctx;
+        broker_job_ctx(&ctx, job);
+        ctx.attempt = job->attempts + 1;
+        if (sql_submit(self->store, &sql_stmt_dispatch, values, 0, s_on_dispatched, &ctx,
+                       sizeof ctx) != STORE_OK) {
+            log_error("out of memory dispatching job=%s", job->id);
+            return;
+        }
+        job->attempts++;
+        job_table_set_state(self->jobs, job, JOB_DISPATCHING);
+        job->worker = worker;
+        worker->job = job;
+        worker_registry_set_state(self->workers, worker, WORKER_RESERVED);
+        log_debug("job dispatching job=%s attempt=%" PRIu32 " worker=%s", job->id, job->attempts,
+                  worker->name);
+    }
+}
+
+/* ------------------------------------------------------------------ worker messages */
+
+/* Take over an orphan whose worker came back (a PARTIAL with its exact token). */
+static void
+s_job_adopt(broker_t *self, job_t *job, worker_t *worker)
+{
+    job_table_set_state(self->jobs, job, JOB_RUNNING);
+    if (job->deadline == 0) /* a job dispatched before deadlines were recorded */
+        job->deadline = self->now + self->job_deadline_ms;
+    job->worker = worker;
+    worker->job = job;
+    worker_registry_set_state(self->workers, worker, WORKER_BUSY);
+    log_info("job adopted job=%s attempt=%" PRIu32 " worker=%s", job->id, job->attempts,
+             worker->name);
+    char attempts[16];
+    snprintf(attempts, sizeof attempts, "%" PRIu32, job->attempts);
+    const char *values[] = {job->id, attempts, worker->name};
+    broker_write(self, &sql_stmt_adopt, values, NULL, NULL, 0);
+}
+
+/* A message a worker should not have sent: reject a known worker, send an unknown one away. */
+static void
+s_refuse(broker_t *self, zframe_t *identity, worker_t *worker, const char *why)
+{
+    if (worker != NULL)
+        broker_worker_reject(self, worker, why);
+    else
+        broker_send_disconnect(self, zframe_data(identity), zframe_size(identity));
+}
+
+static void
+s_on_partial(broker_t *self, zframe_t *identity, zmsg_t *msg, worker_t *worker,
+             const mdpw_view_t *view)
+{
+    char job_id[PROTO_UUID_LEN + 1];
+    uint32_t attempt;
+    proto_progress_t progress;
+    proto_error_t perr;
+    if (proto_token_parse(view->address, view->address_len, job_id, &attempt) != 0 ||
+        proto_progress_decode(view->body, view->body_len, &progress, &perr) != 0) {
+        broker_drop(self, "invalid PARTIAL from a worker", NULL);
+        s_refuse(self, identity, worker, "invalid PARTIAL");
+        return;
+    }
+    job_t *job = job_table_lookup(self->jobs, job_id);
+    bool current = job != NULL && job->attempts == attempt;
+    if (current && job->state == JOB_ORPHANED) {
+        if (worker == NULL) {
+            worker = s_worker_add(self, identity, msg, PROTO_SERVICE_COURSE);
+            if (worker == NULL) {
+                log_error("out of memory adopting job=%s", job_id);
+                return;
+            }
+            log_info("worker ready worker=%s service=%s (came back with a job)", worker->name,
+                     worker->service);
+        }
+        if (worker->state == WORKER_IDLE)
+            s_job_adopt(self, job, worker);
+    }
+    if (current && job->state == JOB_RUNNING && job->worker == worker) {
+        job->progress = (uint8_t)(progress.progress > 100 ? 100 : progress.progress);
+        snprintf(job->stage, sizeof job->stage, "%s", progress.stage);
+        job->progress_dirty = true;
+        log_debug("job progress job=%s attempt=%" PRIu32 " progress=%u stage=%s page=%" PRIu32
+                  "/%" PRIu32,
+                  job->id, attempt, job->progress, job->stage, progress.page, progress.pages);
+        return;
+    }
+    if (current && job->state == JOB_ORPHANED)
+        return; /* its worker is busy with another job: wait for the FINAL */
+    log_debug("ignoring stale progress job=%s attempt=%" PRIu32, job_id, attempt);
+    if (worker == NULL)
+        broker_send_disconnect(self, zframe_data(identity), zframe_size(identity));
+    else if (worker->state == WORKER_BUSY)
+        broker_worker_reject(self, worker, "progress for a job it does not hold");
+}
+
+static void
+s_on_succeeded(void *owner, void *ctx_p, PGresult *res, const char *error)
+{
+    broker_t *self = owner;
+    job_ctx_t *ctx = ctx_p;
+    if (error != NULL) {
+        log_warn("course rejected by the database job=%s attempt=%" PRIu32 " worker=%s: %s",
+                 ctx->job_id, ctx->attempt, ctx->worker, error);
+        /* A data exception: PostgreSQL refused the JSON itself. */
+        bool bad_document = sql_error_is_data(res);
+        char clean[ERROR_TEXT_MAX];
+        char message[ERROR_TEXT_MAX + 64];
+        s_clean_text(error, clean, sizeof clean);
+        snprintf(message, sizeof message, "%s: %s",
+                 bad_document ? "The worker produced an invalid course document"
+                              : "The course could not be stored",
+                 clean);
+        broker_job_record_failure(self, ctx->job_id, ctx->attempt,
+                                  profai_error_name(PROFAI_ERR_INTERNAL), message);
+        return;
+    }
+    if (!sql_write_applied(res))
+        log_info("result of job=%s attempt=%" PRIu32 " not recorded: attempt superseded",
+                 ctx->job_id, ctx->attempt);
+    else
+        log_info("job succeeded job=%s attempt=%" PRIu32 " worker=%s course=%s", ctx->job_id,
+                 ctx->attempt, ctx->worker, ctx->course_id);
+}
+
+/* Record the result of the job's current attempt: a course, a deterministic failure, or a
+ * transient failure that is retried. The job leaves memory unless it is retried. */
+static void
+s_job_complete(broker_t *self, job_t *job, const proto_result_t *result, const char *worker_name)
+{
+    job_ctx_t ctx;
+    broker_job_ctx(&ctx, job);
+    snprintf(ctx.worker, sizeof ctx.worker, "%s", worker_name);
+    if (!result->ok) {
+        char message[PROTO_ERROR_MAX + 1];
+        const char *code = s_clean_code(result->error_code);
+        s_clean_text(result->error, message, sizeof message);
+        profai_error_t transient;
+        if (s_transient(code, &transient)) {
+            char why[PROTO_ERROR_MAX + 64];
+            snprintf(why, sizeof why, "%s: %s", code, message);
+            broker_job_retry(self, job, transient, why);
+        } else {
+            broker_job_fail(self, job, code, message);
+        }
+        return;
+    }
+    zuuid_t *uuid = zuuid_new();
+    if (uuid == NULL) {
+        broker_job_retry(self, job, PROFAI_ERR_INTERNAL, "out of memory storing its result");
+        return;
+    }
+    snprintf(ctx.course_id, sizeof ctx.course_id, "%s", zuuid_str_canonical(uuid));
+    zuuid_destroy(&uuid);
+    char attempts[16];
+    snprintf(attempts, sizeof attempts, "%" PRIu32, job->attempts);
+    const char *values[] = {job->id, ctx.course_id, attempts, (const char *)result->course};
+    size_t lengths[] = {strlen(job->id), strlen(ctx.course_id), strlen(attempts),
+                        result->course_len};
+    if (store_submit(self->store, &sql_stmt_succeed, values, lengths, STORE_ISOLATED,
+                     s_on_succeeded, &ctx, sizeof ctx) != STORE_OK) {
+        log_error("out of memory storing the course of job=%s; it runs again after a restart",
+                  job->id);
+    }
+    log_debug("job result received job=%s attempt=%" PRIu32 " worker=%s", job->id, job->attempts,
+              worker_name);
+    self->counters.completed++;
+    job_table_remove(self->jobs, &job);
+}
+
+static void
+s_on_final(broker_t *self, zframe_t *identity, zmsg_t *msg, worker_t *worker,
+           const mdpw_view_t *view)
+{
+    char job_id[PROTO_UUID_LEN + 1];
+    uint32_t attempt;
+    proto_result_t result;
+    proto_error_t perr;
+    if (proto_token_parse(view->address, view->address_len, job_id, &attempt) != 0 ||
+        proto_result_decode(view->body, view->body_len, &result, &perr) != 0) {
+        broker_drop(self, "invalid FINAL from a worker", perr.detail);
+        s_refuse(self, identity, worker, "invalid FINAL");
+        return;
+    }
+    job_t *job = job_table_lookup(self->jobs, job_id);
+    bool current = job != NULL && job->attempts == attempt;
+    if (current && job->state == JOB_RUNNING && job->worker == worker) {
+        broker_worker_release(self, worker);
+        s_job_complete(self, job, &result, worker->name);
+        return;
+    }
+    if (current && job->state == JOB_ORPHANED) {
+        /* A worker that finished while no broker was listening: the token proves it. After a
+         * FINAL an MDP worker is ready, so an unknown sender becomes an idle worker. */
+        if (worker == NULL) {
+            worker = s_worker_add(self, identity, msg, PROTO_SERVICE_COURSE);
+            if (worker != NULL)
+                log_info("worker ready worker=%s service=%s (came back with a result)",
+                         worker->name, worker->service);
+        }
+        log_info("orphan result accepted job=%s attempt=%" PRIu32 " worker=%s", job->id, attempt,
+                 worker != NULL ? worker->name : "?");
+        s_job_complete(self, job, &result, worker != NULL ? worker->name : "?");
+        return;
+    }
+    log_info("dropping late result job=%s attempt=%" PRIu32 " current=%" PRIu32, job_id, attempt,
+             job != NULL ? job->attempts : 0);
+    if (worker == NULL)
+        broker_send_disconnect(self, zframe_data(identity), zframe_size(identity));
+    else if (worker->state == WORKER_BUSY)
+        broker_worker_reject(self, worker, "result for a job it does not hold");
+}
+
+static void
+s_on_ready(broker_t *self, zframe_t *identity, zmsg_t *msg, worker_t *worker,
+           const mdpw_view_t *view)
+{
+    if (worker != NULL) {
+        broker_worker_reject(self, worker, "READY while already known");
+        return;
+    }
+    worker = s_worker_add(self, identity, msg, view->service);
+    if (worker == NULL) {
+        log_error("out of memory accepting a worker");
+        broker_send_disconnect(self, zframe_data(identity), zframe_size(identity));
+        return;
+    }
+    if (worker->state == WORKER_UNSERVED)
+        log_warn("worker ready worker=%s service=%s: no jobs for this service here; it only "
+                 "gets heartbeats",
+                 worker->name, worker->service);
+    else
+        log_info("worker ready worker=%s service=%s", worker->name, worker->service);
+}
+
+void
+dispatch_on_worker_message(broker_t *self, zframe_t *identity, zmsg_t *msg)
+{
+    mdpw_view_t view;
+    proto_error_t perr;
+    worker_t *worker =
+        worker_registry_lookup(self->workers, zframe_data(identity), zframe_size(identity));
+    if (mdpw_parse(msg, PROTO_RESULT_BODY_MAX, &view, &perr) != 0) {
+        broker_drop(self, "invalid worker message", perr.detail);
+        if (worker != NULL)
+            broker_worker_reject(self, worker, "invalid message");
+        return;
+    }
+    if (worker != NULL && view.command != MDPW_DISCONNECT)
+        worker_registry_touch(self->workers, worker, self->now);
+    switch (view.command) {
+    case MDPW_READY:
+        s_on_ready(self, identity, msg, worker, &view);
+        break;
+    case MDPW_PARTIAL:
+        s_on_partial(self, identity, msg, worker, &view);
+        break;
+    case MDPW_FINAL:
+        s_on_final(self, identity, msg, worker, &view);
+        break;
+    case MDPW_HEARTBEAT:
+        /* While orphans wait, an unknown peer may be the worker of one whose connection
+         * moved silently to this broker (ZeroMQ reconnects by itself): let it show the
+         * token with its next PARTIAL rather than sending it away. */
+        if (worker == NULL && job_table_counts(self->jobs).orphaned == 0)
+            broker_send_disconnect(self, zframe_data(identity), zframe_size(identity));
+        break;
+    case MDPW_DISCONNECT:
+        if (worker != NULL)
+            broker_worker_forget(self, worker, "disconnected");
+        break;
+    default: /* REQUEST goes broker -> worker only */
+        s_refuse(self, identity, worker, "unexpected command");
+        break;
+    }
+}

@@ -1,0 +1,206 @@
+/*
+ * sql.c - see sql.h.
+ */
+#include "sql.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const store_stmt_t sql_stmt_submit = {
+    "submit",
+    "WITH chk AS (SELECT EXISTS (SELECT 1 FROM blobs WHERE sha256 = $5) AS blob_ok,"
+    "                    EXISTS (SELECT 1 FROM users WHERE id = $2::uuid) AS owner_ok),"
+    "     ins AS (INSERT INTO jobs (id, owner_id, title, filename, blob_sha256, state, stage)"
+    "             SELECT $1::uuid, $2::uuid, $3, $4, $5, 'queued', 'queued' FROM chk"
+    "             WHERE chk.blob_ok AND chk.owner_ok RETURNING 1)"
+    " SELECT chk.blob_ok, chk.owner_ok, (SELECT count(*) FROM ins) FROM chk",
+    5, 0};
+const store_stmt_t sql_stmt_dispatch = {
+    "dispatch",
+    "UPDATE jobs SET state = 'running', attempts = $2, worker = $3, stage = 'starting',"
+    " progress = 0, started_at = coalesce(started_at, now()), retry_at = NULL,"
+    " deadline_at = now() + $4::bigint * interval '1 millisecond', updated_at = now()"
+    " WHERE id = $1 AND attempts = $2 - 1 AND state IN ('queued', 'running')",
+    4, 0};
+const store_stmt_t sql_stmt_fetch_pdf = {
+    "fetch_pdf",
+    "SELECT j.title, j.filename, j.blob_sha256, b.data FROM jobs j"
+    " JOIN blobs b ON b.sha256 = j.blob_sha256 WHERE j.id = $1",
+    1, 1};
+const store_stmt_t sql_stmt_progress = {
+    "progress",
+    "UPDATE jobs SET progress = $3, stage = $4, updated_at = now()"
+    " WHERE id = $1 AND attempts = $2 AND state = 'running'",
+    4, 0};
+const store_stmt_t sql_stmt_adopt = {"adopt",
+                                     "UPDATE jobs SET worker = $3, updated_at = now()"
+                                     " WHERE id = $1 AND attempts = $2 AND state = 'running'",
+                                     3, 0};
+const store_stmt_t sql_stmt_succeed = {
+    "succeed",
+    "WITH j AS (UPDATE jobs SET state = 'succeeded', progress = 100, stage = 'done',"
+    "           course_id = $2, finished_at = now(), updated_at = now(), error_code = NULL,"
+    "           error = NULL, retry_at = NULL, deadline_at = NULL"
+    "           WHERE id = $1 AND attempts = $3 AND state = 'running'"
+    "           RETURNING id, owner_id, title)"
+    " INSERT INTO courses (id, job_id, owner_id, title, doc)"
+    " SELECT $2, j.id, j.owner_id, j.title, $4::jsonb FROM j ON CONFLICT (job_id) DO NOTHING",
+    4, 0};
+const store_stmt_t sql_stmt_fail = {
+    "fail",
+    "UPDATE jobs SET state = 'failed', stage = 'failed', error_code = $3, error = $4,"
+    " worker = NULL, retry_at = NULL, deadline_at = NULL, finished_at = now(),"
+    " updated_at = now() WHERE id = $1 AND attempts = $2 AND state IN ('queued', 'running')",
+    4, 0};
+/* Back to 'queued' after a transient failure; $3 ms of back-off before the next dispatch
+ * (0: at once, retry_at NULL). */
+const store_stmt_t sql_stmt_requeue = {
+    "requeue",
+    "UPDATE jobs SET state = 'queued', stage = 'queued', progress = 0, worker = NULL,"
+    " retry_at = CASE WHEN $3::bigint > 0 THEN now() + $3::bigint * interval '1 millisecond'"
+    " END, deadline_at = NULL, updated_at = now()"
+    " WHERE id = $1 AND attempts = $2 AND state = 'running'",
+    3, 0};
+/* Cancel the owner's job if it has not ended: one row (its state before, 1 if cancelled now)
+ * or none (no such job of this owner). 'cancelled' is final: every other statement's
+ * condition excludes it. */
+const store_stmt_t sql_stmt_cancel = {
+    "cancel",
+    "WITH target AS (SELECT id, state FROM jobs WHERE id = $1::uuid AND owner_id = $2::uuid),"
+    "     done AS (UPDATE jobs j SET state = 'cancelled', stage = 'cancelled', worker = NULL,"
+    "              retry_at = NULL, deadline_at = NULL, finished_at = now(), updated_at = now()"
+    "              FROM target WHERE j.id = target.id AND j.state IN ('queued', 'running')"
+    "              RETURNING j.id)"
+    " SELECT target.state, (SELECT count(*) FROM done) FROM target",
+    2, 0};
+/* Unfinished jobs with the ms left before their retry (queued; 0 when due) and their deadline
+ * (running; -1 when none is recorded), computed by the database so that the broker's clock
+ * does not matter. */
+const store_stmt_t sql_stmt_unfinished = {
+    "unfinished",
+    "SELECT id, owner_id, state, attempts,"
+    " greatest(0, ceil(extract(epoch FROM retry_at - now()) * 1000))::bigint,"
+    " CASE WHEN deadline_at IS NULL THEN -1"
+    "      ELSE greatest(0, ceil(extract(epoch FROM deadline_at - now()) * 1000))::bigint END"
+    " FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at",
+    0, 0};
+
+const store_stmt_t *const sql_statements[] = {
+    &sql_stmt_submit, &sql_stmt_dispatch,  &sql_stmt_fetch_pdf, &sql_stmt_progress,
+    &sql_stmt_adopt,  &sql_stmt_succeed,   &sql_stmt_fail,      &sql_stmt_requeue,
+    &sql_stmt_cancel, &sql_stmt_unfinished};
+
+const size_t sql_statement_count = sizeof sql_statements / sizeof sql_statements[0];
+
+store_status_t
+sql_submit(store_t *store, const store_stmt_t *stmt, const char *const *values, int flags,
+           store_done_fn *done, const void *ctx, size_t ctx_len)
+{
+    size_t lengths[STORE_MAX_PARAMS];
+    for (int i = 0; i < stmt->nparams; i++)
+        lengths[i] = strlen(values[i]);
+    return store_submit(store, stmt, values, lengths, flags, done, ctx, ctx_len);
+}
+
+bool
+sql_write_applied(PGresult *res)
+{
+    return strcmp(PQcmdTuples(res), "0") != 0;
+}
+
+bool
+sql_error_is_data(const PGresult *res)
+{
+    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return state != NULL && strncmp(state, "22", 2) == 0;
+}
+
+/* Whether column col of row i is the text value. */
+static bool
+s_cell_is(const PGresult *res, int i, int col, const char *value)
+{
+    return strcmp(PQgetvalue(res, i, col), value) == 0;
+}
+
+void
+sql_read_submit(const PGresult *res, sql_submit_result_t *out)
+{
+    bool one = PQntuples(res) == 1;
+    out->blob_ok = one && s_cell_is(res, 0, 0, "t");
+    out->owner_ok = one && s_cell_is(res, 0, 1, "t");
+    out->inserted = one && s_cell_is(res, 0, 2, "1");
+}
+
+void
+sql_read_cancel(const PGresult *res, sql_cancel_result_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->found = PQntuples(res) == 1;
+    if (!out->found)
+        return;
+    snprintf(out->before, sizeof out->before, "%s", PQgetvalue(res, 0, 0));
+    out->cancelled = s_cell_is(res, 0, 1, "1");
+}
+
+int
+sql_row_count(const PGresult *res)
+{
+    return PQntuples(res);
+}
+
+/* An integer column of row i; def when NULL or not a number. */
+static int64_t
+s_column_int(const PGresult *res, int i, int col, int64_t def)
+{
+    if (PQgetisnull(res, i, col))
+        return def;
+    char *end = NULL;
+    long long v = strtoll(PQgetvalue(res, i, col), &end, 10);
+    return end != NULL && *end == '\0' ? (int64_t)v : def;
+}
+
+bool
+sql_read_unfinished(const PGresult *res, int i, sql_unfinished_row_t *row)
+{
+    const char *id = PQgetvalue(res, i, 0);
+    const char *owner = PQgetvalue(res, i, 1);
+    int64_t attempts = s_column_int(res, i, 3, -1);
+    if (!proto_is_uuid(id, strlen(id)) || !proto_is_uuid(owner, strlen(owner)) || attempts < 0 ||
+        attempts > UINT32_MAX)
+        return false;
+    memset(row, 0, sizeof *row);
+    memcpy(row->id, id, PROTO_UUID_LEN);
+    memcpy(row->owner, owner, PROTO_UUID_LEN);
+    row->running = s_cell_is(res, i, 2, "running");
+    row->attempts = (uint32_t)attempts;
+    row->retry_in_ms = s_column_int(res, i, 4, 0);
+    row->deadline_in_ms = s_column_int(res, i, 5, -1);
+    return true;
+}
+
+/* Copy a column of a one-row result into buf (size bytes, NUL-terminated); -1 if too long. */
+static int
+s_copy_column(const PGresult *res, int col, char *buf, size_t size)
+{
+    size_t len = (size_t)PQgetlength(res, 0, col);
+    if (len >= size)
+        return -1;
+    memcpy(buf, PQgetvalue(res, 0, col), len);
+    buf[len] = '\0';
+    return 0;
+}
+
+sql_pdf_status_t
+sql_read_pdf(const PGresult *res, proto_job_t *job)
+{
+    if (PQntuples(res) != 1)
+        return SQL_PDF_MISSING;
+    if (s_copy_column(res, 0, job->title, sizeof job->title) != 0 ||
+        s_copy_column(res, 1, job->filename, sizeof job->filename) != 0 ||
+        s_copy_column(res, 2, job->sha256, sizeof job->sha256) != 0)
+        return SQL_PDF_TOO_LONG;
+    job->pdf = (const uint8_t *)PQgetvalue(res, 0, 3);
+    job->pdf_len = (size_t)PQgetlength(res, 0, 3);
+    return SQL_PDF_OK;
+}

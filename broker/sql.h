@@ -1,0 +1,107 @@
+/*
+ * sql.h - the statements the broker runs in its loop and typed readers of their results
+ * (docs/database.md, "How the broker writes").
+ *
+ * Parameters are text; every state change is conditional (fenced by the job's attempt number)
+ * so that a statement sent again after a reconnect changes nothing twice. The readers turn a
+ * PGresult into plain structs, so that no other broker file reads a PGresult's cells. The
+ * statements are static data that outlive the store; nothing here logs or sends.
+ */
+#ifndef PROFAI_BROKER_SQL_H
+#define PROFAI_BROKER_SQL_H
+
+#include "profai/compiler.h"
+#include "profai/proto.h"
+#include "store.h"
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Insert a job if its blob and owner exist: $1 id, $2 owner, $3 title, $4 filename, $5 sha256.
+ * Read with sql_read_submit. */
+extern const store_stmt_t sql_stmt_submit;
+/* Start attempt $2 on worker $3 with a deadline $4 ms away: $1 id. */
+extern const store_stmt_t sql_stmt_dispatch;
+/* The REQUEST's fields and the PDF of job $1 (binary result). Read with sql_read_pdf. */
+extern const store_stmt_t sql_stmt_fetch_pdf;
+/* Progress $3 and stage $4 of job $1, attempt $2. */
+extern const store_stmt_t sql_stmt_progress;
+/* A worker $3 came back with orphan $1, attempt $2. */
+extern const store_stmt_t sql_stmt_adopt;
+/* Job $1 attempt $3 succeeded with course $2 whose document is $4. */
+extern const store_stmt_t sql_stmt_succeed;
+/* Job $1 attempt $2 failed for good with error_code $3 and error $4. */
+extern const store_stmt_t sql_stmt_fail;
+/* Job $1 attempt $2 back to 'queued' after a transient failure, $3 ms of back-off. */
+extern const store_stmt_t sql_stmt_requeue;
+/* Cancel job $1 of owner $2. Read with sql_read_cancel. */
+extern const store_stmt_t sql_stmt_cancel;
+/* The unfinished jobs. Read with sql_read_unfinished. */
+extern const store_stmt_t sql_stmt_unfinished;
+
+/* Every statement above, for store_new. */
+extern const store_stmt_t *const sql_statements[];
+extern const size_t sql_statement_count;
+
+/* Queue stmt with C-string parameters (lengths by strlen); see store_submit. */
+store_status_t sql_submit(store_t *store, const store_stmt_t *stmt, const char *const *values,
+                          int flags, store_done_fn *done, const void *ctx,
+                          size_t ctx_len) PROFAI_MUST_CHECK;
+
+/* Whether a conditional write changed a row (false: its condition excluded it, e.g. the
+ * attempt was superseded). */
+bool sql_write_applied(PGresult *res);
+
+/* Whether a failed statement's error is of SQLSTATE class 22 (data exception: PostgreSQL
+ * refused a value itself, e.g. a course document). res may be NULL. */
+bool sql_error_is_data(const PGresult *res);
+
+/* sql_stmt_submit's answer. */
+typedef struct {
+    bool blob_ok;  /* a blob with this sha256 is stored */
+    bool owner_ok; /* the owner exists */
+    bool inserted; /* the job was created */
+} sql_submit_result_t;
+
+void sql_read_submit(const PGresult *res, sql_submit_result_t *out);
+
+/* sql_stmt_cancel's answer. */
+typedef struct {
+    bool found;                       /* the owner has such a job */
+    bool cancelled;                   /* it is cancelled now (false: it had ended) */
+    char before[PROTO_STATE_MAX + 1]; /* its state before, when found */
+} sql_cancel_result_t;
+
+void sql_read_cancel(const PGresult *res, sql_cancel_result_t *out);
+
+/* One row of sql_stmt_unfinished. */
+typedef struct {
+    char id[PROTO_UUID_LEN + 1];
+    char owner[PROTO_UUID_LEN + 1];
+    bool running;           /* 'running' (else 'queued') */
+    uint32_t attempts;      /* dispatches so far */
+    int64_t retry_in_ms;    /* queued: back-off left (0: due) */
+    int64_t deadline_in_ms; /* running: time left before its deadline (-1: none recorded) */
+} sql_unfinished_row_t;
+
+/* Rows of a result. */
+int sql_row_count(const PGresult *res);
+
+/* Read row i of sql_stmt_unfinished; false when the row is not valid (a bad id or owner, an
+ * attempt count out of range): skip it. */
+bool sql_read_unfinished(const PGresult *res, int i, sql_unfinished_row_t *row);
+
+/* What sql_read_pdf found. */
+typedef enum {
+    SQL_PDF_OK,       /* job filled */
+    SQL_PDF_MISSING,  /* no such job or blob */
+    SQL_PDF_TOO_LONG, /* the title, file name or hash is over the protocol's limits */
+} sql_pdf_status_t;
+
+/* Fill the title, filename, sha256 and pdf (borrowed from res, valid until it is cleared) of
+ * job from sql_stmt_fetch_pdf's answer. */
+sql_pdf_status_t sql_read_pdf(const PGresult *res, proto_job_t *job) PROFAI_MUST_CHECK;
+
+#endif

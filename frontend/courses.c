@@ -1,0 +1,347 @@
+/* courses.c - see courses.h. */
+#define _GNU_SOURCE
+#include "courses.h"
+
+#include "api_common.h"
+#include "log.h"
+
+#include <ctype.h>
+#include <glib.h>
+#include <profai/proto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Search pages go this deep at most (offset cursors; docs/api.md 4.8). */
+#define COURSES_SEARCH_OFFSET_MAX 10000
+
+/* ---------------------------------------------------------------- course cache */
+
+/* Cache keys: one course's document, quiz and quiz answer key. */
+static void
+s_key(char *out, size_t size, const char *kind, const char *id)
+{
+    snprintf(out, size, "%s:%s", kind, id);
+}
+
+/* Forget everything cached about a course (it was deleted, or PostgreSQL says it is gone). */
+static void
+s_forget_course(api_t *self, const char *id)
+{
+    static const char *const kinds[] = {"course", "course-full", "quiz", "answers"};
+    char key[64];
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        s_key(key, sizeof key, kinds[i], id);
+        cache_remove(self->cache, key);
+    }
+}
+
+/* Keep a body under key with its ETag; the item (referenced) in *item. */
+static db_status_t
+s_keep(api_t *self, const char *key, char **body, size_t len, cache_item_t **item)
+{
+    char etag[API_ETAG_SIZE];
+    api_etag(*body, len, etag);
+    *item = cache_put(self->cache, key, body, len, etag);
+    return *item ? DB_OK : DB_UNAVAILABLE;
+}
+
+/* What to do with a cached item after PostgreSQL answered `status`: DB_OK is handled by the
+ * caller; DB_NOT_FOUND drops it; DB_UNAVAILABLE serves it even past its TTL (an outage: a
+ * course changes only by being deleted, so an old copy is better than a 503). */
+static db_status_t
+s_fallback(api_t *self, const char *id, db_status_t status, cache_item_t **cached,
+           cache_item_t **item)
+{
+    if (status == DB_NOT_FOUND) {
+        cache_item_release(cached);
+        s_forget_course(self, id);
+        return DB_NOT_FOUND;
+    }
+    if (*cached != NULL) {
+        log_debug("course=%s served from the cache past its TTL: the database is unavailable", id);
+        *item = *cached;
+        *cached = NULL;
+        return DB_OK;
+    }
+    return DB_UNAVAILABLE;
+}
+
+/* The cached item under key when it can be served as it is: fresh, or stale but its course
+ * still exists (courses never change once stored, they can only be deleted: checking that
+ * costs PostgreSQL far less than reading the document again, and then the item is fresh for
+ * another TTL). *status is DB_OK then; otherwise NULL with the existence check's answer in
+ * *status (DB_OK when there was nothing to check), and *stale keeps the stale item (if any)
+ * for s_fallback. */
+static cache_item_t *
+s_cached(api_t *self, const char *key, const char *id, db_status_t *status, cache_item_t **stale)
+{
+    bool fresh = false;
+    cache_item_t *cached = cache_get(self->cache, key, &fresh);
+    *stale = NULL;
+    *status = DB_OK;
+    if (cached == NULL || fresh)
+        return cached;
+    *status = db_course_exists(self->db, id);
+    if (*status == DB_OK) {
+        cache_touch(self->cache, cached);
+        return cached;
+    }
+    *stale = cached;
+    return NULL;
+}
+
+/* The course document (course JSON with "id" and "job_id"; with the quiz and its answers for
+ * teachers and admins, without for students), from the cache when it can. */
+static db_status_t
+s_course_doc(api_t *self, const char *id, bool with_quiz, cache_item_t **item)
+{
+    char key[64];
+    s_key(key, sizeof key, with_quiz ? "course-full" : "course", id);
+    db_status_t status;
+    cache_item_t *cached = NULL;
+    *item = s_cached(self, key, id, &status, &cached);
+    if (*item != NULL)
+        return DB_OK;
+    if (status != DB_OK)
+        return s_fallback(self, id, status, &cached, item);
+    char *json = NULL;
+    size_t len = 0;
+    status = db_course_json(self->db, id, with_quiz, &json, &len);
+    if (status == DB_OK)
+        return s_keep(self, key, &json, len, item);
+    return s_fallback(self, id, status, &cached, item);
+}
+
+db_status_t
+courses_quiz_item(api_t *self, const char *id, courses_quiz_kind_t kind, cache_item_t **item)
+{
+    char key[64], quiz_key[64], answers_key[64];
+    bool want_quiz = kind == COURSES_QUIZ;
+    s_key(quiz_key, sizeof quiz_key, "quiz", id);
+    s_key(answers_key, sizeof answers_key, "answers", id);
+    snprintf(key, sizeof key, "%s", want_quiz ? quiz_key : answers_key);
+    db_status_t status;
+    cache_item_t *cached = NULL;
+    *item = s_cached(self, key, id, &status, &cached);
+    if (*item != NULL)
+        return DB_OK;
+    if (status != DB_OK)
+        return s_fallback(self, id, status, &cached, item);
+    char *quiz = NULL, *answers = NULL;
+    size_t quiz_len = 0, answers_len = 0;
+    status = db_course_quiz(self->db, id, &quiz, &quiz_len, &answers, &answers_len);
+    if (status != DB_OK)
+        return s_fallback(self, id, status, &cached, item);
+    cache_item_t *quiz_item = NULL, *answers_item = NULL;
+    status = s_keep(self, quiz_key, &quiz, quiz_len, &quiz_item);
+    if (status == DB_OK)
+        status = s_keep(self, answers_key, &answers, answers_len, &answers_item);
+    free(answers); /* when the first s_keep failed */
+    if (status == DB_OK) {
+        *item = want_quiz ? quiz_item : answers_item;
+        if (want_quiz)
+            quiz_item = NULL;
+        else
+            answers_item = NULL;
+    }
+    cache_item_release(&quiz_item);
+    cache_item_release(&answers_item);
+    return status;
+}
+
+void
+courses_reply_item(http_request_t *req, db_status_t status, cache_item_t **item)
+{
+    if (status != DB_OK) {
+        api_reply_not_ok(req, status, "course");
+        return;
+    }
+    size_t len;
+    const char *body = cache_item_data(*item, &len);
+    api_reply_tagged(req, body, len, cache_item_etag(*item));
+    cache_item_release(item);
+}
+
+/* ---------------------------------------------------------------- one course */
+
+/* GET /api/v1/courses/{id}: students get the document without its quiz (they take the quiz
+ * through /quiz, which hides the answers); teachers and admins get all of it. */
+void
+courses_get(api_call_t *call)
+{
+    cache_item_t *item = NULL;
+    db_status_t status = s_course_doc(call->api, route_text(call->route, "id"),
+                                      call->user->role != AUTH_ROLE_STUDENT, &item);
+    courses_reply_item(call->req, status, &item);
+}
+
+/* DELETE /api/v1/courses/{id}: its owner or an admin. Other frontends may serve it from their
+ * caches for up to their TTL (docs/api.md 4.12). */
+void
+courses_delete(api_call_t *call)
+{
+    const char *id = route_text(call->route, "id");
+    db_status_t status = db_course_delete(call->api->db, id, api_owner_filter(call->user));
+    if (status != DB_OK) {
+        api_reply_not_ok(call->req, status, "course");
+        return;
+    }
+    s_forget_course(call->api, id);
+    log_info("course=%s deleted by %s", id, call->user->name);
+    http_reply(call->req, 204, API_JSON_TYPE, NULL, NULL, 0);
+}
+
+/* ---------------------------------------------------------------- course list and search */
+
+/* Cursors are opaque to clients: base64url (no padding) of "l:<microseconds>:<uuid>" (the
+ * keyset of the last course of the page: the list goes on after it) or "s:<offset>:<hash>"
+ * (a search goes on at offset; hash binds it to its search string). */
+static void
+s_cursor_encode(const char *plain, char *out, size_t size)
+{
+    gchar *b64 = g_base64_encode((const guchar *)plain, strlen(plain));
+    size_t n = 0;
+    for (const char *p = b64; p && *p && *p != '=' && n + 1 < size; p++)
+        out[n++] = *p == '+' ? '-' : *p == '/' ? '_' : *p;
+    out[n] = '\0';
+    g_free(b64);
+}
+
+/* Decode a cursor into plain text; false when it is not one of ours. */
+static bool
+s_cursor_decode(const char *cursor, size_t len, char *plain, size_t size)
+{
+    if (len == 0 || len > COURSES_CURSOR_MAX || len % 4 == 1)
+        return false;
+    char b64[COURSES_CURSOR_MAX + 4];
+    for (size_t i = 0; i < len; i++) {
+        char c = cursor[i];
+        if (!isalnum((unsigned char)c) && c != '-' && c != '_')
+            return false;
+        b64[i] = c == '-' ? '+' : c == '_' ? '/' : c;
+    }
+    size_t n = len;
+    while (n % 4 != 0)
+        b64[n++] = '=';
+    b64[n] = '\0';
+    gsize out_len = 0;
+    guchar *data = g_base64_decode(b64, &out_len);
+    bool ok = data != NULL && out_len > 0 && out_len < size && memchr(data, 0, out_len) == NULL;
+    if (ok) {
+        memcpy(plain, data, out_len);
+        plain[out_len] = '\0';
+    }
+    g_free(data);
+    return ok;
+}
+
+/* A decimal number of 1-18 digits. */
+static bool
+s_parse_digits(const char *s, size_t len, long long *out)
+{
+    if (len == 0 || len > 18)
+        return false;
+    long long v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* The first 16 hex digits of the SHA-256 of a search string. */
+static void
+s_query_hash(const char *q, char out[17])
+{
+    char *sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, q, -1);
+    snprintf(out, 17, "%.16s", sum ? sum : "0");
+    g_free(sum);
+}
+
+/* Take a cursor ("" for none) into query (after_id/after_us or offset); false when it is not
+ * a next_cursor of this list (or of this search). */
+static bool
+s_cursor_take(const char *cursor, db_course_query_t *query, char *after_id, size_t id_size)
+{
+    char plain[COURSES_CURSOR_MAX];
+    if (cursor[0] == '\0')
+        return true;
+    if (!s_cursor_decode(cursor, strlen(cursor), plain, sizeof plain))
+        return false;
+    char *first = strchr(plain, ':');
+    char *second = first ? strchr(first + 1, ':') : NULL;
+    if (first == NULL || second == NULL || first != plain + 1)
+        return false;
+    long long number;
+    if (!s_parse_digits(first + 1, (size_t)(second - first - 1), &number))
+        return false;
+    if (plain[0] == 'l' && query->q == NULL) {
+        if (strlen(second + 1) != PROTO_UUID_LEN || !proto_is_uuid(second + 1, PROTO_UUID_LEN))
+            return false;
+        snprintf(after_id, id_size, "%s", second + 1);
+        query->after_id = after_id;
+        query->after_us = number;
+        return true;
+    }
+    if (plain[0] == 's' && query->q != NULL) {
+        char hash[17];
+        s_query_hash(query->q, hash);
+        if (strcmp(second + 1, hash) != 0 || number > COURSES_SEARCH_OFFSET_MAX)
+            return false;
+        query->offset = number;
+        return true;
+    }
+    return false;
+}
+
+/* GET /api/v1/courses: newest first with keyset cursors, or ?q= full-text search, best first,
+ * with offset cursors (docs/api.md 4.8). */
+void
+courses_list(api_call_t *call)
+{
+    http_request_t *req = call->req;
+    char after_id[PROTO_UUID_LEN + 1];
+    const char *q = route_text(call->route, "q");
+    db_course_query_t query = {.q = q[0] ? q : NULL, .limit = (int)route_int(call->route, "limit")};
+    if (!s_cursor_take(route_text(call->route, "cursor"), &query, after_id, sizeof after_id)) {
+        http_reply_problem(req, 400, NULL,
+                           "cursor is not a next_cursor of this list (or of this search)");
+        return;
+    }
+    db_course_page_t page;
+    if (db_courses_json(call->api->db, &query, &page) != DB_OK) {
+        api_reply_unavailable(req, "the database");
+        return;
+    }
+    char next[COURSES_CURSOR_MAX + 1] = "", plain[96];
+    if (page.more && query.q == NULL) {
+        snprintf(plain, sizeof plain, "l:%lld:%s", page.last_us, page.last_id);
+        s_cursor_encode(plain, next, sizeof next);
+    } else if (page.more && query.offset + query.limit <= COURSES_SEARCH_OFFSET_MAX) {
+        char hash[17];
+        s_query_hash(query.q, hash);
+        snprintf(plain, sizeof plain, "s:%lld:%s", query.offset + query.limit, hash);
+        s_cursor_encode(plain, next, sizeof next);
+    }
+    json_t j;
+    json_init(&j);
+    json_object_begin(&j);
+    json_key(&j, "courses");
+    json_raw(&j, page.json, page.len);
+    json_key(&j, "next_cursor");
+    json_cstring(&j, next[0] ? next : NULL);
+    json_object_end(&j);
+    free(page.json);
+    if (json_failed(&j)) {
+        json_free(&j);
+        http_reply_problem(req, 500, NULL, "out of memory");
+        return;
+    }
+    char etag[API_ETAG_SIZE];
+    api_etag(j.data, j.len, etag);
+    api_reply_tagged(req, j.data, j.len, etag);
+    json_free(&j);
+}

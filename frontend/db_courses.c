@@ -1,0 +1,199 @@
+/* db_courses.c - see db.h: the course statements (docs/api.md 4.4, 4.8, 4.12). */
+#include "db.h"
+
+#include "db_query.h"
+#include "snippet.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+db_status_t
+db_course_json(db_pool_t *self, const char *course_id, bool with_quiz, char **json, size_t *len)
+{
+    const char *values[2] = {course_id, with_quiz ? "true" : "false"};
+    PGresult *res = NULL;
+    /* jsonb orders keys by length, so "id" and "job_id" are put first here; the document
+     * itself should not hold them, but must never duplicate them. */
+    db_status_t status = db_query(self,
+                                  "SELECT id::text, job_id::text, jsonb_typeof(doc), "
+                                  "(CASE WHEN $2::bool THEN doc ELSE doc - 'quiz' END "
+                                  " - 'id' - 'job_id')::text FROM courses WHERE id = $1::uuid",
+                                  2, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    if (status != DB_OK)
+        return status;
+    if (PQntuples(res) < 1) {
+        PQclear(res);
+        return DB_NOT_FOUND;
+    }
+    json_t j;
+    json_init(&j);
+    json_object_begin(&j);
+    json_key(&j, "id");
+    db_write_text(&j, res, 0, 0);
+    json_key(&j, "job_id");
+    db_write_text(&j, res, 0, 1);
+    if (strcmp(PQgetvalue(res, 0, 2), "object") == 0) {
+        json_raw_members(&j, PQgetvalue(res, 0, 3), (size_t)PQgetlength(res, 0, 3));
+    } else { /* not a document the extractor writes; still serve valid JSON */
+        json_key(&j, "content");
+        db_write_raw(&j, res, 0, 3);
+    }
+    json_object_end(&j);
+    PQclear(res);
+    return db_json_take(&j, json, len);
+}
+
+db_status_t
+db_course_exists(db_pool_t *self, const char *course_id)
+{
+    const char *values[1] = {course_id};
+    PGresult *res = NULL;
+    db_status_t status = db_query(self, "SELECT 1 FROM courses WHERE id = $1::uuid", 1, values,
+                                  NULL, NULL, PGRES_TUPLES_OK, &res);
+    if (status == DB_OK && PQntuples(res) < 1)
+        status = DB_NOT_FOUND;
+    PQclear(res);
+    return status;
+}
+
+/* ---------------------------------------------------------------- course lists and search */
+
+/* The columns of one course in a list, in the order s_course_item reads them. */
+/* clang-format off */
+#define DB_COURSE_ITEM                                                                             \
+    "c.id::text, c.title, " DB_TS("c.created_at") ", u.name, c.owner_id::text, "                   \
+    "c.module_count, c.lesson_count, (extract(epoch FROM c.created_at) * 1000000)::bigint"
+/* clang-format on */
+#define DB_COURSE_ITEM_COLUMNS 8
+
+/* Newest first, continuing after the keyset ($1 id, $2 microseconds) when $1 is not null. */
+static const char s_sql_courses[] =
+    "SELECT " DB_COURSE_ITEM " FROM courses c JOIN users u ON u.id = c.owner_id "
+    "WHERE $1::uuid IS NULL OR (c.created_at, c.id) < "
+    "('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $1::uuid) "
+    "ORDER BY c.created_at DESC, c.id DESC LIMIT $3::int";
+
+/* Full-text search (migration 002): the best lesson of each matching course (an exact phrase
+ * first, then cover density), courses in that order, then the page's snippets: ts_headline
+ * over the best lesson's text, highlighting every word of the search, with the bytes 0x01 /
+ * 0x02 around matches, which snippet.h turns into <mark> / </mark> after HTML-escaping the
+ * rest (the text loses any 0x01 / 0x02 of its own first). */
+static const char s_sql_search[] =
+    "WITH q AS (SELECT profai_search_query($1) AS q, profai_phrase_query($1) AS p), "
+    "best AS (SELECT DISTINCT ON (l.course_id) l.course_id, l.position, "
+    "                l.search @@ q.p AS phrase, ts_rank_cd(l.search, q.q) AS rank "
+    "         FROM course_lessons l, q WHERE l.search @@ q.q "
+    "         ORDER BY l.course_id, 3 DESC, 4 DESC, l.position), "
+    "page AS (SELECT b.*, c.created_at FROM best b JOIN courses c ON c.id = b.course_id "
+    "         ORDER BY b.phrase DESC, b.rank DESC, c.created_at DESC, b.course_id DESC "
+    "         LIMIT $2::int OFFSET $3::bigint) "
+    "SELECT " DB_COURSE_ITEM ", l.lesson_id, "
+    "       ts_headline(l.config, translate(l.text, chr(1) || chr(2), ''), "
+    "                   profai_highlight_query(l.config, $1), "
+    "                   'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', MaxWords=35, "
+    "                   MinWords=15, ShortWord=0, MaxFragments=2, FragmentDelimiter=\" ... \"') "
+    "FROM page p JOIN courses c ON c.id = p.course_id JOIN users u ON u.id = c.owner_id "
+    "JOIN course_lessons l ON l.course_id = p.course_id AND l.position = p.position, q "
+    "ORDER BY p.phrase DESC, p.rank DESC, p.created_at DESC, p.course_id DESC";
+
+/* One course of a list (columns DB_COURSE_ITEM, then for a search the lesson and snippet). */
+static void
+s_course_item(json_t *j, PGresult *res, int row, bool search)
+{
+    json_object_begin(j);
+    json_key(j, "id");
+    db_write_text(j, res, row, 0);
+    json_key(j, "title");
+    db_write_text(j, res, row, 1);
+    json_key(j, "created_at");
+    db_write_text(j, res, row, 2);
+    json_key(j, "owner");
+    db_write_text(j, res, row, 3);
+    json_key(j, "owner_id");
+    db_write_text(j, res, row, 4);
+    json_key(j, "modules");
+    db_write_int(j, res, row, 5);
+    json_key(j, "lessons");
+    db_write_int(j, res, row, 6);
+    if (search) {
+        int col = DB_COURSE_ITEM_COLUMNS;
+        json_key(j, "lesson");
+        db_write_text(j, res, row, col);
+        json_key(j, "snippet");
+        strbuf_t html;
+        strbuf_init(&html);
+        if (snippet_html(PQgetvalue(res, row, col + 1), (size_t)PQgetlength(res, row, col + 1),
+                         &html) != 0)
+            j->failed = true; /* out of memory: the page is not answered */
+        else
+            json_string(j, html.data ? html.data : "", html.len);
+        strbuf_free(&html);
+    }
+    json_object_end(j);
+}
+
+db_status_t
+db_courses_json(db_pool_t *self, const db_course_query_t *query, db_course_page_t *page)
+{
+    memset(page, 0, sizeof *page);
+    bool search = query->q != NULL;
+    char limit[16], second[32];
+    /* One row more than asked tells whether another page follows. */
+    snprintf(limit, sizeof limit, "%d", query->limit + 1);
+    snprintf(second, sizeof second, "%lld", search ? query->offset : query->after_us);
+    const char *values[3];
+    if (search) {
+        values[0] = query->q;
+        values[1] = limit;
+        values[2] = second;
+    } else {
+        values[0] = query->after_id;
+        values[1] = query->after_id ? second : NULL;
+        values[2] = limit;
+    }
+    PGresult *res = NULL;
+    db_status_t status = db_query(self, search ? s_sql_search : s_sql_courses, 3, values, NULL,
+                                  NULL, PGRES_TUPLES_OK, &res);
+    if (status != DB_OK)
+        return status;
+    int rows = PQntuples(res);
+    page->more = rows > query->limit;
+    if (page->more)
+        rows = query->limit;
+    json_t j;
+    json_init(&j);
+    json_array_begin(&j);
+    for (int i = 0; i < rows; i++)
+        s_course_item(&j, res, i, search);
+    json_array_end(&j);
+    if (rows > 0) {
+        page->last_us = strtoll(PQgetvalue(res, rows - 1, 7), NULL, 10);
+        snprintf(page->last_id, sizeof page->last_id, "%s", PQgetvalue(res, rows - 1, 0));
+    }
+    PQclear(res);
+    if (json_failed(&j)) {
+        json_free(&j);
+        return DB_UNAVAILABLE;
+    }
+    page->json = json_steal(&j, &page->len);
+    return DB_OK;
+}
+
+/* ---------------------------------------------------------------- course deletion */
+
+db_status_t
+db_course_delete(db_pool_t *self, const char *course_id, const char *owner_id)
+{
+    const char *values[2] = {course_id, owner_id};
+    PGresult *res = NULL;
+    db_status_t status = db_query(self,
+                                  "DELETE FROM courses WHERE id = $1::uuid "
+                                  "AND ($2::uuid IS NULL OR owner_id = $2::uuid) RETURNING id",
+                                  2, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    if (status != DB_OK)
+        return status;
+    status = PQntuples(res) < 1 ? DB_NOT_FOUND : DB_OK;
+    PQclear(res);
+    return status;
+}

@@ -1,0 +1,37 @@
+/*
+ * db_query.h - what the frontend's data-access files (db.c, db_jobs.c, db_courses.c,
+ * db_quiz.c) share: the statement runner and the column readers that write a result's typed
+ * columns with the JSON writer (common/json.h), the one way the frontend makes JSON. Private to
+ * those files; the rest of the frontend sees db.h.
+ */
+#ifndef PROFAI_FRONTEND_DB_QUERY_H
+#define PROFAI_FRONTEND_DB_QUERY_H
+
+#include "db.h"
+#include "json.h"
+
+#include <libpq-fe.h>
+
+/* A timestamp column as ISO 8601 UTC text with milliseconds, or NULL (docs/api.md section 1). */
+#define DB_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* Run one parameterised statement (values as in PQexecParams; lengths and formats may be NULL
+ * for text) and hand back its result in *out when its status is want: DB_OK, and the caller
+ * clears *out. A broken connection is reset and the statement retried once (every statement
+ * of the frontend is idempotent). DB_UNAVAILABLE otherwise, logged here, *out NULL. */
+db_status_t db_query(db_pool_t *self, const char *sql, int nparams, const char *const *values,
+                     const int *lengths, const int *formats, ExecStatusType want,
+                     PGresult **out) PROFAI_MUST_CHECK;
+
+/* Write one column of a result row as a JSON value: a string (db_write_text), an integer
+ * (db_write_int) or a value that is already JSON text (db_write_raw: json and jsonb columns);
+ * a NULL column is null. */
+void db_write_text(json_t *j, PGresult *res, int row, int col);
+void db_write_int(json_t *j, PGresult *res, int row, int col);
+void db_write_raw(json_t *j, PGresult *res, int row, int col);
+
+/* Hand j's text to the caller (*json, *len; free()): DB_OK, or DB_UNAVAILABLE when j failed
+ * (out of memory), j freed. */
+db_status_t db_json_take(json_t *j, char **json, size_t *len);
+
+#endif

@@ -1,0 +1,188 @@
+/* db_quiz.c - see db.h: a course's quiz and answer key, and quiz attempts (docs/api.md
+ * 4.9-4.11). */
+#include "db.h"
+
+#include "db_query.h"
+#include "strbuf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The questions of a course's quiz that can be answered: objects with a plain string id and an
+ * answer 0..3 (the extractor's contract; anything else in a stored document is left out of
+ * both the quiz and its answer key, so the two always agree). */
+#define DB_QUIZ_QUESTIONS                                                                          \
+    "jsonb_array_elements(CASE jsonb_typeof(c.doc -> 'quiz') WHEN 'array' THEN c.doc -> 'quiz' "   \
+    "ELSE '[]'::jsonb END) WITH ORDINALITY AS x (item, n) "                                        \
+    "WHERE jsonb_typeof(x.item) = 'object' AND jsonb_typeof(x.item -> 'id') = 'string' "           \
+    "AND x.item ->> 'id' ~ '^[A-Za-z0-9_.:-]{1,64}$' "                                             \
+    "AND jsonb_typeof(x.item -> 'answer') = 'number' AND x.item ->> 'answer' IN ('0','1','2','3')"
+
+/* One row per question, in quiz order (one row of NULLs after the course id when it has
+ * none): the course id, then the key's id, answer and lesson (tabs and line ends made spaces),
+ * then the quiz's id, lesson, prompt, choices and source_page as stored (JSON text, NULL when
+ * absent). */
+static const char s_sql_quiz[] =
+    "SELECT c.id::text, q.item ->> 'id', q.item ->> 'answer', "
+    "       coalesce(translate(q.item ->> 'lesson', E'\\t\\n\\r', '   '), ''), "
+    "       (q.item -> 'id')::text, (q.item -> 'lesson')::text, (q.item -> 'prompt')::text, "
+    "       (q.item -> 'choices')::text, (q.item -> 'source_page')::text "
+    "FROM courses c LEFT JOIN LATERAL (SELECT x.item, x.n FROM " DB_QUIZ_QUESTIONS ") q ON true "
+    "WHERE c.id = $1::uuid ORDER BY q.n";
+
+db_status_t
+db_course_quiz(db_pool_t *self, const char *course_id, char **quiz, size_t *quiz_len, char **key,
+               size_t *key_len)
+{
+    const char *values[1] = {course_id};
+    PGresult *res = NULL;
+    db_status_t status = db_query(self, s_sql_quiz, 1, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    if (status != DB_OK)
+        return status;
+    int rows = PQntuples(res);
+    if (rows < 1) {
+        PQclear(res);
+        return DB_NOT_FOUND;
+    }
+    static const char *const keys[] = {"id", "lesson", "prompt", "choices", "source_page"};
+    json_t j;
+    json_init(&j);
+    strbuf_t answers;
+    strbuf_init(&answers);
+    json_object_begin(&j);
+    json_key(&j, "course_id");
+    db_write_text(&j, res, 0, 0);
+    json_key(&j, "questions");
+    json_array_begin(&j);
+    for (int row = 0; row < rows; row++) {
+        if (PQgetisnull(res, row, 1))
+            continue; /* the course has no quiz */
+        json_object_begin(&j);
+        for (int k = 0; k < (int)(sizeof keys / sizeof keys[0]); k++) {
+            json_key(&j, keys[k]);
+            db_write_raw(&j, res, row, 4 + k);
+        }
+        json_object_end(&j);
+        if (answers.len > 0)
+            strbuf_append_char(&answers, '\n');
+        for (int col = 1; col <= 3; col++) {
+            strbuf_append(&answers, PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+            if (col < 3)
+                strbuf_append_char(&answers, '\t');
+        }
+    }
+    json_array_end(&j);
+    json_object_end(&j);
+    PQclear(res);
+    if (strbuf_failed(&answers) || db_json_take(&j, quiz, quiz_len) != DB_OK) {
+        strbuf_free(&answers);
+        return DB_UNAVAILABLE;
+    }
+    /* "" when the course has no quiz */
+    *key_len = 0;
+    *key = answers.data ? strbuf_steal(&answers, key_len) : strdup("");
+    if (*key == NULL) {
+        free(*quiz);
+        *quiz = NULL;
+        return DB_UNAVAILABLE;
+    }
+    return DB_OK;
+}
+
+/* The columns of one stored attempt, in the order s_attempt_write reads them. */
+#define DB_ATTEMPT_COLUMNS                                                                         \
+    "a.id::text, a.course_id::text, a.score, a.total, " DB_TS("a.created_at") ", a.results::text"
+
+/* One stored attempt (columns DB_ATTEMPT_COLUMNS from col on) as the API shows it
+ * (docs/api.md 4.10). */
+static void
+s_attempt_write(json_t *j, PGresult *res, int row, int col)
+{
+    json_object_begin(j);
+    json_key(j, "attempt_id");
+    db_write_text(j, res, row, col);
+    json_key(j, "course_id");
+    db_write_text(j, res, row, col + 1);
+    json_key(j, "score");
+    db_write_int(j, res, row, col + 2);
+    json_key(j, "total");
+    db_write_int(j, res, row, col + 3);
+    json_key(j, "created_at");
+    db_write_text(j, res, row, col + 4);
+    json_key(j, "results");
+    db_write_raw(j, res, row, col + 5);
+    json_object_end(j);
+}
+
+db_status_t
+db_attempt_store(db_pool_t *self, const char *attempt_id, const char *course_id,
+                 const char *user_id, int score, int total, const char *answers,
+                 const char *results, char **json, size_t *len)
+{
+    char score_text[16], total_text[16];
+    snprintf(score_text, sizeof score_text, "%d", score);
+    snprintf(total_text, sizeof total_text, "%d", total);
+    const char *values[7] = {attempt_id, course_id, user_id, score_text,
+                             total_text, answers,   results};
+    PGresult *res = NULL;
+    /* The id comes from the caller, so that the retry after a lost connection (db_query) finds
+     * the row its first try may have committed instead of storing the attempt twice. */
+    db_status_t status = db_query(
+        self,
+        "WITH a AS (INSERT INTO quiz_attempts (id, course_id, user_id, score, total, answers, "
+        "           results) SELECT $1::uuid, c.id, $3::uuid, $4::int, $5::int, $6::jsonb, "
+        "           $7::json FROM courses c WHERE c.id = $2::uuid "
+        "           ON CONFLICT (id) DO UPDATE SET score = quiz_attempts.score RETURNING *) "
+        "SELECT " DB_ATTEMPT_COLUMNS " FROM a",
+        7, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    if (status != DB_OK)
+        return status;
+    if (PQntuples(res) < 1) {
+        PQclear(res);
+        return DB_NOT_FOUND;
+    }
+    json_t j;
+    json_init(&j);
+    s_attempt_write(&j, res, 0, 0);
+    PQclear(res);
+    return db_json_take(&j, json, len);
+}
+
+db_status_t
+db_attempts_json(db_pool_t *self, const char *course_id, const char *user_id, int limit,
+                 char **json, size_t *len)
+{
+    char limit_text[16];
+    snprintf(limit_text, sizeof limit_text, "%d", limit);
+    const char *values[3] = {course_id, user_id, limit_text};
+    PGresult *res = NULL;
+    /* Whether the course exists, then its attempts by the user (none: one row of NULLs). */
+    db_status_t status =
+        db_query(self,
+                 "SELECT e.found, " DB_ATTEMPT_COLUMNS " FROM "
+                 "(SELECT EXISTS (SELECT 1 FROM courses WHERE id = $1::uuid) AS found) e "
+                 "LEFT JOIN LATERAL (SELECT * FROM quiz_attempts q "
+                 "  WHERE q.course_id = $1::uuid AND q.user_id = $2::uuid "
+                 "  ORDER BY q.created_at DESC, q.id DESC LIMIT $3::int) a ON e.found "
+                 "ORDER BY a.created_at DESC, a.id DESC",
+                 3, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    if (status != DB_OK)
+        return status;
+    if (PQntuples(res) < 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+        PQclear(res);
+        return DB_NOT_FOUND;
+    }
+    json_t j;
+    json_init(&j);
+    json_object_begin(&j);
+    json_key(&j, "attempts");
+    json_array_begin(&j);
+    for (int i = 0; i < PQntuples(res); i++)
+        if (!PQgetisnull(res, i, 1))
+            s_attempt_write(&j, res, i, 1);
+    json_array_end(&j);
+    json_object_end(&j);
+    PQclear(res);
+    return db_json_take(&j, json, len);
+}

@@ -1,0 +1,368 @@
+/* jobs.c - see jobs.h. */
+#define _GNU_SOURCE
+#include "jobs.h"
+
+#include "api_common.h"
+#include "error_http.h"
+#include "log.h"
+#include "utf8.h"
+
+#include <glib.h>
+#include <profai/proto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* A multipart form may exceed max_upload by this much (boundaries, part headers, title). */
+#define JOBS_FORM_OVERHEAD (64 * 1024)
+/* The PDF header must appear within the first bytes of the file (docs/api.md 4.1). */
+#define JOBS_PDF_SNIFF 1024
+/* Longest file name read from a form before refusing it (the limit itself is smaller). */
+#define JOBS_FILENAME_READ_MAX 1024
+#define JOBS_DEFAULT_FILENAME "upload.pdf"
+#define JOBS_DEFAULT_TITLE "Untitled"
+
+/* ---------------------------------------------------------------- upload */
+
+typedef struct {
+    char title[PROTO_TITLE_MAX + 1];
+    char filename[PROTO_FILENAME_MAX + 1];
+    http_buf_t body;    /* the request body as read */
+    const uint8_t *pdf; /* the PDF: all of body, or the form's file part inside it */
+    size_t pdf_len;
+} s_upload_t;
+
+static bool
+s_looks_like_pdf(const uint8_t *data, size_t len)
+{
+    if (data == NULL)
+        return false;
+    return memmem(data, len < JOBS_PDF_SNIFF ? len : JOBS_PDF_SNIFF, "%PDF-", 5) != NULL;
+}
+
+/* The default title: the file name without ".pdf", cut to the title limit on a character
+ * boundary; "Untitled" when that leaves nothing. */
+static void
+s_default_title(const char *filename, char *title, size_t size)
+{
+    size_t len = strlen(filename);
+    if (len >= 4 && strcasecmp(filename + len - 4, ".pdf") == 0)
+        len -= 4;
+    len = utf8_cut(filename, strlen(filename), len < PROTO_TITLE_MAX ? len : PROTO_TITLE_MAX);
+    if (len == 0 || len >= size) {
+        snprintf(title, size, "%s", JOBS_DEFAULT_TITLE);
+        return;
+    }
+    memcpy(title, filename, len);
+    title[len] = '\0';
+}
+
+/* Answer a body read that failed. */
+static void
+s_reply_body_failure(api_t *self, http_request_t *req, http_body_status_t status, const char *why)
+{
+    http_close_after(req);
+    switch (status) {
+    case HTTP_BODY_TOO_LARGE:
+        http_reply_problem(req, 413, NULL, "the PDF is larger than %zu bytes", self->max_upload);
+        break;
+    case HTTP_BODY_TIMEOUT:
+        http_reply_problem(req, 408, NULL, "%s", http_body_timeout_reason(req));
+        break;
+    case HTTP_BODY_REJECTED:
+        http_reply_problem(req, 415, NULL,
+                           "the file is not a PDF (no %%PDF- header in its first %d bytes)",
+                           JOBS_PDF_SNIFF);
+        break;
+    case HTTP_BODY_MALFORMED:
+        http_reply_problem(req, 400, NULL, "%s", why ? why : "malformed request body");
+        break;
+    case HTTP_BODY_IO:
+        http_reply_problem(req, 400, NULL, "the request body ended early");
+        break;
+    case HTTP_BODY_NOMEM:
+    case HTTP_BODY_OK:
+        api_reply_unavailable(req, "memory for the upload");
+        break;
+    }
+}
+
+/* Read a multipart form and take its file and title into up. 0, or -1 with the answer
+ * sent. */
+static int
+s_read_form(api_t *self, http_request_t *req, s_upload_t *up)
+{
+    char filename[JOBS_FILENAME_READ_MAX] = "";
+    http_form_field_t fields[2] = {
+        {.name = "file",
+         .max = self->max_upload,
+         .filename = filename,
+         .filename_size = sizeof filename},
+        {.name = "title", .max = PROTO_TITLE_MAX},
+    };
+    http_form_field_t *file = &fields[0], *title = &fields[1];
+    up->body.max = self->max_upload + JOBS_FORM_OVERHEAD;
+    const char *why = NULL;
+    http_body_status_t status = http_form_read(req, &up->body, fields, 2, &why);
+    if (status == HTTP_BODY_TOO_LARGE && title->overflow) {
+        http_reply_problem(req, 400, NULL, "title is longer than %d bytes", PROTO_TITLE_MAX);
+        return -1;
+    }
+    if (status != HTTP_BODY_OK) {
+        s_reply_body_failure(self, req, status, why);
+        return -1;
+    }
+    if (!file->found) {
+        http_reply_problem(req, 400, NULL, "the form has no \"file\" field");
+        return -1;
+    }
+    if (!s_looks_like_pdf(file->value, file->len)) {
+        s_reply_body_failure(self, req, HTTP_BODY_REJECTED, NULL);
+        return -1;
+    }
+    if (title->found && !route_text_ok((const char *)title->value, title->len, PROTO_TITLE_MAX)) {
+        http_reply_problem(req, 400, NULL,
+                           "title must be valid UTF-8 text without control characters");
+        return -1;
+    }
+    if (title->found && title->len > 0)
+        memcpy(up->title, title->value, title->len);
+    up->title[title->found ? title->len : 0] = '\0';
+
+    /* The client's file name is information only: keep its last path component. */
+    const char *base = filename;
+    for (const char *p = filename; *p != '\0'; p++)
+        if (*p == '/' || *p == '\\')
+            base = p + 1;
+    size_t len = strlen(base);
+    if (file->filename_long || !route_text_ok(base, len, PROTO_FILENAME_MAX)) {
+        http_reply_problem(req, 400, NULL,
+                           "the file name must be valid UTF-8 of at most %d bytes without "
+                           "control characters",
+                           PROTO_FILENAME_MAX);
+        return -1;
+    }
+    memcpy(up->filename, base, len + 1);
+    up->pdf = file->value;
+    up->pdf_len = file->len;
+    return 0;
+}
+
+/* Hand the stored PDF to the broker and answer 202 (or 503/500). */
+static void
+s_submit(api_call_t *call, s_upload_t *up, const char *sha256)
+{
+    http_request_t *req = call->req;
+    const auth_user_t *user = call->user;
+    broker_client_t *broker = api_broker(call);
+    if (broker == NULL) {
+        api_reply_unavailable(req, "the broker");
+        return;
+    }
+    proto_submit_t submit;
+    memset(&submit, 0, sizeof submit);
+    snprintf(submit.owner, sizeof submit.owner, "%s", user->id);
+    snprintf(submit.title, sizeof submit.title, "%s", up->title);
+    snprintf(submit.filename, sizeof submit.filename, "%s", up->filename);
+    snprintf(submit.sha256, sizeof submit.sha256, "%s", sha256);
+    proto_submitted_t reply;
+    char err[256];
+    if (broker_client_submit(broker, &submit, &reply, err, sizeof err) != 0) {
+        log_warn("upload by %s not submitted: %s", user->name, err);
+        api_reply_unavailable(req, "the broker");
+        return;
+    }
+    if (!reply.ok) {
+        if (error_http_of_name(reply.error_code)->status == 503) {
+            log_warn("broker refused the upload by %s: %s %s", user->name, reply.error_code,
+                     reply.error);
+            http_reply_problem(req, 503, API_RETRY_AFTER,
+                               "the broker cannot take jobs right now (%s); retry later",
+                               reply.error_code);
+        } else { /* nothing the client can fix: whatever the code, a submission refused is ours */
+            log_error("broker refused the upload by %s: %s %s", user->name, reply.error_code,
+                      reply.error);
+            http_reply_problem(req, 500, NULL, "the broker refused the job (%s)", reply.error_code);
+        }
+        return;
+    }
+    log_info("job=%s submitted by %s: %zu bytes sha256=%s", reply.job_id, user->name, up->pdf_len,
+             sha256);
+
+    char location[128];
+    snprintf(location, sizeof location, "/api/v1/jobs/%s", reply.job_id);
+    char headers[160];
+    snprintf(headers, sizeof headers, "Location: %s\r\n", location);
+    json_t j;
+    json_init(&j);
+    json_object_begin(&j);
+    json_key(&j, "job_id");
+    json_cstring(&j, reply.job_id);
+    json_key(&j, "state");
+    json_cstring(&j, reply.state);
+    json_key(&j, "status_url");
+    json_cstring(&j, location);
+    json_object_end(&j);
+    api_reply_json(req, 202, headers, &j);
+}
+
+void
+jobs_submit(api_call_t *call)
+{
+    api_t *self = call->api;
+    http_request_t *req = call->req;
+    bool multipart = http_content_type_is(req, "multipart/form-data");
+    s_upload_t up;
+    memset(&up, 0, sizeof up);
+    if (!multipart) { /* the route table checked them (and skips them for a form) */
+        snprintf(up.title, sizeof up.title, "%s", route_text(call->route, "title"));
+        snprintf(up.filename, sizeof up.filename, "%s", route_text(call->route, "filename"));
+    }
+    long long length = http_content_length(req);
+    size_t limit = self->max_upload + (multipart ? JOBS_FORM_OVERHEAD : 0);
+    if (length > 0 && (unsigned long long)length > limit) {
+        http_close_after(req);
+        http_reply_problem(req, 413, NULL, "the PDF is larger than %zu bytes", self->max_upload);
+        return;
+    }
+    if (http_send_continue(req) != 0)
+        return; /* the client is gone */
+
+    http_body_begin(req, self->body_timeout_ms);
+    if (multipart) {
+        if (s_read_form(self, req, &up) != 0)
+            goto done;
+    } else {
+        up.body = (http_buf_t){
+            .max = self->max_upload, .check_at = JOBS_PDF_SNIFF, .check = s_looks_like_pdf};
+        http_body_status_t status = http_body_read_all(req, &up.body);
+        if (status != HTTP_BODY_OK) {
+            s_reply_body_failure(self, req, status, NULL);
+            goto done;
+        }
+        up.pdf = up.body.data;
+        up.pdf_len = up.body.len;
+    }
+    if (up.title[0] == '\0')
+        s_default_title(up.filename, up.title, sizeof up.title);
+    if (up.filename[0] == '\0')
+        snprintf(up.filename, sizeof up.filename, "%s", JOBS_DEFAULT_FILENAME);
+
+    char *sha256 = g_compute_checksum_for_data(G_CHECKSUM_SHA256, up.pdf, up.pdf_len);
+    if (sha256 == NULL) {
+        api_reply_unavailable(req, "memory for the upload");
+        goto done;
+    }
+    if (db_blob_store(self->db, sha256, up.pdf, up.pdf_len) != DB_OK)
+        api_reply_unavailable(req, "the database");
+    else
+        s_submit(call, &up, sha256);
+    g_free(sha256);
+done:
+    http_buf_free(&up.body);
+}
+
+/* ---------------------------------------------------------------- reads */
+
+void
+jobs_list(api_call_t *call)
+{
+    char *json = NULL;
+    size_t len = 0;
+    int limit = (int)route_int(call->route, "limit");
+    if (db_jobs_json(call->api->db, api_owner_filter(call->user), limit, &json, &len) != DB_OK) {
+        api_reply_unavailable(call->req, "the database");
+        return;
+    }
+    http_reply_json(call->req, 200, NULL, json, len);
+    free(json);
+}
+
+void
+jobs_get(api_call_t *call)
+{
+    char *json = NULL;
+    size_t len = 0;
+    db_status_t status = db_job_json(call->api->db, route_text(call->route, "id"),
+                                     api_owner_filter(call->user), &json, &len);
+    api_reply_db_json(call->req, status, 200, json, len, "job");
+}
+
+/* ---------------------------------------------------------------- cancellation */
+
+static bool
+s_state_final(const char *state)
+{
+    return strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
+           strcmp(state, "cancelled") == 0;
+}
+
+/* The broker cancelled the job: answer with the job as it is stored now. */
+static void
+s_reply_cancelled(api_t *self, http_request_t *req, const char *id)
+{
+    char *json = NULL;
+    size_t len = 0;
+    if (db_job_json(self->db, id, NULL, &json, &len) != DB_OK) {
+        http_reply_problem(req, 503, API_RETRY_AFTER,
+                           "the job was cancelled, but it cannot be read right now; retry later");
+        return;
+    }
+    http_reply_json(req, 200, NULL, json, len);
+    free(json);
+}
+
+/* DELETE /api/v1/jobs/{id}: cancel a job through the broker (docs/api.md 4.7). */
+void
+jobs_cancel(api_call_t *call)
+{
+    api_t *self = call->api;
+    http_request_t *req = call->req;
+    const auth_user_t *user = call->user;
+    const char *id = route_text(call->route, "id");
+    char owner[37], state[16];
+    db_status_t status = db_job_owner(self->db, id, api_owner_filter(user), owner, state);
+    if (status != DB_OK) {
+        api_reply_not_ok(req, status, "job");
+        return;
+    }
+    if (s_state_final(state)) { /* final states never change: no need to ask the broker */
+        api_reply_conflict(req, state, "the job has already ended");
+        return;
+    }
+    broker_client_t *broker = api_broker(call);
+    proto_cancelled_t reply;
+    char err[256] = "no broker client";
+    if (broker == NULL || broker_client_cancel(broker, owner, id, &reply, err, sizeof err) != 0) {
+        log_warn("job=%s cancel by %s not delivered: %s", id, user->name, err);
+        api_reply_unavailable(req, "the broker");
+        return;
+    }
+    if (reply.ok) {
+        log_info("job=%s cancelled by %s", id, user->name);
+        s_reply_cancelled(self, req, id);
+        return;
+    }
+    switch (error_http_of_name(reply.error_code)->status) {
+    case 409:
+        api_reply_conflict(req, reply.state[0] ? reply.state : NULL, "the job has already ended");
+        break;
+    case 404:
+        http_reply_problem(req, 404, NULL, "no job with this id");
+        break;
+    case 503:
+        log_warn("job=%s cancel by %s refused: %s %s", id, user->name, reply.error_code,
+                 reply.error);
+        http_reply_problem(req, 503, API_RETRY_AFTER,
+                           "the broker cannot cancel jobs right now (%s); retry later",
+                           reply.error_code);
+        break;
+    default:
+        log_error("job=%s cancel by %s refused: %s %s", id, user->name, reply.error_code,
+                  reply.error);
+        http_reply_problem(req, 500, NULL, "the broker refused the cancellation (%s)",
+                           reply.error_code);
+        break;
+    }
+}

@@ -1,0 +1,55 @@
+/*
+ * quiz_score.h - scoring a quiz attempt against a course's answer key (docs/api.md 4.10): pure
+ * domain logic, no HTTP and no database, so that it is tested on its own
+ * (tests/unit/test_quiz_score.c).
+ *
+ * The answer key is the text db_course_quiz (db.h) returns: one line per question,
+ * "<question id>\t<answer 0-3>\t<lesson id or empty>", "\n" between lines, in quiz order. An
+ * attempt is the parsed request body {"answers": {"<question id>": 0..3, ...}} (json_in.h);
+ * questions left out are unanswered (and wrong).
+ */
+#ifndef PROFAI_FRONTEND_QUIZ_SCORE_H
+#define PROFAI_FRONTEND_QUIZ_SCORE_H
+
+#include "json.h"
+#include "json_in.h"
+
+#include <profai/compiler.h>
+#include <stddef.h>
+
+/* One question of an answer key (strings point into the key's own copy of the text). */
+typedef struct {
+    const char *id;
+    int answer;         /* 0..3 */
+    const char *lesson; /* "" when the question names no lesson */
+    int chosen;         /* -1: not answered */
+} quiz_question_t;
+
+/* A parsed answer key (plain data; quiz_key_free releases what it holds). */
+typedef struct {
+    char *text;                 /* owned copy of the key's text, split in place */
+    quiz_question_t *questions; /* owned; count of them */
+    size_t count;
+} quiz_key_t;
+
+/* Parse len bytes of answer key into key (lines without two tabs are skipped; a key with no
+ * question has count 0). 0, or -1 when out of memory (key is then empty). */
+int quiz_key_parse(quiz_key_t *key, const char *text, size_t len) PROFAI_MUST_CHECK;
+
+/* Release what key holds (NULL-safe) and empty it. */
+void quiz_key_free(quiz_key_t *key);
+
+/* Check an attempt (root: the parsed body) against key and note each choice in key's
+ * questions. 0, or -1 with the sentence for the 400 answer in why: the body is not an object,
+ * has a member other than "answers", "answers" is not an object, names a question the quiz
+ * does not have, or gives a choice that is not an integer 0..3. */
+int quiz_answers_take(quiz_key_t *key, const json_in_value_t *root, char *why,
+                      size_t why_size) PROFAI_MUST_CHECK;
+
+/* Score the noted choices: returns the number of correct answers, writes the attempt's stored
+ * answers object ({"<question id>": choice, ...} of the answered ones) to answers and the
+ * results array ([{"question","lesson","chosen","correct","answer"}, ...] in quiz order) to
+ * results. Check json_failed on both. */
+int quiz_score(const quiz_key_t *key, json_t *answers, json_t *results);
+
+#endif

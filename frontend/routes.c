@@ -1,0 +1,387 @@
+/* routes.c - see routes.h. */
+#include "routes.h"
+
+#include "api_common.h"
+#include "courses.h"
+#include "jobs.h"
+#include "quiz.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <profai/proto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ?limit= of every list (docs/api.md 4.3, 4.8, 4.11). */
+#define ROUTES_LIMIT                                                                               \
+    {                                                                                              \
+        .name = "limit", .type = ROUTE_PARAM_INT, .min = 1, .max = 100, .def = 20                  \
+    }
+#define ROUTES_STR(x) #x
+#define ROUTES_XSTR(x) ROUTES_STR(x)
+/* A query value is read into a buffer this big before its own limit is applied. */
+#define ROUTES_READ_MAX 1024
+
+static const char *const s_upload_types[] = {"application/pdf", "multipart/form-data", NULL};
+static const char *const s_json_types[] = {"application/json", NULL};
+
+/* clang-format off */
+const route_t route_table[] = {
+    {ROUTE_GET, "/api/v1/jobs", ROUTE_ROLES_STAFF, "students have no jobs", NULL, NULL,
+     {ROUTES_LIMIT}, jobs_list, true},
+    {ROUTE_POST, "/api/v1/jobs", ROUTE_ROLES_STAFF, "students may not upload",
+     s_upload_types, "send the PDF as application/pdf or multipart/form-data",
+     {{.name = "title", .type = ROUTE_PARAM_TEXT, .max = PROTO_TITLE_MAX,
+       .skip_for_type = "multipart/form-data"},
+      {.name = "filename", .type = ROUTE_PARAM_TEXT, .max = PROTO_FILENAME_MAX,
+       .skip_for_type = "multipart/form-data"}},
+     jobs_submit, true},
+    {ROUTE_GET, "/api/v1/jobs/{id}", ROUTE_ROLES_STAFF, "students may not see jobs", NULL, NULL,
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "job"}}, jobs_get, true},
+    {ROUTE_DELETE, "/api/v1/jobs/{id}", ROUTE_ROLES_STAFF, "students may not cancel jobs", NULL,
+     NULL, {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "job"}}, jobs_cancel, true},
+    {ROUTE_GET, "/api/v1/courses", ROUTE_ROLES_ALL, NULL, NULL, NULL,
+     {{.name = "q", .type = ROUTE_PARAM_TEXT, .max = COURSES_QUERY_MAX, .trim = true,
+       .problem = "q must be valid UTF-8 text of at most " ROUTES_XSTR(COURSES_QUERY_MAX)
+                  " bytes without control characters"},
+      ROUTES_LIMIT,
+      {.name = "cursor", .type = ROUTE_PARAM_TEXT, .max = COURSES_CURSOR_MAX,
+       .problem = "cursor is not a next_cursor of this list (or of this search)"}},
+     courses_list, true},
+    {ROUTE_GET, "/api/v1/courses/{id}", ROUTE_ROLES_ALL, NULL, NULL, NULL,
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}}, courses_get, true},
+    {ROUTE_DELETE, "/api/v1/courses/{id}", ROUTE_ROLES_STAFF, "students may not delete courses",
+     NULL, NULL, {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}}, courses_delete,
+     true},
+    {ROUTE_GET, "/api/v1/courses/{id}/quiz", ROUTE_ROLES_ALL, NULL, NULL, NULL,
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}}, quiz_get, true},
+    {ROUTE_GET, "/api/v1/courses/{id}/quiz/attempts", ROUTE_ROLES_ALL, NULL, NULL, NULL,
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}, ROUTES_LIMIT},
+     quiz_attempts_list, true},
+    {ROUTE_POST, "/api/v1/courses/{id}/quiz/attempts", ROUTE_ROLES_ALL, NULL, s_json_types,
+     "send the attempt as application/json",
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}}, quiz_attempt_submit, true},
+    {ROUTE_GET, "/healthz", 0, NULL, NULL, NULL, {{0}}, api_health, true},
+    {ROUTE_GET, "/api/v1", 0, NULL, NULL, NULL, {{0}}, api_index, false},
+    {ROUTE_GET, "/api/v1/", 0, NULL, NULL, NULL, {{0}}, api_index, false},
+    /* The web page: static.h answers every method itself (405 for all but GET and HEAD). */
+    {ROUTE_ANY, "/", 0, NULL, NULL, NULL, {{0}}, api_static, false},
+    {ROUTE_ANY, "/app/*", 0, NULL, NULL, NULL, {{0}}, api_static, false},
+};
+/* clang-format on */
+const size_t route_count = sizeof route_table / sizeof route_table[0];
+
+/* ---------------------------------------------------------------- matching */
+
+static unsigned
+s_method_bit(const char *method)
+{
+    if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+        return ROUTE_GET;
+    if (strcmp(method, "POST") == 0)
+        return ROUTE_POST;
+    if (strcmp(method, "DELETE") == 0)
+        return ROUTE_DELETE;
+    return 0;
+}
+
+/* Whether path fits pattern; the {name} segments (any bytes but '/', maybe none) are noted in
+ * result. */
+static bool
+s_fits(const char *pattern, const char *path, route_result_t *result)
+{
+    size_t n = 0;
+    const char *p = pattern, *s = path;
+    while (*p != '\0') {
+        if (*p == '*' && p[1] == '\0')
+            return true;
+        if (*p == '{') {
+            const char *close = strchr(p, '}');
+            assert(close != NULL && n < ROUTE_PARAMS_MAX);
+            size_t len = strcspn(s, "/");
+            result->segments[n].at = s;
+            result->segments[n].len = len;
+            n++;
+            s += len;
+            p = close + 1;
+            continue;
+        }
+        if (*p != *s)
+            return false;
+        p++;
+        s++;
+    }
+    return *s == '\0';
+}
+
+bool
+route_match(const route_request_t *request, route_result_t *result)
+{
+    memset(result, 0, sizeof *result);
+    unsigned bit = s_method_bit(request->method);
+    unsigned allowed = 0;
+    for (size_t i = 0; i < route_count; i++) {
+        const route_t *route = &route_table[i];
+        if (!s_fits(route->pattern, request->path, result))
+            continue;
+        if (route->methods == ROUTE_ANY || (bit & route->methods) != 0) {
+            result->route = route;
+            return true;
+        }
+        allowed |= route->methods;
+    }
+    if (allowed == 0) {
+        result->status = 404;
+        snprintf(result->detail, sizeof result->detail, "no such resource");
+        return false;
+    }
+    result->status = 405;
+    snprintf(result->headers, sizeof result->headers, "Allow: %s%s%s\r\n",
+             allowed & ROUTE_GET ? "GET, HEAD" : "", allowed & ROUTE_POST ? ", POST" : "",
+             allowed & ROUTE_DELETE ? ", DELETE" : "");
+    snprintf(result->detail, sizeof result->detail, "%.200s is not allowed here", request->method);
+    return false;
+}
+
+bool
+route_is_public(const route_t *route)
+{
+    return route->roles == 0;
+}
+
+/* ---------------------------------------------------------------- checking */
+
+bool
+route_text_ok(const char *s, size_t len, size_t max)
+{
+    if (len > max || !proto_is_utf8(s, len))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+        /* U+0080..U+009F are encoded C2 80..C2 9F. */
+        if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] < 0xa0)
+            return false;
+    }
+    return true;
+}
+
+static bool
+s_fail(route_result_t *result, int status, const char *detail)
+{
+    result->status = status;
+    snprintf(result->detail, sizeof result->detail, "%s", detail);
+    return false;
+}
+
+/* A path segment as a canonical uuid (upper-case hex accepted). */
+static bool
+s_check_uuid(const route_param_t *param, const char *at, size_t len, route_value_t *value,
+             route_result_t *result)
+{
+    if (len == PROTO_UUID_LEN) {
+        for (size_t i = 0; i < len; i++)
+            value->text[i] = (char)tolower((unsigned char)at[i]);
+        value->text[len] = '\0';
+        if (proto_is_uuid(value->text, len)) {
+            value->present = true;
+            value->len = len;
+            return true;
+        }
+    }
+    /* An id that cannot exist is just not found. */
+    value->text[0] = '\0';
+    result->status = 404;
+    snprintf(result->detail, sizeof result->detail, "no %s with this id", param->what);
+    return false;
+}
+
+static bool
+s_check_int(const route_param_t *param, const char *text, int n, route_value_t *value,
+            route_result_t *result)
+{
+    value->number = param->def;
+    if (n == -1)
+        return true;
+    int digits = snprintf(NULL, 0, "%lld", param->max);
+    bool ok = n > 0 && n <= digits;
+    for (int i = 0; ok && i < n; i++)
+        ok = text[i] >= '0' && text[i] <= '9';
+    long long v = ok ? atoll(text) : 0;
+    if (!ok || v < param->min || v > param->max) {
+        if (param->problem != NULL)
+            return s_fail(result, 400, param->problem);
+        result->status = 400;
+        snprintf(result->detail, sizeof result->detail, "%s must be an integer from %lld to %lld",
+                 param->name, param->min, param->max);
+        return false;
+    }
+    value->present = true;
+    value->number = v;
+    return true;
+}
+
+static bool
+s_check_text(const route_param_t *param, const char *text, int n, route_value_t *value,
+             route_result_t *result)
+{
+    if (n == -1)
+        return true;
+    if (n < 0 || (long long)n > param->max) {
+        if (param->problem != NULL)
+            return s_fail(result, 400, param->problem);
+        result->status = 400;
+        snprintf(result->detail, sizeof result->detail, "%s is longer than %lld bytes", param->name,
+                 param->max);
+        return false;
+    }
+    if (!route_text_ok(text, (size_t)n, (size_t)param->max)) {
+        if (param->problem != NULL)
+            return s_fail(result, 400, param->problem);
+        result->status = 400;
+        snprintf(result->detail, sizeof result->detail,
+                 "%s must be valid UTF-8 text without control characters", param->name);
+        return false;
+    }
+    size_t start = 0, len = (size_t)n;
+    if (param->trim) {
+        while (start < len && text[start] == ' ')
+            start++;
+        while (len > start && text[len - 1] == ' ')
+            len--;
+    }
+    memcpy(value->text, text + start, len - start);
+    value->text[len - start] = '\0';
+    value->len = len - start;
+    value->present = true;
+    return true;
+}
+
+static bool
+s_check_enum(const route_param_t *param, const char *text, int n, route_value_t *value,
+             route_result_t *result)
+{
+    value->number = param->def;
+    if (n == -1)
+        return true;
+    for (long long i = 0; n >= 0 && param->values[i] != NULL; i++) {
+        if (strlen(param->values[i]) == (size_t)n && memcmp(param->values[i], text, n) == 0) {
+            value->present = true;
+            value->number = i;
+            value->len = (size_t)n;
+            memcpy(value->text, text, (size_t)n + 1);
+            return true;
+        }
+    }
+    if (param->problem != NULL)
+        return s_fail(result, 400, param->problem);
+    result->status = 400;
+    int at = snprintf(result->detail, sizeof result->detail, "%s must be one of", param->name);
+    for (size_t i = 0; param->values[i] != NULL && at > 0 && (size_t)at < sizeof result->detail;
+         i++)
+        at += snprintf(result->detail + at, sizeof result->detail - (size_t)at, "%s %s",
+                       i ? "," : "", param->values[i]);
+    return false;
+}
+
+bool
+route_check(const route_request_t *request, auth_role_t role, route_result_t *result)
+{
+    const route_t *route = result->route;
+    assert(route != NULL);
+    if (route->roles != 0 && (route->roles & ROUTE_ROLE(role)) == 0)
+        return s_fail(result, 403, route->forbidden ? route->forbidden : "forbidden");
+
+    size_t segment = 0;
+    for (size_t i = 0; i < ROUTE_PARAMS_MAX && route->params[i].type != ROUTE_PARAM_NONE; i++) {
+        const route_param_t *param = &route->params[i];
+        if (param->type != ROUTE_PARAM_UUID)
+            continue;
+        if (!s_check_uuid(param, result->segments[segment].at, result->segments[segment].len,
+                          &result->values[i], result))
+            return false;
+        segment++;
+    }
+
+    if (route->body_types != NULL) {
+        bool taken = false;
+        for (size_t i = 0; !taken && route->body_types[i] != NULL; i++)
+            taken = request->content_type_is(request->ctx, route->body_types[i]);
+        if (!taken)
+            return s_fail(result, 415, route->unsupported);
+    }
+
+    char text[ROUTES_READ_MAX];
+    for (size_t i = 0; i < ROUTE_PARAMS_MAX && route->params[i].type != ROUTE_PARAM_NONE; i++) {
+        const route_param_t *param = &route->params[i];
+        route_value_t *value = &result->values[i];
+        if (param->type == ROUTE_PARAM_UUID)
+            continue;
+        assert(param->type == ROUTE_PARAM_INT || param->max <= ROUTE_TEXT_MAX);
+        int n = -1;
+        if (param->skip_for_type == NULL ||
+            !request->content_type_is(request->ctx, param->skip_for_type))
+            n = request->query(request->ctx, param->name, text, sizeof text);
+        bool ok = false;
+        switch (param->type) {
+        case ROUTE_PARAM_INT:
+            ok = s_check_int(param, text, n, value, result);
+            break;
+        case ROUTE_PARAM_TEXT:
+            ok = s_check_text(param, text, n, value, result);
+            break;
+        case ROUTE_PARAM_ENUM:
+            ok = s_check_enum(param, text, n, value, result);
+            break;
+        case ROUTE_PARAM_NONE:
+        case ROUTE_PARAM_UUID:
+            abort(); /* not reached */
+        }
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- values */
+
+static const route_value_t *
+s_value(const route_result_t *result, const char *name)
+{
+    const route_t *route = result->route;
+    for (size_t i = 0; i < ROUTE_PARAMS_MAX && route->params[i].type != ROUTE_PARAM_NONE; i++)
+        if (strcmp(route->params[i].name, name) == 0)
+            return &result->values[i];
+    assert(!"no such parameter in the route");
+    abort();
+}
+
+const char *
+route_text(const route_result_t *result, const char *name)
+{
+    return s_value(result, name)->text;
+}
+
+long long
+route_int(const route_result_t *result, const char *name)
+{
+    return s_value(result, name)->number;
+}
+
+void
+route_each_listed(void (*fn)(void *arg, const char *method, const char *pattern), void *arg)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } methods[] = {{ROUTE_GET, "GET"}, {ROUTE_POST, "POST"}, {ROUTE_DELETE, "DELETE"}};
+    for (size_t i = 0; i < route_count; i++) {
+        if (!route_table[i].listed)
+            continue;
+        for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++)
+            if (route_table[i].methods & methods[m].bit)
+                fn(arg, methods[m].name, route_table[i].pattern);
+    }
+}

@@ -1,0 +1,437 @@
+/*
+ * test_job_table.c - unit tests of the broker's job table (broker/job_table.h) and its
+ * scheduler (broker/sched.h), without sockets or a database.
+ *
+ * Every transition of a job's life (docs/jobs.md) is driven through job_table_set_state and
+ * job_table_retry; impossible ones are checked through the predicate job_transition_ok (the
+ * setter aborts, by design). Time is passed in and the back-off jitter comes from a fixed
+ * random source, so every number below is exact.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "job_table.h"
+#include "sched.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define JOB_A "00000000-0000-4000-8000-00000000000a"
+#define JOB_B "00000000-0000-4000-8000-00000000000b"
+#define JOB_C "00000000-0000-4000-8000-00000000000c"
+#define OWNER "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+
+/* The next value the fixed random source returns. */
+static uint64_t s_random_value;
+
+static uint64_t
+s_fixed_random(void *arg)
+{
+    (void)arg;
+    return s_random_value;
+}
+
+/* A table with max_attempts 3, back-off 1 s doubling to 8 s, orphans waiting 6 s, and the fixed
+ * random source (0: no jitter unless a test sets it). */
+static job_table_t *
+s_table(void)
+{
+    s_random_value = 0;
+    job_table_config_t config = {
+        .max_attempts = 3,
+        .retry_base_ms = 1000,
+        .retry_max_ms = 8000,
+        .orphan_grace_ms = 6000,
+        .random = s_fixed_random,
+    };
+    job_table_t *table = job_table_new(&config);
+    assert_non_null(table);
+    return table;
+}
+
+/* The ids of the queued jobs in dispatch order, joined by ','. */
+static void
+s_queue_ids(const job_table_t *table, char *out, size_t size)
+{
+    out[0] = '\0';
+    for (job_t *job = job_table_queued_first(table); job != NULL;
+         job = job_table_queued_next(table, job)) {
+        if (out[0] != '\0')
+            strncat(out, ",", size - strlen(out) - 1);
+        strncat(out, job->id + strlen(job->id) - 1, size - strlen(out) - 1); /* last char */
+    }
+}
+
+static void
+test_add_lookup_counts(void **state)
+{
+    (void)state;
+    job_table_t *table = s_table();
+    job_t *a = job_table_add(table, JOB_A, OWNER, 0, JOB_QUEUED, 100, 0, -1);
+    job_t *b = job_table_add(table, JOB_B, OWNER, 1, JOB_WAITING, 100, 500, -1);
+    job_t *c = job_table_add(table, JOB_C, OWNER, 2, JOB_ORPHANED, 100, 0, 2500);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(c);
+    assert_ptr_equal(job_table_lookup(table, JOB_A), a);
+    assert_string_equal(a->owner, OWNER);
+    assert_int_equal(b->attempts, 1);
+    assert_int_equal(b->retry_due, 600);
+    assert_int_equal(c->orphan_deadline, 6100);
+    assert_int_equal(c->deadline, 2600);
+    job_table_counts_t counts = job_table_counts(table);
+    assert_int_equal(counts.total, 3);
+    assert_int_equal(counts.queued, 1);
+    assert_int_equal(counts.waiting, 1);
+    assert_int_equal(counts.orphaned, 1);
+    /* An id already present, and a state no job is born in, are refused. */
+    assert_null(job_table_add(table, JOB_A, OWNER, 0, JOB_QUEUED, 100, 0, -1));
+    assert_null(job_table_add(table, "x", OWNER, 0, JOB_RUNNING, 100, 0, -1));
+    assert_null(job_table_add(table, "y", OWNER, 0, JOB_DISPATCHING, 100, 0, -1));
+    /* An orphan without a recorded deadline has none. */
+    job_t *d = job_table_add(table, "d", OWNER, 1, JOB_ORPHANED, 100, 0, -1);
+    assert_int_equal(d->deadline, 0);
+    /* Removing takes each out of its list and memory. */
+    job_table_remove(table, &a);
+    assert_null(a);
+    job_table_remove(table, &b);
+    job_table_remove(table, &c);
+    counts = job_table_counts(table);
+    assert_int_equal(counts.total, 1);
+    assert_int_equal(counts.queued, 0);
+    assert_int_equal(counts.waiting, 0);
+    assert_int_equal(counts.orphaned, 1);
+    assert_null(job_table_lookup(table, JOB_A));
+    job_table_destroy(&table);
+    assert_null(table);
+    job_table_destroy(&table); /* NULL is accepted */
+}
+
+static void
+test_transitions(void **state)
+{
+    (void)state;
+    /* expected[from][to] */
+    static const bool expected[5][5] = {
+        /*                 QUEUED WAITING DISPATCHING RUNNING ORPHANED */
+        [JOB_QUEUED] = {false, false, true, false, false},
+        [JOB_WAITING] = {true, false, false, false, false},
+        [JOB_DISPATCHING] = {true, true, false, true, false},
+        [JOB_RUNNING] = {true, true, false, false, false},
+        [JOB_ORPHANED] = {true, true, false, true, false},
+    };
+    for (int from = JOB_QUEUED; from <= JOB_ORPHANED; from++)
+        for (int to = JOB_QUEUED; to <= JOB_ORPHANED; to++)
+            assert_int_equal(job_transition_ok((job_state_t)from, (job_state_t)to),
+                             expected[from][to]);
+    assert_string_equal(job_state_name(JOB_QUEUED), "queued");
+    assert_string_equal(job_state_name(JOB_WAITING), "waiting");
+    assert_string_equal(job_state_name(JOB_DISPATCHING), "dispatching");
+    assert_string_equal(job_state_name(JOB_RUNNING), "running");
+    assert_string_equal(job_state_name(JOB_ORPHANED), "orphaned");
+    assert_string_equal(job_state_name((job_state_t)42), "?");
+}
+
+/* A job's ordinary life: queued, dispatched, running, then it loses its worker twice. */
+static void
+test_dispatch_and_lose_worker(void **state)
+{
+    (void)state;
+    job_table_t *table = s_table();
+    sched_t *sched = sched_new();
+    assert_non_null(sched);
+    job_t *a = job_table_add(table, JOB_A, OWNER, 0, JOB_QUEUED, 0, 0, -1);
+    job_t *b = job_table_add(table, JOB_B, OWNER, 0, JOB_QUEUED, 0, 0, -1);
+    char ids[64];
+    s_queue_ids(table, ids, sizeof ids);
+    assert_string_equal(ids, "a,b");
+    /* FIFO: the first submitted goes first. */
+    assert_ptr_equal(sched_next(sched, table), a);
+    a->attempts++;
+    job_table_set_state(table, a, JOB_DISPATCHING);
+    assert_int_equal(a->state, JOB_DISPATCHING);
+    assert_ptr_equal(sched_next(sched, table), b);
+    assert_int_equal(job_table_counts(table).queued, 1);
+    job_table_set_state(table, a, JOB_RUNNING);
+    a->deadline = 5000;
+    a->progress_dirty = true;
+    /* The first lost worker: back at the head of the queue at once. */
+    int64_t delay = -1;
+    assert_int_equal(job_table_retry(table, a, PROFAI_ERR_WORKER_LOST, 1000, &delay),
+                     JOB_RETRY_AGAIN);
+    assert_int_equal(delay, 0);
+    assert_int_equal(a->state, JOB_QUEUED);
+    assert_int_equal(a->lost, 1);
+    assert_int_equal(a->deadline, 0);
+    assert_false(a->progress_dirty);
+    assert_null(a->worker);
+    s_queue_ids(table, ids, sizeof ids);
+    assert_string_equal(ids, "a,b");
+    /* The second: a back-off of retry_base_ms doubled once (attempt 2). */
+    a->attempts++;
+    job_table_set_state(table, a, JOB_DISPATCHING);
+    job_table_set_state(table, a, JOB_RUNNING);
+    assert_int_equal(job_table_retry(table, a, PROFAI_ERR_WORKER_LOST, 2000, &delay),
+                     JOB_RETRY_AGAIN);
+    assert_int_equal(delay, 2000);
+    assert_int_equal(a->state, JOB_WAITING);
+    assert_int_equal(a->retry_due, 4000);
+    assert_int_equal(job_table_counts(table).waiting, 1);
+    int64_t due = 0;
+    assert_true(job_table_next_retry(table, &due));
+    assert_int_equal(due, 4000);
+    s_queue_ids(table, ids, sizeof ids);
+    assert_string_equal(ids, "b");
+    sched_destroy(&sched);
+    assert_null(sched);
+    job_table_destroy(&table);
+}
+
+/* A transient failure reported by a worker waits its back-off even the first time. */
+static void
+test_transient_failures_wait(void **state)
+{
+    (void)state;
+    job_table_t *table = s_table();
+    job_t *a = job_table_add(table, JOB_A, OWNER, 0, JOB_QUEUED, 0, 0, -1);
+    a->attempts = 1;
+    job_table_set_state(table, a, JOB_DISPATCHING);
+    job_table_set_state(table, a, JOB_RUNNING);
+    int64_t delay = 0;
+    assert_int_equal(job_table_retry(table, a, PROFAI_ERR_PARSER_CRASHED, 0, &delay),
+                     JOB_RETRY_AGAIN);
+    assert_int_equal(delay, 1000);
+    assert_int_equal(a->crashed, 1);
+    assert_int_equal(a->state, JOB_WAITING);
+    /* A dispatch that lost its worker before the REQUEST: DISPATCHING -> WAITING. */
+    job_table_release_waiting(table, 1000, NULL, NULL);
+    assert_int_equal(a->state, JOB_QUEUED);
+    a->attempts = 2;
+    job_table_set_state(table, a, JOB_DISPATCHING);
+    assert_int_equal(job_table_retry(table, a, PROFAI_ERR_TIMEOUT, 1000, &delay), JOB_RETRY_AGAIN);
+    assert_int_equal(delay, 2000);
+    assert_int_equal(a->timed_out, 1);
+    assert_int_equal(a->state, JOB_WAITING);
+    job_table_destroy(&table);
+}
+
+static void
+test_backoff(void **state)
+{
+    (void)state;
+    job_table_t *table = s_table();
+    /* No jitter: base doubling per attempt, capped at retry_max_ms. */
+    assert_int_equal(job_table_backoff_ms(table, 1), 1000);
+    assert_int_equal(job_table_backoff_ms(table, 2), 2000);
+    assert_int_equal(job_table_backoff_ms(table, 3), 4000);
+    assert_int_equal(job_table_backoff_ms(table, 4), 8000);
+    assert_int_equal(job_table_backoff_ms(table, 5), 8000);
+    assert_int_equal(job_table_backoff_ms(table, 1000), 8000);
+    /* Jitter: up to 10% more, random value modulo (delay / 10 + 1). */
+    s_random_value = 57;
+    assert_int_equal(job_table_backoff_ms(table, 1), 1057);
+    s_random_value = 100;
+    assert_int_equal(job_table_backoff_ms(table, 1), 1100);
+    s_random_value = 101;
+    assert_int_equal(job_table_backoff_ms(table, 1), 1000);
+    s_random_value = UINT64_MAX;
+    assert_int_equal(job_table_backoff_ms(table, 4), 8000 + (int64_t)(UINT64_MAX % 801));
+    job_table_destroy(&table);
+
+    /* A base over the maximum is capped; a tiny delay has no jitter. */
+    job_table_config_t config = {
+        .max_attempts = 3, .retry_base_ms = 9, .retry_max_ms = 5, .random = s_fixed_random};
+    s_random_value = 3;
+    table = job_table_new(&config);
+    assert_int_equal(job_table_backoff_ms(table, 1), 5);
+    job_table_destroy(&table);
+
+    /* The default source is a generator seeded from the config: same seed, same delays,
+     * always within the 10%. */
+    job_table_config_t seeded = {
+        .max_attempts = 3, .retry_base_ms = 1000, .retry_max_ms = 8000, .seed = 12345};
+    job_table_t *one = job_table_new(&seeded);
+    job_table_t *two = job_table_new(&seeded);
+    for (uint32_t n = 1; n < 20; n++) {
+        int64_t d = job_table_backoff_ms(one, n);
+        assert_int_equal(d, job_table_backoff_ms(two, n));
+        int64_t base = n >= 4 ? 8000 : 1000 << (n - 1);
+        assert_true(d >= base && d <= base + base / 10);
+    }
+    job_table_destroy(&one);
+    job_table_destroy(&two);
+}
+
+/* After max_attempts the table gives up, and the final message counts the failures. */
+static void
+test_give_up(void **state)
+{
+    (void)state;
+    job_table_t *table = s_table();
+    job_t *a = job_table_add(table, JOB_A, OWNER, 0, JOB_QUEUED, 0, 0, -1);
+    profai_error_t codes[] = {PROFAI_ERR_WORKER_LOST, PROFAI_ERR_PARSER_CRASHED,
+                              PROFAI_ERR_PARSER_CRASHED};
+    int64_t now = 0, delay = 0;
+    for (int i = 0; i < 3; i++) {
+        if (a->state == JOB_WAITING) {
+            now = a->retry_due;
+            job_table_release_waiting(table, now, NULL, NULL);
+        }
+        assert_int_equal(a->state, JOB_QUEUED);
+        a->attempts++;
+        job_table_set_state(table, a, JOB_DISPATCHING);
+        job_table_set_state(table, a, JOB_RUNNING);
+        job_retry_t r = job_table_retry(table, a, codes[i], now, &delay);
+        assert_int_equal(r, i < 2 ? JOB_RETRY_AGAIN : JOB_RETRY_GIVE_UP);
+    }
+    assert_int_equal(delay, 0);
+    /* Given up: still in memory, for the caller to record and remove. */
+    assert_int_equal(a->state, JOB_RUNNING);
+    char message[160];
+    job_final_error(a, PROFAI_ERR_PARSER_CRASHED, message, sizeof message);
+    assert_string_equal(message, "The PDF parser crashed on 2 of 3 attempts; giving up.");
+    job_final_error(a, PROFAI_ERR_WORKER_LOST, message, sizeof message);
+    assert_string_equal(message, "The job lost its worker on 1 of 3 attempts; giving up.");
+    a->timed_out = 3;
+    job_final_error(a, PROFAI_ERR_TIMEOUT, message, sizeof message);
+    assert_string_equal(message,
+                        "Reading this PDF took longer than allowed on every one of 3 attempts; "
+                        "giving up.");
+    a->internal = 1;
+    job_final_error(a, PROFAI_ERR_INTERNAL, message, sizeof message);
+    assert_string_equal(message,
+                        "The worker failed to process this PDF on 1 of 3 attempts; giving up.");
+    job_table_remove(table, &a);
+    assert_int_equal(job_table_counts(table).total, 0);
+    job_table_destroy(&table);
+}
+
+/* Due waiting jobs go to the head of the queue, earliest first, ahead of newer submissions. */
+static void
+test_release_waiting(void **state)
+{
+    (void)state;
+    job_table_t *table = s_table();
+    job_t *c = job_table_add(table, JOB_C, OWNER, 1, JOB_WAITING, 0, 300, -1);
+    job_t *a = job_table_add(table, JOB_A, OWNER, 1, JOB_WAITING, 0, 100, -1);
+    job_t *b = job_table_add(table, JOB_B, OWNER, 1, JOB_WAITING, 0, 200, -1);
+    assert_non_null(job_table_add(table, "q", OWNER, 0, JOB_QUEUED, 0, 0, -1));
+    int64_t due = 0;
+    assert_true(job_table_next_retry(table, &due));
+    assert_int_equal(due, 100);
+    job_table_release_waiting(table, 99, NULL, NULL);
+    assert_int_equal(job_table_counts(table).waiting, 3);
+    job_table_release_waiting(table, 200, NULL, NULL);
+    assert_int_equal(a->state, JOB_QUEUED);
+    assert_int_equal(b->state, JOB_QUEUED);
+    assert_int_equal(c->state, JOB_WAITING);
+    char ids[64];
+    s_queue_ids(table, ids, sizeof ids);
+    assert_string_equal(ids, "a,b,q");
+    assert_true(job_table_next_retry(table, &due));
+    assert_int_equal(due, 300);
+    job_table_release_waiting(table, 1000, NULL, NULL);
+    assert_false(job_table_next_retry(table, &due));
+    s_queue_ids(table, ids, sizeof ids);
+    assert_string_equal(ids, "c,a,b,q");
+    job_table_destroy(&table);
+}
+
+/* The walk's callback sees each released job. */
+static void
+s_count(job_t *job, void *arg)
+{
+    (void)job;
+    (*(int *)arg)++;
+}
+
+static void
+test_release_callback(void **state)
+{
+    (void)state;
+    job_table_t *table = s_table();
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "w%d", i);
+        assert_non_null(job_table_add(table, id, OWNER, 1, JOB_WAITING, 0, 10 * (5 - i), -1));
+    }
+    int seen = 0;
+    job_table_release_waiting(table, 30, s_count, &seen);
+    assert_int_equal(seen, 3);
+    assert_int_equal(job_table_counts(table).waiting, 2);
+    /* In retry order: the earliest due (w4 at 10) first. */
+    assert_string_equal(job_table_queued_first(table)->id, "w4");
+    job_table_destroy(&table);
+}
+
+/* Expired orphans are handed back newest first; requeued, they end up oldest first. */
+static void
+s_requeue_orphan(job_t *job, void *arg)
+{
+    job_table_t *table = arg;
+    int64_t delay = 0;
+    assert_int_equal(job_table_retry(table, job, PROFAI_ERR_WORKER_LOST, 0, &delay),
+                     JOB_RETRY_AGAIN);
+    assert_int_equal(delay, 0);
+}
+
+static void
+test_orphans(void **state)
+{
+    (void)state;
+    job_table_t *table = s_table();
+    job_t *a = job_table_add(table, JOB_A, OWNER, 1, JOB_ORPHANED, 0, 0, 1000);
+    job_t *b = job_table_add(table, JOB_B, OWNER, 1, JOB_ORPHANED, 10, 0, -1);
+    job_t *c = job_table_add(table, JOB_C, OWNER, 1, JOB_ORPHANED, 20, 0, -1);
+    assert_non_null(job_table_add(table, "q", OWNER, 0, JOB_QUEUED, 0, 0, -1));
+    /* Its worker came back: adopted, the orphan runs again. */
+    job_table_set_state(table, c, JOB_RUNNING);
+    assert_int_equal(job_table_counts(table).orphaned, 2);
+    /* Nothing has expired before the grace (6 s) ends. */
+    job_table_expire_orphans(table, 5999, s_requeue_orphan, table);
+    assert_int_equal(job_table_counts(table).orphaned, 2);
+    job_table_expire_orphans(table, 6010, s_requeue_orphan, table);
+    assert_int_equal(job_table_counts(table).orphaned, 0);
+    assert_int_equal(a->state, JOB_QUEUED);
+    assert_int_equal(b->state, JOB_QUEUED);
+    assert_int_equal(a->deadline, 0);
+    char ids[64];
+    s_queue_ids(table, ids, sizeof ids);
+    assert_string_equal(ids, "a,b,q");
+    /* A transient failure of an orphan's result: ORPHANED -> WAITING. */
+    job_t *d = job_table_add(table, "d", OWNER, 1, JOB_ORPHANED, 0, 0, -1);
+    int64_t delay = 0;
+    assert_int_equal(job_table_retry(table, d, PROFAI_ERR_INTERNAL, 0, &delay), JOB_RETRY_AGAIN);
+    assert_int_equal(d->state, JOB_WAITING);
+    assert_int_equal(delay, 1000);
+    assert_int_equal(job_table_counts(table).orphaned, 0);
+    /* An orphan that gives up stays ORPHANED until removed, then leaves its list. */
+    job_t *e = job_table_add(table, "e", OWNER, 3, JOB_ORPHANED, 0, 0, -1);
+    assert_int_equal(job_table_retry(table, e, PROFAI_ERR_WORKER_LOST, 0, &delay),
+                     JOB_RETRY_GIVE_UP);
+    assert_int_equal(job_table_counts(table).orphaned, 1);
+    job_table_remove(table, &e);
+    assert_int_equal(job_table_counts(table).orphaned, 0);
+    job_table_destroy(&table);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_add_lookup_counts),
+        cmocka_unit_test(test_transitions),
+        cmocka_unit_test(test_dispatch_and_lose_worker),
+        cmocka_unit_test(test_transient_failures_wait),
+        cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_give_up),
+        cmocka_unit_test(test_release_waiting),
+        cmocka_unit_test(test_release_callback),
+        cmocka_unit_test(test_orphans),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,103 @@
+/* course_build.c - see course_build.h. */
+#include "course_build.h"
+
+#include "course_text.h"
+#include "plan.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int
+course_fail(course_error_t *err, profai_error_t code, const char *fmt, ...)
+{
+    err->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int
+course_fail_memory(course_error_t *err)
+{
+    return course_fail(err, PROFAI_ERR_TOO_LARGE,
+                       "This PDF needs more memory than the parser may use.");
+}
+
+static int
+s_fail_output(course_error_t *err, size_t max_output)
+{
+    return course_fail(err, PROFAI_ERR_TOO_LARGE,
+                       "The course built from this PDF is larger than %zu MiB.", max_output >> 20);
+}
+
+/* The clean text of every lesson, then what course_text derives from them. */
+static int
+s_render_lessons(const docmodel_t *doc, plan_t *plan, size_t max_output, course_text_t *analysis,
+                 course_error_t *err)
+{
+    size_t total = 0, count = 0;
+    for (size_t i = 0; i < plan->nmodules; i++)
+        count += plan->modules[i].nlessons;
+    course_text_lesson_t *input = calloc(count + 1, sizeof *input);
+    if (input == NULL)
+        return course_fail_memory(err);
+    size_t k = 0;
+    int rc = 0;
+    for (size_t i = 0; i < plan->nmodules && rc == 0; i++) {
+        plan_module_t *m = &plan->modules[i];
+        for (size_t j = 0; j < m->nlessons && rc == 0; j++) {
+            plan_lesson_t *l = &m->lessons[j];
+            if (plan_render_lesson(doc, l) != 0) {
+                rc = course_fail_memory(err);
+                break;
+            }
+            total += l->len;
+            if (total > max_output)
+                rc = s_fail_output(err, max_output);
+            else
+                input[k++] = (course_text_lesson_t){l->text, l->len, l->start, l->end, l->offsets};
+        }
+    }
+    if (rc == 0 && course_text_analyse(input, k, analysis) != 0)
+        rc = course_fail_memory(err);
+    free(input);
+    return rc;
+}
+
+int
+course_build(docmodel_t *doc, const course_source_t *source, size_t max_output, char **json,
+             size_t *len, course_error_t *err)
+{
+    int rc = -1;
+    plan_t plan = {0};
+    course_text_t analysis = {0};
+    json_t j;
+    json_init(&j);
+    *json = NULL;
+    *len = 0;
+    if (plan_make(doc, &plan) != 0) {
+        course_fail_memory(err);
+        goto done;
+    }
+    if (s_render_lessons(doc, &plan, max_output, &analysis, err) != 0)
+        goto done;
+    course_json_write(&j, source, doc, &plan, &analysis, max_output);
+    if (j.len > max_output) {
+        s_fail_output(err, max_output);
+        goto done;
+    }
+    if (json_failed(&j)) {
+        course_fail_memory(err);
+        goto done;
+    }
+    *json = json_steal(&j, len);
+    rc = 0;
+done:
+    json_free(&j);
+    course_text_free(&analysis);
+    plan_free(&plan);
+    return rc;
+}
