@@ -32,6 +32,7 @@
 
 #include "broker_private.h"
 #include "log.h"
+#include "notify.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -473,12 +474,14 @@ s_turn(broker_t *self, bool read_router)
         n = 2;
     }
     self->now = zclock_mono();
-    if (zmq_poll(read_router ? items : items + 1, read_router ? n : n - 1, s_timeout(self)) < 0) {
+    if (zmq_poll(read_router ? items : items + 1, read_router ? n : n - 1,
+                 notify_watchdog_cap(s_timeout(self))) < 0) {
         if (errno == EINTR)
             return 0;
         log_error("zmq_poll failed: %s", zmq_strerror(errno));
         return -1;
     }
+    notify_watchdog(); /* systemd's WatchdogSec=: this loop still turns */
     self->now = zclock_mono();
     if (read_router && (items[0].revents & ZMQ_POLLIN))
         s_read_router(self);
@@ -506,6 +509,7 @@ broker_run(broker_t *self, volatile sig_atomic_t *stop)
     }
     /* Stop taking work; let the writes already queued (results, requeues) commit. */
     self->stopping = true;
+    notify_stopping();
     s_flush_progress(self);
     store_flush(self->store);
     int64_t deadline = zclock_mono() + self->shutdown_timeout;
