@@ -4,6 +4,11 @@
  * Every body and every frame is round-tripped; then hostile input: wrong versions and types,
  * missing and duplicate fields, every truncation, container-count bombs, nesting bombs and a
  * deterministic random-mutation loop that must never crash or yield out-of-limit fields.
+ *
+ * Why one file of about 2,000 lines: every test here builds its input with the same expected-
+ * entry tables and msgpack writers (t_entry_t, s_pack_*), written independently of the codec
+ * so that they are an oracle for it. Splitting the file would move that oracle into a shared
+ * header of test code; keeping it in one place keeps it obviously separate from protocol/.
  */
 #include <setjmp.h>
 #include <stdarg.h>
