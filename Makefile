@@ -168,5 +168,7 @@ include fuzz/fuzz.mk
 include mk/asan.mk
 include mk/install.mk
 include mk/cluster.mk
+include mk/load.mk
+include mk/bench.mk
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

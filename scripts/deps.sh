@@ -30,6 +30,7 @@ systemd
 poppler-utils
 qpdf
 curl
+nginx
 python3
 python3-pytest
 python3-requests
@@ -104,8 +105,9 @@ fi
 
 echo "deps.sh: installing $missing"
 $as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
-# Installing postgresql may create and start Debian's default cluster; ProfAI never uses it
-# (scripts/pg.sh runs a private cluster inside the checkout).
+# Installing postgresql may create and start Debian's default cluster, and installing nginx
+# Debian's default site on port 80; ProfAI uses neither (scripts/pg.sh runs a private cluster
+# inside the checkout, scripts/run.sh its own nginx with a configuration under var/edge).
 $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
 
 still=$(s_missing)

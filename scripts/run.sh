@@ -5,9 +5,12 @@
 #
 # Starts, in order: the private PostgreSQL cluster (var/pg, scripts/pg.sh), profai-broker
 # (tcp://127.0.0.1:5555, or a free port when 5555 is taken), one profai-worker serving
-# $WORKERS jobs at once (default 2), and profai-frontend on 127.0.0.1:N (default 8080). The
-# first time it creates the users demo-teacher and demo-student with a token each and writes
-# them to var/demo.env; later runs reuse them (and all data) while they are valid.
+# $WORKERS jobs at once (default 2), profai-frontend (conf/frontend.conf) on an internal
+# loopback port, and the edge proxy, nginx (conf/edge.conf.in, written out as
+# var/edge/nginx.conf), on 127.0.0.1:N (default 8080): it holds the clients' connections and
+# forwards their requests to the frontend (docs/operations.md). The first time it creates the
+# users demo-teacher and demo-student with a token each and writes them to var/demo.env;
+# later runs reuse them (and all data) while they are valid.
 # Logs go to the terminal, each line prefixed with its component, and to var/log/<name>.log.
 # Ctrl-C or SIGTERM stops everything it started, PostgreSQL included; if one component dies,
 # it says which and stops the others.
@@ -45,7 +48,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         -p | --port) [ $# -ge 2 ] || s_usage; PORT=$2; shift 2 ;;
         --port=*) PORT=${1#--port=}; shift ;;
-        -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) s_usage ;;
     esac
 done
@@ -70,6 +73,11 @@ s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
 }
 
+# The line prefixer of s_spawn: awk, line by line. Not `sed -u`, which reads one byte per
+# system call: about 0.15 ms of CPU per line, a quarter of a core at 1,600 logged requests/s.
+# mawk (Debian's awk) waits for a full input buffer unless told -W interactive.
+if awk -W version 2>/dev/null | grep -q mawk; then AWK_LINES=(awk -W interactive); else AWK_LINES=(awk); fi
+
 # Start a component in its own session (so that Ctrl-C reaches only this script, which then
 # stops everything in order), its output prefixed on the terminal and appended to its log.
 s_spawn() {
@@ -77,17 +85,59 @@ s_spawn() {
     shift
     local log=$VAR/log/$name.log
     printf '==== %s start: %s\n' "$(date '+%F %T')" "$*" >>"$log"
-    setsid "$@" > >(trap '' INT TERM; tee -a "$log" | sed -u "s/^/$(printf '%-9s' "$name")| /") 2>&1 &
+    setsid "$@" > >(trap '' INT TERM; tee -a "$log" |
+        "${AWK_LINES[@]}" -v p="$(printf '%-9s' "$name")| " '{ print p $0; fflush() }') 2>&1 &
     PIDS[$name]=$!
     ORDER+=("$name")
+}
+
+# The whole file limit for us and everything we start: the edge holds one descriptor per client.
+s_raise_nofile() {
+    local hard
+    hard=$(ulimit -Hn)
+    [ "$hard" = unlimited ] && hard=1048576
+    [ "$hard" -gt 65536 ] && hard=65536
+    ulimit -n "$hard" 2>/dev/null || true
+}
+
+# http/max_upload of conf/frontend.conf in bytes (k, M, G are powers of 1024; default 50M).
+s_conf_max_upload() {
+    local v
+    v=$(sed -n 's/^[[:space:]]*max_upload[[:space:]]*=[[:space:]]*\([0-9]*[kKmMgG]\{0,1\}\).*/\1/p' \
+        "$FRONTEND_CONF" | head -n 1)
+    [ -n "$v" ] || v=50M
+    case "$v" in
+        *[kK]) echo $((${v%?} * 1024)) ;;
+        *[mM]) echo $((${v%?} * 1024 * 1024)) ;;
+        *[gG]) echo $((${v%?} * 1024 * 1024 * 1024)) ;;
+        *) echo "$v" ;;
+    esac
+}
+
+# Write var/edge/nginx.conf from conf/edge.conf.in. As root, nginx runs as the unprivileged
+# user of scripts/pg.sh (which created it), so var/edge belongs to that user.
+s_edge_config() {
+    local dir=$VAR/edge max_body nofile
+    mkdir -p "$dir/tmp"
+    max_body=$(($(s_conf_max_upload) + 65536))
+    nofile=$(ulimit -n)
+    [ "$nofile" = unlimited ] && nofile=65536
+    sed -e "s|@EDGE_DIR@|$dir|g" -e "s|@LISTEN@|127.0.0.1:$PORT|g" \
+        -e "s|@FRONTEND@|127.0.0.1:$FRONTEND_PORT|g" -e "s|@MAX_BODY@|$max_body|g" \
+        -e "s|@NOFILE@|$nofile|g" "$ROOT/conf/edge.conf.in" >"$dir/nginx.conf.tmp" &&
+        mv "$dir/nginx.conf.tmp" "$dir/nginx.conf" || return 1
+    if [ "$(id -u)" -eq 0 ]; then
+        chown -R "$EDGE_USER:" "$dir" || return 1
+    fi
 }
 
 s_postmaster_pid() {
     head -n 1 "$VAR/pg/data/postmaster.pid" 2>/dev/null || true
 }
 
-# Stop components in reverse start order: frontend first (no new jobs), then the workers (they
-# finish or hand back running jobs within their drain timeout), then the broker; PostgreSQL last.
+# Stop components in reverse start order: the edge and the frontend first (no new jobs), then
+# the workers (they finish or hand back running jobs within their drain timeout), then the
+# broker; PostgreSQL last.
 s_cleanup() {
     [ "$STOPPING" -eq 1 ] && return
     STOPPING=1
@@ -230,6 +280,8 @@ s_banner() {
 
   ProfAI is running.
     API:            $url/api/v1   (health: $url/healthz)
+    edge proxy:     nginx on $url -> profai-frontend on 127.0.0.1:$FRONTEND_PORT
+                    (${VAR#"$ROOT"/}/edge/nginx.conf)
     broker:         $BROKER_ENDPOINT   ($WORKERS jobs at once; more workers:
                     bin/profai-worker -b $BROKER_ENDPOINT)
     database:       $CONNINFO
@@ -255,8 +307,11 @@ for prog in profai-broker profai-worker profai-extract profai-frontend profaictl
     [ -x "$BIN/$prog" ] || s_die "$BIN/$prog is missing: run make run (it builds first)"
 done
 command -v curl >/dev/null || s_die "curl is missing (make deps)"
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$NGINX" ] || s_die "nginx is missing (make deps)"
 s_port_free "$PORT" || s_die "port $PORT on 127.0.0.1 is in use: choose another with make run PORT=n"
 mkdir -p "$VAR/log"
+s_raise_nofile
 
 trap 's_on_signal interrupted' INT
 trap 's_on_signal terminated' TERM
@@ -269,14 +324,25 @@ CONNINFO=$(sh "$ROOT/scripts/pg.sh" env "$VAR/pg") || exit 1
 BROKER_PORT=5555
 s_port_free "$BROKER_PORT" || BROKER_PORT=$(s_free_port)
 BROKER_ENDPOINT=tcp://127.0.0.1:$BROKER_PORT
+FRONTEND_PORT=$(s_free_port)
+FRONTEND_CONF=$ROOT/conf/frontend.conf
 URL=http://127.0.0.1:$PORT
+EDGE_USER=profai    # scripts/pg.sh's unprivileged user
 
 s_spawn broker "$BIN/profai-broker" -d "$CONNINFO" -e "$BROKER_ENDPOINT" -v "$LOG_LEVEL"
 s_spawn worker "$BIN/profai-worker" -b "$BROKER_ENDPOINT" -n "$WORKERS" -v "$LOG_LEVEL"
 s_wait_broker "$BROKER_ENDPOINT" || exit 1
-s_spawn frontend "$BIN/profai-frontend" -l "127.0.0.1:$PORT" -b "$BROKER_ENDPOINT" \
-    -d "$CONNINFO" -v "$LOG_LEVEL"
+s_spawn frontend "$BIN/profai-frontend" -c "$FRONTEND_CONF" -l "127.0.0.1:$FRONTEND_PORT" \
+    -b "$BROKER_ENDPOINT" -d "$CONNINFO" -v "$LOG_LEVEL"
+s_wait_healthy "http://127.0.0.1:$FRONTEND_PORT" || exit 1
 
+s_edge_config || s_die "could not write $VAR/edge/nginx.conf"
+if [ "$(id -u)" -eq 0 ]; then
+    s_spawn edge setpriv --reuid="$EDGE_USER" --regid="$EDGE_USER" --init-groups \
+        "$NGINX" -e stderr -p "$VAR/edge" -c "$VAR/edge/nginx.conf"
+else
+    s_spawn edge "$NGINX" -e stderr -p "$VAR/edge" -c "$VAR/edge/nginx.conf"
+fi
 s_wait_healthy "$URL" || exit 1
 s_demo_tokens "$URL" || { s_say "could not create the demo tokens" >&2; exit 1; }
 s_banner "$URL"

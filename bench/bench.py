@@ -1,0 +1,770 @@
+#!/usr/bin/python3
+"""`make bench`: ProfAI's benchmark suite (docs/performance.md, "Benchmarks").
+
+Runs each benchmark --runs times (median), ProfAI and its baselines in the same sitting, and
+prints one table: our figure, the baseline's, and the ratio. Everything runs on loopback:
+a private PostgreSQL cluster (scripts/pg.sh, through tests/system/stack.py) with a fresh
+database per run, the broker from bin/, the benchmark programs from build/bench/, and the
+baselines from Debian packages (scripts/bench-deps.sh). Every process is stopped at the end.
+
+    python3 bench/bench.py [--runs N] [--quick] [--only NAME[,NAME]] [--keep]
+
+Benchmarks: throughput, latency, failover, pdf, http, state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import os
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "system"))
+from stack import PgCluster, Process, Stack, free_port, vm_rss_kb, wait_for  # noqa: E402
+
+BIN = ROOT / "bin"
+BENCH_BIN = ROOT / "build" / "bench"
+WORK = ROOT / "build" / "bench-run"
+BENCHMARKS = ["throughput", "latency", "failover", "pdf", "http", "state"]
+# Documented, not measured: how long a job of a dead worker waits before it runs again.
+CELERY_VISIBILITY_S = 3600  # Celery on Redis: visibility_timeout default (1 hour)
+BULLMQ_LOCK_S = 30          # BullMQ: lockDuration default (30 s)
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank) of values."""
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+def median(values: list[float]) -> float:
+    values = [v for v in values if v == v]
+    return statistics.median(values) if values else float("nan")
+
+
+def parse_kv(line: str) -> dict:
+    """'a 1 b 2.5 c x' -> {'a': 1.0, 'b': 2.5, 'c': 'x'}."""
+    words = line.split()
+    out = {}
+    for k, v in zip(words[::2], words[1::2]):
+        try:
+            out[k] = float(v)
+        except ValueError:
+            out[k] = v
+    return out
+
+
+def run(argv: list, timeout: float = 900, **kw) -> str:
+    out = subprocess.run([str(a) for a in argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, timeout=timeout, **kw)
+    if out.returncode != 0:
+        raise RuntimeError(f"{argv[0]} failed ({out.returncode}): {out.stderr[-2000:]}"
+                           f"{out.stdout[-500:]}")
+    return out.stdout
+
+
+class Table:
+    """The one table: benchmark, metric, ProfAI, baseline, baseline's figure, ratio."""
+
+    def __init__(self):
+        self.rows: list[tuple] = []
+
+    def add(self, bench: str, metric: str, ours, baseline: str = "", theirs=None,
+            higher_better: bool = True, unit: str = ""):
+        ratio = ""
+        if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)) and theirs \
+                and ours == ours and theirs == theirs:
+            r = ours / theirs
+            ratio = f"{r:.2f}x" if r >= 0.1 else f"{r:.2g}x"
+        self.rows.append((bench, metric, self.fmt(ours, unit), baseline,
+                          self.fmt(theirs, unit) if theirs is not None else "", ratio))
+
+    @staticmethod
+    def fmt(v, unit: str = "") -> str:
+        if v is None:
+            return ""
+        if isinstance(v, str):
+            return v
+        if v != v:
+            return "n/a"
+        if abs(v) >= 100:
+            text = f"{v:,.0f}"
+        elif abs(v) >= 10:
+            text = f"{v:.1f}"
+        else:
+            text = f"{v:.3g}"
+        return text + unit
+
+    def markdown(self) -> str:
+        head = ("benchmark", "metric", "ProfAI", "baseline (same run)", "baseline", "ratio")
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in self.rows:
+            lines.append("| " + " | ".join(r) + " |")
+        return "\n".join(lines)
+
+
+# ---- the ProfAI stack --------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.quick = args.quick
+        self.runs = args.runs
+        self.table = Table()
+        WORK.mkdir(parents=True, exist_ok=True)
+        self.cluster = PgCluster(WORK / "pg")
+        self.cluster.start()
+
+    def out(self, name: str) -> Path:
+        d = WORK / name
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def stack(self, name: str) -> Stack:
+        # Production heartbeat defaults (1000 ms x 3), quiet logs.
+        return Stack(self.cluster, self.out(name), heartbeat_ivl=None, liveness=None,
+                     log_level="warn")
+
+    @staticmethod
+    def seed(stack: Stack) -> tuple[str, str]:
+        """One owner and one stored PDF: what job.submit needs (docs/protocol.md 3.3)."""
+        pdf = b"%PDF-1.4\n% bench\n"
+        sha = hashlib.sha256(pdf).hexdigest()
+        owner = str(uuid.uuid4())
+        stack.query("INSERT INTO users (id, name, role) VALUES (%s, %s, 'teacher') RETURNING id",
+                    owner, "bench-" + owner[:8])
+        stack.query("INSERT INTO blobs (sha256, size, data) VALUES (%s, %s, %s) RETURNING size",
+                    sha, len(pdf), pdf)
+        return owner, sha
+
+    def noop(self, stack: Stack, name: str, count: int, *extra) -> Process:
+        p = Process(name, [BENCH_BIN / "noop_worker", "-e", stack.endpoint, "-n", count, *extra],
+                    stack.outdir / f"{name}.log")
+        stack.others.append(p)
+        return p.start()
+
+    def submit(self, stack: Stack, owner: str, sha: str, n: int, window: int = 256,
+               rate: float = 0, out: Path | None = None) -> dict:
+        argv = [BENCH_BIN / "submit_client", "-e", stack.endpoint, "-u", owner, "-s", sha,
+                "-n", n, "-w", window, "-r", rate]
+        if out is not None:
+            argv += ["-o", out]
+        return parse_kv(run(argv))
+
+    @staticmethod
+    def wait_succeeded(stack: Stack, n: int, timeout: float = 600) -> None:
+        wait_for(f"{n} jobs succeeded",
+                 lambda: stack.query("SELECT count(*) FROM jobs WHERE state = 'succeeded'")[0][0]
+                 >= n, timeout, interval=0.05, on_timeout=stack.log_tails)
+
+    @staticmethod
+    def finished(stack: Stack) -> dict[str, float]:
+        """job id -> finished_at (epoch seconds): when the broker committed its course."""
+        return {str(i): float(t) for i, t in stack.query(
+            "SELECT id, extract(epoch FROM finished_at) FROM jobs WHERE state = 'succeeded'")}
+
+    @staticmethod
+    def read_subs(path: Path) -> dict[str, tuple[float, float]]:
+        subs = {}
+        for line in path.read_text().splitlines():
+            job, sent, ack = line.split()
+            subs[job] = (int(sent) / 1e9, int(ack) / 1e9)
+        return subs
+
+    # ---- 1. durable job throughput ----
+
+    def profai_throughput(self, n: int, k: int, i: int) -> dict:
+        stack = self.stack(f"throughput-{i}")
+        try:
+            stack.start_broker()
+            owner, sha = self.seed(stack)
+            procs = max(1, min(4, k // 16))
+            for p in range(procs):
+                self.noop(stack, f"noop{p}", k // procs + (1 if p < k % procs else 0))
+            stack.wait_workers(k, timeout=30)
+            subs_path = stack.outdir / "subs.txt"
+            res = self.submit(stack, owner, sha, n, out=subs_path)
+            if res["errors"]:
+                raise RuntimeError(f"submissions refused: {res}")
+            self.wait_succeeded(stack, n)
+            subs = self.read_subs(subs_path)
+            fin = self.finished(stack)
+            t0 = min(s for s, _ in subs.values())
+            lat = [fin[j] - s for j, (s, _) in subs.items() if j in fin]
+            end = max(fin.values())
+            return {"acked_per_s": res["rate"], "jobs_per_s": n / (end - t0),
+                    "p50_ms": pct(lat, 50) * 1e3, "p99_ms": pct(lat, 99) * 1e3}
+        finally:
+            stack.close()
+
+    def beanstalkd(self, n: int, k: int, i: int, fsync_every: bool) -> dict:
+        d = self.out(f"beanstalkd-{i}-{int(fsync_every)}")
+        binlog = d / "binlog"
+        shutil.rmtree(binlog, ignore_errors=True)
+        binlog.mkdir()
+        port = free_port()
+        argv = ["beanstalkd", "-l", "127.0.0.1", "-p", port, "-b", binlog]
+        if fsync_every:
+            argv += ["-f", "0"]
+        p = Process("beanstalkd", argv, d / "beanstalkd.log").start()
+        try:
+            wait_for("beanstalkd", lambda: self._port_open(port), 10)
+            return parse_kv(run([BENCH_BIN / "beanstalk_load", "-p", port, "-n", n, "-k", k]))
+        finally:
+            p.kill_group()
+
+    def pg_queue(self, n: int, k: int, i: int) -> dict:
+        conninfo = self.cluster.create_database("bq_" + uuid.uuid4().hex[:10])
+        return parse_kv(run([BENCH_BIN / "pg_queue", "-d", conninfo, "-n", n, "-k", k]))
+
+    def celery(self, n: int, k: int, i: int) -> dict:
+        d = self.out(f"celery-{i}")
+        shutil.rmtree(d / "redis", ignore_errors=True)
+        (d / "redis").mkdir()
+        port = free_port()
+        redis = Process("redis", ["redis-server", "--port", port, "--bind", "127.0.0.1",
+                                  "--dir", d / "redis", "--appendonly", "yes",
+                                  "--appendfsync", "everysec", "--save", ""],
+                        d / "redis.log").start()
+        env = {**os.environ, "BENCH_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+               "PYTHONPATH": str(ROOT / "bench")}
+        worker = None
+        try:
+            wait_for("redis", lambda: self._port_open(port), 10)
+            worker = Process("celery", [sys.executable, "-m", "celery", "-A", "celery_app",
+                                        "worker", "-P", "threads", "-c", k, "-l", "warning",
+                                        "--without-heartbeat", "--without-gossip",
+                                        "--without-mingle"],
+                             d / "celery.log", cwd=ROOT / "bench", env=env).start()
+            time.sleep(3 if self.quick else 4)  # the worker connects and subscribes
+            return parse_kv(run([sys.executable, ROOT / "bench" / "celery_app.py", n], env=env,
+                                cwd=ROOT / "bench"))
+        finally:
+            if worker:
+                worker.kill_group()
+            redis.kill_group()
+
+    @staticmethod
+    def _port_open(port: int) -> bool:
+        import socket
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    def bench_throughput(self):
+        n = self.args.jobs or (2000 if self.quick else 20000)
+        k = self.args.workers
+        celery_n = min(n, 2000 if self.quick else 5000)
+        ours, bs_def, bs_f0, pgq, cel = [], [], [], [], []
+        for i in range(self.runs):
+            log(f"throughput run {i + 1}/{self.runs}: ProfAI, {n} jobs, {k} worker connections")
+            ours.append(self.profai_throughput(n, k, i))
+            log(f"throughput run {i + 1}: beanstalkd (binlog, default fsync), then -f0")
+            bs_def.append(self.beanstalkd(n, k, i, False))
+            bs_f0.append(self.beanstalkd(n, k, i, True))
+            log(f"throughput run {i + 1}: PostgreSQL SKIP LOCKED queue")
+            pgq.append(self.pg_queue(n, k, i))
+            log(f"throughput run {i + 1}: Celery on Redis ({celery_n} jobs)")
+            try:
+                cel.append(self.celery(celery_n, k, i))
+            except Exception as e:  # keep the rest of the table
+                log(f"celery failed: {e}")
+        m = lambda rows, key: median([r[key] for r in rows])  # noqa: E731
+        jobs = m(ours, "jobs_per_s")
+        t = self.table
+        name = f"1 throughput ({n:,} no-op jobs, {k} workers)"
+        t.add(name, "submissions acked/s", m(ours, "acked_per_s"), "beanstalkd puts/s (binlog)",
+              m(bs_def, "puts_per_s"))
+        t.add(name, "jobs/s end to end", jobs, "beanstalkd, binlog, default fsync (50 ms)",
+              m(bs_def, "jobs_per_s"))
+        t.add(name, "jobs/s end to end", jobs, "beanstalkd, binlog, fsync every write (-f0)",
+              m(bs_f0, "jobs_per_s"))
+        t.add(name, "jobs/s end to end", jobs, "PostgreSQL FOR UPDATE SKIP LOCKED",
+              m(pgq, "jobs_per_s"))
+        t.add(name, "jobs/s end to end", jobs,
+              f"Celery + Redis (AOF everysec, acks_late; {celery_n:,} jobs)",
+              m(cel, "jobs_per_s") if cel else float("nan"))
+        t.add(name, "submit-to-complete p50", m(ours, "p50_ms"), unit=" ms")
+        t.add(name, "submit-to-complete p99", m(ours, "p99_ms"), unit=" ms")
+
+    # ---- 2. dispatch latency at a steady offered load ----
+
+    def bench_latency(self):
+        rate = 1000
+        seconds = 3 if self.quick else 10
+        n = rate * seconds
+        k = self.args.workers
+        rows = []
+        for i in range(self.runs):
+            log(f"latency run {i + 1}/{self.runs}: {rate} jobs/s offered for {seconds} s")
+            stack = self.stack(f"latency-{i}")
+            try:
+                stack.start_broker()
+                owner, sha = self.seed(stack)
+                starts = stack.outdir / "starts.txt"
+                starts.unlink(missing_ok=True)
+                self.noop(stack, "noop", k, "-o", starts)
+                stack.wait_workers(k, timeout=30)
+                subs_path = stack.outdir / "subs.txt"
+                res = self.submit(stack, owner, sha, n, window=100000, rate=rate, out=subs_path)
+                self.wait_succeeded(stack, n)
+                subs = self.read_subs(subs_path)
+                fin = self.finished(stack)
+                start_at = {}
+                for line in starts.read_text().splitlines():
+                    job, attempt, t = line.split()
+                    start_at.setdefault(job, int(t) / 1e9)
+                ack = [a - s for s, a in subs.values()]
+                to_start = [start_at[j] - s for j, (s, _) in subs.items() if j in start_at]
+                to_done = [fin[j] - s for j, (s, _) in subs.items() if j in fin]
+                rows.append({"achieved": res["rate"], "ack_p99": pct(ack, 99) * 1e3,
+                             "start_p50": pct(to_start, 50) * 1e3,
+                             "start_p99": pct(to_start, 99) * 1e3,
+                             "done_p50": pct(to_done, 50) * 1e3,
+                             "done_p99": pct(to_done, 99) * 1e3})
+            finally:
+                stack.close()
+        m = lambda key: median([r[key] for r in rows])  # noqa: E731
+        name = f"2 latency ({rate:,} jobs/s offered, {seconds} s)"
+        t = self.table
+        t.add(name, "submissions acked/s achieved", m("achieved"))
+        t.add(name, "submit-to-ack p99", m("ack_p99"), unit=" ms")
+        t.add(name, "submit-to-start p50", m("start_p50"), unit=" ms")
+        t.add(name, "submit-to-start p99 (target <= 5 ms)", m("start_p99"), unit=" ms")
+        t.add(name, "submit-to-complete p50", m("done_p50"), unit=" ms")
+        t.add(name, "submit-to-complete p99 (target <= 10 ms)", m("done_p99"), unit=" ms")
+
+    # ---- 3. failure detection ----
+
+    def failover_once(self, i: int, how: str) -> float:
+        stack = self.stack(f"failover-{how}-{i}")
+        try:
+            stack.start_broker()
+            owner, sha = self.seed(stack)
+            held = stack.outdir / "held.txt"
+            spare_log = stack.outdir / "spare.txt"
+            for f in (held, spare_log):
+                f.unlink(missing_ok=True)
+            holder = self.noop(stack, "holder", 1, "--hold", "-o", held)
+            stack.wait_workers(1, timeout=20)
+            self.submit(stack, owner, sha, 1)
+            wait_for("the holder to get the job",
+                     lambda: held.exists() and held.read_text().strip(), 20)
+            job = held.read_text().split()[0]
+            self.noop(stack, "spare", 1, "-o", spare_log)
+            stack.wait_workers(2, timeout=20)
+            t0 = time.time()
+            os.kill(holder.pid, signal.SIGKILL if how == "kill" else signal.SIGSTOP)
+
+            def rerun():
+                if not spare_log.exists():
+                    return None
+                for line in spare_log.read_text().splitlines():
+                    j, _, t = line.split()
+                    if j == job:
+                        return int(t) / 1e9
+                return None
+            t1 = wait_for("the job to run on the spare worker", rerun, 60, interval=0.01)
+            return t1 - t0
+        finally:
+            stack.close()
+
+    def bench_failover(self):
+        t = self.table
+        name = "3 failure detection (default heartbeats)"
+        for how, label in (("kill", "SIGKILL of a busy worker -> job running elsewhere"),
+                           ("stop", "SIGSTOP (hung) busy worker -> job running elsewhere")):
+            vals = []
+            for i in range(self.runs):
+                log(f"failover run {i + 1}/{self.runs}: {how}")
+                vals.append(self.failover_once(i, how))
+            ours = median(vals)
+            t.add(name, label + " (target <= 3 s)", ours,
+                  "Celery + Redis visibility timeout (documented, not measured)",
+                  float(CELERY_VISIBILITY_S), unit=" s")
+            t.add(name, label, ours, "BullMQ lock duration (documented, not measured)",
+                  float(BULLMQ_LOCK_S), unit=" s")
+
+    # ---- 4. PDF processing ----
+
+    def manuals(self) -> list[Path]:
+        d = self.out("pdf")
+        files = []
+        for pkg in ("auto-multiple-choice-doc-pdf", "docbook-xsl-doc-pdf"):
+            try:
+                listed = run(["dpkg", "-L", pkg]).split()
+            except Exception:
+                continue
+            for f in listed:
+                p = Path(f)
+                if p.suffix == ".pdf" and p.is_file():
+                    files.append(p)
+                elif f.endswith(".pdf.gz") and p.is_file() and not p.is_symlink():
+                    dst = d / (p.parent.name + "-" + p.name[:-3])
+                    if not dst.exists():
+                        dst.write_bytes(gzip.decompress(p.read_bytes()))
+                    files.append(dst)
+        uniq = {}
+        for f in files:
+            uniq.setdefault(hashlib.sha256(f.read_bytes()).hexdigest(), f)
+        return sorted(uniq.values())
+
+    @staticmethod
+    def pages(f: Path) -> int:
+        m = re.search(r"^Pages:\s+(\d+)", run(["pdfinfo", f]), re.M)
+        return int(m.group(1))
+
+    @staticmethod
+    def timed(argv: list, stdin: Path | None = None) -> tuple[float, float]:
+        """Run argv; (wall seconds, CPU seconds of the process: user + system)."""
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.monotonic()
+        with open(stdin, "rb") if stdin else open(os.devnull, "rb") as inp:
+            r = subprocess.run([str(a) for a in argv], stdin=inp, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, timeout=900)
+        wall = time.monotonic() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if r.returncode != 0:
+            raise RuntimeError(f"{argv[0]} failed ({r.returncode}): {r.stderr[-500:]!r}")
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return wall, cpu
+
+    def total(self, fn, files: list[Path]) -> tuple[float, float]:
+        wall = cpu = 0.0
+        for f in files:
+            w, c = fn(f)
+            wall += w
+            cpu += c
+        return wall, cpu
+
+    def extract(self, f: Path) -> tuple[float, float]:
+        return self.timed([BIN / "profai-extract", "--title", "Bench", "--filename", f.name,
+                           "--max-pages", "0"], stdin=f)
+
+    def pdftotext(self, f: Path) -> tuple[float, float]:
+        return self.timed(["pdftotext", f, "-"])
+
+    def pylib(self, lib: str, files: list[Path]) -> float:
+        """CPU seconds for a Python library to extract the text of every page of files, in
+        one process (interpreter start and import not counted)."""
+        code = {
+            "fitz": "import fitz\ndef ex(f):\n    d = fitz.open(f)\n"
+                    "    for p in d: p.get_text()\n",
+            "pypdf": "import pypdf\ndef ex(f):\n    r = pypdf.PdfReader(f)\n"
+                     "    for p in r.pages: p.extract_text()\n",
+        }[lib]
+        code += ("import sys, time\nt = time.process_time()\nfor f in sys.argv[1:]: ex(f)\n"
+                 "print(time.process_time() - t)\n")
+        return float(run([sys.executable, "-c", code, *files], timeout=1800).strip())
+
+    def bench_pdf(self):
+        files = self.manuals()
+        if not files:
+            log("pdf: no Debian PDF manuals found (auto-multiple-choice-doc-pdf)")
+            return
+        d = self.out("pdf")
+        total_pages = sum(self.pages(f) for f in files)
+        # One large document of > 2,000 pages: the manuals joined, repeated as needed.
+        big = d / "big.pdf"
+        if not big.exists():
+            reps = 2000 // total_pages + 1
+            run(["qpdf", "--empty", "--pages", *(files * reps), "--", big], timeout=600)
+        big_pages = self.pages(big)
+        # One-page PDFs: the first pages of the first manual.
+        singles = []
+        for p in range(1, 21 if not self.quick else 11):
+            s = d / f"page-{p}.pdf"
+            if not s.exists():
+                run(["qpdf", "--empty", "--pages", files[0], str(p), "--", s])
+            singles.append(s)
+        rows = []
+        for i in range(self.runs):
+            log(f"pdf run {i + 1}/{self.runs}: {len(files)} manuals, {total_pages} pages")
+            ex_wall, ex_cpu = self.total(self.extract, files)
+            pt_wall, pt_cpu = self.total(self.pdftotext, files)
+            r = {"extract": ex_cpu, "pdftotext": pt_cpu,
+                 "one_extract": self.total(self.extract, singles)[1] / len(singles),
+                 "one_pdftotext": self.total(self.pdftotext, singles)[1] / len(singles)}
+            if not self.quick or i == 0:
+                r["big_extract"] = self.extract(big)[0]
+                r["big_pdftotext"] = self.pdftotext(big)[0]
+                r["fitz"] = self.pylib("fitz", files)
+            if i == 0:  # pure Python: about 50 s for the manuals, so once
+                r["pypdf"] = self.pylib("pypdf", files)
+            rows.append(r)
+        m = lambda key: median([r[key] for r in rows if key in r])  # noqa: E731
+        t = self.table
+        name = f"4 PDF ({len(files)} Debian manuals, {total_pages} pages, per CPU second)"
+        ours = total_pages / m("extract")
+        t.add(name, "whole course pages/s (profai-extract)", ours,
+              "pdftotext pages/s (target >= 0.9x)", total_pages / m("pdftotext"))
+        t.add(name, "whole course pages/s (profai-extract)", ours, "PyMuPDF get_text pages/s",
+              total_pages / m("fitz"))
+        t.add(name, "whole course pages/s (profai-extract)", ours, "pypdf extract_text pages/s",
+              total_pages / m("pypdf"))
+        t.add(name, "course CPU time / pdftotext CPU time (target <= 1.5x)",
+              f"{m('extract') / m('pdftotext'):.2f}x")
+        t.add(name, "one-page PDF, CPU per job: one profai-extract process",
+              m("one_extract") * 1e3, "one pdftotext process", m("one_pdftotext") * 1e3,
+              higher_better=False, unit=" ms")
+        t.add(f"4 PDF (one {big_pages:,}-page document)",
+              "whole course time, one process (target <= 0.6x)",
+              m("big_extract"), "one pdftotext process", m("big_pdftotext"),
+              higher_better=False, unit=" s")
+
+    # ---- 6. HTTP reads ----
+
+    @staticmethod
+    def _nofile():
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    def wrk(self, url: str, token: str, conns: int, seconds: int) -> dict:
+        out = subprocess.run(["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--latency",
+                              "--timeout", "10s", "-H", f"Authorization: Bearer {token}", url],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             timeout=seconds + 60, preexec_fn=self._nofile).stdout
+        rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                         out)
+        non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+        return {"rps": float(rps.group(1)) if rps else float("nan"),
+                "p99_ms": float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan"),
+                "errors": sum(int(x) for x in errs.groups()) if errs else 0,
+                "non2xx": int(non2xx.group(1)) if non2xx else 0}
+
+    def http_servers(self, stack: Stack) -> tuple[dict, dict, list]:
+        """ProfAI's frontend, the minimal civetweb handler and the FastAPI app, all serving
+        one job and its course; (urls by server, tokens, the processes to stop)."""
+        teacher = stack.create_token("teacher", "bench-teacher")
+        student = stack.create_token("student", "bench-student")
+        owner = stack.query("SELECT id::text FROM users WHERE name = 'bench-teacher'")[0][0]
+        pdf = b"%PDF-1.4\n% bench\n"
+        sha = hashlib.sha256(pdf).hexdigest()
+        stack.query("INSERT INTO blobs (sha256, size, data) VALUES (%s, %s, %s) RETURNING 1",
+                    sha, len(pdf), pdf)
+        self.noop(stack, "noop", 1)
+        stack.wait_workers(1)
+        self.submit(stack, owner, sha, 1)
+        self.wait_succeeded(stack, 1, timeout=60)
+        job_id, course_id = stack.query(
+            "SELECT id::text, course_id::text FROM jobs WHERE state = 'succeeded'")[0]
+        paths = {"job": f"/api/v1/jobs/{job_id}", "course": f"/api/v1/courses/{course_id}"}
+        tokens = {"job": teacher, "course": student}
+        procs = []
+        # ProfAI's frontend with its default settings (threads 64, pool 16, caches on).
+        port = free_port()
+        conf = stack._write_conf("frontend-bench", {
+            "http": {"listen": f"127.0.0.1:{port}"},
+            "broker": {"endpoint": stack.endpoint},
+            "database": {"conninfo": stack.conninfo},
+            "log": {"level": "warn"}})
+        procs.append(Process("frontend", [BIN / "profai-frontend", "-c", conf],
+                             stack.outdir / "frontend.log"))
+        urls = {"ProfAI": f"http://127.0.0.1:{port}"}
+        import requests
+        answers = {}
+        procs[-1].start()
+        wait_for("the frontend", lambda: requests.get(urls["ProfAI"] + paths["job"], timeout=2,
+                 headers={"Authorization": f"Bearer {teacher}"}).status_code == 200, 30)
+        for what in paths:
+            r = requests.get(urls["ProfAI"] + paths[what], timeout=10,
+                             headers={"Authorization": f"Bearer {tokens[what]}"})
+            answers[what] = stack.outdir / f"{what}.json"
+            answers[what].write_bytes(r.content)
+        port = free_port()
+        procs.append(Process("min_civetweb", [BENCH_BIN / "min_civetweb", "-p", port, "-t", 64,
+                                              "-j", answers["job"], "-c", answers["course"]],
+                             stack.outdir / "min_civetweb.log").start())
+        urls["minimal civetweb handler (64 threads)"] = f"http://127.0.0.1:{port}"
+        port = free_port()
+        env = {**os.environ, "BENCH_CONNINFO": stack.conninfo, "PYTHONPATH": str(ROOT / "bench")}
+        procs.append(Process("uvicorn", [sys.executable, "-m", "uvicorn", "fastapi_app:app",
+                                         "--host", "127.0.0.1", "--port", port, "--workers", 2,
+                                         "--log-level", "warning", "--no-access-log"],
+                             stack.outdir / "uvicorn.log", cwd=ROOT / "bench", env=env).start())
+        urls["FastAPI/uvicorn (2 workers)"] = f"http://127.0.0.1:{port}"
+        for name, base in urls.items():
+            wait_for(name, lambda b=base: requests.get(b + paths["job"], timeout=2, headers={
+                "Authorization": f"Bearer {teacher}"}).status_code == 200, 30)
+        stack.others.extend(procs)
+        return {n: {w: b + p for w, p in paths.items()} for n, b in urls.items()}, tokens, procs
+
+    def bench_http(self):
+        seconds = 3 if self.quick else 5
+        results: dict = {}
+        for i in range(self.runs):
+            stack = self.stack(f"http-{i}")
+            try:
+                stack.start_broker()
+                urls, tokens, _ = self.http_servers(stack)
+                for conns in (100, 1000):
+                    for what in ("job", "course"):
+                        for server, by_what in urls.items():
+                            log(f"http run {i + 1}/{self.runs}: {server}, GET {what}, "
+                                f"{conns} connections, {seconds} s")
+                            # Warm-up first (connections, pools, caches), not counted.
+                            self.wrk(by_what[what], tokens[what], conns, 2)
+                            r = self.wrk(by_what[what], tokens[what], conns, seconds)
+                            results.setdefault((conns, what, server), []).append(r)
+            finally:
+                stack.close()
+        t = self.table
+        ours_name = "ProfAI"
+        for conns in (100, 1000):
+            for what, label in (("job", "GET /api/v1/jobs/{id}"),
+                                ("course", "GET /api/v1/courses/{id} (cached)")):
+                name = f"6 HTTP {label}, {conns:,} connections, wrk {seconds} s"
+                ours = results[(conns, what, ours_name)]
+                m = lambda rows, key: median([r[key] for r in rows])  # noqa: E731
+                for server, rows in results.items():
+                    if server[:2] != (conns, what) or server[2] == ours_name:
+                        continue
+                    target = " (target >= 0.5x)" if "civetweb" in server[2] and \
+                        what == "course" else ""
+                    t.add(name, "requests/s" + target, m(ours, "rps"), server[2],
+                          m(rows, "rps"))
+                    t.add(name, "p99 latency", m(ours, "p99_ms"), server[2], m(rows, "p99_ms"),
+                          unit=" ms")
+                errors = {s[2]: (m(r, "errors"), m(r, "non2xx")) for s, r in results.items()
+                          if s[:2] == (conns, what)}
+                t.add(name, "socket errors / non-2xx (ProfAI; " + "; ".join(
+                    f"{k}: {int(e)}/{int(n)}" for k, (e, n) in errors.items()
+                    if k != ours_name) + ")",
+                    f"{int(errors[ours_name][0])}/{int(errors[ours_name][1])}")
+
+    # ---- 7. scale of state ----
+
+    def state_once(self, m: int, k: int, i: int) -> dict:
+        stack = self.stack(f"state-{i}")
+        try:
+            stack.start_broker()
+            owner, sha = self.seed(stack)
+            stack.broker.stop()
+            # m queued jobs, as m acknowledged submissions would leave them.
+            stack.query("INSERT INTO jobs (id, owner_id, title, filename, blob_sha256) "
+                        "SELECT gen_random_uuid(), %s, 'Bench', 'b.pdf', %s "
+                        "FROM generate_series(1, %s) RETURNING 1", owner, sha, m)
+            t0 = time.monotonic()
+            stack.start_broker(wait=False)
+            wait_for(f"the broker to count {m} queued jobs",
+                     lambda: (stack.ping(0.5) or {}).get("queued", 0) >= m, 120,
+                     on_timeout=stack.log_tails)
+            ready = time.monotonic() - t0
+            rss = vm_rss_kb(stack.broker.pid) / 1024
+            # Restart with workers waiting: time from the broker's start to the first REQUEST.
+            starts = stack.outdir / "starts.txt"
+            starts.unlink(missing_ok=True)
+            self.noop(stack, "noop", k, "-o", starts)
+            stack.wait_workers(k, timeout=30)
+            stack.broker.stop()
+            t0 = time.time()
+            stack.start_broker(wait=False)
+
+            def first_after():
+                if not starts.exists():
+                    return None
+                times = [int(line.split()[2]) / 1e9 for line in starts.read_text().splitlines()]
+                later = [x for x in times if x > t0]
+                return min(later) if later else None
+            first = wait_for("the first dispatch after the restart", first_after, 120,
+                             interval=0.01, on_timeout=stack.log_tails)
+            return {"ready_s": ready, "rss_mb": rss, "restart_s": first - t0}
+        finally:
+            stack.close()
+
+    def bench_state(self):
+        m = 20000 if self.quick else 100000
+        k = self.args.workers
+        rows = []
+        for i in range(self.runs):
+            log(f"state run {i + 1}/{self.runs}: {m} queued jobs")
+            rows.append(self.state_once(m, k, i))
+        md = lambda key: median([r[key] for r in rows])  # noqa: E731
+        name = f"7 scale of state ({m:,} queued jobs)"
+        t = self.table
+        t.add(name, "broker resident memory (target <= 100 MB)", md("rss_mb"), unit=" MB")
+        t.add(name, "broker start to PING counting them all", md("ready_s"), unit=" s")
+        t.add(name, "broker restart to first dispatch (target <= 5 s)", md("restart_s"),
+              unit=" s")
+
+    # ---- the suite ----
+
+    def close(self):
+        if not self.args.keep:
+            try:
+                self.cluster.stop()
+            except Exception as e:
+                log(f"stopping PostgreSQL: {e}")
+
+
+def machine() -> str:
+    mem = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) // 1024
+    model = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    load = os.getloadavg()
+    return (f"{os.cpu_count()} CPUs ({model}), {mem:,} MiB RAM, load average before the run "
+            f"{load[0]:.2f}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=None,
+                    help="runs per figure; the table shows the median (default 3; quick: 1)")
+    ap.add_argument("--quick", action="store_true", help="smaller runs: about 2 minutes")
+    ap.add_argument("--only", default="", help="comma-separated: " + ", ".join(BENCHMARKS))
+    ap.add_argument("--jobs", type=int, default=0, help="jobs of the throughput benchmark")
+    ap.add_argument("--workers", type=int, default=64, help="worker connections (default 64)")
+    ap.add_argument("--keep", action="store_true", help="leave PostgreSQL running")
+    args = ap.parse_args()
+    if args.runs is None:
+        args.runs = 1 if args.quick else 3
+    only = [o for o in args.only.split(",") if o] or BENCHMARKS
+    for o in only:
+        if o not in BENCHMARKS:
+            ap.error(f"unknown benchmark {o!r}; one of {', '.join(BENCHMARKS)}")
+    header = machine()
+    started = time.monotonic()
+    b = Bench(args)
+    try:
+        for name in BENCHMARKS:
+            if name in only:
+                getattr(b, f"bench_{name}")()
+    finally:
+        b.close()
+    took = time.monotonic() - started
+    print(f"\nProfAI benchmarks ({'quick' if args.quick else 'full'}, median of {args.runs} "
+          f"run(s), {took:.0f} s) on {header}\n")
+    print(b.table.markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+/*
+ * noop_worker.c - a lightweight ProfAI worker for the benchmarks (docs/performance.md,
+ * "Benchmarks"): K MDPW02 connections in one process, each announcing course.build and
+ * answering every REQUEST at once with a FINAL ok carrying a tiny course document.
+ *
+ * It speaks the real protocol through libprofai (docs/protocol.md): READY, heartbeats, JOB
+ * decoded with proto_job_decode, RESULT encoded with proto_result_encode, the address echoed.
+ *
+ * usage: noop_worker -e ENDPOINT [-n SOCKETS] [-H HEARTBEAT_MS] [-o LOG] [--hold]
+ *   -n      connections (default 64), each one job at a time, like a worker slot
+ *   -H      heartbeat interval in ms (default 1000, the broker's default)
+ *   -L      liveness: after this many intervals without a word from the broker, or on its
+ *           DISCONNECT, a connection starts over on a new socket with READY, as profai-worker's
+ *           slots do (default 3)
+ *   -o      append "<job_id> <attempt> <CLOCK_REALTIME ns>" for every REQUEST received
+ *   --hold  never answer: keep every job received (and keep heartbeating), like a worker busy
+ *           on a long PDF; for the failure-detection benchmark
+ * SIGTERM/SIGINT end it (DISCONNECT on every connection).
+ */
+#include "profai/proto.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define NOOP_SOCKETS_MAX 4096
+
+static volatile sig_atomic_t s_stop;
+
+static void
+s_on_signal(int sig)
+{
+    (void)sig;
+    s_stop = 1;
+}
+
+static int64_t
+s_realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void
+s_usage(void)
+{
+    fprintf(stderr,
+            "usage: noop_worker -e ENDPOINT [-n SOCKETS] [-H HEARTBEAT_MS] [-L LIVENESS] [-o LOG] "
+            "[--hold]\n");
+    exit(2);
+}
+
+/* The course document of every answer: the core keys the broker stores (docs/api.md). */
+static int
+s_course(const proto_job_t *job, char *buf, size_t size)
+{
+    return snprintf(buf, size,
+                    "{\"title\":\"%s\",\"structure\":\"pages\",\"source\":{\"filename\":\"b.pdf\","
+                    "\"sha256\":\"%s\",\"pages\":1,\"pdf_title\":null,\"author\":null},"
+                    "\"modules\":[{\"title\":\"Page 1\",\"page_start\":1,\"page_end\":1,"
+                    "\"generated\":true,\"lessons\":[{\"title\":\"Page 1\",\"page_start\":1,"
+                    "\"page_end\":1,\"text\":\"Cells divide.\"}]}]}",
+                    "Bench", job->sha256);
+}
+
+static int
+s_answer(zsock_t *sock, const mdpw_view_t *view)
+{
+    proto_job_t job;
+    proto_error_t err;
+    if (proto_job_decode(view->body, view->body_len, &job, &err) != 0) {
+        fprintf(stderr, "noop_worker: bad JOB: %s\n", err.detail);
+        return -1;
+    }
+    char course[1024];
+    int n = s_course(&job, course, sizeof course);
+    proto_result_t result = {.ok = true, .course = (const uint8_t *)course, .course_len = n};
+    proto_buf_t body = {0};
+    if (proto_result_encode(&result, &body, &err) != 0) {
+        fprintf(stderr, "noop_worker: cannot encode RESULT: %s\n", err.detail);
+        return -1;
+    }
+    zmsg_t *reply =
+        mdpw_build_job_message(MDPW_FINAL, view->address, view->address_len, body.data, body.size);
+    proto_buf_free(&body);
+    if (reply == NULL || zmsg_send(&reply, sock) != 0) {
+        zmsg_destroy(&reply);
+        fprintf(stderr, "noop_worker: cannot send FINAL\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_send(zsock_t *sock, zmsg_t *msg)
+{
+    if (msg == NULL || zmsg_send(&msg, sock) != 0)
+        zmsg_destroy(&msg);
+}
+
+/* A new connection that announces READY; NULL on failure. */
+static zsock_t *
+s_connect(const char *endpoint)
+{
+    zsock_t *sock = zsock_new(ZMQ_DEALER);
+    if (sock == NULL)
+        return NULL;
+    zsock_set_maxmsgsize(sock, (int)(PROTO_PDF_MAX + 64u * 1024));
+    zsock_set_linger(sock, 0);
+    zsock_set_sndhwm(sock, 0);
+    if (zsock_connect(sock, "%s", endpoint) != 0) {
+        zsock_destroy(&sock);
+        return NULL;
+    }
+    s_send(sock, mdpw_build_ready(PROTO_SERVICE_COURSE));
+    return sock;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *endpoint = NULL, *log_path = NULL;
+    int count = 64, heartbeat = 1000, liveness = 3, hold = 0;
+    static const struct option options[] = {{"hold", no_argument, NULL, 'h'}, {0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "e:n:H:L:o:", options, NULL)) != -1) {
+        switch (c) {
+        case 'e':
+            endpoint = optarg;
+            break;
+        case 'n':
+            count = atoi(optarg);
+            break;
+        case 'H':
+            heartbeat = atoi(optarg);
+            break;
+        case 'o':
+            log_path = optarg;
+            break;
+        case 'h':
+            hold = 1;
+            break;
+        default:
+            s_usage();
+        }
+    }
+    if (endpoint == NULL || count < 1 || count > NOOP_SOCKETS_MAX || heartbeat < 1 || liveness < 1)
+        s_usage();
+    FILE *log = NULL;
+    if (log_path != NULL && (log = fopen(log_path, "a")) == NULL) {
+        perror(log_path);
+        return 1;
+    }
+    zsys_set_io_threads(1);
+    zsys_set_max_sockets(2 * count + 16); /* closed sockets linger until reaped */
+    zsys_handler_set(NULL);
+    signal(SIGTERM, s_on_signal);
+    signal(SIGINT, s_on_signal);
+
+    zsock_t **socks = calloc(count, sizeof *socks);
+    int64_t *last_sent = calloc(count, sizeof *last_sent);
+    int64_t *last_heard = calloc(count, sizeof *last_heard);
+    zmq_pollitem_t *items = calloc(count, sizeof *items);
+    if (socks == NULL || last_sent == NULL || last_heard == NULL || items == NULL)
+        return 1;
+    for (int i = 0; i < count; i++) {
+        if ((socks[i] = s_connect(endpoint)) == NULL) {
+            fprintf(stderr, "noop_worker: cannot connect to %s\n", endpoint);
+            return 1;
+        }
+        last_sent[i] = last_heard[i] = zclock_mono();
+        items[i] = (zmq_pollitem_t){zsock_resolve(socks[i]), 0, ZMQ_POLLIN, 0};
+    }
+    uint64_t answered = 0, received = 0;
+    while (!s_stop) {
+        int rc = zmq_poll(items, count, heartbeat / 2 + 1);
+        if (rc < 0)
+            break;
+        int64_t now = zclock_mono();
+        for (int i = 0; i < count; i++) {
+            if (items[i].revents & ZMQ_POLLIN) {
+                while (zsock_events(socks[i]) & ZMQ_POLLIN) {
+                    zmsg_t *msg = zmsg_recv(socks[i]);
+                    if (msg == NULL)
+                        break;
+                    if (last_heard[i] != 0)
+                        last_heard[i] = now;
+                    mdpw_view_t view;
+                    proto_error_t err;
+                    if (mdpw_parse(msg, PROTO_JOB_BODY_MAX, &view, &err) != 0) {
+                        fprintf(stderr, "noop_worker: bad message: %s\n", err.detail);
+                    } else if (view.command == MDPW_REQUEST) {
+                        received++;
+                        if (log != NULL) {
+                            char job_id[PROTO_UUID_LEN + 1] = "";
+                            uint32_t attempt = 0;
+                            if (proto_token_parse(view.address, view.address_len, job_id,
+                                                  &attempt) == 0)
+                                fprintf(log, "%s %u %lld\n", job_id, attempt,
+                                        (long long)s_realtime_ns());
+                            fflush(log);
+                        }
+                        if (!hold && s_answer(socks[i], &view) == 0) {
+                            answered++;
+                            last_sent[i] = now;
+                        }
+                    } else if (view.command == MDPW_DISCONNECT) {
+                        last_heard[i] = 0; /* start over on a new socket, as a slot does */
+                    }
+                    zmsg_destroy(&msg);
+                }
+            }
+            if (now - last_heard[i] >= (int64_t)heartbeat * liveness) {
+                /* The broker is gone (or restarted): start over, as a worker slot does. */
+                zsock_t *fresh = s_connect(endpoint);
+                if (fresh != NULL) {
+                    zsock_destroy(&socks[i]);
+                    socks[i] = fresh;
+                    items[i].socket = zsock_resolve(fresh);
+                    last_sent[i] = last_heard[i] = now;
+                }
+            } else if (now - last_sent[i] >= heartbeat) {
+                s_send(socks[i], mdpw_build_heartbeat());
+                last_sent[i] = now;
+            }
+        }
+    }
+    for (int i = 0; i < count; i++) {
+        s_send(socks[i], mdpw_build_disconnect());
+        zsock_destroy(&socks[i]);
+    }
+    if (log != NULL)
+        fclose(log);
+    fprintf(stderr, "noop_worker: %llu requests received, %llu answered\n",
+            (unsigned long long)received, (unsigned long long)answered);
+    free(socks);
+    free(last_sent);
+    free(last_heard);
+    free(items);
+    return 0;
+}

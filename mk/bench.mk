@@ -1,0 +1,27 @@
+# bench.mk - `make bench`: the benchmark suite of docs/performance.md ("Benchmarks").
+# Not part of `make check`. BENCH_N (runs per figure, median, default 3), BENCH_QUICK=1 (about
+# 2 minutes), BENCH_ONLY=name (one benchmark: throughput, latency, failover, pdf, http, state).
+
+BENCH_PROGRAMS := $(B)/bench/noop_worker $(B)/bench/submit_client $(B)/bench/beanstalk_load \
+                  $(B)/bench/pg_queue $(B)/bench/min_civetweb
+
+.PHONY: bench bench-build bench-deps
+bench-build: $(PROGRAMS) $(BENCH_PROGRAMS)
+
+bench-deps:
+	@sh scripts/deps.sh
+	@sh scripts/bench-deps.sh
+
+bench: bench-deps
+	$(MAKE) bench-build
+	/usr/bin/python3 bench/bench.py $(if $(BENCH_N),--runs $(BENCH_N)) $(if $(BENCH_QUICK),--quick) \
+	    $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
+
+$(B)/bench/noop_worker $(B)/bench/submit_client: $(B)/bench/%: $(B)/bench/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
+
+$(B)/bench/beanstalk_load $(B)/bench/pg_queue: $(B)/bench/%: $(B)/bench/%.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE) -lpthread
+
+$(B)/bench/min_civetweb: $(B)/bench/min_civetweb.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lcivetweb -lpthread

@@ -1,0 +1,632 @@
+#!/usr/bin/python3
+"""load.py - the target population against a running ProfAI stack (`make load`).
+
+Each simulated user holds one keep-alive HTTP/1.1 connection of its own (opened on its first
+request, opened again only if the server closes it), in one asyncio event loop: thousands of
+users cost a few MB and a fraction of one core. docs/performance.md describes the users:
+
+  students  loop: one request, then think 1-5 s (uniform). A request is, by weight: the course
+            list (25), a search (20), a course (30), a course's quiz (10), a quiz attempt (15).
+  teachers  upload a small PDF (3-5 pages, unique bytes, so never deduplicated) at a random
+            moment of the first minute (of the first 90 % of a shorter run) and then every
+            60 s, and poll its job every 2 s until it ends.
+
+Users start spread over --ramp seconds and stop issuing new requests after --seconds; then
+teachers keep polling, for up to --drain seconds, until every accepted upload has finished.
+Latencies are measured from the moment a request is due, connect time included. Users are
+spread over loopback source addresses 127.1.x.y, 50 per address (a classroom behind one
+address), so the edge's per-address connection limit sees what it would see in production.
+
+Prints per-route rates and p50/p95/p99, errors by kind, uploads accepted and completed with
+their queue wait, the CPU time of each component of the stack, and whether the targets hold:
+no error, p99 <= 100 ms for reads, <= 500 ms for accepted uploads, every upload completed.
+Exit status 0 when they hold, 1 when not, 2 on a usage or setup error.
+
+usage: python3 tests/load/load.py --url URL --tokens FILE [--students N] [--teachers N]
+           [--seconds S] [--ramp S] [--drain S] [--var DIR]
+  FILE: one "ROLE TOKEN" a line (teacher, student); users take them in turn.
+Only the Python standard library is used (the upload PDFs come from tests/system/pdfs.py,
+which uses pycairo, before the clock starts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+API = "/api/v1"
+REQUEST_TIMEOUT = 30.0
+CONNECT_TIMEOUT = 10.0
+USERS_PER_ADDRESS = 50
+READ_P99_MS = 100.0
+UPLOAD_P99_MS = 500.0
+SEARCHES = ["cell membrane", "photosynthesis", "proteins fold", "energy sunlight", "diagram",
+            "experiment", "\"green plants\"", "water tissues", "textbook answer", "lesson"]
+STUDENT_ACTIONS = [("list", 25), ("search", 20), ("course", 30), ("quiz", 10), ("attempt", 15)]
+ROUTES = {  # route key -> label in the table
+    "list": "GET  /courses (list)",
+    "search": "GET  /courses?q= (search)",
+    "course": "GET  /courses/{id}",
+    "quiz": "GET  /courses/{id}/quiz",
+    "attempt": "POST /courses/{id}/quiz/attempts",
+    "upload": "POST /jobs (upload)",
+    "poll": "GET  /jobs/{id} (poll)",
+}
+READ_ROUTES = ("list", "search", "course", "quiz", "poll")
+
+
+class HttpError(Exception):
+    """A failed exchange; kind is one of refused, reset, timeout, other."""
+
+    def __init__(self, kind: str, detail: str = "", stale: bool = False):
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.stale = stale  # the server closed the connection before any byte of an answer
+
+
+class Conn:
+    """One user's keep-alive connection: request() sends one request and reads its answer."""
+
+    def __init__(self, host: str, port: int, source: str):
+        self.host, self.port, self.source = host, port, source
+        self.reader = self.writer = None
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+    async def _connect(self):
+        try:
+            self.reader, self.writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port, local_addr=(self.source, 0),
+                                        limit=1 << 20),
+                CONNECT_TIMEOUT)
+        except asyncio.TimeoutError:
+            raise HttpError("timeout", "connect") from None
+        except ConnectionRefusedError as e:
+            raise HttpError("refused", str(e)) from None
+        except OSError as e:
+            raise HttpError("other", f"connect: {e}") from None
+
+    async def request(self, method: str, path: str, token: str, body: bytes = b"",
+                      ctype: str = "") -> tuple[int, bytes, bool]:
+        """(status, body, reconnected) or HttpError."""
+        try:
+            return await asyncio.wait_for(self._request(method, path, token, body, ctype),
+                                          REQUEST_TIMEOUT)
+        except asyncio.TimeoutError:
+            self.close()
+            raise HttpError("timeout", f"{method} {path}") from None
+
+    async def _request(self, method, path, token, body, ctype):
+        # Like a browser: a GET on a kept-alive connection that the server closed before
+        # answering (its keep-alive or header timeout passed) is sent again on a new one.
+        reused = self.writer is not None
+        try:
+            return await self._exchange(method, path, token, body, ctype)
+        except HttpError as e:
+            if not (e.stale and reused and method == "GET"):
+                raise
+        Conn.stale_retries += 1
+        return await self._exchange(method, path, token, body, ctype)
+
+    stale_retries = 0  # every user's, together
+
+    async def _exchange(self, method, path, token, body, ctype):
+        reconnected = self.writer is None
+        if reconnected:
+            await self._connect()
+        answered = False
+        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}",
+                f"Authorization: Bearer {token}"]
+        if body or method == "POST":
+            head.append(f"Content-Length: {len(body)}")
+            head.append(f"Content-Type: {ctype}")
+        data = ("\r\n".join(head) + "\r\n\r\n").encode() + body
+        try:
+            self.writer.write(data)
+            await self.writer.drain()
+            raw = await self.reader.readuntil(b"\r\n\r\n")
+            answered = True
+            lines = raw.decode("latin-1").split("\r\n")
+            status = int(lines[0].split(" ", 2)[1])
+            headers = {}
+            for line in lines[1:]:
+                if ":" in line:
+                    k, v = line.split(":", 1)
+                    headers[k.strip().lower()] = v.strip()
+            if "content-length" in headers:
+                payload = await self.reader.readexactly(int(headers["content-length"]))
+            elif headers.get("transfer-encoding", "").lower() == "chunked":
+                parts = []
+                while True:
+                    size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                    parts.append(await self.reader.readexactly(size + 2))
+                    if size == 0:
+                        break
+                payload = b"".join(p[:-2] for p in parts)
+            elif status in (204, 304):
+                payload = b""
+            else:
+                payload = await self.reader.read()
+                headers["connection"] = "close"
+        except (ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError) as e:
+            self.close()
+            stale = not answered and not (isinstance(e, asyncio.IncompleteReadError) and e.partial)
+            raise HttpError("reset", f"{method} {path}: {type(e).__name__}", stale) from None
+        except (OSError, ValueError, IndexError, asyncio.LimitOverrunError) as e:
+            self.close()
+            raise HttpError("other", f"{method} {path}: {e}") from None
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, payload, reconnected
+
+
+class Stats:
+    def __init__(self):
+        self.lat = {k: [] for k in ROUTES}         # ms of every answered request
+        self.status = {k: {} for k in ROUTES}      # route -> status -> count
+        self.errors = {k: {} for k in ROUTES}      # route -> kind -> count
+        self.samples = []                          # a few error details
+        self.connects = 0
+        self.answered_users = set()
+        self.started_users = set()
+        self.uploads_tried = self.uploads_accepted = 0
+        self.jobs = {}                             # job id -> final job JSON (or None)
+        self.loop_lag = []
+
+    def record(self, route, user, status, ms):
+        self.lat[route].append(ms)
+        self.status[route][status] = self.status[route].get(status, 0) + 1
+        self.answered_users.add(user)
+        if status >= 500:
+            self.error(route, f"{status}", f"HTTP {status}")
+
+    def error(self, route, kind, detail):
+        self.errors[route][kind] = self.errors[route].get(kind, 0) + 1
+        if len(self.samples) < 10:
+            self.samples.append(f"{ROUTES[route]}: {detail}")
+
+
+def pct(values, p):
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
+
+
+class Load:
+    def __init__(self, args, tokens, pdfs, courses):
+        u = urllib.parse.urlsplit(args.url)
+        self.host, self.port = u.hostname, u.port or 80
+        self.args = args
+        self.teachers = [t for r, t in tokens if r == "teacher"]
+        self.students = [t for r, t in tokens if r == "student"]
+        self.pdfs = pdfs
+        self.courses = courses          # [(course id, [question ids])]
+        self.stats = Stats()
+        self.t0 = 0.0
+        self.stop_at = 0.0
+        self.pending_jobs = 0
+
+    def source(self, user):
+        group = user // USERS_PER_ADDRESS
+        return f"127.1.{group // 250}.{group % 250 + 1}"
+
+    async def call(self, conn, user, route, method, path, token, body=b"", ctype=""):
+        """One request, timed from now (connect included); (status, body) or None."""
+        start = time.monotonic()
+        try:
+            status, payload, reconnected = await conn.request(method, path, token, body, ctype)
+        except HttpError as e:
+            self.stats.error(route, e.kind, str(e))
+            return None
+        if reconnected:
+            self.stats.connects += 1
+        self.stats.record(route, user, status, (time.monotonic() - start) * 1000.0)
+        return status, payload
+
+    async def student(self, user):
+        rng = random.Random(user)
+        token = self.students[user % len(self.students)]
+        conn = Conn(self.host, self.port, self.source(user))
+        await asyncio.sleep(rng.uniform(0, self.args.ramp))
+        self.stats.started_users.add(user)
+        names = [a for a, _ in STUDENT_ACTIONS]
+        weights = [w for _, w in STUDENT_ACTIONS]
+        try:
+            while time.monotonic() < self.stop_at:
+                action = rng.choices(names, weights)[0]
+                cid, questions = rng.choice(self.courses)
+                if action == "list":
+                    await self.call(conn, user, action, "GET", f"{API}/courses?limit=20", token)
+                elif action == "search":
+                    q = urllib.parse.quote(rng.choice(SEARCHES))
+                    await self.call(conn, user, action, "GET", f"{API}/courses?q={q}&limit=10",
+                                    token)
+                elif action == "course":
+                    await self.call(conn, user, action, "GET", f"{API}/courses/{cid}", token)
+                elif action == "quiz":
+                    await self.call(conn, user, action, "GET", f"{API}/courses/{cid}/quiz",
+                                    token)
+                else:
+                    body = json.dumps({"answers": {q: rng.randrange(4) for q in questions}})
+                    await self.call(conn, user, action, "POST",
+                                    f"{API}/courses/{cid}/quiz/attempts", token,
+                                    body.encode(), "application/json")
+                await asyncio.sleep(rng.uniform(1.0, 5.0))
+        finally:
+            conn.close()
+
+    async def teacher(self, user, n):
+        rng = random.Random(100000 + user)
+        token = self.teachers[n % len(self.teachers)]
+        conn = Conn(self.host, self.port, self.source(user))
+        next_upload = self.t0 + rng.uniform(0, min(60.0, 0.9 * self.args.seconds))
+        await asyncio.sleep(rng.uniform(0, self.args.ramp))
+        self.stats.started_users.add(user)
+        count = 0
+        try:
+            while True:
+                now = time.monotonic()
+                if now >= self.stop_at or next_upload >= self.stop_at:
+                    break
+                await asyncio.sleep(max(0.0, next_upload - now))
+                next_upload += 60.0
+                count += 1
+                pdf = self.pdfs[(n + count) % len(self.pdfs)]
+                body = pdf + f"\n%load teacher {n} upload {count} {self.t0}\n".encode()
+                title = urllib.parse.quote(f"Load test {n}.{count}")
+                self.stats.uploads_tried += 1
+                res = await self.call(conn, user, "upload", "POST",
+                                      f"{API}/jobs?title={title}&filename=load.pdf", token, body,
+                                      "application/pdf")
+                if res is None or res[0] != 202:
+                    continue
+                self.stats.uploads_accepted += 1
+                job = json.loads(res[1])["job_id"]
+                self.stats.jobs[job] = None
+                self.pending_jobs += 1
+                try:
+                    await self.poll(conn, user, token, job)
+                finally:
+                    self.pending_jobs -= 1
+        finally:
+            conn.close()
+
+    async def poll(self, conn, user, token, job):
+        deadline = self.stop_at + self.args.drain
+        while time.monotonic() < deadline:
+            await asyncio.sleep(2.0)
+            res = await self.call(conn, user, "poll", "GET", f"{API}/jobs/{job}", token)
+            if res is None or res[0] != 200:
+                continue
+            doc = json.loads(res[1])
+            if doc.get("state") in ("succeeded", "failed", "cancelled"):
+                self.stats.jobs[job] = doc
+                return
+
+    async def lag_monitor(self):
+        while time.monotonic() < self.stop_at:
+            t = time.monotonic()
+            await asyncio.sleep(0.1)
+            self.stats.loop_lag.append((time.monotonic() - t - 0.1) * 1000.0)
+
+    async def run(self):
+        self.t0 = time.monotonic()
+        self.stop_at = self.t0 + self.args.seconds
+        tasks = [asyncio.create_task(self.lag_monitor())]
+        for i in range(self.args.students):
+            tasks.append(asyncio.create_task(self.student(i)))
+        for n in range(self.args.teachers):
+            tasks.append(asyncio.create_task(self.teacher(self.args.students + n, n)))
+        await asyncio.gather(*tasks)
+        return time.monotonic() - self.t0
+
+
+# ---- setup: PDFs, seed courses -------------------------------------------------------------
+
+def make_pdfs(count):
+    sys.path.insert(0, str(ROOT / "tests" / "system"))
+    from pdfs import make_plain_pdf  # pycairo; before the clock starts
+    out = []
+    with tempfile.TemporaryDirectory() as d:
+        for i in range(count):
+            path = Path(d) / f"p{i}.pdf"
+            make_plain_pdf(path, pages=3 + i % 3, title=f"Load {i}", seed=10 + i)
+            out.append(path.read_bytes())
+    return out
+
+
+async def seed_courses(args, teacher, student, pdfs):
+    """Upload len(pdfs) PDFs, wait for their courses; [(course id, [question ids])]."""
+    u = urllib.parse.urlsplit(args.url)
+    conn = Conn(u.hostname, u.port or 80, "127.0.0.1")
+    jobs = []
+    for i, pdf in enumerate(pdfs):
+        body = pdf + f"\n%seed {i} {time.time()}\n".encode()
+        status, payload, _ = await conn.request("POST", f"{API}/jobs?title=Seed%20{i}", teacher,
+                                                body, "application/pdf")
+        if status != 202:
+            raise SystemExit(f"load.py: seeding: upload answered {status}: {payload[:200]!r}")
+        jobs.append(json.loads(payload)["job_id"])
+    courses = []
+    deadline = time.monotonic() + 120
+    for job in jobs:
+        while True:
+            status, payload, _ = await conn.request("GET", f"{API}/jobs/{job}", teacher)
+            doc = json.loads(payload)
+            if doc.get("state") == "succeeded":
+                break
+            if doc.get("state") in ("failed", "cancelled") or time.monotonic() > deadline:
+                raise SystemExit(f"load.py: seeding: job {job} ended {doc}")
+            await asyncio.sleep(0.2)
+        cid = doc["course_id"]
+        status, payload, _ = await conn.request("GET", f"{API}/courses/{cid}/quiz", student)
+        questions = [q["id"] for q in json.loads(payload).get("questions", [])]
+        if questions:
+            courses.append((cid, questions))
+    conn.close()
+    if not courses:
+        raise SystemExit("load.py: seeding: no seeded course has a quiz")
+    return courses
+
+
+# ---- CPU per component (from /proc, like top) ----------------------------------------------
+
+def s_proc_stat(pid):
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+        fields = text.rsplit(")", 1)[1].split()
+        return int(fields[1]), sum(int(x) for x in fields[11:15])  # ppid, utime+stime+cutime+cstime
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def cpu_by_component(var):
+    """CPU seconds so far of each component of the stack run.sh started with PROFAI_VAR=var."""
+    procs = {}
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            st = s_proc_stat(p.name)
+            if st:
+                try:
+                    cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                except OSError:
+                    continue
+                procs[int(p.name)] = (st[0], st[1], cmd)
+    roots = {}
+    pm = Path(var) / "pg" / "data" / "postmaster.pid"
+    if pm.exists():
+        roots["postgresql"] = int(pm.read_text().split()[0])
+    edge = f"-p {Path(var).resolve() / 'edge'} "
+    for pid, (_, _, cmd) in procs.items():
+        if cmd.startswith("nginx: master process") and edge in cmd:
+            roots["edge (nginx)"] = pid
+    mark = f"PROFAI_VAR={Path(var).resolve()}".encode()
+    for pid, (_, _, cmd) in procs.items():
+        for name in ("profai-frontend", "profai-broker", "profai-worker"):
+            if cmd.startswith(f"{ROOT}/bin/{name} "):
+                try:  # this stack's, not another checkout's (run-load.sh sets PROFAI_VAR)
+                    if mark in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                        roots.setdefault(name, pid)
+                except OSError:
+                    pass
+    children = {}
+    for pid, (ppid, _, _) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    out = {}
+    for name, root in roots.items():
+        total, todo = 0, [root]
+        while todo:
+            pid = todo.pop()
+            if pid in procs:
+                total += procs[pid][1]
+            todo.extend(children.get(pid, []))
+        out[name] = total / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+# ---- report --------------------------------------------------------------------------------
+
+def report(load, wall, cpu_before, cpu_after, gen_cpu, args):
+    st = load.stats
+    print()
+    print(f"ProfAI load: {args.students} students + {args.teachers} teachers, {args.seconds:.0f} s "
+          f"(ramp {args.ramp:.0f} s) plus up to {args.drain:.0f} s for uploads to finish; "
+          f"wall {wall:.1f} s; {os.cpu_count()} CPUs")
+    print()
+    print(f"{'route':34} {'answers':>8} {'per s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+          f"{'max ms':>8}  errors / other statuses")
+    all_reads = []
+    for key, label in ROUTES.items():
+        lat = st.lat[key]
+        if key in READ_ROUTES:
+            all_reads += lat
+        errs = dict(st.errors[key])
+        odd = {s: c for s, c in st.status[key].items()
+               if s not in (200, 201, 202, 304) and s < 500}
+        extra = ", ".join([f"{k}: {v}" for k, v in sorted(errs.items())] +
+                          [f"HTTP {k}: {v}" for k, v in sorted(odd.items())]) or "-"
+        print(f"{label:34} {len(lat):8d} {len(lat) / args.seconds:7.1f} {pct(lat, 50):8.1f} "
+              f"{pct(lat, 95):8.1f} {pct(lat, 99):8.1f} {max(lat, default=float('nan')):8.1f}  "
+              f"{extra}")
+    total = sum(len(v) for v in st.lat.values())
+    print(f"{'all reads (GET)':34} {len(all_reads):8d} {len(all_reads) / args.seconds:7.1f} "
+          f"{pct(all_reads, 50):8.1f} {pct(all_reads, 95):8.1f} {pct(all_reads, 99):8.1f} "
+          f"{max(all_reads, default=float('nan')):8.1f}")
+    print(f"{'all requests':34} {total:8d} {total / args.seconds:7.1f}")
+    print()
+    kinds = {}
+    for route in ROUTES:
+        for k, v in st.errors[route].items():
+            kinds[k] = kinds.get(k, 0) + v
+    n_err = sum(kinds.values())
+    print(f"errors: {n_err}" + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(kinds.items()))})"
+                               if n_err else ""))
+    for s in st.samples:
+        print(f"  e.g. {s}")
+    users = args.students + args.teachers
+    print(f"users: {len(st.started_users)} of {users} started, {len(st.answered_users)} got an "
+          f"answer; {st.connects} connections opened; {Conn.stale_retries} GETs sent again "
+          f"after the server had closed an idle connection")
+    finals = [d for d in st.jobs.values() if d]
+    by_state = {}
+    for d in finals:
+        by_state[d["state"]] = by_state.get(d["state"], 0) + 1
+    waits, totals = [], []
+    for d in finals:
+        c, s, f = (parse_ts(d.get(k)) for k in ("created_at", "started_at", "finished_at"))
+        if c is not None and s is not None:
+            waits.append((s - c) * 1000.0)
+        if c is not None and f is not None:
+            totals.append((f - c) * 1000.0)
+    unfinished = st.uploads_accepted - len(finals)
+    print(f"uploads: {st.uploads_tried} tried, {st.uploads_accepted} accepted, {len(finals)} "
+          f"finished ({', '.join(f'{k}: {v}' for k, v in sorted(by_state.items())) or '-'}), "
+          f"{unfinished} unfinished")
+    print(f"  queue wait (created to started) ms: p50 {pct(waits, 50):.0f}  p95 {pct(waits, 95):.0f}"
+          f"  p99 {pct(waits, 99):.0f}  max {max(waits, default=float('nan')):.0f}")
+    print(f"  upload to finished ms:              p50 {pct(totals, 50):.0f}  p95 "
+          f"{pct(totals, 95):.0f}  p99 {pct(totals, 99):.0f}  max "
+          f"{max(totals, default=float('nan')):.0f}")
+    print()
+    print("CPU seconds during the run (share of one core):")
+    for name in sorted(cpu_after):
+        used = cpu_after[name] - cpu_before.get(name, 0.0)
+        print(f"  {name:18} {used:7.1f} s  {100.0 * used / wall:5.1f} %")
+    print(f"  {'load generator':18} {gen_cpu:7.1f} s  {100.0 * gen_cpu / wall:5.1f} %"
+          f"   (event loop lag p99 {pct(st.loop_lag, 99):.0f} ms, max "
+          f"{max(st.loop_lag, default=0):.0f} ms)")
+    print()
+    ok_err = n_err == 0
+    p99_reads = pct(all_reads, 99)
+    p99_up = pct(st.lat["upload"], 99)
+    ok_reads = p99_reads <= READ_P99_MS
+    ok_up = not st.lat["upload"] or p99_up <= UPLOAD_P99_MS
+    ok_done = unfinished == 0 and st.uploads_accepted == st.uploads_tried
+    ok_users = len(st.answered_users) == users
+    for ok, what in ((ok_err, f"no errors ({n_err})"),
+                     (ok_users, f"every user answered ({len(st.answered_users)} of {users})"),
+                     (ok_reads, f"reads p99 <= {READ_P99_MS:.0f} ms ({p99_reads:.1f} ms)"),
+                     (ok_up, f"uploads p99 <= {UPLOAD_P99_MS:.0f} ms ({p99_up:.1f} ms)"),
+                     (ok_done, f"every upload accepted and finished ({st.uploads_accepted} of "
+                               f"{st.uploads_tried} accepted, {unfinished} unfinished)")):
+        print(f"  {'PASS' if ok else 'FAIL'}  {what}")
+    return ok_err and ok_users and ok_reads and ok_up and ok_done
+
+
+def parse_ts(value):
+    if not value:
+        return None
+    from datetime import datetime
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+async def route_costs(args, tokens, courses, count):
+    """--route-cost: each route `count` times in a row on one connection, alone on the stack;
+    prints the mean latency and the CPU time each component spent per request."""
+    u = urllib.parse.urlsplit(args.url)
+    teacher = next(t for r, t in tokens if r == "teacher")
+    student = next(t for r, t in tokens if r == "student")
+    cid, questions = courses[0]
+    status, payload, _ = await Conn(u.hostname, u.port or 80, "127.0.0.1").request(
+        "GET", f"{API}/jobs?limit=1", teacher)
+    job = json.loads(payload)["jobs"][0]["job_id"]
+    attempt = json.dumps({"answers": {q: 0 for q in questions}}).encode()
+    q = urllib.parse.quote("cell membrane")
+    cases = [("list", "GET", f"{API}/courses?limit=20", student, b""),
+             ("search", "GET", f"{API}/courses?q={q}&limit=10", student, b""),
+             ("course", "GET", f"{API}/courses/{cid}", student, b""),
+             ("quiz", "GET", f"{API}/courses/{cid}/quiz", student, b""),
+             ("attempt", "POST", f"{API}/courses/{cid}/quiz/attempts", student, attempt),
+             ("poll", "GET", f"{API}/jobs/{job}", teacher, b"")]
+    print(f"{'route':34} {'mean ms':>8}  CPU ms per request: " +
+          "  ".join(sorted(cpu_by_component(args.var))))
+    for key, method, path, token, body in cases:
+        conn = Conn(u.hostname, u.port or 80, "127.0.0.1")
+        await conn.request(method, path, token, body, "application/json")  # warm
+        before = cpu_by_component(args.var)
+        t = time.monotonic()
+        for _ in range(count):
+            status, _, _ = await conn.request(method, path, token, body, "application/json")
+        mean = (time.monotonic() - t) * 1000.0 / count
+        after = cpu_by_component(args.var)
+        conn.close()
+        costs = "  ".join(f"{name} {(after[name] - before.get(name, 0)) * 1000.0 / count:.2f}"
+                          for name in sorted(after))
+        print(f"{ROUTES[key]:34} {mean:8.2f}  {costs}  (HTTP {status})")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--url", required=True)
+    ap.add_argument("--tokens", required=True)
+    ap.add_argument("--students", type=int, default=5000)
+    ap.add_argument("--teachers", type=int, default=500)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--ramp", type=float, default=10.0)
+    ap.add_argument("--drain", type=float, default=120.0)
+    ap.add_argument("--var", default=str(ROOT / "var"))
+    ap.add_argument("--route-cost", type=int, metavar="N", default=0,
+                    help="instead of the load: each route N times in a row, its CPU cost")
+    args = ap.parse_args()
+    tokens = []
+    for line in Path(args.tokens).read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in ("teacher", "student"):
+            tokens.append((parts[0], parts[1]))
+    if not any(r == "teacher" for r, _ in tokens) or not any(r == "student" for r, _ in tokens):
+        print("load.py: the token file needs a teacher and a student token", file=sys.stderr)
+        sys.exit(2)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = args.students + args.teachers + 256
+    if soft < need:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(need, soft), hard), hard))
+        except (ValueError, OSError):
+            pass
+        if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < need:
+            print(f"load.py: need {need} file descriptors, the hard limit is {hard}",
+                  file=sys.stderr)
+            sys.exit(2)
+
+    pdfs = make_pdfs(6)
+    teacher = next(t for r, t in tokens if r == "teacher")
+    student = next(t for r, t in tokens if r == "student")
+    courses = asyncio.run(seed_courses(args, teacher, student, pdfs))
+    if args.route_cost:
+        asyncio.run(route_costs(args, tokens, courses, args.route_cost))
+        return
+    print(f"load.py: {len(courses)} seeded courses; {args.students} students and "
+          f"{args.teachers} teachers for {args.seconds:.0f} s against {args.url}", flush=True)
+
+    load = Load(args, tokens, pdfs, courses)
+    cpu_before = cpu_by_component(args.var)
+    print(f"load.py: CPU measured for: {', '.join(sorted(cpu_before))}", flush=True)
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    wall = asyncio.run(load.run())
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_after = cpu_by_component(args.var)
+    if sorted(cpu_after) != sorted(cpu_before):
+        print(f"load.py: CPU measured at the end for: {', '.join(sorted(cpu_after))}")
+    gen_cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    ok = report(load, wall, cpu_before, cpu_after, gen_cpu, args)
+    print()
+    print("load.py: targets met" if ok else "load.py: targets NOT met")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
