@@ -33,7 +33,8 @@ INSTALL     ?= install
 
 INSTALL_BIN   := profai-broker profai-worker profai-frontend profaictl
 INSTALL_CONF  := $(wildcard conf/*.conf)
-INSTALL_DOCS  := README.md $(wildcard docs/*.md)
+# docs/README.md only describes the directory, and its name is taken by the top README.md.
+INSTALL_DOCS  := README.md $(filter-out docs/README.md,$(wildcard docs/*.md))
 INSTALL_UNITS := $(wildcard systemd/*.service systemd/*.target)
 # The units as written name /usr/local and /etc: point them at this install's directories.
 INSTALL_SED   := -e 's|/usr/local/bin/|$(BINDIR)/|g' \
