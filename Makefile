@@ -45,7 +45,7 @@ COURSE_SRC   := workers/course/strmap.c workers/course/textclean.c workers/cours
 FRONTEND_PURE_SRC := frontend/http_path.c frontend/multipart.c frontend/json_in.c
 FRONTEND_SRC := frontend/main.c frontend/http.c frontend/http_reply.c frontend/http_body.c \
                 frontend/http_watch.c frontend/api.c frontend/broker_client.c \
-                frontend/db.c frontend/auth.c frontend/static.c $(B)/frontend/web_assets.c \
+                frontend/db.c frontend/auth.c frontend/auth_listen.c frontend/static.c $(B)/frontend/web_assets.c \
                 frontend/cache.c $(FRONTEND_PURE_SRC) frontend/routes.c frontend/jobs.c \
                 frontend/courses.c frontend/quiz.c frontend/quiz_score.c frontend/error_http.c \
                 frontend/db_jobs.c frontend/db_courses.c frontend/db_quiz.c frontend/snippet.c

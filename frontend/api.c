@@ -38,6 +38,7 @@ api_new(const api_config_t *cfg)
     self->body_timeout_ms = cfg->body_timeout_ms;
     self->db = cfg->db;
     self->auth = cfg->auth;
+    self->quiz_max_attempts = cfg->quiz_max_attempts;
     return self;
 }
 
@@ -313,6 +314,12 @@ s_authenticate(api_t *self, http_request_t *req, auth_user_t *user)
         http_reply_problem(req, 401,
                            "WWW-Authenticate: Bearer realm=\"profai\", error=\"invalid_token\"\r\n",
                            "the bearer token is not valid");
+        return false;
+    case AUTH_EXPIRED:
+        http_reply_problem(req, 401,
+                           "WWW-Authenticate: Bearer realm=\"profai\", error=\"invalid_token\", "
+                           "error_description=\"the token has expired\"\r\n",
+                           "the bearer token has expired: ask for a new one");
         return false;
     case AUTH_UNAVAILABLE:
         api_reply_unavailable(req, "the database");

@@ -30,6 +30,7 @@ typedef struct {
      * API_CACHE_TTL_DEFAULT; negative: no cache at all). */
     size_t cache_bytes;
     int cache_ttl_ms;
+    int quiz_max_attempts; /* a student's attempts per course (0: unlimited), docs/api.md 4.10 */
 } api_config_t;
 
 #define API_CACHE_BYTES_DEFAULT ((size_t)64 << 20)

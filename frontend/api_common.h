@@ -29,6 +29,7 @@ struct api_t {
     db_pool_t *db;
     auth_t *auth;
     cache_t *cache; /* course documents, quizzes and answer keys by course id (courses.h) */
+    int quiz_max_attempts;
 };
 
 /* One request being handled (all borrowed for the handler call). */

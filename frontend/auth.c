@@ -17,25 +17,30 @@
 typedef struct {
     uint8_t hash[32];
     auth_user_t user;
-    int64_t expires_ms;
+    int64_t verified_ms;    /* monotonic: when the database last said the token is valid */
+    long long expires_wall; /* the token's expires_at, ms since the Unix epoch; 0: never */
     bool used;
 } s_entry_t;
 
 struct auth_t {
     db_pool_t *db;
     int ttl_ms;
+    int max_stale_ms;
     pthread_mutex_t lock;
-    s_entry_t *cache; /* AUTH_CACHE_SLOTS entries, NULL when the cache is off */
+    s_entry_t *cache;    /* AUTH_CACHE_SLOTS entries, NULL when the cache is off */
+    uint64_t generation; /* bumped by every eviction; guarded by lock */
+    int64_t heard_ms;    /* the listener's last confirmation (monotonic); guarded by lock */
 };
 
 auth_t *
-auth_new(db_pool_t *db, int cache_ttl_ms)
+auth_new(db_pool_t *db, int cache_ttl_ms, int max_stale_ms)
 {
     auth_t *self = calloc(1, sizeof *self);
     if (self == NULL)
         return NULL;
     self->db = db;
     self->ttl_ms = cache_ttl_ms;
+    self->max_stale_ms = max_stale_ms;
     if (cache_ttl_ms > 0) {
         self->cache = calloc(AUTH_CACHE_SLOTS, sizeof *self->cache);
         if (self->cache == NULL) {
@@ -110,11 +115,20 @@ s_slot(const uint8_t hash[32])
     return v % AUTH_CACHE_SLOTS;
 }
 
-/* The cached user of a token hash: within its TTL, or (stale) expired less than
- * AUTH_STALE_GRACE_MS ago. */
-static bool
-s_cache_get(auth_t *self, const uint8_t hash[32], bool stale, auth_user_t *user)
+static long long
+s_wall_ms(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The cached user of a token hash, if it may be trusted now: verified within the TTL, and
+ * revocations heard within max_stale_ms. *expired: the cached token has passed its expiry. */
+static bool
+s_cache_get(auth_t *self, const uint8_t hash[32], auth_user_t *user, bool *expired)
+{
+    *expired = false;
     if (self->cache == NULL)
         return false;
     bool hit = false;
@@ -122,10 +136,15 @@ s_cache_get(auth_t *self, const uint8_t hash[32], bool stale, auth_user_t *user)
     pthread_mutex_lock(&self->lock);
     s_entry_t *e = &self->cache[s_slot(hash)];
     if (e->used && memcmp(e->hash, hash, 32) == 0) {
-        if (e->expires_ms > now || (stale && e->expires_ms + AUTH_STALE_GRACE_MS > now)) {
+        bool fresh = now - e->verified_ms < self->ttl_ms;
+        bool heard = self->heard_ms != 0 && now - self->heard_ms <= self->max_stale_ms;
+        if (e->expires_wall != 0 && s_wall_ms() >= e->expires_wall) {
+            *expired = true;
+            e->used = false;
+        } else if (fresh && heard) {
             *user = e->user;
             hit = true;
-        } else if (e->expires_ms + AUTH_STALE_GRACE_MS <= now) {
+        } else if (!fresh) {
             e->used = false;
         }
     }
@@ -133,17 +152,64 @@ s_cache_get(auth_t *self, const uint8_t hash[32], bool stale, auth_user_t *user)
     return hit;
 }
 
+static uint64_t
+s_generation(auth_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    uint64_t g = self->generation;
+    pthread_mutex_unlock(&self->lock);
+    return g;
+}
+
+/* Cache a token the database vouched for, unless an eviction happened since the lookup began
+ * (generation): the revocation may have been announced while the answer was on its way. */
 static void
-s_cache_put(auth_t *self, const uint8_t hash[32], const auth_user_t *user)
+s_cache_put(auth_t *self, const uint8_t hash[32], const auth_user_t *user, long long expires_wall,
+            uint64_t generation)
 {
     if (self->cache == NULL)
         return;
     pthread_mutex_lock(&self->lock);
-    s_entry_t *e = &self->cache[s_slot(hash)];
-    memcpy(e->hash, hash, 32);
-    e->user = *user;
-    e->expires_ms = zclock_mono() + self->ttl_ms;
-    e->used = true;
+    if (generation == self->generation) {
+        s_entry_t *e = &self->cache[s_slot(hash)];
+        memcpy(e->hash, hash, 32);
+        e->user = *user;
+        e->verified_ms = zclock_mono();
+        e->expires_wall = expires_wall;
+        e->used = true;
+    }
+    pthread_mutex_unlock(&self->lock);
+}
+
+void
+auth_evict(auth_t *self, const uint8_t hash[32])
+{
+    pthread_mutex_lock(&self->lock);
+    self->generation++;
+    if (self->cache != NULL) {
+        s_entry_t *e = &self->cache[s_slot(hash)];
+        if (e->used && memcmp(e->hash, hash, 32) == 0)
+            e->used = false;
+    }
+    pthread_mutex_unlock(&self->lock);
+}
+
+void
+auth_flush(auth_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    self->generation++;
+    if (self->cache != NULL)
+        memset(self->cache, 0, AUTH_CACHE_SLOTS * sizeof *self->cache);
+    pthread_mutex_unlock(&self->lock);
+}
+
+void
+auth_heard(auth_t *self, int64_t mono_ms)
+{
+    pthread_mutex_lock(&self->lock);
+    if (mono_ms > self->heard_ms)
+        self->heard_ms = mono_ms;
     pthread_mutex_unlock(&self->lock);
 }
 
@@ -168,16 +234,22 @@ auth_check(auth_t *self, const char *authorization, auth_user_t *user)
     g_checksum_get_digest(sum, hash, &hash_len);
     g_checksum_free(sum);
 
-    if (s_cache_get(self, hash, false, user))
+    bool expired = false;
+    if (s_cache_get(self, hash, user, &expired))
         return AUTH_OK;
+    if (expired)
+        return AUTH_EXPIRED;
+    uint64_t generation = s_generation(self);
     db_user_t found;
     db_status_t status = db_token_user(self->db, hash, &found);
-    if (status == DB_UNAVAILABLE) /* an outage: a token seen lately is still good */
-        return s_cache_get(self, hash, true, user) ? AUTH_OK : AUTH_UNAVAILABLE;
+    if (status == DB_UNAVAILABLE)
+        return AUTH_UNAVAILABLE;
     if (status == DB_NOT_FOUND || auth_role_parse(found.role, &user->role) != 0)
         return AUTH_INVALID;
+    if (found.expired)
+        return AUTH_EXPIRED;
     memcpy(user->id, found.id, sizeof user->id);
     memcpy(user->name, found.name, sizeof user->name);
-    s_cache_put(self, hash, user);
+    s_cache_put(self, hash, user, found.expires_ms, generation);
     return AUTH_OK;
 }

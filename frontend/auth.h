@@ -3,11 +3,17 @@
  *
  * A token is "pai_" + 43 base64url characters (32 random bytes, made by profaictl). Only its
  * SHA-256 is stored (table tokens). A malformed token is refused without a database query;
- * a well-formed one is looked up by hash, joined with its user, unless revoked. Successful
- * lookups are cached for cache_ttl_ms in a small fixed-size table (failures never are), so a
- * revocation takes effect within that time. While the database cannot answer (an outage), a
- * cached token whose TTL ended less than AUTH_STALE_GRACE_MS ago is still accepted, so that
- * what the frontend can serve from its caches stays readable (docs/api.md 2).
+ * a well-formed one is looked up by hash, joined with its user, unless revoked; one past its
+ * expires_at is AUTH_EXPIRED.
+ *
+ * Successful lookups are cached for cache_ttl_ms in a small fixed-size table (failures never
+ * are). A cached token is trusted only while revocations can be heard: the listener
+ * (auth_listen.h) evicts a token as soon as PostgreSQL announces its revocation and calls
+ * auth_heard whenever it has confirmed that its connection is alive. When it has not
+ * confirmed so for max_stale_ms (the database or the listening connection is down), nothing
+ * cached is trusted: every token goes to the database (503 while it cannot answer). So a
+ * revoked token is refused on every frontend within milliseconds, and at worst max_stale_ms
+ * after its revocation (docs/api.md 2, docs/security.md).
  */
 #ifndef PROFAI_FRONTEND_AUTH_H
 #define PROFAI_FRONTEND_AUTH_H
@@ -16,11 +22,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define AUTH_TOKEN_PREFIX "pai_"
 #define AUTH_TOKEN_LEN 47 /* "pai_" + 43 */
-/* How long past its TTL a cached token stays good while the database is unavailable (ms). */
-#define AUTH_STALE_GRACE_MS (10 * 60 * 1000)
 
 typedef enum { AUTH_ROLE_TEACHER, AUTH_ROLE_STUDENT, AUTH_ROLE_ADMIN } auth_role_t;
 
@@ -36,17 +41,29 @@ typedef enum {
     AUTH_MISSING,    /* no Authorization header, or not a Bearer one */
     AUTH_MALFORMED,  /* a string that cannot be a token */
     AUTH_INVALID,    /* unknown or revoked token */
+    AUTH_EXPIRED,    /* a token past its expires_at */
     AUTH_UNAVAILABLE /* the database could not answer */
 } auth_result_t;
 
 typedef struct auth_t auth_t;
 
-/* db is borrowed and must outlive the auth_t. cache_ttl_ms 0 disables the cache. */
-auth_t *auth_new(db_pool_t *db, int cache_ttl_ms);
+/* db is borrowed and must outlive the auth_t. cache_ttl_ms 0 disables the cache; max_stale_ms
+ * is how long after the listener's last confirmation cached tokens are still trusted. */
+auth_t *auth_new(db_pool_t *db, int cache_ttl_ms, int max_stale_ms);
 void auth_destroy(auth_t **self_p);
 
 /* Authenticate an Authorization header value (may be NULL). Thread-safe. */
 auth_result_t auth_check(auth_t *self, const char *authorization, auth_user_t *user);
+
+/* Forget a cached token by its SHA-256 (a revocation was announced). Thread-safe. */
+void auth_evict(auth_t *self, const uint8_t hash[32]);
+
+/* Forget every cached token (revocations may have been missed). Thread-safe. */
+void auth_flush(auth_t *self);
+
+/* The listener confirmed at mono_ms (zclock_mono) that every revocation committed before then
+ * has been heard. Thread-safe. */
+void auth_heard(auth_t *self, int64_t mono_ms);
 
 /* Whether s has the token format (length, prefix, alphabet). */
 bool auth_token_wellformed(const char *s, size_t len);

@@ -305,7 +305,11 @@ courses_list(api_call_t *call)
     http_request_t *req = call->req;
     char after_id[PROTO_UUID_LEN + 1];
     const char *q = route_text(call->route, "q");
-    db_course_query_t query = {.q = q[0] ? q : NULL, .limit = (int)route_int(call->route, "limit")};
+    db_course_query_t query = {.q = q[0] ? q : NULL,
+                               .limit = (int)route_int(call->route, "limit"),
+                               .owner_id_all = call->user->role == AUTH_ROLE_ADMIN,
+                               .owner_id_own =
+                                   call->user->role == AUTH_ROLE_TEACHER ? call->user->id : NULL};
     if (!s_cursor_take(route_text(call->route, "cursor"), &query, after_id, sizeof after_id)) {
         http_reply_problem(req, 400, NULL,
                            "cursor is not a next_cursor of this list (or of this search)");

@@ -183,6 +183,12 @@ s_connect(db_pool_t *self)
     return conn;
 }
 
+PGconn *
+db_pool_connect(db_pool_t *self)
+{
+    return s_connect(self);
+}
+
 /* Make sure the slot holds a working connection with a usable schema. */
 static int
 s_ready(db_pool_t *self, int slot)
@@ -310,7 +316,10 @@ db_token_user(db_pool_t *self, const uint8_t hash[32], db_user_t *user)
     const int formats[1] = {1};
     PGresult *res = NULL;
     db_status_t status = db_query(self,
-                                  "SELECT u.id::text, u.name, u.role FROM tokens t "
+                                  "SELECT u.id::text, u.name, u.role, "
+                                  "coalesce(t.expires_at <= now(), false), "
+                                  "coalesce(floor(extract(epoch FROM t.expires_at) * 1000)"
+                                  "::bigint, 0) FROM tokens t "
                                   "JOIN users u ON u.id = t.user_id "
                                   "WHERE t.hash = $1 AND t.revoked_at IS NULL",
                                   1, values, lengths, formats, PGRES_TUPLES_OK, &res);
@@ -322,6 +331,8 @@ db_token_user(db_pool_t *self, const uint8_t hash[32], db_user_t *user)
         snprintf(user->id, sizeof user->id, "%s", PQgetvalue(res, 0, 0));
         snprintf(user->name, sizeof user->name, "%s", PQgetvalue(res, 0, 1));
         snprintf(user->role, sizeof user->role, "%s", PQgetvalue(res, 0, 2));
+        user->expired = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+        user->expires_ms = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
     }
     PQclear(res);
     return status;

@@ -21,12 +21,14 @@
 #include <stdint.h>
 
 /* The oldest schema (highest migration number) this frontend works with. */
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 4
 
 typedef enum {
     DB_OK = 0,
     DB_NOT_FOUND = 1,    /* the query ran and found nothing */
     DB_UNAVAILABLE = -1, /* no connection, a failed query, or a schema too old */
+    DB_LIMIT = 2,        /* a limit refused the write (quiz attempts) */
+    DB_CONFLICT = 3,     /* a concurrent write won; trying again may succeed */
 } db_status_t;
 
 typedef struct db_pool_t db_pool_t;
@@ -36,6 +38,8 @@ typedef struct {
     char id[37];
     char name[257];
     char role[16];
+    long long expires_ms; /* the token's expires_at, ms since the Unix epoch; 0: never */
+    bool expired;         /* expires_at has passed, by PostgreSQL's clock */
 } db_user_t;
 
 /* A pool of `size` connections to conninfo (libpq conninfo, "" = PG* environment). Nothing
@@ -53,7 +57,8 @@ int db_pool_check(db_pool_t *self, char *err, size_t err_size) PROFAI_MUST_CHECK
 /* SELECT 1. */
 db_status_t db_ping(db_pool_t *self) PROFAI_MUST_CHECK;
 
-/* The user of an unrevoked token, by the token's SHA-256 (32 bytes). */
+/* The user of an unrevoked token, by the token's SHA-256 (32 bytes); an expired token is found
+ * with user->expired set. */
 db_status_t db_token_user(db_pool_t *self, const uint8_t hash[32],
                           db_user_t *user) PROFAI_MUST_CHECK;
 
@@ -91,6 +96,10 @@ typedef struct {
     const char *after_id; /* list: continue after this course (NULL: from the newest)... */
     long long after_us;   /* ...created at this many microseconds after the Unix epoch */
     long long offset;     /* search: results to skip */
+    /* Who sees "owner_id" (students never do): every course's (owner_id_all: admins), or only
+     * on the courses of this owner (a teacher's own uuid; NULL: none). */
+    bool owner_id_all;
+    const char *owner_id_own;
 } db_course_query_t;
 
 /* One page of the course list (plain data but json, which the caller frees). */
@@ -114,17 +123,32 @@ db_status_t db_courses_json(db_pool_t *self, const db_course_query_t *query,
 db_status_t db_course_quiz(db_pool_t *self, const char *course_id, char **quiz, size_t *quiz_len,
                            char **key, size_t *key_len) PROFAI_MUST_CHECK;
 
-/* Store a scored attempt (attempt_id: a new uuid made by the caller; answers: JSON object as
- * submitted; results: JSON array) and return it as the API shows it (docs/api.md 4.10).
- * DB_NOT_FOUND when the course does not exist (any more). */
-db_status_t db_attempt_store(db_pool_t *self, const char *attempt_id, const char *course_id,
-                             const char *user_id, int score, int total, const char *answers,
-                             const char *results, char **json, size_t *len) PROFAI_MUST_CHECK;
+/* A scored quiz attempt to store (plain data, strings borrowed). */
+typedef struct {
+    const char *id;        /* a new uuid made by the caller */
+    const char *course_id; /* uuid */
+    const char *user_id;   /* uuid */
+    int score;
+    int total;
+    const char *answers; /* JSON object as submitted */
+    const char *results; /* JSON array, with each question's right answer */
+    int max_attempts;    /* the user's attempts at the course may not exceed it; 0: no limit */
+    int reveal_from;     /* reveal answers once the user has made this many attempts; 0: always,
+                            -1: never (quiz_reveal_from in quiz_score.h) */
+} db_attempt_t;
 
-/* {"attempts":[...]}: the user's attempts at the course, newest first, at most limit.
- * DB_NOT_FOUND when the course does not exist. */
+/* Store a scored attempt, numbered after the user's previous ones, and return it as the API
+ * shows it (docs/api.md 4.10). DB_NOT_FOUND when the course does not exist (any more),
+ * DB_LIMIT when the user has made max_attempts already, DB_CONFLICT when another attempt of
+ * the user was stored at the same moment. */
+db_status_t db_attempt_store(db_pool_t *self, const db_attempt_t *attempt, char **json,
+                             size_t *len) PROFAI_MUST_CHECK;
+
+/* {"attempts":[...]}: the user's attempts at the course, newest first, at most limit, with
+ * the answers revealed as reveal_from says (db_attempt_t). DB_NOT_FOUND when the course does
+ * not exist. */
 db_status_t db_attempts_json(db_pool_t *self, const char *course_id, const char *user_id, int limit,
-                             char **json, size_t *len) PROFAI_MUST_CHECK;
+                             int reveal_from, char **json, size_t *len) PROFAI_MUST_CHECK;
 
 /* Delete a course (its search rows and quiz attempts go with it; its job keeps its course_id).
  * owner_id NULL: any owner, else only that owner's course. DB_NOT_FOUND when there is no such

@@ -97,9 +97,10 @@ static const char s_sql_search[] =
     "JOIN course_lessons l ON l.course_id = p.course_id AND l.position = p.position, q "
     "ORDER BY p.phrase DESC, p.rank DESC, p.created_at DESC, p.course_id DESC";
 
-/* One course of a list (columns DB_COURSE_ITEM, then for a search the lesson and snippet). */
+/* One course of a list (columns DB_COURSE_ITEM, then for a search the lesson and snippet);
+ * "owner_id" only where the query's viewer may see it. */
 static void
-s_course_item(json_t *j, PGresult *res, int row, bool search)
+s_course_item(json_t *j, PGresult *res, int row, bool search, const db_course_query_t *query)
 {
     json_object_begin(j);
     json_key(j, "id");
@@ -110,8 +111,11 @@ s_course_item(json_t *j, PGresult *res, int row, bool search)
     db_write_text(j, res, row, 2);
     json_key(j, "owner");
     db_write_text(j, res, row, 3);
-    json_key(j, "owner_id");
-    db_write_text(j, res, row, 4);
+    if (query->owner_id_all || (query->owner_id_own != NULL &&
+                                strcmp(query->owner_id_own, PQgetvalue(res, row, 4)) == 0)) {
+        json_key(j, "owner_id");
+        db_write_text(j, res, row, 4);
+    }
     json_key(j, "modules");
     db_write_int(j, res, row, 5);
     json_key(j, "lessons");
@@ -165,7 +169,7 @@ db_courses_json(db_pool_t *self, const db_course_query_t *query, db_course_page_
     json_init(&j);
     json_array_begin(&j);
     for (int i = 0; i < rows; i++)
-        s_course_item(&j, res, i, search);
+        s_course_item(&j, res, i, search, query);
     json_array_end(&j);
     if (rows > 0) {
         page->last_us = strtoll(PQgetvalue(res, rows - 1, 7), NULL, 10);

@@ -23,6 +23,11 @@ db_status_t db_query(db_pool_t *self, const char *sql, int nparams, const char *
                      const int *lengths, const int *formats, ExecStatusType want,
                      PGresult **out) PROFAI_MUST_CHECK;
 
+/* A new connection outside the pool, with the pool's conninfo and defaults (for the token
+ * revocation listener, auth_listen.h). The caller owns it (PQfinish), also when it failed
+ * (check PQstatus); NULL only when out of memory. */
+PGconn *db_pool_connect(db_pool_t *self);
+
 /* Write one column of a result row as a JSON value: a string (db_write_text), an integer
  * (db_write_int) or a value that is already JSON text (db_write_raw: json and jsonb columns);
  * a NULL column is null. */

@@ -90,9 +90,23 @@ db_course_quiz(db_pool_t *self, const char *course_id, char **quiz, size_t *quiz
     return DB_OK;
 }
 
-/* The columns of one stored attempt, in the order s_attempt_write reads them. */
-#define DB_ATTEMPT_COLUMNS                                                                         \
-    "a.id::text, a.course_id::text, a.score, a.total, " DB_TS("a.created_at") ", a.results::text"
+/* The columns of one stored attempt, in the order s_attempt_write reads them. The results show
+ * each question's right answer only when `reveal` (an SQL boolean) holds; otherwise "answer"
+ * is left out of each result, keeping the other members in their order. */
+#define DB_ATTEMPT_COLUMNS(reveal)                                                                 \
+    "a.id::text, a.course_id::text, a.number, a.score, a.total, " DB_TS(                           \
+        "a.created_at") ", "                                                                       \
+                        "CASE WHEN " reveal                                                        \
+                        " THEN a.results::text ELSE coalesce((SELECT json_agg(json_build_object("  \
+                        "'question', e -> 'question', 'lesson', e -> 'lesson', 'chosen', e -> "    \
+                        "'chosen', "                                                               \
+                        "'correct', e -> 'correct') ORDER BY n) FROM "                             \
+                        "json_array_elements(a.results) "                                          \
+                        "WITH ORDINALITY AS x (e, n)), '[]'::json)::text END"
+
+/* When answers are revealed, from $reveal_from (see db.h) and the user's attempts so far. */
+#define DB_REVEAL(param, used)                                                                     \
+    "(" param "::int = 0 OR (" param "::int > 0 AND " used " >= " param "::int))"
 
 /* One stored attempt (columns DB_ATTEMPT_COLUMNS from col on) as the API shows it
  * (docs/api.md 4.10). */
@@ -104,69 +118,95 @@ s_attempt_write(json_t *j, PGresult *res, int row, int col)
     db_write_text(j, res, row, col);
     json_key(j, "course_id");
     db_write_text(j, res, row, col + 1);
-    json_key(j, "score");
+    json_key(j, "number");
     db_write_int(j, res, row, col + 2);
-    json_key(j, "total");
+    json_key(j, "score");
     db_write_int(j, res, row, col + 3);
+    json_key(j, "total");
+    db_write_int(j, res, row, col + 4);
     json_key(j, "created_at");
-    db_write_text(j, res, row, col + 4);
+    db_write_text(j, res, row, col + 5);
     json_key(j, "results");
-    db_write_raw(j, res, row, col + 5);
+    db_write_raw(j, res, row, col + 6);
     json_object_end(j);
 }
 
 db_status_t
-db_attempt_store(db_pool_t *self, const char *attempt_id, const char *course_id,
-                 const char *user_id, int score, int total, const char *answers,
-                 const char *results, char **json, size_t *len)
+db_attempt_store(db_pool_t *self, const db_attempt_t *attempt, char **json, size_t *len)
 {
-    char score_text[16], total_text[16];
-    snprintf(score_text, sizeof score_text, "%d", score);
-    snprintf(total_text, sizeof total_text, "%d", total);
-    const char *values[7] = {attempt_id, course_id, user_id, score_text,
-                             total_text, answers,   results};
+    char score_text[16], total_text[16], max_text[16], reveal_text[16];
+    snprintf(score_text, sizeof score_text, "%d", attempt->score);
+    snprintf(total_text, sizeof total_text, "%d", attempt->total);
+    snprintf(max_text, sizeof max_text, "%d", attempt->max_attempts);
+    snprintf(reveal_text, sizeof reveal_text, "%d", attempt->reveal_from);
+    const char *values[9] = {attempt->id,      attempt->course_id, attempt->user_id,
+                             score_text,       total_text,         attempt->answers,
+                             attempt->results, max_text,           reveal_text};
     PGresult *res = NULL;
     /* The id comes from the caller, so that the retry after a lost connection (db_query) finds
-     * the row its first try may have committed instead of storing the attempt twice. */
+     * the row its first try may have committed instead of storing it twice (the first SELECT
+     * of `a`). The attempt's number is one more than the user's last; two attempts sent at
+     * once get the same number and the unique key (course, user, number) lets one in, so the
+     * limit ($8, 0 = none) holds. Columns: the course exists, attempts used before, then the
+     * attempt (NULLs when none was stored). */
     db_status_t status = db_query(
         self,
-        "WITH a AS (INSERT INTO quiz_attempts (id, course_id, user_id, score, total, answers, "
-        "           results) SELECT $1::uuid, c.id, $3::uuid, $4::int, $5::int, $6::jsonb, "
-        "           $7::json FROM courses c WHERE c.id = $2::uuid "
-        "           ON CONFLICT (id) DO UPDATE SET score = quiz_attempts.score RETURNING *) "
-        "SELECT " DB_ATTEMPT_COLUMNS " FROM a",
-        7, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+        "WITH c AS (SELECT id FROM courses WHERE id = $2::uuid), "
+        "u AS (SELECT coalesce(max(number), 0) AS used FROM quiz_attempts "
+        "      WHERE course_id = $2::uuid AND user_id = $3::uuid), "
+        "old AS (SELECT * FROM quiz_attempts WHERE id = $1::uuid AND user_id = $3::uuid), "
+        "ins AS (INSERT INTO quiz_attempts (id, course_id, user_id, number, score, total, answers, "
+        "        results) SELECT $1::uuid, c.id, $3::uuid, u.used + 1, $4::int, $5::int, "
+        "        $6::jsonb, $7::json FROM c, u "
+        "        WHERE NOT EXISTS (SELECT 1 FROM old) AND ($8::int = 0 OR u.used < $8::int) "
+        "        ON CONFLICT DO NOTHING RETURNING *), "
+        "a AS (SELECT * FROM ins UNION ALL SELECT * FROM old) "
+        "SELECT EXISTS (SELECT 1 FROM c), u.used, " DB_ATTEMPT_COLUMNS(
+            DB_REVEAL("$9", "a.number")) " "
+                                         "FROM u LEFT JOIN a ON true",
+        9, values, NULL, NULL, PGRES_TUPLES_OK, &res);
     if (status != DB_OK)
         return status;
-    if (PQntuples(res) < 1) {
+    if (PQntuples(res) < 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
         PQclear(res);
         return DB_NOT_FOUND;
     }
+    if (PQgetisnull(res, 0, 2)) { /* the limit, or another attempt stored at the same time */
+        int used = atoi(PQgetvalue(res, 0, 1));
+        PQclear(res);
+        return attempt->max_attempts > 0 && used >= attempt->max_attempts ? DB_LIMIT : DB_CONFLICT;
+    }
     json_t j;
     json_init(&j);
-    s_attempt_write(&j, res, 0, 0);
+    s_attempt_write(&j, res, 0, 2);
     PQclear(res);
     return db_json_take(&j, json, len);
 }
 
 db_status_t
 db_attempts_json(db_pool_t *self, const char *course_id, const char *user_id, int limit,
-                 char **json, size_t *len)
+                 int reveal_from, char **json, size_t *len)
 {
-    char limit_text[16];
+    char limit_text[16], reveal_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit);
-    const char *values[3] = {course_id, user_id, limit_text};
+    snprintf(reveal_text, sizeof reveal_text, "%d", reveal_from);
+    const char *values[4] = {course_id, user_id, limit_text, reveal_text};
     PGresult *res = NULL;
-    /* Whether the course exists, then its attempts by the user (none: one row of NULLs). */
-    db_status_t status =
-        db_query(self,
-                 "SELECT e.found, " DB_ATTEMPT_COLUMNS " FROM "
-                 "(SELECT EXISTS (SELECT 1 FROM courses WHERE id = $1::uuid) AS found) e "
-                 "LEFT JOIN LATERAL (SELECT * FROM quiz_attempts q "
-                 "  WHERE q.course_id = $1::uuid AND q.user_id = $2::uuid "
-                 "  ORDER BY q.created_at DESC, q.id DESC LIMIT $3::int) a ON e.found "
-                 "ORDER BY a.created_at DESC, a.id DESC",
-                 3, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    /* Whether the course exists, then its attempts by the user (none: one row of NULLs);
+     * answers are revealed on all of them once the user's attempts reach $4. */
+    db_status_t status = db_query(
+        self,
+        "SELECT e.found, " DB_ATTEMPT_COLUMNS(DB_REVEAL(
+            "$4",
+            "e.used")) " FROM "
+                       "(SELECT EXISTS (SELECT 1 FROM courses WHERE id = $1::uuid) AS found, "
+                       "        (SELECT coalesce(max(number), 0) FROM quiz_attempts "
+                       "         WHERE course_id = $1::uuid AND user_id = $2::uuid) AS used) e "
+                       "LEFT JOIN LATERAL (SELECT * FROM quiz_attempts q "
+                       "  WHERE q.course_id = $1::uuid AND q.user_id = $2::uuid "
+                       "  ORDER BY q.created_at DESC, q.id DESC LIMIT $3::int) a ON e.found "
+                       "ORDER BY a.created_at DESC, a.id DESC",
+        4, values, NULL, NULL, PGRES_TUPLES_OK, &res);
     if (status != DB_OK)
         return status;
     if (PQntuples(res) < 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {

@@ -83,13 +83,19 @@ s_headers_check(const struct mg_request_info *ri, const char **why)
         *why = "the request has too many header fields";
         return 431;
     }
-    int lengths = 0, encodings = 0;
+    int lengths = 0, encodings = 0, authorizations = 0;
     for (int i = 0; i < ri->num_headers; i++) {
         const char *name = ri->http_headers[i].name;
         const char *value = ri->http_headers[i].value ? ri->http_headers[i].value : "";
         if (name == NULL)
             continue;
-        if (strcasecmp(name, "Content-Length") == 0) {
+        if (strcasecmp(name, "Authorization") == 0) {
+            /* Two credentials: which one is meant cannot be told (docs/api.md 2). */
+            if (++authorizations > 1) {
+                *why = "the Authorization header appears more than once";
+                return 400;
+            }
+        } else if (strcasecmp(name, "Content-Length") == 0) {
             lengths++;
             if (!s_all_digits(value)) {
                 *why = "Content-Length is not a number";

@@ -1,14 +1,16 @@
 /*
  * main.c - profai-frontend: the REST API server (docs/api.md).
  *
- * Reads the configuration (conf/frontend.conf), starts the database pool, the authenticator
- * and the HTTP server, tells systemd it is ready, then waits for SIGTERM or SIGINT and stops
- * cleanly (exit 0). Under a systemd watchdog (WatchdogSec=), the main thread, which serves no
- * request itself, asks the server for GET /api/v1 before each WATCHDOG=1: a server whose
- * threads are all stuck stops the pings and systemd restarts it.
+ * Reads the configuration (conf/frontend.conf), starts the database pool, the authenticator and
+ * its token revocation listener (auth_listen.h) and the HTTP server, tells systemd it is ready,
+ * then waits for SIGTERM or SIGINT and stops cleanly (exit 0). Under a systemd watchdog
+ * (WatchdogSec=), the main thread, which serves no request itself, asks the server for
+ * GET /api/v1 before each WATCHDOG=1: a server whose threads are all stuck stops the pings and
+ * systemd restarts it.
  */
 #include "api.h"
 #include "auth.h"
+#include "auth_listen.h"
 #include "db.h"
 #include "http.h"
 #include "log.h"
@@ -48,8 +50,10 @@ typedef struct {
     const char *conninfo;
     long long pool;
     long long cache_ttl;
+    long long max_stale;
     long long read_cache_bytes;
     long long read_cache_ttl;
+    long long quiz_max_attempts;
 } s_settings_t;
 
 static void
@@ -85,11 +89,16 @@ s_help(void)
            "  broker/timeout         5000     ms to wait for the broker's answer\n"
            "  database/conninfo      \"\"       libpq conninfo (\"\" = PG* environment)\n"
            "  database/pool          16       PostgreSQL connections\n"
-           "  auth/cache_ttl         30000    ms a valid token stays cached (0 = off)\n"
+           "  auth/cache_ttl         30000    ms a valid token stays cached (0 = off); a\n"
+           "                                  revocation evicts it at once (LISTEN/NOTIFY)\n"
+           "  auth/max_stale         3000     ms cached tokens stay trusted once revocations\n"
+           "                                  cannot be heard (database or listener down)\n"
            "  cache/max_bytes        64M      memory for cached courses and quizzes (0 = off)\n"
            "  cache/ttl              60000    ms a cached course is served before PostgreSQL is\n"
            "                                  asked again (0 = off; while PostgreSQL is down, a\n"
            "                                  cached course is served past it)\n"
+           "  quiz/max_attempts      3        a student's attempts per quiz (0 = unlimited);\n"
+           "                                  the right answers are shown on the last one\n"
            "  log/level              info\n");
 }
 
@@ -136,9 +145,11 @@ s_settings_read(startup_t *st, s_settings_t *s)
     s->broker_timeout = startup_conf_int(st, "broker/timeout", 5000, 10, 600000);
     s->pool = startup_conf_int(st, "database/pool", 16, 1, 1000);
     s->cache_ttl = startup_conf_int(st, "auth/cache_ttl", 30000, 0, 3600000);
+    s->max_stale = startup_conf_int(st, "auth/max_stale", 3000, 100, 60000);
     s->read_cache_bytes =
         startup_conf_int(st, "cache/max_bytes", (long long)API_CACHE_BYTES_DEFAULT, 0, 1LL << 40);
     s->read_cache_ttl = startup_conf_int(st, "cache/ttl", API_CACHE_TTL_DEFAULT, 0, 3600000);
+    s->quiz_max_attempts = startup_conf_int(st, "quiz/max_attempts", 3, 0, 1000);
 }
 
 /* Milliseconds left until deadline (CLOCK_MONOTONIC ms), at least 0. */
@@ -237,6 +248,7 @@ main(int argc, char **argv)
 {
     db_pool_t *db = NULL;
     auth_t *auth = NULL;
+    auth_listen_t *listener = NULL;
     api_t *api = NULL;
     http_server_t *server = NULL;
     int rc = 1;
@@ -273,9 +285,14 @@ main(int argc, char **argv)
     }
 
     db = db_pool_new(s.conninfo, (int)s.pool, FRONTEND_DB_ACQUIRE_MS);
-    auth = db ? auth_new(db, (int)s.cache_ttl) : NULL;
+    auth = db ? auth_new(db, (int)s.cache_ttl, (int)s.max_stale) : NULL;
     if (auth == NULL) {
         log_error("out of memory");
+        goto done;
+    }
+    /* Without a cache there is nothing to evict. */
+    if (s.cache_ttl > 0 && (listener = auth_listen_new(auth, db, (int)s.max_stale)) == NULL) {
+        log_error("cannot start the token revocation listener");
         goto done;
     }
     int check = db_pool_check(db, err, sizeof err);
@@ -296,7 +313,8 @@ main(int argc, char **argv)
                             /* api_config_t: a negative TTL is "no cache" */
                             .cache_ttl_ms = s.read_cache_bytes == 0 || s.read_cache_ttl == 0
                                                 ? -1
-                                                : (int)s.read_cache_ttl};
+                                                : (int)s.read_cache_ttl,
+                            .quiz_max_attempts = (int)s.quiz_max_attempts};
     api = api_new(&api_cfg);
     if (api == NULL) {
         log_error("out of memory");
@@ -333,6 +351,7 @@ main(int argc, char **argv)
 done:
     http_server_destroy(&server);
     api_destroy(&api);
+    auth_listen_destroy(&listener);
     auth_destroy(&auth);
     db_pool_destroy(&db);
     startup_destroy(&st);

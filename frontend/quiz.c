@@ -106,12 +106,37 @@ s_attempt_store(api_call_t *call, const char *id, const json_in_value_t *root, c
     gchar *attempt_id = g_uuid_string_random();
     char *json = NULL;
     size_t len = 0;
-    db_status_t status = db_attempt_store(call->api->db, attempt_id, id, call->user->id, score,
-                                          (int)key.count, answers.data, results.data, &json, &len);
+    bool privileged = call->user->role != AUTH_ROLE_STUDENT;
+    int max = call->api->quiz_max_attempts;
+    db_attempt_t attempt = {.id = attempt_id,
+                            .course_id = id,
+                            .user_id = call->user->id,
+                            .score = score,
+                            .total = (int)key.count,
+                            .answers = answers.data,
+                            .results = results.data,
+                            .max_attempts = quiz_attempt_limit(max, privileged),
+                            .reveal_from = quiz_reveal_from(max, privileged)};
+    db_status_t status = db_attempt_store(call->api->db, &attempt, &json, &len);
     if (status == DB_OK)
         log_info("course=%s quiz attempt=%s by %s: %d/%zu", id, attempt_id, call->user->name, score,
                  key.count);
-    api_reply_db_json(req, status, 201, json, len, "course");
+    if (status == DB_LIMIT) {
+        char detail[128];
+        snprintf(detail, sizeof detail,
+                 "you have used all %d attempts at this quiz; your attempts and their answers "
+                 "are listed at GET .../quiz/attempts",
+                 max);
+        api_reply_conflict(req, NULL, detail);
+    } else if (status == DB_CONFLICT) {
+        api_reply_conflict(req, NULL,
+                           "another attempt of yours was stored at the same moment; "
+                           "try again");
+    } else {
+        api_reply_db_json(req, status, 201, json, len, "course");
+        json = NULL;
+    }
+    free(json);
     g_free(attempt_id);
 done:
     json_free(&answers);
@@ -146,8 +171,10 @@ quiz_attempts_list(api_call_t *call)
 {
     char *json = NULL;
     size_t len = 0;
+    bool privileged = call->user->role != AUTH_ROLE_STUDENT;
     db_status_t status =
         db_attempts_json(call->api->db, route_text(call->route, "id"), call->user->id,
-                         (int)route_int(call->route, "limit"), &json, &len);
+                         (int)route_int(call->route, "limit"),
+                         quiz_reveal_from(call->api->quiz_max_attempts, privileged), &json, &len);
     api_reply_db_json(call->req, status, 200, json, len, "course");
 }

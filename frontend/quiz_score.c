@@ -115,3 +115,17 @@ quiz_score(const quiz_key_t *key, json_t *answers, json_t *results)
     json_array_end(results);
     return score;
 }
+
+int
+quiz_reveal_from(int max_attempts, bool privileged)
+{
+    if (privileged)
+        return 0;
+    return max_attempts > 0 ? max_attempts : -1;
+}
+
+int
+quiz_attempt_limit(int max_attempts, bool privileged)
+{
+    return privileged ? 0 : max_attempts;
+}

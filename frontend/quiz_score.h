@@ -15,6 +15,7 @@
 #include "json_in.h"
 
 #include <profai/compiler.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* One question of an answer key (strings point into the key's own copy of the text). */
@@ -51,5 +52,16 @@ int quiz_answers_take(quiz_key_t *key, const json_in_value_t *root, char *why,
  * results array ([{"question","lesson","chosen","correct","answer"}, ...] in quiz order) to
  * results. Check json_failed on both. */
 int quiz_score(const quiz_key_t *key, json_t *answers, json_t *results);
+
+/* The answer policy (docs/api.md 4.10): the number of attempts after which a caller's attempts
+ * show each question's right answer. Teachers and admins (privileged: they read the answer key
+ * anyway) see it always (0); a student sees it from its final allowed attempt on
+ * (max_attempts), or never when attempts are unlimited (max_attempts 0: -1). Whether each
+ * answer was right is shown always. */
+int quiz_reveal_from(int max_attempts, bool privileged);
+
+/* How many attempts a caller may make at one course: max_attempts for a student, no limit (0)
+ * for teachers and admins. */
+int quiz_attempt_limit(int max_attempts, bool privileged);
 
 #endif

@@ -9,6 +9,7 @@
  */
 #include "conf.h"
 
+#include <ctype.h>
 #include <getopt.h>
 #include <glib.h>
 #include <libpq-fe.h>
@@ -30,8 +31,11 @@
 
 /* What a subcommand works with; connections are opened on first use. */
 typedef struct {
-    const char *conninfo; /* libpq conninfo ("" = PG* environment) */
-    const char *role;     /* --role, or NULL */
+    const char *conninfo;   /* libpq conninfo ("" = PG* environment) */
+    const char *role;       /* --role, or NULL */
+    const char *expires;    /* --expires DURATION, or NULL */
+    const char *expires_at; /* --expires-at TIME, or NULL */
+    const char *id;         /* --id (token revoke), or NULL */
     PGconn *db;
 } ctl_t;
 
@@ -40,7 +44,7 @@ typedef struct {
     const char *verb;    /* "create", "list", ... */
     const char *args;    /* argument synopsis for the help */
     const char *summary; /* one line for the help */
-    int nargs;           /* positional arguments after GROUP VERB */
+    int nargs;           /* positional arguments after GROUP VERB; -1: 0 or 1 */
     int (*run)(ctl_t *ctl, char **args);
 } ctl_command_t;
 
@@ -50,12 +54,15 @@ static int s_token_revoke(ctl_t *ctl, char **args);
 static int s_user_list(ctl_t *ctl, char **args);
 
 static const ctl_command_t s_commands[] = {
-    {"token", "create", "--role teacher|student|admin NAME",
-     "new API token for user NAME (created with ROLE if missing); prints only the token", 1,
-     s_token_create},
-    {"token", "list", "", "every token's user, role, creation and revocation (never the token)", 0,
+    {"token", "create", "--role teacher|student|admin [--expires DURATION|--expires-at TIME] NAME",
+     "new API token for user NAME (created with ROLE if missing), valid for 90 days unless\n"
+     "      --expires says otherwise (30m, 12h, 7d, never); prints only the token",
+     1, s_token_create},
+    {"token", "list", "",
+     "every token's id, user, role, creation, expiry and revocation (never the token)", 0,
      s_token_list},
-    {"token", "revoke", "NAME", "revoke every token of user NAME", 1, s_token_revoke},
+    {"token", "revoke", "--id ID | NAME",
+     "revoke the one token ID (from token list), or EVERY token of user NAME", -1, s_token_revoke},
     {"user", "list", "", "every user with role, creation and active token count", 0, s_user_list},
 };
 #define CTL_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
@@ -84,7 +91,7 @@ s_help(void)
            "\n"
            "commands:\n");
     for (size_t i = 0; i < CTL_NCOMMANDS; i++) {
-        char synopsis[96];
+        char synopsis[128];
         snprintf(synopsis, sizeof synopsis, "%s %s%s%s", s_commands[i].group, s_commands[i].verb,
                  s_commands[i].args[0] ? " " : "", s_commands[i].args);
         printf("  %s\n      %s\n", synopsis, s_commands[i].summary);
@@ -96,6 +103,11 @@ s_help(void)
            "  -c, --config FILE         read database/conninfo from a ZPL file (e.g. the\n"
            "                            broker's or frontend's configuration)\n"
            "  -r, --role ROLE           role for token create: teacher, student or admin\n"
+           "  -e, --expires DURATION    token create: lifetime, N followed by s, m, h or d\n"
+           "                            (default 90d), or never\n"
+           "      --expires-at TIME     token create: expiry as an ISO 8601 time\n"
+           "                            (2026-09-01T00:00:00Z)\n"
+           "      --id ID               token revoke: the one token to revoke\n"
            "  -h, --help                show this help\n"
            "      --version             show the version\n"
            "\n"
@@ -249,6 +261,30 @@ s_token_new(char *out)
     return 0;
 }
 
+/* --expires: "never" (interval "") or N followed by s, m, h or d, as a PostgreSQL interval. */
+static int
+s_duration_parse(const char *text, char *interval, size_t size)
+{
+    if (strcmp(text, "never") == 0) {
+        snprintf(interval, size, "%s", "");
+        return 0;
+    }
+    char *end = NULL;
+    long long n = strtoll(text, &end, 10);
+    if (end == text || n <= 0 || n > 100000 || !isdigit((unsigned char)text[0]) || end[0] == '\0' ||
+        end[1] != '\0')
+        return -1;
+    const char *unit = end[0] == 's'   ? "seconds"
+                       : end[0] == 'm' ? "minutes"
+                       : end[0] == 'h' ? "hours"
+                       : end[0] == 'd' ? "days"
+                                       : NULL;
+    if (unit == NULL)
+        return -1;
+    snprintf(interval, size, "%lld %s", n, unit);
+    return 0;
+}
+
 static int
 s_token_create(ctl_t *ctl, char **args)
 {
@@ -259,6 +295,12 @@ s_token_create(ctl_t *ctl, char **args)
         return s_usage("--role %s: use teacher, student or admin", ctl->role);
     if (!s_name_ok(name))
         return s_usage("user name '%s': 1 to 64 characters from A-Z a-z 0-9 . _ - @", name);
+    if (ctl->expires != NULL && ctl->expires_at != NULL)
+        return s_usage("give --expires or --expires-at, not both%s", "");
+    char interval[48] = "90 days"; /* the default lifetime, docs/profaictl.md */
+    if (ctl->expires != NULL && s_duration_parse(ctl->expires, interval, sizeof interval) != 0)
+        return s_usage("--expires %s: use N followed by s, m, h or d (e.g. 90d), or never",
+                       ctl->expires);
     char token[64];
     if (s_token_new(token) != 0) {
         s_fail("cannot get random bytes for the token");
@@ -300,12 +342,23 @@ s_token_create(ctl_t *ctl, char **args)
     char user_id[40];
     snprintf(user_id, sizeof user_id, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
-    const char *token_values[2] = {(const char *)hash, user_id};
-    const int lengths[2] = {(int)sizeof hash, 0};
-    const int formats[2] = {1, 0};
-    res = s_exec(db, "INSERT INTO tokens (hash, user_id) VALUES ($1, $2::uuid)", 2, token_values,
-                 lengths, formats, PGRES_COMMAND_OK);
-    if (res == NULL || !s_command_ok(db, "COMMIT"))
+    /* $3: an absolute time, or $4: a lifetime from now ("" = never). */
+    const char *token_values[4] = {(const char *)hash, user_id, ctl->expires_at,
+                                   ctl->expires_at ? NULL : interval};
+    const int lengths[4] = {(int)sizeof hash, 0, 0, 0};
+    const int formats[4] = {1, 0, 0, 0};
+    res = s_exec(db,
+                 "INSERT INTO tokens (hash, user_id, expires_at) VALUES ($1, $2::uuid, "
+                 "coalesce($3::timestamptz, now() + nullif($4, '')::interval)) "
+                 "RETURNING expires_at IS NULL OR expires_at > now()",
+                 4, token_values, lengths, formats, PGRES_TUPLES_OK);
+    if (res == NULL)
+        goto done;
+    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+        s_fail("--expires-at %s is not in the future", ctl->expires_at);
+        goto done;
+    }
+    if (!s_command_ok(db, "COMMIT"))
         goto done;
     if (created)
         fprintf(stderr, PROG ": created user %s (%s)\n", name, ctl->role);
@@ -347,24 +400,65 @@ s_token_list(ctl_t *ctl, char **args)
         return 1;
     PGresult *res = s_exec(
         db,
-        "SELECT u.name, u.role, " CTL_TS(
+        "SELECT t.id::text, u.name, u.role, " CTL_TS(
             "t.created_at") ", "
                             "coalesce(" CTL_TS(
-                                "t.revoked_at") ", '-') "
-                                                "FROM tokens t JOIN users u ON u.id = t.user_id "
-                                                "ORDER BY u.name, t.created_at",
+                                "t.expires_at") ", 'never'), "
+                                                "coalesce(" CTL_TS(
+                                                    "t.revoked_at") ", '-') "
+                                                                    "FROM tokens t JOIN users u ON "
+                                                                    "u.id = t.user_id "
+                                                                    "ORDER BY u.name, t.created_at",
         0, NULL, NULL, NULL, PGRES_TUPLES_OK);
     if (res == NULL)
         return 1;
-    static const char *const headers[] = {"NAME", "ROLE", "CREATED", "REVOKED"};
-    s_print_table(res, headers, 4);
+    static const char *const headers[] = {"ID", "NAME", "ROLE", "CREATED", "EXPIRES", "REVOKED"};
+    s_print_table(res, headers, 6);
     PQclear(res);
     return 0;
 }
 
+/* token revoke --id ID: one token. */
+static int
+s_token_revoke_id(ctl_t *ctl)
+{
+    if (!g_uuid_string_is_valid(ctl->id))
+        return s_usage("--id %s is not a token id (see token list)", ctl->id);
+    PGconn *db = s_db(ctl);
+    if (db == NULL)
+        return 1;
+    const char *values[1] = {ctl->id};
+    PGresult *res =
+        s_exec(db,
+               "WITH r AS (UPDATE tokens SET revoked_at = coalesce(revoked_at, now()) "
+               "WHERE id = $1::uuid RETURNING user_id, revoked_at) "
+               "SELECT u.name, " CTL_TS("r.revoked_at") " FROM r "
+                                                        "JOIN users u ON u.id = r.user_id",
+               1, values, NULL, NULL, PGRES_TUPLES_OK);
+    if (res == NULL)
+        return 1;
+    int rc = 0;
+    if (PQntuples(res) != 1) {
+        s_fail("no token with id %s", ctl->id);
+        rc = 1;
+    } else {
+        printf("revoked token %s of %s (at %s)\n", ctl->id, PQgetvalue(res, 0, 0),
+               PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* token revoke NAME: every token of the user; token revoke --id ID: that one. */
 static int
 s_token_revoke(ctl_t *ctl, char **args)
 {
+    if ((ctl->id != NULL) == (args[0] != NULL))
+        return s_usage("token revoke needs --id ID (one token) or NAME (every token of the "
+                       "user)%s",
+                       "");
+    if (ctl->id != NULL)
+        return s_token_revoke_id(ctl);
     const char *name = args[0];
     PGconn *db = s_db(ctl);
     if (db == NULL)
@@ -386,7 +480,7 @@ s_token_revoke(ctl_t *ctl, char **args)
                  1, values, NULL, NULL, PGRES_COMMAND_OK);
     if (res == NULL)
         return 1;
-    printf("revoked %s token(s) of %s\n", PQcmdTuples(res), name);
+    printf("revoked %s token(s) of %s (all of them)\n", PQcmdTuples(res), name);
     PQclear(res);
     return 0;
 }
@@ -428,15 +522,21 @@ s_find(const char *group, const char *verb)
 int
 main(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"database", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
-        {"role", required_argument, NULL, 'r'},     {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"database", required_argument, NULL, 'd'},
+                                            {"config", required_argument, NULL, 'c'},
+                                            {"role", required_argument, NULL, 'r'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {"expires", required_argument, NULL, 'e'},
+                                            {"expires-at", required_argument, NULL, 'E'},
+                                            {"id", required_argument, NULL, 'i'},
+                                            {"version", no_argument, NULL, 'V'},
+                                            {NULL, 0, NULL, 0}};
     ctl_t ctl = {.conninfo = NULL, .role = NULL, .db = NULL};
+    char *none[1] = {NULL}; /* the absent optional argument */
     const char *database = NULL, *config_path = NULL;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":d:c:r:h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":d:c:r:e:h", options, NULL)) != -1) {
         switch (c) {
         case 'd':
             database = optarg;
@@ -446,6 +546,15 @@ main(int argc, char **argv)
             break;
         case 'r':
             ctl.role = optarg;
+            break;
+        case 'e':
+            ctl.expires = optarg;
+            break;
+        case 'E':
+            ctl.expires_at = optarg;
+            break;
+        case 'i':
+            ctl.id = optarg;
             break;
         case 'h':
             s_help();
@@ -483,14 +592,17 @@ main(int argc, char **argv)
                  nargs > 1 ? args[1] : "");
         return s_usage("unknown command '%s'", what);
     }
-    if (nargs - 2 != cmd->nargs) {
+    if (cmd->nargs >= 0 ? nargs - 2 != cmd->nargs : nargs - 2 > 1) {
         char synopsis[128];
         snprintf(synopsis, sizeof synopsis, "%s %s%s%s", cmd->group, cmd->verb,
                  cmd->args[0] ? " " : "", cmd->args);
         return s_usage("usage: " PROG " %s", synopsis);
     }
-    if (ctl.role != NULL && strcmp(cmd->verb, "create") != 0)
-        return s_usage("--role is only for token create%s", "");
+    bool create = strcmp(cmd->verb, "create") == 0;
+    if ((ctl.role != NULL || ctl.expires != NULL || ctl.expires_at != NULL) && !create)
+        return s_usage("--role, --expires and --expires-at are only for token create%s", "");
+    if (ctl.id != NULL && strcmp(cmd->verb, "revoke") != 0)
+        return s_usage("--id is only for token revoke%s", "");
 
     zconfig_t *conf = NULL;
     if (database == NULL && config_path != NULL) {
@@ -506,7 +618,7 @@ main(int argc, char **argv)
         database = getenv("PROFAI_DATABASE");
     ctl.conninfo = database ? database : "";
 
-    int rc = cmd->run(&ctl, args + 2);
+    int rc = cmd->run(&ctl, nargs > 2 ? args + 2 : none);
     if (ctl.db != NULL)
         PQfinish(ctl.db);
     zconfig_destroy(&conf);

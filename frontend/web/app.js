@@ -1194,8 +1194,11 @@
         const pct = total > 0 ? Math.round(100 * score / total) : 0;
         setText($('quiz-score-number'), score + ' / ' + total);
         $('quiz-score-bar').value = pct;
+        // A student sees the right answers only with the last attempt allowed (docs/api.md 4.10).
+        const hidden = (result.results || []).some((r) => !r.correct && !Number.isInteger(r.answer));
         setText($('quiz-score-words'), 'You answered ' + plural(score, 'question', 'questions') + ' of ' + total +
-            ' correctly (' + pct + '%). ' + (pct === 100 ? 'Perfect!' : pct >= 70 ? 'Well done.' : 'Read the lessons again and have another go.'));
+            ' correctly (' + pct + '%). ' + (pct === 100 ? 'Perfect!' : pct >= 70 ? 'Well done.' : 'Read the lessons again and have another go.') +
+            (hidden ? ' The right answers are shown with your last attempt.' : ''));
         $('quiz-score').dataset.score = String(score);
         $('quiz-score').dataset.total = String(total);
         show($('quiz-score'), true);

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -500,8 +501,10 @@ class Stack:
         out = subprocess.run([str(BIN / "profaictl"), "-d", self.conninfo, *args],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              timeout=30)
+        # Tokens never go to a log (docs/security.md): the printed token is masked.
+        shown = re.sub(r"pai_[A-Za-z0-9_-]{43}", "pai_<token>", out.stdout)
         with open(self.outdir / "profaictl.log", "a") as log:
-            log.write(f"$ profaictl {' '.join(args)}\n{out.stdout}{out.stderr}"
+            log.write(f"$ profaictl {' '.join(args)}\n{shown}{out.stderr}"
                       f"(exit {out.returncode})\n")
         return out
 

@@ -178,12 +178,12 @@ def test_list_and_search_with_cursors(stack, outdir):
     assert [c["id"] for c in listed] == newest_first
     assert set(newest_first) == set(ids.values())
     for c in listed:
-        assert list(c) == ["id", "title", "created_at", "owner", "owner_id", "modules",
-                           "lessons"]
+        # Students' views carry no owner_id (issue 9; test_tokens.py checks who sees it).
+        assert list(c) == ["id", "title", "created_at", "owner", "modules", "lessons"]
         assert UUID_RE.match(c["id"]) and ISO_RE.match(c["created_at"])
         assert ids[c["title"]] == c["id"]
         assert c["modules"] == 2 and c["lessons"] == 4
-        assert c["owner"].startswith("teacher-") and UUID_RE.match(c["owner_id"])
+        assert c["owner"].startswith("teacher-")
     assert get(stack, f"{API}/courses").json()["courses"] == listed[:5]  # default limit 20
 
     # Issue 3, point 4: the phrase finds its course first (the course holding each of its
@@ -194,8 +194,8 @@ def test_list_and_search_with_cursors(stack, outdir):
     found = r.json()["courses"]
     assert [c["title"] for c in found] == ["Alpha biology", "Beta biology"], found
     best = found[0]
-    assert list(best) == ["id", "title", "created_at", "owner", "owner_id", "modules",
-                          "lessons", "lesson", "snippet"]
+    assert list(best) == ["id", "title", "created_at", "owner", "modules", "lessons", "lesson",
+                          "snippet"]
     assert best["lesson"] == "l2"
     snippet = best["snippet"]
     for word in PHRASE.split():
@@ -316,25 +316,29 @@ def test_quiz_and_attempts(stack):
     assert "quiz" not in get(stack, base).json()
     assert get(stack, base, token="teacher").json()["quiz"] == QUIZ_DOC["quiz"]
 
-    # All right, all wrong, some missing.
-    r = attempt(stack, course_id, {"answers": {"q1": 0, "q2": 2, "q3": 1}})
+    # All right, all wrong, some missing: scored as a teacher, who sees the right answers on
+    # every attempt and has no attempt limit (a student's policy: test_tokens.py).
+    r = attempt(stack, course_id, {"answers": {"q1": 0, "q2": 2, "q3": 1}}, token="teacher")
     assert r.status_code == 201, r.text
     right = r.json()
-    assert list(right) == ["attempt_id", "course_id", "score", "total", "created_at", "results"]
+    assert list(right) == ["attempt_id", "course_id", "number", "score", "total", "created_at",
+                           "results"]
     assert UUID_RE.match(right["attempt_id"]) and ISO_RE.match(right["created_at"])
-    assert (right["course_id"], right["score"], right["total"]) == (course_id, 3, 3)
+    assert (right["course_id"], right["number"], right["score"], right["total"]) == \
+        (course_id, 1, 3, 3)
     assert right["results"] == [
         {"question": "q1", "lesson": "l1", "chosen": 0, "correct": True, "answer": 0},
         {"question": "q2", "lesson": "l2", "chosen": 2, "correct": True, "answer": 2},
         {"question": "q3", "lesson": "l1", "chosen": 1, "correct": True, "answer": 1}]
-    wrong = attempt(stack, course_id, {"answers": {"q1": 1, "q2": 3, "q3": 0}}).json()
+    wrong = attempt(stack, course_id, {"answers": {"q1": 1, "q2": 3, "q3": 0}},
+                    token="teacher").json()
     assert (wrong["score"], wrong["total"]) == (0, 3)
     assert [x["correct"] for x in wrong["results"]] == [False, False, False]
-    partial = attempt(stack, course_id, {"answers": {"q2": 2}}).json()
+    partial = attempt(stack, course_id, {"answers": {"q2": 2}}, token="teacher").json()
     assert (partial["score"], partial["total"]) == (1, 3)
     assert [x["chosen"] for x in partial["results"]] == [None, 2, None]
-    empty = attempt(stack, course_id, {"answers": {}}).json()
-    assert (empty["score"], empty["total"]) == (0, 3)
+    empty = attempt(stack, course_id, {"answers": {}}, token="teacher").json()
+    assert (empty["score"], empty["total"], empty["number"]) == (0, 3, 4)
 
     # Strict validation of the body.
     bad_bodies = [
@@ -370,18 +374,19 @@ def test_quiz_and_attempts(stack):
     problem(attempt(stack, "nope", {"answers": {}}), 404, "not-found")
     problem(attempt(stack, course_id, {"answers": {}}, token=None), 401, "unauthorized")
 
-    # Attempts are listed per caller, newest first; teachers may take the quiz too.
+    # Attempts are listed per caller, newest first; students may take the quiz too.
     other = stack.create_token("student", "other-student")
-    mine = get(stack, f"{base}/quiz/attempts").json()["attempts"]
+    mine = get(stack, f"{base}/quiz/attempts", token="teacher").json()["attempts"]
     assert [a["attempt_id"] for a in mine] == [empty["attempt_id"], partial["attempt_id"],
                                                wrong["attempt_id"], right["attempt_id"]]
     assert mine[-1] == right
-    assert [a["score"] for a in get(stack, f"{base}/quiz/attempts?limit=2").json()["attempts"]] \
-        == [0, 1]
+    assert [a["score"] for a in get(stack, f"{base}/quiz/attempts?limit=2",
+                                    token="teacher").json()["attempts"]] == [0, 1]
     assert get(stack, f"{base}/quiz/attempts", token=other).json() == {"attempts": []}
     theirs = attempt(stack, course_id, {"answers": {"q1": 0}}, token=other).json()
     assert get(stack, f"{base}/quiz/attempts", token=other).json() == {"attempts": [theirs]}
-    assert len(get(stack, f"{base}/quiz/attempts").json()["attempts"]) == 4
+    assert len(get(stack, f"{base}/quiz/attempts", token="teacher").json()["attempts"]) == 4
+    assert get(stack, f"{base}/quiz/attempts").json() == {"attempts": []}
     assert attempt(stack, course_id, {"answers": {"q1": 0}}, token="teacher").status_code == 201
     problem(get(stack, f"{API}/courses/{uuid.uuid4()}/quiz/attempts"), 404, "not-found")
     problem(get(stack, f"{API}/courses/{uuid.uuid4()}/quiz"), 404, "not-found")
@@ -437,21 +442,28 @@ def test_etags_and_cache_during_a_database_outage(stack, outdir):
 
     # Repeated reads come from the cache: with PostgreSQL stopped, the course and quiz read
     # above are still served (issue 4: reads answer from cache), the never-read course is a
-    # 503 with Retry-After, and everything comes back by itself when PostgreSQL does.
-    course_before = get(stack, f"{API}/courses/{a}")
-    quiz_before = get(stack, f"{API}/courses/{a}/quiz")
+    # 503 with Retry-After, and everything comes back by itself when PostgreSQL does. Cached
+    # tokens are trusted during an outage only for auth/max_stale (issue 9: default 3 s, which
+    # test_tokens.py checks): this frontend allows 30 s, so that the test does not depend on
+    # how fast PostgreSQL stops.
+    patient = stack.add_frontend(conf={"auth": {"max_stale": 30000}})
+    for path in (f"{API}/courses/{a}", f"{API}/courses/{a}/quiz"):
+        assert get(stack, path, frontend=patient).status_code == 200
+    course_before = get(stack, f"{API}/courses/{a}", frontend=patient)
+    quiz_before = get(stack, f"{API}/courses/{a}/quiz", frontend=patient)
     stack.cluster.stop()
     try:
         for _ in range(3):
-            r = get(stack, f"{API}/courses/{a}")
+            r = get(stack, f"{API}/courses/{a}", frontend=patient)
             assert r.status_code == 200, r.text
             assert r.content == course_before.content
             assert r.headers["ETag"] == course_before.headers["ETag"]
-            assert get(stack, f"{API}/courses/{a}",
+            assert get(stack, f"{API}/courses/{a}", frontend=patient,
                        headers={"If-None-Match": r.headers["ETag"]}).status_code == 304
-            assert get(stack, f"{API}/courses/{a}/quiz").content == quiz_before.content
+            assert get(stack, f"{API}/courses/{a}/quiz",
+                       frontend=patient).content == quiz_before.content
         for path in (f"{API}/courses/{b}", f"{API}/courses/{b}/quiz", f"{API}/courses"):
-            r = get(stack, path)
+            r = get(stack, path, frontend=patient)
             problem(r, 503, "unavailable")
             assert r.headers["Retry-After"] == "5"
         assert stack.healthz().status_code == 503
@@ -460,7 +472,7 @@ def test_etags_and_cache_during_a_database_outage(stack, outdir):
     wait_for("course b once PostgreSQL is back",
              lambda: get(stack, f"{API}/courses/{b}").status_code == 200, 30)
     assert get(stack, f"{API}/courses/{b}/quiz").status_code == 200
-    assert get(stack, f"{API}/courses/{a}").content == course_before.content
+    assert get(stack, f"{API}/courses/{a}", frontend=patient).content == course_before.content
     stack.wait_healthy()
 
 

@@ -935,8 +935,9 @@ def test_profaictl_tokens(pg, http, db):
     assert revoked.returncode == 0 and "2" in revoked.stdout
     assert_problem(http.get(f"{API}/jobs", as_=token), 401, "unauthorized")
     assert_problem(http.get(f"{API}/jobs", as_=second), 401, "unauthorized")
-    assert re.search(r"^carol\s+teacher\s+\S+ \S+\s+\S+ \S+Z$", profaictl(pg, "token", "list")
-                     .stdout, re.M)
+    # ID, NAME, ROLE, CREATED, EXPIRES (90 days by default), REVOKED (issue 9)
+    assert re.search(r"^\S+\s+carol\s+teacher\s+\S+ \S+\s+\S+ \S+Z\s+\S+ \S+Z$",
+                     profaictl(pg, "token", "list").stdout, re.M)
 
     assert profaictl(pg, "token", "revoke", "nobody").returncode == 1
     assert profaictl(pg, "token", "create", "--role", "king", "dave").returncode == 2

@@ -196,6 +196,22 @@ test_duplicate_questions_in_a_key(void **state)
     quiz_key_free(&key);
 }
 
+/* The answer policy (docs/api.md 4.10): a student sees the right answers from the final
+ * allowed attempt on, never with unlimited attempts; teachers and admins always, unlimited. */
+static void
+test_reveal_policy(void **state)
+{
+    (void)state;
+    assert_int_equal(quiz_reveal_from(3, false), 3);
+    assert_int_equal(quiz_reveal_from(1, false), 1);
+    assert_int_equal(quiz_reveal_from(0, false), -1);
+    assert_int_equal(quiz_reveal_from(3, true), 0);
+    assert_int_equal(quiz_reveal_from(0, true), 0);
+    assert_int_equal(quiz_attempt_limit(3, false), 3);
+    assert_int_equal(quiz_attempt_limit(0, false), 0);
+    assert_int_equal(quiz_attempt_limit(3, true), 0);
+}
+
 int
 main(void)
 {
@@ -207,6 +223,7 @@ main(void)
         cmocka_unit_test(test_long_ids_are_cut_in_the_sentence),
         cmocka_unit_test(test_duplicate_answers_are_refused_by_the_reader),
         cmocka_unit_test(test_duplicate_questions_in_a_key),
+        cmocka_unit_test(test_reveal_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
