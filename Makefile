@@ -26,11 +26,12 @@ BIN := bin
 COMMON_SRC   := common/log.c common/conf.c common/startup.c common/json.c common/utf8.c \
                 common/strbuf.c common/notify.c
 PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.c protocol/messages.c \
+                protocol/admin_messages.c protocol/worker_identity.c \
                 protocol/mp_scan.c
 # The broker's pure modules (no sockets, no database): also linked into their unit tests.
-BROKER_CORE_SRC := broker/job_table.c broker/worker_registry.c broker/sched.c
+BROKER_CORE_SRC := broker/job_table.c broker/worker_registry.c broker/fair_queue.c
 BROKER_SRC   := broker/main.c broker/broker.c broker/clients.c broker/dispatch.c broker/sql.c \
-                broker/store.c broker/migrate.c $(BROKER_CORE_SRC) $(B)/broker/migrations.c
+                broker/admin.c broker/admin_sql.c broker/store.c broker/migrate.c $(BROKER_CORE_SRC) $(B)/broker/migrations.c
 WORKER_SRC   := workers/daemon/main.c workers/daemon/worker.c workers/daemon/job_runner.c
 EXTRACT_SRC  := workers/extract/extract_main.c workers/extract/pdf_reader.c
 # Course generation from the document model, pure C (no poppler): linked into profai-extract
@@ -49,7 +50,7 @@ FRONTEND_SRC := frontend/main.c frontend/http.c frontend/http_reply.c frontend/h
                 frontend/cache.c $(FRONTEND_PURE_SRC) frontend/routes.c frontend/jobs.c \
                 frontend/courses.c frontend/quiz.c frontend/quiz_score.c frontend/error_http.c \
                 frontend/db_jobs.c frontend/db_courses.c frontend/db_quiz.c frontend/snippet.c
-CTL_SRC      := profaictl/main.c
+CTL_SRC      := profaictl/main.c profaictl/admin_cli.c profaictl/admin_client.c
 MIGRATIONS   := $(sort $(wildcard broker/migrations/*.sql))
 
 LIB := $(B)/libprofai.a
@@ -120,12 +121,13 @@ $(B)/tests/%: tests/unit/%.c $(LIB)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $< $(filter %.o,$^) $(LIB) \
 	    $(shell pkg-config --cflags --libs cmocka) $(LDLIBS_BASE)
 
-# Unit tests may include the headers of the broker's and the frontend's modules (-iquote:
-# broker/sched.h must not hide the system <sched.h>).
+# Unit tests may include the headers of the broker's and the frontend's modules (-iquote: a
+# module header never hides a system header of the same name).
 TEST_CFLAGS := -iquote broker -iquote frontend
 
 # Unit tests of the broker's pure modules link those objects.
-BROKER_CORE_TESTS := $(B)/tests/test_job_table $(B)/tests/test_worker_registry
+BROKER_CORE_TESTS := $(B)/tests/test_job_table $(B)/tests/test_worker_registry \
+                     $(B)/tests/test_fair_queue
 $(BROKER_CORE_TESTS): $(patsubst %.c,$(B)/%.o,$(BROKER_CORE_SRC))
 
 # Unit tests of frontend modules (outside libprofai.a) link those modules' objects.

@@ -17,19 +17,22 @@
  *   dispatch.c         the worker side: dispatch and PDF fetch, READY/PARTIAL/FINAL/...
  *   job_table.c        unfinished jobs in memory: queue, waiting and orphan lists, the one
  *                      job state change, back-off (no I/O; tests/unit/test_job_table.c)
+ *   fair_queue.c       which queued job goes next: owners in turn, each with its queue, an
+ *                      optional cap per owner (no I/O; tests/unit/test_fair_queue.c)
  *   worker_registry.c  workers by ROUTER identity, idle order, liveness (no I/O;
  *                      tests/unit/test_worker_registry.c)
- *   sched.c            which queued job goes next (FIFO; a fair policy replaces this file)
  *   sql.c              the loop's statements and typed readers of their results
  *   store.c            the asynchronous, pipelined, group-committed PostgreSQL connection
  *   migrate.c          schema migrations, run once at start
  *   list.h             intrusive lists (used by job_table.c and worker_registry.c only)
- * Seams for what comes next: an admin socket is another service file like clients.c, polled
- * beside the ROUTER in s_turn; authentication (ZAP) is set on the socket in broker_new;
+ *   admin.c            the admin socket (docs/admin.md), polled beside the ROUTER in s_turn;
+ *                      admin_sql.c its statements
+ * Seams for what comes next: authentication (ZAP) is set on the socket in broker_new;
  * metrics read broker_counters_t (broker_private.h) and the tables' counts.
  */
 #include "broker.h"
 
+#include "admin.h"
 #include "broker_private.h"
 #include "log.h"
 #include "notify.h"
@@ -181,7 +184,7 @@ broker_job_retry(broker_t *self, job_t *job, profai_error_t code, const char *wh
     char attempts[16], delay_ms[24];
     snprintf(attempts, sizeof attempts, "%" PRIu32, job->attempts);
     snprintf(delay_ms, sizeof delay_ms, "%" PRId64, delay);
-    const char *values[] = {job->id, attempts, delay_ms};
+    const char *values[] = {job->id, attempts, delay_ms, profai_error_name(code), why};
     broker_write(self, &sql_stmt_requeue, values, NULL, NULL, 0);
 }
 
@@ -230,7 +233,9 @@ broker_worker_release(broker_t *self, worker_t *worker)
         worker->job->worker = NULL;
         worker->job = NULL;
     }
-    worker_registry_set_state(self->workers, worker, WORKER_IDLE);
+    worker_registry_set_state(self->workers, worker,
+                              worker->draining ? WORKER_UNSERVED : WORKER_IDLE);
+    worker->state_since = self->now;
 }
 
 /* ------------------------------------------------------------------ unfinished jobs */
@@ -465,17 +470,23 @@ s_timeout(broker_t *self)
 static int
 s_turn(broker_t *self, bool read_router)
 {
-    zmq_pollitem_t items[2] = {{zsock_resolve(self->router), 0, ZMQ_POLLIN, 0}};
-    int n = 1;
+    zmq_pollitem_t items[3];
+    int n = 0, admin_at = -1, store_at = -1;
+    if (read_router) {
+        items[n++] = (zmq_pollitem_t){zsock_resolve(self->router), 0, ZMQ_POLLIN, 0};
+        if (self->admin != NULL) {
+            admin_at = n;
+            items[n++] = (zmq_pollitem_t){admin_socket(self->admin), 0, ZMQ_POLLIN, 0};
+        }
+    }
     short events = 0;
     int fd = store_pollfd(self->store, &events);
     if (fd >= 0) {
-        items[1] = (zmq_pollitem_t){NULL, fd, events, 0};
-        n = 2;
+        store_at = n;
+        items[n++] = (zmq_pollitem_t){NULL, fd, events, 0};
     }
     self->now = zclock_mono();
-    if (zmq_poll(read_router ? items : items + 1, read_router ? n : n - 1,
-                 notify_watchdog_cap(s_timeout(self))) < 0) {
+    if (zmq_poll(items, n, notify_watchdog_cap(s_timeout(self))) < 0) {
         if (errno == EINTR)
             return 0;
         log_error("zmq_poll failed: %s", zmq_strerror(errno));
@@ -485,7 +496,9 @@ s_turn(broker_t *self, bool read_router)
     self->now = zclock_mono();
     if (read_router && (items[0].revents & ZMQ_POLLIN))
         s_read_router(self);
-    store_service(self->store, n == 2 ? items[1].revents : 0, self->now);
+    if (admin_at >= 0 && (items[admin_at].revents & ZMQ_POLLIN))
+        admin_read(self->admin);
+    store_service(self->store, store_at >= 0 ? items[store_at].revents : 0, self->now);
     s_run_timers(self);
     dispatch_jobs(self);
     store_flush(self->store);
@@ -500,9 +513,11 @@ broker_run(broker_t *self, volatile sig_atomic_t *stop)
     self->next_progress = self->now + PROGRESS_FLUSH_MS;
     log_info(
         "serving endpoint=%s heartbeat_ivl=%d liveness=%d max_attempts=%d retry_base_ms=%" PRId64
-        " retry_max_ms=%" PRId64 " job_deadline_ms=%" PRId64,
+        " retry_max_ms=%" PRId64 " job_deadline_ms=%" PRId64
+        " max_queued_per_owner=%lld max_bytes_per_owner=%lld",
         self->endpoint, self->heartbeat_ivl, self->liveness, self->max_attempts,
-        self->retry_base_ms, self->retry_max_ms, self->job_deadline_ms);
+        self->retry_base_ms, self->retry_max_ms, self->job_deadline_ms, self->max_queued_per_owner,
+        self->max_bytes_per_owner);
     while (!*stop) {
         if (s_turn(self, true) != 0)
             return -1;
@@ -562,23 +577,24 @@ broker_new(const broker_config_t *config, char *err, size_t err_size)
     self->retry_base_ms = config->retry_base_ms;
     self->retry_max_ms = config->retry_max_ms;
     self->job_deadline_ms = config->job_deadline_ms;
+    self->max_queued_per_owner = config->max_queued_per_owner;
+    self->max_bytes_per_owner = config->max_bytes_per_owner;
     job_table_config_t jobs_config = {
         .max_attempts = config->max_attempts,
         .retry_base_ms = config->retry_base_ms,
         .retry_max_ms = config->retry_max_ms,
         /* An orphan's worker has two liveness periods to come back with its token. */
         .orphan_grace_ms = 2 * (int64_t)config->heartbeat_ivl * config->liveness,
+        .max_running_per_owner = config->max_running_per_owner,
         .seed = (uint64_t)zclock_mono() * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid(),
     };
     self->jobs = job_table_new(&jobs_config);
     self->workers = worker_registry_new(config->heartbeat_ivl, config->liveness);
-    self->sched = sched_new();
     self->router = zsock_new(ZMQ_ROUTER);
     self->store = store_new(self->conninfo, sql_statements, sql_statement_count,
                             config->max_pending_writes, s_on_store_event, self);
     if (self->endpoint == NULL || self->conninfo == NULL || self->jobs == NULL ||
-        self->workers == NULL || self->sched == NULL || self->router == NULL ||
-        self->store == NULL) {
+        self->workers == NULL || self->router == NULL || self->store == NULL) {
         snprintf(err, err_size, "out of memory");
         goto fail;
     }
@@ -593,6 +609,13 @@ broker_new(const broker_config_t *config, char *err, size_t err_size)
         snprintf(err, err_size, "cannot bind %s: %s", self->endpoint, zmq_strerror(errno));
         goto fail;
     }
+    if (config->admin_endpoint != NULL && config->admin_endpoint[0] != '\0') {
+        self->admin = admin_new(self, config->admin_endpoint, err, err_size);
+        if (self->admin == NULL && !config->admin_optional)
+            goto fail;
+        if (self->admin == NULL)
+            log_warn("no admin socket: %s (set admin/endpoint)", err);
+    }
     return self;
 fail:
     broker_destroy(&self);
@@ -605,9 +628,9 @@ broker_destroy(broker_t **self_p)
     if (self_p == NULL || *self_p == NULL)
         return;
     broker_t *self = *self_p;
+    admin_destroy(&self->admin);
     worker_registry_destroy(&self->workers);
     job_table_destroy(&self->jobs);
-    sched_destroy(&self->sched);
     store_destroy(&self->store);
     zsock_destroy(&self->router);
     free(self->endpoint);

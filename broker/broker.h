@@ -13,6 +13,7 @@
 
 #include <libpq-fe.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Configuration; strings are copied by broker_new. Keys and defaults: conf/broker.conf. */
@@ -27,6 +28,14 @@ typedef struct {
     long long retry_base_ms;   /* broker/retry_base_ms: back-off after a first failed attempt */
     long long retry_max_ms;    /* broker/retry_max_ms: longest back-off */
     long long job_deadline_ms; /* broker/job_deadline_ms: longest run of one attempt */
+
+    /* Fairness between owners (docs/broker.md, "Fair scheduling"); 0: no cap, no quota. */
+    size_t max_running_per_owner;   /* broker/max_running_per_owner */
+    long long max_queued_per_owner; /* broker/max_queued_per_owner */
+    long long max_bytes_per_owner;  /* broker/max_bytes_per_owner */
+    /* admin/endpoint: ipc:// path of the admin socket (docs/admin.md); "": none */
+    const char *admin_endpoint;
+    bool admin_optional; /* it is the default: a failure to bind it is only a warning */
 } broker_config_t;
 
 typedef struct broker_t broker_t;

@@ -3,8 +3,8 @@
  * (broker.c, clients.c, dispatch.c); not part of broker.h's public surface.
  *
  * The effects (sends on the ROUTER, writes queued in the store, log lines) are defined in
- * broker.c; the decisions they carry out are made by the pure modules (job_table.h,
- * worker_registry.h, sched.h). Everything runs on the broker's one thread.
+ * broker.c; the decisions they carry out are made by the pure modules (job_table.h with its
+ * fair_queue.h, worker_registry.h). Everything runs on the broker's one thread.
  */
 #ifndef PROFAI_BROKER_PRIVATE_H
 #define PROFAI_BROKER_PRIVATE_H
@@ -13,7 +13,6 @@
 #include "job_table.h"
 #include "profai/errors.h"
 #include "profai/proto.h"
-#include "sched.h"
 #include "sql.h"
 #include "store.h"
 #include "worker_registry.h"
@@ -43,13 +42,16 @@ struct broker_t {
     int64_t retry_base_ms;
     int64_t retry_max_ms;
     int64_t job_deadline_ms;
+    long long max_queued_per_owner; /* submission quotas (0: none), checked by sql_stmt_submit */
+    long long max_bytes_per_owner;
 
     zsock_t *router;
     store_t *store;
     job_table_t *jobs;          /* every unfinished job */
     worker_registry_t *workers; /* every worker connection */
-    sched_t *sched;             /* which queued job goes next */
     broker_counters_t counters;
+    struct admin_t *admin; /* the admin socket (admin.h), or NULL */
+    bool paused;           /* admin.pause: queued jobs are not dispatched */
 
     int64_t now;           /* monotonic ms, read once per loop turn */
     int64_t next_tick;     /* heartbeats, expiry, orphans */
@@ -121,7 +123,7 @@ void clients_on_message(broker_t *self, zframe_t *identity, zmsg_t *msg);
 /* dispatch.c: a worker message (MDPW) from identity; msg is borrowed, identity removed. */
 void dispatch_on_worker_message(broker_t *self, zframe_t *identity, zmsg_t *msg);
 
-/* dispatch.c: give queued jobs to idle workers (sched.h chooses the job). */
+/* dispatch.c: give queued jobs to idle workers (the job table's fair queue chooses the job). */
 void dispatch_jobs(broker_t *self);
 
 #endif

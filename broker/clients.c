@@ -104,6 +104,36 @@ s_client_ctx(client_ctx_t *ctx, zframe_t *identity, uint64_t rid)
 
 /* ------------------------------------------------------------------ job.submit */
 
+/* Why the submit statement inserted nothing: the code and a sentence for the teacher. */
+static profai_error_t
+s_submit_refusal(const broker_t *self, const sql_submit_result_t *result, char *detail, size_t size)
+{
+    if (!result->owner_ok) {
+        snprintf(detail, size, "no such user");
+        return PROFAI_ERR_UNKNOWN_OWNER;
+    }
+    if (!result->blob_ok) {
+        snprintf(detail, size, "no stored PDF has this sha256");
+        return PROFAI_ERR_UNKNOWN_BLOB;
+    }
+    if (self->max_queued_per_owner > 0 && result->queued >= self->max_queued_per_owner) {
+        snprintf(detail, size,
+                 "%lld jobs of this teacher are queued, the most allowed; wait until some have "
+                 "run",
+                 self->max_queued_per_owner);
+        return PROFAI_ERR_QUEUE_QUOTA;
+    }
+    if (self->max_bytes_per_owner > 0 && result->bytes > self->max_bytes_per_owner) {
+        snprintf(detail, size,
+                 "this PDF would bring this teacher's stored PDFs to %lld bytes, over the %lld "
+                 "allowed; delete courses to make room",
+                 (long long)result->bytes, self->max_bytes_per_owner);
+        return PROFAI_ERR_STORAGE_QUOTA;
+    }
+    snprintf(detail, size, "the job was not created");
+    return PROFAI_ERR_BAD_REQUEST;
+}
+
 static void
 s_on_submitted(void *owner, void *ctx_p, PGresult *res, const char *error)
 {
@@ -119,14 +149,12 @@ s_on_submitted(void *owner, void *ctx_p, PGresult *res, const char *error)
     sql_submit_result_t result;
     sql_read_submit(res, &result);
     if (!result.inserted) {
-        profai_error_t code = !result.owner_ok  ? PROFAI_ERR_UNKNOWN_OWNER
-                              : !result.blob_ok ? PROFAI_ERR_UNKNOWN_BLOB
-                                                : PROFAI_ERR_BAD_REQUEST;
-        log_info("submission refused owner=%s code=%s", ctx->owner, profai_error_name(code));
+        char detail[160];
+        profai_error_t code = s_submit_refusal(self, &result, detail, sizeof detail);
+        log_info("submission refused owner=%s code=%s detail=\"%s\"", ctx->owner,
+                 profai_error_name(code), detail);
         s_client_error(self, ctx->identity, ctx->identity_len, PROTO_SERVICE_SUBMIT, ctx->rid, code,
-                       !result.owner_ok  ? "no such user"
-                       : !result.blob_ok ? "no stored PDF has this sha256"
-                                         : "the job was not created");
+                       detail);
         return;
     }
     if (job_table_add(self->jobs, ctx->job_id, ctx->owner, 0, JOB_QUEUED, self->now, 0, -1) == NULL)
@@ -166,7 +194,11 @@ s_on_submit(broker_t *self, zframe_t *identity, const mdpc_view_t *view)
     }
     snprintf(ctx.job_id, sizeof ctx.job_id, "%s", zuuid_str_canonical(uuid));
     zuuid_destroy(&uuid);
-    const char *values[] = {ctx.job_id, submit.owner, submit.title, submit.filename, submit.sha256};
+    char max_queued[24], max_bytes[24];
+    snprintf(max_queued, sizeof max_queued, "%lld", self->max_queued_per_owner);
+    snprintf(max_bytes, sizeof max_bytes, "%lld", self->max_bytes_per_owner);
+    const char *values[] = {ctx.job_id,    submit.owner, submit.title, submit.filename,
+                            submit.sha256, max_queued,   max_bytes};
     store_status_t st = sql_submit(self->store, &sql_stmt_submit, values, STORE_FAIL_FAST,
                                    s_on_submitted, &ctx, sizeof ctx);
     if (st != STORE_OK)

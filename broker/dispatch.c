@@ -163,6 +163,7 @@ s_on_fetched(void *owner, void *ctx_p, PGresult *res, const char *error)
     }
     job_table_set_state(self->jobs, job, JOB_RUNNING);
     worker_registry_set_state(self->workers, worker, WORKER_BUSY);
+    worker->state_since = self->now;
     job->deadline = self->now + self->job_deadline_ms;
     self->counters.dispatched++;
     log_info("job dispatched job=%s attempt=%" PRIu32 " worker=%s", job->id, job->attempts,
@@ -172,12 +173,12 @@ s_on_fetched(void *owner, void *ctx_p, PGresult *res, const char *error)
 void
 dispatch_jobs(broker_t *self)
 {
-    if (self->stopping || !store_is_up(self->store))
-        return;
+    if (self->stopping || self->paused || !store_is_up(self->store))
+        return; /* paused: docs/admin.md, admin.pause */
     job_t *job;
     worker_t *worker;
     while ((worker = worker_registry_idle_first(self->workers)) != NULL &&
-           (job = sched_next(self->sched, self->jobs)) != NULL) {
+           (job = job_table_next_to_dispatch(self->jobs)) != NULL) {
         char attempts[16], deadline[24];
         snprintf(attempts, sizeof attempts, "%" PRIu32, job->attempts + 1);
         snprintf(deadline, sizeof deadline, "%" PRId64, self->job_deadline_ms);
@@ -212,6 +213,7 @@ s_job_adopt(broker_t *self, job_t *job, worker_t *worker)
     job->worker = worker;
     worker->job = job;
     worker_registry_set_state(self->workers, worker, WORKER_BUSY);
+    worker->state_since = self->now;
     log_info("job adopted job=%s attempt=%" PRIu32 " worker=%s", job->id, job->attempts,
              worker->name);
     char attempts[16];
@@ -368,6 +370,10 @@ s_on_final(broker_t *self, zframe_t *identity, zmsg_t *msg, worker_t *worker,
     job_t *job = job_table_lookup(self->jobs, job_id);
     bool current = job != NULL && job->attempts == attempt;
     if (current && job->state == JOB_RUNNING && job->worker == worker) {
+        if (result.ok)
+            worker->jobs_done++;
+        else
+            worker->jobs_failed++;
         broker_worker_release(self, worker);
         s_job_complete(self, job, &result, worker->name);
         return;

@@ -1,9 +1,10 @@
 /*
- * job_table.c - see job_table.h. The only place where jobs join and leave the queue, the
- * waiting list and the orphans (list.h).
+ * job_table.c - see job_table.h. The only place where jobs join and leave the queue (the fair
+ * queue, fair_queue.h), the waiting list and the orphans (list.h).
  */
 #include "job_table.h"
 
+#include "fair_queue.h"
 #include "log.h"
 
 #include <czmq.h>
@@ -14,11 +15,11 @@
 
 struct job_table_t {
     job_table_config_t config;
-    uint64_t rng;   /* xorshift state of the default random source */
-    zhashx_t *jobs; /* id -> job_t (owned by the table, not by the hash) */
-    list_t queue;   /* QUEUED jobs in dispatch order */
-    list_t waiting; /* WAITING jobs, earliest retry_due first */
-    list_t orphans; /* ORPHANED jobs, earliest orphan_deadline first */
+    uint64_t rng;        /* xorshift state of the default random source */
+    zhashx_t *jobs;      /* id -> job_t (owned by the table, not by the hash) */
+    fair_queue_t *queue; /* QUEUED jobs, per owner, served in turn (fair_queue.h) */
+    list_t waiting;      /* WAITING jobs, earliest retry_due first */
+    list_t orphans;      /* ORPHANED jobs, earliest orphan_deadline first */
 };
 
 static const char *const s_state_names[] = {"queued", "waiting", "dispatching", "running",
@@ -46,11 +47,13 @@ job_table_new(const job_table_config_t *config)
         self->config.random = s_xorshift;
         self->config.random_arg = &self->rng;
     }
-    list_init(&self->queue);
     list_init(&self->waiting);
     list_init(&self->orphans);
     self->jobs = zhashx_new();
-    if (self->jobs == NULL) {
+    self->queue = fair_queue_new(config->max_running_per_owner);
+    if (self->jobs == NULL || self->queue == NULL) {
+        zhashx_destroy(&self->jobs);
+        fair_queue_destroy(&self->queue);
         free(self);
         return NULL;
     }
@@ -69,17 +72,19 @@ job_table_destroy(job_table_t **self_p)
     for (job_t *job = zhashx_first(self->jobs); job != NULL; job = zhashx_next(self->jobs))
         free(job);
     zhashx_destroy(&self->jobs);
+    fair_queue_destroy(&self->queue); /* the owner records; the jobs are gone already */
     free(self);
     *self_p = NULL;
 }
 
-/* The list a job in this state lives in; NULL for the states outside every list. */
+/* The list a job in this state lives in; NULL for the states outside every list (the queue
+ * is the fair queue's, see s_leave). */
 static list_t *
 s_list_of(job_table_t *self, job_state_t state)
 {
     switch (state) {
     case JOB_QUEUED:
-        return &self->queue;
+        return NULL;
     case JOB_WAITING:
         return &self->waiting;
     case JOB_ORPHANED:
@@ -120,13 +125,16 @@ job_table_add(job_table_t *self, const char *id, const char *owner, uint32_t att
     snprintf(job->owner, sizeof job->owner, "%s", owner);
     job->attempts = attempts;
     job->state = state;
-    if (zhashx_insert(self->jobs, job->id, job) != 0) {
+    job->added_at = now;
+    job->fair = fair_queue_owner_hold(self->queue, job->owner);
+    if (job->fair == NULL || zhashx_insert(self->jobs, job->id, job) != 0) {
+        fair_queue_owner_release(self->queue, &job->fair);
         free(job);
         return NULL;
     }
     switch (state) {
     case JOB_QUEUED:
-        list_push_back(&self->queue, &job->node);
+        fair_queue_push(self->queue, job->fair, &job->node, false);
         break;
     case JOB_WAITING:
         job->retry_due = now + retry_in_ms;
@@ -136,6 +144,7 @@ job_table_add(job_table_t *self, const char *id, const char *owner, uint32_t att
         job->orphan_deadline = now + self->config.orphan_grace_ms;
         job->deadline = deadline_in_ms >= 0 ? now + deadline_in_ms : 0;
         list_push_back(&self->orphans, &job->node);
+        fair_queue_run_begin(self->queue, job->fair); /* it may still run on a worker */
         break;
     }
     return job;
@@ -147,6 +156,14 @@ job_table_lookup(job_table_t *self, const char *id)
     return (job_t *)zhashx_lookup(self->jobs, id);
 }
 
+/* Whether a job in this state counts toward its owner's cap on running jobs: a worker holds it
+ * or is about to, or (an orphan) may still hold it. */
+static bool
+s_is_running(job_state_t state)
+{
+    return state == JOB_DISPATCHING || state == JOB_RUNNING || state == JOB_ORPHANED;
+}
+
 void
 job_table_remove(job_table_t *self, job_t **job_p)
 {
@@ -154,6 +171,11 @@ job_table_remove(job_table_t *self, job_t **job_p)
     list_t *list = s_list_of(self, job->state);
     if (list != NULL && list_linked(&job->node))
         list_remove(list, &job->node);
+    if (job->state == JOB_QUEUED)
+        fair_queue_remove(self->queue, job->fair, &job->node);
+    else if (s_is_running(job->state))
+        fair_queue_run_end(self->queue, job->fair);
+    fair_queue_owner_release(self->queue, &job->fair);
     zhashx_delete(self->jobs, job->id);
     free(job);
     *job_p = NULL;
@@ -196,9 +218,13 @@ job_table_set_state(job_table_t *self, job_t *job, job_state_t next)
     list_t *from = s_list_of(self, job->state);
     if (from != NULL && list_linked(&job->node))
         list_remove(from, &job->node);
+    if (job->state == JOB_QUEUED) /* only to DISPATCHING: the owner was served */
+        fair_queue_take(self->queue, job->fair, &job->node);
+    else if (s_is_running(job->state) && !s_is_running(next))
+        fair_queue_run_end(self->queue, job->fair);
     job->state = next;
-    if (next == JOB_QUEUED)
-        list_push_front(&self->queue, &job->node);
+    if (next == JOB_QUEUED) /* older than the owner's other queued jobs: first of them */
+        fair_queue_push(self->queue, job->fair, &job->node, true);
     else if (next == JOB_WAITING)
         s_waiting_insert(self, job);
 }
@@ -315,16 +341,23 @@ job_table_next_retry(const job_table_t *self, int64_t *due)
 }
 
 job_t *
+job_table_next_to_dispatch(const job_table_t *self)
+{
+    list_node_t *node = fair_queue_next(self->queue, NULL);
+    return node != NULL ? LIST_ENTRY(node, job_t, node) : NULL;
+}
+
+job_t *
 job_table_queued_first(const job_table_t *self)
 {
-    list_node_t *node = list_first(&self->queue);
+    list_node_t *node = fair_queue_first(self->queue);
     return node != NULL ? LIST_ENTRY(node, job_t, node) : NULL;
 }
 
 job_t *
 job_table_queued_next(const job_table_t *self, const job_t *job)
 {
-    list_node_t *node = list_next(&self->queue, &job->node);
+    list_node_t *node = fair_queue_after(self->queue, job->fair, &job->node);
     return node != NULL ? LIST_ENTRY(node, job_t, node) : NULL;
 }
 
@@ -333,7 +366,7 @@ job_table_counts(const job_table_t *self)
 {
     return (job_table_counts_t){
         .total = zhashx_size(self->jobs),
-        .queued = list_size(&self->queue),
+        .queued = fair_queue_size(self->queue),
         .waiting = list_size(&self->waiting),
         .orphaned = list_size(&self->orphans),
     };

@@ -3,11 +3,13 @@
  * memory"; docs/jobs.md draws the whole life of a job).
  *
  * The table holds every unfinished job in a hash by id and in exactly one of three ordered
- * lists by state: the queue (QUEUED, in dispatch order), the waiting list (WAITING, earliest
- * retry first) and the orphans (ORPHANED, earliest grace end first). Every state change goes
- * through job_table_set_state, which also moves the job between those lists; nothing outside
- * this module touches the lists. The table decides a failed attempt's fate (another attempt
- * after a back-off, or giving up) but neither logs, writes nor sends: the broker does that.
+ * lists by state: the queue (QUEUED: one queue per owner, owners served in turn; fair_queue.h),
+ * the waiting list (WAITING, earliest retry first) and the orphans (ORPHANED, earliest grace
+ * end first). It tells the fair queue when a job of an owner starts and stops running, for the
+ * cap on each owner's running jobs. Every state change goes through job_table_set_state,
+ * which also moves the job between those lists; nothing outside this module touches the lists.
+ * The table decides a failed attempt's fate (another attempt after a back-off, or giving up)
+ * but neither logs, writes nor sends: the broker does that.
  * Time is passed in (monotonic ms); the back-off jitter comes from an injectable random source.
  */
 #ifndef PROFAI_BROKER_JOB_TABLE_H
@@ -39,25 +41,28 @@ typedef enum {
 } job_state_t;
 
 struct worker_t;
+struct fair_owner_t;
 
 /* Plain data: the broker reads every field and writes worker, deadline and the progress
- * fields; state, node, retry_due, orphan_deadline and the failure counts belong to the table
- * (change them only through job_table_* calls). */
+ * fields; state, node, fair, retry_due, orphan_deadline and the failure counts belong to the
+ * table (change them only through job_table_* calls). */
 typedef struct job_t {
     char id[PROTO_UUID_LEN + 1]; /* hash key */
     char owner[PROTO_UUID_LEN + 1];
     uint32_t attempts; /* dispatches so far; the current token's attempt */
     job_state_t state;
-    struct worker_t *worker; /* DISPATCHING, RUNNING; borrowed from the worker registry */
-    list_node_t node;        /* queue (QUEUED), waiting (WAITING) or orphans (ORPHANED) */
-    int64_t orphan_deadline; /* ORPHANED: requeue then */
-    int64_t retry_due;       /* WAITING: may be dispatched from then on */
-    int64_t deadline;        /* RUNNING, ORPHANED: stopped on its worker then (0: none known) */
+    struct worker_t *worker;   /* DISPATCHING, RUNNING; borrowed from the worker registry */
+    list_node_t node;          /* its owner's queue (QUEUED), waiting (WAITING) or orphans */
+    struct fair_owner_t *fair; /* its owner in the fair queue (a reference held by the table) */
+    int64_t orphan_deadline;   /* ORPHANED: requeue then */
+    int64_t retry_due;         /* WAITING: may be dispatched from then on */
+    int64_t deadline;          /* RUNNING, ORPHANED: stopped on its worker then (0: none known) */
     /* Failed attempts seen by this broker process, by kind: for the final error message. */
     uint32_t lost, crashed, timed_out, internal;
     bool progress_dirty; /* progress not written yet */
     uint8_t progress;
     char stage[PROTO_STAGE_MAX + 1];
+    int64_t added_at; /* when this broker process learnt it (job_table_add), for ages */
 } job_t;
 
 typedef struct job_table_t job_table_t;
@@ -66,11 +71,12 @@ typedef struct job_table_t job_table_t;
 typedef uint64_t(job_random_fn)(void *arg);
 
 typedef struct {
-    int max_attempts;        /* broker/max_attempts: attempts at most */
-    int64_t retry_base_ms;   /* back-off after a first failed attempt */
-    int64_t retry_max_ms;    /* longest back-off */
-    int64_t orphan_grace_ms; /* how long an orphan waits for its worker */
-    job_random_fn *random;   /* NULL: a xorshift generator seeded with seed */
+    int max_attempts;             /* broker/max_attempts: attempts at most */
+    int64_t retry_base_ms;        /* back-off after a first failed attempt */
+    int64_t retry_max_ms;         /* longest back-off */
+    int64_t orphan_grace_ms;      /* how long an orphan waits for its worker */
+    size_t max_running_per_owner; /* broker/max_running_per_owner: 0 = no cap */
+    job_random_fn *random;        /* NULL: a xorshift generator seeded with seed */
     void *random_arg;
     uint64_t seed; /* for the default generator; 0 is replaced by 1 */
 } job_table_config_t;
@@ -99,10 +105,11 @@ job_table_t *job_table_new(const job_table_config_t *config);
 /* Free the table and every job in it; accepts NULL. */
 void job_table_destroy(job_table_t **self_p);
 
-/* Add a job found unfinished in PostgreSQL or just submitted, in state QUEUED (at the tail of
- * the queue), WAITING (its back-off ends at now + retry_in_ms) or ORPHANED (its grace ends at
- * now + orphan_grace_ms; deadline_in_ms < 0: no deadline known). The table owns the job; the
- * pointer is valid until job_table_remove. NULL when out of memory or the id is present. */
+/* Add a job found unfinished in PostgreSQL or just submitted, in state QUEUED (at the back of
+ * its owner's queue; an owner with nothing queued joins the back of the ring), WAITING (its
+ * back-off ends at now + retry_in_ms) or ORPHANED (its grace ends at now + orphan_grace_ms;
+ * deadline_in_ms < 0: no deadline known). The table owns the job; the pointer is valid until
+ * job_table_remove. NULL when out of memory or the id is present. */
 job_t *job_table_add(job_table_t *self, const char *id, const char *owner, uint32_t attempts,
                      job_state_t state, int64_t now, int64_t retry_in_ms, int64_t deadline_in_ms);
 
@@ -119,8 +126,9 @@ bool job_transition_ok(job_state_t from, job_state_t to);
 const char *job_state_name(job_state_t state);
 
 /* Every job state change goes through here: the job leaves its state's list and joins the new
- * one (QUEUED: the head of the queue, an earlier job going back; WAITING: in retry_due order,
- * so set retry_due first). An impossible transition is a bug: it aborts. */
+ * one (QUEUED: the front of its owner's queue, an earlier job going back; WAITING: in
+ * retry_due order, so set retry_due first). QUEUED -> DISPATCHING serves the job's owner,
+ * which goes to the back of the ring. An impossible transition is a bug: it aborts. */
 void job_table_set_state(job_table_t *self, job_t *job, job_state_t next);
 
 /* An attempt ended without a result (code: one of the transient job errors, worker_lost,
@@ -140,18 +148,27 @@ int64_t job_table_backoff_ms(job_table_t *self, uint32_t n);
  * the attempts that failed the same way (as seen by this broker process), in message. */
 void job_final_error(const job_t *job, profai_error_t code, char *message, size_t size);
 
-/* Move the WAITING jobs whose back-off has passed by now to the head of the queue, earliest
- * first (they are older than the jobs submitted meanwhile); each (may be NULL) sees each. */
+/* Move the WAITING jobs whose back-off has passed by now to the front of their owners' queues,
+ * earliest first (they are older than the jobs submitted meanwhile); each (may be NULL) sees
+ * each. */
 void job_table_release_waiting(job_table_t *self, int64_t now, job_fn *each, void *arg);
 
 /* Hand the orphans whose grace has ended by now to expire, newest first; expire must take each
- * out of ORPHANED (job_table_retry, or remove), so that requeued ones end up oldest first. */
+ * out of ORPHANED (job_table_retry, or remove), so that requeued ones end up oldest first in
+ * their owners' queues. */
 void job_table_expire_orphans(job_table_t *self, int64_t now, job_fn *expire, void *arg);
 
 /* The earliest retry_due of the waiting jobs; false when none waits. */
 bool job_table_next_retry(const job_table_t *self, int64_t *due);
 
-/* The first queued job (dispatch order) and the one after job; NULL at the end. Borrowed. */
+/* The queued job to dispatch next in the fair order (fair_queue.h), or NULL when none may go:
+ * nothing queued, or every owner with queued jobs at its cap. Borrowed; the caller moves it
+ * to DISPATCHING before asking again. */
+job_t *job_table_next_to_dispatch(const job_table_t *self);
+
+/* Every queued job once, for inspection: owner by owner (in the order the table first held a
+ * job of each), each owner's queue in its order (with one owner: the dispatch order). NULL at
+ * the end. Borrowed. */
 job_t *job_table_queued_first(const job_table_t *self);
 job_t *job_table_queued_next(const job_table_t *self, const job_t *job);
 

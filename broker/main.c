@@ -4,6 +4,7 @@
  * it says what it waits for while starting and READY=1 once the socket is bound and the jobs
  * are loaded.
  */
+#include "admin.h"
 #include "broker.h"
 #include "log.h"
 #include "migrate.h"
@@ -35,6 +36,7 @@ s_help(void)
            "Options:\n"
            "  -c, --config FILE         read configuration FILE (ZPL; see conf/broker.conf)\n"
            "  -e, --endpoint ENDPOINT   overrides broker/endpoint, e.g. tcp://127.0.0.1:5555\n"
+           "  -a, --admin ENDPOINT      overrides admin/endpoint, e.g. ipc://var/admin.sock\n"
            "  -d, --database CONNINFO   overrides database/conninfo (libpq string or URI)\n"
            "  -v, --log-level LEVEL     overrides log/level: error, warn, info or debug\n"
            "  -h, --help                print this help and exit\n"
@@ -57,12 +59,23 @@ s_help(void)
            "      longest back-off between two attempts\n"
            "  broker/job_deadline_ms = 600000\n"
            "      an attempt running longer is stopped on its worker and retried (timeout)\n"
+           "  broker/max_running_per_owner = 0\n"
+           "      jobs of one owner running at once at most (0: no cap); owners with queued\n"
+           "      jobs are served in turn whatever this is\n"
+           "  broker/max_queued_per_owner = 500\n"
+           "      queued jobs per owner at most; beyond it submissions get\n"
+           "      'queue_quota_exceeded' (0: no quota)\n"
+           "  broker/max_bytes_per_owner = 2147483648\n"
+           "      bytes of the PDFs of an owner's unfinished jobs and courses at most; beyond\n"
+           "      it submissions get 'storage_quota_exceeded' (0: no quota)\n"
            "  broker/max_pending_writes = 100000\n"
            "      database writes queued at most; beyond it submissions get 'overloaded'\n"
            "  broker/shutdown_timeout = 5000\n"
            "      ms allowed on SIGTERM to commit writes already queued\n"
            "  database/conninfo = \"\"\n"
            "      libpq connection string; empty uses the PG* environment variables\n"
+           "  admin/endpoint = ipc://$RUNTIME_DIRECTORY/admin.sock, else ipc://var/admin.sock\n"
+           "      the admin socket (docs/admin.md), ipc:// only, mode 0660; \"\" disables it\n"
            "  log/level = info\n"
            "      lowest level logged (to stderr, one line per event)\n"
            "\n"
@@ -74,6 +87,7 @@ s_help(void)
 static const startup_option_t s_options[] = {
     {"endpoint", 'e', "broker/endpoint", NULL},
     {"database", 'd', "database/conninfo", NULL},
+    {"admin", 'a', "admin/endpoint", NULL},
     {NULL, 0, NULL, NULL},
 };
 
@@ -96,11 +110,21 @@ s_config_read(startup_t *st, broker_config_t *config)
     config->retry_max_ms = startup_conf_int(st, "broker/retry_max_ms", 60000, 1, 86400000);
     config->job_deadline_ms =
         startup_conf_int(st, "broker/job_deadline_ms", 600000, 100, 7 * 86400000LL);
+    config->max_running_per_owner =
+        (size_t)startup_conf_int(st, "broker/max_running_per_owner", 0, 0, 1000000);
+    config->max_queued_per_owner =
+        startup_conf_int(st, "broker/max_queued_per_owner", 500, 0, 100000000);
+    config->max_bytes_per_owner =
+        startup_conf_int(st, "broker/max_bytes_per_owner", 2147483648LL, 0, 1LL << 50);
     if (config->retry_max_ms < config->retry_base_ms)
         startup_fail(st, "broker/retry_max_ms (%lld) is less than broker/retry_base_ms (%lld)",
                      config->retry_max_ms, config->retry_base_ms);
     config->endpoint = startup_conf_str(st, "broker/endpoint", DEFAULT_ENDPOINT);
     config->conninfo = startup_conf_str(st, "database/conninfo", "");
+    static char admin_default[512];
+    admin_default_endpoint(admin_default, sizeof admin_default);
+    config->admin_endpoint = startup_conf_str(st, "admin/endpoint", admin_default);
+    config->admin_optional = config->admin_endpoint == admin_default;
 
     char *errmsg = NULL;
     PQconninfoOption *opts = PQconninfoParse(config->conninfo, &errmsg);

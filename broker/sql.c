@@ -3,25 +3,57 @@
  */
 #include "sql.h"
 
+#include "admin_sql.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The job_events row of a state change, as the last part of a statement whose CTE `from`
+ * returns the changed job's id (sql.h, migration 006): written by the same statement, so in
+ * the same transaction. The statement's row count is the count of changed jobs. */
+#define S_EVENT(state, attempt, worker, code, error, from)                                         \
+    " INSERT INTO job_events (job_id, state, attempt, worker, stage, error_code, error)"           \
+    " SELECT " from ".id, " state ", " attempt ", " worker ", " from ".stage, " code               \
+    "::text, " error "::text FROM " from
+/* The job's worker before an UPDATE clears it, for the event (joined as `old`). */
+#define S_OLD_WORKER "(SELECT id, worker FROM jobs WHERE id = $1) old"
+
+/* The quotas are checked in the statement that inserts, so that they hold whichever frontend
+ * submits: the broker is the one writer of jobs and runs its statements in order on one
+ * connection, so each check sees every job inserted before it. `bytes` counts each distinct
+ * PDF of the owner's unfinished jobs and courses once, the new one included. */
 const store_stmt_t sql_stmt_submit = {
     "submit",
     "WITH chk AS (SELECT EXISTS (SELECT 1 FROM blobs WHERE sha256 = $5) AS blob_ok,"
-    "                    EXISTS (SELECT 1 FROM users WHERE id = $2::uuid) AS owner_ok),"
+    "                    EXISTS (SELECT 1 FROM users WHERE id = $2::uuid) AS owner_ok,"
+    "                    (SELECT count(*) FROM jobs WHERE owner_id = $2::uuid"
+    "                     AND state = 'queued') AS queued,"
+    "                    (SELECT coalesce(sum(b.size), 0) FROM blobs b WHERE b.sha256 IN"
+    "                      (SELECT blob_sha256 FROM jobs WHERE owner_id = $2::uuid"
+    "                       AND state IN ('queued', 'running')"
+    "                       UNION SELECT j.blob_sha256 FROM courses c"
+    "                       JOIN jobs j ON j.id = c.job_id WHERE c.owner_id = $2::uuid"
+    "                       UNION SELECT $5)) AS bytes),"
     "     ins AS (INSERT INTO jobs (id, owner_id, title, filename, blob_sha256, state, stage)"
     "             SELECT $1::uuid, $2::uuid, $3, $4, $5, 'queued', 'queued' FROM chk"
-    "             WHERE chk.blob_ok AND chk.owner_ok RETURNING 1)"
-    " SELECT chk.blob_ok, chk.owner_ok, (SELECT count(*) FROM ins) FROM chk",
-    5, 0};
+    "             WHERE chk.blob_ok AND chk.owner_ok"
+    "             AND ($6::bigint = 0 OR chk.queued < $6::bigint)"
+    "             AND ($7::bigint = 0 OR chk.bytes <= $7::bigint) RETURNING id),"
+    "     ev AS (INSERT INTO job_events (job_id, state, attempt, stage)"
+    "            SELECT id, 'queued', 0, 'queued' FROM ins)"
+    " SELECT chk.blob_ok, chk.owner_ok, (SELECT count(*) FROM ins), chk.queued, chk.bytes"
+    " FROM chk",
+    7, 0};
 const store_stmt_t sql_stmt_dispatch = {
     "dispatch",
-    "UPDATE jobs SET state = 'running', attempts = $2, worker = $3, stage = 'starting',"
-    " progress = 0, started_at = coalesce(started_at, now()), retry_at = NULL,"
-    " deadline_at = now() + $4::bigint * interval '1 millisecond', updated_at = now()"
-    " WHERE id = $1 AND attempts = $2 - 1 AND state IN ('queued', 'running')",
+    "WITH u AS (UPDATE jobs SET state = 'running', attempts = $2, worker = $3,"
+    "           stage = 'starting', progress = 0, started_at = coalesce(started_at, now()),"
+    "           retry_at = NULL, deadline_at = now() + $4::bigint * interval '1 millisecond',"
+    "           updated_at = now()"
+    "           WHERE id = $1 AND attempts = $2 - 1 AND state IN ('queued', 'running')"
+    "           RETURNING id, attempts, worker, stage)" S_EVENT("'running'", "u.attempts",
+                                                                "u.worker", "NULL", "NULL", "u"),
     4, 0};
 const store_stmt_t sql_stmt_fetch_pdf = {
     "fetch_pdf",
@@ -33,45 +65,60 @@ const store_stmt_t sql_stmt_progress = {
     "UPDATE jobs SET progress = $3, stage = $4, updated_at = now()"
     " WHERE id = $1 AND attempts = $2 AND state = 'running'",
     4, 0};
-const store_stmt_t sql_stmt_adopt = {"adopt",
-                                     "UPDATE jobs SET worker = $3, updated_at = now()"
-                                     " WHERE id = $1 AND attempts = $2 AND state = 'running'",
-                                     3, 0};
+const store_stmt_t sql_stmt_adopt = {
+    "adopt",
+    "WITH u AS (UPDATE jobs SET worker = $3, updated_at = now()"
+    "           WHERE id = $1 AND attempts = $2 AND state = 'running'"
+    "           RETURNING id, attempts, worker, stage)" S_EVENT("'running'", "u.attempts",
+                                                                "u.worker", "NULL", "NULL", "u"),
+    3, 0};
 const store_stmt_t sql_stmt_succeed = {
     "succeed",
     "WITH j AS (UPDATE jobs SET state = 'succeeded', progress = 100, stage = 'done',"
     "           course_id = $2, finished_at = now(), updated_at = now(), error_code = NULL,"
     "           error = NULL, retry_at = NULL, deadline_at = NULL"
     "           WHERE id = $1 AND attempts = $3 AND state = 'running'"
-    "           RETURNING id, owner_id, title)"
+    "           RETURNING id, owner_id, title, attempts, worker, stage),"
+    "     ev AS (INSERT INTO job_events (job_id, state, attempt, worker, stage)"
+    "            SELECT id, 'succeeded', attempts, worker, stage FROM j)"
     " INSERT INTO courses (id, job_id, owner_id, title, doc)"
     " SELECT $2, j.id, j.owner_id, j.title, $4::jsonb FROM j ON CONFLICT (job_id) DO NOTHING",
     4, 0};
 const store_stmt_t sql_stmt_fail = {
     "fail",
-    "UPDATE jobs SET state = 'failed', stage = 'failed', error_code = $3, error = $4,"
-    " worker = NULL, retry_at = NULL, deadline_at = NULL, finished_at = now(),"
-    " updated_at = now() WHERE id = $1 AND attempts = $2 AND state IN ('queued', 'running')",
+    "WITH u AS (UPDATE jobs SET state = 'failed', stage = 'failed', error_code = $3,"
+    "           error = $4, worker = NULL, retry_at = NULL, deadline_at = NULL,"
+    "           finished_at = now(), updated_at = now() FROM " S_OLD_WORKER
+    "           WHERE jobs.id = old.id AND attempts = $2 AND state IN ('queued', 'running')"
+    "           RETURNING jobs.id, jobs.attempts, old.worker, jobs.stage)" S_EVENT(
+        "'failed'", "u.attempts", "u.worker", "$3", "$4", "u"),
     4, 0};
 /* Back to 'queued' after a transient failure; $3 ms of back-off before the next dispatch
- * (0: at once, retry_at NULL). */
+ * (0: at once, retry_at NULL). Why the attempt ended ($4 code, $5 text) goes to its event
+ * only: the job itself has not failed. */
 const store_stmt_t sql_stmt_requeue = {
     "requeue",
-    "UPDATE jobs SET state = 'queued', stage = 'queued', progress = 0, worker = NULL,"
-    " retry_at = CASE WHEN $3::bigint > 0 THEN now() + $3::bigint * interval '1 millisecond'"
-    " END, deadline_at = NULL, updated_at = now()"
-    " WHERE id = $1 AND attempts = $2 AND state = 'running'",
-    3, 0};
+    "WITH u AS (UPDATE jobs SET state = 'queued', stage = 'queued', progress = 0,"
+    "           worker = NULL, retry_at = CASE WHEN $3::bigint > 0"
+    "           THEN now() + $3::bigint * interval '1 millisecond' END, deadline_at = NULL,"
+    "           updated_at = now() FROM " S_OLD_WORKER
+    "           WHERE jobs.id = old.id AND attempts = $2 AND state = 'running'"
+    "           RETURNING jobs.id, jobs.attempts, old.worker, jobs.stage)" S_EVENT(
+        "'queued'", "u.attempts", "u.worker", "$4", "$5", "u"),
+    5, 0};
 /* Cancel the owner's job if it has not ended: one row (its state before, 1 if cancelled now)
  * or none (no such job of this owner). 'cancelled' is final: every other statement's
  * condition excludes it. */
 const store_stmt_t sql_stmt_cancel = {
     "cancel",
-    "WITH target AS (SELECT id, state FROM jobs WHERE id = $1::uuid AND owner_id = $2::uuid),"
+    "WITH target AS (SELECT id, state, worker FROM jobs"
+    "                WHERE id = $1::uuid AND owner_id = $2::uuid),"
     "     done AS (UPDATE jobs j SET state = 'cancelled', stage = 'cancelled', worker = NULL,"
     "              retry_at = NULL, deadline_at = NULL, finished_at = now(), updated_at = now()"
     "              FROM target WHERE j.id = target.id AND j.state IN ('queued', 'running')"
-    "              RETURNING j.id)"
+    "              RETURNING j.id, j.attempts, target.worker),"
+    "     ev AS (INSERT INTO job_events (job_id, state, attempt, worker, stage)"
+    "            SELECT id, 'cancelled', attempts, worker, 'cancelled' FROM done)"
     " SELECT target.state, (SELECT count(*) FROM done) FROM target",
     2, 0};
 /* Unfinished jobs with the ms left before their retry (queued; 0 when due) and their deadline
@@ -83,13 +130,14 @@ const store_stmt_t sql_stmt_unfinished = {
     " greatest(0, ceil(extract(epoch FROM retry_at - now()) * 1000))::bigint,"
     " CASE WHEN deadline_at IS NULL THEN -1"
     "      ELSE greatest(0, ceil(extract(epoch FROM deadline_at - now()) * 1000))::bigint END"
-    " FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at",
+    " FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at, id",
     0, 0};
 
 const store_stmt_t *const sql_statements[] = {
-    &sql_stmt_submit, &sql_stmt_dispatch,  &sql_stmt_fetch_pdf, &sql_stmt_progress,
-    &sql_stmt_adopt,  &sql_stmt_succeed,   &sql_stmt_fail,      &sql_stmt_requeue,
-    &sql_stmt_cancel, &sql_stmt_unfinished};
+    &sql_stmt_submit, &sql_stmt_dispatch, &sql_stmt_fetch_pdf, &sql_stmt_progress, &sql_stmt_adopt,
+    &sql_stmt_succeed, &sql_stmt_fail, &sql_stmt_requeue, &sql_stmt_cancel, &sql_stmt_unfinished,
+    /* the admin socket's (admin_sql.h) */
+    &admin_sql_ping, &admin_sql_jobs, &admin_sql_job, &admin_sql_retry, &admin_sql_cancel};
 
 const size_t sql_statement_count = sizeof sql_statements / sizeof sql_statements[0];
 
@@ -123,6 +171,17 @@ s_cell_is(const PGresult *res, int i, int col, const char *value)
     return strcmp(PQgetvalue(res, i, col), value) == 0;
 }
 
+/* An integer column of row i; def when NULL or not a number. */
+static int64_t
+s_column_int(const PGresult *res, int i, int col, int64_t def)
+{
+    if (PQgetisnull(res, i, col))
+        return def;
+    char *end = NULL;
+    long long v = strtoll(PQgetvalue(res, i, col), &end, 10);
+    return end != NULL && *end == '\0' ? (int64_t)v : def;
+}
+
 void
 sql_read_submit(const PGresult *res, sql_submit_result_t *out)
 {
@@ -130,6 +189,8 @@ sql_read_submit(const PGresult *res, sql_submit_result_t *out)
     out->blob_ok = one && s_cell_is(res, 0, 0, "t");
     out->owner_ok = one && s_cell_is(res, 0, 1, "t");
     out->inserted = one && s_cell_is(res, 0, 2, "1");
+    out->queued = one ? s_column_int(res, 0, 3, 0) : 0;
+    out->bytes = one ? s_column_int(res, 0, 4, 0) : 0;
 }
 
 void
@@ -147,17 +208,6 @@ int
 sql_row_count(const PGresult *res)
 {
     return PQntuples(res);
-}
-
-/* An integer column of row i; def when NULL or not a number. */
-static int64_t
-s_column_int(const PGresult *res, int i, int col, int64_t def)
-{
-    if (PQgetisnull(res, i, col))
-        return def;
-    char *end = NULL;
-    long long v = strtoll(PQgetvalue(res, i, col), &end, 10);
-    return end != NULL && *end == '\0' ? (int64_t)v : def;
 }
 
 bool

@@ -19,8 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Insert a job if its blob and owner exist: $1 id, $2 owner, $3 title, $4 filename, $5 sha256.
- * Read with sql_read_submit. */
+/* Insert a job if its blob and owner exist and the owner's quotas allow it: $1 id, $2 owner,
+ * $3 title, $4 filename, $5 sha256, $6 most queued jobs of the owner, $7 most bytes of the
+ * owner's PDFs (0: no quota). Read with sql_read_submit. */
 extern const store_stmt_t sql_stmt_submit;
 /* Start attempt $2 on worker $3 with a deadline $4 ms away: $1 id. */
 extern const store_stmt_t sql_stmt_dispatch;
@@ -34,14 +35,19 @@ extern const store_stmt_t sql_stmt_adopt;
 extern const store_stmt_t sql_stmt_succeed;
 /* Job $1 attempt $2 failed for good with error_code $3 and error $4. */
 extern const store_stmt_t sql_stmt_fail;
-/* Job $1 attempt $2 back to 'queued' after a transient failure, $3 ms of back-off. */
+/* Job $1 attempt $2 back to 'queued' after a transient failure, $3 ms of back-off; $4 and
+ * $5: the error code and text of the attempt that ended (its event's). */
 extern const store_stmt_t sql_stmt_requeue;
 /* Cancel job $1 of owner $2. Read with sql_read_cancel. */
 extern const store_stmt_t sql_stmt_cancel;
-/* The unfinished jobs. Read with sql_read_unfinished. */
+/* The unfinished jobs, oldest first (ties by id, so that a restart rebuilds the same fair
+ * order). Read with sql_read_unfinished. */
 extern const store_stmt_t sql_stmt_unfinished;
 
-/* Every statement above, for store_new. */
+/* Every state change above also writes its job_events row in the same statement (migration
+ * 004). */
+
+/* Every statement above, and the admin socket's (admin_sql.h), for store_new. */
 extern const store_stmt_t *const sql_statements[];
 extern const size_t sql_statement_count;
 
@@ -60,9 +66,11 @@ bool sql_error_is_data(const PGresult *res);
 
 /* sql_stmt_submit's answer. */
 typedef struct {
-    bool blob_ok;  /* a blob with this sha256 is stored */
-    bool owner_ok; /* the owner exists */
-    bool inserted; /* the job was created */
+    bool blob_ok;   /* a blob with this sha256 is stored */
+    bool owner_ok;  /* the owner exists */
+    bool inserted;  /* the job was created */
+    int64_t queued; /* the owner's queued jobs before this one */
+    int64_t bytes;  /* bytes of the owner's PDFs, this one included (each PDF once) */
 } sql_submit_result_t;
 
 void sql_read_submit(const PGresult *res, sql_submit_result_t *out);

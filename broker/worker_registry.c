@@ -91,6 +91,7 @@ worker_registry_add(worker_registry_t *self, const uint8_t *identity, size_t ide
     snprintf(worker->service, sizeof worker->service, "%s", service);
     worker->expires_at = now + self->expiry_ms;
     worker->last_sent = now;
+    worker->state_since = now;
     list_push_back(&self->all, &worker->all_node);
     if (strcmp(service, PROTO_SERVICE_COURSE) == 0) {
         worker->state = WORKER_IDLE;
@@ -134,7 +135,7 @@ worker_transition_ok(worker_state_t from, worker_state_t to)
     case WORKER_BUSY:
         return from == WORKER_RESERVED || from == WORKER_IDLE; /* IDLE: adopting an orphan */
     case WORKER_UNSERVED:
-        return false; /* only at creation */
+        return from != WORKER_UNSERVED; /* at creation, or drained (docs/admin.md) */
     }
     return false;
 }

@@ -26,7 +26,8 @@
  *   IDLE:     ready; in the idle list, least recently used first.
  *   RESERVED: a job is being prepared for it (dispatch UPDATE, PDF read).
  *   BUSY:     REQUEST sent; the worker is running the job.
- *   UNSERVED: ready for a service this broker has no jobs for: heartbeats only. */
+ *   UNSERVED: ready for a service this broker has no jobs for, or drained by an operator
+ *             (docs/admin.md): heartbeats only. */
 typedef enum {
     WORKER_IDLE,
     WORKER_RESERVED,
@@ -50,6 +51,11 @@ typedef struct worker_t {
     list_node_t all_node;  /* in the list of all workers always */
     int64_t expires_at;    /* dead when silent until then */
     int64_t last_sent;     /* last message sent to it */
+    /* Written by the broker, read by the admin socket (docs/admin.md). */
+    int64_t state_since; /* when it entered its state (set at creation, then by the broker) */
+    bool draining;       /* finish the current job, take no other (state UNSERVED after) */
+    uint64_t jobs_done;  /* results returned, by outcome */
+    uint64_t jobs_failed;
 } worker_t;
 
 typedef struct worker_registry_t worker_registry_t;

@@ -47,7 +47,8 @@ int log_level_parse(const char *name, log_level_t *level) PROFAI_MUST_CHECK;
 /* The lower-case name of a level ("error" ...). */
 const char *log_level_name(log_level_t level);
 
-/* Change the lowest level written; safe while other threads log. */
+/* Change the lowest level written; safe while other threads log (the broker's admin socket
+ * changes it live: docs/admin.md). */
 void log_set_level(log_level_t level);
 
 /* Parse "text", "journal" or "json" into *format; -1 for anything else. */

@@ -75,6 +75,11 @@ db_status_t db_job_json(db_pool_t *self, const char *job_id, const char *owner_i
 db_status_t db_jobs_json(db_pool_t *self, const char *owner_id, int limit, char **json,
                          size_t *len) PROFAI_MUST_CHECK;
 
+/* {"job_id":..., "events":[...]}: the job's history, oldest first (docs/api.md 4.14; the
+ * job_events rows of migration 006). owner_id as for db_job_json. */
+db_status_t db_job_events_json(db_pool_t *self, const char *job_id, const char *owner_id,
+                               char **json, size_t *len) PROFAI_MUST_CHECK;
+
 /* The owner (uuid) and state of a job. owner_id NULL: any owner, else only that owner's job
  * (another owner's job is DB_NOT_FOUND). */
 db_status_t db_job_owner(db_pool_t *self, const char *job_id, const char *owner_id, char owner[37],

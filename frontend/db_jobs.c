@@ -1,24 +1,48 @@
-/* db_jobs.c - see db.h: the job statements (docs/api.md 4.2, 4.3, 4.7). */
+/* db_jobs.c - see db.h: the job statements (docs/api.md 4.2, 4.3, 4.7, 4.14). */
 #include "db.h"
 
 #include "db_query.h"
 
 #include <stdio.h>
 
-/* The columns of one job as the API shows it, in the order s_job_write reads them.
- * queue_position counts the queued jobs created before this one (the index jobs_unfinished
- * serves it). retry_at comes from migration 003 (the retry back-off); it is read through
- * to_jsonb(jobs) so that this statement works on a schema without that column as well (null
- * then), whichever of the two migrations the database has. */
+/* The fair order of the queued jobs and the recent throughput, for queue_position and
+ * estimated_start (docs/api.md 4.2, "Queue position and estimated start"). The broker serves
+ * the owners with queued jobs in turn (docs/broker.md, "Fair scheduling"), so a job that is
+ * r-th in its owner's queue goes in round r: before it go every owner's first r-1 jobs, and
+ * the r-th jobs of the owners whose r-th job is older. `fair` numbers the queued jobs in that
+ * order (rank among the owner's queued jobs, then age); `recent` counts the jobs that ended
+ * in the last 5 minutes and the time they span (from the earliest start among them, at most
+ * 5 minutes back, at least 1 s), whose ratio is the recent throughput. The index
+ * jobs_owner_unfinished serves the ranks, jobs_finished the count (migration 005). */
 /* clang-format off */
+#define DB_JOB_WITH                                                                                \
+    "WITH ranked AS (SELECT id, created_at, row_number() OVER "                                    \
+    "(PARTITION BY owner_id ORDER BY created_at, id) AS r FROM jobs WHERE state = 'queued'), "     \
+    "fair AS (SELECT id, row_number() OVER (ORDER BY r, created_at, id) AS position "              \
+    "FROM ranked), "                                                                               \
+    "recent AS (SELECT count(*) AS n, greatest(1.0, extract(epoch FROM now() - greatest("          \
+    "min(coalesce(started_at, finished_at)), now() - interval '5 minutes'))) AS span "             \
+    "FROM jobs WHERE state IN ('succeeded', 'failed') "                                            \
+    "AND finished_at > now() - interval '5 minutes') "
+#define DB_JOB_FROM " jobs LEFT JOIN fair ON fair.id = jobs.id CROSS JOIN recent "
+
+/* The columns of one job as the API shows it, in the order s_job_write reads them.
+ * retry_at comes from migration 003 (the retry back-off); it is read through to_jsonb(jobs)
+ * so that this statement works on a schema without that column as well (null then).
+ * estimated_start: now + position / throughput, not before retry_at; null when nothing ended
+ * recently (the throughput is unknown) or the job is not queued. */
+#define DB_JOB_RETRY_AT "(to_jsonb(jobs) ->> 'retry_at')::timestamptz"
 #define DB_JOB_COLUMNS                                                                             \
     "jobs.id::text, jobs.title, jobs.state, jobs.progress, jobs.stage, jobs.attempts, "            \
     "jobs.error_code, jobs.error, "                                                                \
     "CASE WHEN jobs.state = 'succeeded' THEN jobs.course_id::text END, "                           \
-    "CASE WHEN jobs.state = 'queued' THEN 1 + (SELECT count(*) FROM jobs q "                       \
-    "WHERE q.state = 'queued' AND (q.created_at, q.id) < (jobs.created_at, jobs.id)) END, "        \
-    DB_TS("(to_jsonb(jobs) ->> 'retry_at')::timestamptz") ", "                                     \
-    DB_TS("jobs.created_at") ", " DB_TS("jobs.started_at") ", " DB_TS("jobs.finished_at")
+    "CASE WHEN jobs.state = 'queued' THEN fair.position END, "                                     \
+    DB_TS(DB_JOB_RETRY_AT) ", "                                                                    \
+    DB_TS("jobs.created_at") ", " DB_TS("jobs.started_at") ", " DB_TS("jobs.finished_at") ", "     \
+    DB_TS("CASE WHEN jobs.state = 'queued' AND fair.position IS NOT NULL AND recent.n > 0 "        \
+          "THEN greatest(now() + (fair.position * recent.span / recent.n)::float8 "                \
+          "* interval '1 second', "                                                                \
+          DB_JOB_RETRY_AT ") END")
 /* clang-format on */
 
 /* One job (columns DB_JOB_COLUMNS) as the API shows it (docs/api.md 4.2). */
@@ -53,6 +77,8 @@ s_job_write(json_t *j, PGresult *res, int row)
     db_write_text(j, res, row, 8);
     json_key(j, "queue_position");
     db_write_int(j, res, row, 9);
+    json_key(j, "estimated_start");
+    db_write_text(j, res, row, 14);
     json_key(j, "retry_at");
     db_write_text(j, res, row, 10);
     json_key(j, "created_at");
@@ -70,8 +96,9 @@ db_job_json(db_pool_t *self, const char *job_id, const char *owner_id, char **js
     const char *values[2] = {job_id, owner_id};
     PGresult *res = NULL;
     db_status_t status = db_query(self,
-                                  "SELECT " DB_JOB_COLUMNS " FROM jobs WHERE id = $1::uuid "
-                                  "AND ($2::uuid IS NULL OR owner_id = $2::uuid)",
+                                  DB_JOB_WITH "SELECT " DB_JOB_COLUMNS " FROM" DB_JOB_FROM
+                                              "WHERE jobs.id = $1::uuid "
+                                              "AND ($2::uuid IS NULL OR jobs.owner_id = $2::uuid)",
                                   2, values, NULL, NULL, PGRES_TUPLES_OK, &res);
     if (status != DB_OK)
         return status;
@@ -93,11 +120,12 @@ db_jobs_json(db_pool_t *self, const char *owner_id, int limit, char **json, size
     snprintf(limit_text, sizeof limit_text, "%d", limit);
     const char *values[2] = {owner_id, limit_text};
     PGresult *res = NULL;
-    db_status_t status = db_query(self,
-                                  "SELECT " DB_JOB_COLUMNS " FROM jobs "
-                                  "WHERE ($1::uuid IS NULL OR owner_id = $1::uuid) "
-                                  "ORDER BY created_at DESC, id DESC LIMIT $2::int",
-                                  2, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    db_status_t status =
+        db_query(self,
+                 DB_JOB_WITH "SELECT " DB_JOB_COLUMNS " FROM" DB_JOB_FROM
+                             "WHERE ($1::uuid IS NULL OR jobs.owner_id = $1::uuid) "
+                             "ORDER BY jobs.created_at DESC, jobs.id DESC LIMIT $2::int",
+                 2, values, NULL, NULL, PGRES_TUPLES_OK, &res);
     if (status != DB_OK)
         return status;
     json_t j;
@@ -133,4 +161,66 @@ db_job_owner(db_pool_t *self, const char *job_id, const char *owner_id, char own
     }
     PQclear(res);
     return status;
+}
+
+db_status_t
+db_job_events_json(db_pool_t *self, const char *job_id, const char *owner_id, char **json,
+                   size_t *len)
+{
+    const char *values[2] = {job_id, owner_id};
+    PGresult *res = NULL;
+    db_status_t status = db_query(
+        self,
+        "SELECT e.seq, " DB_TS(
+            "e.at") ", e.state, e.attempt, e.worker, e.stage,"
+                    " e.error_code, e.error FROM jobs j LEFT JOIN job_events e ON e.job_id = j.id"
+                    " WHERE j.id = $1::uuid AND ($2::uuid IS NULL OR j.owner_id = $2::uuid)"
+                    " ORDER BY e.seq",
+        2, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    if (status != DB_OK)
+        return status;
+    if (PQntuples(res) < 1) {
+        PQclear(res);
+        return DB_NOT_FOUND;
+    }
+    json_t j;
+    json_init(&j);
+    json_object_begin(&j);
+    json_key(&j, "job_id");
+    json_cstring(&j, job_id);
+    json_key(&j, "events");
+    json_array_begin(&j);
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (PQgetisnull(res, i, 0))
+            continue; /* a job without events (LEFT JOIN) */
+        json_object_begin(&j);
+        json_key(&j, "seq");
+        db_write_int(&j, res, i, 0);
+        json_key(&j, "at");
+        db_write_text(&j, res, i, 1);
+        json_key(&j, "state");
+        db_write_text(&j, res, i, 2);
+        json_key(&j, "attempt");
+        db_write_int(&j, res, i, 3);
+        json_key(&j, "worker");
+        db_write_text(&j, res, i, 4);
+        json_key(&j, "stage");
+        db_write_text(&j, res, i, 5);
+        json_key(&j, "error");
+        if (PQgetisnull(res, i, 6) && PQgetisnull(res, i, 7)) {
+            json_null(&j);
+        } else {
+            json_object_begin(&j);
+            json_key(&j, "code");
+            db_write_text(&j, res, i, 6);
+            json_key(&j, "message");
+            db_write_text(&j, res, i, 7);
+            json_object_end(&j);
+        }
+        json_object_end(&j);
+    }
+    json_array_end(&j);
+    json_object_end(&j);
+    PQclear(res);
+    return db_json_take(&j, json, len);
 }

@@ -2,8 +2,10 @@
 #include "error_http.h"
 
 static const error_http_t s_ok = {200, "OK"};
+static const error_http_t s_forbidden = {403, "Forbidden"};
 static const error_http_t s_not_found = {404, "Not Found"};
 static const error_http_t s_conflict = {409, "Conflict"};
+static const error_http_t s_too_many = {429, "Too Many Requests"};
 static const error_http_t s_internal = {500, "Internal Server Error"};
 static const error_http_t s_unavailable = {503, "Service Unavailable"};
 
@@ -20,11 +22,17 @@ error_http_of(profai_error_t code)
     case PROFAI_ERR_DB_UNAVAILABLE:
     case PROFAI_ERR_OVERLOADED:
         return &s_unavailable;
+    case PROFAI_ERR_QUEUE_QUOTA: /* waiting helps: the owner's jobs run meanwhile */
+        return &s_too_many;
+    case PROFAI_ERR_STORAGE_QUOTA: /* waiting does not help (courses keep their PDF) */
+        return &s_forbidden;
     case PROFAI_ERR_BAD_REQUEST:
     case PROFAI_ERR_UNSUPPORTED_VERSION:
     case PROFAI_ERR_UNKNOWN_SERVICE:
     case PROFAI_ERR_UNKNOWN_BLOB:
     case PROFAI_ERR_UNKNOWN_OWNER:
+    case PROFAI_ERR_UNKNOWN_WORKER: /* admin socket only */
+    case PROFAI_ERR_NOT_FAILED:     /* admin socket only */
     case PROFAI_ERR_NOT_PDF:
     case PROFAI_ERR_ENCRYPTED:
     case PROFAI_ERR_DAMAGED:

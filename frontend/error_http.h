@@ -1,7 +1,8 @@
 /*
  * error_http.h - the one table from protocol error codes (include/profai/errors.h) to the HTTP
  * answer the REST API gives when the broker refuses a request with that code (docs/api.md
- * section 3): unknown_job is 404, already_final 409, db_unavailable and overloaded 503 (with
+ * section 3): unknown_job is 404, already_final 409, queue_quota_exceeded 429 and
+ * storage_quota_exceeded 403 (a teacher's quotas), db_unavailable and overloaded 503 (with
  * Retry-After: a retry may succeed), every other code 500 (the client cannot fix it).
  */
 #ifndef PROFAI_FRONTEND_ERROR_HTTP_H

@@ -149,7 +149,43 @@ s_read_form(api_t *self, http_request_t *req, s_upload_t *up)
     return 0;
 }
 
-/* Hand the stored PDF to the broker and answer 202 (or 503/500). */
+/* Seconds a teacher over the queued-jobs quota is told to wait (Retry-After): about the time
+ * a few of its jobs take to run. */
+#define QUOTA_RETRY_AFTER_S 60
+
+/* The broker refused a submission for one of the teacher's quotas (docs/api.md 4.1): a problem
+ * document of type quota-exceeded whose member `quota` says which, with the broker's sentence
+ * (it has the numbers) as its detail. */
+static void
+s_reply_quota(http_request_t *req, profai_error_t code, const char *detail)
+{
+    const error_http_t *http = error_http_of(code);
+    bool queue = code == PROFAI_ERR_QUEUE_QUOTA;
+    json_t j;
+    json_init(&j);
+    json_object_begin(&j);
+    json_key(&j, "type");
+    json_cstring(&j, "urn:profai:problem:quota-exceeded");
+    json_key(&j, "title");
+    json_cstring(&j, http->title);
+    json_key(&j, "status");
+    json_int(&j, http->status);
+    json_key(&j, "detail");
+    json_cstring(&j, detail);
+    json_key(&j, "quota");
+    json_cstring(&j, queue ? "queued_jobs" : "stored_bytes");
+    json_object_end(&j);
+    char headers[48];
+    snprintf(headers, sizeof headers, "Retry-After: %d\r\n", QUOTA_RETRY_AFTER_S);
+    if (json_failed(&j))
+        http_reply_problem(req, 500, NULL, "out of memory");
+    else
+        http_reply(req, http->status, "application/problem+json", queue ? headers : NULL, j.data,
+                   j.len);
+    json_free(&j);
+}
+
+/* Hand the stored PDF to the broker and answer 202 (or 429/403 for a quota, 503/500). */
 static void
 s_submit(api_call_t *call, s_upload_t *up, const char *sha256)
 {
@@ -174,7 +210,11 @@ s_submit(api_call_t *call, s_upload_t *up, const char *sha256)
         return;
     }
     if (!reply.ok) {
-        if (error_http_of_name(reply.error_code)->status == 503) {
+        profai_error_t code = profai_error_from_name(reply.error_code);
+        if (code == PROFAI_ERR_QUEUE_QUOTA || code == PROFAI_ERR_STORAGE_QUOTA) {
+            log_info("upload by %s refused: %s %s", user->name, reply.error_code, reply.error);
+            s_reply_quota(req, code, reply.error);
+        } else if (error_http_of_name(reply.error_code)->status == 503) {
             log_warn("broker refused the upload by %s: %s %s", user->name, reply.error_code,
                      reply.error);
             http_reply_problem(req, 503, API_RETRY_AFTER,
@@ -286,6 +326,17 @@ jobs_get(api_call_t *call)
     size_t len = 0;
     db_status_t status = db_job_json(call->api->db, route_text(call->route, "id"),
                                      api_owner_filter(call->user), &json, &len);
+    api_reply_db_json(call->req, status, 200, json, len, "job");
+}
+
+/* GET /api/v1/jobs/{id}/events: the job's history, to its owner and admins (docs/api.md 4.14). */
+void
+jobs_events(api_call_t *call)
+{
+    char *json = NULL;
+    size_t len = 0;
+    db_status_t status = db_job_events_json(call->api->db, route_text(call->route, "id"),
+                                            api_owner_filter(call->user), &json, &len);
     api_reply_db_json(call->req, status, 200, json, len, "job");
 }
 

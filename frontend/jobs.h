@@ -12,5 +12,6 @@ void jobs_submit(api_call_t *call); /* POST /api/v1/jobs */
 void jobs_list(api_call_t *call);   /* GET /api/v1/jobs */
 void jobs_get(api_call_t *call);    /* GET /api/v1/jobs/{id} */
 void jobs_cancel(api_call_t *call); /* DELETE /api/v1/jobs/{id} */
+void jobs_events(api_call_t *call); /* GET /api/v1/jobs/{id}/events */
 
 #endif

@@ -39,6 +39,8 @@ const route_t route_table[] = {
      jobs_submit, true},
     {ROUTE_GET, "/api/v1/jobs/{id}", ROUTE_ROLES_STAFF, "students may not see jobs", NULL, NULL,
      {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "job"}}, jobs_get, true},
+    {ROUTE_GET, "/api/v1/jobs/{id}/events", ROUTE_ROLES_STAFF, "students may not see jobs", NULL,
+     NULL, {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "job"}}, jobs_events, true},
     {ROUTE_DELETE, "/api/v1/jobs/{id}", ROUTE_ROLES_STAFF, "students may not cancel jobs", NULL,
      NULL, {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "job"}}, jobs_cancel, true},
     {ROUTE_GET, "/api/v1/courses", ROUTE_ROLES_ALL, NULL, NULL, NULL,

@@ -1,12 +1,13 @@
 /*
  * main.c - profaictl: ProfAI's administration tool (docs/profaictl.md).
  *
- * Subcommands are rows of s_commands: "GROUP VERB ARGS...". Today they manage users and API
- * tokens directly in PostgreSQL; commands that talk to the broker's admin socket will be rows
- * of the same table with their own connection (see ctl_t).
+ * Subcommands are rows of s_commands: "GROUP VERB ARGS...", managing users and API tokens
+ * directly in PostgreSQL. The commands of the broker's admin socket (status, workers, jobs,
+ * ...) are rows of admin_cli.c's table.
  *
  * Exit status: 0 done, 1 failed (database unreachable, unknown user, ...), 2 usage error.
  */
+#include "admin_cli.h"
 #include "conf.h"
 
 #include <ctype.h>
@@ -87,9 +88,13 @@ s_help(void)
 {
     printf("usage: " PROG " [OPTIONS] COMMAND [ARGS]\n"
            "\n"
-           "Administer ProfAI: users and their API tokens (docs/profaictl.md).\n"
+           "Administer ProfAI: users and their API tokens, and the running broker through its\n"
+           "admin socket (docs/profaictl.md, docs/admin.md).\n"
            "\n"
-           "commands:\n");
+           "broker commands:\n");
+    admin_cli_help(stdout);
+    printf("\n"
+           "user and token commands (database):\n");
     for (size_t i = 0; i < CTL_NCOMMANDS; i++) {
         char synopsis[128];
         snprintf(synopsis, sizeof synopsis, "%s %s%s%s", s_commands[i].group, s_commands[i].verb,
@@ -108,6 +113,14 @@ s_help(void)
            "      --expires-at TIME     token create: expiry as an ISO 8601 time\n"
            "                            (2026-09-01T00:00:00Z)\n"
            "      --id ID               token revoke: the one token to revoke\n"
+           "  -a, --admin ENDPOINT      the broker's admin socket (default: $PROFAI_ADMIN, else\n"
+           "                            admin/endpoint in -c FILE or /etc/profai/broker.conf,\n"
+           "                            else ipc:///run/profai/admin.sock)\n"
+           "      --json                broker commands: JSON on stdout instead of tables\n"
+           "      --watch               status, workers: redraw every second until Ctrl-C\n"
+           "      --state S, --owner O, --limit N\n"
+           "                            jobs: only state S (queued, running, succeeded, failed,\n"
+           "                            cancelled), only owner O (uuid), at most N (default 50)\n"
            "  -h, --help                show this help\n"
            "      --version             show the version\n"
            "\n"
@@ -522,22 +535,45 @@ s_find(const char *group, const char *verb)
 int
 main(int argc, char **argv)
 {
-    static const struct option options[] = {{"database", required_argument, NULL, 'd'},
-                                            {"config", required_argument, NULL, 'c'},
-                                            {"role", required_argument, NULL, 'r'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {"expires", required_argument, NULL, 'e'},
-                                            {"expires-at", required_argument, NULL, 'E'},
-                                            {"id", required_argument, NULL, 'i'},
-                                            {"version", no_argument, NULL, 'V'},
-                                            {NULL, 0, NULL, 0}};
+    static const struct option options[] = {
+        {"database", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
+        {"role", required_argument, NULL, 'r'},     {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},        {"expires", required_argument, NULL, 'e'},
+        {"expires-at", required_argument, NULL, 'E'}, {"id", required_argument, NULL, 'i'},
+        {"admin", required_argument, NULL, 'a'},    {"json", no_argument, NULL, 'J'},
+        {"watch", no_argument, NULL, 'W'},          {"state", required_argument, NULL, 'S'},
+        {"owner", required_argument, NULL, 'O'},    {"limit", required_argument, NULL, 'L'},
+        {NULL, 0, NULL, 0}};
+    admin_cli_options_t admin = {0};
     ctl_t ctl = {.conninfo = NULL, .role = NULL, .db = NULL};
     char *none[1] = {NULL}; /* the absent optional argument */
     const char *database = NULL, *config_path = NULL;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":d:c:r:e:h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":d:c:r:e:a:h", options, NULL)) != -1) {
         switch (c) {
+        case 'a':
+            admin.admin = optarg;
+            break;
+        case 'J':
+            admin.json = true;
+            break;
+        case 'W':
+            admin.watch = true;
+            break;
+        case 'S':
+            admin.state = optarg;
+            break;
+        case 'O':
+            admin.owner = optarg;
+            break;
+        case 'L': {
+            char *end = NULL;
+            admin.limit = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || admin.limit < 1)
+                return s_usage("--limit needs a number from 1, not %s", optarg);
+            break;
+        }
         case 'd':
             database = optarg;
             break;
@@ -572,6 +608,10 @@ main(int argc, char **argv)
     char **args = argv + optind;
     if (nargs < 1)
         return s_usage("no command given%s", "");
+    if (admin_cli_is_command(args[0])) {
+        admin.config_path = config_path;
+        return admin_cli_run(&admin, nargs, args);
+    }
     const ctl_command_t *cmd = s_find(args[0], nargs > 1 ? args[1] : NULL);
     if (cmd == NULL) {
         char verbs[128] = "";

@@ -266,6 +266,8 @@ s_demo_tokens() {
 PROFAI_URL='$url'
 PROFAI_TEACHER_TOKEN='$teacher'
 PROFAI_STUDENT_TOKEN='$student'
+PROFAI_ADMIN='$ADMIN_ENDPOINT'
+export PROFAI_ADMIN
 EOF
     mv "$DEMO_ENV.tmp" "$DEMO_ENV"
     umask 022
@@ -285,6 +287,8 @@ s_banner() {
     broker:         $BROKER_ENDPOINT   ($WORKERS jobs at once; more workers:
                     bin/profai-worker -b $BROKER_ENDPOINT)
     database:       $CONNINFO
+    admin socket:   $ADMIN_ENDPOINT
+                    (bin/profaictl -a $ADMIN_ENDPOINT status)
     teacher token:  $teacher
     student token:  $student
     (saved in ${DEMO_ENV#"$ROOT"/}; logs in ${VAR#"$ROOT"/}/log/)
@@ -295,6 +299,7 @@ s_banner() {
          -F title='My course' "\$PROFAI_URL/api/v1/jobs"
     curl -sS -H "Authorization: Bearer \$PROFAI_TEACHER_TOKEN" "\$PROFAI_URL/api/v1/jobs/JOB_ID"
     curl -sS -H "Authorization: Bearer \$PROFAI_STUDENT_TOKEN" "\$PROFAI_URL/api/v1/courses/COURSE_ID"
+    bin/profaictl status      # and workers, jobs, job JOB_ID (PROFAI_ADMIN is in demo.env)
 
   Ctrl-C stops everything.
 
@@ -328,8 +333,10 @@ FRONTEND_PORT=$(s_free_port)
 FRONTEND_CONF=$ROOT/conf/frontend.conf
 URL=http://127.0.0.1:$PORT
 EDGE_USER=profai    # scripts/pg.sh's unprivileged user
+ADMIN_ENDPOINT=ipc://$VAR/admin.sock   # the broker's admin socket (docs/admin.md)
 
-s_spawn broker "$BIN/profai-broker" -d "$CONNINFO" -e "$BROKER_ENDPOINT" -v "$LOG_LEVEL"
+s_spawn broker "$BIN/profai-broker" -d "$CONNINFO" -e "$BROKER_ENDPOINT" -a "$ADMIN_ENDPOINT" \
+    -v "$LOG_LEVEL"
 s_spawn worker "$BIN/profai-worker" -b "$BROKER_ENDPOINT" -n "$WORKERS" -v "$LOG_LEVEL"
 s_wait_broker "$BROKER_ENDPOINT" || exit 1
 s_spawn frontend "$BIN/profai-frontend" -c "$FRONTEND_CONF" -l "127.0.0.1:$FRONTEND_PORT" \

@@ -542,9 +542,11 @@
 
     function queueWords(job) {
         if (job.state === 'queued' && Number.isInteger(job.queue_position)) {
-            return job.queue_position === 1 ? 'Next in the queue.'
+            const words = job.queue_position === 1 ? 'Next in the queue.'
                 : 'Position ' + job.queue_position + ' in the queue: ' +
                   plural(job.queue_position - 1, 'upload is', 'uploads are') + ' ahead of yours.';
+            const start = formatTime(job.estimated_start);
+            return start ? words + ' Expected to start around ' + start + '.' : words;
         }
         if (job.state === 'queued' && job.retry_at) {
             return 'Will try again at ' + formatTime(job.retry_at) + '.';

@@ -23,6 +23,10 @@ typedef enum {
     PROFAI_ERR_ALREADY_FINAL,       /* CANCEL names a job that has ended */
     PROFAI_ERR_DB_UNAVAILABLE,      /* PostgreSQL is down; nothing was committed */
     PROFAI_ERR_OVERLOADED,          /* the broker's write queue is full */
+    PROFAI_ERR_QUEUE_QUOTA,         /* SUBMIT: the owner has max_queued_per_owner jobs queued */
+    PROFAI_ERR_STORAGE_QUOTA,       /* SUBMIT: the owner's PDFs would pass max_bytes_per_owner */
+    PROFAI_ERR_UNKNOWN_WORKER,      /* an admin command names a worker the broker does not know */
+    PROFAI_ERR_NOT_FAILED,          /* an admin retry names a job that is not 'failed' */
     /* Job errors. */
     PROFAI_ERR_NOT_PDF,        /* the file is not a PDF */
     PROFAI_ERR_ENCRYPTED,      /* the PDF needs a password */

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import random
 import re
 import signal
@@ -355,6 +357,11 @@ class Stack:
         self.conninfo = cluster.create_database(self.dbname)
         self.broker_port = free_port()
         self.endpoint = f"tcp://127.0.0.1:{self.broker_port}"
+        # The admin socket (docs/admin.md) in a short private directory (ipc paths are limited
+        # to ~100 bytes), 0750 as systemd's RuntimeDirectory makes it.
+        self.admin_dir = Path(tempfile.mkdtemp(prefix="profai-admin-"))
+        self.admin_dir.chmod(0o750)
+        self.admin_endpoint = f"ipc://{self.admin_dir}/admin.sock"
         self.broker: Process | None = None
         self.workers: list[Process] = []
         self.frontends: list[Frontend] = []
@@ -389,6 +396,7 @@ class Stack:
             conf = self._write_conf("broker", {
                 "broker": {"endpoint": self.endpoint, **self._heartbeat_keys(), **broker_keys},
                 "database": {"conninfo": self.conninfo},
+                "admin": {"endpoint": self.admin_endpoint},
                 "log": {"level": self.log_level},
             })
             if self.broker is None:
@@ -505,6 +513,18 @@ class Stack:
         shown = re.sub(r"pai_[A-Za-z0-9_-]{43}", "pai_<token>", out.stdout)
         with open(self.outdir / "profaictl.log", "a") as log:
             log.write(f"$ profaictl {' '.join(args)}\n{shown}{out.stderr}"
+                      f"(exit {out.returncode})\n")
+        return out
+
+    def admin(self, *args: str, user: str | None = None) -> subprocess.CompletedProcess:
+        """profaictl on the broker's admin socket (as `user` with runuser, when given)."""
+        argv = [str(BIN / "profaictl"), "-a", self.admin_endpoint, *args]
+        if user is not None:
+            argv = ["runuser", "-u", user, "--", *argv]
+        out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             timeout=30)
+        with open(self.outdir / "profaictl.log", "a") as log:
+            log.write(f"$ profaictl {' '.join(args)}\n{out.stdout}{out.stderr}"
                       f"(exit {out.returncode})\n")
         return out
 
@@ -647,6 +667,7 @@ class Stack:
         if self._db is not None:
             self._db.close()
         self.http.close()
+        shutil.rmtree(self.admin_dir, ignore_errors=True)
 
 
 # ---- API payloads ----------------------------------------------------------------------------

@@ -48,7 +48,8 @@ TOKEN_RE = re.compile(r"^pai_[A-Za-z0-9_-]{43}$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ISO_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 JOB_FIELDS = ["job_id", "title", "state", "progress", "stage", "attempts", "error", "course_id",
-              "queue_position", "retry_at", "created_at", "started_at", "finished_at"]
+              "queue_position", "estimated_start", "retry_at", "created_at", "started_at",
+              "finished_at"]
 
 
 # ---- PostgreSQL --------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 /*
  * test_job_table.c - unit tests of the broker's job table (broker/job_table.h) and its
- * scheduler (broker/sched.h), without sockets or a database.
+ * fair queue as the table drives it (broker/fair_queue.h), without sockets or a database.
  *
  * Every transition of a job's life (docs/jobs.md) is driven through job_table_set_state and
  * job_table_retry; impossible ones are checked through the predicate job_transition_ok (the
@@ -15,7 +15,6 @@
 #include <cmocka.h>
 
 #include "job_table.h"
-#include "sched.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -142,19 +141,17 @@ test_dispatch_and_lose_worker(void **state)
 {
     (void)state;
     job_table_t *table = s_table();
-    sched_t *sched = sched_new();
-    assert_non_null(sched);
     job_t *a = job_table_add(table, JOB_A, OWNER, 0, JOB_QUEUED, 0, 0, -1);
     job_t *b = job_table_add(table, JOB_B, OWNER, 0, JOB_QUEUED, 0, 0, -1);
     char ids[64];
     s_queue_ids(table, ids, sizeof ids);
     assert_string_equal(ids, "a,b");
     /* FIFO: the first submitted goes first. */
-    assert_ptr_equal(sched_next(sched, table), a);
+    assert_ptr_equal(job_table_next_to_dispatch(table), a);
     a->attempts++;
     job_table_set_state(table, a, JOB_DISPATCHING);
     assert_int_equal(a->state, JOB_DISPATCHING);
-    assert_ptr_equal(sched_next(sched, table), b);
+    assert_ptr_equal(job_table_next_to_dispatch(table), b);
     assert_int_equal(job_table_counts(table).queued, 1);
     job_table_set_state(table, a, JOB_RUNNING);
     a->deadline = 5000;
@@ -186,8 +183,6 @@ test_dispatch_and_lose_worker(void **state)
     assert_int_equal(due, 4000);
     s_queue_ids(table, ids, sizeof ids);
     assert_string_equal(ids, "b");
-    sched_destroy(&sched);
-    assert_null(sched);
     job_table_destroy(&table);
 }
 
@@ -419,6 +414,110 @@ test_orphans(void **state)
     job_table_destroy(&table);
 }
 
+/* Dispatch every job the table lets go, up to n, as the broker does; their last id characters
+ * joined by ',' into out. */
+static void
+s_dispatch(job_table_t *table, int n, char *out, size_t size)
+{
+    out[0] = '\0';
+    job_t *job;
+    for (int i = 0; i < n && (job = job_table_next_to_dispatch(table)) != NULL; i++) {
+        job->attempts++;
+        job_table_set_state(table, job, JOB_DISPATCHING);
+        if (out[0] != '\0')
+            strncat(out, ",", size - strlen(out) - 1);
+        strncat(out, job->id, size - strlen(out) - 1);
+    }
+}
+
+#define OWNER_A "aaaaaaaa-0000-4000-8000-000000000000"
+#define OWNER_B "bbbbbbbb-0000-4000-8000-000000000000"
+
+/* The table serves owners in turn: B's one job after A's many goes second. */
+static void
+test_fair_between_owners(void **state)
+{
+    (void)state;
+    job_table_t *table = s_table();
+    char name[8];
+    for (int i = 1; i <= 100; i++) {
+        snprintf(name, sizeof name, "a%d", i);
+        assert_non_null(job_table_add(table, name, OWNER_A, 0, JOB_QUEUED, 0, 0, -1));
+    }
+    assert_non_null(job_table_add(table, "b1", OWNER_B, 0, JOB_QUEUED, 0, 0, -1));
+    char order[64];
+    s_dispatch(table, 4, order, sizeof order);
+    assert_string_equal(order, "a1,b1,a2,a3");
+    /* a1 loses its worker: back at the front of A's queue. B had nothing left, so its new job
+     * joins the ring behind A, whose turn it is. */
+    job_t *a1 = job_table_lookup(table, "a1");
+    job_table_set_state(table, a1, JOB_RUNNING);
+    assert_non_null(job_table_add(table, "b2", OWNER_B, 0, JOB_QUEUED, 0, 0, -1));
+    int64_t delay;
+    assert_int_equal(job_table_retry(table, a1, PROFAI_ERR_WORKER_LOST, 0, &delay),
+                     JOB_RETRY_AGAIN);
+    s_dispatch(table, 3, order, sizeof order);
+    assert_string_equal(order, "a1,b2,a4");
+    /* A back-off that ends puts the job at the front of its owner's queue too. */
+    job_t *a2 = job_table_lookup(table, "a2");
+    job_table_set_state(table, a2, JOB_RUNNING);
+    assert_int_equal(job_table_retry(table, a2, PROFAI_ERR_TIMEOUT, 0, &delay), JOB_RETRY_AGAIN);
+    assert_int_equal(a2->state, JOB_WAITING);
+    job_table_release_waiting(table, delay, NULL, NULL);
+    s_dispatch(table, 2, order, sizeof order);
+    assert_string_equal(order, "a2,a5");
+    job_table_destroy(&table);
+}
+
+/* A restarted broker loads the unfinished jobs oldest first: owners take turns in the order of
+ * their oldest queued job, and B's job submitted after A's hundred still goes early. Jobs
+ * found running (orphans) count toward the cap. */
+static void
+test_fair_order_after_restart(void **state)
+{
+    (void)state;
+    job_table_config_t config = {.max_attempts = 3,
+                                 .retry_base_ms = 1000,
+                                 .retry_max_ms = 8000,
+                                 .orphan_grace_ms = 6000,
+                                 .random = s_fixed_random,
+                                 .max_running_per_owner = 1};
+    job_table_t *table = job_table_new(&config);
+    /* As sql_stmt_unfinished returns them: by created_at. a0 was running. */
+    assert_non_null(job_table_add(table, "a0", OWNER_A, 1, JOB_ORPHANED, 0, 0, -1));
+    char name[8];
+    for (int i = 1; i <= 100; i++) {
+        snprintf(name, sizeof name, "a%d", i);
+        assert_non_null(job_table_add(table, name, OWNER_A, 0, JOB_QUEUED, 0, 0, -1));
+    }
+    assert_non_null(job_table_add(table, "b1", OWNER_B, 0, JOB_QUEUED, 0, 0, -1));
+    assert_non_null(job_table_add(table, "b2", OWNER_B, 0, JOB_QUEUED, 0, 0, -1));
+    char order[64];
+    /* A's orphan may still run: A is at its cap of 1, B goes first, then B is at its cap. */
+    s_dispatch(table, 10, order, sizeof order);
+    assert_string_equal(order, "b1");
+    /* b1 finishes: B may run another, but A has waited for a turn longer. The orphan's
+     * worker never comes back: requeued, it is A's first. */
+    job_t *b1 = job_table_lookup(table, "b1");
+    job_table_remove(table, &b1);
+    job_t *a0 = job_table_lookup(table, "a0");
+    int64_t delay;
+    assert_int_equal(job_table_retry(table, a0, PROFAI_ERR_WORKER_LOST, 0, &delay),
+                     JOB_RETRY_AGAIN);
+    s_dispatch(table, 10, order, sizeof order);
+    assert_string_equal(order, "b2,a0");
+    assert_null(job_table_next_to_dispatch(table)); /* both at their caps */
+    job_t *b2 = job_table_lookup(table, "b2");
+    job_table_remove(table, &b2);
+    assert_null(job_table_next_to_dispatch(table)); /* B has nothing queued, A is at its cap */
+    a0 = job_table_lookup(table, "a0");
+    job_table_remove(table, &a0);
+    s_dispatch(table, 10, order, sizeof order);
+    assert_string_equal(order, "a1");
+    assert_int_equal(job_table_counts(table).queued, 99);
+    job_table_destroy(&table);
+}
+
 int
 main(void)
 {
@@ -432,6 +531,8 @@ main(void)
         cmocka_unit_test(test_release_waiting),
         cmocka_unit_test(test_release_callback),
         cmocka_unit_test(test_orphans),
+        cmocka_unit_test(test_fair_between_owners),
+        cmocka_unit_test(test_fair_order_after_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

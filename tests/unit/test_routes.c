@@ -33,6 +33,7 @@ STUB(jobs_submit)
 STUB(jobs_list)
 STUB(jobs_get)
 STUB(jobs_cancel)
+STUB(jobs_events)
 STUB(courses_list)
 STUB(courses_get)
 STUB(courses_delete)
@@ -109,6 +110,7 @@ test_every_endpoint_reaches_its_handler(void **state)
         {"HEAD", "/api/v1/jobs", "jobs_list"},
         {"GET", "/api/v1/jobs/" ID, "jobs_get"},
         {"DELETE", "/api/v1/jobs/" ID, "jobs_cancel"},
+        {"GET", "/api/v1/jobs/" ID "/events", "jobs_events"},
         {"GET", "/api/v1/courses", "courses_list"},
         {"GET", "/api/v1/courses/" ID, "courses_get"},
         {"DELETE", "/api/v1/courses/" ID, "courses_delete"},
@@ -406,6 +408,7 @@ test_index_lists_the_table(void **state)
     char list[1024] = "";
     route_each_listed(s_collect, list);
     assert_string_equal(list, "GET /api/v1/jobs,POST /api/v1/jobs,GET /api/v1/jobs/{id},"
+                              "GET /api/v1/jobs/{id}/events,"
                               "DELETE /api/v1/jobs/{id},GET /api/v1/courses,"
                               "GET /api/v1/courses/{id},DELETE /api/v1/courses/{id},"
                               "GET /api/v1/courses/{id}/quiz,"

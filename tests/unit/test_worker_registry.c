@@ -107,9 +107,10 @@ test_transitions(void **state)
     /* expected[from][to] */
     static const bool expected[4][4] = {
         /*                   IDLE   RESERVED BUSY   UNSERVED */
-        [WORKER_IDLE] = {false, true, true, false},
-        [WORKER_RESERVED] = {true, false, true, false},
-        [WORKER_BUSY] = {true, false, false, false},
+        /* Any state may become UNSERVED: a worker drained by an operator. */
+        [WORKER_IDLE] = {false, true, true, true},
+        [WORKER_RESERVED] = {true, false, true, true},
+        [WORKER_BUSY] = {true, false, false, true},
         [WORKER_UNSERVED] = {false, false, false, false},
     };
     for (int from = WORKER_IDLE; from <= WORKER_UNSERVED; from++)

@@ -3,11 +3,13 @@
 
 #include "log.h"
 #include "notify.h"
+#include "profai/worker_identity.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 /* docs/protocol.md section 5: worker DEALER options. */
@@ -255,6 +257,23 @@ s_slot_try_ready(worker_t *self, slot_t *slot, int64_t now)
     s_slot_deliver(self, slot, now);
 }
 
+/* A fresh identity per socket carrying host, pid and version for the broker's admin socket
+ * (profai/worker_identity.h); fresh, so that a reconnecting slot is never taken for its old
+ * connection. Without one, ZeroMQ makes up an opaque identity, which works as well. */
+static void
+s_set_identity(zsock_t *sock)
+{
+    uint8_t random[WORKER_IDENTITY_RANDOM], identity[WORKER_IDENTITY_SIZE];
+    char host[WORKER_IDENTITY_HOST_MAX + 1] = "";
+    if (getrandom(random, sizeof random, 0) != (ssize_t)sizeof random)
+        return;
+    if (gethostname(host, sizeof host) != 0)
+        host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    size_t len = worker_identity_format(identity, random, host, (uint32_t)getpid(), PROFAI_VERSION);
+    zmq_setsockopt(zsock_resolve(sock), ZMQ_ROUTING_ID, identity, len);
+}
+
 static void
 s_slot_connect(worker_t *self, slot_t *slot, int64_t now)
 {
@@ -265,6 +284,7 @@ s_slot_connect(worker_t *self, slot_t *slot, int64_t now)
     }
     zsock_set_maxmsgsize(sock, WORKER_MAXMSGSIZE);
     zsock_set_linger(sock, WORKER_LINGER_MS);
+    s_set_identity(sock);
     /* Never block the loop on a send: a full queue means the broker is not reading. */
     zsock_set_sndtimeo(sock, 0);
     /* Queue nothing for a broker that is not there: a send succeeds only on a live connection
