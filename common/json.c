@@ -1,6 +1,8 @@
 /* json.c - see json.h. */
 #include "json.h"
 
+#include "strbuf.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,17 +42,11 @@ s_append(json_t *j, const char *s, size_t n)
 {
     if (j->failed)
         return;
-    if (j->len + n + 1 > j->cap) {
-        size_t cap = j->cap ? j->cap : 256;
-        while (cap < j->len + n + 1)
-            cap *= 2;
-        char *d = realloc(j->data, cap);
-        if (d == NULL) {
-            j->failed = true;
-            return;
-        }
-        j->data = d;
-        j->cap = cap;
+    /* The growth rule of every growable buffer (strbuf.h). */
+    if (n > SIZE_MAX / 4 - j->len ||
+        array_grow((void **)&j->data, &j->cap, j->len + n + 1, 1) != 0) {
+        j->failed = true;
+        return;
     }
     memcpy(j->data + j->len, s, n);
     j->len += n;

@@ -53,22 +53,11 @@ s_reserve(strbuf_t *b, size_t extra)
 {
     if (b->failed)
         return false;
-    if (extra > SIZE_MAX / 4 - b->len) {
+    if (extra > SIZE_MAX / 4 - b->len ||
+        array_grow((void **)&b->data, &b->cap, b->len + extra + 1, 1) != 0) {
         b->failed = true;
         return false;
     }
-    if (b->len + extra + 1 <= b->cap)
-        return true;
-    size_t cap = b->cap != 0 ? b->cap : 64;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    char *d = realloc(b->data, cap);
-    if (d == NULL) {
-        b->failed = true;
-        return false;
-    }
-    b->data = d;
-    b->cap = cap;
     return true;
 }
 
