@@ -16,13 +16,15 @@ POPPLER_CFLAGS := $(shell pkg-config --cflags poppler-glib glib-2.0 2>/dev/null)
 POPPLER_LIBS   := $(shell pkg-config --libs poppler-glib glib-2.0 2>/dev/null)
 GLIB_CFLAGS    := $(shell pkg-config --cflags glib-2.0 2>/dev/null)
 GLIB_LIBS      := $(shell pkg-config --libs glib-2.0 2>/dev/null)
+# sd_notify for the daemons (common/notify.c): linked into the three of them only.
+SYSTEMD_LIBS   := $(shell pkg-config --libs libsystemd 2>/dev/null)
 
 B   := build
 BIN := bin
 
 # ---- sources (one line per component; keep them explicit) ----------------------------
 COMMON_SRC   := common/log.c common/conf.c common/startup.c common/json.c common/utf8.c \
-                common/strbuf.c
+                common/strbuf.c common/notify.c
 PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.c protocol/messages.c \
                 protocol/admin_messages.c protocol/worker_identity.c \
                 protocol/mp_scan.c
@@ -90,11 +92,11 @@ $(LIB): $(LIB_OBJ)
 
 $(BIN)/profai-broker: $(patsubst %.c,$(B)/%.o,$(patsubst $(B)/%,%,$(BROKER_SRC))) $(LIB)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE) $(SYSTEMD_LIBS)
 
 $(BIN)/profai-worker: $(patsubst %.c,$(B)/%.o,$(WORKER_SRC)) $(LIB)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE) $(SYSTEMD_LIBS)
 
 $(patsubst %.c,$(B)/%.o,$(EXTRACT_SRC)): EXTRA_CFLAGS = $(POPPLER_CFLAGS)
 $(BIN)/profai-extract: $(patsubst %.c,$(B)/%.o,$(EXTRACT_SRC)) $(LIB)
@@ -104,7 +106,7 @@ $(BIN)/profai-extract: $(patsubst %.c,$(B)/%.o,$(EXTRACT_SRC)) $(LIB)
 $(patsubst %.c,$(B)/%.o,$(FRONTEND_SRC)): EXTRA_CFLAGS = $(GLIB_CFLAGS)
 $(BIN)/profai-frontend: $(patsubst %.c,$(B)/%.o,$(FRONTEND_SRC)) $(LIB)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcivetweb $(GLIB_LIBS) $(LDLIBS_BASE) -lpthread
+	$(CC) $(LDFLAGS) -o $@ $^ -lcivetweb $(GLIB_LIBS) $(LDLIBS_BASE) $(SYSTEMD_LIBS) -lpthread
 
 $(BIN)/profaictl: $(patsubst %.c,$(B)/%.o,$(CTL_SRC)) $(LIB)
 	@mkdir -p $(BIN)
@@ -166,6 +168,7 @@ format-check:
 
 include fuzz/fuzz.mk
 include mk/asan.mk
+include mk/install.mk
 include mk/cluster.mk
 include mk/load.mk
 include mk/bench.mk

@@ -35,6 +35,7 @@
 #include "admin.h"
 #include "broker_private.h"
 #include "log.h"
+#include "notify.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -485,12 +486,13 @@ s_turn(broker_t *self, bool read_router)
         items[n++] = (zmq_pollitem_t){NULL, fd, events, 0};
     }
     self->now = zclock_mono();
-    if (zmq_poll(items, n, s_timeout(self)) < 0) {
+    if (zmq_poll(items, n, notify_watchdog_cap(s_timeout(self))) < 0) {
         if (errno == EINTR)
             return 0;
         log_error("zmq_poll failed: %s", zmq_strerror(errno));
         return -1;
     }
+    notify_watchdog(); /* systemd's WatchdogSec=: this loop still turns */
     self->now = zclock_mono();
     if (read_router && (items[0].revents & ZMQ_POLLIN))
         s_read_router(self);
@@ -522,6 +524,7 @@ broker_run(broker_t *self, volatile sig_atomic_t *stop)
     }
     /* Stop taking work; let the writes already queued (results, requeues) commit. */
     self->stopping = true;
+    notify_stopping();
     s_flush_progress(self);
     store_flush(self->store);
     int64_t deadline = zclock_mono() + self->shutdown_timeout;

@@ -1,11 +1,14 @@
 /*
  * main.c - profai-broker: options, configuration, start-up (database, migrations, unfinished
- * jobs), then the event loop of broker.c until SIGINT or SIGTERM.
+ * jobs), then the event loop of broker.c until SIGINT or SIGTERM. Under systemd (Type=notify)
+ * it says what it waits for while starting and READY=1 once the socket is bound and the jobs
+ * are loaded.
  */
 #include "admin.h"
 #include "broker.h"
 #include "log.h"
 #include "migrate.h"
+#include "notify.h"
 #include "startup.h"
 
 #include <czmq.h>
@@ -142,6 +145,7 @@ s_serve(const broker_config_t *config)
 {
     volatile sig_atomic_t *stop = startup_stop_flag();
     char err[512];
+    notify_status("waiting for the database");
     PGconn *conn = migrate_connect(config->conninfo, stop);
     if (conn == NULL)
         return 0; /* stopped while waiting for the database */
@@ -163,6 +167,7 @@ s_serve(const broker_config_t *config)
     }
     PQfinish(conn);
     conn = NULL;
+    notify_ready("serving on %s", config->endpoint);
     status = broker_run(broker, stop) == 0 ? 0 : 1;
 done:
     PQfinish(conn);

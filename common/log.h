@@ -1,18 +1,27 @@
 /*
  * log.h - operator logs: one line per event on stderr (journald keeps them).
  *
- * Line format: `2026-11-28T21:00:00.123Z broker INFO job=... message`. The component is set
- * once by log_init (startup_init_log in the daemons); the caller puts the job or worker it
- * concerns in the message.
+ * Three line formats (log/format, docs/configuration.md):
+ *   text     `2026-11-28T21:00:00.123Z broker INFO job dispatched job=... attempt=1`
+ *   journal  `<6>INFO job dispatched job=... attempt=1`: the sd-daemon priority prefix lets
+ *            journald store the level (`journalctl -p err`); it adds the time and the program
+ *            name itself
+ *   json     `{"ts":"2026-...Z","level":"info","component":"broker","msg":"...","job":"..."}`
+ *            one object per line for log shippers; the job, worker and owner fields are the
+ *            values of the message's `job=`, `worker=` and `owner=` tokens, when it has them
+ * The component is set once by log_init (startup_init_log in the daemons); the caller puts the
+ * job or worker it concerns in the message as `job=ID`, `worker=ID`, `owner=ID` tokens.
  *
  * The log_error ... log_debug macros test the level first: when it is disabled their arguments
- * are neither evaluated nor formatted, so a debug line may call something costly.
+ * are neither evaluated nor formatted, so a debug line may call something costly. The level may
+ * change while threads log (log_set_level).
  */
 #ifndef PROFAI_LOG_H
 #define PROFAI_LOG_H
 
 #include <profai/compiler.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef enum {
     PROFAI_LOG_ERROR = 0,
@@ -21,21 +30,47 @@ typedef enum {
     PROFAI_LOG_DEBUG = 3
 } log_level_t;
 
-/* Set the component name (borrowed, must outlive logging) and the lowest level written. Call
- * before any thread logs. */
+typedef enum {
+    PROFAI_LOG_TEXT = 0,    /* time, component, level, message: for a terminal or a file */
+    PROFAI_LOG_JOURNAL = 1, /* <N> priority prefix, level, message: for journald */
+    PROFAI_LOG_JSON = 2     /* one JSON object per line: for log shippers */
+} log_format_t;
+
+/* Set the component name (borrowed, must outlive logging) and the lowest level written; the
+ * format stays as it was (text unless log_set_format changed it). Call before any thread
+ * logs. */
 void log_init(const char *component, log_level_t level);
 
 /* Parse "error", "warn", "info" or "debug" into *level; -1 for anything else. */
 int log_level_parse(const char *name, log_level_t *level) PROFAI_MUST_CHECK;
 
-/* Change the lowest level written, live (the broker's admin socket: docs/admin.md). */
+/* The lower-case name of a level ("error" ...). */
+const char *log_level_name(log_level_t level);
+
+/* Change the lowest level written; safe while other threads log (the broker's admin socket
+ * changes it live: docs/admin.md). */
 void log_set_level(log_level_t level);
+
+/* Parse "text", "journal" or "json" into *format; -1 for anything else. */
+int log_format_parse(const char *name, log_format_t *format) PROFAI_MUST_CHECK;
+
+/* The format to use when the configuration names none: journal when stderr is the stream
+ * systemd connected to journald (JOURNAL_STREAM names stderr's device and inode), else text. */
+log_format_t log_format_default(void);
+
+/* Change the line format. Call before any thread logs. */
+void log_set_format(log_format_t format);
 
 /* Whether lines of this level are written. */
 bool log_enabled(log_level_t level);
 
 /* Write one line if level is enabled. Thread-safe: the line is written with one call. */
 void log_write(log_level_t level, const char *fmt, ...) PROFAI_PRINTF(2, 3);
+
+/* Format one line of message msg at level into buf (at most size bytes, size > 64), ending
+ * with a newline, in the current format and component; returns its length. A message too long
+ * for buf is cut (a JSON line stays valid). What log_write writes; public for the tests. */
+size_t log_format_line(char *buf, size_t size, log_level_t level, const char *msg);
 
 #define PROFAI_LOG_AT(level, ...)                                                                  \
     do {                                                                                           \

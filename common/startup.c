@@ -20,6 +20,8 @@
 #define STARTUP_OPT_VERSION 256
 /* The key -v/--log-level overrides. */
 #define STARTUP_KEY_LOG_LEVEL "log/level"
+/* The key of the line format; absent: log_format_default. */
+#define STARTUP_KEY_LOG_FORMAT "log/format"
 
 /* The common options that override a key, like a program's own. */
 static const startup_option_t s_common_options[] = {
@@ -241,6 +243,12 @@ startup_init_log(startup_t *self)
     log_level_t level = PROFAI_LOG_INFO;
     if (log_level_parse(name, &level) != 0)
         startup_fail(self, STARTUP_KEY_LOG_LEVEL " = %s is not error, warn, info or debug", name);
+    const char *format_name = startup_conf_str(self, STARTUP_KEY_LOG_FORMAT, NULL);
+    log_format_t format = log_format_default();
+    if (format_name != NULL && log_format_parse(format_name, &format) != 0)
+        startup_fail(self, STARTUP_KEY_LOG_FORMAT " = %s is not text, journal or json",
+                     format_name);
+    log_set_format(format);
     log_init(self->program->component, level);
     return level;
 }
@@ -321,4 +329,21 @@ startup_wait_signal(void)
     int sig = 0;
     sigwait(&set, &sig); /* fails only for an invalid set */
     return sig;
+}
+
+int
+startup_wait_signal_for(long timeout_ms)
+{
+    if (timeout_ms < 0)
+        return startup_wait_signal();
+    sigset_t set;
+    s_stop_signals(&set);
+    struct timespec ts = {.tv_sec = timeout_ms / 1000, .tv_nsec = (timeout_ms % 1000) * 1000000};
+    for (;;) {
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig > 0)
+            return sig;
+        if (errno != EINTR)
+            return 0; /* EAGAIN: the time is up */
+    }
 }

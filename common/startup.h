@@ -71,7 +71,8 @@ long long startup_conf_int(startup_t *self, const char *key, long long def, long
                            long long max);
 
 /* Read log/level (default info; anything but error, warn, info, debug is a configuration
- * error), start logging under the program's component and return the level. */
+ * error) and log/format (text, journal or json; absent: journal when stderr goes to journald,
+ * else text), start logging under the program's component and return the level. */
 log_level_t startup_init_log(startup_t *self);
 
 /* A configuration error the program found itself: print "prog: sentence" on stderr, free self
@@ -98,5 +99,9 @@ int startup_block_signals(void) PROFAI_MUST_CHECK;
 
 /* Wait until SIGINT or SIGTERM arrives (after startup_block_signals); returns its number. */
 int startup_wait_signal(void);
+
+/* The same for at most timeout_ms (negative: no limit): the signal's number, or 0 when the time
+ * is up first (an interrupted wait starts its full time again). */
+int startup_wait_signal_for(long timeout_ms);
 
 #endif

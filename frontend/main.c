@@ -2,8 +2,11 @@
  * main.c - profai-frontend: the REST API server (docs/api.md).
  *
  * Reads the configuration (conf/frontend.conf), starts the database pool, the authenticator and
- * its token revocation listener (auth_listen.h) and the HTTP server, then waits for SIGTERM or
- * SIGINT and stops cleanly (exit 0).
+ * its token revocation listener (auth_listen.h) and the HTTP server, tells systemd it is ready,
+ * then waits for SIGTERM or SIGINT and stops cleanly (exit 0). Under a systemd watchdog
+ * (WatchdogSec=), the main thread, which serves no request itself, asks the server for
+ * GET /api/v1 before each WATCHDOG=1: a server whose threads are all stuck stops the pings and
+ * systemd restarts it.
  */
 #include "api.h"
 #include "auth.h"
@@ -11,19 +14,27 @@
 #include "db.h"
 #include "http.h"
 #include "log.h"
+#include "notify.h"
 #include "startup.h"
 
 #include <civetweb.h>
 #include <czmq.h>
 #include <errno.h>
+#include <netdb.h>
+#include <poll.h>
 #include <profai/proto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #define PROG "profai-frontend"
 /* How long a request waits for a free database connection before answering 503. */
 #define FRONTEND_DB_ACQUIRE_MS 5000
+/* The longest wait for the watchdog's own request (shorter when the watchdog is tighter). */
+#define FRONTEND_PROBE_MS 5000
 
 typedef struct {
     const char *listen;
@@ -145,6 +156,97 @@ s_settings_read(startup_t *st, s_settings_t *s)
     s->search_cache_ttl = startup_conf_int(st, "cache/search_ttl", 2000, 0, 60000);
 }
 
+/* Milliseconds left until deadline (CLOCK_MONOTONIC ms), at least 0. */
+static int
+s_ms_left(long long deadline)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long left = deadline - ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    return left > 0 ? (int)left : 0;
+}
+
+/* Wait up to the deadline for events on fd; false on timeout or error. */
+static bool
+s_wait_fd(int fd, short events, long long deadline)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+    int rc;
+    do
+        rc = poll(&p, 1, s_ms_left(deadline));
+    while (rc < 0 && errno == EINTR);
+    return rc == 1 && (p.revents & (events | POLLHUP)) != 0;
+}
+
+/*
+ * Whether the HTTP server answers GET /api/v1 (a constant document: no database, no broker,
+ * no token) with 200 within timeout_ms, asked over a connection to its own address (a
+ * wildcard address is asked on loopback). Only the status line is read.
+ */
+static bool
+s_http_probe(const char *host, int port, int timeout_ms)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long deadline = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 + timeout_ms;
+    if (strcmp(host, "0.0.0.0") == 0 || *host == '\0')
+        host = "127.0.0.1";
+    else if (strcmp(host, "::") == 0)
+        host = "::1";
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
+    struct addrinfo *ai = NULL;
+    if (getaddrinfo(host, service, &hints, &ai) != 0)
+        return false;
+    bool ok = false;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto done;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 &&
+        (errno != EINPROGRESS || !s_wait_fd(fd, POLLOUT, deadline)))
+        goto done;
+    static const char request[] = "GET /api/v1 HTTP/1.0\r\nUser-Agent: profai-watchdog\r\n\r\n";
+    if (send(fd, request, sizeof request - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof request - 1))
+        goto done;
+    char status[16];
+    size_t len = 0;
+    while (len < sizeof status - 1 && s_wait_fd(fd, POLLIN, deadline)) {
+        ssize_t n = recv(fd, status + len, sizeof status - 1 - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    status[len] = '\0';
+    /* "HTTP/1.1 200 " */
+    ok = len >= 12 && strncmp(status, "HTTP/1.", 7) == 0 && strncmp(status + 8, " 200", 4) == 0;
+done:
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return ok;
+}
+
+/* Wait for SIGTERM or SIGINT and return it; under a systemd watchdog, ping it meanwhile as long
+ * as the server answers. */
+static int
+s_serve_until_signal(const char *host, int port)
+{
+    for (;;) {
+        long wait = notify_watchdog_cap(-1);
+        int sig = startup_wait_signal_for(wait);
+        if (sig > 0)
+            return sig;
+        int probe_ms = wait / 2 < FRONTEND_PROBE_MS ? (int)(wait / 2) : FRONTEND_PROBE_MS;
+        if (s_http_probe(host, port, probe_ms))
+            notify_watchdog();
+        else
+            log_warn("watchdog: GET /api/v1 on %s:%d got no 200 within %d ms; systemd restarts "
+                     "the frontend if this goes on (WatchdogSec=)",
+                     host, port, probe_ms);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -242,11 +344,14 @@ main(int argc, char **argv)
     char host[64] = "0.0.0.0"; /* civetweb reads a bare port as every address */
     if (strchr(s.listen, ':') != NULL)
         snprintf(host, sizeof host, "%.*s", (int)strcspn(s.listen, ":"), s.listen);
-    log_info("listening on http://%s:%d (threads=%lld, max_upload=%lld, broker=%s)", host,
-             http_server_port(server), s.threads, s.max_upload, s.broker);
+    int port = http_server_port(server);
+    log_info("listening on http://%s:%d (threads=%lld, max_upload=%lld, broker=%s)", host, port,
+             s.threads, s.max_upload, s.broker);
 
     served = true;
-    int sig = startup_wait_signal();
+    notify_ready("listening on http://%s:%d", host, port);
+    int sig = s_serve_until_signal(host, port);
+    notify_stopping();
     log_info("%s received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     rc = 0;
 done:

@@ -24,7 +24,9 @@ clang
 libclang-rt-14-dev
 llvm
 libseccomp-dev
+libsystemd-dev
 postgresql
+systemd
 poppler-utils
 qpdf
 curl

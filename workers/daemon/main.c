@@ -2,12 +2,13 @@
  * main.c - profai-worker: serve course.build jobs from a ProfAI broker.
  *
  * Reads the configuration (conf/worker.conf, ZPL) and command-line overrides, finds the
- * profai-extract program, turns SIGTERM/SIGINT into stop requests on a self-pipe, and runs
- * the event loop of worker.c. The worker needs nothing but the broker endpoint: no database,
- * no shared disk.
+ * profai-extract program, turns SIGTERM/SIGINT into stop requests on a self-pipe, tells systemd
+ * it is ready (Type=notify) and runs the event loop of worker.c. The worker needs nothing but
+ * the broker endpoint: no database, no shared disk.
  */
 #define _GNU_SOURCE
 #include "log.h"
+#include "notify.h"
 #include "startup.h"
 #include "worker.h"
 
@@ -43,7 +44,8 @@ s_help(void)
            "  worker/liveness        3          silent intervals before the broker is dead\n"
            "  worker/drain_timeout   30000      ms to finish jobs on SIGTERM\n"
            "  worker/extract         \"\"         profai-extract path (\"\": beside this "
-           "program)\n"
+           "program,\n"
+           "                                    else ../libexec/profai/ from it)\n"
            "  worker/page_delay_ms   0          TEST SEAM: extractor sleeps per page\n"
            "  worker/crash_attempts  0          TEST SEAM: SIGSEGV the extractor of attempts 1..N\n"
            "  limits/address_space   1G         extractor RLIMIT_AS (0 = inherit)\n"
@@ -55,7 +57,9 @@ s_help(void)
            "  log/level              info\n");
 }
 
-/* The profai-extract beside this program's binary. */
+/* The profai-extract beside this program's binary (bin/ of the build tree); when there is none
+ * there, the installed one, $(PREFIX)/libexec/profai/ for $(PREFIX)/bin/profai-worker (make
+ * install, docs/operations.md). Neither executable: the first, for the error message. */
 static int
 s_default_extract(char *buf, size_t size)
 {
@@ -64,8 +68,16 @@ s_default_extract(char *buf, size_t size)
     if (n <= 0)
         return -1;
     self[n] = '\0';
-    int m = snprintf(buf, size, "%s/profai-extract", dirname(self));
-    return m > 0 && (size_t)m < size ? 0 : -1;
+    const char *dir = dirname(self);
+    char installed[PATH_MAX];
+    int m = snprintf(buf, size, "%s/profai-extract", dir);
+    if (m <= 0 || (size_t)m >= size)
+        return -1;
+    snprintf(installed, sizeof installed, "%s/../libexec/profai/profai-extract", dir);
+    if (access(buf, X_OK) != 0 && access(installed, X_OK) == 0 && realpath(installed, self) &&
+        strlen(self) < size)
+        snprintf(buf, size, "%s", self);
+    return 0;
 }
 
 static const startup_option_t s_options[] = {
@@ -135,6 +147,9 @@ main(int argc, char **argv)
         log_error("cannot create the worker (out of memory?)");
         goto done;
     }
+    /* Ready: the slots connect on their own (ZeroMQ retries until the broker listens), so a
+     * worker started before its broker serves as soon as the broker is there. */
+    notify_ready("%d job slots for %s at %s", wc.concurrency, wc.service, wc.endpoint);
     rc = worker_run(worker, startup_stop_fd(st)) == 0 ? 0 : 1;
 done:
     worker_destroy(&worker);

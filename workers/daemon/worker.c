@@ -2,6 +2,7 @@
 #include "worker.h"
 
 #include "log.h"
+#include "notify.h"
 #include "profai/worker_identity.h"
 
 #include <ctype.h>
@@ -622,6 +623,7 @@ s_on_stop_request(worker_t *self, int64_t now)
 {
     if (!self->draining) {
         self->draining = true;
+        notify_stopping();
         self->drain_deadline = now + self->config.drain_timeout;
         log_info("stopping: %d job(s) to finish and deliver, for up to %lld ms",
                  s_running_jobs(self), self->config.drain_timeout);
@@ -678,12 +680,13 @@ worker_run(worker_t *self, int stop_fd)
         }
         int64_t wait = next - now;
         wait = wait < 0 ? 0 : wait > WORKER_POLL_MAX_MS ? WORKER_POLL_MAX_MS : wait;
-        if (zmq_poll(items, n, (long)wait) < 0) {
+        if (zmq_poll(items, n, notify_watchdog_cap((long)wait)) < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             log_error("zmq_poll failed: %s", zmq_strerror(zmq_errno()));
             return -1;
         }
+        notify_watchdog(); /* systemd's WatchdogSec=: this loop still turns */
         now = zclock_mono();
         for (int k = 0; k < n; k++) {
             slot_t *slot = owners[k];
