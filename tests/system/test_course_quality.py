@@ -204,20 +204,22 @@ def matching(actual: list, expected: list) -> int:
 def check_words_match_pdftotext(course: dict, pdf: Path) -> float:
     """Lesson words against pdftotext of the lesson's pages, running lines out of both.
 
-    Lessons of an outline or of page groups are whole pages: each must agree at
-    LESSON_AGREEMENT_MIN, all of them together at WORD_AGREEMENT_MIN, as 2 * common / (len a +
-    len b) with common the words in order (difflib). Lessons cut at detected headings hold
-    part of their first and last page: each must be found, in order, in its pages (share of
-    its own words); and the lessons one after the other must agree with the whole document."""
+    Page groups are whole pages: each lesson must agree at LESSON_AGREEMENT_MIN, all of them
+    together at WORD_AGREEMENT_MIN, as 2 * common / (len a + len b) with common the words in
+    order (difflib). Lessons of an outline or of detected headings are cut at their headings,
+    inside pages: each must be found, in order, in its pages (share of its own words); and
+    the lessons one after the other must agree with the whole document (text lost or given
+    to two lessons lowers it)."""
     pages = strip_running(pdftotext_pages(str(pdf)))
     assert len(pages) == course["source"]["pages"]
+    cut = course["structure"] in ("headings", "outline")
     common = total = 0
     for lesson in lessons_of(course):
         where = f"{pdf.name}: {lesson['title']!r} pages {lesson['page_start']}-{lesson['page_end']}"
         actual = tokens(lesson["text"])
         expected = tokens("\n".join(pages[lesson["page_start"] - 1:lesson["page_end"]]))
         same = matching(actual, expected)
-        if course["structure"] == "headings":
+        if cut:
             score = same / len(actual) if actual else 1.0
         else:
             size = len(actual) + len(expected)
@@ -225,7 +227,7 @@ def check_words_match_pdftotext(course: dict, pdf: Path) -> float:
             common += same
             total += size
         assert score >= LESSON_AGREEMENT_MIN, f"{where}: word agreement {score:.4f}"
-    if course["structure"] == "headings":
+    if cut:
         actual = [t for lesson in lessons_of(course) for t in tokens(lesson["text"])]
         expected = tokens("\n".join(pages))
         common, total = matching(actual, expected), len(actual) + len(expected)
