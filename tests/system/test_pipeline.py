@@ -144,8 +144,9 @@ def check_lesson_texts(course: dict, pdf: Path, exact: bool = True,
     cut at their headings inside pages (docs/course-generation.md), so a lesson holds part of
     its first and last page: each must be found, in order, in its pages, as a share of its
     own words of at least min_lesson_agreement (a lesson given the wrong pages scores near 0);
-    and the lessons one after the other must agree with the whole document at min_agreement,
-    as 2 * common / (len a + len b) (text lost, or given to two lessons, lowers it)."""
+    and all the lessons' words must agree with the whole document's at min_agreement, as
+    2 * common / (len a + len b) (test_course_quality.bag_matching: text lost, or given to
+    two lessons, lowers it)."""
     pages = pdftotext_pages(pdf)
     assert len(pages) == course["source"]["pages"]
     if not exact:
@@ -168,9 +169,9 @@ def check_lesson_texts(course: dict, pdf: Path, exact: bool = True,
             assert score >= min_lesson_agreement, f"{where}: word agreement {score:.4f}"
             sequence += actual
     if not exact:
-        from test_course_quality import tokens
+        from test_course_quality import bag_matching, tokens
         expected = tokens("\n".join(pages))
-        same = matching_words(sequence, expected)
+        same = bag_matching(sequence, expected)
         size = len(sequence) + len(expected)
         score = 2 * same / size if size else 1.0
         assert score >= min_agreement, f"{pdf.name}: word agreement {score:.4f}"

@@ -645,7 +645,7 @@ test_course_build_writes_the_document(void **state)
     s_model_plain(&dm, 3);
     s_entry(&dm, 1, "Chapter \"One\"", 1);
     assert_int_equal(docmodel_meta_set(&dm, "PDF title", "An author"), 0);
-    course_source_t source = {NULL, "a.pdf", "abc"};
+    course_source_t source = {NULL, "a.pdf", "abc", {0, 0}};
     char *json = NULL;
     size_t len = 0;
     course_error_t err = {PROFAI_OK, {0}};
@@ -667,7 +667,7 @@ test_course_build_writes_the_document(void **state)
 
     /* Without any title: "Untitled course", null metadata. */
     s_model_plain(&dm, 1);
-    source = (course_source_t){NULL, NULL, NULL};
+    source = (course_source_t){NULL, NULL, NULL, {0, 0}};
     assert_int_equal(course_build(&dm, &source, 1 << 20, &json, &len, &err), 0);
     assert_true(strncmp(json,
                         "{\"title\":\"Untitled course\",\"source\":{\"filename\":\"\",\"sha256\":"

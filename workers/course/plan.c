@@ -167,7 +167,7 @@ s_letters_key(const char *s, size_t len, strbuf_t *out)
 static bool
 s_line_holds_title(const text_line_t *l, const strbuf_t *tkey, strbuf_t *scratch)
 {
-    if (l->running || tkey->len == 0)
+    if (tkey->len == 0)
         return false;
     s_letters_key(l->text, l->len, scratch);
     if (scratch->len == 0 || scratch->len > tkey->len)
@@ -178,14 +178,30 @@ s_line_holds_title(const text_line_t *l, const strbuf_t *tkey, strbuf_t *scratch
 
 #define PLAN_DEST_SLACK 4.0f  /* points a heading's box may start above its destination */
 #define PLAN_TITLE_NEAR 72.0f /* a line holding the title this near the destination is it */
+#define PLAN_DEST_NEAR 24.0f  /* ... even one marked as a running line, this near */
 
 /* The line where outline entry e starts, not before line `floor`: the line holding its title
  * nearest to its destination (or the first one on its page when the destination has no
  * position); else the first line of text at or below the destination; else the page's first
  * line (its end when the destination is below every line). */
+/* Is the line only a section number ("4.17", "B.2.")? */
+static bool
+s_number_only(const text_line_t *l)
+{
+    const char *t = l->text;
+    size_t len = l->len, digits = 0;
+    docmodel_trim(&t, &len);
+    for (size_t i = 0; i < len; i++) {
+        if (t[i] >= '0' && t[i] <= '9')
+            digits++;
+        else if (t[i] != '.' && !(i == 0 && t[i] >= 'A' && t[i] <= 'Z'))
+            return false;
+    }
+    return digits > 0 && len <= 12;
+}
+
 static size_t
-s_entry_line(const docmodel_t *doc, const doc_entry_t *e, size_t floor, strbuf_t *tkey,
-             strbuf_t *scratch)
+s_entry_line(docmodel_t *doc, const doc_entry_t *e, size_t floor, strbuf_t *tkey, strbuf_t *scratch)
 {
     size_t b, end;
     textclean_page_lines(doc->lines, doc->nlines, e->page, &b, &end);
@@ -201,17 +217,25 @@ s_entry_line(const docmodel_t *doc, const doc_entry_t *e, size_t floor, strbuf_t
         if (!s_line_holds_title(l, tkey, scratch))
             continue;
         if (e->top < 0) {
+            if (l->running)
+                continue;
             best = i;
             break;
         }
         float gap = l->y0 > e->top ? l->y0 - e->top : e->top - l->y0;
-        if (text_line_has_box(l) && gap <= best_gap) {
+        /* At its destination, a line taken for a running title echo is the heading. */
+        if (text_line_has_box(l) && gap <= best_gap && (!l->running || gap <= PLAN_DEST_NEAR)) {
             best = i;
             best_gap = gap;
         }
     }
-    if (best != SIZE_MAX)
+    if (best != SIZE_MAX) {
+        doc->lines[best].running = false;
+        /* A section number that poppler reads as a line of its own opens the heading. */
+        if (best > b && s_number_only(&doc->lines[best - 1]) && !doc->lines[best - 1].running)
+            best--;
         return best;
+    }
     if (e->top < 0)
         return b;
     for (size_t i = b; i < end; i++) {
@@ -227,7 +251,7 @@ s_entry_line(const docmodel_t *doc, const doc_entry_t *e, size_t floor, strbuf_t
 static void
 s_entry_lines(planner_t *p)
 {
-    const docmodel_t *doc = p->doc;
+    docmodel_t *doc = p->doc;
     p->eline = calloc(doc->nentries + 1, sizeof *p->eline);
     strbuf_t tkey, scratch;
     strbuf_init(&tkey);
@@ -357,9 +381,15 @@ s_plan_outline(planner_t *p)
     if (first >= doc->nentries)
         return;
     int first_page = doc->entries[first].page;
-    if (first_page > 1) {
-        plan_module_t *m = s_module_add(p, s_strdup(p, "Front matter"), 1, first_page - 1, true);
-        s_lesson_add(p, m, s_strdup(p, "Front matter"), 1, first_page - 1);
+    /* Pages before the first entry, or text above it on its page (a title page's), are
+     * the front matter. */
+    bool text_before = false;
+    for (size_t i = 0; i < p->eline[first] && !text_before; i++)
+        text_before = s_line_has_text(&doc->lines[i]);
+    if (first_page > 1 || text_before) {
+        int end = first_page > 1 ? first_page - 1 : 1;
+        plan_module_t *m = s_module_add(p, s_strdup(p, "Front matter"), 1, end, true);
+        s_lesson_add(p, m, s_strdup(p, "Front matter"), 1, end);
     }
     for (size_t i = first; i < doc->nentries && !p->failed; i = s_next_at_or_above(doc, i, 1)) {
         const doc_entry_t *e = &doc->entries[i];
