@@ -435,7 +435,7 @@
         } else if (name === 'courses') {
             viewCourses(seq, params.get('q') || '');
         } else if (name === 'course' && parts[1] && parts[2] === 'quiz') {
-            viewQuiz(seq, parts[1]);
+            viewQuiz(seq, parts[1], parts[3] || null);
         } else if (name === 'course' && parts[1]) {
             viewCourse(seq, parts[1], parts[2] === 'lesson' ? parts[3] : null);
         } else {
@@ -945,6 +945,12 @@
         show($('lesson-terms-box'), terms.length > 0);
         show($('lesson-summary-box'), 'summary' in l || 'key_terms' in l);
         renderText($('lesson-text'), l.text);
+        // This lesson's own quiz, when the course lists its questions.
+        const asked = Array.isArray(course.quiz) ? course.quiz.filter((q) => q && q.lesson === entry.id).length : 0;
+        const lessonQuiz = $('lesson-quiz');
+        lessonQuiz.setAttribute('href', '#/course/' + encodeId(course.id) + '/quiz/' + encodeId(entry.id));
+        setText(lessonQuiz, 'Quiz on this lesson (' + plural(asked, 'question', 'questions') + ')');
+        show(lessonQuiz, asked > 0);
         const prev = $('lesson-prev');
         const next = $('lesson-next');
         show(prev, index > 0);
@@ -1140,7 +1146,8 @@
         formError('quiz-error', null);
     }
 
-    async function viewQuiz(seq, courseId) {
+    // The whole quiz, or one lesson's questions (lessonId).
+    async function viewQuiz(seq, courseId, lessonId) {
         showView('loading');
         let course;
         let quiz;
@@ -1155,12 +1162,15 @@
         }
         if (seq !== state.seq) return;
         quiz.questions = Array.isArray(quiz.questions) ? quiz.questions : [];
+        const entry = lessonId ? lessonsOf(course).find((e) => e.id === lessonId) : null;
+        if (entry) quiz.questions = quiz.questions.filter((q) => q && q.lesson === entry.id);
         state.quiz = {courseId, questions: quiz.questions};
-        $('quiz-back').setAttribute('href', '#/course/' + encodeId(courseId));
-        setText($('quiz-title'), 'Quiz: ' + (course.title || 'Untitled'));
+        $('quiz-back').setAttribute('href', entry ? lessonHash(courseId, entry.id) : '#/course/' + encodeId(courseId));
+        setText($('quiz-back'), entry ? '← Back to the lesson' : '← Back to the course');
+        setText($('quiz-title'), 'Quiz: ' + (entry ? (entry.lesson.title || 'Untitled') : (course.title || 'Untitled')));
         setText($('quiz-intro'), quiz.questions.length === 0
-            ? 'This course has no quiz: its lessons have too little text to ask about.'
-            : plural(quiz.questions.length, 'question', 'questions') + '. Pick one answer for each, then check your answers.');
+            ? (entry ? 'This lesson has no questions.' : 'This course has no quiz: its lessons have too little text to ask about.')
+            : plural(quiz.questions.length, 'question', 'questions') + '. Answer as many as you like, then check your answers.');
         renderQuestions(course, quiz);
         resetQuiz();
         show($('quiz-form'), quiz.questions.length > 0);
@@ -1189,13 +1199,18 @@
             fb.hidden = false;
             if (!r.correct && firstWrong === null) firstWrong = qi;
         });
-        const total = Number(result.total) || state.quiz.questions.length;
-        const score = Number(result.score) || 0;
+        // Scored over the questions on the page (one lesson's, or the whole quiz): the
+        // server counts the questions of the whole quiz, those left out as wrong.
+        const shown = state.quiz.questions.map((q) => byId.get(q.id)).filter((r) => r);
+        const total = shown.length || state.quiz.questions.length;
+        const score = shown.filter((r) => r.correct).length;
+        const open = shown.filter((r) => !Number.isInteger(r.chosen)).length;
         const pct = total > 0 ? Math.round(100 * score / total) : 0;
         setText($('quiz-score-number'), score + ' / ' + total);
         $('quiz-score-bar').value = pct;
         setText($('quiz-score-words'), 'You answered ' + plural(score, 'question', 'questions') + ' of ' + total +
-            ' correctly (' + pct + '%). ' + (pct === 100 ? 'Perfect!' : pct >= 70 ? 'Well done.' : 'Read the lessons again and have another go.'));
+            ' correctly (' + pct + '%)' + (open > 0 ? ', ' + plural(open, 'question', 'questions') + ' left open' : '') + '. ' +
+            (pct === 100 ? 'Perfect!' : pct >= 70 ? 'Well done.' : 'Read the lessons again and have another go.'));
         $('quiz-score').dataset.score = String(score);
         $('quiz-score').dataset.total = String(total);
         show($('quiz-score'), true);
@@ -1216,10 +1231,10 @@
             if (chosen) answers[q.id] = parseInt(chosen.value, 10);
             else if (missing < 0) missing = qi;
         });
-        if (missing >= 0) {
-            const left = quiz.questions.length - Object.keys(answers).length;
-            formError('quiz-error', 'Answer every question first: ' + plural(left, 'question is', 'questions are') + ' still open.');
-            const first = $('quiz-form').querySelector('input[name="q-' + missing + '"]');
+        // A partial attempt is fine (questions left open count as wrong), an empty one is not.
+        if (Object.keys(answers).length === 0) {
+            formError('quiz-error', 'Answer at least one question first.');
+            const first = $('quiz-form').querySelector('input[name="q-' + Math.max(missing, 0) + '"]');
             if (first) first.focus();
             return;
         }

@@ -347,6 +347,8 @@ def check_summaries_and_key_terms(course: dict) -> None:
         text = " ".join(lesson["text"].split())
         summary = lesson["summary"]
         assert isinstance(summary, str)
+        # Issue 11: no words glued together by an extraction that lost its spaces.
+        assert not [t for t in summary.split() if len(t) > 40], (lesson["title"], summary)
         if summary:
             parts = re.split(r"(?<=[.!?。！？])\s+", summary)
             assert 2 <= len(parts) <= 12, summary  # 2-4 sentences (abbreviations split more)

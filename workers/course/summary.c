@@ -30,6 +30,15 @@ summary_sentence_ok(const char *text, const sentences_t *all, const sentence_t *
         signs += text[i] != '\0' && strchr(CODE_SIGNS, text[i]) != NULL;
     if (signs > CODE_SIGNS_MAX || signs * 40 > s->end - s->start)
         return false;
+    /* Words run together by an extraction that lost its spaces ("Namehtmlhelp.button.print"):
+     * no sentence to show. */
+    size_t run = 0;
+    for (size_t i = s->start; i < s->end; i++) {
+        unsigned char c = (unsigned char)text[i];
+        run = c == ' ' || c == '\n' ? 0 : run + ((c & 0xC0) != 0x80);
+        if (run > SUMMARY_TOKEN_MAX)
+            return false;
+    }
     size_t lettered = 0;
     for (size_t k = s->first; k < s->first + s->count; k++)
         lettered += (all->tokens[k].flags & TOKEN_LETTER) != 0;
