@@ -148,5 +148,6 @@ format-check:
 
 include fuzz/fuzz.mk
 include mk/asan.mk
+include mk/quality.mk
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -335,6 +335,7 @@
         courses: {cursor: null, q: ''},
         course: null,   // the course document being read
         quiz: null,     // the quiz being taken
+        quizQuestions: null, // {courseId, questions}: a course's quiz, for its lessons' links
         deletable: null, // {id, ok}: whether the caller may delete that course
         notice: null,   // a sentence for the next view ("The course ... was deleted.")
     };
@@ -945,12 +946,7 @@
         show($('lesson-terms-box'), terms.length > 0);
         show($('lesson-summary-box'), 'summary' in l || 'key_terms' in l);
         renderText($('lesson-text'), l.text);
-        // This lesson's own quiz, when the course lists its questions.
-        const asked = Array.isArray(course.quiz) ? course.quiz.filter((q) => q && q.lesson === entry.id).length : 0;
-        const lessonQuiz = $('lesson-quiz');
-        lessonQuiz.setAttribute('href', '#/course/' + encodeId(course.id) + '/quiz/' + encodeId(entry.id));
-        setText(lessonQuiz, 'Quiz on this lesson (' + plural(asked, 'question', 'questions') + ')');
-        show(lessonQuiz, asked > 0);
+        showLessonQuiz(course, entry);
         const prev = $('lesson-prev');
         const next = $('lesson-next');
         show(prev, index > 0);
@@ -964,6 +960,30 @@
             next.setAttribute('title', lessons[index + 1].lesson.title || '');
         }
         renderToc(course, lessons, entry.id);
+    }
+
+    // The link to this lesson's own quiz, shown when the lesson has questions. The course
+    // document lists them for teachers; students read the quiz (without answers) once.
+    async function showLessonQuiz(course, entry) {
+        const link = $('lesson-quiz');
+        show(link, false);
+        let questions = Array.isArray(course.quiz) ? course.quiz : null;
+        if (!questions) {
+            if (!state.quizQuestions || state.quizQuestions.courseId !== course.id) {
+                try {
+                    const quiz = await api('GET', API + '/courses/' + encodeId(course.id) + '/quiz');
+                    state.quizQuestions = {courseId: course.id,
+                                           questions: Array.isArray(quiz.questions) ? quiz.questions : []};
+                } catch (err) {
+                    return; // the lesson reads without its quiz
+                }
+            }
+            questions = state.quizQuestions.questions;
+        }
+        const asked = questions.filter((q) => q && q.lesson === entry.id).length;
+        link.setAttribute('href', '#/course/' + encodeId(course.id) + '/quiz/' + encodeId(entry.id));
+        setText(link, 'Quiz on this lesson (' + plural(asked, 'question', 'questions') + ')');
+        show(link, asked > 0);
     }
 
     async function fetchCourse(courseId) {

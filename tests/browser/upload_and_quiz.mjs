@@ -272,6 +272,7 @@ async function studentLearns(page, courseId, prefix) {
     // One lesson's quiz, answered in part: the score counts the lesson's questions.
     let lessonQuiz = false;
     for (let i = 0; i < count && !lessonQuiz; i++) {
+        await page.waitForLoadState('networkidle'); // the link waits for the quiz's questions
         if (!(await page.locator('#lesson-quiz').isVisible())) {
             if (!(await page.locator('#course-toc').evaluate((d) => d.open))) {
                 await page.click('#course-toc summary');

@@ -348,7 +348,9 @@ def check_summaries_and_key_terms(course: dict) -> None:
         summary = lesson["summary"]
         assert isinstance(summary, str)
         # Issue 11: no words glued together by an extraction that lost its spaces.
-        assert not [t for t in summary.split() if len(t) > 40], (lesson["title"], summary)
+        # (Chinese and Japanese are written without spaces: their characters do not count.)
+        assert not [t for t in summary.split() if len(_CJK.sub("", t)) > 40], \
+            (lesson["title"], summary)
         if summary:
             parts = re.split(r"(?<=[.!?。！？])\s+", summary)
             assert 2 <= len(parts) <= 12, summary  # 2-4 sentences (abbreviations split more)
@@ -363,6 +365,9 @@ def check_summaries_and_key_terms(course: dict) -> None:
             words = term.casefold().split()
             assert 1 <= len(words) <= 3, term
             assert not set(words) & stop, (lesson["title"], term)
+
+
+_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 
 
 def check_ids(course: dict) -> None:

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #define POOL_LESSONS 40 /* distractors come from lessons at most this far away */
-#define POOL_MAX 64     /* distractor candidates looked at per question */
+#define POOL_MAX 128    /* distractor candidates looked at per question */
 
 static void s_question_free(quiz_question_t *q);
 
@@ -193,7 +193,7 @@ s_pool(const terms_t *t, const quiz_doc_t *doc, const keyterms_t *keyterms, size
 }
 
 /* The ending of a term's last word that tells its part of speech apart from a noun's:
- * 1 "-ly" (adverb), 2 "-ed" (participle), 3 "-ing"; 0 otherwise. */
+ * 1 "-ly" (adverb), 2 "-ed" (participle); 0 otherwise ("-ing" makes nouns as often). */
 static int
 s_ending(const char *s)
 {
@@ -202,9 +202,7 @@ s_ending(const char *s)
         return 0;
     if (strcmp(s + n - 2, "ly") == 0)
         return 1;
-    if (strcmp(s + n - 2, "ed") == 0)
-        return 2;
-    return strcmp(s + n - 3, "ing") == 0 ? 3 : 0;
+    return strcmp(s + n - 2, "ed") == 0 ? 2 : 0;
 }
 
 /* Is c of the same kind as the answer: a word count off by one at most, a length no more
@@ -216,7 +214,7 @@ s_same_kind(const quiz_doc_t *doc, const keyterm_t *c, const keyterm_t *answer, 
         return false;
     size_t cl = utf8_length(c->text, strlen(c->text));
     size_t al = utf8_length(answer->text, strlen(answer->text));
-    if (2 * cl > 5 * al || 2 * al > 5 * cl)
+    if (cl > 3 * al || al > 3 * cl)
         return false;
     if (s_ending(c->text) != s_ending(answer->text))
         return false;

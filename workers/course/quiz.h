@@ -13,8 +13,8 @@
  * absent from the lesson, with the same number of words, the same kind of spelling (lower
  * case, Capitalised, ACRONYM/CamelCase, with digits or symbols) and a similar length; never
  * a term of a boilerplate lesson, a word count off by more than one, a length more than
- * 2.5 times the other's, a different ending of the last word among -ly, -ed, -ing (adverbs
- * and participles are not nouns), a person's name (quiz_is_name) for an answer that is none,
+ * 3 times the other's, a different ending of the last word among -ly, -ed (adverbs and
+ * participles are not nouns), a person's name (quiz_is_name) for an answer that is none,
  * nor a term that also completes the sentence (quiz_also_correct). The
  * answer's position comes from a fixed permutation of 0..3 per block of four questions, so
  * positions are used equally over a course and cannot be guessed from the question number.

@@ -33,9 +33,11 @@ summary_sentence_ok(const char *text, const sentences_t *all, const sentence_t *
     /* Words run together by an extraction that lost its spaces ("Namehtmlhelp.button.print"):
      * no sentence to show. */
     size_t run = 0;
-    for (size_t i = s->start; i < s->end; i++) {
-        unsigned char c = (unsigned char)text[i];
-        run = c == ' ' || c == '\n' ? 0 : run + ((c & 0xC0) != 0x80);
+    for (size_t i = s->start; i < s->end;) {
+        uint32_t c;
+        i += utf8_decode(text + i, s->end - i, &c);
+        /* Chinese and Japanese are written without spaces: no glue there. */
+        run = c == ' ' || c == '\n' || utf8_is_cjk(c) ? 0 : run + 1;
         if (run > SUMMARY_TOKEN_MAX)
             return false;
     }

@@ -19,7 +19,9 @@
 #define SUMMARY_MIN_SENTENCES 3 /* fewer sentences in the lesson: no summary ("") */
 #define SUMMARY_MIN_WORDS 40    /* fewer words in the lesson: no summary */
 #define SUMMARY_MAX_SENTENCES 4
-#define SUMMARY_TOKEN_MAX 40 /* characters; a longer run without a space is glued words */
+#define SUMMARY_TOKEN_MAX                                                                          \
+    40 /* characters; a longer run without a space is glued words                                  \
+          (Chinese and Japanese characters aside) */
 
 typedef struct {
     double *scores; /* owned; by sentence of the lesson: centrality, -1 when not a candidate */
