@@ -442,6 +442,40 @@ def test_heading_detection_recovers_the_outline(amc_manuals, workdir):
         assert recall >= HEADING_RECALL_MIN, f"{name}: heading recall {recall:.2f}"
 
 
+def latex_manual() -> Path:
+    pdf = next((Path(n) for n in _listing() if n.endswith("latex/automultiplechoice.pdf")), None)
+    if pdf is None:
+        pytest.skip("no AMC LaTeX package manual")
+    return pdf
+
+
+INDEX_TITLE = re.compile(r"(?i)^\W*(index|contents|table of contents)\W*$")
+
+
+def test_unnumbered_chapters_and_indexes(workdir):
+    """Issue 11: the AMC LaTeX manual ends with two unnumbered chapters, "Contents" and
+    "Index". Stripped of its outline, both come back as modules at the outline's pages; with
+    or without the outline, an index or a table of contents is no lesson to learn from: no
+    summary, no key terms, no question."""
+    pdf = latex_manual()
+    toc = get_toc(pdf)
+    unnumbered = [(title_key(t), p) for level, t, p in toc
+                  if level == 1 and not re.match(r"\s*\d", t)]
+    assert unnumbered, toc
+    stripped = extract(without_outline(pdf, workdir))
+    found = {(title_key(m["title"]), m["page_start"]) for m in stripped["modules"]}
+    assert set(unnumbered) <= found, (unnumbered, sorted(found))
+    for course in (stripped, course_of(str(pdf))):
+        asked = {q["lesson"] for q in course["quiz"]}
+        indexes = [x for m in course["modules"] for x in m["lessons"]
+                   if INDEX_TITLE.match(x["title"]) or
+                   (INDEX_TITLE.match(m["title"]) and len(m["lessons"]) == 1)]
+        assert indexes, course["structure"]
+        for lesson in indexes:
+            assert lesson["summary"] == "" and lesson["key_terms"] == [], lesson["title"]
+            assert lesson["id"] not in asked, lesson["title"]
+
+
 def test_no_headings_means_page_groups(docbook_reference):
     """docbook-xsl's reference manual sets its titles in the body font, inside the text:
     there is nothing to detect, and the course falls back to page groups."""

@@ -999,8 +999,7 @@ test_quiz_also_correct(void **state)
     assert_false(quiz_also_correct(&doc, prompt, "PDF"));
     /* Both sides must be found: "exported to a" + "ods" is not in the text. */
     assert_false(quiz_also_correct(&doc, prompt, "ODS"));
-    assert_true(quiz_also_correct(&doc, "The _____ command writes corrected sheets.",
-                                  "annotate"));
+    assert_true(quiz_also_correct(&doc, "The _____ command writes corrected sheets.", "annotate"));
 }
 
 static void
@@ -1021,14 +1020,18 @@ test_quiz_boilerplate(void **state)
         strcat(index, entry);
     }
     assert_true(quiz_is_boilerplate(NULL, index, strlen(index)));
+    assert_true(quiz_is_index(NULL, index, strlen(index)));
+    assert_true(quiz_is_index("Table of Contents", "", 0));
+    assert_true(quiz_is_index("Index", "", 0));
+    assert_false(quiz_is_index("GNU Free Documentation License", "", 0));
+    assert_false(quiz_is_index("Indexing the scans", "", 0));
 }
 
 static void
 s_question_add(quiz_t *quiz, size_t lesson, const char *prompt, const char *answer)
 {
-    assert_int_equal(array_grow((void **)&quiz->items, &quiz->cap, quiz->count + 1,
-                                sizeof *quiz->items),
-                     0);
+    assert_int_equal(
+        array_grow((void **)&quiz->items, &quiz->cap, quiz->count + 1, sizeof *quiz->items), 0);
     quiz_question_t q = {lesson, 0, strdup(prompt), {NULL}, 0};
     q.choices[0] = strdup(answer);
     q.choices[1] = strdup("alpha");

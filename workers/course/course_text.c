@@ -69,7 +69,7 @@ s_read_lessons(analysis_t *a, const course_text_lesson_t *lessons, course_text_t
 }
 
 static int
-s_summarise(analysis_t *a, course_text_t *out)
+s_summarise(analysis_t *a, const course_text_lesson_t *lessons, course_text_t *out)
 {
     for (size_t i = 0; i < a->n; i++) {
         if (terms_tally(&a->terms, i, &a->tally) != 0 ||
@@ -78,6 +78,14 @@ s_summarise(analysis_t *a, course_text_t *out)
             return -1;
         out->lessons[i].summary = a->summaries[i].text;
         a->summaries[i].text = NULL;
+        /* An index or a table of contents is no lesson to summarise: it keeps its text only
+         * (its sentence scores stay for the quiz, which asks it nothing). */
+        if (quiz_is_index(lessons[i].title, lessons[i].text, lessons[i].len)) {
+            keyterms_free(&out->lessons[i].keyterms);
+            memset(&out->lessons[i].keyterms, 0, sizeof out->lessons[i].keyterms);
+            if (out->lessons[i].summary != NULL)
+                out->lessons[i].summary[0] = '\0';
+        }
     }
     return 0;
 }
@@ -168,7 +176,7 @@ course_text_analyse(const course_text_lesson_t *lessons, size_t n,
         terms_init(&a.terms, a.stopwords) != 0)
         goto done;
     out->nlessons = n;
-    if (s_read_lessons(&a, lessons, out) != 0 || s_summarise(&a, out) != 0 ||
+    if (s_read_lessons(&a, lessons, out) != 0 || s_summarise(&a, lessons, out) != 0 ||
         s_quiz(&a, lessons, options, out) != 0)
         goto done;
     rc = 0;

@@ -606,27 +606,30 @@ s_title_word(const char *t, const char *k, bool whole)
     return false;
 }
 
-bool
-quiz_is_boilerplate(const char *title, const char *text, size_t len)
+/* Does lower-case s hold one of words[0..n) (prefixes unless whole)? */
+static bool
+s_title_has(const char *title, const char *const *words, size_t n, bool whole)
 {
-    static const char *const prefixes[] = {
-        "licen",    "copyright",    "front matter", "contents",       "bibliograph", "acknowledg",
-        "colophon", "legal notice", "remerciement", "table des mati", "mentions l"};
-    static const char *const words[] = {"index", "references", "références", "bibliography"};
-    if (title != NULL) {
-        strbuf_t lower;
-        strbuf_init(&lower);
-        s_lower(title, strlen(title), &lower);
-        bool found = false;
-        for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes && !found && lower.data; i++)
-            found = s_title_word(lower.data, prefixes[i], false);
-        for (size_t i = 0; i < sizeof words / sizeof *words && !found && lower.data; i++)
-            found = s_title_word(lower.data, words[i], true);
-        strbuf_free(&lower);
-        if (found)
-            return true;
-    }
-    /* An index or a table of contents: numbers are a quarter of its words or more. */
+    if (title == NULL)
+        return false;
+    strbuf_t lower;
+    strbuf_init(&lower);
+    s_lower(title, strlen(title), &lower);
+    bool found = false;
+    for (size_t i = 0; i < n && !found && lower.data != NULL; i++)
+        found = s_title_word(lower.data, words[i], whole);
+    strbuf_free(&lower);
+    return found;
+}
+
+bool
+quiz_is_index(const char *title, const char *text, size_t len)
+{
+    static const char *const words[] = {"index",    "contents", "table des matières",
+                                        "sommaire", "inhalt",   "índice"};
+    if (s_title_has(title, words, sizeof words / sizeof *words, true))
+        return true;
+    /* Untitled: numbers are a quarter of its words or more. */
     size_t tokens = 0, numbers = 0;
     for (size_t i = 0; i < len;) {
         while (i < len && isspace((unsigned char)text[i]))
@@ -643,6 +646,18 @@ quiz_is_boilerplate(const char *title, const char *text, size_t len)
         numbers += digits && isdigit((unsigned char)text[start]);
     }
     return tokens >= 40 && 4 * numbers >= tokens;
+}
+
+bool
+quiz_is_boilerplate(const char *title, const char *text, size_t len)
+{
+    static const char *const prefixes[] = {"licen",        "copyright",    "front matter",
+                                           "bibliograph",  "acknowledg",   "colophon",
+                                           "legal notice", "remerciement", "mentions l"};
+    static const char *const words[] = {"references", "références", "bibliography"};
+    return s_title_has(title, prefixes, sizeof prefixes / sizeof *prefixes, false) ||
+           s_title_has(title, words, sizeof words / sizeof *words, true) ||
+           quiz_is_index(title, text, len);
 }
 
 /* ---------------------------------------------------------------- selection */

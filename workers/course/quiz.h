@@ -71,9 +71,13 @@ int quiz_add_lesson(const terms_t *t, const quiz_doc_t *doc, const keyterms_t *k
  * are left out; then give the answers their positions (quiz_answer_position) anew. */
 void quiz_select(quiz_t *quiz, size_t max);
 
-/* Is this lesson boilerplate, by its title (licence, copyright, front matter, contents,
- * index, bibliography, references, acknowledgements) or by its text (mostly lines that end
- * with page numbers: an index or a table of contents)? title may be NULL. */
+/* Is this lesson a back-of-book index or a table of contents: by its title ("Index",
+ * "Contents", "Table des matières", ...) or by its text (40 words or more, a quarter of them
+ * page numbers)? title may be NULL. Such a lesson gets no summary and no key terms either. */
+bool quiz_is_index(const char *title, const char *text, size_t len);
+
+/* Is this lesson boilerplate: an index or contents (quiz_is_index), or by its title licence,
+ * copyright, front matter, bibliography, references, acknowledgements? title may be NULL. */
 bool quiz_is_boilerplate(const char *title, const char *text, size_t len);
 
 /* Is term a person's name: two or three Capitalised words none of which the document
