@@ -1,4 +1,5 @@
 /* quiz.c - see quiz.h. */
+#define _GNU_SOURCE /* memmem */
 #include "quiz.h"
 
 #include "strbuf.h"
@@ -456,8 +457,10 @@ static bool
 s_has_lower_word(const char *text, size_t len, const char *w, size_t n)
 {
     for (size_t i = 0; n > 0 && i + n <= len; i++) {
-        if (text[i] != w[0] || memcmp(text + i, w, n) != 0)
-            continue;
+        const char *at = memmem(text + i, len - i, w, n);
+        if (at == NULL)
+            return false;
+        i = (size_t)(at - text);
         unsigned char before = i > 0 ? (unsigned char)text[i - 1] : ' ';
         unsigned char after = i + n < len ? (unsigned char)text[i + n] : ' ';
         if (before < 0x80 && !isalnum(before) && after < 0x80 && !isalnum(after))
@@ -576,14 +579,14 @@ quiz_also_correct(const quiz_doc_t *doc, const char *prompt, const char *candida
             strbuf_append(&needle, p.data + left, at - left);
             strbuf_append(&needle, c.data, c.len);
             correct = !strbuf_failed(&needle) &&
-                      s_contains(doc->lower, doc->lower_len, needle.data, needle.len);
+                      memmem(doc->lower, doc->lower_len, needle.data, needle.len) != NULL;
         }
         if (correct && right > after) {
             strbuf_reset(&needle);
             strbuf_append(&needle, c.data, c.len);
             strbuf_append(&needle, p.data + after, right - after);
             correct = !strbuf_failed(&needle) &&
-                      s_contains(doc->lower, doc->lower_len, needle.data, needle.len);
+                      memmem(doc->lower, doc->lower_len, needle.data, needle.len) != NULL;
         }
     }
     strbuf_free(&p);
