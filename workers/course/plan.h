@@ -8,10 +8,9 @@
  * deeper entries fold into their level-2 lesson; each lesson's text runs from its entry's
  * line (the line its destination points at, or the line of the page that holds its title)
  * to the next lesson's, so that lessons sharing a page share none of its text. Without an
- * outline, headings found from the
- * typography (headings.h) play the outline's part and cut the text at their lines; a
- * document without either is cut into page groups whose lessons are named after their first
- * line when it looks like a heading.
+ * outline, headings found from the typography (headings.h) play the outline's part and cut
+ * the text at their lines; a document without either is cut into page groups whose lessons
+ * are named after their first line when it looks like a heading.
  */
 #ifndef PROFAI_PLAN_H
 #define PROFAI_PLAN_H
