@@ -172,5 +172,6 @@ include mk/install.mk
 include mk/cluster.mk
 include mk/load.mk
 include mk/bench.mk
+include mk/quality.mk
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

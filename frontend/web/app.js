@@ -335,6 +335,7 @@
         courses: {cursor: null, q: ''},
         course: null,   // the course document being read
         quiz: null,     // the quiz being taken
+        quizQuestions: null, // {courseId, questions}: a course's quiz, for its lessons' links
         deletable: null, // {id, ok}: whether the caller may delete that course
         notice: null,   // a sentence for the next view ("The course ... was deleted.")
     };
@@ -435,7 +436,7 @@
         } else if (name === 'courses') {
             viewCourses(seq, params.get('q') || '');
         } else if (name === 'course' && parts[1] && parts[2] === 'quiz') {
-            viewQuiz(seq, parts[1]);
+            viewQuiz(seq, parts[1], parts[3] || null);
         } else if (name === 'course' && parts[1]) {
             viewCourse(seq, parts[1], parts[2] === 'lesson' ? parts[3] : null);
         } else {
@@ -947,6 +948,7 @@
         show($('lesson-terms-box'), terms.length > 0);
         show($('lesson-summary-box'), 'summary' in l || 'key_terms' in l);
         renderText($('lesson-text'), l.text);
+        showLessonQuiz(course, entry);
         const prev = $('lesson-prev');
         const next = $('lesson-next');
         show(prev, index > 0);
@@ -960,6 +962,30 @@
             next.setAttribute('title', lessons[index + 1].lesson.title || '');
         }
         renderToc(course, lessons, entry.id);
+    }
+
+    // The link to this lesson's own quiz, shown when the lesson has questions. The course
+    // document lists them for teachers; students read the quiz (without answers) once.
+    async function showLessonQuiz(course, entry) {
+        const link = $('lesson-quiz');
+        show(link, false);
+        let questions = Array.isArray(course.quiz) ? course.quiz : null;
+        if (!questions) {
+            if (!state.quizQuestions || state.quizQuestions.courseId !== course.id) {
+                try {
+                    const quiz = await api('GET', API + '/courses/' + encodeId(course.id) + '/quiz');
+                    state.quizQuestions = {courseId: course.id,
+                                           questions: Array.isArray(quiz.questions) ? quiz.questions : []};
+                } catch (err) {
+                    return; // the lesson reads without its quiz
+                }
+            }
+            questions = state.quizQuestions.questions;
+        }
+        const asked = questions.filter((q) => q && q.lesson === entry.id).length;
+        link.setAttribute('href', '#/course/' + encodeId(course.id) + '/quiz/' + encodeId(entry.id));
+        setText(link, 'Quiz on this lesson (' + plural(asked, 'question', 'questions') + ')');
+        show(link, asked > 0);
     }
 
     async function fetchCourse(courseId) {
@@ -1142,7 +1168,8 @@
         formError('quiz-error', null);
     }
 
-    async function viewQuiz(seq, courseId) {
+    // The whole quiz, or one lesson's questions (lessonId).
+    async function viewQuiz(seq, courseId, lessonId) {
         showView('loading');
         let course;
         let quiz;
@@ -1157,12 +1184,15 @@
         }
         if (seq !== state.seq) return;
         quiz.questions = Array.isArray(quiz.questions) ? quiz.questions : [];
+        const entry = lessonId ? lessonsOf(course).find((e) => e.id === lessonId) : null;
+        if (entry) quiz.questions = quiz.questions.filter((q) => q && q.lesson === entry.id);
         state.quiz = {courseId, questions: quiz.questions};
-        $('quiz-back').setAttribute('href', '#/course/' + encodeId(courseId));
-        setText($('quiz-title'), 'Quiz: ' + (course.title || 'Untitled'));
+        $('quiz-back').setAttribute('href', entry ? lessonHash(courseId, entry.id) : '#/course/' + encodeId(courseId));
+        setText($('quiz-back'), entry ? '← Back to the lesson' : '← Back to the course');
+        setText($('quiz-title'), 'Quiz: ' + (entry ? (entry.lesson.title || 'Untitled') : (course.title || 'Untitled')));
         setText($('quiz-intro'), quiz.questions.length === 0
-            ? 'This course has no quiz: its lessons have too little text to ask about.'
-            : plural(quiz.questions.length, 'question', 'questions') + '. Pick one answer for each, then check your answers.');
+            ? (entry ? 'This lesson has no questions.' : 'This course has no quiz: its lessons have too little text to ask about.')
+            : plural(quiz.questions.length, 'question', 'questions') + '. Answer as many as you like, then check your answers.');
         renderQuestions(course, quiz);
         resetQuiz();
         show($('quiz-form'), quiz.questions.length > 0);
@@ -1191,15 +1221,20 @@
             fb.hidden = false;
             if (!r.correct && firstWrong === null) firstWrong = qi;
         });
-        const total = Number(result.total) || state.quiz.questions.length;
-        const score = Number(result.score) || 0;
+        // Scored over the questions on the page (one lesson's, or the whole quiz): the
+        // server counts the questions of the whole quiz, those left out as wrong.
+        const shown = state.quiz.questions.map((q) => byId.get(q.id)).filter((r) => r);
+        const total = shown.length || state.quiz.questions.length;
+        const score = shown.filter((r) => r.correct).length;
+        const open = shown.filter((r) => !Number.isInteger(r.chosen)).length;
         const pct = total > 0 ? Math.round(100 * score / total) : 0;
         setText($('quiz-score-number'), score + ' / ' + total);
         $('quiz-score-bar').value = pct;
         // A student sees the right answers only with the last attempt allowed (docs/api.md 4.10).
         const hidden = (result.results || []).some((r) => !r.correct && !Number.isInteger(r.answer));
         setText($('quiz-score-words'), 'You answered ' + plural(score, 'question', 'questions') + ' of ' + total +
-            ' correctly (' + pct + '%). ' + (pct === 100 ? 'Perfect!' : pct >= 70 ? 'Well done.' : 'Read the lessons again and have another go.') +
+            ' correctly (' + pct + '%)' + (open > 0 ? ', ' + plural(open, 'question', 'questions') + ' left open' : '') + '. ' +
+            (pct === 100 ? 'Perfect!' : pct >= 70 ? 'Well done.' : 'Read the lessons again and have another go.') +
             (hidden ? ' The right answers are shown with your last attempt.' : ''));
         $('quiz-score').dataset.score = String(score);
         $('quiz-score').dataset.total = String(total);
@@ -1221,10 +1256,10 @@
             if (chosen) answers[q.id] = parseInt(chosen.value, 10);
             else if (missing < 0) missing = qi;
         });
-        if (missing >= 0) {
-            const left = quiz.questions.length - Object.keys(answers).length;
-            formError('quiz-error', 'Answer every question first: ' + plural(left, 'question is', 'questions are') + ' still open.');
-            const first = $('quiz-form').querySelector('input[name="q-' + missing + '"]');
+        // A partial attempt is fine (questions left open count as wrong), an empty one is not.
+        if (Object.keys(answers).length === 0) {
+            formError('quiz-error', 'Answer at least one question first.');
+            const first = $('quiz-form').querySelector('input[name="q-' + Math.max(missing, 0) + '"]');
             if (first) first.focus();
             return;
         }

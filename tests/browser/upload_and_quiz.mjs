@@ -267,6 +267,39 @@ async function studentLearns(page, courseId, prefix) {
     }
     check(read, 'no lesson shows both a summary and key terms');
     await shot(page, `${prefix}lesson`);
+    await noOverflow(page, `${prefix}lesson page`);
+
+    // One lesson's quiz, answered in part: the score counts the lesson's questions.
+    let lessonQuiz = false;
+    for (let i = 0; i < count && !lessonQuiz; i++) {
+        await page.waitForLoadState('networkidle'); // the link waits for the quiz's questions
+        if (!(await page.locator('#lesson-quiz').isVisible())) {
+            if (!(await page.locator('#course-toc').evaluate((d) => d.open))) {
+                await page.click('#course-toc summary');
+            }
+            await lessonLinks.nth(i).click();
+            await page.waitForFunction(() => /\/lesson\//.test(location.hash));
+            await noOverflow(page, `${prefix}lesson ${i + 1}`);
+            continue;
+        }
+        lessonQuiz = true;
+        await page.click('#lesson-quiz');
+        await visible(page, '#view-quiz');
+        const own = page.locator('#quiz-questions fieldset.question');
+        const m = await own.count();
+        check(m >= 1 && m <= 3, `the lesson quiz has ${m} questions (1 to 3 expected)`);
+        await own.nth(0).locator('input[type=radio]').nth(0).check();
+        await page.click('#quiz-submit');
+        await visible(page, '#quiz-score');
+        const part = await page.locator('#quiz-score').evaluate((e) => ({
+            score: Number(e.dataset.score), total: Number(e.dataset.total) }));
+        check(part.total === m, `the lesson quiz is scored out of ${part.total}, it has ${m} questions`);
+        check(part.score >= 0 && part.score <= 1, `a one-answer attempt scored ${part.score}`);
+        await shot(page, `${prefix}lesson-quiz-score`);
+        await page.click('#quiz-back');
+        await visible(page, '#view-course');
+    }
+    check(lessonQuiz, 'no lesson offers a quiz of its own');
 
     // The quiz: answer every question, check, see the score.
     await page.click('#course-quiz');
@@ -278,7 +311,7 @@ async function studentLearns(page, courseId, prefix) {
     // An unanswered quiz is not sent: the page says what is missing.
     await page.click('#quiz-submit');
     await visible(page, '#quiz-error');
-    check(/answer every question/i.test(await text(page, '#quiz-error')), 'an incomplete quiz was not refused');
+    check(/answer at least one question/i.test(await text(page, '#quiz-error')), 'an empty attempt was not refused');
     for (let i = 0; i < n; i++) {
         const choices = questions.nth(i).locator('input[type=radio]');
         check((await choices.count()) === 4, `question ${i + 1} does not have 4 choices`);
@@ -301,6 +334,27 @@ async function studentLearns(page, courseId, prefix) {
     // The earlier attempts list the one just made.
     await page.locator('#quiz-attempts li').first().waitFor();
     return score;
+}
+
+// Nothing on the page is wider than the window, and no element's content overflows its box
+// (long unbroken strings must wrap: lesson text, summary, key terms, prompts).
+async function noOverflow(page, where) {
+    const bad = await page.evaluate(() => {
+        const width = document.documentElement.clientWidth;
+        const out = [];
+        if (document.documentElement.scrollWidth > width) out.push('document ' + document.documentElement.scrollWidth + '/' + width);
+        for (const e of document.querySelectorAll('#lesson, #lesson *')) {
+            const r = e.getBoundingClientRect();
+            if (r.width === 0) continue;
+            const clips = getComputedStyle(e).overflowX !== 'visible';
+            if (r.right > width + 1 || (!clips && e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1)) {
+                out.push((e.id ? '#' + e.id : e.tagName.toLowerCase() + '.' + e.className) +
+                         ' right ' + Math.round(r.right) + ' of ' + width);
+            }
+        }
+        return out.slice(0, 5);
+    });
+    check(bad.length === 0, `${where}: overflows horizontally: ${bad.join('; ')}`);
 }
 
 async function phoneTour(browser, courseId, jobHref) {

@@ -201,23 +201,32 @@ def matching(actual: list, expected: list) -> int:
     return sum(block.size for block in matcher.get_matching_blocks())
 
 
+def bag_matching(actual: list, expected: list) -> int:
+    """Words two texts have in common, order aside (each lesson's order is checked on its
+    own pages): text lost, or given to two lessons, lowers it. Linear, where difflib over a
+    whole manual is not."""
+    a, e = collections.Counter(actual), collections.Counter(expected)
+    return sum(min(n, e[w]) for w, n in a.items())
+
+
 def check_words_match_pdftotext(course: dict, pdf: Path) -> float:
     """Lesson words against pdftotext of the lesson's pages, running lines out of both.
 
-    Lessons of an outline or of page groups are whole pages: each must agree at
-    LESSON_AGREEMENT_MIN, all of them together at WORD_AGREEMENT_MIN, as 2 * common / (len a +
-    len b) with common the words in order (difflib). Lessons cut at detected headings hold
-    part of their first and last page: each must be found, in order, in its pages (share of
-    its own words); and the lessons one after the other must agree with the whole document."""
+    Page groups are whole pages: each lesson must agree at LESSON_AGREEMENT_MIN, all of them
+    together at WORD_AGREEMENT_MIN, as 2 * common / (len a + len b) with common the words in
+    order (difflib). Lessons of an outline or of detected headings are cut at their headings,
+    inside pages: each must be found, in order, in its pages (share of its own words); and
+    all the lessons' words must agree with the whole document's (bag_matching)."""
     pages = strip_running(pdftotext_pages(str(pdf)))
     assert len(pages) == course["source"]["pages"]
+    cut = course["structure"] in ("headings", "outline")
     common = total = 0
     for lesson in lessons_of(course):
         where = f"{pdf.name}: {lesson['title']!r} pages {lesson['page_start']}-{lesson['page_end']}"
         actual = tokens(lesson["text"])
         expected = tokens("\n".join(pages[lesson["page_start"] - 1:lesson["page_end"]]))
         same = matching(actual, expected)
-        if course["structure"] == "headings":
+        if cut:
             score = same / len(actual) if actual else 1.0
         else:
             size = len(actual) + len(expected)
@@ -225,10 +234,10 @@ def check_words_match_pdftotext(course: dict, pdf: Path) -> float:
             common += same
             total += size
         assert score >= LESSON_AGREEMENT_MIN, f"{where}: word agreement {score:.4f}"
-    if course["structure"] == "headings":
+    if cut:
         actual = [t for lesson in lessons_of(course) for t in tokens(lesson["text"])]
         expected = tokens("\n".join(pages))
-        common, total = matching(actual, expected), len(actual) + len(expected)
+        common, total = bag_matching(actual, expected), len(actual) + len(expected)
     agreement = 2 * common / total if total else 1.0
     print(f"{pdf.name}: {course['structure']}, word agreement with pdftotext {agreement:.4f}")
     assert agreement >= WORD_AGREEMENT_MIN, f"{pdf.name}: word agreement {agreement:.4f}"
@@ -291,6 +300,42 @@ def check_quiz(course: dict, pdf: Path | None = None) -> None:
         positions[q["answer"]] += 1
     if len(course["quiz"]) >= 4:
         assert max(positions.values()) - min(positions.values()) <= 1, positions
+    check_quiz_is_worth_taking(course)
+
+
+# docs/course-generation.md, "Quiz": the bounds profai-extract applies by default.
+QUIZ_PER_LESSON = 3
+QUIZ_PER_COURSE = 60
+BOILERPLATE_TITLE = re.compile(r"(?i)\b(licen|copyright|front matter|contents|bibliograph|"
+                               r"acknowledg|index\b|references\b)")
+
+
+def prompt_key(prompt: str) -> str:
+    return re.sub(r"[\s\d]+", "", prompt.casefold())
+
+
+def check_quiz_is_worth_taking(course: dict) -> None:
+    """Issue 11: bounded, no repeated prompt, nothing from boilerplate, distractors of the
+    document that are not in the prompt."""
+    quiz = course["quiz"]
+    lessons = {lesson["id"]: lesson for lesson in lessons_of(course)}
+    assert len(quiz) <= QUIZ_PER_COURSE
+    per_lesson = collections.Counter(q["lesson"] for q in quiz)
+    assert not per_lesson or max(per_lesson.values()) <= QUIZ_PER_LESSON, per_lesson
+    keys = [prompt_key(q["prompt"]) for q in quiz]
+    assert len(keys) == len(set(keys)), [k for k, n in collections.Counter(keys).items() if n > 1]
+    document = " ".join(" ".join(x["text"].split()) for x in lessons.values()).casefold()
+    for q in quiz:
+        lesson = lessons[q["lesson"]]
+        assert not BOILERPLATE_TITLE.search(lesson["title"]), (lesson["title"], q["prompt"])
+        assert not re.search(r"(?i)licen[cs]e|copyright", q["prompt"]), q["prompt"]
+        answer = q["choices"][q["answer"]]
+        for c in q["choices"]:
+            if c is answer:
+                continue
+            assert c.casefold() != answer.casefold(), q
+            assert " ".join(c.casefold().split()) in document, (c, q["prompt"])
+            assert c.casefold() not in q["prompt"].casefold(), (c, q["prompt"])
 
 
 def check_summaries_and_key_terms(course: dict) -> None:
@@ -302,6 +347,10 @@ def check_summaries_and_key_terms(course: dict) -> None:
         text = " ".join(lesson["text"].split())
         summary = lesson["summary"]
         assert isinstance(summary, str)
+        # Issue 11: no words glued together by an extraction that lost its spaces.
+        # (Chinese and Japanese are written without spaces: their characters do not count.)
+        assert not [t for t in summary.split() if len(_CJK.sub("", t)) > 40], \
+            (lesson["title"], summary)
         if summary:
             parts = re.split(r"(?<=[.!?。！？])\s+", summary)
             assert 2 <= len(parts) <= 12, summary  # 2-4 sentences (abbreviations split more)
@@ -316,6 +365,9 @@ def check_summaries_and_key_terms(course: dict) -> None:
             words = term.casefold().split()
             assert 1 <= len(words) <= 3, term
             assert not set(words) & stop, (lesson["title"], term)
+
+
+_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 
 
 def check_ids(course: dict) -> None:
@@ -390,6 +442,40 @@ def test_heading_detection_recovers_the_outline(amc_manuals, workdir):
         assert recall >= HEADING_RECALL_MIN, f"{name}: heading recall {recall:.2f}"
 
 
+def latex_manual() -> Path:
+    pdf = next((Path(n) for n in _listing() if n.endswith("latex/automultiplechoice.pdf")), None)
+    if pdf is None:
+        pytest.skip("no AMC LaTeX package manual")
+    return pdf
+
+
+INDEX_TITLE = re.compile(r"(?i)^\W*(index|contents|table of contents)\W*$")
+
+
+def test_unnumbered_chapters_and_indexes(workdir):
+    """Issue 11: the AMC LaTeX manual ends with two unnumbered chapters, "Contents" and
+    "Index". Stripped of its outline, both come back as modules at the outline's pages; with
+    or without the outline, an index or a table of contents is no lesson to learn from: no
+    summary, no key terms, no question."""
+    pdf = latex_manual()
+    toc = get_toc(pdf)
+    unnumbered = [(title_key(t), p) for level, t, p in toc
+                  if level == 1 and not re.match(r"\s*\d", t)]
+    assert unnumbered, toc
+    stripped = extract(without_outline(pdf, workdir))
+    found = {(title_key(m["title"]), m["page_start"]) for m in stripped["modules"]}
+    assert set(unnumbered) <= found, (unnumbered, sorted(found))
+    for course in (stripped, course_of(str(pdf))):
+        asked = {q["lesson"] for q in course["quiz"]}
+        indexes = [x for m in course["modules"] for x in m["lessons"]
+                   if INDEX_TITLE.match(x["title"]) or
+                   (INDEX_TITLE.match(m["title"]) and len(m["lessons"]) == 1)]
+        assert indexes, course["structure"]
+        for lesson in indexes:
+            assert lesson["summary"] == "" and lesson["key_terms"] == [], lesson["title"]
+            assert lesson["id"] not in asked, lesson["title"]
+
+
 def test_no_headings_means_page_groups(docbook_reference):
     """docbook-xsl's reference manual sets its titles in the body font, inside the text:
     there is nothing to detect, and the course falls back to page groups."""
@@ -420,12 +506,57 @@ def manual(which: str, amc_manuals, docbook_reference, workdir) -> Path:
     return without_outline(pdf, workdir) if headings else pdf
 
 
+def check_lessons_share_no_paragraph(course: dict, pdf: Path) -> None:
+    """Issue 11: no paragraph of text is in two lessons, unless the document itself repeats
+    it as often (manuals repeat option descriptions word for word)."""
+    document = "".join("".join(pdftotext_pages(str(pdf))).split())
+    where = collections.defaultdict(list)
+    for lesson in lessons_of(course):
+        for para in {"".join(p.split()) for p in lesson["text"].split("\n\n")}:
+            if len(para) >= 40:
+                where[para].append(lesson["title"])
+    shared = {p: t for p, t in where.items() if len(t) > 1 and document.count(p) < len(t)}
+    assert not shared, f"{pdf.name}: paragraphs in two lessons: {list(shared.items())[:3]}"
+
+
+def check_lessons_start_with_their_heading(course: dict, pdf: Path) -> None:
+    """Issue 11: with an outline, a lesson's text starts with its title's words when its
+    first page has them and the extracted text holds them at all (the first lesson of a
+    module may open with the module's title; a
+    marginal note that poppler reads first may come before, within 40 characters)."""
+    if course["structure"] != "outline":
+        return
+    pages = pdftotext_pages(str(pdf))
+    def key(t):
+        return re.sub(r"[\W\d_]+", "", unicodedata.normalize("NFKC", t).casefold())
+    # Headings poppler's page text leaves out (pdftotext shows them) cannot be anywhere.
+    extracted = key(" ".join(x["text"] for x in lessons_of(course)
+                             if not BOILERPLATE_TITLE.search(x["title"])))  # contents aside
+    missed = []
+    for m in course["modules"]:
+        for n, lesson in enumerate(m["lessons"]):
+            title = key(lesson["title"])
+            if m["generated"] or not title or title not in key(pages[lesson["page_start"] - 1]) \
+                    or title not in extracted:
+                continue
+            text = lesson["text"]
+            starts = [key(text[i:i + len(lesson["title"]) + 120]) for i in range(0, min(41, len(text)))
+                      if i == 0 or not text[i - 1].isalnum()]
+            if any(h.startswith(title) for h in starts) or \
+                    (n == 0 and any(h.startswith(key(m["title"])) for h in starts)):
+                continue
+            missed.append((lesson["title"], lesson["text"][:60]))
+    assert not missed, f"{pdf.name}: lessons that do not start at their heading: {missed[:5]}"
+
+
 @pytest.mark.parametrize("which", MANUALS)
 def test_lesson_text_is_clean(which, amc_manuals, docbook_reference, workdir):
     pdf = manual(which, amc_manuals, docbook_reference, workdir)
     course = course_of(str(pdf))
     check_no_running_lines(course, pdf)
     check_words_match_pdftotext(course, pdf)
+    check_lessons_share_no_paragraph(course, pdf)
+    check_lessons_start_with_their_heading(course, pdf)
     for lesson in lessons_of(course):
         text = lesson["text"]
         assert text == text.strip() and "\n\n\n" not in text and "  " not in text
@@ -505,6 +636,8 @@ def test_running_headers_footers_and_hyphens(running_pdf):
         assert any(word in x["text"] for x in lessons_of(course)), word
     check_no_running_lines(course, pdf)
     check_words_match_pdftotext(course, pdf)
+    check_lessons_share_no_paragraph(course, pdf)
+    check_lessons_start_with_their_heading(course, pdf)
     check_summaries_and_key_terms(course)
     check_quiz(course, pdf)
     assert course["language"] == "en"

@@ -140,9 +140,13 @@ def check_lesson_texts(course: dict, pdf: Path, exact: bool = True,
     """Each lesson's text against `pdftotext -f start -l end` for its pages.
 
     exact: the whitespace-separated words must be identical. Otherwise the texts are compared
-    as word sequences after header/footer removal (test_course_quality.tokens); the agreement 2 * common / (len a + len b)
-    over all lessons must reach min_agreement, and each single lesson min_lesson_agreement
-    (a lesson given the wrong pages scores near 0)."""
+    as word sequences after header/footer removal (test_course_quality.tokens). Lessons are
+    cut at their headings inside pages (docs/course-generation.md), so a lesson holds part of
+    its first and last page: each must be found, in order, in its pages, as a share of its
+    own words of at least min_lesson_agreement (a lesson given the wrong pages scores near 0);
+    and all the lessons' words must agree with the whole document's at min_agreement, as
+    2 * common / (len a + len b) (test_course_quality.bag_matching: text lost, or given to
+    two lessons, lowers it)."""
     pages = pdftotext_pages(pdf)
     assert len(pages) == course["source"]["pages"]
     if not exact:
@@ -150,7 +154,7 @@ def check_lesson_texts(course: dict, pdf: Path, exact: bool = True,
         # oracle removes them from pdftotext's pages with its own, simpler rule.
         from test_course_quality import strip_running
         pages = strip_running(pages)
-    common = total = 0
+    sequence: list[str] = []
     for m in course["modules"]:
         for l in m["lessons"]:
             expected_text = "\n".join(pages[l["page_start"] - 1:l["page_end"]])
@@ -161,13 +165,15 @@ def check_lesson_texts(course: dict, pdf: Path, exact: bool = True,
             from test_course_quality import tokens
             actual, expected = tokens(l["text"]), tokens(expected_text)
             same = matching_words(actual, expected)
-            size = len(actual) + len(expected)
-            score = 2 * same / size if size else 1.0
+            score = same / len(actual) if actual else 1.0
             assert score >= min_lesson_agreement, f"{where}: word agreement {score:.4f}"
-            common += same
-            total += size
+            sequence += actual
     if not exact:
-        score = 2 * common / total if total else 1.0
+        from test_course_quality import bag_matching, tokens
+        expected = tokens("\n".join(pages))
+        same = bag_matching(sequence, expected)
+        size = len(sequence) + len(expected)
+        score = 2 * same / size if size else 1.0
         assert score >= min_agreement, f"{pdf.name}: word agreement {score:.4f}"
 
 

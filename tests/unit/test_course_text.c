@@ -15,6 +15,7 @@
 
 #include "course/course_text.h"
 #include "course/headings.h"
+#include "course/quiz.h"
 #include "course/sentences.h"
 #include "course/stopwords.h"
 #include "course/strmap.h"
@@ -422,7 +423,7 @@ test_page_offsets(void **state)
     assert_string_equal(out.data, "First page.\n\nThird page.");
     assert_int_equal(offsets[0], 0);
     assert_int_equal(offsets[2], 13);
-    course_text_lesson_t lesson = {out.data, out.len, 1, 3, offsets};
+    course_text_lesson_t lesson = {out.data, out.len, 1, 3, offsets, NULL};
     assert_int_equal(course_text_page_at(&lesson, 0), 1);
     assert_int_equal(course_text_page_at(&lesson, 13), 3);
     strbuf_free(&out);
@@ -661,8 +662,8 @@ s_analyse(const char *const *texts, size_t n, course_text_t *out)
     course_text_lesson_t lessons[16];
     for (size_t i = 0; i < n; i++)
         lessons[i] =
-            (course_text_lesson_t){texts[i], strlen(texts[i]), (int)i + 1, (int)i + 1, NULL};
-    assert_int_equal(course_text_analyse(lessons, n, out), 0);
+            (course_text_lesson_t){texts[i], strlen(texts[i]), (int)i + 1, (int)i + 1, NULL, NULL};
+    assert_int_equal(course_text_analyse(lessons, n, NULL, out), 0);
 }
 
 static bool
@@ -966,6 +967,102 @@ test_random_input_keeps_every_invariant(void **state)
 
 /* ================================================================ small modules */
 
+/* ================================================================ quiz: kinds of terms */
+
+/* A person's name for a concept: "Hiroto Kagotani" is a name (never in lower case in the
+ * document), "General Public" is not ("general" and "public" are written in lower case). */
+static void
+test_quiz_person_names(void **state)
+{
+    const char *text = "See the GNU General Public License. Thanks to Hiroto Kagotani and "
+                       "Alexis Bienvenue. The general idea is public, and scanned sheets too.";
+    quiz_doc_t doc = {text, strlen(text), NULL, 0, NULL, 3};
+    assert_true(quiz_is_name(&doc, "Hiroto Kagotani"));
+    assert_true(quiz_is_name(&doc, "Alexis Bienvenue"));
+    assert_false(quiz_is_name(&doc, "General Public"));
+    assert_false(quiz_is_name(&doc, "GNU General Public")); /* an acronym is no name */
+    assert_false(quiz_is_name(&doc, "Kagotani"));           /* one word: no telling */
+    assert_false(quiz_is_name(&doc, "scanned sheets"));
+}
+
+/* A distractor that also completes the sentence is refused: the document writes it where
+ * the blank is. */
+static void
+test_quiz_also_correct(void **state)
+{
+    const char *lower = "the marks are exported to an ods file. the marks are exported to a "
+                        "csv file. the annotate command writes corrected sheets.";
+    quiz_doc_t doc = {lower, strlen(lower), lower, strlen(lower), NULL, 3};
+    const char *prompt = "The marks are exported to a _____ file.";
+    assert_true(quiz_also_correct(&doc, prompt, "CSV"));
+    assert_false(quiz_also_correct(&doc, prompt, "annotate"));
+    assert_false(quiz_also_correct(&doc, prompt, "PDF"));
+    /* Both sides must be found: "exported to a" + "ods" is not in the text. */
+    assert_false(quiz_also_correct(&doc, prompt, "ODS"));
+    assert_true(quiz_also_correct(&doc, "The _____ command writes corrected sheets.", "annotate"));
+}
+
+static void
+test_quiz_boilerplate(void **state)
+{
+    assert_true(quiz_is_boilerplate("GNU Free Documentation License", "", 0));
+    assert_true(quiz_is_boilerplate("Copyright notice", "", 0));
+    assert_true(quiz_is_boilerplate("Front matter", "", 0));
+    assert_true(quiz_is_boilerplate("Index", "", 0));
+    assert_true(quiz_is_boilerplate("Bibliography", "", 0));
+    assert_false(quiz_is_boilerplate("Indexing the scans", "", 0));
+    assert_false(quiz_is_boilerplate("Cell membranes", "Cells are small.", 16));
+    /* An index without a title saying so: numbers are a quarter of its words. */
+    char index[4096] = "";
+    for (int i = 0; i < 30; i++) {
+        char entry[64];
+        snprintf(entry, sizeof entry, "entry%d, %d, %d\n", i, i + 3, 2 * i + 10);
+        strcat(index, entry);
+    }
+    assert_true(quiz_is_boilerplate(NULL, index, strlen(index)));
+    assert_true(quiz_is_index(NULL, index, strlen(index)));
+    assert_true(quiz_is_index("Table of Contents", "", 0));
+    assert_true(quiz_is_index("Index", "", 0));
+    assert_false(quiz_is_index("GNU Free Documentation License", "", 0));
+    assert_false(quiz_is_index("Indexing the scans", "", 0));
+}
+
+static void
+s_question_add(quiz_t *quiz, size_t lesson, const char *prompt, const char *answer)
+{
+    assert_int_equal(
+        array_grow((void **)&quiz->items, &quiz->cap, quiz->count + 1, sizeof *quiz->items), 0);
+    quiz_question_t q = {lesson, 0, strdup(prompt), {NULL}, 0};
+    q.choices[0] = strdup(answer);
+    q.choices[1] = strdup("alpha");
+    q.choices[2] = strdup("beta");
+    q.choices[3] = strdup("gamma");
+    quiz->items[quiz->count++] = q;
+}
+
+/* Same prompts (case, spaces, digits aside) go; the cap takes every lesson's first question
+ * before any second one; answers are placed anew. */
+static void
+test_quiz_select(void **state)
+{
+    quiz_t quiz = {0};
+    s_question_add(&quiz, 0, "The _____ of 3 cells.", "wall");
+    s_question_add(&quiz, 0, "Energy moves _____ fast.", "very");
+    s_question_add(&quiz, 1, "the  _____ of 12 Cells.", "wall"); /* the same as the first */
+    s_question_add(&quiz, 1, "Roots take _____ in.", "water");
+    s_question_add(&quiz, 2, "Leaves _____ light.", "catch");
+    s_question_add(&quiz, 2, "_____ take water in.", "Roots"); /* lesson 1's sentence, restored */
+    quiz_select(&quiz, 3);
+    assert_int_equal(quiz.count, 3);
+    assert_string_equal(quiz.items[0].prompt, "The _____ of 3 cells.");
+    assert_string_equal(quiz.items[1].prompt, "Roots take _____ in.");
+    assert_string_equal(quiz.items[2].prompt, "Leaves _____ light.");
+    for (size_t i = 0; i < quiz.count; i++)
+        assert_int_equal(quiz.items[i].answer, quiz_answer_position(i));
+    assert_string_equal(quiz.items[1].choices[quiz.items[1].answer], "water");
+    quiz_free(&quiz);
+}
+
 static void
 test_array_grow(void **state)
 {
@@ -1044,6 +1141,10 @@ main(void)
         cmocka_unit_test(test_quiz_reveals_and_positions),
         cmocka_unit_test(test_single_lesson_has_no_quiz_and_no_crash_on_empty),
         cmocka_unit_test(test_random_input_keeps_every_invariant),
+        cmocka_unit_test(test_quiz_person_names),
+        cmocka_unit_test(test_quiz_also_correct),
+        cmocka_unit_test(test_quiz_boilerplate),
+        cmocka_unit_test(test_quiz_select),
         cmocka_unit_test(test_array_grow),
         cmocka_unit_test(test_strmap_interns),
     };

@@ -131,7 +131,7 @@ s_model_plain(docmodel_t *dm, int pages)
 static void
 s_entry(docmodel_t *dm, int level, const char *title, int page)
 {
-    assert_int_equal(docmodel_entry_add(dm, level, title, page), 0);
+    assert_int_equal(docmodel_entry_add(dm, level, title, page, -1.0f), 0);
 }
 
 static const plan_lesson_t *
@@ -226,10 +226,12 @@ test_outline_modules_and_lessons(void **state)
     s_assert_lesson(&plan, 3, 0, "Chapter C", 8, 8);
     s_assert_covers(&plan, 8);
 
-    /* Lessons of an outline are their pages: the text of pages 2 and 3. */
+    /* Entries at the top of their pages: a lesson's lines are its pages', here 2 and 3. */
     const plan_lesson_t *l = s_lesson(&plan, 1, 0);
-    assert_int_equal(l->first_line, 0);
-    assert_int_equal(l->end_line, 0);
+    assert_true(l->cut);
+    assert_int_equal(dm.lines[l->first_line].page, 2);
+    assert_int_equal(dm.lines[l->end_line].page, 4);
+    assert_true(dm.lines[l->end_line - 1].page == 3);
     assert_int_equal(plan_render_lesson(&dm, (plan_lesson_t *)l), 0);
     assert_non_null(strstr(l->text, "of page 2 move"));
     assert_non_null(strstr(l->text, "of page 3 move"));
@@ -242,6 +244,64 @@ test_outline_modules_and_lessons(void **state)
 
 /* Unknown pages take the previous entry's, pages past the end the last, backwards entries the
  * previous start; an entry without a title is named after its page. */
+/* Sections that share a page: each lesson's text starts at its heading (found by its title,
+ * or at its destination's position) and ends at the next one's; no text is shared or lost. */
+static void
+test_outline_cuts_inside_pages(void **state)
+{
+    docmodel_t dm;
+    s_model_new(&dm, 2);
+    draft_page_t d = {0};
+    s_draft(&d, 16, true, 60, false, "1 Alpha chapter");
+    float y = s_paragraph(&d, 1, 1, 3, 90);
+    s_draft(&d, 13, true, y, false, "1.1 Beta section");
+    y = s_paragraph(&d, 1, 2, 3, y + 20);
+    s_draft(&d, 13, true, y, false, "1.2 Gamma section"); /* found by its destination */
+    float gamma_top = y - 2;
+    y = s_paragraph(&d, 1, 3, 3, y + 20);
+    s_page_commit(&dm, 1, &d);
+    draft_page_t d2 = {0};
+    y = s_paragraph(&d2, 2, 4, 3, 60); /* Gamma goes on over the page */
+    s_draft(&d2, 13, true, y, false, "1.3 Delta section");
+    float delta_top = y - 3;
+    s_paragraph(&d2, 2, 5, 3, y + 20);
+    s_page_commit(&dm, 2, &d2);
+    assert_int_equal(docmodel_entry_add(&dm, 1, "Alpha chapter", 1, 50), 0);
+    assert_int_equal(docmodel_entry_add(&dm, 2, "Beta section", 1, -1), 0);
+    assert_int_equal(docmodel_entry_add(&dm, 2, "Other words", 1, gamma_top), 0);
+    assert_int_equal(docmodel_entry_add(&dm, 2, "Delta section", 2, delta_top), 0);
+    plan_t plan;
+    assert_int_equal(plan_make(&dm, &plan), 0);
+    assert_int_equal(plan.nmodules, 1);
+    const plan_module_t *m = &plan.modules[0];
+    assert_int_equal(m->nlessons, 3);
+    const char *starts[] = {"1 Alpha chapter", "1.2 Gamma section", "1.3 Delta section"};
+    const char *holds[] = {"paragraph 2 of page 1.", "paragraph 4 of page 2.",
+                           "paragraph 5 of page 2."};
+    size_t total = 0;
+    for (size_t i = 0; i < 3; i++) {
+        plan_lesson_t *l = &m->lessons[i];
+        assert_int_equal(plan_render_lesson(&dm, l), 0);
+        assert_true(strncmp(l->text, starts[i], strlen(starts[i])) == 0);
+        assert_non_null(strstr(l->text, holds[i]));
+        for (size_t k = 0; k < 3; k++) /* no paragraph in two lessons */
+            assert_true(k == i || strstr(l->text, holds[k]) == NULL);
+        total += l->len;
+    }
+    /* Gamma's text goes on to page 2: its pages say so. */
+    assert_int_equal(m->lessons[1].start, 1);
+    assert_int_equal(m->lessons[1].end, 2);
+    assert_int_equal(m->lessons[2].start, 2);
+    /* The lessons together are the document's text. */
+    plan_lesson_t whole = {.start = 1, .end = 2};
+    assert_int_equal(plan_render_lesson(&dm, &whole), 0);
+    assert_true(total + 4 >= whole.len && total <= whole.len);
+    free(whole.text);
+    free(whole.offsets);
+    plan_free(&plan);
+    docmodel_free(&dm);
+}
+
 static void
 test_outline_pages_are_normalised(void **state)
 {
@@ -585,7 +645,7 @@ test_course_build_writes_the_document(void **state)
     s_model_plain(&dm, 3);
     s_entry(&dm, 1, "Chapter \"One\"", 1);
     assert_int_equal(docmodel_meta_set(&dm, "PDF title", "An author"), 0);
-    course_source_t source = {NULL, "a.pdf", "abc"};
+    course_source_t source = {NULL, "a.pdf", "abc", {0, 0}};
     char *json = NULL;
     size_t len = 0;
     course_error_t err = {PROFAI_OK, {0}};
@@ -607,7 +667,7 @@ test_course_build_writes_the_document(void **state)
 
     /* Without any title: "Untitled course", null metadata. */
     s_model_plain(&dm, 1);
-    source = (course_source_t){NULL, NULL, NULL};
+    source = (course_source_t){NULL, NULL, NULL, {0, 0}};
     assert_int_equal(course_build(&dm, &source, 1 << 20, &json, &len, &err), 0);
     assert_true(strncmp(json,
                         "{\"title\":\"Untitled course\",\"source\":{\"filename\":\"\",\"sha256\":"
@@ -632,6 +692,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outline_modules_and_lessons),
+        cmocka_unit_test(test_outline_cuts_inside_pages),
         cmocka_unit_test(test_outline_pages_are_normalised),
         cmocka_unit_test(test_outline_without_level_one_falls_back),
         cmocka_unit_test(test_headings_cut_the_text),

@@ -35,8 +35,8 @@ s_fail_output(course_error_t *err, size_t max_output)
 
 /* The clean text of every lesson, then what course_text derives from them. */
 static int
-s_render_lessons(const docmodel_t *doc, plan_t *plan, size_t max_output, course_text_t *analysis,
-                 course_error_t *err)
+s_render_lessons(const docmodel_t *doc, plan_t *plan, const course_source_t *source,
+                 size_t max_output, course_text_t *analysis, course_error_t *err)
 {
     size_t total = 0, count = 0;
     for (size_t i = 0; i < plan->nmodules; i++)
@@ -58,10 +58,11 @@ s_render_lessons(const docmodel_t *doc, plan_t *plan, size_t max_output, course_
             if (total > max_output)
                 rc = s_fail_output(err, max_output);
             else
-                input[k++] = (course_text_lesson_t){l->text, l->len, l->start, l->end, l->offsets};
+                input[k++] =
+                    (course_text_lesson_t){l->text, l->len, l->start, l->end, l->offsets, l->title};
         }
     }
-    if (rc == 0 && course_text_analyse(input, k, analysis) != 0)
+    if (rc == 0 && course_text_analyse(input, k, &source->quiz, analysis) != 0)
         rc = course_fail_memory(err);
     free(input);
     return rc;
@@ -82,7 +83,7 @@ course_build(docmodel_t *doc, const course_source_t *source, size_t max_output, 
         course_fail_memory(err);
         goto done;
     }
-    if (s_render_lessons(doc, &plan, max_output, &analysis, err) != 0)
+    if (s_render_lessons(doc, &plan, source, max_output, &analysis, err) != 0)
         goto done;
     course_json_write(&j, source, doc, &plan, &analysis, max_output);
     if (j.len > max_output) {

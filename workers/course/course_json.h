@@ -20,6 +20,7 @@ typedef struct {
     const char *title;    /* the teacher's course title; else the PDF's, else "Untitled course" */
     const char *filename; /* original file name */
     const char *sha256;   /* of the PDF */
+    course_text_options_t quiz; /* the worker's bounds of the quiz; zeros: the defaults */
 } course_source_t;
 
 /* Write the course of doc as planned in plan (lessons rendered) and analysed in analysis

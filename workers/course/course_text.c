@@ -3,8 +3,10 @@
 
 #include "sentences.h"
 #include "stopwords.h"
+#include "strbuf.h"
 #include "summary.h"
 #include "terms.h"
+#include "utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +69,7 @@ s_read_lessons(analysis_t *a, const course_text_lesson_t *lessons, course_text_t
 }
 
 static int
-s_summarise(analysis_t *a, course_text_t *out)
+s_summarise(analysis_t *a, const course_text_lesson_t *lessons, course_text_t *out)
 {
     for (size_t i = 0; i < a->n; i++) {
         if (terms_tally(&a->terms, i, &a->tally) != 0 ||
@@ -76,25 +78,74 @@ s_summarise(analysis_t *a, course_text_t *out)
             return -1;
         out->lessons[i].summary = a->summaries[i].text;
         a->summaries[i].text = NULL;
+        /* An index or a table of contents is no lesson to summarise: it keeps its text only
+         * (its sentence scores stay for the quiz, which asks it nothing). */
+        if (quiz_is_index(lessons[i].title, lessons[i].text, lessons[i].len)) {
+            keyterms_free(&out->lessons[i].keyterms);
+            memset(&out->lessons[i].keyterms, 0, sizeof out->lessons[i].keyterms);
+            if (out->lessons[i].summary != NULL)
+                out->lessons[i].summary[0] = '\0';
+        }
     }
     return 0;
 }
 
+/* The whole text for the quiz's checks (quiz_doc_t): as written and lower-cased. */
 static int
-s_quiz(analysis_t *a, const course_text_lesson_t *lessons, course_text_t *out)
+s_quiz_doc(const course_text_lesson_t *lessons, size_t n, strbuf_t *text, strbuf_t *lower,
+           bool *boilerplate)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            strbuf_append_cstr(text, "\n\n");
+        strbuf_append(text, lessons[i].text, lessons[i].len);
+        boilerplate[i] = quiz_is_boilerplate(lessons[i].title, lessons[i].text, lessons[i].len);
+    }
+    bool space = false;
+    for (size_t i = 0; i < text->len;) {
+        uint32_t cp;
+        i += utf8_decode(text->data + i, text->len - i, &cp);
+        bool ws = cp == ' ' || cp == '\n' || cp == '\t' || cp == '\r';
+        if (ws && !space)
+            strbuf_append_char(lower, ' ');
+        else if (!ws)
+            strbuf_append_cp(lower, utf8_lower(cp));
+        space = ws;
+    }
+    return strbuf_failed(text) || strbuf_failed(lower) ? -1 : 0;
+}
+
+static int
+s_quiz(analysis_t *a, const course_text_lesson_t *lessons, const course_text_options_t *options,
+       course_text_t *out)
 {
     keyterms_t *all = malloc((a->n + 1) * sizeof *all);
-    if (all == NULL)
-        return -1;
-    for (size_t i = 0; i < a->n; i++)
+    bool *boilerplate = calloc(a->n + 1, sizeof *boilerplate);
+    strbuf_t text, lower;
+    strbuf_init(&text);
+    strbuf_init(&lower);
+    int rc = all != NULL && boilerplate != NULL ? 0 : -1;
+    if (rc == 0)
+        rc = s_quiz_doc(lessons, a->n, &text, &lower, boilerplate);
+    int per_lesson = options != NULL && options->quiz_per_lesson > 0 ? options->quiz_per_lesson
+                                                                     : QUIZ_PER_LESSON;
+    int per_course = options != NULL && options->quiz_per_course > 0 ? options->quiz_per_course
+                                                                     : QUIZ_PER_COURSE;
+    quiz_doc_t doc = {text.data, text.len, lower.data, lower.len, boilerplate, per_lesson};
+    for (size_t i = 0; i < a->n && rc == 0; i++)
         all[i] = out->lessons[i].keyterms;
-    int rc = 0;
     for (size_t i = 0; i < a->n && rc == 0; i++) {
         rc = terms_tally(&a->terms, i, &a->tally);
         if (rc == 0)
-            rc = quiz_add_lesson(&a->terms, all, i, &a->tally, a->summaries[i].scores, &out->quiz);
+            rc = quiz_add_lesson(&a->terms, &doc, all, i, &a->tally, a->summaries[i].scores,
+                                 &out->quiz);
     }
+    if (rc == 0)
+        quiz_select(&out->quiz, (size_t)per_course);
     free(all);
+    free(boilerplate);
+    strbuf_free(&text);
+    strbuf_free(&lower);
     if (rc != 0)
         return -1;
     out->source_pages = calloc(out->quiz.count + 1, sizeof *out->source_pages);
@@ -109,7 +160,8 @@ s_quiz(analysis_t *a, const course_text_lesson_t *lessons, course_text_t *out)
 }
 
 int
-course_text_analyse(const course_text_lesson_t *lessons, size_t n, course_text_t *out)
+course_text_analyse(const course_text_lesson_t *lessons, size_t n,
+                    const course_text_options_t *options, course_text_t *out)
 {
     memset(out, 0, sizeof *out);
     memcpy(out->language, "und", 4);
@@ -124,8 +176,8 @@ course_text_analyse(const course_text_lesson_t *lessons, size_t n, course_text_t
         terms_init(&a.terms, a.stopwords) != 0)
         goto done;
     out->nlessons = n;
-    if (s_read_lessons(&a, lessons, out) != 0 || s_summarise(&a, out) != 0 ||
-        s_quiz(&a, lessons, out) != 0)
+    if (s_read_lessons(&a, lessons, out) != 0 || s_summarise(&a, lessons, out) != 0 ||
+        s_quiz(&a, lessons, options, out) != 0)
         goto done;
     rc = 0;
 done:

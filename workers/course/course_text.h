@@ -20,7 +20,15 @@ typedef struct {
     int page_end;
     const size_t *page_offsets; /* byte offset where each page's text begins (page_end -
                                    page_start + 1 entries); borrowed; NULL = all page_start */
+    const char *title;          /* borrowed; may be NULL (quiz_is_boilerplate reads it) */
 } course_text_lesson_t;
+
+/* Bounds of the quiz: questions per lesson and per course (quiz_select); 0 = the default,
+ * QUIZ_PER_LESSON and QUIZ_PER_COURSE. */
+typedef struct {
+    int quiz_per_lesson;
+    int quiz_per_course;
+} course_text_options_t;
 
 typedef struct {
     char *summary;       /* owned; "" when the lesson has too little text */
@@ -35,9 +43,11 @@ typedef struct {
     int *source_pages; /* owned; page of each quiz question's sentence */
 } course_text_t;
 
-/* Analyse lessons[0..n). Returns 0 and fills *out (free with course_text_free), or -1 when
- * out of memory. The same input always gives the same output. */
-int course_text_analyse(const course_text_lesson_t *lessons, size_t n, course_text_t *out)
+/* Analyse lessons[0..n) with options (NULL: the defaults). Returns 0 and fills *out (free
+ * with course_text_free), or -1 when out of memory. The same input always gives the same
+ * output. */
+int course_text_analyse(const course_text_lesson_t *lessons, size_t n,
+                        const course_text_options_t *options, course_text_t *out)
     __attribute__((warn_unused_result));
 void course_text_free(course_text_t *ct);
 

@@ -79,11 +79,11 @@ docmodel_entry_wanted(const docmodel_t *dm)
 }
 
 int
-docmodel_entry_add(docmodel_t *dm, int level, const char *raw_title, int page)
+docmodel_entry_add(docmodel_t *dm, int level, const char *raw_title, int page, float top)
 {
     if (level > DOCMODEL_OUTLINE_DEPTH_MAX || !docmodel_entry_wanted(dm))
         return 0;
-    doc_entry_t e = {level, NULL, page};
+    doc_entry_t e = {level, NULL, page, top >= 0 ? top : -1.0f};
     if (docmodel_title_dup(raw_title, &e.title) != 0)
         return -1;
     if (array_grow((void **)&dm->entries, &dm->entries_cap, dm->nentries + 1,

@@ -27,6 +27,8 @@ typedef struct {
     int level;   /* 1 = top */
     char *title; /* owned; trimmed (docmodel_title_dup); NULL when empty */
     int page;    /* 1-based as the PDF says; 0 when unknown; may be past the last page */
+    float top;   /* where on the page its destination points: points from the page's top
+                  * (the lines' y, textline.h); negative when unknown */
 } doc_entry_t;
 
 typedef struct {
@@ -65,10 +67,11 @@ int docmodel_line_add(docmodel_t *dm, const text_line_t *line) PROFAI_MUST_CHECK
 bool docmodel_entry_wanted(const docmodel_t *dm);
 
 /* Append an outline entry; raw_title (borrowed, may be NULL) is trimmed with
- * docmodel_title_dup. Entries deeper than DOCMODEL_OUTLINE_DEPTH_MAX or past
+ * docmodel_title_dup; top is the destination's position on the page (doc_entry_t.top,
+ * negative when unknown). Entries deeper than DOCMODEL_OUTLINE_DEPTH_MAX or past
  * DOCMODEL_OUTLINE_ITEMS_MAX are ignored (0 all the same). 0, or -1 when out of memory. */
-int docmodel_entry_add(docmodel_t *dm, int level, const char *raw_title,
-                       int page) PROFAI_MUST_CHECK;
+int docmodel_entry_add(docmodel_t *dm, int level, const char *raw_title, int page,
+                       float top) PROFAI_MUST_CHECK;
 
 /* Set the metadata (borrowed strings, may be NULL; trimmed copies are kept). 0, or -1 when
  * out of memory. */

@@ -17,6 +17,7 @@ static const char *const s_structure_names[] = {"pages", "outline", "headings"};
 typedef struct {
     docmodel_t *doc; /* borrowed */
     plan_t *plan;    /* borrowed */
+    size_t *eline;   /* owned; with an outline: the line where each entry starts */
     bool failed;
 } planner_t;
 
@@ -146,6 +147,165 @@ s_outline_normalise(docmodel_t *doc)
     }
 }
 
+/* The letters of s[0..len), lower-cased, into out (a title's key: numbering, spaces and
+ * punctuation left out, as "9.10 auto-multiple-choice-export" and the outline's
+ * "auto-multiple-choice-export" compare equal). */
+static void
+s_letters_key(const char *s, size_t len, strbuf_t *out)
+{
+    strbuf_reset(out);
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        i += utf8_decode(s + i, len - i, &cp);
+        if (utf8_is_letter(cp))
+            strbuf_append_cp(out, utf8_lower(cp));
+    }
+}
+
+/* Does line l hold title's key (tkey): all of it, or the first part of a title set on two
+ * lines (at least half of it)? */
+static bool
+s_line_holds_title(const text_line_t *l, const strbuf_t *tkey, strbuf_t *scratch)
+{
+    if (tkey->len == 0)
+        return false;
+    s_letters_key(l->text, l->len, scratch);
+    if (scratch->len == 0 || scratch->len > tkey->len)
+        return false;
+    return memcmp(scratch->data, tkey->data, scratch->len) == 0 &&
+           (scratch->len == tkey->len || 2 * scratch->len >= tkey->len);
+}
+
+#define PLAN_DEST_SLACK 4.0f  /* points a heading's box may start above its destination */
+#define PLAN_TITLE_NEAR 72.0f /* a line holding the title this near the destination is it */
+#define PLAN_DEST_NEAR 24.0f  /* ... even one marked as a running line, this near */
+
+/* The line where outline entry e starts, not before line `floor`: the line holding its title
+ * nearest to its destination (or the first one on its page when the destination has no
+ * position); else the first line of text at or below the destination; else the page's first
+ * line (its end when the destination is below every line). */
+/* Is the line only a section number ("4.17", "B.2.")? */
+static bool
+s_number_only(const text_line_t *l)
+{
+    const char *t = l->text;
+    size_t len = l->len, digits = 0;
+    docmodel_trim(&t, &len);
+    for (size_t i = 0; i < len; i++) {
+        if (t[i] >= '0' && t[i] <= '9')
+            digits++;
+        else if (t[i] != '.' && !(i == 0 && t[i] >= 'A' && t[i] <= 'Z'))
+            return false;
+    }
+    return digits > 0 && len <= 12;
+}
+
+static size_t
+s_entry_line(docmodel_t *doc, const doc_entry_t *e, size_t floor, strbuf_t *tkey, strbuf_t *scratch)
+{
+    size_t b, end;
+    textclean_page_lines(doc->lines, doc->nlines, e->page, &b, &end);
+    if (b < floor)
+        b = floor;
+    if (b >= end)
+        return b > floor ? b : floor;
+    s_letters_key(e->title != NULL ? e->title : "", e->title != NULL ? strlen(e->title) : 0, tkey);
+    size_t best = SIZE_MAX;
+    float best_gap = PLAN_TITLE_NEAR;
+    for (size_t i = b; i < end; i++) {
+        const text_line_t *l = &doc->lines[i];
+        if (!s_line_holds_title(l, tkey, scratch))
+            continue;
+        if (e->top < 0) {
+            if (l->running)
+                continue;
+            best = i;
+            break;
+        }
+        float gap = l->y0 > e->top ? l->y0 - e->top : e->top - l->y0;
+        /* At its destination, a line taken for a running title echo is the heading. */
+        if (text_line_has_box(l) && gap <= best_gap && (!l->running || gap <= PLAN_DEST_NEAR)) {
+            best = i;
+            best_gap = gap;
+        }
+    }
+    if (best != SIZE_MAX) {
+        doc->lines[best].running = false;
+        /* A section number that poppler reads as a line of its own opens the heading. */
+        if (best > b && s_number_only(&doc->lines[best - 1]) && !doc->lines[best - 1].running)
+            best--;
+        return best;
+    }
+    if (e->top < 0)
+        return b;
+    for (size_t i = b; i < end; i++) {
+        const text_line_t *l = &doc->lines[i];
+        if (s_line_has_text(l) && text_line_has_box(l) && l->y0 + PLAN_DEST_SLACK >= e->top)
+            return i;
+    }
+    return end;
+}
+
+/* p->eline: the line of every entry of level 1 or 2, in reading order (never before the
+ * previous one's); deeper entries get their level-2 entry's. */
+static void
+s_entry_lines(planner_t *p)
+{
+    docmodel_t *doc = p->doc;
+    p->eline = calloc(doc->nentries + 1, sizeof *p->eline);
+    strbuf_t tkey, scratch;
+    strbuf_init(&tkey);
+    strbuf_init(&scratch);
+    size_t floor = 0;
+    for (size_t i = 0; p->eline != NULL && i < doc->nentries; i++) {
+        if (doc->entries[i].level <= 2)
+            floor = s_entry_line(doc, &doc->entries[i], floor, &tkey, &scratch);
+        p->eline[i] = floor;
+    }
+    if (p->eline == NULL || strbuf_failed(&tkey) || strbuf_failed(&scratch))
+        p->failed = true;
+    strbuf_free(&tkey);
+    strbuf_free(&scratch);
+}
+
+/* Cut the outline's lessons at their lines: each runs to the next one's first line (the
+ * first lesson from the document's start, the last to its end), and its pages reach at
+ * least the page of its last line of text, so that no text is lost or shared. */
+static void
+s_outline_cut(planner_t *p)
+{
+    const docmodel_t *doc = p->doc;
+    plan_lesson_t *prev = NULL;
+    for (size_t i = 0; i < p->plan->nmodules; i++) {
+        plan_module_t *m = &p->plan->modules[i];
+        for (size_t j = 0; j < m->nlessons; j++) {
+            plan_lesson_t *l = &m->lessons[j];
+            l->cut = true;
+            if (prev == NULL)
+                l->first_line = 0;
+            else if (l->first_line < prev->first_line)
+                l->first_line = prev->first_line;
+            if (prev != NULL)
+                prev->end_line = l->first_line;
+            prev = l;
+        }
+    }
+    if (prev != NULL)
+        prev->end_line = doc->nlines;
+    for (size_t i = 0; i < p->plan->nmodules; i++) {
+        plan_module_t *m = &p->plan->modules[i];
+        for (size_t j = 0; j < m->nlessons; j++) {
+            plan_lesson_t *l = &m->lessons[j];
+            for (size_t k = l->first_line; k < l->end_line; k++) {
+                if (s_line_has_text(&doc->lines[k]) && doc->lines[k].page > l->end)
+                    l->end = doc->lines[k].page;
+            }
+            if (l->end > m->end)
+                m->end = l->end;
+        }
+    }
+}
+
 /* The index of the next entry at `level` or above (numerically <= level) after i, or the
  * entry count. */
 static size_t
@@ -181,22 +341,32 @@ s_outline_lessons(planner_t *p, plan_module_t *m, size_t i, size_t stop)
     size_t first = i + 1;
     while (first < stop && entries[first].level != 2)
         first++;
+    plan_lesson_t *l;
     if (first >= stop) {
-        s_lesson_add(p, m, s_entry_title(p, &entries[i]), m->start, m->end);
+        l = s_lesson_add(p, m, s_entry_title(p, &entries[i]), m->start, m->end);
+        if (l != NULL)
+            l->first_line = p->eline[i];
         return;
     }
     /* Pages between the module's start and its first lesson (a chapter's opening pages)
-     * become a lesson named after the module, so that no page of the module is lost. */
+     * become a lesson named after the module, so that no page of the module is lost; on the
+     * same page, the module's heading opens its first lesson. */
     int first_start = entries[first].page;
-    if (first_start > m->start)
-        s_lesson_add(p, m, s_entry_title(p, &entries[i]), m->start, first_start - 1);
+    bool opening = first_start > m->start;
+    if (opening) {
+        l = s_lesson_add(p, m, s_entry_title(p, &entries[i]), m->start, first_start - 1);
+        if (l != NULL)
+            l->first_line = p->eline[i];
+    }
     int module_end = m->end;
     for (size_t k = first; k < stop; k = s_next_at_or_above(p->doc, k, 2)) {
         const doc_entry_t *le = &entries[k];
         size_t next = s_next_at_or_above(p->doc, k, 2);
         int next_start = next < stop ? entries[next].page : 0;
-        s_lesson_add(p, m, s_entry_title(p, le), le->page,
-                     s_range_end(le->page, next_start, module_end));
+        l = s_lesson_add(p, m, s_entry_title(p, le), le->page,
+                         s_range_end(le->page, next_start, module_end));
+        if (l != NULL)
+            l->first_line = k == first && !opening ? p->eline[i] : p->eline[k];
     }
 }
 
@@ -211,9 +381,15 @@ s_plan_outline(planner_t *p)
     if (first >= doc->nentries)
         return;
     int first_page = doc->entries[first].page;
-    if (first_page > 1) {
-        plan_module_t *m = s_module_add(p, s_strdup(p, "Front matter"), 1, first_page - 1, true);
-        s_lesson_add(p, m, s_strdup(p, "Front matter"), 1, first_page - 1);
+    /* Pages before the first entry, or text above it on its page (a title page's), are
+     * the front matter. */
+    bool text_before = false;
+    for (size_t i = 0; i < p->eline[first] && !text_before; i++)
+        text_before = s_line_has_text(&doc->lines[i]);
+    if (first_page > 1 || text_before) {
+        int end = first_page > 1 ? first_page - 1 : 1;
+        plan_module_t *m = s_module_add(p, s_strdup(p, "Front matter"), 1, end, true);
+        s_lesson_add(p, m, s_strdup(p, "Front matter"), 1, end);
     }
     for (size_t i = first; i < doc->nentries && !p->failed; i = s_next_at_or_above(doc, i, 1)) {
         const doc_entry_t *e = &doc->entries[i];
@@ -224,6 +400,8 @@ s_plan_outline(planner_t *p)
         if (m != NULL)
             s_outline_lessons(p, m, i, next);
     }
+    if (!p->failed)
+        s_outline_cut(p);
     p->plan->structure = PLAN_STRUCTURE_OUTLINE;
 }
 
@@ -285,6 +463,7 @@ s_anchored_lesson(const anchors_t *a, plan_module_t *m, char *title, size_t firs
     s_anchor_pages(a, first, end, s_anchor_page(a, end), &start, &stop);
     plan_lesson_t *l = s_lesson_add(a->p, m, title, start, stop);
     if (l != NULL) {
+        l->cut = true;
         l->first_line = first;
         l->end_line = end;
     }
@@ -447,12 +626,15 @@ int
 plan_make(docmodel_t *doc, plan_t *plan)
 {
     memset(plan, 0, sizeof *plan);
-    planner_t p = {doc, plan, false};
+    planner_t p = {doc, plan, NULL, false};
     if (textclean_mark_running(doc->lines, doc->nlines, doc->pages, doc->heights) != 0)
         return -1;
     s_outline_normalise(doc);
-    s_plan_outline(&p);
-    if (plan->nmodules > 0 && !p.failed) {
+    bool outline = false;
+    for (size_t i = 0; i < doc->nentries && !outline; i++)
+        outline = doc->entries[i].level == 1;
+    if (outline) {
+        /* Running headers that echo the outline's titles first: they are no entry's line. */
         const char **titles = calloc(doc->nentries + 1, sizeof *titles);
         size_t n = 0;
         for (size_t i = 0; titles != NULL && i < doc->nentries; i++) {
@@ -464,7 +646,12 @@ plan_make(docmodel_t *doc, plan_t *plan)
         else
             s_mark_title_echoes(&p, titles, n);
         free(titles);
+        if (!p.failed)
+            s_entry_lines(&p);
+        if (!p.failed)
+            s_plan_outline(&p);
     }
+    free(p.eline);
     if (plan->nmodules == 0 && !p.failed)
         s_plan_headings(&p);
     if (plan->nmodules == 0 && !p.failed)
@@ -488,7 +675,7 @@ plan_render_lesson(const docmodel_t *doc, plan_lesson_t *l)
     l->offsets = calloc((size_t)(l->end - l->start + 1), sizeof *l->offsets);
     if (l->offsets == NULL)
         return -1;
-    if (l->end_line > l->first_line)
+    if (l->cut)
         textclean_render(doc->lines, doc->nlines, l->first_line, l->end_line, l->start, l->end,
                          &text, l->offsets);
     else

@@ -5,10 +5,12 @@
  *
  * Method (docs/course-generation.md): running headers, footers and page numbers are marked
  * first (textclean.h). Level-1 outline entries become modules, level-2 entries their lessons,
- * deeper entries fold into their level-2 lesson. Without an outline, headings found from the
- * typography (headings.h) play the outline's part and cut the text at their lines; a
- * document without either is cut into page groups whose lessons are named after their first
- * line when it looks like a heading.
+ * deeper entries fold into their level-2 lesson; each lesson's text runs from its entry's
+ * line (the line its destination points at, or the line of the page that holds its title)
+ * to the next lesson's, so that lessons sharing a page share none of its text. Without an
+ * outline, headings found from the typography (headings.h) play the outline's part and cut
+ * the text at their lines; a document without either is cut into page groups whose lessons
+ * are named after their first line when it looks like a heading.
  */
 #ifndef PROFAI_PLAN_H
 #define PROFAI_PLAN_H
@@ -34,9 +36,10 @@ typedef struct {
     char *title; /* owned */
     int start;   /* pages, 1-based, start <= end */
     int end;
-    size_t first_line; /* with headings: its lines, [first_line, end_line) of the model's; */
-    size_t end_line;   /* both 0 when the lesson is its pages */
-    char *text;        /* owned; clean text, set by plan_render_lesson; NULL before */
+    bool cut;          /* its text is the lines [first_line, end_line) of the model's */
+    size_t first_line; /* (outline and headings); else it is its pages' text and both are 0 */
+    size_t end_line;
+    char *text; /* owned; clean text, set by plan_render_lesson; NULL before */
     size_t len;
     size_t *offsets; /* owned; where each page's text begins in text (end - start + 1) */
 } plan_lesson_t;

@@ -1,4 +1,5 @@
 /* quiz.c - see quiz.h. */
+#define _GNU_SOURCE /* memmem */
 #include "quiz.h"
 
 #include "strbuf.h"
@@ -6,12 +7,15 @@
 #include "summary.h"
 #include "utf8.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define POOL_LESSONS 40 /* distractors come from lessons at most this far away */
-#define POOL_MAX 64     /* distractor candidates looked at per question */
+#define POOL_MAX 128    /* distractor candidates looked at per question */
+
+static void s_question_free(quiz_question_t *q);
 
 /* ---------------------------------------------------------------- text helpers */
 
@@ -158,8 +162,8 @@ s_absdiff(size_t a, size_t b)
 
 /* Collect key terms of the lessons nearest to `lesson`. */
 static size_t
-s_pool(const terms_t *t, const keyterms_t *keyterms, size_t lesson, const keyterm_t *answer,
-       const terms_tally_t *tally, pool_item_t *pool)
+s_pool(const terms_t *t, const quiz_doc_t *doc, const keyterms_t *keyterms, size_t lesson,
+       const keyterm_t *answer, const terms_tally_t *tally, pool_item_t *pool)
 {
     size_t n = 0;
     size_t alen = strlen(answer->text);
@@ -169,6 +173,8 @@ s_pool(const terms_t *t, const keyterms_t *keyterms, size_t lesson, const keyter
             if ((side == 0 && d > lesson) || (side == 1 && lesson + d >= t->nlessons))
                 continue;
             size_t j = side == 0 ? lesson - d : lesson + d;
+            if (doc->boilerplate != NULL && doc->boilerplate[j])
+                continue;
             for (size_t k = 0; k < keyterms[j].count && n < POOL_MAX; k++) {
                 const keyterm_t *c = &keyterms[j].items[k];
                 size_t clen = strlen(c->text);
@@ -185,6 +191,35 @@ s_pool(const terms_t *t, const keyterms_t *keyterms, size_t lesson, const keyter
         }
     }
     return n;
+}
+
+/* The ending of a term's last word that tells its part of speech apart from a noun's:
+ * 1 "-ly" (adverb), 2 "-ed" (participle); 0 otherwise ("-ing" makes nouns as often). */
+static int
+s_ending(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 5)
+        return 0;
+    if (strcmp(s + n - 2, "ly") == 0)
+        return 1;
+    return strcmp(s + n - 2, "ed") == 0 ? 2 : 0;
+}
+
+/* Is c of the same kind as the answer: a word count off by one at most, a length no more
+ * than 2.5 times the other's, the same ending (s_ending), no person's name for a concept? */
+static bool
+s_same_kind(const quiz_doc_t *doc, const keyterm_t *c, const keyterm_t *answer, bool answer_name)
+{
+    if (s_absdiff((size_t)c->words, (size_t)answer->words) > 1)
+        return false;
+    size_t cl = utf8_length(c->text, strlen(c->text));
+    size_t al = utf8_length(answer->text, strlen(answer->text));
+    if (cl > 3 * al || al > 3 * cl)
+        return false;
+    if (s_ending(c->text) != s_ending(answer->text))
+        return false;
+    return answer_name || !quiz_is_name(doc, c->text);
 }
 
 /* Is candidate c fit to stand beside the answer and the distractors chosen so far? */
@@ -211,20 +246,23 @@ s_distractor_ok(const terms_t *t, const keyterm_t *c, const keyterm_t *answer,
 
 /* Three distractors for answer in prompt; false when there are not enough. */
 static bool
-s_distractors(const terms_t *t, const keyterms_t *keyterms, size_t lesson, const keyterm_t *answer,
-              const terms_tally_t *tally, const char *prompt,
+s_distractors(const terms_t *t, const quiz_doc_t *doc, const keyterms_t *keyterms, size_t lesson,
+              const keyterm_t *answer, const terms_tally_t *tally, const char *prompt,
               const keyterm_t *out[QUIZ_CHOICES - 1])
 {
     pool_item_t pool[POOL_MAX];
-    size_t n = s_pool(t, keyterms, lesson, answer, tally, pool);
+    size_t n = s_pool(t, doc, keyterms, lesson, answer, tally, pool);
     qsort(pool, n, sizeof *pool, s_pool_cmp);
     strbuf_t lower;
     strbuf_init(&lower);
     s_lower(prompt, strlen(prompt), &lower);
+    bool answer_name = quiz_is_name(doc, answer->text);
     size_t k = 0;
     for (size_t i = 0; i < n && k < QUIZ_CHOICES - 1 && !strbuf_failed(&lower); i++) {
-        if (s_distractor_ok(t, pool[i].term, answer, lower.data, lower.len, out, k))
-            out[k++] = pool[i].term;
+        const keyterm_t *c = pool[i].term;
+        if (s_distractor_ok(t, c, answer, lower.data, lower.len, out, k) &&
+            s_same_kind(doc, c, answer, answer_name) && !quiz_also_correct(doc, prompt, c->text))
+            out[k++] = c;
     }
     strbuf_free(&lower);
     return k == QUIZ_CHOICES - 1;
@@ -336,9 +374,25 @@ s_best_sentence(const terms_lesson_t *l, const keyterm_t *term, const double *sc
 }
 
 /* Try to make a question of `term`; 1 when one was added, 0 when not, -1 on failure. */
+/* Sentences about the document's licence make no question. */
+static bool
+s_legal(const char *prompt)
+{
+    static const char *const words[] = {"licen", "copyright", "warrant", "free software found"};
+    strbuf_t lower;
+    strbuf_init(&lower);
+    s_lower(prompt, strlen(prompt), &lower);
+    bool legal = strbuf_failed(&lower);
+    for (size_t i = 0; i < sizeof words / sizeof *words && !legal; i++)
+        legal = strstr(lower.data, words[i]) != NULL;
+    strbuf_free(&lower);
+    return legal;
+}
+
 static int
-s_question(const terms_t *t, const keyterms_t *keyterms, size_t lesson, const terms_tally_t *tally,
-           const double *scores, const keyterm_t *term, bool *used, quiz_t *quiz)
+s_question(const terms_t *t, const quiz_doc_t *doc, const keyterms_t *keyterms, size_t lesson,
+           const terms_tally_t *tally, const double *scores, const keyterm_t *term, bool *used,
+           quiz_t *quiz)
 {
     const terms_lesson_t *l = &t->lessons[lesson];
     size_t at = 0;
@@ -352,8 +406,8 @@ s_question(const terms_t *t, const keyterms_t *keyterms, size_t lesson, const te
     if (prompt == NULL)
         return -1;
     const keyterm_t *distractors[QUIZ_CHOICES - 1];
-    if (quiz_reveals(prompt, term->text) ||
-        !s_distractors(t, keyterms, lesson, term, tally, prompt, distractors)) {
+    if (quiz_reveals(prompt, term->text) || s_legal(prompt) ||
+        !s_distractors(t, doc, keyterms, lesson, term, tally, prompt, distractors)) {
         free(prompt);
         return 0;
     }
@@ -362,19 +416,21 @@ s_question(const terms_t *t, const keyterms_t *keyterms, size_t lesson, const te
 }
 
 int
-quiz_add_lesson(const terms_t *t, const keyterms_t *keyterms, size_t lesson,
+quiz_add_lesson(const terms_t *t, const quiz_doc_t *doc, const keyterms_t *keyterms, size_t lesson,
                 const terms_tally_t *tally, const double *scores, quiz_t *quiz)
 {
     if (!summary_enough_text(t, lesson) || t->nlessons < 2)
+        return 0;
+    if (doc->boilerplate != NULL && doc->boilerplate[lesson])
         return 0;
     const terms_lesson_t *l = &t->lessons[lesson];
     bool *used = calloc(l->sentences->nsentences + 1, sizeof *used);
     if (used == NULL)
         return -1;
     int made = 0, rc = 0;
-    for (size_t k = 0; k < keyterms[lesson].count && made < QUIZ_PER_LESSON; k++) {
-        int r =
-            s_question(t, keyterms, lesson, tally, scores, &keyterms[lesson].items[k], used, quiz);
+    for (size_t k = 0; k < keyterms[lesson].count && made < doc->per_lesson; k++) {
+        int r = s_question(t, doc, keyterms, lesson, tally, scores, &keyterms[lesson].items[k],
+                           used, quiz);
         if (r < 0) {
             rc = -1;
             break;
@@ -388,11 +444,326 @@ quiz_add_lesson(const terms_t *t, const keyterms_t *keyterms, size_t lesson,
 void
 quiz_free(quiz_t *quiz)
 {
-    for (size_t i = 0; i < quiz->count; i++) {
-        free(quiz->items[i].prompt);
-        for (int c = 0; c < QUIZ_CHOICES; c++)
-            free(quiz->items[i].choices[c]);
-    }
+    for (size_t i = 0; i < quiz->count; i++)
+        s_question_free(&quiz->items[i]);
     free(quiz->items);
     memset(quiz, 0, sizeof *quiz);
+}
+
+/* ---------------------------------------------------------------- the document */
+
+/* Does lower-case word w[0..n) occur in text as a whole word written in lower case? */
+static bool
+s_has_lower_word(const char *text, size_t len, const char *w, size_t n)
+{
+    for (size_t i = 0; n > 0 && i + n <= len; i++) {
+        const char *at = memmem(text + i, len - i, w, n);
+        if (at == NULL)
+            return false;
+        i = (size_t)(at - text);
+        unsigned char before = i > 0 ? (unsigned char)text[i - 1] : ' ';
+        unsigned char after = i + n < len ? (unsigned char)text[i + n] : ' ';
+        if (before < 0x80 && !isalnum(before) && after < 0x80 && !isalnum(after))
+            return true;
+    }
+    return false;
+}
+
+bool
+quiz_is_name(const quiz_doc_t *doc, const char *term)
+{
+    size_t len = strlen(term), words = 0;
+    strbuf_t word;
+    strbuf_init(&word);
+    bool name = true;
+    for (size_t i = 0; i < len && name;) {
+        while (i < len && term[i] == ' ')
+            i++;
+        if (i >= len)
+            break;
+        strbuf_reset(&word);
+        size_t letters = 0;
+        bool upper_first = false;
+        while (i < len && term[i] != ' ' && name) {
+            uint32_t cp;
+            i += utf8_decode(term + i, len - i, &cp);
+            if (utf8_is_letter(cp)) {
+                if (letters == 0)
+                    upper_first = utf8_is_upper(cp);
+                else if (utf8_is_upper(cp))
+                    name = false; /* ACRONYM or CamelCase */
+                letters++;
+                strbuf_append_cp(&word, utf8_lower(cp));
+            } else if (cp != '-' && cp != '\'') {
+                name = false;
+            }
+        }
+        words++;
+        name = name && upper_first && letters >= 2 && !strbuf_failed(&word) &&
+               !s_has_lower_word(doc->text, doc->len, word.data, word.len);
+    }
+    strbuf_free(&word);
+    return name && words >= 2 && words <= 3;
+}
+
+/* The start of the last `words` words of s[0..len) (s ends with a space or a word). */
+static size_t
+s_last_words(const char *s, size_t len, int words)
+{
+    size_t i = len;
+    while (i > 0 && s[i - 1] == ' ')
+        i--;
+    for (int w = 0; w < words && i > 0; w++) {
+        while (i > 0 && s[i - 1] != ' ')
+            i--;
+        if (w + 1 < words)
+            while (i > 0 && s[i - 1] == ' ')
+                i--;
+    }
+    return i;
+}
+
+/* The end of the first `words` words of s[0..len). */
+static size_t
+s_first_words(const char *s, size_t len, int words)
+{
+    size_t i = 0;
+    for (int w = 0; w < words && i < len; w++) {
+        while (i < len && s[i] == ' ')
+            i++;
+        while (i < len && s[i] != ' ')
+            i++;
+    }
+    return i;
+}
+
+/* Lower-case s with whitespace runs as one space. */
+static void
+s_lower_spaced(const char *s, strbuf_t *out)
+{
+    strbuf_t raw;
+    strbuf_init(&raw);
+    s_lower(s, strlen(s), &raw);
+    bool space = false;
+    for (size_t i = 0; i < raw.len; i++) {
+        char c = raw.data[i];
+        bool ws = c == ' ' || c == '\n' || c == '\t' || c == '\r';
+        if (ws && !space)
+            strbuf_append(out, " ", 1);
+        else if (!ws)
+            strbuf_append(out, &c, 1);
+        space = ws;
+    }
+    strbuf_free(&raw);
+}
+
+bool
+quiz_also_correct(const quiz_doc_t *doc, const char *prompt, const char *candidate)
+{
+    strbuf_t p, c, needle;
+    strbuf_init(&p);
+    strbuf_init(&c);
+    strbuf_init(&needle);
+    s_lower_spaced(prompt, &p);
+    s_lower_spaced(candidate, &c);
+    const char *blank = p.data != NULL ? strstr(p.data, QUIZ_BLANK) : NULL;
+    bool correct = false;
+    if (blank != NULL && !strbuf_failed(&c) && c.len > 0 && doc->lower != NULL) {
+        size_t at = (size_t)(blank - p.data);
+        size_t after = at + strlen(QUIZ_BLANK);
+        size_t left = s_last_words(p.data, at, 2);
+        size_t right = after + s_first_words(p.data + after, p.len - after, 2);
+        bool sides = left < at || right > after;
+        correct = sides;
+        if (correct && left < at) {
+            strbuf_append(&needle, p.data + left, at - left);
+            strbuf_append(&needle, c.data, c.len);
+            correct = !strbuf_failed(&needle) &&
+                      memmem(doc->lower, doc->lower_len, needle.data, needle.len) != NULL;
+        }
+        if (correct && right > after) {
+            strbuf_reset(&needle);
+            strbuf_append(&needle, c.data, c.len);
+            strbuf_append(&needle, p.data + after, right - after);
+            correct = !strbuf_failed(&needle) &&
+                      memmem(doc->lower, doc->lower_len, needle.data, needle.len) != NULL;
+        }
+    }
+    strbuf_free(&p);
+    strbuf_free(&c);
+    strbuf_free(&needle);
+    return correct;
+}
+
+/* Does lower-case title t hold keyword k at the start of a word (whole word when whole)? */
+static bool
+s_title_word(const char *t, const char *k, bool whole)
+{
+    size_t n = strlen(k);
+    for (const char *f = strstr(t, k); f != NULL; f = strstr(f + 1, k)) {
+        bool start = f == t || !isalnum((unsigned char)f[-1]);
+        bool end = !isalnum((unsigned char)f[n]);
+        if (start && (end || !whole))
+            return true;
+    }
+    return false;
+}
+
+/* Does lower-case s hold one of words[0..n) (prefixes unless whole)? */
+static bool
+s_title_has(const char *title, const char *const *words, size_t n, bool whole)
+{
+    if (title == NULL)
+        return false;
+    strbuf_t lower;
+    strbuf_init(&lower);
+    s_lower(title, strlen(title), &lower);
+    bool found = false;
+    for (size_t i = 0; i < n && !found && lower.data != NULL; i++)
+        found = s_title_word(lower.data, words[i], whole);
+    strbuf_free(&lower);
+    return found;
+}
+
+bool
+quiz_is_index(const char *title, const char *text, size_t len)
+{
+    static const char *const words[] = {"index",    "contents", "table des matières",
+                                        "sommaire", "inhalt",   "índice"};
+    if (s_title_has(title, words, sizeof words / sizeof *words, true))
+        return true;
+    /* Untitled: numbers are a quarter of its words or more. */
+    size_t tokens = 0, numbers = 0;
+    for (size_t i = 0; i < len;) {
+        while (i < len && isspace((unsigned char)text[i]))
+            i++;
+        if (i >= len)
+            break;
+        size_t start = i;
+        bool digits = true;
+        while (i < len && !isspace((unsigned char)text[i])) {
+            char ch = text[i++];
+            digits = digits && (isdigit((unsigned char)ch) || ch == ',' || ch == '-');
+        }
+        tokens++;
+        numbers += digits && isdigit((unsigned char)text[start]);
+    }
+    return tokens >= 40 && 4 * numbers >= tokens;
+}
+
+bool
+quiz_is_boilerplate(const char *title, const char *text, size_t len)
+{
+    static const char *const prefixes[] = {"licen",        "copyright",    "front matter",
+                                           "bibliograph",  "acknowledg",   "colophon",
+                                           "legal notice", "remerciement", "mentions l"};
+    static const char *const words[] = {"references", "références", "bibliography"};
+    return s_title_has(title, prefixes, sizeof prefixes / sizeof *prefixes, false) ||
+           s_title_has(title, words, sizeof words / sizeof *words, true) ||
+           quiz_is_index(title, text, len);
+}
+
+/* ---------------------------------------------------------------- selection */
+
+/* Key of a text: lower case without spaces and digits. */
+static void
+s_prompt_key(const char *s, strbuf_t *out)
+{
+    strbuf_t lower;
+    strbuf_init(&lower);
+    s_lower(s, strlen(s), &lower);
+    for (size_t i = 0; i < lower.len; i++) {
+        char c = lower.data[i];
+        if (!isspace((unsigned char)c) && !isdigit((unsigned char)c))
+            strbuf_append(out, &c, 1);
+    }
+    strbuf_free(&lower);
+}
+
+static void
+s_question_free(quiz_question_t *q)
+{
+    free(q->prompt);
+    for (int c = 0; c < QUIZ_CHOICES; c++)
+        free(q->choices[c]);
+}
+
+void
+quiz_select(quiz_t *quiz, size_t max)
+{
+    size_t n = quiz->count;
+    if (n == 0)
+        return;
+    unsigned char *keep = calloc(n, 1);
+    size_t *rank = calloc(n, sizeof *rank);
+    strbuf_t *keys = calloc(2 * n, sizeof *keys);
+    if (keep == NULL || rank == NULL || keys == NULL) {
+        free(keep), free(rank), free(keys);
+        return; /* out of memory: the quiz stays as it is */
+    }
+    size_t maxrank = 0;
+    for (size_t i = 0; i < n; i++) {
+        const quiz_question_t *q = &quiz->items[i];
+        strbuf_init(&keys[2 * i]);
+        strbuf_init(&keys[2 * i + 1]);
+        s_prompt_key(q->prompt, &keys[2 * i]);
+        const char *blank = strstr(q->prompt, QUIZ_BLANK);
+        strbuf_t restored;
+        strbuf_init(&restored);
+        if (blank != NULL) {
+            strbuf_append(&restored, q->prompt, (size_t)(blank - q->prompt));
+            strbuf_append_cstr(&restored, q->choices[q->answer]);
+            strbuf_append_cstr(&restored, blank + strlen(QUIZ_BLANK));
+        }
+        if (restored.data != NULL)
+            s_prompt_key(restored.data, &keys[2 * i + 1]);
+        strbuf_free(&restored);
+        bool same = false;
+        for (size_t j = 0; j < i && !same; j++) {
+            if (keep[j] == 2)
+                continue;
+            for (int a = 0; a < 2 && !same; a++) {
+                const strbuf_t *x = &keys[2 * i + a], *y = &keys[2 * j + a];
+                same = x->len > 0 && x->len == y->len && memcmp(x->data, y->data, x->len) == 0;
+            }
+        }
+        keep[i] = same ? 2 : 0; /* 2: a duplicate, never kept */
+    }
+    /* Rank: the question's place among its lesson's questions that are no duplicates. */
+    for (size_t i = 0, prev = SIZE_MAX; i < n; i++) {
+        if (keep[i] == 2)
+            continue;
+        bool same_lesson = prev != SIZE_MAX && quiz->items[prev].lesson == quiz->items[i].lesson;
+        rank[i] = same_lesson ? rank[prev] + 1 : 0;
+        maxrank = rank[i] > maxrank ? rank[i] : maxrank;
+        prev = i;
+    }
+    size_t kept = 0;
+    for (size_t r = 0; r <= maxrank && kept < max; r++) {
+        for (size_t i = 0; i < n && kept < max; i++) {
+            if (keep[i] == 0 && rank[i] == r) {
+                keep[i] = 1;
+                kept++;
+            }
+        }
+    }
+    size_t out = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (keep[i] == 1)
+            quiz->items[out++] = quiz->items[i];
+        else
+            s_question_free(&quiz->items[i]);
+        strbuf_free(&keys[2 * i]);
+        strbuf_free(&keys[2 * i + 1]);
+    }
+    quiz->count = out;
+    for (size_t i = 0; i < out; i++) {
+        quiz_question_t *q = &quiz->items[i];
+        int p = quiz_answer_position(i);
+        char *answer = q->choices[q->answer];
+        q->choices[q->answer] = q->choices[p];
+        q->choices[p] = answer;
+        q->answer = p;
+    }
+    free(keep), free(rank), free(keys);
 }

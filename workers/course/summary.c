@@ -30,6 +30,17 @@ summary_sentence_ok(const char *text, const sentences_t *all, const sentence_t *
         signs += text[i] != '\0' && strchr(CODE_SIGNS, text[i]) != NULL;
     if (signs > CODE_SIGNS_MAX || signs * 40 > s->end - s->start)
         return false;
+    /* Words run together by an extraction that lost its spaces ("Namehtmlhelp.button.print"):
+     * no sentence to show. */
+    size_t run = 0;
+    for (size_t i = s->start; i < s->end;) {
+        uint32_t c;
+        i += utf8_decode(text + i, s->end - i, &c);
+        /* Chinese and Japanese are written without spaces: no glue there. */
+        run = c == ' ' || c == '\n' || utf8_is_cjk(c) ? 0 : run + 1;
+        if (run > SUMMARY_TOKEN_MAX)
+            return false;
+    }
     size_t lettered = 0;
     for (size_t k = s->first; k < s->first + s->count; k++)
         lettered += (all->tokens[k].flags & TOKEN_LETTER) != 0;

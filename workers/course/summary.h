@@ -19,6 +19,9 @@
 #define SUMMARY_MIN_SENTENCES 3 /* fewer sentences in the lesson: no summary ("") */
 #define SUMMARY_MIN_WORDS 40    /* fewer words in the lesson: no summary */
 #define SUMMARY_MAX_SENTENCES 4
+#define SUMMARY_TOKEN_MAX                                                                          \
+    40 /* characters; a longer run without a space is glued words                                  \
+          (Chinese and Japanese characters aside) */
 
 typedef struct {
     double *scores; /* owned; by sentence of the lesson: centrality, -1 when not a candidate */
@@ -35,7 +38,9 @@ void summary_free(summary_t *s);
 /* Is sentence s of a text a complete sentence of min..max words that is not code: it ends
  * with a sentence mark, starts with a capital letter, a digit or a letter of a script
  * without case, holds at most 3 of the signs { } < > \ | = ; $ (and fewer than one in 40
- * bytes), and at least 70% of its words have letters? */
+ * bytes), no run of more than SUMMARY_TOKEN_MAX characters without a space (words glued
+ * together by an extraction that lost its spaces), and at least 70% of its words have
+ * letters? */
 bool summary_sentence_ok(const char *text, const sentences_t *all, const sentence_t *s,
                          size_t min_words, size_t max_words);
 

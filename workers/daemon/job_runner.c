@@ -93,7 +93,7 @@ static int
 s_spawn(job_runner_t *self, const job_limits_t *limits, const proto_job_t *job, const char *token,
         int in_fd, int pipe_w)
 {
-    char opt[12][PROTO_FILENAME_MAX + 32];
+    char opt[14][PROTO_FILENAME_MAX + 32];
     snprintf(opt[0], sizeof opt[0], "--title=%s", job->title);
     snprintf(opt[1], sizeof opt[1], "--filename=%s", job->filename);
     snprintf(opt[2], sizeof opt[2], "--sha256=%s", job->sha256);
@@ -106,8 +106,10 @@ s_spawn(job_runner_t *self, const job_limits_t *limits, const proto_job_t *job, 
     snprintf(opt[9], sizeof opt[9], "--file-size=%lld", limits->file_size);
     snprintf(opt[10], sizeof opt[10], "--parent-pid=%ld", (long)getpid());
     snprintf(opt[11], sizeof opt[11], "--log-level=%s", limits->log_level);
-    char *argv[14] = {(char *)limits->extract_path};
-    for (int i = 0; i < 12; i++)
+    snprintf(opt[12], sizeof opt[12], "--quiz-per-lesson=%lld", limits->quiz_per_lesson);
+    snprintf(opt[13], sizeof opt[13], "--quiz-per-course=%lld", limits->quiz_per_course);
+    char *argv[16] = {(char *)limits->extract_path};
+    for (int i = 0; i < 14; i++)
         argv[i + 1] = opt[i];
     /* The parser gets no environment: nothing of the worker's leaks into it. */
     char *envp[] = {NULL};

@@ -30,6 +30,8 @@ typedef struct {
     long long open_files;
     long long file_size; /* bytes */
     long long max_pages;
+    long long quiz_per_lesson; /* questions per lesson and per course at most */
+    long long quiz_per_course;
     long long page_delay_ms; /* TEST SEAM, 0 in production */
     /* TEST SEAM, 0 in production: the extractor of each of a job's first crash_attempts
      * attempts is killed with SIGSEGV as soon as it has started, as a parser crash would. */

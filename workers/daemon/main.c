@@ -54,6 +54,8 @@ s_help(void)
            "  limits/open_files      64         extractor RLIMIT_NOFILE (0 = inherit)\n"
            "  limits/file_size       64M        extractor RLIMIT_FSIZE (0 = inherit)\n"
            "  limits/max_pages       5000       longer PDFs fail with too_large\n"
+           "  course/quiz_per_lesson 3          quiz questions per lesson at most\n"
+           "  course/quiz_per_course 60         quiz questions per course at most\n"
            "  log/level              info\n");
 }
 
@@ -107,6 +109,8 @@ s_config_read(startup_t *st, worker_config_t *wc, char *extract, size_t extract_
     limits->open_files = startup_conf_int(st, "limits/open_files", 64, 0, 1 << 20);
     limits->file_size = startup_conf_int(st, "limits/file_size", 64LL << 20, 0, 1LL << 40);
     limits->max_pages = startup_conf_int(st, "limits/max_pages", 5000, 0, 10000000);
+    limits->quiz_per_lesson = startup_conf_int(st, "course/quiz_per_lesson", 3, 1, 100);
+    limits->quiz_per_course = startup_conf_int(st, "course/quiz_per_course", 60, 1, 100000);
     if (limits->open_files != 0 && limits->open_files < 8)
         startup_fail(st, "limits/open_files must be 0 or at least 8");
     wc->endpoint = startup_conf_str(st, "worker/broker", "tcp://127.0.0.1:5555");

@@ -36,6 +36,8 @@ typedef struct {
     const char *sha256;
     const char *job; /* for log lines only */
     long long max_pages;
+    long long quiz_per_lesson; /* 0: the default (course_text.h) */
+    long long quiz_per_course;
     long long page_delay_ms;
     long long address_space; /* 0 = leave the inherited limit */
     long long cpu_seconds;
@@ -153,6 +155,8 @@ s_usage(FILE *out)
             "  --sha256 H            SHA-256 of the PDF (informational)\n"
             "  --job TOKEN           job token, shown in log lines\n"
             "  --max-pages N         refuse longer PDFs as too_large (default 5000; 0 = none)\n"
+            "  --quiz-per-lesson N   questions per lesson at most (default 3)\n"
+            "  --quiz-per-course N   questions per course at most (default 60)\n"
             "  --page-delay-ms N     TEST SEAM: sleep N ms per page (default 0)\n"
             "  --address-space B     RLIMIT_AS (default 1G; 0 = inherit)\n"
             "  --cpu-seconds N       RLIMIT_CPU (default 120; 0 = inherit)\n"
@@ -207,6 +211,8 @@ s_args_parse(int argc, char **argv, extract_args_t *a)
         OPT_SHA256,
         OPT_JOB,
         OPT_MAX_PAGES,
+        OPT_QUIZ_LESSON,
+        OPT_QUIZ_COURSE,
         OPT_PAGE_DELAY,
         OPT_ADDRESS_SPACE,
         OPT_CPU,
@@ -222,6 +228,8 @@ s_args_parse(int argc, char **argv, extract_args_t *a)
         {"sha256", required_argument, NULL, OPT_SHA256},
         {"job", required_argument, NULL, OPT_JOB},
         {"max-pages", required_argument, NULL, OPT_MAX_PAGES},
+        {"quiz-per-lesson", required_argument, NULL, OPT_QUIZ_LESSON},
+        {"quiz-per-course", required_argument, NULL, OPT_QUIZ_COURSE},
         {"page-delay-ms", required_argument, NULL, OPT_PAGE_DELAY},
         {"address-space", required_argument, NULL, OPT_ADDRESS_SPACE},
         {"cpu-seconds", required_argument, NULL, OPT_CPU},
@@ -260,6 +268,12 @@ s_args_parse(int argc, char **argv, extract_args_t *a)
             break;
         case OPT_MAX_PAGES:
             number = &a->max_pages, max = 10000000;
+            break;
+        case OPT_QUIZ_LESSON:
+            number = &a->quiz_per_lesson, max = 100;
+            break;
+        case OPT_QUIZ_COURSE:
+            number = &a->quiz_per_course, max = 100000;
             break;
         case OPT_PAGE_DELAY:
             number = &a->page_delay_ms, max = 60000;
@@ -677,7 +691,10 @@ main(int argc, char **argv)
         rc = pdf_reader_read(doc, &options, &model, &err);
         g_object_unref(doc);
         if (rc == 0) {
-            course_source_t source = {args.title, args.filename, args.sha256};
+            course_source_t source = {args.title,
+                                      args.filename,
+                                      args.sha256,
+                                      {(int)args.quiz_per_lesson, (int)args.quiz_per_course}};
             rc = course_build(&model, &source, EXTRACT_OUTPUT_MAX, &json, &len, &err);
             docmodel_free(&model);
         }

@@ -65,23 +65,48 @@ s_sleep_ms(int ms)
 
 /* ---------------------------------------------------------------- outline */
 
-/* The 1-based page an outline action points at, 0 when unknown. */
-static int
-s_action_page(PopplerDocument *doc, PopplerAction *action)
+/* Where a destination points: its page's height minus its top (poppler gives the top in
+ * PDF user space, from the page's bottom); -1 when the destination does not say. */
+static float
+s_dest_top(PopplerDocument *doc, const PopplerDest *dest)
 {
+    bool has_top = dest->change_top || dest->type == POPPLER_DEST_FITH ||
+                   dest->type == POPPLER_DEST_FITBH || dest->type == POPPLER_DEST_FITR;
+    if (!has_top || dest->page_num <= 0 || dest->page_num > poppler_document_get_n_pages(doc))
+        return -1;
+    PopplerPage *page = poppler_document_get_page(doc, dest->page_num - 1);
+    if (page == NULL)
+        return -1;
+    double width = 0, height = 0;
+    poppler_page_get_size(page, &width, &height);
+    g_object_unref(page);
+    double top = height - dest->top;
+    return top >= 0 && top <= height ? (float)top : -1;
+}
+
+/* The 1-based page an outline action points at (0 when unknown) and where on it (*top,
+ * points from the page's top, -1 when unknown). Named destinations are looked up. */
+static int
+s_action_page(PopplerDocument *doc, PopplerAction *action, float *top)
+{
+    *top = -1;
     if (action == NULL || action->type != POPPLER_ACTION_GOTO_DEST)
         return 0;
     PopplerDest *dest = action->goto_dest.dest;
     if (dest == NULL)
         return 0;
-    if (dest->type != POPPLER_DEST_NAMED)
+    if (dest->type != POPPLER_DEST_NAMED) {
+        *top = s_dest_top(doc, dest);
         return dest->page_num;
+    }
     if (dest->named_dest == NULL)
         return 0;
     PopplerDest *found = poppler_document_find_dest(doc, dest->named_dest);
     int page = found != NULL ? found->page_num : 0;
-    if (found != NULL)
+    if (found != NULL) {
+        *top = s_dest_top(doc, found);
         poppler_dest_free(found);
+    }
     return page;
 }
 
@@ -95,8 +120,9 @@ s_outline_walk(reader_t *r, PopplerIndexIter *iter, int level)
             return;
         PopplerAction *action = poppler_index_iter_get_action(iter);
         const char *title = action != NULL ? action->any.title : NULL;
-        int page = action != NULL ? s_action_page(r->doc, action) : 0;
-        if (docmodel_entry_add(r->model, level, title, page) != 0)
+        float top = -1;
+        int page = action != NULL ? s_action_page(r->doc, action, &top) : 0;
+        if (docmodel_entry_add(r->model, level, title, page, top) != 0)
             r->failed = true;
         if (action != NULL)
             poppler_action_free(action);

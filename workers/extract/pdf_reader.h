@@ -5,7 +5,7 @@
  * short-lived sandboxed child of the worker: poppler is neither thread-safe nor safe on
  * hostile input, so one process parses one document. What it reads: each page's text
  * (poppler_page_get_text, the engine of pdftotext) and height; each line's font size, weight,
- * pitch and box; the outline with its pages (depth-first, capped at
+ * pitch and box; the outline with its pages and positions on them (depth-first, capped at
  * DOCMODEL_OUTLINE_DEPTH_MAX levels and DOCMODEL_OUTLINE_ITEMS_MAX entries); the Title and
  * Author metadata. Everything after that is course/course_build.h, which never sees poppler.
  *
