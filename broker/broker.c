@@ -21,11 +21,13 @@
  *                      tests/unit/test_worker_registry.c)
  *   sched.c            which queued job goes next (FIFO; a fair policy replaces this file)
  *   sql.c              the loop's statements and typed readers of their results
+ *   zap.c              CURVE: the ZAP handler, allow-lists of keys by role, their reload
  *   store.c            the asynchronous, pipelined, group-committed PostgreSQL connection
  *   migrate.c          schema migrations, run once at start
  *   list.h             intrusive lists (used by job_table.c and worker_registry.c only)
  * Seams for what comes next: an admin socket is another service file like clients.c, polled
- * beside the ROUTER in s_turn; authentication (ZAP) is set on the socket in broker_new;
+ * beside the ROUTER in s_turn; authentication (ZAP, zap.c) is polled beside the ROUTER and
+ * each message's role checked in s_peer_allowed;
  * metrics read broker_counters_t (broker_private.h) and the tables' counts.
  */
 #include "broker.h"
@@ -288,6 +290,68 @@ s_on_unfinished(void *owner, void *ctx, PGresult *res, const char *error)
 
 /* ------------------------------------------------------------------ loop */
 
+/* With CURVE, a message passes only when the role of its sender's key, as the allow-lists
+ * stand now, matches the side of the protocol it speaks (docs/protocol.md, "Security"): a
+ * worker key speaks MDPW02 only, a frontend key MDPC02 only, a revoked key nothing. A refused
+ * worker message gets DISCONNECT (a registered worker is forgotten and its job requeued); a
+ * refused client REQUEST gets an error FINAL `forbidden`. Each refusal is logged with the key. */
+static bool
+s_peer_allowed(broker_t *self, zframe_t *identity, zmsg_t *msg, char kind)
+{
+    if (self->zap == NULL || (kind != 'W' && kind != 'C'))
+        return true;
+    char key[CURVE_KEY_LEN + 1];
+    zap_role_t role = zap_peer_role(self->zap, zmsg_first(msg), key);
+    zap_role_t needed = kind == 'W' ? ZAP_ROLE_WORKER : ZAP_ROLE_FRONTEND;
+    if (role == needed) {
+        if (kind == 'W') {
+            worker_t *worker =
+                worker_registry_lookup(self->workers, zframe_data(identity), zframe_size(identity));
+            if (worker != NULL && worker->curve_key[0] == '\0')
+                snprintf(worker->curve_key, sizeof worker->curve_key, "%s", key);
+        }
+        return true;
+    }
+    char why[160];
+    snprintf(why, sizeof why, "%s key sent %s",
+             role == ZAP_ROLE_NONE ? "revoked" : zap_role_name(role),
+             kind == 'W' ? "a worker message (MDPW02): DISCONNECT"
+                         : "a client request (MDPC02): forbidden");
+    zap_log_refusal(self->zap, key, kind == 'W' ? "MDPW02" : "MDPC02", why, self->now);
+    self->counters.dropped++;
+    if (kind == 'W') {
+        worker_t *worker =
+            worker_registry_lookup(self->workers, zframe_data(identity), zframe_size(identity));
+        if (worker != NULL)
+            broker_worker_reject(self, worker, "its key is not allowed to serve");
+        else
+            broker_send_disconnect(self, zframe_data(identity), zframe_size(identity));
+    } else {
+        clients_refuse(self, identity, msg, PROFAI_ERR_FORBIDDEN,
+                       role == ZAP_ROLE_NONE ? "this key was revoked"
+                                             : "a worker key may not use client services");
+    }
+    return false;
+}
+
+/* The allow-lists changed: workers whose key is no longer a worker key are told DISCONNECT
+ * and forgotten at once, before a job can be dispatched to them (their jobs are requeued). */
+static void
+s_revoke_workers(broker_t *self)
+{
+    worker_t *worker = worker_registry_first(self->workers);
+    while (worker != NULL) {
+        worker_t *next = worker_registry_next(self->workers, worker);
+        if (worker->curve_key[0] != '\0' &&
+            !zap_key_allowed(self->zap, worker->curve_key, ZAP_ROLE_WORKER)) {
+            zap_log_refusal(self->zap, worker->curve_key, "revoked",
+                            "worker key revoked: DISCONNECT", self->now);
+            broker_worker_reject(self, worker, "its key was revoked");
+        }
+        worker = next;
+    }
+}
+
 static void
 s_on_message(broker_t *self, zmsg_t *msg)
 {
@@ -299,7 +363,12 @@ s_on_message(broker_t *self, zmsg_t *msg)
         zframe_destroy(&identity);
         return;
     }
-    switch (mdp_kind(msg)) {
+    char kind = mdp_kind(msg);
+    if (!s_peer_allowed(self, identity, msg, kind)) {
+        zframe_destroy(&identity);
+        return;
+    }
+    switch (kind) {
     case 'W':
         dispatch_on_worker_message(self, identity, msg);
         break;
@@ -405,6 +474,8 @@ s_flush_progress(broker_t *self)
 static void
 s_run_timers(broker_t *self)
 {
+    if (self->zap != NULL && zap_reload_due(self->zap, self->now))
+        s_revoke_workers(self);
     job_table_release_waiting(self->jobs, self->now, s_on_retry_due, self);
     if (self->now >= self->next_tick) {
         s_tick(self);
@@ -450,6 +521,8 @@ s_timeout(broker_t *self)
 {
     int64_t deadline =
         self->next_tick < self->next_progress ? self->next_tick : self->next_progress;
+    if (self->zap != NULL && self->now + ZAP_RELOAD_MS < deadline)
+        deadline = self->now + ZAP_RELOAD_MS;
     int64_t retry_due;
     if (job_table_next_retry(self->jobs, &retry_due) && retry_due < deadline)
         deadline = retry_due;
@@ -464,25 +537,34 @@ s_timeout(broker_t *self)
 static int
 s_turn(broker_t *self, bool read_router)
 {
-    zmq_pollitem_t items[2] = {{zsock_resolve(self->router), 0, ZMQ_POLLIN, 0}};
-    int n = 1;
+    /* [0] the ROUTER, [1] the ZAP handler (CURVE), then the store: the first two only while
+     * serving. */
+    zmq_pollitem_t items[3];
+    int n = 0, store_item = -1;
+    if (read_router) {
+        items[n++] = (zmq_pollitem_t){zsock_resolve(self->router), 0, ZMQ_POLLIN, 0};
+        if (self->zap != NULL)
+            items[n++] = (zmq_pollitem_t){zsock_resolve(zap_socket(self->zap)), 0, ZMQ_POLLIN, 0};
+    }
     short events = 0;
     int fd = store_pollfd(self->store, &events);
     if (fd >= 0) {
-        items[1] = (zmq_pollitem_t){NULL, fd, events, 0};
-        n = 2;
+        store_item = n;
+        items[n++] = (zmq_pollitem_t){NULL, fd, events, 0};
     }
     self->now = zclock_mono();
-    if (zmq_poll(read_router ? items : items + 1, read_router ? n : n - 1, s_timeout(self)) < 0) {
+    if (zmq_poll(items, n, s_timeout(self)) < 0) {
         if (errno == EINTR)
             return 0;
         log_error("zmq_poll failed: %s", zmq_strerror(errno));
         return -1;
     }
     self->now = zclock_mono();
+    if (read_router && self->zap != NULL && (items[1].revents & ZMQ_POLLIN))
+        zap_handle(self->zap, self->now);
     if (read_router && (items[0].revents & ZMQ_POLLIN))
         s_read_router(self);
-    store_service(self->store, n == 2 ? items[1].revents : 0, self->now);
+    store_service(self->store, store_item >= 0 ? items[store_item].revents : 0, self->now);
     s_run_timers(self);
     dispatch_jobs(self);
     store_flush(self->store);
@@ -585,6 +667,13 @@ broker_new(const broker_config_t *config, char *err, size_t err_size)
     zsock_set_sndhwm(self->router, ROUTER_HWM);
     zsock_set_rcvhwm(self->router, ROUTER_HWM);
     zsock_set_linger(self->router, 0);
+    if (config->curve.enabled) {
+        /* The handler first: a CURVE socket with no ZAP handler accepts every key. */
+        self->zap = zap_new(config->workers_dir, config->frontends_dir, err, err_size);
+        if (self->zap == NULL)
+            goto fail;
+        curve_apply_server(&config->curve, self->router, ZAP_DOMAIN);
+    }
     if (zsock_bind(self->router, "%s", self->endpoint) < 0) {
         snprintf(err, err_size, "cannot bind %s: %s", self->endpoint, zmq_strerror(errno));
         goto fail;
@@ -606,6 +695,7 @@ broker_destroy(broker_t **self_p)
     sched_destroy(&self->sched);
     store_destroy(&self->store);
     zsock_destroy(&self->router);
+    zap_destroy(&self->zap);
     free(self->endpoint);
     free(self->conninfo);
     free(self);

@@ -9,10 +9,12 @@
 #ifndef PROFAI_BROKER_H
 #define PROFAI_BROKER_H
 
+#include "curve.h"
 #include "profai/compiler.h"
 
 #include <libpq-fe.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Configuration; strings are copied by broker_new. Keys and defaults: conf/broker.conf. */
@@ -27,6 +29,10 @@ typedef struct {
     long long retry_base_ms;   /* broker/retry_base_ms: back-off after a first failed attempt */
     long long retry_max_ms;    /* broker/retry_max_ms: longest back-off */
     long long job_deadline_ms; /* broker/job_deadline_ms: longest run of one attempt */
+    curve_keys_t curve;        /* curve/certificate loaded; curve.enabled false: plaintext */
+    const char *workers_dir;   /* curve/workers_dir: public keys allowed to serve jobs */
+    const char *frontends_dir; /* curve/frontends_dir: public keys allowed to submit, cancel */
+    bool allow_plaintext;      /* a non-loopback plaintext endpoint was allowed explicitly */
 } broker_config_t;
 
 typedef struct broker_t broker_t;

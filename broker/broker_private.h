@@ -17,6 +17,7 @@
 #include "sql.h"
 #include "store.h"
 #include "worker_registry.h"
+#include "zap.h"
 
 #include <czmq.h>
 #include <stdbool.h>
@@ -45,6 +46,7 @@ struct broker_t {
     int64_t job_deadline_ms;
 
     zsock_t *router;
+    zap_t *zap; /* CURVE's ZAP handler and allow-lists; NULL: plaintext */
     store_t *store;
     job_table_t *jobs;          /* every unfinished job */
     worker_registry_t *workers; /* every worker connection */
@@ -117,6 +119,11 @@ void broker_worker_release(broker_t *self, worker_t *worker);
 
 /* clients.c: a client message (MDPC) from identity; msg is borrowed, identity removed. */
 void clients_on_message(broker_t *self, zframe_t *identity, zmsg_t *msg);
+
+/* clients.c: refuse a client REQUEST in msg (borrowed, identity removed) with an error FINAL
+ * carrying code and detail; nothing is sent for a message that is not a REQUEST. */
+void clients_refuse(broker_t *self, zframe_t *identity, zmsg_t *msg, profai_error_t code,
+                    const char *detail);
 
 /* dispatch.c: a worker message (MDPW) from identity; msg is borrowed, identity removed. */
 void dispatch_on_worker_message(broker_t *self, zframe_t *identity, zmsg_t *msg);

@@ -8,6 +8,7 @@
  * Exit status: 0 done, 1 failed (database unreachable, unknown user, ...), 2 usage error.
  */
 #include "conf.h"
+#include "curve.h"
 
 #include <getopt.h>
 #include <glib.h>
@@ -78,11 +79,15 @@ s_fail(const char *fmt, ...)
 static void
 s_help(void)
 {
-    printf("usage: " PROG " [OPTIONS] COMMAND [ARGS]\n"
-           "\n"
-           "Administer ProfAI: users and their API tokens (docs/profaictl.md).\n"
-           "\n"
-           "commands:\n");
+    printf(
+        "usage: " PROG " [OPTIONS] COMMAND [ARGS]\n"
+        "\n"
+        "Administer ProfAI: users and their API tokens (docs/profaictl.md).\n"
+        "\n"
+        "commands:\n"
+        "  keygen NAME [--dir DIR]\n"
+        "      new CURVE key pair for a broker, worker host or frontend: DIR/NAME (public,\n"
+        "      copy it to the broker's key directory) and DIR/NAME_secret (stays on the host)\n");
     for (size_t i = 0; i < CTL_NCOMMANDS; i++) {
         char synopsis[96];
         snprintf(synopsis, sizeof synopsis, "%s %s%s%s", s_commands[i].group, s_commands[i].verb,
@@ -96,6 +101,7 @@ s_help(void)
            "  -c, --config FILE         read database/conninfo from a ZPL file (e.g. the\n"
            "                            broker's or frontend's configuration)\n"
            "  -r, --role ROLE           role for token create: teacher, student or admin\n"
+           "      --dir DIR             directory for keygen (default: the current one)\n"
            "  -h, --help                show this help\n"
            "      --version             show the version\n"
            "\n"
@@ -413,6 +419,25 @@ s_user_list(ctl_t *ctl, char **args)
     return 0;
 }
 
+/* ---------------------------------------------------------------- keys */
+
+/* keygen NAME [--dir DIR]: a CURVE key pair in czmq's format (common/curve.h). Needs no
+ * database. Prints the two paths and the public key (never the secret). */
+static int
+s_keygen(const char *name, const char *dir)
+{
+    char err[512], public_key[CURVE_KEY_LEN + 1];
+    if (curve_keygen(dir, name, public_key, err, sizeof err) != 0) {
+        s_fail("keygen: %s", err);
+        return 1;
+    }
+    printf("public certificate: %s/%s\n"
+           "secret certificate: %s/%s_secret (keep it on this host only)\n"
+           "public key: %s\n",
+           dir, name, dir, name, public_key);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- main */
 
 static const ctl_command_t *
@@ -428,10 +453,14 @@ s_find(const char *group, const char *verb)
 int
 main(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"database", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
-        {"role", required_argument, NULL, 'r'},     {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"database", required_argument, NULL, 'd'},
+                                            {"config", required_argument, NULL, 'c'},
+                                            {"role", required_argument, NULL, 'r'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {"version", no_argument, NULL, 'V'},
+                                            {"dir", required_argument, NULL, 'D'},
+                                            {NULL, 0, NULL, 0}};
+    const char *dir = NULL;
     ctl_t ctl = {.conninfo = NULL, .role = NULL, .db = NULL};
     const char *database = NULL, *config_path = NULL;
     int c;
@@ -446,6 +475,9 @@ main(int argc, char **argv)
             break;
         case 'r':
             ctl.role = optarg;
+            break;
+        case 'D':
+            dir = optarg;
             break;
         case 'h':
             s_help();
@@ -463,6 +495,13 @@ main(int argc, char **argv)
     char **args = argv + optind;
     if (nargs < 1)
         return s_usage("no command given%s", "");
+    if (strcmp(args[0], "keygen") == 0) {
+        if (nargs != 2)
+            return s_usage("usage: " PROG " keygen NAME [--dir DIR]%s", "");
+        return s_keygen(args[1], dir != NULL ? dir : ".");
+    }
+    if (dir != NULL)
+        return s_usage("--dir is only for keygen%s", "");
     const ctl_command_t *cmd = s_find(args[0], nargs > 1 ? args[1] : NULL);
     if (cmd == NULL) {
         char verbs[128] = "";

@@ -16,6 +16,7 @@ static const char *const s_names[PROFAI_ERR_COUNT] = {
     [PROFAI_ERR_ALREADY_FINAL] = "already_final",
     [PROFAI_ERR_DB_UNAVAILABLE] = "db_unavailable",
     [PROFAI_ERR_OVERLOADED] = "overloaded",
+    [PROFAI_ERR_FORBIDDEN] = "forbidden",
     [PROFAI_ERR_NOT_PDF] = "not_pdf",
     [PROFAI_ERR_ENCRYPTED] = "encrypted",
     [PROFAI_ERR_DAMAGED] = "damaged",

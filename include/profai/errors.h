@@ -23,6 +23,7 @@ typedef enum {
     PROFAI_ERR_ALREADY_FINAL,       /* CANCEL names a job that has ended */
     PROFAI_ERR_DB_UNAVAILABLE,      /* PostgreSQL is down; nothing was committed */
     PROFAI_ERR_OVERLOADED,          /* the broker's write queue is full */
+    PROFAI_ERR_FORBIDDEN,           /* the peer's key may not use this service (its role) */
     /* Job errors. */
     PROFAI_ERR_NOT_PDF,        /* the file is not a PDF */
     PROFAI_ERR_ENCRYPTED,      /* the PDF needs a password */
