@@ -296,22 +296,15 @@ s_on_unfinished(void *owner, void *ctx, PGresult *res, const char *error)
  * worker message gets DISCONNECT (a registered worker is forgotten and its job requeued); a
  * refused client REQUEST gets an error FINAL `forbidden`. Each refusal is logged with the key. */
 static bool
-s_peer_allowed(broker_t *self, zframe_t *identity, zmsg_t *msg, char kind)
+s_peer_allowed(broker_t *self, zframe_t *identity, zmsg_t *msg, char kind, char *key)
 {
+    key[0] = '\0';
     if (self->zap == NULL || (kind != 'W' && kind != 'C'))
         return true;
-    char key[CURVE_KEY_LEN + 1];
     zap_role_t role = zap_peer_role(self->zap, zmsg_first(msg), key);
     zap_role_t needed = kind == 'W' ? ZAP_ROLE_WORKER : ZAP_ROLE_FRONTEND;
-    if (role == needed) {
-        if (kind == 'W') {
-            worker_t *worker =
-                worker_registry_lookup(self->workers, zframe_data(identity), zframe_size(identity));
-            if (worker != NULL && worker->curve_key[0] == '\0')
-                snprintf(worker->curve_key, sizeof worker->curve_key, "%s", key);
-        }
+    if (role == needed)
         return true;
-    }
     char why[160];
     snprintf(why, sizeof why, "%s key sent %s",
              role == ZAP_ROLE_NONE ? "revoked" : zap_role_name(role),
@@ -364,14 +357,22 @@ s_on_message(broker_t *self, zmsg_t *msg)
         return;
     }
     char kind = mdp_kind(msg);
-    if (!s_peer_allowed(self, identity, msg, kind)) {
+    char key[CURVE_KEY_LEN + 1];
+    if (!s_peer_allowed(self, identity, msg, kind, key)) {
         zframe_destroy(&identity);
         return;
     }
     switch (kind) {
-    case 'W':
+    case 'W': {
         dispatch_on_worker_message(self, identity, msg);
+        /* Remember the key of a worker (registered by this READY, or earlier), so that a
+         * revocation finds it before it is sent a job (s_revoke_workers). */
+        worker_t *worker =
+            worker_registry_lookup(self->workers, zframe_data(identity), zframe_size(identity));
+        if (worker != NULL && worker->curve_key[0] == '\0' && key[0] != '\0')
+            snprintf(worker->curve_key, sizeof worker->curve_key, "%s", key);
         break;
+    }
     case 'C':
         clients_on_message(self, identity, msg);
         break;
