@@ -419,10 +419,10 @@ class Stack:
         for name, role in [("worker1", "worker"), ("worker2", "worker"), ("worker3", "worker"),
                            ("frontend1", "frontend"), ("frontend2", "frontend")]:
             self.keygen(name, role)
-        # The Python peers of the tests (mdp.py) and the readiness pings.
-        CURVE_PEERS[self.endpoint] = {
-            role: self.peer_keys(self.keygen(f"py-{role}", role))
-            for role in ("worker", "frontend")}
+        # The Python peers of the tests (mdp.py) and the readiness pings; registered for the
+        # endpoint when the broker starts (a subclass may move the endpoint after __init__).
+        self.peer_curve = {role: self.peer_keys(self.keygen(f"py-{role}", role))
+                           for role in ("worker", "frontend")}
 
     def curve_conf(self, name: str | None = None, role: str = "worker",
                    cert: Path | None = None) -> dict:
@@ -456,6 +456,8 @@ class Stack:
         broker_keys: more broker/ keys for its config file (retry_base_ms=..., max_attempts=...,
         job_deadline_ms=...); given, the file is written anew with them; without, the first
         start writes it with the endpoint and heartbeat keys only and a restart keeps it."""
+        if self.curve:
+            CURVE_PEERS[self.endpoint] = self.peer_curve
         if self.broker is None or broker_keys:
             curve = {"curve": {"certificate": str(self.broker_cert),
                                "workers_dir": str(self.keys / "workers"),
