@@ -24,14 +24,15 @@ BIN := bin
 
 # ---- sources (one line per component; keep them explicit) ----------------------------
 COMMON_SRC   := common/log.c common/conf.c common/startup.c common/json.c common/utf8.c \
-                common/strbuf.c common/notify.c
+                common/strbuf.c common/notify.c common/curve.c
 PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.c protocol/messages.c \
                 protocol/admin_messages.c protocol/worker_identity.c \
                 protocol/mp_scan.c
 # The broker's pure modules (no sockets, no database): also linked into their unit tests.
 BROKER_CORE_SRC := broker/job_table.c broker/worker_registry.c broker/fair_queue.c
 BROKER_SRC   := broker/main.c broker/broker.c broker/clients.c broker/dispatch.c broker/sql.c \
-                broker/admin.c broker/admin_sql.c broker/store.c broker/migrate.c $(BROKER_CORE_SRC) $(B)/broker/migrations.c
+                broker/admin.c broker/admin_sql.c broker/store.c broker/migrate.c broker/zap.c \
+                $(BROKER_CORE_SRC) $(B)/broker/migrations.c
 WORKER_SRC   := workers/daemon/main.c workers/daemon/worker.c workers/daemon/job_runner.c
 EXTRACT_SRC  := workers/extract/extract_main.c workers/extract/pdf_reader.c
 # Course generation from the document model, pure C (no poppler): linked into profai-extract

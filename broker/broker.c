@@ -22,12 +22,15 @@
  *   worker_registry.c  workers by ROUTER identity, idle order, liveness (no I/O;
  *                      tests/unit/test_worker_registry.c)
  *   sql.c              the loop's statements and typed readers of their results
+ *   zap.c              CURVE: the ZAP handler, allow-lists of keys by role, their reload
  *   store.c            the asynchronous, pipelined, group-committed PostgreSQL connection
  *   migrate.c          schema migrations, run once at start
  *   list.h             intrusive lists (used by job_table.c and worker_registry.c only)
  *   admin.c            the admin socket (docs/admin.md), polled beside the ROUTER in s_turn;
  *                      admin_sql.c its statements
- * Seams for what comes next: authentication (ZAP) is set on the socket in broker_new;
+ *   zap.c              the ZAP handler (CURVE): polled beside the ROUTER; each message's role
+ *                      is checked in s_peer_allowed
+ * Seams for what comes next:
  * metrics read broker_counters_t (broker_private.h) and the tables' counts.
  */
 #include "broker.h"
@@ -294,6 +297,61 @@ s_on_unfinished(void *owner, void *ctx, PGresult *res, const char *error)
 
 /* ------------------------------------------------------------------ loop */
 
+/* With CURVE, a message passes only when the role of its sender's key, as the allow-lists
+ * stand now, matches the side of the protocol it speaks (docs/protocol.md, "Security"): a
+ * worker key speaks MDPW02 only, a frontend key MDPC02 only, a revoked key nothing. A refused
+ * worker message gets DISCONNECT (a registered worker is forgotten and its job requeued); a
+ * refused client REQUEST gets an error FINAL `forbidden`. Each refusal is logged with the key. */
+static bool
+s_peer_allowed(broker_t *self, zframe_t *identity, zmsg_t *msg, char kind, char *key)
+{
+    key[0] = '\0';
+    if (self->zap == NULL || (kind != 'W' && kind != 'C'))
+        return true;
+    zap_role_t role = zap_peer_role(self->zap, zmsg_first(msg), key);
+    zap_role_t needed = kind == 'W' ? ZAP_ROLE_WORKER : ZAP_ROLE_FRONTEND;
+    if (role == needed)
+        return true;
+    char why[160];
+    snprintf(why, sizeof why, "%s key sent %s",
+             role == ZAP_ROLE_NONE ? "revoked" : zap_role_name(role),
+             kind == 'W' ? "a worker message (MDPW02): DISCONNECT"
+                         : "a client request (MDPC02): forbidden");
+    zap_log_refusal(self->zap, key, kind == 'W' ? "MDPW02" : "MDPC02", why, self->now);
+    self->counters.dropped++;
+    if (kind == 'W') {
+        worker_t *worker =
+            worker_registry_lookup(self->workers, zframe_data(identity), zframe_size(identity));
+        if (worker != NULL)
+            broker_worker_reject(self, worker, "its key is not allowed to serve");
+        else
+            broker_send_disconnect(self, zframe_data(identity), zframe_size(identity));
+    } else {
+        clients_refuse(self, identity, msg, PROFAI_ERR_FORBIDDEN,
+                       role == ZAP_ROLE_NONE ? "this key was revoked"
+                                             : "a worker key may not use client services");
+    }
+    return false;
+}
+
+/* The allow-lists changed: workers whose key is no longer a worker key are told DISCONNECT
+ * and forgotten at once, before a job can be dispatched to them (their jobs are requeued). */
+static void
+s_revoke_workers(broker_t *self)
+{
+    worker_t *worker = worker_registry_first(self->workers);
+    while (worker != NULL) {
+        worker_t *next = worker_registry_next(self->workers, worker);
+        if (worker->curve_key[0] != '\0' &&
+            !zap_key_allowed(self->zap, worker->curve_key, ZAP_ROLE_WORKER)) {
+            zap_log_refusal(self->zap, worker->curve_key, "revoked",
+                            "worker key revoked: DISCONNECT", self->now);
+            broker_worker_reject(self, worker, "its key was revoked");
+        }
+        worker = next;
+    }
+}
+
 static void
 s_on_message(broker_t *self, zmsg_t *msg)
 {
@@ -305,10 +363,23 @@ s_on_message(broker_t *self, zmsg_t *msg)
         zframe_destroy(&identity);
         return;
     }
-    switch (mdp_kind(msg)) {
-    case 'W':
+    char kind = mdp_kind(msg);
+    char key[CURVE_KEY_LEN + 1];
+    if (!s_peer_allowed(self, identity, msg, kind, key)) {
+        zframe_destroy(&identity);
+        return;
+    }
+    switch (kind) {
+    case 'W': {
         dispatch_on_worker_message(self, identity, msg);
+        /* Remember the key of a worker (registered by this READY, or earlier), so that a
+         * revocation finds it before it is sent a job (s_revoke_workers). */
+        worker_t *worker =
+            worker_registry_lookup(self->workers, zframe_data(identity), zframe_size(identity));
+        if (worker != NULL && worker->curve_key[0] == '\0' && key[0] != '\0')
+            snprintf(worker->curve_key, sizeof worker->curve_key, "%s", key);
         break;
+    }
     case 'C':
         clients_on_message(self, identity, msg);
         break;
@@ -411,6 +482,8 @@ s_flush_progress(broker_t *self)
 static void
 s_run_timers(broker_t *self)
 {
+    if (self->zap != NULL && zap_reload_due(self->zap, self->now))
+        s_revoke_workers(self);
     job_table_release_waiting(self->jobs, self->now, s_on_retry_due, self);
     if (self->now >= self->next_tick) {
         s_tick(self);
@@ -456,6 +529,8 @@ s_timeout(broker_t *self)
 {
     int64_t deadline =
         self->next_tick < self->next_progress ? self->next_tick : self->next_progress;
+    if (self->zap != NULL && self->now + ZAP_RELOAD_MS < deadline)
+        deadline = self->now + ZAP_RELOAD_MS;
     int64_t retry_due;
     if (job_table_next_retry(self->jobs, &retry_due) && retry_due < deadline)
         deadline = retry_due;
@@ -470,10 +545,15 @@ s_timeout(broker_t *self)
 static int
 s_turn(broker_t *self, bool read_router)
 {
-    zmq_pollitem_t items[3];
-    int n = 0, admin_at = -1, store_at = -1;
+    /* The ROUTER, the ZAP handler (CURVE) and the admin socket while serving, then the store. */
+    zmq_pollitem_t items[4];
+    int n = 0, zap_at = -1, admin_at = -1, store_at = -1;
     if (read_router) {
         items[n++] = (zmq_pollitem_t){zsock_resolve(self->router), 0, ZMQ_POLLIN, 0};
+        if (self->zap != NULL) {
+            zap_at = n;
+            items[n++] = (zmq_pollitem_t){zsock_resolve(zap_socket(self->zap)), 0, ZMQ_POLLIN, 0};
+        }
         if (self->admin != NULL) {
             admin_at = n;
             items[n++] = (zmq_pollitem_t){admin_socket(self->admin), 0, ZMQ_POLLIN, 0};
@@ -494,6 +574,8 @@ s_turn(broker_t *self, bool read_router)
     }
     notify_watchdog(); /* systemd's WatchdogSec=: this loop still turns */
     self->now = zclock_mono();
+    if (zap_at >= 0 && (items[zap_at].revents & ZMQ_POLLIN))
+        zap_handle(self->zap, self->now);
     if (read_router && (items[0].revents & ZMQ_POLLIN))
         s_read_router(self);
     if (admin_at >= 0 && (items[admin_at].revents & ZMQ_POLLIN))
@@ -605,6 +687,13 @@ broker_new(const broker_config_t *config, char *err, size_t err_size)
     zsock_set_sndhwm(self->router, ROUTER_HWM);
     zsock_set_rcvhwm(self->router, ROUTER_HWM);
     zsock_set_linger(self->router, 0);
+    if (config->curve.enabled) {
+        /* The handler first: a CURVE socket with no ZAP handler accepts every key. */
+        self->zap = zap_new(config->workers_dir, config->frontends_dir, err, err_size);
+        if (self->zap == NULL)
+            goto fail;
+        curve_apply_server(&config->curve, self->router, ZAP_DOMAIN);
+    }
     if (zsock_bind(self->router, "%s", self->endpoint) < 0) {
         snprintf(err, err_size, "cannot bind %s: %s", self->endpoint, zmq_strerror(errno));
         goto fail;
@@ -633,6 +722,7 @@ broker_destroy(broker_t **self_p)
     job_table_destroy(&self->jobs);
     store_destroy(&self->store);
     zsock_destroy(&self->router);
+    zap_destroy(&self->zap);
     free(self->endpoint);
     free(self->conninfo);
     free(self);

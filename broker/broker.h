@@ -9,6 +9,7 @@
 #ifndef PROFAI_BROKER_H
 #define PROFAI_BROKER_H
 
+#include "curve.h"
 #include "profai/compiler.h"
 
 #include <libpq-fe.h>
@@ -36,6 +37,10 @@ typedef struct {
     /* admin/endpoint: ipc:// path of the admin socket (docs/admin.md); "": none */
     const char *admin_endpoint;
     bool admin_optional; /* it is the default: a failure to bind it is only a warning */
+    curve_keys_t curve;        /* curve/certificate loaded; curve.enabled false: plaintext */
+    const char *workers_dir;   /* curve/workers_dir: public keys allowed to serve jobs */
+    const char *frontends_dir; /* curve/frontends_dir: public keys allowed to submit, cancel */
+    bool allow_plaintext;      /* a non-loopback plaintext endpoint was allowed explicitly */
 } broker_config_t;
 
 typedef struct broker_t broker_t;

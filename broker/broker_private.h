@@ -16,6 +16,7 @@
 #include "sql.h"
 #include "store.h"
 #include "worker_registry.h"
+#include "zap.h"
 
 #include <czmq.h>
 #include <stdbool.h>
@@ -46,6 +47,7 @@ struct broker_t {
     long long max_bytes_per_owner;
 
     zsock_t *router;
+    zap_t *zap; /* CURVE's ZAP handler and allow-lists; NULL: plaintext */
     store_t *store;
     job_table_t *jobs;          /* every unfinished job */
     worker_registry_t *workers; /* every worker connection */
@@ -119,6 +121,11 @@ void broker_worker_release(broker_t *self, worker_t *worker);
 
 /* clients.c: a client message (MDPC) from identity; msg is borrowed, identity removed. */
 void clients_on_message(broker_t *self, zframe_t *identity, zmsg_t *msg);
+
+/* clients.c: refuse a client REQUEST in msg (borrowed, identity removed) with an error FINAL
+ * carrying code and detail; nothing is sent for a message that is not a REQUEST. */
+void clients_refuse(broker_t *self, zframe_t *identity, zmsg_t *msg, profai_error_t code,
+                    const char *detail);
 
 /* dispatch.c: a worker message (MDPW) from identity; msg is borrowed, identity removed. */
 void dispatch_on_worker_message(broker_t *self, zframe_t *identity, zmsg_t *msg);

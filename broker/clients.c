@@ -353,3 +353,14 @@ clients_on_message(broker_t *self, zframe_t *identity, zmsg_t *msg)
                         "no such service");
     }
 }
+
+void
+clients_refuse(broker_t *self, zframe_t *identity, zmsg_t *msg, profai_error_t code,
+               const char *detail)
+{
+    mdpc_view_t view;
+    proto_error_t perr;
+    if (mdpc_parse(msg, PROTO_CONTROL_BODY_MAX, &view, &perr) != 0 || view.command != MDPC_REQUEST)
+        return;
+    s_client_refuse(self, identity, &view, NULL, profai_error_name(code), detail);
+}

@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define DEFAULT_ENDPOINT "tcp://*:5555"
+#define DEFAULT_ENDPOINT "tcp://127.0.0.1:5555"
 
 static void
 s_help(void)
@@ -35,7 +35,7 @@ s_help(void)
            "\n"
            "Options:\n"
            "  -c, --config FILE         read configuration FILE (ZPL; see conf/broker.conf)\n"
-           "  -e, --endpoint ENDPOINT   overrides broker/endpoint, e.g. tcp://127.0.0.1:5555\n"
+           "  -e, --endpoint ENDPOINT   overrides broker/endpoint, e.g. tcp://0.0.0.0:5555\n"
            "  -a, --admin ENDPOINT      overrides admin/endpoint, e.g. ipc://var/admin.sock\n"
            "  -d, --database CONNINFO   overrides database/conninfo (libpq string or URI)\n"
            "  -v, --log-level LEVEL     overrides log/level: error, warn, info or debug\n"
@@ -44,7 +44,16 @@ s_help(void)
            "\n"
            "Configuration keys (default):\n"
            "  broker/endpoint = " DEFAULT_ENDPOINT "\n"
-           "      where the ROUTER socket binds; workers and frontends connect here\n"
+           "      where the ROUTER socket binds; workers and frontends connect here. Without\n"
+           "      CURVE keys only loopback (tcp://127.x.x.x, localhost, [::1]) or ipc:\n"
+           "  broker/allow_plaintext = 0\n"
+           "      1: bind a non-loopback endpoint without CURVE anyway (warned at every start)\n"
+           "  curve/certificate = (none)\n"
+           "      the broker's own certificate (NAME of a pair from profaictl keygen): CURVE on\n"
+           "  curve/workers_dir = (none)\n"
+           "      directory of public certificates of the worker hosts allowed to serve jobs\n"
+           "  curve/frontends_dir = (none)\n"
+           "      directory of public certificates of the frontends allowed to submit/cancel\n"
            "  broker/heartbeat_ivl = 1000\n"
            "      ms between heartbeats to each worker; use the workers' value\n"
            "  broker/liveness = 3\n"
@@ -94,6 +103,40 @@ static const startup_option_t s_options[] = {
 static const startup_program_t s_program = {
     .prog = "profai-broker", .component = "broker", .help = s_help, .options = s_options};
 
+/* CURVE keys, or plaintext only where it is safe (docs/security.md, "The network between
+ * hosts"): exits 2 when a key cannot be read or a plaintext bind would reach the network
+ * without broker/allow_plaintext. */
+static void
+s_config_curve(startup_t *st, broker_config_t *config)
+{
+    const char *certificate = startup_conf_str(st, "curve/certificate", NULL);
+    config->workers_dir = startup_conf_str(st, "curve/workers_dir", NULL);
+    config->frontends_dir = startup_conf_str(st, "curve/frontends_dir", NULL);
+    bool allow_plaintext = startup_conf_int(st, "broker/allow_plaintext", 0, 0, 1) == 1;
+    char err[512];
+    if (certificate != NULL) {
+        if (curve_load_certificate(certificate, &config->curve, err, sizeof err) != 0)
+            startup_fail(st, "curve/certificate: %s", err);
+        if (config->workers_dir == NULL && config->frontends_dir == NULL)
+            startup_fail(st, "curve/certificate is set but neither curve/workers_dir nor "
+                             "curve/frontends_dir: no peer could connect");
+        return;
+    }
+    if (config->workers_dir != NULL || config->frontends_dir != NULL)
+        startup_fail(st, "curve/workers_dir and curve/frontends_dir need curve/certificate (the "
+                         "broker's own key pair; profaictl keygen writes one)");
+    if (curve_endpoint_is_local(config->endpoint))
+        return;
+    if (!allow_plaintext)
+        startup_fail(st,
+                     "broker/endpoint %s is not loopback and no CURVE keys are set: any host that "
+                     "reaches it could serve or submit jobs. Set curve/certificate, "
+                     "curve/workers_dir and curve/frontends_dir (docs/operations.md, \"Keys\"), "
+                     "bind tcp://127.0.0.1 or ipc://, or set broker/allow_plaintext = 1",
+                     config->endpoint);
+    config->allow_plaintext = true;
+}
+
 /* Fill config from the configuration; exits 2 when a value is invalid. Strings are borrowed
  * from st. */
 static void
@@ -125,6 +168,7 @@ s_config_read(startup_t *st, broker_config_t *config)
     admin_default_endpoint(admin_default, sizeof admin_default);
     config->admin_endpoint = startup_conf_str(st, "admin/endpoint", admin_default);
     config->admin_optional = config->admin_endpoint == admin_default;
+    s_config_curve(st, config);
 
     char *errmsg = NULL;
     PQconninfoOption *opts = PQconninfoParse(config->conninfo, &errmsg);
@@ -190,6 +234,11 @@ main(int argc, char **argv)
         return 1;
     }
     log_info("profai-broker " PROFAI_VERSION " starting");
+    if (config.allow_plaintext)
+        log_warn("PLAINTEXT on a network endpoint (%s, broker/allow_plaintext = 1): anyone who "
+                 "reaches it can serve, forge or submit jobs and read every PDF; use CURVE "
+                 "(docs/security.md)",
+                 config.endpoint);
     int status = s_serve(&config);
     startup_destroy(&st);
     return status;

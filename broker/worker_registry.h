@@ -45,6 +45,7 @@ typedef struct worker_t {
     size_t identity_len;
     char name[WORKER_NAME_MAX + 1]; /* for logs and jobs.worker: short hex @ peer address */
     char service[PROTO_SERVICE_MAX + 1];
+    char curve_key[41]; /* its CURVE public key (z85), "" without CURVE; set by the broker */
     worker_state_t state;
     struct job_t *job;     /* RESERVED, BUSY; borrowed from the job table */
     list_node_t idle_node; /* in the idle list when IDLE */

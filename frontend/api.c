@@ -34,6 +34,7 @@ api_new(const api_config_t *cfg)
         return NULL;
     }
     self->broker_timeout_ms = cfg->broker_timeout_ms;
+    self->broker_keys = cfg->broker_keys;
     self->max_upload = cfg->max_upload;
     self->body_timeout_ms = cfg->body_timeout_ms;
     self->search_ttl_ms = ttl < 0 ? 0 : cfg->search_ttl_ms;
@@ -69,7 +70,8 @@ api_thread_new(void *arg)
     api_thread_t *thread = calloc(1, sizeof *thread);
     if (thread == NULL)
         return NULL;
-    thread->broker = broker_client_new(self->broker_endpoint, self->broker_timeout_ms);
+    thread->broker =
+        broker_client_new(self->broker_endpoint, self->broker_timeout_ms, &self->broker_keys);
     if (thread->broker == NULL) {
         free(thread);
         return NULL;

@@ -13,6 +13,7 @@
 #define PROFAI_FRONTEND_API_H
 
 #include "auth.h"
+#include "curve.h"
 #include "db.h"
 #include "http.h"
 
@@ -21,10 +22,11 @@
 typedef struct {
     const char *broker_endpoint; /* copied */
     int broker_timeout_ms;
-    size_t max_upload;   /* largest PDF accepted, bytes */
-    int body_timeout_ms; /* the whole upload body must arrive within this */
-    db_pool_t *db;       /* borrowed: must outlive the api_t */
-    auth_t *auth;        /* borrowed: must outlive the api_t */
+    curve_keys_t broker_keys; /* curve/certificate, curve/broker_key; copied */
+    size_t max_upload;        /* largest PDF accepted, bytes */
+    int body_timeout_ms;      /* the whole upload body must arrive within this */
+    db_pool_t *db;            /* borrowed: must outlive the api_t */
+    auth_t *auth;             /* borrowed: must outlive the api_t */
     /* Course and quiz cache (docs/api.md 1.1): bytes it may hold (0: API_CACHE_BYTES_DEFAULT)
      * and milliseconds an entry is served without asking PostgreSQL (0:
      * API_CACHE_TTL_DEFAULT; negative: no cache at all). */

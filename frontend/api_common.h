@@ -24,6 +24,7 @@
 struct api_t {
     char *broker_endpoint;
     int broker_timeout_ms;
+    curve_keys_t broker_keys;
     size_t max_upload;
     int body_timeout_ms;
     db_pool_t *db;

@@ -15,12 +15,13 @@
 struct broker_client_t {
     char *endpoint;
     int timeout_ms;
+    curve_keys_t keys;
     zsock_t *sock; /* NULL until needed, and again after a failed request */
     uint64_t next_rid;
 };
 
 broker_client_t *
-broker_client_new(const char *endpoint, int timeout_ms)
+broker_client_new(const char *endpoint, int timeout_ms, const curve_keys_t *keys)
 {
     broker_client_t *self = calloc(1, sizeof *self);
     if (self == NULL)
@@ -31,6 +32,7 @@ broker_client_new(const char *endpoint, int timeout_ms)
         return NULL;
     }
     self->timeout_ms = timeout_ms;
+    self->keys = *keys;
     return self;
 }
 
@@ -62,6 +64,7 @@ s_socket(broker_client_t *self, char *err, size_t err_size)
     zsock_set_linger(sock, 0);
     zsock_set_maxmsgsize(sock, BROKER_CLIENT_MAXMSGSIZE);
     zsock_set_sndtimeo(sock, self->timeout_ms);
+    curve_apply_client(&self->keys, sock);
     if (zsock_connect(sock, "%s", self->endpoint) != 0) {
         snprintf(err, err_size, "cannot connect to broker endpoint %s", self->endpoint);
         zsock_destroy(&sock);

@@ -11,15 +11,18 @@
 #ifndef PROFAI_FRONTEND_BROKER_CLIENT_H
 #define PROFAI_FRONTEND_BROKER_CLIENT_H
 
+#include "curve.h"
+
 #include <profai/proto.h>
 
 #include <stddef.h>
 
 typedef struct broker_client_t broker_client_t;
 
-/* A client for the broker at endpoint (copied); each request waits at most timeout_ms in all
- * (connecting, sending and waiting for the reply). NULL when out of memory. */
-broker_client_t *broker_client_new(const char *endpoint, int timeout_ms);
+/* A client for the broker at endpoint (copied) with CURVE keys (copied; keys->enabled false:
+ * plaintext); each request waits at most timeout_ms in all (connecting, sending and waiting
+ * for the reply). NULL when out of memory. */
+broker_client_t *broker_client_new(const char *endpoint, int timeout_ms, const curve_keys_t *keys);
 void broker_client_destroy(broker_client_t **self_p);
 
 /* Send SUBMIT (job.submit; submit->rid is set here) and wait for its SUBMITTED. 0: *reply

@@ -46,6 +46,7 @@ typedef struct {
     long long min_rate;
     long long min_rate_grace;
     const char *broker;
+    curve_keys_t broker_keys;
     long long broker_timeout;
     const char *conninfo;
     long long pool;
@@ -89,6 +90,8 @@ s_help(void)
            "  http/min_rate_grace    5000     ms before the minimum rate applies\n"
            "  broker/endpoint        tcp://127.0.0.1:5555\n"
            "  broker/timeout         5000     ms to wait for the broker's answer\n"
+           "  curve/certificate      (none)   this frontend's certificate (profaictl keygen)\n"
+           "  curve/broker_key       (none)   the broker's public certificate; both set: CURVE\n"
            "  database/conninfo      \"\"       libpq conninfo (\"\" = PG* environment)\n"
            "  database/pool          16       PostgreSQL connections\n"
            "  auth/cache_ttl         30000    ms a valid token stays cached (0 = off); a\n"
@@ -146,6 +149,11 @@ s_settings_read(startup_t *st, s_settings_t *s)
     s->min_rate = startup_conf_int(st, "http/min_rate", 4096, 0, 1LL << 30);
     s->min_rate_grace = startup_conf_int(st, "http/min_rate_grace", 5000, 0, 3600000);
     s->broker_timeout = startup_conf_int(st, "broker/timeout", 5000, 10, 600000);
+    char err[512];
+    if (curve_client_keys(startup_conf_str(st, "curve/certificate", NULL),
+                          startup_conf_str(st, "curve/broker_key", NULL), &s->broker_keys, err,
+                          sizeof err) != 0)
+        startup_fail(st, "%s", err);
     s->pool = startup_conf_int(st, "database/pool", 16, 1, 1000);
     s->cache_ttl = startup_conf_int(st, "auth/cache_ttl", 30000, 0, 3600000);
     s->max_stale = startup_conf_int(st, "auth/max_stale", 3000, 100, 60000);
@@ -309,6 +317,7 @@ main(int argc, char **argv)
 
     api_config_t api_cfg = {.broker_endpoint = s.broker,
                             .broker_timeout_ms = (int)s.broker_timeout,
+                            .broker_keys = s.broker_keys,
                             .max_upload = (size_t)s.max_upload,
                             .body_timeout_ms = (int)s.body_timeout,
                             .db = db,

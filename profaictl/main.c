@@ -9,6 +9,7 @@
  */
 #include "admin_cli.h"
 #include "conf.h"
+#include "curve.h"
 
 #include <ctype.h>
 #include <getopt.h>
@@ -91,6 +92,11 @@ s_help(void)
            "Administer ProfAI: users and their API tokens, and the running broker through its\n"
            "admin socket (docs/profaictl.md, docs/admin.md).\n"
            "\n"
+           "key commands:\n"
+           "  keygen NAME [--dir DIR]\n"
+           "      new CURVE key pair for a broker, worker host or frontend: DIR/NAME (public,\n"
+           "      copy it to the broker's key directory) and DIR/NAME_secret (stays on the host)\n"
+           "\n"
            "broker commands:\n");
     admin_cli_help(stdout);
     printf("\n"
@@ -121,6 +127,7 @@ s_help(void)
            "      --state S, --owner O, --limit N\n"
            "                            jobs: only state S (queued, running, succeeded, failed,\n"
            "                            cancelled), only owner O (uuid), at most N (default 50)\n"
+           "      --dir DIR             directory for keygen (default: the current one)\n"
            "  -h, --help                show this help\n"
            "      --version             show the version\n"
            "\n"
@@ -520,6 +527,25 @@ s_user_list(ctl_t *ctl, char **args)
     return 0;
 }
 
+/* ---------------------------------------------------------------- keys */
+
+/* keygen NAME [--dir DIR]: a CURVE key pair in czmq's format (common/curve.h). Needs no
+ * database. Prints the two paths and the public key (never the secret). */
+static int
+s_keygen(const char *name, const char *dir)
+{
+    char err[512], public_key[CURVE_KEY_LEN + 1];
+    if (curve_keygen(dir, name, public_key, err, sizeof err) != 0) {
+        s_fail("keygen: %s", err);
+        return 1;
+    }
+    printf("public certificate: %s/%s\n"
+           "secret certificate: %s/%s_secret (keep it on this host only)\n"
+           "public key: %s\n",
+           dir, name, dir, name, public_key);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- main */
 
 static const ctl_command_t *
@@ -543,8 +569,9 @@ main(int argc, char **argv)
         {"admin", required_argument, NULL, 'a'},    {"json", no_argument, NULL, 'J'},
         {"watch", no_argument, NULL, 'W'},          {"state", required_argument, NULL, 'S'},
         {"owner", required_argument, NULL, 'O'},    {"limit", required_argument, NULL, 'L'},
-        {NULL, 0, NULL, 0}};
+        {"dir", required_argument, NULL, 'D'},      {NULL, 0, NULL, 0}};
     admin_cli_options_t admin = {0};
+    const char *dir = NULL;
     ctl_t ctl = {.conninfo = NULL, .role = NULL, .db = NULL};
     char *none[1] = {NULL}; /* the absent optional argument */
     const char *database = NULL, *config_path = NULL;
@@ -592,6 +619,9 @@ main(int argc, char **argv)
         case 'i':
             ctl.id = optarg;
             break;
+        case 'D':
+            dir = optarg;
+            break;
         case 'h':
             s_help();
             return 0;
@@ -608,6 +638,13 @@ main(int argc, char **argv)
     char **args = argv + optind;
     if (nargs < 1)
         return s_usage("no command given%s", "");
+    if (strcmp(args[0], "keygen") == 0) {
+        if (nargs != 2)
+            return s_usage("usage: " PROG " keygen NAME [--dir DIR]%s", "");
+        return s_keygen(args[1], dir != NULL ? dir : ".");
+    }
+    if (dir != NULL)
+        return s_usage("--dir is only for keygen%s", "");
     if (admin_cli_is_command(args[0])) {
         admin.config_path = config_path;
         return admin_cli_run(&admin, nargs, args);

@@ -11,6 +11,9 @@
 # forwards their requests to the frontend (docs/operations.md). The first time it creates the
 # users demo-teacher and demo-student with a token each and writes them to var/demo.env;
 # later runs reuse them (and all data) while they are valid.
+# Every ZeroMQ link uses CURVE: the first run writes key pairs with profaictl keygen under
+# var/keys/ (the broker's in broker/, the worker's and the frontend's secrets in secret/, their
+# public halves in the broker's allow-lists workers/ and frontends/); later runs reuse them.
 # Logs go to the terminal, each line prefixed with its component, and to var/log/<name>.log.
 # Ctrl-C or SIGTERM stops everything it started, PostgreSQL included; if one component dies,
 # it says which and stops the others.
@@ -31,6 +34,7 @@ WORKERS=${WORKERS:-2}
 LOG_LEVEL=${LOG_LEVEL:-info}
 PY=/usr/bin/python3
 DEMO_ENV=$VAR/demo.env
+KEYS=$VAR/keys
 
 declare -A PIDS=()   # component name -> pid
 ORDER=()             # start order; stopped in reverse
@@ -48,7 +52,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         -p | --port) [ $# -ge 2 ] || s_usage; PORT=$2; shift 2 ;;
         --port=*) PORT=${1#--port=}; shift ;;
-        -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) s_usage ;;
     esac
 done
@@ -201,10 +205,12 @@ s_http_status() {    # token url -> HTTP status (000 when unreachable)
 # The broker answers broker.ping (MDP/0.2, docs/protocol.md) once it has migrated the schema
 # and serves; the frontend refuses to start on a database the broker has not migrated yet.
 s_broker_ready() {
-    "$PY" - "$1" 2>/dev/null <<'PY'
-import sys, zmq, msgpack
+    "$PY" - "$1" "$KEYS/secret/frontend_secret" "$KEYS/broker/broker" 2>/dev/null <<'PY'
+import sys, zmq, zmq.auth, msgpack
 s = zmq.Context().socket(zmq.DEALER)
 s.setsockopt(zmq.LINGER, 0)
+s.curve_publickey, s.curve_secretkey = zmq.auth.load_certificate(sys.argv[2])
+s.curve_serverkey = zmq.auth.load_certificate(sys.argv[3])[0]
 s.connect(sys.argv[1])
 s.send_multipart([b"MDPC02", b"\x01", b"broker.ping", msgpack.packb({"v": 1, "rid": 1})])
 if not s.poll(1000):
@@ -236,6 +242,30 @@ s_wait_healthy() {
     done
     s_say "the stack did not become healthy within 60 s ($url/healthz)" >&2
     return 1
+}
+
+# CURVE keys (docs/operations.md, "Keys"): made once, kept with the rest of var/.
+s_keys() {
+    local name
+    mkdir -p "$KEYS/broker" "$KEYS/secret" "$KEYS/workers" "$KEYS/frontends" || return 1
+    chmod 700 "$KEYS/secret" "$KEYS/broker"
+    if [ ! -f "$KEYS/broker/broker_secret" ]; then
+        "$BIN/profaictl" keygen broker --dir "$KEYS/broker" >/dev/null || return 1
+        s_say "created the broker's CURVE key pair in ${KEYS#"$ROOT"/}/broker"
+    fi
+    for name in worker frontend; do
+        if [ ! -f "$KEYS/secret/${name}_secret" ]; then
+            "$BIN/profaictl" keygen "$name" --dir "$KEYS/secret" >/dev/null || return 1
+            s_say "created a CURVE key pair for the $name"
+        fi
+        cp "$KEYS/secret/$name" "$KEYS/${name}s/$name" || return 1
+    done
+    printf '# written by scripts/run.sh at every start\ncurve\n    certificate = "%s"\n    workers_dir = "%s"\n    frontends_dir = "%s"\n' \
+        "$KEYS/broker/broker" "$KEYS/workers" "$KEYS/frontends" >"$VAR/broker.conf"
+    # The frontend's: conf/frontend.conf (the example settings) with the keys appended.
+    { cat "$FRONTEND_CONF" &&
+      printf '# appended by scripts/run.sh at every start\ncurve\n    certificate = "%s"\n    broker_key = "%s"\n' \
+        "$KEYS/secret/frontend" "$KEYS/broker/broker"; } >"$VAR/frontend.conf"
 }
 
 s_create_token() {    # role name -> token on stdout
@@ -284,8 +314,9 @@ s_banner() {
     API:            $url/api/v1   (health: $url/healthz)
     edge proxy:     nginx on $url -> profai-frontend on 127.0.0.1:$FRONTEND_PORT
                     (${VAR#"$ROOT"/}/edge/nginx.conf)
-    broker:         $BROKER_ENDPOINT   ($WORKERS jobs at once; more workers:
-                    bin/profai-worker -b $BROKER_ENDPOINT)
+    broker:         $BROKER_ENDPOINT   (CURVE; $WORKERS jobs at once; more workers:
+                    bin/profai-worker -b $BROKER_ENDPOINT \\
+                      -k ${KEYS#"$ROOT"/}/secret/worker -K ${KEYS#"$ROOT"/}/broker/broker)
     database:       $CONNINFO
     admin socket:   $ADMIN_ENDPOINT
                     (bin/profaictl -a $ADMIN_ENDPOINT status)
@@ -335,11 +366,13 @@ URL=http://127.0.0.1:$PORT
 EDGE_USER=profai    # scripts/pg.sh's unprivileged user
 ADMIN_ENDPOINT=ipc://$VAR/admin.sock   # the broker's admin socket (docs/admin.md)
 
-s_spawn broker "$BIN/profai-broker" -d "$CONNINFO" -e "$BROKER_ENDPOINT" -a "$ADMIN_ENDPOINT" \
-    -v "$LOG_LEVEL"
-s_spawn worker "$BIN/profai-worker" -b "$BROKER_ENDPOINT" -n "$WORKERS" -v "$LOG_LEVEL"
+s_keys || s_die "could not write the CURVE keys under $KEYS"
+s_spawn broker "$BIN/profai-broker" -c "$VAR/broker.conf" -d "$CONNINFO" -e "$BROKER_ENDPOINT" \
+    -a "$ADMIN_ENDPOINT" -v "$LOG_LEVEL"
+s_spawn worker "$BIN/profai-worker" -b "$BROKER_ENDPOINT" -n "$WORKERS" -v "$LOG_LEVEL" \
+    -k "$KEYS/secret/worker" -K "$KEYS/broker/broker"
 s_wait_broker "$BROKER_ENDPOINT" || exit 1
-s_spawn frontend "$BIN/profai-frontend" -c "$FRONTEND_CONF" -l "127.0.0.1:$FRONTEND_PORT" \
+s_spawn frontend "$BIN/profai-frontend" -c "$VAR/frontend.conf" -l "127.0.0.1:$FRONTEND_PORT" \
     -b "$BROKER_ENDPOINT" -d "$CONNINFO" -v "$LOG_LEVEL"
 s_wait_healthy "http://127.0.0.1:$FRONTEND_PORT" || exit 1
 

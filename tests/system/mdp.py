@@ -10,6 +10,11 @@ worker that hangs, answers twice or fails on demand, a client that cancels a job
     worker.final_ok(token, course_doc(job["title"]))
     client = MdpClient(endpoint)
     client.submit(owner, sha256, "Biology"); client.cancel(owner, job_id); client.ping()
+
+CURVE: a broker of the test stack accepts only keys in its allow-lists (docs/security.md). The
+stack registers a key pair per role for its endpoint in CURVE_PEERS; a peer takes the key of
+its role by default (curve=True), none with curve=None (a stranger), or the (public, secret,
+server) triple it is given.
 """
 
 from __future__ import annotations
@@ -23,6 +28,20 @@ import zmq
 W_READY, W_REQUEST, W_PARTIAL, W_FINAL, W_HEARTBEAT, W_DISCONNECT = (
     bytes([i]) for i in range(1, 7))
 
+# broker endpoint -> role ("worker", "frontend") -> (public, secret, server public) in Z85
+CURVE_PEERS: dict[str, dict[str, tuple[bytes, bytes, bytes]]] = {}
+
+
+def apply_curve(sock: zmq.Socket, endpoint: str, role: str, curve=True) -> None:
+    """Make sock (not yet connected) a CURVE client: curve=True takes the key registered for
+    endpoint and role (none registered: plaintext), None or False none, a triple those keys."""
+    keys = CURVE_PEERS.get(endpoint, {}).get(role) if curve is True else curve or None
+    if keys:
+        public, secret, server = keys
+        sock.setsockopt(zmq.CURVE_PUBLICKEY, public)
+        sock.setsockopt(zmq.CURVE_SECRETKEY, secret)
+        sock.setsockopt(zmq.CURVE_SERVERKEY, server)
+
 
 class MdpWorker:
     """An RFC 18 worker on a DEALER socket that does what the test says. Every wait sends
@@ -32,9 +51,10 @@ class MdpWorker:
     told otherwise."""
 
     def __init__(self, endpoint: str, ctx: zmq.Context | None = None, heartbeat_s: float = 0.2,
-                 request_timeout: float = 10.0):
+                 request_timeout: float = 10.0, curve=True):
         self.sock = (ctx or zmq.Context.instance()).socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        apply_curve(self.sock, endpoint, "worker", curve)
         self.sock.connect(endpoint)
         self.heartbeat_s = heartbeat_s
         self.request_timeout = request_timeout
@@ -98,9 +118,10 @@ class MdpClient:
     """An MDPC02 client on a DEALER socket: what the frontend's broker_client does, one request
     at a time."""
 
-    def __init__(self, endpoint: str, ctx: zmq.Context | None = None):
+    def __init__(self, endpoint: str, ctx: zmq.Context | None = None, curve=True):
         self.sock = (ctx or zmq.Context.instance()).socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        apply_curve(self.sock, endpoint, "frontend", curve)
         self.sock.connect(endpoint)
         self.rid = 0
 

@@ -18,6 +18,10 @@ real ZeroMQ sockets and real HTTP. Nothing is mocked.
 
 Each component writes its stdout and stderr to <outdir>/<name>.log; `stack.log_tails()` returns
 the ends of them for a failure report.
+
+A stack uses CURVE unless made with curve=False: `profaictl keygen` writes a key pair for the
+broker and one for each worker, frontend and Python peer role under <outdir>/keys/; public
+keys go to keys/workers/ or keys/frontends/, the broker's allow-lists (docs/security.md).
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ import msgpack
 import psycopg2
 import requests
 import zmq
+import zmq.auth
+
+from mdp import CURVE_PEERS, apply_curve
 
 ROOT = Path(__file__).resolve().parents[2]
 # The programs under test: bin/, or PROFAI_BIN (e.g. bin-asan/ for `make check-asan`).
@@ -306,6 +313,7 @@ def broker_ping(endpoint: str, timeout: float = 1.0) -> dict | None:
     ctx = zmq.Context.instance()
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+    apply_curve(sock, endpoint, "frontend")
     try:
         sock.connect(endpoint)
         rid = random.randrange(1, 2**31)
@@ -344,7 +352,7 @@ class Stack:
 
     def __init__(self, cluster: PgCluster, outdir: Path, heartbeat_ivl: int | None = 250,
                  liveness: int | None = 4, max_upload: str | None = None,
-                 broker_timeout_ms: int = 3000, log_level: str = "debug"):
+                 broker_timeout_ms: int = 3000, log_level: str = "debug", curve: bool = True):
         self.cluster = cluster
         self.outdir = Path(outdir)
         self.outdir.mkdir(parents=True, exist_ok=True)
@@ -369,6 +377,70 @@ class Stack:
         self._tokens: dict[str, str] = {}
         self._db = None
         self.http = requests.Session()
+        self.curve = curve
+        self.keys = self.outdir / "keys"
+        if curve:
+            self._keys_init()
+
+    # -- CURVE keys --
+
+    def keygen(self, name: str, role: str | None = None) -> Path:
+        """A new key pair NAME under keys/secret/ (profaictl keygen); with role ("worker" or
+        "frontend") its public file is copied to that role's allow-list. The certificate's path
+        (what curve/certificate names)."""
+        cert = self.keys / "secret" / name
+        if cert.exists():  # made in advance (_keys_init)
+            if role is not None:
+                self.allow(cert, role)
+            return cert
+        out = subprocess.run([str(BIN / "profaictl"), "keygen", name, "--dir",
+                              str(self.keys / "secret")], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise StackError(f"profaictl keygen {name}: {out.stderr}")
+        cert = self.keys / "secret" / name
+        if role is not None:
+            self.allow(cert, role)
+        return cert
+
+    def allow(self, cert: Path, role: str) -> Path:
+        """Copy the public certificate cert into role's allow-list; the copy's path."""
+        dest = self.keys / f"{role}s" / cert.name
+        dest.write_text(Path(cert).read_text())
+        return dest
+
+    def peer_keys(self, cert: Path) -> tuple[bytes, bytes, bytes]:
+        """(public, secret, broker's public) of cert, for a Python peer (mdp.apply_curve)."""
+        public, secret = zmq.auth.load_certificate(str(cert) + "_secret")
+        return public, secret, self.broker_public
+
+    def _keys_init(self) -> None:
+        for d in ("secret", "workers", "frontends", "broker"):
+            (self.keys / d).mkdir(parents=True, exist_ok=True)
+        out = subprocess.run([str(BIN / "profaictl"), "keygen", "broker", "--dir",
+                              str(self.keys / "broker")], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise StackError(f"profaictl keygen broker: {out.stderr}")
+        self.broker_cert = self.keys / "broker" / "broker"
+        self.broker_public = zmq.auth.load_certificate(str(self.broker_cert))[0]
+        # The usual workers' and frontends' keys, allowed before the broker starts (a key
+        # allowed later is taken at the broker's next look at its directories, within 1 s).
+        for name, role in [("worker1", "worker"), ("worker2", "worker"), ("worker3", "worker"),
+                           ("frontend1", "frontend"), ("frontend2", "frontend")]:
+            self.keygen(name, role)
+        # The Python peers of the tests (mdp.py) and the readiness pings; registered for the
+        # endpoint when the broker starts (a subclass may move the endpoint after __init__).
+        self.peer_curve = {role: self.peer_keys(self.keygen(f"py-{role}", role))
+                           for role in ("worker", "frontend")}
+
+    def curve_conf(self, name: str | None = None, role: str = "worker",
+                   cert: Path | None = None) -> dict:
+        """The curve section of a worker's or frontend's configuration: a new key pair NAME in
+        role's allow-list (or cert as it is); {} without CURVE."""
+        if not self.curve:
+            return {}
+        if cert is None:
+            cert = self.keygen(name, role)
+        return {"curve": {"certificate": str(cert), "broker_key": str(self.broker_cert)}}
 
     # -- configuration files --
 
@@ -392,12 +464,19 @@ class Stack:
         broker_keys: more broker/ keys for its config file (retry_base_ms=..., max_attempts=...,
         job_deadline_ms=...); given, the file is written anew with them; without, the first
         start writes it with the endpoint and heartbeat keys only and a restart keeps it."""
+        if self.curve:
+            CURVE_PEERS[self.endpoint] = self.peer_curve
         if self.broker is None or broker_keys:
+            curve = {"curve": {"certificate": str(self.broker_cert),
+                               "workers_dir": str(self.keys / "workers"),
+                               "frontends_dir": str(self.keys / "frontends")}} \
+                if self.curve else {}
             conf = self._write_conf("broker", {
                 "broker": {"endpoint": self.endpoint, **self._heartbeat_keys(), **broker_keys},
                 "database": {"conninfo": self.conninfo},
                 "admin": {"endpoint": self.admin_endpoint},
                 "log": {"level": self.log_level},
+                **curve,
             })
             if self.broker is None:
                 self.broker = Process("broker", [BIN / "profai-broker", "-c", conf],
@@ -446,6 +525,7 @@ class Stack:
                            "page_delay_ms": page_delay_ms, "drain_timeout": 10000,
                            **self._heartbeat_keys()},
                 "log": {"level": self.log_level},
+                **self.curve_conf(name, "worker"),
             })
             argv = [BIN / "profai-worker", "-c", conf]
         worker = Process(name, argv, self.outdir / f"{name}.log", cwd=cwd, env=env)
@@ -470,6 +550,7 @@ class Stack:
             "broker": {"endpoint": self.endpoint, "timeout": self.broker_timeout_ms},
             "database": {"conninfo": self.conninfo, "pool": 4},
             "log": {"level": self.log_level},
+            **self.curve_conf(name, "frontend"),
             **(conf or {}),
         })
         proc = Process(name, [BIN / "profai-frontend", "-c", conf], self.outdir / f"{name}.log")

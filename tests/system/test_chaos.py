@@ -29,7 +29,7 @@ import requests
 import zmq
 
 from pdfs import make_pdf, make_plain_pdf
-from mdp import W_DISCONNECT, W_FINAL, W_HEARTBEAT, W_READY, W_REQUEST
+from mdp import W_DISCONNECT, W_FINAL, W_HEARTBEAT, W_READY, W_REQUEST, apply_curve
 from stack import BIN, SANITIZED, TERMINAL_STATES, StackError, vm_rss_kb
 
 JOBS = 320
@@ -242,6 +242,7 @@ class NoopWorker(threading.Thread):
                 if sock is None:
                     sock = ctx.socket(zmq.DEALER)
                     sock.setsockopt(zmq.LINGER, 0)
+                    apply_curve(sock, self.endpoint, "worker")
                     sock.connect(self.endpoint)
                     sock.send_multipart([b"MDPW02", W_READY, b"course.build"])
                     next_beat = time.monotonic() + self.heartbeat_ms / 1000
@@ -272,6 +273,7 @@ def submit_direct(endpoint: str, owner: str, sha256: str, count: int) -> list[st
     ctx = zmq.Context()
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+    apply_curve(sock, endpoint, "frontend")
     sock.connect(endpoint)
     accepted: list[str] = []
     try:

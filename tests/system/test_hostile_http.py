@@ -137,6 +137,7 @@ def hstack(make_stack):
         "broker": {"endpoint": s.endpoint, "timeout": 3000},
         "database": {"conninfo": s.conninfo, "pool": 4},
         "log": {"level": "info"},
+        **s.curve_conf("frontend1", "frontend"),
     }))
     proc = Process("frontend1", [BIN / "profai-frontend", "-c", conf],
                    s.outdir / "frontend1.log")

@@ -63,6 +63,7 @@ def start_limited_workers(s, count: int, **limits) -> list[Process]:
                        "liveness": s.liveness, "drain_timeout": 5000},
             "limits": {"cpu_seconds": CPU_SECONDS, "wall_seconds": WALL_SECONDS, **limits},
             "log": {"level": "info"},
+            **s.curve_conf(name, "worker"),
         }))
         workers.append(s.add_worker(argv=[BIN / "profai-worker", "-c", conf]))
     return workers

@@ -23,7 +23,8 @@ from pathlib import Path
 import msgpack
 import zmq
 
-from mdp import W_DISCONNECT, W_FINAL, W_HEARTBEAT, W_PARTIAL, W_READY, W_REQUEST
+from mdp import (W_DISCONNECT, W_FINAL, W_HEARTBEAT, W_PARTIAL, W_READY, W_REQUEST,
+                 apply_curve)
 from pdfs import make_pdf, make_plain_pdf
 from stack import BIN, SANITIZED, vm_rss_kb, zpl
 
@@ -122,6 +123,9 @@ class Barrage:
         sock = self.ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, 100000)
+        # With CURVE, half the sockets hold the stack's worker key and half its frontend key:
+        # bad messages reach both parsers, and the role check refuses the other side's.
+        apply_curve(sock, self.endpoint, self.rng.choice(["worker", "frontend"]))
         sock.connect(self.endpoint)
         return sock
 

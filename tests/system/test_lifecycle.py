@@ -25,7 +25,7 @@ import pytest
 
 from mdp import W_REQUEST, MdpClient, MdpWorker, course_doc
 from pdfs import make_long_pdf, make_plain_pdf
-from stack import BIN, Stack, StackError, wait_for
+from stack import BIN, Stack, StackError, wait_for, zpl
 
 
 # ---- peers speaking the wire protocol (tests/system/mdp.py) --------------------------------------
@@ -152,7 +152,7 @@ def test_real_parser_crash_is_retried_with_backoff(make_stack, outdir):
     crash_attempts = 1
 log
     level = debug
-''')
+''' + zpl(s.curve_conf("worker1", "worker")))
     worker = s.add_worker(argv=[BIN / "profai-worker", "-c", conf])
     s.add_frontend()
     s.wait_healthy()

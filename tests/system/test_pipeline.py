@@ -417,7 +417,10 @@ def test_bare_worker_and_second_frontend(make_stack, outdir):
 
     empty_dir = outdir / "cwd"
     empty_dir.mkdir()
-    bare = s.add_worker(argv=[BIN / "profai-worker", "-b", s.endpoint], cwd=empty_dir,
+    # With CURVE (the stack's default) its keys are the only other options it needs.
+    keys = s.curve_conf("bare-worker", "worker").get("curve")
+    key_args = ["-k", keys["certificate"], "-K", keys["broker_key"]] if keys else []
+    bare = s.add_worker(argv=[BIN / "profai-worker", "-b", s.endpoint, *key_args], cwd=empty_dir,
                         env={"PATH": "/usr/bin:/bin"})
     s.wait_workers(1)
     job2 = s.wait_job(s.submit(pdf, "Served by the bare worker"), timeout=60)

@@ -32,6 +32,8 @@ s_help(void)
            "  -c, --config FILE        configuration file (ZPL), see conf/worker.conf\n"
            "  -b, --broker ENDPOINT    broker endpoint (worker/broker)\n"
            "  -n, --concurrency N      job slots (worker/concurrency)\n"
+           "  -k, --certificate FILE   this host's CURVE certificate (curve/certificate)\n"
+           "  -K, --broker-key FILE    the broker's public certificate (curve/broker_key)\n"
            "  -v, --log-level LEVEL    error, warn, info or debug (log/level)\n"
            "  -h, --help               this text\n"
            "      --version            print the version\n"
@@ -39,6 +41,8 @@ s_help(void)
            "Configuration keys (default):\n"
            "  worker/broker          tcp://127.0.0.1:5555\n"
            "  worker/service         course.build\n"
+           "  curve/certificate      (none)     this host's certificate (profaictl keygen)\n"
+           "  curve/broker_key       (none)     the broker's public certificate; both: CURVE\n"
            "  worker/concurrency     2          job slots, one broker connection each (1-64)\n"
            "  worker/heartbeat_ivl   1000       ms between heartbeats\n"
            "  worker/liveness        3          silent intervals before the broker is dead\n"
@@ -85,6 +89,8 @@ s_default_extract(char *buf, size_t size)
 static const startup_option_t s_options[] = {
     {"broker", 'b', "worker/broker", NULL},
     {"concurrency", 'n', "worker/concurrency", NULL},
+    {"certificate", 'k', "curve/certificate", NULL},
+    {"broker-key", 'K', "curve/broker_key", NULL},
     {NULL, 0, NULL, NULL},
 };
 
@@ -115,6 +121,11 @@ s_config_read(startup_t *st, worker_config_t *wc, char *extract, size_t extract_
         startup_fail(st, "limits/open_files must be 0 or at least 8");
     wc->endpoint = startup_conf_str(st, "worker/broker", "tcp://127.0.0.1:5555");
     wc->service = startup_conf_str(st, "worker/service", PROTO_SERVICE_COURSE);
+    char err[512];
+    if (curve_client_keys(startup_conf_str(st, "curve/certificate", NULL),
+                          startup_conf_str(st, "curve/broker_key", NULL), &wc->curve, err,
+                          sizeof err) != 0)
+        startup_fail(st, "%s", err);
     if (!proto_is_service(wc->service, strlen(wc->service)))
         startup_fail(st, "worker/service '%s' is not a valid service name", wc->service);
     log_level_t level = startup_init_log(st);

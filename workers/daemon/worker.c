@@ -292,6 +292,7 @@ s_slot_connect(worker_t *self, slot_t *slot, int64_t now)
      * itself, 100 ms doubling to 1 s. */
     zsock_set_immediate(sock, 1);
     zsock_set_reconnect_ivl_max(sock, WORKER_RECONNECT_IVL_MAX_MS);
+    curve_apply_client(&self->config.curve, sock);
     if (zsock_connect(sock, "%s", self->endpoint) != 0) {
         zsock_destroy(&sock);
         log_error("slot=%d cannot connect to %s: %s", slot->index, self->endpoint,
@@ -552,11 +553,22 @@ s_slot_tick(worker_t *self, slot_t *slot, int64_t now)
     if (slot->state == SLOT_ONLINE && !slot->ready_sent) {
         s_slot_try_ready(self, slot, now);
         int64_t waited = now - slot->last_heard;
-        if (!slot->ready_sent && !slot->waiting_logged &&
-            waited >= self->config.heartbeat_ivl * self->config.liveness) {
-            log_warn("slot=%d broker at %s not reachable for %lld ms; still trying", slot->index,
-                     self->endpoint, (long long)waited);
+        int64_t period = self->config.heartbeat_ivl * self->config.liveness;
+        if (!slot->ready_sent && !slot->waiting_logged && waited >= period) {
+            log_warn("slot=%d broker at %s not reachable for %lld ms; still trying (with CURVE, "
+                     "also check that the broker accepts this host's key)",
+                     slot->index, self->endpoint, (long long)waited);
             slot->waiting_logged = true;
+        }
+        /* libzmq 4.3 ends a connection's retries for good when the broker refuses the CURVE
+         * handshake (a key not yet, or no longer, in its allow-list): a fresh socket tries
+         * again, so a key added at the broker is taken within about this period. */
+        if (!slot->ready_sent && self->config.curve.enabled && waited >= 2 * period) {
+            bool logged = slot->waiting_logged;
+            zsock_destroy(&slot->sock);
+            s_slot_set_state(slot, SLOT_OFFLINE);
+            s_slot_connect(self, slot, now);
+            slot->waiting_logged = logged;
         }
     } else if (slot->state == SLOT_ONLINE) {
         int64_t silent = now - slot->last_heard;

@@ -9,6 +9,7 @@
 #ifndef PROFAI_WORKER_H
 #define PROFAI_WORKER_H
 
+#include "curve.h"
 #include "job_runner.h"
 
 #define WORKER_CONCURRENCY_MAX 64
@@ -26,6 +27,7 @@ typedef struct {
     long long liveness;      /* intervals of silence before the broker counts as dead */
     long long drain_timeout; /* ms a stop waits for running jobs */
     job_limits_t limits;
+    curve_keys_t curve; /* curve/certificate, curve/broker_key; enabled false: plaintext */
 } worker_config_t;
 
 typedef struct worker_t worker_t;
