@@ -10,19 +10,22 @@
 /* The quotas are checked in the statement that inserts, so that they hold whichever frontend
  * submits: the broker is the one writer of jobs and runs its statements in order on one
  * connection, so each check sees every job inserted before it. `bytes` counts each distinct
- * PDF of the owner's unfinished jobs and courses once, the new one included. */
+ * PDF of the owner's unfinished jobs and courses once, the new one included. A quota of 0 is
+ * not computed at all (both are 0 then): each costs a scan of the owner's jobs or courses. */
 const store_stmt_t sql_stmt_submit = {
     "submit",
     "WITH chk AS (SELECT EXISTS (SELECT 1 FROM blobs WHERE sha256 = $5) AS blob_ok,"
     "                    EXISTS (SELECT 1 FROM users WHERE id = $2::uuid) AS owner_ok,"
+    "                    CASE WHEN $6::bigint = 0 THEN 0 ELSE"
     "                    (SELECT count(*) FROM jobs WHERE owner_id = $2::uuid"
-    "                     AND state = 'queued') AS queued,"
+    "                     AND state = 'queued') END AS queued,"
+    "                    CASE WHEN $7::bigint = 0 THEN 0 ELSE"
     "                    (SELECT coalesce(sum(b.size), 0) FROM blobs b WHERE b.sha256 IN"
     "                      (SELECT blob_sha256 FROM jobs WHERE owner_id = $2::uuid"
     "                       AND state IN ('queued', 'running')"
     "                       UNION SELECT j.blob_sha256 FROM courses c"
     "                       JOIN jobs j ON j.id = c.job_id WHERE c.owner_id = $2::uuid"
-    "                       UNION SELECT $5)) AS bytes),"
+    "                       UNION SELECT $5)) END AS bytes),"
     "     ins AS (INSERT INTO jobs (id, owner_id, title, filename, blob_sha256, state, stage)"
     "             SELECT $1::uuid, $2::uuid, $3, $4, $5, 'queued', 'queued' FROM chk"
     "             WHERE chk.blob_ok AND chk.owner_ok"
@@ -31,6 +34,8 @@ const store_stmt_t sql_stmt_submit = {
     " SELECT chk.blob_ok, chk.owner_ok, (SELECT count(*) FROM ins), chk.queued, chk.bytes"
     " FROM chk",
     7, 0};
+/* The PDF comes back with the fence: one statement and one round trip per dispatch instead of
+ * an UPDATE and then a SELECT. */
 const store_stmt_t sql_stmt_dispatch = {
     "dispatch",
     "UPDATE jobs SET state = 'running', attempts = $2, worker = $3, stage = 'starting',"
