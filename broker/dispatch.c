@@ -340,8 +340,10 @@ s_job_complete(broker_t *self, job_t *job, const proto_result_t *result, const c
     const char *values[] = {job->id, ctx.course_id, attempts, (const char *)result->course};
     size_t lengths[] = {strlen(job->id), strlen(ctx.course_id), strlen(attempts),
                         result->course_len};
-    if (store_submit(self->store, &sql_stmt_succeed, values, lengths, STORE_ISOLATED,
-                     s_on_succeeded, &ctx, sizeof ctx) != STORE_OK) {
+    /* Not isolated: results commit together (one commit for many jobs). A course the
+     * database refuses fails alone; the store sends the rest of its transaction again. */
+    if (store_submit(self->store, &sql_stmt_succeed, values, lengths, 0, s_on_succeeded, &ctx,
+                     sizeof ctx) != STORE_OK) {
         log_error("out of memory storing the course of job=%s; it runs again after a restart",
                   job->id);
     }

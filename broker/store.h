@@ -11,8 +11,9 @@
  *
  * Failures:
  *   - a statement error on data (SQLSTATE 22, 23) or a bug (42): that operation's callback gets
- *     the error; the other operations of its segment, aborted by PostgreSQL without running,
- *     are sent again in a later segment;
+ *     the error; the other operations of its segment, rolled back with it (those that ran
+ *     before it included, which are never announced as committed), are sent again in a later
+ *     segment;
  *   - any other statement error (lock timeout, deadlock, resources...): STORE_FAIL_FAST
  *     operations fail; the others are sent again after a pause (all writes wait, in order);
  *   - STORE_ISOLATED operations travel in a segment of their own, so an error on data the
