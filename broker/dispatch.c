@@ -74,7 +74,7 @@ s_worker_add(broker_t *self, zframe_t *identity, zmsg_t *msg, const char *servic
 
 static void s_on_fetched(void *owner, void *ctx_p, PGresult *res, const char *error);
 
-/* The job's dispatch fence (attempt) is committed, or it failed. */
+/* The job's dispatch fence (attempt) is committed with its PDF read, or it failed. */
 static void
 s_on_dispatched(void *owner, void *ctx_p, PGresult *res, const char *error)
 {
@@ -95,13 +95,7 @@ s_on_dispatched(void *owner, void *ctx_p, PGresult *res, const char *error)
         job_table_remove(self->jobs, &job);
         return;
     }
-    const char *values[] = {job->id};
-    if (sql_submit(self->store, &sql_stmt_fetch_pdf, values, 0, s_on_fetched, ctx, sizeof *ctx) !=
-        STORE_OK) {
-        log_error("out of memory reading the PDF of job=%s", job->id);
-        broker_worker_release(self, worker);
-        broker_job_retry(self, job, PROFAI_ERR_WORKER_LOST, "out of memory");
-    }
+    s_on_fetched(owner, ctx_p, res, NULL); /* the statement returned the PDF */
 }
 
 /* Encode the REQUEST for the job's current attempt with its fetched fields. NULL on failure

@@ -41,13 +41,10 @@ const store_stmt_t sql_stmt_dispatch = {
     "UPDATE jobs SET state = 'running', attempts = $2, worker = $3, stage = 'starting',"
     " progress = 0, started_at = coalesce(started_at, now()), retry_at = NULL,"
     " deadline_at = now() + $4::bigint * interval '1 millisecond', updated_at = now()"
-    " WHERE id = $1 AND attempts = $2 - 1 AND state IN ('queued', 'running')",
-    4, 0};
-const store_stmt_t sql_stmt_fetch_pdf = {
-    "fetch_pdf",
-    "SELECT j.title, j.filename, j.blob_sha256, b.data FROM jobs j"
-    " JOIN blobs b ON b.sha256 = j.blob_sha256 WHERE j.id = $1",
-    1, 1};
+    " WHERE id = $1 AND attempts = $2 - 1 AND state IN ('queued', 'running')"
+    " RETURNING title, filename, blob_sha256,"
+    " (SELECT b.data FROM blobs b WHERE b.sha256 = jobs.blob_sha256)",
+    4, 1};
 const store_stmt_t sql_stmt_progress = {
     "progress",
     "UPDATE jobs SET progress = $3, stage = $4, updated_at = now()"
@@ -107,9 +104,9 @@ const store_stmt_t sql_stmt_unfinished = {
     0, 0};
 
 const store_stmt_t *const sql_statements[] = {
-    &sql_stmt_submit, &sql_stmt_dispatch,  &sql_stmt_fetch_pdf, &sql_stmt_progress,
-    &sql_stmt_adopt,  &sql_stmt_succeed,   &sql_stmt_fail,      &sql_stmt_requeue,
-    &sql_stmt_cancel, &sql_stmt_unfinished};
+    &sql_stmt_submit,  &sql_stmt_dispatch, &sql_stmt_progress,
+    &sql_stmt_adopt,   &sql_stmt_succeed,  &sql_stmt_fail,
+    &sql_stmt_requeue, &sql_stmt_cancel,   &sql_stmt_unfinished};
 
 const size_t sql_statement_count = sizeof sql_statements / sizeof sql_statements[0];
 
@@ -216,7 +213,7 @@ s_copy_column(const PGresult *res, int col, char *buf, size_t size)
 sql_pdf_status_t
 sql_read_pdf(const PGresult *res, proto_job_t *job)
 {
-    if (PQntuples(res) != 1)
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 3))
         return SQL_PDF_MISSING;
     if (s_copy_column(res, 0, job->title, sizeof job->title) != 0 ||
         s_copy_column(res, 1, job->filename, sizeof job->filename) != 0 ||
