@@ -458,13 +458,16 @@ typedef enum {
  * shutdown...) may pass, so a write that must happen is sent again after a pause, and a
  * STORE_FAIL_FAST one fails at once (its client retries). */
 static outcome_t
-s_outcome(const segment_t *seg, const op_t *op, bool rolled_back)
+s_outcome(const segment_t *seg, const op_t *op, bool rolled_back, bool refused)
 {
-    if (seg->sync_error == NULL && op->result != NULL && !s_result_is_error(op->result))
-        return rolled_back ? OUTCOME_RESEND_FREE : OUTCOME_DONE;
-    if (seg->sync_error == NULL && op->result != NULL &&
-        PQresultStatus(op->result) == PGRES_PIPELINE_ABORTED)
-        return OUTCOME_RESEND_FREE;
+    bool ok = op->result != NULL && !s_result_is_error(op->result);
+    bool aborted = op->result != NULL && PQresultStatus(op->result) == PGRES_PIPELINE_ABORTED;
+    if (seg->sync_error == NULL && ok && !rolled_back)
+        return OUTCOME_DONE;
+    /* Rolled back by another statement: refused for a passing reason, a fail-fast operation
+     * fails like that statement would have (its client retries); otherwise sent again. */
+    if (seg->sync_error == NULL && (ok || aborted))
+        return refused && (op->flags & STORE_FAIL_FAST) ? OUTCOME_FAILED : OUTCOME_RESEND_FREE;
     if (seg->sync_error != NULL || op->result == NULL)
         return op->retries < MAX_RETRIES ? OUTCOME_RESEND : OUTCOME_FAILED;
     const char *state = PQresultErrorField(op->result, PG_DIAG_SQLSTATE);
@@ -472,6 +475,18 @@ s_outcome(const segment_t *seg, const op_t *op, bool rolled_back)
                           strncmp(state, "42", 2) == 0))
         return OUTCOME_FAILED;
     return (op->flags & STORE_FAIL_FAST) ? OUTCOME_FAILED : OUTCOME_RESEND_LATER;
+}
+
+/* Whether a statement failed for a passing reason (lock timeout, deadlock, ...). */
+static bool
+s_refused(const op_t *op)
+{
+    if (op->result == NULL || !s_result_is_error(op->result) ||
+        PQresultStatus(op->result) == PGRES_PIPELINE_ABORTED)
+        return false;
+    const char *state = PQresultErrorField(op->result, PG_DIAG_SQLSTATE);
+    return state == NULL || !(strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
+                              strncmp(state, "42", 2) == 0);
 }
 
 static void
@@ -516,14 +531,17 @@ s_segment_finished(store_t *self, segment_t *seg)
     /* One statement's error rolls back the whole implicit transaction, the statements that
      * ran before it included: those are sent again, never announced as committed. */
     bool rolled_back = false;
-    for (const op_t *o = seg->ops.head; o != NULL; o = o->next)
+    bool refused = false; /* by a statement refused for a passing reason (not its data) */
+    for (const op_t *o = seg->ops.head; o != NULL; o = o->next) {
         rolled_back = rolled_back || o->result == NULL || s_result_is_error(o->result);
+        refused = refused || s_refused(o);
+    }
     opq_t retry = {0};
     bool clean = true;
     bool paused = false;
     op_t *op;
     while ((op = s_opq_pop(&seg->ops)) != NULL) {
-        switch (s_outcome(seg, op, rolled_back)) {
+        switch (s_outcome(seg, op, rolled_back, refused)) {
         case OUTCOME_DONE:
             if (op->done != NULL)
                 op->done(self->owner, op->ctx, op->result, NULL);
