@@ -1,6 +1,6 @@
 /*
  * dispatch.c - the worker side of the broker: giving queued jobs to idle workers (dispatch
- * UPDATE, PDF fetch, REQUEST) and handling what workers send (READY, PARTIAL, FINAL,
+ * UPDATE returning the PDF, REQUEST) and handling what workers send (READY, PARTIAL, FINAL,
  * HEARTBEAT, DISCONNECT), results included (docs/broker.md, "Dispatch" and "Workers";
  * docs/protocol.md, section 2).
  *
