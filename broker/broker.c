@@ -14,7 +14,7 @@
  *                      effects shared by the others (sends, writes, log lines;
  *                      broker_private.h)
  *   clients.c          the client services: job.submit, job.cancel, broker.ping
- *   dispatch.c         the worker side: dispatch and PDF fetch, READY/PARTIAL/FINAL/...
+ *   dispatch.c         the worker side: dispatch (fence + PDF), READY/PARTIAL/FINAL/...
  *   job_table.c        unfinished jobs in memory: queue, waiting and orphan lists, the one
  *                      job state change, back-off (no I/O; tests/unit/test_job_table.c)
  *   fair_queue.c       which queued job goes next: owners in turn, each with its queue, an

@@ -1,6 +1,6 @@
 /*
  * dispatch.c - the worker side of the broker: giving queued jobs to idle workers (dispatch
- * UPDATE, PDF fetch, REQUEST) and handling what workers send (READY, PARTIAL, FINAL,
+ * UPDATE returning the PDF, REQUEST) and handling what workers send (READY, PARTIAL, FINAL,
  * HEARTBEAT, DISCONNECT), results included (docs/broker.md, "Dispatch" and "Workers";
  * docs/protocol.md, section 2).
  *
@@ -74,7 +74,7 @@ s_worker_add(broker_t *self, zframe_t *identity, zmsg_t *msg, const char *servic
 
 static void s_on_fetched(void *owner, void *ctx_p, PGresult *res, const char *error);
 
-/* The job's dispatch fence (attempt) is committed, or it failed. */
+/* The job's dispatch fence (attempt) is committed with its PDF read, or it failed. */
 static void
 s_on_dispatched(void *owner, void *ctx_p, PGresult *res, const char *error)
 {
@@ -95,13 +95,7 @@ s_on_dispatched(void *owner, void *ctx_p, PGresult *res, const char *error)
         job_table_remove(self->jobs, &job);
         return;
     }
-    const char *values[] = {job->id};
-    if (sql_submit(self->store, &sql_stmt_fetch_pdf, values, 0, s_on_fetched, ctx, sizeof *ctx) !=
-        STORE_OK) {
-        log_error("out of memory reading the PDF of job=%s", job->id);
-        broker_worker_release(self, worker);
-        broker_job_retry(self, job, PROFAI_ERR_WORKER_LOST, "out of memory");
-    }
+    s_on_fetched(owner, ctx_p, res, NULL); /* the statement returned the PDF */
 }
 
 /* Encode the REQUEST for the job's current attempt with its fetched fields. NULL on failure
@@ -342,8 +336,10 @@ s_job_complete(broker_t *self, job_t *job, const proto_result_t *result, const c
     const char *values[] = {job->id, ctx.course_id, attempts, (const char *)result->course};
     size_t lengths[] = {strlen(job->id), strlen(ctx.course_id), strlen(attempts),
                         result->course_len};
-    if (store_submit(self->store, &sql_stmt_succeed, values, lengths, STORE_ISOLATED,
-                     s_on_succeeded, &ctx, sizeof ctx) != STORE_OK) {
+    /* Not isolated: results commit together (one commit for many jobs). A course the
+     * database refuses fails alone; the store sends the rest of its transaction again. */
+    if (store_submit(self->store, &sql_stmt_succeed, values, lengths, 0, s_on_succeeded, &ctx,
+                     sizeof ctx) != STORE_OK) {
         log_error("out of memory storing the course of job=%s; it runs again after a restart",
                   job->id);
     }

@@ -22,19 +22,22 @@
 /* The quotas are checked in the statement that inserts, so that they hold whichever frontend
  * submits: the broker is the one writer of jobs and runs its statements in order on one
  * connection, so each check sees every job inserted before it. `bytes` counts each distinct
- * PDF of the owner's unfinished jobs and courses once, the new one included. */
+ * PDF of the owner's unfinished jobs and courses once, the new one included. A quota of 0 is
+ * not computed at all (both are 0 then): each costs a scan of the owner's jobs or courses. */
 const store_stmt_t sql_stmt_submit = {
     "submit",
     "WITH chk AS (SELECT EXISTS (SELECT 1 FROM blobs WHERE sha256 = $5) AS blob_ok,"
     "                    EXISTS (SELECT 1 FROM users WHERE id = $2::uuid) AS owner_ok,"
+    "                    CASE WHEN $6::bigint = 0 THEN 0 ELSE"
     "                    (SELECT count(*) FROM jobs WHERE owner_id = $2::uuid"
-    "                     AND state = 'queued') AS queued,"
+    "                     AND state = 'queued') END AS queued,"
+    "                    CASE WHEN $7::bigint = 0 THEN 0 ELSE"
     "                    (SELECT coalesce(sum(b.size), 0) FROM blobs b WHERE b.sha256 IN"
     "                      (SELECT blob_sha256 FROM jobs WHERE owner_id = $2::uuid"
     "                       AND state IN ('queued', 'running')"
     "                       UNION SELECT j.blob_sha256 FROM courses c"
     "                       JOIN jobs j ON j.id = c.job_id WHERE c.owner_id = $2::uuid"
-    "                       UNION SELECT $5)) AS bytes),"
+    "                       UNION SELECT $5)) END AS bytes),"
     "     ins AS (INSERT INTO jobs (id, owner_id, title, filename, blob_sha256, state, stage)"
     "             SELECT $1::uuid, $2::uuid, $3, $4, $5, 'queued', 'queued' FROM chk"
     "             WHERE chk.blob_ok AND chk.owner_ok"
@@ -45,6 +48,8 @@ const store_stmt_t sql_stmt_submit = {
     " SELECT chk.blob_ok, chk.owner_ok, (SELECT count(*) FROM ins), chk.queued, chk.bytes"
     " FROM chk",
     7, 0};
+/* The PDF comes back with the fence: one statement and one round trip per dispatch instead of
+ * an UPDATE and then a SELECT. */
 const store_stmt_t sql_stmt_dispatch = {
     "dispatch",
     "WITH u AS (UPDATE jobs SET state = 'running', attempts = $2, worker = $3,"
@@ -52,14 +57,12 @@ const store_stmt_t sql_stmt_dispatch = {
     "           retry_at = NULL, deadline_at = now() + $4::bigint * interval '1 millisecond',"
     "           updated_at = now()"
     "           WHERE id = $1 AND attempts = $2 - 1 AND state IN ('queued', 'running')"
-    "           RETURNING id, attempts, worker, stage)" S_EVENT("'running'", "u.attempts",
-                                                                "u.worker", "NULL", "NULL", "u"),
-    4, 0};
-const store_stmt_t sql_stmt_fetch_pdf = {
-    "fetch_pdf",
-    "SELECT j.title, j.filename, j.blob_sha256, b.data FROM jobs j"
-    " JOIN blobs b ON b.sha256 = j.blob_sha256 WHERE j.id = $1",
-    1, 1};
+    "           RETURNING id, attempts, worker, stage, title, filename, blob_sha256),"
+    "     ev AS (INSERT INTO job_events (job_id, state, attempt, worker, stage)"
+    "            SELECT id, 'running', attempts, worker, stage FROM u)"
+    " SELECT u.title, u.filename, u.blob_sha256,"
+    " (SELECT b.data FROM blobs b WHERE b.sha256 = u.blob_sha256) FROM u",
+    4, 1};
 const store_stmt_t sql_stmt_progress = {
     "progress",
     "UPDATE jobs SET progress = $3, stage = $4, updated_at = now()"
@@ -134,7 +137,7 @@ const store_stmt_t sql_stmt_unfinished = {
     0, 0};
 
 const store_stmt_t *const sql_statements[] = {
-    &sql_stmt_submit, &sql_stmt_dispatch, &sql_stmt_fetch_pdf, &sql_stmt_progress, &sql_stmt_adopt,
+    &sql_stmt_submit, &sql_stmt_dispatch, &sql_stmt_progress, &sql_stmt_adopt,
     &sql_stmt_succeed, &sql_stmt_fail, &sql_stmt_requeue, &sql_stmt_cancel, &sql_stmt_unfinished,
     /* the admin socket's (admin_sql.h) */
     &admin_sql_ping, &admin_sql_jobs, &admin_sql_job, &admin_sql_retry, &admin_sql_cancel};
@@ -244,7 +247,7 @@ s_copy_column(const PGresult *res, int col, char *buf, size_t size)
 sql_pdf_status_t
 sql_read_pdf(const PGresult *res, proto_job_t *job)
 {
-    if (PQntuples(res) != 1)
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 3))
         return SQL_PDF_MISSING;
     if (s_copy_column(res, 0, job->title, sizeof job->title) != 0 ||
         s_copy_column(res, 1, job->filename, sizeof job->filename) != 0 ||

@@ -23,10 +23,10 @@
  * $3 title, $4 filename, $5 sha256, $6 most queued jobs of the owner, $7 most bytes of the
  * owner's PDFs (0: no quota). Read with sql_read_submit. */
 extern const store_stmt_t sql_stmt_submit;
-/* Start attempt $2 on worker $3 with a deadline $4 ms away: $1 id. */
+/* Start attempt $2 on worker $3 with a deadline $4 ms away: $1 id. Returns, when it applied,
+ * the REQUEST's fields and the PDF (binary result), in the same round trip: read with
+ * sql_read_pdf. */
 extern const store_stmt_t sql_stmt_dispatch;
-/* The REQUEST's fields and the PDF of job $1 (binary result). Read with sql_read_pdf. */
-extern const store_stmt_t sql_stmt_fetch_pdf;
 /* Progress $3 and stage $4 of job $1, attempt $2. */
 extern const store_stmt_t sql_stmt_progress;
 /* A worker $3 came back with orphan $1, attempt $2. */
@@ -109,7 +109,7 @@ typedef enum {
 } sql_pdf_status_t;
 
 /* Fill the title, filename, sha256 and pdf (borrowed from res, valid until it is cleared) of
- * job from sql_stmt_fetch_pdf's answer. */
+ * job from sql_stmt_dispatch's answer. */
 sql_pdf_status_t sql_read_pdf(const PGresult *res, proto_job_t *job) PROFAI_MUST_CHECK;
 
 #endif

@@ -444,7 +444,10 @@ s_prepare_finished(store_t *self, segment_t *seg)
 /* What becomes of an operation once its segment is over. */
 typedef enum {
     OUTCOME_DONE,         /* committed: the callback runs */
-    OUTCOME_RESEND,       /* did not run (aborted by another statement, or the COMMIT failed) */
+    OUTCOME_RESEND,       /* did not run: the COMMIT failed (counts against MAX_RETRIES) */
+    OUTCOME_RESEND_FREE,  /* ran or not, rolled back by another statement's error: sent again,
+                           * not counted (each failing statement leaves for good, so an
+                           * operation is rolled back this way a bounded number of times) */
     OUTCOME_RESEND_LATER, /* refused for a passing reason: send again after a pause */
     OUTCOME_FAILED,       /* the callback gets the error */
 } outcome_t;
@@ -455,18 +458,35 @@ typedef enum {
  * shutdown...) may pass, so a write that must happen is sent again after a pause, and a
  * STORE_FAIL_FAST one fails at once (its client retries). */
 static outcome_t
-s_outcome(const segment_t *seg, const op_t *op)
+s_outcome(const segment_t *seg, const op_t *op, bool rolled_back, bool refused)
 {
-    if (seg->sync_error == NULL && op->result != NULL && !s_result_is_error(op->result))
+    bool ok = op->result != NULL && !s_result_is_error(op->result);
+    bool aborted = op->result != NULL && PQresultStatus(op->result) == PGRES_PIPELINE_ABORTED;
+    if (seg->sync_error == NULL && ok && !rolled_back)
         return OUTCOME_DONE;
-    if (seg->sync_error != NULL || op->result == NULL ||
-        PQresultStatus(op->result) == PGRES_PIPELINE_ABORTED)
+    /* Rolled back by another statement: refused for a passing reason, a fail-fast operation
+     * fails like that statement would have (its client retries); otherwise sent again. */
+    if (seg->sync_error == NULL && (ok || aborted))
+        return refused && (op->flags & STORE_FAIL_FAST) ? OUTCOME_FAILED : OUTCOME_RESEND_FREE;
+    if (seg->sync_error != NULL || op->result == NULL)
         return op->retries < MAX_RETRIES ? OUTCOME_RESEND : OUTCOME_FAILED;
     const char *state = PQresultErrorField(op->result, PG_DIAG_SQLSTATE);
     if (state != NULL && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
                           strncmp(state, "42", 2) == 0))
         return OUTCOME_FAILED;
     return (op->flags & STORE_FAIL_FAST) ? OUTCOME_FAILED : OUTCOME_RESEND_LATER;
+}
+
+/* Whether a statement failed for a passing reason (lock timeout, deadlock, ...). */
+static bool
+s_refused(const op_t *op)
+{
+    if (op->result == NULL || !s_result_is_error(op->result) ||
+        PQresultStatus(op->result) == PGRES_PIPELINE_ABORTED)
+        return false;
+    const char *state = PQresultErrorField(op->result, PG_DIAG_SQLSTATE);
+    return state == NULL || !(strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
+                              strncmp(state, "42", 2) == 0);
 }
 
 static void
@@ -508,12 +528,20 @@ s_segment_finished(store_t *self, segment_t *seg)
         return;
     }
     self->inflight_ops -= seg->ops.size;
+    /* One statement's error rolls back the whole implicit transaction, the statements that
+     * ran before it included: those are sent again, never announced as committed. */
+    bool rolled_back = false;
+    bool refused = false; /* by a statement refused for a passing reason (not its data) */
+    for (const op_t *o = seg->ops.head; o != NULL; o = o->next) {
+        rolled_back = rolled_back || o->result == NULL || s_result_is_error(o->result);
+        refused = refused || s_refused(o);
+    }
     opq_t retry = {0};
     bool clean = true;
     bool paused = false;
     op_t *op;
     while ((op = s_opq_pop(&seg->ops)) != NULL) {
-        switch (s_outcome(seg, op)) {
+        switch (s_outcome(seg, op, rolled_back, refused)) {
         case OUTCOME_DONE:
             if (op->done != NULL)
                 op->done(self->owner, op->ctx, op->result, NULL);
@@ -521,6 +549,8 @@ s_segment_finished(store_t *self, segment_t *seg)
             break;
         case OUTCOME_RESEND:
             op->retries++;
+            /* fall through */
+        case OUTCOME_RESEND_FREE:
             s_op_reset(op);
             s_opq_push(&retry, op);
             break;

@@ -319,6 +319,31 @@ def test_submission_refusals_and_unknown_service(env):
     assert env.query("SELECT count(*) FROM jobs")[0][0] == 0
 
 
+def test_invalid_course_committed_beside_a_valid_one(env):
+    # Results share a transaction (group commit). Two FINALs sent at once, one whose course
+    # PostgreSQL refuses: that job fails alone, the other's course is stored all the same
+    # (the store sends again what the refused statement rolled back with it).
+    client = env.client()
+    owner, sha = env.add_user(), env.add_blob(make_pdf("Together"))
+    bad = client.submit(owner, sha, "Broken JSON")["job_id"]
+    good = client.submit(owner, sha, "Fine")["job_id"]
+    workers = [env.worker(), env.worker()]
+    for w in workers:
+        w.ready()
+    held = {}
+    for w in workers:
+        token, job = w.expect_request()
+        held[job["job_id"]] = (w, token)
+    # Back to back: the loop turn that reads both writes both in one segment, the valid one
+    # first, so that it has run when the invalid one rolls their transaction back.
+    held[good][0].final_ok(held[good][1], course_doc("Fine", minimal=True))
+    held[bad][0].final_ok(held[bad][1], b'{"title": "unterminated')
+    failed = env.wait_job(bad, "failed")
+    assert failed["error_code"] == "internal" and "invalid course" in failed["error"]
+    env.wait_job(good, "succeeded")
+    assert env.courses(bad) == [] and len(env.courses(good)) == 1
+
+
 def test_failed_result_and_invalid_course(env):
     client = env.client()
     owner, sha = env.add_user(), env.add_blob(make_pdf("Failures"))

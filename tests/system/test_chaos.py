@@ -303,7 +303,8 @@ def test_broker_after_thousands_of_jobs_exits_clean(make_stack, outdir, report):
     0 and its memory stayed bounded. Under `make check-asan` LeakSanitizer checks that exit, and
     mk/asan.mk fails the run on any report in the broker's log."""
     s = make_stack(log_level="info")
-    broker = s.start_broker(retry_base_ms=100)
+    # One teacher submits every job: the per-teacher queue quota (500) would refuse the rest.
+    broker = s.start_broker(retry_base_ms=100, max_queued_per_owner=0)
     s.add_frontend()
     tiny = make_plain_pdf(outdir / "tiny.pdf", pages=1, headings=False)
     course = subprocess.run([str(BIN / "profai-extract"), "--title", "Tiny"],
