@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "db.h"
 #include "http.h"
+#include "limits.h"
 
 #include <stddef.h>
 
@@ -31,6 +32,7 @@ typedef struct {
     size_t cache_bytes;
     int cache_ttl_ms;
     int quiz_max_attempts; /* a student's attempts per course (0: unlimited), docs/api.md 4.10 */
+    limits_t *limits;      /* borrowed, must outlive the api_t; NULL: no rate limits */
 } api_config_t;
 
 #define API_CACHE_BYTES_DEFAULT ((size_t)64 << 20)

@@ -30,6 +30,7 @@ struct api_t {
     auth_t *auth;
     cache_t *cache; /* course documents, quizzes and answer keys by course id (courses.h) */
     int quiz_max_attempts;
+    limits_t *limits; /* request rates (limits.h), or NULL */
 };
 
 /* One request being handled (all borrowed for the handler call). */

@@ -43,6 +43,8 @@ typedef struct {
     long long read_cache_bytes;
     long long read_cache_ttl;
     long long quiz_max_attempts;
+    long long read_rate, read_burst, upload_rate, upload_burst, auth_fail_rate, auth_fail_burst;
+    const char *trusted_proxies;
 } s_settings_t;
 
 static void
@@ -88,6 +90,14 @@ s_help(void)
            "                                  cached course is served past it)\n"
            "  quiz/max_attempts      3        a student's attempts per quiz (0 = unlimited);\n"
            "                                  the right answers are shown on the last one\n"
+           "  limits/read_rate       1800     requests a user may make per minute (reads and\n"
+           "                                  quiz attempts; all of a user's tokens together)\n"
+           "  limits/read_burst      120      requests a user may make at once\n"
+           "  limits/upload_rate     20       uploads a user may make per minute\n"
+           "  limits/upload_burst    10       uploads a user may make at once\n"
+           "  limits/auth_fail_rate  30       failed authentications per minute per address\n"
+           "  limits/auth_fail_burst 20       failed authentications at once per address\n"
+           "  http/trusted_proxies   127.0.0.1,::1  peers whose X-Forwarded-For names the client\n"
            "  log/level              info\n");
 }
 
@@ -139,6 +149,15 @@ s_settings_read(startup_t *st, s_settings_t *s)
         startup_conf_int(st, "cache/max_bytes", (long long)API_CACHE_BYTES_DEFAULT, 0, 1LL << 40);
     s->read_cache_ttl = startup_conf_int(st, "cache/ttl", API_CACHE_TTL_DEFAULT, 0, 3600000);
     s->quiz_max_attempts = startup_conf_int(st, "quiz/max_attempts", 3, 0, 1000);
+    s->read_rate = startup_conf_int(st, "limits/read_rate", LIMITS_READ_RATE, 1, 100000000);
+    s->read_burst = startup_conf_int(st, "limits/read_burst", LIMITS_READ_BURST, 1, 100000000);
+    s->upload_rate = startup_conf_int(st, "limits/upload_rate", LIMITS_UPLOAD_RATE, 1, 1000000);
+    s->upload_burst = startup_conf_int(st, "limits/upload_burst", LIMITS_UPLOAD_BURST, 1, 1000000);
+    s->auth_fail_rate =
+        startup_conf_int(st, "limits/auth_fail_rate", LIMITS_AUTH_FAIL_RATE, 1, 100000000);
+    s->auth_fail_burst =
+        startup_conf_int(st, "limits/auth_fail_burst", LIMITS_AUTH_FAIL_BURST, 1, 100000000);
+    s->trusted_proxies = startup_conf_str(st, "http/trusted_proxies", "127.0.0.1,::1");
 }
 
 int
@@ -148,6 +167,7 @@ main(int argc, char **argv)
     auth_t *auth = NULL;
     auth_listen_t *listener = NULL;
     api_t *api = NULL;
+    limits_t *limits = NULL;
     http_server_t *server = NULL;
     int rc = 1;
     bool started = false; /* libraries are initialised */
@@ -201,7 +221,19 @@ main(int argc, char **argv)
     if (check == -1)
         log_warn("%s (serving anyway: requests that need it answer 503 until it is back)", err);
 
-    api_config_t api_cfg = {.broker_endpoint = s.broker,
+    limits_config_t limits_cfg = {.read_rate = (long)s.read_rate,
+                                  .read_burst = (long)s.read_burst,
+                                  .upload_rate = (long)s.upload_rate,
+                                  .upload_burst = (long)s.upload_burst,
+                                  .auth_fail_rate = (long)s.auth_fail_rate,
+                                  .auth_fail_burst = (long)s.auth_fail_burst,
+                                  .trusted_proxies = s.trusted_proxies};
+    if ((limits = limits_new(&limits_cfg)) == NULL) {
+        log_error("out of memory");
+        goto done;
+    }
+    api_config_t api_cfg = {.limits = limits,
+                            .broker_endpoint = s.broker,
                             .broker_timeout_ms = (int)s.broker_timeout,
                             .max_upload = (size_t)s.max_upload,
                             .body_timeout_ms = (int)s.body_timeout,
@@ -246,6 +278,7 @@ main(int argc, char **argv)
 done:
     http_server_destroy(&server);
     api_destroy(&api);
+    limits_destroy(&limits);
     auth_listen_destroy(&listener);
     auth_destroy(&auth);
     db_pool_destroy(&db);
