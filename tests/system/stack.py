@@ -462,6 +462,11 @@ class Stack:
             "broker": {"endpoint": self.endpoint, "timeout": self.broker_timeout_ms},
             "database": {"conninfo": self.conninfo, "pool": 4},
             "log": {"level": self.log_level},
+            # One token here stands for many users (uploads in bursts, failed logins from one
+            # address): the request limits are lifted unless a test sets its own.
+            "limits": {"upload_rate": 100000, "upload_burst": 100000, "read_rate": 1000000,
+                       "read_burst": 100000, "auth_fail_rate": 1000000,
+                       "auth_fail_burst": 100000},
             **(conf or {}),
         })
         proc = Process(name, [BIN / "profai-frontend", "-c", conf], self.outdir / f"{name}.log")

@@ -1,0 +1,113 @@
+"""Request-rate limits (docs/api.md 3.1, docs/security.md, issue 9 rule 5): each limit, once
+exceeded, answers 429 with Retry-After and the RateLimit-* headers; after the wait, requests
+pass again. Reads and uploads have separate budgets per user; failed authentications are
+limited per client address (resolved through X-Forwarded-For from a trusted proxy), and an
+address past its budget is refused before its token is looked up."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import pytest
+
+from pdfs import make_plain_pdf
+from stack import API, Stack
+
+
+def limited(make_stack, **limits) -> Stack:
+    """A broker (no workers: jobs stay queued) and one frontend with these limits."""
+    s = make_stack()
+    s.start_broker()
+    s.add_frontend(conf={"limits": limits})
+    s.wait_healthy(workers=0)
+    return s
+
+
+def assert_429(r, detail_word: str) -> int:
+    """A 429 as docs/api.md 3.1 writes it; returns its Retry-After."""
+    assert r.status_code == 429, r.text
+    retry = int(r.headers["Retry-After"])
+    assert retry >= 1
+    assert int(r.headers["RateLimit-Limit"]) >= 1
+    assert int(r.headers["RateLimit-Remaining"]) == 0
+    assert int(r.headers["RateLimit-Reset"]) == retry
+    doc = r.json()
+    assert doc["type"] == "urn:profai:problem:too-many-requests"
+    assert doc["status"] == 429
+    assert detail_word in doc["detail"]
+    return retry
+
+
+def test_read_budget_per_user(make_stack):
+    s = limited(make_stack, read_rate=60, read_burst=3)
+    alice = s.create_token("teacher", "alice")
+    bob = s.create_token("teacher", "bob")
+    for _ in range(3):
+        assert s.get(f"{API}/jobs", token=alice).status_code == 200
+    retry = assert_429(s.get(f"{API}/jobs", token=alice), "requests")
+    assert retry == 1  # one a second
+    # Another user has a budget of its own; the health check needs none.
+    assert s.get(f"{API}/jobs", token=bob).status_code == 200
+    assert s.healthz().status_code == 200
+    time.sleep(retry + 0.1)
+    assert s.get(f"{API}/jobs", token=alice).status_code == 200
+    # Two tokens of one user share its budget.
+    alice2 = s.create_token("teacher", "alice")
+    assert s.get(f"{API}/jobs", token=alice2).status_code == 429
+
+
+def test_upload_budget_apart_from_reads(make_stack):
+    s = limited(make_stack, upload_rate=6, upload_burst=2)
+    teacher = s.create_token("teacher", "uploader")
+    pdf = make_plain_pdf(s.outdir / "p.pdf", pages=1).path
+    assert s.post_job(pdf, "one", token=teacher).status_code == 202
+    assert s.post_job(pdf, "two", token=teacher).status_code == 202
+    r = s.post_job(pdf, "three", token=teacher)
+    retry = assert_429(r, "uploads")
+    assert 1 <= retry <= 10  # a token every 10 s
+    # Reads still pass: their budget is another.
+    assert s.get(f"{API}/jobs", token=teacher).status_code == 200
+    time.sleep(retry + 0.2)
+    assert s.post_job(pdf, "four", token=teacher).status_code == 202
+
+
+def test_failed_authentication_per_address(make_stack):
+    s = limited(make_stack, auth_fail_rate=60, auth_fail_burst=5)
+    good = s.create_token("teacher", "good")
+    url = s.frontends[0].url + f"{API}/jobs"
+
+    def get(token, addr=None):
+        headers = {"Authorization": f"Bearer {token}"}
+        if addr:
+            headers["X-Forwarded-For"] = addr
+        return s.http.get(url, headers=headers, timeout=10)
+
+    def random_token():
+        return "pai_" + secrets.token_urlsafe(32)[:43]
+
+    for _ in range(5):
+        assert get(random_token()).status_code == 401
+    assert_429(get(random_token()), "failed authentications")
+    # The address is refused before any token is looked up: a valid one too.
+    assert_429(get(good), "failed authentications")
+    # Behind the trusted proxy (127.0.0.1), clients are told apart by X-Forwarded-For.
+    assert get(good, "203.0.113.7").status_code == 200
+    assert get(random_token(), "203.0.113.8").status_code == 401
+    # The proxy appends the address it saw: the last one counts, not what the client wrote.
+    assert get(good, "127.0.0.1, 203.0.113.9").status_code == 200
+    # After the wait, the address may try again.
+    time.sleep(1.2)
+    assert get(good).status_code == 200
+
+
+def test_many_random_tokens_answered_429_quickly(make_stack):
+    """Issue 9: 200 requests with random tokens all got 401 at full speed. Now all but the
+    budget get 429, without a token lookup each."""
+    s = limited(make_stack, auth_fail_rate=60, auth_fail_burst=20)
+    url = s.frontends[0].url + f"{API}/jobs"
+    codes = [s.http.get(url, headers={"Authorization": "Bearer pai_" +
+                                      secrets.token_urlsafe(32)[:43]}, timeout=10).status_code
+             for _ in range(200)]
+    assert codes.count(401) <= 22  # the burst, and what trickled back in meanwhile
+    assert codes.count(429) >= 178
