@@ -47,7 +47,7 @@ FRONTEND_SRC := frontend/main.c frontend/http.c frontend/http_reply.c frontend/h
                 frontend/cache.c $(FRONTEND_PURE_SRC) frontend/routes.c frontend/jobs.c \
                 frontend/courses.c frontend/quiz.c frontend/quiz_score.c frontend/error_http.c \
                 frontend/db_jobs.c frontend/db_courses.c frontend/db_quiz.c frontend/snippet.c \
-                frontend/ratelimit.c frontend/limits.c
+                frontend/ratelimit.c frontend/limits.c frontend/blob_sweep.c
 CTL_SRC      := profaictl/main.c
 MIGRATIONS   := $(sort $(wildcard broker/migrations/*.sql))
 

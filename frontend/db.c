@@ -349,8 +349,22 @@ db_blob_store(db_pool_t *self, const char *sha256, const uint8_t *data, size_t l
     PGresult *res = NULL;
     db_status_t status = db_query(self,
                                   "INSERT INTO blobs (sha256, size, data) VALUES ($1, $2, $3) "
-                                  "ON CONFLICT (sha256) DO NOTHING",
+                                  "ON CONFLICT (sha256) DO UPDATE SET used_at = now()",
                                   3, values, lengths, formats, PGRES_COMMAND_OK, &res);
+    PQclear(res);
+    return status;
+}
+
+db_status_t
+db_blobs_sweep(db_pool_t *self, long long grace_ms, long *deleted)
+{
+    char grace[32];
+    snprintf(grace, sizeof grace, "%lld", grace_ms);
+    const char *values[1] = {grace};
+    PGresult *res = NULL;
+    db_status_t status =
+        db_query(self, "SELECT blobs_sweep($1)", 1, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    *deleted = status == DB_OK && PQntuples(res) == 1 ? strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
     PQclear(res);
     return status;
 }

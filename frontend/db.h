@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /* The oldest schema (highest migration number) this frontend works with. */
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 6
 
 typedef enum {
     DB_OK = 0,
@@ -62,9 +62,15 @@ db_status_t db_ping(db_pool_t *self) PROFAI_MUST_CHECK;
 db_status_t db_token_user(db_pool_t *self, const uint8_t hash[32],
                           db_user_t *user) PROFAI_MUST_CHECK;
 
-/* Store a PDF once by its SHA-256 (64 lower-case hex digits); a second store is a no-op. */
+/* Store a PDF once by its SHA-256 (64 lower-case hex digits); a second store only marks it
+ * used now (a blob sweep spares it for its grace period). */
 db_status_t db_blob_store(db_pool_t *self, const char *sha256, const uint8_t *data,
                           size_t len) PROFAI_MUST_CHECK;
+
+/* Delete every stored PDF that nothing refers to (no queued or running job, no course) and
+ * that was last stored more than grace_ms ago (migration 006 blobs_sweep); *deleted gets the
+ * number deleted. */
+db_status_t db_blobs_sweep(db_pool_t *self, long long grace_ms, long *deleted) PROFAI_MUST_CHECK;
 
 /* The JSON object of one job (docs/api.md 4.2). owner_id NULL: any owner, else only that
  * owner's job (another owner's job is DB_NOT_FOUND). On DB_OK *json is the caller's (free()). */

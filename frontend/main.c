@@ -8,6 +8,7 @@
 #include "api.h"
 #include "auth.h"
 #include "auth_listen.h"
+#include "blob_sweep.h"
 #include "db.h"
 #include "http.h"
 #include "log.h"
@@ -45,60 +46,64 @@ typedef struct {
     long long quiz_max_attempts;
     long long read_rate, read_burst, upload_rate, upload_burst, auth_fail_rate, auth_fail_burst;
     const char *trusted_proxies;
+    long long sweep_interval, sweep_grace;
 } s_settings_t;
 
 static void
 s_help(void)
 {
-    printf("usage: " PROG " [OPTIONS]\n"
-           "\n"
-           "ProfAI's REST API server (docs/api.md): teachers upload PDFs, which it stores in\n"
-           "PostgreSQL and submits to profai-broker; everyone reads jobs and courses.\n"
-           "Stops cleanly on SIGTERM or SIGINT.\n"
-           "\n"
-           "options:\n"
-           "  -c, --config FILE          configuration file (ZPL, see conf/frontend.conf)\n"
-           "  -p, --port N               listen on 127.0.0.1:N (sets http/listen)\n"
-           "  -l, --listen ADDR:PORT     listen address (http/listen; port 0 = any free port)\n"
-           "  -b, --broker ENDPOINT      broker endpoint (broker/endpoint)\n"
-           "  -d, --database CONNINFO    libpq conninfo (database/conninfo)\n"
-           "  -v, --log-level LEVEL      error, warn, info or debug (log/level)\n"
-           "  -h, --help                 show this help\n"
-           "      --version              show the version\n"
-           "\n"
-           "configuration keys (default):\n"
-           "  http/listen            127.0.0.1:8080\n"
-           "  http/threads           64       connections served at once\n"
-           "  http/max_upload        50M      largest PDF accepted (at most 64M)\n"
-           "  http/body_timeout      60000    ms for a whole upload body to arrive\n"
-           "  http/request_timeout   30000    ms for any single read or write\n"
-           "  http/keep_alive        2000     ms an idle keep-alive connection is kept\n"
-           "  http/min_rate          4k       bytes/s an upload (or a large answer) must keep up\n"
-           "                                  on average after the grace period (0 = none)\n"
-           "  http/min_rate_grace    5000     ms before the minimum rate applies\n"
-           "  broker/endpoint        tcp://127.0.0.1:5555\n"
-           "  broker/timeout         5000     ms to wait for the broker's answer\n"
-           "  database/conninfo      \"\"       libpq conninfo (\"\" = PG* environment)\n"
-           "  database/pool          16       PostgreSQL connections\n"
-           "  auth/cache_ttl         30000    ms a valid token stays cached (0 = off); a\n"
-           "                                  revocation evicts it at once (LISTEN/NOTIFY)\n"
-           "  auth/max_stale         3000     ms cached tokens stay trusted once revocations\n"
-           "                                  cannot be heard (database or listener down)\n"
-           "  cache/max_bytes        64M      memory for cached courses and quizzes (0 = off)\n"
-           "  cache/ttl              60000    ms a cached course is served before PostgreSQL is\n"
-           "                                  asked again (0 = off; while PostgreSQL is down, a\n"
-           "                                  cached course is served past it)\n"
-           "  quiz/max_attempts      3        a student's attempts per quiz (0 = unlimited);\n"
-           "                                  the right answers are shown on the last one\n"
-           "  limits/read_rate       1800     requests a user may make per minute (reads and\n"
-           "                                  quiz attempts; all of a user's tokens together)\n"
-           "  limits/read_burst      120      requests a user may make at once\n"
-           "  limits/upload_rate     20       uploads a user may make per minute\n"
-           "  limits/upload_burst    10       uploads a user may make at once\n"
-           "  limits/auth_fail_rate  30       failed authentications per minute per address\n"
-           "  limits/auth_fail_burst 20       failed authentications at once per address\n"
-           "  http/trusted_proxies   127.0.0.1,::1  peers whose X-Forwarded-For names the client\n"
-           "  log/level              info\n");
+    printf(
+        "usage: " PROG " [OPTIONS]\n"
+        "\n"
+        "ProfAI's REST API server (docs/api.md): teachers upload PDFs, which it stores in\n"
+        "PostgreSQL and submits to profai-broker; everyone reads jobs and courses.\n"
+        "Stops cleanly on SIGTERM or SIGINT.\n"
+        "\n"
+        "options:\n"
+        "  -c, --config FILE          configuration file (ZPL, see conf/frontend.conf)\n"
+        "  -p, --port N               listen on 127.0.0.1:N (sets http/listen)\n"
+        "  -l, --listen ADDR:PORT     listen address (http/listen; port 0 = any free port)\n"
+        "  -b, --broker ENDPOINT      broker endpoint (broker/endpoint)\n"
+        "  -d, --database CONNINFO    libpq conninfo (database/conninfo)\n"
+        "  -v, --log-level LEVEL      error, warn, info or debug (log/level)\n"
+        "  -h, --help                 show this help\n"
+        "      --version              show the version\n"
+        "\n"
+        "configuration keys (default):\n"
+        "  http/listen            127.0.0.1:8080\n"
+        "  http/threads           64       connections served at once\n"
+        "  http/max_upload        50M      largest PDF accepted (at most 64M)\n"
+        "  http/body_timeout      60000    ms for a whole upload body to arrive\n"
+        "  http/request_timeout   30000    ms for any single read or write\n"
+        "  http/keep_alive        2000     ms an idle keep-alive connection is kept\n"
+        "  http/min_rate          4k       bytes/s an upload (or a large answer) must keep up\n"
+        "                                  on average after the grace period (0 = none)\n"
+        "  http/min_rate_grace    5000     ms before the minimum rate applies\n"
+        "  broker/endpoint        tcp://127.0.0.1:5555\n"
+        "  broker/timeout         5000     ms to wait for the broker's answer\n"
+        "  database/conninfo      \"\"       libpq conninfo (\"\" = PG* environment)\n"
+        "  database/pool          16       PostgreSQL connections\n"
+        "  auth/cache_ttl         30000    ms a valid token stays cached (0 = off); a\n"
+        "                                  revocation evicts it at once (LISTEN/NOTIFY)\n"
+        "  auth/max_stale         3000     ms cached tokens stay trusted once revocations\n"
+        "                                  cannot be heard (database or listener down)\n"
+        "  cache/max_bytes        64M      memory for cached courses and quizzes (0 = off)\n"
+        "  cache/ttl              60000    ms a cached course is served before PostgreSQL is\n"
+        "                                  asked again (0 = off; while PostgreSQL is down, a\n"
+        "                                  cached course is served past it)\n"
+        "  quiz/max_attempts      3        a student's attempts per quiz (0 = unlimited);\n"
+        "                                  the right answers are shown on the last one\n"
+        "  limits/read_rate       1800     requests a user may make per minute (reads and\n"
+        "                                  quiz attempts; all of a user's tokens together)\n"
+        "  limits/read_burst      120      requests a user may make at once\n"
+        "  limits/upload_rate     20       uploads a user may make per minute\n"
+        "  limits/upload_burst    10       uploads a user may make at once\n"
+        "  limits/auth_fail_rate  30       failed authentications per minute per address\n"
+        "  limits/auth_fail_burst 20       failed authentications at once per address\n"
+        "  http/trusted_proxies   127.0.0.1,::1  peers whose X-Forwarded-For names the client\n"
+        "  blobs/sweep_interval   60000    ms between deletions of stored PDFs nothing refers to\n"
+        "  blobs/grace            600000   ms an unreferenced PDF is kept after it was stored\n"
+        "  log/level              info\n");
 }
 
 /* -p N: listen on 127.0.0.1:N. */
@@ -158,6 +163,8 @@ s_settings_read(startup_t *st, s_settings_t *s)
     s->auth_fail_burst =
         startup_conf_int(st, "limits/auth_fail_burst", LIMITS_AUTH_FAIL_BURST, 1, 100000000);
     s->trusted_proxies = startup_conf_str(st, "http/trusted_proxies", "127.0.0.1,::1");
+    s->sweep_interval = startup_conf_int(st, "blobs/sweep_interval", 60000, 100, 86400000);
+    s->sweep_grace = startup_conf_int(st, "blobs/grace", 600000, 0, 86400000LL * 30);
 }
 
 int
@@ -168,6 +175,7 @@ main(int argc, char **argv)
     auth_listen_t *listener = NULL;
     api_t *api = NULL;
     limits_t *limits = NULL;
+    blob_sweep_t *sweep = NULL;
     http_server_t *server = NULL;
     int rc = 1;
     bool started = false; /* libraries are initialised */
@@ -228,6 +236,10 @@ main(int argc, char **argv)
                                   .auth_fail_rate = (long)s.auth_fail_rate,
                                   .auth_fail_burst = (long)s.auth_fail_burst,
                                   .trusted_proxies = s.trusted_proxies};
+    if ((sweep = blob_sweep_new(db, (int)s.sweep_interval, s.sweep_grace)) == NULL) {
+        log_error("cannot start the blob sweep");
+        goto done;
+    }
     if ((limits = limits_new(&limits_cfg)) == NULL) {
         log_error("out of memory");
         goto done;
@@ -279,6 +291,7 @@ done:
     http_server_destroy(&server);
     api_destroy(&api);
     limits_destroy(&limits);
+    blob_sweep_destroy(&sweep);
     auth_listen_destroy(&listener);
     auth_destroy(&auth);
     db_pool_destroy(&db);

@@ -6,13 +6,14 @@ address past its budget is refused before its token is looked up."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 
 import pytest
 
 from pdfs import make_plain_pdf
-from stack import API, Stack
+from stack import API, Stack, wait_for
 
 
 def limited(make_stack, **limits) -> Stack:
@@ -111,3 +112,59 @@ def test_many_random_tokens_answered_429_quickly(make_stack):
              for _ in range(200)]
     assert codes.count(401) <= 22  # the burst, and what trickled back in meanwhile
     assert codes.count(429) >= 178
+
+
+# ---- stored PDFs nothing refers to are deleted (docs/database.md "blobs") ---------------------
+
+def blob_exists(s: Stack, sha256: str) -> bool:
+    with s.db().cursor() as cur:
+        cur.execute("SELECT 1 FROM blobs WHERE sha256 = %s", (sha256,))
+        return cur.fetchone() is not None
+
+
+def test_unreferenced_blobs_are_deleted(make_stack):
+    s = make_stack()
+    s.start_broker()
+    s.add_frontend(conf={"blobs": {"sweep_interval": 200, "grace": 1500}})
+    s.wait_healthy(workers=0)
+    teacher_a = s.create_token("teacher", "blob-a")
+    teacher_b = s.create_token("teacher", "blob-b")
+    pdf_a = make_plain_pdf(s.outdir / "a.pdf", pages=2, seed=11).path
+    pdf_b = make_plain_pdf(s.outdir / "b.pdf", pages=2, seed=12).path
+    sha_a = hashlib.sha256(open(pdf_a, "rb").read()).hexdigest()
+    sha_b = hashlib.sha256(open(pdf_b, "rb").read()).hexdigest()
+
+    # A queued job keeps its PDF past the grace period; cancelled, the PDF goes.
+    job_a = s.submit(pdf_a, "A", token=teacher_a)
+    time.sleep(2.5)
+    assert blob_exists(s, sha_a)
+    assert s.http.delete(s.frontends[0].url + f"{API}/jobs/{job_a}",
+                         headers=s.auth(teacher_a), timeout=10).status_code in (200, 202, 204)
+    wait_for("the cancelled job's PDF to be deleted", lambda: not blob_exists(s, sha_a), 10)
+    # The job keeps its record.
+    assert s.job_row(job_a)["state"] == "cancelled"
+
+    # One PDF, two teachers' jobs: cancelling one keeps it for the other.
+    job_b1 = s.submit(pdf_b, "B1", token=teacher_a)
+    job_b2 = s.submit(pdf_b, "B2", token=teacher_b)
+    assert s.http.delete(s.frontends[0].url + f"{API}/jobs/{job_b1}",
+                         headers=s.auth(teacher_a), timeout=10).status_code in (200, 202, 204)
+    time.sleep(2.5)
+    assert blob_exists(s, sha_b)
+
+    # The other job runs and makes a course: the course keeps the PDF; deleted, the PDF goes.
+    s.add_worker()
+    wait_for("B2 to succeed", lambda: s.job_row(job_b2)["state"] == "succeeded", 120,
+             on_timeout=s.log_tails)
+    course = s.job_row(job_b2)["course_id"]
+    time.sleep(2.5)
+    assert blob_exists(s, sha_b)
+    assert s.http.delete(s.frontends[0].url + f"{API}/courses/{course}",
+                         headers=s.auth(teacher_b), timeout=10).status_code == 204
+    wait_for("the deleted course's PDF to be deleted", lambda: not blob_exists(s, sha_b), 10)
+
+    # Uploading a deleted PDF again stores it again, and its job can run.
+    job_again = s.submit(pdf_a, "A again", token=teacher_a)
+    assert blob_exists(s, sha_a)
+    wait_for("A again to succeed", lambda: s.job_row(job_again)["state"] == "succeeded", 120,
+             on_timeout=s.log_tails)
