@@ -6,7 +6,10 @@ address past its budget is refused before its token is looked up."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
+import os
+import socket
 import secrets
 import time
 
@@ -168,3 +171,62 @@ def test_unreferenced_blobs_are_deleted(make_stack):
     assert blob_exists(s, sha_a)
     wait_for("A again to succeed", lambda: s.job_row(job_again)["state"] == "succeeded", 120,
              on_timeout=s.log_tails)
+
+
+# ---- uploads stream to PostgreSQL with bounded memory -------------------------------------------
+
+def vm_kb(pid: int, field: str) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def test_upload_memory_is_bounded(make_stack):
+    """Four concurrent 47 MB uploads (issue 9: each raised the frontend's peak memory by about
+    92 MB): the frontend's peak (VmHWM) grows by far less than one of them, and each PDF is
+    stored whole, with its SHA-256."""
+    size = 47 << 20
+    s = make_stack(max_upload="50M")
+    s.start_broker()
+    fe = s.add_frontend()
+    s.wait_healthy(workers=0)
+    teacher = s.create_token("teacher", "big")
+    pid = fe.process.pid
+    pdfs = [b"%PDF-1.4\n" + os.urandom(size - 9) for _ in range(4)]
+    assert s.post_job(pdfs[0][:4096], "warm-up", token=teacher).status_code == 202
+    before = vm_kb(pid, "VmHWM")
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        codes = list(pool.map(lambda i: s.post_job(pdfs[i], f"big {i}", token=teacher,
+                                                   timeout=120).status_code, range(4)))
+    assert codes == [202] * 4
+    grown_mb = (vm_kb(pid, "VmHWM") - before) / 1024
+    print(f"frontend VmHWM grew by {grown_mb:.1f} MB for 4 concurrent 47 MB uploads")
+    assert grown_mb < 24, f"peak memory grew by {grown_mb:.0f} MB"
+    with s.db().cursor() as cur:
+        for pdf in pdfs:
+            cur.execute("SELECT size, md5(data) FROM blobs WHERE sha256 = %s",
+                        (hashlib.sha256(pdf).hexdigest(),))
+            assert cur.fetchone() == (size, hashlib.md5(pdf).hexdigest())
+
+
+def test_streamed_upload_refusals(make_stack):
+    """The streamed path keeps the upload's refusals: not a PDF 415, a body shorter than its
+    Content-Length 400, and nothing is stored for either."""
+    s = limited(make_stack)
+    teacher = s.create_token("teacher", "refused")
+    r = s.post_job(b"hello" * 1000, "not a pdf", token=teacher)
+    assert r.status_code == 415, r.text
+    fe = s.frontends[0]
+    with socket.create_connection(("127.0.0.1", fe.port), timeout=10) as sock:
+        sock.sendall((f"POST {API}/jobs?title=short HTTP/1.1\r\nHost: x\r\n"
+                      f"Authorization: Bearer {teacher}\r\nContent-Type: application/pdf\r\n"
+                      f"Content-Length: 100000\r\n\r\n").encode() + b"%PDF-1.4\n" + b"x" * 5000)
+        sock.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 400"), data[:300]
+    with s.db().cursor() as cur:
+        cur.execute("SELECT count(*) FROM blobs")
+        assert cur.fetchone()[0] == 0
