@@ -41,6 +41,7 @@ api_new(const api_config_t *cfg)
     self->db = cfg->db;
     self->auth = cfg->auth;
     self->quiz_max_attempts = cfg->quiz_max_attempts;
+    self->limits = cfg->limits;
     return self;
 }
 
@@ -331,6 +332,23 @@ s_authenticate(api_t *self, http_request_t *req, auth_user_t *user)
     return false;
 }
 
+/* Authenticate within the limits: a request from an address that has spent its failed
+ * authentications is refused before its token is looked up, a 401 spends one, and an
+ * authenticated caller spends its read or upload budget (limits.h). */
+static bool
+s_authenticate_limited(api_t *self, http_request_t *req, const route_t *route, auth_user_t *user)
+{
+    if (self->limits != NULL && !limits_auth_allowed(self->limits, req))
+        return false;
+    if (!s_authenticate(self, req, user)) {
+        if (self->limits != NULL && req->status == 401)
+            limits_auth_failed(self->limits, req);
+        return false;
+    }
+    return self->limits == NULL ||
+           limits_request_allowed(self->limits, req, user->id, route->flags & ROUTE_UPLOAD);
+}
+
 static int
 s_query(void *ctx, const char *name, char *buf, size_t size)
 {
@@ -361,7 +379,7 @@ api_handle(http_request_t *req, void *arg)
     api_call_t call = {.api = self, .req = req, .route = &result};
     auth_user_t user;
     if (!route_is_public(result.route)) {
-        if (!s_authenticate(self, req, &user))
+        if (!s_authenticate_limited(self, req, result.route, &user))
             return;
         call.user = &user;
     }

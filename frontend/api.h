@@ -16,6 +16,7 @@
 #include "curve.h"
 #include "db.h"
 #include "http.h"
+#include "limits.h"
 
 #include <stddef.h>
 
@@ -35,6 +36,7 @@ typedef struct {
     int quiz_max_attempts; /* a student's attempts per course (0: unlimited), docs/api.md 4.10 */
     /* Milliseconds a search answer is served from that cache (0: none): docs/api.md 4.8. */
     int search_ttl_ms;
+    limits_t *limits;      /* borrowed, must outlive the api_t; NULL: no rate limits */
 } api_config_t;
 
 #define API_CACHE_BYTES_DEFAULT ((size_t)64 << 20)

@@ -7,6 +7,7 @@
 #include "log.h"
 
 #include <czmq.h> /* zclock_mono: the monotonic clock, in ms */
+#include <glib.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -36,6 +37,9 @@ struct db_pool_t {
 };
 
 /* libpq messages end with a newline and may hold several lines: keep the first. */
+/* Bytes of a PDF read and sent to PostgreSQL at once (db_blob_store_stream). */
+#define DB_BLOB_PIECE (256 * 1024)
+
 static int
 s_line_len(const char *msg)
 {
@@ -392,8 +396,161 @@ db_blob_store(db_pool_t *self, const char *sha256, const uint8_t *data, size_t l
     PGresult *res = NULL;
     db_status_t status = db_query(self,
                                   "INSERT INTO blobs (sha256, size, data) VALUES ($1, $2, $3) "
-                                  "ON CONFLICT (sha256) DO NOTHING",
+                                  "ON CONFLICT (sha256) DO UPDATE SET used_at = now()",
                                   3, values, lengths, formats, PGRES_COMMAND_OK, &res);
+    PQclear(res);
+    return status;
+}
+
+/* Big-endian integers of PostgreSQL's binary COPY format. */
+static void
+s_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static bool
+s_exec_ok(PGconn *conn, const char *sql, ExecStatusType want)
+{
+    PGresult *res = PQexec(conn, sql);
+    bool ok = PQresultStatus(res) == want;
+    if (!ok)
+        log_error("database query failed: %.*s", s_line_len(PQresultErrorMessage(res)),
+                  PQresultErrorMessage(res));
+    PQclear(res);
+    return ok;
+}
+
+/* Stream one row (data bytea, size bigint, sha256 text) into upload_blob: 0, -1 when
+ * PostgreSQL failed, -2 when the reader did. The COPY is ended (or aborted) here. */
+static int
+s_copy_blob(PGconn *conn, size_t len, db_blob_reader_fn read, void *arg, char sha256[65])
+{
+    uint8_t head[19 + 2 + 4];
+    memcpy(head, "PGCOPY\n\377\r\n\0", 11);
+    s_be32(head + 11, 0); /* flags */
+    s_be32(head + 15, 0); /* header extension */
+    head[19] = 0;         /* three fields */
+    head[20] = 3;
+    s_be32(head + 21, (uint32_t)len);
+    if (PQputCopyData(conn, (const char *)head, sizeof head) != 1)
+        return -1;
+    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+    uint8_t *buf = malloc(DB_BLOB_PIECE);
+    int rc = -1;
+    if (sum == NULL || buf == NULL)
+        goto fail;
+    size_t done = 0;
+    for (;;) {
+        size_t want = len - done < DB_BLOB_PIECE ? len - done : DB_BLOB_PIECE;
+        /* One byte more than announced is a lie too: ask for it to find out. */
+        long n = read(arg, buf, want ? want : 1);
+        if (n < 0 || (n > 0 && want == 0) || (n == 0 && done != len)) {
+            rc = -2;
+            goto fail;
+        }
+        if (n == 0)
+            break;
+        g_checksum_update(sum, buf, (gssize)n);
+        if (PQputCopyData(conn, (const char *)buf, (int)n) != 1)
+            goto fail;
+        done += (size_t)n;
+    }
+    snprintf(sha256, 65, "%s", g_checksum_get_string(sum));
+    uint8_t tail[4 + 8 + 4 + 64 + 2];
+    s_be32(tail, 8);
+    s_be32(tail + 4, (uint32_t)((uint64_t)len >> 32));
+    s_be32(tail + 8, (uint32_t)len);
+    s_be32(tail + 12, 64);
+    memcpy(tail + 16, sha256, 64);
+    tail[80] = 0xff; /* end of data: -1 */
+    tail[81] = 0xff;
+    if (PQputCopyData(conn, (const char *)tail, sizeof tail) != 1 || PQputCopyEnd(conn, NULL) != 1)
+        goto fail;
+    rc = 0;
+fail:
+    if (rc != 0)
+        (void)PQputCopyEnd(conn, "upload abandoned");
+    PGresult *res;
+    bool copied = true;
+    while ((res = PQgetResult(conn)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            copied = false;
+        if (rc == 0 && !copied)
+            log_error("database COPY failed: %.*s", s_line_len(PQresultErrorMessage(res)),
+                      PQresultErrorMessage(res));
+        PQclear(res);
+    }
+    if (rc == 0 && !copied)
+        rc = -1;
+    if (sum != NULL)
+        g_checksum_free(sum);
+    free(buf);
+    return rc;
+}
+
+db_status_t
+db_blob_store_stream(db_pool_t *self, size_t len, db_blob_reader_fn read, void *arg,
+                     char sha256[65])
+{
+    if (len == 0 || len > INT32_MAX)
+        return DB_LIMIT;
+    int slot = s_acquire(self);
+    if (slot < 0) {
+        log_error("no free database connection within %d ms", self->acquire_timeout_ms);
+        return DB_UNAVAILABLE;
+    }
+    db_status_t status = DB_UNAVAILABLE;
+    if (s_ready(self, slot) != 0)
+        goto done;
+    PGconn *conn = self->conns[slot];
+    /* A broken idle connection is found out here, before any byte of the body is read. */
+    if (!s_exec_ok(conn, "BEGIN", PGRES_COMMAND_OK)) {
+        PQreset(conn);
+        if (PQstatus(conn) != CONNECTION_OK || !s_exec_ok(conn, "BEGIN", PGRES_COMMAND_OK))
+            goto done;
+    }
+    if (!s_exec_ok(conn,
+                   "CREATE TEMP TABLE IF NOT EXISTS upload_blob (data bytea, size bigint, "
+                   "sha256 text) ON COMMIT DELETE ROWS",
+                   PGRES_COMMAND_OK) ||
+        !s_exec_ok(conn, "COPY upload_blob (data, size, sha256) FROM STDIN (FORMAT binary)",
+                   PGRES_COPY_IN))
+        goto rollback;
+    int copied = s_copy_blob(conn, len, read, arg, sha256);
+    if (copied != 0) {
+        status = copied == -2 ? DB_LIMIT : DB_UNAVAILABLE;
+        goto rollback;
+    }
+    if (!s_exec_ok(conn,
+                   "INSERT INTO blobs (sha256, size, data) SELECT sha256, size, data FROM "
+                   "upload_blob ON CONFLICT (sha256) DO UPDATE SET used_at = now()",
+                   PGRES_COMMAND_OK) ||
+        !s_exec_ok(conn, "COMMIT", PGRES_COMMAND_OK))
+        goto rollback;
+    status = DB_OK;
+    goto done;
+rollback:
+    if (PQstatus(conn) == CONNECTION_OK)
+        PQclear(PQexec(conn, "ROLLBACK"));
+done:
+    s_release(self, slot);
+    return status;
+}
+
+db_status_t
+db_blobs_sweep(db_pool_t *self, long long grace_ms, long *deleted)
+{
+    char grace[32];
+    snprintf(grace, sizeof grace, "%lld", grace_ms);
+    const char *values[1] = {grace};
+    PGresult *res = NULL;
+    db_status_t status =
+        db_query(self, "SELECT blobs_sweep($1)", 1, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    *deleted = status == DB_OK && PQntuples(res) == 1 ? strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
     PQclear(res);
     return status;
 }

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /* The oldest schema (highest migration number) this frontend works with. */
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 7
 
 typedef enum {
     DB_OK = 0,
@@ -62,9 +62,27 @@ db_status_t db_ping(db_pool_t *self) PROFAI_MUST_CHECK;
 db_status_t db_token_user(db_pool_t *self, const uint8_t hash[32],
                           db_user_t *user) PROFAI_MUST_CHECK;
 
-/* Store a PDF once by its SHA-256 (64 lower-case hex digits); a second store is a no-op. */
+/* Store a PDF once by its SHA-256 (64 lower-case hex digits); a second store only marks it
+ * used now (a blob sweep spares it for its grace period). */
 db_status_t db_blob_store(db_pool_t *self, const char *sha256, const uint8_t *data,
                           size_t len) PROFAI_MUST_CHECK;
+
+/* Where db_blob_store_stream gets the PDF: up to size bytes into buf; > 0 bytes, 0 at the
+ * end, -1 to abandon the store (the reader keeps its reason). */
+typedef long (*db_blob_reader_fn)(void *arg, uint8_t *buf, size_t size);
+
+/* Store a PDF of exactly len bytes read piece by piece from read (memory: one piece, never the
+ * whole PDF), computing its SHA-256 on the way (64 hex digits and a NUL into sha256), like
+ * db_blob_store for dedup. The bytes are streamed into a temporary table with COPY and moved
+ * into blobs in the same transaction. DB_OK; DB_LIMIT when the reader abandoned or gave more
+ * or fewer than len bytes (nothing stored); DB_UNAVAILABLE when PostgreSQL failed. */
+db_status_t db_blob_store_stream(db_pool_t *self, size_t len, db_blob_reader_fn read, void *arg,
+                                 char sha256[65]) PROFAI_MUST_CHECK;
+
+/* Delete every stored PDF that nothing refers to (no queued or running job, no course) and
+ * that was last stored more than grace_ms ago (migration 007 blobs_sweep); *deleted gets the
+ * number deleted. */
+db_status_t db_blobs_sweep(db_pool_t *self, long long grace_ms, long *deleted) PROFAI_MUST_CHECK;
 
 /* The JSON object of one job (docs/api.md 4.2). owner_id NULL: any owner, else only that
  * owner's job (another owner's job is DB_NOT_FOUND). On DB_OK *json is the caller's (free()). */

@@ -184,6 +184,13 @@ const char *http_body_timeout_reason(const http_request_t *req);
 /* Read the whole (raw) body into buf. */
 http_body_status_t http_body_read_all(http_request_t *req, http_buf_t *buf);
 
+/* Read up to size bytes of the body (after http_body_begin), under the same deadline and
+ * minimum rate: > 0 bytes read, 0 at the end of the body, -1 with *status. Call http_body_end
+ * once done reading (also after a failure). */
+ssize_t http_body_read_some(http_request_t *req, void *buf, size_t size,
+                            http_body_status_t *status);
+void http_body_end(http_request_t *req);
+
 /* A multipart/form-data field to find (RFC 7578): multipart.h. */
 typedef multipart_field_t http_form_field_t;
 

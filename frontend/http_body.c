@@ -144,18 +144,41 @@ s_body_read(http_request_t *req, void *buf, size_t size, http_body_status_t *sta
     return -1;
 }
 
-static http_body_status_t
-s_body_read_all(http_request_t *req, http_buf_t *buf)
+/* The watch is armed for the reads only, so that no signal reaches this thread while the
+ * handler goes on to slower work (database, broker). */
+static void
+s_watch_arm(http_request_t *req)
 {
-    long long length = http_content_length(req);
-    /* The watch is armed for the reads only, so that no signal reaches this thread while
-     * the handler goes on to slower work (database, broker). */
     if (req->deadline_ms != 0 && req->watch_slot < 0 && !req->body_done) {
         req->watch_slot = http_watch_arm(req->server->watch, req->deadline_ms, req->rate_start_ms);
         http_watch_progress(req->server->watch, req->watch_slot, req->body_read);
         if (req->watch_slot < 0)
             log_warn("no free deadline watch: the body deadline is only checked between reads");
     }
+}
+
+ssize_t
+http_body_read_some(http_request_t *req, void *buf, size_t size, http_body_status_t *status)
+{
+    s_watch_arm(req);
+    long long length = http_content_length(req);
+    if (length >= 0 && req->body_read >= (size_t)length)
+        req->body_done = true;
+    return s_body_read(req, buf, size, status);
+}
+
+void
+http_body_end(http_request_t *req)
+{
+    if (http_body_disarm(req))
+        http_close_after(req);
+}
+
+static http_body_status_t
+s_body_read_all(http_request_t *req, http_buf_t *buf)
+{
+    long long length = http_content_length(req);
+    s_watch_arm(req);
     for (;;) {
         if (length >= 0 && req->body_read >= (size_t)length)
             req->body_done = true;

@@ -88,6 +88,39 @@ s_reply_body_failure(api_t *self, http_request_t *req, http_body_status_t status
     }
 }
 
+/* The reader db_blob_store_stream pulls a raw PDF body through: it checks the PDF header in
+ * the first JOBS_PDF_SNIFF bytes and keeps the reason of a failed read. */
+typedef struct {
+    http_request_t *req;
+    http_body_status_t status; /* why the read was abandoned; HTTP_BODY_OK while it was not */
+    uint8_t sniff[JOBS_PDF_SNIFF];
+    size_t sniffed;
+    bool checked;
+} s_stream_t;
+
+static long
+s_stream_read(void *arg, uint8_t *buf, size_t size)
+{
+    s_stream_t *st = arg;
+    ssize_t n = http_body_read_some(st->req, buf, size, &st->status);
+    if (n < 0)
+        return -1;
+    if (!st->checked) {
+        size_t take =
+            (size_t)n < sizeof st->sniff - st->sniffed ? (size_t)n : sizeof st->sniff - st->sniffed;
+        memcpy(st->sniff + st->sniffed, buf, take);
+        st->sniffed += take;
+        if (n == 0 || st->sniffed == sizeof st->sniff) {
+            st->checked = true;
+            if (!s_looks_like_pdf(st->sniff, st->sniffed)) {
+                st->status = HTTP_BODY_REJECTED;
+                return -1;
+            }
+        }
+    }
+    return (long)n;
+}
+
 /* Read a multipart form and take its file and title into up. 0, or -1 with the answer
  * sent. */
 static int
@@ -270,6 +303,29 @@ jobs_submit(api_call_t *call)
         return; /* the client is gone */
 
     http_body_begin(req, self->body_timeout_ms);
+    if (!multipart && length > 0) {
+        /* A raw PDF of known length streams into PostgreSQL piece by piece: the frontend never
+         * holds more than one piece of it (docs/performance.md "Upload memory"). */
+        s_stream_t st = {.req = req, .status = HTTP_BODY_OK};
+        char sum[65];
+        db_status_t stored =
+            db_blob_store_stream(self->db, (size_t)length, s_stream_read, &st, sum);
+        http_body_end(req);
+        if (stored == DB_LIMIT)
+            s_reply_body_failure(self, req, st.status == HTTP_BODY_OK ? HTTP_BODY_IO : st.status,
+                                 NULL);
+        else if (stored != DB_OK)
+            api_reply_unavailable(req, "the database");
+        if (stored != DB_OK)
+            return;
+        if (up.title[0] == '\0')
+            s_default_title(up.filename, up.title, sizeof up.title);
+        if (up.filename[0] == '\0')
+            snprintf(up.filename, sizeof up.filename, "%s", JOBS_DEFAULT_FILENAME);
+        up.pdf_len = (size_t)length;
+        s_submit(call, &up, sum);
+        return;
+    }
     if (multipart) {
         if (s_read_form(self, req, &up) != 0)
             goto done;

@@ -11,6 +11,7 @@
 #include "api.h"
 #include "auth.h"
 #include "auth_listen.h"
+#include "blob_sweep.h"
 #include "db.h"
 #include "http.h"
 #include "log.h"
@@ -57,6 +58,8 @@ typedef struct {
     long long quiz_max_attempts;
     long long search_cache_ttl;
     const char *trusted_proxies;
+    long long read_rate, read_burst, upload_rate, upload_burst, auth_fail_rate, auth_fail_burst;
+    long long sweep_interval, sweep_grace;
 } s_settings_t;
 
 static void
@@ -104,6 +107,16 @@ s_help(void)
            "                                  cached course is served past it)\n"
            "  quiz/max_attempts      3        a student's attempts per quiz (0 = unlimited);\n"
            "                                  the right answers are shown on the last one\n"
+           "  limits/read_rate       1800     requests a user may make per minute (reads and\n"
+           "                                  quiz attempts; all of a user's tokens together)\n"
+           "  limits/read_burst      120      requests a user may make at once\n"
+           "  limits/upload_rate     20       uploads a user may make per minute\n"
+           "  limits/upload_burst    10       uploads a user may make at once\n"
+           "  limits/auth_fail_rate  30       failed authentications per minute per address\n"
+           "  limits/auth_fail_burst 20       failed authentications at once per address\n"
+           "  http/trusted_proxies   127.0.0.1,::1  peers whose X-Forwarded-For names the client\n"
+           "  blobs/sweep_interval   60000    ms between deletions of stored PDFs nothing refers to\n"
+           "  blobs/grace            600000   ms an unreferenced PDF is kept after it was stored\n"
            "  log/level              info\n");
 }
 
@@ -162,6 +175,16 @@ s_settings_read(startup_t *st, s_settings_t *s)
     s->read_cache_ttl = startup_conf_int(st, "cache/ttl", API_CACHE_TTL_DEFAULT, 0, 3600000);
     s->quiz_max_attempts = startup_conf_int(st, "quiz/max_attempts", 3, 0, 1000);
     s->search_cache_ttl = startup_conf_int(st, "cache/search_ttl", 2000, 0, 60000);
+    s->read_rate = startup_conf_int(st, "limits/read_rate", LIMITS_READ_RATE, 1, 100000000);
+    s->read_burst = startup_conf_int(st, "limits/read_burst", LIMITS_READ_BURST, 1, 100000000);
+    s->upload_rate = startup_conf_int(st, "limits/upload_rate", LIMITS_UPLOAD_RATE, 1, 1000000);
+    s->upload_burst = startup_conf_int(st, "limits/upload_burst", LIMITS_UPLOAD_BURST, 1, 1000000);
+    s->auth_fail_rate =
+        startup_conf_int(st, "limits/auth_fail_rate", LIMITS_AUTH_FAIL_RATE, 1, 100000000);
+    s->auth_fail_burst =
+        startup_conf_int(st, "limits/auth_fail_burst", LIMITS_AUTH_FAIL_BURST, 1, 100000000);
+    s->sweep_interval = startup_conf_int(st, "blobs/sweep_interval", 60000, 100, 86400000);
+    s->sweep_grace = startup_conf_int(st, "blobs/grace", 600000, 0, 86400000LL * 30);
 }
 
 /* Milliseconds left until deadline (CLOCK_MONOTONIC ms), at least 0. */
@@ -262,6 +285,8 @@ main(int argc, char **argv)
     auth_t *auth = NULL;
     auth_listen_t *listener = NULL;
     api_t *api = NULL;
+    limits_t *limits = NULL;
+    blob_sweep_t *sweep = NULL;
     http_server_t *server = NULL;
     int rc = 1;
     bool started = false; /* libraries are initialised */
@@ -315,7 +340,22 @@ main(int argc, char **argv)
     if (check == -1)
         log_warn("%s (serving anyway: requests that need it answer 503 until it is back)", err);
 
-    api_config_t api_cfg = {.broker_endpoint = s.broker,
+    limits_config_t limits_cfg = {.read_rate = (long)s.read_rate,
+                                  .read_burst = (long)s.read_burst,
+                                  .upload_rate = (long)s.upload_rate,
+                                  .upload_burst = (long)s.upload_burst,
+                                  .auth_fail_rate = (long)s.auth_fail_rate,
+                                  .auth_fail_burst = (long)s.auth_fail_burst};
+    if ((sweep = blob_sweep_new(db, (int)s.sweep_interval, s.sweep_grace)) == NULL) {
+        log_error("cannot start the blob sweep");
+        goto done;
+    }
+    if ((limits = limits_new(&limits_cfg)) == NULL) {
+        log_error("out of memory");
+        goto done;
+    }
+    api_config_t api_cfg = {.limits = limits,
+                            .broker_endpoint = s.broker,
                             .broker_timeout_ms = (int)s.broker_timeout,
                             .broker_keys = s.broker_keys,
                             .max_upload = (size_t)s.max_upload,
@@ -366,6 +406,8 @@ main(int argc, char **argv)
 done:
     http_server_destroy(&server);
     api_destroy(&api);
+    limits_destroy(&limits);
+    blob_sweep_destroy(&sweep);
     auth_listen_destroy(&listener);
     auth_destroy(&auth);
     db_pool_destroy(&db);

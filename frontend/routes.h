@@ -80,8 +80,13 @@ typedef struct {
     const char *unsupported;                /* 415 detail */
     route_param_t params[ROUTE_PARAMS_MAX]; /* path parameters first */
     route_handler_fn handler;
-    bool listed; /* named by the API index (GET /api/v1) */
+    bool listed;    /* named by the API index (GET /api/v1) */
+    unsigned flags; /* ROUTE_UPLOAD ... */
 } route_t;
+
+/* Route flags. ROUTE_UPLOAD: the route takes an upload, and spends the caller's upload budget
+ * (limits.h) instead of its read budget. */
+enum { ROUTE_UPLOAD = 1 << 0 };
 
 /* The table, in the order the API index lists it. */
 extern const route_t route_table[];

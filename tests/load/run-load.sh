@@ -8,7 +8,11 @@
 #   LOAD_SECONDS   how long users issue requests, default 60
 #   LOAD_RAMP      seconds over which users arrive, default 10
 #   LOAD_DRAIN     seconds to wait afterwards for accepted uploads to finish, default 300
-#   LOAD_TOKENS    tokens per role shared by the users, default 10 (profaictl token create)
+#   LOAD_TOKENS    tokens per role shared by the users, default 100 (profaictl token create):
+#                  each token is one user to the frontend's rate limits (limits/* in
+#                  conf/frontend.conf), so 5,000 students share 100 tokens at about 17
+#                  requests/s each, under the default 30/s, and 500 teachers five uploads a
+#                  minute each, under the default 20
 #   LOAD_PORT      the edge's port, default a free one; LOAD_VAR the state directory, default
 #                  var/load, emptied first (a fresh database, like a first `make run`)
 #   WORKERS        worker slots of the stack (run.sh), default 2
@@ -24,7 +28,7 @@ VAR=${LOAD_VAR:-$ROOT/var/load}
 case "$VAR" in /*) ;; *) VAR=$(pwd)/$VAR ;; esac
 USERS=${LOAD_USERS:-5500}
 SECONDS_=${LOAD_SECONDS:-60}
-PER_ROLE=${LOAD_TOKENS:-10}
+PER_ROLE=${LOAD_TOKENS:-100}
 PY=/usr/bin/python3
 RUN_PID=""
 

@@ -67,6 +67,12 @@ class StackError(AssertionError):
 
 # ---- small helpers ---------------------------------------------------------------------------
 
+# A test's token stands for many users (uploads in bursts, failed logins from one address):
+# its frontends lift the request limits (docs/api.md 3.1) unless the test sets its own.
+NO_LIMITS = {"upload_rate": 100000, "upload_burst": 100000, "read_rate": 1000000,
+             "read_burst": 100000, "auth_fail_rate": 1000000, "auth_fail_burst": 100000}
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
@@ -551,6 +557,7 @@ class Stack:
             "database": {"conninfo": self.conninfo, "pool": 4},
             "log": {"level": self.log_level},
             **self.curve_conf(name, "frontend"),
+            "limits": NO_LIMITS,
             **(conf or {}),
         })
         proc = Process(name, [BIN / "profai-frontend", "-c", conf], self.outdir / f"{name}.log")

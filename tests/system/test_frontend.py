@@ -38,7 +38,7 @@ import pytest
 import requests
 import zmq
 
-from stack import BIN, ROOT, Process, free_port, wait_for, zpl
+from stack import NO_LIMITS, BIN, ROOT, Process, free_port, wait_for, zpl
 
 API = "/api/v1"
 MAX_UPLOAD = 1024 * 1024  # the module's frontend runs with http/max_upload = 1M
@@ -169,6 +169,7 @@ class RunningFrontend:
             "broker": {"endpoint": endpoint, "timeout": BROKER_TIMEOUT_MS},
             "database": {"conninfo": conninfo, "pool": 4},
             "auth": {"cache_ttl": 0},
+            "limits": NO_LIMITS,
             "log": {"level": "debug"},
         }))
         wrapper = shlex.split(os.environ.get("PROFAI_TEST_WRAPPER", ""))

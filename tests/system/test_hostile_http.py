@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from stack import API, BIN, Frontend, Process, free_port, zpl
+from stack import NO_LIMITS, API, BIN, Frontend, Process, free_port, zpl
 
 THREADS = 4
 BODY_TIMEOUT_MS = 5000
@@ -136,6 +136,7 @@ def hstack(make_stack):
                  "keep_alive": 1000},
         "broker": {"endpoint": s.endpoint, "timeout": 3000},
         "database": {"conninfo": s.conninfo, "pool": 4},
+        "limits": NO_LIMITS,
         "log": {"level": "info"},
         **s.curve_conf("frontend1", "frontend"),
     }))

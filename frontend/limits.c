@@ -1,0 +1,90 @@
+/* limits.c - see limits.h. */
+#define _GNU_SOURCE
+#include "limits.h"
+
+#include "ratelimit.h"
+
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct limits_t {
+    ratelimit_t *reads;
+    ratelimit_t *uploads;
+    ratelimit_t *auth_fails;
+};
+
+limits_t *
+limits_new(const limits_config_t *cfg)
+{
+    limits_t *self = calloc(1, sizeof *self);
+    if (self == NULL)
+        return NULL;
+    size_t keys = cfg->max_keys ? cfg->max_keys : LIMITS_MAX_KEYS;
+    self->reads = ratelimit_new(cfg->read_rate, cfg->read_burst, keys);
+    self->uploads = ratelimit_new(cfg->upload_rate, cfg->upload_burst, keys);
+    self->auth_fails = ratelimit_new(cfg->auth_fail_rate, cfg->auth_fail_burst, keys);
+    if (self->reads == NULL || self->uploads == NULL || self->auth_fails == NULL) {
+        limits_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+limits_destroy(limits_t **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    limits_t *self = *self_p;
+    ratelimit_destroy(&self->reads);
+    ratelimit_destroy(&self->uploads);
+    ratelimit_destroy(&self->auth_fails);
+    free(self);
+    *self_p = NULL;
+}
+
+/* 429 with the draft's headers and a problem document. */
+static void
+s_refuse(http_request_t *req, const ratelimit_verdict_t *v, const char *what)
+{
+    char headers[192];
+    snprintf(headers, sizeof headers,
+             "Retry-After: %ld\r\nRateLimit-Limit: %ld\r\nRateLimit-Remaining: %ld\r\n"
+             "RateLimit-Reset: %ld\r\n",
+             v->retry_after, v->limit, v->remaining, v->retry_after);
+    http_reply_problem(req, 429, headers, "too many %s; retry in %ld s", what, v->retry_after);
+}
+
+bool
+limits_auth_allowed(limits_t *self, http_request_t *req)
+{
+    char addr[64];
+    http_client_addr(req, addr, sizeof addr);
+    ratelimit_verdict_t v;
+    if (ratelimit_peek(self->auth_fails, addr, zclock_mono(), &v))
+        return true;
+    s_refuse(req, &v, "failed authentications from this address");
+    return false;
+}
+
+void
+limits_auth_failed(limits_t *self, http_request_t *req)
+{
+    char addr[64];
+    http_client_addr(req, addr, sizeof addr);
+    /* An empty bucket refuses the next request before it is looked up; nothing else to do. */
+    (void)!ratelimit_take(self->auth_fails, addr, zclock_mono(), NULL);
+}
+
+bool
+limits_request_allowed(limits_t *self, http_request_t *req, const char *user_id, bool upload)
+{
+    ratelimit_verdict_t v;
+    ratelimit_t *bucket = upload ? self->uploads : self->reads;
+    if (ratelimit_take(bucket, user_id, zclock_mono(), &v))
+        return true;
+    s_refuse(req, &v, upload ? "uploads" : "requests");
+    return false;
+}

@@ -1,0 +1,62 @@
+/*
+ * limits.h - the REST API's request-rate limits (docs/api.md 3.1, docs/security.md), applied
+ * once per request by api.c:
+ *
+ *   - per caller, after authentication: one token bucket (ratelimit.h) for reads and one for
+ *     uploads (routes flagged ROUTE_UPLOAD), keyed by the user id, so every token of a user
+ *     shares one budget;
+ *   - per client address, around authentication: each failed authentication (401) takes a
+ *     token from the address' bucket; once it is empty, every request from that address that
+ *     needs a token is answered 429 before the token is looked up (no database work).
+ *
+ * A refusal is answered here: 429 with Retry-After, RateLimit-Limit, RateLimit-Remaining and
+ * RateLimit-Reset (draft-ietf-httpapi-ratelimit-headers) and a problem document; accepted
+ * requests are not given the headers (the answers stay as they were).
+ *
+ * The client address is the HTTP layer's (http_client_addr: the peer's, or behind a trusted
+ * proxy the last address of its X-Forwarded-For). Thread-safe.
+ */
+#ifndef PROFAI_FRONTEND_LIMITS_H
+#define PROFAI_FRONTEND_LIMITS_H
+
+#include "http.h"
+
+#include <profai/compiler.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+    long read_rate, read_burst;           /* per user, per minute / at once */
+    long upload_rate, upload_burst;       /* per user, per minute / at once */
+    long auth_fail_rate, auth_fail_burst; /* failed authentications per address */
+    size_t max_keys;                      /* buckets kept per table (memory bound) */
+} limits_config_t;
+
+#define LIMITS_READ_RATE 1800
+#define LIMITS_READ_BURST 120
+#define LIMITS_UPLOAD_RATE 20
+#define LIMITS_UPLOAD_BURST 10
+#define LIMITS_AUTH_FAIL_RATE 30
+#define LIMITS_AUTH_FAIL_BURST 20
+#define LIMITS_MAX_KEYS 100000
+
+typedef struct limits_t limits_t;
+
+/* NULL when out of memory or a rate or burst is not positive. */
+limits_t *limits_new(const limits_config_t *cfg);
+void limits_destroy(limits_t **self_p);
+
+/* Before authentication: false (429 answered) when req's address has spent its failed
+ * authentications. */
+bool limits_auth_allowed(limits_t *self, http_request_t *req) PROFAI_MUST_CHECK;
+
+/* After a failed authentication (the 401 is answered by the caller): spend one of the
+ * address' tokens. */
+void limits_auth_failed(limits_t *self, http_request_t *req);
+
+/* After authentication: false (429 answered) when user_id has spent its budget of uploads
+ * (upload true) or reads. */
+bool limits_request_allowed(limits_t *self, http_request_t *req, const char *user_id,
+                            bool upload) PROFAI_MUST_CHECK;
+
+#endif
