@@ -22,7 +22,7 @@ BIN := bin
 
 # ---- sources (one line per component; keep them explicit) ----------------------------
 COMMON_SRC   := common/log.c common/conf.c common/startup.c common/json.c common/utf8.c \
-                common/strbuf.c
+                common/strbuf.c common/metrics.c
 PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.c protocol/messages.c \
                 protocol/admin_messages.c protocol/worker_identity.c \
                 protocol/mp_scan.c
