@@ -36,6 +36,9 @@ typedef struct {
     /* admin/endpoint: ipc:// path of the admin socket (docs/admin.md); "": none */
     const char *admin_endpoint;
     bool admin_optional; /* it is the default: a failure to bind it is only a warning */
+    /* metrics/endpoint: tcp:// address of the HTTP metrics endpoint (broker_metrics.h); ""
+     * or NULL: none */
+    const char *metrics_endpoint;
 } broker_config_t;
 
 typedef struct broker_t broker_t;

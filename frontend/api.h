@@ -31,6 +31,7 @@ typedef struct {
     size_t cache_bytes;
     int cache_ttl_ms;
     int quiz_max_attempts; /* a student's attempts per course (0: unlimited), docs/api.md 4.10 */
+    const char *metrics_token; /* metrics/token: borrowed; NULL or "": loopback only */
 } api_config_t;
 
 #define API_CACHE_BYTES_DEFAULT ((size_t)64 << 20)

@@ -30,6 +30,7 @@ struct api_t {
     auth_t *auth;
     cache_t *cache; /* course documents, quizzes and answer keys by course id (courses.h) */
     int quiz_max_attempts;
+    const char *metrics_token; /* metrics/token (api_metrics.h), or NULL */
 };
 
 /* One request being handled (all borrowed for the handler call). */
@@ -74,7 +75,9 @@ void api_reply_tagged(http_request_t *req, const char *body, size_t len, const c
 
 /* Handlers of api.c (routes.h): the API index, /healthz and the web page. */
 void api_index(api_call_t *call);
-void api_health(api_call_t *call);
+void api_health(api_call_t *call); /* GET /healthz */
+void api_ready(api_call_t *call);  /* GET /readyz */
+void api_live(api_call_t *call);   /* GET /livez */
 void api_static(api_call_t *call);
 
 #endif

@@ -43,6 +43,7 @@ typedef struct {
     long long read_cache_bytes;
     long long read_cache_ttl;
     long long quiz_max_attempts;
+    const char *metrics_token;
 } s_settings_t;
 
 static void
@@ -88,6 +89,8 @@ s_help(void)
            "                                  cached course is served past it)\n"
            "  quiz/max_attempts      3        a student's attempts per quiz (0 = unlimited);\n"
            "                                  the right answers are shown on the last one\n"
+           "  metrics/token          \"\"       bearer token GET /metrics asks for; \"\": served\n"
+           "                                  to direct loopback peers only (docs/api.md)\n"
            "  log/level              info\n");
 }
 
@@ -139,6 +142,7 @@ s_settings_read(startup_t *st, s_settings_t *s)
         startup_conf_int(st, "cache/max_bytes", (long long)API_CACHE_BYTES_DEFAULT, 0, 1LL << 40);
     s->read_cache_ttl = startup_conf_int(st, "cache/ttl", API_CACHE_TTL_DEFAULT, 0, 3600000);
     s->quiz_max_attempts = startup_conf_int(st, "quiz/max_attempts", 3, 0, 1000);
+    s->metrics_token = startup_conf_str(st, "metrics/token", "");
 }
 
 int
@@ -212,7 +216,8 @@ main(int argc, char **argv)
                             .cache_ttl_ms = s.read_cache_bytes == 0 || s.read_cache_ttl == 0
                                                 ? -1
                                                 : (int)s.read_cache_ttl,
-                            .quiz_max_attempts = (int)s.quiz_max_attempts};
+                            .quiz_max_attempts = (int)s.quiz_max_attempts,
+                            .metrics_token = s.metrics_token};
     api = api_new(&api_cfg);
     if (api == NULL) {
         log_error("out of memory");

@@ -2,6 +2,7 @@
 #include "routes.h"
 
 #include "api_common.h"
+#include "api_metrics.h"
 #include "courses.h"
 #include "jobs.h"
 #include "quiz.h"
@@ -65,6 +66,9 @@ const route_t route_table[] = {
      "send the attempt as application/json",
      {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}}, quiz_attempt_submit, true},
     {ROUTE_GET, "/healthz", 0, NULL, NULL, NULL, {{0}}, api_health, true},
+    {ROUTE_GET, "/livez", 0, NULL, NULL, NULL, {{0}}, api_live, false},
+    {ROUTE_GET, "/readyz", 0, NULL, NULL, NULL, {{0}}, api_ready, false},
+    {ROUTE_GET, "/metrics", 0, NULL, NULL, NULL, {{0}}, api_metrics, false},
     {ROUTE_GET, "/api/v1", 0, NULL, NULL, NULL, {{0}}, api_index, false},
     {ROUTE_GET, "/api/v1/", 0, NULL, NULL, NULL, {{0}}, api_index, false},
     /* The web page: static.h answers every method itself (405 for all but GET and HEAD). */

@@ -1,9 +1,10 @@
 /* test_metrics.c - the Prometheus text writer (common/metrics.h). */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include "metrics.h"
 
