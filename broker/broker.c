@@ -27,8 +27,9 @@
  *   list.h             intrusive lists (used by job_table.c and worker_registry.c only)
  *   admin.c            the admin socket (docs/admin.md), polled beside the ROUTER in s_turn;
  *                      admin_sql.c its statements
- * Seams for what comes next: authentication (ZAP) is set on the socket in broker_new;
- * metrics read broker_counters_t (broker_private.h) and the tables' counts.
+ *   broker_metrics.c   the HTTP metrics endpoint (ZMQ_STREAM), polled in s_turn; it reads
+ *                      broker_counters_t (broker_private.h) and the tables' counts
+ * Seams for what comes next: authentication (ZAP) is set on the socket in broker_new.
  */
 #include "broker.h"
 
