@@ -395,12 +395,13 @@ s_dispatch(api_t *self, http_request_t *req, const route_t **route)
                                .content_type_is = s_content_type_is,
                                .ctx = req};
     route_result_t result;
-    if (!route_match(&request, &result)) {
+    bool matched = route_match(&request, &result);
+    *route = result.route; /* NULL on a 404 or 405: counted as "unmatched" */
+    if (!matched) {
         http_reply_problem(req, result.status, result.headers[0] ? result.headers : NULL, "%s",
                            result.detail);
         return;
     }
-    *route = result.route;
     api_call_t call = {.api = self, .req = req, .route = &result};
     auth_user_t user;
     if (!route_is_public(result.route)) {
