@@ -24,15 +24,15 @@ BIN := bin
 
 # ---- sources (one line per component; keep them explicit) ----------------------------
 COMMON_SRC   := common/log.c common/conf.c common/startup.c common/json.c common/utf8.c \
-                common/strbuf.c common/notify.c common/curve.c
+                common/strbuf.c common/notify.c common/curve.c common/metrics.c
 PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.c protocol/messages.c \
                 protocol/admin_messages.c protocol/worker_identity.c \
                 protocol/mp_scan.c
 # The broker's pure modules (no sockets, no database): also linked into their unit tests.
 BROKER_CORE_SRC := broker/job_table.c broker/worker_registry.c broker/fair_queue.c
 BROKER_SRC   := broker/main.c broker/broker.c broker/clients.c broker/dispatch.c broker/sql.c \
-                broker/admin.c broker/admin_sql.c broker/store.c broker/migrate.c broker/zap.c \
-                $(BROKER_CORE_SRC) $(B)/broker/migrations.c
+                broker/admin.c broker/admin_sql.c broker/broker_metrics.c broker/store.c \
+                broker/migrate.c broker/zap.c $(BROKER_CORE_SRC) $(B)/broker/migrations.c
 WORKER_SRC   := workers/daemon/main.c workers/daemon/worker.c workers/daemon/job_runner.c
 EXTRACT_SRC  := workers/extract/extract_main.c workers/extract/pdf_reader.c
 # Course generation from the document model, pure C (no poppler): linked into profai-extract
@@ -46,7 +46,7 @@ COURSE_SRC   := workers/course/strmap.c workers/course/textclean.c workers/cours
 # and fuzz targets (fuzz/fuzz.mk).
 FRONTEND_PURE_SRC := frontend/http_path.c frontend/multipart.c frontend/json_in.c
 FRONTEND_SRC := frontend/main.c frontend/http.c frontend/http_reply.c frontend/http_body.c \
-                frontend/http_watch.c frontend/api.c frontend/broker_client.c \
+                frontend/http_watch.c frontend/api.c frontend/api_metrics.c frontend/broker_client.c \
                 frontend/db.c frontend/auth.c frontend/auth_listen.c frontend/static.c $(B)/frontend/web_assets.c \
                 frontend/cache.c $(FRONTEND_PURE_SRC) frontend/routes.c frontend/jobs.c \
                 frontend/courses.c frontend/quiz.c frontend/quiz_score.c frontend/error_http.c \

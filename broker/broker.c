@@ -28,14 +28,14 @@
  *   list.h             intrusive lists (used by job_table.c and worker_registry.c only)
  *   admin.c            the admin socket (docs/admin.md), polled beside the ROUTER in s_turn;
  *                      admin_sql.c its statements
- *   zap.c              the ZAP handler (CURVE): polled beside the ROUTER; each message's role
- *                      is checked in s_peer_allowed
- * Seams for what comes next:
- * metrics read broker_counters_t (broker_private.h) and the tables' counts.
+ *                      (polled beside the ROUTER; each message's role checked in s_peer_allowed)
+ *   broker_metrics.c   the HTTP metrics endpoint (ZMQ_STREAM), polled in s_turn; it reads
+ *                      broker_counters_t (broker_private.h) and the tables' counts
  */
 #include "broker.h"
 
 #include "admin.h"
+#include "broker_metrics.h"
 #include "broker_private.h"
 #include "log.h"
 #include "notify.h"
@@ -165,6 +165,7 @@ broker_job_fail(broker_t *self, job_t *job, const char *code, const char *messag
     log_warn("job failed job=%s attempt=%" PRIu32 " code=%s error=\"%s\"", job->id, job->attempts,
              code, message);
     self->counters.failed++;
+    broker_metrics_failed(self, code);
     broker_job_record_failure(self, job->id, job->attempts, code, message);
     job_table_remove(self->jobs, &job);
 }
@@ -182,6 +183,7 @@ broker_job_retry(broker_t *self, job_t *job, profai_error_t code, const char *wh
         return;
     }
     self->counters.retried++;
+    self->counters.requeues[code < PROFAI_ERR_COUNT ? code : PROFAI_ERR_INTERNAL]++;
     log_info("job requeued job=%s attempt=%" PRIu32 " retry_in=%" PRId64 "ms why=\"%s\"", job->id,
              job->attempts, delay, why);
     char attempts[16], delay_ms[24];
@@ -445,6 +447,7 @@ s_tick(broker_t *self)
     while (worker != NULL) {
         worker_t *next = worker_registry_next(self->workers, worker);
         if (worker_expired(worker, self->now)) {
+            self->counters.expired++;
             broker_worker_forget(self, worker, "expired");
         } else if (worker->state == WORKER_BUSY && worker->job->deadline != 0 &&
                    self->now >= worker->job->deadline) {
@@ -545,9 +548,10 @@ s_timeout(broker_t *self)
 static int
 s_turn(broker_t *self, bool read_router)
 {
-    /* The ROUTER, the ZAP handler (CURVE) and the admin socket while serving, then the store. */
-    zmq_pollitem_t items[4];
-    int n = 0, zap_at = -1, admin_at = -1, store_at = -1;
+    /* The ROUTER, the ZAP handler (CURVE), the admin socket and the metrics endpoint while
+     * serving, then the store. */
+    zmq_pollitem_t items[5];
+    int n = 0, zap_at = -1, admin_at = -1, metrics_at = -1, store_at = -1;
     if (read_router) {
         items[n++] = (zmq_pollitem_t){zsock_resolve(self->router), 0, ZMQ_POLLIN, 0};
         if (self->zap != NULL) {
@@ -557,6 +561,10 @@ s_turn(broker_t *self, bool read_router)
         if (self->admin != NULL) {
             admin_at = n;
             items[n++] = (zmq_pollitem_t){admin_socket(self->admin), 0, ZMQ_POLLIN, 0};
+        }
+        if (self->metrics != NULL) {
+            metrics_at = n;
+            items[n++] = (zmq_pollitem_t){broker_metrics_socket(self->metrics), 0, ZMQ_POLLIN, 0};
         }
     }
     short events = 0;
@@ -580,6 +588,8 @@ s_turn(broker_t *self, bool read_router)
         s_read_router(self);
     if (admin_at >= 0 && (items[admin_at].revents & ZMQ_POLLIN))
         admin_read(self->admin);
+    if (metrics_at >= 0 && (items[metrics_at].revents & ZMQ_POLLIN))
+        broker_metrics_read(self->metrics);
     store_service(self->store, store_at >= 0 ? items[store_at].revents : 0, self->now);
     s_run_timers(self);
     dispatch_jobs(self);
@@ -705,6 +715,12 @@ broker_new(const broker_config_t *config, char *err, size_t err_size)
         if (self->admin == NULL)
             log_warn("no admin socket: %s (set admin/endpoint)", err);
     }
+    if (config->metrics_endpoint != NULL && config->metrics_endpoint[0] != '\0') {
+        self->metrics = broker_metrics_new(self, config->metrics_endpoint, err, err_size);
+        if (self->metrics == NULL)
+            goto fail;
+        log_info("metrics on %s (GET /metrics)", config->metrics_endpoint);
+    }
     return self;
 fail:
     broker_destroy(&self);
@@ -718,6 +734,7 @@ broker_destroy(broker_t **self_p)
         return;
     broker_t *self = *self_p;
     admin_destroy(&self->admin);
+    broker_metrics_destroy(&self->metrics);
     worker_registry_destroy(&self->workers);
     job_table_destroy(&self->jobs);
     store_destroy(&self->store);

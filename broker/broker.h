@@ -41,6 +41,9 @@ typedef struct {
     const char *workers_dir;   /* curve/workers_dir: public keys allowed to serve jobs */
     const char *frontends_dir; /* curve/frontends_dir: public keys allowed to submit, cancel */
     bool allow_plaintext;      /* a non-loopback plaintext endpoint was allowed explicitly */
+    /* metrics/endpoint: tcp:// address of the HTTP metrics endpoint (broker_metrics.h); ""
+     * or NULL: none */
+    const char *metrics_endpoint;
 } broker_config_t;
 
 typedef struct broker_t broker_t;

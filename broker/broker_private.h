@@ -11,6 +11,7 @@
 
 #include "broker.h"
 #include "job_table.h"
+#include "metrics.h"
 #include "profai/errors.h"
 #include "profai/proto.h"
 #include "sql.h"
@@ -31,6 +32,12 @@ typedef struct {
     uint64_t retried;    /* attempts that ended without a result and were retried */
     uint64_t failed;     /* jobs that failed for good */
     uint64_t completed;  /* results handed to the database */
+    /* For broker_metrics.c (docs/operations.md, "Metrics and alerts"). */
+    uint64_t expired;                     /* workers forgotten after missed heartbeats */
+    uint64_t requeues[PROFAI_ERR_COUNT];  /* retried attempts, by reason */
+    uint64_t failures[PROFAI_ERR_COUNT];  /* jobs failed for good, by error code */
+    metrics_histogram_t dispatch_latency; /* learnt (queued) -> REQUEST sent */
+    metrics_histogram_t run_time;         /* REQUEST sent -> FINAL received */
 } broker_counters_t;
 
 struct broker_t {
@@ -52,8 +59,9 @@ struct broker_t {
     job_table_t *jobs;          /* every unfinished job */
     worker_registry_t *workers; /* every worker connection */
     broker_counters_t counters;
-    struct admin_t *admin; /* the admin socket (admin.h), or NULL */
-    bool paused;           /* admin.pause: queued jobs are not dispatched */
+    struct admin_t *admin;            /* the admin socket (admin.h), or NULL */
+    struct broker_metrics_t *metrics; /* the metrics endpoint (broker_metrics.h), or NULL */
+    bool paused;                      /* admin.pause: queued jobs are not dispatched */
 
     int64_t now;           /* monotonic ms, read once per loop turn */
     int64_t next_tick;     /* heartbeats, expiry, orphans */

@@ -8,6 +8,7 @@
  * only the loop, and from dispatch.c because clients and workers share nothing but the job
  * table. An admin service would be a file like this one.
  */
+#include "broker_metrics.h"
 #include "broker_private.h"
 #include "log.h"
 
@@ -225,6 +226,7 @@ s_on_ping(broker_t *self, zframe_t *identity, const mdpc_view_t *view)
         .workers = worker_registry_size(self->workers),
         .queued = counts.queued + counts.waiting,
         .running = counts.total - counts.queued - counts.waiting,
+        .processes = broker_worker_processes(self),
     };
     proto_buf_t body = {0};
     if (proto_pong_encode(&pong, &body, &perr) != 0) {

@@ -9,6 +9,7 @@
  * sends REQUESTs. Kept apart from broker.c, which holds the loop, timers and shared effects,
  * and from clients.c: the two sides of the ROUTER share nothing but the job table.
  */
+#include "broker_metrics.h"
 #include "broker_private.h"
 #include "log.h"
 
@@ -160,6 +161,7 @@ s_on_fetched(void *owner, void *ctx_p, PGresult *res, const char *error)
     worker->state_since = self->now;
     job->deadline = self->now + self->job_deadline_ms;
     self->counters.dispatched++;
+    broker_metrics_dispatched(self, job);
     log_info("job dispatched job=%s attempt=%" PRIu32 " worker=%s", job->id, job->attempts,
              worker->name);
 }
@@ -310,6 +312,7 @@ s_job_complete(broker_t *self, job_t *job, const proto_result_t *result, const c
     job_ctx_t ctx;
     broker_job_ctx(&ctx, job);
     snprintf(ctx.worker, sizeof ctx.worker, "%s", worker_name);
+    broker_metrics_finished(self, job);
     if (!result->ok) {
         char message[PROTO_ERROR_MAX + 1];
         const char *code = s_clean_code(result->error_code);

@@ -85,6 +85,9 @@ s_help(void)
            "      libpq connection string; empty uses the PG* environment variables\n"
            "  admin/endpoint = ipc://$RUNTIME_DIRECTORY/admin.sock, else ipc://var/admin.sock\n"
            "      the admin socket (docs/admin.md), ipc:// only, mode 0660; \"\" disables it\n"
+           "  metrics/endpoint = \"\"\n"
+           "      tcp://ADDR:PORT of the HTTP metrics endpoint (GET /metrics, Prometheus text;\n"
+           "      docs/operations.md), e.g. tcp://127.0.0.1:9101; \"\": none\n"
            "  log/level = info\n"
            "      lowest level logged (to stderr, one line per event)\n"
            "\n"
@@ -169,6 +172,7 @@ s_config_read(startup_t *st, broker_config_t *config)
     config->admin_endpoint = startup_conf_str(st, "admin/endpoint", admin_default);
     config->admin_optional = config->admin_endpoint == admin_default;
     s_config_curve(st, config);
+    config->metrics_endpoint = startup_conf_str(st, "metrics/endpoint", "");
 
     char *errmsg = NULL;
     PQconninfoOption *opts = PQconninfoParse(config->conninfo, &errmsg);

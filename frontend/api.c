@@ -5,10 +5,12 @@
 #include "api.h"
 
 #include "api_common.h"
+#include "api_metrics.h"
 #include "error_http.h"
 #include "log.h"
 #include "static.h"
 
+#include <czmq.h>
 #include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,8 @@ api_new(const api_config_t *cfg)
     self->auth = cfg->auth;
     self->quiz_max_attempts = cfg->quiz_max_attempts;
     self->limits = cfg->limits;
+    self->metrics_token = cfg->metrics_token;
+    api_metrics_init();
     return self;
 }
 
@@ -217,8 +221,9 @@ api_reply_tagged(http_request_t *req, const char *body, size_t len, const char *
 
 /* ---------------------------------------------------------------- index, health, page */
 
-void
-api_health(api_call_t *call)
+/* /healthz, /readyz (docs/api.md 4.5): ready adds "at least one worker process". */
+static void
+s_health(api_call_t *call, bool readiness)
 {
     broker_client_t *broker_client = api_broker(call);
     proto_pong_t pong;
@@ -229,15 +234,22 @@ api_health(api_call_t *call)
         log_debug("health: %s", err);
     bool database = db_ping(call->api->db) == DB_OK;
     bool details = broker && pong.ok;
+    /* An older broker sends no process count: its connections stand in for processes. */
+    uint64_t processes = details ? (pong.processes ? pong.processes : pong.workers) : 0;
     /* Healthy means "a submission would be accepted now": the broker must also have its own
-     * database connection up, or it answers db_unavailable to every job. */
+     * database connection up, or it answers db_unavailable to every job. Ready means a job
+     * would also run: some worker process is connected. */
     bool ok = details && pong.db && database;
+    bool ready = ok && processes > 0;
+    bool answer_ok = readiness ? ready : ok;
 
     json_t j;
     json_init(&j);
     json_object_begin(&j);
     json_key(&j, "status");
-    json_cstring(&j, ok ? "ok" : "unavailable");
+    json_cstring(&j, answer_ok ? "ok" : "unavailable");
+    json_key(&j, "ready");
+    json_bool(&j, ready);
     json_key(&j, "broker");
     json_bool(&j, broker);
     json_key(&j, "database");
@@ -245,13 +257,35 @@ api_health(api_call_t *call)
     json_key(&j, "broker_database");
     details ? json_bool(&j, pong.db) : json_null(&j);
     json_key(&j, "workers");
+    details ? json_int(&j, (long long)processes) : json_null(&j);
+    json_key(&j, "slots");
     details ? json_int(&j, (long long)pong.workers) : json_null(&j);
     json_key(&j, "queued");
     details ? json_int(&j, (long long)pong.queued) : json_null(&j);
     json_key(&j, "running");
     details ? json_int(&j, (long long)pong.running) : json_null(&j);
     json_object_end(&j);
-    api_reply_json(call->req, ok ? 200 : 503, ok ? NULL : API_RETRY_AFTER, &j);
+    api_reply_json(call->req, answer_ok ? 200 : 503, answer_ok ? NULL : API_RETRY_AFTER, &j);
+}
+
+void
+api_health(api_call_t *call)
+{
+    s_health(call, false);
+}
+
+void
+api_ready(api_call_t *call)
+{
+    s_health(call, true);
+}
+
+/* GET /livez: the process serves HTTP; nothing else is asked. */
+void
+api_live(api_call_t *call)
+{
+    static const char body[] = "{\"status\":\"live\"}";
+    http_reply_json(call->req, 200, NULL, body, sizeof body - 1);
 }
 
 static void
@@ -361,17 +395,30 @@ s_content_type_is(void *ctx, const char *type)
     return http_content_type_is(ctx, type);
 }
 
+static void s_dispatch(api_t *self, http_request_t *req, const route_t **route);
+
 void
 api_handle(http_request_t *req, void *arg)
 {
-    api_t *self = arg;
+    const route_t *route = NULL;
+    s_dispatch(arg, req, &route);
+    int64_t ms = zclock_mono() - req->started_ms;
+    api_metrics_observe(route, req->status, ms > 0 ? (uint64_t)ms * 1000 : 0);
+}
+
+/* Check and run the request's route; *route is the route matched, if any. */
+static void
+s_dispatch(api_t *self, http_request_t *req, const route_t **route)
+{
     route_request_t request = {.method = req->method,
                                .path = req->path,
                                .query = s_query,
                                .content_type_is = s_content_type_is,
                                .ctx = req};
     route_result_t result;
-    if (!route_match(&request, &result)) {
+    bool matched = route_match(&request, &result);
+    *route = result.route; /* NULL on a 404 or 405: counted as "unmatched" */
+    if (!matched) {
         http_reply_problem(req, result.status, result.headers[0] ? result.headers : NULL, "%s",
                            result.detail);
         return;

@@ -37,6 +37,7 @@ typedef struct {
     /* Milliseconds a search answer is served from that cache (0: none): docs/api.md 4.8. */
     int search_ttl_ms;
     limits_t *limits;      /* borrowed, must outlive the api_t; NULL: no rate limits */
+    const char *metrics_token; /* metrics/token: borrowed; NULL or "": loopback only */
 } api_config_t;
 
 #define API_CACHE_BYTES_DEFAULT ((size_t)64 << 20)

@@ -35,6 +35,7 @@ struct api_t {
     int search_ttl_ms;
     unsigned search_generation; /* atomic: bumped when a course is forgotten (courses.c) */
     limits_t *limits; /* request rates (limits.h), or NULL */
+    const char *metrics_token; /* metrics/token (api_metrics.h), or NULL */
 };
 
 /* One request being handled (all borrowed for the handler call). */
@@ -79,7 +80,9 @@ void api_reply_tagged(http_request_t *req, const char *body, size_t len, const c
 
 /* Handlers of api.c (routes.h): the API index, /healthz and the web page. */
 void api_index(api_call_t *call);
-void api_health(api_call_t *call);
+void api_health(api_call_t *call); /* GET /healthz */
+void api_ready(api_call_t *call);  /* GET /readyz */
+void api_live(api_call_t *call);   /* GET /livez */
 void api_static(api_call_t *call);
 
 #endif

@@ -60,6 +60,7 @@ typedef struct {
     const char *trusted_proxies;
     long long read_rate, read_burst, upload_rate, upload_burst, auth_fail_rate, auth_fail_burst;
     long long sweep_interval, sweep_grace;
+    const char *metrics_token;
 } s_settings_t;
 
 static void
@@ -117,6 +118,8 @@ s_help(void)
            "  http/trusted_proxies   127.0.0.1,::1  peers whose X-Forwarded-For names the client\n"
            "  blobs/sweep_interval   60000    ms between deletions of stored PDFs nothing refers to\n"
            "  blobs/grace            600000   ms an unreferenced PDF is kept after it was stored\n"
+           "  metrics/token          \"\"       bearer token GET /metrics asks for; \"\": served\n"
+           "                                  to direct loopback peers only (docs/api.md)\n"
            "  log/level              info\n");
 }
 
@@ -185,6 +188,7 @@ s_settings_read(startup_t *st, s_settings_t *s)
         startup_conf_int(st, "limits/auth_fail_burst", LIMITS_AUTH_FAIL_BURST, 1, 100000000);
     s->sweep_interval = startup_conf_int(st, "blobs/sweep_interval", 60000, 100, 86400000);
     s->sweep_grace = startup_conf_int(st, "blobs/grace", 600000, 0, 86400000LL * 30);
+    s->metrics_token = startup_conf_str(st, "metrics/token", "");
 }
 
 /* Milliseconds left until deadline (CLOCK_MONOTONIC ms), at least 0. */
@@ -368,7 +372,8 @@ main(int argc, char **argv)
                                                 ? -1
                                                 : (int)s.read_cache_ttl,
                             .quiz_max_attempts = (int)s.quiz_max_attempts,
-                            .search_ttl_ms = (int)s.search_cache_ttl};
+                            .search_ttl_ms = (int)s.search_cache_ttl,
+                            .metrics_token = s.metrics_token};
     api = api_new(&api_cfg);
     if (api == NULL) {
         log_error("out of memory");

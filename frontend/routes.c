@@ -2,6 +2,7 @@
 #include "routes.h"
 
 #include "api_common.h"
+#include "api_metrics.h"
 #include "courses.h"
 #include "jobs.h"
 #include "quiz.h"
@@ -65,6 +66,9 @@ const route_t route_table[] = {
      "send the attempt as application/json",
      {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}}, quiz_attempt_submit, true, 0},
     {ROUTE_GET, "/healthz", 0, NULL, NULL, NULL, {{0}}, api_health, true, 0},
+    {ROUTE_GET, "/livez", 0, NULL, NULL, NULL, {{0}}, api_live, false, 0},
+    {ROUTE_GET, "/readyz", 0, NULL, NULL, NULL, {{0}}, api_ready, false, 0},
+    {ROUTE_GET, "/metrics", 0, NULL, NULL, NULL, {{0}}, api_metrics, false, 0},
     {ROUTE_GET, "/api/v1", 0, NULL, NULL, NULL, {{0}}, api_index, false, 0},
     {ROUTE_GET, "/api/v1/", 0, NULL, NULL, NULL, {{0}}, api_index, false, 0},
     /* The web page: static.h answers every method itself (405 for all but GET and HEAD). */

@@ -84,6 +84,7 @@ static const proto_field_t s_pong_fields[] = {
     PROTO_F_UINT(proto_pong_t, workers, "workers", PROTO_REQUIRED, 0, UINT64_MAX),
     PROTO_F_UINT(proto_pong_t, queued, "queued", PROTO_REQUIRED, 0, UINT64_MAX),
     PROTO_F_UINT(proto_pong_t, running, "running", PROTO_REQUIRED, 0, UINT64_MAX),
+    PROTO_F_UINT(proto_pong_t, processes, "processes", PROTO_OPTIONAL, 0, UINT64_MAX),
 };
 const proto_message_t proto_message_pong = PROTO_MESSAGE("PONG", proto_pong_t, s_pong_fields, 1);
 

@@ -15,8 +15,12 @@
 # var/keys/ (the broker's in broker/, the worker's and the frontend's secrets in secret/, their
 # public halves in the broker's allow-lists workers/ and frontends/); later runs reuse them.
 # Logs go to the terminal, each line prefixed with its component, and to var/log/<name>.log.
-# Ctrl-C or SIGTERM stops everything it started, PostgreSQL included; if one component dies,
-# it says which and stops the others.
+# Ctrl-C or SIGTERM stops everything it started, PostgreSQL included. Once the stack is up, a
+# component that dies (broker, worker, frontend, edge, PostgreSQL) is started again, as systemd's
+# Restart= would: after 1 s, doubling up to 30 s while it keeps dying, back to 1 s once it has
+# stayed up for 60 s; each death and restart is said on the terminal. Each component's pid is
+# in var/run/<name>.pid. (During the start itself, a death stops everything: it is a setup
+# fault that restarting would not cure.)
 #
 # Environment: WORKERS (jobs at once, default 2), LOG_LEVEL (default info),
 #              PROFAI_VAR (state directory, default var/ in the checkout).
@@ -37,6 +41,12 @@ DEMO_ENV=$VAR/demo.env
 KEYS=$VAR/keys
 
 declare -A PIDS=()   # component name -> pid
+declare -A CMDS=()   # component name -> its command line (quoted for eval)
+declare -A BACKOFF=()      # name -> seconds before the next restart
+declare -A STARTED_AT=()   # name -> when it was last started (seconds)
+declare -A RESTART_AT=()   # name -> when a dead component is started again (seconds)
+BACKOFF_MIN=1 BACKOFF_MAX=30 STABLE_AFTER=60
+declare -A LAST_DIED=()    # name -> 1 once it has died (the first death waits BACKOFF_MIN)
 ORDER=()             # start order; stopped in reverse
 STOPPING=0
 
@@ -92,7 +102,69 @@ s_spawn() {
     setsid "$@" > >(trap '' INT TERM; tee -a "$log" |
         "${AWK_LINES[@]}" -v p="$(printf '%-9s' "$name")| " '{ print p $0; fflush() }') 2>&1 &
     PIDS[$name]=$!
-    ORDER+=("$name")
+    mkdir -p "$VAR/run"
+    echo "${PIDS[$name]}" >"$VAR/run/$name.pid"
+    STARTED_AT[$name]=$SECONDS
+    if [ -z "${CMDS[$name]:-}" ]; then
+        ORDER+=("$name")
+        BACKOFF[$name]=$BACKOFF_MIN
+    fi
+    CMDS[$name]=$(printf '%q ' "$@")
+}
+
+# The supervision of a running stack: a dead component is noted with its status and started
+# again after its back-off (see the head comment).
+s_supervise() {
+    local name pid status
+    for name in "${ORDER[@]}"; do
+        pid=${PIDS[$name]}
+        if [ -n "${RESTART_AT[$name]:-}" ]; then
+            if [ "$SECONDS" -ge "${RESTART_AT[$name]}" ]; then
+                unset "RESTART_AT[$name]"
+                eval "s_spawn $name ${CMDS[$name]}"
+                s_say "restarted $name (pid ${PIDS[$name]})"
+            fi
+            continue
+        fi
+        kill -0 "$pid" 2>/dev/null && continue
+        wait "$pid" 2>/dev/null
+        status=$?
+        s_backoff "$name"
+        s_say "$name (pid $pid) exited with status $status; restarting it in ${BACKOFF[$name]} s (log: $VAR/log/$name.log)" >&2
+        RESTART_AT[$name]=$((SECONDS + BACKOFF[$name]))
+    done
+    local pg
+    pg=$(s_postmaster_pid)
+    if [ -n "${RESTART_AT[postgres]:-}" ]; then
+        if [ "$SECONDS" -ge "${RESTART_AT[postgres]}" ]; then
+            unset "RESTART_AT[postgres]"
+            STARTED_AT[postgres]=$SECONDS
+            if setsid sh "$ROOT/scripts/pg.sh" start "$VAR/pg"; then
+                s_say "restarted PostgreSQL"
+            else
+                s_backoff postgres
+                RESTART_AT[postgres]=$((SECONDS + BACKOFF[postgres]))
+                s_say "PostgreSQL did not start; trying again in ${BACKOFF[postgres]} s" >&2
+            fi
+        fi
+    elif [ -z "$pg" ] || ! kill -0 "$pg" 2>/dev/null; then
+        s_backoff postgres
+        s_say "PostgreSQL stopped (log: $VAR/pg/log); restarting it in ${BACKOFF[postgres]} s" >&2
+        RESTART_AT[postgres]=$((SECONDS + BACKOFF[postgres]))
+    fi
+}
+
+# The next back-off of name: 1 s after a stable run, else twice the last, at most 30 s.
+s_backoff() {
+    local name=$1 last=${BACKOFF[$1]:-0}
+    if [ "$last" -eq 0 ] || [ $((SECONDS - ${STARTED_AT[$name]:-0})) -ge "$STABLE_AFTER" ]; then
+        BACKOFF[$name]=$BACKOFF_MIN
+    elif [ "${LAST_DIED[$name]:-0}" -eq 1 ]; then
+        BACKOFF[$name]=$((last * 2 > BACKOFF_MAX ? BACKOFF_MAX : last * 2))
+    else
+        BACKOFF[$name]=$BACKOFF_MIN
+    fi
+    LAST_DIED[$name]=1
 }
 
 # The whole file limit for us and everything we start: the edge holds one descriptor per client.
@@ -236,11 +308,11 @@ s_wait_healthy() {
     local url=$1 tries=600
     while [ "$tries" -gt 0 ]; do
         s_check_alive || return 1
-        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url/healthz")" = 200 ] && return 0
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url/readyz")" = 200 ] && return 0
         sleep 0.1
         tries=$((tries - 1))
     done
-    s_say "the stack did not become healthy within 60 s ($url/healthz)" >&2
+    s_say "the stack did not become ready within 60 s ($url/readyz)" >&2
     return 1
 }
 
@@ -311,7 +383,8 @@ s_banner() {
     cat <<EOF
 
   ProfAI is running.
-    API:            $url/api/v1   (health: $url/healthz)
+    API:            $url/api/v1   (health: $url/healthz, readiness: $url/readyz)
+    metrics:        http://127.0.0.1:$FRONTEND_PORT/metrics (frontend), http://127.0.0.1:$METRICS_PORT/metrics (broker)
     edge proxy:     nginx on $url -> profai-frontend on 127.0.0.1:$FRONTEND_PORT
                     (${VAR#"$ROOT"/}/edge/nginx.conf)
     broker:         $BROKER_ENDPOINT   (CURVE; $WORKERS jobs at once; more workers:
@@ -332,6 +405,7 @@ s_banner() {
     curl -sS -H "Authorization: Bearer \$PROFAI_STUDENT_TOKEN" "\$PROFAI_URL/api/v1/courses/COURSE_ID"
     bin/profaictl status      # and workers, jobs, job JOB_ID (PROFAI_ADMIN is in demo.env)
 
+  A component that dies is started again (back-off 1 s doubling to 30 s).
   Ctrl-C stops everything.
 
 EOF
@@ -365,8 +439,12 @@ FRONTEND_CONF=$ROOT/conf/frontend.conf
 URL=http://127.0.0.1:$PORT
 EDGE_USER=profai    # scripts/pg.sh's unprivileged user
 ADMIN_ENDPOINT=ipc://$VAR/admin.sock   # the broker's admin socket (docs/admin.md)
+METRICS_PORT=9101
+s_port_free "$METRICS_PORT" || METRICS_PORT=$(s_free_port)
+mkdir -p "$VAR/run"
 
 s_keys || s_die "could not write the CURVE keys under $KEYS"
+printf 'metrics\n    endpoint = tcp://127.0.0.1:%s\n' "$METRICS_PORT" >>"$VAR/broker.conf"
 s_spawn broker "$BIN/profai-broker" -c "$VAR/broker.conf" -d "$CONNINFO" -e "$BROKER_ENDPOINT" \
     -a "$ADMIN_ENDPOINT" -v "$LOG_LEVEL"
 s_spawn worker "$BIN/profai-worker" -b "$BROKER_ENDPOINT" -n "$WORKERS" -v "$LOG_LEVEL" \
@@ -387,8 +465,8 @@ s_wait_healthy "$URL" || exit 1
 s_demo_tokens "$URL" || { s_say "could not create the demo tokens" >&2; exit 1; }
 s_banner "$URL"
 
-while s_check_alive; do
-    sleep 1 &
+while :; do
+    s_supervise
+    sleep 0.5 &
     wait $!
 done
-exit 1

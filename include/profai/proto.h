@@ -307,9 +307,10 @@ typedef struct {
     uint64_t rid;
     bool ok;
     bool db;
-    uint64_t workers;
+    uint64_t workers; /* worker connections: job slots (one DEALER per slot) */
     uint64_t queued;
     uint64_t running;
+    uint64_t processes; /* distinct worker processes (host, pid); optional: 0 from older brokers */
 } proto_pong_t;
 
 /* CANCEL: client REQUEST body for job.cancel. `owner` is the job's owner: the caller's own id,

@@ -376,6 +376,9 @@ class Stack:
         self.admin_dir = Path(tempfile.mkdtemp(prefix="profai-admin-"))
         self.admin_dir.chmod(0o750)
         self.admin_endpoint = f"ipc://{self.admin_dir}/admin.sock"
+        # The broker's metrics endpoint (docs/operations.md, "Metrics and alerts").
+        self.metrics_port = free_port()
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         self.broker: Process | None = None
         self.workers: list[Process] = []
         self.frontends: list[Frontend] = []
@@ -481,6 +484,7 @@ class Stack:
                 "broker": {"endpoint": self.endpoint, **self._heartbeat_keys(), **broker_keys},
                 "database": {"conninfo": self.conninfo},
                 "admin": {"endpoint": self.admin_endpoint},
+                "metrics": {"endpoint": f"tcp://127.0.0.1:{self.metrics_port}"},
                 "log": {"level": self.log_level},
                 **curve,
             })

@@ -42,6 +42,9 @@ STUB(quiz_attempt_submit)
 STUB(quiz_attempts_list)
 STUB(api_index)
 STUB(api_health)
+STUB(api_live)
+STUB(api_ready)
+STUB(api_metrics)
 STUB(api_static)
 
 /* ================================================================ fake requests */
@@ -117,6 +120,9 @@ test_every_endpoint_reaches_its_handler(void **state)
         {"GET", "/api/v1/courses/" ID "/quiz", "quiz_get"},
         {"GET", "/api/v1/courses/" ID "/quiz/attempts", "quiz_attempts_list"},
         {"GET", "/healthz", "api_health"},
+        {"GET", "/livez", "api_live"},
+        {"GET", "/readyz", "api_ready"},
+        {"GET", "/metrics", "api_metrics"},
         {"GET", "/api/v1", "api_index"},
         {"GET", "/api/v1/", "api_index"},
         {"GET", "/", "api_static"},
