@@ -299,16 +299,20 @@ s_on_message(broker_t *self, zmsg_t *msg)
         zframe_destroy(&identity);
         return;
     }
-    switch (mdp_kind(msg)) {
-    case 'W':
+    char kind = mdp_kind(msg);
+    worker_t *worker = kind == 'W' ? NULL
+                                   : worker_registry_lookup(self->workers, zframe_data(identity),
+                                                            zframe_size(identity));
+    if (worker != NULL) {
+        /* RFC 18: a registered worker that sends anything but MDPW02 is invalid; forget it. */
+        broker_drop(self, "worker message without the MDPW02 header", NULL);
+        broker_worker_reject(self, worker, "wrong protocol header");
+    } else if (kind == 'W') {
         dispatch_on_worker_message(self, identity, msg);
-        break;
-    case 'C':
+    } else if (kind == 'C') {
         clients_on_message(self, identity, msg);
-        break;
-    default:
+    } else {
         broker_drop(self, "neither MDPW02 nor MDPC02", NULL);
-        break;
     }
     zframe_destroy(&identity);
 }

@@ -273,7 +273,7 @@ s_on_partial(broker_t *self, zframe_t *identity, zmsg_t *msg, worker_t *worker,
     log_debug("ignoring stale progress job=%s attempt=%" PRIu32, job_id, attempt);
     if (worker == NULL)
         broker_send_disconnect(self, zframe_data(identity), zframe_size(identity));
-    else if (worker->state == WORKER_BUSY)
+    else /* RFC 18: a PARTIAL or FINAL without a pending request is invalid */
         broker_worker_reject(self, worker, "progress for a job it does not hold");
 }
 
@@ -390,7 +390,7 @@ s_on_final(broker_t *self, zframe_t *identity, zmsg_t *msg, worker_t *worker,
              job != NULL ? job->attempts : 0);
     if (worker == NULL)
         broker_send_disconnect(self, zframe_data(identity), zframe_size(identity));
-    else if (worker->state == WORKER_BUSY)
+    else /* RFC 18: a PARTIAL or FINAL without a pending request is invalid */
         broker_worker_reject(self, worker, "result for a job it does not hold");
 }
 

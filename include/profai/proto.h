@@ -98,7 +98,10 @@ char mdp_kind(zmsg_t *msg);
 int mdpw_parse(zmsg_t *msg, size_t body_max, mdpw_view_t *view,
                proto_error_t *err) PROFAI_MUST_CHECK;
 
-/* Parse a client message (without ROUTER identity). msg is borrowed. */
+/* Parse a client message (without ROUTER identity). msg is borrowed. When a message with a
+ * valid header, command and service has several body frames, view->command and
+ * view->service are kept so that the caller can answer it; otherwise
+ * view->service is empty. */
 int mdpc_parse(zmsg_t *msg, size_t body_max, mdpc_view_t *view,
                proto_error_t *err) PROFAI_MUST_CHECK;
 
