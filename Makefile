@@ -28,7 +28,8 @@ PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.
 # The broker's pure modules (no sockets, no database): also linked into their unit tests.
 BROKER_CORE_SRC := broker/job_table.c broker/worker_registry.c broker/sched.c
 BROKER_SRC   := broker/main.c broker/broker.c broker/clients.c broker/dispatch.c broker/sql.c \
-                broker/store.c broker/migrate.c $(BROKER_CORE_SRC) $(B)/broker/migrations.c
+                broker/store.c broker/migrate.c broker/job_secret.c $(BROKER_CORE_SRC) \
+                $(B)/broker/migrations.c
 WORKER_SRC   := workers/daemon/main.c workers/daemon/worker.c workers/daemon/job_runner.c
 EXTRACT_SRC  := workers/extract/extract_main.c workers/extract/pdf_reader.c
 # Course generation from the document model, pure C (no poppler): linked into profai-extract
@@ -89,7 +90,8 @@ $(LIB): $(LIB_OBJ)
 
 $(BIN)/profai-broker: $(patsubst %.c,$(B)/%.o,$(patsubst $(B)/%,%,$(BROKER_SRC))) $(LIB)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(GLIB_LIBS) $(LDLIBS_BASE)
+$(B)/broker/job_secret.o: EXTRA_CFLAGS = $(GLIB_CFLAGS)
 
 $(BIN)/profai-worker: $(patsubst %.c,$(B)/%.o,$(WORKER_SRC)) $(LIB)
 	@mkdir -p $(BIN)

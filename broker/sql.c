@@ -20,9 +20,10 @@ const store_stmt_t sql_stmt_dispatch = {
     "dispatch",
     "UPDATE jobs SET state = 'running', attempts = $2, worker = $3, stage = 'starting',"
     " progress = 0, started_at = coalesce(started_at, now()), retry_at = NULL,"
-    " deadline_at = now() + $4::bigint * interval '1 millisecond', updated_at = now()"
+    " deadline_at = now() + $4::bigint * interval '1 millisecond', updated_at = now(),"
+    " token_sha256 = $5"
     " WHERE id = $1 AND attempts = $2 - 1 AND state IN ('queued', 'running')",
-    4, 0};
+    5, 0};
 const store_stmt_t sql_stmt_fetch_pdf = {
     "fetch_pdf",
     "SELECT j.title, j.filename, j.blob_sha256, b.data FROM jobs j"
@@ -82,8 +83,8 @@ const store_stmt_t sql_stmt_unfinished = {
     "SELECT id, owner_id, state, attempts,"
     " greatest(0, ceil(extract(epoch FROM retry_at - now()) * 1000))::bigint,"
     " CASE WHEN deadline_at IS NULL THEN -1"
-    "      ELSE greatest(0, ceil(extract(epoch FROM deadline_at - now()) * 1000))::bigint END"
-    " FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at",
+    "      ELSE greatest(0, ceil(extract(epoch FROM deadline_at - now()) * 1000))::bigint END,"
+    " token_sha256 FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at",
     0, 0};
 
 const store_stmt_t *const sql_statements[] = {
@@ -176,6 +177,9 @@ sql_read_unfinished(const PGresult *res, int i, sql_unfinished_row_t *row)
     row->attempts = (uint32_t)attempts;
     row->retry_in_ms = s_column_int(res, i, 4, 0);
     row->deadline_in_ms = s_column_int(res, i, 5, -1);
+    const char *hash = PQgetvalue(res, i, 6);
+    if (!PQgetisnull(res, i, 6) && strlen(hash) < sizeof row->token_sha256)
+        memcpy(row->token_sha256, hash, strlen(hash) + 1);
     return true;
 }
 

@@ -40,7 +40,7 @@ import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mdp import W_DISCONNECT, W_FINAL, W_HEARTBEAT, W_REQUEST  # noqa: E402
-from mdp import MdpClient, MdpWorker, course_doc  # noqa: E402
+from mdp import MdpClient, MdpWorker, course_doc, forge_token, token_base  # noqa: E402
 from stack import BIN, PgCluster, free_port, wait_for  # noqa: E402
 
 BROKER = BIN / "profai-broker"
@@ -278,7 +278,7 @@ def test_submit_dispatch_progress_and_success(env):
     worker = env.worker()
     worker.ready()
     token, job = worker.expect_request()
-    assert token == f"{job_id}/1".encode()
+    assert token_base(token) == f"{job_id}/1".encode()
     assert job["job_id"] == job_id and job["attempt"] == 1 and job["title"] == "Biology"
     assert job["filename"] == "course.pdf" and job["sha256"] == sha and job["pdf"] == pdf
     row = env.job(job_id)
@@ -363,7 +363,7 @@ def test_silent_worker_is_replaced_and_its_late_result_dropped(env):
     backup.ready()
     token2, job = backup.expect_request(timeout=5)
     requeued_after = time.monotonic() - lost_at
-    assert token2 == f"{job_id}/2".encode() and job["attempt"] == 2
+    assert token_base(token2) == f"{job_id}/2".encode() and job["attempt"] == 2
     assert requeued_after < DEAD_AFTER + 1.0, requeued_after
     assert env.job(job_id)["attempts"] == 2
 
@@ -445,7 +445,7 @@ def test_vanished_peers(env):
     backup = env.worker()
     backup.ready()
     token2, job = backup.expect_request()
-    assert token2 == f"{job_id}/2".encode()
+    assert token_base(token2) == f"{job_id}/2".encode()
     backup.final_ok(token2, course_doc("Vanished", minimal=True))
     env.wait_job(job_id, "succeeded")
     assert len(env.courses(job_id)) == 1
@@ -483,6 +483,55 @@ def test_protocol_violations_and_garbage_do_not_hurt(env):
     pong = client.ping()
     assert pong["ok"] and pong["db"] and pong["workers"] == 1
     assert env.proc.poll() is None
+
+
+def test_forged_results_are_refused_and_the_real_one_is_stored(env):
+    """Fenced results (docs/broker.md): a FINAL or PARTIAL with a wrong secret, or with the
+    right token from another peer, is refused and logged (worker and job, never the secret);
+    the same holds for an orphan after a broker restart, whose secret the broker knows only by
+    its SHA-256 in jobs.token_sha256; the real worker's result is the one stored."""
+    client = env.client()
+    owner, sha = env.add_user(), env.add_blob(make_pdf("Fenced"))
+    job_id = client.submit(owner, sha, "Fenced")["job_id"]
+    real = env.worker()
+    real.ready()
+    token, _ = real.expect_request()
+    secret = token.split(b"/")[2].decode()
+    assert env.query("SELECT token_sha256 FROM jobs WHERE id = %s", job_id)[0][0] == \
+        hashlib.sha256(secret.encode()).hexdigest()
+
+    # A registered worker guessing the secret, and a stranger that stole the whole token.
+    guesser = env.worker()
+    guesser.ready()
+    guesser.final_ok(forge_token(token), course_doc("Forged", minimal=True))
+    guesser.expect_disconnect()
+    thief = env.worker()
+    thief.partial(token, 99)
+    thief.final_ok(token, course_doc("Stolen", minimal=True))
+    thief.expect_disconnect()
+    assert env.job(job_id)["state"] == "running"
+    real.partial(token, 50)
+    assert real.recv(timeout=0.3) is None  # still its job
+
+    # The broker restarts: the job is an orphan; a forged FINAL is refused, the real one stored.
+    env.kill9()
+    env.start()
+    forger = env.worker()
+    forger.final_ok(forge_token(token), course_doc("Forged after restart", minimal=True))
+    forger.expect_disconnect()
+    forger.partial(forge_token(token), 10)
+    forger.expect_disconnect()
+    assert env.job(job_id)["state"] == "running"
+    real.final_ok(token, course_doc("Fenced", minimal=True))
+    env.wait_job(job_id, "succeeded")
+    (course_id, doc), = env.courses(job_id)
+    assert doc["title"] == "Fenced", doc
+
+    log = env.log()
+    assert log.count(f"forged FINAL refused job={job_id}") == 2, log
+    assert f"forged PARTIAL refused job={job_id}" in log
+    assert f"FINAL refused job={job_id} attempt=1 worker=" in log  # the thief's
+    assert secret not in log
 
 
 def test_kill9_and_restart_finish_every_job_once(env):
