@@ -28,7 +28,8 @@ PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.
 # The broker's pure modules (no sockets, no database): also linked into their unit tests.
 BROKER_CORE_SRC := broker/job_table.c broker/worker_registry.c broker/sched.c
 BROKER_SRC   := broker/main.c broker/broker.c broker/clients.c broker/dispatch.c broker/sql.c \
-                broker/store.c broker/migrate.c broker/job_secret.c $(BROKER_CORE_SRC) \
+                broker/store.c broker/migrate.c broker/job_secret.c broker/course_check.c \
+                frontend/json_in.c $(BROKER_CORE_SRC) \
                 $(B)/broker/migrations.c
 WORKER_SRC   := workers/daemon/main.c workers/daemon/worker.c workers/daemon/job_runner.c
 EXTRACT_SRC  := workers/extract/extract_main.c workers/extract/pdf_reader.c
@@ -92,6 +93,8 @@ $(BIN)/profai-broker: $(patsubst %.c,$(B)/%.o,$(patsubst $(B)/%,%,$(BROKER_SRC))
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(GLIB_LIBS) $(LDLIBS_BASE)
 $(B)/broker/job_secret.o: EXTRA_CFLAGS = $(GLIB_CFLAGS)
+# The broker checks courses with the frontend's strict JSON parser (a pure module).
+$(B)/broker/course_check.o: EXTRA_CFLAGS = -iquote frontend
 
 $(BIN)/profai-worker: $(patsubst %.c,$(B)/%.o,$(WORKER_SRC)) $(LIB)
 	@mkdir -p $(BIN)
@@ -135,6 +138,7 @@ $(B)/tests/test_quiz_score: $(B)/frontend/quiz_score.o $(B)/frontend/json_in.o
 $(B)/tests/test_snippet: $(B)/frontend/snippet.o
 $(B)/tests/test_multipart: $(B)/frontend/multipart.o
 $(B)/tests/test_json_in: $(B)/frontend/json_in.o
+$(B)/tests/test_course_check: $(B)/broker/course_check.o $(B)/frontend/json_in.o
 $(B)/tests/test_http_watch: $(B)/frontend/http_watch.o
 
 deps:

@@ -10,6 +10,7 @@
  * and from clients.c: the two sides of the ROUTER share nothing but the job table.
  */
 #include "broker_private.h"
+#include "course_check.h"
 #include "job_secret.h"
 #include "log.h"
 
@@ -374,6 +375,20 @@ s_job_complete(broker_t *self, job_t *job, const proto_result_t *result, const c
         } else {
             broker_job_fail(self, job, code, message);
         }
+        return;
+    }
+    /* A course that breaks the schema of docs/api.md 5 is never stored: the attempt fails for
+     * good (the same worker code would produce it again). */
+    char why[200];
+    if (course_check((const char *)result->course, result->course_len, why, sizeof why) != 0) {
+        char clean[sizeof why];
+        char message[sizeof why + 64];
+        s_clean_text(why, clean, sizeof clean);
+        log_warn("invalid course refused job=%s attempt=%" PRIu32 " worker=%s: %s", job->id,
+                 job->attempts, worker_name, clean);
+        snprintf(message, sizeof message, "The worker produced an invalid course document: %s",
+                 clean);
+        broker_job_fail(self, job, profai_error_name(PROFAI_ERR_INVALID_COURSE), message);
         return;
     }
     zuuid_t *uuid = zuuid_new();

@@ -338,7 +338,7 @@ def test_failed_result_and_invalid_course(env):
     assert job["job_id"] == second
     worker.final_ok(token, b'{"title": "unterminated')
     failed = env.wait_job(second, "failed")
-    assert failed["error_code"] == "internal" and "invalid course" in failed["error"]
+    assert failed["error_code"] == "invalid_course" and "invalid course" in failed["error"]
     assert env.courses(second) == []
 
     token, job = worker.expect_request()
