@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import shutil
 import signal
@@ -483,6 +484,36 @@ def test_protocol_violations_and_garbage_do_not_hurt(env):
     pong = client.ping()
     assert pong["ok"] and pong["db"] and pong["workers"] == 1
     assert env.proc.poll() is None
+
+
+def test_course_breaking_the_schema_is_never_stored(env):
+    """The broker checks a worker's course against docs/api.md 5 before storing it: valid JSON
+    that breaks the schema (a lesson's pages beyond the PDF) fails the job with invalid_course,
+    and no course row appears; text with HTML in it is just text and passes."""
+    client = env.client()
+    owner, sha = env.add_user(), env.add_blob(make_pdf("Schema"))
+    bad_job = client.submit(owner, sha, "Schema")["job_id"]
+    good_job = client.submit(owner, sha, "Html")["job_id"]
+    worker = env.worker()
+    worker.ready()
+    token, job = worker.expect_request()
+    assert job["job_id"] == bad_job
+    doc = json.loads(course_doc("Schema", minimal=True))
+    doc["modules"][0]["lessons"][0]["page_end"] = 99
+    worker.final_ok(token, json.dumps(doc).encode())
+    failed = env.wait_job(bad_job, "failed")
+    assert failed["error_code"] == "invalid_course" and "page_end" in failed["error"], failed
+    assert env.courses(bad_job) == []
+    assert "invalid course refused job=" + bad_job in env.log()
+
+    token, job = worker.expect_request()
+    assert job["job_id"] == good_job
+    doc = json.loads(course_doc("Html", minimal=True))
+    doc["modules"][0]["lessons"][0]["text"] = "<img src=x onerror=alert(1)>"
+    worker.final_ok(token, json.dumps(doc).encode())
+    env.wait_job(good_job, "succeeded")
+    (_, stored), = env.courses(good_job)
+    assert stored["modules"][0]["lessons"][0]["text"] == "<img src=x onerror=alert(1)>"
 
 
 def test_forged_results_are_refused_and_the_real_one_is_stored(env):
