@@ -32,7 +32,8 @@ PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.
 BROKER_CORE_SRC := broker/job_table.c broker/worker_registry.c broker/fair_queue.c
 BROKER_SRC   := broker/main.c broker/broker.c broker/clients.c broker/dispatch.c broker/sql.c \
                 broker/admin.c broker/admin_sql.c broker/broker_metrics.c broker/store.c \
-                broker/migrate.c broker/zap.c $(BROKER_CORE_SRC) $(B)/broker/migrations.c
+                broker/migrate.c broker/zap.c broker/job_secret.c broker/course_check.c \
+                frontend/json_in.c $(BROKER_CORE_SRC) $(B)/broker/migrations.c
 WORKER_SRC   := workers/daemon/main.c workers/daemon/worker.c workers/daemon/job_runner.c
 EXTRACT_SRC  := workers/extract/extract_main.c workers/extract/pdf_reader.c
 # Course generation from the document model, pure C (no poppler): linked into profai-extract
@@ -94,7 +95,10 @@ $(LIB): $(LIB_OBJ)
 
 $(BIN)/profai-broker: $(patsubst %.c,$(B)/%.o,$(patsubst $(B)/%,%,$(BROKER_SRC))) $(LIB)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE) $(SYSTEMD_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(GLIB_LIBS) $(LDLIBS_BASE) $(SYSTEMD_LIBS)
+$(B)/broker/job_secret.o: EXTRA_CFLAGS = $(GLIB_CFLAGS)
+# The broker checks courses with the frontend's strict JSON parser (a pure module).
+$(B)/broker/course_check.o: EXTRA_CFLAGS = -iquote frontend
 
 $(BIN)/profai-worker: $(patsubst %.c,$(B)/%.o,$(WORKER_SRC)) $(LIB)
 	@mkdir -p $(BIN)
@@ -139,6 +143,7 @@ $(B)/tests/test_quiz_score: $(B)/frontend/quiz_score.o $(B)/frontend/json_in.o
 $(B)/tests/test_snippet: $(B)/frontend/snippet.o
 $(B)/tests/test_multipart: $(B)/frontend/multipart.o
 $(B)/tests/test_json_in: $(B)/frontend/json_in.o
+$(B)/tests/test_course_check: $(B)/broker/course_check.o $(B)/frontend/json_in.o
 $(B)/tests/test_http_watch: $(B)/frontend/http_watch.o
 $(B)/tests/test_ratelimit: $(B)/frontend/ratelimit.o
 $(B)/tests/test_ratelimit: LDLIBS_BASE += $(GLIB_LIBS) -lm

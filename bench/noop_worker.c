@@ -198,8 +198,10 @@ main(int argc, char **argv)
                         if (log != NULL) {
                             char job_id[PROTO_UUID_LEN + 1] = "";
                             uint32_t attempt = 0;
-                            if (proto_token_parse(view.address, view.address_len, job_id,
-                                                  &attempt) == 0)
+                            char secret[PROTO_SECRET_LEN + 1];
+                            size_t len =
+                                proto_token_split_secret(view.address, view.address_len, secret);
+                            if (proto_token_parse(view.address, len, job_id, &attempt) == 0)
                                 fprintf(log, "%s %u %lld\n", job_id, attempt,
                                         (long long)s_realtime_ns());
                             fflush(log);

@@ -267,6 +267,7 @@ s_jobs_adopt_rows(broker_t *self, PGresult *res)
         }
         if (row.running) {
             norphans++;
+            memcpy(job->secret_sha256, row.token_sha256, sizeof job->secret_sha256);
             log_info("job orphaned job=%s attempt=%" PRIu32 " waiting %" PRId64
                      " ms for its worker",
                      row.id, job->attempts, job->orphan_deadline - self->now);
@@ -371,23 +372,24 @@ s_on_message(broker_t *self, zmsg_t *msg)
         zframe_destroy(&identity);
         return;
     }
-    switch (kind) {
-    case 'W': {
+    worker_t *worker = kind == 'W' ? NULL
+                                   : worker_registry_lookup(self->workers, zframe_data(identity),
+                                                            zframe_size(identity));
+    if (worker != NULL) {
+        /* RFC 18: a registered worker that sends anything but MDPW02 is invalid; forget it. */
+        broker_drop(self, "worker message without the MDPW02 header", NULL);
+        broker_worker_reject(self, worker, "wrong protocol header");
+    } else if (kind == 'W') {
         dispatch_on_worker_message(self, identity, msg);
         /* Remember the key of a worker (registered by this READY, or earlier), so that a
          * revocation finds it before it is sent a job (s_revoke_workers). */
-        worker_t *worker =
-            worker_registry_lookup(self->workers, zframe_data(identity), zframe_size(identity));
+        worker = worker_registry_lookup(self->workers, zframe_data(identity), zframe_size(identity));
         if (worker != NULL && worker->curve_key[0] == '\0' && key[0] != '\0')
             snprintf(worker->curve_key, sizeof worker->curve_key, "%s", key);
-        break;
-    }
-    case 'C':
+    } else if (kind == 'C') {
         clients_on_message(self, identity, msg);
-        break;
-    default:
+    } else {
         broker_drop(self, "neither MDPW02 nor MDPC02", NULL);
-        break;
     }
     zframe_destroy(&identity);
 }

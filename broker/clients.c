@@ -337,6 +337,11 @@ clients_on_message(broker_t *self, zframe_t *identity, zmsg_t *msg)
     proto_error_t perr;
     if (mdpc_parse(msg, PROTO_CONTROL_BODY_MAX, &view, &perr) != 0) {
         broker_drop(self, "invalid client message", perr.detail);
+        /* A REQUEST whose service could be read gets an answer (RFC 18 allows several body
+         * frames; this broker takes one): a client waits for no reply that never comes. */
+        if (view.command == MDPC_REQUEST && view.service[0] != '\0')
+            s_client_error(self, zframe_data(identity), zframe_size(identity), view.service, 0,
+                           PROFAI_ERR_BAD_REQUEST, perr.detail);
         return;
     }
     if (view.command != MDPC_REQUEST) {

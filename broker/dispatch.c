@@ -11,6 +11,8 @@
  */
 #include "broker_metrics.h"
 #include "broker_private.h"
+#include "course_check.h"
+#include "job_secret.h"
 #include "log.h"
 
 #include <inttypes.h>
@@ -114,8 +116,14 @@ s_build_request(const job_t *job, proto_job_t *m, const char **why)
     }
     char token[PROTO_ADDRESS_MAX + 1];
     zmsg_t *msg = NULL;
-    if (proto_token_format(job->id, job->attempts, token, sizeof token) == 0)
+    /* "<job id>/<attempt>" then "/<secret>": only this attempt's worker learns the secret. */
+    size_t len;
+    if (proto_token_format(job->id, job->attempts, token, sizeof token) == 0 &&
+        (len = strlen(token)) + 1 + PROTO_SECRET_LEN < sizeof token &&
+        strlen(job->secret) == PROTO_SECRET_LEN) {
+        snprintf(token + len, sizeof token - len, "/%s", job->secret);
         msg = mdpw_build_job_message(MDPW_REQUEST, token, strlen(token), body.data, body.size);
+    }
     proto_buf_free(&body);
     if (msg == NULL)
         *why = "out of memory";
@@ -175,10 +183,16 @@ dispatch_jobs(broker_t *self)
     worker_t *worker;
     while ((worker = worker_registry_idle_first(self->workers)) != NULL &&
            (job = job_table_next_to_dispatch(self->jobs)) != NULL) {
-        char attempts[16], deadline[24];
+        char attempts[16], deadline[24], secret[PROTO_SECRET_LEN + 1];
+        char hash[JOB_SECRET_HASH_LEN + 1];
+        if (job_secret_new(secret) != 0) {
+            log_error("no random bytes for the secret of job=%s; dispatch waits", job->id);
+            return;
+        }
+        job_secret_hash(secret, hash);
         snprintf(attempts, sizeof attempts, "%" PRIu32, job->attempts + 1);
         snprintf(deadline, sizeof deadline, "%" PRId64, self->job_deadline_ms);
-        const char *values[] = {job->id, attempts, worker->name, deadline};
+        const char *values[] = {job->id, attempts, worker->name, deadline, hash};
         job_ctx_t ctx;
         broker_job_ctx(&ctx, job);
         ctx.attempt = job->attempts + 1;
@@ -188,6 +202,8 @@ dispatch_jobs(broker_t *self)
             return;
         }
         job->attempts++;
+        memcpy(job->secret, secret, sizeof job->secret);
+        memcpy(job->secret_sha256, hash, sizeof job->secret_sha256);
         job_table_set_state(self->jobs, job, JOB_DISPATCHING);
         job->worker = worker;
         worker->job = job;
@@ -198,6 +214,37 @@ dispatch_jobs(broker_t *self)
 }
 
 /* ------------------------------------------------------------------ worker messages */
+
+/* Read the job, attempt and secret of a PARTIAL's or FINAL's token; -1 when it is not one. */
+static int
+s_token_read(const mdpw_view_t *view, char *job_id, uint32_t *attempt, char *secret)
+{
+    size_t base = proto_token_split_secret(view->address, view->address_len, secret);
+    return proto_token_parse(view->address, base, job_id, attempt);
+}
+
+/* Whether a message naming the job's current attempt proves that its sender received it
+ * (docs/broker.md, "Fenced results"): the secret held in memory since dispatch or, for an
+ * orphan loaded after a restart, the secret whose SHA-256 was stored at dispatch. Where CURVE
+ * authenticates workers, the sender's key must also be the one the attempt was sent to: that
+ * check belongs here, beside the secret's. Logs a refusal with the worker and job, never the
+ * secret. */
+static bool
+s_token_proven(const job_t *job, const worker_t *worker, const char *secret, const char *what)
+{
+    bool ok = job->secret[0] != '\0' ? job_secret_equal(job->secret, secret)
+                                     : job_secret_matches_hash(job->secret_sha256, secret);
+    if (!ok)
+        log_warn("forged %s refused job=%s attempt=%" PRIu32 " worker=%s: %s", what, job->id,
+                 job->attempts, worker != NULL ? worker->name : "(unregistered peer)",
+                 secret[0] == '\0' ? "no secret" : "wrong secret");
+    else if (job->state == JOB_RUNNING && job->worker != worker)
+        log_warn("%s refused job=%s attempt=%" PRIu32 " worker=%s: the attempt runs on worker=%s",
+                 what, job->id, job->attempts,
+                 worker != NULL ? worker->name : "(unregistered peer)",
+                 job->worker != NULL ? job->worker->name : "?");
+    return ok;
+}
 
 /* Take over an orphan whose worker came back (a PARTIAL with its exact token). */
 static void
@@ -232,18 +279,20 @@ static void
 s_on_partial(broker_t *self, zframe_t *identity, zmsg_t *msg, worker_t *worker,
              const mdpw_view_t *view)
 {
-    char job_id[PROTO_UUID_LEN + 1];
+    char job_id[PROTO_UUID_LEN + 1], secret[PROTO_SECRET_LEN + 1];
     uint32_t attempt;
     proto_progress_t progress;
     proto_error_t perr;
-    if (proto_token_parse(view->address, view->address_len, job_id, &attempt) != 0 ||
+    if (s_token_read(view, job_id, &attempt, secret) != 0 ||
         proto_progress_decode(view->body, view->body_len, &progress, &perr) != 0) {
         broker_drop(self, "invalid PARTIAL from a worker", NULL);
         s_refuse(self, identity, worker, "invalid PARTIAL");
         return;
     }
     job_t *job = job_table_lookup(self->jobs, job_id);
-    bool current = job != NULL && job->attempts == attempt;
+    bool current = job != NULL && job->attempts == attempt &&
+                   (job->state == JOB_RUNNING || job->state == JOB_ORPHANED) &&
+                   s_token_proven(job, worker, secret, "PARTIAL");
     if (current && job->state == JOB_ORPHANED) {
         if (worker == NULL) {
             worker = s_worker_add(self, identity, msg, PROTO_SERVICE_COURSE);
@@ -271,7 +320,7 @@ s_on_partial(broker_t *self, zframe_t *identity, zmsg_t *msg, worker_t *worker,
     log_debug("ignoring stale progress job=%s attempt=%" PRIu32, job_id, attempt);
     if (worker == NULL)
         broker_send_disconnect(self, zframe_data(identity), zframe_size(identity));
-    else if (worker->state == WORKER_BUSY)
+    else /* RFC 18: a PARTIAL or FINAL without a pending request is invalid */
         broker_worker_reject(self, worker, "progress for a job it does not hold");
 }
 
@@ -327,6 +376,20 @@ s_job_complete(broker_t *self, job_t *job, const proto_result_t *result, const c
         }
         return;
     }
+    /* A course that breaks the schema of docs/api.md 5 is never stored: the attempt fails for
+     * good (the same worker code would produce it again). */
+    char why[200];
+    if (course_check((const char *)result->course, result->course_len, why, sizeof why) != 0) {
+        char clean[sizeof why];
+        char message[sizeof why + 64];
+        s_clean_text(why, clean, sizeof clean);
+        log_warn("invalid course refused job=%s attempt=%" PRIu32 " worker=%s: %s", job->id,
+                 job->attempts, worker_name, clean);
+        snprintf(message, sizeof message, "The worker produced an invalid course document: %s",
+                 clean);
+        broker_job_fail(self, job, profai_error_name(PROFAI_ERR_INVALID_COURSE), message);
+        return;
+    }
     zuuid_t *uuid = zuuid_new();
     if (uuid == NULL) {
         broker_job_retry(self, job, PROFAI_ERR_INTERNAL, "out of memory storing its result");
@@ -356,18 +419,20 @@ static void
 s_on_final(broker_t *self, zframe_t *identity, zmsg_t *msg, worker_t *worker,
            const mdpw_view_t *view)
 {
-    char job_id[PROTO_UUID_LEN + 1];
+    char job_id[PROTO_UUID_LEN + 1], secret[PROTO_SECRET_LEN + 1];
     uint32_t attempt;
     proto_result_t result;
     proto_error_t perr;
-    if (proto_token_parse(view->address, view->address_len, job_id, &attempt) != 0 ||
+    if (s_token_read(view, job_id, &attempt, secret) != 0 ||
         proto_result_decode(view->body, view->body_len, &result, &perr) != 0) {
         broker_drop(self, "invalid FINAL from a worker", perr.detail);
         s_refuse(self, identity, worker, "invalid FINAL");
         return;
     }
     job_t *job = job_table_lookup(self->jobs, job_id);
-    bool current = job != NULL && job->attempts == attempt;
+    bool current = job != NULL && job->attempts == attempt &&
+                   (job->state == JOB_RUNNING || job->state == JOB_ORPHANED) &&
+                   s_token_proven(job, worker, secret, "FINAL");
     if (current && job->state == JOB_RUNNING && job->worker == worker) {
         if (result.ok)
             worker->jobs_done++;
@@ -395,7 +460,7 @@ s_on_final(broker_t *self, zframe_t *identity, zmsg_t *msg, worker_t *worker,
              job != NULL ? job->attempts : 0);
     if (worker == NULL)
         broker_send_disconnect(self, zframe_data(identity), zframe_size(identity));
-    else if (worker->state == WORKER_BUSY)
+    else /* RFC 18: a PARTIAL or FINAL without a pending request is invalid */
         broker_worker_reject(self, worker, "result for a job it does not hold");
 }
 

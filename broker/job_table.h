@@ -63,6 +63,10 @@ typedef struct job_t {
     uint8_t progress;
     char stage[PROTO_STAGE_MAX + 1];
     int64_t added_at; /* when this broker process learnt it (job_table_add), for ages */
+    /* The current attempt's secret (docs/broker.md, "Fenced results"): set at dispatch; an
+     * orphan loaded after a restart knows only its SHA-256 (hex). "" when unknown. */
+    char secret[PROTO_SECRET_LEN + 1];
+    char secret_sha256[65];
 } job_t;
 
 typedef struct job_table_t job_table_t;

@@ -92,6 +92,7 @@ typedef struct {
     uint32_t attempts;      /* dispatches so far */
     int64_t retry_in_ms;    /* queued: back-off left (0: due) */
     int64_t deadline_in_ms; /* running: time left before its deadline (-1: none recorded) */
+    char token_sha256[65];  /* running: SHA-256 hex of its attempt's secret ("": none) */
 } sql_unfinished_row_t;
 
 /* Rows of a result. */

@@ -32,6 +32,32 @@ s_hex(const uint8_t *data, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
+/* 32-bit FNV-1a: a short, stable digest of a whole identity for names (not a secret). */
+static uint32_t
+s_fnv1a(const uint8_t *data, size_t len)
+{
+    uint32_t hash = 2166136261u;
+    for (size_t i = 0; i < len; i++) {
+        hash ^= data[i];
+        hash *= 16777619u;
+    }
+    return hash;
+}
+
+/* Identities of up to 8 bytes (ZeroMQ's own are 5) are named by their whole hex; longer ones
+ * by their first 8 bytes in hex, '~' and a digest of the whole identity, so that custom
+ * identities sharing a prefix still get names of their own. */
+static void
+s_name(worker_t *worker, const char *peer)
+{
+    const char *at = peer != NULL ? peer : "?";
+    if (worker->identity_len <= 8)
+        snprintf(worker->name, sizeof worker->name, "%.16s@%s", worker->key, at);
+    else
+        snprintf(worker->name, sizeof worker->name, "%.16s~%08x@%s", worker->key,
+                 (unsigned)s_fnv1a(worker->identity, worker->identity_len), at);
+}
+
 worker_registry_t *
 worker_registry_new(int heartbeat_ivl, int liveness)
 {
@@ -85,9 +111,7 @@ worker_registry_add(worker_registry_t *self, const uint8_t *identity, size_t ide
         free(worker);
         return NULL;
     }
-    size_t keylen = strlen(worker->key);
-    snprintf(worker->name, sizeof worker->name, "%.16s%s@%s", worker->key, keylen > 16 ? "+" : "",
-             peer != NULL ? peer : "?");
+    s_name(worker, peer);
     snprintf(worker->service, sizeof worker->service, "%s", service);
     worker->expires_at = now + self->expiry_ms;
     worker->last_sent = now;

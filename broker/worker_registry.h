@@ -19,7 +19,8 @@
 
 /* Longest ROUTER identity (ZeroMQ's limit). */
 #define WORKER_IDENTITY_MAX 255
-/* Longest worker name: short hex of the identity @ peer address. */
+/* Longest worker name: hex of the identity (long ones: 16 hex digits, "~" and a digest of the
+ * whole identity) @ peer address. */
 #define WORKER_NAME_MAX 72
 
 /* A worker connection (gone workers leave memory).
@@ -43,7 +44,7 @@ typedef struct worker_t {
     char key[2 * WORKER_IDENTITY_MAX + 1]; /* hex of the ROUTER identity: hash key */
     uint8_t identity[WORKER_IDENTITY_MAX];
     size_t identity_len;
-    char name[WORKER_NAME_MAX + 1]; /* for logs and jobs.worker: short hex @ peer address */
+    char name[WORKER_NAME_MAX + 1]; /* for logs and jobs.worker: see WORKER_NAME_MAX */
     char service[PROTO_SERVICE_MAX + 1];
     char curve_key[41]; /* its CURVE public key (z85), "" without CURVE; set by the broker */
     worker_state_t state;

@@ -43,6 +43,7 @@ error_http_of(profai_error_t code)
     case PROFAI_ERR_TIMEOUT:
     case PROFAI_ERR_WORKER_LOST:
     case PROFAI_ERR_CANCELLED:
+    case PROFAI_ERR_INVALID_COURSE:
     case PROFAI_ERR_INTERNAL:
     case PROFAI_ERR_COUNT:
         break;

@@ -30,6 +30,7 @@ static const char *const s_names[PROFAI_ERR_COUNT] = {
     [PROFAI_ERR_TIMEOUT] = "timeout",
     [PROFAI_ERR_WORKER_LOST] = "worker_lost",
     [PROFAI_ERR_CANCELLED] = "cancelled",
+    [PROFAI_ERR_INVALID_COURSE] = "invalid_course",
     [PROFAI_ERR_INTERNAL] = "internal",
 };
 

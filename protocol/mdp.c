@@ -143,12 +143,19 @@ mdpc_parse(zmsg_t *msg, size_t body_max, mdpc_view_t *view, proto_error_t *err)
     int command = s_command(frames[1]);
     if (command < MDPC_REQUEST || command > MDPC_FINAL)
         return proto_error_set(err, PROFAI_ERR_BAD_REQUEST, "unknown client command frame");
-    if (count != 4)
+    if (count < 4)
         return proto_error_set(err, PROFAI_ERR_BAD_REQUEST,
                                "client command %d needs 4 frames, message has %zu", command, count);
     view->command = (mdpc_command_t)command;
-    if (s_check_service(frames[2], view->service, err) != 0)
+    if (s_check_service(frames[2], view->service, err) != 0) {
+        view->service[0] = '\0';
         return -1;
+    }
+    /* Several body frames are valid MDP but not ours: command and service stay in the view so
+     * that the broker can answer the REQUEST with an error instead of silence. */
+    if (count != 4)
+        return proto_error_set(err, PROFAI_ERR_BAD_REQUEST,
+                               "client command %d needs 4 frames, message has more", command);
     if (s_check_body(frames[3], body_max, &view->body, &view->body_len, err) != 0) {
         view->service[0] = '\0';
         return -1;

@@ -145,3 +145,18 @@ proto_token_parse(const uint8_t *address, size_t len, char *job_id, uint32_t *at
         *attempt = (uint32_t)v;
     return 0;
 }
+
+size_t
+proto_token_split_secret(const uint8_t *address, size_t len, char *secret)
+{
+    secret[0] = '\0';
+    if (address == NULL || len < PROTO_SECRET_LEN + 1 || address[len - PROTO_SECRET_LEN - 1] != '/')
+        return len;
+    const uint8_t *hex = address + len - PROTO_SECRET_LEN;
+    for (size_t i = 0; i < PROTO_SECRET_LEN; i++)
+        if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
+            return len;
+    memcpy(secret, hex, PROTO_SECRET_LEN);
+    secret[PROTO_SECRET_LEN] = '\0';
+    return len - PROTO_SECRET_LEN - 1;
+}

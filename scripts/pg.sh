@@ -6,6 +6,8 @@
 #   DIR   cluster directory (default: var/pg in the checkout). Layout:
 #           DIR/data   the cluster (initdb), DIR/port  the TCP port, chosen once and kept,
 #           DIR/log    the server log
+#           DIR/pgpass the role's password (libpq password file, mode 0600, owned by the
+#                      user who ran `start`); the conninfo of `env` names it (passfile=)
 #   PORT  port for a NEW cluster (default 54329 if free, else any free port); a cluster
 #         keeps the port it was created with.
 #
@@ -13,11 +15,15 @@
 #         database "profai" (owner: role "profai") exists. Idempotent; data survives stop/start.
 # stop    stops it (fast shutdown: open sessions are ended, committed data is kept).
 # status  exit 0 when running, 3 when not.
-# env     prints the libpq conninfo, e.g. "host=127.0.0.1 port=54329 dbname=profai user=profai".
+# env     prints the libpq conninfo, e.g.
+#         "host=127.0.0.1 port=54329 dbname=profai user=profai passfile=DIR/pgpass".
 #
 # The server listens on 127.0.0.1 only (no unix socket: socket paths inside a deep checkout
-# exceed the 107-byte limit) and trusts every local connection: it is a development cluster
-# that only local users can reach; never use this for production.
+# exceed the 107-byte limit). pg_hba.conf admits only the role "profai": over TCP with its
+# password (scram-sha-256), on a unix socket (none by default) by peer check; never `trust`.
+# The password is random, generated at creation into DIR/pgpass, which only the user who ran
+# `start` can read. A cluster created by an older pg.sh with trust authentication is converted
+# at its next start. A development cluster all the same; never use this for production.
 # PostgreSQL refuses to run as root: as root, this script runs it as the system user "profai"
 # (created if missing) and gives that user search permission on the directories above DIR.
 set -eu
@@ -120,10 +126,18 @@ s_is_running() {
 
 s_init() {
     port=$(s_choose_port "$REQ_PORT")
-    echo "pg.sh: creating a private cluster in $DIR (127.0.0.1:$port, trust auth)"
-    s_as_pg "$BINDIR/initdb" -D "$DIR/data" --username="$PG_USER" --auth=trust \
+    echo "pg.sh: creating a private cluster in $DIR (127.0.0.1:$port, scram-sha-256 auth)"
+    s_new_password
+    # initdb reads the password from a file its user can read: a private copy, removed after.
+    pwfile=$DIR/initdb.pw
+    (umask 077 && s_password >"$pwfile")
+    [ "$(id -u)" -ne 0 ] || chown "$PG_USER" "$pwfile"
+    s_as_pg "$BINDIR/initdb" -D "$DIR/data" --username="$PG_USER" --pwfile="$pwfile" \
+        --auth-host=scram-sha-256 --auth-local=peer \
         --encoding=UTF8 --no-locale --no-instructions >"$DIR/initdb.log" 2>&1 ||
-        { cat "$DIR/initdb.log" >&2; s_die "initdb failed"; }
+        { rm -f "$pwfile"; cat "$DIR/initdb.log" >&2; s_die "initdb failed"; }
+    rm -f "$pwfile"
+    s_write_hba
     # Appended settings override the defaults above them in postgresql.conf.
     s_as_pg sh -c 'cat >> "$1"' sh "$DIR/data/postgresql.conf" <<EOF
 
@@ -142,11 +156,49 @@ EOF
 }
 
 s_conninfo() {
-    echo "host=127.0.0.1 port=$(cat "$DIR/port") dbname=$PG_DB user=$PG_USER"
+    echo "host=127.0.0.1 port=$(cat "$DIR/port") dbname=$PG_DB user=$PG_USER passfile=$DIR/pgpass"
+}
+
+# A new random password for the role, written (any host, port and database) to DIR/pgpass,
+# which libpq reads only when no one but its owner can.
+s_new_password() {
+    pw=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+    [ ${#pw} -eq 48 ] || s_die "cannot read /dev/urandom"
+    (umask 077 && echo "*:*:*:$PG_USER:$pw" >"$DIR/pgpass.new") && mv "$DIR/pgpass.new" "$DIR/pgpass"
+}
+
+s_password() {
+    cut -d: -f5- "$DIR/pgpass"
+}
+
+# Only the cluster's own role: peer check on a unix socket, its password over TCP. Other
+# addresses (tests/cluster/hosts.py adds its subnet) are appended by whoever needs them.
+s_write_hba() {
+    s_as_pg sh -c 'cat > "$1"' sh "$DIR/data/pg_hba.conf" <<EOF
+# ProfAI private development cluster (scripts/pg.sh): only role $PG_USER, never trust.
+# TYPE  DATABASE  USER     ADDRESS        METHOD
+local   all       $PG_USER                peer
+host    all       $PG_USER 127.0.0.1/32   scram-sha-256
+EOF
+}
+
+# A cluster created by an older pg.sh trusted every local connection: give the role a
+# password and rewrite pg_hba.conf (the server must be running; trust still lets us in).
+s_convert_trust() {
+    [ ! -f "$DIR/pgpass" ] || return 0
+    echo "pg.sh: converting $DIR from trust to scram-sha-256 authentication"
+    s_new_password
+    PGPASSFILE=/dev/null s_psql -d postgres \
+        -c "SET password_encryption = 'scram-sha-256'" \
+        -c "ALTER ROLE $PG_USER PASSWORD '$(s_password)'" >/dev/null ||
+        { rm -f "$DIR/pgpass"; s_die "cannot set the password of role $PG_USER in $DIR"; }
+    s_write_hba
+    s_as_pg "$BINDIR/pg_ctl" reload -D "$DIR/data" >/dev/null
 }
 
 s_psql() {
-    "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$(cat "$DIR/port")" -U "$PG_USER" "$@"
+    PGPASSFILE=${PGPASSFILE:-$DIR/pgpass} "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 \
+        -p "$(cat "$DIR/port")" -U "$PG_USER" "$@"
 }
 
 s_ensure_database() {
@@ -171,6 +223,7 @@ s_start() {
         s_as_pg "$BINDIR/pg_ctl" start -D "$DIR/data" -l "$DIR/log" -w -t 60 >/dev/null ||
             { tail -n 20 "$DIR/log" >&2; s_die "PostgreSQL did not start (log: $DIR/log)"; }
     fi
+    s_convert_trust
     s_ensure_database
 }
 
@@ -183,7 +236,7 @@ s_stop() {
 [ $# -ge 1 ] || s_usage
 CMD=$1
 case "$CMD" in
-    -h | --help | help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help | help) sed -n "2,$(($(grep -n '^set -eu' "$0" | cut -d: -f1) - 1))p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 DIR=${2:-$ROOT/var/pg}
 REQ_PORT=${3:-}

@@ -38,6 +38,7 @@ typedef enum {
     PROFAI_ERR_TIMEOUT,        /* wall-clock, CPU or job deadline exceeded */
     PROFAI_ERR_WORKER_LOST,    /* the last allowed attempt lost its worker */
     PROFAI_ERR_CANCELLED,      /* the owner cancelled the job */
+    PROFAI_ERR_INVALID_COURSE, /* the worker's course breaks the schema (docs/api.md 5) */
     PROFAI_ERR_INTERNAL,       /* a bug or resource failure */
     PROFAI_ERR_COUNT
 } profai_error_t;

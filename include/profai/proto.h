@@ -33,7 +33,9 @@
 
 /* Limits (bytes), from docs/protocol.md. */
 #define PROTO_SERVICE_MAX 32
-#define PROTO_ADDRESS_MAX 64
+#define PROTO_ADDRESS_MAX 96
+/* Hex digits of a job attempt's secret at the end of its token (128 bits). */
+#define PROTO_SECRET_LEN 32
 #define PROTO_TITLE_MAX 200
 #define PROTO_FILENAME_MAX 255
 #define PROTO_STAGE_MAX 32
@@ -98,7 +100,10 @@ char mdp_kind(zmsg_t *msg);
 int mdpw_parse(zmsg_t *msg, size_t body_max, mdpw_view_t *view,
                proto_error_t *err) PROFAI_MUST_CHECK;
 
-/* Parse a client message (without ROUTER identity). msg is borrowed. */
+/* Parse a client message (without ROUTER identity). msg is borrowed. When a message with a
+ * valid header, command and service has several body frames, view->command and
+ * view->service are kept so that the caller can answer it; otherwise
+ * view->service is empty. */
 int mdpc_parse(zmsg_t *msg, size_t body_max, mdpc_view_t *view,
                proto_error_t *err) PROFAI_MUST_CHECK;
 
@@ -121,6 +126,12 @@ int proto_token_format(const char *job_id, uint32_t attempt, char *buf,
 /* Parse a token; job_id receives PROTO_UUID_LEN + 1 bytes. */
 int proto_token_parse(const uint8_t *address, size_t len, char *job_id,
                       uint32_t *attempt) PROFAI_MUST_CHECK;
+
+/* A token "<uuid>/<attempt>/<secret>" ends in '/' and PROTO_SECRET_LEN lower-case hex digits
+ * (docs/protocol.md, 3.1). Returns the length of the token without that part, which
+ * proto_token_parse reads, and copies the secret into secret (PROTO_SECRET_LEN + 1 bytes; ""
+ * and len returned when the address has none). */
+size_t proto_token_split_secret(const uint8_t *address, size_t len, char *secret);
 
 /* ---------------------------------------------------------------- validators */
 

@@ -40,7 +40,8 @@ SUBNET_CIDR = f"{SUBNET}.0/{PREFIX_LEN}"
 
 class NsPgCluster(PgCluster):
     """scripts/pg.sh's private cluster, run on a namespace host and reachable on its address
-    from the other hosts (trust authentication, as pg.sh's own, for the test subnet only)."""
+    from the other hosts (role profai with its password, scram-sha-256, as pg.sh's own on
+    127.0.0.1, for the test subnet only)."""
 
     def __init__(self, directory: Path, net: Net, host: str = "db", port: int = PG_PORT):
         super().__init__(directory, port)
@@ -61,7 +62,7 @@ class NsPgCluster(PgCluster):
                 f.write("\n# pfcl: cluster hosts (tests/cluster/hosts.py)\n"
                         f"listen_addresses = '127.0.0.1,{self.net.addr(self.host)}'\n")
             with open(data / "pg_hba.conf", "a") as f:
-                f.write(f"host all all {SUBNET_CIDR} trust\n")
+                f.write(f"host all profai {SUBNET_CIDR} scram-sha-256\n")
             super().stop()
             super().start()
 
@@ -70,7 +71,9 @@ class NsPgCluster(PgCluster):
         return self.conninfo_for("profai")
 
     def conninfo_for(self, dbname: str) -> str:
-        return f"host={self.net.addr(self.host)} port={self.port} dbname={dbname} user=profai"
+        # pg.sh's conninfo (its password file included) with the db host's address.
+        return " ".join(f"host={self.net.addr(self.host)}" if part.startswith("host=") else part
+                        for part in super().conninfo_for(dbname).split())
 
 
 class ClusterStack(Stack):

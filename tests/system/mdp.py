@@ -43,6 +43,19 @@ def apply_curve(sock: zmq.Socket, endpoint: str, role: str, curve=True) -> None:
         sock.setsockopt(zmq.CURVE_SERVERKEY, server)
 
 
+def token_base(token: bytes) -> bytes:
+    """A job token without its attempt's secret: b"<job id>/<attempt>" (docs/protocol.md 3.1).
+    The worker peers echo the whole token, secret included, as RFC 18 asks of every worker."""
+    parts = token.split(b"/")
+    assert len(parts) == 3 and len(parts[2]) == 32, token
+    return b"/".join(parts[:2])
+
+
+def forge_token(token: bytes) -> bytes:
+    """The same job and attempt with another secret: what a peer that guesses gets."""
+    return token_base(token) + b"/" + b"0" * 32
+
+
 class MdpWorker:
     """An RFC 18 worker on a DEALER socket that does what the test says. Every wait sends
     HEARTBEAT every heartbeat_s seconds, as a live worker does, unless `heartbeats` is

@@ -297,7 +297,10 @@ class PgCluster:
         return self._pg("env").strip()
 
     def conninfo_for(self, dbname: str) -> str:
-        return f"host=127.0.0.1 port={self.port} dbname={dbname} user=profai"
+        """pg.sh's conninfo (host, port, role, password file: the one place that says how to
+        connect) for another database."""
+        return " ".join(f"dbname={dbname}" if part.startswith("dbname=") else part
+                        for part in PgCluster.conninfo.fget(self).split())
 
     def create_database(self, name: str) -> str:
         """A new, empty database; returns its conninfo."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import shutil
 import signal
@@ -40,7 +41,7 @@ import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mdp import W_DISCONNECT, W_FINAL, W_HEARTBEAT, W_REQUEST  # noqa: E402
-from mdp import MdpClient, MdpWorker, course_doc  # noqa: E402
+from mdp import MdpClient, MdpWorker, course_doc, forge_token, token_base  # noqa: E402
 from stack import BIN, PgCluster, free_port, wait_for  # noqa: E402
 
 BROKER = BIN / "profai-broker"
@@ -278,7 +279,7 @@ def test_submit_dispatch_progress_and_success(env):
     worker = env.worker()
     worker.ready()
     token, job = worker.expect_request()
-    assert token == f"{job_id}/1".encode()
+    assert token_base(token) == f"{job_id}/1".encode()
     assert job["job_id"] == job_id and job["attempt"] == 1 and job["title"] == "Biology"
     assert job["filename"] == "course.pdf" and job["sha256"] == sha and job["pdf"] == pdf
     row = env.job(job_id)
@@ -363,7 +364,7 @@ def test_failed_result_and_invalid_course(env):
     assert job["job_id"] == second
     worker.final_ok(token, b'{"title": "unterminated')
     failed = env.wait_job(second, "failed")
-    assert failed["error_code"] == "internal" and "invalid course" in failed["error"]
+    assert failed["error_code"] == "invalid_course" and "invalid course" in failed["error"]
     assert env.courses(second) == []
 
     token, job = worker.expect_request()
@@ -388,7 +389,7 @@ def test_silent_worker_is_replaced_and_its_late_result_dropped(env):
     backup.ready()
     token2, job = backup.expect_request(timeout=5)
     requeued_after = time.monotonic() - lost_at
-    assert token2 == f"{job_id}/2".encode() and job["attempt"] == 2
+    assert token_base(token2) == f"{job_id}/2".encode() and job["attempt"] == 2
     assert requeued_after < DEAD_AFTER + 1.0, requeued_after
     assert env.job(job_id)["attempts"] == 2
 
@@ -470,7 +471,7 @@ def test_vanished_peers(env):
     backup = env.worker()
     backup.ready()
     token2, job = backup.expect_request()
-    assert token2 == f"{job_id}/2".encode()
+    assert token_base(token2) == f"{job_id}/2".encode()
     backup.final_ok(token2, course_doc("Vanished", minimal=True))
     env.wait_job(job_id, "succeeded")
     assert len(env.courses(job_id)) == 1
@@ -508,6 +509,85 @@ def test_protocol_violations_and_garbage_do_not_hurt(env):
     pong = client.ping()
     assert pong["ok"] and pong["db"] and pong["workers"] == 1
     assert env.proc.poll() is None
+
+
+def test_course_breaking_the_schema_is_never_stored(env):
+    """The broker checks a worker's course against docs/api.md 5 before storing it: valid JSON
+    that breaks the schema (a lesson's pages beyond the PDF) fails the job with invalid_course,
+    and no course row appears; text with HTML in it is just text and passes."""
+    client = env.client()
+    owner, sha = env.add_user(), env.add_blob(make_pdf("Schema"))
+    bad_job = client.submit(owner, sha, "Schema")["job_id"]
+    good_job = client.submit(owner, sha, "Html")["job_id"]
+    worker = env.worker()
+    worker.ready()
+    token, job = worker.expect_request()
+    assert job["job_id"] == bad_job
+    doc = json.loads(course_doc("Schema", minimal=True))
+    doc["modules"][0]["lessons"][0]["page_end"] = 99
+    worker.final_ok(token, json.dumps(doc).encode())
+    failed = env.wait_job(bad_job, "failed")
+    assert failed["error_code"] == "invalid_course" and "page_end" in failed["error"], failed
+    assert env.courses(bad_job) == []
+    assert "invalid course refused job=" + bad_job in env.log()
+
+    token, job = worker.expect_request()
+    assert job["job_id"] == good_job
+    doc = json.loads(course_doc("Html", minimal=True))
+    doc["modules"][0]["lessons"][0]["text"] = "<img src=x onerror=alert(1)>"
+    worker.final_ok(token, json.dumps(doc).encode())
+    env.wait_job(good_job, "succeeded")
+    (_, stored), = env.courses(good_job)
+    assert stored["modules"][0]["lessons"][0]["text"] == "<img src=x onerror=alert(1)>"
+
+
+def test_forged_results_are_refused_and_the_real_one_is_stored(env):
+    """Fenced results (docs/broker.md): a FINAL or PARTIAL with a wrong secret, or with the
+    right token from another peer, is refused and logged (worker and job, never the secret);
+    the same holds for an orphan after a broker restart, whose secret the broker knows only by
+    its SHA-256 in jobs.token_sha256; the real worker's result is the one stored."""
+    client = env.client()
+    owner, sha = env.add_user(), env.add_blob(make_pdf("Fenced"))
+    job_id = client.submit(owner, sha, "Fenced")["job_id"]
+    real = env.worker()
+    real.ready()
+    token, _ = real.expect_request()
+    secret = token.split(b"/")[2].decode()
+    assert env.query("SELECT token_sha256 FROM jobs WHERE id = %s", job_id)[0][0] == \
+        hashlib.sha256(secret.encode()).hexdigest()
+
+    # A registered worker guessing the secret, and a stranger that stole the whole token.
+    guesser = env.worker()
+    guesser.ready()
+    guesser.final_ok(forge_token(token), course_doc("Forged", minimal=True))
+    guesser.expect_disconnect()
+    thief = env.worker()
+    thief.partial(token, 99)
+    thief.final_ok(token, course_doc("Stolen", minimal=True))
+    thief.expect_disconnect()
+    assert env.job(job_id)["state"] == "running"
+    real.partial(token, 50)
+    assert real.recv(timeout=0.3) is None  # still its job
+
+    # The broker restarts: the job is an orphan; a forged FINAL is refused, the real one stored.
+    env.kill9()
+    env.start()
+    forger = env.worker()
+    forger.final_ok(forge_token(token), course_doc("Forged after restart", minimal=True))
+    forger.expect_disconnect()
+    forger.partial(forge_token(token), 10)
+    forger.expect_disconnect()
+    assert env.job(job_id)["state"] == "running"
+    real.final_ok(token, course_doc("Fenced", minimal=True))
+    env.wait_job(job_id, "succeeded")
+    (course_id, doc), = env.courses(job_id)
+    assert doc["title"] == "Fenced", doc
+
+    log = env.log()
+    assert log.count(f"forged FINAL refused job={job_id}") == 2, log
+    assert f"forged PARTIAL refused job={job_id}" in log
+    assert f"FINAL refused job={job_id} attempt=1 worker=" in log  # the thief's
+    assert secret not in log
 
 
 def test_kill9_and_restart_finish_every_job_once(env):

@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 
 import psycopg2
+import pytest
 import requests
 
 from pdfs import make_long_pdf, make_pdf, make_plain_pdf
@@ -563,12 +564,41 @@ def test_pg_sh_start_keeps_data():
         assert not cluster.running()
         cluster.start()
         assert cluster.port == port
-        assert cluster.conninfo == f"host=127.0.0.1 port={port} dbname=profai user=profai"
+        assert cluster.conninfo == (f"host=127.0.0.1 port={port} dbname=profai user=profai "
+                                    f"passfile={cluster.directory / 'pgpass'}")
         conn = psycopg2.connect(cluster.conninfo)
         with conn, conn.cursor() as cur:
             cur.execute("SELECT word FROM kept")
             assert cur.fetchall() == [("durable",)]
         conn.close()
+    finally:
+        cluster.stop()
+        shutil.rmtree(cluster.directory, ignore_errors=True)
+
+
+def test_pg_sh_admits_only_its_role_with_its_password():
+    """scripts/pg.sh: no `trust` in pg_hba.conf; role profai gets in with the password of its
+    0600 password file and not without it; another role is refused even with that password."""
+    cluster = PgCluster(ROOT / "var" / "check" / f"pg-auth-{uuid.uuid4().hex[:8]}",
+                        port=free_port())
+    try:
+        cluster.start()
+        hba = [line.split() for line in (cluster.directory / "data" / "pg_hba.conf")
+               .read_text().splitlines() if line.strip() and not line.startswith("#")]
+        assert hba and all(fields[-1] in ("peer", "scram-sha-256") for fields in hba), hba
+        assert all(fields[2] == "profai" for fields in hba), hba
+        pgpass = cluster.directory / "pgpass"
+        assert pgpass.stat().st_mode & 0o777 == 0o600
+        password = pgpass.read_text().strip().split(":", 4)[4]
+        assert len(password) >= 32
+        psycopg2.connect(cluster.conninfo).close()
+        base = f"host=127.0.0.1 port={cluster.port} dbname=profai"
+        for conninfo in (f"{base} user=profai passfile=/dev/null",
+                         f"{base} user=profai password=wrong passfile=/dev/null",
+                         f"{base} user=postgres password={password} passfile=/dev/null"):
+            with pytest.raises(psycopg2.OperationalError):
+                psycopg2.connect(conninfo).close()
+        psycopg2.connect(f"{base} user=profai password={password} passfile=/dev/null").close()
     finally:
         cluster.stop()
         shutil.rmtree(cluster.directory, ignore_errors=True)

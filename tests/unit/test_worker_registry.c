@@ -65,11 +65,21 @@ test_add_lookup_name(void **state)
     uint8_t longest[WORKER_IDENTITY_MAX + 1];
     memset(longest, 0xab, sizeof longest);
     assert_null(worker_registry_add(registry, longest, sizeof longest, NULL, "x", 0));
-    /* A long identity is shortened to 16 hex digits and a '+'; no peer address: '?'. */
+    /* A long identity is shortened to 16 hex digits, '~' and a digest of the whole identity;
+     * no peer address: '?'. */
     worker_t *l =
         worker_registry_add(registry, longest, WORKER_IDENTITY_MAX, NULL, PROTO_SERVICE_COURSE, 0);
     assert_non_null(l);
-    assert_string_equal(l->name, "abababababababab+@?");
+    assert_string_equal(l->name, "abababababababab~21ff69ec@?");
+    /* Identities sharing a long prefix still get names of their own. */
+    uint8_t other[WORKER_IDENTITY_MAX];
+    memcpy(other, longest, sizeof other);
+    other[WORKER_IDENTITY_MAX - 1] = 0xac;
+    worker_t *o = worker_registry_add(registry, other, sizeof other, NULL, PROTO_SERVICE_COURSE, 0);
+    assert_non_null(o);
+    assert_string_not_equal(o->name, l->name);
+    assert_memory_equal(o->name, l->name, 17);
+    worker_registry_remove(registry, &o);
     assert_int_equal(strlen(l->key), 2 * WORKER_IDENTITY_MAX);
     assert_ptr_equal(worker_registry_lookup(registry, longest, WORKER_IDENTITY_MAX), l);
     assert_int_equal(worker_registry_size(registry), 2);

@@ -311,13 +311,16 @@ s_slot_connect(worker_t *self, slot_t *slot, int64_t now)
 /* ---------------------------------------------------------------- jobs */
 
 /* Keep the address to echo it; split it into job id and attempt for log lines (an address
- * that is not a token is logged as printable text). */
+ * that is not a token is logged as printable text). The attempt's secret at the end of the
+ * token (docs/protocol.md, 3.1) is echoed but never logged nor passed on. */
 static void
 s_slot_set_address(slot_t *slot, const uint8_t *address, size_t len)
 {
     memcpy(slot->address, address, len);
     slot->address_len = len;
     slot->attempt = 0;
+    char secret[PROTO_SECRET_LEN + 1];
+    len = proto_token_split_secret(address, len, secret);
     if (proto_token_parse(address, len, slot->job_id, &slot->attempt) == 0)
         return;
     for (size_t i = 0; i < len; i++)
@@ -374,9 +377,12 @@ s_slot_start_job(worker_t *self, slot_t *slot, const mdpw_view_t *view, int64_t 
         return;
     }
     char reason[256];
-    char token[PROTO_ADDRESS_MAX + 1];
-    memcpy(token, slot->address, slot->address_len);
-    token[slot->address_len] = '\0';
+    /* The extractor's --job= names the job for its logs: the token without the secret, which
+     * any local user could read in its command line. */
+    char token[PROTO_ADDRESS_MAX + 1], secret[PROTO_SECRET_LEN + 1];
+    size_t token_len = proto_token_split_secret(slot->address, slot->address_len, secret);
+    memcpy(token, slot->address, token_len);
+    token[token_len] = '\0';
     slot->runner = job_runner_start(&self->config.limits, &job, token, now, reason, sizeof reason);
     if (slot->runner == NULL) {
         log_error("slot=%d job=%s attempt=%u %s", slot->index, slot->job_id, slot->attempt, reason);
