@@ -367,23 +367,23 @@ s_on_message(broker_t *self, zmsg_t *msg)
         return;
     }
     char kind = mdp_kind(msg);
-    char key[CURVE_KEY_LEN + 1];
-    if (!s_peer_allowed(self, identity, msg, kind, key)) {
-        zframe_destroy(&identity);
-        return;
-    }
+    /* RFC 18: a registered worker that sends anything but MDPW02 is invalid; forget it (before
+     * the role check, which would only refuse that one message). */
     worker_t *worker = kind == 'W' ? NULL
                                    : worker_registry_lookup(self->workers, zframe_data(identity),
                                                             zframe_size(identity));
+    char key[CURVE_KEY_LEN + 1];
     if (worker != NULL) {
-        /* RFC 18: a registered worker that sends anything but MDPW02 is invalid; forget it. */
         broker_drop(self, "worker message without the MDPW02 header", NULL);
         broker_worker_reject(self, worker, "wrong protocol header");
+    } else if (!s_peer_allowed(self, identity, msg, kind, key)) {
+        /* refused and logged there */
     } else if (kind == 'W') {
         dispatch_on_worker_message(self, identity, msg);
         /* Remember the key of a worker (registered by this READY, or earlier), so that a
          * revocation finds it before it is sent a job (s_revoke_workers). */
-        worker = worker_registry_lookup(self->workers, zframe_data(identity), zframe_size(identity));
+        worker =
+            worker_registry_lookup(self->workers, zframe_data(identity), zframe_size(identity));
         if (worker != NULL && worker->curve_key[0] == '\0' && key[0] != '\0')
             snprintf(worker->curve_key, sizeof worker->curve_key, "%s", key);
     } else if (kind == 'C') {

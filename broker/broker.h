@@ -36,7 +36,7 @@ typedef struct {
     long long max_bytes_per_owner;  /* broker/max_bytes_per_owner */
     /* admin/endpoint: ipc:// path of the admin socket (docs/admin.md); "": none */
     const char *admin_endpoint;
-    bool admin_optional; /* it is the default: a failure to bind it is only a warning */
+    bool admin_optional;       /* it is the default: a failure to bind it is only a warning */
     curve_keys_t curve;        /* curve/certificate loaded; curve.enabled false: plaintext */
     const char *workers_dir;   /* curve/workers_dir: public keys allowed to serve jobs */
     const char *frontends_dir; /* curve/frontends_dir: public keys allowed to submit, cancel */

@@ -137,8 +137,8 @@ const store_stmt_t sql_stmt_unfinished = {
     0, 0};
 
 const store_stmt_t *const sql_statements[] = {
-    &sql_stmt_submit, &sql_stmt_dispatch, &sql_stmt_progress, &sql_stmt_adopt,
-    &sql_stmt_succeed, &sql_stmt_fail, &sql_stmt_requeue, &sql_stmt_cancel, &sql_stmt_unfinished,
+    &sql_stmt_submit, &sql_stmt_dispatch, &sql_stmt_progress, &sql_stmt_adopt, &sql_stmt_succeed,
+    &sql_stmt_fail, &sql_stmt_requeue, &sql_stmt_cancel, &sql_stmt_unfinished,
     /* the admin socket's (admin_sql.h) */
     &admin_sql_ping, &admin_sql_jobs, &admin_sql_job, &admin_sql_retry, &admin_sql_cancel};
 

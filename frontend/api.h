@@ -36,7 +36,7 @@ typedef struct {
     int quiz_max_attempts; /* a student's attempts per course (0: unlimited), docs/api.md 4.10 */
     /* Milliseconds a search answer is served from that cache (0: none): docs/api.md 4.8. */
     int search_ttl_ms;
-    limits_t *limits;      /* borrowed, must outlive the api_t; NULL: no rate limits */
+    limits_t *limits;          /* borrowed, must outlive the api_t; NULL: no rate limits */
     const char *metrics_token; /* metrics/token: borrowed; NULL or "": loopback only */
 } api_config_t;
 

@@ -34,8 +34,8 @@ struct api_t {
     int quiz_max_attempts;
     int search_ttl_ms;
     unsigned search_generation; /* atomic: bumped when a course is forgotten (courses.c) */
-    limits_t *limits; /* request rates (limits.h), or NULL */
-    const char *metrics_token; /* metrics/token (api_metrics.h), or NULL */
+    limits_t *limits;           /* request rates (limits.h), or NULL */
+    const char *metrics_token;  /* metrics/token (api_metrics.h), or NULL */
 };
 
 /* One request being handled (all borrowed for the handler call). */

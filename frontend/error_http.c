@@ -33,7 +33,7 @@ error_http_of(profai_error_t code)
     case PROFAI_ERR_UNKNOWN_OWNER:
     case PROFAI_ERR_UNKNOWN_WORKER: /* admin socket only */
     case PROFAI_ERR_NOT_FAILED:     /* admin socket only */
-    case PROFAI_ERR_FORBIDDEN: /* this frontend's key was refused: its operator must fix it */
+    case PROFAI_ERR_FORBIDDEN:      /* this frontend's key was refused: its operator must fix it */
     case PROFAI_ERR_NOT_PDF:
     case PROFAI_ERR_ENCRYPTED:
     case PROFAI_ERR_DAMAGED:

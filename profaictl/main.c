@@ -561,15 +561,22 @@ s_find(const char *group, const char *verb)
 int
 main(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"database", required_argument, NULL, 'd'}, {"config", required_argument, NULL, 'c'},
-        {"role", required_argument, NULL, 'r'},     {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},        {"expires", required_argument, NULL, 'e'},
-        {"expires-at", required_argument, NULL, 'E'}, {"id", required_argument, NULL, 'i'},
-        {"admin", required_argument, NULL, 'a'},    {"json", no_argument, NULL, 'J'},
-        {"watch", no_argument, NULL, 'W'},          {"state", required_argument, NULL, 'S'},
-        {"owner", required_argument, NULL, 'O'},    {"limit", required_argument, NULL, 'L'},
-        {"dir", required_argument, NULL, 'D'},      {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"database", required_argument, NULL, 'd'},
+                                            {"config", required_argument, NULL, 'c'},
+                                            {"role", required_argument, NULL, 'r'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {"version", no_argument, NULL, 'V'},
+                                            {"expires", required_argument, NULL, 'e'},
+                                            {"expires-at", required_argument, NULL, 'E'},
+                                            {"id", required_argument, NULL, 'i'},
+                                            {"admin", required_argument, NULL, 'a'},
+                                            {"json", no_argument, NULL, 'J'},
+                                            {"watch", no_argument, NULL, 'W'},
+                                            {"state", required_argument, NULL, 'S'},
+                                            {"owner", required_argument, NULL, 'O'},
+                                            {"limit", required_argument, NULL, 'L'},
+                                            {"dir", required_argument, NULL, 'D'},
+                                            {NULL, 0, NULL, 0}};
     admin_cli_options_t admin = {0};
     const char *dir = NULL;
     ctl_t ctl = {.conninfo = NULL, .role = NULL, .db = NULL};

@@ -17,6 +17,9 @@ RFC 18, as used here:
   a REQUEST with two gets an error FINAL, never silence.
 * Heartbeats: the broker heartbeats an idle worker at least once per heartbeat interval.
 
+The transport under the framing is CURVE, as everywhere (docs/protocol.md 6): each peer takes
+the key of its role from the stack (mdp.apply_curve), which touches no MDP framing.
+
 Run: sh scripts/check-system.sh tests/system/test_rfc18.py
 """
 
@@ -27,6 +30,8 @@ import time
 
 import msgpack
 import zmq
+
+from mdp import apply_curve
 
 # ---- framing written from RFC 18 -------------------------------------------------------------
 
@@ -42,11 +47,12 @@ HEARTBEAT_IVL = 250  # ms: the Stack's default
 class Peer:
     """A DEALER speaking raw frames to the broker."""
 
-    def __init__(self, endpoint: str, identity: bytes | None = None):
+    def __init__(self, endpoint: str, identity: bytes | None = None, role: str = "worker"):
         self.sock = zmq.Context.instance().socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
         if identity is not None:
             self.sock.setsockopt(zmq.IDENTITY, identity)
+        apply_curve(self.sock, endpoint, role)
         self.sock.connect(endpoint)
 
     def send(self, *frames: bytes) -> None:
@@ -127,7 +133,7 @@ def test_request_with_several_body_frames_gets_an_error_final(make_stack):
     client gets FINAL with error_code bad_request instead of waiting for nothing."""
     stack = make_stack()
     stack.start_broker()
-    client = Peer(stack.endpoint)
+    client = Peer(stack.endpoint, role="frontend")
     try:
         body = msgpack.packb({"v": 1, "rid": 42})
         client.send(C_HEADER, C_REQUEST, b"broker.ping", body, body)
