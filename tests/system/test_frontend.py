@@ -8,6 +8,10 @@ row and answers SUBMITTED, answers PING with PONG, or stays silent, or refuses, 
 asks), real PDFs written with cairo, real HTTP, and bin/profai-frontend and bin/profaictl.
 When bin/profai-broker exists, one test runs an upload through it as well.
 
+Why one file of about 1,000 lines: every test here shares the private cluster and the fake
+broker above; the API's newer rules have files of their own (test_tokens.py, test_limits.py,
+test_fair.py, test_admin.py, test_metrics.py).
+
 Run the frontend under a tool with PROFAI_TEST_WRAPPER, for example:
     PROFAI_TEST_WRAPPER="valgrind --leak-check=full --errors-for-leak-kinds=definite \
         --error-exitcode=99" /usr/bin/python3 -m pytest tests/system/test_frontend.py

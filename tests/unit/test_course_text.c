@@ -1,10 +1,15 @@
 /*
  * test_course_text.c - unit tests of the pure-C text modules of course generation
- * (workers/utf8, textclean, headings, sentences, stopwords, keyterms, summary, quiz,
- * course_text; docs/course-generation.md).
+ * (common/utf8, workers/course/textclean, headings, sentences, stopwords, keyterms, summary,
+ * quiz, course_text; docs/course-generation.md).
  *
  * Lines are built by hand the way workers/extract/pdf_reader.c builds them from poppler:
  * text, page, font size, weight and box. Lesson texts are literals.
+ *
+ * Why one file of over 1,000 lines: the nine modules are one pipeline (clean text, find
+ * headings, split sentences, weigh terms, summarise, ask), and most tests feed one module's
+ * output to the next with the same hand-made lines and lessons; planning has its own file
+ * (test_plan.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
