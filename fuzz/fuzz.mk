@@ -49,10 +49,10 @@ FUZZ_LIBS    := $(shell pkg-config --libs $(FUZZ_PKGS))
 FUZZ_RUN_FLAGS = -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) \
                  -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=10 -print_final_stats=1
 
-# The codec, common/, and the frontend's pure parsers (no civetweb; the top-level Makefile's
-# FRONTEND_PURE_SRC).
-FUZZ_LIB_SRC := $(wildcard protocol/*.c common/*.c) frontend/http_path.c frontend/multipart.c \
-                frontend/json_in.c
+# The codec, common/ (but for notify.c, the daemons' systemd link), and the frontend's pure
+# parsers (no civetweb; the top-level Makefile's FRONTEND_PURE_SRC).
+FUZZ_LIB_SRC := $(filter-out common/notify.c,$(wildcard protocol/*.c common/*.c)) \
+                frontend/http_path.c frontend/multipart.c frontend/json_in.c
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(FUZZ_LIB_SRC))
 FUZZ_BINS    := $(addprefix $(FUZZ_B)/,$(FUZZ_TARGETS))
 FUZZ_RUNS    := $(addprefix fuzz-run-,$(FUZZ_TARGETS))
