@@ -75,7 +75,9 @@ def test_browser_upload_and_quiz(make_stack, outdir):
     s.start_broker()
     s.add_worker(page_delay_ms=PAGE_DELAY_MS)
     s.add_worker(page_delay_ms=PAGE_DELAY_MS)
-    s.add_frontend()
+    # The student makes four attempts (a whole quiz and a lesson's, on desktop and on a phone):
+    # more than the default quiz/max_attempts of 3, whose own test is in test_tokens.py.
+    s.add_frontend(conf={"quiz": {"max_attempts": 10}})
     s.wait_healthy()
     course, other = _course_pdfs(outdir)
 
