@@ -439,7 +439,7 @@ test_fair_between_owners(void **state)
 {
     (void)state;
     job_table_t *table = s_table();
-    char name[8];
+    char name[16];
     for (int i = 1; i <= 100; i++) {
         snprintf(name, sizeof name, "a%d", i);
         assert_non_null(job_table_add(table, name, OWNER_A, 0, JOB_QUEUED, 0, 0, -1));
@@ -485,7 +485,7 @@ test_fair_order_after_restart(void **state)
     job_table_t *table = job_table_new(&config);
     /* As sql_stmt_unfinished returns them: by created_at. a0 was running. */
     assert_non_null(job_table_add(table, "a0", OWNER_A, 1, JOB_ORPHANED, 0, 0, -1));
-    char name[8];
+    char name[16];
     for (int i = 1; i <= 100; i++) {
         snprintf(name, sizeof name, "a%d", i);
         assert_non_null(job_table_add(table, name, OWNER_A, 0, JOB_QUEUED, 0, 0, -1));

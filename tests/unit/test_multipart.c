@@ -213,13 +213,13 @@ test_huge_part_headers(void **state)
     size_t fill = MULTIPART_HEADERS_MAX - (size_t)n + 2 - 2 - 4 - 4; /* headers + "\r\n\r\n" */
     memset(body + n, 'a', fill);
     size_t len = (size_t)n + fill;
-    len += (size_t)sprintf(body + len, "\r\n\r\nv\r\n--" B "--");
+    len += (size_t)snprintf(body + len, pad + 256 - len, "\r\n\r\nv\r\n--" B "--");
     assert_int_equal(s_parse(&f, body, len), MULTIPART_OK);
     s_value_is(&f.fields[1], "v");
     /* ... one that does not end within MULTIPART_HEADERS_MAX bytes is refused. */
     memset(body + n, 'a', pad);
     len = (size_t)n + pad;
-    len += (size_t)sprintf(body + len, "\r\n\r\nv\r\n--" B "--");
+    len += (size_t)snprintf(body + len, pad + 256 - len, "\r\n\r\nv\r\n--" B "--");
     assert_int_equal(s_parse(&f, body, len), MULTIPART_MALFORMED);
     assert_string_equal(f.why, "a form part has no Content-Disposition header");
     /* ... and so is one that never ends. */
