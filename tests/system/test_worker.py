@@ -691,15 +691,16 @@ def test_worker_runs_two_jobs_in_parallel(broker, start_worker, long_pdf):
     a = broker.wait_command(W_READY)
     b = broker.wait(lambda m: m.command == W_READY and m.identity != a.identity)
     pdf = Path(long_pdf.path).read_bytes()
-    t0 = time.monotonic()
     tokens = {broker.request(a.identity, pdf), broker.request(b.identity, pdf)}
     first = broker.wait_command(W_FINAL, timeout=10)
     second = broker.wait(lambda m: m.command == W_FINAL and m.token != first.token, timeout=10)
     assert {first.token, second.token} == tokens
     assert {first.identity, second.identity} == {a.identity, b.identity}
     assert first.body["ok"] and second.body["ok"]
-    single = 60 * 0.020
-    assert second.at - t0 < 2 * single, "the two jobs did not overlap"
+    # They ran at once: the later job reported progress before the earlier one finished. (A
+    # bound on the total time failed under ASan, where processing, not the page delay, rules.)
+    later = [m for m in broker.seen if m.command == W_PARTIAL and m.token == second.token]
+    assert later and later[0].at < first.at, "the two jobs did not overlap"
 
 
 # ------------------------------------------------------------------ against the real broker
