@@ -264,6 +264,19 @@ db_query(db_pool_t *self, const char *sql, int nparams, const char *const *value
 }
 
 db_status_t
+db_query_row(db_pool_t *self, const char *sql, int nparams, const char *const *values,
+             PGresult **out)
+{
+    db_status_t status = db_query(self, sql, nparams, values, NULL, NULL, PGRES_TUPLES_OK, out);
+    if (status == DB_OK && PQntuples(*out) < 1) {
+        PQclear(*out);
+        *out = NULL;
+        return DB_NOT_FOUND;
+    }
+    return status;
+}
+
+db_status_t
 db_query_prepared(db_pool_t *self, const db_statement_t *stmt, const char *sql, int nparams,
                   const char *const *values, const int *lengths, const int *formats,
                   ExecStatusType want, PGresult **out)

@@ -15,17 +15,13 @@ db_course_json(db_pool_t *self, const char *course_id, bool with_quiz, char **js
     PGresult *res = NULL;
     /* jsonb orders keys by length, so "id" and "job_id" are put first here; the document
      * itself should not hold them, but must never duplicate them. */
-    db_status_t status = db_query(self,
-                                  "SELECT id::text, job_id::text, jsonb_typeof(doc), "
-                                  "(CASE WHEN $2::bool THEN doc ELSE doc - 'quiz' END "
-                                  " - 'id' - 'job_id')::text FROM courses WHERE id = $1::uuid",
-                                  2, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    db_status_t status = db_query_row(self,
+                                      "SELECT id::text, job_id::text, jsonb_typeof(doc), "
+                                      "(CASE WHEN $2::bool THEN doc ELSE doc - 'quiz' END "
+                                      " - 'id' - 'job_id')::text FROM courses WHERE id = $1::uuid",
+                                      2, values, &res);
     if (status != DB_OK)
         return status;
-    if (PQntuples(res) < 1) {
-        PQclear(res);
-        return DB_NOT_FOUND;
-    }
     json_t j;
     json_init(&j);
     json_object_begin(&j);

@@ -95,17 +95,13 @@ db_job_json(db_pool_t *self, const char *job_id, const char *owner_id, char **js
 {
     const char *values[2] = {job_id, owner_id};
     PGresult *res = NULL;
-    db_status_t status = db_query(self,
-                                  DB_JOB_WITH "SELECT " DB_JOB_COLUMNS " FROM" DB_JOB_FROM
-                                              "WHERE jobs.id = $1::uuid "
-                                              "AND ($2::uuid IS NULL OR jobs.owner_id = $2::uuid)",
-                                  2, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    db_status_t status = db_query_row(
+        self,
+        DB_JOB_WITH "SELECT " DB_JOB_COLUMNS " FROM" DB_JOB_FROM "WHERE jobs.id = $1::uuid "
+                    "AND ($2::uuid IS NULL OR jobs.owner_id = $2::uuid)",
+        2, values, &res);
     if (status != DB_OK)
         return status;
-    if (PQntuples(res) < 1) {
-        PQclear(res);
-        return DB_NOT_FOUND;
-    }
     json_t j;
     json_init(&j);
     s_job_write(&j, res, 0);
@@ -169,20 +165,16 @@ db_job_events_json(db_pool_t *self, const char *job_id, const char *owner_id, ch
 {
     const char *values[2] = {job_id, owner_id};
     PGresult *res = NULL;
-    db_status_t status = db_query(
+    db_status_t status = db_query_row(
         self,
         "SELECT e.seq, " DB_TS(
             "e.at") ", e.state, e.attempt, e.worker, e.stage,"
                     " e.error_code, e.error FROM jobs j LEFT JOIN job_events e ON e.job_id = j.id"
                     " WHERE j.id = $1::uuid AND ($2::uuid IS NULL OR j.owner_id = $2::uuid)"
                     " ORDER BY e.seq",
-        2, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+        2, values, &res);
     if (status != DB_OK)
         return status;
-    if (PQntuples(res) < 1) {
-        PQclear(res);
-        return DB_NOT_FOUND;
-    }
     json_t j;
     json_init(&j);
     json_object_begin(&j);

@@ -23,6 +23,11 @@ db_status_t db_query(db_pool_t *self, const char *sql, int nparams, const char *
                      const int *lengths, const int *formats, ExecStatusType want,
                      PGresult **out) PROFAI_MUST_CHECK;
 
+/* db_query of a SELECT expected to find a row: DB_NOT_FOUND (nothing left to clear) when it
+ * returned none, else as db_query. */
+db_status_t db_query_row(db_pool_t *self, const char *sql, int nparams, const char *const *values,
+                         PGresult **out) PROFAI_MUST_CHECK;
+
 /* A new connection outside the pool, with the pool's conninfo and defaults (for the token
  * revocation listener, auth_listen.h). The caller owns it (PQfinish), also when it failed
  * (check PQstatus); NULL only when out of memory. */
