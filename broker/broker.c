@@ -268,6 +268,7 @@ s_jobs_adopt_rows(broker_t *self, PGresult *res)
         if (row.running) {
             norphans++;
             memcpy(job->secret_sha256, row.token_sha256, sizeof job->secret_sha256);
+            memcpy(job->worker_key, row.worker_key, sizeof job->worker_key);
             log_info("job orphaned job=%s attempt=%" PRIu32 " waiting %" PRId64
                      " ms for its worker",
                      row.id, job->attempts, job->orphan_deadline - self->now);

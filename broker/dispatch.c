@@ -192,7 +192,7 @@ dispatch_jobs(broker_t *self)
         job_secret_hash(secret, hash);
         snprintf(attempts, sizeof attempts, "%" PRIu32, job->attempts + 1);
         snprintf(deadline, sizeof deadline, "%" PRId64, self->job_deadline_ms);
-        const char *values[] = {job->id, attempts, worker->name, deadline, hash};
+        const char *values[] = {job->id, attempts, worker->name, deadline, hash, worker->curve_key};
         job_ctx_t ctx;
         broker_job_ctx(&ctx, job);
         ctx.attempt = job->attempts + 1;
@@ -204,6 +204,7 @@ dispatch_jobs(broker_t *self)
         job->attempts++;
         memcpy(job->secret, secret, sizeof job->secret);
         memcpy(job->secret_sha256, hash, sizeof job->secret_sha256);
+        memcpy(job->worker_key, worker->curve_key, sizeof job->worker_key);
         job_table_set_state(self->jobs, job, JOB_DISPATCHING);
         job->worker = worker;
         worker->job = job;
@@ -223,27 +224,45 @@ s_token_read(const mdpw_view_t *view, char *job_id, uint32_t *attempt, char *sec
     return proto_token_parse(view->address, base, job_id, attempt);
 }
 
+/* The CURVE public key (z85) the sender of msg authenticated with, into key (41 bytes): the
+ * User-Id of its connection (zap.h). "" without CURVE. */
+static void
+s_sender_key(broker_t *self, zmsg_t *msg, char *key)
+{
+    key[0] = '\0';
+    if (self->zap != NULL)
+        (void)zap_peer_role(self->zap, zmsg_first(msg), key);
+}
+
 /* Whether a message naming the job's current attempt proves that its sender received it
  * (docs/broker.md, "Fenced results"): the secret held in memory since dispatch or, for an
- * orphan loaded after a restart, the secret whose SHA-256 was stored at dispatch. Where CURVE
- * authenticates workers, the sender's key must also be the one the attempt was sent to: that
- * check belongs here, beside the secret's. Logs a refusal with the worker and job, never the
- * secret. */
+ * orphan loaded after a restart, the secret whose SHA-256 was stored at dispatch; and, when
+ * the attempt was sent to a CURVE key (in memory, or jobs.worker_key after a restart), the
+ * sender's key (sender_key, "" without CURVE) is that key. Logs a refusal with the worker,
+ * job and public keys, never the secret. */
 static bool
-s_token_proven(const job_t *job, const worker_t *worker, const char *secret, const char *what)
+s_token_proven(const job_t *job, const worker_t *worker, const char *sender_key, const char *secret,
+               const char *what)
 {
+    const char *name = worker != NULL ? worker->name : "(unregistered peer)";
     bool ok = job->secret[0] != '\0' ? job_secret_equal(job->secret, secret)
                                      : job_secret_matches_hash(job->secret_sha256, secret);
-    if (!ok)
+    if (!ok) {
         log_warn("forged %s refused job=%s attempt=%" PRIu32 " worker=%s: %s", what, job->id,
-                 job->attempts, worker != NULL ? worker->name : "(unregistered peer)",
-                 secret[0] == '\0' ? "no secret" : "wrong secret");
-    else if (job->state == JOB_RUNNING && job->worker != worker)
+                 job->attempts, name, secret[0] == '\0' ? "no secret" : "wrong secret");
+        return false;
+    }
+    if (job->worker_key[0] != '\0' && strcmp(job->worker_key, sender_key) != 0) {
+        log_warn("forged %s refused job=%s attempt=%" PRIu32 " worker=%s key=%s: the attempt "
+                 "was sent to key=%s",
+                 what, job->id, job->attempts, name, sender_key[0] != '\0' ? sender_key : "-",
+                 job->worker_key);
+        return false;
+    }
+    if (job->state == JOB_RUNNING && job->worker != worker)
         log_warn("%s refused job=%s attempt=%" PRIu32 " worker=%s: the attempt runs on worker=%s",
-                 what, job->id, job->attempts,
-                 worker != NULL ? worker->name : "(unregistered peer)",
-                 job->worker != NULL ? job->worker->name : "?");
-    return ok;
+                 what, job->id, job->attempts, name, job->worker != NULL ? job->worker->name : "?");
+    return true;
 }
 
 /* Take over an orphan whose worker came back (a PARTIAL with its exact token). */
@@ -290,9 +309,11 @@ s_on_partial(broker_t *self, zframe_t *identity, zmsg_t *msg, worker_t *worker,
         return;
     }
     job_t *job = job_table_lookup(self->jobs, job_id);
+    char sender_key[CURVE_KEY_LEN + 1];
+    s_sender_key(self, msg, sender_key);
     bool current = job != NULL && job->attempts == attempt &&
                    (job->state == JOB_RUNNING || job->state == JOB_ORPHANED) &&
-                   s_token_proven(job, worker, secret, "PARTIAL");
+                   s_token_proven(job, worker, sender_key, secret, "PARTIAL");
     if (current && job->state == JOB_ORPHANED) {
         if (worker == NULL) {
             worker = s_worker_add(self, identity, msg, PROTO_SERVICE_COURSE);
@@ -430,9 +451,11 @@ s_on_final(broker_t *self, zframe_t *identity, zmsg_t *msg, worker_t *worker,
         return;
     }
     job_t *job = job_table_lookup(self->jobs, job_id);
+    char sender_key[CURVE_KEY_LEN + 1];
+    s_sender_key(self, msg, sender_key);
     bool current = job != NULL && job->attempts == attempt &&
                    (job->state == JOB_RUNNING || job->state == JOB_ORPHANED) &&
-                   s_token_proven(job, worker, secret, "FINAL");
+                   s_token_proven(job, worker, sender_key, secret, "FINAL");
     if (current && job->state == JOB_RUNNING && job->worker == worker) {
         if (result.ok)
             worker->jobs_done++;

@@ -67,6 +67,9 @@ typedef struct job_t {
      * orphan loaded after a restart knows only its SHA-256 (hex). "" when unknown. */
     char secret[PROTO_SECRET_LEN + 1];
     char secret_sha256[65];
+    /* The CURVE public key (z85) of the worker the current attempt was sent to (migration
+     * 013): only that key may report on it. "" without CURVE. Set by the broker. */
+    char worker_key[41];
 } job_t;
 
 typedef struct job_table_t job_table_t;

@@ -55,14 +55,14 @@ const store_stmt_t sql_stmt_dispatch = {
     "WITH u AS (UPDATE jobs SET state = 'running', attempts = $2, worker = $3,"
     "           stage = 'starting', progress = 0, started_at = coalesce(started_at, now()),"
     "           retry_at = NULL, deadline_at = now() + $4::bigint * interval '1 millisecond',"
-    "           updated_at = now(), token_sha256 = $5"
+    "           updated_at = now(), token_sha256 = $5, worker_key = nullif($6, '')"
     "           WHERE id = $1 AND attempts = $2 - 1 AND state IN ('queued', 'running')"
     "           RETURNING id, attempts, worker, stage, title, filename, blob_sha256),"
     "     ev AS (INSERT INTO job_events (job_id, state, attempt, worker, stage)"
     "            SELECT id, 'running', attempts, worker, stage FROM u)"
     " SELECT u.title, u.filename, u.blob_sha256,"
     " (SELECT b.data FROM blobs b WHERE b.sha256 = u.blob_sha256) FROM u",
-    5, 1};
+    6, 1};
 const store_stmt_t sql_stmt_progress = {
     "progress",
     "UPDATE jobs SET progress = $3, stage = $4, updated_at = now()"
@@ -133,7 +133,8 @@ const store_stmt_t sql_stmt_unfinished = {
     " greatest(0, ceil(extract(epoch FROM retry_at - now()) * 1000))::bigint,"
     " CASE WHEN deadline_at IS NULL THEN -1"
     "      ELSE greatest(0, ceil(extract(epoch FROM deadline_at - now()) * 1000))::bigint END,"
-    " token_sha256 FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at, id",
+    " token_sha256, worker_key FROM jobs WHERE state IN ('queued', 'running')"
+    " ORDER BY created_at, id",
     0, 0};
 
 const store_stmt_t *const sql_statements[] = {
@@ -232,6 +233,9 @@ sql_read_unfinished(const PGresult *res, int i, sql_unfinished_row_t *row)
     const char *hash = PQgetvalue(res, i, 6);
     if (!PQgetisnull(res, i, 6) && strlen(hash) < sizeof row->token_sha256)
         memcpy(row->token_sha256, hash, strlen(hash) + 1);
+    const char *key = PQgetvalue(res, i, 7);
+    if (!PQgetisnull(res, i, 7) && strlen(key) < sizeof row->worker_key)
+        memcpy(row->worker_key, key, strlen(key) + 1);
     return true;
 }
 

@@ -93,6 +93,7 @@ typedef struct {
     int64_t retry_in_ms;    /* queued: back-off left (0: due) */
     int64_t deadline_in_ms; /* running: time left before its deadline (-1: none recorded) */
     char token_sha256[65];  /* running: SHA-256 hex of its attempt's secret ("": none) */
+    char worker_key[41];    /* running: CURVE key (z85) it was sent to ("": none, no CURVE) */
 } sql_unfinished_row_t;
 
 /* Rows of a result. */
