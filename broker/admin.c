@@ -27,11 +27,13 @@
 #define ADMIN_BATCH 50
 #define ADMIN_HWM 10000
 #define ADMIN_IPC_PREFIX "ipc://"
+#define ADMIN_TCP_PREFIX "tcp://"
 
 struct admin_t {
     broker_t *broker; /* borrowed */
     zsock_t *sock;
-    char *path; /* the socket file, removed on destroy */
+    char *path; /* ipc: the socket file, removed on destroy; NULL on tcp */
+    bool curve; /* tcp: every request's key must be an admin key now (zap.h) */
     int64_t started_at;
 };
 
@@ -506,6 +508,24 @@ static const struct {
     {ADMIN_RESUME, s_cmd_resume}, {ADMIN_LOG_LEVEL, s_cmd_log_level},
 };
 
+/* On tcp://, a request passes only when its connection's key (the ZAP User-Id) is an admin
+ * key as the list stands now: a key deleted from curve/admins_dir is refused `forbidden` on
+ * the connections it opened before, and logged with the key. */
+static bool
+s_key_allowed(admin_t *self, zmsg_t *msg, admin_ctx_t *ctx, const mdpc_view_t *view)
+{
+    broker_t *b = self->broker;
+    char key[CURVE_KEY_LEN + 1];
+    if (zap_peer_role(b->zap, zmsg_first(msg), key) == ZAP_ROLE_ADMIN)
+        return true;
+    zap_log_refusal(b->zap, key, "admin", "admin request from a key not in the admin list now",
+                    b->now);
+    b->counters.dropped++;
+    ctx->rid = proto_peek_rid(view->body, view->body_len);
+    s_done(self, ctx, PROFAI_ERR_FORBIDDEN, 0, NULL, "this key is not in the broker's admin list");
+    return false;
+}
+
 static void
 s_on_request(admin_t *self, zmsg_t *msg)
 {
@@ -524,6 +544,8 @@ s_on_request(admin_t *self, zmsg_t *msg)
     memcpy(ctx.identity, zframe_data(identity), ctx.identity_len);
     zframe_destroy(&identity);
     snprintf(ctx.service, sizeof ctx.service, "%s", view.service);
+    if (self->curve && !s_key_allowed(self, msg, &ctx, &view))
+        return;
     admin_request_t req;
     if (proto_message_decode(&admin_message_request, view.body, view.body_len, &req, &perr) != 0) {
         ctx.rid = proto_peek_rid(view.body, view.body_len);
@@ -565,36 +587,31 @@ admin_default_endpoint(char *buf, size_t size)
     return buf;
 }
 
-admin_t *
-admin_new(broker_t *broker, const char *endpoint, char *err, size_t err_size)
+/* The socket with the options both transports share. */
+static zsock_t *
+s_socket_new(void)
 {
-    if (strncmp(endpoint, ADMIN_IPC_PREFIX, strlen(ADMIN_IPC_PREFIX)) != 0 ||
-        endpoint[strlen(ADMIN_IPC_PREFIX)] == '\0') {
-        snprintf(err, err_size,
-                 "admin/endpoint %s is not ipc://PATH (docs/admin.md: the admin socket is "
-                 "local, guarded by file permissions)",
-                 endpoint);
+    zsock_t *sock = zsock_new(ZMQ_ROUTER);
+    if (sock == NULL)
         return NULL;
-    }
-    admin_t *self = calloc(1, sizeof *self);
-    if (self == NULL) {
-        snprintf(err, err_size, "out of memory");
-        return NULL;
-    }
-    self->broker = broker;
-    self->started_at = zclock_mono();
+    zsock_set_router_mandatory(sock, 1);
+    zsock_set_sndtimeo(sock, 0);
+    zsock_set_rcvtimeo(sock, 0);
+    zsock_set_maxmsgsize(sock, ADMIN_REQUEST_BODY_MAX + 1024);
+    zsock_set_sndhwm(sock, ADMIN_HWM);
+    zsock_set_linger(sock, 0);
+    return sock;
+}
+
+/* ipc://: the file's mode and the peer's uid and gid guard it. */
+static int
+s_bind_ipc(admin_t *self, const char *endpoint, char *err, size_t err_size)
+{
     self->path = strdup(endpoint + strlen(ADMIN_IPC_PREFIX));
-    self->sock = zsock_new(ZMQ_ROUTER);
-    if (self->path == NULL || self->sock == NULL) {
+    if (self->path == NULL) {
         snprintf(err, err_size, "out of memory");
-        goto fail;
+        return -1;
     }
-    zsock_set_router_mandatory(self->sock, 1);
-    zsock_set_sndtimeo(self->sock, 0);
-    zsock_set_rcvtimeo(self->sock, 0);
-    zsock_set_maxmsgsize(self->sock, ADMIN_REQUEST_BODY_MAX + 1024);
-    zsock_set_sndhwm(self->sock, ADMIN_HWM);
-    zsock_set_linger(self->sock, 0);
     /* Peers of another uid and gid are dropped on accept (SO_PEERCRED), where libzmq has the
      * filters; the file mode below holds everywhere. */
     int uid = (int)getuid(), gid = (int)getgid();
@@ -609,13 +626,67 @@ admin_new(broker_t *broker, const char *endpoint, char *err, size_t err_size)
     if (rc < 0) {
         snprintf(err, err_size, "cannot bind admin socket %s: %s", endpoint,
                  zmq_strerror(bind_errno));
-        goto fail;
+        return -1;
     }
     if (chmod(self->path, 0660) != 0) {
         snprintf(err, err_size, "cannot chmod admin socket %s: %s", self->path, strerror(errno));
-        goto fail;
+        return -1;
     }
     log_info("admin socket endpoint=%s mode=0660", endpoint);
+    return 0;
+}
+
+/* tcp://: CURVE, with the broker's ZAP handler admitting admin keys only (ZAP_DOMAIN_ADMIN). */
+static int
+s_bind_tcp(admin_t *self, const char *endpoint, const curve_keys_t *keys, char *err,
+           size_t err_size)
+{
+    if (keys == NULL || !keys->enabled || self->broker->zap == NULL) {
+        snprintf(err, err_size,
+                 "admin/endpoint %s is tcp:// without CURVE (docs/admin.md: set "
+                 "curve/certificate and curve/admins_dir, or use ipc://)",
+                 endpoint);
+        return -1;
+    }
+    curve_apply_server(keys, self->sock, ZAP_DOMAIN_ADMIN);
+    self->curve = true;
+    if (zsock_bind(self->sock, "%s", endpoint) < 0) {
+        snprintf(err, err_size, "cannot bind admin socket %s: %s", endpoint, zmq_strerror(errno));
+        return -1;
+    }
+    log_info("admin socket endpoint=%s curve=on (keys of curve/admins_dir only)", endpoint);
+    return 0;
+}
+
+admin_t *
+admin_new(broker_t *broker, const char *endpoint, const curve_keys_t *keys, char *err,
+          size_t err_size)
+{
+    bool ipc = strncmp(endpoint, ADMIN_IPC_PREFIX, strlen(ADMIN_IPC_PREFIX)) == 0 &&
+               endpoint[strlen(ADMIN_IPC_PREFIX)] != '\0';
+    bool tcp = strncmp(endpoint, ADMIN_TCP_PREFIX, strlen(ADMIN_TCP_PREFIX)) == 0;
+    if (!ipc && !tcp) {
+        snprintf(err, err_size,
+                 "admin/endpoint %s is neither ipc://PATH (local, guarded by file permissions) "
+                 "nor tcp:// (CURVE with an admin key list): docs/admin.md",
+                 endpoint);
+        return NULL;
+    }
+    admin_t *self = calloc(1, sizeof *self);
+    if (self == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    self->broker = broker;
+    self->started_at = zclock_mono();
+    self->sock = s_socket_new();
+    if (self->sock == NULL) {
+        snprintf(err, err_size, "out of memory");
+        goto fail;
+    }
+    if ((ipc ? s_bind_ipc(self, endpoint, err, err_size)
+             : s_bind_tcp(self, endpoint, keys, err, err_size)) != 0)
+        goto fail;
     return self;
 fail:
     admin_destroy(&self);

@@ -702,7 +702,8 @@ broker_new(const broker_config_t *config, char *err, size_t err_size)
     zsock_set_linger(self->router, 0);
     if (config->curve.enabled) {
         /* The handler first: a CURVE socket with no ZAP handler accepts every key. */
-        self->zap = zap_new(config->workers_dir, config->frontends_dir, err, err_size);
+        self->zap =
+            zap_new(config->workers_dir, config->frontends_dir, config->admins_dir, err, err_size);
         if (self->zap == NULL)
             goto fail;
         curve_apply_server(&config->curve, self->router, ZAP_DOMAIN);
@@ -712,7 +713,7 @@ broker_new(const broker_config_t *config, char *err, size_t err_size)
         goto fail;
     }
     if (config->admin_endpoint != NULL && config->admin_endpoint[0] != '\0') {
-        self->admin = admin_new(self, config->admin_endpoint, err, err_size);
+        self->admin = admin_new(self, config->admin_endpoint, &config->curve, err, err_size);
         if (self->admin == NULL && !config->admin_optional)
             goto fail;
         if (self->admin == NULL)

@@ -34,12 +34,13 @@ typedef struct {
     size_t max_running_per_owner;   /* broker/max_running_per_owner */
     long long max_queued_per_owner; /* broker/max_queued_per_owner */
     long long max_bytes_per_owner;  /* broker/max_bytes_per_owner */
-    /* admin/endpoint: ipc:// path of the admin socket (docs/admin.md); "": none */
+    /* admin/endpoint: ipc:// or (CURVE only) tcp:// admin socket (docs/admin.md); "": none */
     const char *admin_endpoint;
     bool admin_optional;       /* it is the default: a failure to bind it is only a warning */
     curve_keys_t curve;        /* curve/certificate loaded; curve.enabled false: plaintext */
     const char *workers_dir;   /* curve/workers_dir: public keys allowed to serve jobs */
     const char *frontends_dir; /* curve/frontends_dir: public keys allowed to submit, cancel */
+    const char *admins_dir;    /* curve/admins_dir: public keys allowed on a tcp:// admin socket */
     bool allow_plaintext;      /* a non-loopback plaintext endpoint was allowed explicitly */
     /* metrics/endpoint: tcp:// address of the HTTP metrics endpoint (broker_metrics.h); ""
      * or NULL: none */

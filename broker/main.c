@@ -54,6 +54,9 @@ s_help(void)
            "      directory of public certificates of the worker hosts allowed to serve jobs\n"
            "  curve/frontends_dir = (none)\n"
            "      directory of public certificates of the frontends allowed to submit/cancel\n"
+           "  curve/admins_dir = (none)\n"
+           "      directory of public certificates of the operators allowed on a tcp:// admin\n"
+           "      socket (profaictl --key); needed by a tcp:// admin/endpoint\n"
            "  broker/heartbeat_ivl = 1000\n"
            "      ms between heartbeats to each worker; use the workers' value\n"
            "  broker/liveness = 3\n"
@@ -84,7 +87,8 @@ s_help(void)
            "  database/conninfo = \"\"\n"
            "      libpq connection string; empty uses the PG* environment variables\n"
            "  admin/endpoint = ipc://$RUNTIME_DIRECTORY/admin.sock, else ipc://var/admin.sock\n"
-           "      the admin socket (docs/admin.md), ipc:// only, mode 0660; \"\" disables it\n"
+           "      the admin socket (docs/admin.md): ipc:// (mode 0660), or tcp:// with CURVE\n"
+           "      and curve/admins_dir; \"\" disables it\n"
            "  metrics/endpoint = \"\"\n"
            "      tcp://ADDR:PORT of the HTTP metrics endpoint (GET /metrics, Prometheus text;\n"
            "      docs/operations.md), e.g. tcp://127.0.0.1:9101; \"\": none\n"
@@ -106,6 +110,13 @@ static const startup_option_t s_options[] = {
 static const startup_program_t s_program = {
     .prog = "profai-broker", .component = "broker", .help = s_help, .options = s_options};
 
+/* Whether the admin socket is to be on the network (it then needs CURVE and admin keys). */
+static bool
+s_admin_is_tcp(const broker_config_t *config)
+{
+    return config->admin_endpoint != NULL && strncmp(config->admin_endpoint, "tcp://", 6) == 0;
+}
+
 /* CURVE keys, or plaintext only where it is safe (docs/security.md, "The network between
  * hosts"): exits 2 when a key cannot be read or a plaintext bind would reach the network
  * without broker/allow_plaintext. */
@@ -115,6 +126,7 @@ s_config_curve(startup_t *st, broker_config_t *config)
     const char *certificate = startup_conf_str(st, "curve/certificate", NULL);
     config->workers_dir = startup_conf_str(st, "curve/workers_dir", NULL);
     config->frontends_dir = startup_conf_str(st, "curve/frontends_dir", NULL);
+    config->admins_dir = startup_conf_str(st, "curve/admins_dir", NULL);
     bool allow_plaintext = startup_conf_int(st, "broker/allow_plaintext", 0, 0, 1) == 1;
     char err[512];
     if (certificate != NULL) {
@@ -123,11 +135,23 @@ s_config_curve(startup_t *st, broker_config_t *config)
         if (config->workers_dir == NULL && config->frontends_dir == NULL)
             startup_fail(st, "curve/certificate is set but neither curve/workers_dir nor "
                              "curve/frontends_dir: no peer could connect");
+        if (s_admin_is_tcp(config) && config->admins_dir == NULL)
+            startup_fail(st,
+                         "admin/endpoint %s is tcp:// but curve/admins_dir is not set: no "
+                         "operator key could use it (docs/admin.md)",
+                         config->admin_endpoint);
         return;
     }
-    if (config->workers_dir != NULL || config->frontends_dir != NULL)
-        startup_fail(st, "curve/workers_dir and curve/frontends_dir need curve/certificate (the "
-                         "broker's own key pair; profaictl keygen writes one)");
+    if (config->workers_dir != NULL || config->frontends_dir != NULL || config->admins_dir != NULL)
+        startup_fail(st, "curve/workers_dir, curve/frontends_dir and curve/admins_dir need "
+                         "curve/certificate (the broker's own key pair; profaictl keygen writes "
+                         "one)");
+    if (s_admin_is_tcp(config))
+        startup_fail(st,
+                     "admin/endpoint %s is tcp:// without CURVE: anyone reaching it could cancel "
+                     "jobs. Set curve/certificate and curve/admins_dir (docs/admin.md), or use "
+                     "ipc://",
+                     config->admin_endpoint);
     if (curve_endpoint_is_local(config->endpoint))
         return;
     if (!allow_plaintext)

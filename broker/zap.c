@@ -17,6 +17,8 @@
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 /* Keys whose refusals are remembered for the log limit; beyond it the memory starts over. */
 #define ZAP_LOG_KEYS_MAX 1024
+/* One allow-list directory per role. */
+#define ZAP_DIRS 3
 
 typedef struct {
     int64_t logged_at;
@@ -25,14 +27,15 @@ typedef struct {
 
 struct zap_t {
     zsock_t *sock;
-    char *dirs[2];        /* [0] workers, [1] frontends; NULL: none */
+    char *dirs[ZAP_DIRS]; /* workers, frontends, admins (s_dir_roles); NULL: none */
     zhashx_t *roles;      /* z85 key -> (zap_role_t) role */
     uint64_t signature;   /* of the directories' listings when last read */
     int64_t next_reload;  /* monotonic ms */
     zhashx_t *log_limits; /* z85 key -> zap_log_entry_t (owned) */
 };
 
-static const zap_role_t s_dir_roles[2] = {ZAP_ROLE_WORKER, ZAP_ROLE_FRONTEND};
+static const zap_role_t s_dir_roles[ZAP_DIRS] = {ZAP_ROLE_WORKER, ZAP_ROLE_FRONTEND,
+                                                 ZAP_ROLE_ADMIN};
 
 const char *
 zap_role_name(zap_role_t role)
@@ -42,6 +45,8 @@ zap_role_name(zap_role_t role)
         return "worker";
     case ZAP_ROLE_FRONTEND:
         return "frontend";
+    case ZAP_ROLE_ADMIN:
+        return "admin";
     case ZAP_ROLE_NONE:
         break;
     }
@@ -74,7 +79,7 @@ static uint64_t
 s_signature(zap_t *self)
 {
     uint64_t h = 14695981039346656037ull;
-    for (int d = 0; d < 2; d++) {
+    for (int d = 0; d < ZAP_DIRS; d++) {
         h = s_mix(h, &d, sizeof d);
         if (self->dirs[d] == NULL)
             continue;
@@ -102,17 +107,17 @@ s_signature(zap_t *self)
     return h;
 }
 
-/* Read both directories into a new table. NULL with a sentence in err when a directory cannot
+/* Read the directories into a new table. NULL with a sentence in err when a directory cannot
  * be opened (strict: at start) ; with strict false a missing directory counts as empty. */
 static zhashx_t *
-s_load(zap_t *self, bool strict, size_t counts[2], char *err, size_t err_size)
+s_load(zap_t *self, bool strict, size_t counts[ZAP_DIRS], char *err, size_t err_size)
 {
     zhashx_t *roles = zhashx_new();
     if (roles == NULL) {
         snprintf(err, err_size, "out of memory");
         return NULL;
     }
-    for (int d = 0; d < 2; d++) {
+    for (int d = 0; d < ZAP_DIRS; d++) {
         counts[d] = 0;
         if (self->dirs[d] == NULL)
             continue;
@@ -144,8 +149,8 @@ s_load(zap_t *self, bool strict, size_t counts[2], char *err, size_t err_size)
             void *old = zhashx_lookup(roles, key);
             if (old != NULL && (zap_role_t)(intptr_t)old != s_dir_roles[d]) {
                 /* One key in both roles: which one it should have is unknowable. */
-                log_warn("key %s is in both the workers and the frontends directory: refused in "
-                         "both roles until one file is removed",
+                log_warn("key %s is in two of the workers, frontends and admins directories: "
+                         "refused in every role until one file is removed",
                          key);
                 zhashx_update(roles, key, (void *)(intptr_t)ZAP_ROLE_NONE);
                 continue;
@@ -159,22 +164,23 @@ s_load(zap_t *self, bool strict, size_t counts[2], char *err, size_t err_size)
 }
 
 zap_t *
-zap_new(const char *workers_dir, const char *frontends_dir, char *err, size_t err_size)
+zap_new(const char *workers_dir, const char *frontends_dir, const char *admins_dir, char *err,
+        size_t err_size)
 {
     zap_t *self = calloc(1, sizeof *self);
     if (self == NULL) {
         snprintf(err, err_size, "out of memory");
         return NULL;
     }
-    const char *dirs[2] = {workers_dir, frontends_dir};
-    for (int d = 0; d < 2; d++) {
+    const char *dirs[ZAP_DIRS] = {workers_dir, frontends_dir, admins_dir};
+    for (int d = 0; d < ZAP_DIRS; d++) {
         if (dirs[d] != NULL && (self->dirs[d] = strdup(dirs[d])) == NULL) {
             snprintf(err, err_size, "out of memory");
             goto fail;
         }
     }
     self->signature = s_signature(self);
-    size_t counts[2];
+    size_t counts[ZAP_DIRS];
     self->roles = s_load(self, true, counts, err, err_size);
     if (self->roles == NULL)
         goto fail;
@@ -193,9 +199,10 @@ zap_new(const char *workers_dir, const char *frontends_dir, char *err, size_t er
                  zmq_strerror(errno));
         goto fail;
     }
-    log_info("CURVE on: %zu worker keys (%s), %zu frontend keys (%s)", counts[0],
-             workers_dir != NULL ? workers_dir : "no directory", counts[1],
-             frontends_dir != NULL ? frontends_dir : "no directory");
+    log_info("CURVE on: %zu worker keys (%s), %zu frontend keys (%s), %zu admin keys (%s)",
+             counts[0], workers_dir != NULL ? workers_dir : "no directory", counts[1],
+             frontends_dir != NULL ? frontends_dir : "no directory", counts[2],
+             admins_dir != NULL ? admins_dir : "no directory");
     return self;
 fail:
     zap_destroy(&self);
@@ -211,8 +218,8 @@ zap_destroy(zap_t **self_p)
     zsock_destroy(&self->sock);
     zhashx_destroy(&self->roles);
     zhashx_destroy(&self->log_limits);
-    free(self->dirs[0]);
-    free(self->dirs[1]);
+    for (int d = 0; d < ZAP_DIRS; d++)
+        free(self->dirs[d]);
     free(self);
     *self_p = NULL;
 }
@@ -271,7 +278,7 @@ s_answer(zap_t *self, zmsg_t *request, int64_t now)
     const char *status = "400", *text = "not allowed";
     char user_id[16 + CURVE_KEY_LEN] = "";
     char key[CURVE_KEY_LEN + 1] = "";
-    char why[160];
+    char why[256];
     if (version == NULL || strcmp(version, "1.0") != 0 || request_id == NULL || mechanism == NULL) {
         status = "500";
         text = "malformed ZAP request";
@@ -286,15 +293,24 @@ s_answer(zap_t *self, zmsg_t *request, int64_t now)
         zmq_z85_encode(key, zframe_data(credentials), 32);
         void *found = zhashx_lookup(self->roles, key);
         zap_role_t role = found != NULL ? (zap_role_t)(intptr_t)found : ZAP_ROLE_NONE;
-        if (role != ZAP_ROLE_NONE) {
+        bool admin_domain = domain != NULL && strcmp(domain, ZAP_DOMAIN_ADMIN) == 0;
+        if (domain == NULL || (!admin_domain && strcmp(domain, ZAP_DOMAIN) != 0)) {
+            snprintf(why, sizeof why, "unknown ZAP domain '%s' (connection from %s)",
+                     domain != NULL ? domain : "", address != NULL ? address : "?");
+        } else if (role != ZAP_ROLE_NONE && admin_domain != (role == ZAP_ROLE_ADMIN)) {
+            /* Roles stay apart: the admin socket takes admin keys only, and they nothing else. */
+            snprintf(why, sizeof why, "%s key on the %s (connection from %s)", zap_role_name(role),
+                     admin_domain ? "admin socket" : "workers' and frontends' endpoint",
+                     address != NULL ? address : "?");
+        } else if (role != ZAP_ROLE_NONE) {
             status = "200";
             text = "OK";
             snprintf(user_id, sizeof user_id, "%s:%s", zap_role_name(role), key);
             log_debug("accepted key=%s role=%s address=%s", key, zap_role_name(role),
                       address != NULL ? address : "?");
         } else {
-            snprintf(why, sizeof why, "key not in any allow-list (connection from %s)",
-                     address != NULL ? address : "?");
+            snprintf(why, sizeof why, "key not in any allow-list (connection from %s%s)",
+                     address != NULL ? address : "?", admin_domain ? " to the admin socket" : "");
         }
     }
     if (status[0] != '2')
@@ -347,7 +363,7 @@ zap_reload_due(zap_t *self, int64_t now)
     if (signature == self->signature)
         return false;
     char err[256];
-    size_t counts[2];
+    size_t counts[ZAP_DIRS];
     zhashx_t *roles = s_load(self, false, counts, err, sizeof err);
     if (roles == NULL) {
         log_error("cannot reload the key directories: %s; the old allow-lists stay", err);
@@ -356,8 +372,8 @@ zap_reload_due(zap_t *self, int64_t now)
     self->signature = signature;
     zhashx_destroy(&self->roles);
     self->roles = roles;
-    log_info("key directories changed: now %zu worker keys, %zu frontend keys", counts[0],
-             counts[1]);
+    log_info("key directories changed: now %zu worker keys, %zu frontend keys, %zu admin keys",
+             counts[0], counts[1], counts[2]);
     return true;
 }
 
@@ -385,5 +401,7 @@ zap_peer_role(zap_t *self, zframe_t *frame, char *key)
         role = ZAP_ROLE_WORKER;
     else if (n == 8 && strncmp(user_id, "frontend", n) == 0)
         role = ZAP_ROLE_FRONTEND;
+    else if (n == 5 && strncmp(user_id, "admin", n) == 0)
+        role = ZAP_ROLE_ADMIN;
     return zap_key_allowed(self, key, role) ? role : ZAP_ROLE_NONE;
 }

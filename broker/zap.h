@@ -3,10 +3,12 @@
  * apart by role (docs/protocol.md, "Security"; docs/security.md, "The network between hosts").
  *
  * libzmq asks the socket bound at inproc://zeromq.zap.01 about every CURVE handshake on the
- * broker's ROUTER; this module binds it and is polled by the broker's own loop (zap_socket,
- * zap_handle). A key found in the workers directory is accepted as a worker, one in the
- * frontends directory as a frontend; any other key, or another mechanism, is refused. The
- * reply's User-Id is "<role>:<z85 key>" and rides on every message of that connection, where
+ * broker's ROUTER (ZAP domain ZAP_DOMAIN) and on a tcp:// admin socket (ZAP_DOMAIN_ADMIN); this
+ * module binds it and is polled by the broker's own loop (zap_socket, zap_handle). On the
+ * ROUTER, a key found in the workers directory is accepted as a worker, one in the frontends
+ * directory as a frontend; on the admin socket only a key of the admins directory, as an
+ * admin (docs/admin.md). Any other key, domain or mechanism is refused. The reply's User-Id
+ * is "<role>:<z85 key>" and rides on every message of that connection, where
  * zap_peer_role reads it and checks the key against the current allow-lists, so a key deleted
  * from its directory stops working on connections made before (the broker decides what to do
  * with their messages). The directories are read again when a file in them changes
@@ -26,7 +28,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define ZAP_DOMAIN "profai"
+#define ZAP_DOMAIN "profai"             /* the ROUTER of workers and frontends */
+#define ZAP_DOMAIN_ADMIN "profai-admin" /* a tcp:// admin socket */
 #define ZAP_RELOAD_MS 1000
 #define ZAP_LOG_INTERVAL_MS 10000
 
@@ -34,14 +37,16 @@ typedef enum {
     ZAP_ROLE_NONE,     /* not (or no longer) allowed */
     ZAP_ROLE_WORKER,   /* may serve jobs (MDPW02) */
     ZAP_ROLE_FRONTEND, /* may submit, cancel and ping (MDPC02) */
+    ZAP_ROLE_ADMIN,    /* may use a tcp:// admin socket, and nothing else */
 } zap_role_t;
 
 typedef struct zap_t zap_t;
 
-/* Bind the ZAP handler and read both directories (either may be NULL: no key has that role).
- * Must run before the CURVE socket binds: without a handler libzmq accepts every key. NULL
- * with a sentence in err when a directory cannot be read or the handler cannot bind. */
-zap_t *zap_new(const char *workers_dir, const char *frontends_dir, char *err, size_t err_size);
+/* Bind the ZAP handler and read the three directories (any may be NULL: no key has that
+ * role). Must run before a CURVE socket binds: without a handler libzmq accepts every key.
+ * NULL with a sentence in err when a directory cannot be read or the handler cannot bind. */
+zap_t *zap_new(const char *workers_dir, const char *frontends_dir, const char *admins_dir,
+               char *err, size_t err_size);
 
 /* Unbind and free; accepts NULL. Destroy the CURVE socket first. */
 void zap_destroy(zap_t **self_p);
@@ -68,7 +73,7 @@ bool zap_key_allowed(zap_t *self, const char *key, zap_role_t role);
  * ZAP_LOG_INTERVAL_MS per key and kind of refusal (a short word: "handshake", "READY"...). */
 void zap_log_refusal(zap_t *self, const char *key, const char *kind, const char *why, int64_t now);
 
-/* "worker", "frontend" or "none". */
+/* "worker", "frontend", "admin" or "none". */
 const char *zap_role_name(zap_role_t role);
 
 #endif
