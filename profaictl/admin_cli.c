@@ -2,7 +2,8 @@
  * admin_cli.c - see admin_cli.h. Each command is a row of s_commands: its arguments, the
  * admin service it calls, the shape of the answer, and how a person sees it. The endpoint
  * comes from -a, else $PROFAI_ADMIN, else admin/endpoint in the broker's configuration file,
- * else systemd's runtime directory (docs/profaictl.md).
+ * else systemd's runtime directory (docs/profaictl.md). A tcp:// endpoint is spoken with CURVE:
+ * --key and --broker-key, else $PROFAI_ADMIN_KEY and $PROFAI_ADMIN_BROKER_KEY.
  */
 #include "admin_cli.h"
 
@@ -424,12 +425,42 @@ s_request_set(admin_request_t *req, const char *field, const char *value)
     snprintf(dest, size, "%s", value);
 }
 
+/* The CURVE keys for endpoint into keys: tcp:// needs both (-k/-K, else the environment);
+ * ipc:// takes none (-k/-K given there is a usage error). 0, 1 (failed: said on stderr) or 2
+ * (usage). */
 static int
-s_run_once(const cli_command_t *cmd, const char *endpoint, const admin_request_t *req)
+s_keys(const admin_cli_options_t *opts, const char *endpoint, curve_keys_t *keys)
+{
+    memset(keys, 0, sizeof *keys);
+    bool tcp = strncmp(endpoint, "tcp://", 6) == 0;
+    if (!tcp) {
+        if (opts->key != NULL || opts->broker_key != NULL)
+            return s_usage("--key and --broker-key are for a tcp:// admin socket (an ipc:// one "
+                           "is guarded by its file's permissions)");
+        return 0;
+    }
+    const char *key = opts->key != NULL ? opts->key : getenv("PROFAI_ADMIN_KEY");
+    const char *broker_key =
+        opts->broker_key != NULL ? opts->broker_key : getenv("PROFAI_ADMIN_BROKER_KEY");
+    if (key == NULL || key[0] == '\0' || broker_key == NULL || broker_key[0] == '\0')
+        return s_usage("a tcp:// admin socket needs CURVE: --key FILE (your key pair, "
+                       "profaictl keygen) and --broker-key FILE (the broker's public "
+                       "certificate), or PROFAI_ADMIN_KEY and PROFAI_ADMIN_BROKER_KEY");
+    char err[512];
+    if (curve_client_keys(key, broker_key, keys, err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+static int
+s_run_once(const cli_command_t *cmd, const char *endpoint, const curve_keys_t *keys,
+           const admin_request_t *req)
 {
     admin_reply_t reply;
     char err[512];
-    if (admin_call(endpoint, cmd->service, req, &cmd->shape, CLI_TIMEOUT_MS, &reply, err,
+    if (admin_call(endpoint, keys, cmd->service, req, &cmd->shape, CLI_TIMEOUT_MS, &reply, err,
                    sizeof err) != 0) {
         fprintf(stderr, PROG ": %s\n", err);
         return 1;
@@ -492,12 +523,17 @@ admin_cli_run(const admin_cli_options_t *opts, int nargs, char **args)
         fprintf(stderr, PROG ": %s\n", err);
         return 2;
     }
+    curve_keys_t keys;
+    int rc = s_keys(opts, endpoint, &keys);
+    if (rc != 0) {
+        free(endpoint);
+        return rc;
+    }
     s_json = opts->json;
-    int rc;
     while (true) {
         if (opts->watch && !opts->json)
             printf("\033[H\033[2J%s   (every 1 s; Ctrl-C stops)\n\n", endpoint);
-        rc = s_run_once(cmd, endpoint, &req);
+        rc = s_run_once(cmd, endpoint, &keys, &req);
         fflush(stdout);
         if (!opts->watch || zsys_interrupted)
             break;

@@ -18,6 +18,8 @@ typedef struct {
     const char *state;       /* jobs --state */
     const char *owner;       /* jobs --owner */
     long limit;              /* jobs --limit (0: the broker's default) */
+    const char *key;         /* -k/--key FILE: own key pair for a tcp:// admin socket, or NULL */
+    const char *broker_key;  /* -K/--broker-key FILE: the broker's public certificate, or NULL */
 } admin_cli_options_t;
 
 /* Whether name is one of the admin commands. */

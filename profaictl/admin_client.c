@@ -65,10 +65,64 @@ s_add_row(admin_reply_t *reply, const proto_message_t *desc, void *m)
     return 0;
 }
 
+/* Watch sock's handshakes on a PAIR socket: a key the broker's ZAP handler refuses comes
+ * back as a failed CURVE handshake (ZMTP ERROR), which is worth saying at once rather than
+ * after the timeout. NULL when the monitor cannot be made (then only the timeout tells). */
+static zsock_t *
+s_monitor_new(zsock_t *sock)
+{
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "inproc://admin-monitor-%p", (void *)sock);
+    if (zmq_socket_monitor(zsock_resolve(sock), endpoint,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) !=
+        0)
+        return NULL;
+    zsock_t *monitor = zsock_new(ZMQ_PAIR);
+    if (monitor == NULL || zsock_connect(monitor, "%s", endpoint) != 0) {
+        zsock_destroy(&monitor);
+        return NULL;
+    }
+    zsock_set_rcvtimeo(monitor, 0);
+    return monitor;
+}
+
+/* Read one monitor event: -1 with a sentence in err when it says the handshake failed. */
+static int
+s_monitor_read(zsock_t *monitor, const char *endpoint, char *err, size_t err_size)
+{
+    zmsg_t *event = zmsg_recv(monitor);
+    if (event == NULL)
+        return 0;
+    zframe_t *head = zmsg_first(event);
+    uint16_t id = 0;
+    uint32_t value = 0;
+    if (head != NULL && zframe_size(head) == 6) {
+        memcpy(&id, zframe_data(head), sizeof id);
+        memcpy(&value, zframe_data(head) + 2, sizeof value);
+    }
+    zmsg_destroy(&event);
+    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+        snprintf(err, err_size,
+                 "the broker at %s refused this key (status %" PRIu32
+                 "): it is not in its admin list (curve/admins_dir), or it is a worker or "
+                 "frontend key",
+                 endpoint, value);
+        return -1;
+    }
+    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+        snprintf(err, err_size,
+                 "the CURVE handshake with %s failed (protocol error %" PRIu32
+                 "): is it a tcp:// admin socket?",
+                 endpoint, value);
+        return -1;
+    }
+    return 0;
+}
+
 int
-admin_call(const char *endpoint, const char *service, const admin_request_t *req,
-           const admin_shape_t *shape, int timeout_ms, admin_reply_t *reply, char *err,
-           size_t err_size)
+admin_call(const char *endpoint, const curve_keys_t *keys, const char *service,
+           const admin_request_t *req, const admin_shape_t *shape, int timeout_ms,
+           admin_reply_t *reply, char *err, size_t err_size)
 {
     memset(reply, 0, sizeof *reply);
     if (s_check_ipc(endpoint, err, err_size) != 0)
@@ -80,6 +134,7 @@ admin_call(const char *endpoint, const char *service, const admin_request_t *req
         return -1;
     }
     int rc = -1;
+    zsock_t *monitor = NULL;
     zsock_t *sock = zsock_new(ZMQ_DEALER);
     zmsg_t *msg = mdpc_build(MDPC_REQUEST, service, body.data, body.size);
     proto_buf_free(&body);
@@ -88,7 +143,13 @@ admin_call(const char *endpoint, const char *service, const admin_request_t *req
         goto done;
     }
     zsock_set_linger(sock, 0);
-    zsock_set_rcvtimeo(sock, 200);
+    zsock_set_rcvtimeo(sock, 0);
+    if (keys != NULL && keys->enabled) {
+        curve_apply_client(keys, sock);
+        monitor = s_monitor_new(sock);
+        /* A refused peer is not retried by libzmq: the send must not wait for a peer. */
+        zsock_set_sndtimeo(sock, timeout_ms);
+    }
     if (zsock_connect(sock, "%s", endpoint) != 0) {
         snprintf(err, err_size, "cannot connect to %s: %s", endpoint, zmq_strerror(errno));
         goto done;
@@ -99,13 +160,27 @@ admin_call(const char *endpoint, const char *service, const admin_request_t *req
     }
     int64_t deadline = zclock_mono() + timeout_ms;
     while (true) {
-        zmsg_t *in = zmsg_recv(sock);
+        zmq_pollitem_t items[2] = {
+            {zsock_resolve(sock), 0, ZMQ_POLLIN, 0},
+            {monitor != NULL ? zsock_resolve(monitor) : NULL, 0, ZMQ_POLLIN, 0}};
+        int64_t left = deadline - zclock_mono();
+        if (zmq_poll(items, monitor != NULL ? 2 : 1, left < 200 ? (left > 0 ? left : 0) : 200) <
+                0 &&
+            errno != EINTR) {
+            snprintf(err, err_size, "cannot poll: %s", zmq_strerror(errno));
+            goto done;
+        }
+        if (monitor != NULL && (items[1].revents & ZMQ_POLLIN) &&
+            s_monitor_read(monitor, endpoint, err, err_size) != 0)
+            goto done;
+        zmsg_t *in = (items[0].revents & ZMQ_POLLIN) ? zmsg_recv(sock) : NULL;
         if (in == NULL) {
             if (zclock_mono() >= deadline || zsys_interrupted) {
                 snprintf(err, err_size,
-                         "no answer from the admin socket %s within %d ms (broker down, or this "
-                         "user is refused)",
-                         endpoint, timeout_ms);
+                         "no answer from the admin socket %s within %d ms (broker down, this "
+                         "user refused%s)",
+                         endpoint, timeout_ms,
+                         keys != NULL && keys->enabled ? ", or a wrong --broker-key" : "");
                 goto done;
             }
             continue;
@@ -139,6 +214,9 @@ admin_call(const char *endpoint, const char *service, const admin_request_t *req
     }
 done:
     zmsg_destroy(&msg);
+    if (monitor != NULL)
+        zmq_socket_monitor(zsock_resolve(sock), NULL, 0);
+    zsock_destroy(&monitor);
     zsock_destroy(&sock);
     if (rc != 0)
         admin_reply_free(reply);

@@ -8,6 +8,7 @@
 #ifndef PROFAI_CTL_ADMIN_CLIENT_H
 #define PROFAI_CTL_ADMIN_CLIENT_H
 
+#include "curve.h"
 #include "json.h"
 #include "profai/admin_proto.h"
 
@@ -35,12 +36,14 @@ typedef struct {
 } admin_shape_t;
 
 /* Send service's request req over a fresh connection to endpoint and wait at most timeout_ms
- * for the whole answer. Returns 0 with reply filled (free it with admin_reply_free), or -1
- * with a sentence in err: the socket file is not writable by this user, no answer in time, or
- * a message that does not decode. */
-int admin_call(const char *endpoint, const char *service, const admin_request_t *req,
-               const admin_shape_t *shape, int timeout_ms, admin_reply_t *reply, char *err,
-               size_t err_size) PROFAI_MUST_CHECK;
+ * for the whole answer. keys (borrowed; NULL or not enabled: none) make the connection a CURVE
+ * client, as a tcp:// admin socket requires (docs/admin.md). Returns 0 with reply filled (free
+ * it with admin_reply_free), or -1 with a sentence in err: the socket file is not writable by
+ * this user, the broker refused the key, no answer in time, or a message that does not
+ * decode. */
+int admin_call(const char *endpoint, const curve_keys_t *keys, const char *service,
+               const admin_request_t *req, const admin_shape_t *shape, int timeout_ms,
+               admin_reply_t *reply, char *err, size_t err_size) PROFAI_MUST_CHECK;
 
 /* Free a reply's messages and zero it; accepts a zeroed reply. */
 void admin_reply_free(admin_reply_t *reply);

@@ -94,8 +94,9 @@ s_help(void)
            "\n"
            "key commands:\n"
            "  keygen NAME [--dir DIR]\n"
-           "      new CURVE key pair for a broker, worker host or frontend: DIR/NAME (public,\n"
-           "      copy it to the broker's key directory) and DIR/NAME_secret (stays on the host)\n"
+           "      new CURVE key pair for a broker, worker host, frontend or operator: DIR/NAME\n"
+           "      (public, copy it to the broker's key directory) and DIR/NAME_secret (stays on\n"
+           "      the host)\n"
            "\n"
            "broker commands:\n");
     admin_cli_help(stdout);
@@ -122,6 +123,11 @@ s_help(void)
            "  -a, --admin ENDPOINT      the broker's admin socket (default: $PROFAI_ADMIN, else\n"
            "                            admin/endpoint in -c FILE or /etc/profai/broker.conf,\n"
            "                            else ipc:///run/profai/admin.sock)\n"
+           "  -k, --key FILE            a tcp:// admin socket: your key pair (NAME from\n"
+           "                            profaictl keygen NAME, or NAME_secret), listed in the\n"
+           "                            broker's curve/admins_dir (default: $PROFAI_ADMIN_KEY)\n"
+           "  -K, --broker-key FILE     a tcp:// admin socket: the broker's public certificate\n"
+           "                            (default: $PROFAI_ADMIN_BROKER_KEY)\n"
            "      --json                broker commands: JSON on stdout instead of tables\n"
            "      --watch               status, workers: redraw every second until Ctrl-C\n"
            "      --state S, --owner O, --limit N\n"
@@ -576,6 +582,8 @@ main(int argc, char **argv)
                                             {"owner", required_argument, NULL, 'O'},
                                             {"limit", required_argument, NULL, 'L'},
                                             {"dir", required_argument, NULL, 'D'},
+                                            {"key", required_argument, NULL, 'k'},
+                                            {"broker-key", required_argument, NULL, 'K'},
                                             {NULL, 0, NULL, 0}};
     admin_cli_options_t admin = {0};
     const char *dir = NULL;
@@ -584,10 +592,16 @@ main(int argc, char **argv)
     const char *database = NULL, *config_path = NULL;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":d:c:r:e:a:h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":d:c:r:e:a:k:K:h", options, NULL)) != -1) {
         switch (c) {
         case 'a':
             admin.admin = optarg;
+            break;
+        case 'k':
+            admin.key = optarg;
+            break;
+        case 'K':
+            admin.broker_key = optarg;
             break;
         case 'J':
             admin.json = true;
@@ -656,6 +670,8 @@ main(int argc, char **argv)
         admin.config_path = config_path;
         return admin_cli_run(&admin, nargs, args);
     }
+    if (admin.key != NULL || admin.broker_key != NULL)
+        return s_usage("--key and --broker-key are only for broker commands%s", "");
     const ctl_command_t *cmd = s_find(args[0], nargs > 1 ? args[1] : NULL);
     if (cmd == NULL) {
         char verbs[128] = "";
