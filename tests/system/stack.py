@@ -397,9 +397,9 @@ class Stack:
     # -- CURVE keys --
 
     def keygen(self, name: str, role: str | None = None) -> Path:
-        """A new key pair NAME under keys/secret/ (profaictl keygen); with role ("worker" or
-        "frontend") its public file is copied to that role's allow-list. The certificate's path
-        (what curve/certificate names)."""
+        """A new key pair NAME under keys/secret/ (profaictl keygen); with role ("worker",
+        "frontend" or "admin") its public file is copied to that role's allow-list. The
+        certificate's path (what curve/certificate names)."""
         cert = self.keys / "secret" / name
         if cert.exists():  # made in advance (_keys_init)
             if role is not None:
@@ -426,7 +426,7 @@ class Stack:
         return public, secret, self.broker_public
 
     def _keys_init(self) -> None:
-        for d in ("secret", "workers", "frontends", "broker"):
+        for d in ("secret", "workers", "frontends", "admins", "broker"):
             (self.keys / d).mkdir(parents=True, exist_ok=True)
         out = subprocess.run([str(BIN / "profaictl"), "keygen", "broker", "--dir",
                               str(self.keys / "broker")], capture_output=True, text=True)
@@ -481,7 +481,8 @@ class Stack:
         if self.broker is None or broker_keys:
             curve = {"curve": {"certificate": str(self.broker_cert),
                                "workers_dir": str(self.keys / "workers"),
-                               "frontends_dir": str(self.keys / "frontends")}} \
+                               "frontends_dir": str(self.keys / "frontends"),
+                               "admins_dir": str(self.keys / "admins")}} \
                 if self.curve else {}
             conf = self._write_conf("broker", {
                 "broker": {"endpoint": self.endpoint, **self._heartbeat_keys(), **broker_keys},
