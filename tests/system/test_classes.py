@@ -72,7 +72,7 @@ def sees(stack, token: str, course_id: str, word: str) -> bool:
 
 def test_students_see_only_courses_published_to_their_classes(stack):
     word = f"zq{uuid.uuid4().hex[:8]}"
-    course_id, _ = store_course(stack, "teacher", course_doc(word))
+    course_id, _ = store_course(stack, "teacher", course_doc(word), publish=False)
     alice, alice_token = student(stack)
     _, bob_token = student(stack)
     other_teacher = stack.create_token("teacher", f"teacher-{uuid.uuid4().hex[:8]}")

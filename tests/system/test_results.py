@@ -32,7 +32,7 @@ def test_results_of_a_course_and_a_class_as_json_and_csv(stack):
     doc = copy.deepcopy(QUIZ_DOC)
     # A title that a spreadsheet would run as a formula, with a comma and quotes in it.
     doc["title"] = '=HYPERLINK("x"), cells'
-    course_id, _ = store_course(stack, "teacher", doc)
+    course_id, _ = store_course(stack, "teacher", doc, publish=False)
     klass = make_class(stack, "Results 1")
     names = sorted(f"r{i}-{uuid.uuid4().hex[:6]}" for i in range(3))
     tokens = {}
@@ -129,8 +129,8 @@ def stack_name(stack) -> str:
 
 
 def test_a_student_sees_its_history_and_progress(stack):
-    one, _ = store_course(stack, "teacher", {**QUIZ_DOC, "title": "History one"})
-    two, _ = store_course(stack, "teacher", {**QUIZ_DOC, "title": "History two"})
+    one, _ = store_course(stack, "teacher", {**QUIZ_DOC, "title": "History one"}, publish=False)
+    two, _ = store_course(stack, "teacher", {**QUIZ_DOC, "title": "History two"}, publish=False)
     klass = make_class(stack, "History")
     _, token = student(stack)
     assert send(stack, "POST", f"{API}/classes/join", token=token,
