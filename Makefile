@@ -52,7 +52,9 @@ FRONTEND_SRC := frontend/main.c frontend/http.c frontend/http_reply.c frontend/h
                 frontend/cache.c $(FRONTEND_PURE_SRC) frontend/routes.c frontend/jobs.c \
                 frontend/courses.c frontend/quiz.c frontend/quiz_score.c frontend/error_http.c \
                 frontend/db_jobs.c frontend/db_courses.c frontend/db_quiz.c frontend/snippet.c \
-                frontend/ratelimit.c frontend/limits.c frontend/blob_sweep.c
+                frontend/ratelimit.c frontend/limits.c frontend/blob_sweep.c \
+                frontend/request_json.c frontend/visibility.c frontend/classes.c \
+                frontend/db_classes.c frontend/results.c frontend/db_results.c frontend/csv.c
 CTL_SRC      := profaictl/main.c profaictl/admin_cli.c profaictl/admin_client.c
 MIGRATIONS   := $(sort $(wildcard broker/migrations/*.sql))
 
@@ -141,6 +143,7 @@ $(B)/tests/test_http_path: $(B)/frontend/http_path.o
 $(B)/tests/test_routes: $(B)/frontend/routes.o
 $(B)/tests/test_quiz_score: $(B)/frontend/quiz_score.o $(B)/frontend/json_in.o
 $(B)/tests/test_snippet: $(B)/frontend/snippet.o
+$(B)/tests/test_csv: $(B)/frontend/csv.o
 $(B)/tests/test_multipart: $(B)/frontend/multipart.o
 $(B)/tests/test_json_in: $(B)/frontend/json_in.o
 $(B)/tests/test_course_check: $(B)/broker/course_check.o $(B)/frontend/json_in.o

@@ -572,6 +572,7 @@ class Bench:
         self.wait_succeeded(stack, 1, timeout=60)
         job_id, course_id = stack.query(
             "SELECT id::text, course_id::text FROM jobs WHERE state = 'succeeded'")[0]
+        stack.publish_to_students(course_id)  # students read published courses only
         paths = {"job": f"/api/v1/jobs/{job_id}", "course": f"/api/v1/courses/{course_id}"}
         tokens = {"job": teacher, "course": student}
         procs = []

@@ -4,6 +4,7 @@
 
 #include "api_common.h"
 #include "log.h"
+#include "visibility.h"
 
 #include <ctype.h>
 #include <glib.h>
@@ -15,8 +16,8 @@
 /* Search pages go this deep at most (offset cursors; docs/api.md 4.8). */
 #define COURSES_SEARCH_OFFSET_MAX 10000
 
-/* Cache keys of search answers: this, then "<limit>:<offset>:<q>". Every role sees the same
- * search answer, so the caller is not part of the key. */
+/* Cache keys of search answers: this, then "<viewer>:<limit>:<offset>:<q>", where viewer
+ * stands for the courses the caller sees (visibility_viewer_key). */
 #define COURSES_SEARCH_KEY "search:"
 
 /* ---------------------------------------------------------------- course cache */
@@ -40,6 +41,12 @@ s_forget_course(api_t *self, const char *id)
     }
     /* Any cached search may list it: they all go (searches are cached for seconds only), and
      * a search that read PostgreSQL before the deletion must not store its answer after it. */
+    courses_forget_searches(self);
+}
+
+void
+courses_forget_searches(api_t *self)
+{
     __atomic_add_fetch(&self->search_generation, 1, __ATOMIC_ACQ_REL);
     cache_remove_prefix(self->cache, COURSES_SEARCH_KEY);
 }
@@ -179,8 +186,10 @@ void
 courses_get(api_call_t *call)
 {
     cache_item_t *item = NULL;
-    db_status_t status = s_course_doc(call->api, route_text(call->route, "id"),
-                                      call->user->role != AUTH_ROLE_STUDENT, &item);
+    const char *id = route_text(call->route, "id");
+    db_status_t status = visibility_check(call->api, call->user, id);
+    if (status == DB_OK)
+        status = s_course_doc(call->api, id, call->user->role != AUTH_ROLE_STUDENT, &item);
     courses_reply_item(call->req, status, &item);
 }
 
@@ -317,7 +326,8 @@ courses_list(api_call_t *call)
                                .limit = (int)route_int(call->route, "limit"),
                                .owner_id_all = call->user->role == AUTH_ROLE_ADMIN,
                                .owner_id_own =
-                                   call->user->role == AUTH_ROLE_TEACHER ? call->user->id : NULL};
+                                   call->user->role == AUTH_ROLE_TEACHER ? call->user->id : NULL,
+                               .viewer_id = call->user->id};
     if (!s_cursor_take(route_text(call->route, "cursor"), &query, after_id, sizeof after_id)) {
         http_reply_problem(req, 400, NULL,
                            "cursor is not a next_cursor of this list (or of this search)");
@@ -327,12 +337,11 @@ courses_list(api_call_t *call)
      * thousands of students, and a search is the dearest read PostgreSQL serves. */
     char *key = NULL;
     unsigned generation = __atomic_load_n(&call->api->search_generation, __ATOMIC_ACQUIRE);
-    if (query.q != NULL && call->api->search_ttl_ms > 0) {
-        /* Who may see owner_id differs (db_course_query_t): students share one answer, a
-         * teacher has their own, admins one. */
-        const char *viewer = query.owner_id_all   ? "admin"
-                             : query.owner_id_own ? query.owner_id_own
-                                                  : "-";
+    char viewer[80];
+    if (query.q != NULL && call->api->search_ttl_ms > 0 &&
+        visibility_viewer_key(call->api, call->user, viewer, sizeof viewer) == 0) {
+        /* Who sees which course (and owner_id: db_course_query_t) differs: students with the
+         * same classes share one answer, a teacher has their own, admins one. */
         if (asprintf(&key, COURSES_SEARCH_KEY "%s:%d:%lld:%s", viewer, query.limit, query.offset,
                      query.q) < 0)
             key = NULL;

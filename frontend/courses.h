@@ -30,6 +30,10 @@ typedef enum { COURSES_QUIZ, COURSES_ANSWERS } courses_quiz_kind_t;
 db_status_t courses_quiz_item(api_t *api, const char *id, courses_quiz_kind_t kind,
                               cache_item_t **item) PROFAI_MUST_CHECK;
 
+/* Forget every cached search of this frontend, and keep any search under way from storing
+ * its answer (which courses a search finds has changed: a deletion, a publication). */
+void courses_forget_searches(api_t *api);
+
 /* Answer with a course item and release it, or the problem that status means. */
 void courses_reply_item(http_request_t *req, db_status_t status, cache_item_t **item);
 

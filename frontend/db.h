@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /* The oldest schema (highest migration number) this frontend works with. */
-#define DB_SCHEMA_VERSION 7
+#define DB_SCHEMA_VERSION 13
 
 typedef enum {
     DB_OK = 0,
@@ -123,6 +123,9 @@ typedef struct {
      * on the courses of this owner (a teacher's own uuid; NULL: none). */
     bool owner_id_all;
     const char *owner_id_own;
+    /* Whose list it is: only the courses this user sees (docs/api.md 2; every course when
+     * owner_id_all, the admin's view). */
+    const char *viewer_id;
 } db_course_query_t;
 
 /* One page of the course list (plain data but json, which the caller frees). */

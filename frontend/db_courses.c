@@ -63,15 +63,18 @@ db_course_exists(db_pool_t *self, const char *course_id)
 /* clang-format on */
 #define DB_COURSE_ITEM_COLUMNS 8
 
-/* Newest first, continuing after the keyset ($1 id, $2 microseconds) when $1 is not null. */
+/* Newest first, continuing after the keyset ($1 id, $2 microseconds) when $1 is not null; only
+ * the courses the viewer sees ($4 user, $5 admin: profai_course_visible, migration 011). */
 static const char s_sql_courses[] =
     "SELECT " DB_COURSE_ITEM " FROM courses c JOIN users u ON u.id = c.owner_id "
-    "WHERE $1::uuid IS NULL OR (c.created_at, c.id) < "
-    "('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $1::uuid) "
+    "WHERE ($1::uuid IS NULL OR (c.created_at, c.id) < "
+    "('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $1::uuid)) "
+    "AND profai_course_visible(c.owner_id, c.id, $4::uuid, $5::bool) "
     "ORDER BY c.created_at DESC, c.id DESC LIMIT $3::int";
 
 /* Full-text search (migration 002), in proportion to its page rather than to its matches:
- * the lessons matching the search (GIN index), only the newest DB_SEARCH_CANDIDATES of them
+ * the lessons matching the search (GIN index) of the courses the viewer sees ($4, $5:
+ * profai_course_visible, migration 011), only the newest DB_SEARCH_CANDIDATES of them
  * (by their course's age: a cheap top-N sort, no lesson read), ranked (an exact phrase first,
  * then cover density); the best lesson of each course, courses in that order; then the page's
  * snippets: ts_headline over the first DB_SEARCH_SNIPPET_CHARS characters of the best
@@ -84,7 +87,9 @@ static const char s_sql_search[] =
     "WITH q AS (SELECT profai_search_query($1) AS q, profai_phrase_query($1) AS p), "
     "cand AS (SELECT l.course_id, l.position, l.search, c.created_at "
     "         FROM course_lessons l JOIN courses c ON c.id = l.course_id, q "
-    "         WHERE l.search @@ q.q ORDER BY c.created_at DESC, l.course_id DESC, l.position "
+    "         WHERE l.search @@ q.q "
+    "         AND profai_course_visible(c.owner_id, c.id, $4::uuid, $5::bool) "
+    "         ORDER BY c.created_at DESC, l.course_id DESC, l.position "
     "         LIMIT " DB_SEARCH_CANDIDATES "), "
     "best AS (SELECT DISTINCT ON (b.course_id) b.course_id, b.position, b.created_at, "
     "                b.search @@ q.p AS phrase, ts_rank_cd(b.search, q.q) AS rank "
@@ -155,7 +160,9 @@ db_courses_json(db_pool_t *self, const db_course_query_t *query, db_course_page_
     /* One row more than asked tells whether another page follows. */
     snprintf(limit, sizeof limit, "%d", query->limit + 1);
     snprintf(second, sizeof second, "%lld", search ? query->offset : query->after_us);
-    const char *values[3];
+    const char *values[5];
+    values[3] = query->viewer_id;
+    values[4] = query->owner_id_all ? "true" : "false";
     if (search) {
         values[0] = query->q;
         values[1] = limit;
@@ -166,7 +173,7 @@ db_courses_json(db_pool_t *self, const db_course_query_t *query, db_course_page_
         values[2] = limit;
     }
     PGresult *res = NULL;
-    db_status_t status = db_query_prepared(self, search ? &s_stmt_search : &s_stmt_courses, NULL, 3,
+    db_status_t status = db_query_prepared(self, search ? &s_stmt_search : &s_stmt_courses, NULL, 5,
                                            values, NULL, NULL, PGRES_TUPLES_OK, &res);
     if (status != DB_OK)
         return status;

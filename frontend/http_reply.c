@@ -190,6 +190,8 @@ s_problem_kind(int status)
         return "payload-too-large";
     case 415:
         return "unsupported-media-type";
+    case 422:
+        return "unprocessable-content";
     case 429:
         return "too-many-requests";
     case 431:

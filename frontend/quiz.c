@@ -7,72 +7,24 @@
 #include "json_in.h"
 #include "log.h"
 #include "quiz_score.h"
+#include "request_json.h"
+#include "visibility.h"
 
 #include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Largest JSON request body (a quiz attempt), and how deep and big it may be. */
-#define QUIZ_BODY_MAX (64 * 1024)
-#define QUIZ_DEPTH_MAX 8
-#define QUIZ_VALUES_MAX 4096
-
 /* GET /api/v1/courses/{id}/quiz (docs/api.md 4.9). */
 void
 quiz_get(api_call_t *call)
 {
     cache_item_t *item = NULL;
-    db_status_t status =
-        courses_quiz_item(call->api, route_text(call->route, "id"), COURSES_QUIZ, &item);
+    const char *id = route_text(call->route, "id");
+    db_status_t status = visibility_check(call->api, call->user, id);
+    if (status == DB_OK)
+        status = courses_quiz_item(call->api, id, COURSES_QUIZ, &item);
     courses_reply_item(call->req, status, &item);
-}
-
-/* Read the attempt's JSON body (its media type was checked by the route table). Returns the
- * parsed document, or NULL with the answer sent. */
-static json_in_doc_t *
-s_read_json(api_t *self, http_request_t *req)
-{
-    long long length = http_content_length(req);
-    if (length > QUIZ_BODY_MAX) {
-        http_close_after(req);
-        http_reply_problem(req, 413, NULL, "the body is larger than %d bytes", QUIZ_BODY_MAX);
-        return NULL;
-    }
-    if (http_send_continue(req) != 0)
-        return NULL;
-    http_body_begin(req, self->body_timeout_ms);
-    http_buf_t body = {.max = QUIZ_BODY_MAX};
-    http_body_status_t status = http_body_read_all(req, &body);
-    json_in_doc_t *doc = NULL;
-    char err[256];
-    switch (status) {
-    case HTTP_BODY_OK: {
-        json_in_limits_t limits = {.max_depth = QUIZ_DEPTH_MAX, .max_values = QUIZ_VALUES_MAX};
-        doc = json_in_parse((const char *)body.data, body.len, &limits, err, sizeof err);
-        if (doc == NULL)
-            http_reply_problem(req, 400, NULL, "%s", err);
-        break;
-    }
-    case HTTP_BODY_TOO_LARGE:
-        http_close_after(req);
-        http_reply_problem(req, 413, NULL, "the body is larger than %d bytes", QUIZ_BODY_MAX);
-        break;
-    case HTTP_BODY_TIMEOUT:
-        http_close_after(req);
-        http_reply_problem(req, 408, NULL, "%s", http_body_timeout_reason(req));
-        break;
-    case HTTP_BODY_NOMEM:
-        http_close_after(req);
-        api_reply_unavailable(req, "memory for the request");
-        break;
-    default:
-        http_close_after(req);
-        http_reply_problem(req, 400, NULL, "the request body is malformed or ended early");
-        break;
-    }
-    http_buf_free(&body);
-    return doc;
 }
 
 /* Score a parsed attempt against the course's answer key, store it, answer 201. */
@@ -149,11 +101,13 @@ void
 quiz_attempt_submit(api_call_t *call)
 {
     const char *id = route_text(call->route, "id");
-    json_in_doc_t *doc = s_read_json(call->api, call->req);
+    json_in_doc_t *doc = request_json_read(call->api, call->req);
     if (doc == NULL)
         return;
     cache_item_t *key = NULL;
-    db_status_t status = courses_quiz_item(call->api, id, COURSES_ANSWERS, &key);
+    db_status_t status = visibility_check(call->api, call->user, id);
+    if (status == DB_OK)
+        status = courses_quiz_item(call->api, id, COURSES_ANSWERS, &key);
     if (status == DB_OK) {
         size_t len;
         const char *text = cache_item_data(key, &len);
@@ -172,9 +126,14 @@ quiz_attempts_list(api_call_t *call)
     char *json = NULL;
     size_t len = 0;
     bool privileged = call->user->role != AUTH_ROLE_STUDENT;
-    db_status_t status =
-        db_attempts_json(call->api->db, route_text(call->route, "id"), call->user->id,
-                         (int)route_int(call->route, "limit"),
+    const char *id = route_text(call->route, "id");
+    db_status_t status = visibility_check(call->api, call->user, id);
+    if (status != DB_OK) {
+        api_reply_not_ok(call->req, status, "course");
+        return;
+    }
+    status =
+        db_attempts_json(call->api->db, id, call->user->id, (int)route_int(call->route, "limit"),
                          quiz_reveal_from(call->api->quiz_max_attempts, privileged), &json, &len);
     api_reply_db_json(call->req, status, 200, json, len, "course");
 }

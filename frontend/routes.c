@@ -3,9 +3,11 @@
 
 #include "api_common.h"
 #include "api_metrics.h"
+#include "classes.h"
 #include "courses.h"
 #include "jobs.h"
 #include "quiz.h"
+#include "results.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -23,6 +25,18 @@
 #define ROUTES_XSTR(x) ROUTES_STR(x)
 /* A query value is read into a buffer this big before its own limit is applied. */
 #define ROUTES_READ_MAX 1024
+
+/* ?format= and ?table= of the results (docs/api.md 4.17). */
+static const char *const s_formats[] = {"json", "csv", NULL};
+static const char *const s_tables[] = {"students", "questions", NULL};
+#define ROUTES_FORMAT                                                                              \
+    {                                                                                              \
+        .name = "format", .type = ROUTE_PARAM_ENUM, .values = s_formats, .def = 0                  \
+    }
+#define ROUTES_TABLE                                                                               \
+    {                                                                                              \
+        .name = "table", .type = ROUTE_PARAM_ENUM, .values = s_tables, .def = 0                    \
+    }
 
 static const char *const s_upload_types[] = {"application/pdf", "multipart/form-data", NULL};
 static const char *const s_json_types[] = {"application/json", NULL};
@@ -65,6 +79,59 @@ const route_t route_table[] = {
     {ROUTE_POST, "/api/v1/courses/{id}/quiz/attempts", ROUTE_ROLES_ALL, NULL, s_json_types,
      "send the attempt as application/json",
      {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}}, quiz_attempt_submit, true, 0},
+    /* Classes, publishing, results, history (docs/api.md 4.15-4.18). */
+    {ROUTE_GET, "/api/v1/courses/{id}/lessons/{lesson}", ROUTE_ROLES_ALL, NULL, NULL, NULL,
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"},
+      {.name = "lesson", .type = ROUTE_PARAM_SEGMENT, .what = "lesson"}}, results_lesson_open,
+     true, 0},
+    {ROUTE_POST, "/api/v1/courses/{id}/classes/{class_id}", ROUTE_ROLES_STAFF,
+     "students may not publish courses", NULL, NULL,
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"},
+      {.name = "class_id", .type = ROUTE_PARAM_UUID, .what = "class"}}, classes_publish, true, 0},
+    {ROUTE_DELETE, "/api/v1/courses/{id}/classes/{class_id}", ROUTE_ROLES_STAFF,
+     "students may not unpublish courses", NULL, NULL,
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"},
+      {.name = "class_id", .type = ROUTE_PARAM_UUID, .what = "class"}}, classes_unpublish, true,
+     0},
+    {ROUTE_GET, "/api/v1/courses/{id}/classes", ROUTE_ROLES_STAFF,
+     "students may not see where a course is published", NULL, NULL,
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}}, classes_of_course, true, 0},
+    {ROUTE_GET, "/api/v1/courses/{id}/results", ROUTE_ROLES_STAFF, "students may not see results",
+     NULL, NULL, {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}, ROUTES_FORMAT,
+     ROUTES_TABLE}, results_course, true, 0},
+    {ROUTE_POST, "/api/v1/classes", ROUTE_ROLES_STAFF, "students may not create classes",
+     s_json_types, "send the class as application/json", {{0}}, classes_create, true, 0},
+    {ROUTE_GET, "/api/v1/classes", ROUTE_ROLES_ALL, NULL, NULL, NULL, {ROUTES_LIMIT},
+     classes_list, true, 0},
+    {ROUTE_POST, "/api/v1/classes/join", ROUTE_ROLE(AUTH_ROLE_STUDENT),
+     "only students join classes", s_json_types, "send the code as application/json", {{0}},
+     classes_join, true, 0},
+    {ROUTE_GET, "/api/v1/classes/{id}", ROUTE_ROLES_ALL, NULL, NULL, NULL,
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "class"}}, classes_get, true, 0},
+    {ROUTE_PATCH, "/api/v1/classes/{id}", ROUTE_ROLES_STAFF, "students may not rename classes",
+     s_json_types, "send the class as application/json",
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "class"}}, classes_rename, true, 0},
+    {ROUTE_DELETE, "/api/v1/classes/{id}", ROUTE_ROLES_STAFF, "students may not delete classes",
+     NULL, NULL, {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "class"}}, classes_delete,
+     true, 0},
+    {ROUTE_POST, "/api/v1/classes/{id}/join-code", ROUTE_ROLES_STAFF,
+     "students may not change join codes", NULL, NULL,
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "class"}}, classes_rotate_code, true, 0},
+    {ROUTE_POST, "/api/v1/classes/{id}/students", ROUTE_ROLES_STAFF,
+     "students may not enrol students", s_json_types, "send the student as application/json",
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "class"}}, classes_enrol, true, 0},
+    {ROUTE_DELETE, "/api/v1/classes/{id}/students/{user_id}", ROUTE_ROLES_STAFF,
+     "students may not remove students", NULL, NULL,
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "class"},
+      {.name = "user_id", .type = ROUTE_PARAM_UUID, .what = "student"}}, classes_unenrol, true,
+     0},
+    {ROUTE_GET, "/api/v1/classes/{id}/results", ROUTE_ROLES_STAFF, "students may not see results",
+     NULL, NULL, {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "class"}, ROUTES_FORMAT,
+     ROUTES_TABLE}, results_class, true, 0},
+    {ROUTE_GET, "/api/v1/me/attempts", ROUTE_ROLES_ALL, NULL, NULL, NULL, {ROUTES_LIMIT},
+     results_my_attempts, true, 0},
+    {ROUTE_GET, "/api/v1/me/progress", ROUTE_ROLES_ALL, NULL, NULL, NULL, {{0}},
+     results_my_progress, true, 0},
     {ROUTE_GET, "/healthz", 0, NULL, NULL, NULL, {{0}}, api_health, true, 0},
     {ROUTE_GET, "/livez", 0, NULL, NULL, NULL, {{0}}, api_live, false, 0},
     {ROUTE_GET, "/readyz", 0, NULL, NULL, NULL, {{0}}, api_ready, false, 0},
@@ -89,6 +156,8 @@ s_method_bit(const char *method)
         return ROUTE_POST;
     if (strcmp(method, "DELETE") == 0)
         return ROUTE_DELETE;
+    if (strcmp(method, "PATCH") == 0)
+        return ROUTE_PATCH;
     return 0;
 }
 
@@ -143,9 +212,20 @@ route_match(const route_request_t *request, route_result_t *result)
         return false;
     }
     result->status = 405;
-    snprintf(result->headers, sizeof result->headers, "Allow: %s%s%s\r\n",
-             allowed & ROUTE_GET ? "GET, HEAD" : "", allowed & ROUTE_POST ? ", POST" : "",
-             allowed & ROUTE_DELETE ? ", DELETE" : "");
+    /* The first method named has no comma before it (a route may have no GET). */
+    char list[48] = "";
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{ROUTE_GET, "GET, HEAD"},
+                 {ROUTE_POST, "POST"},
+                 {ROUTE_DELETE, "DELETE"},
+                 {ROUTE_PATCH, "PATCH"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (allowed & names[i].bit)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? ", " : "",
+                     names[i].name);
+    snprintf(result->headers, sizeof result->headers, "Allow: %s\r\n", list);
     snprintf(result->detail, sizeof result->detail, "%.200s is not allowed here", request->method);
     return false;
 }
@@ -198,6 +278,27 @@ s_check_uuid(const route_param_t *param, const char *at, size_t len, route_value
         }
     }
     /* An id that cannot exist is just not found. */
+    value->text[0] = '\0';
+    result->status = 404;
+    snprintf(result->detail, sizeof result->detail, "no %s with this id", param->what);
+    return false;
+}
+
+/* A path segment as a name (a lesson id): [A-Za-z0-9_.:-], 1-64 bytes; else not found. */
+static bool
+s_check_segment(const route_param_t *param, const char *at, size_t len, route_value_t *value,
+                route_result_t *result)
+{
+    bool ok = len >= 1 && len <= 64;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = isalnum((unsigned char)at[i]) || strchr("_.:-", at[i]) != NULL;
+    if (ok) {
+        memcpy(value->text, at, len);
+        value->text[len] = '\0';
+        value->len = len;
+        value->present = true;
+        return true;
+    }
     value->text[0] = '\0';
     result->status = 404;
     snprintf(result->detail, sizeof result->detail, "no %s with this id", param->what);
@@ -303,10 +404,14 @@ route_check(const route_request_t *request, auth_role_t role, route_result_t *re
     size_t segment = 0;
     for (size_t i = 0; i < ROUTE_PARAMS_MAX && route->params[i].type != ROUTE_PARAM_NONE; i++) {
         const route_param_t *param = &route->params[i];
-        if (param->type != ROUTE_PARAM_UUID)
+        if (param->type != ROUTE_PARAM_UUID && param->type != ROUTE_PARAM_SEGMENT)
             continue;
-        if (!s_check_uuid(param, result->segments[segment].at, result->segments[segment].len,
-                          &result->values[i], result))
+        bool ok = param->type == ROUTE_PARAM_UUID
+                      ? s_check_uuid(param, result->segments[segment].at,
+                                     result->segments[segment].len, &result->values[i], result)
+                      : s_check_segment(param, result->segments[segment].at,
+                                        result->segments[segment].len, &result->values[i], result);
+        if (!ok)
             return false;
         segment++;
     }
@@ -323,7 +428,7 @@ route_check(const route_request_t *request, auth_role_t role, route_result_t *re
     for (size_t i = 0; i < ROUTE_PARAMS_MAX && route->params[i].type != ROUTE_PARAM_NONE; i++) {
         const route_param_t *param = &route->params[i];
         route_value_t *value = &result->values[i];
-        if (param->type == ROUTE_PARAM_UUID)
+        if (param->type == ROUTE_PARAM_UUID || param->type == ROUTE_PARAM_SEGMENT)
             continue;
         assert(param->type == ROUTE_PARAM_INT || param->max <= ROUTE_TEXT_MAX);
         int n = -1;
@@ -343,6 +448,7 @@ route_check(const route_request_t *request, auth_role_t role, route_result_t *re
             break;
         case ROUTE_PARAM_NONE:
         case ROUTE_PARAM_UUID:
+        case ROUTE_PARAM_SEGMENT:
             abort(); /* not reached */
         }
         if (!ok)
@@ -382,7 +488,8 @@ route_each_listed(void (*fn)(void *arg, const char *method, const char *pattern)
     static const struct {
         unsigned bit;
         const char *name;
-    } methods[] = {{ROUTE_GET, "GET"}, {ROUTE_POST, "POST"}, {ROUTE_DELETE, "DELETE"}};
+    } methods[] = {
+        {ROUTE_GET, "GET"}, {ROUTE_POST, "POST"}, {ROUTE_DELETE, "DELETE"}, {ROUTE_PATCH, "PATCH"}};
     for (size_t i = 0; i < route_count; i++) {
         if (!route_table[i].listed)
             continue;

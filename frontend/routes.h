@@ -37,6 +37,7 @@ enum {
     ROUTE_GET = 1 << 0,
     ROUTE_POST = 1 << 1,
     ROUTE_DELETE = 1 << 2,
+    ROUTE_PATCH = 1 << 3,
     ROUTE_ANY = 0xff,
 };
 
@@ -52,6 +53,7 @@ typedef enum {
     ROUTE_PARAM_INT,      /* query: decimal digits, min..max; def when absent */
     ROUTE_PARAM_TEXT,     /* query: UTF-8 without control characters, at most max bytes */
     ROUTE_PARAM_ENUM,     /* query: one of values; route_int gives its index, def when absent */
+    ROUTE_PARAM_SEGMENT,  /* path: a name of [A-Za-z0-9_.:-], 1-64 bytes (a lesson id) */
 } route_param_type_t;
 
 /* Longest text a parameter may be declared to take (bytes). */

@@ -386,6 +386,25 @@ async function phoneTour(browser, courseId, jobHref) {
     return score;
 }
 
+// ------------------------------------------------------------------ publishing
+
+// A course is a draft until it is published to a class (docs/api.md 4.15, 4.16): the teacher
+// makes a class, the student joins it by its code, the teacher publishes the course to it.
+// Through the API, which is what this run needs; the page's own class screens are not driven
+// here.
+async function publishToStudent(courseId) {
+    const call = async (method, path, token, body) => {
+        const r = await fetch(BASE + path, { method, headers: { Authorization: `Bearer ${token}`,
+            'Content-Type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+        if (!r.ok)
+            check(false, `${method} ${path}: ${r.status} ${await r.text()}`);
+        return r.status === 204 ? null : r.json();
+    };
+    const klass = await call('POST', '/api/v1/classes', TEACHER, { name: 'Browser class' });
+    await call('POST', '/api/v1/classes/join', STUDENT, { code: klass.join_code });
+    await call('POST', `/api/v1/courses/${courseId}/classes/${klass.id}`, TEACHER);
+}
+
 // ------------------------------------------------------------------ main
 
 async function main() {
@@ -411,6 +430,7 @@ async function main() {
         const { courseId, jobHref, seen } = await teacherUploads(page);
         log('teacher: course', courseId, 'opened after', seen.length, 'progress values');
         await context.close();
+        await publishToStudent(courseId);
 
         // The student is another person: another browser context, nothing shared.
         const studentContext = await browser.newContext({ viewport: DESKTOP });

@@ -630,6 +630,10 @@ class Stack:
         out = self.profaictl("token", "create", "--role", role, name)
         if out.returncode != 0:
             raise StackError(f"profaictl token create failed:\n{out.stdout}{out.stderr}")
+        if role == "student":  # see publish_to_students
+            self.query("INSERT INTO class_members (class_id, user_id) SELECT k.id, u.id "
+                       "FROM classes k, users u WHERE k.name = 'every student' AND u.name = %s "
+                       "ON CONFLICT DO NOTHING RETURNING 1", name)
         return parse_token(out.stdout)
 
     def token(self, role: str) -> str:
@@ -695,6 +699,10 @@ class Stack:
 
     def get_course(self, course_id: str, frontend: Frontend | None = None,
                    token: str | None = "student") -> dict:
+        """The course as `token` reads it; as a student, once the course is published to the
+        stack's students (publish_to_students: students see only published courses)."""
+        if token == "student":
+            self.publish_to_students(course_id)
         r = self.get(f"{API}/courses/{course_id}", token=token, frontend=frontend)
         if r.status_code != 200:
             raise StackError(f"GET course {course_id} answered {r.status_code}: {r.text[:500]}")
@@ -733,6 +741,27 @@ class Stack:
         with self.db().cursor() as cur:
             cur.execute(sql, params)
             return cur.fetchall()
+
+    def publish_to_students(self, course_id: str) -> None:
+        """Let every student see a course (docs/api.md 2): enrol them all in one class of the
+        course's owner (the same for all its courses, so that publishing another course does
+        not change which classes a student has) and publish the course to it, as the API would (test_classes.py drives
+        the API itself; this is for tests about other things). Students made later with
+        create_token join these classes too."""
+        self.token("student")
+        with self.db().cursor() as cur:
+            cur.execute(
+                "WITH c AS (SELECT owner_id FROM courses WHERE id = %s), "
+                "k AS (INSERT INTO classes (owner_id, name, join_code) "
+                "      SELECT owner_id, 'every student', "
+                "      translate(upper(substr(md5(owner_id::text), 1, 10)), '01', 'GH') FROM c "
+                "      ON CONFLICT (join_code) DO UPDATE SET name = excluded.name "
+                "      RETURNING id), "
+                "m AS (INSERT INTO class_members (class_id, user_id) "
+                "      SELECT k.id, u.id FROM k, users u WHERE u.role = 'student' "
+                "      ON CONFLICT DO NOTHING) "
+                "INSERT INTO class_courses (class_id, course_id) SELECT k.id, %s FROM k "
+                "ON CONFLICT DO NOTHING", (course_id, course_id))
 
     def job_row(self, job_id: str) -> dict:
         with self.db().cursor() as cur:

@@ -109,8 +109,11 @@ def build_courses(stack: Stack, outdir: Path, specs: list) -> dict:
     for n, (title, chapters) in enumerate(specs):
         pdf = write_course_pdf(outdir / f"course{n}.pdf", title, chapters, seed=n)
         jobs[title] = stack.submit(pdf, title)
-    return {title: stack.wait_job(job_id, timeout=90)["course_id"]
-            for title, job_id in jobs.items()}
+    ids = {title: stack.wait_job(job_id, timeout=90)["course_id"]
+           for title, job_id in jobs.items()}
+    for course_id in ids.values():
+        stack.publish_to_students(course_id)  # students see published courses only
+    return ids
 
 
 # ---- HTTP helpers ----------------------------------------------------------------------------
@@ -274,9 +277,11 @@ QUIZ_DOC = {
 }
 
 
-def store_course(stack: Stack, owner_token_role: str, doc: dict) -> tuple[str, str]:
+def store_course(stack: Stack, owner_token_role: str, doc: dict,
+                 publish: bool = True) -> tuple[str, str]:
     """A course with a known answer key, stored as the broker stores a worker's result (a
-    succeeded job, then INSERT INTO courses); (course id, job id)."""
+    succeeded job, then INSERT INTO courses); (course id, job id). Published to every student
+    that exists now (stack.publish_to_students) unless publish is false (a draft)."""
     job_id = stack.submit(write_course_pdf(stack.outdir / "stored.pdf", doc["title"],
                                            topic_chapters("stored"), seed=9),
                           doc["title"], token=owner_token_role)
@@ -291,6 +296,8 @@ def store_course(stack: Stack, owner_token_role: str, doc: dict) -> tuple[str, s
                     "VALUES (%s, %s, %s, %s, %s)",
                     (course_id, job_id, owner, doc["title"], psycopg2.extras.Json(doc)))
         cur.execute("UPDATE jobs SET course_id = %s WHERE id = %s", (course_id, job_id))
+    if publish:
+        stack.publish_to_students(course_id)
     return course_id, job_id
 
 

@@ -819,7 +819,15 @@ def test_course_is_served_with_id_and_job_id_first(http, db, user_ids):
                     (course_id, job_id, user_ids["alice"], "Physics", psycopg2.extras.Json(doc)))
         cur.execute("UPDATE jobs SET state = 'succeeded', course_id = %s, progress = 100, "
                     "stage = 'done', finished_at = now() WHERE id = %s", (course_id, job_id))
-    for who in ("sam", "alice", "bob", "root"):
+        # Published to a class of alice's with sam in it (issue 14: students see published
+        # courses only, teachers their own: bob does not see it).
+        cur.execute("WITH k AS (INSERT INTO classes (owner_id, name, join_code) "
+                    "VALUES (%s, 'physics', 'PHYSICS234') RETURNING id), "
+                    "m AS (INSERT INTO class_members SELECT k.id, %s FROM k) "
+                    "INSERT INTO class_courses SELECT k.id, %s FROM k",
+                    (user_ids["alice"], user_ids["sam"], course_id))
+    assert_problem(http.get(f"{API}/courses/{course_id}", as_="bob"), 404, "not-found")
+    for who in ("sam", "alice", "root"):
         r = http.get(f"{API}/courses/{course_id}", as_=who)
         assert r.status_code == 200, r.text
         assert r.text.startswith(f'{{"id":"{course_id}","job_id":"{job_id}",')

@@ -497,7 +497,8 @@ def test_api_error_statuses(make_stack, outdir):
     problem(s.get(f"{API}/jobs/{job['job_id']}", token="not-a-token"), 401, "unauthorized")
     problem(s.post_job(Path(pdf), "x", token="pai_" + "A" * 43), 401, "unauthorized")
 
-    # 403: students read courses but may not upload or see jobs.
+    # 403: students read (published) courses but may not upload or see jobs.
+    s.publish_to_students(job["course_id"])
     problem(s.post_job(Path(pdf), "x", token="student"), 403, "forbidden")
     problem(s.get(f"{API}/jobs/{job['job_id']}", token="student"), 403, "forbidden")
     assert s.get(f"{API}/courses/{job['course_id']}", token="student").status_code == 200

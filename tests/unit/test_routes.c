@@ -46,6 +46,23 @@ STUB(api_live)
 STUB(api_ready)
 STUB(api_metrics)
 STUB(api_static)
+STUB(classes_create)
+STUB(classes_list)
+STUB(classes_join)
+STUB(classes_get)
+STUB(classes_rename)
+STUB(classes_delete)
+STUB(classes_rotate_code)
+STUB(classes_enrol)
+STUB(classes_unenrol)
+STUB(classes_publish)
+STUB(classes_unpublish)
+STUB(classes_of_course)
+STUB(results_course)
+STUB(results_class)
+STUB(results_my_attempts)
+STUB(results_my_progress)
+STUB(results_lesson_open)
 
 /* ================================================================ fake requests */
 
@@ -181,6 +198,26 @@ test_wrong_method_is_405_with_allow(void **state)
     assert_int_equal(s_run("PATCH", "/api/v1/courses/" ID "/quiz/attempts", AUTH_ROLE_ADMIN, NULL),
                      405);
     assert_string_equal(s_result.headers, "Allow: GET, HEAD, POST\r\n");
+    /* A route without GET names its first method without a comma before it. */
+    assert_int_equal(s_run("GET", "/api/v1/classes/" ID "/join-code", AUTH_ROLE_ADMIN, NULL), 405);
+    assert_string_equal(s_result.headers, "Allow: POST\r\n");
+    assert_int_equal(s_run("PUT", "/api/v1/classes/" ID, AUTH_ROLE_ADMIN, NULL), 405);
+    assert_string_equal(s_result.headers, "Allow: GET, HEAD, DELETE, PATCH\r\n");
+    fake_t json = {.content_type = "application/json"};
+    assert_int_equal(s_run("PATCH", "/api/v1/classes/" ID, AUTH_ROLE_TEACHER, &json), 0);
+    assert_string_equal(s_called, "classes_rename");
+    assert_int_equal(s_run("PATCH", "/api/v1/classes/" ID, AUTH_ROLE_STUDENT, &json), 403);
+    /* A lesson id is a name segment: anything else is not found. */
+    assert_int_equal(s_run("GET", "/api/v1/courses/" ID "/lessons/l12", AUTH_ROLE_STUDENT, NULL),
+                     0);
+    assert_string_equal(s_called, "results_lesson_open");
+    assert_string_equal(route_text(&s_result, "lesson"), "l12");
+    assert_int_equal(s_run("GET", "/api/v1/courses/" ID "/lessons/a b", AUTH_ROLE_STUDENT, NULL),
+                     404);
+    assert_string_equal(s_result.detail, "no lesson with this id");
+    assert_int_equal(s_run("POST", "/api/v1/classes/join", AUTH_ROLE_TEACHER, &json), 403);
+    assert_int_equal(s_run("POST", "/api/v1/classes/join", AUTH_ROLE_STUDENT, &json), 0);
+    assert_string_equal(s_called, "classes_join");
     assert_int_equal(s_run("DELETE", "/api/v1/courses/" ID "/quiz", AUTH_ROLE_ADMIN, NULL), 405);
     assert_string_equal(s_result.headers, "Allow: GET, HEAD\r\n");
 }
@@ -404,14 +441,14 @@ s_collect(void *arg, const char *method, const char *pattern)
 {
     char *out = arg;
     size_t len = strlen(out);
-    snprintf(out + len, 1024 - len, "%s%s %s", len ? "," : "", method, pattern);
+    snprintf(out + len, 4096 - len, "%s%s %s", len ? "," : "", method, pattern);
 }
 
 static void
 test_index_lists_the_table(void **state)
 {
     (void)state;
-    char list[1024] = "";
+    char list[4096] = "";
     route_each_listed(s_collect, list);
     assert_string_equal(list, "GET /api/v1/jobs,POST /api/v1/jobs,GET /api/v1/jobs/{id},"
                               "GET /api/v1/jobs/{id}/events,"
@@ -419,7 +456,18 @@ test_index_lists_the_table(void **state)
                               "GET /api/v1/courses/{id},DELETE /api/v1/courses/{id},"
                               "GET /api/v1/courses/{id}/quiz,"
                               "GET /api/v1/courses/{id}/quiz/attempts,"
-                              "POST /api/v1/courses/{id}/quiz/attempts,GET /healthz");
+                              "POST /api/v1/courses/{id}/quiz/attempts,"
+                              "GET /api/v1/courses/{id}/lessons/{lesson},"
+                              "POST /api/v1/courses/{id}/classes/{class_id},"
+                              "DELETE /api/v1/courses/{id}/classes/{class_id},"
+                              "GET /api/v1/courses/{id}/classes,GET /api/v1/courses/{id}/results,"
+                              "POST /api/v1/classes,GET /api/v1/classes,POST /api/v1/classes/join,"
+                              "GET /api/v1/classes/{id},PATCH /api/v1/classes/{id},"
+                              "DELETE /api/v1/classes/{id},POST /api/v1/classes/{id}/join-code,"
+                              "POST /api/v1/classes/{id}/students,"
+                              "DELETE /api/v1/classes/{id}/students/{user_id},"
+                              "GET /api/v1/classes/{id}/results,GET /api/v1/me/attempts,"
+                              "GET /api/v1/me/progress,GET /healthz");
 }
 
 /* Every declared text limit fits the value buffer. */
