@@ -23,9 +23,10 @@ void
 quiz_get(api_call_t *call)
 {
     cache_item_t *item = NULL;
+    bool stale = false;
     db_status_t status =
-        courses_quiz_item(call->api, route_text(call->route, "id"), COURSES_QUIZ, &item);
-    courses_reply_item(call->req, status, &item);
+        courses_quiz_item(call->api, route_text(call->route, "id"), COURSES_QUIZ, &item, &stale);
+    courses_reply_item(call->req, status, &item, stale);
 }
 
 /* Read the attempt's JSON body (its media type was checked by the route table). Returns the
@@ -153,7 +154,10 @@ quiz_attempt_submit(api_call_t *call)
     if (doc == NULL)
         return;
     cache_item_t *key = NULL;
-    db_status_t status = courses_quiz_item(call->api, id, COURSES_ANSWERS, &key);
+    /* The answer key never changes: a replica's copy scores as well (the attempt itself is
+     * stored on the primary, which checks that the course still exists). */
+    bool stale = false;
+    db_status_t status = courses_quiz_item(call->api, id, COURSES_ANSWERS, &key, &stale);
     if (status == DB_OK) {
         size_t len;
         const char *text = cache_item_data(key, &len);
