@@ -14,6 +14,8 @@ Each test prints jobs accepted, completed and lost.
 
 from __future__ import annotations
 
+import json
+
 import msgpack
 import pytest
 
@@ -142,3 +144,41 @@ def test_another_major_is_refused_clearly_and_loses_nothing(versions_stack, repo
         alien.close()
         if good is not None:
             good.close()
+
+
+def test_a_worker_vm_is_drained_and_upgraded_while_jobs_flow(make_stack, outdir, report):
+    """The procedure of docs/operations.md "Rolling upgrades" for one worker VM: drain each of
+    its slots (profaictl drain), wait until none is busy, stop it, start the new release,
+    while jobs keep coming. No job is cut short (every job runs once) and none is lost."""
+    s = make_stack()
+    s.start_broker()
+    old_vm = s.add_worker(page_delay_ms=100, concurrency=2)
+    other_vm = s.add_worker(page_delay_ms=100, concurrency=2)
+    s.add_frontend()
+    s.wait_healthy(workers=4)
+    pdf = make_plain_pdf(outdir / "flow.pdf", pages=6).path
+    jobs = [s.submit(pdf, f"Flow {i}") for i in range(8)]
+
+    def slots_of(vm):
+        rows = json.loads(s.admin("--json", "workers").stdout)
+        return [w for w in rows if w.get("pid") == vm.pid]
+    wait_for("the old VM busy", lambda: any(w["state"] == "busy" for w in slots_of(old_vm)), 30)
+    for slot in slots_of(old_vm):
+        out = s.admin("drain", slot["name"])
+        assert out.returncode == 0, out.stderr
+    jobs += [s.submit(pdf, f"During drain {i}") for i in range(4)]
+    wait_for("the old VM's slots idle and draining",
+             lambda: all(w["draining"] and w["state"] != "busy" for w in slots_of(old_vm)), 60,
+             interval=0.2)
+    assert old_vm.stop() == 0  # nothing left to wait for: it exits at once
+    s.add_worker(page_delay_ms=100, concurrency=2)  # the upgraded release on the same VM
+    jobs += [s.submit(pdf, f"After upgrade {i}") for i in range(4)]
+    for j in jobs:
+        s.wait_job(j, timeout=120)
+    rows = [s.job_row(j) for j in jobs]
+    done = sum(r["state"] == "succeeded" for r in rows)
+    rerun = [j for j, r in zip(jobs, rows) if r["attempts"] != 1]
+    report(f"drain and upgrade: jobs accepted {len(jobs)}, completed {done}, "
+           f"lost {len(jobs) - done}, run twice {len(rerun)}")
+    assert done == len(jobs) and rerun == []
+    assert other_vm.alive
