@@ -129,8 +129,22 @@ def test_reads_go_to_the_replica_survive_the_primary_and_leave_a_lagging_replica
             return marked(r) and second in [c["id"] for c in r.json()["courses"]]
         wait_for("the replica back, with the new course", replica_with_second, 20,
                  interval=0.2, on_timeout=lambda: fe.process.tail())
+        # 5. The standby stops: every read is answered by the primary at once (a read that
+        # fails on the standby is asked of the primary), never a 503.
+        standby.stop()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 2:
+            for kind, path in reads.items():
+                r = s.get(path, token="student")
+                assert r.status_code == 200, f"{kind} with the standby down: {r.status_code}"
+                assert not marked(r), f"{kind} marked although the standby is down"
+        assert "the replica does not answer" in fe.process.log_text()
         report(f"replica: {down_reads} reads answered by the standby while the primary was "
-               f"down; reads left it when it lagged and came back after")
+               f"down; reads left it when it lagged, came back after, and went to the primary "
+               f"while it was stopped")
+    except BaseException:
+        print(f"\n==== component logs ({s.outdir}) ====\n{s.log_tails(60)}")
+        raise
     finally:
         if not primary.running():
             primary.start()
