@@ -5,6 +5,7 @@
 
 #include "db_query.h"
 #include "log.h"
+#include "replica_lag.h"
 
 #include <czmq.h> /* zclock_mono: the monotonic clock, in ms */
 #include <libpq-fe.h>
@@ -14,15 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* Primary WAL positions remembered, one per check: a replica that has replayed none of them
- * lags by more than this many checks (and far more than any sensible max_lag_ms). */
-#define DB_REPLICA_SAMPLES 128
-
-typedef struct {
-    int64_t at_ms; /* monotonic: when the primary was at lsn */
-    uint64_t lsn;
-} s_sample_t;
 
 struct db_replica_t {
     db_pool_t *primary; /* borrowed */
@@ -38,8 +30,7 @@ struct db_replica_t {
     long long lag_ms;
     unsigned long long reads_replica, reads_primary;
     /* The checker thread's own. */
-    s_sample_t samples[DB_REPLICA_SAMPLES];
-    int nsamples, next_sample;
+    replica_lag_t lag;
     PGconn *primary_conn, *replica_conn;
     bool logged_state; /* the thread logged where reads go at least once */
     bool to_replica;   /* ...and that was it */
@@ -47,18 +38,6 @@ struct db_replica_t {
 };
 
 /* ---------------------------------------------------------------- the checker */
-
-/* "16/B374D848" (pg_lsn as text) as a number; false when it is not one. */
-static bool
-s_lsn_parse(const char *text, uint64_t *lsn)
-{
-    unsigned int hi = 0, lo = 0;
-    char tail;
-    if (text == NULL || sscanf(text, "%X/%X%c", &hi, &lo, &tail) != 2)
-        return false;
-    *lsn = ((uint64_t)hi << 32) | lo;
-    return true;
-}
 
 /* A working connection in *conn (made anew when it is broken), or false. */
 static bool
@@ -88,19 +67,6 @@ s_probe(db_pool_t *pool, PGconn **conn, const char *sql)
     return NULL;
 }
 
-/* The lag of a replica that has replayed up to `replayed`, now: the age of the newest sample
- * it has reached (0 when it reached the one just taken), -1 when it has reached none. */
-static long long
-s_lag(db_replica_t *self, uint64_t replayed, int64_t now)
-{
-    for (int i = 0; i < self->nsamples; i++) {
-        int at = (self->next_sample - 1 - i + DB_REPLICA_SAMPLES) % DB_REPLICA_SAMPLES;
-        if (self->samples[at].lsn <= replayed)
-            return i == 0 ? 0 : now - self->samples[at].at_ms;
-    }
-    return -1;
-}
-
 /* One check: the primary's position first, then the replica's (so that a replica that keeps
  * up is at or past the position just read). */
 static void
@@ -114,12 +80,9 @@ s_check(db_replica_t *self)
                             "CASE WHEN pg_is_in_recovery() THEN NULL "
                             "ELSE pg_current_wal_lsn()::text END");
     uint64_t lsn = 0;
-    if (res != NULL && !PQgetisnull(res, 0, 1) && s_lsn_parse(PQgetvalue(res, 0, 1), &lsn)) {
+    if (res != NULL && !PQgetisnull(res, 0, 1) && replica_lsn_parse(PQgetvalue(res, 0, 1), &lsn)) {
         primary_up = true;
-        self->samples[self->next_sample] = (s_sample_t){.at_ms = now, .lsn = lsn};
-        self->next_sample = (self->next_sample + 1) % DB_REPLICA_SAMPLES;
-        if (self->nsamples < DB_REPLICA_SAMPLES)
-            self->nsamples++;
+        replica_lag_sample(&self->lag, now, lsn);
     }
     PQclear(res);
     res = s_probe(self->pool, &self->replica_conn,
@@ -130,8 +93,8 @@ s_check(db_replica_t *self)
         uint64_t replayed = 0;
         if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
             lag = 0; /* not (or no longer) a standby: nothing to lag behind */
-        else if (primary_up && s_lsn_parse(PQgetvalue(res, 0, 1), &replayed))
-            lag = s_lag(self, replayed, now);
+        else if (primary_up && replica_lsn_parse(PQgetvalue(res, 0, 1), &replayed))
+            lag = replica_lag_ms(&self->lag, replayed, now);
     }
     PQclear(res);
     pthread_mutex_lock(&self->lock);
@@ -178,7 +141,7 @@ s_log_move(db_replica_t *self)
     else
         log_warn("reads go to the primary: the replica lags %s%lld ms (at most %d)",
                  lag < 0 ? "more than " : "",
-                 lag < 0 ? (long long)DB_REPLICA_SAMPLES * self->check_interval_ms : lag,
+                 lag < 0 ? (long long)REPLICA_LAG_SAMPLES * self->check_interval_ms : lag,
                  self->max_lag_ms);
 }
 
@@ -213,6 +176,7 @@ db_replica_new(db_pool_t *primary, const db_replica_config_t *cfg)
     self->max_lag_ms = cfg->max_lag_ms;
     self->check_interval_ms = cfg->check_interval_ms;
     self->lag_ms = -1;
+    replica_lag_init(&self->lag);
     self->pool = db_pool_new(cfg->conninfo, cfg->pool_size, cfg->acquire_timeout_ms);
     if (self->pool == NULL) {
         free(self);

@@ -4,12 +4,8 @@
  * lags the primary every check interval, and the rule that sends each read-only statement to
  * the replica or to the primary.
  *
- * The lag is measured by comparing positions in the WAL, not clocks: every check reads the
- * primary's pg_current_wal_lsn() and remembers when; the replica has everything the primary
- * committed before time t when its pg_last_wal_replay_lsn() has reached the position read at t.
- * So the lag is the age of the newest remembered position the replica has replayed (0 when it
- * has replayed the one just read). An idle primary gives lag 0, a replica whose replay is
- * paused lags by the time since the first write it has not replayed.
+ * The lag is measured by comparing positions in the WAL, not clocks (replica_lag.h): every
+ * check reads the primary's pg_current_wal_lsn(), then the replica's pg_last_wal_replay_lsn().
  *
  * A read goes to the replica when it answered the last check and lags at most max_lag_ms, or
  * when the primary did not answer the last check (whatever the lag: the replica is then the
