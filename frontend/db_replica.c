@@ -94,7 +94,7 @@ s_check(db_replica_t *self)
         if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
             lag = 0; /* not (or no longer) a standby: nothing to lag behind */
         else if (primary_up && replica_lsn_parse(PQgetvalue(res, 0, 1), &replayed))
-            lag = replica_lag_ms(&self->lag, replayed, now);
+            lag = replica_lag_ms(&self->lag, replayed, zclock_mono()); /* as of now */
     }
     PQclear(res);
     pthread_mutex_lock(&self->lock);
