@@ -51,7 +51,7 @@ FRONTEND_SRC := frontend/main.c frontend/http.c frontend/http_reply.c frontend/h
                 frontend/db.c frontend/auth.c frontend/auth_listen.c frontend/static.c $(B)/frontend/web_assets.c \
                 frontend/cache.c $(FRONTEND_PURE_SRC) frontend/routes.c frontend/jobs.c \
                 frontend/courses.c frontend/quiz.c frontend/quiz_score.c frontend/error_http.c \
-                frontend/db_jobs.c frontend/db_courses.c frontend/db_quiz.c frontend/snippet.c \
+                frontend/db_jobs.c frontend/db_courses.c frontend/db_quiz.c frontend/db_replica.c frontend/replica_lag.c frontend/snippet.c \
                 frontend/ratelimit.c frontend/limits.c frontend/blob_sweep.c \
                 frontend/request_json.c frontend/visibility.c frontend/classes.c \
                 frontend/db_classes.c frontend/results.c frontend/db_results.c frontend/csv.c
@@ -149,6 +149,7 @@ $(B)/tests/test_json_in: $(B)/frontend/json_in.o
 $(B)/tests/test_course_check: $(B)/broker/course_check.o $(B)/frontend/json_in.o
 $(B)/tests/test_http_watch: $(B)/frontend/http_watch.o
 $(B)/tests/test_ratelimit: $(B)/frontend/ratelimit.o
+$(B)/tests/test_replica_lag: $(B)/frontend/replica_lag.o
 $(B)/tests/test_ratelimit: LDLIBS_BASE += $(GLIB_LIBS) -lm
 
 deps:

@@ -301,10 +301,10 @@ s_on_partial(broker_t *self, zframe_t *identity, zmsg_t *msg, worker_t *worker,
     char job_id[PROTO_UUID_LEN + 1], secret[PROTO_SECRET_LEN + 1];
     uint32_t attempt;
     proto_progress_t progress;
-    proto_error_t perr;
+    proto_error_t perr = {.detail = "not a job token"};
     if (s_token_read(view, job_id, &attempt, secret) != 0 ||
         proto_progress_decode(view->body, view->body_len, &progress, &perr) != 0) {
-        broker_drop(self, "invalid PARTIAL from a worker", NULL);
+        broker_drop(self, "invalid PARTIAL from a worker", perr.detail);
         s_refuse(self, identity, worker, "invalid PARTIAL");
         return;
     }
@@ -443,7 +443,7 @@ s_on_final(broker_t *self, zframe_t *identity, zmsg_t *msg, worker_t *worker,
     char job_id[PROTO_UUID_LEN + 1], secret[PROTO_SECRET_LEN + 1];
     uint32_t attempt;
     proto_result_t result;
-    proto_error_t perr;
+    proto_error_t perr = {.detail = "not a job token"};
     if (s_token_read(view, job_id, &attempt, secret) != 0 ||
         proto_result_decode(view->body, view->body_len, &result, &perr) != 0) {
         broker_drop(self, "invalid FINAL from a worker", perr.detail);

@@ -208,10 +208,11 @@ s_etag_matches(const char *header, const char *etag)
 }
 
 void
-api_reply_tagged(http_request_t *req, const char *body, size_t len, const char *etag)
+api_reply_tagged(http_request_t *req, const char *body, size_t len, const char *etag, bool stale)
 {
-    char headers[160];
-    snprintf(headers, sizeof headers, "ETag: %s\r\n" API_REVALIDATE, etag);
+    char headers[192];
+    snprintf(headers, sizeof headers, "ETag: %s\r\n" API_REVALIDATE "%s", etag,
+             stale ? API_STALE_HEADER : "");
     const char *inm = http_header(req, "If-None-Match");
     if (inm != NULL && s_etag_matches(inm, etag))
         http_reply(req, 304, API_JSON_TYPE, headers, NULL, 0);

@@ -18,6 +18,8 @@
 /* Course and quiz answers may be stored by browsers, which must revalidate them (ETag); what
  * they hold depends on the caller (a student's course has no quiz). */
 #define API_REVALIDATE "Cache-Control: private, no-cache\r\nVary: Authorization\r\n"
+/* The mark of an answer read from a hot standby (docs/api.md 1.3). */
+#define API_STALE_HEADER "ProfAI-Stale: replica\r\n"
 /* Length of a validator (api_etag), with its NUL. */
 #define API_ETAG_SIZE 35
 
@@ -75,8 +77,10 @@ void api_reply_db_json(http_request_t *req, db_status_t status, int code, char *
 void api_etag(const char *body, size_t len, char out[API_ETAG_SIZE]);
 
 /* Answer a GET with a body and its validator: 304 without the body when the client already
- * has it (If-None-Match), else 200. */
-void api_reply_tagged(http_request_t *req, const char *body, size_t len, const char *etag);
+ * has it (If-None-Match), else 200; stale: the body was read from the replica, which the
+ * answer says (API_STALE_HEADER). */
+void api_reply_tagged(http_request_t *req, const char *body, size_t len, const char *etag,
+                      bool stale);
 
 /* Handlers of api.c (routes.h): the API index, /healthz and the web page. */
 void api_index(api_call_t *call);

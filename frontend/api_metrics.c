@@ -2,6 +2,7 @@
 #include "api_metrics.h"
 
 #include "api_common.h"
+#include "db_replica.h"
 #include "metrics.h"
 
 #include <civetweb.h>
@@ -81,6 +82,32 @@ s_allowed(api_call_t *call)
     return strncmp(peer, "127.", 4) == 0 || strcmp(peer, "::1") == 0;
 }
 
+/* The read replica's families (docs/operations.md "Read replicas"), when one is configured. */
+static void
+s_replica_metrics(db_pool_t *db, strbuf_t *out)
+{
+    db_replica_state_t st;
+    if (!db_replica_state_of(db, &st))
+        return;
+    metrics_family(out, "profai_db_reads_total", "counter",
+                   "Reads that could go to the read replica, by the server that answered.");
+    const char *replica[] = {"server", "replica", NULL};
+    const char *primary[] = {"server", "primary", NULL};
+    metrics_sample_u64(out, "profai_db_reads_total", replica, st.reads_replica);
+    metrics_sample_u64(out, "profai_db_reads_total", primary, st.reads_primary);
+    metrics_family(out, "profai_db_replica_up", "gauge",
+                   "1 when the read replica answered the last check.");
+    metrics_sample(out, "profai_db_replica_up", NULL, st.replica_up ? 1 : 0);
+    metrics_family(out, "profai_db_replica_reads", "gauge",
+                   "1 while reads go to the replica (it keeps up, or the primary is down).");
+    metrics_sample(out, "profai_db_replica_reads", NULL, st.reads_to_replica ? 1 : 0);
+    if (st.lag_ms >= 0) {
+        metrics_family(out, "profai_db_replica_lag_seconds", "gauge",
+                       "How far the read replica lags the primary, at the last check.");
+        metrics_sample(out, "profai_db_replica_lag_seconds", NULL, (double)st.lag_ms / 1000.0);
+    }
+}
+
 void
 api_metrics(api_call_t *call)
 {
@@ -116,6 +143,7 @@ api_metrics(api_call_t *call)
         metrics_histogram_write(&out, "profai_http_request_duration_seconds", labels,
                                 &s_latency[r]);
     }
+    s_replica_metrics(call->api->db, &out);
     if (strbuf_failed(&out))
         http_reply_problem(call->req, 500, NULL, "out of memory");
     else

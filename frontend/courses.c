@@ -89,7 +89,8 @@ s_fallback(api_t *self, const char *id, db_status_t status, cache_item_t **cache
  * *status (DB_OK when there was nothing to check), and *stale keeps the stale item (if any)
  * for s_fallback. */
 static cache_item_t *
-s_cached(api_t *self, const char *key, const char *id, db_status_t *status, cache_item_t **stale)
+s_cached(api_t *self, const char *key, const char *id, db_status_t *status, cache_item_t **stale,
+         bool *from_replica)
 {
     bool fresh = false;
     cache_item_t *cached = cache_get(self->cache, key, &fresh);
@@ -97,7 +98,7 @@ s_cached(api_t *self, const char *key, const char *id, db_status_t *status, cach
     *status = DB_OK;
     if (cached == NULL || fresh)
         return cached;
-    *status = db_course_exists(self->db, id);
+    *status = db_course_exists(self->db, id, from_replica);
     if (*status == DB_OK) {
         cache_touch(self->cache, cached);
         return cached;
@@ -107,29 +108,32 @@ s_cached(api_t *self, const char *key, const char *id, db_status_t *status, cach
 }
 
 /* The course document (course JSON with "id" and "job_id"; with the quiz and its answers for
- * teachers and admins, without for students), from the cache when it can. */
+ * teachers and admins, without for students), from the cache when it can; *stale as for
+ * courses_quiz_item. */
 static db_status_t
-s_course_doc(api_t *self, const char *id, bool with_quiz, cache_item_t **item)
+s_course_doc(api_t *self, const char *id, bool with_quiz, cache_item_t **item, bool *stale)
 {
     char key[64];
     s_key(key, sizeof key, with_quiz ? "course-full" : "course", id);
     db_status_t status;
     cache_item_t *cached = NULL;
-    *item = s_cached(self, key, id, &status, &cached);
+    *stale = false;
+    *item = s_cached(self, key, id, &status, &cached, stale);
     if (*item != NULL)
         return DB_OK;
     if (status != DB_OK)
         return s_fallback(self, id, status, &cached, item);
     char *json = NULL;
     size_t len = 0;
-    status = db_course_json(self->db, id, with_quiz, &json, &len);
+    status = db_course_json(self->db, id, with_quiz, &json, &len, stale);
     if (status == DB_OK)
         return s_keep(self, key, &json, len, item);
     return s_fallback(self, id, status, &cached, item);
 }
 
 db_status_t
-courses_quiz_item(api_t *self, const char *id, courses_quiz_kind_t kind, cache_item_t **item)
+courses_quiz_item(api_t *self, const char *id, courses_quiz_kind_t kind, cache_item_t **item,
+                  bool *stale)
 {
     char key[64], quiz_key[64], answers_key[64];
     bool want_quiz = kind == COURSES_QUIZ;
@@ -138,14 +142,15 @@ courses_quiz_item(api_t *self, const char *id, courses_quiz_kind_t kind, cache_i
     snprintf(key, sizeof key, "%s", want_quiz ? quiz_key : answers_key);
     db_status_t status;
     cache_item_t *cached = NULL;
-    *item = s_cached(self, key, id, &status, &cached);
+    *stale = false;
+    *item = s_cached(self, key, id, &status, &cached, stale);
     if (*item != NULL)
         return DB_OK;
     if (status != DB_OK)
         return s_fallback(self, id, status, &cached, item);
     char *quiz = NULL, *answers = NULL;
     size_t quiz_len = 0, answers_len = 0;
-    status = db_course_quiz(self->db, id, &quiz, &quiz_len, &answers, &answers_len);
+    status = db_course_quiz(self->db, id, &quiz, &quiz_len, &answers, &answers_len, stale);
     if (status != DB_OK)
         return s_fallback(self, id, status, &cached, item);
     cache_item_t *quiz_item = NULL, *answers_item = NULL;
@@ -166,7 +171,7 @@ courses_quiz_item(api_t *self, const char *id, courses_quiz_kind_t kind, cache_i
 }
 
 void
-courses_reply_item(http_request_t *req, db_status_t status, cache_item_t **item)
+courses_reply_item(http_request_t *req, db_status_t status, cache_item_t **item, bool stale)
 {
     if (status != DB_OK) {
         api_reply_not_ok(req, status, "course");
@@ -174,7 +179,7 @@ courses_reply_item(http_request_t *req, db_status_t status, cache_item_t **item)
     }
     size_t len;
     const char *body = cache_item_data(*item, &len);
-    api_reply_tagged(req, body, len, cache_item_etag(*item));
+    api_reply_tagged(req, body, len, cache_item_etag(*item), stale);
     cache_item_release(item);
 }
 
@@ -186,11 +191,12 @@ void
 courses_get(api_call_t *call)
 {
     cache_item_t *item = NULL;
+    bool stale = false;
     const char *id = route_text(call->route, "id");
     db_status_t status = visibility_check(call->api, call->user, id);
     if (status == DB_OK)
-        status = s_course_doc(call->api, id, call->user->role != AUTH_ROLE_STUDENT, &item);
-    courses_reply_item(call->req, status, &item);
+        status = s_course_doc(call->api, id, call->user->role != AUTH_ROLE_STUDENT, &item, &stale);
+    courses_reply_item(call->req, status, &item, stale);
 }
 
 /* DELETE /api/v1/courses/{id}: its owner or an admin. Other frontends may serve it from their
@@ -349,7 +355,7 @@ courses_list(api_call_t *call)
         cache_item_t *item = key ? cache_get(call->api->cache, key, &fresh) : NULL;
         if (item != NULL && fresh) {
             free(key);
-            courses_reply_item(req, DB_OK, &item);
+            courses_reply_item(req, DB_OK, &item, false);
             return;
         }
         cache_item_release(&item);
@@ -395,11 +401,11 @@ courses_list(api_call_t *call)
         cache_item_t *item = cache_put_ttl(call->api->cache, key, &body, len, etag,
                                            keep ? call->api->search_ttl_ms : 0);
         free(key);
-        courses_reply_item(req, item ? DB_OK : DB_UNAVAILABLE, &item);
+        courses_reply_item(req, item ? DB_OK : DB_UNAVAILABLE, &item, page.stale);
         return;
     }
     char etag[API_ETAG_SIZE];
     api_etag(j.data, j.len, etag);
-    api_reply_tagged(req, j.data, j.len, etag);
+    api_reply_tagged(req, j.data, j.len, etag, page.stale);
     json_free(&j);
 }

@@ -26,15 +26,17 @@ void courses_delete(api_call_t *call); /* DELETE /api/v1/courses/{id} */
 typedef enum { COURSES_QUIZ, COURSES_ANSWERS } courses_quiz_kind_t;
 
 /* A course's quiz or answer key, from the cache when it can (both are loaded and kept
- * together). On DB_OK *item is a reference the caller releases (cache_item_release). */
+ * together). On DB_OK *item is a reference the caller releases (cache_item_release).
+ * *stale: PostgreSQL was asked and the replica answered (db.h); false otherwise. */
 db_status_t courses_quiz_item(api_t *api, const char *id, courses_quiz_kind_t kind,
-                              cache_item_t **item) PROFAI_MUST_CHECK;
+                              cache_item_t **item, bool *stale) PROFAI_MUST_CHECK;
 
 /* Forget every cached search of this frontend, and keep any search under way from storing
  * its answer (which courses a search finds has changed: a deletion, a publication). */
 void courses_forget_searches(api_t *api);
 
-/* Answer with a course item and release it, or the problem that status means. */
-void courses_reply_item(http_request_t *req, db_status_t status, cache_item_t **item);
+/* Answer with a course item and release it, or the problem that status means; stale: marked
+ * as read from the replica (docs/api.md 1.3). */
+void courses_reply_item(http_request_t *req, db_status_t status, cache_item_t **item, bool stale);
 
 #endif

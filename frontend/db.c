@@ -33,7 +33,8 @@ struct db_pool_t {
     int *prepared_pid;
     int *free_slots; /* stack of idle connection indexes */
     int nfree;
-    int64_t last_log_ms; /* guarded by lock */
+    int64_t last_log_ms;   /* guarded by lock */
+    db_replica_t *replica; /* reads may go there (db_query_read); NULL: none */
 };
 
 /* libpq messages end with a newline and may hold several lines: keep the first. */
@@ -202,6 +203,18 @@ PGconn *
 db_pool_connect(db_pool_t *self)
 {
     return s_connect(self);
+}
+
+void
+db_pool_set_replica(db_pool_t *self, db_replica_t *replica)
+{
+    self->replica = replica;
+}
+
+db_replica_t *
+db_pool_replica(db_pool_t *self)
+{
+    return self->replica;
 }
 
 /* Make sure the slot holds a working connection with a usable schema. */

@@ -103,14 +103,18 @@ db_status_t db_job_events_json(db_pool_t *self, const char *job_id, const char *
 db_status_t db_job_owner(db_pool_t *self, const char *job_id, const char *owner_id, char owner[37],
                          char state[16]) PROFAI_MUST_CHECK;
 
+/* Reads that may be answered by a hot standby (db_replica.h, docs/api.md 1.3) take `stale`:
+ * NULL to read the primary only; else the read may go to the replica, and *stale says
+ * whether it did (the answer may then lack the newest commits). */
+
 /* A course document with "id" and "job_id" first (docs/api.md 4.4); without its "quiz"
  * (which holds the answers) unless with_quiz. */
 db_status_t db_course_json(db_pool_t *self, const char *course_id, bool with_quiz, char **json,
-                           size_t *len) PROFAI_MUST_CHECK;
+                           size_t *len, bool *stale) PROFAI_MUST_CHECK;
 
 /* Whether a course exists (courses never change once stored: a cached copy of one that still
  * exists is still right). DB_OK or DB_NOT_FOUND. */
-db_status_t db_course_exists(db_pool_t *self, const char *course_id) PROFAI_MUST_CHECK;
+db_status_t db_course_exists(db_pool_t *self, const char *course_id, bool *stale) PROFAI_MUST_CHECK;
 
 /* Which page of the course list to read (docs/api.md 4.8). */
 typedef struct {
@@ -135,11 +139,12 @@ typedef struct {
     bool more;         /* another page follows */
     long long last_us; /* the keyset of the page's last course (list mode), see above */
     char last_id[37];
+    bool stale; /* read from the replica (db_replica.h): it may lack the newest courses */
 } db_course_page_t;
 
-/* A page of courses: newest first, or (q set) best matches first, each with "lesson" (the id
- * of the lesson that matched best, or null) and "snippet" (HTML: the matches in <mark>, the
- * rest escaped). */
+/* A page of courses (read from the replica when it may: page->stale): newest first, or (q set) best
+ * matches first, each with "lesson" (the id of the lesson that matched best, or null) and "snippet"
+ * (HTML: the matches in <mark>, the rest escaped). */
 db_status_t db_courses_json(db_pool_t *self, const db_course_query_t *query,
                             db_course_page_t *page) PROFAI_MUST_CHECK;
 
@@ -147,7 +152,7 @@ db_status_t db_courses_json(db_pool_t *self, const db_course_query_t *query,
  * question, "<question id>\t<answer 0-3>\t<lesson id or empty>", "\n" between lines, in
  * quiz order ("" when the course has no quiz). On DB_OK both are the caller's (free()). */
 db_status_t db_course_quiz(db_pool_t *self, const char *course_id, char **quiz, size_t *quiz_len,
-                           char **key, size_t *key_len) PROFAI_MUST_CHECK;
+                           char **key, size_t *key_len, bool *stale) PROFAI_MUST_CHECK;
 
 /* A scored quiz attempt to store (plain data, strings borrowed). */
 typedef struct {

@@ -9,19 +9,24 @@
 #include <string.h>
 
 db_status_t
-db_course_json(db_pool_t *self, const char *course_id, bool with_quiz, char **json, size_t *len)
+db_course_json(db_pool_t *self, const char *course_id, bool with_quiz, char **json, size_t *len,
+               bool *stale)
 {
     const char *values[2] = {course_id, with_quiz ? "true" : "false"};
     PGresult *res = NULL;
     /* jsonb orders keys by length, so "id" and "job_id" are put first here; the document
      * itself should not hold them, but must never duplicate them. */
-    db_status_t status = db_query_row(self,
-                                      "SELECT id::text, job_id::text, jsonb_typeof(doc), "
-                                      "(CASE WHEN $2::bool THEN doc ELSE doc - 'quiz' END "
-                                      " - 'id' - 'job_id')::text FROM courses WHERE id = $1::uuid",
-                                      2, values, &res);
+    db_status_t status = db_query_read(self, NULL,
+                                       "SELECT id::text, job_id::text, jsonb_typeof(doc), "
+                                       "(CASE WHEN $2::bool THEN doc ELSE doc - 'quiz' END "
+                                       " - 'id' - 'job_id')::text FROM courses WHERE id = $1::uuid",
+                                       2, values, true, &res, stale);
     if (status != DB_OK)
         return status;
+    if (PQntuples(res) < 1) {
+        PQclear(res);
+        return DB_NOT_FOUND;
+    }
     json_t j;
     json_init(&j);
     json_object_begin(&j);
@@ -41,12 +46,12 @@ db_course_json(db_pool_t *self, const char *course_id, bool with_quiz, char **js
 }
 
 db_status_t
-db_course_exists(db_pool_t *self, const char *course_id)
+db_course_exists(db_pool_t *self, const char *course_id, bool *stale)
 {
     const char *values[1] = {course_id};
     PGresult *res = NULL;
-    db_status_t status = db_query(self, "SELECT 1 FROM courses WHERE id = $1::uuid", 1, values,
-                                  NULL, NULL, PGRES_TUPLES_OK, &res);
+    db_status_t status = db_query_read(self, NULL, "SELECT 1 FROM courses WHERE id = $1::uuid", 1,
+                                       values, true, &res, stale);
     if (status == DB_OK && PQntuples(res) < 1)
         status = DB_NOT_FOUND;
     PQclear(res);
@@ -173,8 +178,8 @@ db_courses_json(db_pool_t *self, const db_course_query_t *query, db_course_page_
         values[2] = limit;
     }
     PGresult *res = NULL;
-    db_status_t status = db_query_prepared(self, search ? &s_stmt_search : &s_stmt_courses, NULL, 5,
-                                           values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    db_status_t status = db_query_read(self, search ? &s_stmt_search : &s_stmt_courses, NULL, 5,
+                                       values, false, &res, &page->stale);
     if (status != DB_OK)
         return status;
     int rows = PQntuples(res);

@@ -50,6 +50,21 @@ db_status_t db_query_prepared(db_pool_t *self, const db_statement_t *stmt, const
                               const int *formats, ExecStatusType want,
                               PGresult **out) PROFAI_MUST_CHECK;
 
+/* The replica (db_replica.h) whose pool reads of self may go to: attached by db_replica_new
+ * before any request is served and detached by db_replica_destroy after the last; NULL: none. */
+typedef struct db_replica_t db_replica_t;
+void db_pool_set_replica(db_pool_t *self, db_replica_t *replica);
+db_replica_t *db_pool_replica(db_pool_t *self);
+
+/* A read-only SELECT (stmt or sql as for db_query_prepared, text parameters) that may be
+ * answered by self's replica (db_replica.h has the rule; none attached or stale NULL: self
+ * only). *stale is set true when the answer came from the replica. need_row: an answer of no
+ * rows from the replica is asked again of the primary (a row made since). Otherwise as
+ * db_query_prepared with want PGRES_TUPLES_OK. Defined in db_replica.c. */
+db_status_t db_query_read(db_pool_t *self, const db_statement_t *stmt, const char *sql, int nparams,
+                          const char *const *values, bool need_row, PGresult **out,
+                          bool *stale) PROFAI_MUST_CHECK;
+
 /* Write one column of a result row as a JSON value: a string (db_write_text), an integer
  * (db_write_int) or a value that is already JSON text (db_write_raw: json and jsonb columns);
  * a NULL column is null. */

@@ -33,11 +33,11 @@ static const char s_sql_quiz[] =
 
 db_status_t
 db_course_quiz(db_pool_t *self, const char *course_id, char **quiz, size_t *quiz_len, char **key,
-               size_t *key_len)
+               size_t *key_len, bool *stale)
 {
     const char *values[1] = {course_id};
     PGresult *res = NULL;
-    db_status_t status = db_query(self, s_sql_quiz, 1, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    db_status_t status = db_query_read(self, NULL, s_sql_quiz, 1, values, true, &res, stale);
     if (status != DB_OK)
         return status;
     int rows = PQntuples(res);

@@ -13,6 +13,7 @@
 #include "auth_listen.h"
 #include "blob_sweep.h"
 #include "db.h"
+#include "db_replica.h"
 #include "http.h"
 #include "log.h"
 #include "notify.h"
@@ -51,6 +52,8 @@ typedef struct {
     long long broker_timeout;
     const char *conninfo;
     long long pool;
+    const char *read_conninfo;
+    long long read_pool, read_max_lag, read_check_interval;
     long long cache_ttl;
     long long max_stale;
     long long read_cache_bytes;
@@ -99,6 +102,11 @@ s_help(void)
         "  curve/broker_key       (none)   the broker's public certificate; both set: CURVE\n"
         "  database/conninfo      \"\"       libpq conninfo (\"\" = PG* environment)\n"
         "  database/pool          16       PostgreSQL connections\n"
+        "  database/read_conninfo \"\"       a hot standby for course, list, search and quiz\n"
+        "                                  reads (\"\" = none: all reads go to conninfo)\n"
+        "  database/read_pool     pool     connections to the standby\n"
+        "  database/read_max_lag  5000     ms the standby may lag and still serve reads\n"
+        "  database/read_check_interval 1000  ms between two measurements of its lag\n"
         "  auth/cache_ttl         30000    ms a valid token stays cached (0 = off); a\n"
         "                                  revocation evicts it at once (LISTEN/NOTIFY)\n"
         "  auth/max_stale         3000     ms cached tokens stay trusted once revocations\n"
@@ -172,6 +180,10 @@ s_settings_read(startup_t *st, s_settings_t *s)
                           sizeof err) != 0)
         startup_fail(st, "%s", err);
     s->pool = startup_conf_int(st, "database/pool", 16, 1, 1000);
+    s->read_conninfo = startup_conf_str(st, "database/read_conninfo", "");
+    s->read_pool = startup_conf_int(st, "database/read_pool", s->pool, 1, 1000);
+    s->read_max_lag = startup_conf_int(st, "database/read_max_lag", 5000, 0, 3600000);
+    s->read_check_interval = startup_conf_int(st, "database/read_check_interval", 1000, 50, 60000);
     s->cache_ttl = startup_conf_int(st, "auth/cache_ttl", 30000, 0, 3600000);
     s->max_stale = startup_conf_int(st, "auth/max_stale", 3000, 100, 60000);
     s->read_cache_bytes =
@@ -287,6 +299,7 @@ int
 main(int argc, char **argv)
 {
     db_pool_t *db = NULL;
+    db_replica_t *replica = NULL;
     auth_t *auth = NULL;
     auth_listen_t *listener = NULL;
     api_t *api = NULL;
@@ -344,6 +357,20 @@ main(int argc, char **argv)
     }
     if (check == -1)
         log_warn("%s (serving anyway: requests that need it answer 503 until it is back)", err);
+    if (s.read_conninfo[0] != '\0') {
+        db_replica_config_t replica_cfg = {.conninfo = s.read_conninfo,
+                                           .pool_size = (int)s.read_pool,
+                                           .acquire_timeout_ms = FRONTEND_DB_ACQUIRE_MS,
+                                           .max_lag_ms = (int)s.read_max_lag,
+                                           .check_interval_ms = (int)s.read_check_interval};
+        if ((replica = db_replica_new(db, &replica_cfg)) == NULL) {
+            log_error("cannot start the read replica's checker");
+            goto done;
+        }
+        log_info("course, list, search and quiz reads may go to the read replica (lag at most "
+                 "%lld ms, checked every %lld ms)",
+                 s.read_max_lag, s.read_check_interval);
+    }
 
     limits_config_t limits_cfg = {.read_rate = (long)s.read_rate,
                                   .read_burst = (long)s.read_burst,
@@ -416,6 +443,7 @@ done:
     blob_sweep_destroy(&sweep);
     auth_listen_destroy(&listener);
     auth_destroy(&auth);
+    db_replica_destroy(&replica);
     db_pool_destroy(&db);
     startup_destroy(&st);
     if (started)

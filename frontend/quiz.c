@@ -20,11 +20,12 @@ void
 quiz_get(api_call_t *call)
 {
     cache_item_t *item = NULL;
+    bool stale = false;
     const char *id = route_text(call->route, "id");
     db_status_t status = visibility_check(call->api, call->user, id);
     if (status == DB_OK)
-        status = courses_quiz_item(call->api, id, COURSES_QUIZ, &item);
-    courses_reply_item(call->req, status, &item);
+        status = courses_quiz_item(call->api, id, COURSES_QUIZ, &item, &stale);
+    courses_reply_item(call->req, status, &item, stale);
 }
 
 /* Score a parsed attempt against the course's answer key, store it, answer 201. */
@@ -105,9 +106,12 @@ quiz_attempt_submit(api_call_t *call)
     if (doc == NULL)
         return;
     cache_item_t *key = NULL;
+    /* The answer key never changes: a replica's copy scores as well (the attempt itself is
+     * stored on the primary, which checks that the course still exists). */
+    bool stale = false;
     db_status_t status = visibility_check(call->api, call->user, id);
     if (status == DB_OK)
-        status = courses_quiz_item(call->api, id, COURSES_ANSWERS, &key);
+        status = courses_quiz_item(call->api, id, COURSES_ANSWERS, &key, &stale);
     if (status == DB_OK) {
         size_t len;
         const char *text = cache_item_data(key, &len);

@@ -64,8 +64,8 @@ s_invalid(const char **why, const char *sentence)
 static bool
 s_field_valid(const proto_message_t *msg, const proto_field_t *f, const char **why)
 {
-    if (f->key == NULL || strcmp(f->key, "v") == 0)
-        return s_invalid(why, "a field has no key, or the key v");
+    if (f->key == NULL || strcmp(f->key, "v") == 0 || strcmp(f->key, "v_minor") == 0)
+        return s_invalid(why, "a field has no key, or the key v or v_minor");
     if (f->min > f->max || f->offset > msg->size || f->size > msg->size - f->offset)
         return s_invalid(why, "a field has min over max or a member outside the struct");
     switch (f->type) {
@@ -292,7 +292,7 @@ s_pack_value(msgpack_packer *pk, const proto_field_t *f, const s_value_t *v)
 static int
 s_pack(const proto_message_t *msg, const s_value_t *values, proto_buf_t *out, proto_error_t *err)
 {
-    size_t present = 1, estimate = 16;
+    size_t present = PROTO_VERSION_MINOR > 0 ? 2 : 1, estimate = 32;
     msgpack_sbuffer sbuf;
     msgpack_packer pk;
     int rc = 0;
@@ -312,6 +312,10 @@ s_pack(const proto_message_t *msg, const s_value_t *values, proto_buf_t *out, pr
     rc |= msgpack_pack_map(&pk, present);
     rc |= msgpack_pack_str_with_body(&pk, "v", 1);
     rc |= msgpack_pack_uint64(&pk, PROTO_VERSION);
+    if (PROTO_VERSION_MINOR > 0) { /* a 1.0 peer sent none: absent means 0 */
+        rc |= msgpack_pack_str_with_body(&pk, "v_minor", 7);
+        rc |= msgpack_pack_uint64(&pk, PROTO_VERSION_MINOR);
+    }
     for (size_t i = 0; i < msg->count; i++) {
         if (values[i].present)
             rc |= s_pack_value(&pk, &msg->fields[i], &values[i]);
@@ -398,10 +402,10 @@ s_key_is(const char *key, const msgpack_object_str *s)
     return strlen(key) == s->size && memcmp(key, s->ptr, s->size) == 0;
 }
 
-/* Match the map's keys to `v` and the table: strings only, each known key once. */
+/* Match the map's keys to `v`, `v_minor` and the table: strings only, each known key once. */
 static int
 s_collect(const proto_message_t *msg, const msgpack_object *root, const msgpack_object **version,
-          s_value_t *values, proto_error_t *err)
+          const msgpack_object **minor, s_value_t *values, proto_error_t *err)
 {
     if (root->type != MSGPACK_OBJECT_MAP)
         return proto_error_set(err, PROFAI_ERR_BAD_REQUEST, "body is not a msgpack map");
@@ -414,6 +418,10 @@ s_collect(const proto_message_t *msg, const msgpack_object *root, const msgpack_
                                    "body has a key that is not a string");
         if (s_key_is("v", &kv->key.via.str))
             slot = version;
+        else if (s_key_is("v_minor", &kv->key.via.str)) {
+            slot = minor;
+            key = "v_minor";
+        }
         for (size_t k = 0; slot == NULL && k < msg->count; k++) {
             if (s_key_is(msg->fields[k].key, &kv->key.via.str)) {
                 slot = &values[k].obj;
@@ -421,7 +429,7 @@ s_collect(const proto_message_t *msg, const msgpack_object *root, const msgpack_
             }
         }
         if (slot == NULL)
-            continue; /* unknown keys are ignored so that version 1 can grow */
+            continue; /* unknown keys are ignored: a newer minor's (docs/protocol.md 3.5) */
         if (*slot != NULL)
             return proto_error_set(err, PROFAI_ERR_BAD_REQUEST, "field '%s' appears twice", key);
         *slot = &kv->val;
@@ -429,15 +437,27 @@ s_collect(const proto_message_t *msg, const msgpack_object *root, const msgpack_
     return 0;
 }
 
-/* The version decides how to read everything else, so it is checked first. */
+/* The version decides how to read everything else, so it is checked first: the major must be
+ * ours, any minor is read (docs/protocol.md 3.5). */
 static int
-s_check_version(const msgpack_object *o, proto_error_t *err)
+s_check_version(const msgpack_object *o, const msgpack_object *minor, proto_error_t *err)
 {
     if (o == NULL || o->type == MSGPACK_OBJECT_NIL)
         return proto_error_set(err, PROFAI_ERR_BAD_REQUEST, "field 'v' is missing");
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 != PROTO_VERSION)
-        return proto_error_set(err, PROFAI_ERR_UNSUPPORTED_VERSION, "field 'v' is not %d",
-                               PROTO_VERSION);
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return proto_error_set(err, PROFAI_ERR_UNSUPPORTED_VERSION,
+                               "field 'v' is not a protocol major version: this peer speaks "
+                               "%d.%d",
+                               PROTO_VERSION, PROTO_VERSION_MINOR);
+    if (o->via.u64 != PROTO_VERSION)
+        return proto_error_set(err, PROFAI_ERR_UNSUPPORTED_VERSION,
+                               "protocol version %llu.x is not supported: this peer speaks "
+                               "%d.%d; peers must share the major version",
+                               (unsigned long long)o->via.u64, PROTO_VERSION, PROTO_VERSION_MINOR);
+    if (minor != NULL && minor->type != MSGPACK_OBJECT_NIL &&
+        (minor->type != MSGPACK_OBJECT_POSITIVE_INTEGER || minor->via.u64 > UINT32_MAX))
+        return proto_error_set(err, PROFAI_ERR_BAD_REQUEST,
+                               "field 'v_minor' is not an unsigned integer of 32 bits");
     return 0;
 }
 
@@ -467,7 +487,7 @@ proto_message_decode(const proto_message_t *msg, const uint8_t *data, size_t len
                      proto_error_t *err)
 {
     s_value_t values[PROTO_FIELDS_MAX] = {{0}};
-    const msgpack_object *version = NULL;
+    const msgpack_object *version = NULL, *minor = NULL;
     const char *why = NULL;
     msgpack_unpacked unpacked;
     size_t off = 0;
@@ -486,8 +506,8 @@ proto_message_decode(const proto_message_t *msg, const uint8_t *data, size_t len
         proto_error_set(err, PROFAI_ERR_BAD_REQUEST, "body is not one msgpack object");
         goto fail;
     }
-    if (s_collect(msg, &unpacked.data, &version, values, err) != 0 ||
-        s_check_version(version, err) != 0 || s_check_values(msg, values, err) != 0)
+    if (s_collect(msg, &unpacked.data, &version, &minor, values, err) != 0 ||
+        s_check_version(version, minor, err) != 0 || s_check_values(msg, values, err) != 0)
         goto fail;
     /* Everything passed: only now the struct is written. Strings and binaries of the values
      * point into data, not into the zone freed below. */

@@ -2,6 +2,7 @@
 # pg.sh - a private PostgreSQL cluster inside the checkout, for `make run` and the system tests.
 #
 # usage: sh scripts/pg.sh start|stop|status|env [DIR] [PORT]
+#        sh scripts/pg.sh replica DIR PRIMARY_DIR [PORT]
 #
 #   DIR   cluster directory (default: var/pg in the checkout). Layout:
 #           DIR/data   the cluster (initdb), DIR/port  the TCP port, chosen once and kept,
@@ -17,6 +18,11 @@
 # status  exit 0 when running, 3 when not.
 # env     prints the libpq conninfo, e.g.
 #         "host=127.0.0.1 port=54329 dbname=profai user=profai passfile=DIR/pgpass".
+# replica makes DIR a streaming hot standby of the running cluster in PRIMARY_DIR (pg_basebackup
+#         -R: every database, replicated as it changes, read-only) and starts it; start, stop,
+#         status and env then work on DIR as on any cluster. The primary's pg_hba.conf gains a
+#         replication line for its role on 127.0.0.1; DIR/pgpass is a copy of the primary's.
+#         For the read replica tests (tests/system/test_replica.py, docs/operations.md).
 #
 # The server listens on 127.0.0.1 only (no unix socket: socket paths inside a deep checkout
 # exceed the 107-byte limit). pg_hba.conf admits only the role "profai": over TCP with its
@@ -40,6 +46,7 @@ s_die() {
 
 s_usage() {
     echo "usage: sh scripts/pg.sh start|stop|status|env [DIR] [PORT]" >&2
+    echo "       sh scripts/pg.sh replica DIR PRIMARY_DIR [PORT]" >&2
     exit 2
 }
 
@@ -227,6 +234,41 @@ s_start() {
     s_ensure_database
 }
 
+# A streaming standby of the cluster in $PRIMARY (which must run) in $DIR, started.
+s_replica() {
+    [ -f "$PRIMARY/port" ] || s_die "no cluster in $PRIMARY"
+    [ ! -f "$DIR/data/PG_VERSION" ] || s_die "$DIR already holds a cluster"
+    if [ "$(id -u)" -eq 0 ]; then
+        mkdir -p "$DIR"
+        chown "$PG_USER" "$DIR"
+        s_ensure_traversable "$DIR"
+    else
+        mkdir -p "$DIR"
+    fi
+    pport=$(cat "$PRIMARY/port")
+    phba=$PRIMARY/data/pg_hba.conf
+    if ! grep -q '^host *replication' "$phba"; then
+        s_as_pg sh -c 'echo "host    replication $1 127.0.0.1/32   scram-sha-256" >> "$2"' sh \
+            "$PG_USER" "$phba"
+        s_as_pg "$BINDIR/pg_ctl" reload -D "$PRIMARY/data" >/dev/null
+    fi
+    (umask 077 && cp "$PRIMARY/pgpass" "$DIR/pgpass")
+    port=$(s_choose_port "$REQ_PORT")
+    # -R writes primary_conninfo (with the password given here) and standby.signal.
+    s_as_pg env PGPASSWORD="$(s_password)" "$BINDIR/pg_basebackup" -h 127.0.0.1 -p "$pport" \
+        -U "$PG_USER" -D "$DIR/data" -R -X stream -c fast >"$DIR/basebackup.log" 2>&1 ||
+        { cat "$DIR/basebackup.log" >&2; s_die "pg_basebackup from $PRIMARY failed"; }
+    s_as_pg sh -c 'cat >> "$1"' sh "$DIR/data/postgresql.conf" <<EOF
+
+# ---- hot standby of $PRIMARY (scripts/pg.sh replica) ----
+port = $port
+hot_standby = on
+EOF
+    s_as_pg sh -c 'echo "$1" > "$2"' sh "$port" "$DIR/port"
+    s_as_pg "$BINDIR/pg_ctl" start -D "$DIR/data" -l "$DIR/log" -w -t 60 >/dev/null ||
+        { tail -n 20 "$DIR/log" >&2; s_die "the standby did not start (log: $DIR/log)"; }
+}
+
 s_stop() {
     if s_is_running; then
         s_as_pg "$BINDIR/pg_ctl" stop -D "$DIR/data" -m fast -w -t 60 >/dev/null
@@ -244,12 +286,22 @@ case "$DIR" in
     /*) ;;
     *) DIR=$(pwd)/$DIR ;;
 esac
+if [ "$CMD" = replica ]; then
+    [ $# -ge 3 ] || s_usage
+    PRIMARY=$3
+    REQ_PORT=${4:-}
+    case "$PRIMARY" in
+        /*) ;;
+        *) PRIMARY=$(pwd)/$PRIMARY ;;
+    esac
+fi
 BINDIR=$(s_find_bindir) || s_die "no PostgreSQL server found (install the postgresql package: make deps)"
 # The server changes into its data directory; run the tools from a directory it can read.
 cd /
 
 case "$CMD" in
     start) s_start ;;
+    replica) s_replica ;;
     stop) s_stop ;;
     status)
         if s_is_running; then

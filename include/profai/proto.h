@@ -21,7 +21,14 @@
 #include "profai/compiler.h"
 #include "profai/errors.h"
 
+/* The protocol version this build speaks, major.minor (docs/protocol.md 3.5): bodies carry the
+ * major in `v` and the minor in `v_minor` (none when it is 0). Peers of the same major
+ * interoperate whatever their minors; another major is refused (unsupported_version). A test
+ * build may speak an older minor with -DPROTO_VERSION_MINOR=N. */
 #define PROTO_VERSION 1
+#ifndef PROTO_VERSION_MINOR
+#define PROTO_VERSION_MINOR 1
+#endif
 #define MDPW_HEADER "MDPW02"
 #define MDPC_HEADER "MDPC02"
 

@@ -27,6 +27,14 @@
 #define JOB_ID "5b0c2b5e-3f9a-4c51-9d7e-0c7a2f7d7a10"
 #define OWNER "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 #define SHA "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+/* The version keys every encoded body starts with (docs/protocol.md 3.5): v, and v_minor from
+ * minor 1 on. */
+#if PROTO_VERSION_MINOR > 0
+#define T_VERSION_KEYS "v,v_minor"
+#else
+#define T_VERSION_KEYS "v"
+#endif
+#define T_V T_VERSION_KEYS ","
 
 /* ================================================================ helpers */
 
@@ -465,7 +473,7 @@ test_job_roundtrip(void **state)
     assert_int_equal(proto_job_encode(&in, &buf, &err), 0);
     char keys[256];
     t_keys(&buf, keys, sizeof keys);
-    assert_string_equal(keys, "v,job_id,attempt,title,filename,sha256,pdf");
+    assert_string_equal(keys, T_V "job_id,attempt,title,filename,sha256,pdf");
     assert_int_equal(proto_job_decode(buf.data, buf.size, &out, &err), 0);
     assert_string_equal(out.job_id, in.job_id);
     assert_int_equal(out.attempt, 3);
@@ -549,7 +557,7 @@ test_progress_roundtrip(void **state)
     s_fill(in.stage, PROTO_STAGE_MAX, 's');
     assert_int_equal(proto_progress_encode(&in, &buf, &err), 0);
     t_keys(&buf, keys, sizeof keys);
-    assert_string_equal(keys, "v,progress,stage,page,pages");
+    assert_string_equal(keys, T_V "progress,stage,page,pages");
     assert_int_equal(proto_progress_decode(buf.data, buf.size, &out, &err), 0);
     assert_int_equal(out.progress, 100);
     assert_string_equal(out.stage, in.stage);
@@ -562,7 +570,7 @@ test_progress_roundtrip(void **state)
     strcpy(in.stage, "starting");
     assert_int_equal(proto_progress_encode(&in, &buf, &err), 0);
     t_keys(&buf, keys, sizeof keys);
-    assert_string_equal(keys, "v,progress,stage");
+    assert_string_equal(keys, T_V "progress,stage");
     assert_int_equal(proto_progress_decode(buf.data, buf.size, &out, &err), 0);
     assert_int_equal(out.page, 0);
     assert_int_equal(out.pages, 0);
@@ -593,7 +601,7 @@ test_result_roundtrip(void **state)
     in.course_len = sizeof course - 1;
     assert_int_equal(proto_result_encode(&in, &buf, &err), 0);
     t_keys(&buf, keys, sizeof keys);
-    assert_string_equal(keys, "v,ok,course");
+    assert_string_equal(keys, T_V "ok,course");
     assert_int_equal(proto_result_decode(buf.data, buf.size, &out, &err), 0);
     assert_true(out.ok);
     assert_int_equal(out.course_len, sizeof course - 1);
@@ -627,7 +635,7 @@ test_result_roundtrip(void **state)
     s_fill(in.error, PROTO_ERROR_MAX, 'e');
     assert_int_equal(proto_result_encode(&in, &buf, &err), 0);
     t_keys(&buf, keys, sizeof keys);
-    assert_string_equal(keys, "v,ok,error_code,error");
+    assert_string_equal(keys, T_V "ok,error_code,error");
     assert_int_equal(proto_result_decode(buf.data, buf.size, &out, &err), 0);
     assert_false(out.ok);
     assert_null(out.course);
@@ -638,7 +646,7 @@ test_result_roundtrip(void **state)
     in.error[0] = '\0';
     assert_int_equal(proto_result_encode(&in, &buf, &err), 0);
     t_keys(&buf, keys, sizeof keys);
-    assert_string_equal(keys, "v,ok,error_code"); /* error omitted when "" */
+    assert_string_equal(keys, T_V "ok,error_code"); /* error omitted when "" */
     proto_buf_free(&buf);
 
     in.error_code[0] = '\0';
@@ -666,7 +674,7 @@ test_submit_roundtrip(void **state)
     strcpy(in.sha256, SHA);
     assert_int_equal(proto_submit_encode(&in, &buf, &err), 0);
     t_keys(&buf, keys, sizeof keys);
-    assert_string_equal(keys, "v,rid,owner,title,filename,sha256");
+    assert_string_equal(keys, T_V "rid,owner,title,filename,sha256");
     assert_int_equal(proto_submit_decode(buf.data, buf.size, &out, &err), 0);
     assert_true(out.rid == UINT64_MAX);
     assert_string_equal(out.owner, OWNER);
@@ -694,7 +702,7 @@ test_submitted_roundtrip(void **state)
     strcpy(in.state, "queued");
     assert_int_equal(proto_submitted_encode(&in, &buf, &err), 0);
     t_keys(&buf, keys, sizeof keys);
-    assert_string_equal(keys, "v,rid,ok,job_id,state");
+    assert_string_equal(keys, T_V "rid,ok,job_id,state");
     assert_int_equal(proto_submitted_decode(buf.data, buf.size, &out, &err), 0);
     assert_int_equal(out.rid, 5);
     assert_true(out.ok);
@@ -716,7 +724,7 @@ test_submitted_roundtrip(void **state)
     strcpy(in.error, "PostgreSQL is down");
     assert_int_equal(proto_submitted_encode(&in, &buf, &err), 0);
     t_keys(&buf, keys, sizeof keys);
-    assert_string_equal(keys, "v,rid,ok,error_code,error");
+    assert_string_equal(keys, T_V "rid,ok,error_code,error");
     assert_int_equal(proto_submitted_decode(buf.data, buf.size, &out, &err), 0);
     assert_false(out.ok);
     assert_string_equal(out.error_code, "db_unavailable");
@@ -770,14 +778,14 @@ test_ping_pong_roundtrip(void **state)
 
     assert_int_equal(proto_ping_encode(&ping, &buf, &err), 0);
     t_keys(&buf, keys, sizeof keys);
-    assert_string_equal(keys, "v,rid"); /* rid is required, so 0 is sent */
+    assert_string_equal(keys, T_V "rid"); /* rid is required, so 0 is sent */
     assert_int_equal(proto_ping_decode(buf.data, buf.size, &ping2, &err), 0);
     assert_int_equal(ping2.rid, 0);
     proto_buf_free(&buf);
 
     assert_int_equal(proto_pong_encode(&pong, &buf, &err), 0);
     t_keys(&buf, keys, sizeof keys);
-    assert_string_equal(keys, "v,rid,ok,db,workers,queued,running");
+    assert_string_equal(keys, T_V "rid,ok,db,workers,queued,running");
     assert_int_equal(proto_pong_decode(buf.data, buf.size, &pong2, &err), 0);
     assert_int_equal(pong2.rid, 8);
     assert_true(pong2.ok);
@@ -802,7 +810,7 @@ test_cancel_roundtrip(void **state)
     strcpy(in.job_id, JOB_ID);
     assert_int_equal(proto_cancel_encode(&in, &buf, &err), 0);
     t_keys(&buf, keys, sizeof keys);
-    assert_string_equal(keys, "v,rid,owner,job_id");
+    assert_string_equal(keys, T_V "rid,owner,job_id");
     assert_int_equal(proto_cancel_decode(buf.data, buf.size, &out, &err), 0);
     assert_true(out.rid == UINT64_MAX);
     assert_string_equal(out.owner, OWNER);
@@ -840,7 +848,7 @@ test_cancelled_roundtrip(void **state)
     strcpy(in.error_code, "ignored"); /* not sent when ok */
     assert_int_equal(proto_cancelled_encode(&in, &buf, &err), 0);
     t_keys(&buf, keys, sizeof keys);
-    assert_string_equal(keys, "v,rid,ok,state");
+    assert_string_equal(keys, T_V "rid,ok,state");
     assert_int_equal(proto_cancelled_decode(buf.data, buf.size, &out, &err), 0);
     assert_int_equal(out.rid, 3);
     assert_true(out.ok);
@@ -858,7 +866,7 @@ test_cancelled_roundtrip(void **state)
     strcpy(in.error, "the job has already ended");
     assert_int_equal(proto_cancelled_encode(&in, &buf, &err), 0);
     t_keys(&buf, keys, sizeof keys);
-    assert_string_equal(keys, "v,rid,ok,state,error_code,error");
+    assert_string_equal(keys, T_V "rid,ok,state,error_code,error");
     assert_int_equal(proto_cancelled_decode(buf.data, buf.size, &out, &err), 0);
     assert_false(out.ok);
     assert_string_equal(out.state, "succeeded");
@@ -871,7 +879,7 @@ test_cancelled_roundtrip(void **state)
     strcpy(in.error_code, "unknown_job");
     assert_int_equal(proto_cancelled_encode(&in, &buf, &err), 0);
     t_keys(&buf, keys, sizeof keys);
-    assert_string_equal(keys, "v,rid,ok,error_code");
+    assert_string_equal(keys, T_V "rid,ok,error_code");
     assert_int_equal(proto_cancelled_decode(buf.data, buf.size, &out, &err), 0);
     assert_string_equal(out.state, "");
     assert_string_equal(out.error_code, "unknown_job");
@@ -1013,6 +1021,48 @@ test_version(void **state)
     assert_int_equal(proto_job_decode(b.data, b.size, &m.job, &err), -1);
     assert_string_equal(err.code, "bad_request");
     proto_buf_free(&b);
+}
+
+/* Major.minor (docs/protocol.md 3.5): a body of the same major is read whatever its minor: an
+ * older one's (no v_minor, as every table here) and a newer one's (a higher v_minor and keys
+ * this build does not know); another major is refused with a sentence naming both. */
+static void
+test_minor_versions(void **state)
+{
+    (void)state;
+    t_any_t m;
+    proto_error_t err;
+    for (size_t c = 0; c < N_CASES; c++) {
+        const t_case_t *tc = &s_cases[c];
+        t_entry_t newer[40];
+        assert_true(tc->count + 3 <= sizeof newer / sizeof newer[0]);
+        memcpy(newer, tc->entries, tc->count * sizeof newer[0]);
+        newer[tc->count] = (t_entry_t)E_U("v_minor", 9);
+        newer[tc->count + 1] = (t_entry_t)E_S("added_in_1_9", "ignored");
+        newer[tc->count + 2] = (t_entry_t)E_U("also_added", 5);
+        proto_buf_t b = t_build(newer, tc->count + 3, -1, -1, NULL, -1);
+        if (t_decode(tc->kind, b.data, b.size, &m, &err) != 0)
+            fail_msg("%s of minor 9 refused: %s", tc->name, err.detail);
+        proto_buf_free(&b);
+        /* v_minor must be an unsigned integer of 32 bits. */
+        const t_entry_t bad_minor[] = {
+            E_S("v_minor", "1"), E_U("v_minor", 1ull << 32), {.key = "v_minor", .type = T_NEG}};
+        for (size_t k = 0; k < 3; k++) {
+            b = t_build(newer, tc->count + 1, -1, (int)tc->count, &bad_minor[k], -1);
+            assert_int_equal(t_decode(tc->kind, b.data, b.size, &m, &err), -1);
+            assert_string_equal(err.code, "bad_request");
+            assert_non_null(strstr(err.detail, "v_minor"));
+            proto_buf_free(&b);
+        }
+        /* Another major: refused, whatever the minor, saying which versions. */
+        newer[0] = (t_entry_t)E_U("v", 2);
+        b = t_build(newer, tc->count + 1, -1, -1, NULL, -1);
+        assert_int_equal(t_decode(tc->kind, b.data, b.size, &m, &err), -1);
+        assert_string_equal(err.code, "unsupported_version");
+        assert_non_null(strstr(err.detail, "2.x"));
+        assert_non_null(strstr(err.detail, "major"));
+        proto_buf_free(&b);
+    }
 }
 
 /* Decode the job table with entry `index` replaced; expect -1 naming the field. */
@@ -1379,7 +1429,7 @@ test_message_table_roundtrip(void **state)
             bool ok = outcome == 0;
             t_struct_t in, out;
             proto_buf_t buf = {0}, typed = {0};
-            char keys[512], want[512] = "v";
+            char keys[512], want[512] = T_VERSION_KEYS;
 
             memset(&in, 0, sizeof in);
             t_fill(msg, &in, ok);
@@ -1442,7 +1492,33 @@ test_message_table_roundtrip(void **state)
         }
     }
     /* Golden bytes: the wire form does not depend on the codec's shape. */
-    static const uint8_t ping[] = {0x82, 0xa1, 'v', 0x01, 0xa3, 'r', 'i', 'd', 0x63};
+    static const uint8_t ping[] = {
+#if PROTO_VERSION_MINOR > 0
+        0x83,
+        0xa1,
+        'v',
+        0x01,
+        0xa7,
+        'v',
+        '_',
+        'm',
+        'i',
+        'n',
+        'o',
+        'r',
+        PROTO_VERSION_MINOR,
+#else
+        0x82,
+        0xa1,
+        'v',
+        0x01,
+#endif
+        0xa3,
+        'r',
+        'i',
+        'd',
+        0x63
+    };
     proto_ping_t p = {.rid = 99};
     proto_buf_t buf = {0};
     assert_int_equal(proto_ping_encode(&p, &buf, &err), 0);
@@ -1498,7 +1574,7 @@ test_message_new(void **state)
     strcpy(in.reason, "not sent when ok");
     assert_int_equal(proto_message_encode(&s_new, &in, &buf, &err), 0);
     t_keys(&buf, keys, sizeof keys);
-    assert_string_equal(keys, "v,rid,ok,count,name,id,blob"); /* empty optionals left out */
+    assert_string_equal(keys, T_V "rid,ok,count,name,id,blob"); /* empty optionals left out */
     assert_int_equal(proto_message_decode(&s_new, buf.data, buf.size, &out, &err), 0);
     assert_int_equal(out.rid, 5);
     assert_true(out.ok);
@@ -1517,7 +1593,7 @@ test_message_new(void **state)
     in.extra = 9;
     assert_int_equal(proto_message_encode(&s_new, &in, &buf, &err), 0);
     t_keys(&buf, keys, sizeof keys);
-    assert_string_equal(keys, "v,rid,ok,count,name,hash,reason,extra");
+    assert_string_equal(keys, T_V "rid,ok,count,name,hash,reason,extra");
     assert_int_equal(proto_message_decode(&s_new, buf.data, buf.size, &out, &err), 0);
     assert_false(out.ok);
     assert_string_equal(out.id, "");
@@ -1983,6 +2059,7 @@ main(void)
         cmocka_unit_test(test_tables_valid),
         cmocka_unit_test(test_missing_wrong_duplicate),
         cmocka_unit_test(test_version),
+        cmocka_unit_test(test_minor_versions),
         cmocka_unit_test(test_field_values),
         cmocka_unit_test(test_structure),
         cmocka_unit_test(test_count_bombs),
