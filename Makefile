@@ -52,7 +52,8 @@ FRONTEND_SRC := frontend/main.c frontend/http.c frontend/http_reply.c frontend/h
                 frontend/cache.c $(FRONTEND_PURE_SRC) frontend/routes.c frontend/jobs.c \
                 frontend/courses.c frontend/quiz.c frontend/quiz_score.c frontend/error_http.c \
                 frontend/db_jobs.c frontend/db_courses.c frontend/db_quiz.c frontend/snippet.c \
-                frontend/ratelimit.c frontend/limits.c frontend/blob_sweep.c
+                frontend/ratelimit.c frontend/limits.c frontend/blob_sweep.c frontend/page.c \
+                frontend/idempotency.c
 CTL_SRC      := profaictl/main.c profaictl/admin_cli.c profaictl/admin_client.c
 MIGRATIONS   := $(sort $(wildcard broker/migrations/*.sql))
 
@@ -85,9 +86,11 @@ $(B)/frontend/web_assets.o $(B)/$(B)/frontend/web_assets.o: $(B)/frontend/web_as
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ifrontend -c $< -o $@
 
-$(B)/frontend/web_assets.c: $(sort $(wildcard frontend/web/*)) scripts/embed-web.sh
+# docs/openapi.json goes with them: GET /api/v1/openapi.json serves it (and /app/openapi.json).
+WEB_FILES := $(sort $(wildcard frontend/web/*)) docs/openapi.json
+$(B)/frontend/web_assets.c: $(WEB_FILES) scripts/embed-web.sh
 	@mkdir -p $(dir $@)
-	sh scripts/embed-web.sh $(sort $(wildcard frontend/web/*)) > $@.tmp && mv $@.tmp $@
+	sh scripts/embed-web.sh $(WEB_FILES) > $@.tmp && mv $@.tmp $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -132,11 +132,12 @@ http_reply(http_request_t *req, int status, const char *content_type, const char
                      "Date: %s\r\n"
                      "%s%s"
                      "X-Content-Type-Options: nosniff\r\n"
+                     "X-Request-Id: %s\r\n"
                      "Connection: %s\r\n"
                      "%s"
                      "\r\n",
                      status, mg_get_response_code_text(req->conn, status), date, framing, cache,
-                     keep ? "keep-alive" : "close", headers ? headers : "");
+                     req->request_id, keep ? "keep-alive" : "close", headers ? headers : "");
     if (n < 0)
         return -1;
     int rc = 0;
@@ -190,6 +191,10 @@ s_problem_kind(int status)
         return "payload-too-large";
     case 415:
         return "unsupported-media-type";
+    case 409:
+        return "conflict";
+    case 422:
+        return "unprocessable-content";
     case 429:
         return "too-many-requests";
     case 431:

@@ -16,6 +16,7 @@
 #include "http.h"
 #include "log.h"
 #include "notify.h"
+#include "routes.h"
 #include "startup.h"
 
 #include <civetweb.h>
@@ -82,6 +83,8 @@ s_help(void)
         "  -v, --log-level LEVEL      error, warn, info or debug (log/level)\n"
         "  -h, --help                 show this help\n"
         "      --version              show the version\n"
+        "      --list-routes          print every route (METHOD PATTERN, one a line) and exit:\n"
+        "                             what docs/openapi.json must describe\n"
         "\n"
         "configuration keys (default):\n"
         "  http/listen            127.0.0.1:8080\n"
@@ -283,9 +286,20 @@ s_serve_until_signal(const char *host, int port)
     }
 }
 
+static void
+s_print_route(void *arg, const char *method, const char *pattern)
+{
+    (void)arg;
+    printf("%s %s\n", method, pattern);
+}
+
 int
 main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--list-routes") == 0) {
+        route_each(s_print_route, NULL);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
     db_pool_t *db = NULL;
     auth_t *auth = NULL;
     auth_listen_t *listener = NULL;

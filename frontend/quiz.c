@@ -17,6 +17,8 @@
 #define QUIZ_BODY_MAX (64 * 1024)
 #define QUIZ_DEPTH_MAX 8
 #define QUIZ_VALUES_MAX 4096
+/* The kind of the cursors of a user's attempts (page.h). */
+#define QUIZ_ATTEMPTS_CURSOR_KIND 'a'
 
 /* GET /api/v1/courses/{id}/quiz (docs/api.md 4.9). */
 void
@@ -171,10 +173,18 @@ quiz_attempts_list(api_call_t *call)
 {
     char *json = NULL;
     size_t len = 0;
+    db_page_t page;
+    page_cursor_t cursor;
+    db_page_end_t end;
+    if (!api_page_take(call, QUIZ_ATTEMPTS_CURSOR_KIND, true, &page, &cursor))
+        return;
     bool privileged = call->user->role != AUTH_ROLE_STUDENT;
-    db_status_t status =
-        db_attempts_json(call->api->db, route_text(call->route, "id"), call->user->id,
-                         (int)route_int(call->route, "limit"),
-                         quiz_reveal_from(call->api->quiz_max_attempts, privileged), &json, &len);
-    api_reply_db_json(call->req, status, 200, json, len, "course");
+    db_status_t status = db_attempts_json(
+        call->api->db, route_text(call->route, "id"), call->user->id, &page,
+        quiz_reveal_from(call->api->quiz_max_attempts, privileged), &json, &len, &end);
+    if (status != DB_OK) {
+        api_reply_not_ok(call->req, status, "course");
+        return;
+    }
+    api_reply_list(call, NULL, NULL, "attempts", json, len, QUIZ_ATTEMPTS_CURSOR_KIND, &end);
 }

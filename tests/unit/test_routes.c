@@ -46,12 +46,14 @@ STUB(api_live)
 STUB(api_ready)
 STUB(api_metrics)
 STUB(api_static)
+STUB(api_openapi)
 
 /* ================================================================ fake requests */
 
 typedef struct {
     const char *query[8][2]; /* name, value (value may hold "%00" made NUL: use len) */
     const char *content_type;
+    const char *raw; /* the raw query string, for the unknown-parameter check (or NULL) */
 } fake_t;
 
 static int
@@ -90,7 +92,8 @@ s_run(const char *method, const char *path, auth_role_t role, fake_t *fake)
                                .path = path,
                                .query = s_query,
                                .content_type_is = s_content_type_is,
-                               .ctx = fake};
+                               .ctx = fake,
+                               .query_string = fake->raw};
     s_called = NULL;
     if (!route_match(&request, &s_result))
         return s_result.status;
@@ -419,7 +422,40 @@ test_index_lists_the_table(void **state)
                               "GET /api/v1/courses/{id},DELETE /api/v1/courses/{id},"
                               "GET /api/v1/courses/{id}/quiz,"
                               "GET /api/v1/courses/{id}/quiz/attempts,"
-                              "POST /api/v1/courses/{id}/quiz/attempts,GET /healthz");
+                              "POST /api/v1/courses/{id}/quiz/attempts,GET /healthz,"
+                              "GET /api/v1/openapi.json");
+}
+
+/* ================================================================ unknown query parameters */
+
+static void
+test_unknown_query_parameter_is_refused(void **state)
+{
+    (void)state;
+    fake_t known = {.query = {{"limit", "5"}, {"cursor", ""}}, .raw = "limit=5&cursor="};
+    assert_int_equal(s_run("GET", "/api/v1/jobs", AUTH_ROLE_TEACHER, &known), 0);
+
+    fake_t typo = {.query = {{"limit", "5"}}, .raw = "limit=5&limt=6"};
+    assert_int_equal(s_run("GET", "/api/v1/jobs", AUTH_ROLE_TEACHER, &typo), 400);
+    assert_string_equal(s_result.detail, "unknown query parameter \"limt\"");
+
+    /* Names are compared decoded; a path segment's name is not a query parameter. */
+    fake_t encoded = {.query = {{"limit", "5"}}, .raw = "%6cimit=5"};
+    assert_int_equal(s_run("GET", "/api/v1/jobs", AUTH_ROLE_TEACHER, &encoded), 0);
+    fake_t id = {.raw = "id=" ID};
+    assert_int_equal(s_run("GET", "/api/v1/jobs/" ID, AUTH_ROLE_TEACHER, &id), 400);
+    assert_string_equal(s_result.detail, "unknown query parameter \"id\"");
+
+    /* Empty pairs name nothing; a route without parameters takes none. */
+    fake_t empty = {.raw = "&&"};
+    assert_int_equal(s_run("GET", "/healthz", AUTH_ROLE_TEACHER, &empty), 0);
+    fake_t any = {.raw = "verbose=1"};
+    assert_int_equal(s_run("GET", "/healthz", AUTH_ROLE_TEACHER, &any), 400);
+
+    /* The web page's files take whatever a browser adds. */
+    fake_t page = {.raw = "v=3&utm_source=x"};
+    assert_int_equal(s_run("GET", "/app/app.js", AUTH_ROLE_TEACHER, &page), 0);
+    assert_int_equal(s_run("GET", "/", AUTH_ROLE_TEACHER, &page), 0);
 }
 
 /* Every declared text limit fits the value buffer. */
@@ -456,6 +492,7 @@ main(void)
         cmocka_unit_test(test_search_and_cursor),
         cmocka_unit_test(test_enum_parameter),
         cmocka_unit_test(test_index_lists_the_table),
+        cmocka_unit_test(test_unknown_query_parameter_is_refused),
         cmocka_unit_test(test_table_is_consistent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
