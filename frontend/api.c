@@ -7,6 +7,7 @@
 #include "api_common.h"
 #include "api_metrics.h"
 #include "error_http.h"
+#include "job_stream.h"
 #include "log.h"
 #include "page.h"
 #include "static.h"
@@ -46,8 +47,16 @@ api_new(const api_config_t *cfg)
     self->quiz_max_attempts = cfg->quiz_max_attempts;
     self->limits = cfg->limits;
     self->metrics_token = cfg->metrics_token;
+    self->streams_max = cfg->event_streams > 0 ? cfg->event_streams : JOB_STREAM_MAX_DEFAULT;
     api_metrics_init();
     return self;
+}
+
+void
+api_stop(api_t *self)
+{
+    if (self != NULL)
+        job_stream_stop(self);
 }
 
 void

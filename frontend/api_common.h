@@ -37,6 +37,9 @@ struct api_t {
     unsigned search_generation; /* atomic: bumped when a course is forgotten (courses.c) */
     limits_t *limits;           /* request rates (limits.h), or NULL */
     const char *metrics_token;  /* metrics/token (api_metrics.h), or NULL */
+    int streams_max;            /* http/event_streams (job_stream.h) */
+    int streams_active;         /* atomic: event streams being served */
+    bool streams_stopping;      /* atomic: job_stream_stop was called */
 };
 
 /* One request being handled (all borrowed for the handler call). */

@@ -114,6 +114,12 @@ db_status_t db_job_events_json(db_pool_t *self, const char *job_id, const char *
                                const db_page_t *page, char **json, size_t *len,
                                db_page_end_t *end) PROFAI_MUST_CHECK;
 
+/* What a watcher of a job needs to tell that it changed (job_stream.h): its state, progress,
+ * stage and attempts and its last event's seq as one line into version (at most size bytes),
+ * and whether its state is final. owner_id as for db_job_json. */
+db_status_t db_job_version(db_pool_t *self, const char *job_id, const char *owner_id, char *version,
+                           size_t size, long long *last_seq, bool *final) PROFAI_MUST_CHECK;
+
 /* The owner (uuid) and state of a job. owner_id NULL: any owner, else only that owner's job
  * (another owner's job is DB_NOT_FOUND). */
 db_status_t db_job_owner(db_pool_t *self, const char *job_id, const char *owner_id, char owner[37],

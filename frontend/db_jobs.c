@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The fair order of the queued jobs and the recent throughput, for queue_position and
  * estimated_start (docs/api.md 4.2, "Queue position and estimated start"). The broker serves
@@ -158,6 +159,28 @@ db_jobs_json(db_pool_t *self, const char *owner_id, const db_page_t *page, char 
     json_array_end(&j);
     PQclear(res);
     return db_json_take(&j, json, len);
+}
+
+db_status_t
+db_job_version(db_pool_t *self, const char *job_id, const char *owner_id, char *version,
+               size_t size, long long *last_seq, bool *final)
+{
+    const char *values[2] = {job_id, owner_id};
+    PGresult *res = NULL;
+    db_status_t status = db_query_row(
+        self,
+        "SELECT concat_ws('|', j.state, j.progress, j.stage, j.attempts), "
+        "coalesce((SELECT max(seq) FROM job_events e WHERE e.job_id = j.id), 0), "
+        "j.state IN ('succeeded', 'failed', 'cancelled') "
+        "FROM jobs j WHERE j.id = $1::uuid AND ($2::uuid IS NULL OR j.owner_id = $2::uuid)",
+        2, values, &res);
+    if (status != DB_OK)
+        return status;
+    snprintf(version, size, "%s|%s", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+    *last_seq = atoll(PQgetvalue(res, 0, 1));
+    *final = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+    PQclear(res);
+    return DB_OK;
 }
 
 db_status_t

@@ -145,6 +145,15 @@ int http_reply_json(http_request_t *req, int status, const char *headers, const 
 int http_reply_problem(http_request_t *req, int status, const char *headers, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Start a streamed answer (Server-Sent Events): status 200, content_type, no Content-Length,
+ * Cache-Control: no-store, X-Request-Id, Connection: close, and `headers` (or NULL); the body
+ * follows with http_stream_write until the handler returns (the connection then closes).
+ * 0, or -1 when the client is gone or an answer was already sent. */
+int http_stream_begin(http_request_t *req, const char *content_type, const char *headers);
+
+/* Write the next piece of a streamed answer: 0, or -1 when the client is gone. */
+int http_stream_write(http_request_t *req, const void *data, size_t len);
+
 /* Force Connection: close on the answer (and the end of the connection after it). */
 void http_close_after(http_request_t *req);
 

@@ -5,6 +5,7 @@
 #include "api_common.h"
 #include "error_http.h"
 #include "idempotency.h"
+#include "job_stream.h"
 #include "log.h"
 #include "page.h"
 #include "utf8.h"
@@ -489,6 +490,10 @@ jobs_events(api_call_t *call)
     db_page_t page;
     page_cursor_t cursor;
     db_page_end_t end;
+    if (job_stream_wanted(call->req)) {
+        job_stream_serve(call);
+        return;
+    }
     if (!api_page_take(call, JOBS_EVENTS_CURSOR_KIND, false, &page, &cursor))
         return;
     const char *id = route_text(call->route, "id");

@@ -41,6 +41,7 @@
 typedef struct {
     const char *listen;
     long long threads;
+    long long event_streams;
     long long max_upload;
     long long body_timeout;
     long long request_timeout;
@@ -89,6 +90,8 @@ s_help(void)
         "configuration keys (default):\n"
         "  http/listen            127.0.0.1:8080\n"
         "  http/threads           64       connections served at once\n"
+        "  http/event_streams     16       job event streams served at once (each holds a\n"
+        "                                  thread: keep it well under http/threads)\n"
         "  http/max_upload        50M      largest PDF accepted (at most 64M)\n"
         "  http/body_timeout      60000    ms for a whole upload body to arrive\n"
         "  http/request_timeout   30000    ms for any single read or write\n"
@@ -162,6 +165,7 @@ s_settings_read(startup_t *st, s_settings_t *s)
     s->conninfo = startup_conf_str(st, "database/conninfo", "");
     s->trusted_proxies = startup_conf_str(st, "http/trusted_proxies", "127.0.0.1,::1");
     s->threads = startup_conf_int(st, "http/threads", 64, 1, 4096);
+    s->event_streams = startup_conf_int(st, "http/event_streams", 16, 1, 4096);
     s->max_upload = startup_conf_int(st, "http/max_upload", 50LL << 20, 1024, PROTO_PDF_MAX);
     s->body_timeout = startup_conf_int(st, "http/body_timeout", 60000, 100, 3600000);
     s->request_timeout = startup_conf_int(st, "http/request_timeout", 30000, 100, 600000);
@@ -388,7 +392,8 @@ main(int argc, char **argv)
                                                 : (int)s.read_cache_ttl,
                             .quiz_max_attempts = (int)s.quiz_max_attempts,
                             .search_ttl_ms = (int)s.search_cache_ttl,
-                            .metrics_token = s.metrics_token};
+                            .metrics_token = s.metrics_token,
+                            .event_streams = (int)s.event_streams};
     api = api_new(&api_cfg);
     if (api == NULL) {
         log_error("out of memory");
@@ -424,6 +429,7 @@ main(int argc, char **argv)
     log_info("%s received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     rc = 0;
 done:
+    api_stop(api);
     http_server_destroy(&server);
     api_destroy(&api);
     limits_destroy(&limits);
