@@ -423,7 +423,9 @@ api_static(api_call_t *call)
 {
     http_request_t *req = call->req;
     int status = 0;
-    if (static_serve_status(req->conn, req->path, &status) == 0) {
+    char headers[32 + HTTP_REQUEST_ID_MAX];
+    snprintf(headers, sizeof headers, "X-Request-Id: %s\r\n", req->request_id);
+    if (static_serve_with(req->conn, req->path, headers, &status) == 0) {
         http_reply_problem(req, 404, NULL, "no such resource");
         return;
     }
