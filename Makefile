@@ -150,6 +150,8 @@ $(B)/tests/test_course_check: $(B)/broker/course_check.o $(B)/frontend/json_in.o
 $(B)/tests/test_http_watch: $(B)/frontend/http_watch.o
 $(B)/tests/test_ratelimit: $(B)/frontend/ratelimit.o
 $(B)/tests/test_ratelimit: LDLIBS_BASE += $(GLIB_LIBS) -lm
+$(B)/tests/test_page: $(B)/frontend/page.o $(B)/frontend/routes.o
+$(B)/tests/test_page: LDLIBS_BASE += $(GLIB_LIBS)
 
 deps:
 	@sh scripts/deps.sh
