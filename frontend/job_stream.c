@@ -72,8 +72,9 @@ s_stream(api_call_t *call, const char *id)
         api_reply_not_ok(req, status, "job");
         return;
     }
-    if (http_stream_begin(req, "text/event-stream", "X-Accel-Buffering: no\r\n") != 0)
-        return;
+    if (http_stream_begin(req, "text/event-stream", "X-Accel-Buffering: no\r\n") != 0 ||
+        strcmp(req->method, "HEAD") == 0)
+        return; /* HEAD: the headers are the whole answer */
     log_info("job=%s event stream opened by %s", id, call->user->name);
     int64_t start = zclock_mono(), written = start;
     const char *why = "the stream's time is up";
