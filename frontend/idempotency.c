@@ -10,6 +10,9 @@
 
 /* How long a key is remembered (docs/api.md 4.1). */
 #define IDEMPOTENCY_TTL "interval '24 hours'"
+/* A claim still without an answer after this was abandoned (its frontend stopped between the
+ * claim and the broker's answer, which takes at most broker/timeout): it is claimed anew. */
+#define IDEMPOTENCY_ABANDONED "interval '2 minutes'"
 
 bool
 idempotency_key_ok(const char *key)
@@ -42,7 +45,8 @@ idempotency_begin(db_pool_t *db, const char *owner_id, const char *key, const ch
 {
     const char *values[3] = {owner_id, key, fingerprint};
     PGresult *res = NULL;
-    /* Claim the key (a row older than the TTL is taken over), else read its row: the first
+    /* Claim the key (a row older than the TTL, or an abandoned claim, is taken over), else
+     * read its row: the first
      * column says whether this call claimed it. One statement, so that two uploads with the
      * same key at once cannot both claim it (the primary key decides). */
     db_status_t rc = db_query(
@@ -51,7 +55,9 @@ idempotency_begin(db_pool_t *db, const char *owner_id, const char *key, const ch
         "  VALUES ($1::uuid, $2, $3) ON CONFLICT (owner_id, key) DO UPDATE "
         "  SET fingerprint = EXCLUDED.fingerprint, job_id = NULL, status = NULL, answer = NULL, "
         "      created_at = now() "
-        "  WHERE idempotency_keys.created_at < now() - " IDEMPOTENCY_TTL " RETURNING 1) "
+        "  WHERE idempotency_keys.created_at < now() - " IDEMPOTENCY_TTL
+        "  OR (idempotency_keys.status IS NULL "
+        "      AND idempotency_keys.created_at < now() - " IDEMPOTENCY_ABANDONED ") RETURNING 1) "
         "SELECT true, NULL, NULL, NULL, NULL FROM claim "
         "UNION ALL SELECT false, k.fingerprint, k.status, k.answer, k.job_id::text "
         "FROM idempotency_keys k "

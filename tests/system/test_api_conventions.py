@@ -263,6 +263,26 @@ def test_idempotent_uploads(stack, outdir):
     for bad in ("has space", "k" * 256, "caf\u00e9"):
         problem(post(stack, pdf, bad, teacher), 400, "bad-request")
 
+    # A claim left without an answer (its frontend stopped before the broker answered) is
+    # 409 for a while, then abandoned: the next upload with the key makes the job.
+    tid = user_id(stack, teacher)
+    with stack.db().cursor() as cur:
+        cur.execute("INSERT INTO idempotency_keys (owner_id, key, fingerprint) "
+                    "VALUES (%s, 'stuck', 'x')", (tid,))
+    problem(post(stack, pdf, "stuck", teacher), 422, "unprocessable-content")
+    with stack.db().cursor() as cur:
+        cur.execute("UPDATE idempotency_keys SET fingerprint = "
+                    "(SELECT fingerprint FROM idempotency_keys WHERE key = 'key-1' "
+                    " AND owner_id = %s) WHERE key = 'stuck'", (tid,))
+    r = post(stack, pdf, "stuck", teacher)
+    assert r.status_code == 409 and "Retry-After" in r.headers
+    with stack.db().cursor() as cur:
+        cur.execute("UPDATE idempotency_keys SET created_at = now() - interval '3 minutes' "
+                    "WHERE key = 'stuck'")
+    assert post(stack, pdf, "stuck", teacher).status_code == 202
+    with stack.db().cursor() as cur:
+        cur.execute("DELETE FROM idempotency_keys WHERE key = 'stuck'")
+
     # After 24 hours the key is forgotten: a new job, and the sweep deletes old keys.
     with stack.db().cursor() as cur:
         cur.execute("UPDATE idempotency_keys SET created_at = now() - interval '25 hours' "
