@@ -54,7 +54,8 @@ FRONTEND_SRC := frontend/main.c frontend/http.c frontend/http_reply.c frontend/h
                 frontend/db_jobs.c frontend/db_courses.c frontend/db_quiz.c frontend/db_replica.c frontend/replica_lag.c frontend/snippet.c \
                 frontend/ratelimit.c frontend/limits.c frontend/blob_sweep.c \
                 frontend/request_json.c frontend/visibility.c frontend/classes.c \
-                frontend/db_classes.c frontend/results.c frontend/db_results.c frontend/csv.c
+                frontend/db_classes.c frontend/results.c frontend/db_results.c frontend/csv.c \
+                frontend/page.c frontend/idempotency.c frontend/job_stream.c
 CTL_SRC      := profaictl/main.c profaictl/admin_cli.c profaictl/admin_client.c
 MIGRATIONS   := $(sort $(wildcard broker/migrations/*.sql))
 
@@ -87,9 +88,11 @@ $(B)/frontend/web_assets.o $(B)/$(B)/frontend/web_assets.o: $(B)/frontend/web_as
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ifrontend -c $< -o $@
 
-$(B)/frontend/web_assets.c: $(sort $(wildcard frontend/web/*)) scripts/embed-web.sh
+# docs/openapi.json goes with them: GET /api/v1/openapi.json serves it (and /app/openapi.json).
+WEB_FILES := $(sort $(wildcard frontend/web/*)) docs/openapi.json
+$(B)/frontend/web_assets.c: $(WEB_FILES) scripts/embed-web.sh
 	@mkdir -p $(dir $@)
-	sh scripts/embed-web.sh $(sort $(wildcard frontend/web/*)) > $@.tmp && mv $@.tmp $@
+	sh scripts/embed-web.sh $(WEB_FILES) > $@.tmp && mv $@.tmp $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -151,6 +154,8 @@ $(B)/tests/test_http_watch: $(B)/frontend/http_watch.o
 $(B)/tests/test_ratelimit: $(B)/frontend/ratelimit.o
 $(B)/tests/test_replica_lag: $(B)/frontend/replica_lag.o
 $(B)/tests/test_ratelimit: LDLIBS_BASE += $(GLIB_LIBS) -lm
+$(B)/tests/test_page: $(B)/frontend/page.o $(B)/frontend/routes.o
+$(B)/tests/test_page: LDLIBS_BASE += $(GLIB_LIBS)
 
 deps:
 	@sh scripts/deps.sh

@@ -26,6 +26,8 @@ static const char *const s_lower[] = {"error", "warn", "info", "debug"};
 static const char s_priority[] = {'3', '4', '6', '7'};
 /* Message tokens copied into fields of a JSON line. */
 static const char *const s_fields[] = {"job", "worker", "owner"};
+/* The request the calling thread serves (log_set_request_id), or NULL. */
+static __thread const char *s_request_id;
 
 void
 log_init(const char *component, log_level_t level)
@@ -92,6 +94,12 @@ log_set_format(log_format_t format)
     s_format = format;
 }
 
+void
+log_set_request_id(const char *id)
+{
+    s_request_id = id;
+}
+
 bool
 log_enabled(log_level_t level)
 {
@@ -144,6 +152,10 @@ s_json_line(char *buf, size_t size, const char *stamp, log_level_t level, const 
             json_string(&j, value, len);
         }
     }
+    if (s_request_id != NULL) {
+        json_key(&j, "request_id");
+        json_cstring(&j, s_request_id);
+    }
     json_object_end(&j);
     size_t n = 0;
     if (!json_failed(&j) && j.len + 1 <= size) {
@@ -174,10 +186,14 @@ log_format_line(char *buf, size_t size, log_level_t level, const char *msg)
         }
     }
     int n;
+    const char *rid = s_request_id ? " request_id=" : "",
+               *rid_value = s_request_id ? s_request_id : "";
     if (s_format == PROFAI_LOG_JOURNAL)
-        n = snprintf(buf, size, "<%c>%s %s", s_priority[level], s_names[level], msg);
+        n = snprintf(buf, size, "<%c>%s %s%s%s", s_priority[level], s_names[level], msg, rid,
+                     rid_value);
     else
-        n = snprintf(buf, size, "%s %s %s %s", stamp, s_component, s_names[level], msg);
+        n = snprintf(buf, size, "%s %s %s %s%s%s", stamp, s_component, s_names[level], msg, rid,
+                     rid_value);
     size_t len = n < 0 ? 0 : (size_t)n;
     if (len > size - 2)
         len = size - 2;

@@ -9,6 +9,8 @@
  *   json     `{"ts":"2026-...Z","level":"info","component":"broker","msg":"...","job":"..."}`
  *            one object per line for log shippers; the job, worker and owner fields are the
  *            values of the message's `job=`, `worker=` and `owner=` tokens, when it has them
+ * A line written while the thread serves an HTTP request (log_set_request_id) also carries the
+ * request's id: `request_id=ID` at the end of a text or journal line, "request_id" in JSON.
  * The component is set once by log_init (startup_init_log in the daemons); the caller puts the
  * job or worker it concerns in the message as `job=ID`, `worker=ID`, `owner=ID` tokens.
  *
@@ -60,6 +62,12 @@ log_format_t log_format_default(void);
 
 /* Change the line format. Call before any thread logs. */
 void log_set_format(log_format_t format);
+
+/* The id of the request the calling thread serves (borrowed: the caller keeps it alive until
+ * it sets NULL), or NULL for none. While set, every line this thread writes carries it: a
+ * ` request_id=ID` token at the end of a text or journal line, a "request_id" member of a JSON
+ * line (docs/api.md "Request ids"). Thread-local: other threads are not affected. */
+void log_set_request_id(const char *id);
 
 /* Whether lines of this level are written. */
 bool log_enabled(log_level_t level);

@@ -7,7 +7,9 @@
 #include "api_common.h"
 #include "api_metrics.h"
 #include "error_http.h"
+#include "job_stream.h"
 #include "log.h"
+#include "page.h"
 #include "static.h"
 
 #include <czmq.h>
@@ -45,8 +47,16 @@ api_new(const api_config_t *cfg)
     self->quiz_max_attempts = cfg->quiz_max_attempts;
     self->limits = cfg->limits;
     self->metrics_token = cfg->metrics_token;
+    self->streams_max = cfg->event_streams > 0 ? cfg->event_streams : JOB_STREAM_MAX_DEFAULT;
     api_metrics_init();
     return self;
+}
+
+void
+api_stop(api_t *self)
+{
+    if (self != NULL)
+        job_stream_stop(self);
 }
 
 void
@@ -210,14 +220,88 @@ s_etag_matches(const char *header, const char *etag)
 void
 api_reply_tagged(http_request_t *req, const char *body, size_t len, const char *etag, bool stale)
 {
-    char headers[192];
-    snprintf(headers, sizeof headers, "ETag: %s\r\n" API_REVALIDATE "%s", etag,
-             stale ? API_STALE_HEADER : "");
+    api_reply_tagged_with(req, body, len, etag, NULL, stale);
+}
+
+void
+api_reply_tagged_with(http_request_t *req, const char *body, size_t len, const char *etag,
+                      const char *extra, bool stale)
+{
+    char headers[192 + PAGE_LINK_MAX];
+    snprintf(headers, sizeof headers, "ETag: %s\r\n" API_REVALIDATE "%s%s", etag,
+             extra ? extra : "", stale ? API_STALE_HEADER : "");
     const char *inm = http_header(req, "If-None-Match");
     if (inm != NULL && s_etag_matches(inm, etag))
         http_reply(req, 304, API_JSON_TYPE, headers, NULL, 0);
     else
         http_reply_json(req, 200, headers, body, len);
+}
+
+void
+api_page_link(api_call_t *call, const char *next_cursor, char *headers, size_t size)
+{
+    char link[PAGE_LINK_MAX];
+    headers[0] = '\0';
+    if (next_cursor != NULL && next_cursor[0] != '\0' &&
+        page_next_link(call->req->path, call->route, next_cursor, link, sizeof link))
+        snprintf(headers, size, "Link: <%s>; rel=\"next\"\r\n", link);
+}
+
+void
+api_reply_page(api_call_t *call, json_t *j, const char *next_cursor)
+{
+    char link[PAGE_LINK_MAX];
+    bool more = next_cursor != NULL && next_cursor[0] != '\0' &&
+                page_next_link(call->req->path, call->route, next_cursor, link, sizeof link);
+    json_key(j, "next_cursor");
+    json_cstring(j, more ? next_cursor : NULL);
+    json_key(j, "next");
+    json_cstring(j, more ? link : NULL);
+    json_object_end(j);
+    char headers[PAGE_LINK_MAX + 32] = "";
+    if (more)
+        snprintf(headers, sizeof headers, "Link: <%s>; rel=\"next\"\r\n", link);
+    api_reply_json(call->req, 200, headers[0] ? headers : NULL, j);
+}
+
+bool
+api_page_take(api_call_t *call, char kind, bool with_id, db_page_t *page, page_cursor_t *cursor)
+{
+    const char *text = route_text(call->route, "cursor");
+    page->limit = (int)route_int(call->route, "limit");
+    page->after_id = NULL;
+    page->after_number = with_id ? 0 : -1;
+    if (text[0] == '\0')
+        return true;
+    bool ok = with_id ? page_cursor_decode_uuid(text, kind, cursor)
+                      : page_cursor_decode(text, kind, cursor) && cursor->id[0] == '\0';
+    if (!ok) {
+        http_reply_problem(call->req, 400, NULL, "cursor is not a next_cursor of this list");
+        return false;
+    }
+    page->after_id = with_id ? cursor->id : NULL;
+    page->after_number = cursor->number;
+    return true;
+}
+
+void
+api_reply_list(api_call_t *call, const char *id_key, const char *id, const char *member,
+               char *array, size_t len, char kind, const db_page_end_t *end)
+{
+    char next[PAGE_CURSOR_MAX + 1] = "";
+    if (end->more)
+        page_cursor_encode(kind, end->last_number, end->last_id, next, sizeof next);
+    json_t j;
+    json_init(&j);
+    json_object_begin(&j);
+    if (id_key != NULL) {
+        json_key(&j, id_key);
+        json_cstring(&j, id);
+    }
+    json_key(&j, member);
+    json_raw(&j, array, len);
+    free(array);
+    api_reply_page(call, &j, next);
 }
 
 /* ---------------------------------------------------------------- index, health, page */
@@ -321,13 +405,28 @@ api_index(api_call_t *call)
     api_reply_json(call->req, 200, NULL, &j);
 }
 
+/* GET /api/v1/openapi.json: docs/openapi.json, compiled in with the web page's files
+ * (Makefile, scripts/embed-web.sh). */
+void
+api_openapi(api_call_t *call)
+{
+    const static_asset_t *doc = static_find("/app/openapi.json");
+    if (doc == NULL) {
+        http_reply_problem(call->req, 404, NULL, "this build has no API description");
+        return;
+    }
+    api_reply_tagged(call->req, (const char *)doc->data, doc->len, doc->etag, false);
+}
+
 /* The web page: static.h answers (200, 304 or 405) or says the path is not one of its files. */
 void
 api_static(api_call_t *call)
 {
     http_request_t *req = call->req;
     int status = 0;
-    if (static_serve_status(req->conn, req->path, &status) == 0) {
+    char headers[32 + HTTP_REQUEST_ID_MAX];
+    snprintf(headers, sizeof headers, "X-Request-Id: %s\r\n", req->request_id);
+    if (static_serve_with(req->conn, req->path, headers, &status) == 0) {
         http_reply_problem(req, 404, NULL, "no such resource");
         return;
     }
@@ -415,7 +514,8 @@ s_dispatch(api_t *self, http_request_t *req, const route_t **route)
                                .path = req->path,
                                .query = s_query,
                                .content_type_is = s_content_type_is,
-                               .ctx = req};
+                               .ctx = req,
+                               .query_string = req->query};
     route_result_t result;
     bool matched = route_match(&request, &result);
     *route = result.route; /* NULL on a 404 or 405: counted as "unmatched" */

@@ -38,6 +38,7 @@ typedef struct {
     int search_ttl_ms;
     limits_t *limits;          /* borrowed, must outlive the api_t; NULL: no rate limits */
     const char *metrics_token; /* metrics/token: borrowed; NULL or "": loopback only */
+    int event_streams;         /* job event streams at once (0: JOB_STREAM_MAX_DEFAULT) */
 } api_config_t;
 
 #define API_CACHE_BYTES_DEFAULT ((size_t)64 << 20)
@@ -47,6 +48,10 @@ typedef struct api_t api_t;
 
 api_t *api_new(const api_config_t *cfg);
 void api_destroy(api_t **self_p);
+
+/* End the job event streams being served and refuse new ones: call before
+ * http_server_destroy, which waits for every handler. */
+void api_stop(api_t *self);
 
 /* Serve one request (an http_handler_fn; arg is the api_t). */
 void api_handle(http_request_t *req, void *arg);

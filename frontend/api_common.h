@@ -11,6 +11,7 @@
 #include "broker_client.h"
 #include "cache.h"
 #include "json.h"
+#include "page.h"
 #include "routes.h"
 
 #define API_RETRY_AFTER "Retry-After: 5\r\n"
@@ -38,6 +39,9 @@ struct api_t {
     unsigned search_generation; /* atomic: bumped when a course is forgotten (courses.c) */
     limits_t *limits;           /* request rates (limits.h), or NULL */
     const char *metrics_token;  /* metrics/token (api_metrics.h), or NULL */
+    int streams_max;            /* http/event_streams (job_stream.h) */
+    int streams_active;         /* atomic: event streams being served */
+    bool streams_stopping;      /* atomic: job_stream_stop was called */
 };
 
 /* One request being handled (all borrowed for the handler call). */
@@ -82,11 +86,38 @@ void api_etag(const char *body, size_t len, char out[API_ETAG_SIZE]);
 void api_reply_tagged(http_request_t *req, const char *body, size_t len, const char *etag,
                       bool stale);
 
+/* Answer a GET with a body and its validator as api_reply_tagged, with extra header lines
+ * (NULL for none). */
+void api_reply_tagged_with(http_request_t *req, const char *body, size_t len, const char *etag,
+                           const char *extra, bool stale);
+
+/* The Link header line of a list's next page ("" on the last page: next_cursor NULL or "")
+ * into headers (page.h). */
+void api_page_link(api_call_t *call, const char *next_cursor, char *headers, size_t size);
+
+/* Finish and send a list (page.h): j is an open object holding the list's member; this adds
+ * "next_cursor" and "next" (the link to the next page; both null on the last), closes it and
+ * answers 200 with a Link header to the next page. Frees j. */
+void api_reply_page(api_call_t *call, json_t *j, const char *next_cursor);
+
+/* The page a list's route asks for (page.h): its "limit", and its "cursor" of kind decoded
+ * into *cursor (with a uuid id when with_id, else with none: after_number is then the
+ * cursor's number, -1 without a cursor). false with the 400 sent when the cursor is not one. */
+bool api_page_take(api_call_t *call, char kind, bool with_id, db_page_t *page,
+                   page_cursor_t *cursor) PROFAI_MUST_CHECK;
+
+/* Send a page of a list read by db (frees array, a JSON array of len bytes):
+ * {[id_key: id,] member: array, "next_cursor", "next"} with the Link header (api_reply_page);
+ * the next cursor is of kind, from end. id_key NULL: no id member. */
+void api_reply_list(api_call_t *call, const char *id_key, const char *id, const char *member,
+                    char *array, size_t len, char kind, const db_page_end_t *end);
+
 /* Handlers of api.c (routes.h): the API index, /healthz and the web page. */
 void api_index(api_call_t *call);
-void api_health(api_call_t *call); /* GET /healthz */
-void api_ready(api_call_t *call);  /* GET /readyz */
-void api_live(api_call_t *call);   /* GET /livez */
+void api_openapi(api_call_t *call); /* GET /api/v1/openapi.json */
+void api_health(api_call_t *call);  /* GET /healthz */
+void api_ready(api_call_t *call);   /* GET /readyz */
+void api_live(api_call_t *call);    /* GET /livez */
 void api_static(api_call_t *call);
 
 #endif

@@ -1,6 +1,7 @@
 /* blob_sweep.c - see blob_sweep.h. */
 #include "blob_sweep.h"
 
+#include "idempotency.h"
 #include "log.h"
 
 #include <errno.h>
@@ -43,6 +44,11 @@ s_run(void *arg)
             log_warn("blob sweep failed (trying again in %d ms)", self->interval_ms);
         else if (deleted > 0)
             log_info("blob sweep: deleted %ld stored PDFs nothing refers to", deleted);
+        /* Idempotency keys expire on the same round (idempotency.h). */
+        if (idempotency_sweep(self->db, &deleted) != DB_OK)
+            log_warn("idempotency key sweep failed (trying again in %d ms)", self->interval_ms);
+        else if (deleted > 0)
+            log_info("idempotency sweep: forgot %ld keys older than 24 hours", deleted);
         pthread_mutex_lock(&self->lock);
     }
     pthread_mutex_unlock(&self->lock);

@@ -4,6 +4,7 @@
 
 #include "api_common.h"
 #include "log.h"
+#include "page.h"
 #include "visibility.h"
 
 #include <ctype.h>
@@ -217,63 +218,9 @@ courses_delete(api_call_t *call)
 
 /* ---------------------------------------------------------------- course list and search */
 
-/* Cursors are opaque to clients: base64url (no padding) of "l:<microseconds>:<uuid>" (the
- * keyset of the last course of the page: the list goes on after it) or "s:<offset>:<hash>"
- * (a search goes on at offset; hash binds it to its search string). */
-static void
-s_cursor_encode(const char *plain, char *out, size_t size)
-{
-    gchar *b64 = g_base64_encode((const guchar *)plain, strlen(plain));
-    size_t n = 0;
-    for (const char *p = b64; p && *p && *p != '=' && n + 1 < size; p++)
-        out[n++] = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-    out[n] = '\0';
-    g_free(b64);
-}
-
-/* Decode a cursor into plain text; false when it is not one of ours. */
-static bool
-s_cursor_decode(const char *cursor, size_t len, char *plain, size_t size)
-{
-    if (len == 0 || len > COURSES_CURSOR_MAX || len % 4 == 1)
-        return false;
-    char b64[COURSES_CURSOR_MAX + 4];
-    for (size_t i = 0; i < len; i++) {
-        char c = cursor[i];
-        if (!isalnum((unsigned char)c) && c != '-' && c != '_')
-            return false;
-        b64[i] = c == '-' ? '+' : c == '_' ? '/' : c;
-    }
-    size_t n = len;
-    while (n % 4 != 0)
-        b64[n++] = '=';
-    b64[n] = '\0';
-    gsize out_len = 0;
-    guchar *data = g_base64_decode(b64, &out_len);
-    bool ok = data != NULL && out_len > 0 && out_len < size && memchr(data, 0, out_len) == NULL;
-    if (ok) {
-        memcpy(plain, data, out_len);
-        plain[out_len] = '\0';
-    }
-    g_free(data);
-    return ok;
-}
-
-/* A decimal number of 1-18 digits. */
-static bool
-s_parse_digits(const char *s, size_t len, long long *out)
-{
-    if (len == 0 || len > 18)
-        return false;
-    long long v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
+/* Cursors (page.h) of kind 'l' "l:<microseconds>:<uuid>" (the keyset of the last course of
+ * the page: the list goes on after it) or 's' "s:<offset>:<hash>" (a search goes on at offset;
+ * hash binds it to its search string). */
 
 /* The first 16 hex digits of the SHA-256 of a search string. */
 static void
@@ -287,37 +234,52 @@ s_query_hash(const char *q, char out[17])
 /* Take a cursor ("" for none) into query (after_id/after_us or offset); false when it is not
  * a next_cursor of this list (or of this search). */
 static bool
-s_cursor_take(const char *cursor, db_course_query_t *query, char *after_id, size_t id_size)
+s_cursor_take(const char *text, db_course_query_t *query, char *after_id, size_t id_size)
 {
-    char plain[COURSES_CURSOR_MAX];
-    if (cursor[0] == '\0')
+    page_cursor_t cursor;
+    if (text[0] == '\0')
         return true;
-    if (!s_cursor_decode(cursor, strlen(cursor), plain, sizeof plain))
-        return false;
-    char *first = strchr(plain, ':');
-    char *second = first ? strchr(first + 1, ':') : NULL;
-    if (first == NULL || second == NULL || first != plain + 1)
-        return false;
-    long long number;
-    if (!s_parse_digits(first + 1, (size_t)(second - first - 1), &number))
-        return false;
-    if (plain[0] == 'l' && query->q == NULL) {
-        if (strlen(second + 1) != PROTO_UUID_LEN || !proto_is_uuid(second + 1, PROTO_UUID_LEN))
+    if (query->q == NULL) {
+        if (!page_cursor_decode_uuid(text, 'l', &cursor))
             return false;
-        snprintf(after_id, id_size, "%s", second + 1);
+        snprintf(after_id, id_size, "%.36s", cursor.id);
         query->after_id = after_id;
-        query->after_us = number;
+        query->after_us = cursor.number;
         return true;
     }
-    if (plain[0] == 's' && query->q != NULL) {
-        char hash[17];
-        s_query_hash(query->q, hash);
-        if (strcmp(second + 1, hash) != 0 || number > COURSES_SEARCH_OFFSET_MAX)
-            return false;
-        query->offset = number;
-        return true;
+    char hash[17];
+    s_query_hash(query->q, hash);
+    if (!page_cursor_decode(text, 's', &cursor) || strcmp(cursor.id, hash) != 0 ||
+        cursor.number > COURSES_SEARCH_OFFSET_MAX)
+        return false;
+    query->offset = cursor.number;
+    return true;
+}
+
+/* Answer with a stored page of search results, with the Link header of its "next_cursor"
+ * (the page was written by courses_list below: the cursor's base64url text follows the
+ * member's name and quote, and only a null differs). */
+static void
+s_reply_page_item(api_call_t *call, db_status_t status, cache_item_t **item, bool stale)
+{
+    if (status != DB_OK) {
+        api_reply_not_ok(call->req, status, "course");
+        return;
     }
-    return false;
+    size_t len;
+    const char *body = cache_item_data(*item, &len);
+    static const char member[] = "\"next_cursor\":\"";
+    const char *at = g_strstr_len(body, (gssize)len, member);
+    char next[COURSES_CURSOR_MAX + 1] = "", link[PAGE_LINK_MAX + 32];
+    if (at != NULL) {
+        at += sizeof member - 1;
+        size_t n = strspn(at, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+        if (n < sizeof next)
+            memcpy(next, at, n), next[n] = '\0';
+    }
+    api_page_link(call, next, link, sizeof link);
+    api_reply_tagged_with(call->req, body, len, cache_item_etag(*item), link, stale);
+    cache_item_release(item);
 }
 
 /* GET /api/v1/courses: newest first with keyset cursors, or ?q= full-text search, best first,
@@ -355,7 +317,7 @@ courses_list(api_call_t *call)
         cache_item_t *item = key ? cache_get(call->api->cache, key, &fresh) : NULL;
         if (item != NULL && fresh) {
             free(key);
-            courses_reply_item(req, DB_OK, &item, false);
+            s_reply_page_item(call, DB_OK, &item, false);
             return;
         }
         cache_item_release(&item);
@@ -366,16 +328,16 @@ courses_list(api_call_t *call)
         api_reply_unavailable(req, "the database");
         return;
     }
-    char next[COURSES_CURSOR_MAX + 1] = "", plain[96];
+    char next[COURSES_CURSOR_MAX + 1] = "";
     if (page.more && query.q == NULL) {
-        snprintf(plain, sizeof plain, "l:%lld:%s", page.last_us, page.last_id);
-        s_cursor_encode(plain, next, sizeof next);
+        page_cursor_encode('l', page.last_us, page.last_id, next, sizeof next);
     } else if (page.more && query.offset + query.limit <= COURSES_SEARCH_OFFSET_MAX) {
         char hash[17];
         s_query_hash(query.q, hash);
-        snprintf(plain, sizeof plain, "s:%lld:%s", query.offset + query.limit, hash);
-        s_cursor_encode(plain, next, sizeof next);
+        page_cursor_encode('s', query.offset + query.limit, hash, next, sizeof next);
     }
+    char link[PAGE_LINK_MAX + 32];
+    api_page_link(call, next, link, sizeof link);
     json_t j;
     json_init(&j);
     json_object_begin(&j);
@@ -383,6 +345,12 @@ courses_list(api_call_t *call)
     json_raw(&j, page.json, page.len);
     json_key(&j, "next_cursor");
     json_cstring(&j, next[0] ? next : NULL);
+    /* The link as the Link header has it, between its angle brackets. */
+    json_key(&j, "next");
+    if (link[0] != '\0')
+        json_string(&j, link + 7, strcspn(link + 7, ">"));
+    else
+        json_null(&j);
     json_object_end(&j);
     free(page.json);
     if (json_failed(&j)) {
@@ -401,11 +369,11 @@ courses_list(api_call_t *call)
         cache_item_t *item = cache_put_ttl(call->api->cache, key, &body, len, etag,
                                            keep ? call->api->search_ttl_ms : 0);
         free(key);
-        courses_reply_item(req, item ? DB_OK : DB_UNAVAILABLE, &item, page.stale);
+        s_reply_page_item(call, item ? DB_OK : DB_UNAVAILABLE, &item, page.stale);
         return;
     }
     char etag[API_ETAG_SIZE];
     api_etag(j.data, j.len, etag);
-    api_reply_tagged(req, j.data, j.len, etag, page.stale);
+    api_reply_tagged_with(req, j.data, j.len, etag, link, page.stale);
     json_free(&j);
 }

@@ -89,14 +89,36 @@ db_status_t db_blobs_sweep(db_pool_t *self, long long grace_ms, long *deleted) P
 db_status_t db_job_json(db_pool_t *self, const char *job_id, const char *owner_id, char **json,
                         size_t *len) PROFAI_MUST_CHECK;
 
-/* {"jobs":[...]} newest first, at most limit; owner_id NULL: every owner. */
-db_status_t db_jobs_json(db_pool_t *self, const char *owner_id, int limit, char **json,
-                         size_t *len) PROFAI_MUST_CHECK;
+/* Which page of a list to read (page.h): limit rows after a keyset, or from the start. */
+typedef struct {
+    int limit;              /* 1..100 */
+    const char *after_id;   /* NULL: the first page; else continue after this row (uuid)... */
+    long long after_number; /* ...whose key is this (microseconds of its time, or its seq) */
+} db_page_t;
 
-/* {"job_id":..., "events":[...]}: the job's history, oldest first (docs/api.md 4.14; the
- * job_events rows of migration 006). owner_id as for db_job_json. */
+/* What a page read says about the rest (plain data). */
+typedef struct {
+    bool more;             /* another page follows */
+    long long last_number; /* the keyset of the page's last row, for the next cursor */
+    char last_id[37];
+} db_page_end_t;
+
+/* The JSON array of a page of jobs, newest first; owner_id NULL: every owner. */
+db_status_t db_jobs_json(db_pool_t *self, const char *owner_id, const db_page_t *page, char **json,
+                         size_t *len, db_page_end_t *end) PROFAI_MUST_CHECK;
+
+/* The JSON array of a page of a job's history, oldest first (docs/api.md 4.14; the job_events
+ * rows of migration 006): the events after seq page->after_number (after_id is ignored; -1:
+ * from the first). owner_id as for db_job_json; DB_NOT_FOUND when there is no such job. */
 db_status_t db_job_events_json(db_pool_t *self, const char *job_id, const char *owner_id,
-                               char **json, size_t *len) PROFAI_MUST_CHECK;
+                               const db_page_t *page, char **json, size_t *len,
+                               db_page_end_t *end) PROFAI_MUST_CHECK;
+
+/* What a watcher of a job needs to tell that it changed (job_stream.h): its state, progress,
+ * stage and attempts and its last event's seq as one line into version (at most size bytes),
+ * and whether its state is final. owner_id as for db_job_json. */
+db_status_t db_job_version(db_pool_t *self, const char *job_id, const char *owner_id, char *version,
+                           size_t size, long long *last_seq, bool *final) PROFAI_MUST_CHECK;
 
 /* The owner (uuid) and state of a job. owner_id NULL: any owner, else only that owner's job
  * (another owner's job is DB_NOT_FOUND). */
@@ -175,11 +197,12 @@ typedef struct {
 db_status_t db_attempt_store(db_pool_t *self, const db_attempt_t *attempt, char **json,
                              size_t *len) PROFAI_MUST_CHECK;
 
-/* {"attempts":[...]}: the user's attempts at the course, newest first, at most limit, with
- * the answers revealed as reveal_from says (db_attempt_t). DB_NOT_FOUND when the course does
- * not exist. */
-db_status_t db_attempts_json(db_pool_t *self, const char *course_id, const char *user_id, int limit,
-                             int reveal_from, char **json, size_t *len) PROFAI_MUST_CHECK;
+/* The JSON array of a page of the user's attempts at the course, newest first, with the
+ * answers revealed as reveal_from says (db_attempt_t). DB_NOT_FOUND when the course does not
+ * exist. */
+db_status_t db_attempts_json(db_pool_t *self, const char *course_id, const char *user_id,
+                             const db_page_t *page, int reveal_from, char **json, size_t *len,
+                             db_page_end_t *end) PROFAI_MUST_CHECK;
 
 /* Delete a course (its search rows and quiz attempts go with it; its job keeps its course_id).
  * owner_id NULL: any owner, else only that owner's course. DB_NOT_FOUND when there is no such

@@ -4,6 +4,8 @@
 #include "db_query.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* The fair order of the queued jobs and the recent throughput, for queue_position and
  * estimated_start (docs/api.md 4.2, "Queue position and estimated start"). The broker serves
@@ -43,6 +45,8 @@
           "THEN greatest(now() + (fair.position * recent.span / recent.n)::float8 "                \
           "* interval '1 second', "                                                                \
           DB_JOB_RETRY_AT ") END")
+/* The keyset of a list: created_at in microseconds since the Unix epoch (column 15). */
+#define DB_JOB_KEY "(extract(epoch FROM jobs.created_at) * 1000000)::bigint"
 /* clang-format on */
 
 /* One job (columns DB_JOB_COLUMNS) as the API shows it (docs/api.md 4.2). */
@@ -109,32 +113,74 @@ db_job_json(db_pool_t *self, const char *job_id, const char *owner_id, char **js
     return db_json_take(&j, json, len);
 }
 
-db_status_t
-db_jobs_json(db_pool_t *self, const char *owner_id, int limit, char **json, size_t *len)
+int
+db_page_end_read(PGresult *res, int limit, int number_col, int id_col, db_page_end_t *end)
 {
-    char limit_text[16];
-    snprintf(limit_text, sizeof limit_text, "%d", limit);
-    const char *values[2] = {owner_id, limit_text};
+    int rows = PQntuples(res);
+    end->more = rows > limit;
+    if (end->more)
+        rows = limit;
+    end->last_number = 0;
+    end->last_id[0] = '\0';
+    if (rows > 0 && !PQgetisnull(res, rows - 1, number_col)) {
+        end->last_number = atoll(PQgetvalue(res, rows - 1, number_col));
+        if (id_col >= 0)
+            snprintf(end->last_id, sizeof end->last_id, "%s", PQgetvalue(res, rows - 1, id_col));
+    }
+    return rows;
+}
+
+db_status_t
+db_jobs_json(db_pool_t *self, const char *owner_id, const db_page_t *page, char **json, size_t *len,
+             db_page_end_t *end)
+{
+    char limit_text[16], after_text[24];
+    snprintf(limit_text, sizeof limit_text, "%d", page->limit + 1);
+    snprintf(after_text, sizeof after_text, "%lld", page->after_number);
+    const char *values[4] = {owner_id, limit_text, page->after_id,
+                             page->after_id ? after_text : NULL};
     PGresult *res = NULL;
-    db_status_t status =
-        db_query(self,
-                 DB_JOB_WITH "SELECT " DB_JOB_COLUMNS " FROM" DB_JOB_FROM
-                             "WHERE ($1::uuid IS NULL OR jobs.owner_id = $1::uuid) "
-                             "ORDER BY jobs.created_at DESC, jobs.id DESC LIMIT $2::int",
-                 2, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    db_status_t status = db_query(
+        self,
+        DB_JOB_WITH "SELECT " DB_JOB_COLUMNS ", " DB_JOB_KEY " FROM" DB_JOB_FROM
+                    "WHERE ($1::uuid IS NULL OR jobs.owner_id = $1::uuid) "
+                    "AND ($3::uuid IS NULL OR (jobs.created_at, jobs.id) < "
+                    "('epoch'::timestamptz + $4::bigint * interval '1 microsecond', $3::uuid)) "
+                    "ORDER BY jobs.created_at DESC, jobs.id DESC LIMIT $2::int",
+        4, values, NULL, NULL, PGRES_TUPLES_OK, &res);
     if (status != DB_OK)
         return status;
+    int rows = db_page_end_read(res, page->limit, 15, 0, end);
     json_t j;
     json_init(&j);
-    json_object_begin(&j);
-    json_key(&j, "jobs");
     json_array_begin(&j);
-    for (int i = 0; i < PQntuples(res); i++)
+    for (int i = 0; i < rows; i++)
         s_job_write(&j, res, i);
     json_array_end(&j);
-    json_object_end(&j);
     PQclear(res);
     return db_json_take(&j, json, len);
+}
+
+db_status_t
+db_job_version(db_pool_t *self, const char *job_id, const char *owner_id, char *version,
+               size_t size, long long *last_seq, bool *final)
+{
+    const char *values[2] = {job_id, owner_id};
+    PGresult *res = NULL;
+    db_status_t status = db_query_row(
+        self,
+        "SELECT concat_ws('|', j.state, j.progress, j.stage, j.attempts), "
+        "coalesce((SELECT max(seq) FROM job_events e WHERE e.job_id = j.id), 0), "
+        "j.state IN ('succeeded', 'failed', 'cancelled') "
+        "FROM jobs j WHERE j.id = $1::uuid AND ($2::uuid IS NULL OR j.owner_id = $2::uuid)",
+        2, values, &res);
+    if (status != DB_OK)
+        return status;
+    snprintf(version, size, "%s|%s", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+    *last_seq = atoll(PQgetvalue(res, 0, 1));
+    *final = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+    PQclear(res);
+    return DB_OK;
 }
 
 db_status_t
@@ -160,29 +206,31 @@ db_job_owner(db_pool_t *self, const char *job_id, const char *owner_id, char own
 }
 
 db_status_t
-db_job_events_json(db_pool_t *self, const char *job_id, const char *owner_id, char **json,
-                   size_t *len)
+db_job_events_json(db_pool_t *self, const char *job_id, const char *owner_id, const db_page_t *page,
+                   char **json, size_t *len, db_page_end_t *end)
 {
-    const char *values[2] = {job_id, owner_id};
+    char limit_text[16], after_text[24];
+    snprintf(limit_text, sizeof limit_text, "%d", page->limit + 1);
+    snprintf(after_text, sizeof after_text, "%lld", page->after_number);
+    const char *values[4] = {job_id, owner_id, after_text, limit_text};
     PGresult *res = NULL;
     db_status_t status = db_query_row(
         self,
         "SELECT e.seq, " DB_TS(
             "e.at") ", e.state, e.attempt, e.worker, e.stage,"
-                    " e.error_code, e.error FROM jobs j LEFT JOIN job_events e ON e.job_id = j.id"
+                    " e.error_code, e.error FROM jobs j LEFT JOIN LATERAL (SELECT * FROM"
+                    " job_events x WHERE x.job_id = j.id AND x.seq > $3::bigint ORDER BY x.seq"
+                    " LIMIT $4::int) e ON true"
                     " WHERE j.id = $1::uuid AND ($2::uuid IS NULL OR j.owner_id = $2::uuid)"
                     " ORDER BY e.seq",
-        2, values, &res);
+        4, values, &res);
     if (status != DB_OK)
         return status;
+    int rows = db_page_end_read(res, page->limit, 0, -1, end);
     json_t j;
     json_init(&j);
-    json_object_begin(&j);
-    json_key(&j, "job_id");
-    json_cstring(&j, job_id);
-    json_key(&j, "events");
     json_array_begin(&j);
-    for (int i = 0; i < PQntuples(res); i++) {
+    for (int i = 0; i < rows; i++) {
         if (PQgetisnull(res, i, 0))
             continue; /* a job without events (LEFT JOIN) */
         json_object_begin(&j);
@@ -212,7 +260,6 @@ db_job_events_json(db_pool_t *self, const char *job_id, const char *owner_id, ch
         json_object_end(&j);
     }
     json_array_end(&j);
-    json_object_end(&j);
     PQclear(res);
     return db_json_take(&j, json, len);
 }

@@ -72,6 +72,11 @@ void db_write_text(json_t *j, PGresult *res, int row, int col);
 void db_write_int(json_t *j, PGresult *res, int row, int col);
 void db_write_raw(json_t *j, PGresult *res, int row, int col);
 
+/* Where a page read with LIMIT page->limit + 1 ends (db.h db_page_t): another page follows
+ * when res has more than limit rows; the last row shown has its keyset in columns number_col
+ * and id_col (-1: none; a NULL key is 0). Returns the rows to show. */
+int db_page_end_read(PGresult *res, int limit, int number_col, int id_col, db_page_end_t *end);
+
 /* Hand j's text to the caller (*json, *len; free()): DB_OK, or DB_UNAVAILABLE when j failed
  * (out of memory), j freed. */
 db_status_t db_json_take(json_t *j, char **json, size_t *len);

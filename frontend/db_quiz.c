@@ -184,45 +184,48 @@ db_attempt_store(db_pool_t *self, const db_attempt_t *attempt, char **json, size
 }
 
 db_status_t
-db_attempts_json(db_pool_t *self, const char *course_id, const char *user_id, int limit,
-                 int reveal_from, char **json, size_t *len)
+db_attempts_json(db_pool_t *self, const char *course_id, const char *user_id, const db_page_t *page,
+                 int reveal_from, char **json, size_t *len, db_page_end_t *end)
 {
-    char limit_text[16], reveal_text[16];
-    snprintf(limit_text, sizeof limit_text, "%d", limit);
+    char limit_text[16], reveal_text[16], after_text[24];
+    snprintf(limit_text, sizeof limit_text, "%d", page->limit + 1);
     snprintf(reveal_text, sizeof reveal_text, "%d", reveal_from);
-    const char *values[4] = {course_id, user_id, limit_text, reveal_text};
+    snprintf(after_text, sizeof after_text, "%lld", page->after_number);
+    const char *values[6] = {course_id,   user_id,        limit_text,
+                             reveal_text, page->after_id, page->after_id ? after_text : NULL};
     PGresult *res = NULL;
-    /* Whether the course exists, then its attempts by the user (none: one row of NULLs);
-     * answers are revealed on all of them once the user's attempts reach $4. */
+    /* Whether the course exists, then a page of its attempts by the user (none: one row of
+     * NULLs) after the keyset ($5 id, $6 microseconds), with the keyset of each last; answers
+     * are revealed on all of them once the user's attempts reach $4. */
     db_status_t status = db_query(
         self,
         "SELECT e.found, " DB_ATTEMPT_COLUMNS(DB_REVEAL(
             "$4",
-            "e.used")) " FROM "
+            "e.used")) ", (extract(epoch FROM a.created_at) * 1000000)::bigint FROM "
                        "(SELECT EXISTS (SELECT 1 FROM courses WHERE id = $1::uuid) AS found, "
                        "        (SELECT coalesce(max(number), 0) FROM quiz_attempts "
                        "         WHERE course_id = $1::uuid AND user_id = $2::uuid) AS used) e "
                        "LEFT JOIN LATERAL (SELECT * FROM quiz_attempts q "
                        "  WHERE q.course_id = $1::uuid AND q.user_id = $2::uuid "
+                       "  AND ($5::uuid IS NULL OR (q.created_at, q.id) < ('epoch'::timestamptz "
+                       "       + $6::bigint * interval '1 microsecond', $5::uuid)) "
                        "  ORDER BY q.created_at DESC, q.id DESC LIMIT $3::int) a ON e.found "
                        "ORDER BY a.created_at DESC, a.id DESC",
-        4, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+        6, values, NULL, NULL, PGRES_TUPLES_OK, &res);
     if (status != DB_OK)
         return status;
     if (PQntuples(res) < 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
         PQclear(res);
         return DB_NOT_FOUND;
     }
+    int rows = db_page_end_read(res, page->limit, 8, 1, end);
     json_t j;
     json_init(&j);
-    json_object_begin(&j);
-    json_key(&j, "attempts");
     json_array_begin(&j);
-    for (int i = 0; i < PQntuples(res); i++)
+    for (int i = 0; i < rows; i++)
         if (!PQgetisnull(res, i, 1))
             s_attempt_write(&j, res, i, 1);
     json_array_end(&j);
-    json_object_end(&j);
     PQclear(res);
     return db_json_take(&j, json, len);
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 
 /* Request line and headers together (civetweb's max_request_size): beyond it civetweb answers
  * 400 itself and closes the connection. Bearer tokens and browser headers need far less. */
@@ -166,6 +167,31 @@ s_headers_check(const struct mg_request_info *ri, const char **why)
     return 0;
 }
 
+/* The request's id into out: the client's X-Request-Id when it is safe to repeat in a header
+ * and a log line, else a new random one. */
+static void
+s_request_id(struct mg_connection *conn, char out[HTTP_REQUEST_ID_MAX + 1])
+{
+    static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:";
+    const char *given = mg_get_header(conn, "X-Request-Id");
+    size_t len = given ? strlen(given) : 0;
+    if (len > 0 && len <= HTTP_REQUEST_ID_MAX && strspn(given, safe) == len) {
+        memcpy(out, given, len + 1);
+        return;
+    }
+    uint8_t random[16];
+    if (getrandom(random, sizeof random, 0) != (ssize_t)sizeof random) {
+        /* No entropy yet (early boot): unique enough within this process. */
+        static uint64_t counter;
+        uint64_t n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+        int64_t now = zclock_usecs();
+        memcpy(random, &n, 8);
+        memcpy(random + 8, &now, 8);
+    }
+    for (size_t i = 0; i < sizeof random; i++)
+        snprintf(out + 2 * i, 3, "%02x", random[i]);
+}
+
 static int
 s_on_request(struct mg_connection *conn, void *cbdata)
 {
@@ -188,6 +214,8 @@ s_on_request(struct mg_connection *conn, void *cbdata)
     req.head = strcmp(req.method, "HEAD") == 0;
     req.watch_slot = -1;
     req.body_done = !http_has_body(&req);
+    s_request_id(conn, req.request_id);
+    log_set_request_id(req.request_id);
 
     if (refuse != 0) {
         /* The handler never sees the request; its body, if any, is not read. */
@@ -202,18 +230,12 @@ s_on_request(struct mg_connection *conn, void *cbdata)
     if (req.status == 0)
         http_reply_problem(&req, 500, NULL, "the request was not answered");
 
-    char logged[160], from[64], request_id[72] = "";
+    char logged[160], from[64];
     http_log_safe(req.path, logged, sizeof logged);
     http_client_addr(&req, from, sizeof from);
-    const char *rid = s_trusted(self, ri->remote_addr) ? mg_get_header(conn, "X-Request-Id") : NULL;
-    if (rid != NULL) {
-        char safe[64];
-        http_log_safe(rid, safe, sizeof safe);
-        snprintf(request_id, sizeof request_id, " id=%s", safe);
-    }
-    log_info("%s %s %d %lldms user=%s from=%s%s", req.method, logged, req.status,
-             (long long)(zclock_mono() - req.started_ms), req.user[0] ? req.user : "-", from,
-             request_id);
+    log_info("%s %s %d %lldms user=%s from=%s", req.method, logged, req.status,
+             (long long)(zclock_mono() - req.started_ms), req.user[0] ? req.user : "-", from);
+    log_set_request_id(NULL);
     return req.status;
 }
 

@@ -27,6 +27,9 @@
 #include "http_path.h"
 #include "multipart.h"
 
+/* Longest X-Request-Id taken from a client. */
+#define HTTP_REQUEST_ID_MAX 64
+
 struct mg_connection;
 typedef struct http_server_t http_server_t;
 
@@ -43,6 +46,10 @@ typedef struct {
     int64_t started_ms;         /* monotonic clock, when the headers had arrived */
     int status;                 /* status of the answer sent; 0 while none */
     char user[257];             /* name of the authenticated caller, for the log line */
+    /* The request's id (docs/api.md "Request ids"): the client's X-Request-Id when it is 1 to
+     * HTTP_REQUEST_ID_MAX letters, digits or "-._:", else 32 random hex digits. Sent back on
+     * the answer and carried by every log line of the request (log_set_request_id). */
+    char request_id[HTTP_REQUEST_ID_MAX + 1];
     /* private to the http*.c files */
     http_server_t *server;
     bool head;      /* HEAD: headers only */
@@ -123,9 +130,9 @@ bool http_content_type_is(http_request_t *req, const char *type);
 /* ---------------------------------------------------------------- responses */
 
 /* Send the whole answer in one go: status line, Date, Content-Type, Content-Length,
- * Cache-Control: no-store, X-Content-Type-Options: nosniff, Connection, `headers` (extra lines
- * "Name: value\r\n", or NULL) and body (omitted for HEAD). Only the first reply of a request
- * is sent; later calls return -1. Returns 0, or -1 when the client is gone. */
+ * Cache-Control: no-store, X-Content-Type-Options: nosniff, X-Request-Id, Connection, `headers`
+ * (extra lines "Name: value\r\n", or NULL) and body (omitted for HEAD). Only the first reply of a
+ * request is sent; later calls return -1. Returns 0, or -1 when the client is gone. */
 int http_reply(http_request_t *req, int status, const char *content_type, const char *headers,
                const void *body, size_t len);
 
@@ -137,6 +144,15 @@ int http_reply_json(http_request_t *req, int status, const char *headers, const 
  * "urn:profai:problem:<kind>" with the kind derived from the status (docs/api.md section 3). */
 int http_reply_problem(http_request_t *req, int status, const char *headers, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Start a streamed answer (Server-Sent Events): status 200, content_type, no Content-Length,
+ * Cache-Control: no-store, X-Request-Id, Connection: close, and `headers` (or NULL); the body
+ * follows with http_stream_write until the handler returns (the connection then closes).
+ * 0, or -1 when the client is gone or an answer was already sent. */
+int http_stream_begin(http_request_t *req, const char *content_type, const char *headers);
+
+/* Write the next piece of a streamed answer: 0, or -1 when the client is gone. */
+int http_stream_write(http_request_t *req, const void *data, size_t len);
 
 /* Force Connection: close on the answer (and the end of the connection after it). */
 void http_close_after(http_request_t *req);

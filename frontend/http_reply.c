@@ -132,11 +132,12 @@ http_reply(http_request_t *req, int status, const char *content_type, const char
                      "Date: %s\r\n"
                      "%s%s"
                      "X-Content-Type-Options: nosniff\r\n"
+                     "X-Request-Id: %s\r\n"
                      "Connection: %s\r\n"
                      "%s"
                      "\r\n",
                      status, mg_get_response_code_text(req->conn, status), date, framing, cache,
-                     keep ? "keep-alive" : "close", headers ? headers : "");
+                     req->request_id, keep ? "keep-alive" : "close", headers ? headers : "");
     if (n < 0)
         return -1;
     int rc = 0;
@@ -165,6 +166,40 @@ http_reply(http_request_t *req, int status, const char *content_type, const char
 }
 
 int
+http_stream_begin(http_request_t *req, const char *content_type, const char *headers)
+{
+    if (req->status != 0)
+        return -1;
+    req->status = 200;
+    req->close = true;
+    mg_disable_keep_alive(req->conn);
+    char *head = NULL;
+    int n = asprintf(&head,
+                     "HTTP/1.1 200 OK\r\n"
+                     "Content-Type: %s\r\n"
+                     "Cache-Control: no-store\r\n"
+                     "X-Content-Type-Options: nosniff\r\n"
+                     "X-Request-Id: %s\r\n"
+                     "Connection: close\r\n"
+                     "%s"
+                     "\r\n",
+                     content_type, req->request_id, headers ? headers : "");
+    if (n < 0)
+        return -1;
+    int rc = mg_write(req->conn, head, (size_t)n) == n ? 0 : -1;
+    free(head);
+    return rc;
+}
+
+int
+http_stream_write(http_request_t *req, const void *data, size_t len)
+{
+    if (req->head)
+        return 0;
+    return mg_write(req->conn, data, len) == (int)len ? 0 : -1;
+}
+
+int
 http_reply_json(http_request_t *req, int status, const char *headers, const char *json, size_t len)
 {
     return http_reply(req, status, "application/json; charset=utf-8", headers, json, len);
@@ -190,6 +225,8 @@ s_problem_kind(int status)
         return "payload-too-large";
     case 415:
         return "unsupported-media-type";
+    case 409:
+        return "conflict";
     case 422:
         return "unprocessable-content";
     case 429:

@@ -4,7 +4,10 @@
 
 #include "api_common.h"
 #include "error_http.h"
+#include "idempotency.h"
+#include "job_stream.h"
 #include "log.h"
+#include "page.h"
 #include "utf8.h"
 
 #include <glib.h>
@@ -22,6 +25,9 @@
 #define JOBS_FILENAME_READ_MAX 1024
 #define JOBS_DEFAULT_FILENAME "upload.pdf"
 #define JOBS_DEFAULT_TITLE "Untitled"
+/* The kinds of the cursors of the job list and of a job's events (page.h). */
+#define JOBS_CURSOR_KIND 'j'
+#define JOBS_EVENTS_CURSOR_KIND 'e'
 
 /* ---------------------------------------------------------------- upload */
 
@@ -218,9 +224,62 @@ s_reply_quota(http_request_t *req, profai_error_t code, const char *detail)
     json_free(&j);
 }
 
-/* Hand the stored PDF to the broker and answer 202 (or 429/403 for a quota, 503/500). */
+static void s_submit_claimed(api_call_t *call, s_upload_t *up, const char *sha256, const char *key);
+
+/* The 202 of a submitted job (or of its replay: replayed). */
 static void
-s_submit(api_call_t *call, s_upload_t *up, const char *sha256)
+s_reply_accepted(http_request_t *req, const char *job_id, const char *body, size_t len,
+                 bool replayed)
+{
+    char headers[192];
+    snprintf(headers, sizeof headers, "Location: /api/v1/jobs/%s\r\n%s", job_id,
+             replayed ? "Idempotent-Replayed: true\r\n" : "");
+    http_reply_json(req, 202, headers, body, len);
+}
+
+/* An upload with an Idempotency-Key (idempotency.h): true when the caller goes on to submit
+ * (the key is claimed), false when the answer was sent (the first answer again, 422, 409 or
+ * 503). */
+static bool
+s_idempotency_begin(api_call_t *call, const char *key, const s_upload_t *up, const char *sha256)
+{
+    http_request_t *req = call->req;
+    char fingerprint[IDEMPOTENCY_FINGERPRINT_SIZE], job_id[37] = "";
+    idempotency_fingerprint(sha256, up->title, up->filename, fingerprint);
+    int status = 0;
+    char *answer = NULL;
+    switch (idempotency_begin(call->api->db, call->user->id, key, fingerprint, &status, job_id,
+                              &answer)) {
+    case IDEMPOTENCY_NEW:
+        return true;
+    case IDEMPOTENCY_REPLAY:
+        log_info("job=%s upload by %s repeated with its Idempotency-Key: first answer again",
+                 job_id, call->user->name);
+        if (status == 202)
+            s_reply_accepted(req, job_id, answer, strlen(answer), true);
+        else
+            http_reply_json(req, status, "Idempotent-Replayed: true\r\n", answer, strlen(answer));
+        free(answer);
+        return false;
+    case IDEMPOTENCY_MISMATCH:
+        http_reply_problem(req, 422, NULL,
+                           "this Idempotency-Key was used for another upload in the last 24 hours");
+        return false;
+    case IDEMPOTENCY_IN_FLIGHT:
+        http_reply_problem(req, 409, API_RETRY_AFTER,
+                           "an upload with this Idempotency-Key is still being submitted");
+        return false;
+    case IDEMPOTENCY_FAILED:
+        break;
+    }
+    api_reply_unavailable(req, "the database");
+    return false;
+}
+
+/* Hand the stored PDF to the broker and answer 202 (or 429/403 for a quota, 503/500); with an
+ * Idempotency-Key (NULL: none), only the first time. */
+static void
+s_submit(api_call_t *call, s_upload_t *up, const char *sha256, const char *key)
 {
     http_request_t *req = call->req;
     const auth_user_t *user = call->user;
@@ -229,6 +288,22 @@ s_submit(api_call_t *call, s_upload_t *up, const char *sha256)
         api_reply_unavailable(req, "the broker");
         return;
     }
+    if (key != NULL && !s_idempotency_begin(call, key, up, sha256))
+        return;
+    s_submit_claimed(call, up, sha256, key);
+    if (key != NULL && req->status != 202 &&
+        idempotency_release(call->api->db, user->id, key) != DB_OK)
+        log_warn("upload by %s made no job; its Idempotency-Key stays claimed until it expires",
+                 user->name);
+}
+
+/* s_submit once the key, if any, is claimed: the answer of a job made is recorded under it. */
+static void
+s_submit_claimed(api_call_t *call, s_upload_t *up, const char *sha256, const char *key)
+{
+    http_request_t *req = call->req;
+    const auth_user_t *user = call->user;
+    broker_client_t *broker = api_broker(call);
     proto_submit_t submit;
     memset(&submit, 0, sizeof submit);
     snprintf(submit.owner, sizeof submit.owner, "%s", user->id);
@@ -265,8 +340,6 @@ s_submit(api_call_t *call, s_upload_t *up, const char *sha256)
 
     char location[128];
     snprintf(location, sizeof location, "/api/v1/jobs/%s", reply.job_id);
-    char headers[160];
-    snprintf(headers, sizeof headers, "Location: %s\r\n", location);
     json_t j;
     json_init(&j);
     json_object_begin(&j);
@@ -277,7 +350,17 @@ s_submit(api_call_t *call, s_upload_t *up, const char *sha256)
     json_key(&j, "status_url");
     json_cstring(&j, location);
     json_object_end(&j);
-    api_reply_json(req, 202, headers, &j);
+    if (json_failed(&j)) {
+        http_reply_problem(req, 500, NULL, "out of memory");
+    } else {
+        if (key != NULL &&
+            idempotency_finish(call->api->db, user->id, key, reply.job_id, 202, j.data) != DB_OK)
+            log_warn(
+                "job=%s: its Idempotency-Key could not be recorded; a repeat makes another job",
+                reply.job_id);
+        s_reply_accepted(req, reply.job_id, j.data, j.len, false);
+    }
+    json_free(&j);
 }
 
 void
@@ -286,6 +369,13 @@ jobs_submit(api_call_t *call)
     api_t *self = call->api;
     http_request_t *req = call->req;
     bool multipart = http_content_type_is(req, "multipart/form-data");
+    const char *key = http_header(req, "Idempotency-Key");
+    if (key != NULL && !idempotency_key_ok(key)) {
+        http_reply_problem(req, 400, NULL,
+                           "Idempotency-Key must be 1 to %d visible ASCII characters",
+                           IDEMPOTENCY_KEY_MAX);
+        return;
+    }
     s_upload_t up;
     memset(&up, 0, sizeof up);
     if (!multipart) { /* the route table checked them (and skips them for a form) */
@@ -323,7 +413,7 @@ jobs_submit(api_call_t *call)
         if (up.filename[0] == '\0')
             snprintf(up.filename, sizeof up.filename, "%s", JOBS_DEFAULT_FILENAME);
         up.pdf_len = (size_t)length;
-        s_submit(call, &up, sum);
+        s_submit(call, &up, sum, key);
         return;
     }
     if (multipart) {
@@ -353,7 +443,7 @@ jobs_submit(api_call_t *call)
     if (db_blob_store(self->db, sha256, up.pdf, up.pdf_len) != DB_OK)
         api_reply_unavailable(req, "the database");
     else
-        s_submit(call, &up, sha256);
+        s_submit(call, &up, sha256, key);
     g_free(sha256);
 done:
     http_buf_free(&up.body);
@@ -361,18 +451,23 @@ done:
 
 /* ---------------------------------------------------------------- reads */
 
+/* GET /api/v1/jobs: newest first, a page at a time (docs/api.md 4.3). */
 void
 jobs_list(api_call_t *call)
 {
     char *json = NULL;
     size_t len = 0;
-    int limit = (int)route_int(call->route, "limit");
-    if (db_jobs_json(call->api->db, api_owner_filter(call->user), limit, &json, &len) != DB_OK) {
+    db_page_t page;
+    page_cursor_t cursor;
+    db_page_end_t end;
+    if (!api_page_take(call, JOBS_CURSOR_KIND, true, &page, &cursor))
+        return;
+    if (db_jobs_json(call->api->db, api_owner_filter(call->user), &page, &json, &len, &end) !=
+        DB_OK) {
         api_reply_unavailable(call->req, "the database");
         return;
     }
-    http_reply_json(call->req, 200, NULL, json, len);
-    free(json);
+    api_reply_list(call, NULL, NULL, "jobs", json, len, JOBS_CURSOR_KIND, &end);
 }
 
 void
@@ -385,15 +480,30 @@ jobs_get(api_call_t *call)
     api_reply_db_json(call->req, status, 200, json, len, "job");
 }
 
-/* GET /api/v1/jobs/{id}/events: the job's history, to its owner and admins (docs/api.md 4.14). */
+/* GET /api/v1/jobs/{id}/events: the job's history, oldest first, a page at a time, to its
+ * owner and admins (docs/api.md 4.14); with Accept: text/event-stream, a stream (job_stream.h). */
 void
 jobs_events(api_call_t *call)
 {
     char *json = NULL;
     size_t len = 0;
-    db_status_t status = db_job_events_json(call->api->db, route_text(call->route, "id"),
-                                            api_owner_filter(call->user), &json, &len);
-    api_reply_db_json(call->req, status, 200, json, len, "job");
+    db_page_t page;
+    page_cursor_t cursor;
+    db_page_end_t end;
+    if (job_stream_wanted(call->req)) {
+        job_stream_serve(call);
+        return;
+    }
+    if (!api_page_take(call, JOBS_EVENTS_CURSOR_KIND, false, &page, &cursor))
+        return;
+    const char *id = route_text(call->route, "id");
+    db_status_t status = db_job_events_json(call->api->db, id, api_owner_filter(call->user), &page,
+                                            &json, &len, &end);
+    if (status != DB_OK) {
+        api_reply_not_ok(call->req, status, "job");
+        return;
+    }
+    api_reply_list(call, "job_id", id, "events", json, len, JOBS_EVENTS_CURSOR_KIND, &end);
 }
 
 /* ---------------------------------------------------------------- cancellation */

@@ -17,6 +17,7 @@
 #include "http.h"
 #include "log.h"
 #include "notify.h"
+#include "routes.h"
 #include "startup.h"
 
 #include <civetweb.h>
@@ -41,6 +42,7 @@
 typedef struct {
     const char *listen;
     long long threads;
+    long long event_streams;
     long long max_upload;
     long long body_timeout;
     long long request_timeout;
@@ -85,10 +87,14 @@ s_help(void)
         "  -v, --log-level LEVEL      error, warn, info or debug (log/level)\n"
         "  -h, --help                 show this help\n"
         "      --version              show the version\n"
+        "      --list-routes          print every route (METHOD PATTERN, one a line) and exit:\n"
+        "                             what docs/openapi.json must describe\n"
         "\n"
         "configuration keys (default):\n"
         "  http/listen            127.0.0.1:8080\n"
         "  http/threads           64       connections served at once\n"
+        "  http/event_streams     16       job event streams served at once (each holds a\n"
+        "                                  thread: keep it well under http/threads)\n"
         "  http/max_upload        50M      largest PDF accepted (at most 64M)\n"
         "  http/body_timeout      60000    ms for a whole upload body to arrive\n"
         "  http/request_timeout   30000    ms for any single read or write\n"
@@ -167,6 +173,7 @@ s_settings_read(startup_t *st, s_settings_t *s)
     s->conninfo = startup_conf_str(st, "database/conninfo", "");
     s->trusted_proxies = startup_conf_str(st, "http/trusted_proxies", "127.0.0.1,::1");
     s->threads = startup_conf_int(st, "http/threads", 64, 1, 4096);
+    s->event_streams = startup_conf_int(st, "http/event_streams", 16, 1, 4096);
     s->max_upload = startup_conf_int(st, "http/max_upload", 50LL << 20, 1024, PROTO_PDF_MAX);
     s->body_timeout = startup_conf_int(st, "http/body_timeout", 60000, 100, 3600000);
     s->request_timeout = startup_conf_int(st, "http/request_timeout", 30000, 100, 600000);
@@ -295,9 +302,20 @@ s_serve_until_signal(const char *host, int port)
     }
 }
 
+static void
+s_print_route(void *arg, const char *method, const char *pattern)
+{
+    (void)arg;
+    printf("%s %s\n", method, pattern);
+}
+
 int
 main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--list-routes") == 0) {
+        route_each(s_print_route, NULL);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
     db_pool_t *db = NULL;
     db_replica_t *replica = NULL;
     auth_t *auth = NULL;
@@ -401,7 +419,8 @@ main(int argc, char **argv)
                                                 : (int)s.read_cache_ttl,
                             .quiz_max_attempts = (int)s.quiz_max_attempts,
                             .search_ttl_ms = (int)s.search_cache_ttl,
-                            .metrics_token = s.metrics_token};
+                            .metrics_token = s.metrics_token,
+                            .event_streams = (int)s.event_streams};
     api = api_new(&api_cfg);
     if (api == NULL) {
         log_error("out of memory");
@@ -437,6 +456,7 @@ main(int argc, char **argv)
     log_info("%s received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     rc = 0;
 done:
+    api_stop(api);
     http_server_destroy(&server);
     api_destroy(&api);
     limits_destroy(&limits);

@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The kind of the cursors of a user's attempts (page.h). */
+#define QUIZ_ATTEMPTS_CURSOR_KIND 'a'
+
 /* GET /api/v1/courses/{id}/quiz (docs/api.md 4.9). */
 void
 quiz_get(api_call_t *call)
@@ -129,6 +132,11 @@ quiz_attempts_list(api_call_t *call)
 {
     char *json = NULL;
     size_t len = 0;
+    db_page_t page;
+    page_cursor_t cursor;
+    db_page_end_t end;
+    if (!api_page_take(call, QUIZ_ATTEMPTS_CURSOR_KIND, true, &page, &cursor))
+        return;
     bool privileged = call->user->role != AUTH_ROLE_STUDENT;
     const char *id = route_text(call->route, "id");
     db_status_t status = visibility_check(call->api, call->user, id);
@@ -136,8 +144,12 @@ quiz_attempts_list(api_call_t *call)
         api_reply_not_ok(call->req, status, "course");
         return;
     }
-    status =
-        db_attempts_json(call->api->db, id, call->user->id, (int)route_int(call->route, "limit"),
-                         quiz_reveal_from(call->api->quiz_max_attempts, privileged), &json, &len);
-    api_reply_db_json(call->req, status, 200, json, len, "course");
+    status = db_attempts_json(call->api->db, id, call->user->id, &page,
+                              quiz_reveal_from(call->api->quiz_max_attempts, privileged), &json,
+                              &len, &end);
+    if (status != DB_OK) {
+        api_reply_not_ok(call->req, status, "course");
+        return;
+    }
+    api_reply_list(call, NULL, NULL, "attempts", json, len, QUIZ_ATTEMPTS_CURSOR_KIND, &end);
 }

@@ -6,6 +6,7 @@
 #include "classes.h"
 #include "courses.h"
 #include "jobs.h"
+#include "page.h"
 #include "quiz.h"
 #include "results.h"
 
@@ -20,6 +21,12 @@
 #define ROUTES_LIMIT                                                                               \
     {                                                                                              \
         .name = "limit", .type = ROUTE_PARAM_INT, .min = 1, .max = 100, .def = 20                  \
+    }
+/* ?cursor= of every list (page.h). */
+#define ROUTES_CURSOR                                                                              \
+    {                                                                                              \
+        .name = "cursor", .type = ROUTE_PARAM_TEXT, .max = PAGE_CURSOR_MAX,                        \
+        .problem = "cursor is not a next_cursor of this list"                                      \
     }
 #define ROUTES_STR(x) #x
 #define ROUTES_XSTR(x) ROUTES_STR(x)
@@ -44,7 +51,7 @@ static const char *const s_json_types[] = {"application/json", NULL};
 /* clang-format off */
 const route_t route_table[] = {
     {ROUTE_GET, "/api/v1/jobs", ROUTE_ROLES_STAFF, "students have no jobs", NULL, NULL,
-     {ROUTES_LIMIT}, jobs_list, true, 0},
+     {ROUTES_LIMIT, ROUTES_CURSOR}, jobs_list, true, 0},
     {ROUTE_POST, "/api/v1/jobs", ROUTE_ROLES_STAFF, "students may not upload",
      s_upload_types, "send the PDF as application/pdf or multipart/form-data",
      {{.name = "title", .type = ROUTE_PARAM_TEXT, .max = PROTO_TITLE_MAX,
@@ -55,7 +62,9 @@ const route_t route_table[] = {
     {ROUTE_GET, "/api/v1/jobs/{id}", ROUTE_ROLES_STAFF, "students may not see jobs", NULL, NULL,
      {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "job"}}, jobs_get, true, 0},
     {ROUTE_GET, "/api/v1/jobs/{id}/events", ROUTE_ROLES_STAFF, "students may not see jobs", NULL,
-     NULL, {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "job"}}, jobs_events, true, 0},
+     NULL, {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "job"},
+            {.name = "limit", .type = ROUTE_PARAM_INT, .min = 1, .max = 100, .def = 100},
+            ROUTES_CURSOR}, jobs_events, true, 0},
     {ROUTE_DELETE, "/api/v1/jobs/{id}", ROUTE_ROLES_STAFF, "students may not cancel jobs", NULL,
      NULL, {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "job"}}, jobs_cancel, true, 0},
     {ROUTE_GET, "/api/v1/courses", ROUTE_ROLES_ALL, NULL, NULL, NULL,
@@ -74,7 +83,7 @@ const route_t route_table[] = {
     {ROUTE_GET, "/api/v1/courses/{id}/quiz", ROUTE_ROLES_ALL, NULL, NULL, NULL,
      {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}}, quiz_get, true, 0},
     {ROUTE_GET, "/api/v1/courses/{id}/quiz/attempts", ROUTE_ROLES_ALL, NULL, NULL, NULL,
-     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}, ROUTES_LIMIT},
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}, ROUTES_LIMIT, ROUTES_CURSOR},
      quiz_attempts_list, true, 0},
     {ROUTE_POST, "/api/v1/courses/{id}/quiz/attempts", ROUTE_ROLES_ALL, NULL, s_json_types,
      "send the attempt as application/json",
@@ -136,11 +145,12 @@ const route_t route_table[] = {
     {ROUTE_GET, "/livez", 0, NULL, NULL, NULL, {{0}}, api_live, false, 0},
     {ROUTE_GET, "/readyz", 0, NULL, NULL, NULL, {{0}}, api_ready, false, 0},
     {ROUTE_GET, "/metrics", 0, NULL, NULL, NULL, {{0}}, api_metrics, false, 0},
+    {ROUTE_GET, "/api/v1/openapi.json", 0, NULL, NULL, NULL, {{0}}, api_openapi, true, 0},
     {ROUTE_GET, "/api/v1", 0, NULL, NULL, NULL, {{0}}, api_index, false, 0},
     {ROUTE_GET, "/api/v1/", 0, NULL, NULL, NULL, {{0}}, api_index, false, 0},
     /* The web page: static.h answers every method itself (405 for all but GET and HEAD). */
-    {ROUTE_ANY, "/", 0, NULL, NULL, NULL, {{0}}, api_static, false, 0},
-    {ROUTE_ANY, "/app/*", 0, NULL, NULL, NULL, {{0}}, api_static, false, 0},
+    {ROUTE_ANY, "/", 0, NULL, NULL, NULL, {{0}}, api_static, false, ROUTE_QUERY_ANY},
+    {ROUTE_ANY, "/app/*", 0, NULL, NULL, NULL, {{0}}, api_static, false, ROUTE_QUERY_ANY},
 };
 /* clang-format on */
 const size_t route_count = sizeof route_table / sizeof route_table[0];
@@ -393,6 +403,64 @@ s_check_enum(const route_param_t *param, const char *text, int n, route_value_t 
     return false;
 }
 
+/* The query parameter name at *p ("name=value&..." or "name&..."), percent-decoded into buf
+ * (a name that does not fit, or holds a NUL or a control character, is cut there); *p moves
+ * past its pair. */
+static void
+s_query_name(const char **p, char *buf, size_t size)
+{
+    const char *s = *p;
+    size_t n = 0;
+    bool cut = false;
+    while (*s != '\0' && *s != '&' && *s != '=') {
+        int c = (unsigned char)*s++;
+        if (c == '+')
+            c = ' ';
+        else if (c == '%' && isxdigit((unsigned char)s[0]) && isxdigit((unsigned char)s[1])) {
+            char hex[3] = {s[0], s[1], '\0'};
+            c = (int)strtol(hex, NULL, 16);
+            s += 2;
+        }
+        if (c < 0x20 || c == 0x7f)
+            cut = true;
+        if (!cut && n + 1 < size)
+            buf[n++] = (char)c;
+    }
+    buf[n] = '\0';
+    s += strcspn(s, "&");
+    *p = *s == '&' ? s + 1 : s;
+}
+
+/* Every query parameter is one the route declares (or the route takes any). */
+static bool
+s_check_names(const route_request_t *request, const route_t *route, route_result_t *result)
+{
+    if ((route->flags & ROUTE_QUERY_ANY) || request->query_string == NULL)
+        return true;
+    for (const char *p = request->query_string; *p != '\0';) {
+        char name[64];
+        s_query_name(&p, name, sizeof name);
+        if (name[0] == '\0')
+            continue; /* "?" or "a=1&&b=2": an empty pair names nothing */
+        bool known = false;
+        for (size_t i = 0;
+             !known && i < ROUTE_PARAMS_MAX && route->params[i].type != ROUTE_PARAM_NONE; i++)
+            known = route->params[i].type != ROUTE_PARAM_UUID &&
+                    strcmp(route->params[i].name, name) == 0;
+        if (!known) {
+            char safe[64];
+            size_t i = 0;
+            for (; name[i] != '\0'; i++)
+                safe[i] = (unsigned char)name[i] < 0x80 && name[i] != '"' ? name[i] : '?';
+            safe[i] = '\0';
+            result->status = 400;
+            snprintf(result->detail, sizeof result->detail, "unknown query parameter \"%s\"", safe);
+            return false;
+        }
+    }
+    return true;
+}
+
 bool
 route_check(const route_request_t *request, auth_role_t role, route_result_t *result)
 {
@@ -423,6 +491,8 @@ route_check(const route_request_t *request, auth_role_t role, route_result_t *re
         if (!taken)
             return s_fail(result, 415, route->unsupported);
     }
+    if (!s_check_names(request, route, result))
+        return false;
 
     char text[ROUTES_READ_MAX];
     for (size_t i = 0; i < ROUTE_PARAMS_MAX && route->params[i].type != ROUTE_PARAM_NONE; i++) {
@@ -482,8 +552,8 @@ route_int(const route_result_t *result, const char *name)
     return s_value(result, name)->number;
 }
 
-void
-route_each_listed(void (*fn)(void *arg, const char *method, const char *pattern), void *arg)
+static void
+s_each(bool listed_only, void (*fn)(void *arg, const char *method, const char *pattern), void *arg)
 {
     static const struct {
         unsigned bit;
@@ -491,10 +561,26 @@ route_each_listed(void (*fn)(void *arg, const char *method, const char *pattern)
     } methods[] = {
         {ROUTE_GET, "GET"}, {ROUTE_POST, "POST"}, {ROUTE_DELETE, "DELETE"}, {ROUTE_PATCH, "PATCH"}};
     for (size_t i = 0; i < route_count; i++) {
-        if (!route_table[i].listed)
+        if (listed_only && !route_table[i].listed)
             continue;
+        if (route_table[i].methods == ROUTE_ANY) {
+            fn(arg, "*", route_table[i].pattern);
+            continue;
+        }
         for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++)
             if (route_table[i].methods & methods[m].bit)
                 fn(arg, methods[m].name, route_table[i].pattern);
     }
+}
+
+void
+route_each(void (*fn)(void *arg, const char *method, const char *pattern), void *arg)
+{
+    s_each(false, fn, arg);
+}
+
+void
+route_each_listed(void (*fn)(void *arg, const char *method, const char *pattern), void *arg)
+{
+    s_each(true, fn, arg);
 }

@@ -12,6 +12,8 @@
  *   route_check:  the caller's role may not use it      403 with the route's sentence
  *                 a path parameter is not valid         404 "no <what> with this id"
  *                 the body's media type is not taken    415 with the route's sentence
+ *                 a query parameter the route does not  400 "unknown query parameter ..."
+ *                 declare (unless ROUTE_QUERY_ANY)
  *                 a query parameter is not valid        400
  *
  * so a handler receives typed values that already hold (route_uuid, route_int, route_text).
@@ -87,8 +89,9 @@ typedef struct {
 } route_t;
 
 /* Route flags. ROUTE_UPLOAD: the route takes an upload, and spends the caller's upload budget
- * (limits.h) instead of its read budget. */
-enum { ROUTE_UPLOAD = 1 << 0 };
+ * (limits.h) instead of its read budget. ROUTE_QUERY_ANY: query parameters the route does not
+ * declare are ignored instead of refused (the web page's files: a browser may add any). */
+enum { ROUTE_UPLOAD = 1 << 0, ROUTE_QUERY_ANY = 1 << 1 };
 
 /* The table, in the order the API index lists it. */
 extern const route_t route_table[];
@@ -104,6 +107,8 @@ typedef struct {
     /* Whether the body's media type is type (as http_content_type_is). */
     bool (*content_type_is)(void *ctx, const char *type);
     void *ctx;
+    const char *query_string; /* the raw query string (names checked against the route's), or
+                               * NULL */
 } route_request_t;
 
 /* A parameter's checked value. */
@@ -147,6 +152,11 @@ bool route_is_public(const route_t *route);
  * error otherwise). */
 const char *route_text(const route_result_t *result, const char *name);
 long long route_int(const route_result_t *result, const char *name);
+
+/* Call fn with the method and pattern of every route (HEAD aside; "*" for ROUTE_ANY), listed
+ * or not, in table order: what docs/openapi.json must describe (profai-frontend
+ * --list-routes). */
+void route_each(void (*fn)(void *arg, const char *method, const char *pattern), void *arg);
 
 /* Call fn with the method and pattern of every listed route (HEAD aside), in table order:
  * the API index (GET /api/v1) is made from the table, never written twice. */

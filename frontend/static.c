@@ -148,7 +148,8 @@ s_send(struct mg_connection *conn, const char *head, size_t head_len, const void
 
 /* 405: the asset exists, but only for GET and HEAD. */
 static int
-s_reply_method_not_allowed(struct mg_connection *conn, bool keep, const char *date)
+s_reply_method_not_allowed(struct mg_connection *conn, bool keep, const char *date,
+                           const char *extra)
 {
     static const char body[] = "{\"type\":\"urn:profai:problem:method-not-allowed\","
                                "\"title\":\"Method Not Allowed\",\"status\":405,"
@@ -160,9 +161,10 @@ s_reply_method_not_allowed(struct mg_connection *conn, bool keep, const char *da
                      "Allow: GET, HEAD\r\n"
                      "Content-Type: application/problem+json\r\n"
                      "Content-Length: %zu\r\n"
-                     "Cache-Control: no-store\r\n" STATIC_SECURITY_HEADERS "Connection: %s\r\n"
+                     "Cache-Control: no-store\r\n" STATIC_SECURITY_HEADERS "%s"
+                     "Connection: %s\r\n"
                      "\r\n",
-                     date, sizeof body - 1, keep ? "keep-alive" : "close");
+                     date, sizeof body - 1, extra, keep ? "keep-alive" : "close");
     if (n > 0 && (size_t)n < sizeof head)
         s_send(conn, head, (size_t)n, body, sizeof body - 1);
     return 405;
@@ -171,7 +173,7 @@ s_reply_method_not_allowed(struct mg_connection *conn, bool keep, const char *da
 /* 200 with the file, or 304 when the client's copy is current. */
 static int
 s_reply_asset(struct mg_connection *conn, const static_asset_t *asset, bool head_only, bool keep,
-              const char *date)
+              const char *date, const char *extra)
 {
     const char *inm = mg_get_header(conn, "If-None-Match");
     bool not_modified = inm != NULL && s_etag_matches(inm, asset->etag);
@@ -186,10 +188,11 @@ s_reply_asset(struct mg_connection *conn, const static_asset_t *asset, bool head
                      "Content-Type: %s\r\n"
                      "%s"
                      "ETag: %s\r\n"
-                     "Cache-Control: no-cache\r\n" STATIC_SECURITY_HEADERS "Connection: %s\r\n"
+                     "Cache-Control: no-cache\r\n" STATIC_SECURITY_HEADERS "%s"
+                     "Connection: %s\r\n"
                      "\r\n",
                      not_modified ? "304 Not Modified" : "200 OK", date, asset->content_type,
-                     length, asset->etag, keep ? "keep-alive" : "close");
+                     length, asset->etag, extra, keep ? "keep-alive" : "close");
     if (n <= 0 || (size_t)n >= sizeof head)
         return 500;
     bool with_body = !not_modified && !head_only;
@@ -200,6 +203,13 @@ s_reply_asset(struct mg_connection *conn, const static_asset_t *asset, bool head
 int
 static_serve_status(struct mg_connection *conn, const char *path, int *status)
 {
+    return static_serve_with(conn, path, NULL, status);
+}
+
+int
+static_serve_with(struct mg_connection *conn, const char *path, const char *headers, int *status)
+{
+    const char *extra = headers ? headers : "";
     const static_asset_t *asset = static_find(path);
     if (conn == NULL || asset == NULL)
         return 0;
@@ -215,9 +225,9 @@ static_serve_status(struct mg_connection *conn, const char *path, int *status)
 
     int sent;
     if (get || head)
-        sent = s_reply_asset(conn, asset, head, keep, date);
+        sent = s_reply_asset(conn, asset, head, keep, date, extra);
     else
-        sent = s_reply_method_not_allowed(conn, keep, date);
+        sent = s_reply_method_not_allowed(conn, keep, date, extra);
     if (status != NULL)
         *status = sent;
     return 1;

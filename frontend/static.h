@@ -46,4 +46,9 @@ int static_serve(struct mg_connection *conn, const char *path);
  * answered, for the caller's access log. status may be NULL. */
 int static_serve_status(struct mg_connection *conn, const char *path, int *status);
 
+/* static_serve_status with extra header lines ("Name: value\r\n", or NULL) on the answer
+ * (the request id). */
+int static_serve_with(struct mg_connection *conn, const char *path, const char *headers,
+                      int *status);
+
 #endif

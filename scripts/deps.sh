@@ -39,6 +39,7 @@ python3-msgpack
 python3-psycopg2
 python3-fitz
 python3-cairo
+python3-jsonschema
 docbook-xsl-doc-pdf
 auto-multiple-choice-doc-pdf
 chromium

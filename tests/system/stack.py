@@ -566,7 +566,9 @@ class Stack:
             "log": {"level": self.log_level},
             **self.curve_conf(name, "frontend"),
             "limits": NO_LIMITS,
-            **(conf or {}),
+            # a section given is merged into the one made here (http keeps its listen)
+            **{section: {**({"http": http}.get(section, {})), **keys}
+               for section, keys in (conf or {}).items()},
         })
         proc = Process(name, [BIN / "profai-frontend", "-c", conf], self.outdir / f"{name}.log")
         frontend = Frontend(proc, port)

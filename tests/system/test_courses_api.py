@@ -139,19 +139,24 @@ def send(stack: Stack, method: str, path: str, token: str = "student", **kw):
 
 
 def all_pages(stack: Stack, query: str, limit: int) -> list[list[dict]]:
-    """Follow next_cursor from the first page to the last; the pages."""
+    """Follow next_cursor from the first page to the last; the pages. Each page's "next" link
+    and Link header name the same next page: the query with the next cursor."""
     pages, cursor = [], None
     while True:
         params = f"{query}&limit={limit}" + (f"&cursor={cursor}" if cursor else "")
         r = get(stack, f"{API}/courses?{params}")
         assert r.status_code == 200, r.text
         body = r.json()
-        assert set(body) == {"courses", "next_cursor"}
+        assert set(body) == {"courses", "next_cursor", "next"}
         pages.append(body["courses"])
         cursor = body["next_cursor"]
         if cursor is None:
+            assert body["next"] is None and "Link" not in r.headers
             return pages
         assert re.fullmatch(r"[A-Za-z0-9_-]+", cursor), cursor
+        assert body["next"].startswith(f"{API}/courses?") and body["next"].endswith(
+            f"cursor={cursor}"), body["next"]
+        assert r.headers["Link"] == f'<{body["next"]}>; rel="next"'
         assert len(pages) < 20, "the cursors never end"
 
 
@@ -217,7 +222,8 @@ def test_list_and_search_with_cursors(stack, outdir):
     stemmed = get(stack, f"{API}/courses?q=chloroplasts diagrams").json()["courses"]
     assert {c["id"] for c in stemmed} == set(ids.values())
     assert get(stack, f"{API}/courses?q=zyzzyva").json() == {"courses": [],
-                                                             "next_cursor": None}
+                                                             "next_cursor": None,
+                                                             "next": None}
 
     # Search results page with cursors too; a cursor belongs to its own search.
     pages = all_pages(stack, "q=mitochondria", 2)
@@ -389,11 +395,13 @@ def test_quiz_and_attempts(stack):
     assert mine[-1] == right
     assert [a["score"] for a in get(stack, f"{base}/quiz/attempts?limit=2",
                                     token="teacher").json()["attempts"]] == [0, 1]
-    assert get(stack, f"{base}/quiz/attempts", token=other).json() == {"attempts": []}
+    assert get(stack, f"{base}/quiz/attempts", token=other).json() == {
+        "attempts": [], "next_cursor": None, "next": None}
     theirs = attempt(stack, course_id, {"answers": {"q1": 0}}, token=other).json()
-    assert get(stack, f"{base}/quiz/attempts", token=other).json() == {"attempts": [theirs]}
+    assert get(stack, f"{base}/quiz/attempts", token=other).json() == {
+        "attempts": [theirs], "next_cursor": None, "next": None}
     assert len(get(stack, f"{base}/quiz/attempts", token="teacher").json()["attempts"]) == 4
-    assert get(stack, f"{base}/quiz/attempts").json() == {"attempts": []}
+    assert get(stack, f"{base}/quiz/attempts").json()["attempts"] == []
     assert attempt(stack, course_id, {"answers": {"q1": 0}}, token="teacher").status_code == 201
     problem(get(stack, f"{API}/courses/{uuid.uuid4()}/quiz/attempts"), 404, "not-found")
     problem(get(stack, f"{API}/courses/{uuid.uuid4()}/quiz"), 404, "not-found")

@@ -13,6 +13,7 @@
 
 #include "log.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,37 @@ test_json_lines_have_fields_from_the_message_tokens(void **state)
     assert_null(strstr(line, "\"job\""));
     assert_non_null(strstr(line, "\"level\":\"error\""));
     assert_non_null(strstr(line, ",\"worker\":\"w-2\"}"));
+}
+
+/* A request id set on a thread ends each of its lines (a JSON member), only on that thread. */
+static void *
+s_other_thread(void *arg)
+{
+    (void)arg;
+    return (void *)strdup(s_line(PROFAI_LOG_TEXT, PROFAI_LOG_INFO, "elsewhere"));
+}
+
+static void
+test_request_id_is_carried_by_the_thread_lines(void **state)
+{
+    (void)state;
+    log_init("frontend", PROFAI_LOG_DEBUG);
+    log_set_request_id("req-1");
+    assert_string_equal(s_line(PROFAI_LOG_JOURNAL, PROFAI_LOG_INFO, "job=j submitted"),
+                        "<6>INFO job=j submitted request_id=req-1");
+    const char *line = s_line(PROFAI_LOG_TEXT, PROFAI_LOG_WARN, "slow");
+    assert_string_equal(line + 24, " frontend WARN slow request_id=req-1");
+    line = s_line(PROFAI_LOG_JSON, PROFAI_LOG_INFO, "job=j submitted");
+    assert_non_null(
+        strstr(line, "\"msg\":\"job=j submitted\",\"job\":\"j\",\"request_id\":\"req-1\"}"));
+    pthread_t thread;
+    void *other = NULL;
+    assert_int_equal(pthread_create(&thread, NULL, s_other_thread, NULL), 0);
+    assert_int_equal(pthread_join(thread, &other), 0);
+    assert_null(strstr(other, "request_id"));
+    free(other);
+    log_set_request_id(NULL);
+    assert_null(strstr(s_line(PROFAI_LOG_TEXT, PROFAI_LOG_INFO, "done"), "request_id"));
 }
 
 static void
@@ -140,6 +172,7 @@ main(void)
         cmocka_unit_test(test_text_lines_keep_the_historic_format),
         cmocka_unit_test(test_journal_lines_carry_the_syslog_priority),
         cmocka_unit_test(test_json_lines_have_fields_from_the_message_tokens),
+        cmocka_unit_test(test_request_id_is_carried_by_the_thread_lines),
         cmocka_unit_test(test_json_lines_stay_valid_when_cut),
         cmocka_unit_test(test_formats_parse_and_default_follows_journal_stream),
         cmocka_unit_test(test_level_changes_live),

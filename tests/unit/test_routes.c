@@ -12,6 +12,8 @@
 
 #include "routes.h"
 
+#include "route_handlers.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,46 +31,14 @@ static const char *s_called;
         (void)call;                                                                                \
         s_called = #name;                                                                          \
     }
-STUB(jobs_submit)
-STUB(jobs_list)
-STUB(jobs_get)
-STUB(jobs_cancel)
-STUB(jobs_events)
-STUB(courses_list)
-STUB(courses_get)
-STUB(courses_delete)
-STUB(quiz_get)
-STUB(quiz_attempt_submit)
-STUB(quiz_attempts_list)
-STUB(api_index)
-STUB(api_health)
-STUB(api_live)
-STUB(api_ready)
-STUB(api_metrics)
-STUB(api_static)
-STUB(classes_create)
-STUB(classes_list)
-STUB(classes_join)
-STUB(classes_get)
-STUB(classes_rename)
-STUB(classes_delete)
-STUB(classes_rotate_code)
-STUB(classes_enrol)
-STUB(classes_unenrol)
-STUB(classes_publish)
-STUB(classes_unpublish)
-STUB(classes_of_course)
-STUB(results_course)
-STUB(results_class)
-STUB(results_my_attempts)
-STUB(results_my_progress)
-STUB(results_lesson_open)
+ROUTE_HANDLERS(STUB)
 
 /* ================================================================ fake requests */
 
 typedef struct {
     const char *query[8][2]; /* name, value (value may hold "%00" made NUL: use len) */
     const char *content_type;
+    const char *raw; /* the raw query string, for the unknown-parameter check (or NULL) */
 } fake_t;
 
 static int
@@ -107,7 +77,8 @@ s_run(const char *method, const char *path, auth_role_t role, fake_t *fake)
                                .path = path,
                                .query = s_query,
                                .content_type_is = s_content_type_is,
-                               .ctx = fake};
+                               .ctx = fake,
+                               .query_string = fake->raw};
     s_called = NULL;
     if (!route_match(&request, &s_result))
         return s_result.status;
@@ -467,7 +438,40 @@ test_index_lists_the_table(void **state)
                               "POST /api/v1/classes/{id}/students,"
                               "DELETE /api/v1/classes/{id}/students/{user_id},"
                               "GET /api/v1/classes/{id}/results,GET /api/v1/me/attempts,"
-                              "GET /api/v1/me/progress,GET /healthz");
+                              "GET /api/v1/me/progress,GET /healthz,"
+                              "GET /api/v1/openapi.json");
+}
+
+/* ================================================================ unknown query parameters */
+
+static void
+test_unknown_query_parameter_is_refused(void **state)
+{
+    (void)state;
+    fake_t known = {.query = {{"limit", "5"}, {"cursor", ""}}, .raw = "limit=5&cursor="};
+    assert_int_equal(s_run("GET", "/api/v1/jobs", AUTH_ROLE_TEACHER, &known), 0);
+
+    fake_t typo = {.query = {{"limit", "5"}}, .raw = "limit=5&limt=6"};
+    assert_int_equal(s_run("GET", "/api/v1/jobs", AUTH_ROLE_TEACHER, &typo), 400);
+    assert_string_equal(s_result.detail, "unknown query parameter \"limt\"");
+
+    /* Names are compared decoded; a path segment's name is not a query parameter. */
+    fake_t encoded = {.query = {{"limit", "5"}}, .raw = "%6cimit=5"};
+    assert_int_equal(s_run("GET", "/api/v1/jobs", AUTH_ROLE_TEACHER, &encoded), 0);
+    fake_t id = {.raw = "id=" ID};
+    assert_int_equal(s_run("GET", "/api/v1/jobs/" ID, AUTH_ROLE_TEACHER, &id), 400);
+    assert_string_equal(s_result.detail, "unknown query parameter \"id\"");
+
+    /* Empty pairs name nothing; a route without parameters takes none. */
+    fake_t empty = {.raw = "&&"};
+    assert_int_equal(s_run("GET", "/healthz", AUTH_ROLE_TEACHER, &empty), 0);
+    fake_t any = {.raw = "verbose=1"};
+    assert_int_equal(s_run("GET", "/healthz", AUTH_ROLE_TEACHER, &any), 400);
+
+    /* The web page's files take whatever a browser adds. */
+    fake_t page = {.raw = "v=3&utm_source=x"};
+    assert_int_equal(s_run("GET", "/app/app.js", AUTH_ROLE_TEACHER, &page), 0);
+    assert_int_equal(s_run("GET", "/", AUTH_ROLE_TEACHER, &page), 0);
 }
 
 /* Every declared text limit fits the value buffer. */
@@ -504,6 +508,7 @@ main(void)
         cmocka_unit_test(test_search_and_cursor),
         cmocka_unit_test(test_enum_parameter),
         cmocka_unit_test(test_index_lists_the_table),
+        cmocka_unit_test(test_unknown_query_parameter_is_refused),
         cmocka_unit_test(test_table_is_consistent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
