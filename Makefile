@@ -18,13 +18,16 @@ GLIB_CFLAGS    := $(shell pkg-config --cflags glib-2.0 2>/dev/null)
 GLIB_LIBS      := $(shell pkg-config --libs glib-2.0 2>/dev/null)
 # sd_notify for the daemons (common/notify.c): linked into the three of them only.
 SYSTEMD_LIBS   := $(shell pkg-config --libs libsystemd 2>/dev/null)
+# Argon2id passwords and random secrets (common/password.c, common/secret.c).
+SODIUM_LIBS    := $(shell pkg-config --libs libsodium 2>/dev/null)
 
 B   := build
 BIN := bin
 
 # ---- sources (one line per component; keep them explicit) ----------------------------
 COMMON_SRC   := common/log.c common/conf.c common/startup.c common/json.c common/utf8.c \
-                common/strbuf.c common/notify.c common/curve.c common/metrics.c
+                common/strbuf.c common/notify.c common/curve.c common/metrics.c \
+                common/secret.c common/password.c
 PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.c protocol/messages.c \
                 protocol/admin_messages.c protocol/worker_identity.c \
                 protocol/mp_scan.c
@@ -112,11 +115,11 @@ $(BIN)/profai-extract: $(patsubst %.c,$(B)/%.o,$(EXTRACT_SRC)) $(LIB)
 $(patsubst %.c,$(B)/%.o,$(FRONTEND_SRC)): EXTRA_CFLAGS = $(GLIB_CFLAGS)
 $(BIN)/profai-frontend: $(patsubst %.c,$(B)/%.o,$(FRONTEND_SRC)) $(LIB)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcivetweb $(GLIB_LIBS) $(LDLIBS_BASE) $(SYSTEMD_LIBS) -lpthread
+	$(CC) $(LDFLAGS) -o $@ $^ -lcivetweb $(GLIB_LIBS) $(SODIUM_LIBS) $(LDLIBS_BASE) $(SYSTEMD_LIBS) -lpthread
 
 $(BIN)/profaictl: $(patsubst %.c,$(B)/%.o,$(CTL_SRC)) $(LIB)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ $(GLIB_LIBS) $(LDLIBS_BASE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(GLIB_LIBS) $(SODIUM_LIBS) $(LDLIBS_BASE)
 $(patsubst %.c,$(B)/%.o,$(CTL_SRC)): EXTRA_CFLAGS = $(GLIB_CFLAGS)
 
 # ---- tests ----------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def token_ids(stack: Stack, name: str) -> list[str]:
     out = stack.profaictl("token", "list")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0].split() == ["ID", "NAME", "ROLE", "CREATED", "EXPIRES", "REVOKED"]
+    assert lines[0].split() == ["ID", "NAME", "ROLE", "CREATED", "EXPIRES", "REVOKED", "LABEL"]
     return [line.split()[0] for line in lines[1:] if line.split()[1] == name]
 
 
