@@ -55,7 +55,8 @@ FRONTEND_SRC := frontend/main.c frontend/http.c frontend/http_reply.c frontend/h
                 frontend/cache.c $(FRONTEND_PURE_SRC) frontend/routes.c frontend/jobs.c \
                 frontend/courses.c frontend/quiz.c frontend/quiz_score.c frontend/error_http.c \
                 frontend/db_jobs.c frontend/db_courses.c frontend/db_quiz.c frontend/snippet.c \
-                frontend/ratelimit.c frontend/limits.c frontend/blob_sweep.c
+                frontend/ratelimit.c frontend/limits.c frontend/blob_sweep.c \
+                frontend/session.c frontend/accounts.c frontend/db_accounts.c
 CTL_SRC      := profaictl/main.c profaictl/admin_cli.c profaictl/admin_client.c
 MIGRATIONS   := $(sort $(wildcard broker/migrations/*.sql))
 
@@ -149,6 +150,8 @@ $(B)/tests/test_json_in: $(B)/frontend/json_in.o
 $(B)/tests/test_course_check: $(B)/broker/course_check.o $(B)/frontend/json_in.o
 $(B)/tests/test_http_watch: $(B)/frontend/http_watch.o
 $(B)/tests/test_ratelimit: $(B)/frontend/ratelimit.o
+$(B)/tests/test_session: $(B)/frontend/session.o
+$(B)/tests/test_session: LDLIBS_BASE += $(SODIUM_LIBS)
 $(B)/tests/test_ratelimit: LDLIBS_BASE += $(GLIB_LIBS) -lm
 
 deps:

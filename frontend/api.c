@@ -7,6 +7,7 @@
 #include "api_common.h"
 #include "api_metrics.h"
 #include "error_http.h"
+#include "json_in.h"
 #include "log.h"
 #include "static.h"
 
@@ -45,6 +46,7 @@ api_new(const api_config_t *cfg)
     self->quiz_max_attempts = cfg->quiz_max_attempts;
     self->limits = cfg->limits;
     self->metrics_token = cfg->metrics_token;
+    self->accounts = cfg->accounts;
     api_metrics_init();
     return self;
 }
@@ -219,6 +221,52 @@ api_reply_tagged(http_request_t *req, const char *body, size_t len, const char *
         http_reply_json(req, 200, headers, body, len);
 }
 
+json_in_doc_t *
+api_read_json(api_t *self, http_request_t *req, long long max_bytes, int max_depth,
+              size_t max_values)
+{
+    long long length = http_content_length(req);
+    if (length > max_bytes) {
+        http_close_after(req);
+        http_reply_problem(req, 413, NULL, "the body is larger than %lld bytes", max_bytes);
+        return NULL;
+    }
+    if (http_send_continue(req) != 0)
+        return NULL;
+    http_body_begin(req, self->body_timeout_ms);
+    http_buf_t body = {.max = (size_t)max_bytes};
+    http_body_status_t status = http_body_read_all(req, &body);
+    json_in_doc_t *doc = NULL;
+    char err[256];
+    switch (status) {
+    case HTTP_BODY_OK: {
+        json_in_limits_t limits = {.max_depth = max_depth, .max_values = max_values};
+        doc = json_in_parse((const char *)body.data, body.len, &limits, err, sizeof err);
+        if (doc == NULL)
+            http_reply_problem(req, 400, NULL, "%s", err);
+        break;
+    }
+    case HTTP_BODY_TOO_LARGE:
+        http_close_after(req);
+        http_reply_problem(req, 413, NULL, "the body is larger than %lld bytes", max_bytes);
+        break;
+    case HTTP_BODY_TIMEOUT:
+        http_close_after(req);
+        http_reply_problem(req, 408, NULL, "%s", http_body_timeout_reason(req));
+        break;
+    case HTTP_BODY_NOMEM:
+        http_close_after(req);
+        api_reply_unavailable(req, "memory for the request");
+        break;
+    default:
+        http_close_after(req);
+        http_reply_problem(req, 400, NULL, "the request body is malformed or ended early");
+        break;
+    }
+    http_buf_free(&body);
+    return doc;
+}
+
 /* ---------------------------------------------------------------- index, health, page */
 
 /* /healthz, /readyz (docs/api.md 4.5): ready adds "at least one worker process". */
@@ -339,6 +387,10 @@ api_static(api_call_t *call)
 static bool
 s_authenticate(api_t *self, http_request_t *req, auth_user_t *user)
 {
+    memset(user, 0, sizeof *user);
+    /* No Authorization header but the session cookie: a signed-in browser (docs/api.md 2.1). */
+    if (self->accounts != NULL && accounts_has_session_cookie(req))
+        return accounts_authenticate(self->accounts, self->db, req, user);
     switch (auth_check(self->auth, http_header(req, "Authorization"), user)) {
     case AUTH_OK:
         snprintf(req->user, sizeof req->user, "%s", user->name);
@@ -427,6 +479,9 @@ s_dispatch(api_t *self, http_request_t *req, const route_t **route)
     auth_user_t user;
     if (!route_is_public(result.route)) {
         if (!s_authenticate_limited(self, req, result.route, &user))
+            return;
+        /* A cookie from another site cannot change anything (docs/api.md 2.1). */
+        if (user.session && !accounts_csrf_allowed(self->accounts, req, &user))
             return;
         call.user = &user;
     }

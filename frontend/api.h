@@ -12,6 +12,7 @@
 #ifndef PROFAI_FRONTEND_API_H
 #define PROFAI_FRONTEND_API_H
 
+#include "accounts.h"
 #include "auth.h"
 #include "curve.h"
 #include "db.h"
@@ -38,6 +39,7 @@ typedef struct {
     int search_ttl_ms;
     limits_t *limits;          /* borrowed, must outlive the api_t; NULL: no rate limits */
     const char *metrics_token; /* metrics/token: borrowed; NULL or "": loopback only */
+    accounts_t *accounts;      /* borrowed, must outlive the api_t; NULL: no sign-in */
 } api_config_t;
 
 #define API_CACHE_BYTES_DEFAULT ((size_t)64 << 20)

@@ -11,6 +11,7 @@
 #include "broker_client.h"
 #include "cache.h"
 #include "json.h"
+#include "json_in.h"
 #include "routes.h"
 
 #define API_RETRY_AFTER "Retry-After: 5\r\n"
@@ -36,6 +37,7 @@ struct api_t {
     unsigned search_generation; /* atomic: bumped when a course is forgotten (courses.c) */
     limits_t *limits;           /* request rates (limits.h), or NULL */
     const char *metrics_token;  /* metrics/token (api_metrics.h), or NULL */
+    accounts_t *accounts;       /* sign-in and sessions (accounts.h), or NULL: tokens only */
 };
 
 /* One request being handled (all borrowed for the handler call). */
@@ -77,6 +79,12 @@ void api_etag(const char *body, size_t len, char out[API_ETAG_SIZE]);
 /* Answer a GET with a body and its validator: 304 without the body when the client already
  * has it (If-None-Match), else 200. */
 void api_reply_tagged(http_request_t *req, const char *body, size_t len, const char *etag);
+
+/* Read a JSON request body (its media type was checked by the route table) of at most
+ * max_bytes, parsed strictly (json_in.h) within max_depth and max_values. The document (the
+ * caller's: json_in_free), or NULL with the answer sent (400, 408, 413, 503). */
+json_in_doc_t *api_read_json(api_t *self, http_request_t *req, long long max_bytes, int max_depth,
+                             size_t max_values);
 
 /* Handlers of api.c (routes.h): the API index, /healthz and the web page. */
 void api_index(api_call_t *call);

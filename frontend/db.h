@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /* The oldest schema (highest migration number) this frontend works with. */
-#define DB_SCHEMA_VERSION 7
+#define DB_SCHEMA_VERSION 9
 
 typedef enum {
     DB_OK = 0,

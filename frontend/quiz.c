@@ -28,53 +28,6 @@ quiz_get(api_call_t *call)
     courses_reply_item(call->req, status, &item);
 }
 
-/* Read the attempt's JSON body (its media type was checked by the route table). Returns the
- * parsed document, or NULL with the answer sent. */
-static json_in_doc_t *
-s_read_json(api_t *self, http_request_t *req)
-{
-    long long length = http_content_length(req);
-    if (length > QUIZ_BODY_MAX) {
-        http_close_after(req);
-        http_reply_problem(req, 413, NULL, "the body is larger than %d bytes", QUIZ_BODY_MAX);
-        return NULL;
-    }
-    if (http_send_continue(req) != 0)
-        return NULL;
-    http_body_begin(req, self->body_timeout_ms);
-    http_buf_t body = {.max = QUIZ_BODY_MAX};
-    http_body_status_t status = http_body_read_all(req, &body);
-    json_in_doc_t *doc = NULL;
-    char err[256];
-    switch (status) {
-    case HTTP_BODY_OK: {
-        json_in_limits_t limits = {.max_depth = QUIZ_DEPTH_MAX, .max_values = QUIZ_VALUES_MAX};
-        doc = json_in_parse((const char *)body.data, body.len, &limits, err, sizeof err);
-        if (doc == NULL)
-            http_reply_problem(req, 400, NULL, "%s", err);
-        break;
-    }
-    case HTTP_BODY_TOO_LARGE:
-        http_close_after(req);
-        http_reply_problem(req, 413, NULL, "the body is larger than %d bytes", QUIZ_BODY_MAX);
-        break;
-    case HTTP_BODY_TIMEOUT:
-        http_close_after(req);
-        http_reply_problem(req, 408, NULL, "%s", http_body_timeout_reason(req));
-        break;
-    case HTTP_BODY_NOMEM:
-        http_close_after(req);
-        api_reply_unavailable(req, "memory for the request");
-        break;
-    default:
-        http_close_after(req);
-        http_reply_problem(req, 400, NULL, "the request body is malformed or ended early");
-        break;
-    }
-    http_buf_free(&body);
-    return doc;
-}
-
 /* Score a parsed attempt against the course's answer key, store it, answer 201. */
 static void
 s_attempt_store(api_call_t *call, const char *id, const json_in_value_t *root, const char *key_text,
@@ -149,7 +102,8 @@ void
 quiz_attempt_submit(api_call_t *call)
 {
     const char *id = route_text(call->route, "id");
-    json_in_doc_t *doc = s_read_json(call->api, call->req);
+    json_in_doc_t *doc =
+        api_read_json(call->api, call->req, QUIZ_BODY_MAX, QUIZ_DEPTH_MAX, QUIZ_VALUES_MAX);
     if (doc == NULL)
         return;
     cache_item_t *key = NULL;

@@ -1,11 +1,13 @@
 /* routes.c - see routes.h. */
 #include "routes.h"
 
+#include "accounts.h"
 #include "api_common.h"
 #include "api_metrics.h"
 #include "courses.h"
 #include "jobs.h"
 #include "quiz.h"
+#include "secret.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -65,6 +67,27 @@ const route_t route_table[] = {
     {ROUTE_POST, "/api/v1/courses/{id}/quiz/attempts", ROUTE_ROLES_ALL, NULL, s_json_types,
      "send the attempt as application/json",
      {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}}, quiz_attempt_submit, true, 0},
+    /* Accounts (docs/api.md 2.1, 4.15-4.19): accounts.c. */
+    {ROUTE_POST, "/api/v1/session", 0, NULL, s_json_types, "send the name and password as "
+     "application/json", {{0}}, accounts_sign_in, true, 0},
+    {ROUTE_DELETE, "/api/v1/session", ROUTE_ROLES_ALL, NULL, NULL, NULL, {{0}},
+     accounts_sign_out, true, 0},
+    {ROUTE_DELETE, "/api/v1/sessions", ROUTE_ROLES_ALL, NULL, NULL, NULL, {{0}},
+     accounts_sign_out_everywhere, true, 0},
+    {ROUTE_GET, "/api/v1/me", ROUTE_ROLES_ALL, NULL, NULL, NULL, {{0}}, accounts_me, true, 0},
+    {ROUTE_GET, "/api/v1/me/tokens", ROUTE_ROLES_ALL, NULL, NULL, NULL, {{0}},
+     accounts_tokens_list, true, 0},
+    {ROUTE_POST, "/api/v1/me/tokens", ROUTE_ROLES_ALL, NULL, s_json_types,
+     "send the label and lifetime as application/json", {{0}}, accounts_token_create, true, 0},
+    {ROUTE_DELETE, "/api/v1/me/tokens/{id}", ROUTE_ROLES_ALL, NULL, NULL, NULL,
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "token"}}, accounts_token_revoke, true, 0},
+    {ROUTE_POST, "/api/v1/invitations", ROUTE_ROLES_STAFF, "students may not invite",
+     s_json_types, "send the invitation as application/json", {{0}},
+     accounts_invitation_create, true, 0},
+    {ROUTE_POST, "/api/v1/invitations/{token}/accept", 0, NULL, s_json_types,
+     "send the name and password as application/json",
+     {{.name = "token", .type = ROUTE_PARAM_SECRET, .what = "invitation"}},
+     accounts_invitation_accept, true, 0},
     {ROUTE_GET, "/healthz", 0, NULL, NULL, NULL, {{0}}, api_health, true, 0},
     {ROUTE_GET, "/livez", 0, NULL, NULL, NULL, {{0}}, api_live, false, 0},
     {ROUTE_GET, "/readyz", 0, NULL, NULL, NULL, {{0}}, api_ready, false, 0},
@@ -204,6 +227,25 @@ s_check_uuid(const route_param_t *param, const char *at, size_t len, route_value
     return false;
 }
 
+/* A path segment with a secret's shape (its prefix is the handler's to check). */
+static bool
+s_check_secret(const route_param_t *param, const char *at, size_t len, route_value_t *value,
+               route_result_t *result)
+{
+    if (len == SECRET_LEN && strspn(at, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                        "0123456789-_") >= len) {
+        memcpy(value->text, at, len);
+        value->text[len] = '\0';
+        value->present = true;
+        value->len = len;
+        return true;
+    }
+    value->text[0] = '\0';
+    result->status = 404;
+    snprintf(result->detail, sizeof result->detail, "no %s with this token", param->what);
+    return false;
+}
+
 static bool
 s_check_int(const route_param_t *param, const char *text, int n, route_value_t *value,
             route_result_t *result)
@@ -303,10 +345,14 @@ route_check(const route_request_t *request, auth_role_t role, route_result_t *re
     size_t segment = 0;
     for (size_t i = 0; i < ROUTE_PARAMS_MAX && route->params[i].type != ROUTE_PARAM_NONE; i++) {
         const route_param_t *param = &route->params[i];
-        if (param->type != ROUTE_PARAM_UUID)
+        if (param->type != ROUTE_PARAM_UUID && param->type != ROUTE_PARAM_SECRET)
             continue;
-        if (!s_check_uuid(param, result->segments[segment].at, result->segments[segment].len,
-                          &result->values[i], result))
+        bool ok = param->type == ROUTE_PARAM_UUID
+                      ? s_check_uuid(param, result->segments[segment].at,
+                                     result->segments[segment].len, &result->values[i], result)
+                      : s_check_secret(param, result->segments[segment].at,
+                                       result->segments[segment].len, &result->values[i], result);
+        if (!ok)
             return false;
         segment++;
     }
@@ -323,7 +369,7 @@ route_check(const route_request_t *request, auth_role_t role, route_result_t *re
     for (size_t i = 0; i < ROUTE_PARAMS_MAX && route->params[i].type != ROUTE_PARAM_NONE; i++) {
         const route_param_t *param = &route->params[i];
         route_value_t *value = &result->values[i];
-        if (param->type == ROUTE_PARAM_UUID)
+        if (param->type == ROUTE_PARAM_UUID || param->type == ROUTE_PARAM_SECRET)
             continue;
         assert(param->type == ROUTE_PARAM_INT || param->max <= ROUTE_TEXT_MAX);
         int n = -1;
@@ -343,6 +389,7 @@ route_check(const route_request_t *request, auth_role_t role, route_result_t *re
             break;
         case ROUTE_PARAM_NONE:
         case ROUTE_PARAM_UUID:
+        case ROUTE_PARAM_SECRET:
             abort(); /* not reached */
         }
         if (!ok)
