@@ -33,6 +33,10 @@ const env = (name, fallback) => {
 const BASE = env('PROFAI_URL').replace(/\/+$/, '');
 const TEACHER = env('PROFAI_TEACHER_TOKEN');
 const STUDENT = env('PROFAI_STUDENT_TOKEN');
+// The same two people sign in on the desktop with their names and password (a session cookie);
+// the phone uses their tokens.
+const TEACHER_LOGIN = { name: env('PROFAI_TEACHER_NAME'), password: env('PROFAI_PASSWORD') };
+const STUDENT_LOGIN = { name: env('PROFAI_STUDENT_NAME'), password: env('PROFAI_PASSWORD') };
 const PDF = env('PROFAI_PDF');
 const TITLE = env('PROFAI_TITLE');
 const SEARCH = env('PROFAI_SEARCH');
@@ -97,11 +101,18 @@ async function text(page, selector) {
     return (await page.locator(selector).first().textContent()) || '';
 }
 
-async function signIn(page, token) {
+// who: a token, or {name, password}.
+async function signIn(page, who) {
     await page.goto(BASE + '/');
     await visible(page, '#view-signin');
-    await page.fill('#token-input', token);
-    await page.click('#signin-button');
+    if (typeof who === 'string') {
+        await page.fill('#token-input', who);
+        await page.click('#signin-button');
+    } else {
+        await page.fill('#signin-name', who.name);
+        await page.fill('#signin-password', who.password);
+        await page.click('#password-button');
+    }
 }
 
 // ------------------------------------------------------------------ the steps
@@ -132,10 +143,16 @@ async function wrongToken(page) {
     await page.click('#signin-button');
     const malformed = await text(page, '#signin-error');
     check(/not a ProfAI token/i.test(malformed), `malformed token: message was "${malformed}"`);
+
+    await signIn(page, { name: TEACHER_LOGIN.name, password: 'not the password' });
+    await visible(page, '#password-error');
+    const wrong = await text(page, '#password-error');
+    check(/wrong name or password/i.test(wrong), `wrong password: message was "${wrong}"`);
+    check(await page.locator('#view-signin').isVisible(), 'wrong password: the sign-in form went away');
 }
 
 async function teacherUploads(page) {
-    await signIn(page, TEACHER);
+    await signIn(page, TEACHER_LOGIN);
     await visible(page, '#view-uploads');
     check((await text(page, '#role-badge')).trim() === 'Teacher', 'teacher: the role badge does not say Teacher');
 
@@ -217,11 +234,16 @@ async function teacherUploads(page) {
     await visible(page, '#view-signin');
     const stored = await page.evaluate(() => window.localStorage.getItem('profai.token'));
     check(stored === null, 'sign out did not forget the token');
+    const session = await page.evaluate(() => window.localStorage.getItem('profai.session'));
+    check(session === null, 'sign out did not forget the session');
+    // The session ended on the server: a reload shows the sign-in form.
+    await page.goto(BASE + '/');
+    await visible(page, '#view-signin');
     return { courseId: m[1], jobHref, seen };
 }
 
-async function studentLearns(page, courseId, prefix) {
-    await signIn(page, STUDENT);
+async function studentLearns(page, courseId, prefix, who) {
+    await signIn(page, who);
     await visible(page, '#view-courses');
     check((await text(page, '#role-badge')).trim() === 'Student', 'student: the role badge does not say Student');
     check(!(await page.locator('#nav-uploads').isVisible()), 'student: the uploads link is shown');
@@ -379,7 +401,7 @@ async function phoneTour(browser, courseId, jobHref) {
     check(overflow <= 0, `the job page is ${overflow}px wider than a phone screen`);
     await page.click('#sign-out');
 
-    const score = await studentLearns(page, courseId, 'phone-');
+    const score = await studentLearns(page, courseId, 'phone-', STUDENT);
     const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(wide <= 0, `the quiz page is ${wide}px wider than a phone screen`);
     await context.close();
@@ -417,7 +439,7 @@ async function main() {
         page = await studentContext.newPage();
         watch(page, 'student');
         page.setDefaultTimeout(STEP_TIMEOUT_MS);
-        const score = await studentLearns(page, courseId, 'student-');
+        const score = await studentLearns(page, courseId, 'student-', STUDENT_LOGIN);
         log(`student: quiz score ${score.score} / ${score.total}`);
         await studentContext.close();
         page = null;
