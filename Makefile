@@ -152,6 +152,7 @@ $(B)/tests/test_http_watch: $(B)/frontend/http_watch.o
 $(B)/tests/test_ratelimit: $(B)/frontend/ratelimit.o
 $(B)/tests/test_session: $(B)/frontend/session.o
 $(B)/tests/test_session: LDLIBS_BASE += $(SODIUM_LIBS)
+$(B)/tests/test_password: LDLIBS_BASE += $(SODIUM_LIBS)
 $(B)/tests/test_ratelimit: LDLIBS_BASE += $(GLIB_LIBS) -lm
 
 deps:
