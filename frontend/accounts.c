@@ -517,7 +517,7 @@ accounts_invitation_create(api_call_t *call)
         api_reply_unavailable(req, "the database");
     } else {
         char url[96];
-        snprintf(url, sizeof url, "/app/#invite=%s", token);
+        snprintf(url, sizeof url, "/#invite=%s", token);
         json_t j;
         json_init(&j);
         json_object_begin(&j);

@@ -395,7 +395,7 @@
         }
     }
 
-    const VIEWS = ['signin', 'uploads', 'job', 'courses', 'course', 'quiz', 'loading'];
+    const VIEWS = ['signin', 'invite', 'uploads', 'job', 'courses', 'course', 'quiz', 'loading'];
 
     function showView(name) {
         for (const v of VIEWS) show($('view-' + v), v === name);
@@ -451,6 +451,11 @@
         state.seq++;
         stopTimer();
         hideAlert();
+        if (invitationToken() !== null) {
+            setSignedIn(false);
+            showView('invite');
+            return;
+        }
         if (!(state.token || state.session) || !state.role) {
             setSignedIn(false);
             showView('signin');
@@ -593,6 +598,48 @@
             }
         } finally {
             $('password-button').disabled = false;
+        }
+    }
+
+    // "#invite=inv_..." (docs/api.md 4.19): the invitation's token, or null.
+    function invitationToken() {
+        const m = /^#invite=(inv_[A-Za-z0-9_-]{43})$/.exec(window.location.hash);
+        return m ? m[1] : null;
+    }
+
+    async function onAcceptInvitation(event) {
+        event.preventDefault();
+        const token = invitationToken();
+        const name = $('invite-name').value.trim();
+        const password = $('invite-password').value;
+        formError('invite-error', null);
+        if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name)) {
+            formError('invite-error', 'Choose a name of 1 to 64 letters, digits and . _ - @ (no spaces).');
+            return;
+        }
+        if (password.length < 8) {
+            formError('invite-error', 'Choose a password of at least 8 characters.');
+            return;
+        }
+        $('invite-button').disabled = true;
+        try {
+            await api('POST', API + '/invitations/' + encodeURIComponent(token) + '/accept',
+                      {json: {name, password}});
+            const body = await api('POST', API + '/session', {json: {name, password}});
+            $('invite-password').value = '';
+            history.replaceState(null, '', window.location.pathname + window.location.search);
+            startSession(body.user, body.csrf_token);
+            go(homeHash());
+        } catch (err) {
+            if (err instanceof ApiError && err.status === 404) {
+                formError('invite-error', 'This invitation is not valid any more: it was used, or it expired. Ask for a new one.');
+            } else if (err instanceof ApiError && err.status === 409) {
+                formError('invite-error', 'This name is taken. Choose another one.');
+            } else {
+                formError('invite-error', err);
+            }
+        } finally {
+            $('invite-button').disabled = false;
         }
     }
 
@@ -1360,6 +1407,7 @@
     async function start() {
         $('signin-form').addEventListener('submit', onSignIn);
         $('password-form').addEventListener('submit', onPasswordSignIn);
+        $('invite-form').addEventListener('submit', onAcceptInvitation);
         $('sign-out').addEventListener('click', () => signOut(null));
         $('alert-close').addEventListener('click', hideAlert);
         $('upload-form').addEventListener('submit', onUpload);

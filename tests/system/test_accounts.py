@@ -321,7 +321,7 @@ def test_invitations_create_users_once(two):
     assert r.status_code == 201, r.text
     inv = r.json()
     assert re.fullmatch(r"inv_[A-Za-z0-9_-]{43}", inv["token"])
-    assert inv["role"] == "student" and inv["url"] == f"/app/#invite={inv['token']}"
+    assert inv["role"] == "student" and inv["url"] == f"/#invite={inv['token']}"
     stored = s.query("SELECT hash FROM invitations WHERE id = %s", inv["id"])
     assert bytes(stored[0][0]) == hashlib.sha256(inv["token"].encode()).digest()
     problem(invite(teacher, "student", expires_in_hours=0), 400, "bad-request")
