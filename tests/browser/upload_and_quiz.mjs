@@ -37,6 +37,8 @@ const STUDENT = env('PROFAI_STUDENT_TOKEN');
 // the phone uses their tokens.
 const TEACHER_LOGIN = { name: env('PROFAI_TEACHER_NAME'), password: env('PROFAI_PASSWORD') };
 const STUDENT_LOGIN = { name: env('PROFAI_STUDENT_NAME'), password: env('PROFAI_PASSWORD') };
+// An invitation link a teacher made (docs/api.md 4.19): a new student joins through it.
+const INVITE_PATH = env('PROFAI_INVITE_PATH');
 const PDF = env('PROFAI_PDF');
 const TITLE = env('PROFAI_TITLE');
 const SEARCH = env('PROFAI_SEARCH');
@@ -379,6 +381,36 @@ async function noOverflow(page, where) {
     check(bad.length === 0, `${where}: overflows horizontally: ${bad.join('; ')}`);
 }
 
+// A new student follows the invitation link, chooses a name and password, and is signed in.
+async function invitedStudentJoins(page, courseId) {
+    await page.goto(BASE + INVITE_PATH);
+    await visible(page, '#view-invite');
+    await shot(page, 'invite');
+    await page.fill('#invite-name', 'has a space');
+    await page.fill('#invite-password', 'invited passphrase');
+    await page.click('#invite-button');
+    await visible(page, '#invite-error');
+    check(/no spaces/i.test(await text(page, '#invite-error')), 'invite: a bad name was not refused');
+    await page.fill('#invite-name', 'invited-student');
+    await page.fill('#invite-password', 'invited passphrase');
+    await page.click('#invite-button');
+    await visible(page, '#view-courses');
+    check((await text(page, '#role-badge')).trim() === 'Student', 'invite: the role badge does not say Student');
+    await page.locator(`#courses-list li[data-course="${courseId}"]`).waitFor();
+    check(!page.url().includes('invite='), 'invite: the invitation stays in the address bar');
+    await shot(page, 'invite-joined');
+    await page.click('#sign-out');
+    await visible(page, '#view-signin');
+    // The invitation is used up.
+    await page.goto(BASE + INVITE_PATH);
+    await visible(page, '#view-invite');
+    await page.fill('#invite-name', 'someone-else');
+    await page.fill('#invite-password', 'another passphrase');
+    await page.click('#invite-button');
+    await visible(page, '#invite-error');
+    check(/not valid any more/i.test(await text(page, '#invite-error')), 'invite: a used invitation was accepted');
+}
+
 async function phoneTour(browser, courseId, jobHref) {
     const context = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true,
         deviceScaleFactor: 2 });
@@ -442,6 +474,15 @@ async function main() {
         const score = await studentLearns(page, courseId, 'student-', STUDENT_LOGIN);
         log(`student: quiz score ${score.score} / ${score.total}`);
         await studentContext.close();
+        page = null;
+
+        const inviteContext = await browser.newContext({ viewport: DESKTOP });
+        page = await inviteContext.newPage();
+        watch(page, 'invite');
+        page.setDefaultTimeout(STEP_TIMEOUT_MS);
+        await invitedStudentJoins(page, courseId);
+        log('invite: a new student joined and signed in');
+        await inviteContext.close();
         page = null;
 
         const phoneScore = await phoneTour(browser, courseId, jobHref);

@@ -102,6 +102,10 @@ def test_browser_upload_and_quiz(make_stack, outdir):
                              stderr=subprocess.PIPE, timeout=60)
         assert out.returncode == 0, out.stderr
 
+    r = s.http.post(s.frontends[0].url + f"{API}/invitations", json={"role": "student"},
+                    headers={"Authorization": f"Bearer {teacher}"}, timeout=30)
+    assert r.status_code == 201, r.text
+
     shots = outdir / "screenshots"
     env = {
         **os.environ,
@@ -111,6 +115,7 @@ def test_browser_upload_and_quiz(make_stack, outdir):
         "PROFAI_TEACHER_NAME": "web-teacher",
         "PROFAI_STUDENT_NAME": "web-student",
         "PROFAI_PASSWORD": WEB_PASSWORD,
+        "PROFAI_INVITE_PATH": r.json()["url"],
         "PROFAI_PDF": str(course.path),
         "PROFAI_TITLE": COURSE_TITLE,
         "PROFAI_SEARCH": SEARCH,
