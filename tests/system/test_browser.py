@@ -32,7 +32,7 @@ from stack import API, BIN, ROOT
 SCRIPT = ROOT / "tests" / "browser" / "upload_and_quiz.mjs"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # The whole browser run takes about 15 s here; the limit only stops a hung browser.
-BROWSER_TIMEOUT_S = 150
+BROWSER_TIMEOUT_S = 210  # the desktop, invitation and phone flows together
 # Slow enough (per page) that the bar shows values between 0 and 100, fast enough for CI.
 PAGE_DELAY_MS = 400
 
