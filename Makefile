@@ -18,13 +18,16 @@ GLIB_CFLAGS    := $(shell pkg-config --cflags glib-2.0 2>/dev/null)
 GLIB_LIBS      := $(shell pkg-config --libs glib-2.0 2>/dev/null)
 # sd_notify for the daemons (common/notify.c): linked into the three of them only.
 SYSTEMD_LIBS   := $(shell pkg-config --libs libsystemd 2>/dev/null)
+# Argon2id passwords and random secrets (common/password.c, common/secret.c).
+SODIUM_LIBS    := $(shell pkg-config --libs libsodium 2>/dev/null)
 
 B   := build
 BIN := bin
 
 # ---- sources (one line per component; keep them explicit) ----------------------------
 COMMON_SRC   := common/log.c common/conf.c common/startup.c common/json.c common/utf8.c \
-                common/strbuf.c common/notify.c common/curve.c common/metrics.c
+                common/strbuf.c common/notify.c common/curve.c common/metrics.c \
+                common/secret.c common/password.c
 PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.c protocol/messages.c \
                 protocol/admin_messages.c protocol/worker_identity.c \
                 protocol/mp_scan.c
@@ -55,7 +58,8 @@ FRONTEND_SRC := frontend/main.c frontend/http.c frontend/http_reply.c frontend/h
                 frontend/ratelimit.c frontend/limits.c frontend/blob_sweep.c \
                 frontend/request_json.c frontend/visibility.c frontend/classes.c \
                 frontend/db_classes.c frontend/results.c frontend/db_results.c frontend/csv.c \
-                frontend/page.c frontend/idempotency.c frontend/job_stream.c
+                frontend/page.c frontend/idempotency.c frontend/job_stream.c \
+                frontend/session.c frontend/accounts.c frontend/db_accounts.c
 CTL_SRC      := profaictl/main.c profaictl/admin_cli.c profaictl/admin_client.c
 MIGRATIONS   := $(sort $(wildcard broker/migrations/*.sql))
 
@@ -117,11 +121,11 @@ $(BIN)/profai-extract: $(patsubst %.c,$(B)/%.o,$(EXTRACT_SRC)) $(LIB)
 $(patsubst %.c,$(B)/%.o,$(FRONTEND_SRC)): EXTRA_CFLAGS = $(GLIB_CFLAGS)
 $(BIN)/profai-frontend: $(patsubst %.c,$(B)/%.o,$(FRONTEND_SRC)) $(LIB)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcivetweb $(GLIB_LIBS) $(LDLIBS_BASE) $(SYSTEMD_LIBS) -lpthread
+	$(CC) $(LDFLAGS) -o $@ $^ -lcivetweb $(GLIB_LIBS) $(SODIUM_LIBS) $(LDLIBS_BASE) $(SYSTEMD_LIBS) -lpthread
 
 $(BIN)/profaictl: $(patsubst %.c,$(B)/%.o,$(CTL_SRC)) $(LIB)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ $(GLIB_LIBS) $(LDLIBS_BASE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(GLIB_LIBS) $(SODIUM_LIBS) $(LDLIBS_BASE)
 $(patsubst %.c,$(B)/%.o,$(CTL_SRC)): EXTRA_CFLAGS = $(GLIB_CFLAGS)
 
 # ---- tests ----------------------------------------------------------------------------
@@ -153,6 +157,9 @@ $(B)/tests/test_course_check: $(B)/broker/course_check.o $(B)/frontend/json_in.o
 $(B)/tests/test_http_watch: $(B)/frontend/http_watch.o
 $(B)/tests/test_ratelimit: $(B)/frontend/ratelimit.o
 $(B)/tests/test_replica_lag: $(B)/frontend/replica_lag.o
+$(B)/tests/test_session: $(B)/frontend/session.o
+$(B)/tests/test_session: LDLIBS_BASE += $(SODIUM_LIBS)
+$(B)/tests/test_password: LDLIBS_BASE += $(SODIUM_LIBS)
 $(B)/tests/test_ratelimit: LDLIBS_BASE += $(GLIB_LIBS) -lm
 $(B)/tests/test_page: $(B)/frontend/page.o $(B)/frontend/routes.o
 $(B)/tests/test_page: LDLIBS_BASE += $(GLIB_LIBS)

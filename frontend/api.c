@@ -8,6 +8,7 @@
 #include "api_metrics.h"
 #include "error_http.h"
 #include "job_stream.h"
+#include "json_in.h"
 #include "log.h"
 #include "page.h"
 #include "static.h"
@@ -48,6 +49,7 @@ api_new(const api_config_t *cfg)
     self->limits = cfg->limits;
     self->metrics_token = cfg->metrics_token;
     self->streams_max = cfg->event_streams > 0 ? cfg->event_streams : JOB_STREAM_MAX_DEFAULT;
+    self->accounts = cfg->accounts;
     api_metrics_init();
     return self;
 }
@@ -439,6 +441,10 @@ api_static(api_call_t *call)
 static bool
 s_authenticate(api_t *self, http_request_t *req, auth_user_t *user)
 {
+    memset(user, 0, sizeof *user);
+    /* No Authorization header but the session cookie: a signed-in browser (docs/api.md 2.1). */
+    if (self->accounts != NULL && accounts_has_session_cookie(req))
+        return accounts_authenticate(self->accounts, self->db, req, user);
     switch (auth_check(self->auth, http_header(req, "Authorization"), user)) {
     case AUTH_OK:
         snprintf(req->user, sizeof req->user, "%s", user->name);
@@ -528,6 +534,9 @@ s_dispatch(api_t *self, http_request_t *req, const route_t **route)
     auth_user_t user;
     if (!route_is_public(result.route)) {
         if (!s_authenticate_limited(self, req, result.route, &user))
+            return;
+        /* A cookie from another site cannot change anything (docs/api.md 2.1). */
+        if (user.session && !accounts_csrf_allowed(self->accounts, req, &user))
             return;
         call.user = &user;
     }

@@ -12,6 +12,7 @@
 #ifndef PROFAI_FRONTEND_API_H
 #define PROFAI_FRONTEND_API_H
 
+#include "accounts.h"
 #include "auth.h"
 #include "curve.h"
 #include "db.h"
@@ -39,6 +40,7 @@ typedef struct {
     limits_t *limits;          /* borrowed, must outlive the api_t; NULL: no rate limits */
     const char *metrics_token; /* metrics/token: borrowed; NULL or "": loopback only */
     int event_streams;         /* job event streams at once (0: JOB_STREAM_MAX_DEFAULT) */
+    accounts_t *accounts;      /* borrowed, must outlive the api_t; NULL: no sign-in */
 } api_config_t;
 
 #define API_CACHE_BYTES_DEFAULT ((size_t)64 << 20)

@@ -11,6 +11,7 @@
 #include "broker_client.h"
 #include "cache.h"
 #include "json.h"
+#include "json_in.h"
 #include "page.h"
 #include "routes.h"
 
@@ -42,6 +43,7 @@ struct api_t {
     int streams_max;            /* http/event_streams (job_stream.h) */
     int streams_active;         /* atomic: event streams being served */
     bool streams_stopping;      /* atomic: job_stream_stop was called */
+    accounts_t *accounts;       /* sign-in and sessions (accounts.h), or NULL: tokens only */
 };
 
 /* One request being handled (all borrowed for the handler call). */

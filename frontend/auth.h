@@ -34,6 +34,10 @@ typedef struct {
     char id[37];    /* users.id, canonical uuid */
     char name[257]; /* users.name */
     auth_role_t role;
+    /* Set when the caller was authenticated by a session cookie (accounts.h), not a token. */
+    bool session;
+    uint8_t session_hash[32]; /* the session id's SHA-256 */
+    char csrf[44];            /* the session's CSRF token (session.h) */
 } auth_user_t;
 
 typedef enum {

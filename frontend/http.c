@@ -107,6 +107,18 @@ http_client_addr(http_request_t *req, char *buf, size_t size)
     return buf;
 }
 
+bool
+http_is_https(http_request_t *req)
+{
+    const struct mg_request_info *ri = mg_get_request_info(req->conn);
+    if (ri->is_ssl)
+        return true;
+    const char *proto = s_trusted(req->server, ri->remote_addr)
+                            ? mg_get_header(req->conn, "X-Forwarded-Proto")
+                            : NULL;
+    return proto != NULL && strcasecmp(proto, "https") == 0;
+}
+
 /* ---------------------------------------------------------------- request checks */
 
 static bool

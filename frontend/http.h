@@ -110,6 +110,10 @@ void *http_thread_state(http_request_t *req);
  * access log, and whatever counts requests per client. Returns buf. */
 const char *http_client_addr(http_request_t *req, char *buf, size_t size);
 
+/* Whether the client reached us over TLS: civetweb's own TLS, or a trusted proxy (as for
+ * http_client_addr) saying "X-Forwarded-Proto: https". */
+bool http_is_https(http_request_t *req);
+
 /* A request header's value (borrowed, valid during the call), or NULL. */
 const char *http_header(http_request_t *req, const char *name);
 

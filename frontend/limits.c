@@ -13,6 +13,8 @@ struct limits_t {
     ratelimit_t *reads;
     ratelimit_t *uploads;
     ratelimit_t *auth_fails;
+    ratelimit_t *signin_names; /* failed sign-ins by user name */
+    ratelimit_t *signin_addrs; /* failed sign-ins by client address */
 };
 
 limits_t *
@@ -25,7 +27,12 @@ limits_new(const limits_config_t *cfg)
     self->reads = ratelimit_new(cfg->read_rate, cfg->read_burst, keys);
     self->uploads = ratelimit_new(cfg->upload_rate, cfg->upload_burst, keys);
     self->auth_fails = ratelimit_new(cfg->auth_fail_rate, cfg->auth_fail_burst, keys);
-    if (self->reads == NULL || self->uploads == NULL || self->auth_fails == NULL) {
+    long signin_rate = cfg->signin_fail_rate ? cfg->signin_fail_rate : LIMITS_SIGNIN_FAIL_RATE;
+    long signin_burst = cfg->signin_fail_burst ? cfg->signin_fail_burst : LIMITS_SIGNIN_FAIL_BURST;
+    self->signin_names = ratelimit_new(signin_rate, signin_burst, keys);
+    self->signin_addrs = ratelimit_new(signin_rate, signin_burst, keys);
+    if (self->reads == NULL || self->uploads == NULL || self->auth_fails == NULL ||
+        self->signin_names == NULL || self->signin_addrs == NULL) {
         limits_destroy(&self);
         return NULL;
     }
@@ -41,6 +48,8 @@ limits_destroy(limits_t **self_p)
     ratelimit_destroy(&self->reads);
     ratelimit_destroy(&self->uploads);
     ratelimit_destroy(&self->auth_fails);
+    ratelimit_destroy(&self->signin_names);
+    ratelimit_destroy(&self->signin_addrs);
     free(self);
     *self_p = NULL;
 }
@@ -76,6 +85,35 @@ limits_auth_failed(limits_t *self, http_request_t *req)
     http_client_addr(req, addr, sizeof addr);
     /* An empty bucket refuses the next request before it is looked up; nothing else to do. */
     (void)!ratelimit_take(self->auth_fails, addr, zclock_mono(), NULL);
+}
+
+bool
+limits_signin_allowed(limits_t *self, http_request_t *req, const char *name)
+{
+    char addr[64];
+    http_client_addr(req, addr, sizeof addr);
+    ratelimit_verdict_t v;
+    int64_t now = zclock_mono();
+    if (!ratelimit_peek(self->signin_names, name, now, &v)) {
+        s_refuse(req, &v, "failed sign-ins for this name");
+        return false;
+    }
+    if (!ratelimit_peek(self->signin_addrs, addr, now, &v)) {
+        s_refuse(req, &v, "failed sign-ins from this address");
+        return false;
+    }
+    return true;
+}
+
+void
+limits_signin_failed(limits_t *self, http_request_t *req, const char *name)
+{
+    char addr[64];
+    http_client_addr(req, addr, sizeof addr);
+    int64_t now = zclock_mono();
+    /* An empty bucket refuses the next sign-in before its password is checked. */
+    (void)!ratelimit_take(self->signin_names, name, now, NULL);
+    (void)!ratelimit_take(self->signin_addrs, addr, now, NULL);
 }
 
 bool

@@ -29,7 +29,9 @@ typedef struct {
     long read_rate, read_burst;           /* per user, per minute / at once */
     long upload_rate, upload_burst;       /* per user, per minute / at once */
     long auth_fail_rate, auth_fail_burst; /* failed authentications per address */
-    size_t max_keys;                      /* buckets kept per table (memory bound) */
+    /* failed sign-ins per name and per address (0: LIMITS_SIGNIN_FAIL_*) */
+    long signin_fail_rate, signin_fail_burst;
+    size_t max_keys; /* buckets kept per table (memory bound) */
 } limits_config_t;
 
 #define LIMITS_READ_RATE 1800
@@ -38,6 +40,8 @@ typedef struct {
 #define LIMITS_UPLOAD_BURST 10
 #define LIMITS_AUTH_FAIL_RATE 30
 #define LIMITS_AUTH_FAIL_BURST 20
+#define LIMITS_SIGNIN_FAIL_RATE 10
+#define LIMITS_SIGNIN_FAIL_BURST 10
 #define LIMITS_MAX_KEYS 100000
 
 typedef struct limits_t limits_t;
@@ -53,6 +57,13 @@ bool limits_auth_allowed(limits_t *self, http_request_t *req) PROFAI_MUST_CHECK;
 /* After a failed authentication (the 401 is answered by the caller): spend one of the
  * address' tokens. */
 void limits_auth_failed(limits_t *self, http_request_t *req);
+
+/* Before a password is checked (sign-in, docs/api.md 2.1): false (429 answered) when failed
+ * sign-ins for name, or from req's address, are spent. */
+bool limits_signin_allowed(limits_t *self, http_request_t *req, const char *name) PROFAI_MUST_CHECK;
+
+/* After a failed sign-in: spend one token of the name's and one of the address' bucket. */
+void limits_signin_failed(limits_t *self, http_request_t *req, const char *name);
 
 /* After authentication: false (429 answered) when user_id has spent its budget of uploads
  * (upload true) or reads. */

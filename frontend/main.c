@@ -8,6 +8,7 @@
  * GET /api/v1 before each WATCHDOG=1: a server whose threads are all stuck stops the pings and
  * systemd restarts it.
  */
+#include "accounts.h"
 #include "api.h"
 #include "auth.h"
 #include "auth_listen.h"
@@ -17,6 +18,7 @@
 #include "http.h"
 #include "log.h"
 #include "notify.h"
+#include "password.h"
 #include "routes.h"
 #include "startup.h"
 
@@ -66,6 +68,10 @@ typedef struct {
     long long read_rate, read_burst, upload_rate, upload_burst, auth_fail_rate, auth_fail_burst;
     long long sweep_interval, sweep_grace;
     const char *metrics_token;
+    long long signin_fail_rate, signin_fail_burst;
+    long long session_idle, session_absolute, password_opslimit, password_memlimit;
+    long long password_concurrent;
+    const char *secure_cookie, *origins;
 } s_settings_t;
 
 static void
@@ -130,6 +136,15 @@ s_help(void)
         "  limits/upload_burst    10       uploads a user may make at once\n"
         "  limits/auth_fail_rate  30       failed authentications per minute per address\n"
         "  limits/auth_fail_burst 20       failed authentications at once per address\n"
+        "  limits/signin_fail_rate 10      failed sign-ins per minute per name and per address\n"
+        "  limits/signin_fail_burst 10     failed sign-ins at once per name and per address\n"
+        "  session/idle           3600000  ms a signed-in session lives without a request\n"
+        "  session/absolute       43200000 ms a session lives from sign-in\n"
+        "  session/secure_cookie  auto     auto (Secure over TLS) or always\n"
+        "  session/origins        \"\"       other origins that may use the session cookie\n"
+        "  password/opslimit      2        Argon2id passes (the most a stored hash may ask)\n"
+        "  password/memlimit      64M      Argon2id memory (the most a stored hash may ask)\n"
+        "  password/max_concurrent 2       password checks at once; others wait, then 503\n"
         "  http/trusted_proxies   127.0.0.1,::1  peers whose X-Forwarded-For names the client\n"
         "  blobs/sweep_interval   60000    ms between deletions of stored PDFs nothing refers to\n"
         "  blobs/grace            600000   ms an unreferenced PDF is kept after it was stored\n"
@@ -209,6 +224,19 @@ s_settings_read(startup_t *st, s_settings_t *s)
     s->sweep_interval = startup_conf_int(st, "blobs/sweep_interval", 60000, 100, 86400000);
     s->sweep_grace = startup_conf_int(st, "blobs/grace", 600000, 0, 86400000LL * 30);
     s->metrics_token = startup_conf_str(st, "metrics/token", "");
+    s->signin_fail_rate =
+        startup_conf_int(st, "limits/signin_fail_rate", LIMITS_SIGNIN_FAIL_RATE, 1, 100000000);
+    s->signin_fail_burst =
+        startup_conf_int(st, "limits/signin_fail_burst", LIMITS_SIGNIN_FAIL_BURST, 1, 100000000);
+    s->session_idle = startup_conf_int(st, "session/idle", 3600000, 60000, 2592000000LL);
+    s->session_absolute = startup_conf_int(st, "session/absolute", 43200000, 60000, 2592000000LL);
+    s->secure_cookie = startup_conf_str(st, "session/secure_cookie", "auto");
+    s->origins = startup_conf_str(st, "session/origins", "");
+    s->password_opslimit =
+        startup_conf_int(st, "password/opslimit", (long long)PASSWORD_OPSLIMIT_DEFAULT, 1, 10);
+    s->password_memlimit = startup_conf_int(
+        st, "password/memlimit", (long long)PASSWORD_MEMLIMIT_DEFAULT, 8LL << 20, 1LL << 30);
+    s->password_concurrent = startup_conf_int(st, "password/max_concurrent", 2, 1, 64);
 }
 
 /* Milliseconds left until deadline (CLOCK_MONOTONIC ms), at least 0. */
@@ -322,6 +350,7 @@ main(int argc, char **argv)
     auth_listen_t *listener = NULL;
     api_t *api = NULL;
     limits_t *limits = NULL;
+    accounts_t *accounts = NULL;
     blob_sweep_t *sweep = NULL;
     http_server_t *server = NULL;
     int rc = 1;
@@ -395,7 +424,24 @@ main(int argc, char **argv)
                                   .upload_rate = (long)s.upload_rate,
                                   .upload_burst = (long)s.upload_burst,
                                   .auth_fail_rate = (long)s.auth_fail_rate,
-                                  .auth_fail_burst = (long)s.auth_fail_burst};
+                                  .auth_fail_burst = (long)s.auth_fail_burst,
+                                  .signin_fail_rate = (long)s.signin_fail_rate,
+                                  .signin_fail_burst = (long)s.signin_fail_burst};
+    if (strcmp(s.secure_cookie, "auto") != 0 && strcmp(s.secure_cookie, "always") != 0) {
+        log_error("session/secure_cookie must be auto or always, not %s", s.secure_cookie);
+        goto done;
+    }
+    accounts_config_t accounts_cfg = {.idle_ms = s.session_idle,
+                                      .absolute_ms = s.session_absolute,
+                                      .secure_always = strcmp(s.secure_cookie, "always") == 0,
+                                      .origins = s.origins,
+                                      .opslimit = (unsigned long long)s.password_opslimit,
+                                      .memlimit = (size_t)s.password_memlimit,
+                                      .max_concurrent = (int)s.password_concurrent};
+    if ((accounts = accounts_new(&accounts_cfg)) == NULL) {
+        log_error("cannot set up sign-in (out of memory for a password hash?)");
+        goto done;
+    }
     if ((sweep = blob_sweep_new(db, (int)s.sweep_interval, s.sweep_grace)) == NULL) {
         log_error("cannot start the blob sweep");
         goto done;
@@ -420,7 +466,8 @@ main(int argc, char **argv)
                             .quiz_max_attempts = (int)s.quiz_max_attempts,
                             .search_ttl_ms = (int)s.search_cache_ttl,
                             .metrics_token = s.metrics_token,
-                            .event_streams = (int)s.event_streams};
+                            .event_streams = (int)s.event_streams,
+                            .accounts = accounts};
     api = api_new(&api_cfg);
     if (api == NULL) {
         log_error("out of memory");
@@ -460,6 +507,7 @@ done:
     http_server_destroy(&server);
     api_destroy(&api);
     limits_destroy(&limits);
+    accounts_destroy(&accounts);
     blob_sweep_destroy(&sweep);
     auth_listen_destroy(&listener);
     auth_destroy(&auth);

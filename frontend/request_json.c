@@ -13,23 +13,30 @@
 json_in_doc_t *
 request_json_read(api_t *api, http_request_t *req)
 {
+    return request_json_read_limited(api, req, REQUEST_JSON_MAX, REQUEST_JSON_DEPTH_MAX,
+                                     REQUEST_JSON_VALUES_MAX);
+}
+
+json_in_doc_t *
+request_json_read_limited(api_t *api, http_request_t *req, long long max_bytes, int max_depth,
+                          size_t max_values)
+{
     long long length = http_content_length(req);
-    if (length > REQUEST_JSON_MAX) {
+    if (length > max_bytes) {
         http_close_after(req);
-        http_reply_problem(req, 413, NULL, "the body is larger than %d bytes", REQUEST_JSON_MAX);
+        http_reply_problem(req, 413, NULL, "the body is larger than %lld bytes", max_bytes);
         return NULL;
     }
     if (http_send_continue(req) != 0)
         return NULL;
     http_body_begin(req, api->body_timeout_ms);
-    http_buf_t body = {.max = REQUEST_JSON_MAX};
+    http_buf_t body = {.max = (size_t)max_bytes};
     http_body_status_t status = http_body_read_all(req, &body);
     json_in_doc_t *doc = NULL;
     char err[256];
     switch (status) {
     case HTTP_BODY_OK: {
-        json_in_limits_t limits = {.max_depth = REQUEST_JSON_DEPTH_MAX,
-                                   .max_values = REQUEST_JSON_VALUES_MAX};
+        json_in_limits_t limits = {.max_depth = max_depth, .max_values = max_values};
         doc = json_in_parse((const char *)body.data, body.len, &limits, err, sizeof err);
         if (doc == NULL)
             http_reply_problem(req, 400, NULL, "%s", err);
@@ -37,7 +44,7 @@ request_json_read(api_t *api, http_request_t *req)
     }
     case HTTP_BODY_TOO_LARGE:
         http_close_after(req);
-        http_reply_problem(req, 413, NULL, "the body is larger than %d bytes", REQUEST_JSON_MAX);
+        http_reply_problem(req, 413, NULL, "the body is larger than %lld bytes", max_bytes);
         break;
     case HTTP_BODY_TIMEOUT:
         http_close_after(req);

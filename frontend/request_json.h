@@ -1,6 +1,6 @@
 /*
  * request_json.h - reading a JSON request body (docs/api.md section 1): the one reader of the
- * quiz attempt and of the class requests. The body's media type was checked by the route
+ * quiz attempt, the class and the account requests. The body's media type was checked by the route
  * table; its size (64 KiB), read time (http/body_timeout), depth and number of values are
  * bounded here, and it is parsed strictly by json_in.h.
  */
@@ -17,6 +17,10 @@
 /* Read and parse req's body. Returns the document (caller owns it: json_in_free), or NULL
  * with the answer (400, 408, 413 or 503) already sent. */
 json_in_doc_t *request_json_read(api_t *api, http_request_t *req);
+
+/* request_json_read with tighter bounds: at most max_bytes, max_depth levels, max_values. */
+json_in_doc_t *request_json_read_limited(api_t *api, http_request_t *req, long long max_bytes,
+                                         int max_depth, size_t max_values);
 
 /* The text member `key` of object as UTF-8 without control characters, 1..max bytes: true
  * with *text (borrowed from the document) and *len; false with a 400 sent naming key. */

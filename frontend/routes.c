@@ -1,6 +1,7 @@
 /* routes.c - see routes.h. */
 #include "routes.h"
 
+#include "accounts.h"
 #include "api_common.h"
 #include "api_metrics.h"
 #include "classes.h"
@@ -9,6 +10,7 @@
 #include "page.h"
 #include "quiz.h"
 #include "results.h"
+#include "secret.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -141,6 +143,27 @@ const route_t route_table[] = {
      results_my_attempts, true, 0},
     {ROUTE_GET, "/api/v1/me/progress", ROUTE_ROLES_ALL, NULL, NULL, NULL, {{0}},
      results_my_progress, true, 0},
+    /* Accounts (docs/api.md 2.1, 4.19-4.23): accounts.c. */
+    {ROUTE_POST, "/api/v1/session", 0, NULL, s_json_types, "send the name and password as "
+     "application/json", {{0}}, accounts_sign_in, true, 0},
+    {ROUTE_DELETE, "/api/v1/session", ROUTE_ROLES_ALL, NULL, NULL, NULL, {{0}},
+     accounts_sign_out, true, 0},
+    {ROUTE_DELETE, "/api/v1/sessions", ROUTE_ROLES_ALL, NULL, NULL, NULL, {{0}},
+     accounts_sign_out_everywhere, true, 0},
+    {ROUTE_GET, "/api/v1/me", ROUTE_ROLES_ALL, NULL, NULL, NULL, {{0}}, accounts_me, true, 0},
+    {ROUTE_GET, "/api/v1/me/tokens", ROUTE_ROLES_ALL, NULL, NULL, NULL, {{0}},
+     accounts_tokens_list, true, 0},
+    {ROUTE_POST, "/api/v1/me/tokens", ROUTE_ROLES_ALL, NULL, s_json_types,
+     "send the label and lifetime as application/json", {{0}}, accounts_token_create, true, 0},
+    {ROUTE_DELETE, "/api/v1/me/tokens/{id}", ROUTE_ROLES_ALL, NULL, NULL, NULL,
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "token"}}, accounts_token_revoke, true, 0},
+    {ROUTE_POST, "/api/v1/invitations", ROUTE_ROLES_STAFF, "students may not invite",
+     s_json_types, "send the invitation as application/json", {{0}},
+     accounts_invitation_create, true, 0},
+    {ROUTE_POST, "/api/v1/invitations/{token}/accept", 0, NULL, s_json_types,
+     "send the name and password as application/json",
+     {{.name = "token", .type = ROUTE_PARAM_SECRET, .what = "invitation"}},
+     accounts_invitation_accept, true, 0},
     {ROUTE_GET, "/healthz", 0, NULL, NULL, NULL, {{0}}, api_health, true, 0},
     {ROUTE_GET, "/livez", 0, NULL, NULL, NULL, {{0}}, api_live, false, 0},
     {ROUTE_GET, "/readyz", 0, NULL, NULL, NULL, {{0}}, api_ready, false, 0},
@@ -294,14 +317,22 @@ s_check_uuid(const route_param_t *param, const char *at, size_t len, route_value
     return false;
 }
 
-/* A path segment as a name (a lesson id): [A-Za-z0-9_.:-], 1-64 bytes; else not found. */
+/* A path segment that is a name: a lesson id ([A-Za-z0-9_.:-], 1-64 bytes) or a secret's shape
+ * (secret.h: SECRET_LEN base64url characters; its prefix is the handler's to check); else
+ * not found. */
 static bool
 s_check_segment(const route_param_t *param, const char *at, size_t len, route_value_t *value,
                 route_result_t *result)
 {
-    bool ok = len >= 1 && len <= 64;
-    for (size_t i = 0; ok && i < len; i++)
-        ok = isalnum((unsigned char)at[i]) || strchr("_.:-", at[i]) != NULL;
+    bool ok;
+    if (param->type == ROUTE_PARAM_SECRET) {
+        ok = len == SECRET_LEN &&
+             strspn(at, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") >= len;
+    } else {
+        ok = len >= 1 && len <= 64;
+        for (size_t i = 0; ok && i < len; i++)
+            ok = isalnum((unsigned char)at[i]) || strchr("_.:-", at[i]) != NULL;
+    }
     if (ok) {
         memcpy(value->text, at, len);
         value->text[len] = '\0';
@@ -311,7 +342,8 @@ s_check_segment(const route_param_t *param, const char *at, size_t len, route_va
     }
     value->text[0] = '\0';
     result->status = 404;
-    snprintf(result->detail, sizeof result->detail, "no %s with this id", param->what);
+    snprintf(result->detail, sizeof result->detail, "no %s with this %s", param->what,
+             param->type == ROUTE_PARAM_SECRET ? "token" : "id");
     return false;
 }
 
@@ -472,7 +504,8 @@ route_check(const route_request_t *request, auth_role_t role, route_result_t *re
     size_t segment = 0;
     for (size_t i = 0; i < ROUTE_PARAMS_MAX && route->params[i].type != ROUTE_PARAM_NONE; i++) {
         const route_param_t *param = &route->params[i];
-        if (param->type != ROUTE_PARAM_UUID && param->type != ROUTE_PARAM_SEGMENT)
+        if (param->type != ROUTE_PARAM_UUID && param->type != ROUTE_PARAM_SEGMENT &&
+            param->type != ROUTE_PARAM_SECRET)
             continue;
         bool ok = param->type == ROUTE_PARAM_UUID
                       ? s_check_uuid(param, result->segments[segment].at,
@@ -498,7 +531,8 @@ route_check(const route_request_t *request, auth_role_t role, route_result_t *re
     for (size_t i = 0; i < ROUTE_PARAMS_MAX && route->params[i].type != ROUTE_PARAM_NONE; i++) {
         const route_param_t *param = &route->params[i];
         route_value_t *value = &result->values[i];
-        if (param->type == ROUTE_PARAM_UUID || param->type == ROUTE_PARAM_SEGMENT)
+        if (param->type == ROUTE_PARAM_UUID || param->type == ROUTE_PARAM_SEGMENT ||
+            param->type == ROUTE_PARAM_SECRET)
             continue;
         assert(param->type == ROUTE_PARAM_INT || param->max <= ROUTE_TEXT_MAX);
         int n = -1;
@@ -519,6 +553,7 @@ route_check(const route_request_t *request, auth_role_t role, route_result_t *re
         case ROUTE_PARAM_NONE:
         case ROUTE_PARAM_UUID:
         case ROUTE_PARAM_SEGMENT:
+        case ROUTE_PARAM_SECRET:
             abort(); /* not reached */
         }
         if (!ok)

@@ -56,6 +56,7 @@ typedef enum {
     ROUTE_PARAM_TEXT,     /* query: UTF-8 without control characters, at most max bytes */
     ROUTE_PARAM_ENUM,     /* query: one of values; route_int gives its index, def when absent */
     ROUTE_PARAM_SEGMENT,  /* path: a name of [A-Za-z0-9_.:-], 1-64 bytes (a lesson id) */
+    ROUTE_PARAM_SECRET,   /* path: a secret's shape (secret.h: 47 base64url characters) */
 } route_param_type_t;
 
 /* Longest text a parameter may be declared to take (bytes). */
@@ -66,7 +67,7 @@ typedef enum {
 typedef struct {
     const char *name; /* query name, or the {name} of a path segment */
     route_param_type_t type;
-    const char *what;          /* UUID: the resource the 404 names ("job") */
+    const char *what;          /* UUID, SECRET: the resource the 404 names ("job") */
     long long min, max, def;   /* INT: range and default; TEXT: max = most bytes */
     bool trim;                 /* TEXT: surrounding spaces are dropped */
     const char *skip_for_type; /* not read when the body has this media type, or NULL */

@@ -32,7 +32,7 @@ FUZZ_OPTIONS ?=
 
 FUZZ_B       := $(B)/fuzz
 FUZZ_TARGETS := fuzz_bodies fuzz_frames fuzz_token fuzz_scan fuzz_path fuzz_multipart fuzz_json_in
-FUZZ_PKGS    := libczmq libzmq msgpack
+FUZZ_PKGS    := libczmq libzmq msgpack libsodium
 # Coverage, ASan and UBSan on the codec too; UBSan aborts (no recovery) so that undefined
 # behaviour is a crash libFuzzer keeps.
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

@@ -10,6 +10,8 @@
 #include "admin_cli.h"
 #include "conf.h"
 #include "curve.h"
+#include "password.h"
+#include "secret.h"
 
 #include <ctype.h>
 #include <getopt.h>
@@ -21,14 +23,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
+#include <termios.h>
+#include <unistd.h>
 
 #define PROG "profaictl"
 /* The oldest schema this tool works with (docs/database.md, migrations). */
-#define CTL_SCHEMA_VERSION 1
+#define CTL_SCHEMA_VERSION 9
 /* Token format, shared with the frontend (frontend/auth.h, docs/api.md section 2). */
 #define CTL_TOKEN_PREFIX "pai_"
-#define CTL_TOKEN_RANDOM 32 /* bytes from getrandom: 43 base64url characters */
 #define CTL_NAME_MAX 64
 
 /* What a subcommand works with; connections are opened on first use. */
@@ -38,6 +40,7 @@ typedef struct {
     const char *expires;    /* --expires DURATION, or NULL */
     const char *expires_at; /* --expires-at TIME, or NULL */
     const char *id;         /* --id (token revoke), or NULL */
+    const char *label;      /* --label (token create), or NULL */
     PGconn *db;
 } ctl_t;
 
@@ -54,9 +57,12 @@ static int s_token_create(ctl_t *ctl, char **args);
 static int s_token_list(ctl_t *ctl, char **args);
 static int s_token_revoke(ctl_t *ctl, char **args);
 static int s_user_list(ctl_t *ctl, char **args);
+static int s_user_create(ctl_t *ctl, char **args);
+static int s_user_passwd(ctl_t *ctl, char **args);
 
 static const ctl_command_t s_commands[] = {
-    {"token", "create", "--role teacher|student|admin [--expires DURATION|--expires-at TIME] NAME",
+    {"token", "create",
+     "--role teacher|student|admin [--label TEXT] [--expires DURATION|--expires-at TIME] NAME",
      "new API token for user NAME (created with ROLE if missing), valid for 90 days unless\n"
      "      --expires says otherwise (30m, 12h, 7d, never); prints only the token",
      1, s_token_create},
@@ -66,6 +72,13 @@ static const ctl_command_t s_commands[] = {
     {"token", "revoke", "--id ID | NAME",
      "revoke the one token ID (from token list), or EVERY token of user NAME", -1, s_token_revoke},
     {"user", "list", "", "every user with role, creation and active token count", 0, s_user_list},
+    {"user", "create", "--role teacher|student|admin NAME",
+     "new user NAME who signs in with a password, read from standard input (asked twice on a\n"
+     "      terminal)",
+     1, s_user_create},
+    {"user", "passwd", "NAME",
+     "new password for user NAME (standard input, as user create); ends its sessions", 1,
+     s_user_passwd},
 };
 #define CTL_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 
@@ -114,12 +127,14 @@ s_help(void)
            "                            (default: $PROFAI_DATABASE, else \"\" = PG* environment)\n"
            "  -c, --config FILE         read database/conninfo from a ZPL file (e.g. the\n"
            "                            broker's or frontend's configuration)\n"
-           "  -r, --role ROLE           role for token create: teacher, student or admin\n"
+           "  -r, --role ROLE           role for token create and user create: teacher, student\n"
+           "                            or admin\n"
            "  -e, --expires DURATION    token create: lifetime, N followed by s, m, h or d\n"
            "                            (default 90d), or never\n"
            "      --expires-at TIME     token create: expiry as an ISO 8601 time\n"
            "                            (2026-09-01T00:00:00Z)\n"
            "      --id ID               token revoke: the one token to revoke\n"
+           "      --label TEXT          token create: what the token is for (1-64 characters)\n"
            "  -a, --admin ENDPOINT      the broker's admin socket (default: $PROFAI_ADMIN, else\n"
            "                            admin/endpoint in -c FILE or /etc/profai/broker.conf,\n"
            "                            else ipc:///run/profai/admin.sock)\n"
@@ -240,51 +255,24 @@ s_name_ok(const char *name)
     return true;
 }
 
+/* A token's label: 1-64 bytes of UTF-8 without control characters (the column's limit). */
+static bool
+s_label_ok(const char *label)
+{
+    size_t len = strlen(label);
+    if (len == 0 || len > 64 || !g_utf8_validate(label, (gssize)len, NULL))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)label[i] < 0x20 || label[i] == 0x7f)
+            return false;
+    return true;
+}
+
 static bool
 s_role_ok(const char *role)
 {
     return strcmp(role, "teacher") == 0 || strcmp(role, "student") == 0 ||
            strcmp(role, "admin") == 0;
-}
-
-/* base64url without padding (RFC 4648 section 5). out holds 4 * ceil(len / 3) + 1 bytes. */
-static void
-s_base64url(const uint8_t *in, size_t len, char *out)
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= in[i + 2];
-        out[o++] = alphabet[(v >> 18) & 63];
-        out[o++] = alphabet[(v >> 12) & 63];
-        if (i + 1 < len)
-            out[o++] = alphabet[(v >> 6) & 63];
-        if (i + 2 < len)
-            out[o++] = alphabet[v & 63];
-    }
-    out[o] = '\0';
-}
-
-/* A new token "pai_" + 43 characters into out (at least 48 bytes). */
-static int
-s_token_new(char *out)
-{
-    uint8_t random[CTL_TOKEN_RANDOM];
-    size_t got = 0;
-    while (got < sizeof random) {
-        ssize_t n = getrandom(random + got, sizeof random - got, 0);
-        if (n < 0)
-            return -1;
-        got += (size_t)n;
-    }
-    strcpy(out, CTL_TOKEN_PREFIX);
-    s_base64url(random, sizeof random, out + strlen(CTL_TOKEN_PREFIX));
-    return 0;
 }
 
 /* --expires: "never" (interval "") or N followed by s, m, h or d, as a PostgreSQL interval. */
@@ -323,21 +311,19 @@ s_token_create(ctl_t *ctl, char **args)
         return s_usage("user name '%s': 1 to 64 characters from A-Z a-z 0-9 . _ - @", name);
     if (ctl->expires != NULL && ctl->expires_at != NULL)
         return s_usage("give --expires or --expires-at, not both%s", "");
+    if (ctl->label != NULL && !s_label_ok(ctl->label))
+        return s_usage("--label '%s': 1 to 64 characters without control characters", ctl->label);
     char interval[48] = "90 days"; /* the default lifetime, docs/profaictl.md */
     if (ctl->expires != NULL && s_duration_parse(ctl->expires, interval, sizeof interval) != 0)
         return s_usage("--expires %s: use N followed by s, m, h or d (e.g. 90d), or never",
                        ctl->expires);
-    char token[64];
-    if (s_token_new(token) != 0) {
+    char token[SECRET_SIZE];
+    if (secret_new(CTL_TOKEN_PREFIX, token) != 0) {
         s_fail("cannot get random bytes for the token");
         return 1;
     }
     uint8_t hash[32];
-    gsize hash_len = sizeof hash;
-    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
-    g_checksum_update(sum, (const guchar *)token, (gssize)strlen(token));
-    g_checksum_get_digest(sum, hash, &hash_len);
-    g_checksum_free(sum);
+    secret_sha256(token, strlen(token), hash);
 
     PGconn *db = s_db(ctl);
     if (db == NULL || !s_command_ok(db, "BEGIN"))
@@ -369,15 +355,15 @@ s_token_create(ctl_t *ctl, char **args)
     snprintf(user_id, sizeof user_id, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     /* $3: an absolute time, or $4: a lifetime from now ("" = never). */
-    const char *token_values[4] = {(const char *)hash, user_id, ctl->expires_at,
-                                   ctl->expires_at ? NULL : interval};
-    const int lengths[4] = {(int)sizeof hash, 0, 0, 0};
-    const int formats[4] = {1, 0, 0, 0};
+    const char *token_values[5] = {(const char *)hash, user_id, ctl->expires_at,
+                                   ctl->expires_at ? NULL : interval, ctl->label};
+    const int lengths[5] = {(int)sizeof hash, 0, 0, 0, 0};
+    const int formats[5] = {1, 0, 0, 0, 0};
     res = s_exec(db,
-                 "INSERT INTO tokens (hash, user_id, expires_at) VALUES ($1, $2::uuid, "
-                 "coalesce($3::timestamptz, now() + nullif($4, '')::interval)) "
+                 "INSERT INTO tokens (hash, user_id, expires_at, label) VALUES ($1, $2::uuid, "
+                 "coalesce($3::timestamptz, now() + nullif($4, '')::interval), $5) "
                  "RETURNING expires_at IS NULL OR expires_at > now()",
-                 4, token_values, lengths, formats, PGRES_TUPLES_OK);
+                 5, token_values, lengths, formats, PGRES_TUPLES_OK);
     if (res == NULL)
         goto done;
     if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
@@ -431,15 +417,17 @@ s_token_list(ctl_t *ctl, char **args)
                             "coalesce(" CTL_TS(
                                 "t.expires_at") ", 'never'), "
                                                 "coalesce(" CTL_TS(
-                                                    "t.revoked_at") ", '-') "
+                                                    "t.revoked_at") ", '-'), coalesce(t.label, "
+                                                                    "'-') "
                                                                     "FROM tokens t JOIN users u ON "
                                                                     "u.id = t.user_id "
                                                                     "ORDER BY u.name, t.created_at",
         0, NULL, NULL, NULL, PGRES_TUPLES_OK);
     if (res == NULL)
         return 1;
-    static const char *const headers[] = {"ID", "NAME", "ROLE", "CREATED", "EXPIRES", "REVOKED"};
-    s_print_table(res, headers, 6);
+    static const char *const headers[] = {"ID",      "NAME",    "ROLE", "CREATED",
+                                          "EXPIRES", "REVOKED", "LABEL"};
+    s_print_table(res, headers, 7);
     PQclear(res);
     return 0;
 }
@@ -533,6 +521,138 @@ s_user_list(ctl_t *ctl, char **args)
     return 0;
 }
 
+/* ---------------------------------------------------------------- passwords */
+
+/* One line of standard input without its newline into buf; -1 at EOF or when too long. */
+static int
+s_read_line(char *buf, size_t size, size_t *len)
+{
+    if (fgets(buf, (int)size, stdin) == NULL)
+        return -1;
+    size_t n = strlen(buf);
+    if (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    else if (!feof(stdin))
+        return -1; /* longer than the buffer */
+    if (n > 0 && buf[n - 1] == '\r')
+        buf[--n] = '\0';
+    *len = n;
+    return 0;
+}
+
+/* The new password, from standard input: asked twice without echo on a terminal. Its Argon2id
+ * hash into hash; the password itself is wiped. 0, or an exit status after saying why. */
+static int
+s_password_read_hash(char hash[PASSWORD_HASH_SIZE])
+{
+    char pw[PASSWORD_MAX + 2], again[PASSWORD_MAX + 2];
+    size_t len = 0, again_len = 0;
+    bool tty = isatty(STDIN_FILENO);
+    struct termios old;
+    bool echo_off = tty && tcgetattr(STDIN_FILENO, &old) == 0;
+    if (echo_off) {
+        struct termios quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+        fprintf(stderr, "password: ");
+    }
+    int rc = s_read_line(pw, sizeof pw, &len);
+    if (rc == 0 && tty) {
+        fprintf(stderr, "\nagain: ");
+        rc = s_read_line(again, sizeof again, &again_len);
+        if (rc == 0 && (again_len != len || memcmp(again, pw, len) != 0))
+            rc = -2;
+    }
+    if (echo_off) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fprintf(stderr, "\n");
+    }
+    int status = 0;
+    if (rc == -2) {
+        s_fail("the two passwords differ");
+        status = 1;
+    } else if (rc != 0 || !password_acceptable(pw, len)) {
+        s_fail("the password must be one line of %d to %d bytes of UTF-8", PASSWORD_MIN,
+               PASSWORD_MAX);
+        status = 1;
+    } else if (password_hash(pw, len, PASSWORD_OPSLIMIT_DEFAULT, PASSWORD_MEMLIMIT_DEFAULT, hash) !=
+               0) {
+        s_fail("cannot hash the password (out of memory?)");
+        status = 1;
+    }
+    explicit_bzero(pw, sizeof pw);
+    explicit_bzero(again, sizeof again);
+    return status;
+}
+
+static int
+s_user_create(ctl_t *ctl, char **args)
+{
+    const char *name = args[0];
+    if (ctl->role == NULL)
+        return s_usage("user create needs --role teacher|student|admin%s", "");
+    if (!s_role_ok(ctl->role))
+        return s_usage("--role %s: use teacher, student or admin", ctl->role);
+    if (!s_name_ok(name))
+        return s_usage("user name '%s': 1 to 64 characters from A-Z a-z 0-9 . _ - @", name);
+    PGconn *db = s_db(ctl);
+    if (db == NULL)
+        return 1;
+    char hash[PASSWORD_HASH_SIZE];
+    int rc = s_password_read_hash(hash);
+    if (rc != 0)
+        return rc;
+    const char *values[3] = {name, ctl->role, hash};
+    PGresult *res = s_exec(db,
+                           "INSERT INTO users (name, role, password_hash, password_changed_at) "
+                           "VALUES ($1, $2, $3, now()) ON CONFLICT (name) DO NOTHING RETURNING id",
+                           3, values, NULL, NULL, PGRES_TUPLES_OK);
+    if (res == NULL)
+        return 1;
+    rc = 0;
+    if (PQntuples(res) != 1) {
+        s_fail("user %s exists already (set its password with user passwd)", name);
+        rc = 1;
+    } else {
+        printf("created user %s (%s) %s\n", name, ctl->role, PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int
+s_user_passwd(ctl_t *ctl, char **args)
+{
+    const char *name = args[0];
+    PGconn *db = s_db(ctl);
+    if (db == NULL)
+        return 1;
+    char hash[PASSWORD_HASH_SIZE];
+    int rc = s_password_read_hash(hash);
+    if (rc != 0)
+        return rc;
+    /* One statement: the new hash and the end of every session of the user commit together. */
+    const char *values[2] = {name, hash};
+    PGresult *res =
+        s_exec(db,
+               "WITH u AS (UPDATE users SET password_hash = $2, password_changed_at = now() "
+               "WHERE name = $1 RETURNING id), "
+               "s AS (UPDATE sessions SET revoked_at = now() WHERE revoked_at IS NULL "
+               "AND user_id IN (SELECT id FROM u) RETURNING 1) "
+               "SELECT (SELECT count(*) FROM s)::text FROM u",
+               2, values, NULL, NULL, PGRES_TUPLES_OK);
+    if (res == NULL)
+        return 1;
+    if (PQntuples(res) != 1) {
+        s_fail("no user %s", name);
+        rc = 1;
+    } else {
+        printf("new password for %s; %s session(s) ended\n", name, PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- keys */
 
 /* keygen NAME [--dir DIR]: a CURVE key pair in czmq's format (common/curve.h). Needs no
@@ -575,6 +695,7 @@ main(int argc, char **argv)
                                             {"expires", required_argument, NULL, 'e'},
                                             {"expires-at", required_argument, NULL, 'E'},
                                             {"id", required_argument, NULL, 'i'},
+                                            {"label", required_argument, NULL, 'l'},
                                             {"admin", required_argument, NULL, 'a'},
                                             {"json", no_argument, NULL, 'J'},
                                             {"watch", no_argument, NULL, 'W'},
@@ -640,6 +761,9 @@ main(int argc, char **argv)
         case 'i':
             ctl.id = optarg;
             break;
+        case 'l':
+            ctl.label = optarg;
+            break;
         case 'D':
             dir = optarg;
             break;
@@ -699,8 +823,12 @@ main(int argc, char **argv)
         return s_usage("usage: " PROG " %s", synopsis);
     }
     bool create = strcmp(cmd->verb, "create") == 0;
-    if ((ctl.role != NULL || ctl.expires != NULL || ctl.expires_at != NULL) && !create)
-        return s_usage("--role, --expires and --expires-at are only for token create%s", "");
+    bool token_create = create && strcmp(cmd->group, "token") == 0;
+    if ((ctl.role != NULL && !create) ||
+        ((ctl.expires != NULL || ctl.expires_at != NULL || ctl.label != NULL) && !token_create))
+        return s_usage("--role is only for token create and user create; --label, --expires and "
+                       "--expires-at only for token create%s",
+                       "");
     if (ctl.id != NULL && strcmp(cmd->verb, "revoke") != 0)
         return s_usage("--id is only for token revoke%s", "");
 

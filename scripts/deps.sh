@@ -14,6 +14,7 @@ pkg-config
 libzmq3-dev
 libczmq-dev
 libpq-dev
+libsodium-dev
 libmsgpack-dev
 libpoppler-glib-dev
 libglib2.0-dev

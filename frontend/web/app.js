@@ -10,11 +10,15 @@
 // - Every failed API call ends in a sentence a person understands (describeError).
 // - The token is kept in localStorage under TOKEN_KEY and sent only as a bearer token to this
 //   origin; "Sign out" forgets it.
+// - A sign-in with name and password holds a session cookie (HttpOnly: this page never sees
+//   it); requests that change something carry the session's CSRF token (docs/api.md 2.1).
+//   SESSION_KEY only remembers that a session may exist, so that a reload asks /me once.
 'use strict';
 
 (function () {
     const API = '/api/v1';
     const TOKEN_KEY = 'profai.token';
+    const SESSION_KEY = 'profai.session';
     const TOKEN_RE = /^pai_[A-Za-z0-9_-]{43}$/;
     const POLL_MS = 1000;           // job progress polling
     const JOBS_REFRESH_MS = 3000;   // the job list while some job is still active
@@ -191,6 +195,7 @@
         const opts = options || {};
         const headers = {Accept: 'application/json, application/problem+json'};
         if (state.token) headers.Authorization = 'Bearer ' + state.token;
+        else if (state.csrf && method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = state.csrf;
         let body;
         if (opts.json !== undefined) {
             headers['Content-Type'] = 'application/json';
@@ -198,7 +203,8 @@
         }
         let resp;
         try {
-            resp = await fetch(path, {method, headers, body, credentials: 'omit',
+            resp = await fetch(path, {method, headers, body,
+                                      credentials: state.token ? 'omit' : 'same-origin',
                                       referrerPolicy: 'no-referrer', redirect: 'error'});
         } catch (e) {
             throw new ApiError(0, null, null);
@@ -236,6 +242,12 @@
         case 400:
             return {message: 'The server refused the request because something in it is not right.', detail};
         case 401:
+            if (context === 'password') {
+                return {message: 'Wrong name or password. Check both and try again.', detail: ''};
+            }
+            if (state.session || context === 'session') {
+                return {message: 'Your session has ended. Sign in again.', detail};
+            }
             return {message: 'Your token is not valid. It may be mistyped, or it was revoked: ask your administrator for a new one and sign in again.',
                     detail};
         case 403:
@@ -329,6 +341,8 @@
 
     const state = {
         token: null,
+        session: false, // signed in with name and password (a session cookie)
+        csrf: null,     // the session's CSRF token
         role: null,     // 'teacher' (teachers and admins: they may upload) or 'student'
         seq: 0,         // bumped on every navigation: async work of an older view stops
         timer: null,    // the current view's polling timer
@@ -357,6 +371,23 @@
         }
     }
 
+    function rememberSession(on) {
+        try {
+            if (on) window.localStorage.setItem(SESSION_KEY, '1');
+            else window.localStorage.removeItem(SESSION_KEY);
+        } catch (e) {
+            // Private mode without storage: a reload asks for the password again.
+        }
+    }
+
+    function sessionRemembered() {
+        try {
+            return window.localStorage.getItem(SESSION_KEY) === '1';
+        } catch (e) {
+            return false;
+        }
+    }
+
     function stopTimer() {
         if (state.timer !== null) {
             clearTimeout(state.timer);
@@ -364,7 +395,7 @@
         }
     }
 
-    const VIEWS = ['signin', 'uploads', 'job', 'courses', 'course', 'quiz', 'loading'];
+    const VIEWS = ['signin', 'invite', 'uploads', 'job', 'courses', 'course', 'quiz', 'loading'];
 
     function showView(name) {
         for (const v of VIEWS) show($('view-' + v), v === name);
@@ -420,7 +451,12 @@
         state.seq++;
         stopTimer();
         hideAlert();
-        if (!state.token || !state.role) {
+        if (invitationToken() !== null) {
+            setSignedIn(false);
+            showView('invite');
+            return;
+        }
+        if (!(state.token || state.session) || !state.role) {
             setSignedIn(false);
             showView('signin');
             return;
@@ -446,16 +482,13 @@
 
     // ---------------------------------------------------------------- sign in and out
 
-    // The role decides the view: GET /api/v1/jobs answers 200 for teachers and admins (who may
-    // upload) and 403 for students.
+    // The role decides the view (GET /api/v1/me): teachers and admins may upload.
+    function viewRole(me) {
+        return me && (me.role === 'teacher' || me.role === 'admin') ? 'teacher' : 'student';
+    }
+
     async function discoverRole() {
-        try {
-            await api('GET', API + '/jobs?limit=1');
-            return 'teacher';
-        } catch (err) {
-            if (err instanceof ApiError && err.status === 403) return 'student';
-            throw err;
-        }
+        return viewRole(await api('GET', API + '/me'));
     }
 
     async function signIn(token) {
@@ -474,7 +507,14 @@
     function signOut(message) {
         hideAlert();
         showNotice('');
+        if (state.session && state.csrf) {
+            // End the session on the server too; the page forgets it whatever the answer.
+            api('DELETE', API + '/session').catch(() => {});
+        }
+        rememberSession(false);
         state.token = null;
+        state.session = false;
+        state.csrf = null;
         state.role = null;
         // Nothing of this person's stays in memory for the next one (a teacher's copy of a
         // course may hold the quiz answers).
@@ -487,6 +527,8 @@
         saveToken(null);
         setSignedIn(false);
         $('token-input').value = '';
+        $('signin-password').value = '';
+        formError('password-error', null);
         formError('signin-error', message || null);
         showView('signin');
         if (window.location.hash && window.location.hash !== '#/') {
@@ -516,6 +558,88 @@
             formError('signin-error', err);
         } finally {
             $('signin-button').disabled = false;
+        }
+    }
+
+    // A session (docs/api.md 4.19): the cookie is the server's; the page keeps the CSRF token.
+    function startSession(me, csrf) {
+        state.token = null;
+        state.session = true;
+        state.csrf = csrf;
+        state.role = viewRole(me);
+        saveToken(null);
+        rememberSession(true);
+        setSignedIn(true);
+    }
+
+    async function onPasswordSignIn(event) {
+        event.preventDefault();
+        const name = $('signin-name').value.trim();
+        const password = $('signin-password').value;
+        formError('password-error', null);
+        formError('signin-error', null);
+        if (!name || !password) {
+            formError('password-error', 'Type your name and your password.');
+            return;
+        }
+        $('password-button').disabled = true;
+        try {
+            const body = await api('POST', API + '/session', {json: {name, password}});
+            $('signin-password').value = '';
+            startSession(body.user, body.csrf_token);
+            if (!window.location.hash || window.location.hash === '#/') go(homeHash());
+            else route();
+        } catch (err) {
+            $('signin-password').value = '';
+            if (err instanceof ApiError && err.status === 401) {
+                formError('password-error', describeError(err, 'password').message);
+            } else {
+                formError('password-error', err);
+            }
+        } finally {
+            $('password-button').disabled = false;
+        }
+    }
+
+    // "#invite=inv_..." (docs/api.md 4.23): the invitation's token, or null.
+    function invitationToken() {
+        const m = /^#invite=(inv_[A-Za-z0-9_-]{43})$/.exec(window.location.hash);
+        return m ? m[1] : null;
+    }
+
+    async function onAcceptInvitation(event) {
+        event.preventDefault();
+        const token = invitationToken();
+        const name = $('invite-name').value.trim();
+        const password = $('invite-password').value;
+        formError('invite-error', null);
+        if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name)) {
+            formError('invite-error', 'Choose a name of 1 to 64 letters, digits and . _ - @ (no spaces).');
+            return;
+        }
+        if (password.length < 8) {
+            formError('invite-error', 'Choose a password of at least 8 characters.');
+            return;
+        }
+        $('invite-button').disabled = true;
+        try {
+            await api('POST', API + '/invitations/' + encodeURIComponent(token) + '/accept',
+                      {json: {name, password}});
+            const body = await api('POST', API + '/session', {json: {name, password}});
+            $('invite-password').value = '';
+            history.replaceState(null, '', window.location.pathname + window.location.search);
+            startSession(body.user, body.csrf_token);
+            go(homeHash());
+        } catch (err) {
+            if (err instanceof ApiError && err.status === 404) {
+                formError('invite-error', 'This invitation is not valid any more: it was used, or it expired. Ask for a new one.');
+            } else if (err instanceof ApiError && err.status === 409) {
+                formError('invite-error', 'This name is taken. Choose another one.');
+            } else {
+                formError('invite-error', err);
+            }
+        } finally {
+            $('invite-button').disabled = false;
         }
     }
 
@@ -633,7 +757,8 @@
             params.set('filename', file.name || 'upload.pdf');
             const xhr = new XMLHttpRequest();
             xhr.open('POST', API + '/jobs?' + params.toString());
-            xhr.setRequestHeader('Authorization', 'Bearer ' + state.token);
+            if (state.token) xhr.setRequestHeader('Authorization', 'Bearer ' + state.token);
+            else if (state.csrf) xhr.setRequestHeader('X-CSRF-Token', state.csrf);
             xhr.setRequestHeader('Content-Type', 'application/pdf');
             xhr.setRequestHeader('Accept', 'application/json, application/problem+json');
             xhr.responseType = 'text';
@@ -1281,6 +1406,8 @@
 
     async function start() {
         $('signin-form').addEventListener('submit', onSignIn);
+        $('password-form').addEventListener('submit', onPasswordSignIn);
+        $('invite-form').addEventListener('submit', onAcceptInvitation);
         $('sign-out').addEventListener('click', () => signOut(null));
         $('alert-close').addEventListener('click', hideAlert);
         $('upload-form').addEventListener('submit', onUpload);
@@ -1297,6 +1424,19 @@
         window.addEventListener('hashchange', onHashChange);
 
         const token = loadToken();
+        if (!token && sessionRemembered()) {
+            // A session may still be open: /me says so (with its CSRF token) or answers 401.
+            showView('loading');
+            try {
+                const me = await api('GET', API + '/me');
+                if (me.auth === 'session') startSession(me, me.csrf_token);
+                else rememberSession(false);
+            } catch (err) {
+                rememberSession(false);
+            }
+            route();
+            return;
+        }
         if (!token) {
             route();
             return;

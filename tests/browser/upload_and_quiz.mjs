@@ -33,6 +33,12 @@ const env = (name, fallback) => {
 const BASE = env('PROFAI_URL').replace(/\/+$/, '');
 const TEACHER = env('PROFAI_TEACHER_TOKEN');
 const STUDENT = env('PROFAI_STUDENT_TOKEN');
+// The same two people sign in on the desktop with their names and password (a session cookie);
+// the phone uses their tokens.
+const TEACHER_LOGIN = { name: env('PROFAI_TEACHER_NAME'), password: env('PROFAI_PASSWORD') };
+const STUDENT_LOGIN = { name: env('PROFAI_STUDENT_NAME'), password: env('PROFAI_PASSWORD') };
+// An invitation link a teacher made (docs/api.md 4.23): a new student joins through it.
+const INVITE_PATH = env('PROFAI_INVITE_PATH');
 const PDF = env('PROFAI_PDF');
 const TITLE = env('PROFAI_TITLE');
 const SEARCH = env('PROFAI_SEARCH');
@@ -97,11 +103,18 @@ async function text(page, selector) {
     return (await page.locator(selector).first().textContent()) || '';
 }
 
-async function signIn(page, token) {
+// who: a token, or {name, password}.
+async function signIn(page, who) {
     await page.goto(BASE + '/');
     await visible(page, '#view-signin');
-    await page.fill('#token-input', token);
-    await page.click('#signin-button');
+    if (typeof who === 'string') {
+        await page.fill('#token-input', who);
+        await page.click('#signin-button');
+    } else {
+        await page.fill('#signin-name', who.name);
+        await page.fill('#signin-password', who.password);
+        await page.click('#password-button');
+    }
 }
 
 // ------------------------------------------------------------------ the steps
@@ -132,10 +145,16 @@ async function wrongToken(page) {
     await page.click('#signin-button');
     const malformed = await text(page, '#signin-error');
     check(/not a ProfAI token/i.test(malformed), `malformed token: message was "${malformed}"`);
+
+    await signIn(page, { name: TEACHER_LOGIN.name, password: 'not the password' });
+    await visible(page, '#password-error');
+    const wrong = await text(page, '#password-error');
+    check(/wrong name or password/i.test(wrong), `wrong password: message was "${wrong}"`);
+    check(await page.locator('#view-signin').isVisible(), 'wrong password: the sign-in form went away');
 }
 
 async function teacherUploads(page) {
-    await signIn(page, TEACHER);
+    await signIn(page, TEACHER_LOGIN);
     await visible(page, '#view-uploads');
     check((await text(page, '#role-badge')).trim() === 'Teacher', 'teacher: the role badge does not say Teacher');
 
@@ -217,11 +236,16 @@ async function teacherUploads(page) {
     await visible(page, '#view-signin');
     const stored = await page.evaluate(() => window.localStorage.getItem('profai.token'));
     check(stored === null, 'sign out did not forget the token');
+    const session = await page.evaluate(() => window.localStorage.getItem('profai.session'));
+    check(session === null, 'sign out did not forget the session');
+    // The session ended on the server: a reload shows the sign-in form.
+    await page.goto(BASE + '/');
+    await visible(page, '#view-signin');
     return { courseId: m[1], jobHref, seen };
 }
 
-async function studentLearns(page, courseId, prefix) {
-    await signIn(page, STUDENT);
+async function studentLearns(page, courseId, prefix, who) {
+    await signIn(page, who);
     await visible(page, '#view-courses');
     check((await text(page, '#role-badge')).trim() === 'Student', 'student: the role badge does not say Student');
     check(!(await page.locator('#nav-uploads').isVisible()), 'student: the uploads link is shown');
@@ -357,6 +381,36 @@ async function noOverflow(page, where) {
     check(bad.length === 0, `${where}: overflows horizontally: ${bad.join('; ')}`);
 }
 
+// A new student follows the invitation link, chooses a name and password, and is signed in.
+async function invitedStudentJoins(page, courseId) {
+    await page.goto(BASE + INVITE_PATH);
+    await visible(page, '#view-invite');
+    await shot(page, 'invite');
+    await page.fill('#invite-name', 'has a space');
+    await page.fill('#invite-password', 'invited passphrase');
+    await page.click('#invite-button');
+    await visible(page, '#invite-error');
+    check(/no spaces/i.test(await text(page, '#invite-error')), 'invite: a bad name was not refused');
+    await page.fill('#invite-name', 'invited-student');
+    await page.fill('#invite-password', 'invited passphrase');
+    await page.click('#invite-button');
+    await visible(page, '#view-courses');
+    check((await text(page, '#role-badge')).trim() === 'Student', 'invite: the role badge does not say Student');
+    await page.locator(`#courses-list li[data-course="${courseId}"]`).waitFor();
+    check(!page.url().includes('invite='), 'invite: the invitation stays in the address bar');
+    await shot(page, 'invite-joined');
+    await page.click('#sign-out');
+    await visible(page, '#view-signin');
+    // The invitation is used up.
+    await page.goto(BASE + INVITE_PATH);
+    await visible(page, '#view-invite');
+    await page.fill('#invite-name', 'someone-else');
+    await page.fill('#invite-password', 'another passphrase');
+    await page.click('#invite-button');
+    await visible(page, '#invite-error');
+    check(/not valid any more/i.test(await text(page, '#invite-error')), 'invite: a used invitation was accepted');
+}
+
 async function phoneTour(browser, courseId, jobHref) {
     const context = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true,
         deviceScaleFactor: 2 });
@@ -379,7 +433,7 @@ async function phoneTour(browser, courseId, jobHref) {
     check(overflow <= 0, `the job page is ${overflow}px wider than a phone screen`);
     await page.click('#sign-out');
 
-    const score = await studentLearns(page, courseId, 'phone-');
+    const score = await studentLearns(page, courseId, 'phone-', STUDENT);
     const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(wide <= 0, `the quiz page is ${wide}px wider than a phone screen`);
     await context.close();
@@ -437,9 +491,18 @@ async function main() {
         page = await studentContext.newPage();
         watch(page, 'student');
         page.setDefaultTimeout(STEP_TIMEOUT_MS);
-        const score = await studentLearns(page, courseId, 'student-');
+        const score = await studentLearns(page, courseId, 'student-', STUDENT_LOGIN);
         log(`student: quiz score ${score.score} / ${score.total}`);
         await studentContext.close();
+        page = null;
+
+        const inviteContext = await browser.newContext({ viewport: DESKTOP });
+        page = await inviteContext.newPage();
+        watch(page, 'invite');
+        page.setDefaultTimeout(STEP_TIMEOUT_MS);
+        await invitedStudentJoins(page, courseId);
+        log('invite: a new student joined and signed in');
+        await inviteContext.close();
         page = null;
 
         const phoneScore = await phoneTour(browser, courseId, jobHref);

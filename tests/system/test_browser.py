@@ -4,7 +4,9 @@ tests/browser/upload_and_quiz.mjs drives Debian's headless Chromium (with playwr
 against the real stack: a teacher uploads a PDF made here with cairo and watches the progress
 bar reach 100% until the course opens; a student finds the course by searching for words of
 one of its lessons, reads a lesson's summary and key terms, answers every quiz question and
-sees the score; a wrong token gets the human message. Screenshots of every step, at desktop
+sees the score; a wrong token and a wrong password get the human message. On the desktop both
+sign in with a name and password (a session cookie, with the CSRF token on the upload and the
+quiz attempt: issue 14), on the phone with their tokens. Screenshots of every step, at desktop
 size and at a phone's 390x844, land in tests/output/<test name>/ (see docs/web.md).
 
 Chromium and Node.js are Debian packages that `make deps` installs; when one is missing this
@@ -25,12 +27,12 @@ import time
 import pytest
 
 from pdfs import make_pdf
-from stack import API, ROOT
+from stack import API, BIN, ROOT
 
 SCRIPT = ROOT / "tests" / "browser" / "upload_and_quiz.mjs"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # The whole browser run takes about 15 s here; the limit only stops a hung browser.
-BROWSER_TIMEOUT_S = 150
+BROWSER_TIMEOUT_S = 210  # the desktop, invitation and phone flows together
 # Slow enough (per page) that the bar shows values between 0 and 100, fast enough for CI.
 PAGE_DELAY_MS = 400
 
@@ -38,6 +40,7 @@ COURSE_TITLE = "Cell Biology, first term"
 # A word that occurs only in this course (a chapter heading, hence in its lesson text).
 SEARCH = "mitochondria"
 OTHER_TITLE = "Linear Algebra"
+WEB_PASSWORD = "a web page passphrase"
 
 
 def _require_browser() -> str:
@@ -89,12 +92,30 @@ def test_browser_upload_and_quiz(make_stack, outdir):
         assert time.monotonic() < deadline, f"the other course was not built: {s.job_row(other_job)}"
         time.sleep(0.1)
 
+    # The desktop signs in with names and a password (a session cookie), the phone with tokens:
+    # the same two people either way.
+    teacher = s.create_token("teacher", "web-teacher")
+    student = s.create_token("student", "web-student")
+    for name in ("web-teacher", "web-student"):
+        out = subprocess.run([str(BIN / "profaictl"), "-d", s.conninfo, "user", "passwd", name],
+                             input=WEB_PASSWORD + "\n", text=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, timeout=60)
+        assert out.returncode == 0, out.stderr
+
+    r = s.http.post(s.frontends[0].url + f"{API}/invitations", json={"role": "student"},
+                    headers={"Authorization": f"Bearer {teacher}"}, timeout=30)
+    assert r.status_code == 201, r.text
+
     shots = outdir / "screenshots"
     env = {
         **os.environ,
         "PROFAI_URL": s.frontends[0].url,
-        "PROFAI_TEACHER_TOKEN": s.token("teacher"),
-        "PROFAI_STUDENT_TOKEN": s.token("student"),
+        "PROFAI_TEACHER_TOKEN": teacher,
+        "PROFAI_STUDENT_TOKEN": student,
+        "PROFAI_TEACHER_NAME": "web-teacher",
+        "PROFAI_STUDENT_NAME": "web-student",
+        "PROFAI_PASSWORD": WEB_PASSWORD,
+        "PROFAI_INVITE_PATH": r.json()["url"],
         "PROFAI_PDF": str(course.path),
         "PROFAI_TITLE": COURSE_TITLE,
         "PROFAI_SEARCH": SEARCH,
@@ -130,7 +151,7 @@ def test_browser_upload_and_quiz(make_stack, outdir):
     course_id = summary["course_id"]
     doc = s.get_course(course_id)
     assert doc["title"] == COURSE_TITLE
-    attempts = s.get(f"{API}/courses/{course_id}/quiz/attempts", token="student")
+    attempts = s.get(f"{API}/courses/{course_id}/quiz/attempts", token=student)
     assert attempts.status_code == 200, attempts.text
     stored = attempts.json()["attempts"]
     # Desktop and phone: a whole quiz each, and a lesson's quiz with one answer (a partial

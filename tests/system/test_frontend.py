@@ -949,8 +949,8 @@ def test_profaictl_tokens(pg, http, db):
     assert revoked.returncode == 0 and "2" in revoked.stdout
     assert_problem(http.get(f"{API}/jobs", as_=token), 401, "unauthorized")
     assert_problem(http.get(f"{API}/jobs", as_=second), 401, "unauthorized")
-    # ID, NAME, ROLE, CREATED, EXPIRES (90 days by default), REVOKED (issue 9)
-    assert re.search(r"^\S+\s+carol\s+teacher\s+\S+ \S+\s+\S+ \S+Z\s+\S+ \S+Z$",
+    # ID, NAME, ROLE, CREATED, EXPIRES (90 days by default), REVOKED (issue 9), LABEL (issue 14)
+    assert re.search(r"^\S+\s+carol\s+teacher\s+\S+ \S+\s+\S+ \S+Z\s+\S+ \S+Z\s+-$",
                      profaictl(pg, "token", "list").stdout, re.M)
 
     assert profaictl(pg, "token", "revoke", "nobody").returncode == 1

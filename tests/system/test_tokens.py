@@ -39,7 +39,7 @@ def token_ids(stack: Stack, name: str) -> list[str]:
     out = stack.profaictl("token", "list")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0].split() == ["ID", "NAME", "ROLE", "CREATED", "EXPIRES", "REVOKED"]
+    assert lines[0].split() == ["ID", "NAME", "ROLE", "CREATED", "EXPIRES", "REVOKED", "LABEL"]
     return [line.split()[0] for line in lines[1:] if line.split()[1] == name]
 
 
@@ -160,8 +160,9 @@ def test_revocation_reaches_a_second_frontend_within_a_second(two):
     assert status(s, f"{API}/jobs", kept, fe2) == 200
     assert status(s, f"{API}/jobs", kept, fe1) == 200
     listed = s.profaictl("token", "list").stdout
-    assert re.search(rf"^{ids[1]}\s.*Z\s*$", listed, re.M), listed  # a revocation time
-    assert re.search(rf"^{ids[0]}\s.*\s-\s*$", listed, re.M), listed
+    # The REVOKED column (the LABEL column, "-" here, follows it).
+    assert re.search(rf"^{ids[1]}\s.*Z\s+-\s*$", listed, re.M), listed  # a revocation time
+    assert re.search(rf"^{ids[0]}\s.*\s-\s+-\s*$", listed, re.M), listed
 
     # A revocation made by any statement (here plain SQL) is heard the same way.
     third = s.create_token("teacher", "revokee")

@@ -39,6 +39,15 @@
     X(results_my_attempts)                                                                         \
     X(results_my_progress)                                                                         \
     X(results_lesson_open)                                                                         \
-    X(api_openapi)
+    X(api_openapi)                                                                                 \
+    X(accounts_sign_in)                                                                            \
+    X(accounts_sign_out)                                                                           \
+    X(accounts_sign_out_everywhere)                                                                \
+    X(accounts_me)                                                                                 \
+    X(accounts_tokens_list)                                                                        \
+    X(accounts_token_create)                                                                       \
+    X(accounts_token_revoke)                                                                       \
+    X(accounts_invitation_create)                                                                  \
+    X(accounts_invitation_accept)
 
 #endif

@@ -130,6 +130,48 @@ test_every_endpoint_reaches_its_handler(void **state)
     assert_string_equal(s_called, "quiz_attempt_submit");
 }
 
+/* The accounts' routes (docs/api.md 4.19-4.23): sign-in and accepting an invitation are
+ * public; an invitation token in the path must have a secret's shape, else 404. */
+static void
+test_account_routes(void **state)
+{
+    (void)state;
+    fake_t json = {.content_type = "application/json"};
+    static const struct {
+        const char *method, *path, *handler;
+    } cases[] = {
+        {"POST", "/api/v1/session", "accounts_sign_in"},
+        {"DELETE", "/api/v1/session", "accounts_sign_out"},
+        {"DELETE", "/api/v1/sessions", "accounts_sign_out_everywhere"},
+        {"GET", "/api/v1/me", "accounts_me"},
+        {"GET", "/api/v1/me/tokens", "accounts_tokens_list"},
+        {"POST", "/api/v1/me/tokens", "accounts_token_create"},
+        {"DELETE", "/api/v1/me/tokens/" ID, "accounts_token_revoke"},
+        {"POST", "/api/v1/invitations", "accounts_invitation_create"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(s_run(cases[i].method, cases[i].path, AUTH_ROLE_ADMIN, &json), 0);
+        assert_string_equal(s_called, cases[i].handler);
+    }
+    const char *invite =
+        "/api/v1/invitations/inv_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-_/accept";
+    assert_int_equal(s_run("POST", invite, AUTH_ROLE_STUDENT, &json), 0);
+    assert_string_equal(s_called, "accounts_invitation_accept");
+    assert_true(route_is_public(s_result.route));
+    assert_string_equal(route_text(&s_result, "token"),
+                        "inv_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-_");
+    assert_int_equal(
+        s_run("POST", "/api/v1/invitations/inv_short/accept", AUTH_ROLE_STUDENT, &json), 404);
+    assert_int_equal(
+        s_run("POST", "/api/v1/invitations/inv_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.A/accept",
+              AUTH_ROLE_STUDENT, &json),
+        404);
+    assert_int_equal(s_run("POST", "/api/v1/session", AUTH_ROLE_STUDENT, &json), 0);
+    assert_true(route_is_public(s_result.route));
+    /* Students may not invite anyone (teachers may invite students: the handler checks). */
+    assert_int_equal(s_run("POST", "/api/v1/invitations", AUTH_ROLE_STUDENT, &json), 403);
+}
+
 static void
 test_unknown_paths_are_404(void **state)
 {
@@ -438,7 +480,13 @@ test_index_lists_the_table(void **state)
                               "POST /api/v1/classes/{id}/students,"
                               "DELETE /api/v1/classes/{id}/students/{user_id},"
                               "GET /api/v1/classes/{id}/results,GET /api/v1/me/attempts,"
-                              "GET /api/v1/me/progress,GET /healthz,"
+                              "GET /api/v1/me/progress,"
+                              "POST /api/v1/session,DELETE /api/v1/session,"
+                              "DELETE /api/v1/sessions,GET /api/v1/me,GET /api/v1/me/tokens,"
+                              "POST /api/v1/me/tokens,DELETE /api/v1/me/tokens/{id},"
+                              "POST /api/v1/invitations,"
+                              "POST /api/v1/invitations/{token}/accept,GET /healthz,"
+
                               "GET /api/v1/openapi.json");
 }
 
@@ -497,6 +545,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_endpoint_reaches_its_handler),
+        cmocka_unit_test(test_account_routes),
         cmocka_unit_test(test_unknown_paths_are_404),
         cmocka_unit_test(test_wrong_method_is_405_with_allow),
         cmocka_unit_test(test_public_routes),
