@@ -555,6 +555,27 @@ done:
 }
 
 db_status_t
+db_rate_take(db_pool_t *self, const char *key, long rate_per_min, long burst, bool *allowed,
+             long *remaining, long *retry_after_s)
+{
+    char rate[24], size[24];
+    snprintf(rate, sizeof rate, "%ld", rate_per_min);
+    snprintf(size, sizeof size, "%ld", burst);
+    const char *values[3] = {key, rate, size};
+    PGresult *res = NULL;
+    db_status_t status =
+        db_query_row(self, "SELECT allowed, remaining, retry_after_s FROM rate_take($1, $2, $3)", 3,
+                     values, &res);
+    if (status != DB_OK)
+        return status == DB_NOT_FOUND ? DB_UNAVAILABLE : status;
+    *allowed = PQgetvalue(res, 0, 0)[0] == 't';
+    *remaining = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+    *retry_after_s = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+    PQclear(res);
+    return DB_OK;
+}
+
+db_status_t
 db_blobs_sweep(db_pool_t *self, long long grace_ms, long *deleted)
 {
     char grace[32];

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /* The oldest schema (highest migration number) this frontend works with. */
-#define DB_SCHEMA_VERSION 7
+#define DB_SCHEMA_VERSION 14
 
 typedef enum {
     DB_OK = 0,
@@ -61,6 +61,12 @@ db_status_t db_ping(db_pool_t *self) PROFAI_MUST_CHECK;
  * with user->expired set. */
 db_status_t db_token_user(db_pool_t *self, const uint8_t hash[32],
                           db_user_t *user) PROFAI_MUST_CHECK;
+
+/* Take one token from the shared bucket `key` (migration 014 rate_take: refilled at
+ * rate_per_min a minute up to burst, by the database's clock). *allowed; *remaining whole
+ * tokens left; *retry_after_s until one is back (0 when allowed). */
+db_status_t db_rate_take(db_pool_t *self, const char *key, long rate_per_min, long burst,
+                         bool *allowed, long *remaining, long *retry_after_s) PROFAI_MUST_CHECK;
 
 /* Store a PDF once by its SHA-256 (64 lower-case hex digits); a second store only marks it
  * used now (a blob sweep spares it for its grace period). */

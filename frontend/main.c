@@ -350,7 +350,8 @@ main(int argc, char **argv)
                                   .upload_rate = (long)s.upload_rate,
                                   .upload_burst = (long)s.upload_burst,
                                   .auth_fail_rate = (long)s.auth_fail_rate,
-                                  .auth_fail_burst = (long)s.auth_fail_burst};
+                                  .auth_fail_burst = (long)s.auth_fail_burst,
+                                  .db = db};
     if ((sweep = blob_sweep_new(db, (int)s.sweep_interval, s.sweep_grace)) == NULL) {
         log_error("cannot start the blob sweep");
         goto done;
