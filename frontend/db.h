@@ -85,6 +85,14 @@ typedef long (*db_blob_reader_fn)(void *arg, uint8_t *buf, size_t size);
 db_status_t db_blob_store_stream(db_pool_t *self, size_t len, db_blob_reader_fn read, void *arg,
                                  char sha256[65]) PROFAI_MUST_CHECK;
 
+/* db_blob_store_stream for a PDF whose length is not known before its end (a multipart form's
+ * file, a chunked body): read until it gives 0, at most max bytes. Each piece is a row of a
+ * temporary table, joined into the blob by PostgreSQL (memory here: one piece). *len gets
+ * the PDF's length. DB_LIMIT when the reader abandoned, gave nothing, or more than max
+ * (nothing stored). */
+db_status_t db_blob_store_pieces(db_pool_t *self, size_t max, db_blob_reader_fn read, void *arg,
+                                 char sha256[65], size_t *len) PROFAI_MUST_CHECK;
+
 /* Delete every stored PDF that nothing refers to (no queued or running job, no course) and
  * that was last stored more than grace_ms ago (migration 007 blobs_sweep); *deleted gets the
  * number deleted. */
