@@ -53,7 +53,7 @@ FRONTEND_SRC := frontend/main.c frontend/http.c frontend/http_reply.c frontend/h
                 frontend/courses.c frontend/quiz.c frontend/quiz_score.c frontend/error_http.c \
                 frontend/db_jobs.c frontend/db_courses.c frontend/db_quiz.c frontend/snippet.c \
                 frontend/ratelimit.c frontend/limits.c frontend/blob_sweep.c
-FRONTEND_SRC += frontend/form_upload.c
+FRONTEND_SRC += frontend/form_upload.c frontend/account.c frontend/db_account.c
 CTL_SRC      := profaictl/main.c profaictl/admin_cli.c profaictl/admin_client.c
 MIGRATIONS   := $(sort $(wildcard broker/migrations/*.sql))
 

@@ -193,4 +193,32 @@ db_status_t db_attempts_json(db_pool_t *self, const char *course_id, const char 
 db_status_t db_course_delete(db_pool_t *self, const char *course_id,
                              const char *owner_id) PROFAI_MUST_CHECK;
 
+/* ---------------------------------------------------------------- one user's data
+ * (db_account.c; docs/api.md 4.15, 4.16) */
+
+/* The ids of user_id's queued and running jobs, oldest first, at most max of them into ids;
+ * *n how many. */
+db_status_t db_account_unfinished(db_pool_t *self, const char *user_id, char (*ids)[37], size_t max,
+                                  size_t *n) PROFAI_MUST_CHECK;
+
+/* What db_account_delete deleted (plain data). */
+typedef struct {
+    long attempts;  /* the user's own quiz attempts */
+    long courses;   /* the user's courses (with everyone's attempts at them) */
+    long jobs;      /* the user's finished jobs */
+    long jobs_kept; /* its queued or running jobs, which only the broker may end */
+} db_account_deleted_t;
+
+/* Delete in one transaction the user's quiz attempts, courses and finished jobs; each deleted
+ * course's id is handed to each_course (may be NULL), for the caches. Their PDFs are left to
+ * the blob sweep (migration 007), which deletes each once nothing refers to it. */
+db_status_t db_account_delete(db_pool_t *self, const char *user_id, db_account_deleted_t *deleted,
+                              void (*each_course)(void *arg, const char *id),
+                              void *arg) PROFAI_MUST_CHECK;
+
+/* Everything stored about a user as one JSON document (docs/api.md 4.16); DB_NOT_FOUND for
+ * an unknown user. The caller frees *json. */
+db_status_t db_user_export_json(db_pool_t *self, const char *user_id, char **json,
+                                size_t *len) PROFAI_MUST_CHECK;
+
 #endif

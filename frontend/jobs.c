@@ -91,6 +91,7 @@ typedef struct {
     http_request_t *req;
     form_upload_t *form;       /* NULL: the raw body */
     http_body_status_t status; /* why the read was abandoned; HTTP_BODY_OK while it was not */
+    size_t total;              /* bytes given so far */
     uint8_t sniff[JOBS_PDF_SNIFF];
     size_t sniffed;
     bool checked;
@@ -110,6 +111,7 @@ s_stream_read(void *arg, uint8_t *buf, size_t size)
     }
     if (n < 0)
         return -1;
+    st->total += (size_t)n;
     if (!st->checked) {
         size_t take =
             (size_t)n < sizeof st->sniff - st->sniffed ? (size_t)n : sizeof st->sniff - st->sniffed;
@@ -303,9 +305,11 @@ jobs_submit(api_call_t *call)
     int fields = 0;
     if (stored == DB_LIMIT && multipart && st.status == HTTP_BODY_TOO_LARGE && form.title_long)
         http_reply_problem(req, 400, NULL, "title is longer than %d bytes", PROTO_TITLE_MAX);
+    else if (stored == DB_LIMIT && st.status == HTTP_BODY_OK) /* the store refused the length */
+        s_reply_body_failure(
+            self, req, st.total > self->max_upload ? HTTP_BODY_TOO_LARGE : HTTP_BODY_IO, NULL);
     else if (stored == DB_LIMIT)
-        s_reply_body_failure(self, req, st.status == HTTP_BODY_OK ? HTTP_BODY_IO : st.status,
-                             multipart ? form.why : NULL);
+        s_reply_body_failure(self, req, st.status, multipart ? form.why : NULL);
     else if (stored != DB_OK)
         api_reply_unavailable(req, "the database");
     else if (multipart)

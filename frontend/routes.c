@@ -2,6 +2,7 @@
 #include "routes.h"
 
 #include "api_common.h"
+#include "account.h"
 #include "api_metrics.h"
 #include "courses.h"
 #include "jobs.h"
@@ -65,6 +66,11 @@ const route_t route_table[] = {
     {ROUTE_POST, "/api/v1/courses/{id}/quiz/attempts", ROUTE_ROLES_ALL, NULL, s_json_types,
      "send the attempt as application/json",
      {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}}, quiz_attempt_submit, true, 0},
+    {ROUTE_DELETE, "/api/v1/me/data", ROUTE_ROLES_ALL, NULL, NULL, NULL, {{0}},
+     account_delete_data, true, 0},
+    {ROUTE_GET, "/api/v1/users/{id}/export", ROUTE_ROLE(AUTH_ROLE_ADMIN),
+     "only an admin may export a user's data", NULL, NULL,
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "user"}}, account_export, true, 0},
     {ROUTE_GET, "/healthz", 0, NULL, NULL, NULL, {{0}}, api_health, true, 0},
     {ROUTE_GET, "/livez", 0, NULL, NULL, NULL, {{0}}, api_live, false, 0},
     {ROUTE_GET, "/readyz", 0, NULL, NULL, NULL, {{0}}, api_ready, false, 0},
