@@ -46,6 +46,8 @@ STUB(api_live)
 STUB(api_ready)
 STUB(api_metrics)
 STUB(api_static)
+STUB(account_delete_data)
+STUB(account_export)
 
 /* ================================================================ fake requests */
 
@@ -119,6 +121,8 @@ test_every_endpoint_reaches_its_handler(void **state)
         {"DELETE", "/api/v1/courses/" ID, "courses_delete"},
         {"GET", "/api/v1/courses/" ID "/quiz", "quiz_get"},
         {"GET", "/api/v1/courses/" ID "/quiz/attempts", "quiz_attempts_list"},
+        {"DELETE", "/api/v1/me/data", "account_delete_data"},
+        {"GET", "/api/v1/users/" ID "/export", "account_export"},
         {"GET", "/healthz", "api_health"},
         {"GET", "/livez", "api_live"},
         {"GET", "/readyz", "api_ready"},
@@ -419,7 +423,9 @@ test_index_lists_the_table(void **state)
                               "GET /api/v1/courses/{id},DELETE /api/v1/courses/{id},"
                               "GET /api/v1/courses/{id}/quiz,"
                               "GET /api/v1/courses/{id}/quiz/attempts,"
-                              "POST /api/v1/courses/{id}/quiz/attempts,GET /healthz");
+                              "POST /api/v1/courses/{id}/quiz/attempts,"
+                              "DELETE /api/v1/me/data,GET /api/v1/users/{id}/export,"
+                              "GET /healthz");
 }
 
 /* Every declared text limit fits the value buffer. */
