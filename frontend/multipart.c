@@ -309,8 +309,10 @@ multipart_stream_next(multipart_stream_t *self, multipart_event_t *ev)
             }
             size_t len = (size_t)(end - p) + 4;
             s_part(self, (const char *)p, len - 2, ev);
-            if (ev->type == MULTIPART_EV_PART)
+            if (ev->type == MULTIPART_EV_PART) {
                 s_consume(self, len);
+                ev->offset = self->pos - 2; /* where its value begins */
+            }
             return;
         }
         case S_VALUE: {
@@ -365,13 +367,13 @@ s_field(multipart_field_t *fields, size_t n, const char *name)
     return NULL;
 }
 
-/* A wanted part begins: its file name into the caller's buffer. */
+/* A wanted part begins: its file name into the caller's buffer (the field counts as found
+ * once its value has ended). */
 static multipart_status_t
 s_take(multipart_field_t *field, const multipart_event_t *ev, const char **why)
 {
     if (field->found)
         return s_malformed(why, "a form field appears twice");
-    field->found = true;
     if (field->filename != NULL && field->filename_size > 0) {
         size_t len = strlen(ev->filename);
         size_t n = len < field->filename_size ? len : field->filename_size - 1;
@@ -391,6 +393,7 @@ multipart_parse(const uint8_t *data, size_t len, const char *boundary, multipart
         return s_malformed(why, "the multipart form has no valid boundary");
     multipart_status_t status = MULTIPART_OK;
     multipart_field_t *field = NULL; /* the wanted part being read */
+    size_t start = 0, value_len = 0; /* its value so far */
     size_t fed = 0;
     for (bool more = true; more;) {
         multipart_event_t ev;
@@ -403,24 +406,25 @@ multipart_parse(const uint8_t *data, size_t len, const char *boundary, multipart
             break;
         case MULTIPART_EV_PART:
             field = ev.name_long ? NULL : s_field(fields, n, ev.name);
+            start = (size_t)ev.offset;
+            value_len = 0;
             if (field != NULL && (status = s_take(field, &ev, why)) != MULTIPART_OK)
                 more = false;
             break;
         case MULTIPART_EV_DATA:
-            if (field == NULL)
-                break;
-            if (field->len == 0)
-                field->value = data + ev.offset;
-            field->len += ev.len;
+            value_len += ev.len;
             break;
         case MULTIPART_EV_END:
-            if (field != NULL && field->len > field->max) {
-                field->overflow = true;
-                field->value = NULL;
-                status = MULTIPART_TOO_LARGE;
-                more = false;
-            } else if (field != NULL && field->value == NULL) {
-                field->value = data; /* an empty value: any pointer into the form */
+            if (field != NULL) {
+                field->found = true;
+                field->len = value_len;
+                if (value_len > field->max) {
+                    field->overflow = true;
+                    status = MULTIPART_TOO_LARGE;
+                    more = false;
+                } else {
+                    field->value = data + start;
+                }
             }
             field = NULL;
             break;

@@ -92,7 +92,8 @@ typedef struct {
     bool filename_long;   /* PART: longer than MULTIPART_FILENAME_MAX (cut) */
     const uint8_t *data;  /* DATA */
     size_t len;           /* DATA */
-    uint64_t offset;      /* DATA: where data starts in the form, counted from its first byte */
+    uint64_t offset;      /* DATA: where data starts in the form, counted from its first byte;
+                             PART: where the part's value begins */
     const char *why;      /* ERROR: a static sentence for the client */
 } multipart_event_t;
 
