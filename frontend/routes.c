@@ -1,8 +1,8 @@
 /* routes.c - see routes.h. */
 #include "routes.h"
 
-#include "api_common.h"
 #include "account.h"
+#include "api_common.h"
 #include "api_metrics.h"
 #include "courses.h"
 #include "jobs.h"
