@@ -60,6 +60,7 @@ FRONTEND_SRC := frontend/main.c frontend/http.c frontend/http_reply.c frontend/h
                 frontend/db_classes.c frontend/results.c frontend/db_results.c frontend/csv.c \
                 frontend/page.c frontend/idempotency.c frontend/job_stream.c \
                 frontend/session.c frontend/accounts.c frontend/db_accounts.c
+FRONTEND_SRC += frontend/form_upload.c frontend/account_data.c frontend/db_account_data.c
 CTL_SRC      := profaictl/main.c profaictl/admin_cli.c profaictl/admin_client.c
 MIGRATIONS   := $(sort $(wildcard broker/migrations/*.sql))
 

@@ -472,15 +472,34 @@ s_authenticate(api_t *self, http_request_t *req, auth_user_t *user)
     return false;
 }
 
+/* A request from a blocked address (limits.h) passes only with a valid token: one the token
+ * cache vouches for, or, within the budget all blocked addresses share, one the database
+ * does. Anything else gets the address' 429, never a 401 (docs/api.md 3.1). */
+static bool
+s_authenticate_blocked(api_t *self, http_request_t *req, auth_user_t *user)
+{
+    const char *authorization = http_header(req, "Authorization");
+    auth_result_t result = auth_check_cached(self->auth, authorization, user);
+    if (result == AUTH_INVALID && limits_blocked_lookup(self->limits))
+        result = auth_check(self->auth, authorization, user);
+    if (result != AUTH_OK) {
+        (void)!limits_auth_allowed(self->limits, req); /* answers the 429 */
+        return false;
+    }
+    snprintf(req->user, sizeof req->user, "%s", user->name);
+    return true;
+}
+
 /* Authenticate within the limits: a request from an address that has spent its failed
- * authentications is refused before its token is looked up, a 401 spends one, and an
+ * authentications needs a valid token (s_authenticate_blocked), a 401 spends one, and an
  * authenticated caller spends its read or upload budget (limits.h). */
 static bool
 s_authenticate_limited(api_t *self, http_request_t *req, const route_t *route, auth_user_t *user)
 {
-    if (self->limits != NULL && !limits_auth_allowed(self->limits, req))
-        return false;
-    if (!s_authenticate(self, req, user)) {
+    if (self->limits != NULL && limits_address_blocked(self->limits, req)) {
+        if (!s_authenticate_blocked(self, req, user))
+            return false;
+    } else if (!s_authenticate(self, req, user)) {
         if (self->limits != NULL && req->status == 401)
             limits_auth_failed(self->limits, req);
         return false;

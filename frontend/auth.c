@@ -213,8 +213,10 @@ auth_heard(auth_t *self, int64_t mono_ms)
     pthread_mutex_unlock(&self->lock);
 }
 
-auth_result_t
-auth_check(auth_t *self, const char *authorization, auth_user_t *user)
+/* The SHA-256 of the bearer token in an Authorization header value: AUTH_OK, AUTH_MISSING or
+ * AUTH_MALFORMED. */
+static auth_result_t
+s_token_hash(const char *authorization, uint8_t hash[32])
 {
     if (authorization == NULL)
         return AUTH_MISSING;
@@ -226,13 +228,34 @@ auth_check(auth_t *self, const char *authorization, auth_user_t *user)
     size_t len = strcspn(p, " \t");
     if (p[len + strspn(p + len, " \t")] != '\0' || !auth_token_wellformed(p, len))
         return AUTH_MALFORMED;
-
-    uint8_t hash[32];
-    gsize hash_len = sizeof hash;
+    gsize hash_len = 32;
     GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
     g_checksum_update(sum, (const guchar *)p, (gssize)len);
     g_checksum_get_digest(sum, hash, &hash_len);
     g_checksum_free(sum);
+    return AUTH_OK;
+}
+
+auth_result_t
+auth_check_cached(auth_t *self, const char *authorization, auth_user_t *user)
+{
+    uint8_t hash[32];
+    auth_result_t parsed = s_token_hash(authorization, hash);
+    if (parsed != AUTH_OK)
+        return parsed;
+    bool expired = false;
+    if (s_cache_get(self, hash, user, &expired))
+        return AUTH_OK;
+    return expired ? AUTH_EXPIRED : AUTH_INVALID;
+}
+
+auth_result_t
+auth_check(auth_t *self, const char *authorization, auth_user_t *user)
+{
+    uint8_t hash[32];
+    auth_result_t parsed = s_token_hash(authorization, hash);
+    if (parsed != AUTH_OK)
+        return parsed;
 
     bool expired = false;
     if (s_cache_get(self, hash, user, &expired))

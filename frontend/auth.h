@@ -59,6 +59,11 @@ void auth_destroy(auth_t **self_p);
 /* Authenticate an Authorization header value (may be NULL). Thread-safe. */
 auth_result_t auth_check(auth_t *self, const char *authorization, auth_user_t *user);
 
+/* auth_check without the database: AUTH_OK only when the token is cached as valid now (as
+ * auth_check would trust it), AUTH_EXPIRED when cached but expired, AUTH_INVALID when it is
+ * not cached (it may still be valid), AUTH_MISSING or AUTH_MALFORMED. Thread-safe. */
+auth_result_t auth_check_cached(auth_t *self, const char *authorization, auth_user_t *user);
+
 /* Forget a cached token by its SHA-256 (a revocation was announced). Thread-safe. */
 void auth_evict(auth_t *self, const uint8_t hash[32]);
 

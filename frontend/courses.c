@@ -52,6 +52,12 @@ courses_forget_searches(api_t *self)
     cache_remove_prefix(self->cache, COURSES_SEARCH_KEY);
 }
 
+void
+courses_forget(api_t *api, const char *id)
+{
+    s_forget_course(api, id);
+}
+
 /* Keep a body under key with its ETag; the item (referenced) in *item. */
 static db_status_t
 s_keep(api_t *self, const char *key, char **body, size_t len, cache_item_t **item)

@@ -518,12 +518,74 @@ fail:
     return rc;
 }
 
-db_status_t
-db_blob_store_stream(db_pool_t *self, size_t len, db_blob_reader_fn read, void *arg,
-                     char sha256[65])
+/* Stream the PDF as rows (seq int4, data bytea), one per piece read, into upload_piece, up to
+ * max bytes: 0 (*len, sha256 set), -1 when PostgreSQL failed, -2 when the reader did or gave
+ * nothing or more than max. The COPY is ended (or aborted) here. */
+static int
+s_copy_pieces(PGconn *conn, size_t max, db_blob_reader_fn read, void *arg, char sha256[65],
+              size_t *len)
 {
-    if (len == 0 || len > INT32_MAX)
-        return DB_LIMIT;
+    static const uint8_t head[19] = "PGCOPY\n\377\r\n\0"; /* flags and extension: 0 */
+    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+    uint8_t *buf = malloc(14 + DB_BLOB_PIECE);
+    int rc = -1;
+    if (sum == NULL || buf == NULL || PQputCopyData(conn, (const char *)head, sizeof head) != 1)
+        goto fail;
+    size_t done = 0;
+    for (uint32_t seq = 0;; seq++) {
+        /* One byte more than max is too many: ask for it to find out. */
+        size_t want = max - done < DB_BLOB_PIECE ? max - done + 1 : DB_BLOB_PIECE;
+        long n = read(arg, buf + 14, want);
+        if (n < 0 || done + (size_t)n > max || (n == 0 && done == 0)) {
+            rc = -2;
+            goto fail;
+        }
+        if (n == 0)
+            break;
+        buf[0] = 0; /* two fields */
+        buf[1] = 2;
+        s_be32(buf + 2, 4);
+        s_be32(buf + 6, seq);
+        s_be32(buf + 10, (uint32_t)n);
+        g_checksum_update(sum, buf + 14, (gssize)n);
+        if (PQputCopyData(conn, (const char *)buf, (int)(14 + n)) != 1)
+            goto fail;
+        done += (size_t)n;
+    }
+    snprintf(sha256, 65, "%s", g_checksum_get_string(sum));
+    *len = done;
+    static const uint8_t tail[2] = {0xff, 0xff}; /* end of data: -1 */
+    if (PQputCopyData(conn, (const char *)tail, sizeof tail) != 1 || PQputCopyEnd(conn, NULL) != 1)
+        goto fail;
+    rc = 0;
+fail:
+    if (rc != 0)
+        (void)PQputCopyEnd(conn, "upload abandoned");
+    PGresult *res;
+    bool copied = true;
+    while ((res = PQgetResult(conn)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            copied = false;
+        if (rc == 0 && !copied)
+            log_error("database COPY failed: %.*s", s_line_len(PQresultErrorMessage(res)),
+                      PQresultErrorMessage(res));
+        PQclear(res);
+    }
+    if (rc == 0 && !copied)
+        rc = -1;
+    if (sum != NULL)
+        g_checksum_free(sum);
+    free(buf);
+    return rc;
+}
+
+/* Store a PDF read from `read` in one transaction: of exactly `len` bytes through one COPY
+ * row (len > 0), or of unknown length up to max through pieces joined by PostgreSQL (len 0).
+ * See db_blob_store_stream and db_blob_store_pieces. */
+static db_status_t
+s_blob_store(db_pool_t *self, size_t len, size_t max, db_blob_reader_fn read, void *arg,
+             char sha256[65], size_t *stored)
+{
     int slot = s_acquire(self);
     if (slot < 0) {
         log_error("no free database connection within %d ms", self->acquire_timeout_ms);
@@ -539,23 +601,54 @@ db_blob_store_stream(db_pool_t *self, size_t len, db_blob_reader_fn read, void *
         if (PQstatus(conn) != CONNECTION_OK || !s_exec_ok(conn, "BEGIN", PGRES_COMMAND_OK))
             goto done;
     }
-    if (!s_exec_ok(conn,
-                   "CREATE TEMP TABLE IF NOT EXISTS upload_blob (data bytea, size bigint, "
-                   "sha256 text) ON COMMIT DELETE ROWS",
-                   PGRES_COMMAND_OK) ||
-        !s_exec_ok(conn, "COPY upload_blob (data, size, sha256) FROM STDIN (FORMAT binary)",
-                   PGRES_COPY_IN))
-        goto rollback;
-    int copied = s_copy_blob(conn, len, read, arg, sha256);
+    int copied;
+    if (len > 0) {
+        if (!s_exec_ok(conn,
+                       "CREATE TEMP TABLE IF NOT EXISTS upload_blob (data bytea, size bigint, "
+                       "sha256 text) ON COMMIT DELETE ROWS",
+                       PGRES_COMMAND_OK) ||
+            !s_exec_ok(conn, "COPY upload_blob (data, size, sha256) FROM STDIN (FORMAT binary)",
+                       PGRES_COPY_IN))
+            goto rollback;
+        copied = s_copy_blob(conn, len, read, arg, sha256);
+        *stored = len;
+    } else {
+        if (!s_exec_ok(conn,
+                       "CREATE TEMP TABLE IF NOT EXISTS upload_piece (seq integer, data bytea) "
+                       "ON COMMIT DELETE ROWS",
+                       PGRES_COMMAND_OK) ||
+            !s_exec_ok(conn, "COPY upload_piece (seq, data) FROM STDIN (FORMAT binary)",
+                       PGRES_COPY_IN))
+            goto rollback;
+        copied = s_copy_pieces(conn, max, read, arg, sha256, stored);
+    }
     if (copied != 0) {
         status = copied == -2 ? DB_LIMIT : DB_UNAVAILABLE;
         goto rollback;
     }
-    if (!s_exec_ok(conn,
-                   "INSERT INTO blobs (sha256, size, data) SELECT sha256, size, data FROM "
-                   "upload_blob ON CONFLICT (sha256) DO UPDATE SET used_at = now()",
-                   PGRES_COMMAND_OK) ||
-        !s_exec_ok(conn, "COMMIT", PGRES_COMMAND_OK))
+    bool inserted;
+    if (len > 0) {
+        inserted = s_exec_ok(conn,
+                             "INSERT INTO blobs (sha256, size, data) SELECT sha256, size, data "
+                             "FROM upload_blob ON CONFLICT (sha256) DO UPDATE SET used_at = now()",
+                             PGRES_COMMAND_OK);
+    } else {
+        char size[24];
+        snprintf(size, sizeof size, "%zu", *stored);
+        const char *values[2] = {sha256, size};
+        PGresult *res =
+            PQexecParams(conn,
+                         "INSERT INTO blobs (sha256, size, data) SELECT $1, $2::bigint, "
+                         "string_agg(data, ''::bytea ORDER BY seq) FROM upload_piece "
+                         "ON CONFLICT (sha256) DO UPDATE SET used_at = now()",
+                         2, NULL, values, NULL, NULL, 0);
+        inserted = PQresultStatus(res) == PGRES_COMMAND_OK;
+        if (!inserted)
+            log_error("storing an upload failed: %.*s", s_line_len(PQresultErrorMessage(res)),
+                      PQresultErrorMessage(res));
+        PQclear(res);
+    }
+    if (!inserted || !s_exec_ok(conn, "COMMIT", PGRES_COMMAND_OK))
         goto rollback;
     status = DB_OK;
     goto done;
@@ -565,6 +658,46 @@ rollback:
 done:
     s_release(self, slot);
     return status;
+}
+
+db_status_t
+db_blob_store_stream(db_pool_t *self, size_t len, db_blob_reader_fn read, void *arg,
+                     char sha256[65])
+{
+    if (len == 0 || len > INT32_MAX)
+        return DB_LIMIT;
+    size_t stored = 0;
+    return s_blob_store(self, len, len, read, arg, sha256, &stored);
+}
+
+db_status_t
+db_blob_store_pieces(db_pool_t *self, size_t max, db_blob_reader_fn read, void *arg,
+                     char sha256[65], size_t *len)
+{
+    if (max == 0 || max > INT32_MAX)
+        return DB_LIMIT;
+    return s_blob_store(self, 0, max, read, arg, sha256, len);
+}
+
+db_status_t
+db_rate_take(db_pool_t *self, const char *key, long rate_per_min, long burst, bool *allowed,
+             long *remaining, long *retry_after_s)
+{
+    char rate[24], size[24];
+    snprintf(rate, sizeof rate, "%ld", rate_per_min);
+    snprintf(size, sizeof size, "%ld", burst);
+    const char *values[3] = {key, rate, size};
+    PGresult *res = NULL;
+    db_status_t status =
+        db_query_row(self, "SELECT allowed, remaining, retry_after_s FROM rate_take($1, $2, $3)", 3,
+                     values, &res);
+    if (status != DB_OK)
+        return status == DB_NOT_FOUND ? DB_UNAVAILABLE : status;
+    *allowed = PQgetvalue(res, 0, 0)[0] == 't';
+    *remaining = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+    *retry_after_s = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+    PQclear(res);
+    return DB_OK;
 }
 
 db_status_t

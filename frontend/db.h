@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /* The oldest schema (highest migration number) this frontend works with. */
-#define DB_SCHEMA_VERSION 11
+#define DB_SCHEMA_VERSION 14
 
 typedef enum {
     DB_OK = 0,
@@ -62,6 +62,12 @@ db_status_t db_ping(db_pool_t *self) PROFAI_MUST_CHECK;
 db_status_t db_token_user(db_pool_t *self, const uint8_t hash[32],
                           db_user_t *user) PROFAI_MUST_CHECK;
 
+/* Take one token from the shared bucket `key` (migration 014 rate_take: refilled at
+ * rate_per_min a minute up to burst, by the database's clock). *allowed; *remaining whole
+ * tokens left; *retry_after_s until one is back (0 when allowed). */
+db_status_t db_rate_take(db_pool_t *self, const char *key, long rate_per_min, long burst,
+                         bool *allowed, long *remaining, long *retry_after_s) PROFAI_MUST_CHECK;
+
 /* Store a PDF once by its SHA-256 (64 lower-case hex digits); a second store only marks it
  * used now (a blob sweep spares it for its grace period). */
 db_status_t db_blob_store(db_pool_t *self, const char *sha256, const uint8_t *data,
@@ -78,6 +84,14 @@ typedef long (*db_blob_reader_fn)(void *arg, uint8_t *buf, size_t size);
  * or fewer than len bytes (nothing stored); DB_UNAVAILABLE when PostgreSQL failed. */
 db_status_t db_blob_store_stream(db_pool_t *self, size_t len, db_blob_reader_fn read, void *arg,
                                  char sha256[65]) PROFAI_MUST_CHECK;
+
+/* db_blob_store_stream for a PDF whose length is not known before its end (a multipart form's
+ * file, a chunked body): read until it gives 0, at most max bytes. Each piece is a row of a
+ * temporary table, joined into the blob by PostgreSQL (memory here: one piece). *len gets
+ * the PDF's length. DB_LIMIT when the reader abandoned, gave nothing, or more than max
+ * (nothing stored). */
+db_status_t db_blob_store_pieces(db_pool_t *self, size_t max, db_blob_reader_fn read, void *arg,
+                                 char sha256[65], size_t *len) PROFAI_MUST_CHECK;
 
 /* Delete every stored PDF that nothing refers to (no queued or running job, no course) and
  * that was last stored more than grace_ms ago (migration 007 blobs_sweep); *deleted gets the
@@ -209,5 +223,33 @@ db_status_t db_attempts_json(db_pool_t *self, const char *course_id, const char 
  * course (or it is another owner's). */
 db_status_t db_course_delete(db_pool_t *self, const char *course_id,
                              const char *owner_id) PROFAI_MUST_CHECK;
+
+/* ---------------------------------------------------------------- one user's data
+ * (db_account_data.c; docs/api.md 4.24, 4.25) */
+
+/* The ids of user_id's queued and running jobs, oldest first, at most max of them into ids;
+ * *n how many. */
+db_status_t db_account_unfinished(db_pool_t *self, const char *user_id, char (*ids)[37], size_t max,
+                                  size_t *n) PROFAI_MUST_CHECK;
+
+/* What db_account_delete deleted (plain data). */
+typedef struct {
+    long attempts;  /* the user's own quiz attempts */
+    long courses;   /* the user's courses (with everyone's attempts at them) */
+    long jobs;      /* the user's finished jobs */
+    long jobs_kept; /* its queued or running jobs, which only the broker may end */
+} db_account_deleted_t;
+
+/* Delete in one transaction the user's quiz attempts, courses and finished jobs; each deleted
+ * course's id is handed to each_course (may be NULL), for the caches. Their PDFs are left to
+ * the blob sweep (migration 007), which deletes each once nothing refers to it. */
+db_status_t db_account_delete(db_pool_t *self, const char *user_id, db_account_deleted_t *deleted,
+                              void (*each_course)(void *arg, const char *id),
+                              void *arg) PROFAI_MUST_CHECK;
+
+/* Everything stored about a user as one JSON document (docs/api.md 4.25); DB_NOT_FOUND for
+ * an unknown user. The caller frees *json. */
+db_status_t db_user_export_json(db_pool_t *self, const char *user_id, char **json,
+                                size_t *len) PROFAI_MUST_CHECK;
 
 #endif

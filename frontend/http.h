@@ -10,7 +10,7 @@
  *
  * Files: http.c (server, request checks, request helpers), http_reply.c (answers),
  * http_body.c (body reader), http_watch.c (slow-client watchdog), and the pure parsers
- * http_path.c (request path) and multipart.c (forms).
+ * http_path.c (request path) and multipart.c (forms; form_upload.c streams an upload's file).
  *
  * Threads: civetweb serves each connection on one of `threads` worker threads. A per-thread
  * state (e.g. a broker socket) is created by the thread_init hook on each worker thread and
@@ -25,7 +25,6 @@
 #include <sys/types.h>
 
 #include "http_path.h"
-#include "multipart.h"
 
 /* Longest X-Request-Id taken from a client. */
 #define HTTP_REQUEST_ID_MAX 64
@@ -210,16 +209,5 @@ http_body_status_t http_body_read_all(http_request_t *req, http_buf_t *buf);
 ssize_t http_body_read_some(http_request_t *req, void *buf, size_t size,
                             http_body_status_t *status);
 void http_body_end(http_request_t *req);
-
-/* A multipart/form-data field to find (RFC 7578): multipart.h. */
-typedef multipart_field_t http_form_field_t;
-
-/* Read a multipart/form-data body whole into body (its max bounds the whole form; the usual
- * deadline applies), then find the listed fields in it; other fields are ignored. A field
- * that appears twice, or a form that does not follow RFC 7578, is HTTP_BODY_MALFORMED; a
- * field over its max is HTTP_BODY_TOO_LARGE with `overflow` set. *why gets a static sentence
- * when the form is malformed. Values stay valid while body does. */
-http_body_status_t http_form_read(http_request_t *req, http_buf_t *body, http_form_field_t *fields,
-                                  size_t n, const char **why);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * http_body.c - the request body reader: a heap buffer capped at its max, an overall deadline
  * and a minimum rate (http_watch.h says how a read blocked on a slow client is woken), and
- * multipart/form-data read whole and handed to the pure parser of multipart.c.
+ * the piecewise reader that uploads stream through (form_upload.c parses forms from it).
  *
  * Every body byte goes through s_body_read, which sizes each mg_read by the client's lead over
  * the minimum rate, so that the bytes the watchdog has not seen yet (those inside a read in
@@ -9,7 +9,6 @@
  */
 #include "http_internal.h"
 #include "log.h"
-#include "multipart.h"
 
 #include <civetweb.h>
 #include <czmq.h>
@@ -215,27 +214,4 @@ http_body_read_all(http_request_t *req, http_buf_t *buf)
     if (http_body_disarm(req))
         http_close_after(req);
     return status;
-}
-
-http_body_status_t
-http_form_read(http_request_t *req, http_buf_t *body, http_form_field_t *fields, size_t n,
-               const char **why)
-{
-    char boundary[MULTIPART_BOUNDARY_MAX + 1];
-    const char *content_type = http_header(req, "Content-Type");
-    if (content_type == NULL || multipart_boundary(content_type, boundary, sizeof boundary) != 0) {
-        *why = "the multipart form has no valid boundary";
-        return HTTP_BODY_MALFORMED;
-    }
-    http_body_status_t status = http_body_read_all(req, body);
-    if (status != HTTP_BODY_OK)
-        return status;
-    switch (multipart_parse(body->data, body->len, boundary, fields, n, why)) {
-    case MULTIPART_OK:
-        return HTTP_BODY_OK;
-    case MULTIPART_TOO_LARGE:
-        return HTTP_BODY_TOO_LARGE;
-    default:
-        return HTTP_BODY_MALFORMED;
-    }
 }

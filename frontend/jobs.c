@@ -4,13 +4,13 @@
 
 #include "api_common.h"
 #include "error_http.h"
+#include "form_upload.h"
 #include "idempotency.h"
 #include "job_stream.h"
 #include "log.h"
 #include "page.h"
 #include "utf8.h"
 
-#include <glib.h>
 #include <profai/proto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,16 +34,12 @@
 typedef struct {
     char title[PROTO_TITLE_MAX + 1];
     char filename[PROTO_FILENAME_MAX + 1];
-    http_buf_t body;    /* the request body as read */
-    const uint8_t *pdf; /* the PDF: all of body, or the form's file part inside it */
     size_t pdf_len;
 } s_upload_t;
 
 static bool
 s_looks_like_pdf(const uint8_t *data, size_t len)
 {
-    if (data == NULL)
-        return false;
     return memmem(data, len < JOBS_PDF_SNIFF ? len : JOBS_PDF_SNIFF, "%PDF-", 5) != NULL;
 }
 
@@ -94,11 +90,14 @@ s_reply_body_failure(api_t *self, http_request_t *req, http_body_status_t status
     }
 }
 
-/* The reader db_blob_store_stream pulls a raw PDF body through: it checks the PDF header in
- * the first JOBS_PDF_SNIFF bytes and keeps the reason of a failed read. */
+/* The reader the database pulls the PDF through (db_blob_store_stream, db_blob_store_pieces):
+ * the raw body, or the file part of a form (form_upload.h); it checks the PDF header in the
+ * first JOBS_PDF_SNIFF bytes and keeps the reason of a failed read. */
 typedef struct {
     http_request_t *req;
+    form_upload_t *form;       /* NULL: the raw body */
     http_body_status_t status; /* why the read was abandoned; HTTP_BODY_OK while it was not */
+    size_t total;              /* bytes given so far */
     uint8_t sniff[JOBS_PDF_SNIFF];
     size_t sniffed;
     bool checked;
@@ -108,9 +107,17 @@ static long
 s_stream_read(void *arg, uint8_t *buf, size_t size)
 {
     s_stream_t *st = arg;
-    ssize_t n = http_body_read_some(st->req, buf, size, &st->status);
+    long n;
+    if (st->form != NULL) {
+        n = form_upload_read(st->form, buf, size);
+        if (n < 0)
+            st->status = st->form->status;
+    } else {
+        n = (long)http_body_read_some(st->req, buf, size, &st->status);
+    }
     if (n < 0)
         return -1;
+    st->total += (size_t)n;
     if (!st->checked) {
         size_t take =
             (size_t)n < sizeof st->sniff - st->sniffed ? (size_t)n : sizeof st->sniff - st->sniffed;
@@ -124,58 +131,29 @@ s_stream_read(void *arg, uint8_t *buf, size_t size)
             }
         }
     }
-    return (long)n;
+    return n;
 }
 
-/* Read a multipart form and take its file and title into up. 0, or -1 with the answer
- * sent. */
+/* Take a streamed form's title and file name into up. 0, or -1 with the answer sent. */
 static int
-s_read_form(api_t *self, http_request_t *req, s_upload_t *up)
+s_form_fields(http_request_t *req, const form_upload_t *form, s_upload_t *up)
 {
-    char filename[JOBS_FILENAME_READ_MAX] = "";
-    http_form_field_t fields[2] = {
-        {.name = "file",
-         .max = self->max_upload,
-         .filename = filename,
-         .filename_size = sizeof filename},
-        {.name = "title", .max = PROTO_TITLE_MAX},
-    };
-    http_form_field_t *file = &fields[0], *title = &fields[1];
-    up->body.max = self->max_upload + JOBS_FORM_OVERHEAD;
-    const char *why = NULL;
-    http_body_status_t status = http_form_read(req, &up->body, fields, 2, &why);
-    if (status == HTTP_BODY_TOO_LARGE && title->overflow) {
-        http_reply_problem(req, 400, NULL, "title is longer than %d bytes", PROTO_TITLE_MAX);
-        return -1;
-    }
-    if (status != HTTP_BODY_OK) {
-        s_reply_body_failure(self, req, status, why);
-        return -1;
-    }
-    if (!file->found) {
-        http_reply_problem(req, 400, NULL, "the form has no \"file\" field");
-        return -1;
-    }
-    if (!s_looks_like_pdf(file->value, file->len)) {
-        s_reply_body_failure(self, req, HTTP_BODY_REJECTED, NULL);
-        return -1;
-    }
-    if (title->found && !route_text_ok((const char *)title->value, title->len, PROTO_TITLE_MAX)) {
+    if (form->title_found && !route_text_ok(form->title, form->title_len, PROTO_TITLE_MAX)) {
         http_reply_problem(req, 400, NULL,
                            "title must be valid UTF-8 text without control characters");
         return -1;
     }
-    if (title->found && title->len > 0)
-        memcpy(up->title, title->value, title->len);
-    up->title[title->found ? title->len : 0] = '\0';
+    memcpy(up->title, form->title, form->title_len);
+    up->title[form->title_len] = '\0';
 
     /* The client's file name is information only: keep its last path component. */
-    const char *base = filename;
-    for (const char *p = filename; *p != '\0'; p++)
+    const char *base = form->filename;
+    for (const char *p = form->filename; *p != '\0'; p++)
         if (*p == '/' || *p == '\\')
             base = p + 1;
     size_t len = strlen(base);
-    if (file->filename_long || !route_text_ok(base, len, PROTO_FILENAME_MAX)) {
+    if (form->filename_long || len >= JOBS_FILENAME_READ_MAX ||
+        !route_text_ok(base, len, PROTO_FILENAME_MAX)) {
         http_reply_problem(req, 400, NULL,
                            "the file name must be valid UTF-8 of at most %d bytes without "
                            "control characters",
@@ -183,8 +161,6 @@ s_read_form(api_t *self, http_request_t *req, s_upload_t *up)
         return -1;
     }
     memcpy(up->filename, base, len + 1);
-    up->pdf = file->value;
-    up->pdf_len = file->len;
     return 0;
 }
 
@@ -393,60 +369,50 @@ jobs_submit(api_call_t *call)
         return; /* the client is gone */
 
     http_body_begin(req, self->body_timeout_ms);
-    if (!multipart && length > 0) {
-        /* A raw PDF of known length streams into PostgreSQL piece by piece: the frontend never
-         * holds more than one piece of it (docs/performance.md "Upload memory"). */
-        s_stream_t st = {.req = req, .status = HTTP_BODY_OK};
-        char sum[65];
-        db_status_t stored =
-            db_blob_store_stream(self->db, (size_t)length, s_stream_read, &st, sum);
-        http_body_end(req);
-        if (stored == DB_LIMIT)
-            s_reply_body_failure(self, req, st.status == HTTP_BODY_OK ? HTTP_BODY_IO : st.status,
-                                 NULL);
-        else if (stored != DB_OK)
-            api_reply_unavailable(req, "the database");
-        if (stored != DB_OK)
-            return;
-        if (up.title[0] == '\0')
-            s_default_title(up.filename, up.title, sizeof up.title);
-        if (up.filename[0] == '\0')
-            snprintf(up.filename, sizeof up.filename, "%s", JOBS_DEFAULT_FILENAME);
+    /* The PDF streams into PostgreSQL piece by piece, from a raw body or a form's file part:
+     * the frontend never holds more than one piece of it (docs/performance.md "Upload
+     * memory"). A raw body of known length is one COPY row; a form or a chunked body, whose
+     * PDF length is known only at its end, goes in pieces that PostgreSQL joins. */
+    s_stream_t st = {.req = req, .status = HTTP_BODY_OK};
+    form_upload_t form;
+    bool form_ok = !multipart || form_upload_begin(&form, req, self->max_upload, limit) == 0;
+    char sum[65];
+    db_status_t stored = DB_LIMIT;
+    if (!form_ok) {
+        st.status = form.status;
+    } else if (multipart) {
+        st.form = &form;
+        stored =
+            db_blob_store_pieces(self->db, self->max_upload, s_stream_read, &st, sum, &up.pdf_len);
+    } else if (length > 0) {
+        stored = db_blob_store_stream(self->db, (size_t)length, s_stream_read, &st, sum);
         up.pdf_len = (size_t)length;
-        s_submit(call, &up, sum, key);
-        return;
-    }
-    if (multipart) {
-        if (s_read_form(self, req, &up) != 0)
-            goto done;
     } else {
-        up.body = (http_buf_t){
-            .max = self->max_upload, .check_at = JOBS_PDF_SNIFF, .check = s_looks_like_pdf};
-        http_body_status_t status = http_body_read_all(req, &up.body);
-        if (status != HTTP_BODY_OK) {
-            s_reply_body_failure(self, req, status, NULL);
-            goto done;
-        }
-        up.pdf = up.body.data;
-        up.pdf_len = up.body.len;
+        stored =
+            db_blob_store_pieces(self->db, self->max_upload, s_stream_read, &st, sum, &up.pdf_len);
     }
+    http_body_end(req);
+    int fields = 0;
+    if (stored == DB_LIMIT && multipart && st.status == HTTP_BODY_TOO_LARGE && form.title_long)
+        http_reply_problem(req, 400, NULL, "title is longer than %d bytes", PROTO_TITLE_MAX);
+    else if (stored == DB_LIMIT && st.status == HTTP_BODY_OK) /* the store refused the length */
+        s_reply_body_failure(
+            self, req, st.total > self->max_upload ? HTTP_BODY_TOO_LARGE : HTTP_BODY_IO, NULL);
+    else if (stored == DB_LIMIT)
+        s_reply_body_failure(self, req, st.status, multipart ? form.why : NULL);
+    else if (stored != DB_OK)
+        api_reply_unavailable(req, "the database");
+    else if (multipart)
+        fields = s_form_fields(req, &form, &up);
+    if (multipart)
+        form_upload_fini(&form);
+    if (stored != DB_OK || fields != 0)
+        return;
     if (up.title[0] == '\0')
         s_default_title(up.filename, up.title, sizeof up.title);
     if (up.filename[0] == '\0')
         snprintf(up.filename, sizeof up.filename, "%s", JOBS_DEFAULT_FILENAME);
-
-    char *sha256 = g_compute_checksum_for_data(G_CHECKSUM_SHA256, up.pdf, up.pdf_len);
-    if (sha256 == NULL) {
-        api_reply_unavailable(req, "memory for the upload");
-        goto done;
-    }
-    if (db_blob_store(self->db, sha256, up.pdf, up.pdf_len) != DB_OK)
-        api_reply_unavailable(req, "the database");
-    else
-        s_submit(call, &up, sha256, key);
-    g_free(sha256);
-done:
-    http_buf_free(&up.body);
+    s_submit(call, &up, sum, key);
 }
 
 /* ---------------------------------------------------------------- reads */

@@ -4,10 +4,13 @@
  *
  *   - per caller, after authentication: one token bucket (ratelimit.h) for reads and one for
  *     uploads (routes flagged ROUTE_UPLOAD), keyed by the user id, so every token of a user
- *     shares one budget;
+ *     shares one budget. The upload bucket lives in PostgreSQL (db_rate_take, migration 014)
+ *     so that every frontend spends the same one; while the database cannot be asked, a
+ *     local bucket stands in;
  *   - per client address, around authentication: each failed authentication (401) takes a
- *     token from the address' bucket; once it is empty, every request from that address that
- *     needs a token is answered 429 before the token is looked up (no database work).
+ *     token from the address' bucket; once it is empty, the address is blocked: its requests
+ *     pass only with a valid token (api.c checks it in the token cache, and in the database
+ *     within limits_blocked_lookup's budget); the others get 429.
  *
  * A refusal is answered here: 429 with Retry-After, RateLimit-Limit, RateLimit-Remaining and
  * RateLimit-Reset (draft-ietf-httpapi-ratelimit-headers) and a problem document; accepted
@@ -19,6 +22,7 @@
 #ifndef PROFAI_FRONTEND_LIMITS_H
 #define PROFAI_FRONTEND_LIMITS_H
 
+#include "db.h"
 #include "http.h"
 
 #include <profai/compiler.h>
@@ -32,6 +36,7 @@ typedef struct {
     /* failed sign-ins per name and per address (0: LIMITS_SIGNIN_FAIL_*) */
     long signin_fail_rate, signin_fail_burst;
     size_t max_keys; /* buckets kept per table (memory bound) */
+    db_pool_t *db;   /* borrowed: the shared upload buckets; NULL: local buckets only */
 } limits_config_t;
 
 #define LIMITS_READ_RATE 1800
@@ -43,6 +48,9 @@ typedef struct {
 #define LIMITS_SIGNIN_FAIL_RATE 10
 #define LIMITS_SIGNIN_FAIL_BURST 10
 #define LIMITS_MAX_KEYS 100000
+/* Token lookups in the database for blocked addresses, all together: this many times the
+ * failed-authentication rate and burst. */
+#define LIMITS_BLOCKED_LOOKUP_FACTOR 10
 
 typedef struct limits_t limits_t;
 
@@ -53,6 +61,13 @@ void limits_destroy(limits_t **self_p);
 /* Before authentication: false (429 answered) when req's address has spent its failed
  * authentications. */
 bool limits_auth_allowed(limits_t *self, http_request_t *req) PROFAI_MUST_CHECK;
+
+/* Whether req's address has spent its failed authentications (nothing answered). */
+bool limits_address_blocked(limits_t *self, http_request_t *req) PROFAI_MUST_CHECK;
+
+/* Whether a token of a request from a blocked address may be looked up in the database now
+ * (takes one from the budget all blocked addresses share). */
+bool limits_blocked_lookup(limits_t *self) PROFAI_MUST_CHECK;
 
 /* After a failed authentication (the 401 is answered by the caller): spend one of the
  * address' tokens. */

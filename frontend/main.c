@@ -132,7 +132,7 @@ s_help(void)
         "  limits/read_rate       1800     requests a user may make per minute (reads and\n"
         "                                  quiz attempts; all of a user's tokens together)\n"
         "  limits/read_burst      120      requests a user may make at once\n"
-        "  limits/upload_rate     20       uploads a user may make per minute\n"
+        "  limits/upload_rate     20       uploads a user may make per minute (all frontends)\n"
         "  limits/upload_burst    10       uploads a user may make at once\n"
         "  limits/auth_fail_rate  30       failed authentications per minute per address\n"
         "  limits/auth_fail_burst 20       failed authentications at once per address\n"
@@ -426,7 +426,8 @@ main(int argc, char **argv)
                                   .auth_fail_rate = (long)s.auth_fail_rate,
                                   .auth_fail_burst = (long)s.auth_fail_burst,
                                   .signin_fail_rate = (long)s.signin_fail_rate,
-                                  .signin_fail_burst = (long)s.signin_fail_burst};
+                                  .signin_fail_burst = (long)s.signin_fail_burst,
+                                  .db = db};
     if (strcmp(s.secure_cookie, "auto") != 0 && strcmp(s.secure_cookie, "always") != 0) {
         log_error("session/secure_cookie must be auto or always, not %s", s.secure_cookie);
         goto done;

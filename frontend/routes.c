@@ -1,6 +1,7 @@
 /* routes.c - see routes.h. */
 #include "routes.h"
 
+#include "account_data.h"
 #include "accounts.h"
 #include "api_common.h"
 #include "api_metrics.h"
@@ -164,6 +165,12 @@ const route_t route_table[] = {
      "send the name and password as application/json",
      {{.name = "token", .type = ROUTE_PARAM_SECRET, .what = "invitation"}},
      accounts_invitation_accept, true, 0},
+    /* A user's data (docs/api.md 4.24-4.25): account_data.c. */
+    {ROUTE_DELETE, "/api/v1/me/data", ROUTE_ROLES_ALL, NULL, NULL, NULL, {{0}},
+     account_data_delete, true, 0},
+    {ROUTE_GET, "/api/v1/users/{id}/export", ROUTE_ROLE(AUTH_ROLE_ADMIN),
+     "only an admin may export a user's data", NULL, NULL,
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "user"}}, account_data_export, true, 0},
     {ROUTE_GET, "/healthz", 0, NULL, NULL, NULL, {{0}}, api_health, true, 0},
     {ROUTE_GET, "/livez", 0, NULL, NULL, NULL, {{0}}, api_live, false, 0},
     {ROUTE_GET, "/readyz", 0, NULL, NULL, NULL, {{0}}, api_ready, false, 0},

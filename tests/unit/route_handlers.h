@@ -48,6 +48,8 @@
     X(accounts_token_create)                                                                       \
     X(accounts_token_revoke)                                                                       \
     X(accounts_invitation_create)                                                                  \
-    X(accounts_invitation_accept)
+    X(accounts_invitation_accept)                                                                  \
+    X(account_data_delete)                                                                         \
+    X(account_data_export)
 
 #endif

@@ -4,7 +4,9 @@
  * Forms as browsers and curl send them, then every way a form can be malformed or hostile:
  * boundary parameters, a missing opening or closing delimiter, text that looks like a
  * delimiter inside a value, header injection in a part, huge part header blocks, duplicate
- * fields, file names (quoted, escaped, cut) and value limits.
+ * fields, file names (quoted, escaped, cut) and value limits. The incremental parser
+ * (multipart_stream_t) is checked against itself: every form, split at every byte boundary
+ * (and fed one byte at a time), gives the same parts, values and verdict as fed whole.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -320,6 +322,210 @@ test_limits(void **state)
                      MULTIPART_MALFORMED);
 }
 
+/* ---------------------------------------------------------------- incremental parser */
+
+/* What the stream reported, however its DATA pieces were cut: "P<name>|<filename>|<flags>;"
+ * per part, "V<length>:<value bytes>E;" at its end, then "DONE" or "ERROR:<why>". */
+typedef struct {
+    uint8_t out[4096];
+    size_t len;
+    uint8_t value[4096]; /* the current part's value so far */
+    size_t value_len;
+} s_trace_t;
+
+static void
+s_trace_add(s_trace_t *t, const void *data, size_t len)
+{
+    assert_true(t->len + len <= sizeof t->out);
+    memcpy(t->out + t->len, data, len);
+    t->len += len;
+}
+
+static void
+s_trace_str(s_trace_t *t, const char *s)
+{
+    s_trace_add(t, s, strlen(s));
+}
+
+/* Feed body[0, len) to a stream in pieces ending at cut_a, then at cut_b, then the rest; or,
+ * bytewise, one byte at a time. */
+static void
+s_stream_run(const char *body, size_t len, size_t cut_a, size_t cut_b, bool bytewise, s_trace_t *t)
+{
+    memset(t, 0, sizeof *t);
+    multipart_stream_t *st = multipart_stream_new(B);
+    assert_non_null(st);
+    size_t fed = 0;
+    uint64_t next_offset = 0;
+    char line[256];
+    for (;;) {
+        multipart_event_t ev;
+        multipart_stream_next(st, &ev);
+        switch (ev.type) {
+        case MULTIPART_EV_MORE: {
+            size_t until = bytewise ? fed + 1 : fed < cut_a ? cut_a : fed < cut_b ? cut_b : len;
+            if (until > len)
+                until = len;
+            fed += multipart_stream_feed(st, (const uint8_t *)body + fed, until - fed);
+            if (fed == len)
+                multipart_stream_end(st);
+            continue;
+        }
+        case MULTIPART_EV_PART:
+            snprintf(line, sizeof line, "P%s|%s|%d%d;", ev.name, ev.filename, ev.name_long,
+                     ev.filename_long);
+            s_trace_str(t, line);
+            t->value_len = 0;
+            next_offset = 0;
+            continue;
+        case MULTIPART_EV_DATA:
+            /* Never empty; its offset says where it lies in the form, after the last piece. */
+            assert_true(ev.len > 0);
+            assert_true(ev.offset + ev.len <= len);
+            assert_memory_equal(body + ev.offset, ev.data, ev.len);
+            assert_true(ev.offset >= next_offset);
+            assert_true(next_offset == 0 || ev.offset == next_offset);
+            next_offset = ev.offset + ev.len;
+            assert_true(t->value_len + ev.len <= sizeof t->value);
+            memcpy(t->value + t->value_len, ev.data, ev.len);
+            t->value_len += ev.len;
+            continue;
+        case MULTIPART_EV_END:
+            snprintf(line, sizeof line, "V%zu:", t->value_len);
+            s_trace_str(t, line);
+            s_trace_add(t, t->value, t->value_len);
+            s_trace_str(t, "E;");
+            t->value_len = 0;
+            continue;
+        case MULTIPART_EV_DONE:
+            s_trace_str(t, "DONE");
+            break;
+        case MULTIPART_EV_ERROR:
+            snprintf(line, sizeof line, "ERROR:%s", ev.why);
+            s_trace_str(t, line);
+            break;
+        }
+        break;
+    }
+    /* After the verdict, the stream keeps it. */
+    multipart_event_t again;
+    multipart_stream_next(st, &again);
+    assert_true(again.type == MULTIPART_EV_DONE || again.type == MULTIPART_EV_ERROR);
+    multipart_stream_destroy(&st);
+}
+
+static void
+s_trace_equal(const s_trace_t *a, const s_trace_t *b, const char *body, size_t i, size_t j)
+{
+    if (a->len != b->len || memcmp(a->out, b->out, a->len) != 0)
+        fail_msg("form \"%s\" cut at %zu and %zu: \"%.*s\" != \"%.*s\"", body, i, j, (int)a->len,
+                 (const char *)a->out, (int)b->len, (const char *)b->out);
+}
+
+/* Forms good and bad, with delimiter lookalikes where cuts hurt most. */
+static const char *const s_forms[] = {
+    "--" B "\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nMy title\r\n"
+    "--" B "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n"
+    "Content-Type: application/pdf\r\n\r\n%PDF-1.4\r\n\r\n--" B "x--\r\n--X\r\n--" B "--\r\n",
+    "preamble\r\n--XyZ!\r\n--" B " \t\r\nContent-Disposition: form-data; name=a\r\n\r\n\r\n"
+    "--" B "--epilogue",
+    "\r\n\r\n--" B "\r\nContent-Disposition: form-data; name=t\r\n\r\n"
+    "\r\r\n\r\n-\r\n--\r\n--X\r\n--Xy\r\n-" B "\r\n\r\n--" B "--",
+    "--" B "--",
+    "",
+    "no delimiter",
+    "--" B "\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nunclosed\r\n--" B,
+    "--" B "\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nunclosed\r\n--X",
+    "--" B "\r\nX-Other: 1\r\n\r\nzz\r\n--" B "--",
+    "--" B "\r\nContent-Disposition: form-data\r\n\r\nzz\r\n--" B "--",
+    "--" B "\r\nContent-Disposition: form-data; name=\"a\r\n\r\nzz\r\n--" B "--",
+    "--" B "x\r\n",
+    "--" B " --",
+    "--" B "\r\nContent-Disposition: form-data; name=t\r\n",
+};
+
+static void
+test_stream_every_split(void **state)
+{
+    for (size_t f = 0; f < sizeof s_forms / sizeof s_forms[0]; f++) {
+        const char *body = s_forms[f];
+        size_t len = strlen(body);
+        s_trace_t whole, split;
+        s_stream_run(body, len, len, len, false, &whole);
+        /* The stream's verdict is multipart_parse's, which is built on it. */
+        s_form_t parsed;
+        bool ok = s_parse(&parsed, body, len) == MULTIPART_OK;
+        bool done = whole.len >= 4 && memcmp(whole.out + whole.len - 4, "DONE", 4) == 0;
+        assert_int_equal(ok, done);
+        for (size_t i = 0; i <= len; i++)
+            for (size_t j = i; j <= len; j++) {
+                s_stream_run(body, len, i, j, false, &split);
+                s_trace_equal(&whole, &split, body, i, j);
+            }
+        s_stream_run(body, len, 0, 0, true, &split);
+        s_trace_equal(&whole, &split, body, 1, 1);
+    }
+}
+
+static void
+test_stream_large_value_bounded_window(void **state)
+{
+    /* A value many windows long streams through: the stream never holds more than its window,
+     * and the value comes out whole, in order, with exact offsets. */
+    size_t value_len = 5 * MULTIPART_STREAM_WINDOW + 123;
+    const char *head =
+        "--" B "\r\nContent-Disposition: form-data; name=\"file\"; filename=f\r\n\r\n";
+    const char *tail = "\r\n--" B "--";
+    size_t len = strlen(head) + value_len + strlen(tail);
+    uint8_t *body = malloc(len);
+    assert_non_null(body);
+    memcpy(body, head, strlen(head));
+    for (size_t i = 0; i < value_len; i++) /* "\r\n--Xy" lookalikes throughout */
+        body[strlen(head) + i] = (uint8_t) "\r\n--Xyab"[i % 8];
+    memcpy(body + strlen(head) + value_len, tail, strlen(tail));
+    multipart_stream_t *st = multipart_stream_new(B);
+    size_t fed = 0, got = 0;
+    bool done = false;
+    while (!done) {
+        multipart_event_t ev;
+        multipart_stream_next(st, &ev);
+        switch (ev.type) {
+        case MULTIPART_EV_MORE: {
+            uint8_t *at;
+            size_t room = multipart_stream_space(st, &at);
+            assert_true(room > 0 && room <= MULTIPART_STREAM_WINDOW);
+            size_t n = len - fed < room ? len - fed : room;
+            memcpy(at, body + fed, n);
+            multipart_stream_wrote(st, n);
+            fed += n;
+            if (fed == len)
+                multipart_stream_end(st);
+            break;
+        }
+        case MULTIPART_EV_DATA:
+            assert_int_equal(ev.offset, strlen(head) + got);
+            assert_memory_equal(ev.data, body + ev.offset, ev.len);
+            got += ev.len;
+            break;
+        case MULTIPART_EV_PART:
+            assert_string_equal(ev.filename, "f");
+            break;
+        case MULTIPART_EV_END:
+            assert_int_equal(got, value_len);
+            break;
+        case MULTIPART_EV_DONE:
+            done = true;
+            break;
+        case MULTIPART_EV_ERROR:
+            fail_msg("%s", ev.why);
+        }
+    }
+    multipart_stream_destroy(&st);
+    free(body);
+    /* A boundary the stream cannot use is refused. */
+    assert_null(multipart_stream_new(""));
+}
+
 int
 main(void)
 {
@@ -336,6 +542,8 @@ main(void)
         cmocka_unit_test(test_duplicate_fields),
         cmocka_unit_test(test_filenames),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_stream_every_split),
+        cmocka_unit_test(test_stream_large_value_bounded_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

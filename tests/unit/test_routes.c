@@ -107,6 +107,8 @@ test_every_endpoint_reaches_its_handler(void **state)
         {"DELETE", "/api/v1/courses/" ID, "courses_delete"},
         {"GET", "/api/v1/courses/" ID "/quiz", "quiz_get"},
         {"GET", "/api/v1/courses/" ID "/quiz/attempts", "quiz_attempts_list"},
+        {"DELETE", "/api/v1/me/data", "account_data_delete"},
+        {"GET", "/api/v1/users/" ID "/export", "account_data_export"},
         {"GET", "/healthz", "api_health"},
         {"GET", "/livez", "api_live"},
         {"GET", "/readyz", "api_ready"},
@@ -485,7 +487,9 @@ test_index_lists_the_table(void **state)
                               "DELETE /api/v1/sessions,GET /api/v1/me,GET /api/v1/me/tokens,"
                               "POST /api/v1/me/tokens,DELETE /api/v1/me/tokens/{id},"
                               "POST /api/v1/invitations,"
-                              "POST /api/v1/invitations/{token}/accept,GET /healthz,"
+                              "POST /api/v1/invitations/{token}/accept,"
+                              "DELETE /api/v1/me/data,GET /api/v1/users/{id}/export,"
+                              "GET /healthz,"
 
                               "GET /api/v1/openapi.json");
 }
