@@ -37,6 +37,7 @@
 #include "admin.h"
 #include "broker_metrics.h"
 #include "broker_private.h"
+#include "leader.h"
 #include "log.h"
 #include "notify.h"
 
@@ -484,9 +485,26 @@ s_flush_progress(broker_t *self)
     }
 }
 
+/* The lock session must still be ours; if not, another broker may lead already. */
+static void
+s_check_leadership(broker_t *self)
+{
+    if (self->leader == NULL || self->now < self->next_leader_check)
+        return;
+    char err[512];
+    if (!leader_check(self->leader, err, sizeof err)) {
+        log_error("leadership lost epoch=%" PRId64 ": %s; stopping at once", self->epoch, err);
+        self->deposed = true;
+        return;
+    }
+    self->now = zclock_mono(); /* the check is a round trip */
+    self->next_leader_check = self->now + self->lock_poll_ms;
+}
+
 static void
 s_run_timers(broker_t *self)
 {
+    s_check_leadership(self);
     if (self->zap != NULL && zap_reload_due(self->zap, self->now))
         s_revoke_workers(self);
     job_table_release_waiting(self->jobs, self->now, s_on_retry_due, self);
@@ -526,6 +544,10 @@ s_on_store_event(void *owner, store_event_t event, const char *detail)
     case STORE_EVENT_STALLED:
         log_warn("database refused a write: %s", detail);
         break;
+    case STORE_EVENT_FENCED:
+        log_error("leadership lost epoch=%" PRId64 ": %s; stopping at once", self->epoch, detail);
+        self->deposed = true;
+        break;
     }
 }
 
@@ -536,6 +558,8 @@ s_timeout(broker_t *self)
         self->next_tick < self->next_progress ? self->next_tick : self->next_progress;
     if (self->zap != NULL && self->now + ZAP_RELOAD_MS < deadline)
         deadline = self->now + ZAP_RELOAD_MS;
+    if (self->leader != NULL && self->next_leader_check < deadline)
+        deadline = self->next_leader_check;
     int64_t retry_due;
     if (job_table_next_retry(self->jobs, &retry_due) && retry_due < deadline)
         deadline = retry_due;
@@ -612,9 +636,16 @@ broker_run(broker_t *self, volatile sig_atomic_t *stop)
         self->endpoint, self->heartbeat_ivl, self->liveness, self->max_attempts,
         self->retry_base_ms, self->retry_max_ms, self->job_deadline_ms, self->max_queued_per_owner,
         self->max_bytes_per_owner);
-    while (!*stop) {
+    while (!*stop && !self->deposed) {
         if (s_turn(self, true) != 0)
             return -1;
+    }
+    if (self->deposed) {
+        /* Nothing more may commit; what did not is in PostgreSQL's hands and the new
+         * leader's. */
+        log_info("stopped: no longer the leader (%zu unfinished jobs, %zu workers dropped)",
+                 job_table_counts(self->jobs).total, worker_registry_size(self->workers));
+        return 0;
     }
     /* Stop taking work; let the writes already queued (results, requeues) commit. */
     self->stopping = true;
@@ -636,6 +667,26 @@ broker_run(broker_t *self, volatile sig_atomic_t *stop)
 }
 
 /* ------------------------------------------------------------------ lifecycle */
+
+int
+broker_lead(broker_t *self, struct leader_t *leader, int64_t epoch, int lock_poll_ms)
+{
+    char value[24];
+    snprintf(value, sizeof value, "%" PRId64, epoch);
+    if (store_set_fence(self->store, &sql_stmt_fence, value) != 0)
+        return -1;
+    self->leader = leader;
+    self->epoch = epoch;
+    self->lock_poll_ms = lock_poll_ms;
+    self->next_leader_check = zclock_mono() + lock_poll_ms;
+    return 0;
+}
+
+bool
+broker_deposed(const broker_t *self)
+{
+    return self->deposed;
+}
 
 int
 broker_load_jobs(broker_t *self, PGconn *conn, char *err, size_t err_size)
