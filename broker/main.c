@@ -234,12 +234,19 @@ s_serve(const broker_config_t *config)
         log_error("out of memory");
         goto done;
     }
-    notify_ready("standing by on %s", config->endpoint);
+    /* A broker that leads at once is ready once its jobs are loaded, as before; one that
+     * stands by is ready as a standby (systemd must not time its start out), and says when
+     * it leads. */
     int64_t epoch = 0;
-    int rc = standby_wait(broker, leader, config->lock_poll_ms, stop, &epoch);
-    if (rc <= 0) {
-        status = rc == 0 ? 0 : 1;
-        goto done;
+    int rc = leader_try_take(leader, &epoch, err, sizeof err);
+    bool standby = rc != 1;
+    if (standby) {
+        notify_ready("standing by on %s", config->endpoint);
+        rc = standby_wait(broker, leader, config->lock_poll_ms, stop, &epoch);
+        if (rc <= 0) {
+            status = rc == 0 ? 0 : 1;
+            goto done;
+        }
     }
     log_info("leading epoch=%lld: loading the unfinished jobs", (long long)epoch);
     if (broker_lead(broker, leader, epoch, config->lock_poll_ms) != 0) {
@@ -252,7 +259,10 @@ s_serve(const broker_config_t *config)
         log_error("%s", err);
         goto done;
     }
-    notify_status("leading (epoch %lld), serving on %s", (long long)epoch, config->endpoint);
+    if (standby)
+        notify_status("leading (epoch %lld), serving on %s", (long long)epoch, config->endpoint);
+    else
+        notify_ready("serving on %s", config->endpoint);
     status = broker_run(broker, stop) == 0 ? 0 : 1;
     if (broker_deposed(broker))
         status = 3;
