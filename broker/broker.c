@@ -492,10 +492,25 @@ s_check_leadership(broker_t *self)
     if (self->leader == NULL || self->now < self->next_leader_check)
         return;
     char err[512];
-    if (!leader_check(self->leader, err, sizeof err)) {
+    switch (leader_check(self->leader, self->epoch, err, sizeof err)) {
+    case LEADER_HELD:
+        break;
+    case LEADER_RETAKEN:
+        log_info("lock session restored epoch=%" PRId64 ": still leading", self->epoch);
+        self->lockless = false;
+        break;
+    case LEADER_LOST:
         log_error("leadership lost epoch=%" PRId64 ": %s; stopping at once", self->epoch, err);
         self->deposed = true;
         return;
+    case LEADER_UNKNOWN:
+        /* Like a database outage: keep serving; if another broker takes over meanwhile, the
+         * fence refuses this one's writes and the next check finds the lock taken. */
+        if (!self->lockless)
+            log_warn("lock session lost epoch=%" PRId64 ": %s; taking it again every %d ms",
+                     self->epoch, err, self->lock_poll_ms);
+        self->lockless = true;
+        break;
     }
     self->now = zclock_mono(); /* the check is a round trip */
     self->next_leader_check = self->now + self->lock_poll_ms;

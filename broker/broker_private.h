@@ -75,6 +75,7 @@ struct broker_t {
     int lock_poll_ms;          /* between two checks of the lock session */
     int64_t next_leader_check; /* monotonic ms */
     bool deposed;              /* the leadership was lost: the loop ends at once */
+    bool lockless;             /* the lock session is lost and could not be taken again yet */
 
     int64_t drop_log_at; /* rate limit of invalid-message reports */
     unsigned dropped;    /* since the last report */

@@ -134,21 +134,50 @@ leader_try_take(leader_t *self, int64_t *epoch, char *err, size_t err_size)
     return rc;
 }
 
-bool
-leader_check(leader_t *self, char *err, size_t err_size)
+/* Take the lock again without a new epoch: the lock, and the epoch as it is. */
+static const char s_retake_sql[] =
+    "WITH l AS (SELECT pg_try_advisory_lock(" LEADER_LOCK_KEY ") AS got)"
+    " SELECT l.got, b.epoch FROM l, broker_leader b WHERE b.one";
+
+static leader_status_t
+s_retake(leader_t *self, int64_t epoch, char *err, size_t err_size)
 {
-    if (self->conn == NULL || !self->leading) {
-        snprintf(err, err_size, "the lock session is closed");
-        return false;
-    }
-    PGresult *res = PQexec(self->conn, "SELECT 1");
-    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-    if (!ok)
-        s_error(err, err_size, "the lock session failed: ", PQerrorMessage(self->conn));
-    PQclear(res);
-    if (!ok)
+    if (s_connect(self, err, err_size) != 0)
+        return LEADER_UNKNOWN;
+    PGresult *res = PQexec(self->conn, s_retake_sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        s_error(err, err_size, "cannot take the lock again: ", PQresultErrorMessage(res));
+        PQclear(res);
         s_close(self);
-    return ok;
+        return LEADER_UNKNOWN;
+    }
+    bool got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    int64_t now_epoch = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    PQclear(res);
+    if (got && now_epoch == epoch) {
+        self->leading = true;
+        return LEADER_RETAKEN;
+    }
+    snprintf(err, err_size,
+             got ? "epoch %lld has replaced this broker's %lld"
+                 : "another broker holds the lock (epoch %lld, this broker's %lld)",
+             (long long)now_epoch, (long long)epoch);
+    s_close(self); /* releases the lock if it was taken */
+    return LEADER_LOST;
+}
+
+leader_status_t
+leader_check(leader_t *self, int64_t epoch, char *err, size_t err_size)
+{
+    if (self->conn != NULL && self->leading) {
+        PGresult *res = PQexec(self->conn, "SELECT 1");
+        bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+        PQclear(res);
+        if (ok)
+            return LEADER_HELD;
+        s_close(self);
+    }
+    return s_retake(self, epoch, err, err_size);
 }
 
 PGconn *

@@ -39,10 +39,21 @@ void leader_destroy(leader_t **self_p);
  * call connects again). */
 int leader_try_take(leader_t *self, int64_t *epoch, char *err, size_t err_size) PROFAI_MUST_CHECK;
 
-/* Leading: whether the lock session is still there (one round trip on it, bounded by its TCP
- * timeouts, about 3 s when the network is gone). false with a sentence in err: the lock may
- * be someone else's now, so this broker must stop leading. */
-bool leader_check(leader_t *self, char *err, size_t err_size);
+typedef enum {
+    LEADER_HELD,    /* the lock session is there: this broker still leads */
+    LEADER_RETAKEN, /* it was lost and is open again, the lock taken at the same epoch */
+    LEADER_LOST,    /* another broker holds the lock, or led since: stop leading */
+    LEADER_UNKNOWN, /* the lock session is gone and the database cannot be reached to take the
+                     * lock again; nobody may have led since (the fence will tell) */
+} leader_status_t;
+
+/* Leading: whether the lock session still holds (one round trip on it, bounded by its TCP
+ * timeouts, about 3 s when the network is gone). A lost session is opened again at once and
+ * the lock taken again *only* if the epoch is still this broker's: no other broker led in
+ * between (a take-over increments the epoch in the statement that takes the lock), so nothing
+ * this broker holds in memory is stale. LEADER_LOST and LEADER_UNKNOWN come with a sentence
+ * in err. */
+leader_status_t leader_check(leader_t *self, int64_t epoch, char *err, size_t err_size);
 
 /* The lock session, borrowed while leading (for reads that must follow the take-over, such as
  * loading the unfinished jobs); NULL when not connected. */
