@@ -25,6 +25,9 @@
  *   zap.c              CURVE: the ZAP handler, allow-lists of keys by role, their reload
  *   store.c            the asynchronous, pipelined, group-committed PostgreSQL connection
  *   migrate.c          schema migrations, run once at start
+ *   leader.c           which broker leads: the lock session and the fencing epoch; the
+ *                      store begins every transaction with the epoch's fence (store_set_fence)
+ *   standby.c          the loop of a broker that does not lead yet: peers are sent away
  *   list.h             intrusive lists (used by job_table.c and worker_registry.c only)
  *   admin.c            the admin socket (docs/admin.md), polled beside the ROUTER in s_turn;
  *                      admin_sql.c its statements
