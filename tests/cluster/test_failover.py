@@ -43,7 +43,7 @@ def start_pair(make_stack):
             "broker": {"endpoint": endpoint, "allow_plaintext": 1, **s._heartbeat_keys(),
                        "max_attempts": 20, "retry_base_ms": 100, "retry_max_ms": 1000},
             "database": {"conninfo": s.conninfo},
-            "admin": {"endpoint": ""},
+            "admin": {"endpoint": f"ipc://{s.admin_dir}/admin-{host}.sock"},
             "log": {"level": "info"},
         })
         process = s._place(host, Process(f"broker-{host}", [BIN / "profai-broker", "-c", conf],

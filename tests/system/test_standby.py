@@ -68,7 +68,7 @@ class Pair:
             "broker": {"endpoint": self.b_endpoint, **s._heartbeat_keys(), "max_attempts": 20,
                        "retry_base_ms": 100, "retry_max_ms": 1000},
             "database": {"conninfo": s.conninfo},
-            "admin": {"endpoint": ""},
+            "admin": {"endpoint": f"ipc://{s.admin_dir}/admin2.sock"},
             "log": {"level": "info"},
         })
         self.b = Process("broker2", [BIN / "profai-broker", "-c", conf], s.outdir / "broker2.log")
