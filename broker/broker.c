@@ -25,6 +25,9 @@
  *   zap.c              CURVE: the ZAP handler, allow-lists of keys by role, their reload
  *   store.c            the asynchronous, pipelined, group-committed PostgreSQL connection
  *   migrate.c          schema migrations, run once at start
+ *   leader.c           which broker leads: the lock session and the fencing epoch; the
+ *                      store begins every transaction with the epoch's fence (store_set_fence)
+ *   standby.c          the loop of a broker that does not lead yet: peers are sent away
  *   list.h             intrusive lists (used by job_table.c and worker_registry.c only)
  *   admin.c            the admin socket (docs/admin.md), polled beside the ROUTER in s_turn;
  *                      admin_sql.c its statements
@@ -37,6 +40,7 @@
 #include "admin.h"
 #include "broker_metrics.h"
 #include "broker_private.h"
+#include "leader.h"
 #include "log.h"
 #include "notify.h"
 
@@ -485,9 +489,41 @@ s_flush_progress(broker_t *self)
     }
 }
 
+/* The lock session must still be ours; if not, another broker may lead already. */
+static void
+s_check_leadership(broker_t *self)
+{
+    if (self->leader == NULL || self->now < self->next_leader_check)
+        return;
+    char err[512];
+    switch (leader_check(self->leader, self->epoch, err, sizeof err)) {
+    case LEADER_HELD:
+        break;
+    case LEADER_RETAKEN:
+        log_info("lock session restored epoch=%" PRId64 ": still leading", self->epoch);
+        self->lockless = false;
+        break;
+    case LEADER_LOST:
+        log_error("leadership lost epoch=%" PRId64 ": %s; stopping at once", self->epoch, err);
+        self->deposed = true;
+        return;
+    case LEADER_UNKNOWN:
+        /* Like a database outage: keep serving; if another broker takes over meanwhile, the
+         * fence refuses this one's writes and the next check finds the lock taken. */
+        if (!self->lockless)
+            log_warn("lock session lost epoch=%" PRId64 ": %s; taking it again every %d ms",
+                     self->epoch, err, self->lock_poll_ms);
+        self->lockless = true;
+        break;
+    }
+    self->now = zclock_mono(); /* the check is a round trip */
+    self->next_leader_check = self->now + self->lock_poll_ms;
+}
+
 static void
 s_run_timers(broker_t *self)
 {
+    s_check_leadership(self);
     if (self->zap != NULL && zap_reload_due(self->zap, self->now))
         s_revoke_workers(self);
     job_table_release_waiting(self->jobs, self->now, s_on_retry_due, self);
@@ -527,6 +563,10 @@ s_on_store_event(void *owner, store_event_t event, const char *detail)
     case STORE_EVENT_STALLED:
         log_warn("database refused a write: %s", detail);
         break;
+    case STORE_EVENT_FENCED:
+        log_error("leadership lost epoch=%" PRId64 ": %s; stopping at once", self->epoch, detail);
+        self->deposed = true;
+        break;
     }
 }
 
@@ -537,6 +577,8 @@ s_timeout(broker_t *self)
         self->next_tick < self->next_progress ? self->next_tick : self->next_progress;
     if (self->zap != NULL && self->now + ZAP_RELOAD_MS < deadline)
         deadline = self->now + ZAP_RELOAD_MS;
+    if (self->leader != NULL && self->next_leader_check < deadline)
+        deadline = self->next_leader_check;
     int64_t retry_due;
     if (job_table_next_retry(self->jobs, &retry_due) && retry_due < deadline)
         deadline = retry_due;
@@ -613,9 +655,16 @@ broker_run(broker_t *self, volatile sig_atomic_t *stop)
         self->endpoint, self->heartbeat_ivl, self->liveness, self->max_attempts,
         self->retry_base_ms, self->retry_max_ms, self->job_deadline_ms, self->max_queued_per_owner,
         self->max_bytes_per_owner);
-    while (!*stop) {
+    while (!*stop && !self->deposed) {
         if (s_turn(self, true) != 0)
             return -1;
+    }
+    if (self->deposed) {
+        /* Nothing more may commit; what did not is in PostgreSQL's hands and the new
+         * leader's. */
+        log_info("stopped: no longer the leader (%zu unfinished jobs, %zu workers dropped)",
+                 job_table_counts(self->jobs).total, worker_registry_size(self->workers));
+        return 0;
     }
     /* Stop taking work; let the writes already queued (results, requeues) commit. */
     self->stopping = true;
@@ -637,6 +686,26 @@ broker_run(broker_t *self, volatile sig_atomic_t *stop)
 }
 
 /* ------------------------------------------------------------------ lifecycle */
+
+int
+broker_lead(broker_t *self, struct leader_t *leader, int64_t epoch, int lock_poll_ms)
+{
+    char value[24];
+    snprintf(value, sizeof value, "%" PRId64, epoch);
+    if (store_set_fence(self->store, &sql_stmt_fence, value) != 0)
+        return -1;
+    self->leader = leader;
+    self->epoch = epoch;
+    self->lock_poll_ms = lock_poll_ms;
+    self->next_leader_check = zclock_mono() + lock_poll_ms;
+    return 0;
+}
+
+bool
+broker_deposed(const broker_t *self)
+{
+    return self->deposed;
+}
 
 int
 broker_load_jobs(broker_t *self, PGconn *conn, char *err, size_t err_size)

@@ -29,6 +29,7 @@ typedef struct {
     long long retry_base_ms;   /* broker/retry_base_ms: back-off after a first failed attempt */
     long long retry_max_ms;    /* broker/retry_max_ms: longest back-off */
     long long job_deadline_ms; /* broker/job_deadline_ms: longest run of one attempt */
+    int lock_poll_ms;          /* broker/lock_poll_ms: standby's lock attempts, leader's checks */
 
     /* Fairness between owners (docs/broker.md, "Fair scheduling"); 0: no cap, no quota. */
     size_t max_running_per_owner;   /* broker/max_running_per_owner */
@@ -61,6 +62,20 @@ void broker_destroy(broker_t **self_p);
  * for their worker) over conn, a blocking connection borrowed for the call. Returns 0, or -1
  * with a sentence in err. */
 int broker_load_jobs(broker_t *self, PGconn *conn, char *err, size_t err_size) PROFAI_MUST_CHECK;
+
+struct leader_t;
+
+/* Lead with epoch, which leader (borrowed, kept for the broker's life) has just taken: every
+ * transaction from now on begins with the epoch's fence, and the lock session is checked every
+ * lock_poll_ms. Call before broker_load_jobs and broker_run. Returns 0, or -1 when out of
+ * memory. */
+int broker_lead(broker_t *self, struct leader_t *leader, int64_t epoch,
+                int lock_poll_ms) PROFAI_MUST_CHECK;
+
+/* Whether broker_run ended because the leadership was lost (a fenced transaction or a lost
+ * lock session): nothing more may be written; the process exits 3 and stands by after its
+ * restart. */
+bool broker_deposed(const broker_t *self);
 
 /* Serve until *stop is non-zero (set by a signal handler), then flush pending writes for at
  * most shutdown_timeout ms. Returns 0, or -1 when the event loop itself failed. */

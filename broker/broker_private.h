@@ -69,6 +69,14 @@ struct broker_t {
     bool db_seen_up;       /* the store has been up once: later UPs are reconnects */
     bool stopping;
 
+    /* Leadership (docs/broker.md, "Standby broker"; broker_lead). */
+    struct leader_t *leader;   /* borrowed; NULL: not leading yet */
+    int64_t epoch;             /* the fencing epoch this broker leads with */
+    int lock_poll_ms;          /* between two checks of the lock session */
+    int64_t next_leader_check; /* monotonic ms */
+    bool deposed;              /* the leadership was lost: the loop ends at once */
+    bool lockless;             /* the lock session is lost and could not be taken again yet */
+
     int64_t drop_log_at; /* rate limit of invalid-message reports */
     unsigned dropped;    /* since the last report */
 };

@@ -6,9 +6,11 @@
  */
 #include "admin.h"
 #include "broker.h"
+#include "leader.h"
 #include "log.h"
 #include "migrate.h"
 #include "notify.h"
+#include "standby.h"
 #include "startup.h"
 
 #include <czmq.h>
@@ -16,6 +18,7 @@
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DEFAULT_ENDPOINT "tcp://127.0.0.1:5555"
 
@@ -31,7 +34,9 @@ s_help(void)
            "jobs (queued ones are dispatched again, after their retry back-off; running ones\n"
            "wait for their worker to come back, then are retried), and serves until SIGINT or\n"
            "SIGTERM. Failed attempts are retried with back-off, deterministic failures are\n"
-           "final. Run exactly one broker per database. See docs/broker.md and docs/jobs.md.\n"
+           "final. Several brokers may run on one database: the one holding PostgreSQL's\n"
+           "leader lock leads, the others stand by (answering not_leader) and take over when\n"
+           "it goes. See docs/broker.md and docs/jobs.md.\n"
            "\n"
            "Options:\n"
            "  -c, --config FILE         read configuration FILE (ZPL; see conf/broker.conf)\n"
@@ -82,6 +87,9 @@ s_help(void)
            "      it submissions get 'storage_quota_exceeded' (0: no quota)\n"
            "  broker/max_pending_writes = 100000\n"
            "      database writes queued at most; beyond it submissions get 'overloaded'\n"
+           "  broker/lock_poll_ms = 500\n"
+           "      standby: ms between attempts to take the leader's lock; leader: ms between\n"
+           "      checks of its lock session (docs/broker.md, \"Standby broker\")\n"
            "  broker/shutdown_timeout = 5000\n"
            "      ms allowed on SIGTERM to commit writes already queued\n"
            "  database/conninfo = \"\"\n"
@@ -97,7 +105,8 @@ s_help(void)
            "\n"
            "Needs: a reachable PostgreSQL 15 database the broker may create tables in (it\n"
            "retries until the server answers). Exit status: 0 after SIGINT/SIGTERM, 1 on a\n"
-           "start-up failure (bind, migration), 2 on a usage or configuration error.\n");
+           "start-up failure (bind, migration), 2 on a usage or configuration error, 3\n"
+           "when it lost the leadership (started again, it stands by).\n");
 }
 
 static const startup_option_t s_options[] = {
@@ -176,6 +185,7 @@ s_config_read(startup_t *st, broker_config_t *config)
         (size_t)startup_conf_int(st, "broker/max_pending_writes", 100000, 1, 100000000);
     config->shutdown_timeout =
         (int)startup_conf_int(st, "broker/shutdown_timeout", 5000, 0, 600000);
+    config->lock_poll_ms = (int)startup_conf_int(st, "broker/lock_poll_ms", 500, 10, 60000);
     config->retry_base_ms = startup_conf_int(st, "broker/retry_base_ms", 1000, 1, 3600000);
     config->retry_max_ms = startup_conf_int(st, "broker/retry_max_ms", 60000, 1, 86400000);
     config->job_deadline_ms =
@@ -223,27 +233,67 @@ s_serve(const broker_config_t *config)
         return 0; /* stopped while waiting for the database */
     log_info("database reachable; checking the schema");
     broker_t *broker = NULL;
+    leader_t *leader = NULL;
     int status = 1;
     if (migrate_apply(conn, migrations, migrations_count, err, sizeof err) != 0) {
         log_error("%s", err);
         goto done;
     }
+    PQfinish(conn);
+    conn = NULL;
     broker = broker_new(config, err, sizeof err);
     if (broker == NULL) {
         log_error("%s", err);
         goto done;
     }
-    if (broker_load_jobs(broker, conn, err, sizeof err) != 0) {
+    /* Who this broker is, for broker_leader.leader (people read it). */
+    char host[256] = "";
+    if (gethostname(host, sizeof host) != 0)
+        host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    char name[512];
+    snprintf(name, sizeof name, "%s pid %d %s", host, (int)getpid(), config->endpoint);
+    leader = leader_new(config->conninfo, name);
+    if (leader == NULL) {
+        log_error("out of memory");
+        goto done;
+    }
+    /* A broker that leads at once is ready once its jobs are loaded, as before; one that
+     * stands by is ready as a standby (systemd must not time its start out), and says when
+     * it leads. */
+    int64_t epoch = 0;
+    int rc = leader_try_take(leader, &epoch, err, sizeof err);
+    bool standby = rc != 1;
+    if (standby) {
+        notify_ready("standing by on %s", config->endpoint);
+        rc = standby_wait(broker, leader, config->lock_poll_ms, stop, &epoch);
+        if (rc <= 0) {
+            status = rc == 0 ? 0 : 1;
+            goto done;
+        }
+    }
+    log_info("leading epoch=%lld: loading the unfinished jobs", (long long)epoch);
+    if (broker_lead(broker, leader, epoch, config->lock_poll_ms) != 0) {
+        log_error("out of memory");
+        goto done;
+    }
+    /* On the lock session: its reads follow the take-over's commit, so they see every write
+     * the previous leader committed. */
+    if (broker_load_jobs(broker, leader_connection(leader), err, sizeof err) != 0) {
         log_error("%s", err);
         goto done;
     }
-    PQfinish(conn);
-    conn = NULL;
-    notify_ready("serving on %s", config->endpoint);
+    if (standby)
+        notify_status("leading (epoch %lld), serving on %s", (long long)epoch, config->endpoint);
+    else
+        notify_ready("serving on %s", config->endpoint);
     status = broker_run(broker, stop) == 0 ? 0 : 1;
+    if (broker_deposed(broker))
+        status = 3;
 done:
     PQfinish(conn);
     broker_destroy(&broker);
+    leader_destroy(&leader);
     return status;
 }
 

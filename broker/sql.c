@@ -137,9 +137,13 @@ const store_stmt_t sql_stmt_unfinished = {
     " ORDER BY created_at, id",
     0, 0};
 
+/* The fence that begins every transaction of a leading broker (store_set_fence; migration 012,
+ * docs/broker.md "Standby broker"): raises PF001 when $1 is no longer the current epoch. */
+const store_stmt_t sql_stmt_fence = {"fence", "SELECT profai_fence($1::bigint)", 1, 0};
+
 const store_stmt_t *const sql_statements[] = {
-    &sql_stmt_submit, &sql_stmt_dispatch, &sql_stmt_progress, &sql_stmt_adopt, &sql_stmt_succeed,
-    &sql_stmt_fail, &sql_stmt_requeue, &sql_stmt_cancel, &sql_stmt_unfinished,
+    &sql_stmt_fence, &sql_stmt_submit, &sql_stmt_dispatch, &sql_stmt_progress, &sql_stmt_adopt,
+    &sql_stmt_succeed, &sql_stmt_fail, &sql_stmt_requeue, &sql_stmt_cancel, &sql_stmt_unfinished,
     /* the admin socket's (admin_sql.h) */
     &admin_sql_ping, &admin_sql_jobs, &admin_sql_job, &admin_sql_retry, &admin_sql_cancel};
 

@@ -43,6 +43,8 @@ extern const store_stmt_t sql_stmt_cancel;
 /* The unfinished jobs, oldest first (ties by id, so that a restart rebuilds the same fair
  * order). Read with sql_read_unfinished. */
 extern const store_stmt_t sql_stmt_unfinished;
+/* $1 epoch: the leader's fence, first in every transaction (store_set_fence). */
+extern const store_stmt_t sql_stmt_fence;
 
 /* Every state change above also writes its job_events row in the same statement (migration
  * 004). */

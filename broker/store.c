@@ -38,6 +38,7 @@ typedef enum {
 typedef enum {
     OP_STATEMENT, /* a caller's operation */
     OP_PREPARE,   /* PQsendPrepare of one statement, internal */
+    OP_FENCE,     /* the fence that begins a segment (store_set_fence), internal */
 } op_kind_t;
 
 typedef struct op_t {
@@ -64,6 +65,7 @@ typedef struct segment_t {
     opq_t ops;
     op_t *cursor;     /* first operation still waiting for results; NULL: waiting for Sync */
     bool prepare;     /* the Prepare segment of a new connection */
+    bool fence;       /* its first operation is an OP_FENCE */
     char *sync_error; /* an error where the Sync was expected: nothing committed */
 } segment_t;
 
@@ -91,6 +93,10 @@ struct store_t {
     segment_t *seg_tail;
     size_t nsegments;
     size_t inflight_ops; /* caller operations in flight */
+
+    const store_stmt_t *fence_stmt; /* NULL: no fence */
+    char *fence_value;
+    bool fenced; /* the fence refused a transaction: nothing is sent any more */
 };
 
 /* ---------------------------------------------------------------- small helpers */
@@ -269,7 +275,7 @@ s_lose_connection(store_t *self, const char *reason)
         op_t *op;
         while ((op = s_opq_pop(&seg->ops)) != NULL) {
             s_op_reset(op);
-            if (op->kind == OP_PREPARE)
+            if (op->kind != OP_STATEMENT)
                 s_op_free(op);
             else
                 s_opq_push((op->flags & STORE_FAIL_FAST) ? &fail : &keep, op);
@@ -517,6 +523,47 @@ s_pause(store_t *self, const op_t *op)
         self->on_event(self->owner, STORE_EVENT_STALLED, detail);
 }
 
+/* The segment's first operation, its fence, is over. Returns true when the segment's other
+ * operations go on as usual (*paused set when the fence was refused for a passing reason: the
+ * others were rolled back with it and go again after a pause); false when the fence refused
+ * the transaction for good: the store is fenced, the segment freed, its operations queued
+ * again and never sent. */
+static bool
+s_fence_finished(store_t *self, segment_t *seg, bool *paused)
+{
+    op_t *fence = s_opq_pop(&seg->ops);
+    bool failed = fence->result == NULL || s_result_is_error(fence->result);
+    const char *state =
+        fence->result != NULL ? PQresultErrorField(fence->result, PG_DIAG_SQLSTATE) : NULL;
+    if (failed && state != NULL && strcmp(state, STORE_FENCED_SQLSTATE) == 0) {
+        char detail[ERROR_MAX];
+        s_result_error(fence->result, detail, sizeof detail);
+        s_op_free(fence);
+        self->fenced = true;
+        op_t *op;
+        opq_t back = {0};
+        while ((op = s_opq_pop(&seg->ops)) != NULL) {
+            s_op_reset(op);
+            s_opq_push(&back, op);
+        }
+        free(seg->sync_error);
+        free(seg);
+        s_opq_prepend(&self->pending, &back);
+        if (self->on_event != NULL)
+            self->on_event(self->owner, STORE_EVENT_FENCED, detail);
+        return false;
+    }
+    /* Any other failure of the fence (a lock timeout, or a bug such as a missing function)
+     * pauses the writes rather than sending them again at once. */
+    if (failed && fence->result != NULL &&
+        PQresultStatus(fence->result) != PGRES_PIPELINE_ABORTED) {
+        s_pause(self, fence);
+        *paused = true;
+    }
+    s_op_free(fence);
+    return true;
+}
+
 /* The segment's Sync arrived: its transaction is over. Run the callbacks in order; put the
  * operations to send again back at the head of the queue, in order. */
 static void
@@ -527,7 +574,7 @@ s_segment_finished(store_t *self, segment_t *seg)
         s_prepare_finished(self, seg);
         return;
     }
-    self->inflight_ops -= seg->ops.size;
+    self->inflight_ops -= seg->ops.size - (seg->fence ? 1 : 0);
     /* One statement's error rolls back the whole implicit transaction, the statements that
      * ran before it included: those are sent again, never announced as committed. */
     bool rolled_back = false;
@@ -540,6 +587,11 @@ s_segment_finished(store_t *self, segment_t *seg)
     bool clean = true;
     bool paused = false;
     op_t *op;
+    if (seg->fence && s_fence_finished(self, seg, &paused)) {
+        clean = !paused;
+    } else if (seg->fence) {
+        return; /* fenced: the segment's operations went back to the queue, never announced */
+    }
     while ((op = s_opq_pop(&seg->ops)) != NULL) {
         switch (s_outcome(seg, op, rolled_back, refused)) {
         case OUTCOME_DONE:
@@ -694,32 +746,26 @@ store_destroy(store_t **self_p)
     while ((op = s_opq_pop(&self->pending)) != NULL)
         s_op_free(op);
     free(self->conninfo);
+    free(self->fence_value);
     free(self);
     *self_p = NULL;
 }
 
-store_status_t
-store_submit(store_t *self, const store_stmt_t *stmt, const char *const *values,
-             const size_t *lengths, int flags, store_done_fn *done, const void *ctx, size_t ctx_len)
+/* A new operation with copies of values and ctx; NULL when out of memory. */
+static op_t *
+s_op_new(const store_stmt_t *stmt, const char *const *values, const size_t *lengths, int flags,
+         store_done_fn *done, const void *ctx, size_t ctx_len)
 {
-    assert(stmt != NULL && stmt->nparams >= 0 && stmt->nparams <= STORE_MAX_PARAMS);
-    assert(ctx_len <= STORE_CTX_MAX);
-    if (flags & STORE_FAIL_FAST) {
-        if (self->state != STORE_READY)
-            return STORE_DOWN;
-        if (store_pending(self) >= self->max_pending)
-            return STORE_OVERLOADED;
-    }
     size_t header = s_align(sizeof(op_t));
     size_t size = header + s_align(ctx_len);
     for (int i = 0; i < stmt->nparams; i++) {
         if (lengths[i] > SIZE_MAX / 2 - size)
-            return STORE_NOMEM;
+            return NULL;
         size += lengths[i] + 1;
     }
     op_t *op = calloc(1, size);
     if (op == NULL)
-        return STORE_NOMEM;
+        return NULL;
     op->kind = OP_STATEMENT;
     op->stmt = stmt;
     op->flags = flags;
@@ -736,8 +782,45 @@ store_submit(store_t *self, const store_stmt_t *stmt, const char *const *values,
         p[lengths[i]] = '\0';
         p += lengths[i] + 1;
     }
+    return op;
+}
+
+store_status_t
+store_submit(store_t *self, const store_stmt_t *stmt, const char *const *values,
+             const size_t *lengths, int flags, store_done_fn *done, const void *ctx, size_t ctx_len)
+{
+    assert(stmt != NULL && stmt->nparams >= 0 && stmt->nparams <= STORE_MAX_PARAMS);
+    assert(ctx_len <= STORE_CTX_MAX);
+    if (flags & STORE_FAIL_FAST) {
+        if (self->state != STORE_READY)
+            return STORE_DOWN;
+        if (store_pending(self) >= self->max_pending)
+            return STORE_OVERLOADED;
+    }
+    op_t *op = s_op_new(stmt, values, lengths, flags, done, ctx, ctx_len);
+    if (op == NULL)
+        return STORE_NOMEM;
     s_opq_push(&self->pending, op);
     return STORE_OK;
+}
+
+int
+store_set_fence(store_t *self, const store_stmt_t *stmt, const char *value)
+{
+    assert(stmt != NULL && stmt->nparams == 1);
+    char *copy = strdup(value);
+    if (copy == NULL)
+        return -1;
+    free(self->fence_value);
+    self->fence_value = copy;
+    self->fence_stmt = stmt;
+    return 0;
+}
+
+bool
+store_is_fenced(const store_t *self)
+{
+    return self->fenced;
 }
 
 /* Move queued operations into segments: an ISOLATED operation alone, others together up to
@@ -745,13 +828,25 @@ store_submit(store_t *self, const store_stmt_t *stmt, const char *const *values,
 void
 store_flush(store_t *self)
 {
-    if (self->now < self->pause_until)
+    if (self->now < self->pause_until || self->fenced)
         return;
     while (self->state == STORE_READY && self->pending.head != NULL &&
            self->nsegments < STORE_MAX_INFLIGHT) {
         segment_t *seg = calloc(1, sizeof *seg);
         if (seg == NULL)
             return; /* try again next turn */
+        if (self->fence_stmt != NULL) {
+            size_t len = strlen(self->fence_value);
+            const char *value = self->fence_value;
+            op_t *fence = s_op_new(self->fence_stmt, &value, &len, 0, NULL, NULL, 0);
+            if (fence == NULL) {
+                free(seg);
+                return; /* try again next turn */
+            }
+            fence->kind = OP_FENCE;
+            s_opq_push(&seg->ops, fence);
+            seg->fence = true;
+        }
         do {
             op_t *op = s_opq_pop(&self->pending);
             s_opq_push(&seg->ops, op);
@@ -760,7 +855,7 @@ store_flush(store_t *self)
         } while (self->pending.head != NULL && !(self->pending.head->flags & STORE_ISOLATED) &&
                  seg->ops.size < STORE_MAX_SEGMENT_OPS);
         s_segment_append(self, seg);
-        self->inflight_ops += seg->ops.size;
+        self->inflight_ops += seg->ops.size - (seg->fence ? 1 : 0);
         for (op_t *op = seg->ops.head; op != NULL; op = op->next) {
             if (!PQsendQueryPrepared(self->conn, op->stmt->name, op->stmt->nparams,
                                      (const char *const *)op->values, NULL, NULL,

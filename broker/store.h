@@ -79,6 +79,8 @@ typedef enum {
     STORE_EVENT_RETRY,   /* a connection attempt failed; detail says why and when the next is */
     STORE_EVENT_STALLED, /* a write was refused for a passing reason (lock timeout, ...): writes
                           * pause (back-off 250 ms to 5 s) and it is sent again */
+    STORE_EVENT_FENCED,  /* the fence (store_set_fence) refused a transaction: nothing of it
+                          * committed and nothing more is sent; detail says why */
 } store_event_t;
 
 /* An operation finished. owner: from store_new. ctx: the operation's copy of the context
@@ -107,6 +109,20 @@ void store_destroy(store_t **self_p);
 store_status_t store_submit(store_t *self, const store_stmt_t *stmt, const char *const *values,
                             const size_t *lengths, int flags, store_done_fn *done, const void *ctx,
                             size_t ctx_len) PROFAI_MUST_CHECK;
+
+/* SQLSTATE of a fence that refuses a transaction (raised by profai_fence, migration 012). */
+#define STORE_FENCED_SQLSTATE "PF001"
+
+/* Begin every transaction from now on with stmt (one parameter: value, copied), e.g. the
+ * broker's epoch check (docs/broker.md, "Standby broker"). When it fails with
+ * STORE_FENCED_SQLSTATE, none of the transaction's operations is announced (their callbacks
+ * never run), the store sends nothing more and reports STORE_EVENT_FENCED; other failures of
+ * the fence pause the writes like any refused statement. stmt must be among the store's
+ * statements. Returns 0, or -1 when out of memory. */
+int store_set_fence(store_t *self, const store_stmt_t *stmt, const char *value) PROFAI_MUST_CHECK;
+
+/* Whether the fence has refused a transaction (the store sends nothing any more). */
+bool store_is_fenced(const store_t *self);
 
 /* Send the queued operations (call once at the end of every loop turn). */
 void store_flush(store_t *self);

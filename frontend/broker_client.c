@@ -12,8 +12,14 @@
  * reply. */
 #define BROKER_CLIENT_MAXMSGSIZE (64 * 1024)
 
+/* Brokers a frontend may follow (a leader and its standbys). */
+#define BROKER_CLIENT_ENDPOINTS_MAX 8
+
 struct broker_client_t {
-    char *endpoint;
+    char *endpoint; /* the list as configured; endpoints[] point into it */
+    char *endpoints[BROKER_CLIENT_ENDPOINTS_MAX];
+    int nendpoints;
+    int current; /* index of the endpoint sock is connected to, or will be */
     int timeout_ms;
     curve_keys_t keys;
     zsock_t *sock; /* NULL until needed, and again after a failed request */
@@ -31,6 +37,12 @@ broker_client_new(const char *endpoint, int timeout_ms, const curve_keys_t *keys
         free(self);
         return NULL;
     }
+    for (char *save = NULL, *e = strtok_r(self->endpoint, ", ", &save);
+         e != NULL && self->nendpoints < BROKER_CLIENT_ENDPOINTS_MAX;
+         e = strtok_r(NULL, ", ", &save))
+        self->endpoints[self->nendpoints++] = e;
+    if (self->nendpoints == 0)
+        self->endpoints[self->nendpoints++] = self->endpoint; /* "": connect reports it */
     self->timeout_ms = timeout_ms;
     self->keys = *keys;
     return self;
@@ -65,8 +77,9 @@ s_socket(broker_client_t *self, char *err, size_t err_size)
     zsock_set_maxmsgsize(sock, BROKER_CLIENT_MAXMSGSIZE);
     zsock_set_sndtimeo(sock, self->timeout_ms);
     curve_apply_client(&self->keys, sock);
-    if (zsock_connect(sock, "%s", self->endpoint) != 0) {
-        snprintf(err, err_size, "cannot connect to broker endpoint %s", self->endpoint);
+    const char *endpoint = self->endpoints[self->current];
+    if (zsock_connect(sock, "%s", endpoint) != 0) {
+        snprintf(err, err_size, "cannot connect to broker endpoint %s", endpoint);
         zsock_destroy(&sock);
         return -1;
     }
@@ -74,15 +87,35 @@ s_socket(broker_client_t *self, char *err, size_t err_size)
     return 0;
 }
 
-/* Send one request and wait for the FINAL on `service` that carries `rid`. On success *reply
- * is the caller's message and *view points into it. On failure the socket is dropped. */
-static int
-s_call(broker_client_t *self, const char *service, uint64_t rid, const proto_buf_t *body,
-       zmsg_t **reply, mdpc_view_t *view, char *err, size_t err_size)
+/* Leave the current endpoint: the next request (or attempt) goes to the next one. */
+static void
+s_next_endpoint(broker_client_t *self)
 {
-    int64_t deadline = zclock_mono() + self->timeout_ms;
+    zsock_destroy(&self->sock);
+    self->current = (self->current + 1) % self->nendpoints;
+}
+
+/* Whether a FINAL body is the generic error reply `not_leader` (a standby answered). */
+static bool
+s_is_not_leader(const mdpc_view_t *view)
+{
+    proto_submitted_t refusal;
+    proto_error_t perr;
+    return proto_submitted_decode(view->body, view->body_len, &refusal, &perr) == 0 &&
+           !refusal.ok && strcmp(refusal.error_code, profai_error_name(PROFAI_ERR_NOT_LEADER)) == 0;
+}
+
+/* One attempt at the current endpoint: 1 answered (*reply, *view set), 0 not sent (no
+ * connection before send_until), -1 sent but no answer before deadline. */
+static int
+s_attempt(broker_client_t *self, const char *service, uint64_t rid, const proto_buf_t *body,
+          int64_t send_until, int64_t deadline, zmsg_t **reply, mdpc_view_t *view, char *err,
+          size_t err_size)
+{
     if (s_socket(self, err, err_size) != 0)
-        return -1;
+        return 0;
+    int64_t send_ms = send_until - zclock_mono();
+    zsock_set_sndtimeo(self->sock, (int)(send_ms > 0 ? send_ms : 0));
     zmsg_t *msg = mdpc_build(MDPC_REQUEST, service, body->data, body->size);
     if (msg == NULL) {
         snprintf(err, err_size, "cannot build the request");
@@ -90,9 +123,9 @@ s_call(broker_client_t *self, const char *service, uint64_t rid, const proto_buf
     }
     if (zmsg_send(&msg, self->sock) != 0) {
         zmsg_destroy(&msg);
-        snprintf(err, err_size, "no connection to the broker within %d ms", self->timeout_ms);
-        zsock_destroy(&self->sock);
-        return -1;
+        snprintf(err, err_size, "no connection to the broker at %s",
+                 self->endpoints[self->current]);
+        return 0;
     }
     for (;;) {
         int64_t left = deadline - zclock_mono();
@@ -119,10 +152,37 @@ s_call(broker_client_t *self, const char *service, uint64_t rid, const proto_buf
         }
         *reply = in;
         *view = v;
-        return 0;
+        return 1;
     }
-    snprintf(err, err_size, "the broker did not answer within %d ms", self->timeout_ms);
-    zsock_destroy(&self->sock);
+    snprintf(err, err_size, "the broker at %s did not answer within %d ms",
+             self->endpoints[self->current], self->timeout_ms);
+    return -1;
+}
+
+/* Send one request and wait for the FINAL on `service` that carries `rid`, following the
+ * leader across the endpoints (broker_client.h). On success *reply is the caller's message and
+ * *view points into it. On failure the socket is dropped. */
+static int
+s_call(broker_client_t *self, const char *service, uint64_t rid, const proto_buf_t *body,
+       zmsg_t **reply, mdpc_view_t *view, char *err, size_t err_size)
+{
+    int64_t deadline = zclock_mono() + self->timeout_ms;
+    for (int tries = self->nendpoints; tries > 0; tries--) {
+        /* Each endpoint left gets its share of the time left to connect; once sent, the
+         * request waits for its answer until the deadline. */
+        int64_t now = zclock_mono();
+        int64_t until = now + (deadline - now) / tries;
+        int rc = s_attempt(self, service, rid, body, until, deadline, reply, view, err, err_size);
+        if (rc == 1 && (self->nendpoints == 1 || !s_is_not_leader(view)))
+            return 0;
+        if (rc == 1 && tries == 1)
+            return 0; /* no endpoint leads: the caller sees not_leader (503) */
+        if (rc == 1)
+            zmsg_destroy(reply);
+        s_next_endpoint(self);
+        if (rc < 0)
+            return -1; /* sent: it may have been done, so it is not sent again */
+    }
     return -1;
 }
 

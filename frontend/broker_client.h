@@ -21,7 +21,14 @@ typedef struct broker_client_t broker_client_t;
 
 /* A client for the broker at endpoint (copied) with CURVE keys (copied; keys->enabled false:
  * plaintext); each request waits at most timeout_ms in all (connecting, sending and waiting
- * for the reply). NULL when out of memory. */
+ * for the reply). NULL when out of memory.
+ *
+ * endpoint may list several brokers, comma-separated: a leader and its standbys
+ * (docs/broker.md, "Standby broker"). Requests go to the one that answered last; one answered
+ * `not_leader`, or that cannot be reached (no connection within its share of timeout_ms), is
+ * left for the next at once, within the same request. A request sent that got no answer in
+ * time is not sent again (it may have been done); the next request starts at the next
+ * endpoint. */
 broker_client_t *broker_client_new(const char *endpoint, int timeout_ms, const curve_keys_t *keys);
 void broker_client_destroy(broker_client_t **self_p);
 

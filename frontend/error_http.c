@@ -21,6 +21,7 @@ error_http_of(profai_error_t code)
         return &s_conflict;
     case PROFAI_ERR_DB_UNAVAILABLE:
     case PROFAI_ERR_OVERLOADED:
+    case PROFAI_ERR_NOT_LEADER: /* only when no endpoint leads: a take-over is under way */
         return &s_unavailable;
     case PROFAI_ERR_QUEUE_QUOTA: /* waiting helps: the owner's jobs run meanwhile */
         return &s_too_many;

@@ -109,6 +109,7 @@ s_help(void)
         "                                  on average after the grace period (0 = none)\n"
         "  http/min_rate_grace    5000     ms before the minimum rate applies\n"
         "  broker/endpoint        tcp://127.0.0.1:5555\n"
+        "                         (several, comma-separated: a leader and its standbys)\n"
         "  broker/timeout         5000     ms to wait for the broker's answer\n"
         "  curve/certificate      (none)   this frontend's certificate (profaictl keygen)\n"
         "  curve/broker_key       (none)   the broker's public certificate; both set: CURVE\n"
@@ -376,9 +377,16 @@ main(int argc, char **argv)
     started = true;
 
     /* A mistyped endpoint would otherwise only show as 503s: check its syntax now. */
-    zsock_t *probe = zsock_new(ZMQ_DEALER);
-    bool endpoint_ok = probe != NULL && zsock_connect(probe, "%s", s.broker) == 0;
-    zsock_destroy(&probe);
+    /* broker/endpoint may list a leader and its standbys, comma-separated. */
+    bool endpoint_ok = strspn(s.broker, ", ") < strlen(s.broker);
+    char list[1024];
+    snprintf(list, sizeof list, "%s", s.broker);
+    for (char *save = NULL, *e = strtok_r(list, ", ", &save); e != NULL && endpoint_ok;
+         e = strtok_r(NULL, ", ", &save)) {
+        zsock_t *probe = zsock_new(ZMQ_DEALER);
+        endpoint_ok = probe != NULL && zsock_connect(probe, "%s", e) == 0;
+        zsock_destroy(&probe);
+    }
     if (!endpoint_ok) {
         log_error("broker/endpoint = %s is not a ZeroMQ endpoint (e.g. tcp://127.0.0.1:5555)",
                   s.broker);

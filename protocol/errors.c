@@ -21,6 +21,7 @@ static const char *const s_names[PROFAI_ERR_COUNT] = {
     [PROFAI_ERR_UNKNOWN_WORKER] = "unknown_worker",
     [PROFAI_ERR_NOT_FAILED] = "not_failed",
     [PROFAI_ERR_FORBIDDEN] = "forbidden",
+    [PROFAI_ERR_NOT_LEADER] = "not_leader",
     [PROFAI_ERR_NOT_PDF] = "not_pdf",
     [PROFAI_ERR_ENCRYPTED] = "encrypted",
     [PROFAI_ERR_DAMAGED] = "damaged",

@@ -28,6 +28,7 @@ typedef enum {
     PROFAI_ERR_UNKNOWN_WORKER,      /* an admin command names a worker the broker does not know */
     PROFAI_ERR_NOT_FAILED,          /* an admin retry names a job that is not 'failed' */
     PROFAI_ERR_FORBIDDEN,           /* the peer's key may not use this service (its role) */
+    PROFAI_ERR_NOT_LEADER,          /* this broker is a standby: ask the other endpoint */
     /* Job errors. */
     PROFAI_ERR_NOT_PDF,        /* the file is not a PDF */
     PROFAI_ERR_ENCRYPTED,      /* the PDF needs a password */

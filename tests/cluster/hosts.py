@@ -29,6 +29,8 @@ from stack import BIN, Frontend, PgCluster, Process, Stack, free_port  # noqa: E
 # host -> addresses (the first is its main one); 10.77.0.0/24 exists only in these namespaces.
 TOPOLOGY = {
     "db": [f"{SUBNET}.10"],                    # PostgreSQL and the broker
+    "b1": [f"{SUBNET}.11"],                    # a leader broker (tests/cluster/test_failover.py)
+    "b2": [f"{SUBNET}.12"],                    # its standby
     "w1": [f"{SUBNET}.21"],                    # a worker host
     "w2": [f"{SUBNET}.22"],                    # another worker host
     "fe": [f"{SUBNET}.31", f"{SUBNET}.32"],    # two frontends, one address each

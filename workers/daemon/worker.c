@@ -45,6 +45,8 @@ typedef struct {
     bool waiting_logged;  /* "broker not reachable yet" was logged for this socket */
     int64_t reconnect_at; /* OFFLINE: earliest next connect */
     int64_t backoff;      /* next back-off delay */
+    int endpoint_at;      /* index in worker_t.endpoints of the broker tried now */
+    int result_keeps;     /* DISCONNECTs after which the held result was kept (s_keep_result) */
 
     /* The job, if any: running (runner != NULL) or finished and not yet delivered. */
     uint8_t address[PROTO_ADDRESS_MAX];
@@ -62,8 +64,15 @@ typedef struct {
     bool progress_dirty;   /* new progress not yet sent */
 } slot_t;
 
+/* Brokers a worker may follow (worker/broker, a comma-separated list): a leader and its
+ * standbys (docs/broker.md, "Standby broker"). */
+#define WORKER_ENDPOINTS_MAX 8
+
 struct worker_t {
     char *endpoint;
+    char *endpoints[WORKER_ENDPOINTS_MAX]; /* pointers into endpoint_list */
+    int nendpoints;
+    char *endpoint_list;
     char *service;
     char *extract_path;
     char *log_level;
@@ -97,6 +106,18 @@ worker_new(const worker_config_t *config)
         return NULL;
     }
     self->config.endpoint = self->endpoint;
+    self->endpoint_list = strdup(config->endpoint);
+    if (self->endpoint_list == NULL) {
+        worker_destroy(&self);
+        return NULL;
+    }
+    for (char *save = NULL, *e = strtok_r(self->endpoint_list, ", ", &save);
+         e != NULL && self->nendpoints < WORKER_ENDPOINTS_MAX; e = strtok_r(NULL, ", ", &save))
+        self->endpoints[self->nendpoints++] = e;
+    if (self->nendpoints == 0) {
+        worker_destroy(&self);
+        return NULL;
+    }
     self->config.service = self->service;
     self->config.limits.extract_path = self->extract_path;
     self->config.limits.log_level = self->log_level;
@@ -104,6 +125,7 @@ worker_new(const worker_config_t *config)
         self->slots[i].index = i;
         self->slots[i].state = SLOT_OFFLINE;
         self->slots[i].backoff = WORKER_BACKOFF_MIN_MS;
+        self->slots[i].endpoint_at = i % self->nendpoints;
     }
     return self;
 }
@@ -122,6 +144,7 @@ worker_destroy(worker_t **self_p)
     }
     free(self->slots);
     free(self->endpoint);
+    free(self->endpoint_list);
     free(self->service);
     free(self->extract_path);
     free(self->log_level);
@@ -179,10 +202,21 @@ s_slot_send_command(slot_t *slot, zmsg_t *msg, int64_t now)
     s_slot_send(slot, &msg, now);
 }
 
-/* Close the socket after a failure; reconnect after the back-off (and after the job ends). */
+/* The broker endpoint the slot uses now. */
+static const char *
+s_endpoint(const worker_t *self, const slot_t *slot)
+{
+    return self->endpoints[slot->endpoint_at];
+}
+
+/* Close the socket after a failure; reconnect after the back-off (and after the job ends), to
+ * the next endpoint when there are several: a standby sends DISCONNECT, a dead leader is
+ * silent, and the next endpoint may be the leader now. */
 static void
 s_slot_go_offline(worker_t *self, slot_t *slot, int64_t now, const char *why)
 {
+    const char *left = s_endpoint(self, slot);
+    slot->endpoint_at = (slot->endpoint_at + 1) % self->nendpoints;
     if (slot->result_sent)
         log_info("slot=%d job=%s attempt=%u result not confirmed by the broker; sent again "
                  "after reconnecting",
@@ -191,8 +225,9 @@ s_slot_go_offline(worker_t *self, slot_t *slot, int64_t now, const char *why)
     zsock_destroy(&slot->sock);
     s_slot_set_state(slot, SLOT_OFFLINE);
     slot->reconnect_at = now + slot->backoff;
-    log_warn("slot=%d %s; reconnecting to %s in %lld ms%s", slot->index, why, self->endpoint,
-             (long long)slot->backoff, slot->runner != NULL ? " once its job ends" : "");
+    log_warn("slot=%d %s at %s; reconnecting to %s in %lld ms%s", slot->index, why, left,
+             s_endpoint(self, slot), (long long)slot->backoff,
+             slot->runner != NULL ? " once its job ends" : "");
     slot->backoff *= 2;
     if (slot->backoff > WORKER_BACKOFF_MAX_MS)
         slot->backoff = WORKER_BACKOFF_MAX_MS;
@@ -239,6 +274,7 @@ s_slot_confirm_delivery(slot_t *slot)
              slot->attempt);
     proto_buf_free(&slot->result);
     slot->result_sent = false;
+    slot->result_keeps = 0;
 }
 
 /* Send READY once the new socket is connected (then the held result, if any). */
@@ -252,8 +288,8 @@ s_slot_try_ready(worker_t *self, slot_t *slot, int64_t now)
         return; /* not connected yet */
     slot->ready_sent = true;
     slot->last_heard = now; /* the liveness clock starts with READY */
-    log_info("slot=%d connected to %s, READY %s%s", slot->index, self->endpoint, self->service,
-             slot->result.data != NULL ? ", delivering the held result" : "");
+    log_info("slot=%d connected to %s, READY %s%s", slot->index, s_endpoint(self, slot),
+             self->service, slot->result.data != NULL ? ", delivering the held result" : "");
     s_slot_deliver(self, slot, now);
 }
 
@@ -293,9 +329,9 @@ s_slot_connect(worker_t *self, slot_t *slot, int64_t now)
     zsock_set_immediate(sock, 1);
     zsock_set_reconnect_ivl_max(sock, WORKER_RECONNECT_IVL_MAX_MS);
     curve_apply_client(&self->config.curve, sock);
-    if (zsock_connect(sock, "%s", self->endpoint) != 0) {
+    if (zsock_connect(sock, "%s", s_endpoint(self, slot)) != 0) {
         zsock_destroy(&sock);
-        log_error("slot=%d cannot connect to %s: %s", slot->index, self->endpoint,
+        log_error("slot=%d cannot connect to %s: %s", slot->index, s_endpoint(self, slot),
                   zmq_strerror(zmq_errno()));
         slot->reconnect_at = now + WORKER_BACKOFF_MAX_MS;
         return;
@@ -466,6 +502,23 @@ s_slot_drop_job(slot_t *slot)
     job_runner_destroy(&slot->runner); /* SIGKILL, then reaped */
     proto_buf_free(&slot->result);
     slot->result_sent = false;
+    slot->result_keeps = 0;
+}
+
+/* A DISCONNECT came while a finished job's result waits for delivery. With one endpoint it
+ * means the broker dropped the result (a late attempt): drop it. With several, it may be a
+ * standby's answer to READY (docs/broker.md, "Standby broker"), so the result is kept and
+ * offered to the next endpoint, once per other endpoint at most; a leader that refuses it too
+ * ends it. */
+static bool
+s_slot_keep_result(const worker_t *self, slot_t *slot)
+{
+    if (self->nendpoints < 2 || slot->runner != NULL || slot->result.data == NULL ||
+        slot->result_keeps >= self->nendpoints - 1)
+        return false;
+    slot->result_keeps++;
+    slot->result_sent = false;
+    return true;
 }
 
 static void
@@ -488,6 +541,12 @@ s_slot_receive(worker_t *self, slot_t *slot, int64_t now)
     }
     slot->last_heard = now;
     slot->backoff = WORKER_BACKOFF_MIN_MS; /* the connection works */
+    if (view.command == MDPW_DISCONNECT && s_slot_keep_result(self, slot)) {
+        log_info("slot=%d job=%s attempt=%u result kept for the next endpoint", slot->index,
+                 slot->job_id, slot->attempt);
+        s_slot_go_offline(self, slot, now, "DISCONNECT from the broker");
+        return;
+    }
     s_slot_confirm_delivery(slot);
     switch (view.command) {
     case MDPW_HEARTBEAT:
@@ -563,8 +622,17 @@ s_slot_tick(worker_t *self, slot_t *slot, int64_t now)
         if (!slot->ready_sent && !slot->waiting_logged && waited >= period) {
             log_warn("slot=%d broker at %s not reachable for %lld ms; still trying (with CURVE, "
                      "also check that the broker accepts this host's key)",
-                     slot->index, self->endpoint, (long long)waited);
+                     slot->index, s_endpoint(self, slot), (long long)waited);
             slot->waiting_logged = true;
+        }
+        /* Several brokers: one that cannot be reached for a liveness period may be a leader
+         * that died; try the next. */
+        if (!slot->ready_sent && self->nendpoints > 1 && waited >= period) {
+            zsock_destroy(&slot->sock);
+            s_slot_set_state(slot, SLOT_OFFLINE);
+            slot->endpoint_at = (slot->endpoint_at + 1) % self->nendpoints;
+            s_slot_connect(self, slot, now);
+            return;
         }
         /* libzmq 4.3 ends a connection's retries for good when the broker refuses the CURVE
          * handshake (a key not yet, or no longer, in its allow-list): a fresh socket tries
