@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /* The oldest schema (highest migration number) this frontend works with. */
-#define DB_SCHEMA_VERSION 14
+#define DB_SCHEMA_VERSION 15
 
 typedef enum {
     DB_OK = 0,
@@ -199,7 +199,8 @@ typedef struct {
     int total;
     const char *answers; /* JSON object as submitted */
     const char *results; /* JSON array, with each question's right answer */
-    int max_attempts;    /* the user's attempts at the course may not exceed it; 0: no limit */
+    const char *lesson;  /* the attempt's scope: a lesson id, or NULL for the whole course */
+    int max_attempts;    /* the user's attempts at the scope may not exceed it; 0: no limit */
     int reveal_from;     /* reveal answers once the user has made this many attempts; 0: always,
                             -1: never (quiz_reveal_from in quiz_score.h) */
 } db_attempt_t;
@@ -212,11 +213,12 @@ db_status_t db_attempt_store(db_pool_t *self, const db_attempt_t *attempt, char 
                              size_t *len) PROFAI_MUST_CHECK;
 
 /* The JSON array of a page of the user's attempts at the course, newest first, with the
- * answers revealed as reveal_from says (db_attempt_t). DB_NOT_FOUND when the course does not
- * exist. */
+ * answers revealed per scope as reveal_from says (db_attempt_t); only those at scope when it
+ * is not NULL (a lesson id, or "" for the whole course's quiz). DB_NOT_FOUND when the course
+ * does not exist. */
 db_status_t db_attempts_json(db_pool_t *self, const char *course_id, const char *user_id,
-                             const db_page_t *page, int reveal_from, char **json, size_t *len,
-                             db_page_end_t *end) PROFAI_MUST_CHECK;
+                             const db_page_t *page, int reveal_from, const char *scope, char **json,
+                             size_t *len, db_page_end_t *end) PROFAI_MUST_CHECK;
 
 /* Delete a course (its search rows and quiz attempts go with it; its job keeps its course_id).
  * owner_id NULL: any owner, else only that owner's course. DB_NOT_FOUND when there is no such

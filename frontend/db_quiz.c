@@ -94,7 +94,7 @@ db_course_quiz(db_pool_t *self, const char *course_id, char **quiz, size_t *quiz
  * each question's right answer only when `reveal` (an SQL boolean) holds; otherwise "answer"
  * is left out of each result, keeping the other members in their order. */
 #define DB_ATTEMPT_COLUMNS(reveal)                                                                 \
-    "a.id::text, a.course_id::text, a.number, a.score, a.total, " DB_TS(                           \
+    "a.id::text, a.course_id::text, a.lesson, a.number, a.score, a.total, " DB_TS(                 \
         "a.created_at") ", "                                                                       \
                         "CASE WHEN " reveal                                                        \
                         " THEN a.results::text ELSE coalesce((SELECT json_agg(json_build_object("  \
@@ -104,7 +104,8 @@ db_course_quiz(db_pool_t *self, const char *course_id, char **quiz, size_t *quiz
                         "json_array_elements(a.results) "                                          \
                         "WITH ORDINALITY AS x (e, n)), '[]'::json)::text END"
 
-/* When answers are revealed, from $reveal_from (see db.h) and the user's attempts so far. */
+/* When answers are revealed, from $reveal_from (see db.h) and the user's attempts so far at
+ * the attempt's scope. */
 #define DB_REVEAL(param, used)                                                                     \
     "(" param "::int = 0 OR (" param "::int > 0 AND " used " >= " param "::int))"
 
@@ -113,21 +114,19 @@ db_course_quiz(db_pool_t *self, const char *course_id, char **quiz, size_t *quiz
 static void
 s_attempt_write(json_t *j, PGresult *res, int row, int col)
 {
+    static const char *const names[] = {"attempt_id", "course_id", "lesson",    "number",
+                                        "score",      "total",     "created_at"};
+    static const bool numeric[] = {false, false, false, true, true, true, false};
     json_object_begin(j);
-    json_key(j, "attempt_id");
-    db_write_text(j, res, row, col);
-    json_key(j, "course_id");
-    db_write_text(j, res, row, col + 1);
-    json_key(j, "number");
-    db_write_int(j, res, row, col + 2);
-    json_key(j, "score");
-    db_write_int(j, res, row, col + 3);
-    json_key(j, "total");
-    db_write_int(j, res, row, col + 4);
-    json_key(j, "created_at");
-    db_write_text(j, res, row, col + 5);
+    for (int k = 0; k < (int)(sizeof names / sizeof names[0]); k++) {
+        json_key(j, names[k]);
+        if (numeric[k])
+            db_write_int(j, res, row, col + k);
+        else
+            db_write_text(j, res, row, col + k);
+    }
     json_key(j, "results");
-    db_write_raw(j, res, row, col + 6);
+    db_write_raw(j, res, row, col + 7);
     json_object_end(j);
 }
 
@@ -139,32 +138,34 @@ db_attempt_store(db_pool_t *self, const db_attempt_t *attempt, char **json, size
     snprintf(total_text, sizeof total_text, "%d", attempt->total);
     snprintf(max_text, sizeof max_text, "%d", attempt->max_attempts);
     snprintf(reveal_text, sizeof reveal_text, "%d", attempt->reveal_from);
-    const char *values[9] = {attempt->id,      attempt->course_id, attempt->user_id,
-                             score_text,       total_text,         attempt->answers,
-                             attempt->results, max_text,           reveal_text};
+    const char *values[10] = {attempt->id, attempt->course_id, attempt->user_id, score_text,
+                              total_text,  attempt->answers,   attempt->results, max_text,
+                              reveal_text, attempt->lesson};
     PGresult *res = NULL;
     /* The id comes from the caller, so that the retry after a lost connection (db_query) finds
      * the row its first try may have committed instead of storing it twice (the first SELECT
-     * of `a`). The attempt's number is one more than the user's last; two attempts sent at
-     * once get the same number and the unique key (course, user, number) lets one in, so the
-     * limit ($8, 0 = none) holds. Columns: the course exists, attempts used before, then the
-     * attempt (NULLs when none was stored). */
+     * of `a`). The attempt's number is one more than the user's last at the same scope ($10:
+     * a lesson, NULL for the whole course); two attempts at a scope sent at once get the same
+     * number and the unique index (course, user, scope, number) lets one in, so the limit ($8,
+     * 0 = none) holds. Columns: the course exists, attempts used before, then the attempt
+     * (NULLs when none was stored). */
     db_status_t status = db_query(
         self,
         "WITH c AS (SELECT id FROM courses WHERE id = $2::uuid), "
         "u AS (SELECT coalesce(max(number), 0) AS used FROM quiz_attempts "
-        "      WHERE course_id = $2::uuid AND user_id = $3::uuid), "
+        "      WHERE course_id = $2::uuid AND user_id = $3::uuid "
+        "      AND lesson IS NOT DISTINCT FROM $10::text), "
         "old AS (SELECT * FROM quiz_attempts WHERE id = $1::uuid AND user_id = $3::uuid), "
         "ins AS (INSERT INTO quiz_attempts (id, course_id, user_id, number, score, total, answers, "
-        "        results) SELECT $1::uuid, c.id, $3::uuid, u.used + 1, $4::int, $5::int, "
-        "        $6::jsonb, $7::json FROM c, u "
+        "        results, lesson) SELECT $1::uuid, c.id, $3::uuid, u.used + 1, $4::int, $5::int, "
+        "        $6::jsonb, $7::json, $10::text FROM c, u "
         "        WHERE NOT EXISTS (SELECT 1 FROM old) AND ($8::int = 0 OR u.used < $8::int) "
         "        ON CONFLICT DO NOTHING RETURNING *), "
         "a AS (SELECT * FROM ins UNION ALL SELECT * FROM old) "
         "SELECT EXISTS (SELECT 1 FROM c), u.used, " DB_ATTEMPT_COLUMNS(
             DB_REVEAL("$9", "a.number")) " "
                                          "FROM u LEFT JOIN a ON true",
-        9, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+        10, values, NULL, NULL, PGRES_TUPLES_OK, &res);
     if (status != DB_OK)
         return status;
     if (PQntuples(res) < 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
@@ -185,33 +186,37 @@ db_attempt_store(db_pool_t *self, const db_attempt_t *attempt, char **json, size
 
 db_status_t
 db_attempts_json(db_pool_t *self, const char *course_id, const char *user_id, const db_page_t *page,
-                 int reveal_from, char **json, size_t *len, db_page_end_t *end)
+                 int reveal_from, const char *scope, char **json, size_t *len, db_page_end_t *end)
 {
     char limit_text[16], reveal_text[16], after_text[24];
     snprintf(limit_text, sizeof limit_text, "%d", page->limit + 1);
     snprintf(reveal_text, sizeof reveal_text, "%d", reveal_from);
     snprintf(after_text, sizeof after_text, "%lld", page->after_number);
-    const char *values[6] = {course_id,   user_id,        limit_text,
-                             reveal_text, page->after_id, page->after_id ? after_text : NULL};
+    const char *values[7] = {course_id,   user_id,        limit_text,
+                             reveal_text, page->after_id, page->after_id ? after_text : NULL,
+                             scope};
     PGresult *res = NULL;
     /* Whether the course exists, then a page of its attempts by the user (none: one row of
-     * NULLs) after the keyset ($5 id, $6 microseconds), with the keyset of each last; answers
-     * are revealed on all of them once the user's attempts reach $4. */
+     * NULLs) of the scope $7 when it is not NULL ('' for the whole course's), after the keyset
+     * ($5 id, $6 microseconds), with the keyset of each last; an attempt's answers are revealed
+     * once the user's attempts at its scope reach $4. */
     db_status_t status = db_query(
         self,
         "SELECT e.found, " DB_ATTEMPT_COLUMNS(DB_REVEAL(
             "$4",
-            "e.used")) ", (extract(epoch FROM a.created_at) * 1000000)::bigint FROM "
-                       "(SELECT EXISTS (SELECT 1 FROM courses WHERE id = $1::uuid) AS found, "
-                       "        (SELECT coalesce(max(number), 0) FROM quiz_attempts "
-                       "         WHERE course_id = $1::uuid AND user_id = $2::uuid) AS used) e "
-                       "LEFT JOIN LATERAL (SELECT * FROM quiz_attempts q "
+            "a.used")) ", (extract(epoch FROM a.created_at) * 1000000)::bigint FROM "
+                       "(SELECT EXISTS (SELECT 1 FROM courses WHERE id = $1::uuid) AS found) e "
+                       "LEFT JOIN LATERAL (SELECT q.*, (SELECT max(p.number) FROM quiz_attempts p "
+                       "    WHERE p.course_id = q.course_id AND p.user_id = q.user_id "
+                       "    AND p.lesson IS NOT DISTINCT FROM q.lesson) AS used "
+                       "  FROM quiz_attempts q "
                        "  WHERE q.course_id = $1::uuid AND q.user_id = $2::uuid "
+                       "  AND ($7::text IS NULL OR coalesce(q.lesson, '') = $7::text) "
                        "  AND ($5::uuid IS NULL OR (q.created_at, q.id) < ('epoch'::timestamptz "
                        "       + $6::bigint * interval '1 microsecond', $5::uuid)) "
                        "  ORDER BY q.created_at DESC, q.id DESC LIMIT $3::int) a ON e.found "
                        "ORDER BY a.created_at DESC, a.id DESC",
-        6, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+        7, values, NULL, NULL, PGRES_TUPLES_OK, &res);
     if (status != DB_OK)
         return status;
     if (PQntuples(res) < 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {

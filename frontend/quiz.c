@@ -54,6 +54,11 @@ s_attempt_store(api_call_t *call, const char *id, const json_in_value_t *root, c
         http_reply_problem(req, 400, NULL, "%s", why);
         goto done;
     }
+    if (key.in_scope == 0) {
+        snprintf(why, sizeof why, "lesson \"%.64s\" has no questions in this quiz", key.lesson);
+        api_reply_conflict(req, NULL, why);
+        goto done;
+    }
     int score = quiz_score(&key, &answers, &results);
     if (json_failed(&answers) || json_failed(&results)) {
         api_reply_unavailable(req, "memory for the attempt");
@@ -68,21 +73,22 @@ s_attempt_store(api_call_t *call, const char *id, const json_in_value_t *root, c
                             .course_id = id,
                             .user_id = call->user->id,
                             .score = score,
-                            .total = (int)key.count,
+                            .total = (int)key.in_scope,
+                            .lesson = key.lesson[0] ? key.lesson : NULL,
                             .answers = answers.data,
                             .results = results.data,
                             .max_attempts = quiz_attempt_limit(max, privileged),
                             .reveal_from = quiz_reveal_from(max, privileged)};
     db_status_t status = db_attempt_store(call->api->db, &attempt, &json, &len);
     if (status == DB_OK)
-        log_info("course=%s quiz attempt=%s by %s: %d/%zu", id, attempt_id, call->user->name, score,
-                 key.count);
+        log_info("course=%s quiz attempt=%s scope=%s by %s: %d/%zu", id, attempt_id,
+                 key.lesson[0] ? key.lesson : "course", call->user->name, score, key.in_scope);
     if (status == DB_LIMIT) {
-        char detail[128];
+        char detail[256];
         snprintf(detail, sizeof detail,
-                 "you have used all %d attempts at this quiz; your attempts and their answers "
-                 "are listed at GET .../quiz/attempts",
-                 max);
+                 "you have used all %d attempts at this quiz%s%.64s; your attempts and their "
+                 "answers are listed at GET .../quiz/attempts",
+                 max, key.lesson[0] ? " of lesson " : "", key.lesson);
         api_reply_conflict(req, NULL, detail);
     } else if (status == DB_CONFLICT) {
         api_reply_conflict(req, NULL,
@@ -126,7 +132,8 @@ quiz_attempt_submit(api_call_t *call)
     json_in_free(&doc);
 }
 
-/* GET /api/v1/courses/{id}/quiz/attempts: the caller's own (docs/api.md 4.11). */
+/* GET /api/v1/courses/{id}/quiz/attempts: the caller's own, of one scope with ?lesson=
+ * (docs/api.md 4.11). */
 void
 quiz_attempts_list(api_call_t *call)
 {
@@ -144,9 +151,11 @@ quiz_attempts_list(api_call_t *call)
         api_reply_not_ok(call->req, status, "course");
         return;
     }
+    const char *scope =
+        route_present(call->route, "lesson") ? route_text(call->route, "lesson") : NULL;
     status = db_attempts_json(call->api->db, id, call->user->id, &page,
-                              quiz_reveal_from(call->api->quiz_max_attempts, privileged), &json,
-                              &len, &end);
+                              quiz_reveal_from(call->api->quiz_max_attempts, privileged), scope,
+                              &json, &len, &end);
     if (status != DB_OK) {
         api_reply_not_ok(call->req, status, "course");
         return;

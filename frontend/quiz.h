@@ -5,6 +5,7 @@
 #ifndef PROFAI_FRONTEND_QUIZ_H
 #define PROFAI_FRONTEND_QUIZ_H
 
+#include "quiz_score.h"
 #include "routes.h"
 
 void quiz_get(api_call_t *call);            /* GET .../quiz */

@@ -28,9 +28,10 @@ quiz_key_parse(quiz_key_t *key, const char *text, size_t len)
             continue;
         *answer++ = '\0';
         *lesson++ = '\0';
-        key->questions[key->count++] =
-            (quiz_question_t){.id = line, .answer = atoi(answer), .lesson = lesson, .chosen = -1};
+        key->questions[key->count++] = (quiz_question_t){
+            .id = line, .answer = atoi(answer), .lesson = lesson, .chosen = -1, .in_scope = true};
     }
+    key->in_scope = key->count; /* the whole quiz until an attempt names a lesson */
     return 0;
 }
 
@@ -52,10 +53,29 @@ quiz_answers_take(quiz_key_t *key, const json_in_value_t *root, char *why, size_
         return -1;
     }
     for (size_t i = 0; i < root->count; i++) {
-        if (strcmp(root->keys[i], "answers") != 0) {
-            snprintf(why, why_size, "unknown member \"%.64s\" (only \"answers\")", root->keys[i]);
+        if (strcmp(root->keys[i], "answers") != 0 && strcmp(root->keys[i], "lesson") != 0) {
+            snprintf(why, why_size, "unknown member \"%.64s\" (only \"answers\" and \"lesson\")",
+                     root->keys[i]);
             return -1;
         }
+    }
+    const json_in_value_t *lesson = json_in_member(root, "lesson");
+    key->lesson[0] = '\0';
+    if (lesson != NULL) {
+        if (lesson->type != JSON_IN_STRING || lesson->len == 0 || lesson->len > QUIZ_LESSON_MAX ||
+            memchr(lesson->text, '\0', lesson->len) != NULL) {
+            snprintf(why, why_size, "\"lesson\" must be a lesson id (a string of 1 to %d bytes)",
+                     QUIZ_LESSON_MAX);
+            return -1;
+        }
+        memcpy(key->lesson, lesson->text, lesson->len);
+        key->lesson[lesson->len] = '\0';
+    }
+    key->in_scope = 0;
+    for (size_t k = 0; k < key->count; k++) {
+        quiz_question_t *q = &key->questions[k];
+        q->in_scope = key->lesson[0] == '\0' || strcmp(q->lesson, key->lesson) == 0;
+        key->in_scope += q->in_scope;
     }
     const json_in_value_t *answers = json_in_member(root, "answers");
     if (answers == NULL || answers->type != JSON_IN_OBJECT) {
@@ -70,6 +90,11 @@ quiz_answers_take(quiz_key_t *key, const json_in_value_t *root, char *why, size_
             k++;
         if (k == key->count) {
             snprintf(why, why_size, "the quiz has no question \"%.64s\"", qid);
+            return -1;
+        }
+        if (!key->questions[k].in_scope) {
+            snprintf(why, why_size, "question \"%.64s\" is not one of lesson \"%.64s\"", qid,
+                     key->lesson);
             return -1;
         }
         if (v->type != JSON_IN_NUMBER || !v->is_integer || v->integer < 0 || v->integer > 3) {
@@ -89,6 +114,8 @@ quiz_score(const quiz_key_t *key, json_t *answers, json_t *results)
     json_array_begin(results);
     for (size_t i = 0; i < key->count; i++) {
         const quiz_question_t *q = &key->questions[i];
+        if (!q->in_scope)
+            continue;
         bool correct = q->chosen == q->answer;
         score += correct;
         if (q->chosen >= 0) {

@@ -5,8 +5,10 @@
  *
  * The answer key is the text db_course_quiz (db.h) returns: one line per question,
  * "<question id>\t<answer 0-3>\t<lesson id or empty>", "\n" between lines, in quiz order. An
- * attempt is the parsed request body {"answers": {"<question id>": 0..3, ...}} (json_in.h);
- * questions left out are unanswered (and wrong).
+ * attempt is the parsed request body {"answers": {"<question id>": 0..3, ...}, "lesson": "l2"}
+ * (json_in.h; "lesson" optional). Its scope is the questions of that lesson, or the whole quiz
+ * without "lesson"; questions of the scope left out are unanswered (and wrong), the others
+ * are not scored at all.
  */
 #ifndef PROFAI_FRONTEND_QUIZ_SCORE_H
 #define PROFAI_FRONTEND_QUIZ_SCORE_H
@@ -18,12 +20,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Longest lesson id an attempt may name (docs/api.md 4.10). */
+#define QUIZ_LESSON_MAX 64
+
 /* One question of an answer key (strings point into the key's own copy of the text). */
 typedef struct {
     const char *id;
     int answer;         /* 0..3 */
     const char *lesson; /* "" when the question names no lesson */
     int chosen;         /* -1: not answered */
+    bool in_scope;      /* scored by this attempt (quiz_answers_take sets it) */
 } quiz_question_t;
 
 /* A parsed answer key (plain data; quiz_key_free releases what it holds). */
@@ -31,6 +37,8 @@ typedef struct {
     char *text;                 /* owned copy of the key's text, split in place */
     quiz_question_t *questions; /* owned; count of them */
     size_t count;
+    char lesson[QUIZ_LESSON_MAX + 1]; /* the attempt's scope: a lesson id, "" for the course */
+    size_t in_scope;                  /* questions in the scope */
 } quiz_key_t;
 
 /* Parse len bytes of answer key into key (lines without two tabs are skipped; a key with no
@@ -40,16 +48,20 @@ int quiz_key_parse(quiz_key_t *key, const char *text, size_t len) PROFAI_MUST_CH
 /* Release what key holds (NULL-safe) and empty it. */
 void quiz_key_free(quiz_key_t *key);
 
-/* Check an attempt (root: the parsed body) against key and note each choice in key's
- * questions. 0, or -1 with the sentence for the 400 answer in why: the body is not an object,
- * has a member other than "answers", "answers" is not an object, names a question the quiz
- * does not have, or gives a choice that is not an integer 0..3. */
+/* Check an attempt (root: the parsed body) against key: note its scope (key->lesson, the
+ * questions' in_scope and key->in_scope, which is 0 when the lesson has no question: a 409
+ * for the caller) and each choice in key's questions. 0, or -1 with the sentence for the 400
+ * answer in why: the body is not an object, has a member other than "answers" and "lesson",
+ * "lesson" is not a string of 1..QUIZ_LESSON_MAX bytes, "answers" is not an object, names a
+ * question the quiz does not have or one outside the scope, or gives a choice that is not an
+ * integer 0..3. */
 int quiz_answers_take(quiz_key_t *key, const json_in_value_t *root, char *why,
                       size_t why_size) PROFAI_MUST_CHECK;
 
-/* Score the noted choices: returns the number of correct answers, writes the attempt's stored
- * answers object ({"<question id>": choice, ...} of the answered ones) to answers and the
- * results array ([{"question","lesson","chosen","correct","answer"}, ...] in quiz order) to
+/* Score the noted choices of the scope's questions: returns the number of correct answers (out
+ * of key->in_scope), writes the attempt's stored answers object ({"<question id>": choice, ...}
+ * of the answered ones) to answers and the results array
+ * ([{"question","lesson","chosen","correct","answer"}, ...] of the scope, in quiz order) to
  * results. Check json_failed on both. */
 int quiz_score(const quiz_key_t *key, json_t *answers, json_t *results);
 
@@ -60,8 +72,8 @@ int quiz_score(const quiz_key_t *key, json_t *answers, json_t *results);
  * answer was right is shown always. */
 int quiz_reveal_from(int max_attempts, bool privileged);
 
-/* How many attempts a caller may make at one course: max_attempts for a student, no limit (0)
- * for teachers and admins. */
+/* How many attempts a caller may make at one scope (a lesson's quiz, or the course's):
+ * max_attempts for a student, no limit (0) for teachers and admins. */
 int quiz_attempt_limit(int max_attempts, bool privileged);
 
 #endif

@@ -86,7 +86,11 @@ const route_t route_table[] = {
     {ROUTE_GET, "/api/v1/courses/{id}/quiz", ROUTE_ROLES_ALL, NULL, NULL, NULL,
      {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}}, quiz_get, true, 0},
     {ROUTE_GET, "/api/v1/courses/{id}/quiz/attempts", ROUTE_ROLES_ALL, NULL, NULL, NULL,
-     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}, ROUTES_LIMIT, ROUTES_CURSOR},
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}, ROUTES_LIMIT,
+      {.name = "lesson", .type = ROUTE_PARAM_TEXT, .max = QUIZ_LESSON_MAX,
+       .problem = "lesson must be a lesson id of at most " ROUTES_XSTR(QUIZ_LESSON_MAX)
+                  " bytes"},
+      ROUTES_CURSOR},
      quiz_attempts_list, true, 0},
     {ROUTE_POST, "/api/v1/courses/{id}/quiz/attempts", ROUTE_ROLES_ALL, NULL, s_json_types,
      "send the attempt as application/json",
@@ -586,6 +590,12 @@ const char *
 route_text(const route_result_t *result, const char *name)
 {
     return s_value(result, name)->text;
+}
+
+bool
+route_present(const route_result_t *result, const char *name)
+{
+    return s_value(result, name)->present;
 }
 
 long long

@@ -153,6 +153,8 @@ bool route_is_public(const route_t *route);
  * error otherwise). */
 const char *route_text(const route_result_t *result, const char *name);
 long long route_int(const route_result_t *result, const char *name);
+/* Whether the client gave the parameter (a TEXT parameter may be given empty). */
+bool route_present(const route_result_t *result, const char *name);
 
 /* Call fn with the method and pattern of every route (HEAD aside; "*" for ROUTE_ANY), listed
  * or not, in table order: what docs/openapi.json must describe (profai-frontend

@@ -1266,9 +1266,11 @@
         show($('quiz-attempts-box'), attempts.length > 0);
     }
 
-    async function loadAttempts(seq, courseId) {
+    // The attempts at the quiz on the page: one lesson's (lessonId), or the whole course's.
+    async function loadAttempts(seq, courseId, lessonId) {
         try {
-            const data = await api('GET', API + '/courses/' + encodeId(courseId) + '/quiz/attempts');
+            const data = await api('GET', API + '/courses/' + encodeId(courseId) + '/quiz/attempts?lesson=' +
+                                   encodeURIComponent(lessonId || ''));
             if (seq === state.seq) renderAttempts(Array.isArray(data && data.attempts) ? data.attempts : []);
         } catch (err) {
             // The history is a bonus: the quiz works without it.
@@ -1311,7 +1313,7 @@
         quiz.questions = Array.isArray(quiz.questions) ? quiz.questions : [];
         const entry = lessonId ? lessonsOf(course).find((e) => e.id === lessonId) : null;
         if (entry) quiz.questions = quiz.questions.filter((q) => q && q.lesson === entry.id);
-        state.quiz = {courseId, questions: quiz.questions};
+        state.quiz = {courseId, lessonId: entry ? entry.id : null, questions: quiz.questions};
         $('quiz-back').setAttribute('href', entry ? lessonHash(courseId, entry.id) : '#/course/' + encodeId(courseId));
         setText($('quiz-back'), entry ? '← Back to the lesson' : '← Back to the course');
         setText($('quiz-title'), 'Quiz: ' + (entry ? (entry.lesson.title || 'Untitled') : (course.title || 'Untitled')));
@@ -1323,7 +1325,7 @@
         show($('quiz-form'), quiz.questions.length > 0);
         show($('quiz-attempts-box'), false);
         showView('quiz');
-        loadAttempts(seq, courseId);
+        loadAttempts(seq, courseId, state.quiz.lessonId);
     }
 
     function showResults(result) {
@@ -1346,11 +1348,11 @@
             fb.hidden = false;
             if (!r.correct && firstWrong === null) firstWrong = qi;
         });
-        // Scored over the questions on the page (one lesson's, or the whole quiz): the
-        // server counts the questions of the whole quiz, those left out as wrong.
+        // The server scores the attempt over its scope: the questions on the page (one
+        // lesson's, or the whole quiz), those left open as wrong (docs/api.md 4.10).
         const shown = state.quiz.questions.map((q) => byId.get(q.id)).filter((r) => r);
-        const total = shown.length || state.quiz.questions.length;
-        const score = shown.filter((r) => r.correct).length;
+        const total = Number.isInteger(result.total) ? result.total : state.quiz.questions.length;
+        const score = Number.isInteger(result.score) ? result.score : shown.filter((r) => r.correct).length;
         const open = shown.filter((r) => !Number.isInteger(r.chosen)).length;
         const pct = total > 0 ? Math.round(100 * score / total) : 0;
         setText($('quiz-score-number'), score + ' / ' + total);
@@ -1391,10 +1393,10 @@
         $('quiz-submit').disabled = true;
         try {
             const result = await api('POST', API + '/courses/' + encodeId(quiz.courseId) + '/quiz/attempts',
-                                     {json: {answers}});
+                                     {json: quiz.lessonId ? {lesson: quiz.lessonId, answers} : {answers}});
             if (seq !== state.seq) return;
             showResults(result || {});
-            loadAttempts(seq, quiz.courseId);
+            loadAttempts(seq, quiz.courseId, quiz.lessonId);
         } catch (err) {
             if (seq === state.seq) formError('quiz-error', err, 'quiz');
         } finally {

@@ -6,6 +6,10 @@ Not a test: it prints numbers, one row per manual (with its outline, and strippe
 after a change. Columns:
 
   recall    level-1 outline titles found as modules at their page once the outline is stripped
+            (an index or a table of contents aside: those are left out of courses)
+  index     lessons that are an index or a table of contents (by title), which should be none
+  same      distractors that say the same as the answer: equal once case, hyphens, spaces and a
+            plural ending are left out, or its initials (an abbreviation and its expansion)
   shared    paragraphs (40+ characters) found in two lessons more often than the PDF repeats them
   quiz      questions; dup: prompts equal once case, spaces and digits are left out;
   boiler    questions from licence, copyright, front matter, contents, index or bibliography
@@ -81,18 +85,23 @@ def lessons_of(course: dict) -> list[dict]:
     return [lesson for m in course["modules"] for lesson in m["lessons"]]
 
 
+INDEX_TITLE = re.compile(r"(?i)^\W*(index|contents|table of contents|table des matières)\W*$")
+
+
 def measure(course: dict, pdf: Path, toc: list | None) -> dict:
     text = pdftotext(pdf)
     squeezed = "".join(text.split())
     lessons = lessons_of(course)
     row = {"structure": course["structure"], "lessons": len(lessons)}
     if toc:
-        expected = {(title_key(t), p) for level, t, p in toc if level == 1}
+        expected = {(title_key(t), p) for level, t, p in toc
+                    if level == 1 and not INDEX_TITLE.match(t)}
         found = {(title_key(m["title"]), m["page_start"]) for m in course["modules"]
                  if not m["generated"]}
         row["recall"] = f"{len(expected & found)}/{len(expected)}"
     else:
         row["recall"] = "-"
+    row["index"] = sum(1 for x in lessons if INDEX_TITLE.match(x["title"]))
     where = collections.Counter()
     for lesson in lessons:
         for para in {"".join(p.split()) for p in lesson["text"].split("\n\n")}:
@@ -123,6 +132,25 @@ def measure(course: dict, pdf: Path, toc: list | None) -> dict:
                     or c.casefold() in q["prompt"].casefold() or (is_name(c) and not is_name(answer)):
                 bad += 1
     row["bad-d"] = bad
+
+    def norm(t: str) -> str:
+        t = re.sub(r"[\W_]+", "", t.casefold())
+        return re.sub(r"(?<=[sxzh])es$|(?<!s)s$", "", t) if len(t) > 3 else t
+
+    def initials(t: str) -> str:
+        return "".join(w[0] for w in re.findall(r"\w+", t.casefold()))
+
+    same = 0
+    for q in quiz:
+        answer = q["choices"][q["answer"]]
+        for c in q["choices"]:
+            if c is answer:
+                continue
+            words_a, words_c = answer.split(), c.split()
+            same += norm(c) == norm(answer) or \
+                (len(words_a) >= 2 and len(words_c) == 1 and initials(answer) == c.casefold()) or \
+                (len(words_c) >= 2 and len(words_a) == 1 and initials(c) == answer.casefold())
+    row["same"] = same
     vocabulary = collections.Counter(w.casefold() for w in re.findall(r"[^\W\d_]+", text))
     known = total = long = 0
     for lesson in lessons:
@@ -142,7 +170,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--extract", default=str(ROOT / "bin" / "profai-extract"))
     args = parser.parse_args()
-    columns = ["structure", "lessons", "recall", "shared", "quiz", "dup", "boiler", "bad-d",
+    columns = ["structure", "lessons", "recall", "index", "shared", "quiz", "dup", "boiler", "bad-d", "same",
                "read", "long"]
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)

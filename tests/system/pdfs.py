@@ -224,7 +224,8 @@ class RunningPdf(MadePdf):
 
 
 def make_running_pdf(path, chapters: Sequence, title: str = "Cells and energy",
-                     seed: int = 5) -> RunningPdf:
+                     seed: int = 5, front: Sequence = (), back: Sequence = (),
+                     contents: bool = False, index: bool = False) -> RunningPdf:
     """A PDF without outline, typeset like a book: every page has a running header (the
     book's title, and the chapter's title on the right) and a footer "Page N"; chapters
     ("1 Cells", 18 pt bold) and sections ("1.1 Membranes", 14 pt bold) are numbered headings;
@@ -232,7 +233,11 @@ def make_running_pdf(path, chapters: Sequence, title: str = "Cells and energy",
     do not fit at a line end are hyphenated ("mem-" + "brane").
 
     chapters: [(chapter title, [(section title, paragraphs), ...]), ...], the titles without
-    numbers. `toc` lists the headings as an outline would ([level, "1.1 Membranes", page])."""
+    numbers. front, back: [(title, paragraphs), ...], unnumbered chapters in the chapters'
+    style before and after the numbered ones ("Preface", "Glossary"); contents: a "Contents"
+    page first (one line per chapter with dot leaders and a page number); index: an "Index"
+    at the end (terms with page numbers). `toc` lists the headings as an outline would
+    ([level, "1.1 Membranes", page])."""
     rng = random.Random(seed)
     surface = cairo.PDFSurface(os.fspath(path), PAGE_W, PAGE_H)
     surface.set_metadata(cairo.PDFMetadata.TITLE, title)
@@ -303,6 +308,31 @@ def make_running_pdf(path, chapters: Sequence, title: str = "Cells and energy",
         made.toc.append([level, text, state["page"]])
         state["y"] += 6
 
+    def unnumbered(name: str, count: int) -> None:
+        if state["y"] > MARGIN + 10:
+            new_page()
+        state["chapter"] = name
+        heading(name, 18, 1)
+        for _ in range(count):
+            paragraph(" ".join(sentences(rng, rng.randint(3, 6))))
+
+    def listing(name: str, lines: Sequence) -> None:
+        if state["y"] > MARGIN + 10:
+            new_page()
+        state["chapter"] = name
+        heading(name, 18, 1)
+        face(False, BODY_SIZE)
+        for text in lines:
+            line(text)
+
+    if contents:
+        listing("Contents", [f"{c} {chapter} " + ". " * 30 + str(2 + 2 * c)
+                             for c, (chapter, _) in enumerate(chapters, 1)] +
+                [f"{c}.{s} {section} " + ". " * 30 + str(2 + 2 * c)
+                 for c, (_, sections) in enumerate(chapters, 1)
+                 for s, (section, _) in enumerate(sections, 1)])
+    for name, count in front:
+        unnumbered(name, count)
     for c, (chapter, sections) in enumerate(chapters, 1):
         if state["y"] > MARGIN + 10:
             new_page()
@@ -315,6 +345,12 @@ def make_running_pdf(path, chapters: Sequence, title: str = "Cells and energy",
             made.paragraphs[name] = texts
             for text in texts:
                 paragraph(text)
+    for name, count in back:
+        unnumbered(name, count)
+    if index:
+        terms = sorted({w.strip(".,").lower() for w in " ".join(sentences(rng, 40)).split()
+                        if len(w.strip(".,")) > 5})
+        listing("Index", [f"{t}, {rng.randint(1, 9)}, {rng.randint(10, 20)}" for t in terms[:45]])
     decorate()
     surface.finish()
     made.pages = state["page"]

@@ -155,7 +155,8 @@ def test_browser_upload_and_quiz(make_stack, outdir):
     assert attempts.status_code == 200, attempts.text
     stored = attempts.json()["attempts"]
     # Desktop and phone: a whole quiz each, and a lesson's quiz with one answer (a partial
-    # attempt: the API scores it over the whole quiz, questions left out wrong).
+    # attempt at the lesson's scope: the API scores it over that lesson's questions only,
+    # those left out wrong; issue 11).
     assert len(stored) == 4, stored
     answered = [sum(r["chosen"] is not None for r in a["results"]) for a in stored]
     partial = [a for a, n in zip(stored, answered) if n == 1]
@@ -164,8 +165,11 @@ def test_browser_upload_and_quiz(make_stack, outdir):
     assert {(a["score"], a["total"]) for a in full} <= {
         (summary["score"]["score"], summary["score"]["total"]),
         (summary["phone_score"]["score"], summary["phone_score"]["total"])}
+    assert all(a["lesson"] is None for a in full), full
     for a in partial:
-        assert a["score"] <= 1 and a["total"] == full[0]["total"], a
+        assert a["lesson"] and a["score"] <= 1 and 1 <= a["total"] <= 3, a
+        assert a["total"] == len(a["results"]) < full[0]["total"], a
+        assert {r["lesson"] for r in a["results"]} == {a["lesson"]}, a
     names = sorted(p.name for p in shots.glob("*.png"))
     assert any("phone-" in n for n in names) and len(names) >= 15, names
 

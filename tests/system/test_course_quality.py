@@ -236,7 +236,9 @@ def check_words_match_pdftotext(course: dict, pdf: Path) -> float:
         assert score >= LESSON_AGREEMENT_MIN, f"{where}: word agreement {score:.4f}"
     if cut:
         actual = [t for lesson in lessons_of(course) for t in tokens(lesson["text"])]
-        expected = tokens("\n".join(pages))
+        # Pages left out of the course (an index, a table of contents) are no lesson's.
+        covered = {p for x in lessons_of(course) for p in range(x["page_start"], x["page_end"] + 1)}
+        expected = tokens("\n".join(t for p, t in enumerate(pages, 1) if p in covered))
         common, total = bag_matching(actual, expected), len(actual) + len(expected)
     agreement = 2 * common / total if total else 1.0
     print(f"{pdf.name}: {course['structure']}, word agreement with pdftotext {agreement:.4f}")
@@ -380,8 +382,17 @@ def check_ids(course: dict) -> None:
         assert {"id", "title", "page_start", "page_end", "text", "summary", "key_terms"} <= set(lesson)
 
 
-def check_page_ranges(course: dict) -> None:
-    """Modules and lessons in reading order, together covering every page."""
+def looks_like_index(page: str) -> bool:
+    """The oracle's own reading of an index or contents page (pdftotext): a line "Index" or
+    "Contents", or a quarter of its words (dot leaders aside) page numbers."""
+    words = [w for w in page.split() if w.strip(".")]  # dot leaders are no words
+    return any(INDEX_TITLE.match(x) for x in page.splitlines()) or \
+        (len(words) >= 40 and 4 * sum(w.strip(",.").isdigit() for w in words) >= len(words))
+
+
+def check_page_ranges(course: dict, pdf: Path | None = None) -> None:
+    """Modules and lessons in reading order, together covering every page but those of an
+    index or a table of contents, which are left out (issue 11)."""
     pages = course["source"]["pages"]
     covered, previous = set(), 0
     for m in course["modules"]:
@@ -393,7 +404,11 @@ def check_page_ranges(course: dict) -> None:
         for lesson in m["lessons"]:
             assert m["page_start"] <= lesson["page_start"] <= lesson["page_end"] <= m["page_end"]
             covered.update(range(lesson["page_start"], lesson["page_end"] + 1))
-    assert covered == set(range(1, pages + 1))
+    missing = set(range(1, pages + 1)) - covered
+    if missing:
+        assert pdf is not None, missing
+        text = pdftotext_pages(str(pdf))
+        assert all(looks_like_index(text[p - 1]) for p in missing), sorted(missing)
 
 
 def title_key(title: str) -> str:
@@ -418,13 +433,15 @@ def test_heading_detection_recovers_the_outline(amc_manuals, workdir):
     results = []
     for pdf in manuals_with_outline(amc_manuals):
         toc = get_toc(pdf)
-        expected = [(title_key(t), p, t) for level, t, p in toc if level == 1]
+        # An index or a table of contents is left out of the course (issue 11).
+        expected = [(title_key(t), p, t) for level, t, p in toc
+                    if level == 1 and not INDEX_TITLE.match(t)]
         assert expected, pdf
         started = time.monotonic()
         course = extract(without_outline(pdf, workdir))
         elapsed = time.monotonic() - started
         assert course["structure"] == "headings", pdf.name
-        check_page_ranges(course)
+        check_page_ranges(course, pdf)
         found = {(title_key(m["title"]), m["page_start"]) for m in course["modules"]
                  if not m["generated"]}
         hits = [e for e in expected if (e[0], e[1]) in found]
@@ -452,28 +469,25 @@ def latex_manual() -> Path:
 INDEX_TITLE = re.compile(r"(?i)^\W*(index|contents|table of contents)\W*$")
 
 
-def test_unnumbered_chapters_and_indexes(workdir):
+def test_indexes_are_not_lessons(workdir):
     """Issue 11: the AMC LaTeX manual ends with two unnumbered chapters, "Contents" and
-    "Index". Stripped of its outline, both come back as modules at the outline's pages; with
-    or without the outline, an index or a table of contents is no lesson to learn from: no
-    summary, no key terms, no question."""
+    "Index" (its outline has them, with a level-2 entry per letter of the index). With or
+    without the outline, an index or a table of contents is no lesson to learn from: it is
+    left out of the course, and its pages belong to no lesson."""
     pdf = latex_manual()
     toc = get_toc(pdf)
-    unnumbered = [(title_key(t), p) for level, t, p in toc
-                  if level == 1 and not re.match(r"\s*\d", t)]
-    assert unnumbered, toc
-    stripped = extract(without_outline(pdf, workdir))
-    found = {(title_key(m["title"]), m["page_start"]) for m in stripped["modules"]}
-    assert set(unnumbered) <= found, (unnumbered, sorted(found))
-    for course in (stripped, course_of(str(pdf))):
-        asked = {q["lesson"] for q in course["quiz"]}
-        indexes = [x for m in course["modules"] for x in m["lessons"]
-                   if INDEX_TITLE.match(x["title"]) or
-                   (INDEX_TITLE.match(m["title"]) and len(m["lessons"]) == 1)]
-        assert indexes, course["structure"]
-        for lesson in indexes:
-            assert lesson["summary"] == "" and lesson["key_terms"] == [], lesson["title"]
-            assert lesson["id"] not in asked, lesson["title"]
+    indexes = [(t, p) for level, t, p in toc if level == 1 and INDEX_TITLE.match(t)]
+    assert len(indexes) == 2, toc
+    pages = pdftotext_pages(str(pdf))
+    for course in (extract(without_outline(pdf, workdir)), course_of(str(pdf))):
+        titles = [m["title"] for m in course["modules"]] + [x["title"] for x in lessons_of(course)]
+        assert not [t for t in titles if INDEX_TITLE.match(t)], (course["structure"], titles)
+        covered = {p for x in lessons_of(course) for p in range(x["page_start"], x["page_end"] + 1)}
+        # The index's own pages (after the page it starts on, which a chapter may end on).
+        for _, start in indexes:
+            assert start + 1 not in covered or not looks_like_index(pages[start]), \
+                (course["structure"], start)
+        check_page_ranges(course, pdf)
 
 
 def test_no_headings_means_page_groups(docbook_reference):
@@ -482,7 +496,7 @@ def test_no_headings_means_page_groups(docbook_reference):
     course = course_of(str(docbook_reference))
     assert course["structure"] == "pages"
     assert all(m["generated"] for m in course["modules"])
-    check_page_ranges(course)
+    check_page_ranges(course, docbook_reference)
 
 
 # ------------------------------------------------------------------ 2. clean text
@@ -688,3 +702,41 @@ def test_plain_pdf_with_and_without_headings(workdir):
     assert [m["title"] for m in course["modules"]] == ["Pages 1-10", "Pages 11-12"]
     check_page_ranges(course)
     check_quiz(course, Path(plain.path))
+
+
+FRONT_MATTER = re.compile(r"(?i)^(acknowledg|preface|foreword|about this book)")
+
+
+def test_unnumbered_front_and_back_matter(workdir):
+    """Issue 11: a book without outline whose numbered chapters come after a "Contents" page
+    and unnumbered front-matter chapters (Acknowledgements, Preface, Foreword, About this
+    book), and are followed by an unnumbered "Glossary" and an "Index", all in the chapters'
+    style. Every unnumbered chapter is a module at its page but "Contents" and "Index", which
+    are left out of the course; the front matter asks no question."""
+    made = pdfs.make_running_pdf(
+        workdir / "front.pdf", CHAPTERS, seed=11, contents=True,
+        front=[("Acknowledgements", 2), ("Preface", 3), ("Foreword", 2), ("About this book", 3)],
+        back=[("Glossary", 4)], index=True)
+    pdf = Path(made.path)
+    course = extract(pdf)
+    assert course["structure"] == "headings"
+    level1 = [(t, p) for level, t, p in made.toc if level == 1]
+    assert [t for t, _ in level1][:5] == ["Contents", "Acknowledgements", "Preface", "Foreword",
+                                         "About this book"]
+    modules = [(m["title"], m["page_start"]) for m in course["modules"] if not m["generated"]]
+    assert modules == [(t, p) for t, p in level1 if not INDEX_TITLE.match(t)]
+    check_page_ranges(course, pdf)
+    titles = [x["title"] for x in lessons_of(course)] + [m["title"] for m in course["modules"]]
+    assert not [t for t in titles if INDEX_TITLE.match(t)], titles
+    pages = {p for x in lessons_of(course) for p in range(x["page_start"], x["page_end"] + 1)}
+    for t, p in level1:
+        if INDEX_TITLE.match(t):
+            assert p not in pages, (t, p)
+    by_id = {x["id"]: x for x in lessons_of(course)}
+    front = [x for x in lessons_of(course) if FRONT_MATTER.match(x["title"])]
+    assert len(front) == 4 and all(x["summary"] for x in front), front
+    assert not [q for q in course["quiz"] if FRONT_MATTER.match(by_id[q["lesson"]]["title"])]
+    glossary = [x for x in lessons_of(course) if x["title"] == "Glossary"]
+    assert glossary and glossary[0]["summary"]
+    check_summaries_and_key_terms(course)
+    check_quiz(course, pdf)

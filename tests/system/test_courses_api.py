@@ -334,8 +334,9 @@ def test_quiz_and_attempts(stack):
     r = attempt(stack, course_id, {"answers": {"q1": 0, "q2": 2, "q3": 1}}, token="teacher")
     assert r.status_code == 201, r.text
     right = r.json()
-    assert list(right) == ["attempt_id", "course_id", "number", "score", "total", "created_at",
-                           "results"]
+    assert list(right) == ["attempt_id", "course_id", "lesson", "number", "score", "total",
+                           "created_at", "results"]
+    assert right["lesson"] is None
     assert UUID_RE.match(right["attempt_id"]) and ISO_RE.match(right["created_at"])
     assert (right["course_id"], right["number"], right["score"], right["total"]) == \
         (course_id, 1, 3, 3)
@@ -363,6 +364,10 @@ def test_quiz_and_attempts(stack):
         {"answers": {"q1": True}},
         {"answers": [1, 2]},                         # not an object
         {"answers": {"q1": 1}, "extra": 1},          # unknown member
+        {"answers": {}, "lesson": 1},                # lesson not a string
+        {"answers": {}, "lesson": ""},
+        {"answers": {}, "lesson": "l" * 65},
+        {"answers": {"q2": 1}, "lesson": "l1"},      # a question of another lesson
         {},
         [],
         '{"answers": {"q1": 1, "q1": 2}}',           # duplicate key
@@ -410,6 +415,40 @@ def test_quiz_and_attempts(stack):
     problem(r, 405, "method-not-allowed")
     assert r.headers["Allow"] == "GET, HEAD, POST"
     assert stack.query("SELECT count(*) FROM quiz_attempts")[0][0] == 6
+
+
+def test_lesson_attempt_is_scored_over_its_lesson(stack):
+    """Issue 11: a lesson's partial attempt is scored over that lesson's questions only."""
+    course_id, _ = store_course(stack, "teacher", QUIZ_DOC)
+    base = f"{API}/courses/{course_id}"
+    # l1 has q1 and q3, l2 has q2 (QUIZ_DOC).
+    r = attempt(stack, course_id, {"lesson": "l1", "answers": {"q1": 0}}, token="teacher")
+    assert r.status_code == 201, r.text
+    one = r.json()
+    assert (one["lesson"], one["number"], one["score"], one["total"]) == ("l1", 1, 1, 2)
+    assert one["results"] == [
+        {"question": "q1", "lesson": "l1", "chosen": 0, "correct": True, "answer": 0},
+        {"question": "q3", "lesson": "l1", "chosen": None, "correct": False, "answer": 1}]
+    two = attempt(stack, course_id, {"lesson": "l2", "answers": {"q2": 2}}, token="teacher").json()
+    assert (two["lesson"], two["number"], two["score"], two["total"]) == ("l2", 1, 1, 1)
+    whole = attempt(stack, course_id, {"answers": {"q2": 2}}, token="teacher").json()
+    assert (whole["lesson"], whole["number"], whole["score"], whole["total"]) == (None, 1, 1, 3)
+    # A lesson without questions, or unknown: 409, nothing stored.
+    problem(attempt(stack, course_id, {"lesson": "l9", "answers": {}}, token="teacher"), 409,
+            "conflict")
+    # The list filters by scope: ?lesson=l1, ?lesson= (the whole course), or everything.
+    def listed(query):
+        r = get(stack, f"{base}/quiz/attempts{query}", token="teacher")
+        assert r.status_code == 200, r.text
+        return [a["attempt_id"] for a in r.json()["attempts"]]
+    assert listed("?lesson=l1") == [one["attempt_id"]]
+    assert listed("?lesson=l2") == [two["attempt_id"]]
+    assert listed("?lesson=") == [whole["attempt_id"]]
+    assert listed("") == [whole["attempt_id"], two["attempt_id"], one["attempt_id"]]
+    assert listed("?lesson=l9") == []
+    problem(get(stack, f"{base}/quiz/attempts?lesson={'x' * 65}", token="teacher"), 400,
+            "bad-request")
+    assert stack.query("SELECT count(*) FROM quiz_attempts")[0][0] == 3
 
 
 def test_pipeline_course_quiz_is_served_without_answers(stack, outdir):

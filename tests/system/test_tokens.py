@@ -310,6 +310,50 @@ def test_quiz_attempts_sent_at_once_cannot_pass_the_limit(stack):
         (codes.count(201), codes.count(201))
 
 
+def test_quiz_attempt_limit_is_per_scope(stack):
+    """Issue 11: quiz/max_attempts (3) counts per scope: each lesson's quiz and the whole
+    course's have their own attempts, numbers and answer reveal."""
+    course_id, _ = store_course(stack, "teacher", QUIZ_DOC)
+    base = f"{API}/courses/{course_id}"
+    student = stack.create_token("student", "scoped-taker")
+
+    # Three attempts at lesson l1 (q1, q3): the third reveals l1's answers only.
+    for n in (1, 2, 3):
+        r = attempt(stack, course_id, {"lesson": "l1", "answers": {"q1": 1}}, token=student)
+        assert r.status_code == 201, r.text
+        a = r.json()
+        assert (a["lesson"], a["number"], a["total"]) == ("l1", n, 2)
+        assert [x["question"] for x in a["results"]] == ["q1", "q3"]
+        assert [("answer" in x) for x in a["results"]] == [n == 3] * 2
+    body = problem(attempt(stack, course_id, {"lesson": "l1", "answers": {}}, token=student),
+                   409, "conflict")
+    assert "all 3 attempts" in body["detail"] and "l1" in body["detail"]
+
+    # The whole course's quiz and lesson l2 still have all their attempts, with no answers
+    # shown before their own final attempt.
+    for n in (1, 2):
+        whole = attempt(stack, course_id, {"answers": {"q2": 0}}, token=student)
+        assert whole.status_code == 201, whole.text
+        assert (whole.json()["lesson"], whole.json()["number"]) == (None, n)
+        assert all("answer" not in x for x in whole.json()["results"])
+    l2 = attempt(stack, course_id, {"lesson": "l2", "answers": {"q2": 2}}, token=student)
+    assert l2.status_code == 201 and (l2.json()["number"], l2.json()["score"]) == (1, 1)
+    assert all("answer" not in x for x in l2.json()["results"])
+
+    # The list reveals per scope: l1's attempts show answers, the others do not.
+    listed = get(stack, f"{base}/quiz/attempts", token=student).json()["attempts"]
+    assert len(listed) == 6
+    for a in listed:
+        assert all(("answer" in x) == (a["lesson"] == "l1") for x in a["results"]), a
+
+    # The course's third attempt is still allowed and reveals; a fourth is refused.
+    final = attempt(stack, course_id, {"answers": {}}, token=student).json()
+    assert final["number"] == 3 and [x["answer"] for x in final["results"]] == [0, 2, 1]
+    problem(attempt(stack, course_id, {"answers": {}}, token=student), 409, "conflict")
+    assert stack.query("SELECT count(*) FROM quiz_attempts q JOIN users u ON u.id = q.user_id "
+                       "WHERE u.name = 'scoped-taker'")[0][0] == 7
+
+
 def test_students_views_carry_no_owner_id(stack):
     mine, _ = store_course(stack, "teacher", QUIZ_DOC)
     other_teacher = stack.create_token("teacher", "other-teacher")

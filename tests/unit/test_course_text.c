@@ -995,16 +995,17 @@ test_quiz_person_names(void **state)
 static void
 test_quiz_also_correct(void **state)
 {
-    const char *lower = "the marks are exported to an ods file. the marks are exported to a "
+    const char *lower = "the marks are exported to an ods sheet. the marks are exported to a "
                         "csv file. the annotate command writes corrected sheets.";
     quiz_doc_t doc = {lower, strlen(lower), lower, strlen(lower), NULL, 3};
     const char *prompt = "The marks are exported to a _____ file.";
-    assert_true(quiz_also_correct(&doc, prompt, "CSV"));
-    assert_false(quiz_also_correct(&doc, prompt, "annotate"));
-    assert_false(quiz_also_correct(&doc, prompt, "PDF"));
-    /* Both sides must be found: "exported to a" + "ods" is not in the text. */
-    assert_false(quiz_also_correct(&doc, prompt, "ODS"));
-    assert_true(quiz_also_correct(&doc, "The _____ command writes corrected sheets.", "annotate"));
+    assert_true(quiz_also_correct(&doc, prompt, NULL, "CSV"));
+    assert_false(quiz_also_correct(&doc, prompt, NULL, "annotate"));
+    assert_false(quiz_also_correct(&doc, prompt, NULL, "PDF"));
+    /* Both sides must be found: "exported to an ods" is in the text, "ods file" is not. */
+    assert_false(quiz_also_correct(&doc, prompt, NULL, "ODS"));
+    assert_true(
+        quiz_also_correct(&doc, "The _____ command writes corrected sheets.", NULL, "annotate"));
 }
 
 static void

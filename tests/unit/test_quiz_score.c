@@ -130,7 +130,16 @@ test_bad_attempts(void **state)
         const char *attempt, *why;
     } cases[] = {
         {"[]", "the body must be a JSON object"},
-        {"{\"answers\":{},\"extra\":1}", "unknown member \"extra\" (only \"answers\")"},
+        {"{\"answers\":{},\"extra\":1}",
+         "unknown member \"extra\" (only \"answers\" and \"lesson\")"},
+        {"{\"answers\":{},\"lesson\":1}",
+         "\"lesson\" must be a lesson id (a string of 1 to 64 bytes)"},
+        {"{\"answers\":{},\"lesson\":\"\"}",
+         "\"lesson\" must be a lesson id (a string of 1 to 64 bytes)"},
+        {"{\"answers\":{\"q3\":1},\"lesson\":\"l1\"}",
+         "question \"q3\" is not one of lesson \"l1\""},
+        {"{\"lesson\":\"l2\",\"answers\":{\"q1\":1}}",
+         "question \"q1\" is not one of lesson \"l2\""},
         {"{}", "\"answers\" must be an object of question ids to choices 0-3"},
         {"{\"answers\":[2]}", "\"answers\" must be an object of question ids to choices 0-3"},
         {"{\"answers\":{\"q9\":1}}", "the quiz has no question \"q9\""},
@@ -148,6 +157,51 @@ test_bad_attempts(void **state)
         assert_string_equal(why, cases[i].why);
         quiz_key_free(&key);
     }
+}
+
+/* An attempt at one lesson's quiz is scored over that lesson's questions only (issue 11): the
+ * others are neither counted nor listed in the results. */
+static void
+test_lesson_scope(void **state)
+{
+    (void)state;
+    quiz_key_t key;
+    char why[256] = "";
+    assert_int_equal(s_take(&key, "{\"lesson\":\"l2\",\"answers\":{}}", why, sizeof why), 0);
+    assert_string_equal(key.lesson, "l2");
+    assert_int_equal(key.in_scope, 1);
+    json_t answers, results;
+    json_init(&answers);
+    json_init(&results);
+    assert_int_equal(quiz_score(&key, &answers, &results), 0);
+    assert_string_equal(results.data, "[{\"question\":\"q3\",\"lesson\":\"l2\",\"chosen\":null,"
+                                      "\"correct\":false,\"answer\":3}]");
+    json_free(&answers);
+    json_free(&results);
+    quiz_key_free(&key);
+
+    /* A partial attempt at l1 (q1 of q1): 1 out of 1, never out of the quiz's 3. */
+    assert_int_equal(s_take(&key, "{\"answers\":{\"q1\":2},\"lesson\":\"l1\"}", why, sizeof why),
+                     0);
+    assert_int_equal(key.in_scope, 1);
+    json_init(&answers);
+    json_init(&results);
+    assert_int_equal(quiz_score(&key, &answers, &results), 1);
+    assert_string_equal(answers.data, "{\"q1\":2}");
+    json_free(&answers);
+    json_free(&results);
+    quiz_key_free(&key);
+
+    /* A lesson without questions: taken, with an empty scope (the caller's 409). */
+    assert_int_equal(s_take(&key, "{\"answers\":{},\"lesson\":\"l7\"}", why, sizeof why), 0);
+    assert_int_equal(key.in_scope, 0);
+    quiz_key_free(&key);
+
+    /* Without a lesson: the whole quiz. */
+    assert_int_equal(s_take(&key, "{\"answers\":{}}", why, sizeof why), 0);
+    assert_string_equal(key.lesson, "");
+    assert_int_equal(key.in_scope, 3);
+    quiz_key_free(&key);
 }
 
 static void
@@ -220,6 +274,7 @@ main(void)
         cmocka_unit_test(test_full_marks_and_results),
         cmocka_unit_test(test_missing_answers_are_wrong),
         cmocka_unit_test(test_bad_attempts),
+        cmocka_unit_test(test_lesson_scope),
         cmocka_unit_test(test_long_ids_are_cut_in_the_sentence),
         cmocka_unit_test(test_duplicate_answers_are_refused_by_the_reader),
         cmocka_unit_test(test_duplicate_questions_in_a_key),

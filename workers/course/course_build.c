@@ -3,6 +3,7 @@
 
 #include "course_text.h"
 #include "plan.h"
+#include "quiz.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,36 +34,49 @@ s_fail_output(course_error_t *err, size_t max_output)
                        "The course built from this PDF is larger than %zu MiB.", max_output >> 20);
 }
 
-/* The clean text of every lesson, then what course_text derives from them. */
+/* A back-of-book index or a table of contents, once rendered: no lesson (issue 11). */
+static bool
+s_is_index(const plan_lesson_t *lesson, void *arg)
+{
+    (void)arg;
+    return quiz_is_index(lesson->title, NULL, 0) ||
+           quiz_is_index_listing(lesson->text, lesson->len);
+}
+
+/* The clean text of every lesson, indexes and tables of contents left out, then what
+ * course_text derives from the others. */
 static int
 s_render_lessons(const docmodel_t *doc, plan_t *plan, const course_source_t *source,
                  size_t max_output, course_text_t *analysis, course_error_t *err)
 {
     size_t total = 0, count = 0;
+    for (size_t i = 0; i < plan->nmodules; i++) {
+        plan_module_t *m = &plan->modules[i];
+        for (size_t j = 0; j < m->nlessons; j++) {
+            plan_lesson_t *l = &m->lessons[j];
+            if (plan_render_lesson(doc, l) != 0)
+                return course_fail_memory(err);
+            total += l->len;
+            if (total > max_output)
+                return s_fail_output(err, max_output);
+        }
+    }
+    (void)plan_drop_lessons(plan, s_is_index, NULL);
     for (size_t i = 0; i < plan->nmodules; i++)
         count += plan->modules[i].nlessons;
     course_text_lesson_t *input = calloc(count + 1, sizeof *input);
     if (input == NULL)
         return course_fail_memory(err);
     size_t k = 0;
-    int rc = 0;
-    for (size_t i = 0; i < plan->nmodules && rc == 0; i++) {
-        plan_module_t *m = &plan->modules[i];
-        for (size_t j = 0; j < m->nlessons && rc == 0; j++) {
-            plan_lesson_t *l = &m->lessons[j];
-            if (plan_render_lesson(doc, l) != 0) {
-                rc = course_fail_memory(err);
-                break;
-            }
-            total += l->len;
-            if (total > max_output)
-                rc = s_fail_output(err, max_output);
-            else
-                input[k++] =
-                    (course_text_lesson_t){l->text, l->len, l->start, l->end, l->offsets, l->title};
+    for (size_t i = 0; i < plan->nmodules; i++) {
+        for (size_t j = 0; j < plan->modules[i].nlessons; j++) {
+            plan_lesson_t *l = &plan->modules[i].lessons[j];
+            input[k++] =
+                (course_text_lesson_t){l->text, l->len, l->start, l->end, l->offsets, l->title};
         }
     }
-    if (rc == 0 && course_text_analyse(input, k, &source->quiz, analysis) != 0)
+    int rc = 0;
+    if (course_text_analyse(input, k, &source->quiz, analysis) != 0)
         rc = course_fail_memory(err);
     free(input);
     return rc;

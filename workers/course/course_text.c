@@ -1,6 +1,7 @@
 /* course_text.c - see course_text.h. */
 #include "course_text.h"
 
+#include "glue.h"
 #include "sentences.h"
 #include "stopwords.h"
 #include "strbuf.h"
@@ -85,6 +86,16 @@ s_summarise(analysis_t *a, const course_text_lesson_t *lessons, course_text_t *o
             memset(&out->lessons[i].keyterms, 0, sizeof out->lessons[i].keyterms);
             if (out->lessons[i].summary != NULL)
                 out->lessons[i].summary[0] = '\0';
+        } else if (out->lessons[i].summary != NULL && out->lessons[i].summary[0] == '\0' &&
+                   a->sentences[i].ntokens >= SUMMARY_MIN_WORDS &&
+                   glue_word_runs(lessons[i].text, lessons[i].len) >= 2) {
+            /* Its sentences are words glued together: its headings and key terms instead. */
+            char *outline =
+                glue_outline(lessons[i].text, lessons[i].len, &out->lessons[i].keyterms);
+            if (outline == NULL)
+                return -1;
+            free(out->lessons[i].summary);
+            out->lessons[i].summary = outline;
         }
     }
     return 0;

@@ -317,6 +317,30 @@ s_add_candidate(detector_t *d, style_t st, size_t first, size_t last, bool numbe
     return 0;
 }
 
+bool
+headings_listing_title(const char *s, size_t len)
+{
+    static const char *const names[] = {"index",
+                                        "contents",
+                                        "table of contents",
+                                        "sommaire",
+                                        "table des matières",
+                                        "inhalt",
+                                        "inhaltsverzeichnis",
+                                        "índice",
+                                        "indice"};
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '.' || s[len - 1] == ':'))
+        len--;
+    while (len > 0 && *s == ' ') {
+        s++;
+        len--;
+    }
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++)
+        if (strlen(names[k]) == len && strncasecmp(s, names[k], len) == 0)
+            return true;
+    return false;
+}
+
 /* Walk the lines: group heading-styled lines into blocks, keep the blocks that read like
  * headings, and count for each style how many of its lines are headings and how many not. */
 static int
@@ -324,7 +348,8 @@ s_collect(detector_t *d)
 {
     for (size_t i = 0; i < d->count;) {
         const text_line_t *l = &d->lines[i];
-        if (!s_usable(l) || d->toc[l->page]) {
+        /* A contents or index page's entries are no headings, but its own title is. */
+        if (!s_usable(l) || (d->toc[l->page] && !headings_listing_title(l->text, l->len))) {
             i++;
             continue;
         }
@@ -414,9 +439,34 @@ s_assign_levels(detector_t *d)
     return (int)n;
 }
 
+bool
+headings_front_matter(const char *title)
+{
+    static const char *const names[] = {
+        "acknowledg",   "preface",        "foreword",    "about this book", "about the author",
+        "introduction", "dedication",     "prologue",    "remerciement",    "préface",
+        "avant-propos", "vorwort",        "danksagung",  "einleitung",      "prefacio",
+        "prólogo",      "agradecimiento", "introducción"};
+    strbuf_t lower;
+    strbuf_init(&lower);
+    size_t len = strlen(title);
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        i += utf8_decode(title + i, len - i, &cp);
+        strbuf_append_cp(&lower, utf8_lower(cp));
+    }
+    bool found = false;
+    for (size_t k = 0; k < sizeof names / sizeof *names && !strbuf_failed(&lower) && !found; k++)
+        found =
+            lower.len >= strlen(names[k]) && strncmp(lower.data, names[k], strlen(names[k])) == 0;
+    strbuf_free(&lower);
+    return found;
+}
+
 /* In a style whose headings are numbered ("1 License", "2 Prerequisites"), unnumbered ones
  * before the first numbered one belong to the front matter: a title page's author line set
- * in the chapter size, "Contents". Later ones ("Index") stay. */
+ * in the chapter size, "Contents". They are dropped, but for the chapters of the front matter
+ * (headings_front_matter: "Preface", "Acknowledgements"). Later ones ("Index") stay. */
 static void
 s_drop_front_unnumbered(detector_t *d)
 {
@@ -430,6 +480,8 @@ s_drop_front_unnumbered(detector_t *d)
                 continue;
             if (c->numbered)
                 break;
+            if (c->title != NULL && headings_front_matter(c->title))
+                continue;
             free(c->title);
             c->title = NULL;
         }

@@ -49,4 +49,15 @@ void headings_free(headings_t *h);
  * title does not start with a section number. */
 int headings_numbering(const char *title, size_t len);
 
+/* Is title that of an unnumbered chapter of a book's front matter: it starts with
+ * Acknowledg(e)ments, Preface, Foreword, About this book, About the author, Introduction,
+ * Dedication, Prologue (or their French, German and Spanish names), case aside? Such headings
+ * are kept before a document's first numbered chapter. */
+bool headings_front_matter(const char *title);
+
+/* Is s[0..len) the title of a table of contents or an index, alone ("Contents", "Index",
+ * "Table des matières", ...; ASCII case aside)? On a page of contents such a line is still a
+ * heading, so that the listing becomes a lesson of its own, which course_build leaves out. */
+bool headings_listing_title(const char *s, size_t len);
+
 #endif

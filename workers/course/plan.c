@@ -684,6 +684,37 @@ plan_render_lesson(const docmodel_t *doc, plan_lesson_t *l)
     return l->text != NULL ? 0 : -1;
 }
 
+size_t
+plan_drop_lessons(plan_t *plan, bool (*drop)(const plan_lesson_t *lesson, void *arg), void *arg)
+{
+    size_t total = 0, dropped = 0;
+    for (size_t i = 0; i < plan->nmodules; i++) {
+        total += plan->modules[i].nlessons;
+        for (size_t j = 0; j < plan->modules[i].nlessons; j++)
+            dropped += drop(&plan->modules[i].lessons[j], arg);
+    }
+    if (dropped == 0 || dropped == total)
+        return 0;
+    size_t kept_modules = 0;
+    for (size_t i = 0; i < plan->nmodules; i++) {
+        plan_module_t *m = &plan->modules[i];
+        size_t kept = 0;
+        for (size_t j = 0; j < m->nlessons; j++) {
+            if (drop(&m->lessons[j], arg))
+                s_lesson_free(&m->lessons[j]);
+            else
+                m->lessons[kept++] = m->lessons[j];
+        }
+        m->nlessons = kept;
+        if (kept == 0)
+            s_module_free(m);
+        else
+            plan->modules[kept_modules++] = *m;
+    }
+    plan->nmodules = kept_modules;
+    return dropped;
+}
+
 void
 plan_free(plan_t *plan)
 {

@@ -72,6 +72,12 @@ int plan_make(docmodel_t *doc, plan_t *plan) PROFAI_MUST_CHECK;
  * len and offsets. 0, or -1 when out of memory. */
 int plan_render_lesson(const docmodel_t *doc, plan_lesson_t *lesson) PROFAI_MUST_CHECK;
 
+/* Leave out of the plan every lesson for which drop(lesson, arg) holds (rendered or not), and
+ * every module left without a lesson: the pages of what is dropped then belong to no lesson.
+ * When that would leave no lesson at all nothing is dropped. Returns how many lessons went. */
+size_t plan_drop_lessons(plan_t *plan, bool (*drop)(const plan_lesson_t *lesson, void *arg),
+                         void *arg);
+
 /* Free everything the plan owns and zero it. Accepts a zeroed plan. */
 void plan_free(plan_t *plan);
 

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE /* memmem */
 #include "quiz.h"
 
+#include "quiz_equiv.h"
+
 #include "strbuf.h"
 #include "strmap.h"
 #include "summary.h"
@@ -261,7 +263,8 @@ s_distractors(const terms_t *t, const quiz_doc_t *doc, const keyterms_t *keyterm
     for (size_t i = 0; i < n && k < QUIZ_CHOICES - 1 && !strbuf_failed(&lower); i++) {
         const keyterm_t *c = pool[i].term;
         if (s_distractor_ok(t, c, answer, lower.data, lower.len, out, k) &&
-            s_same_kind(doc, c, answer, answer_name) && !quiz_also_correct(doc, prompt, c->text))
+            s_same_kind(doc, c, answer, answer_name) &&
+            !quiz_also_correct(doc, prompt, answer->text, c->text))
             out[k++] = c;
     }
     strbuf_free(&lower);
@@ -557,9 +560,53 @@ s_lower_spaced(const char *s, strbuf_t *out)
     strbuf_free(&raw);
 }
 
-bool
-quiz_also_correct(const quiz_doc_t *doc, const char *prompt, const char *candidate)
+/* Does the document hold form right after the left context p[left..at) (either article "a"
+ * or "an" as its last word) and right before p[after..right)? */
+static bool
+s_fits(const quiz_doc_t *doc, const strbuf_t *p, size_t left, size_t at, size_t after, size_t right,
+       const char *form, size_t flen, strbuf_t *needle)
 {
+    bool fits = true;
+    if (left < at) {
+        /* "a" and "an" are one article: "exported to an ODS file" fits "exported to a _____". */
+        const char *ctx = p->data + left;
+        size_t clen = at - left;
+        bool found = false;
+        for (int v = 0; v < 2 && !found; v++) {
+            strbuf_reset(needle);
+            if (v == 0) {
+                strbuf_append(needle, ctx, clen);
+            } else if (clen >= 3 && memcmp(ctx + clen - 3, " a ", 3) == 0) {
+                strbuf_append(needle, ctx, clen - 1);
+                strbuf_append_cstr(needle, "n ");
+            } else if (clen >= 4 && memcmp(ctx + clen - 4, " an ", 4) == 0) {
+                strbuf_append(needle, ctx, clen - 2);
+                strbuf_append_char(needle, ' ');
+            } else {
+                break;
+            }
+            strbuf_append(needle, form, flen);
+            found = !strbuf_failed(needle) &&
+                    memmem(doc->lower, doc->lower_len, needle->data, needle->len) != NULL;
+        }
+        fits = found;
+    }
+    if (fits && right > after) {
+        strbuf_reset(needle);
+        strbuf_append(needle, form, flen);
+        strbuf_append(needle, p->data + after, right - after);
+        fits = !strbuf_failed(needle) &&
+               memmem(doc->lower, doc->lower_len, needle->data, needle->len) != NULL;
+    }
+    return fits;
+}
+
+bool
+quiz_also_correct(const quiz_doc_t *doc, const char *prompt, const char *answer,
+                  const char *candidate)
+{
+    if (answer != NULL && quiz_equiv_terms(doc, answer, candidate))
+        return true;
     strbuf_t p, c, needle;
     strbuf_init(&p);
     strbuf_init(&c);
@@ -573,20 +620,21 @@ quiz_also_correct(const quiz_doc_t *doc, const char *prompt, const char *candida
         size_t after = at + strlen(QUIZ_BLANK);
         size_t left = s_last_words(p.data, at, 2);
         size_t right = after + s_first_words(p.data + after, p.len - after, 2);
-        bool sides = left < at || right > after;
-        correct = sides;
-        if (correct && left < at) {
-            strbuf_append(&needle, p.data + left, at - left);
-            strbuf_append(&needle, c.data, c.len);
-            correct = !strbuf_failed(&needle) &&
-                      memmem(doc->lower, doc->lower_len, needle.data, needle.len) != NULL;
-        }
-        if (correct && right > after) {
-            strbuf_reset(&needle);
-            strbuf_append(&needle, c.data, c.len);
-            strbuf_append(&needle, p.data + after, right - after);
-            correct = !strbuf_failed(&needle) &&
-                      memmem(doc->lower, doc->lower_len, needle.data, needle.len) != NULL;
+        if (left < at || right > after) {
+            /* The candidate as it is, in the singular, and in the plural. */
+            size_t stem = s_stem_len(c.data, c.len);
+            correct =
+                s_fits(doc, &p, left, at, after, right, c.data, c.len, &needle) ||
+                (stem < c.len && s_fits(doc, &p, left, at, after, right, c.data, stem, &needle));
+            if (!correct) {
+                strbuf_t plural;
+                strbuf_init(&plural);
+                strbuf_append(&plural, c.data, c.len);
+                strbuf_append_char(&plural, 's');
+                correct = !strbuf_failed(&plural) &&
+                          s_fits(doc, &p, left, at, after, right, plural.data, plural.len, &needle);
+                strbuf_free(&plural);
+            }
         }
     }
     strbuf_free(&p);
@@ -651,12 +699,121 @@ quiz_is_index(const char *title, const char *text, size_t len)
     return tokens >= 40 && 4 * numbers >= tokens;
 }
 
+/* Does the line [at, end) end with a page reference: a last word of digits (commas and
+ * hyphens allowed: "12,", "45-47") after a space, a comma or a dot leader, not after a colon
+ * or an equals sign (a setting's value: "threshold : 250")? */
+static bool
+s_line_ends_with_page(const char *at, const char *end)
+{
+    while (end > at && isspace((unsigned char)end[-1]))
+        end--;
+    const char *word = end;
+    while (word > at && !isspace((unsigned char)word[-1]))
+        word--;
+    const char *before = word;
+    while (word < end && *word == '.') /* a dot leader glued to the number: ". . .12" */
+        word++;
+    if (word == end || !isdigit((unsigned char)word[0]))
+        return false;
+    for (const char *c = word; c < end; c++)
+        if (!isdigit((unsigned char)*c) && *c != ',' && *c != '-')
+            return false;
+    while (before > at && before[-1] == ' ')
+        before--;
+    return before > at && before[-1] != ':' && before[-1] != '=';
+}
+
+/* Words of text[0..len) in runs of 6 or more prose words (3 letters or more, alphabetic but
+ * for a final punctuation mark): running text, which an index or a contents listing has not. */
+static size_t
+s_prose_words(const char *text, size_t len)
+{
+    size_t prose = 0, run = 0;
+    for (size_t i = 0; i <= len;) {
+        while (i < len && isspace((unsigned char)text[i]))
+            i++;
+        size_t start = i;
+        while (i < len && !isspace((unsigned char)text[i]))
+            i++;
+        size_t end = i;
+        while (end > start && strchr(".,;:!?)", text[end - 1]) != NULL)
+            end--;
+        bool word = end - start >= 3;
+        size_t wide = 0; /* bytes of other scripts: Chinese and Japanese have no spaces */
+        for (size_t k = start; k < end && word; k++) {
+            word = isalpha((unsigned char)text[k]) || (unsigned char)text[k] >= 0x80;
+            wide += (unsigned char)text[k] >= 0x80;
+        }
+        if (word && wide >= 45) /* a sentence of 15 characters or more, written without spaces */
+            prose += 6;
+        if (word) {
+            run++;
+        } else {
+            prose += run >= 6 ? run : 0;
+            run = 0;
+        }
+        if (i >= len) {
+            prose += run >= 6 ? run : 0;
+            break;
+        }
+    }
+    return prose;
+}
+
+bool
+quiz_is_index_listing(const char *text, size_t len)
+{
+    if (s_prose_words(text, len) >= 30)
+        return false;
+    size_t lines = 0, numbered = 0;
+    for (size_t i = 0; i < len;) {
+        size_t end = i;
+        while (end < len && text[end] != '\n')
+            end++;
+        bool letter = false;
+        for (size_t k = i; k < end && !letter; k++)
+            letter = isalpha((unsigned char)text[k]) || (unsigned char)text[k] >= 0xc0;
+        if (letter) {
+            lines++;
+            numbered += s_line_ends_with_page(text + i, text + end);
+        }
+        i = end + 1;
+    }
+    if (lines >= 8 && 2 * numbered >= lines)
+        return true;
+    /* Entries joined into paragraphs: dot leaders, and page numbers a quarter of the words. */
+    size_t tokens = 0, numbers = 0, leaders = 0;
+    for (size_t i = 0; i < len;) {
+        while (i < len && isspace((unsigned char)text[i]))
+            i++;
+        if (i >= len)
+            break;
+        size_t start = i;
+        while (i < len && !isspace((unsigned char)text[i]))
+            i++;
+        while (start < i && text[start] == '.')
+            start++;
+        if (start == i) {
+            leaders++;
+            continue;
+        }
+        tokens++;
+        bool digits = isdigit((unsigned char)text[start]);
+        for (size_t k = start; k < i && digits; k++)
+            digits = isdigit((unsigned char)text[k]) || (k + 1 == i && text[k] == ',');
+        numbers += digits;
+    }
+    return leaders >= 3 && tokens > 0 && 4 * numbers >= tokens;
+}
+
 bool
 quiz_is_boilerplate(const char *title, const char *text, size_t len)
 {
-    static const char *const prefixes[] = {"licen",        "copyright",    "front matter",
-                                           "bibliograph",  "acknowledg",   "colophon",
-                                           "legal notice", "remerciement", "mentions l"};
+    static const char *const prefixes[] = {
+        "licen",      "copyright",    "front matter",   "bibliograph",     "acknowledg",
+        "colophon",   "legal notice", "remerciement",   "mentions l",      "preface",
+        "foreword",   "dedication",   "préface",        "avant-propos",    "vorwort",
+        "danksagung", "prefacio",     "agradecimiento", "about this book", "about the author"};
     static const char *const words[] = {"references", "références", "bibliography"};
     return s_title_has(title, prefixes, sizeof prefixes / sizeof *prefixes, false) ||
            s_title_has(title, words, sizeof words / sizeof *words, true) ||

@@ -76,18 +76,32 @@ void quiz_select(quiz_t *quiz, size_t max);
  * page numbers)? title may be NULL. Such a lesson gets no summary and no key terms either. */
 bool quiz_is_index(const char *title, const char *text, size_t len);
 
+/* Does text read as a back-of-book index or a table of contents: fewer than 30 words of
+ * running text (runs of 6 words or more of 3 letters or more), and either at least 8 lines
+ * with a letter, half of which or more end with a page number ("membrane, 12, 45", "2.1 Cells
+ * . . . 7"; not "threshold: 250"), or, its entries joined into paragraphs, 3 dot leaders or
+ * more and page numbers a quarter of its words or more? Stricter than quiz_is_index's share of
+ * numbers, which code with line numbers also has: this one decides that a lesson is left out
+ * of the course. */
+bool quiz_is_index_listing(const char *text, size_t len);
+
 /* Is this lesson boilerplate: an index or contents (quiz_is_index), or by its title licence,
- * copyright, front matter, bibliography, references, acknowledgements? title may be NULL. */
+ * copyright, front matter (and its chapters: acknowledgements, preface, foreword, dedication,
+ * "about this book"), bibliography, references? title may be NULL. */
 bool quiz_is_boilerplate(const char *title, const char *text, size_t len);
 
 /* Is term a person's name: two or three Capitalised words none of which the document
  * (doc->text) ever writes in lower case ("Hiroto Kagotani"; not "General Public")? */
 bool quiz_is_name(const quiz_doc_t *doc, const char *term);
 
-/* Does candidate also complete prompt (which holds QUIZ_BLANK): does the document
- * (doc->lower) hold the candidate after the two words before the blank and before the two
- * words after it (each side that has words)? */
-bool quiz_also_correct(const quiz_doc_t *doc, const char *prompt, const char *candidate);
+/* Is candidate also a correct answer to prompt (which holds QUIZ_BLANK) whose answer is
+ * answer (NULL: not known)? It is when it says the same as the answer (quiz_equiv_terms: the
+ * same normalised form, an abbreviation of it or its expansion, a synonym the document
+ * defines), or when the document holds it, in the singular or the plural, after the two
+ * words before the blank (the articles "a" and "an" being one) and before the two words
+ * after it (each side that has words). */
+bool quiz_also_correct(const quiz_doc_t *doc, const char *prompt, const char *answer,
+                       const char *candidate);
 void quiz_free(quiz_t *quiz);
 
 /* Is the answer readable in the prompt? Case-insensitive: the answer itself, or any of its

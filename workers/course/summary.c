@@ -1,6 +1,8 @@
 /* summary.c - see summary.h. */
 #include "summary.h"
 
+#include "glue.h"
+
 #include "strbuf.h"
 #include "utf8.h"
 
@@ -32,15 +34,8 @@ summary_sentence_ok(const char *text, const sentences_t *all, const sentence_t *
         return false;
     /* Words run together by an extraction that lost its spaces ("Namehtmlhelp.button.print"):
      * no sentence to show. */
-    size_t run = 0;
-    for (size_t i = s->start; i < s->end;) {
-        uint32_t c;
-        i += utf8_decode(text + i, s->end - i, &c);
-        /* Chinese and Japanese are written without spaces: no glue there. */
-        run = c == ' ' || c == '\n' || utf8_is_cjk(c) ? 0 : run + 1;
-        if (run > SUMMARY_TOKEN_MAX)
-            return false;
-    }
+    if (glue_long_run(text + s->start, s->end - s->start))
+        return false;
     size_t lettered = 0;
     for (size_t k = s->first; k < s->first + s->count; k++)
         lettered += (all->tokens[k].flags & TOKEN_LETTER) != 0;

@@ -1,0 +1,164 @@
+/* quiz_equiv.c - see quiz_equiv.h. */
+#define _GNU_SOURCE /* memmem */
+#include "quiz_equiv.h"
+
+#include "strbuf.h"
+#include "utf8.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Lower-case s; when squeeze, letters and digits only (everything else left out). */
+static void
+s_fold(const char *s, bool squeeze, strbuf_t *out)
+{
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        i += utf8_decode(s + i, len - i, &cp);
+        if (squeeze && cp < 0x80 && !isalnum((int)cp))
+            continue;
+        strbuf_append_cp(out, utf8_lower(cp));
+    }
+}
+
+/* The length of lower-case w[0..n) without a plural ending ("es" after s, x, z, h; else "s"). */
+static size_t
+s_stem(const char *w, size_t n)
+{
+    if (n > 4 && w[n - 1] == 's' && w[n - 2] == 'e' &&
+        (w[n - 3] == 's' || w[n - 3] == 'x' || w[n - 3] == 'z' || w[n - 3] == 'h'))
+        return n - 2;
+    if (n > 3 && w[n - 1] == 's' && w[n - 2] != 's')
+        return n - 1;
+    return n;
+}
+
+bool
+quiz_equiv_normal(const char *a, const char *b)
+{
+    strbuf_t x, y;
+    strbuf_init(&x);
+    strbuf_init(&y);
+    s_fold(a, true, &x);
+    s_fold(b, true, &y);
+    bool same = false;
+    if (!strbuf_failed(&x) && !strbuf_failed(&y) && x.len > 0 && y.len > 0) {
+        size_t nx = s_stem(x.data, x.len), ny = s_stem(y.data, y.len);
+        same = nx == ny && memcmp(x.data, y.data, nx) == 0;
+    }
+    strbuf_free(&x);
+    strbuf_free(&y);
+    return same;
+}
+
+/* The initials of s's words into out (all words, or only those of 3 characters or more). */
+static size_t
+s_initials(const char *s, bool long_words_only, char *out, size_t size)
+{
+    size_t n = 0, words = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p != '\0') {
+        while (*p != '\0' && !isalnum(*p))
+            p++;
+        if (*p == '\0')
+            break;
+        const unsigned char *start = p;
+        while (*p != '\0' && (isalnum(*p) || *p >= 0x80))
+            p++;
+        words++;
+        if (long_words_only && p - start < 3)
+            continue;
+        if (n + 1 < size)
+            out[n++] = (char)tolower(*start);
+    }
+    out[n] = '\0';
+    return words;
+}
+
+bool
+quiz_equiv_abbreviation(const char *short_form, const char *long_form)
+{
+    size_t n = strlen(short_form);
+    if (n < 2 || n > 8)
+        return false;
+    char abbr[9];
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)short_form[i]))
+            return false;
+        abbr[i] = (char)tolower((unsigned char)short_form[i]);
+    }
+    abbr[n] = '\0';
+    char initials[64];
+    if (s_initials(long_form, false, initials, sizeof initials) < 2)
+        return false;
+    if (strcmp(initials, abbr) == 0)
+        return true;
+    s_initials(long_form, true, initials, sizeof initials);
+    return strcmp(initials, abbr) == 0;
+}
+
+/* Does the document write "a<link><article>b" (a ")" after b for a bracket link), each term
+ * as whole words? One scan for b's occurrences; the rest is compared in place. */
+static bool
+s_defined_one_way(const quiz_doc_t *doc, const char *a, const char *b)
+{
+    static const char *const links[] = {" (",          ", or ",          " (or ",
+                                        ", i.e. ",     ", i.e., ",       ", that is ",
+                                        ", that is, ", ", also called ", ", also known as ",
+                                        ", aka ",      " stands for ",   " means "};
+    /* The second term may take an article: "the answer sheet, also called the form". */
+    static const char *const articles[] = {"", "the ", "a ", "an "};
+    const char *hay = doc->lower;
+    size_t len = doc->lower_len, alen = strlen(a), blen = strlen(b);
+    for (const char *f = memmem(hay, len, b, blen); f != NULL;
+         f = (size_t)(f - hay) + 1 < len ? memmem(f + 1, len - (size_t)(f - hay) - 1, b, blen)
+                                         : NULL) {
+        size_t at = (size_t)(f - hay), end = at + blen;
+        if (!(end >= len || !isalnum((unsigned char)hay[end])))
+            continue;
+        for (size_t i = 0; i < sizeof links / sizeof *links; i++) {
+            bool bracket = strchr(links[i], '(') != NULL;
+            if (bracket && (end >= len || hay[end] != ')'))
+                continue;
+            size_t llen = strlen(links[i]);
+            for (size_t k = 0; k < sizeof articles / sizeof *articles; k++) {
+                size_t plen = strlen(articles[k]);
+                if (at < alen + llen + plen)
+                    continue;
+                size_t start = at - plen - llen - alen;
+                if (memcmp(hay + start, a, alen) == 0 &&
+                    memcmp(hay + start + alen, links[i], llen) == 0 &&
+                    memcmp(hay + start + alen + llen, articles[k], plen) == 0 &&
+                    (start == 0 || !isalnum((unsigned char)hay[start - 1])))
+                    return true;
+            }
+        }
+    }
+    return false;
+}
+
+bool
+quiz_equiv_defined(const quiz_doc_t *doc, const char *a, const char *b)
+{
+    if (doc == NULL || doc->lower == NULL)
+        return false;
+    strbuf_t x, y;
+    strbuf_init(&x);
+    strbuf_init(&y);
+    s_fold(a, false, &x);
+    s_fold(b, false, &y);
+    bool found = !strbuf_failed(&x) && !strbuf_failed(&y) && x.len > 0 && y.len > 0 &&
+                 (s_defined_one_way(doc, x.data, y.data) || s_defined_one_way(doc, y.data, x.data));
+    strbuf_free(&x);
+    strbuf_free(&y);
+    return found;
+}
+
+bool
+quiz_equiv_terms(const quiz_doc_t *doc, const char *a, const char *b)
+{
+    return quiz_equiv_normal(a, b) || quiz_equiv_abbreviation(a, b) ||
+           quiz_equiv_abbreviation(b, a) || quiz_equiv_defined(doc, a, b);
+}
