@@ -9,7 +9,8 @@ baselines from Debian packages (scripts/bench-deps.sh). Every process is stopped
 
     python3 bench/bench.py [--runs N] [--quick] [--only NAME[,NAME]] [--keep]
 
-Benchmarks: throughput, latency, failover, pdf, http, state.
+Benchmarks: throughput, latency, failover, pdf, pdfpath, http, connections, state, workers
+(or the issue's numbers 1-7).
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ from stack import PgCluster, Process, Stack, free_port, vm_rss_kb, wait_for  # n
 BIN = ROOT / "bin"
 BENCH_BIN = ROOT / "build" / "bench"
 WORK = ROOT / "build" / "bench-run"
-BENCHMARKS = ["throughput", "latency", "failover", "pdf", "http", "state"]
+BENCHMARKS = ["throughput", "latency", "failover", "pdf", "pdfpath", "http", "connections",
+              "state", "workers"]
+# The issue's numbers as names for --only: "5" is pdfpath, "7" is state and workers.
+BY_NUMBER = {"1": ["throughput"], "2": ["latency"], "3": ["failover"], "4": ["pdf"],
+             "5": ["pdfpath"], "6": ["http", "connections"], "7": ["state", "workers"]}
 # Documented, not measured: how long a job of a dead worker waits before it runs again.
 CELERY_VISIBILITY_S = 3600  # Celery on Redis: visibility_timeout default (1 hour)
 BULLMQ_LOCK_S = 30          # BullMQ: lockDuration default (30 s)
@@ -128,6 +133,9 @@ class Bench:
         self.args = args
         self.quick = args.quick
         self.runs = args.runs
+        # The long benchmarks (pdfpath, connections, workers) run once unless --runs is given,
+        # so that the whole suite stays near 10 minutes on 2 cores.
+        self.long_runs = args.runs if args.runs_given else 1
         self.table = Table()
         WORK.mkdir(parents=True, exist_ok=True)
         self.cluster = PgCluster(WORK / "pg")
@@ -139,9 +147,11 @@ class Bench:
         return d
 
     def stack(self, name: str) -> Stack:
-        # Production heartbeat defaults (1000 ms x 3), quiet logs.
+        # Production heartbeat defaults (1000 ms x 3), quiet logs. No CURVE: the benchmark's
+        # own peers (noop_worker, submit_client) speak plain ZMTP, so the figures leave out
+        # the encryption a deployment across hosts adds (docs/performance.md).
         return Stack(self.cluster, self.out(name), heartbeat_ivl=None, liveness=None,
-                     log_level="warn")
+                     log_level="warn", curve=False)
 
     @staticmethod
     def seed(stack: Stack) -> tuple[str, str]:
@@ -576,12 +586,15 @@ class Bench:
         paths = {"job": f"/api/v1/jobs/{job_id}", "course": f"/api/v1/courses/{course_id}"}
         tokens = {"job": teacher, "course": student}
         procs = []
-        # ProfAI's frontend with its default settings (threads 64, pool 16, caches on).
+        # ProfAI's frontend with its default settings (threads 64, pool 64, caches on), but
+        # no per-user rate limit.
         port = free_port()
         conf = stack._write_conf("frontend-bench", {
             "http": {"listen": f"127.0.0.1:{port}"},
             "broker": {"endpoint": stack.endpoint},
             "database": {"conninfo": stack.conninfo},
+            # One synthetic user makes every request: its per-user rate limit would answer 429.
+            "limits": {"read_rate": 100000000, "read_burst": 100000000},
             "log": {"level": "warn"}})
         procs.append(Process("frontend", [BIN / "profai-frontend", "-c", conf],
                              stack.outdir / "frontend.log"))
@@ -657,6 +670,68 @@ class Bench:
                     if k != ours_name) + ")",
                     f"{int(errors[ours_name][0])}/{int(errors[ours_name][1])}")
 
+    # ---- 6. (b) HTTP at 5,500 connections, connect time counted ----
+
+    def edge(self, stack: Stack, frontend_url: str) -> tuple[str, Process]:
+        """nginx from conf/edge.conf.in in front of the frontend, as `make run` deploys it."""
+        d = stack.outdir / "edge"
+        (d / "tmp").mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        nofile = min(resource.getrlimit(resource.RLIMIT_NOFILE)[1], 65536)
+        conf = (ROOT / "conf" / "edge.conf.in").read_text()
+        for k, v in {"@EDGE_DIR@": str(d), "@LISTEN@": f"127.0.0.1:{port}",
+                     "@FRONTEND@": frontend_url.split("//", 1)[1],
+                     "@MAX_BODY@": str(64 * 1024 * 1024 + 65536), "@NOFILE@": str(nofile)}.items():
+            conf = conf.replace(k, v)
+        if os.getuid() == 0:  # run.sh drops to an unprivileged user; here the files are ours
+            conf = "user root;\n" + conf
+        (d / "nginx.conf").write_text(conf)
+        p = Process("edge", ["nginx", "-e", "stderr", "-p", d, "-c", d / "nginx.conf"],
+                    stack.outdir / "edge.log").start()
+        stack.others.append(p)
+        wait_for("the edge", lambda: self._port_open(port), 20)
+        return f"http://127.0.0.1:{port}", p
+
+    def bench_connections(self):
+        conns = 5500
+        seconds = 5 if self.quick else 10
+        results: dict = {}
+        for i in range(self.long_runs):
+            stack = self.stack(f"connections-{i}")
+            try:
+                stack.start_broker()
+                urls, tokens, _ = self.http_servers(stack)
+                edge_url, _ = self.edge(stack, urls["ProfAI"]["course"].split("/api/", 1)[0])
+                path = "/api/" + urls["ProfAI"]["course"].split("/api/", 1)[1]
+                servers = {"ProfAI (nginx edge + frontend, as make run)": edge_url,
+                           **{("ProfAI frontend alone" if k == "ProfAI" else k):
+                              v["course"].split("/api/", 1)[0] for k, v in urls.items()}}
+                for server, base in servers.items():
+                    log(f"connections run {i + 1}/{self.long_runs}: {server}, {conns} "
+                        f"connections, {seconds} s")
+                    out = run([sys.executable, ROOT / "bench" / "conn_load.py", "--port",
+                               base.rsplit(":", 1)[1], "--path", path, "--token",
+                               tokens["course"], "--conns", conns, "--seconds", seconds],
+                              timeout=seconds + 120)
+                    results.setdefault(server, []).append(parse_kv(out))
+            finally:
+                stack.close()
+        t = self.table
+        name = (f"6 HTTP GET /api/v1/courses/{{id}} (cached), {conns:,} connections, 1 s think "
+                f"time, {seconds} s, connect counted")
+        m = lambda rows, key: median([r[key] for r in rows])  # noqa: E731
+        ours = results.pop("ProfAI (nginx edge + frontend, as make run)")
+        for server, rows in results.items():
+            t.add(name, "connections served (target: all)", m(ours, "served"), server,
+                  m(rows, "served"))
+            t.add(name, "longest wait for a first answer (target <= 1 s)",
+                  m(ours, "first_max_ms"), server, m(rows, "first_max_ms"), unit=" ms")
+            t.add(name, "p99 latency", m(ours, "p99_ms"), server, m(rows, "p99_ms"), unit=" ms")
+            t.add(name, "answers/s", m(ours, "rps"), server, m(rows, "rps"))
+            t.add(name, "connection errors / non-2xx", f"{m(ours, 'errors'):.0f} / "
+                  f"{m(ours, 'non2xx'):.0f}", server,
+                  f"{m(rows, 'errors'):.0f} / {m(rows, 'non2xx'):.0f}")
+
     # ---- 7. scale of state ----
 
     def state_once(self, m: int, k: int, i: int) -> dict:
@@ -712,6 +787,168 @@ class Bench:
         t.add(name, "broker restart to first dispatch (target <= 5 s)", md("restart_s"),
               unit=" s")
 
+
+    # ---- 5. the PDF's path: small jobs' dispatch while large PDFs pass the broker ----
+
+    @staticmethod
+    def cpu_s(pid: int) -> float:
+        """CPU seconds (user + system) a process has used so far."""
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def pdfpath_phase(self, stack: Stack, owner: str, small_sha: str, big_sha: str | None,
+                      rate: int, seconds: int, big_rate: float, starts: Path, tag: str) -> dict:
+        """Small jobs at `rate`/s for `seconds`, with (big_sha) large-PDF jobs at `big_rate`/s
+        submitted alongside by a second client; their submit-to-start percentiles."""
+        base = stack.query("SELECT count(*) FROM jobs WHERE state = 'succeeded'")[0][0]
+        cpu0 = self.cpu_s(stack.broker.pid)
+        small_subs = stack.outdir / f"small-{tag}.txt"
+        big_subs = stack.outdir / f"big-{tag}.txt"
+        n_big = int(big_rate * seconds) if big_sha else 0
+        big = None
+        if n_big:
+            big = subprocess.Popen([str(a) for a in [
+                BENCH_BIN / "submit_client", "-e", stack.endpoint, "-u", owner, "-s", big_sha,
+                "-n", n_big, "-w", 100000, "-r", big_rate, "-o", big_subs]],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.submit(stack, owner, small_sha, rate * seconds, window=100000, rate=rate,
+                    out=small_subs)
+        if big is not None:
+            big.communicate(timeout=300)
+        self.wait_succeeded(stack, base + rate * seconds + n_big, timeout=300)
+        cpu = self.cpu_s(stack.broker.pid) - cpu0
+        start_at = {}
+        for line in starts.read_text().splitlines():
+            job, _, t = line.split()
+            start_at.setdefault(job, int(t) / 1e9)
+        small = self.read_subs(small_subs)
+        lat = [start_at[j] - s for j, (s, _) in small.items() if j in start_at]
+        ack = [a - s for s, a in small.values()]
+        r = {"p50": pct(lat, 50) * 1e3, "p99": pct(lat, 99) * 1e3, "ack_p99": pct(ack, 99) * 1e3,
+             "max": max(lat) * 1e3 if lat else float("nan"), "broker_cpu": cpu}
+        if n_big:
+            bigs = self.read_subs(big_subs)
+            blat = [start_at[j] - s for j, (s, _) in bigs.items() if j in start_at]
+            r["big_p50"] = pct(blat, 50) * 1e3
+            r["big_n"] = len(bigs)
+        return r
+
+    def bench_pdfpath(self):
+        mib = 16 if self.quick else 32
+        rate, seconds, big_rate = 200, (3 if self.quick else 6), 2.0
+        rows = []
+        for i in range(self.long_runs):
+            log(f"pdfpath run {i + 1}/{self.long_runs}: {rate} small jobs/s for {seconds} s, "
+                f"alone, then beside {big_rate:g} jobs/s of {mib} MiB PDFs")
+            stack = self.stack(f"pdfpath-{i}")
+            try:
+                stack.start_broker(**self.NO_QUOTAS)
+                owner, small_sha = self.seed(stack)
+                pdf = b"%PDF-1.4\n" + os.urandom(mib * 1024 * 1024 - 9)
+                big_sha = hashlib.sha256(pdf).hexdigest()
+                stack.query("INSERT INTO blobs (sha256, size, data) VALUES (%s, %s, %s) "
+                            "RETURNING size", big_sha, len(pdf), pdf)
+                del pdf
+                starts = stack.outdir / "starts.txt"
+                starts.unlink(missing_ok=True)
+                self.noop(stack, "noop", 16, "-o", starts)
+                stack.wait_workers(16, timeout=30)
+                alone = self.pdfpath_phase(stack, owner, small_sha, None, rate, seconds, 0,
+                                           starts, "alone")
+                beside = self.pdfpath_phase(stack, owner, small_sha, big_sha, rate, seconds,
+                                            big_rate, starts, "beside")
+                n_small = rate * seconds
+                rows.append({"alone_p50": alone["p50"], "alone_p99": alone["p99"],
+                             "beside_p50": beside["p50"], "beside_p99": beside["p99"],
+                             "beside_max": beside["max"], "big_p50": beside["big_p50"],
+                             "alone_ack": alone["ack_p99"], "beside_ack": beside["ack_p99"],
+                             "cpu_small": alone["broker_cpu"] / n_small * 1e3,
+                             "cpu_big": (beside["broker_cpu"] - alone["broker_cpu"])
+                             / beside["big_n"] * 1e3})
+            finally:
+                stack.close()
+        m = lambda key: median([r[key] for r in rows])  # noqa: E731
+        t = self.table
+        name = (f"5 PDF path ({rate} small jobs/s for {seconds} s, 16 workers; beside: "
+                f"{big_rate:g} jobs/s of {mib} MiB PDFs)")
+        t.add(name, "small jobs submit-to-start p50, beside large PDFs", m("beside_p50"),
+              "same, small jobs alone", m("alone_p50"), unit=" ms")
+        t.add(name, "small jobs submit-to-start p99, beside large PDFs", m("beside_p99"),
+              "same, small jobs alone", m("alone_p99"), unit=" ms")
+        t.add(name, "small jobs submit-to-start max, beside large PDFs", m("beside_max"),
+              unit=" ms")
+        t.add(name, "small jobs submit-to-ack p99 (the INSERT's commit), beside large PDFs",
+              m("beside_ack"), "same, small jobs alone", m("alone_ack"), unit=" ms")
+        t.add(name, f"{mib} MiB job submit-to-start p50", m("big_p50"), unit=" ms")
+        t.add(name, f"broker CPU per {mib} MiB job", m("cpu_big"),
+              "broker CPU per small job", m("cpu_small"), unit=" ms")
+
+    # ---- 7. (b) 1,000 connected workers ----
+
+    @staticmethod
+    def metric(stack: Stack, name: str) -> float:
+        import requests
+        text = requests.get(stack.metrics_url, timeout=5).text
+        m = re.search(rf"^{re.escape(name)} ([\d.e+]+)$", text, re.M)
+        return float(m.group(1)) if m else float("nan")
+
+    def workers_once(self, k: int, rate: int, seconds: int, idle: int, tag: str) -> dict:
+        stack = self.stack(f"workers-{tag}")
+        try:
+            stack.start_broker(**self.NO_QUOTAS)
+            owner, sha = self.seed(stack)
+            starts = stack.outdir / "starts.txt"
+            starts.unlink(missing_ok=True)
+            noop = self.noop(stack, "noop", k, "-o", starts)
+            stack.wait_workers(k, timeout=120)
+            expired0 = self.metric(stack, "profai_broker_heartbeats_missed_total")
+            subs_path = stack.outdir / "subs.txt"
+            n = rate * seconds
+            self.submit(stack, owner, sha, n, window=100000, rate=rate, out=subs_path)
+            self.wait_succeeded(stack, n)
+            time.sleep(idle)  # every connection idle, heartbeating
+            expired = self.metric(stack, "profai_broker_heartbeats_missed_total") - expired0
+            workers = (stack.ping(2) or {}).get("workers", 0)
+            rss = vm_rss_kb(stack.broker.pid) / 1024
+            noop.stop()
+            restarts = re.findall(r"(\d+) restarts", noop.log_path.read_text())
+            subs = self.read_subs(subs_path)
+            start_at = {}
+            for line in starts.read_text().splitlines():
+                job, _, t = line.split()
+                start_at.setdefault(job, int(t) / 1e9)
+            lat = [start_at[j] - s for j, (s, _) in subs.items() if j in start_at]
+            return {"p50": pct(lat, 50) * 1e3, "p99": pct(lat, 99) * 1e3,
+                    "expired": expired, "workers": workers, "rss": rss,
+                    "restarts": float(restarts[-1]) if restarts else float("nan")}
+        finally:
+            stack.close()
+
+    def bench_workers(self):
+        k, few = 1000, 64
+        rate, seconds = 500, (3 if self.quick else 8)
+        idle = 5 if self.quick else 10
+        rows, base = [], []
+        for i in range(self.long_runs):
+            log(f"workers run {i + 1}/{self.long_runs}: {k} worker connections, then {few}; "
+                f"{rate} jobs/s for {seconds} s, then {idle} s idle")
+            rows.append(self.workers_once(k, rate, seconds, idle, f"{k}-{i}"))
+            base.append(self.workers_once(few, rate, seconds, idle, f"{few}-{i}"))
+        m = lambda rs, key: median([r[key] for r in rs])  # noqa: E731
+        worst = lambda key: max(r[key] for r in rows)  # noqa: E731
+        name = (f"7 scale of state ({k:,} worker connections, {rate} jobs/s for {seconds} s, "
+                f"then {idle} s idle)")
+        other = f"same, {few} worker connections"
+        t = self.table
+        t.add(name, "submit-to-start p50", m(rows, "p50"), other, m(base, "p50"), unit=" ms")
+        t.add(name, "submit-to-start p99 (target <= 5 ms)", m(rows, "p99"), other,
+              m(base, "p99"), unit=" ms")
+        t.add(name, "workers expired by the broker, worst run (target 0)", worst("expired"))
+        t.add(name, "worker connections that gave up on the broker, worst run",
+              worst("restarts"))
+        t.add(name, "workers the broker counts at the end", m(rows, "workers"))
+        t.add(name, "broker resident memory", m(rows, "rss"), other, m(base, "rss"), unit=" MB")
+
     # ---- the suite ----
 
     def close(self):
@@ -744,14 +981,16 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=None,
                     help="runs per figure; the table shows the median (default 3; quick: 1)")
     ap.add_argument("--quick", action="store_true", help="smaller runs: about 2 minutes")
-    ap.add_argument("--only", default="", help="comma-separated: " + ", ".join(BENCHMARKS))
+    ap.add_argument("--only", default="", help="comma-separated: " + ", ".join(BENCHMARKS) +
+                    ", or the issue's numbers 1-7")
     ap.add_argument("--jobs", type=int, default=0, help="jobs of the throughput benchmark")
     ap.add_argument("--workers", type=int, default=64, help="worker connections (default 64)")
     ap.add_argument("--keep", action="store_true", help="leave PostgreSQL running")
     args = ap.parse_args()
+    args.runs_given = args.runs is not None
     if args.runs is None:
         args.runs = 1 if args.quick else 3
-    only = [o for o in args.only.split(",") if o] or BENCHMARKS
+    only = [n for o in args.only.split(",") if o for n in BY_NUMBER.get(o, [o])] or BENCHMARKS
     for o in only:
         if o not in BENCHMARKS:
             ap.error(f"unknown benchmark {o!r}; one of {', '.join(BENCHMARKS)}")

@@ -12,6 +12,7 @@
  *   -L      liveness: after this many intervals without a word from the broker, or on its
  *           DISCONNECT, a connection starts over on a new socket with READY, as profai-worker's
  *           slots do (default 3)
+ *           (a restart is counted and reported at exit)
  *   -o      append "<job_id> <attempt> <CLOCK_REALTIME ns>" for every REQUEST received
  *   --hold  never answer: keep every job received (and keep heartbeating), like a worker busy
  *           on a long PDF; for the failure-detection benchmark
@@ -138,6 +139,9 @@ main(int argc, char **argv)
         case 'H':
             heartbeat = atoi(optarg);
             break;
+        case 'L':
+            liveness = atoi(optarg);
+            break;
         case 'o':
             log_path = optarg;
             break;
@@ -175,7 +179,7 @@ main(int argc, char **argv)
         last_sent[i] = last_heard[i] = zclock_mono();
         items[i] = (zmq_pollitem_t){zsock_resolve(socks[i]), 0, ZMQ_POLLIN, 0};
     }
-    uint64_t answered = 0, received = 0;
+    uint64_t answered = 0, received = 0, restarts = 0;
     while (!s_stop) {
         int rc = zmq_poll(items, count, heartbeat / 2 + 1);
         if (rc < 0)
@@ -222,6 +226,7 @@ main(int argc, char **argv)
                 if (fresh != NULL) {
                     zsock_destroy(&socks[i]);
                     socks[i] = fresh;
+                    restarts++;
                     items[i].socket = zsock_resolve(fresh);
                     last_sent[i] = last_heard[i] = now;
                 }
@@ -237,8 +242,9 @@ main(int argc, char **argv)
     }
     if (log != NULL)
         fclose(log);
-    fprintf(stderr, "noop_worker: %llu requests received, %llu answered\n",
-            (unsigned long long)received, (unsigned long long)answered);
+    fprintf(stderr, "noop_worker: %llu requests received, %llu answered, %llu restarts\n",
+            (unsigned long long)received, (unsigned long long)answered,
+            (unsigned long long)restarts);
     free(socks);
     free(last_sent);
     free(last_heard);
