@@ -17,6 +17,8 @@
 static const char s_code_alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 /* A fresh code that is taken already is made again, this many times at most. */
 #define CLASSES_CODE_TRIES 4
+/* The kind letter of a cursor of GET /api/v1/classes (page.h). */
+#define CLASSES_CURSOR_KIND 'k'
 
 /* A new join code from the kernel's random bytes; -1 when there are none. */
 static int
@@ -82,9 +84,18 @@ classes_list(api_call_t *call)
                                                                      : DB_CLASSES_MEMBER;
     char *json = NULL;
     size_t len = 0;
-    db_status_t status = db_classes_json(call->api->db, view, call->user->id,
-                                         (int)route_int(call->route, "limit"), &json, &len);
-    api_reply_db_json(call->req, status, 200, json, len, "class");
+    db_page_t page;
+    page_cursor_t cursor;
+    db_page_end_t end;
+    if (!api_page_take(call, CLASSES_CURSOR_KIND, true, &page, &cursor))
+        return;
+    db_status_t status =
+        db_classes_json(call->api->db, view, call->user->id, &page, &json, &len, &end);
+    if (status != DB_OK) {
+        api_reply_not_ok(call->req, status, "class");
+        return;
+    }
+    api_reply_list(call, NULL, NULL, "classes", json, len, CLASSES_CURSOR_KIND, &end);
 }
 
 void

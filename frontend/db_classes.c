@@ -108,35 +108,39 @@ db_class_create(db_pool_t *self, const char *owner_id, const char *name, const c
 }
 
 db_status_t
-db_classes_json(db_pool_t *self, db_classes_view_t view, const char *user_id, int limit,
-                char **json, size_t *len)
+db_classes_json(db_pool_t *self, db_classes_view_t view, const char *user_id, const db_page_t *page,
+                char **json, size_t *len, db_page_end_t *end)
 {
-    char limit_text[16];
-    snprintf(limit_text, sizeof limit_text, "%d", limit);
-    const char *values[3] = {view == DB_CLASSES_ALL ? NULL : user_id, limit_text,
-                             view == DB_CLASSES_MEMBER ? "true" : "false"};
+    char limit_text[16], after_text[24];
+    snprintf(limit_text, sizeof limit_text, "%d", page->limit + 1);
+    snprintf(after_text, sizeof after_text, "%lld", page->after_number);
+    const char *values[5] = {view == DB_CLASSES_ALL ? NULL : user_id, limit_text,
+                             view == DB_CLASSES_MEMBER ? "true" : "false", page->after_id,
+                             page->after_id ? after_text : NULL};
     PGresult *res = NULL;
-    db_status_t status =
-        db_query(self,
-                 "SELECT " DB_CLASS_COLUMNS " FROM classes k "
-                 "WHERE CASE WHEN $3::bool THEN EXISTS (SELECT 1 FROM class_members m "
-                 "           WHERE m.class_id = k.id AND m.user_id = $1::uuid) "
-                 "      ELSE $1::uuid IS NULL OR k.owner_id = $1::uuid END "
-                 "ORDER BY k.created_at DESC, k.id DESC LIMIT $2::int",
-                 3, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    /* A page after the keyset ($4 id, $5 microseconds), with the keyset of each row last. */
+    db_status_t status = db_query(
+        self,
+        "SELECT " DB_CLASS_COLUMNS ", (extract(epoch FROM k.created_at) * 1000000)::bigint "
+        "FROM classes k "
+        "WHERE CASE WHEN $3::bool THEN EXISTS (SELECT 1 FROM class_members m "
+        "           WHERE m.class_id = k.id AND m.user_id = $1::uuid) "
+        "      ELSE $1::uuid IS NULL OR k.owner_id = $1::uuid END "
+        "AND ($4::uuid IS NULL OR (k.created_at, k.id) < ('epoch'::timestamptz "
+        "     + $5::bigint * interval '1 microsecond', $4::uuid)) "
+        "ORDER BY k.created_at DESC, k.id DESC LIMIT $2::int",
+        5, values, NULL, NULL, PGRES_TUPLES_OK, &res);
     if (status != DB_OK)
         return status;
+    int rows = db_page_end_read(res, page->limit, 7, 0, end);
     json_t j;
     json_init(&j);
-    json_object_begin(&j);
-    json_key(&j, "classes");
     json_array_begin(&j);
-    for (int row = 0; row < PQntuples(res); row++) {
+    for (int row = 0; row < rows; row++) {
         s_class_begin(&j, res, row, view != DB_CLASSES_MEMBER);
         json_object_end(&j);
     }
     json_array_end(&j);
-    json_object_end(&j);
     PQclear(res);
     return db_json_take(&j, json, len);
 }

@@ -29,11 +29,12 @@ db_status_t db_user_class_set(db_pool_t *self, const char *user_id, char out[65]
 db_status_t db_class_create(db_pool_t *self, const char *owner_id, const char *name,
                             const char *code, char **json, size_t *len) PROFAI_MUST_CHECK;
 
-/* {"classes":[...]}: owner_id's classes, every class (all), or the classes member_id is
- * enrolled in (student view); newest first, at most limit. */
+/* The JSON array of a page of classes: user_id's own, every class (all), or the classes user_id
+ * is enrolled in (student view); newest first (created_at, then id), keyset as page.h. */
 typedef enum { DB_CLASSES_OWNED, DB_CLASSES_ALL, DB_CLASSES_MEMBER } db_classes_view_t;
-db_status_t db_classes_json(db_pool_t *self, db_classes_view_t view, const char *user_id, int limit,
-                            char **json, size_t *len) PROFAI_MUST_CHECK;
+db_status_t db_classes_json(db_pool_t *self, db_classes_view_t view, const char *user_id,
+                            const db_page_t *page, char **json, size_t *len,
+                            db_page_end_t *end) PROFAI_MUST_CHECK;
 
 /* One class with its courses, and its members unless member_view. member_view: user_id must
  * be enrolled; else owner_id (NULL: any) must own it. */

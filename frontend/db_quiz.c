@@ -223,7 +223,7 @@ db_attempts_json(db_pool_t *self, const char *course_id, const char *user_id, co
         PQclear(res);
         return DB_NOT_FOUND;
     }
-    int rows = db_page_end_read(res, page->limit, 8, 1, end);
+    int rows = db_page_end_read(res, page->limit, 9, 1, end);
     json_t j;
     json_init(&j);
     json_array_begin(&j);

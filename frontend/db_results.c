@@ -126,10 +126,10 @@ s_header(db_pool_t *self, const db_results_scope_t *scope, PGresult **res)
 }
 
 static void
-s_table_json(json_t *j, PGresult *res, const db_column_t *cols)
+s_table_json(json_t *j, PGresult *res, const db_column_t *cols, int rows)
 {
     json_array_begin(j);
-    for (int row = 0; row < PQntuples(res); row++) {
+    for (int row = 0; row < rows; row++) {
         json_object_begin(j);
         for (const db_column_t *c = cols; c->name != NULL; c++) {
             json_key(j, c->name);
@@ -185,9 +185,9 @@ db_results_json(db_pool_t *self, const db_results_scope_t *scope, char **json, s
     json_key(&j, klass ? "name" : "title");
     db_write_text(&j, header, 0, 1);
     json_key(&j, "students");
-    s_table_json(&j, students, student_cols);
+    s_table_json(&j, students, student_cols, PQntuples(students));
     json_key(&j, "questions");
-    s_table_json(&j, questions, question_cols);
+    s_table_json(&j, questions, question_cols, PQntuples(questions));
     json_object_end(&j);
     status = db_json_take(&j, json, len);
 done:
@@ -227,30 +227,35 @@ db_results_csv(db_pool_t *self, const db_results_scope_t *scope, db_results_tabl
 /* ---------------------------------------------------------------- history and progress */
 
 db_status_t
-db_my_attempts_json(db_pool_t *self, const char *user_id, int limit, char **json, size_t *len)
+db_my_attempts_json(db_pool_t *self, const char *user_id, const db_page_t *page, char **json,
+                    size_t *len, db_page_end_t *end)
 {
-    char limit_text[16];
-    snprintf(limit_text, sizeof limit_text, "%d", limit);
-    const char *values[2] = {user_id, limit_text};
+    char limit_text[16], after_text[24];
+    snprintf(limit_text, sizeof limit_text, "%d", page->limit + 1);
+    snprintf(after_text, sizeof after_text, "%lld", page->after_number);
+    const char *values[4] = {user_id, limit_text, page->after_id,
+                             page->after_id ? after_text : NULL};
     PGresult *res = NULL;
+    /* A page after the keyset ($3 id, $4 microseconds), with the keyset of each row last. */
     db_status_t status = db_query(
         self,
         "SELECT a.id::text, a.course_id::text, c.title, a.number, a.score, a.total, " DB_TS(
-            "a.created_at") " FROM quiz_attempts a JOIN courses c ON c.id = a.course_id "
+            "a.created_at") ", (extract(epoch FROM a.created_at) * 1000000)::bigint "
+                            "FROM quiz_attempts a JOIN courses c ON c.id = a.course_id "
                             "WHERE a.user_id = $1::uuid "
+                            "AND ($3::uuid IS NULL OR (a.created_at, a.id) < ('epoch'::timestamptz "
+                            "     + $4::bigint * interval '1 microsecond', $3::uuid)) "
                             "ORDER BY a.created_at DESC, a.id DESC LIMIT $2::int",
-        2, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+        4, values, NULL, NULL, PGRES_TUPLES_OK, &res);
     if (status != DB_OK)
         return status;
+    int rows = db_page_end_read(res, page->limit, 7, 0, end);
     static const db_column_t cols[] = {
         {"attempt_id", 't', 0}, {"course_id", 't', 1}, {"course_title", 't', 2}, {"number", 'i', 3},
         {"score", 'i', 4},      {"total", 'i', 5},     {"created_at", 't', 6},   {NULL, 0, 0}};
     json_t j;
     json_init(&j);
-    json_object_begin(&j);
-    json_key(&j, "attempts");
-    s_table_json(&j, res, cols);
-    json_object_end(&j);
+    s_table_json(&j, res, cols, rows);
     PQclear(res);
     return db_json_take(&j, json, len);
 }

@@ -27,9 +27,10 @@ db_status_t db_results_json(db_pool_t *self, const db_results_scope_t *scope, ch
 db_status_t db_results_csv(db_pool_t *self, const db_results_scope_t *scope,
                            db_results_table_t table, char **csv, size_t *len) PROFAI_MUST_CHECK;
 
-/* {"attempts":[...]}: the user's attempts at every course, newest first, at most limit. */
-db_status_t db_my_attempts_json(db_pool_t *self, const char *user_id, int limit, char **json,
-                                size_t *len) PROFAI_MUST_CHECK;
+/* The JSON array of a page of the user's attempts at every course, newest first (created_at,
+ * then id), keyset as page.h. */
+db_status_t db_my_attempts_json(db_pool_t *self, const char *user_id, const db_page_t *page,
+                                char **json, size_t *len, db_page_end_t *end) PROFAI_MUST_CHECK;
 
 /* {"courses":[...]}: the lessons the user opened, by course, of the courses it still sees. */
 db_status_t db_my_progress_json(db_pool_t *self, const char *user_id, bool is_admin, char **json,

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The kind letter of a cursor of GET /api/v1/me/attempts (page.h). */
+#define RESULTS_MY_ATTEMPTS_CURSOR_KIND 'm'
+
 /* Whether the caller asked for CSV: ?format=csv, or Accept naming text/csv without ?format. */
 static bool
 s_wants_csv(api_call_t *call)
@@ -67,9 +70,18 @@ results_my_attempts(api_call_t *call)
 {
     char *json = NULL;
     size_t len = 0;
-    db_status_t status = db_my_attempts_json(call->api->db, call->user->id,
-                                             (int)route_int(call->route, "limit"), &json, &len);
-    api_reply_db_json(call->req, status, 200, json, len, "user");
+    db_page_t page;
+    page_cursor_t cursor;
+    db_page_end_t end;
+    if (!api_page_take(call, RESULTS_MY_ATTEMPTS_CURSOR_KIND, true, &page, &cursor))
+        return;
+    db_status_t status =
+        db_my_attempts_json(call->api->db, call->user->id, &page, &json, &len, &end);
+    if (status != DB_OK) {
+        api_reply_not_ok(call->req, status, "user");
+        return;
+    }
+    api_reply_list(call, NULL, NULL, "attempts", json, len, RESULTS_MY_ATTEMPTS_CURSOR_KIND, &end);
 }
 
 void

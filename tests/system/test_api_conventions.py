@@ -1,6 +1,7 @@
 """System tests of the API's conventions (docs/api.md section 1 and 4.1, 4.3, 4.11, 4.14):
 request ids in answers and in the frontend's log, unknown query parameters refused, cursor
-pagination with next links over a teacher's 250 jobs and 250 attempts, Idempotency-Key on
+pagination with next links over a teacher's 250 jobs and 250 attempts (and over classes and a
+user's attempts at every course), Idempotency-Key on
 uploads (migration 010), and a job's progress as Server-Sent Events.
 
 Everything is real: the programs of bin/, the session's PostgreSQL cluster, HTTP. Rows a test
@@ -202,6 +203,60 @@ def test_pagination_walks_250_jobs_and_250_attempts(stack):
             "bad-request")
     for bad in ("nope!", "AAAA", jobs_cursor[:-2], "x" * 200):
         problem(stack.get(f"{API}/jobs?cursor={bad}", token=teacher), 400, "bad-request")
+
+
+def test_pagination_walks_classes_and_my_attempts(stack):
+    """GET /api/v1/classes and /me/attempts page as every list does (docs/api.md 1, 4.15,
+    4.18): a walk by the next links gives every row once, in order, several rows sharing a
+    timestamp; a cursor of another list is refused."""
+    teacher = stack.create_token("teacher")
+    owner = user_id(stack, teacher)
+    student = stack.create_token("student")
+    sid = user_id(stack, student)
+    with stack.db().cursor() as cur:
+        cur.execute(
+            "INSERT INTO classes (owner_id, name, join_code, created_at) "
+            "SELECT %s, 'class ' || i, translate(upper(substr(md5(%s::text || i::text), 1, 10)), '01', 'GH'), "
+            "now() - (i / 3) * interval '1 second' FROM generate_series(1, 61) i",
+            (owner, owner))
+        cur.execute("INSERT INTO class_members (class_id, user_id) "
+                    "SELECT id, %s FROM classes WHERE owner_id = %s", (sid, owner))
+        cur.execute("SELECT id::text FROM classes WHERE owner_id = %s "
+                    "ORDER BY created_at DESC, id DESC", (owner,))
+        expected = [row[0] for row in cur.fetchall()]
+    assert len(expected) == 61
+    for token, limit in ((teacher, 7), (teacher, 100), (student, 10)):
+        pages = walk(stack, f"{API}/classes?limit={limit}", token, "classes")
+        got = [k["id"] for page in pages for k in page]
+        # The student may also be in the stack's own classes (publish_to_students).
+        got = [k for k in got if k in set(expected)]
+        assert got == expected, "gaps, repeats or another order"
+    assert len(stack.get(f"{API}/classes", token=teacher).json()["classes"]) == 20
+
+    # 70 attempts at two courses, four to a millisecond.
+    courses = [store_course(stack, "teacher", QUIZ_DOC)[0] for _ in range(2)]
+    with stack.db().cursor() as cur:
+        cur.execute(
+            "INSERT INTO quiz_attempts (course_id, user_id, number, score, total, answers, "
+            "results, created_at) SELECT (ARRAY[%s, %s]::uuid[])[1 + i %% 2], %s, i, 0, 3, '{}', "
+            "'[]', now() - (i / 4) * interval '1 millisecond' FROM generate_series(1, 70) i",
+            (courses[0], courses[1], sid))
+        cur.execute("SELECT id::text FROM quiz_attempts WHERE user_id = %s "
+                    "ORDER BY created_at DESC, id DESC", (sid,))
+        expected = [row[0] for row in cur.fetchall()]
+    assert len(expected) == 70
+    pages = walk(stack, f"{API}/me/attempts?limit=9", student, "attempts")
+    got = [a["attempt_id"] for page in pages for a in page]
+    assert got == expected and len(pages) == 8
+
+    # Cursors are of one list only.
+    classes_cursor = stack.get(f"{API}/classes?limit=5", token=teacher).json()["next_cursor"]
+    mine_cursor = stack.get(f"{API}/me/attempts?limit=5", token=student).json()["next_cursor"]
+    jobs_cursor = stack.get(f"{API}/jobs?limit=1", token="teacher").json()["next_cursor"]
+    assert classes_cursor and mine_cursor and jobs_cursor
+    for path, cursor in ((f"{API}/classes", mine_cursor), (f"{API}/classes", jobs_cursor),
+                         (f"{API}/me/attempts", classes_cursor), (f"{API}/me/attempts", "x!")):
+        problem(stack.get(f"{path}?cursor={cursor}", token=student), 400, "bad-request")
 
 
 def test_job_events_page(stack, outdir):

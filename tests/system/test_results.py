@@ -139,7 +139,8 @@ def test_a_student_sees_its_history_and_progress(stack):
         assert send(stack, "POST", f"{API}/courses/{course}/classes/{klass['id']}",
                     token="teacher").status_code == 204
 
-    assert get(stack, f"{API}/me/attempts", token=token).json() == {"attempts": []}
+    assert get(stack, f"{API}/me/attempts", token=token).json() == \
+        {"attempts": [], "next_cursor": None, "next": None}
     assert get(stack, f"{API}/me/progress", token=token).json() == {"courses": []}
     a1 = answer(stack, one, token, ALL_RIGHT)
     a2 = answer(stack, two, token, ONE_RIGHT)
@@ -154,7 +155,8 @@ def test_a_student_sees_its_history_and_progress(stack):
             get(stack, f"{API}/me/attempts?limit=1", token=token).json()["attempts"]] == \
         [a3["attempt_id"]]
     # Another user's history does not show them.
-    assert get(stack, f"{API}/me/attempts", token=student(stack)[1]).json() == {"attempts": []}
+    assert get(stack, f"{API}/me/attempts", token=student(stack)[1]).json() == \
+        {"attempts": [], "next_cursor": None, "next": None}
 
     # Reading lessons records them: l1 twice and l2 of course one, then l1 of course two.
     for course, lesson in ((one, "l1"), (one, "l2"), (one, "l1"), (two, "l1")):
