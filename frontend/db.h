@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /* The oldest schema (highest migration number) this frontend works with. */
-#define DB_SCHEMA_VERSION 11
+#define DB_SCHEMA_VERSION 16
 
 typedef enum {
     DB_OK = 0,

@@ -28,8 +28,9 @@ static const char s_sql_quiz[] =
     "       coalesce(translate(q.item ->> 'lesson', E'\\t\\n\\r', '   '), ''), "
     "       (q.item -> 'id')::text, (q.item -> 'lesson')::text, (q.item -> 'prompt')::text, "
     "       (q.item -> 'choices')::text, (q.item -> 'source_page')::text "
-    "FROM courses c LEFT JOIN LATERAL (SELECT x.item, x.n FROM " DB_QUIZ_QUESTIONS ") q ON true "
-    "WHERE c.id = $1::uuid ORDER BY q.n";
+    "FROM (SELECT id, profai_course_apply(id, doc) AS doc FROM courses WHERE id = $1::uuid) c "
+    "LEFT JOIN LATERAL (SELECT x.item, x.n FROM " DB_QUIZ_QUESTIONS ") q ON true "
+    "ORDER BY q.n";
 
 db_status_t
 db_course_quiz(db_pool_t *self, const char *course_id, char **quiz, size_t *quiz_len, char **key,

@@ -1,0 +1,188 @@
+-- 016: curation: a course's edits kept beside its generated document, its revision, and
+-- regeneration from the stored PDF. See docs/database.md (migration 016) and docs/api.md 4.19.
+ALTER TABLE courses
+    ADD COLUMN revision bigint NOT NULL DEFAULT 0,
+    ADD COLUMN questions_per_attempt integer CHECK (questions_per_attempt BETWEEN 1 AND 1000);
+
+CREATE TABLE course_edits (
+    id          bigserial PRIMARY KEY,
+    course_id   uuid NOT NULL REFERENCES courses (id) ON DELETE CASCADE,
+    kind        text NOT NULL CHECK (kind IN ('course_title', 'module_title', 'lesson_title',
+                                              'lesson_delete', 'question_add', 'question_edit',
+                                              'question_delete')),
+    target      text NOT NULL,
+    value       jsonb,
+    user_id     uuid REFERENCES users (id) ON DELETE SET NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX course_edits_course ON course_edits (course_id, id);
+
+CREATE TABLE course_regenerations (
+    job_id       uuid PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+    course_id    uuid NOT NULL REFERENCES courses (id) ON DELETE CASCADE,
+    requested_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX course_regenerations_course ON course_regenerations (course_id);
+
+-- The length of a JSON array, 0 for anything else.
+CREATE FUNCTION profai_jsonb_len(a jsonb) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE jsonb_typeof(a) WHEN 'array' THEN jsonb_array_length(a) ELSE 0 END
+$$;
+
+-- doc with the edits of course applied in order; edits whose target is gone are listed in
+-- "edits_not_applied".
+CREATE FUNCTION profai_course_apply(course uuid, doc jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    e record;
+    dropped jsonb := '[]';
+    hit boolean;
+    i integer;
+    k integer;
+BEGIN
+    IF jsonb_typeof(doc) IS DISTINCT FROM 'object' THEN
+        RETURN doc;
+    END IF;
+    FOR e IN SELECT id, kind, target, value FROM course_edits
+             WHERE course_id = course ORDER BY id LOOP
+        hit := false;
+        IF e.kind = 'course_title' THEN
+            doc := jsonb_set(doc, '{title}', e.value -> 'title');
+            hit := true;
+        ELSIF e.kind = 'module_title' THEN
+            FOR i IN 0 .. profai_jsonb_len(doc -> 'modules') - 1 LOOP
+                IF doc -> 'modules' -> i ->> 'id' = e.target THEN
+                    doc := jsonb_set(doc, ARRAY['modules', i::text, 'title'], e.value -> 'title');
+                    hit := true;
+                END IF;
+            END LOOP;
+        ELSIF e.kind IN ('lesson_title', 'lesson_delete') THEN
+            <<modules>>
+            FOR i IN 0 .. profai_jsonb_len(doc -> 'modules') - 1 LOOP
+                FOR k IN 0 .. profai_jsonb_len(doc -> 'modules' -> i -> 'lessons') - 1 LOOP
+                    IF doc -> 'modules' -> i -> 'lessons' -> k ->> 'id' = e.target THEN
+                        IF e.kind = 'lesson_title' THEN
+                            doc := jsonb_set(doc, ARRAY['modules', i::text, 'lessons', k::text,
+                                                        'title'], e.value -> 'title');
+                        ELSE
+                            doc := doc #- ARRAY['modules', i::text, 'lessons', k::text];
+                        END IF;
+                        hit := true;
+                        EXIT modules;
+                    END IF;
+                END LOOP;
+            END LOOP;
+            IF hit AND e.kind = 'lesson_delete' AND jsonb_typeof(doc -> 'quiz') = 'array' THEN
+                doc := jsonb_set(doc, '{quiz}', coalesce(
+                    (SELECT jsonb_agg(q ORDER BY n) FROM jsonb_array_elements(doc -> 'quiz')
+                         WITH ORDINALITY AS x (q, n)
+                     WHERE q ->> 'lesson' IS DISTINCT FROM e.target), '[]'));
+            END IF;
+        ELSIF e.kind IN ('question_edit', 'question_delete') THEN
+            FOR i IN 0 .. profai_jsonb_len(doc -> 'quiz') - 1 LOOP
+                IF doc -> 'quiz' -> i ->> 'id' = e.target THEN
+                    IF e.kind = 'question_edit' THEN
+                        doc := jsonb_set(doc, ARRAY['quiz', i::text],
+                                         (doc -> 'quiz' -> i) || e.value);
+                    ELSE
+                        doc := doc #- ARRAY['quiz', i::text];
+                    END IF;
+                    hit := true;
+                    EXIT;
+                END IF;
+            END LOOP;
+        ELSIF e.kind = 'question_add' THEN
+            IF jsonb_path_exists(doc, '$.modules[*].lessons[*] ? (@.id == $l)',
+                                 jsonb_build_object('l', e.value -> 'lesson')) THEN
+                doc := jsonb_set(doc, '{quiz}', CASE jsonb_typeof(doc -> 'quiz')
+                    WHEN 'array' THEN doc -> 'quiz' ELSE '[]' END || jsonb_build_array(e.value));
+                hit := true;
+            END IF;
+        END IF;
+        IF NOT hit THEN
+            dropped := dropped || jsonb_build_array(jsonb_build_object(
+                'edit', e.id, 'kind', e.kind, 'target', e.target));
+        END IF;
+    END LOOP;
+    IF jsonb_array_length(dropped) > 0 THEN
+        doc := doc || jsonb_build_object('edits_not_applied', dropped);
+    END IF;
+    RETURN doc;
+END
+$$;
+
+-- Record one edit of course (owner NULL: any owner, an admin's edit) after checking that its
+-- target exists in the edited document. r_revision NULL: no such course of this owner; -1: no
+-- such target (module, lesson or question; for question_add the lesson in value). r_target:
+-- the target (for question_add the new question's id, e<edit id>).
+CREATE FUNCTION profai_course_edit(course uuid, owner uuid, editor uuid, k text, t text,
+                                   v jsonb, OUT r_revision bigint, OUT r_target text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    d jsonb;
+    eid bigint;
+    found_target boolean;
+BEGIN
+    r_target := t;
+    SELECT profai_course_apply(c.id, c.doc) INTO d FROM courses c
+    WHERE c.id = course AND (owner IS NULL OR c.owner_id = owner) FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    found_target := CASE
+        WHEN k = 'course_title' THEN true
+        WHEN k = 'module_title' THEN
+            jsonb_path_exists(d, '$.modules[*] ? (@.id == $t)', jsonb_build_object('t', t))
+        WHEN k IN ('lesson_title', 'lesson_delete') THEN
+            jsonb_path_exists(d, '$.modules[*].lessons[*] ? (@.id == $t)',
+                              jsonb_build_object('t', t))
+        WHEN k IN ('question_edit', 'question_delete') THEN
+            jsonb_path_exists(d, '$.quiz[*] ? (@.id == $t)', jsonb_build_object('t', t))
+        WHEN k = 'question_add' THEN
+            jsonb_path_exists(d, '$.modules[*].lessons[*] ? (@.id == $t)',
+                              jsonb_build_object('t', v -> 'lesson'))
+        ELSE false END;
+    IF NOT found_target THEN
+        r_revision := -1;
+        RETURN;
+    END IF;
+    IF k IN ('course_title', 'module_title', 'lesson_title') THEN
+        DELETE FROM course_edits e WHERE e.course_id = course AND e.kind = k AND e.target = t;
+    END IF;
+    eid := nextval(pg_get_serial_sequence('course_edits', 'id'));
+    IF k = 'question_add' THEN
+        r_target := 'e' || eid;
+        v := v || jsonb_build_object('id', r_target);
+    END IF;
+    INSERT INTO course_edits (id, course_id, kind, target, value, user_id)
+    VALUES (eid, course, k, r_target, v, editor);
+    UPDATE courses c SET revision = c.revision + 1,
+                         title = CASE WHEN k = 'course_title' THEN v ->> 'title' ELSE c.title END
+    WHERE c.id = course RETURNING c.revision INTO r_revision;
+END
+$$;
+
+-- A course inserted for a regeneration job replaces the generated part of the course it
+-- rebuilds (docs/database.md, migration 016).
+CREATE FUNCTION profai_course_regenerated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    target uuid;
+BEGIN
+    SELECT r.course_id INTO target FROM course_regenerations r
+    JOIN courses c ON c.id = r.course_id WHERE r.job_id = NEW.job_id AND c.id <> NEW.id;
+    IF target IS NULL THEN
+        RETURN NULL;
+    END IF;
+    DELETE FROM courses WHERE id = NEW.id;
+    UPDATE courses SET doc = NEW.doc, job_id = NEW.job_id, revision = revision + 1
+    WHERE id = target;
+    UPDATE jobs SET course_id = target WHERE id = NEW.job_id;
+    DELETE FROM course_regenerations WHERE job_id = NEW.job_id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER courses_regenerate AFTER INSERT ON courses
+    FOR EACH ROW EXECUTE FUNCTION profai_course_regenerated();
