@@ -317,7 +317,7 @@ def test_quiz_and_attempts(stack):
     for who in ("student", "teacher", "admin"):
         r = get(stack, f"{base}/quiz", token=who)
         assert r.status_code == 200, r.text
-        assert r.json() == {"course_id": course_id, "questions": [
+        assert r.json() == {"course_id": course_id, "questions_per_attempt": None, "questions": [
             {k: q[k] for k in ("id", "lesson", "prompt", "choices", "source_page")}
             for q in QUIZ_DOC["quiz"]]}
     assert "quiz" not in get(stack, base).json()
