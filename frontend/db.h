@@ -108,8 +108,8 @@ db_status_t db_job_owner(db_pool_t *self, const char *job_id, const char *owner_
 db_status_t db_course_json(db_pool_t *self, const char *course_id, bool with_quiz, char **json,
                            size_t *len) PROFAI_MUST_CHECK;
 
-/* Whether a course exists (courses never change once stored: a cached copy of one that still
- * exists is still right). DB_OK or DB_NOT_FOUND. */
+/* Whether a course exists. DB_OK or DB_NOT_FOUND. (The course cache asks for the course's
+ * revision instead: db_curation.h.) */
 db_status_t db_course_exists(db_pool_t *self, const char *course_id) PROFAI_MUST_CHECK;
 
 /* Which page of the course list to read (docs/api.md 4.8). */
