@@ -17,9 +17,11 @@ CREATE TABLE course_edits (
 );
 CREATE INDEX course_edits_course ON course_edits (course_id, id);
 
+-- course_id has no foreign key: a course deleted while its regeneration runs must still be
+-- found here, so that the regenerated document is discarded rather than stored as a new course.
 CREATE TABLE course_regenerations (
     job_id       uuid PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
-    course_id    uuid NOT NULL REFERENCES courses (id) ON DELETE CASCADE,
+    course_id    uuid NOT NULL,
     requested_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX course_regenerations_course ON course_regenerations (course_id);
@@ -171,10 +173,13 @@ DECLARE
     target uuid;
 BEGIN
     SELECT r.course_id INTO target FROM course_regenerations r
-    JOIN courses c ON c.id = r.course_id WHERE r.job_id = NEW.job_id AND c.id <> NEW.id;
+    WHERE r.job_id = NEW.job_id AND r.course_id <> NEW.id;
     IF target IS NULL THEN
         RETURN NULL;
     END IF;
+    -- The new row goes whether or not the course still exists (deleted meanwhile: the
+    -- regenerated document is discarded; the job keeps the deleted course's id, as a job whose
+    -- course was deleted does).
     DELETE FROM courses WHERE id = NEW.id;
     UPDATE courses SET doc = NEW.doc, job_id = NEW.job_id, revision = revision + 1
     WHERE id = target;

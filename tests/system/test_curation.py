@@ -297,3 +297,22 @@ def test_curated_course_keeps_its_edits_after_regeneration(stack, outdir):
     quiz = ok(get(stack, f"{API}/courses/{course_id}/quiz", token="student"))
     ids = [x["id"] for x in quiz["questions"]]
     assert q_del not in ids and qid in ids and q_edit in ids
+
+
+def test_a_course_deleted_during_its_regeneration_stays_deleted(stack, outdir):
+    """The regenerated document of a course deleted meanwhile is discarded: no new course."""
+    owner = stack.create_token("teacher", f"teacher-{uuid.uuid4().hex[:8]}")
+    pdf = write_course_pdf(outdir / "gone.pdf", "Gone course", topic_chapters("gone"), seed=6)
+    job_id = stack.submit(pdf, "Gone course", token=owner)
+    wait_for("the first job to succeed",
+             lambda: stack.job_row(job_id)["state"] == "succeeded", 90)
+    course_id = str(stack.job_row(job_id)["course_id"])
+    regen = ok(send(stack, "POST", f"{API}/courses/{course_id}/regenerate", token=owner), 202)
+    assert send(stack, "DELETE", f"{API}/courses/{course_id}", token=owner).status_code == 204
+    wait_for("the regeneration job to end",
+             lambda: stack.job_row(regen["job_id"])["state"] == "succeeded", 90)
+    with stack.db().cursor() as cur:
+        cur.execute("SELECT count(*) FROM courses WHERE owner_id = "
+                    "(SELECT owner_id FROM jobs WHERE id = %s)", (regen["job_id"],))
+        assert cur.fetchone()[0] == 0
+    problem(get(stack, f"{API}/courses/{course_id}", token=owner), 404, "not-found")
