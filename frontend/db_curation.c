@@ -89,10 +89,8 @@ db_course_regeneration_add(db_pool_t *self, const char *job_id, const char *cour
 {
     const char *values[2] = {job_id, course_id};
     PGresult *res = NULL;
-    db_status_t status = db_query(self,
-                                  "INSERT INTO course_regenerations (job_id, course_id) "
-                                  "VALUES ($1::uuid, $2::uuid) ON CONFLICT DO NOTHING",
-                                  2, values, NULL, NULL, PGRES_COMMAND_OK, &res);
+    db_status_t status = db_query(self, "SELECT profai_course_regeneration_add($1::uuid, $2::uuid)",
+                                  2, values, NULL, NULL, PGRES_TUPLES_OK, &res);
     PQclear(res);
     return status;
 }

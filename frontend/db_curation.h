@@ -38,7 +38,8 @@ typedef struct {
 db_status_t db_course_source(db_pool_t *self, const char *course_id, const char *owner_id,
                              db_course_source_t *source) PROFAI_MUST_CHECK;
 
-/* Note that job_id rebuilds course_id (course_regenerations). */
+/* Note that job_id rebuilds course_id (profai_course_regeneration_add: also when the job has
+ * already succeeded, its course then lands at once). */
 db_status_t db_course_regeneration_add(db_pool_t *self, const char *job_id,
                                        const char *course_id) PROFAI_MUST_CHECK;
 

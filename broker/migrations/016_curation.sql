@@ -165,8 +165,22 @@ BEGIN
 END
 $$;
 
--- A course inserted for a regeneration job replaces the generated part of the course it
--- rebuilds (docs/database.md, migration 016).
+-- The regenerated document p_doc (of job p_job, stored as course p_new) replaces the generated
+-- part of course p_target (docs/database.md, migration 016): the row p_new goes, p_target takes
+-- its document and job (revision + 1), the job names p_target. A p_target deleted meanwhile
+-- is not recreated: the document is discarded.
+CREATE FUNCTION profai_course_regeneration_land(p_new uuid, p_job uuid, p_doc jsonb,
+                                                p_target uuid) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM courses WHERE id = p_new;
+    UPDATE courses SET doc = p_doc, job_id = p_job, revision = revision + 1 WHERE id = p_target;
+    UPDATE jobs SET course_id = p_target WHERE id = p_job;
+    DELETE FROM course_regenerations WHERE job_id = p_job;
+END
+$$;
+
+-- A course inserted for a regeneration job lands on the course it rebuilds.
 CREATE FUNCTION profai_course_regenerated() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -174,20 +188,31 @@ DECLARE
 BEGIN
     SELECT r.course_id INTO target FROM course_regenerations r
     WHERE r.job_id = NEW.job_id AND r.course_id <> NEW.id;
-    IF target IS NULL THEN
-        RETURN NULL;
+    IF target IS NOT NULL THEN
+        PERFORM profai_course_regeneration_land(NEW.id, NEW.job_id, NEW.doc, target);
     END IF;
-    -- The new row goes whether or not the course still exists (deleted meanwhile: the
-    -- regenerated document is discarded; the job keeps the deleted course's id, as a job whose
-    -- course was deleted does).
-    DELETE FROM courses WHERE id = NEW.id;
-    UPDATE courses SET doc = NEW.doc, job_id = NEW.job_id, revision = revision + 1
-    WHERE id = target;
-    UPDATE jobs SET course_id = target WHERE id = NEW.job_id;
-    DELETE FROM course_regenerations WHERE job_id = NEW.job_id;
     RETURN NULL;
 END
 $$;
 
 CREATE TRIGGER courses_regenerate AFTER INSERT ON courses
     FOR EACH ROW EXECUTE FUNCTION profai_course_regenerated();
+
+-- Note that p_job rebuilds p_course (the frontend, right after the broker accepted the job).
+-- The job's row is locked first, so the broker's success statement (which updates it) runs
+-- wholly before or wholly after: when it ran before, the job's course is already stored as a
+-- course of its own, and lands here.
+CREATE FUNCTION profai_course_regeneration_add(p_job uuid, p_course uuid) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    stray record;
+BEGIN
+    PERFORM 1 FROM jobs WHERE id = p_job FOR UPDATE;
+    INSERT INTO course_regenerations (job_id, course_id) VALUES (p_job, p_course)
+    ON CONFLICT DO NOTHING;
+    SELECT id, doc INTO stray FROM courses WHERE job_id = p_job AND id <> p_course;
+    IF FOUND THEN
+        PERFORM profai_course_regeneration_land(stray.id, p_job, stray.doc, p_course);
+    END IF;
+END
+$$;

@@ -316,3 +316,28 @@ def test_a_course_deleted_during_its_regeneration_stays_deleted(stack, outdir):
                     "(SELECT owner_id FROM jobs WHERE id = %s)", (regen["job_id"],))
         assert cur.fetchone()[0] == 0
     problem(get(stack, f"{API}/courses/{course_id}", token=owner), 404, "not-found")
+
+
+def test_a_regeneration_that_finished_first_still_lands(stack, outdir):
+    """The frontend notes a regeneration job right after the broker accepted it; a worker may be
+    faster and the job's course stored as a course of its own first. Noting the job then lands
+    that course on the one it rebuilds (profai_course_regeneration_add, migration 016)."""
+    pdf = write_course_pdf(outdir / "late.pdf", "Late course", topic_chapters("late"), seed=7)
+    first = stack.submit(pdf, "Late course")
+    early = stack.submit(pdf, "Late course")  # stands for a regeneration job that won the race
+    for job_id in (first, early):
+        stack.wait_job(job_id, timeout=90)
+    target = stack.get_job(first)["course_id"]
+    stray = stack.get_job(early)["course_id"]
+    assert target != stray
+    c = ok(edit(stack, "PATCH", f"{target}/lessons/l1", {"title": "Kept through it"}))
+    revision = c["revision"]
+    with stack.db().cursor() as cur:
+        cur.execute("SELECT profai_course_regeneration_add(%s, %s)", (early, target))
+        cur.execute("SELECT count(*) FROM courses WHERE id = %s", (stray,))
+        assert cur.fetchone()[0] == 0
+    after = ok(get(stack, f"{API}/courses/{target}", token="teacher"))
+    assert after["job_id"] == early and after["revision"] > revision
+    assert lesson(after, "l1")["title"] == "Kept through it"
+    assert stack.get_job(early)["course_id"] == target
+    problem(get(stack, f"{API}/courses/{stray}", token="teacher"), 404, "not-found")
