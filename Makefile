@@ -56,7 +56,7 @@ FRONTEND_SRC := frontend/main.c frontend/http.c frontend/http_reply.c frontend/h
                 frontend/db.c frontend/auth.c frontend/auth_listen.c frontend/static.c $(B)/frontend/web_assets.c \
                 frontend/cache.c $(FRONTEND_PURE_SRC) frontend/routes.c frontend/jobs.c \
                 frontend/courses.c frontend/quiz.c frontend/quiz_score.c frontend/error_http.c \
-                frontend/db_jobs.c frontend/db_courses.c frontend/db_quiz.c frontend/db_replica.c frontend/replica_lag.c frontend/snippet.c \
+                frontend/db_jobs.c frontend/db_courses.c frontend/db_quiz.c frontend/curation.c frontend/db_curation.c frontend/db_replica.c frontend/replica_lag.c frontend/snippet.c \
                 frontend/ratelimit.c frontend/limits.c frontend/blob_sweep.c \
                 frontend/request_json.c frontend/visibility.c frontend/classes.c \
                 frontend/db_classes.c frontend/results.c frontend/db_results.c frontend/csv.c \

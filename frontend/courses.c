@@ -3,6 +3,7 @@
 #include "courses.h"
 
 #include "api_common.h"
+#include "db_curation.h"
 #include "log.h"
 #include "page.h"
 #include "visibility.h"
@@ -23,11 +24,15 @@
 
 /* ---------------------------------------------------------------- course cache */
 
-/* Cache keys: one course's document, quiz and quiz answer key. */
+/* Cache keys: "rev:<id>" the course's revision last read from PostgreSQL; "<kind>:<id>:<rev>"
+ * one revision of its document, quiz or quiz answer key. */
 static void
-s_key(char *out, size_t size, const char *kind, const char *id)
+s_key(char *out, size_t size, const char *kind, const char *id, long long revision)
 {
-    snprintf(out, size, "%s:%s", kind, id);
+    if (revision < 0)
+        snprintf(out, size, "%s:%s:", kind, id);
+    else
+        snprintf(out, size, "%s:%s:%lld", kind, id, revision);
 }
 
 /* Forget everything cached about a course (it was deleted, or PostgreSQL says it is gone). */
@@ -35,11 +40,13 @@ static void
 s_forget_course(api_t *self, const char *id)
 {
     static const char *const kinds[] = {"course", "course-full", "quiz", "answers"};
-    char key[64];
+    char key[96];
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-        s_key(key, sizeof key, kinds[i], id);
-        cache_remove(self->cache, key);
+        s_key(key, sizeof key, kinds[i], id, -1);
+        cache_remove_prefix(self->cache, key);
     }
+    snprintf(key, sizeof key, "rev:%s", id);
+    cache_remove(self->cache, key);
     /* Any cached search may list it: they all go (searches are cached for seconds only), and
      * a search that read PostgreSQL before the deletion must not store its answer after it. */
     courses_forget_searches(self);
@@ -58,112 +65,125 @@ courses_forget(api_t *api, const char *id)
     s_forget_course(api, id);
 }
 
-/* Keep a body under key with its ETag; the item (referenced) in *item. */
+/* Keep a body under key with its ETag; the item (referenced) in *item. A body the replica
+ * answered (stale) is returned but not kept: the replica may be behind the revision the key
+ * names, which was read from the primary. */
 static db_status_t
-s_keep(api_t *self, const char *key, char **body, size_t len, cache_item_t **item)
+s_keep(api_t *self, const char *key, char **body, size_t len, bool stale, cache_item_t **item)
 {
     char etag[API_ETAG_SIZE];
     api_etag(*body, len, etag);
-    *item = cache_put(self->cache, key, body, len, etag);
+    *item = stale ? cache_put_ttl(self->cache, key, body, len, etag, 0)
+                  : cache_put(self->cache, key, body, len, etag);
     return *item ? DB_OK : DB_UNAVAILABLE;
 }
 
-/* What to do with a cached item after PostgreSQL answered `status`: DB_OK is handled by the
- * caller; DB_NOT_FOUND drops it; DB_UNAVAILABLE serves it even past its TTL (an outage: a
- * course changes only by being deleted, so an old copy is better than a 503). */
+/* The course's revision (docs/api.md 4.26): asked of PostgreSQL on every read (one primary-key
+ * read), so that an edit made through any frontend is served at once by all of them. While
+ * PostgreSQL cannot answer, the revision last read here (DB_OK: the copy of that revision is
+ * served past its TTL, as before revisions existed); with none, *revision -1 (unknown: read
+ * without the cache, from the replica when there is one). DB_NOT_FOUND forgets the course. */
 static db_status_t
-s_fallback(api_t *self, const char *id, db_status_t status, cache_item_t **cached,
-           cache_item_t **item)
+s_revision(api_t *self, const char *id, long long *revision)
 {
+    char key[64];
+    snprintf(key, sizeof key, "rev:%s", id);
+    db_status_t status = db_course_revision(self->db, id, revision);
+    if (status == DB_OK) {
+        char *text = NULL;
+        int n = asprintf(&text, "%lld", *revision);
+        if (n > 0) {
+            cache_item_t *item = cache_put(self->cache, key, &text, (size_t)n, NULL);
+            cache_item_release(&item);
+        }
+        return DB_OK;
+    }
     if (status == DB_NOT_FOUND) {
-        cache_item_release(cached);
         s_forget_course(self, id);
         return DB_NOT_FOUND;
     }
-    if (*cached != NULL) {
-        log_debug("course=%s served from the cache past its TTL: the database is unavailable", id);
-        *item = *cached;
-        *cached = NULL;
-        return DB_OK;
+    cache_item_t *item = cache_get(self->cache, key, NULL);
+    if (item == NULL) {
+        *revision = -1; /* unknown: the caller reads the replica, if any, and keeps nothing */
+        return status == DB_UNAVAILABLE ? DB_OK : status;
     }
-    return DB_UNAVAILABLE;
+    size_t len;
+    const char *data = cache_item_data(item, &len);
+    char text[24];
+    snprintf(text, sizeof text, "%.*s", (int)(len < 23 ? len : 23), data);
+    *revision = strtoll(text, NULL, 10);
+    cache_item_release(&item);
+    log_debug("course=%s served from the cache past its TTL: the database is unavailable", id);
+    return DB_OK;
 }
 
-/* The cached item under key when it can be served as it is: fresh, or stale but its course
- * still exists (courses never change once stored, they can only be deleted: checking that
- * costs PostgreSQL far less than reading the document again, and then the item is fresh for
- * another TTL). *status is DB_OK then; otherwise NULL with the existence check's answer in
- * *status (DB_OK when there was nothing to check), and *stale keeps the stale item (if any)
- * for s_fallback. */
+/* The item under key when present; when it is not and PostgreSQL is down, nothing to serve. */
 static cache_item_t *
-s_cached(api_t *self, const char *key, const char *id, db_status_t *status, cache_item_t **stale,
-         bool *from_replica)
+s_cached(api_t *self, const char *key)
 {
-    bool fresh = false;
-    cache_item_t *cached = cache_get(self->cache, key, &fresh);
-    *stale = NULL;
-    *status = DB_OK;
-    if (cached == NULL || fresh)
-        return cached;
-    *status = db_course_exists(self->db, id, from_replica);
-    if (*status == DB_OK) {
-        cache_touch(self->cache, cached);
-        return cached;
-    }
-    *stale = cached;
-    return NULL;
+    return cache_get(self->cache, key, NULL);
 }
 
 /* The course document (course JSON with "id" and "job_id"; with the quiz and its answers for
- * teachers and admins, without for students), from the cache when it can; *stale as for
- * courses_quiz_item. */
+ * teachers and admins, without for students), from the cache when it holds its revision. */
 static db_status_t
 s_course_doc(api_t *self, const char *id, bool with_quiz, cache_item_t **item, bool *stale)
 {
-    char key[64];
-    s_key(key, sizeof key, with_quiz ? "course-full" : "course", id);
-    db_status_t status;
-    cache_item_t *cached = NULL;
     *stale = false;
-    *item = s_cached(self, key, id, &status, &cached, stale);
+    long long revision = 0;
+    db_status_t status = s_revision(self, id, &revision);
+    if (status != DB_OK)
+        return status;
+    char key[96];
+    s_key(key, sizeof key, with_quiz ? "course-full" : "course", id, revision);
+    *item = revision >= 0 ? s_cached(self, key) : NULL;
     if (*item != NULL)
         return DB_OK;
-    if (status != DB_OK)
-        return s_fallback(self, id, status, &cached, item);
     char *json = NULL;
     size_t len = 0;
     status = db_course_json(self->db, id, with_quiz, &json, &len, stale);
     if (status == DB_OK)
-        return s_keep(self, key, &json, len, item);
-    return s_fallback(self, id, status, &cached, item);
+        return s_keep(self, key, &json, len, *stale || revision < 0, item);
+    if (status == DB_NOT_FOUND)
+        s_forget_course(self, id);
+    return status;
+}
+
+db_status_t
+courses_doc_item(api_t *self, const char *id, bool with_quiz, cache_item_t **item)
+{
+    bool stale = false;
+    return s_course_doc(self, id, with_quiz, item, &stale);
 }
 
 db_status_t
 courses_quiz_item(api_t *self, const char *id, courses_quiz_kind_t kind, cache_item_t **item,
                   bool *stale)
 {
-    char key[64], quiz_key[64], answers_key[64];
+    long long revision = 0;
+    db_status_t status = s_revision(self, id, &revision);
+    if (status != DB_OK)
+        return status;
+    char quiz_key[96], answers_key[96];
     bool want_quiz = kind == COURSES_QUIZ;
-    s_key(quiz_key, sizeof quiz_key, "quiz", id);
-    s_key(answers_key, sizeof answers_key, "answers", id);
-    snprintf(key, sizeof key, "%s", want_quiz ? quiz_key : answers_key);
-    db_status_t status;
-    cache_item_t *cached = NULL;
-    *stale = false;
-    *item = s_cached(self, key, id, &status, &cached, stale);
+    s_key(quiz_key, sizeof quiz_key, "quiz", id, revision);
+    s_key(answers_key, sizeof answers_key, "answers", id, revision);
+    *item = revision >= 0 ? s_cached(self, want_quiz ? quiz_key : answers_key) : NULL;
     if (*item != NULL)
         return DB_OK;
-    if (status != DB_OK)
-        return s_fallback(self, id, status, &cached, item);
     char *quiz = NULL, *answers = NULL;
     size_t quiz_len = 0, answers_len = 0;
     status = db_course_quiz(self->db, id, &quiz, &quiz_len, &answers, &answers_len, stale);
-    if (status != DB_OK)
-        return s_fallback(self, id, status, &cached, item);
+    if (status != DB_OK) {
+        if (status == DB_NOT_FOUND)
+            s_forget_course(self, id);
+        return status;
+    }
     cache_item_t *quiz_item = NULL, *answers_item = NULL;
-    status = s_keep(self, quiz_key, &quiz, quiz_len, &quiz_item);
+    status = s_keep(self, quiz_key, &quiz, quiz_len, *stale || revision < 0, &quiz_item);
     if (status == DB_OK)
-        status = s_keep(self, answers_key, &answers, answers_len, &answers_item);
+        status =
+            s_keep(self, answers_key, &answers, answers_len, *stale || revision < 0, &answers_item);
     free(answers); /* when the first s_keep failed */
     if (status == DB_OK) {
         *item = want_quiz ? quiz_item : answers_item;

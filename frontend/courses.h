@@ -35,6 +35,12 @@ typedef enum { COURSES_QUIZ, COURSES_ANSWERS } courses_quiz_kind_t;
 db_status_t courses_quiz_item(api_t *api, const char *id, courses_quiz_kind_t kind,
                               cache_item_t **item, bool *stale) PROFAI_MUST_CHECK;
 
+/* A course's document as its owner reads it (with_quiz) or a student does, from the cache
+ * when it holds the course's current revision (docs/api.md 4.26). On DB_OK *item is a
+ * reference the caller releases. */
+db_status_t courses_doc_item(api_t *api, const char *id, bool with_quiz,
+                             cache_item_t **item) PROFAI_MUST_CHECK;
+
 /* Forget every cached search of this frontend, and keep any search under way from storing
  * its answer (which courses a search finds has changed: a deletion, a publication). */
 void courses_forget_searches(api_t *api);

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 /* The oldest schema (highest migration number) this frontend works with. */
-#define DB_SCHEMA_VERSION 15
+#define DB_SCHEMA_VERSION 16
 
 typedef enum {
     DB_OK = 0,
@@ -147,10 +147,6 @@ db_status_t db_job_owner(db_pool_t *self, const char *job_id, const char *owner_
  * (which holds the answers) unless with_quiz. */
 db_status_t db_course_json(db_pool_t *self, const char *course_id, bool with_quiz, char **json,
                            size_t *len, bool *stale) PROFAI_MUST_CHECK;
-
-/* Whether a course exists (courses never change once stored: a cached copy of one that still
- * exists is still right). DB_OK or DB_NOT_FOUND. */
-db_status_t db_course_exists(db_pool_t *self, const char *course_id, bool *stale) PROFAI_MUST_CHECK;
 
 /* Which page of the course list to read (docs/api.md 4.8). */
 typedef struct {

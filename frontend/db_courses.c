@@ -19,7 +19,11 @@ db_course_json(db_pool_t *self, const char *course_id, bool with_quiz, char **js
     db_status_t status = db_query_read(self, NULL,
                                        "SELECT id::text, job_id::text, jsonb_typeof(doc), "
                                        "(CASE WHEN $2::bool THEN doc ELSE doc - 'quiz' END "
-                                       " - 'id' - 'job_id')::text FROM courses WHERE id = $1::uuid",
+                                       " - 'id' - 'job_id' - 'revision' - 'questions_per_attempt')"
+                                       "::text, revision, questions_per_attempt "
+                                       "FROM (SELECT id, job_id, revision, questions_per_attempt, "
+                                       "profai_course_apply(id, doc) AS doc FROM courses "
+                                       "WHERE id = $1::uuid) c",
                                        2, values, true, &res, stale);
     if (status != DB_OK)
         return status;
@@ -34,6 +38,10 @@ db_course_json(db_pool_t *self, const char *course_id, bool with_quiz, char **js
     db_write_text(&j, res, 0, 0);
     json_key(&j, "job_id");
     db_write_text(&j, res, 0, 1);
+    json_key(&j, "revision");
+    db_write_int(&j, res, 0, 4);
+    json_key(&j, "questions_per_attempt");
+    db_write_int(&j, res, 0, 5);
     if (strcmp(PQgetvalue(res, 0, 2), "object") == 0) {
         json_raw_members(&j, PQgetvalue(res, 0, 3), (size_t)PQgetlength(res, 0, 3));
     } else { /* not a document the extractor writes; still serve valid JSON */
@@ -43,19 +51,6 @@ db_course_json(db_pool_t *self, const char *course_id, bool with_quiz, char **js
     json_object_end(&j);
     PQclear(res);
     return db_json_take(&j, json, len);
-}
-
-db_status_t
-db_course_exists(db_pool_t *self, const char *course_id, bool *stale)
-{
-    const char *values[1] = {course_id};
-    PGresult *res = NULL;
-    db_status_t status = db_query_read(self, NULL, "SELECT 1 FROM courses WHERE id = $1::uuid", 1,
-                                       values, true, &res, stale);
-    if (status == DB_OK && PQntuples(res) < 1)
-        status = DB_NOT_FOUND;
-    PQclear(res);
-    return status;
 }
 
 /* ---------------------------------------------------------------- course lists and search */

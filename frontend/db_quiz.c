@@ -22,14 +22,17 @@
 /* One row per question, in quiz order (one row of NULLs after the course id when it has
  * none): the course id, then the key's id, answer and lesson (tabs and line ends made spaces),
  * then the quiz's id, lesson, prompt, choices and source_page as stored (JSON text, NULL when
- * absent). */
+ * absent), then the course's questions per attempt (migration 016; NULL: all). */
 static const char s_sql_quiz[] =
     "SELECT c.id::text, q.item ->> 'id', q.item ->> 'answer', "
     "       coalesce(translate(q.item ->> 'lesson', E'\\t\\n\\r', '   '), ''), "
     "       (q.item -> 'id')::text, (q.item -> 'lesson')::text, (q.item -> 'prompt')::text, "
-    "       (q.item -> 'choices')::text, (q.item -> 'source_page')::text "
-    "FROM courses c LEFT JOIN LATERAL (SELECT x.item, x.n FROM " DB_QUIZ_QUESTIONS ") q ON true "
-    "WHERE c.id = $1::uuid ORDER BY q.n";
+    "       (q.item -> 'choices')::text, (q.item -> 'source_page')::text, "
+    "       c.questions_per_attempt "
+    "FROM (SELECT id, questions_per_attempt, profai_course_apply(id, doc) AS doc "
+    "      FROM courses WHERE id = $1::uuid) c "
+    "LEFT JOIN LATERAL (SELECT x.item, x.n FROM " DB_QUIZ_QUESTIONS ") q ON true "
+    "ORDER BY q.n";
 
 db_status_t
 db_course_quiz(db_pool_t *self, const char *course_id, char **quiz, size_t *quiz_len, char **key,
@@ -53,6 +56,8 @@ db_course_quiz(db_pool_t *self, const char *course_id, char **quiz, size_t *quiz
     json_object_begin(&j);
     json_key(&j, "course_id");
     db_write_text(&j, res, 0, 0);
+    json_key(&j, "questions_per_attempt");
+    db_write_int(&j, res, 0, 9);
     json_key(&j, "questions");
     json_array_begin(&j);
     for (int row = 0; row < rows; row++) {

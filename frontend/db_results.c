@@ -17,7 +17,8 @@
 #define DB_RESULTS_SCOPE                                                                           \
     "WITH k AS (SELECT id FROM classes WHERE id = $2::uuid "                                       \
     "           AND ($3::uuid IS NULL OR owner_id = $3::uuid)), "                                  \
-    "crs AS (SELECT c.id, c.title, c.doc FROM courses c "                                          \
+    "crs AS (SELECT c.id, c.title, profai_course_apply(c.id, c.doc) AS doc "                       \
+    "        FROM courses c "                                                                      \
     "        WHERE (c.id = $1::uuid AND ($3::uuid IS NULL OR c.owner_id = $3::uuid)) "             \
     "        OR c.id IN (SELECT cc.course_id FROM class_courses cc JOIN k ON k.id = "              \
     "cc.class_id)), "                                                                              \
@@ -335,7 +336,8 @@ db_lesson_open(db_pool_t *self, const char *course_id, const char *lesson_id, co
      * count one open twice: opens is a count for people, not a fence.) */
     db_status_t status = db_query_row(
         self,
-        "WITH c AS (SELECT id, doc FROM courses WHERE id = $1::uuid "
+        "WITH c AS (SELECT id, profai_course_apply(id, doc) AS doc FROM courses "
+        "           WHERE id = $1::uuid "
         "           AND profai_course_visible(owner_id, id, $3::uuid, $4::bool)), "
         "l AS (SELECT m.item ->> 'id' AS module_id, x.item AS lesson FROM c, "
         "      jsonb_array_elements(CASE jsonb_typeof(c.doc -> 'modules') WHEN 'array' "

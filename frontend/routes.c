@@ -7,6 +7,7 @@
 #include "api_metrics.h"
 #include "classes.h"
 #include "courses.h"
+#include "curation.h"
 #include "jobs.h"
 #include "page.h"
 #include "quiz.h"
@@ -83,6 +84,30 @@ const route_t route_table[] = {
     {ROUTE_DELETE, "/api/v1/courses/{id}", ROUTE_ROLES_STAFF, "students may not delete courses",
      NULL, NULL, {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}}, courses_delete,
      true, 0},
+    /* Curation (docs/api.md 4.26). */
+#define ROUTES_CURATE(m, pattern, handler, ...)                                                    \
+    {m, pattern, ROUTE_ROLES_STAFF, "students may not edit courses", s_json_types,                 \
+     "send the edit as application/json",                                                          \
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}, __VA_ARGS__}, handler, true, 0}
+#define ROUTES_CURATE_NOBODY(m, pattern, handler, ...)                                             \
+    {m, pattern, ROUTE_ROLES_STAFF, "students may not edit courses", NULL, NULL,                   \
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}, __VA_ARGS__}, handler, true, 0}
+#define ROUTES_SEG(n, w) {.name = n, .type = ROUTE_PARAM_SEGMENT, .what = w}
+    ROUTES_CURATE(ROUTE_PATCH, "/api/v1/courses/{id}", curation_course_patch, {0}),
+    ROUTES_CURATE(ROUTE_PATCH, "/api/v1/courses/{id}/modules/{module}", curation_module_patch,
+                  ROUTES_SEG("module", "module")),
+    ROUTES_CURATE(ROUTE_PATCH, "/api/v1/courses/{id}/lessons/{lesson}", curation_lesson_patch,
+                  ROUTES_SEG("lesson", "lesson")),
+    ROUTES_CURATE_NOBODY(ROUTE_DELETE, "/api/v1/courses/{id}/lessons/{lesson}",
+                         curation_lesson_delete, ROUTES_SEG("lesson", "lesson")),
+    ROUTES_CURATE(ROUTE_POST, "/api/v1/courses/{id}/lessons/{lesson}/questions",
+                  curation_question_add, ROUTES_SEG("lesson", "lesson")),
+    ROUTES_CURATE(ROUTE_PATCH, "/api/v1/courses/{id}/questions/{qid}", curation_question_patch,
+                  ROUTES_SEG("qid", "question")),
+    ROUTES_CURATE_NOBODY(ROUTE_DELETE, "/api/v1/courses/{id}/questions/{qid}",
+                         curation_question_delete, ROUTES_SEG("qid", "question")),
+    ROUTES_CURATE_NOBODY(ROUTE_POST, "/api/v1/courses/{id}/regenerate", curation_regenerate,
+                         {0}),
     {ROUTE_GET, "/api/v1/courses/{id}/quiz", ROUTE_ROLES_ALL, NULL, NULL, NULL,
      {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}}, quiz_get, true, 0},
     {ROUTE_GET, "/api/v1/courses/{id}/quiz/attempts", ROUTE_ROLES_ALL, NULL, NULL, NULL,

@@ -831,7 +831,9 @@ def test_course_is_served_with_id_and_job_id_first(http, db, user_ids):
         r = http.get(f"{API}/courses/{course_id}", as_=who)
         assert r.status_code == 200, r.text
         assert r.text.startswith(f'{{"id":"{course_id}","job_id":"{job_id}",')
-        assert r.json() == {"id": course_id, "job_id": job_id, **doc}
+        # Curation (docs/api.md 4.26) adds the revision and questions per attempt.
+        assert r.json() == {"id": course_id, "job_id": job_id, "revision": 0,
+                            "questions_per_attempt": None, **doc}
     assert http.get(f"{API}/jobs/{job_id}").json()["course_id"] == course_id
     assert_problem(http.get(f"{API}/courses/{uuid.uuid4()}", as_="sam"), 404, "not-found")
     assert_problem(http.get(f"{API}/courses/nope", as_="sam"), 404, "not-found")

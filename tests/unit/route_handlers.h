@@ -50,6 +50,14 @@
     X(accounts_invitation_create)                                                                  \
     X(accounts_invitation_accept)                                                                  \
     X(account_data_delete)                                                                         \
-    X(account_data_export)
+    X(account_data_export)                                                                         \
+    X(curation_course_patch)                                                                       \
+    X(curation_module_patch)                                                                       \
+    X(curation_lesson_patch)                                                                       \
+    X(curation_lesson_delete)                                                                      \
+    X(curation_question_add)                                                                       \
+    X(curation_question_patch)                                                                     \
+    X(curation_question_delete)                                                                    \
+    X(curation_regenerate)
 
 #endif

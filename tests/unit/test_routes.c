@@ -105,6 +105,10 @@ test_every_endpoint_reaches_its_handler(void **state)
         {"GET", "/api/v1/courses", "courses_list"},
         {"GET", "/api/v1/courses/" ID, "courses_get"},
         {"DELETE", "/api/v1/courses/" ID, "courses_delete"},
+        {"DELETE", "/api/v1/courses/" ID "/lessons/l1", "curation_lesson_delete"},
+        {"GET", "/api/v1/courses/" ID "/lessons/l1", "results_lesson_open"},
+        {"DELETE", "/api/v1/courses/" ID "/questions/e12", "curation_question_delete"},
+        {"POST", "/api/v1/courses/" ID "/regenerate", "curation_regenerate"},
         {"GET", "/api/v1/courses/" ID "/quiz", "quiz_get"},
         {"GET", "/api/v1/courses/" ID "/quiz/attempts", "quiz_attempts_list"},
         {"DELETE", "/api/v1/me/data", "account_data_delete"},
@@ -130,6 +134,19 @@ test_every_endpoint_reaches_its_handler(void **state)
     assert_int_equal(
         s_run("POST", "/api/v1/courses/" ID "/quiz/attempts", AUTH_ROLE_STUDENT, &json), 0);
     assert_string_equal(s_called, "quiz_attempt_submit");
+    static const struct {
+        const char *method, *path, *handler;
+    } edits[] = {
+        {"PATCH", "/api/v1/courses/" ID, "curation_course_patch"},
+        {"PATCH", "/api/v1/courses/" ID "/modules/m1", "curation_module_patch"},
+        {"PATCH", "/api/v1/courses/" ID "/lessons/l1", "curation_lesson_patch"},
+        {"POST", "/api/v1/courses/" ID "/lessons/l1/questions", "curation_question_add"},
+        {"PATCH", "/api/v1/courses/" ID "/questions/q1", "curation_question_patch"},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        assert_int_equal(s_run(edits[i].method, edits[i].path, AUTH_ROLE_TEACHER, &json), 0);
+        assert_string_equal(s_called, edits[i].handler);
+    }
 }
 
 /* The accounts' routes (docs/api.md 4.19-4.23): sign-in and accepting an invitation are
@@ -209,7 +226,7 @@ test_wrong_method_is_405_with_allow(void **state)
     assert_string_equal(s_result.headers, "Allow: GET, HEAD\r\n");
     assert_string_equal(s_result.detail, "PUT is not allowed here");
     assert_int_equal(s_run("POST", "/api/v1/courses/" ID, AUTH_ROLE_ADMIN, NULL), 405);
-    assert_string_equal(s_result.headers, "Allow: GET, HEAD, DELETE\r\n");
+    assert_string_equal(s_result.headers, "Allow: GET, HEAD, DELETE, PATCH\r\n");
     assert_int_equal(s_run("PATCH", "/api/v1/courses/" ID "/quiz/attempts", AUTH_ROLE_ADMIN, NULL),
                      405);
     assert_string_equal(s_result.headers, "Allow: GET, HEAD, POST\r\n");
@@ -469,6 +486,14 @@ test_index_lists_the_table(void **state)
                               "GET /api/v1/jobs/{id}/events,"
                               "DELETE /api/v1/jobs/{id},GET /api/v1/courses,"
                               "GET /api/v1/courses/{id},DELETE /api/v1/courses/{id},"
+                              "PATCH /api/v1/courses/{id},"
+                              "PATCH /api/v1/courses/{id}/modules/{module},"
+                              "PATCH /api/v1/courses/{id}/lessons/{lesson},"
+                              "DELETE /api/v1/courses/{id}/lessons/{lesson},"
+                              "POST /api/v1/courses/{id}/lessons/{lesson}/questions,"
+                              "PATCH /api/v1/courses/{id}/questions/{qid},"
+                              "DELETE /api/v1/courses/{id}/questions/{qid},"
+                              "POST /api/v1/courses/{id}/regenerate,"
                               "GET /api/v1/courses/{id}/quiz,"
                               "GET /api/v1/courses/{id}/quiz/attempts,"
                               "POST /api/v1/courses/{id}/quiz/attempts,"
