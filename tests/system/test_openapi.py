@@ -154,6 +154,74 @@ def test_sample_answers_of_every_route_validate(stack, outdir):
           headers={"Content-Type": "text/plain"})
     check("get", pattern, attempts, token="student")
     check("get", pattern, f"{attempts}?cursor=bogus!", token="student")
+    # Curation (4.26): every edit on a stored course, its refusals, and a regeneration of the
+    # pipeline's course by the workers.
+    curated, _ = store_course(stack, "teacher", QUIZ_DOC)
+    base = f"{API}/courses/{curated}"
+    one_course = f"{API}/courses/{{id}}"
+    r = check("patch", one_course, base, json={"title": "Curated", "questions_per_attempt": 2})
+    assert r.status_code == 200 and r.json()["revision"] > 0, r.text
+    assert r.json()["questions_per_attempt"] == 2 and r.headers["ETag"]
+    assert check("patch", one_course, base,
+                 json={"questions_per_attempt": None}).json()["questions_per_attempt"] is None
+    for body, status in (({"questions_per_attempt": 0}, 422), ({"title": "x", "owner": "me"}, 400),
+                         ({}, 422)):
+        assert check("patch", one_course, base, json=body).status_code == status
+    assert check("patch", one_course, base, data="title=x",
+                 headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 415
+    assert check("patch", one_course, base, token="student",
+                 json={"title": "x"}).status_code == 403
+    assert check("patch", one_course, f"{API}/courses/{uuid.uuid4()}",
+                 json={"title": "x"}).status_code == 404
+    module = f"{one_course}/modules/{{module}}"
+    assert check("patch", module, f"{base}/modules/m1", json={"title": "Moved"}).status_code == 200
+    assert check("patch", module, f"{base}/modules/m9", json={"title": "x"}).status_code == 404
+    assert check("patch", module, f"{base}/modules/m1", json={"title": ""}).status_code == 422
+    lesson_edit = f"{one_course}/lessons/{{lesson}}"
+    assert check("patch", lesson_edit, f"{base}/lessons/l2",
+                 json={"title": "Spreading"}).status_code == 200
+    assert check("patch", lesson_edit, f"{base}/lessons/l9", json={"title": "x"}).status_code == 404
+    assert check("patch", lesson_edit, f"{base}/lessons/l2",
+                 json={"title": "a\u0007b"}).status_code == 422
+    questions = f"{lesson_edit}/questions"
+    new_question = {"prompt": "Diffusion moves _____.", "choices": ["particles", "planets",
+                                                                 "trains", "songs"], "answer": 0}
+    r = check("post", questions, f"{base}/lessons/l2/questions", json=new_question)
+    assert r.status_code == 201 and r.headers["Location"].startswith(f"{base}/questions/e")
+    assert check("post", questions, f"{base}/lessons/l2/questions",
+                 json={**new_question, "answer": 4}).status_code == 422
+    assert check("post", questions, f"{base}/lessons/l9/questions",
+                 json=new_question).status_code == 404
+    question_edit = f"{one_course}/questions/{{qid}}"
+    assert check("patch", question_edit, f"{base}/questions/q1",
+                 json={"answer": 1}).status_code == 200
+    assert check("patch", question_edit, f"{base}/questions/q1",
+                 json={"choices": ["x", "x", "y", "z"]}).status_code == 422
+    assert check("patch", question_edit, f"{base}/questions/q9",
+                 json={"answer": 1}).status_code == 404
+    assert check("delete", question_edit, f"{base}/questions/q3").status_code == 200
+    assert check("delete", question_edit, f"{base}/questions/q3").status_code == 404
+    assert check("delete", lesson_edit, f"{base}/lessons/l1").status_code == 200
+    assert check("delete", lesson_edit, f"{base}/lessons/l1").status_code == 404
+    # An edit whose lesson is gone from the generated document (as after a regeneration).
+    with stack.db().cursor() as cur:
+        cur.execute("UPDATE courses SET doc = doc #- '{modules,0,lessons,1}', "
+                    "revision = revision + 1 WHERE id = %s", (curated,))
+    for token in ("teacher", "student"):
+        r = check("get", one_course, base, token=token)
+        assert r.json()["modules"][0]["lessons"] == [] and r.json()["edits_not_applied"], r.text
+        r = check("get", f"{one_course}/quiz", f"{base}/quiz", token=token)
+        assert r.json()["questions_per_attempt"] is None
+    regenerate = f"{one_course}/regenerate"
+    assert check("post", regenerate, f"{API}/courses/{uuid.uuid4()}/regenerate").status_code \
+        == 404
+    assert check("post", regenerate, f"{API}/courses/{pipeline_course}/regenerate",
+                 token="student").status_code == 403
+    r = check("post", regenerate, f"{API}/courses/{pipeline_course}/regenerate")
+    assert r.status_code == 202 and r.json()["course_id"] == pipeline_course, r.text
+    regen_job = r.json()["job_id"]
+    wait_for("the regeneration", lambda: stack.job_row(regen_job)["state"] == "succeeded", 90)
+
     check("delete", f"{API}/courses/{{id}}", f"{API}/courses/{course_id}", token="student")
     check("delete", f"{API}/courses/{{id}}", f"{API}/courses/{course_id}")
     check("delete", f"{API}/courses/{{id}}", f"{API}/courses/{course_id}")
