@@ -1956,6 +1956,8 @@
         showView('history');
         clear($('history-attempts'));
         clear($('history-progress'));
+        show($('history-attempts-empty'), false);
+        show($('history-progress-empty'), false);
         let attempts;
         let progress;
         try {

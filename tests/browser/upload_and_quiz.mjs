@@ -575,6 +575,17 @@ async function teacherPublishes(page, courseId) {
     check(/published to/i.test(await text(page, '#course-publish-status')), 'publishing was not announced');
     check(await page.evaluate(() => document.activeElement && /Unpublish/.test(document.activeElement.textContent)),
         'the focus did not stay on the class\'s button');
+    // Unpublished, then published again.
+    const publishedIs = (flag) => page.waitForFunction(([id, f]) => {
+        const li = document.querySelector(`#course-publish-list li[data-class="${id}"]`);
+        return li && li.dataset.published === f;
+    }, [classId[1], flag]);
+    await row.locator('button').click();
+    await publishedIs('0');
+    check(/unpublished from/i.test(await text(page, '#course-publish-status')), 'unpublishing was not announced');
+    check(/draft/i.test(await text(page, '#course-publish-summary')), 'an unpublished course is not called a draft');
+    await row.locator('button').click();
+    await publishedIs('1');
     await shot(page, 'teacher-published');
     await page.click('#sign-out');
     await visible(page, '#view-signin');
