@@ -197,9 +197,10 @@ def test_web_page_files_and_headers(stack):
     405 for other methods and 404 for files that do not exist (docs/web.md section 4)."""
     web = ROOT / "frontend" / "web"
     url = stack.frontends[0].url
-    files = {"/": web / "index.html", "/app/app.js": web / "app.js",
+    files = {"/": web / "index.html", "/app/app.js": web / "app.js", "/app/classes.js": web / "classes.js",
              "/app/app.css": web / "app.css", "/app/favicon.svg": web / "favicon.svg"}
-    types = {"/": "text/html", "/app/app.js": "text/javascript", "/app/app.css": "text/css",
+    types = {"/": "text/html", "/app/app.js": "text/javascript", "/app/classes.js": "text/javascript",
+             "/app/app.css": "text/css",
              "/app/favicon.svg": "image/svg+xml"}
     for path, source in files.items():
         r = stack.http.get(url + path, timeout=10)
@@ -239,7 +240,7 @@ def test_web_page_files_and_headers(stack):
     html = files["/"].read_text()
     assert "<script>" not in html and "style=" not in html and "<style" not in html
     assert "http://" not in html and "https://" not in html
-    script = files["/app/app.js"].read_text()
+    script = files["/app/app.js"].read_text() + files["/app/classes.js"].read_text()
     assert not re.search(r"\.(innerHTML|outerHTML)\s*[+]?=|insertAdjacentHTML|document\.write|"
                          r"\beval\(|new Function", script)
     assert "http://" not in script and "https://" not in script
