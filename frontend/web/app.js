@@ -350,6 +350,8 @@
         course: null,   // the course document being read
         quiz: null,     // the quiz being taken
         quizQuestions: null, // {courseId, questions}: a course's quiz, for its lessons' links
+        klass: null,    // the class on the screen (its owner's view has members and join code)
+        stream: null,   // the EventSource following a job (docs/api.md 4.14), or null
         deletable: null, // {id, ok}: whether the caller may delete that course
         notice: null,   // a sentence for the next view ("The course ... was deleted.")
     };
@@ -393,9 +395,14 @@
             clearTimeout(state.timer);
             state.timer = null;
         }
+        if (state.stream !== null) {
+            state.stream.close();
+            state.stream = null;
+        }
     }
 
-    const VIEWS = ['signin', 'invite', 'uploads', 'job', 'courses', 'course', 'quiz', 'loading'];
+    const VIEWS = ['signin', 'invite', 'uploads', 'job', 'courses', 'course', 'quiz', 'classes', 'class',
+                   'results', 'history', 'loading'];
 
     function showView(name) {
         for (const v of VIEWS) show($('view-' + v), v === name);
@@ -407,13 +414,16 @@
         show($('nav'), signedIn);
         show($('who'), signedIn);
         show($('nav-uploads'), signedIn && state.role === 'teacher');
+        show($('nav-history'), signedIn && state.role === 'student');
         setText($('role-badge'), state.role === 'teacher' ? 'Teacher' : state.role === 'student' ? 'Student' : '');
     }
 
     function markNav(route) {
         for (const a of document.querySelectorAll('#nav a')) {
             const current = (route === 'uploads' || route === 'job') ? a.id === 'nav-uploads'
-                : (route === 'courses' || route === 'course' || route === 'quiz') ? a.id === 'nav-courses' : false;
+                : (route === 'courses' || route === 'course' || route === 'quiz') ? a.id === 'nav-courses'
+                : (route === 'classes' || route === 'class') ? a.id === 'nav-classes'
+                : route === 'history' ? a.id === 'nav-history' : false;
             if (current) a.setAttribute('aria-current', 'page');
             else a.removeAttribute('aria-current');
         }
@@ -471,6 +481,14 @@
             viewJob(seq, parts[1], params.get('fresh') === '1');
         } else if (name === 'courses') {
             viewCourses(seq, params.get('q') || '');
+        } else if (name === 'classes') {
+            classes.viewClasses(seq);
+        } else if (name === 'class' && parts[1]) {
+            classes.viewClass(seq, parts[1]);
+        } else if (name === 'history' && state.role === 'student') {
+            classes.viewHistory(seq);
+        } else if (name === 'course' && parts[1] && parts[2] === 'results' && state.role === 'teacher') {
+            classes.viewResults(seq, parts[1]);
         } else if (name === 'course' && parts[1] && parts[2] === 'quiz') {
             viewQuiz(seq, parts[1], parts[3] || null);
         } else if (name === 'course' && parts[1]) {
@@ -521,6 +539,10 @@
         state.course = null;
         state.quiz = null;
         state.deletable = null;
+        state.klass = null;
+        state.quizQuestions = null;
+        show($('course-publish'), false);
+        $('course-publish').dataset.course = '';
         state.notice = null;
         state.seq++;
         stopTimer();
@@ -896,11 +918,17 @@
                 failures = 0;
                 hideAlert();
             }
+            if (!onJob(job)) state.timer = setTimeout(poll, POLL_MS);
+        };
+
+        // The job as it is now: shown; true when it has ended.
+        const onJob = (job) => {
             renderJob(job);
             if (job.state === 'queued' || job.state === 'running') {
                 seenActive = true;
-                state.timer = setTimeout(poll, POLL_MS);
-            } else if (job.state === 'succeeded' && job.course_id && seenActive) {
+                return false;
+            }
+            if (job.state === 'succeeded' && job.course_id && seenActive) {
                 // The course opens by itself once the person has seen 100%.
                 setText($('job-queue'), 'Opening the course…');
                 show($('job-queue'), true);
@@ -908,7 +936,46 @@
                     if (seq === state.seq) go('#/course/' + encodeId(job.course_id));
                 }, OPEN_COURSE_DELAY_MS);
             }
+            return true;
         };
+
+        // With the session cookie the server pushes the job as it changes (Server-Sent Events,
+        // docs/api.md 4.14); EventSource cannot send a bearer token, so a token polls. Any
+        // trouble with the stream (503 when too many are open, a dropped connection, an
+        // "error" event) closes it and falls back to polling.
+        if (state.session && typeof window.EventSource === 'function') {
+            $('view-job').dataset.via = 'events';
+            const stream = new EventSource(API + '/jobs/' + encodeId(jobId) + '/events');
+            state.stream = stream;
+            let ended = false;
+            const stop = () => {
+                stream.close();
+                if (state.stream === stream) state.stream = null;
+            };
+            stream.addEventListener('job', (event) => {
+                if (seq !== state.seq) return;
+                let job;
+                try {
+                    job = JSON.parse(event.data);
+                } catch (e) {
+                    return;
+                }
+                ended = onJob(job);
+                if (ended) stop();
+            });
+            stream.addEventListener('end', () => {
+                ended = true;
+                stop();
+            });
+            stream.addEventListener('error', () => {
+                stop();
+                if (seq !== state.seq || ended) return;
+                $('view-job').dataset.via = 'polling';
+                poll();
+            });
+            return;
+        }
+        $('view-job').dataset.via = 'polling';
         poll();
     }
 
@@ -1074,6 +1141,7 @@
         show($('lesson-summary-box'), 'summary' in l || 'key_terms' in l);
         renderText($('lesson-text'), l.text);
         showLessonQuiz(course, entry);
+        classes.recordLessonOpen(course, entry);
         const prev = $('lesson-prev');
         const next = $('lesson-next');
         show(prev, index > 0);
@@ -1151,6 +1219,11 @@
         show(quizLink, quiz === null || quiz > 0);
         const del = $('course-delete');
         show(del, false);
+        show($('course-results'), false);
+        // The publishing panel is read again whenever the course view is entered afresh.
+        if ($('view-course').hidden || $('course-publish').dataset.course !== course.id) {
+            show($('course-publish'), false);
+        }
         setText(del, 'Delete course');
         del.dataset.armed = '';
         del.onclick = () => deleteCourse(seq, course, del);
@@ -1173,7 +1246,7 @@
     // job that built the course is visible exactly to them: GET /api/v1/jobs/{job_id}.
     async function offerDelete(seq, course, button) {
         if (state.deletable && state.deletable.id === course.id) {
-            show(button, state.deletable.ok);
+            showOwnerTools(seq, course, button, state.deletable.ok);
             return;
         }
         let ok = false;
@@ -1184,7 +1257,21 @@
             ok = false; // 404: another teacher's course; anything else: no button, no harm
         }
         state.deletable = {id: course.id, ok};
-        if (seq === state.seq) show(button, ok);
+        if (seq === state.seq) showOwnerTools(seq, course, button, ok);
+    }
+
+    // The owner's tools on a course: delete, results, publishing to classes.
+    function showOwnerTools(seq, course, button, ok) {
+        show(button, ok);
+        if (!ok) show($('course-publish'), false);
+        const results = $('course-results');
+        results.setAttribute('href', '#/course/' + encodeId(course.id) + '/results');
+        show(results, ok);
+        if (ok && ($('course-publish').hidden || $('course-publish').dataset.course !== course.id)) {
+            $('course-publish').dataset.course = course.id;
+            setText($('course-publish-status'), '');
+            classes.loadPublish(seq, course);
+        }
     }
 
     // Deleting takes two clicks: the first arms the button for a few seconds.
@@ -1406,6 +1493,8 @@
 
     // ---------------------------------------------------------------- start
 
+    let classes = null; // classes.js, set up first thing in start()
+
     async function start() {
         $('signin-form').addEventListener('submit', onSignIn);
         $('password-form').addEventListener('submit', onPasswordSignIn);
@@ -1419,6 +1508,11 @@
         $('search-form').addEventListener('submit', onSearch);
         $('courses-more').addEventListener('click', () => loadCourses(state.seq, state.courses.q, state.courses.cursor));
         $('quiz-form').addEventListener('submit', onQuizSubmit);
+        // Classes, publishing, results and a student's history live in classes.js, which gets
+        // the helpers it shares with this file here.
+        classes = window.profaiClasses({API, $, el, setText, clear, show, plural, formatTime, encodeId,
+                                        ApiError, readBody, api, state, showAlert, formError, go, showView,
+                                        promptNodes, fetchCourse});
         $('quiz-again').addEventListener('click', () => {
             resetQuiz();
             $('quiz-questions').scrollIntoView({block: 'start'});

@@ -1,8 +1,12 @@
 // upload_and_quiz.mjs - drive ProfAI's web page in Debian's headless Chromium (playwright-core).
 //
-// A teacher signs in with a token, uploads a PDF, watches the progress bar reach 100% and the
-// course open; a student searches for the course, reads a lesson (summary and key terms),
-// answers every quiz question and sees the score. A wrong token must give the human message.
+// A teacher signs in, uploads a PDF, watches the progress bar reach 100% (pushed by the
+// server's event stream) and the course open, creates a class, renames it, rotates its join
+// code and publishes the course to it; a student joins the class with the code, searches for
+// the course, reads a lesson (summary and key terms), answers a lesson's quiz and the whole
+// quiz, sees the score and their history; the teacher then sees the results per class and per
+// course (and their CSV), removes and enrols the student by name. A wrong token must give the
+// human message.
 // Screenshots of every step, at desktop size and at a phone's 390x844, go to PROFAI_OUTPUT.
 //
 // Run by tests/system/test_browser.py (which starts the real stack); by hand:
@@ -207,6 +211,9 @@ async function teacherUploads(page) {
     check(final.value === 100, `progress bar value ${final.value}, expected 100`);
     check(final.percent.trim() === '100%', `percentage shown "${final.percent}"`);
     check(/done/i.test(final.stage), `stage at 100% is "${final.stage}", expected it to say done`);
+    // Signed in with the session cookie, the page follows the job's event stream, not polling.
+    const via = await page.evaluate(() => document.getElementById('view-job').dataset.via);
+    check(via === 'events', `the job was followed by "${via}", expected the event stream`);
     await shot(page, 'teacher-progress-100', false);
     for (let i = 1; i < seen.length; i++) {
         check(seen[i] >= seen[i - 1], `the bar went backwards: ${seen.join(',')}`);
@@ -244,11 +251,36 @@ async function teacherUploads(page) {
     return { courseId: m[1], jobHref, seen };
 }
 
-async function studentLearns(page, courseId, prefix, who) {
+// joinCode: the student is not in the class yet and joins it with this code through the page.
+async function studentLearns(page, courseId, prefix, who, joinCode) {
     await signIn(page, who);
     await visible(page, '#view-courses');
     check((await text(page, '#role-badge')).trim() === 'Student', 'student: the role badge does not say Student');
     check(!(await page.locator('#nav-uploads').isVisible()), 'student: the uploads link is shown');
+    if (joinCode) {
+        // Not in the class yet: the published course is not among the student's courses.
+        await page.waitForFunction(() => !/Loading/.test(document.getElementById('courses-summary').textContent));
+        check((await page.locator(`#courses-list li[data-course="${courseId}"]`).count()) === 0,
+            'student: a course of a class the student is not in is listed');
+        await page.click('#nav-classes');
+        await visible(page, '#view-classes');
+        check(await page.locator('#class-join-box').isVisible(), 'student: no form to join a class');
+        check(!(await page.locator('#class-create-box').isVisible()), 'student: the form to create a class is shown');
+        await page.fill('#class-join-code', 'ZZZZZZZZZZ');
+        await page.click('#class-join-button');
+        await visible(page, '#class-join-error');
+        check(/no class has this join code/i.test(await text(page, '#class-join-error')), 'student: a wrong code was not refused');
+        // Typed in lower case with a space: the page and the server take it.
+        await page.fill('#class-join-code', joinCode.slice(0, 5).toLowerCase() + ' ' + joinCode.slice(5).toLowerCase());
+        await page.click('#class-join-button');
+        await visible(page, '#view-class');
+        await page.locator(`#class-courses li[data-course="${courseId}"]`).waitFor();
+        check(!(await page.locator('#class-admin').isVisible()), 'student: the class\'s join code and tools are shown');
+        check(/you are in the class/i.test(await text(page, '#notice')), 'student: joining was not confirmed');
+        await shot(page, `${prefix}joined-class`);
+        await page.click('#nav-courses');
+        await visible(page, '#view-courses');
+    }
     await page.locator(`#courses-list li[data-course="${courseId}"]`).waitFor();
     await shot(page, `${prefix}courses`);
 
@@ -357,6 +389,24 @@ async function studentLearns(page, courseId, prefix, who) {
     await shot(page, `${prefix}quiz-score`);
     // The earlier attempts list the one just made.
     await page.locator('#quiz-attempts li').first().waitFor();
+
+    // My history: the attempts (newest first: the whole quiz's score just seen) and the
+    // lessons opened.
+    await page.click('#nav-history');
+    await visible(page, '#view-history');
+    const attempt = page.locator(`#history-attempts li[data-course="${courseId}"]`).first();
+    await attempt.waitFor();
+    const scoreText = (await attempt.locator('.history-score').textContent()) || '';
+    check(scoreText.startsWith(`${score.score} / ${score.total}`),
+        `history: the newest attempt shows "${scoreText}", the quiz scored ${score.score} / ${score.total}`);
+    check((await page.locator(`#history-attempts li[data-course="${courseId}"]`).count()) >= 2,
+        'history: the lesson\'s and the whole quiz\'s attempts are not both listed');
+    const opened = (await text(page, `#history-progress li[data-course="${courseId}"]`)).trim();
+    const m = /(\d+) of (\d+) lessons? opened/.exec(opened);
+    check(m && Number(m[1]) >= 1 && Number(m[2]) >= Number(m[1]), `history: lessons opened shows "${opened}"`);
+    await shot(page, `${prefix}history`);
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(wide <= 0, `the history page is ${wide}px wider than the window`);
     return score;
 }
 
@@ -396,7 +446,10 @@ async function invitedStudentJoins(page, courseId) {
     await page.click('#invite-button');
     await visible(page, '#view-courses');
     check((await text(page, '#role-badge')).trim() === 'Student', 'invite: the role badge does not say Student');
-    await page.locator(`#courses-list li[data-course="${courseId}"]`).waitFor();
+    // In no class yet: the course, published to a class of others, is not the new student's.
+    await page.waitForFunction(() => /No courses yet/.test(document.getElementById('courses-summary').textContent));
+    check((await page.locator(`#courses-list li[data-course="${courseId}"]`).count()) === 0,
+        'invite: a student in no class sees the course');
     check(!page.url().includes('invite='), 'invite: the invitation stays in the address bar');
     await shot(page, 'invite-joined');
     await page.click('#sign-out');
@@ -411,7 +464,7 @@ async function invitedStudentJoins(page, courseId) {
     check(/not valid any more/i.test(await text(page, '#invite-error')), 'invite: a used invitation was accepted');
 }
 
-async function phoneTour(browser, courseId, jobHref) {
+async function phoneTour(browser, courseId, jobHref, classId) {
     const context = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true,
         deviceScaleFactor: 2 });
     const page = await context.newPage();
@@ -428,9 +481,26 @@ async function phoneTour(browser, courseId, jobHref) {
     await page.goto(BASE + '/' + jobHref);
     await page.waitForFunction(() => document.getElementById('job-percent').textContent === '100%');
     await shot(page, 'phone-teacher-job-100', false);
+    // A bearer token cannot go with an EventSource: the page polls.
+    const via = await page.evaluate(() => document.getElementById('view-job').dataset.via);
+    check(via === 'polling', `with a token the job was followed by "${via}", expected polling`);
     // No horizontal scrolling at phone width.
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(overflow <= 0, `the job page is ${overflow}px wider than a phone screen`);
+    for (const [hash, name, ready] of [
+        ['#/classes', 'classes', `#classes-list li[data-class="${classId}"]`],
+        [`#/class/${classId}`, 'class', '#class-results tbody tr'],
+        [`#/course/${courseId}`, 'course-publish', `#course-publish-list li[data-class="${classId}"]`],
+        [`#/course/${courseId}/results`, 'results', '#results-students tbody tr']]) {
+        await page.goto(BASE + '/' + hash);
+        await page.locator(ready).first().waitFor();
+        await shot(page, `phone-teacher-${name}`);
+        const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        check(wide <= 0, `the ${name} page is ${wide}px wider than a phone screen`);
+    }
+    // The CSV comes as a download also with a token (the page fetches it itself).
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#results-csv')]);
+    check(download.suggestedFilename() === 'results.csv', `the CSV download is named ${download.suggestedFilename()}`);
     await page.click('#sign-out');
 
     const score = await studentLearns(page, courseId, 'phone-', STUDENT);
@@ -440,23 +510,140 @@ async function phoneTour(browser, courseId, jobHref) {
     return score;
 }
 
-// ------------------------------------------------------------------ publishing
+// ------------------------------------------------------------------ classes and results
 
-// A course is a draft until it is published to a class (docs/api.md 4.15, 4.16): the teacher
-// makes a class, the student joins it by its code, the teacher publishes the course to it.
-// Through the API, which is what this run needs; the page's own class screens are not driven
-// here.
-async function publishToStudent(courseId) {
-    const call = async (method, path, token, body) => {
-        const r = await fetch(BASE + path, { method, headers: { Authorization: `Bearer ${token}`,
-            'Content-Type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
-        if (!r.ok)
-            check(false, `${method} ${path}: ${r.status} ${await r.text()}`);
-        return r.status === 204 ? null : r.json();
-    };
-    const klass = await call('POST', '/api/v1/classes', TEACHER, { name: 'Browser class' });
-    await call('POST', '/api/v1/classes/join', STUDENT, { code: klass.join_code });
-    await call('POST', `/api/v1/courses/${courseId}/classes/${klass.id}`, TEACHER);
+// A course is a draft until it is published to a class (docs/api.md 4.15, 4.16). The teacher
+// makes a class on the page, renames it, gets a new join code, makes and deletes another class,
+// and publishes the course to the first from the course's page. Returns {classId, code}.
+async function teacherPublishes(page, courseId) {
+    await signIn(page, TEACHER_LOGIN);
+    await visible(page, '#view-uploads');
+    await page.click('#nav-classes');
+    await visible(page, '#view-classes');
+    check(!(await page.locator('#class-join-box').isVisible()), 'teacher: the form to join a class is shown');
+    await page.click('#class-create-button');
+    await visible(page, '#class-create-error');
+    await page.fill('#class-create-name', 'Browser class');
+    await page.click('#class-create-button');
+    await visible(page, '#view-class');
+    check((await text(page, '#class-title')) === 'Browser class', 'teacher: the new class is not shown');
+    check(await page.evaluate(() => document.activeElement && document.activeElement.id === 'class-title'),
+        'teacher: the focus is not on the class\'s heading');
+    const classId = /^#\/class\/([0-9a-f-]{36})$/.exec(new URL(page.url()).hash);
+    check(classId, `the class did not open (location ${page.url()})`);
+    const first = (await text(page, '#class-code')).trim();
+    check(/^[A-Z2-9]{10}$/.test(first), `the join code is "${first}"`);
+
+    await page.fill('#class-rename-name', 'Biology 5B');
+    await page.click('#class-rename-button');
+    await page.waitForFunction(() => document.getElementById('class-title').textContent === 'Biology 5B');
+    await page.click('#class-rotate');
+    await page.waitForFunction((old) => {
+        const t = document.getElementById('class-code').textContent;
+        return t && t !== old;
+    }, first);
+    const code = (await text(page, '#class-code')).trim();
+    check(/^[A-Z2-9]{10}$/.test(code) && /new join code/i.test(await text(page, '#class-status')),
+        `the new join code is "${code}" and the status says "${await text(page, '#class-status')}"`);
+    await shot(page, 'teacher-class');
+
+    // Another class, deleted again (two clicks).
+    await page.click('#nav-classes');
+    await visible(page, '#view-classes');
+    await page.fill('#class-create-name', 'Class to delete');
+    await page.click('#class-create-button');
+    await page.waitForFunction(() => document.getElementById('class-title').textContent === 'Class to delete');
+    await page.click('#class-delete');
+    check(/again/i.test(await text(page, '#class-delete')), 'deleting a class did not ask for a second click');
+    await page.click('#class-delete');
+    await visible(page, '#view-classes');
+    await page.locator(`#classes-list li[data-class="${classId[1]}"]`).waitFor();
+    check((await page.locator('#classes-list li', { hasText: 'Class to delete' }).count()) === 0,
+        'the deleted class is still listed');
+
+    // Publish from the course's page.
+    await page.goto(BASE + '/#/course/' + courseId);
+    await visible(page, '#course-publish');
+    const row = page.locator(`#course-publish-list li[data-class="${classId[1]}"]`);
+    await row.waitFor();
+    check((await row.getAttribute('data-published')) === '0', 'the course is published before the teacher did it');
+    await row.locator('button').click();
+    await page.waitForFunction((id) => {
+        const li = document.querySelector(`#course-publish-list li[data-class="${id}"]`);
+        return li && li.dataset.published === '1';
+    }, classId[1]);
+    check(/published to/i.test(await text(page, '#course-publish-status')), 'publishing was not announced');
+    check(await page.evaluate(() => document.activeElement && /Unpublish/.test(document.activeElement.textContent)),
+        'the focus did not stay on the class\'s button');
+    // Unpublished, then published again.
+    const publishedIs = (flag) => page.waitForFunction(([id, f]) => {
+        const li = document.querySelector(`#course-publish-list li[data-class="${id}"]`);
+        return li && li.dataset.published === f;
+    }, [classId[1], flag]);
+    await row.locator('button').click();
+    await publishedIs('0');
+    check(/unpublished from/i.test(await text(page, '#course-publish-status')), 'unpublishing was not announced');
+    check(/draft/i.test(await text(page, '#course-publish-summary')), 'an unpublished course is not called a draft');
+    await row.locator('button').click();
+    await publishedIs('1');
+    await shot(page, 'teacher-published');
+    await page.click('#sign-out');
+    await visible(page, '#view-signin');
+    return { classId: classId[1], code };
+}
+
+// After the student's attempts: the class's and the course's results, their CSV, and
+// removing and enrolling the student by name.
+async function teacherResults(page, courseId, classId) {
+    await signIn(page, TEACHER_LOGIN);
+    await visible(page, '#view-uploads');
+    await page.goto(BASE + '/#/class/' + classId);
+    await visible(page, '#view-class');
+    const row = page.locator('#class-results tbody tr', { hasText: STUDENT_LOGIN.name }).first();
+    await row.waitFor();
+    const cells = await row.locator('td').allTextContents();
+    check(cells[0] === TITLE && Number(cells[1]) >= 2 && / \/ /.test(cells[2]),
+        `class results: the student's row is ${JSON.stringify(cells)}`);
+    const csv = await page.evaluate(async () => {
+        const r = await fetch(document.getElementById('class-results-csv').getAttribute('href'));
+        return { status: r.status, type: r.headers.get('Content-Type'), body: await r.text() };
+    });
+    check(csv.status === 200 && /^text\/csv/.test(csv.type) && csv.body.includes(STUDENT_LOGIN.name),
+        `class results CSV: ${csv.status} ${csv.type} ${csv.body.slice(0, 200)}`);
+    await shot(page, 'teacher-class-results');
+
+    // Remove the student, then enrol them again by name; an unknown name is refused.
+    const member = page.locator(`#class-members li[data-name="${STUDENT_LOGIN.name}"]`);
+    await member.locator('button').click();
+    await page.waitForFunction((n) => !document.querySelector(`#class-members li[data-name="${n}"]`), STUDENT_LOGIN.name);
+    check(/removed/i.test(await text(page, '#class-status')), 'removing the student was not announced');
+    await page.fill('#class-enrol-name', 'nobody-of-that-name');
+    await page.click('#class-enrol-button');
+    await visible(page, '#class-enrol-error');
+    check(/no student is called/i.test(await text(page, '#class-enrol-error')), 'an unknown name was not refused');
+    await page.fill('#class-enrol-name', STUDENT_LOGIN.name);
+    await page.click('#class-enrol-button');
+    await member.waitFor();
+    check(!(await page.locator('#class-enrol-error').isVisible()), 'the old enrol error stayed');
+
+    // The course's results: students and questions.
+    await page.click(`#class-courses li[data-course="${courseId}"] a`);
+    await visible(page, '#view-course');
+    await visible(page, '#course-results');
+    await page.click('#course-results');
+    await visible(page, '#view-results');
+    const srow = page.locator('#results-students tbody tr', { hasText: STUDENT_LOGIN.name }).first();
+    await srow.waitFor();
+    check((await page.locator('#results-questions tbody tr').count()) >= 1, 'course results: no question rows');
+    const qcsv = await page.evaluate(async () => {
+        const r = await fetch(document.getElementById('results-questions-csv').getAttribute('href'));
+        return { status: r.status, body: await r.text() };
+    });
+    check(qcsv.status === 200 && /success_rate/.test(qcsv.body.split('\r\n')[0]),
+        `questions CSV: ${qcsv.status} ${qcsv.body.slice(0, 200)}`);
+    await shot(page, 'teacher-course-results');
+    await page.click('#sign-out');
+    await visible(page, '#view-signin');
 }
 
 // ------------------------------------------------------------------ main
@@ -483,17 +670,27 @@ async function main() {
         log('wrong token: human message shown');
         const { courseId, jobHref, seen } = await teacherUploads(page);
         log('teacher: course', courseId, 'opened after', seen.length, 'progress values');
+        const { classId, code } = await teacherPublishes(page, courseId);
+        log('teacher: class', classId, 'made and the course published to it on the page');
         await context.close();
-        await publishToStudent(courseId);
 
         // The student is another person: another browser context, nothing shared.
         const studentContext = await browser.newContext({ viewport: DESKTOP });
         page = await studentContext.newPage();
         watch(page, 'student');
         page.setDefaultTimeout(STEP_TIMEOUT_MS);
-        const score = await studentLearns(page, courseId, 'student-', STUDENT_LOGIN);
+        const score = await studentLearns(page, courseId, 'student-', STUDENT_LOGIN, code);
         log(`student: quiz score ${score.score} / ${score.total}`);
         await studentContext.close();
+        page = null;
+
+        const resultsContext = await browser.newContext({ viewport: DESKTOP });
+        page = await resultsContext.newPage();
+        watch(page, 'results');
+        page.setDefaultTimeout(STEP_TIMEOUT_MS);
+        await teacherResults(page, courseId, classId);
+        log('teacher: results seen per class and per course');
+        await resultsContext.close();
         page = null;
 
         const inviteContext = await browser.newContext({ viewport: DESKTOP });
@@ -505,11 +702,11 @@ async function main() {
         await inviteContext.close();
         page = null;
 
-        const phoneScore = await phoneTour(browser, courseId, jobHref);
+        const phoneScore = await phoneTour(browser, courseId, jobHref, classId);
         log(`phone: quiz score ${phoneScore.score} / ${phoneScore.total}`);
 
         check(problems.length === 0, 'the page had problems:\n  ' + problems.join('\n  '));
-        const summary = { ok: true, course_id: courseId, progress_values: seen, score,
+        const summary = { ok: true, course_id: courseId, class_id: classId, progress_values: seen, score,
             phone_score: phoneScore, screenshots: shotCount, seconds: (Date.now() - started) / 1000 };
         writeFileSync(join(OUT, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
         log('all checks passed in', summary.seconds, 's');

@@ -4,7 +4,10 @@ tests/browser/upload_and_quiz.mjs drives Debian's headless Chromium (with playwr
 against the real stack: a teacher uploads a PDF made here with cairo and watches the progress
 bar reach 100% until the course opens; a student finds the course by searching for words of
 one of its lessons, reads a lesson's summary and key terms, answers every quiz question and
-sees the score; a wrong token and a wrong password get the human message. On the desktop both
+sees the score; a wrong token and a wrong password get the human message. Issue 14: the teacher
+creates a class, renames it, rotates its join code and publishes the course on the page; the
+student joins with the code on the page, and sees their history; the teacher sees the results
+per class and per course, removes and enrols the student by name. On the desktop both
 sign in with a name and password (a session cookie, with the CSRF token on the upload and the
 quiz attempt: issue 14), on the phone with their tokens. Screenshots of every step, at desktop
 size and at a phone's 390x844, land in tests/output/<test name>/ (see docs/web.md).
@@ -170,6 +173,20 @@ def test_browser_upload_and_quiz(make_stack, outdir):
         assert a["lesson"] and a["score"] <= 1 and 1 <= a["total"] <= 3, a
         assert a["total"] == len(a["results"]) < full[0]["total"], a
         assert {r["lesson"] for r in a["results"]} == {a["lesson"]}, a
+    # The class the teacher made on the page: renamed, the student enrolled again after being
+    # removed, the course published to it; the lessons the student opened were recorded.
+    klass = s.get(f"{API}/classes/{summary['class_id']}", token=teacher)
+    assert klass.status_code == 200, klass.text
+    klass = klass.json()
+    assert klass["name"] == "Biology 5B", klass
+    assert [m["name"] for m in klass["members"]] == ["web-student"], klass
+    assert [c["id"] for c in klass["courses"]] == [course_id], klass
+    mine = [c["name"] for c in s.get(f"{API}/classes", token=teacher).json()["classes"]]
+    assert "Biology 5B" in mine and "Class to delete" not in mine, mine
+    progress = s.get(f"{API}/me/progress", token=student)
+    assert progress.status_code == 200, progress.text
+    opened = {c["course_id"]: c for c in progress.json()["courses"]}
+    assert opened[course_id]["opened"] >= 1, opened
     names = sorted(p.name for p in shots.glob("*.png"))
     assert any("phone-" in n for n in names) and len(names) >= 15, names
 
@@ -180,9 +197,10 @@ def test_web_page_files_and_headers(stack):
     405 for other methods and 404 for files that do not exist (docs/web.md section 4)."""
     web = ROOT / "frontend" / "web"
     url = stack.frontends[0].url
-    files = {"/": web / "index.html", "/app/app.js": web / "app.js",
+    files = {"/": web / "index.html", "/app/app.js": web / "app.js", "/app/classes.js": web / "classes.js",
              "/app/app.css": web / "app.css", "/app/favicon.svg": web / "favicon.svg"}
-    types = {"/": "text/html", "/app/app.js": "text/javascript", "/app/app.css": "text/css",
+    types = {"/": "text/html", "/app/app.js": "text/javascript", "/app/classes.js": "text/javascript",
+             "/app/app.css": "text/css",
              "/app/favicon.svg": "image/svg+xml"}
     for path, source in files.items():
         r = stack.http.get(url + path, timeout=10)
@@ -222,7 +240,7 @@ def test_web_page_files_and_headers(stack):
     html = files["/"].read_text()
     assert "<script>" not in html and "style=" not in html and "<style" not in html
     assert "http://" not in html and "https://" not in html
-    script = files["/app/app.js"].read_text()
+    script = files["/app/app.js"].read_text() + files["/app/classes.js"].read_text()
     assert not re.search(r"\.(innerHTML|outerHTML)\s*[+]?=|insertAdjacentHTML|document\.write|"
                          r"\beval\(|new Function", script)
     assert "http://" not in script and "https://" not in script
