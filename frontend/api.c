@@ -550,7 +550,7 @@ s_dispatch(api_t *self, http_request_t *req, const route_t **route)
         return;
     }
     api_call_t call = {.api = self, .req = req, .route = &result};
-    auth_user_t user;
+    auth_user_t user = {0}; /* zeroed: not every way in sets every member (session) */
     if (!route_is_public(result.route)) {
         if (!s_authenticate_limited(self, req, result.route, &user))
             return;

@@ -55,16 +55,30 @@ s_class_answer(PGresult *res, bool staff, char **json, size_t *len)
 
 /* ---------------------------------------------------------------- visibility */
 
+/* One row of a visibility read: from the primary, so that unpublishing or removing a student
+ * holds at once; only when the primary cannot answer, from the replica (docs/api.md 1.3: the
+ * answers of a primary outage may be stale by up to database/read_max_lag). */
+static db_status_t
+s_visibility_row(db_pool_t *self, const char *sql, int nparams, const char *const *values,
+                 PGresult **res)
+{
+    db_status_t status = db_query_row(self, sql, nparams, values, res);
+    if (status != DB_UNAVAILABLE)
+        return status;
+    bool stale = false;
+    return db_query_read(self, NULL, sql, nparams, values, true, res, &stale);
+}
+
 db_status_t
 db_course_visible(db_pool_t *self, const char *course_id, const char *user_id, bool is_admin)
 {
     const char *values[3] = {course_id, user_id, is_admin ? "true" : "false"};
     PGresult *res = NULL;
     db_status_t status =
-        db_query_row(self,
-                     "SELECT 1 FROM courses c WHERE c.id = $1::uuid "
-                     "AND profai_course_visible(c.owner_id, c.id, $2::uuid, $3::bool)",
-                     3, values, &res);
+        s_visibility_row(self,
+                         "SELECT 1 FROM courses c WHERE c.id = $1::uuid "
+                         "AND profai_course_visible(c.owner_id, c.id, $2::uuid, $3::bool)",
+                         3, values, &res);
     PQclear(res);
     return status;
 }
@@ -74,7 +88,7 @@ db_user_class_set(db_pool_t *self, const char *user_id, char out[65])
 {
     const char *values[1] = {user_id};
     PGresult *res = NULL;
-    db_status_t status = db_query_row(
+    db_status_t status = s_visibility_row(
         self,
         "SELECT encode(sha256(convert_to(coalesce(string_agg(class_id::text, ',' "
         "ORDER BY class_id), ''), 'UTF8')), 'hex') FROM class_members WHERE user_id = $1::uuid",

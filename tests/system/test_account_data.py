@@ -103,12 +103,20 @@ def test_delete_my_data(make_stack, outdir):
     wait_state(s, jobs[2], "failed")
     my_course = s.job_row(jobs[0])["course_id"]
     their_course = s.job_row(their_job)["course_id"]
+    s.publish_to_students(my_course)  # students see published courses only (docs/api.md 2)
     assert call(s, "POST", f"{API}/courses/{my_course}/quiz/attempts", student,
-                json={"answers": {}}).status_code == 201
-    assert call(s, "POST", f"{API}/courses/{their_course}/quiz/attempts", t,
                 json={"answers": {}}).status_code == 201
     assert call(s, "POST", f"{API}/courses/{their_course}/quiz/attempts", other,
                 json={"answers": {}}).status_code == 201
+    # A teacher no longer sees another teacher's course (docs/api.md 2), so the leaving
+    # teacher's attempt at it (made before classes existed) is a copy of the other's.
+    assert call(s, "POST", f"{API}/courses/{their_course}/quiz/attempts", t,
+                json={"answers": {}}).status_code == 404
+    with s.db().cursor() as cur:
+        cur.execute("CREATE TEMP TABLE a AS SELECT * FROM quiz_attempts WHERE course_id = %s; "
+                    "UPDATE a SET id = gen_random_uuid(), user_id = %s; "
+                    "INSERT INTO quiz_attempts SELECT * FROM a; DROP TABLE a",
+                    (their_course, user_id(s, "leaving")))
     # ... and a job still queued (the service paused), which the broker must cancel.
     assert s.admin("pause", "course.build").returncode == 0
     queued = s.submit(queued_pdf, "Queued", token=t)

@@ -58,6 +58,7 @@ def test_reads_go_to_the_replica_survive_the_primary_and_leave_a_lagging_replica
         s.wait_healthy()
         pdf = make_plain_pdf(outdir / "one.pdf", pages=4, title="Replica one")
         first = s.wait_job(s.submit(pdf.path, "Replica one"))["course_id"]
+        s.publish_to_students(first)  # students see published courses only (docs/api.md 2)
         reads = {"course": f"{API}/courses/{first}", "list": f"{API}/courses",
                  "search": f"{API}/courses?q=Topic", "quiz": f"{API}/courses/{first}/quiz"}
         for path in reads.values():  # each token is checked on the primary, then cached
@@ -102,6 +103,7 @@ def test_reads_go_to_the_replica_survive_the_primary_and_leave_a_lagging_replica
         standby.pause_replay()
         pdf2 = make_plain_pdf(outdir / "two.pdf", pages=4, title="Replica two", seed=5)
         second = s.wait_job(s.submit(pdf2.path, "Replica two"))["course_id"]
+        s.publish_to_students(second)
 
         def from_primary_with_second():
             r = s.get(f"{API}/courses", token="student")
