@@ -1302,7 +1302,9 @@
         let quiz;
         try {
             course = await fetchCourse(courseId);
-            quiz = await api('GET', API + '/courses/' + encodeId(courseId) + '/quiz');
+            // A lesson's quiz from the server: a student is dealt questions per scope.
+            quiz = await api('GET', API + '/courses/' + encodeId(courseId) + '/quiz' +
+                             (lessonId ? '?lesson=' + encodeURIComponent(lessonId) : ''));
         } catch (err) {
             if (seq !== state.seq) return;
             showView('courses');
