@@ -349,7 +349,7 @@
         courses: {cursor: null, q: ''},
         course: null,   // the course document being read
         quiz: null,     // the quiz being taken
-        quizQuestions: null, // {courseId, questions}: a course's quiz, for its lessons' links
+        quizQuestions: null, // {key: "course/lesson", questions}: a lesson's quiz, for its link
         deletable: null, // {id, ok}: whether the caller may delete that course
         notice: null,   // a sentence for the next view ("The course ... was deleted.")
     };
@@ -1090,16 +1090,19 @@
     }
 
     // The link to this lesson's own quiz, shown when the lesson has questions. The course
-    // document lists them for teachers; students read the quiz (without answers) once.
+    // document lists them for teachers; students read the lesson's quiz (without answers, as
+    // many questions as they are dealt per attempt) once per lesson.
     async function showLessonQuiz(course, entry) {
         const link = $('lesson-quiz');
         show(link, false);
         let questions = Array.isArray(course.quiz) ? course.quiz : null;
         if (!questions) {
-            if (!state.quizQuestions || state.quizQuestions.courseId !== course.id) {
+            const key = course.id + '/' + entry.id;
+            if (!state.quizQuestions || state.quizQuestions.key !== key) {
                 try {
-                    const quiz = await api('GET', API + '/courses/' + encodeId(course.id) + '/quiz');
-                    state.quizQuestions = {courseId: course.id,
+                    const quiz = await api('GET', API + '/courses/' + encodeId(course.id) + '/quiz?lesson=' +
+                                           encodeURIComponent(entry.id));
+                    state.quizQuestions = {key,
                                            questions: Array.isArray(quiz.questions) ? quiz.questions : []};
                 } catch (err) {
                     return; // the lesson reads without its quiz
