@@ -55,7 +55,7 @@ FRONTEND_SRC := frontend/main.c frontend/http.c frontend/http_reply.c frontend/h
                 frontend/http_watch.c frontend/api.c frontend/api_metrics.c frontend/broker_client.c \
                 frontend/db.c frontend/auth.c frontend/auth_listen.c frontend/static.c $(B)/frontend/web_assets.c \
                 frontend/cache.c $(FRONTEND_PURE_SRC) frontend/routes.c frontend/jobs.c \
-                frontend/courses.c frontend/quiz.c frontend/quiz_score.c frontend/error_http.c \
+                frontend/courses.c frontend/quiz.c frontend/quiz_score.c frontend/quiz_deal.c frontend/error_http.c \
                 frontend/db_jobs.c frontend/db_courses.c frontend/db_quiz.c frontend/curation.c frontend/db_curation.c frontend/db_replica.c frontend/replica_lag.c frontend/snippet.c \
                 frontend/ratelimit.c frontend/limits.c frontend/blob_sweep.c \
                 frontend/request_json.c frontend/visibility.c frontend/classes.c \
@@ -152,6 +152,7 @@ $(BROKER_CORE_TESTS): $(patsubst %.c,$(B)/%.o,$(BROKER_CORE_SRC))
 $(B)/tests/test_http_path: $(B)/frontend/http_path.o
 $(B)/tests/test_routes: $(B)/frontend/routes.o
 $(B)/tests/test_quiz_score: $(B)/frontend/quiz_score.o $(B)/frontend/json_in.o
+$(B)/tests/test_quiz_deal: $(B)/frontend/quiz_deal.o $(B)/frontend/quiz_score.o $(B)/frontend/json_in.o
 $(B)/tests/test_snippet: $(B)/frontend/snippet.o
 $(B)/tests/test_csv: $(B)/frontend/csv.o
 $(B)/tests/test_multipart: $(B)/frontend/multipart.o

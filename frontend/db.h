@@ -199,7 +199,14 @@ typedef struct {
     int max_attempts;    /* the user's attempts at the scope may not exceed it; 0: no limit */
     int reveal_from;     /* reveal answers once the user has made this many attempts; 0: always,
                             -1: never (quiz_reveal_from in quiz_score.h) */
+    long long number;    /* a dealt attempt's number (quiz_deal.h): stored only under it;
+                            0: the next one, whatever it is */
 } db_attempt_t;
+
+/* The number user_id's next attempt at course_id's scope lesson (NULL: the whole course's
+ * quiz) would get: one more than their last there (1 for the first). */
+db_status_t db_attempt_next_number(db_pool_t *self, const char *course_id, const char *user_id,
+                                   const char *lesson, long long *number) PROFAI_MUST_CHECK;
 
 /* Store a scored attempt, numbered after the user's previous ones, and return it as the API
  * shows it (docs/api.md 4.10). DB_NOT_FOUND when the course does not exist (any more),

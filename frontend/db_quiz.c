@@ -79,6 +79,11 @@ db_course_quiz(db_pool_t *self, const char *course_id, char **quiz, size_t *quiz
     }
     json_array_end(&j);
     json_object_end(&j);
+    /* the questions dealt per attempt (quiz_score.h, quiz_deal.h) */
+    if (answers.len > 0 && !PQgetisnull(res, 0, 9)) {
+        strbuf_append(&answers, "\n*\t", 3);
+        strbuf_append(&answers, PQgetvalue(res, 0, 9), (size_t)PQgetlength(res, 0, 9));
+    }
     PQclear(res);
     if (strbuf_failed(&answers) || db_json_take(&j, quiz, quiz_len) != DB_OK) {
         strbuf_free(&answers);
@@ -143,16 +148,19 @@ db_attempt_store(db_pool_t *self, const db_attempt_t *attempt, char **json, size
     snprintf(total_text, sizeof total_text, "%d", attempt->total);
     snprintf(max_text, sizeof max_text, "%d", attempt->max_attempts);
     snprintf(reveal_text, sizeof reveal_text, "%d", attempt->reveal_from);
-    const char *values[10] = {attempt->id, attempt->course_id, attempt->user_id, score_text,
+    char number_text[24];
+    snprintf(number_text, sizeof number_text, "%lld", attempt->number);
+    const char *values[11] = {attempt->id, attempt->course_id, attempt->user_id, score_text,
                               total_text,  attempt->answers,   attempt->results, max_text,
-                              reveal_text, attempt->lesson};
+                              reveal_text, attempt->lesson,    number_text};
     PGresult *res = NULL;
     /* The id comes from the caller, so that the retry after a lost connection (db_query) finds
      * the row its first try may have committed instead of storing it twice (the first SELECT
      * of `a`). The attempt's number is one more than the user's last at the same scope ($10:
      * a lesson, NULL for the whole course); two attempts at a scope sent at once get the same
      * number and the unique index (course, user, scope, number) lets one in, so the limit ($8,
-     * 0 = none) holds. Columns: the course exists, attempts used before, then the attempt
+     * 0 = none) holds; a dealt attempt ($11 > 0) is stored only under the number it was dealt
+     * for. Columns: the course exists, attempts used before, then the attempt
      * (NULLs when none was stored). */
     db_status_t status = db_query(
         self,
@@ -165,12 +173,13 @@ db_attempt_store(db_pool_t *self, const db_attempt_t *attempt, char **json, size
         "        results, lesson) SELECT $1::uuid, c.id, $3::uuid, u.used + 1, $4::int, $5::int, "
         "        $6::jsonb, $7::json, $10::text FROM c, u "
         "        WHERE NOT EXISTS (SELECT 1 FROM old) AND ($8::int = 0 OR u.used < $8::int) "
+        "        AND ($11::bigint = 0 OR u.used + 1 = $11::bigint) "
         "        ON CONFLICT DO NOTHING RETURNING *), "
         "a AS (SELECT * FROM ins UNION ALL SELECT * FROM old) "
         "SELECT EXISTS (SELECT 1 FROM c), u.used, " DB_ATTEMPT_COLUMNS(
             DB_REVEAL("$9", "a.number")) " "
                                          "FROM u LEFT JOIN a ON true",
-        10, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+        11, values, NULL, NULL, PGRES_TUPLES_OK, &res);
     if (status != DB_OK)
         return status;
     if (PQntuples(res) < 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
@@ -187,6 +196,24 @@ db_attempt_store(db_pool_t *self, const db_attempt_t *attempt, char **json, size
     s_attempt_write(&j, res, 0, 2);
     PQclear(res);
     return db_json_take(&j, json, len);
+}
+
+db_status_t
+db_attempt_next_number(db_pool_t *self, const char *course_id, const char *user_id,
+                       const char *lesson, long long *number)
+{
+    const char *values[3] = {course_id, user_id, lesson};
+    PGresult *res = NULL;
+    db_status_t status = db_query(self,
+                                  "SELECT coalesce(max(number), 0) + 1 FROM quiz_attempts "
+                                  "WHERE course_id = $1::uuid AND user_id = $2::uuid "
+                                  "AND lesson IS NOT DISTINCT FROM $3::text",
+                                  3, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    if (status != DB_OK)
+        return status;
+    *number = PQntuples(res) == 1 ? atoll(PQgetvalue(res, 0, 0)) : 1;
+    PQclear(res);
+    return DB_OK;
 }
 
 db_status_t

@@ -22,6 +22,10 @@ quiz_key_parse(quiz_key_t *key, const char *text, size_t len)
     char *save = NULL;
     for (char *line = strtok_r(key->text, "\n", &save); line != NULL && key->count < max;
          line = strtok_r(NULL, "\n", &save)) {
+        if (line[0] == '*' && line[1] == '\t') {
+            key->per_attempt = atoi(line + 2) > 0 ? atoi(line + 2) : 0;
+            continue;
+        }
         char *answer = strchr(line, '\t');
         char *lesson = answer ? strchr(answer + 1, '\t') : NULL;
         if (lesson == NULL)
@@ -45,8 +49,20 @@ quiz_key_free(quiz_key_t *key)
     memset(key, 0, sizeof *key);
 }
 
+void
+quiz_scope_set(quiz_key_t *key, const char *lesson)
+{
+    snprintf(key->lesson, sizeof key->lesson, "%s", lesson ? lesson : "");
+    key->in_scope = 0;
+    for (size_t k = 0; k < key->count; k++) {
+        quiz_question_t *q = &key->questions[k];
+        q->in_scope = key->lesson[0] == '\0' || strcmp(q->lesson, key->lesson) == 0;
+        key->in_scope += q->in_scope;
+    }
+}
+
 int
-quiz_answers_take(quiz_key_t *key, const json_in_value_t *root, char *why, size_t why_size)
+quiz_attempt_scope(quiz_key_t *key, const json_in_value_t *root, char *why, size_t why_size)
 {
     if (root->type != JSON_IN_OBJECT) {
         snprintf(why, why_size, "the body must be a JSON object");
@@ -60,23 +76,20 @@ quiz_answers_take(quiz_key_t *key, const json_in_value_t *root, char *why, size_
         }
     }
     const json_in_value_t *lesson = json_in_member(root, "lesson");
-    key->lesson[0] = '\0';
-    if (lesson != NULL) {
-        if (lesson->type != JSON_IN_STRING || lesson->len == 0 || lesson->len > QUIZ_LESSON_MAX ||
-            memchr(lesson->text, '\0', lesson->len) != NULL) {
-            snprintf(why, why_size, "\"lesson\" must be a lesson id (a string of 1 to %d bytes)",
-                     QUIZ_LESSON_MAX);
-            return -1;
-        }
-        memcpy(key->lesson, lesson->text, lesson->len);
-        key->lesson[lesson->len] = '\0';
+    if (lesson != NULL &&
+        (lesson->type != JSON_IN_STRING || lesson->len == 0 || lesson->len > QUIZ_LESSON_MAX ||
+         memchr(lesson->text, '\0', lesson->len) != NULL)) {
+        snprintf(why, why_size, "\"lesson\" must be a lesson id (a string of 1 to %d bytes)",
+                 QUIZ_LESSON_MAX);
+        return -1;
     }
-    key->in_scope = 0;
-    for (size_t k = 0; k < key->count; k++) {
-        quiz_question_t *q = &key->questions[k];
-        q->in_scope = key->lesson[0] == '\0' || strcmp(q->lesson, key->lesson) == 0;
-        key->in_scope += q->in_scope;
-    }
+    quiz_scope_set(key, lesson ? lesson->text : NULL);
+    return 0;
+}
+
+int
+quiz_answers_note(quiz_key_t *key, const json_in_value_t *root, char *why, size_t why_size)
+{
     const json_in_value_t *answers = json_in_member(root, "answers");
     if (answers == NULL || answers->type != JSON_IN_OBJECT) {
         snprintf(why, why_size, "\"answers\" must be an object of question ids to choices 0-3");
@@ -92,9 +105,17 @@ quiz_answers_take(quiz_key_t *key, const json_in_value_t *root, char *why, size_
             snprintf(why, why_size, "the quiz has no question \"%.64s\"", qid);
             return -1;
         }
-        if (!key->questions[k].in_scope) {
+        const quiz_question_t *q = &key->questions[k];
+        if (!q->in_scope && key->lesson[0] != '\0' && strcmp(q->lesson, key->lesson) != 0) {
             snprintf(why, why_size, "question \"%.64s\" is not one of lesson \"%.64s\"", qid,
                      key->lesson);
+            return -1;
+        }
+        if (!q->in_scope) {
+            snprintf(why, why_size,
+                     "question \"%.64s\" is not one of the %d dealt to you for this attempt "
+                     "(GET .../quiz shows them)",
+                     qid, key->per_attempt);
             return -1;
         }
         if (v->type != JSON_IN_NUMBER || !v->is_integer || v->integer < 0 || v->integer > 3) {
@@ -104,6 +125,14 @@ quiz_answers_take(quiz_key_t *key, const json_in_value_t *root, char *why, size_
         key->questions[k].chosen = (int)v->integer;
     }
     return 0;
+}
+
+int
+quiz_answers_take(quiz_key_t *key, const json_in_value_t *root, char *why, size_t why_size)
+{
+    if (quiz_attempt_scope(key, root, why, why_size) != 0)
+        return -1;
+    return quiz_answers_note(key, root, why, why_size);
 }
 
 int

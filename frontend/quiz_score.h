@@ -4,7 +4,8 @@
  * (tests/unit/test_quiz_score.c).
  *
  * The answer key is the text db_course_quiz (db.h) returns: one line per question,
- * "<question id>\t<answer 0-3>\t<lesson id or empty>", "\n" between lines, in quiz order. An
+ * "<question id>\t<answer 0-3>\t<lesson id or empty>", "\n" between lines, in quiz order,
+ * and a line "*\t<N>" when the course deals N questions per attempt (quiz_deal.h). An
  * attempt is the parsed request body {"answers": {"<question id>": 0..3, ...}, "lesson": "l2"}
  * (json_in.h; "lesson" optional). Its scope is the questions of that lesson, or the whole quiz
  * without "lesson"; questions of the scope left out are unanswered (and wrong), the others
@@ -39,6 +40,7 @@ typedef struct {
     size_t count;
     char lesson[QUIZ_LESSON_MAX + 1]; /* the attempt's scope: a lesson id, "" for the course */
     size_t in_scope;                  /* questions in the scope */
+    int per_attempt;                  /* questions dealt per attempt; 0: all */
 } quiz_key_t;
 
 /* Parse len bytes of answer key into key (lines without two tabs are skipped; a key with no
@@ -47,6 +49,19 @@ int quiz_key_parse(quiz_key_t *key, const char *text, size_t len) PROFAI_MUST_CH
 
 /* Release what key holds (NULL-safe) and empty it. */
 void quiz_key_free(quiz_key_t *key);
+
+/* Make lesson ("" or NULL: the whole quiz) key's scope: key->lesson (truncated to
+ * QUIZ_LESSON_MAX bytes), each question's in_scope and key->in_scope. */
+void quiz_scope_set(quiz_key_t *key, const char *lesson);
+
+/* The two halves of quiz_answers_take, for a caller that deals (quiz_deal.h) between them:
+ * quiz_attempt_scope checks the body's members and "lesson" and sets the scope;
+ * quiz_answers_note checks "answers" against the scope as it then is (a question of the
+ * scope's lesson that is not in scope was not dealt). Each 0, or -1 with why. */
+int quiz_attempt_scope(quiz_key_t *key, const json_in_value_t *root, char *why,
+                       size_t why_size) PROFAI_MUST_CHECK;
+int quiz_answers_note(quiz_key_t *key, const json_in_value_t *root, char *why,
+                      size_t why_size) PROFAI_MUST_CHECK;
 
 /* Check an attempt (root: the parsed body) against key: note its scope (key->lesson, the
  * questions' in_scope and key->in_scope, which is 0 when the lesson has no question: a 409

@@ -109,7 +109,11 @@ const route_t route_table[] = {
     ROUTES_CURATE_NOBODY(ROUTE_POST, "/api/v1/courses/{id}/regenerate", curation_regenerate,
                          {0}),
     {ROUTE_GET, "/api/v1/courses/{id}/quiz", ROUTE_ROLES_ALL, NULL, NULL, NULL,
-     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}}, quiz_get, true, 0},
+     {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"},
+      {.name = "lesson", .type = ROUTE_PARAM_TEXT, .max = QUIZ_LESSON_MAX,
+       .problem = "lesson must be a lesson id of at most " ROUTES_XSTR(QUIZ_LESSON_MAX)
+                  " bytes"}},
+     quiz_get, true, 0},
     {ROUTE_GET, "/api/v1/courses/{id}/quiz/attempts", ROUTE_ROLES_ALL, NULL, NULL, NULL,
      {{.name = "id", .type = ROUTE_PARAM_UUID, .what = "course"}, ROUTES_LIMIT,
       {.name = "lesson", .type = ROUTE_PARAM_TEXT, .max = QUIZ_LESSON_MAX,

@@ -349,7 +349,7 @@
         courses: {cursor: null, q: ''},
         course: null,   // the course document being read
         quiz: null,     // the quiz being taken
-        quizQuestions: null, // {courseId, questions}: a course's quiz, for its lessons' links
+        quizQuestions: null, // {key: "course/lesson", questions}: a lesson's quiz, for its link
         klass: null,    // the class on the screen (its owner's view has members and join code)
         stream: null,   // the EventSource following a job (docs/api.md 4.14), or null
         deletable: null, // {id, ok}: whether the caller may delete that course
@@ -1158,16 +1158,19 @@
     }
 
     // The link to this lesson's own quiz, shown when the lesson has questions. The course
-    // document lists them for teachers; students read the quiz (without answers) once.
+    // document lists them for teachers; students read the lesson's quiz (without answers, as
+    // many questions as they are dealt per attempt) once per lesson.
     async function showLessonQuiz(course, entry) {
         const link = $('lesson-quiz');
         show(link, false);
         let questions = Array.isArray(course.quiz) ? course.quiz : null;
         if (!questions) {
-            if (!state.quizQuestions || state.quizQuestions.courseId !== course.id) {
+            const key = course.id + '/' + entry.id;
+            if (!state.quizQuestions || state.quizQuestions.key !== key) {
                 try {
-                    const quiz = await api('GET', API + '/courses/' + encodeId(course.id) + '/quiz');
-                    state.quizQuestions = {courseId: course.id,
+                    const quiz = await api('GET', API + '/courses/' + encodeId(course.id) + '/quiz?lesson=' +
+                                           encodeURIComponent(entry.id));
+                    state.quizQuestions = {key,
                                            questions: Array.isArray(quiz.questions) ? quiz.questions : []};
                 } catch (err) {
                     return; // the lesson reads without its quiz
@@ -1389,7 +1392,9 @@
         let quiz;
         try {
             course = await fetchCourse(courseId);
-            quiz = await api('GET', API + '/courses/' + encodeId(courseId) + '/quiz');
+            // A lesson's quiz from the server: a student is dealt questions per scope.
+            quiz = await api('GET', API + '/courses/' + encodeId(courseId) + '/quiz' +
+                             (lessonId ? '?lesson=' + encodeURIComponent(lessonId) : ''));
         } catch (err) {
             if (seq !== state.seq) return;
             showView('courses');

@@ -90,7 +90,9 @@ def test_each_edit_kind(stack):
     c = ok(edit(stack, "PATCH", f"{course_id}/questions/{qid}", {"answer": 1}))
     assert question(c, qid)["answer"] == 1
 
-    # The quiz and scoring follow the edits: q3 is gone, the added question is scored.
+    # The quiz and scoring follow the edits: q3 is gone, the added question is scored (all
+    # three: questions per attempt back to none; dealing is tested in test_quiz_deal.py).
+    ok(edit(stack, "PATCH", course_id, {"questions_per_attempt": None}))
     quiz = ok(get(stack, f"{API}/courses/{course_id}/quiz", token="student"))
     assert [q["id"] for q in quiz["questions"]] == ["q1", "q2", qid]
     assert quiz["questions"][0]["prompt"] == "What moves water?"
@@ -292,11 +294,13 @@ def test_curated_course_keeps_its_edits_after_regeneration(stack, outdir):
     assert after["edits_not_applied"] == [
         {"edit": after["edits_not_applied"][0]["edit"], "kind": "lesson_title",
          "target": "l999"}]
-    # The student's quiz agrees with the curated course.
+    # The quiz agrees with the curated course; a student is dealt 2 of its questions.
     stack.publish_to_students(course_id)
-    quiz = ok(get(stack, f"{API}/courses/{course_id}/quiz", token="student"))
+    quiz = ok(get(stack, f"{API}/courses/{course_id}/quiz", token="teacher"))
     ids = [x["id"] for x in quiz["questions"]]
     assert q_del not in ids and qid in ids and q_edit in ids
+    dealt = ok(get(stack, f"{API}/courses/{course_id}/quiz", token="student"))["questions"]
+    assert len(dealt) == 2 and {x["id"] for x in dealt} <= set(ids)
 
 
 def test_a_course_deleted_during_its_regeneration_stays_deleted(stack, outdir):
