@@ -676,3 +676,47 @@ def test_database_outage(make_env):
     worker.final_ok(token, course_doc("After", minimal=True))
     env.wait_job(again, "succeeded")
     assert "database down" in env.log() and "database up" in env.log()
+
+
+# ---- the PDF's path (docs/broker.md, "The PDF's path") ----------------------------------------
+
+def dispatch_order(env: BrokerEnv, *job_ids: str) -> list[str]:
+    """The jobs in the order the broker sent their REQUEST (its "job dispatched" lines)."""
+    lines = [ln for ln in env.log().splitlines() if "job dispatched job=" in ln]
+    return [j for ln in lines for j in job_ids if f"job={j} " in ln]
+
+
+@pytest.mark.parametrize("readers", [2, 1])
+def test_small_job_is_not_held_behind_a_large_pdf_read(make_env, readers):
+    # A longer liveness: this process is busy a while with 32 MiB and does not heartbeat.
+    env = make_env(pdf_readers=readers, liveness=50)
+    owner = env.add_user()
+    big_pdf = b"%PDF-1.4\n" + os.urandom(32 * 1024 * 1024 - 9)
+    big_sha, small_sha = env.add_blob(big_pdf), env.add_blob(make_pdf("Small"))
+    workers = [env.worker().ready(), env.worker().ready()]
+    client = env.client()
+    wait_for("two workers", lambda: client.ping()["workers"] == 2, 10, retry_on=())
+    big = client.submit(owner, big_sha, "Big")["job_id"]
+    small = client.submit(owner, small_sha, "Small")["job_id"]
+    got = {}  # title -> (order of receipt, the PDF's size)
+
+    def done():
+        for w in workers:
+            frames = w.recv(timeout=0.02)
+            if frames and frames[1] == W_REQUEST:
+                job = msgpack.unpackb(frames[4], raw=False)
+                got[job["title"]] = (len(got), len(job["pdf"]))
+                w.final_ok(frames[2], course_doc(job["title"], minimal=True))
+        return len(got) == 2
+
+    wait_for("both REQUESTs", done, 60, retry_on=())
+    assert got["Big"][1] == len(big_pdf) and got["Small"][1] > 0
+    env.wait_job(big, "succeeded", timeout=20)
+    env.wait_job(small, "succeeded", timeout=20)
+    if readers == 2:
+        # The small job's commits and its PDF read do not wait for the large PDF's bytes: it
+        # is sent to its worker before the large job's worker has its REQUEST.
+        assert dispatch_order(env, big, small) == [small, big]
+    else:
+        # One PDF read at a time: the small one waits for the large one (the bound holds).
+        assert dispatch_order(env, big, small) == [big, small]
