@@ -22,10 +22,16 @@
 
 typedef struct read_op_t {
     struct read_op_t *next;
+    bool large;
     char sha256[65];
     size_t ctx_len;
     unsigned char ctx[]; /* the caller's context */
 } read_op_t;
+
+/* A FIFO of reads not yet sent. */
+typedef struct {
+    read_op_t *head, *tail;
+} s_queue_t;
 
 typedef enum { S_DOWN, S_CONNECTING, S_IDLE, S_BUSY } s_state_t;
 
@@ -46,8 +52,9 @@ struct blob_reader_t {
     void *owner;
     int n;
     s_conn_t conns[BLOB_READER_MAX];
-    read_op_t *head, *tail; /* queued, not yet sent */
-    size_t pending;         /* queued plus in flight */
+    s_queue_t queue[2]; /* not yet sent: [0] small PDFs, [1] large ones */
+    int busy_large;     /* connections reading a large PDF */
+    size_t pending;     /* queued plus in flight */
     int64_t now;
 };
 
@@ -87,18 +94,20 @@ blob_reader_destroy(blob_reader_t **self_p)
         if (c->conn != NULL)
             PQfinish(c->conn);
     }
-    while (self->head != NULL) {
-        read_op_t *op = self->head;
-        self->head = op->next;
-        free(op);
-    }
+    for (int q = 0; q < 2; q++)
+        while (self->queue[q].head != NULL) {
+            read_op_t *op = self->queue[q].head;
+            self->queue[q].head = op->next;
+            free(op);
+        }
     free(self->conninfo);
     free(self);
     *self_p = NULL;
 }
 
 int
-blob_reader_read(blob_reader_t *self, const char *sha256, const void *ctx, size_t ctx_len)
+blob_reader_read(blob_reader_t *self, const char *sha256, bool large, const void *ctx,
+                 size_t ctx_len)
 {
     size_t len = strlen(sha256);
     if (len >= sizeof((read_op_t *)0)->sha256)
@@ -107,15 +116,17 @@ blob_reader_read(blob_reader_t *self, const char *sha256, const void *ctx, size_
     if (op == NULL)
         return -1;
     op->next = NULL;
+    op->large = large;
     memcpy(op->sha256, sha256, len + 1);
     op->ctx_len = ctx_len;
     if (ctx_len > 0)
         memcpy(op->ctx, ctx, ctx_len);
-    if (self->tail != NULL)
-        self->tail->next = op;
+    s_queue_t *q = &self->queue[large ? 1 : 0];
+    if (q->tail != NULL)
+        q->tail->next = op;
     else
-        self->head = op;
-    self->tail = op;
+        q->head = op;
+    q->tail = op;
     self->pending++;
     return 0;
 }
@@ -129,10 +140,13 @@ s_lose(blob_reader_t *self, s_conn_t *c, const char *why)
     snprintf(detail, sizeof detail, "%s%s%.*s", why, pq[0] != '\0' ? ": " : "",
              (int)strcspn(pq, "\n"), pq);
     if (c->op != NULL) {
-        c->op->next = self->head;
-        self->head = c->op;
-        if (self->tail == NULL)
-            self->tail = c->op;
+        s_queue_t *q = &self->queue[c->op->large ? 1 : 0];
+        if (c->op->large)
+            self->busy_large--;
+        c->op->next = q->head;
+        q->head = c->op;
+        if (q->tail == NULL)
+            q->tail = c->op;
         c->op = NULL;
     }
     PQclear(c->res);
@@ -182,15 +196,29 @@ s_connect_poll(blob_reader_t *self, s_conn_t *c)
     }
 }
 
-/* IDLE with reads queued: send the first. */
-static void
-s_send(blob_reader_t *self, s_conn_t *c)
+/* The queue to serve next: small PDFs first; a large one only while another connection is
+ * left for small ones (or there is only one). NULL: nothing may be sent now. */
+static s_queue_t *
+s_next_queue(blob_reader_t *self)
 {
-    read_op_t *op = self->head;
-    self->head = op->next;
-    if (self->head == NULL)
-        self->tail = NULL;
+    if (self->queue[0].head != NULL)
+        return &self->queue[0];
+    if (self->queue[1].head != NULL && (self->n == 1 || self->busy_large < self->n - 1))
+        return &self->queue[1];
+    return NULL;
+}
+
+/* IDLE with a read to send in q: send its first. */
+static void
+s_send(blob_reader_t *self, s_conn_t *c, s_queue_t *q)
+{
+    read_op_t *op = q->head;
+    q->head = op->next;
+    if (q->head == NULL)
+        q->tail = NULL;
     op->next = NULL;
+    if (op->large)
+        self->busy_large++;
     c->op = op;
     c->state = S_BUSY;
     const char *values[1] = {op->sha256};
@@ -240,6 +268,8 @@ s_receive(blob_reader_t *self, s_conn_t *c)
         c->op = NULL;
         c->res = NULL;
         c->state = S_IDLE;
+        if (op->large)
+            self->busy_large--;
         self->pending--;
         if (got != NULL && PQresultStatus(got) == PGRES_TUPLES_OK) {
             bool one = PQntuples(got) == 1 && !PQgetisnull(got, 0, 0);
@@ -271,8 +301,9 @@ blob_reader_service(blob_reader_t *self, int64_t now)
             s_lose(self, c, "connection lost");
         if (c->state == S_BUSY)
             s_receive(self, c);
-        if (c->state == S_IDLE && self->head != NULL)
-            s_send(self, c);
+        s_queue_t *q;
+        if (c->state == S_IDLE && (q = s_next_queue(self)) != NULL)
+            s_send(self, c, q);
     }
 }
 

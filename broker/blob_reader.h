@@ -4,7 +4,10 @@
  * (docs/broker.md, "The PDF's path").
  *
  * `readers` connections, each non-blocking and reading one PDF at a time: at most `readers`
- * PDFs are being read (and held in memory) at once; further reads wait in a FIFO queue. Reads
+ * PDFs are being read (and held in memory) at once; further reads wait in two FIFO queues,
+ * small PDFs and large ones (BLOB_READER_LARGE bytes or more). Small reads go first, and with
+ * two readers or more, large reads occupy all but one of them at most: a small PDF never
+ * waits for a large one to be read. Reads
  * only: no transaction, no fence. The caller polls every connection's socket
  * (blob_reader_pollfd) and calls blob_reader_service each turn of its loop.
  *
@@ -26,6 +29,8 @@
 
 /* Most connections (PDFs read at once). */
 #define BLOB_READER_MAX 16
+/* A PDF this large or larger is read in the large lane. */
+#define BLOB_READER_LARGE (1024 * 1024)
 
 typedef struct blob_reader_t blob_reader_t;
 
@@ -48,9 +53,10 @@ blob_reader_t *blob_reader_new(const char *conninfo, int readers, blob_read_fn *
 /* Close the connections and drop every read without calling its callback. */
 void blob_reader_destroy(blob_reader_t **self_p);
 
-/* Queue a read of the blob sha256 (hex, NUL-terminated); ctx (ctx_len bytes) is copied and
- * handed to done. 0, or -1 on allocation failure (done will not run). */
-int blob_reader_read(blob_reader_t *self, const char *sha256, const void *ctx,
+/* Queue a read of the blob sha256 (hex, NUL-terminated), large or not (its size is at least
+ * BLOB_READER_LARGE); ctx (ctx_len bytes) is copied and handed to done. 0, or -1 on
+ * allocation failure (done will not run). */
+int blob_reader_read(blob_reader_t *self, const char *sha256, bool large, const void *ctx,
                      size_t ctx_len) PROFAI_MUST_CHECK;
 
 /* Connection i's socket and the events (ZMQ_POLLIN/ZMQ_POLLOUT values) to wait for; -1 when

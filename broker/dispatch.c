@@ -108,7 +108,8 @@ s_on_dispatched(void *owner, void *ctx_p, PGresult *res, const char *error)
     }
     const char *internal = profai_error_name(PROFAI_ERR_INTERNAL);
     proto_job_t m = {0};
-    if (sql_read_dispatched(res, &m) != SQL_PDF_OK) {
+    long long size = 0;
+    if (sql_read_dispatched(res, &m, &size) != SQL_PDF_OK) {
         log_error("cannot build REQUEST for job=%s: the job's title, file name or hash is too "
                   "long",
                   job->id);
@@ -122,7 +123,8 @@ s_on_dispatched(void *owner, void *ctx_p, PGresult *res, const char *error)
     memcpy(rctx.title, m.title, sizeof rctx.title);
     memcpy(rctx.filename, m.filename, sizeof rctx.filename);
     memcpy(rctx.sha256, m.sha256, sizeof rctx.sha256);
-    if (blob_reader_read(self->blobs, rctx.sha256, &rctx, sizeof rctx) != 0) {
+    if (blob_reader_read(self->blobs, rctx.sha256, size >= BLOB_READER_LARGE, &rctx, sizeof rctx) !=
+        0) {
         log_error("out of memory reading the PDF of job=%s", job->id);
         broker_worker_release(self, worker);
         broker_job_fail(self, job, internal, "The uploaded PDF could not be read.");

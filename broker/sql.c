@@ -60,7 +60,8 @@ const store_stmt_t sql_stmt_dispatch = {
     "           RETURNING id, attempts, worker, stage, title, filename, blob_sha256),"
     "     ev AS (INSERT INTO job_events (job_id, state, attempt, worker, stage)"
     "            SELECT id, 'running', attempts, worker, stage FROM u)"
-    " SELECT u.title, u.filename, u.blob_sha256 FROM u",
+    " SELECT u.title, u.filename, u.blob_sha256,"
+    " (SELECT b.size FROM blobs b WHERE b.sha256 = u.blob_sha256) FROM u",
     6, 0};
 const store_stmt_t sql_stmt_progress = {
     "progress",
@@ -255,10 +256,11 @@ s_copy_column(const PGresult *res, int col, char *buf, size_t size)
 }
 
 sql_pdf_status_t
-sql_read_dispatched(const PGresult *res, proto_job_t *job)
+sql_read_dispatched(const PGresult *res, proto_job_t *job, long long *size)
 {
     if (PQntuples(res) != 1)
         return SQL_PDF_MISSING;
+    *size = PQgetisnull(res, 0, 3) ? 0 : strtoll(PQgetvalue(res, 0, 3), NULL, 10);
     if (s_copy_column(res, 0, job->title, sizeof job->title) != 0 ||
         s_copy_column(res, 1, job->filename, sizeof job->filename) != 0 ||
         s_copy_column(res, 2, job->sha256, sizeof job->sha256) != 0)

@@ -112,7 +112,9 @@ typedef enum {
     SQL_PDF_TOO_LONG, /* the title, file name or hash is over the protocol's limits */
 } sql_pdf_status_t;
 
-/* Fill the title, filename and sha256 of job from sql_stmt_dispatch's answer (not its pdf). */
-sql_pdf_status_t sql_read_dispatched(const PGresult *res, proto_job_t *job) PROFAI_MUST_CHECK;
+/* Fill the title, filename and sha256 of job from sql_stmt_dispatch's answer (not its pdf),
+ * and size with the PDF's size in bytes (0 when it is not stored). */
+sql_pdf_status_t sql_read_dispatched(const PGresult *res, proto_job_t *job,
+                                     long long *size) PROFAI_MUST_CHECK;
 
 #endif
