@@ -371,6 +371,11 @@ s_on_retry(void *owner, void *ctx_p, PGresult *res, const char *error)
         s_done(b->admin, ctx, PROFAI_ERR_UNKNOWN_JOB, 0, NULL, "no such job");
         return;
     }
+    if (!change.changed && strcmp(change.before, "failed") == 0 && !change.pdf_stored) {
+        s_done(b->admin, ctx, PROFAI_ERR_UNKNOWN_BLOB, 0, change.before,
+               "its PDF is no longer stored (swept after the job failed); submit it again");
+        return;
+    }
     if (!change.changed) {
         s_done(b->admin, ctx, PROFAI_ERR_NOT_FAILED, 0, change.before,
                "only a failed job can be retried");

@@ -31,18 +31,25 @@ const store_stmt_t admin_sql_job = {
                 " FROM jobs j LEFT JOIN job_events e ON e.job_id = j.id WHERE j.id = $1::uuid"
                 " ORDER BY e.seq",
     1, 0};
-/* The retry's event says who asked; its next dispatch is attempt attempts + 1. */
+/* The retry's event says who asked; its next dispatch is attempt attempts + 1. A job whose
+ * PDF was swept (blobs_sweep: it ended without a course) is not requeued: column 5 says whether
+ * the PDF is (still) there. The retry touches the blob's used_at, as an upload of the same PDF
+ * does, so a sweep running at the same moment waits for the row and then finds it freshly used. */
 const store_stmt_t admin_sql_retry = {
     "admin_retry",
-    "WITH t AS (SELECT id, state, owner_id, attempts FROM jobs WHERE id = $1::uuid),"
+    "WITH t AS (SELECT id, state, owner_id, attempts, blob_sha256 FROM jobs WHERE id = $1::uuid),"
+    "     b AS (UPDATE blobs SET used_at = now() FROM t"
+    "           WHERE blobs.sha256 = t.blob_sha256 AND t.state = 'failed' RETURNING blobs.sha256),"
     "     u AS (UPDATE jobs SET state = 'queued', stage = 'queued', progress = 0,"
     "           error_code = NULL, error = NULL, worker = NULL, retry_at = NULL,"
     "           deadline_at = NULL, finished_at = NULL, updated_at = now()"
-    "           FROM t WHERE jobs.id = t.id AND jobs.state = 'failed' RETURNING jobs.id),"
+    "           FROM t WHERE jobs.id = t.id AND jobs.state = 'failed'"
+    "           AND EXISTS (SELECT 1 FROM b) RETURNING jobs.id),"
     "     ev AS (INSERT INTO job_events (job_id, state, attempt, stage, error)"
     "            SELECT t.id, 'queued', t.attempts, 'queued', 'retried by an administrator'"
     "            FROM t JOIN u ON u.id = t.id)"
-    " SELECT t.state, (SELECT count(*) FROM u), t.owner_id, t.attempts FROM t",
+    " SELECT t.state, (SELECT count(*) FROM u), t.owner_id, t.attempts,"
+    "        EXISTS (SELECT 1 FROM b) FROM t",
     1, 0};
 const store_stmt_t admin_sql_cancel = {
     "admin_cancel",
@@ -68,6 +75,7 @@ admin_sql_read_change(const PGresult *res, admin_sql_change_t *out)
     out->changed = strcmp(PQgetvalue(res, 0, 1), "1") == 0;
     snprintf(out->owner, sizeof out->owner, "%s", PQgetvalue(res, 0, 2));
     out->attempts = (uint32_t)strtoul(PQgetvalue(res, 0, 3), NULL, 10);
+    out->pdf_stored = PQnfields(res) < 5 || strcmp(PQgetvalue(res, 0, 4), "t") == 0;
 }
 
 /* Copy cell (i, col) into buf of size bytes; "" when NULL; false when too long. */

@@ -22,7 +22,8 @@ extern const store_stmt_t admin_sql_jobs;
 /* Job $1 and its events, one row per event (event columns NULL when none). Rows:
  * admin_sql_read_job, then admin_sql_read_event. */
 extern const store_stmt_t admin_sql_job;
-/* A 'failed' job $1 back to 'queued'. Read with admin_sql_read_change. */
+/* A 'failed' job $1 back to 'queued', unless its PDF was swept. Read with
+ * admin_sql_read_change. */
 extern const store_stmt_t admin_sql_retry;
 /* Cancel job $1 of any owner if it has not ended. Read with admin_sql_read_change. */
 extern const store_stmt_t admin_sql_cancel;
@@ -34,6 +35,7 @@ typedef struct {
     char before[PROTO_STATE_MAX + 1]; /* its state before, when found */
     char owner[PROTO_UUID_LEN + 1];   /* when found */
     uint32_t attempts;                /* when found */
+    bool pdf_stored;                  /* retry: the job's PDF is still stored (cancel: true) */
 } admin_sql_change_t;
 
 void admin_sql_read_change(const PGresult *res, admin_sql_change_t *out);

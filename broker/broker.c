@@ -24,6 +24,8 @@
  *   sql.c              the loop's statements and typed readers of their results
  *   zap.c              CURVE: the ZAP handler, allow-lists of keys by role, their reload
  *   store.c            the asynchronous, pipelined, group-committed PostgreSQL connection
+ *   blob_reader.c      dispatched jobs' PDFs, read on connections of their own (polled in
+ *                      s_turn) so that no commit waits for PDF bytes
  *   migrate.c          schema migrations, run once at start
  *   leader.c           which broker leads: the lock session and the fencing epoch; the
  *                      store begins every transaction with the epoch's fence (store_set_fence)
@@ -38,6 +40,7 @@
 #include "broker.h"
 
 #include "admin.h"
+#include "blob_reader.h"
 #include "broker_metrics.h"
 #include "broker_private.h"
 #include "leader.h"
@@ -570,6 +573,16 @@ s_on_store_event(void *owner, store_event_t event, const char *detail)
     }
 }
 
+static void
+s_on_blobs_event(void *owner, bool up, const char *detail)
+{
+    (void)owner;
+    if (up)
+        log_debug("PDF reader connected");
+    else
+        log_warn("PDF reader connection: %s (dispatched jobs wait for their PDF)", detail);
+}
+
 static int
 s_timeout(broker_t *self)
 {
@@ -586,6 +599,9 @@ s_timeout(broker_t *self)
     int64_t store_wait = store_timeout(self->store, self->now);
     if (store_wait >= 0 && store_wait < timeout)
         timeout = store_wait;
+    int64_t blobs_wait = blob_reader_timeout(self->blobs, self->now);
+    if (blobs_wait >= 0 && blobs_wait < timeout)
+        timeout = blobs_wait;
     return (int)timeout;
 }
 
@@ -595,7 +611,7 @@ s_turn(broker_t *self, bool read_router)
 {
     /* The ROUTER, the ZAP handler (CURVE), the admin socket and the metrics endpoint while
      * serving, then the store. */
-    zmq_pollitem_t items[5];
+    zmq_pollitem_t items[5 + BLOB_READER_MAX];
     int n = 0, zap_at = -1, admin_at = -1, metrics_at = -1, store_at = -1;
     if (read_router) {
         items[n++] = (zmq_pollitem_t){zsock_resolve(self->router), 0, ZMQ_POLLIN, 0};
@@ -618,6 +634,9 @@ s_turn(broker_t *self, bool read_router)
         store_at = n;
         items[n++] = (zmq_pollitem_t){NULL, fd, events, 0};
     }
+    for (int i = 0; i < blob_reader_count(self->blobs); i++)
+        if ((fd = blob_reader_pollfd(self->blobs, i, &events)) >= 0)
+            items[n++] = (zmq_pollitem_t){NULL, fd, events, 0};
     self->now = zclock_mono();
     if (zmq_poll(items, n, notify_watchdog_cap(s_timeout(self))) < 0) {
         if (errno == EINTR)
@@ -636,6 +655,7 @@ s_turn(broker_t *self, bool read_router)
     if (metrics_at >= 0 && (items[metrics_at].revents & ZMQ_POLLIN))
         broker_metrics_read(self->metrics);
     store_service(self->store, store_at >= 0 ? items[store_at].revents : 0, self->now);
+    blob_reader_service(self->blobs, self->now);
     s_run_timers(self);
     dispatch_jobs(self);
     store_flush(self->store);
@@ -757,8 +777,11 @@ broker_new(const broker_config_t *config, char *err, size_t err_size)
     self->router = zsock_new(ZMQ_ROUTER);
     self->store = store_new(self->conninfo, sql_statements, sql_statement_count,
                             config->max_pending_writes, s_on_store_event, self);
+    self->blobs = blob_reader_new(self->conninfo, config->pdf_readers > 0 ? config->pdf_readers : 2,
+                                  dispatch_on_pdf, s_on_blobs_event, self);
     if (self->endpoint == NULL || self->conninfo == NULL || self->jobs == NULL ||
-        self->workers == NULL || self->router == NULL || self->store == NULL) {
+        self->workers == NULL || self->router == NULL || self->store == NULL ||
+        self->blobs == NULL) {
         snprintf(err, err_size, "out of memory");
         goto fail;
     }
@@ -810,6 +833,7 @@ broker_destroy(broker_t **self_p)
     broker_metrics_destroy(&self->metrics);
     worker_registry_destroy(&self->workers);
     job_table_destroy(&self->jobs);
+    blob_reader_destroy(&self->blobs);
     store_destroy(&self->store);
     zsock_destroy(&self->router);
     zap_destroy(&self->zap);

@@ -56,8 +56,9 @@ struct broker_t {
     zsock_t *router;
     zap_t *zap; /* CURVE's ZAP handler and allow-lists; NULL: plaintext */
     store_t *store;
-    job_table_t *jobs;          /* every unfinished job */
-    worker_registry_t *workers; /* every worker connection */
+    struct blob_reader_t *blobs; /* PDF reads for dispatch, off the store (blob_reader.h) */
+    job_table_t *jobs;           /* every unfinished job */
+    worker_registry_t *workers;  /* every worker connection */
     broker_counters_t counters;
     struct admin_t *admin;            /* the admin socket (admin.h), or NULL */
     struct broker_metrics_t *metrics; /* the metrics endpoint (broker_metrics.h), or NULL */
@@ -148,5 +149,9 @@ void dispatch_on_worker_message(broker_t *self, zframe_t *identity, zmsg_t *msg)
 
 /* dispatch.c: give queued jobs to idle workers (the job table's fair queue chooses the job). */
 void dispatch_jobs(broker_t *self);
+
+/* A dispatched job's PDF was read (blob_reader_new's callback, blob_read_fn): send the REQUEST
+ * if the worker is still reserved for this attempt. */
+void dispatch_on_pdf(void *owner, void *ctx, const uint8_t *data, size_t len, const char *error);
 
 #endif

@@ -9,6 +9,7 @@
  * sends REQUESTs. Kept apart from broker.c, which holds the loop, timers and shared effects,
  * and from clients.c: the two sides of the ROUTER share nothing but the job table.
  */
+#include "blob_reader.h"
 #include "broker_metrics.h"
 #include "broker_private.h"
 #include "course_check.h"
@@ -75,9 +76,16 @@ s_worker_add(broker_t *self, zframe_t *identity, zmsg_t *msg, const char *servic
 
 /* ------------------------------------------------------------------ dispatch */
 
-static void s_on_fetched(void *owner, void *ctx_p, PGresult *res, const char *error);
+/* What a PDF read carries from the dispatch commit to the REQUEST. */
+typedef struct {
+    job_ctx_t job;
+    char title[PROTO_TITLE_MAX + 1];
+    char filename[PROTO_FILENAME_MAX + 1];
+    char sha256[PROTO_SHA256_LEN + 1];
+} s_read_ctx_t;
 
-/* The job's dispatch fence (attempt) is committed with its PDF read, or it failed. */
+/* The job's dispatch fence (attempt) is committed: read its PDF (blob_reader.h), off the
+ * store's connection, then send the REQUEST (dispatch_on_pdf). */
 static void
 s_on_dispatched(void *owner, void *ctx_p, PGresult *res, const char *error)
 {
@@ -98,7 +106,29 @@ s_on_dispatched(void *owner, void *ctx_p, PGresult *res, const char *error)
         job_table_remove(self->jobs, &job);
         return;
     }
-    s_on_fetched(owner, ctx_p, res, NULL); /* the statement returned the PDF */
+    const char *internal = profai_error_name(PROFAI_ERR_INTERNAL);
+    proto_job_t m = {0};
+    long long size = 0;
+    if (sql_read_dispatched(res, &m, &size) != SQL_PDF_OK) {
+        log_error("cannot build REQUEST for job=%s: the job's title, file name or hash is too "
+                  "long",
+                  job->id);
+        broker_worker_release(self, worker);
+        broker_job_fail(self, job, internal, "The job could not be sent to a worker.");
+        return;
+    }
+    s_read_ctx_t rctx;
+    memset(&rctx, 0, sizeof rctx);
+    rctx.job = *ctx;
+    memcpy(rctx.title, m.title, sizeof rctx.title);
+    memcpy(rctx.filename, m.filename, sizeof rctx.filename);
+    memcpy(rctx.sha256, m.sha256, sizeof rctx.sha256);
+    if (blob_reader_read(self->blobs, rctx.sha256, size >= BLOB_READER_LARGE, &rctx, sizeof rctx) !=
+        0) {
+        log_error("out of memory reading the PDF of job=%s", job->id);
+        broker_worker_release(self, worker);
+        broker_job_fail(self, job, internal, "The uploaded PDF could not be read.");
+    }
 }
 
 /* Encode the REQUEST for the job's current attempt with its fetched fields. NULL on failure
@@ -130,12 +160,12 @@ s_build_request(const job_t *job, proto_job_t *m, const char **why)
     return msg;
 }
 
-/* The PDF arrived: send the REQUEST if the worker is still reserved for this attempt. */
-static void
-s_on_fetched(void *owner, void *ctx_p, PGresult *res, const char *error)
+void
+dispatch_on_pdf(void *owner, void *ctx_p, const uint8_t *data, size_t len, const char *error)
 {
     broker_t *self = owner;
-    job_ctx_t *ctx = ctx_p;
+    s_read_ctx_t *rctx = ctx_p;
+    job_ctx_t *ctx = &rctx->job;
     job_t *job = job_table_lookup(self->jobs, ctx->job_id);
     if (job == NULL || job->state != JOB_DISPATCHING || job->attempts != ctx->attempt)
         return; /* superseded: the worker vanished and the job went back to the queue */
@@ -143,17 +173,21 @@ s_on_fetched(void *owner, void *ctx_p, PGresult *res, const char *error)
     if (self->stopping)
         return; /* left 'running' in PostgreSQL: the next broker recovers it as an orphan */
     const char *internal = profai_error_name(PROFAI_ERR_INTERNAL);
-    proto_job_t m = {0};
-    sql_pdf_status_t st = error != NULL ? SQL_PDF_MISSING : sql_read_pdf(res, &m);
-    if (st == SQL_PDF_MISSING) {
+    if (data == NULL) {
         log_error("cannot read the PDF of job=%s: %s", job->id,
-                  error != NULL ? error : "no such job or blob");
+                  error != NULL ? error : "no such blob");
         broker_worker_release(self, worker);
         broker_job_fail(self, job, internal, "The uploaded PDF could not be read.");
         return;
     }
-    const char *why = "the job's title, file name or hash is too long";
-    zmsg_t *msg = st == SQL_PDF_OK ? s_build_request(job, &m, &why) : NULL;
+    proto_job_t m = {0};
+    memcpy(m.title, rctx->title, sizeof m.title);
+    memcpy(m.filename, rctx->filename, sizeof m.filename);
+    memcpy(m.sha256, rctx->sha256, sizeof m.sha256);
+    m.pdf = data;
+    m.pdf_len = len;
+    const char *why = "";
+    zmsg_t *msg = s_build_request(job, &m, &why);
     if (msg == NULL) {
         log_error("cannot build REQUEST for job=%s: %s", job->id, why);
         broker_worker_release(self, worker);

@@ -5,6 +5,7 @@
  * are loaded.
  */
 #include "admin.h"
+#include "blob_reader.h"
 #include "broker.h"
 #include "leader.h"
 #include "log.h"
@@ -87,6 +88,9 @@ s_help(void)
            "      it submissions get 'storage_quota_exceeded' (0: no quota)\n"
            "  broker/max_pending_writes = 100000\n"
            "      database writes queued at most; beyond it submissions get 'overloaded'\n"
+           "  broker/pdf_readers = 2\n"
+           "      PDFs read from the database at once for dispatch, each on a connection\n"
+           "      of its own beside the write connection (docs/broker.md)\n"
            "  broker/lock_poll_ms = 500\n"
            "      standby: ms between attempts to take the leader's lock; leader: ms between\n"
            "      checks of its lock session (docs/broker.md, \"Standby broker\")\n"
@@ -185,6 +189,7 @@ s_config_read(startup_t *st, broker_config_t *config)
         (size_t)startup_conf_int(st, "broker/max_pending_writes", 100000, 1, 100000000);
     config->shutdown_timeout =
         (int)startup_conf_int(st, "broker/shutdown_timeout", 5000, 0, 600000);
+    config->pdf_readers = (int)startup_conf_int(st, "broker/pdf_readers", 2, 1, BLOB_READER_MAX);
     config->lock_poll_ms = (int)startup_conf_int(st, "broker/lock_poll_ms", 500, 10, 60000);
     config->retry_base_ms = startup_conf_int(st, "broker/retry_base_ms", 1000, 1, 3600000);
     config->retry_max_ms = startup_conf_int(st, "broker/retry_max_ms", 60000, 1, 86400000);

@@ -48,8 +48,8 @@ const store_stmt_t sql_stmt_submit = {
     " SELECT chk.blob_ok, chk.owner_ok, (SELECT count(*) FROM ins), chk.queued, chk.bytes"
     " FROM chk",
     7, 0};
-/* The PDF comes back with the fence: one statement and one round trip per dispatch instead of
- * an UPDATE and then a SELECT. */
+/* The PDF is not read here: a 32 MiB PDF read in the write transaction held every other
+ * job's commit behind it (docs/performance.md, "The PDF's path"); blob_reader.c reads it. */
 const store_stmt_t sql_stmt_dispatch = {
     "dispatch",
     "WITH u AS (UPDATE jobs SET state = 'running', attempts = $2, worker = $3,"
@@ -61,8 +61,8 @@ const store_stmt_t sql_stmt_dispatch = {
     "     ev AS (INSERT INTO job_events (job_id, state, attempt, worker, stage)"
     "            SELECT id, 'running', attempts, worker, stage FROM u)"
     " SELECT u.title, u.filename, u.blob_sha256,"
-    " (SELECT b.data FROM blobs b WHERE b.sha256 = u.blob_sha256) FROM u",
-    6, 1};
+    " (SELECT b.size FROM blobs b WHERE b.sha256 = u.blob_sha256) FROM u",
+    6, 0};
 const store_stmt_t sql_stmt_progress = {
     "progress",
     "UPDATE jobs SET progress = $3, stage = $4, updated_at = now()"
@@ -256,15 +256,14 @@ s_copy_column(const PGresult *res, int col, char *buf, size_t size)
 }
 
 sql_pdf_status_t
-sql_read_pdf(const PGresult *res, proto_job_t *job)
+sql_read_dispatched(const PGresult *res, proto_job_t *job, long long *size)
 {
-    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 3))
+    if (PQntuples(res) != 1)
         return SQL_PDF_MISSING;
+    *size = PQgetisnull(res, 0, 3) ? 0 : strtoll(PQgetvalue(res, 0, 3), NULL, 10);
     if (s_copy_column(res, 0, job->title, sizeof job->title) != 0 ||
         s_copy_column(res, 1, job->filename, sizeof job->filename) != 0 ||
         s_copy_column(res, 2, job->sha256, sizeof job->sha256) != 0)
         return SQL_PDF_TOO_LONG;
-    job->pdf = (const uint8_t *)PQgetvalue(res, 0, 3);
-    job->pdf_len = (size_t)PQgetlength(res, 0, 3);
     return SQL_PDF_OK;
 }

@@ -24,8 +24,8 @@
  * owner's PDFs (0: no quota). Read with sql_read_submit. */
 extern const store_stmt_t sql_stmt_submit;
 /* Start attempt $2 on worker $3 with a deadline $4 ms away: $1 id. Returns, when it applied,
- * the REQUEST's fields and the PDF (binary result), in the same round trip: read with
- * sql_read_pdf. */
+ * the REQUEST's fields but not the PDF, which blob_reader.h reads on a connection of its own
+ * (docs/broker.md, "The PDF's path"): read with sql_read_dispatched. */
 extern const store_stmt_t sql_stmt_dispatch;
 /* Progress $3 and stage $4 of job $1, attempt $2. */
 extern const store_stmt_t sql_stmt_progress;
@@ -105,15 +105,16 @@ int sql_row_count(const PGresult *res);
  * attempt count out of range): skip it. */
 bool sql_read_unfinished(const PGresult *res, int i, sql_unfinished_row_t *row);
 
-/* What sql_read_pdf found. */
+/* What sql_read_dispatched found. */
 typedef enum {
     SQL_PDF_OK,       /* job filled */
-    SQL_PDF_MISSING,  /* no such job or blob */
+    SQL_PDF_MISSING,  /* no such job */
     SQL_PDF_TOO_LONG, /* the title, file name or hash is over the protocol's limits */
 } sql_pdf_status_t;
 
-/* Fill the title, filename, sha256 and pdf (borrowed from res, valid until it is cleared) of
- * job from sql_stmt_dispatch's answer. */
-sql_pdf_status_t sql_read_pdf(const PGresult *res, proto_job_t *job) PROFAI_MUST_CHECK;
+/* Fill the title, filename and sha256 of job from sql_stmt_dispatch's answer (not its pdf),
+ * and size with the PDF's size in bytes (0 when it is not stored). */
+sql_pdf_status_t sql_read_dispatched(const PGresult *res, proto_job_t *job,
+                                     long long *size) PROFAI_MUST_CHECK;
 
 #endif

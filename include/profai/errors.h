@@ -17,7 +17,7 @@ typedef enum {
     PROFAI_ERR_BAD_REQUEST,         /* the body is malformed or a field is invalid */
     PROFAI_ERR_UNSUPPORTED_VERSION, /* `v` is not one this peer speaks */
     PROFAI_ERR_UNKNOWN_SERVICE,     /* no such service */
-    PROFAI_ERR_UNKNOWN_BLOB,        /* SUBMIT names a PDF that is not stored */
+    PROFAI_ERR_UNKNOWN_BLOB,        /* SUBMIT names a PDF that is not stored; admin retry: swept */
     PROFAI_ERR_UNKNOWN_OWNER,       /* SUBMIT names a user that does not exist */
     PROFAI_ERR_UNKNOWN_JOB,         /* CANCEL names a job that is not there or not the owner's */
     PROFAI_ERR_ALREADY_FINAL,       /* CANCEL names a job that has ended */

@@ -223,6 +223,24 @@ def test_retry_brings_a_failed_job_back_with_a_new_attempt(stack, outdir):
         ("failed", 2)]
 
 
+def test_retry_of_a_failed_job_whose_pdf_was_swept_is_refused(stack, outdir):
+    s = stack
+    job_id = s.submit(encrypted_pdf(outdir), "Locked and swept")
+    failed = wait_admin_state(s, job_id, "failed")
+    # The sweep the frontends run (blobs/sweep_interval), with no grace: the failed job's PDF
+    # is referred to by nothing that may still run, so it goes.
+    assert s.query("SELECT blobs_sweep(0)")[0][0] >= 1
+    assert s.query("SELECT count(*) FROM blobs b JOIN jobs j ON j.blob_sha256 = b.sha256"
+                   " WHERE j.id = %s", job_id)[0][0] == 0
+    refused = s.admin("--json", "retry", job_id)
+    assert refused.returncode == 1 and "unknown_blob" in refused.stderr
+    assert json.loads(refused.stdout)["state"] == "failed"
+    after = job_of(s, job_id)
+    assert after["job"]["state"] == "failed" and after["job"]["attempts"] == 1
+    assert after["events"] == failed["events"]
+    assert s.get_job(job_id)["state"] == "failed"
+
+
 def test_cancel_any_owners_job(stack, outdir):
     s = stack
     ctl_json(s, "pause", "course.build")

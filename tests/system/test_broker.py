@@ -676,3 +676,52 @@ def test_database_outage(make_env):
     worker.final_ok(token, course_doc("After", minimal=True))
     env.wait_job(again, "succeeded")
     assert "database down" in env.log() and "database up" in env.log()
+
+
+# ---- the PDF's path (docs/broker.md, "The PDF's path") ----------------------------------------
+
+def dispatch_order(env: BrokerEnv, *job_ids: str) -> list[str]:
+    """The jobs in the order the broker sent their REQUEST (its "job dispatched" lines)."""
+    lines = [ln for ln in env.log().splitlines() if "job dispatched job=" in ln]
+    return [j for ln in lines for j in job_ids if f"job={j} " in ln]
+
+
+@pytest.mark.parametrize("readers", [2, 1])
+def test_small_job_is_not_held_behind_a_large_pdf_read(make_env, readers):
+    # A longer liveness: this process is busy a while with 32 MiB and does not heartbeat.
+    env = make_env(pdf_readers=readers, liveness=50)
+    owner = env.add_user()
+    big_pdf = b"%PDF-1.4\n" + os.urandom(32 * 1024 * 1024 - 9)
+    big_sha, small_sha = env.add_blob(big_pdf), env.add_blob(make_pdf("Small"))
+    workers = [env.worker().ready() for _ in range(3)]
+    client = env.client()
+    wait_for("three workers", lambda: client.ping()["workers"] == 3, 10, retry_on=())
+    big1 = client.submit(owner, big_sha, "Big 1")["job_id"]
+    big2 = client.submit(owner, big_sha, "Big 2")["job_id"]
+    small = client.submit(owner, small_sha, "Small")["job_id"]
+    sizes = {}  # title -> the PDF's size in its REQUEST
+
+    def done():
+        for w in workers:
+            frames = w.recv(timeout=0.02)
+            if frames and frames[1] == W_REQUEST:
+                job = msgpack.unpackb(frames[4], raw=False)
+                sizes[job["title"]] = len(job["pdf"])
+                w.final_ok(frames[2], course_doc(job["title"], minimal=True))
+        return len(sizes) == 3
+
+    wait_for("the three REQUESTs", done, 90, retry_on=())
+    assert sizes == {"Big 1": len(big_pdf), "Big 2": len(big_pdf), "Small": sizes["Small"]}
+    assert sizes["Small"] > 0
+    for job_id in (big1, big2, small):
+        env.wait_job(job_id, "succeeded", timeout=20)
+    order = dispatch_order(env, big1, big2, small)
+    if readers == 2:
+        # The small job's commits and its PDF read do not wait for the large PDFs' bytes (one
+        # reader is kept for small PDFs): it is sent to its worker before either large job's
+        # worker has its REQUEST.
+        assert order[0] == small and sorted(order[1:]) == sorted([big1, big2])
+    else:
+        # One PDF read at a time (the bound): the first large one is being read when the
+        # others are dispatched; then the small PDF goes before the second large one.
+        assert order == [big1, small, big2]
