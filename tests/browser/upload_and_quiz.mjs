@@ -710,6 +710,25 @@ async function teacherCurates(page, courseId) {
     check(await edited.evaluate((e) => document.activeElement === e), 'curate: the focus is not on the edited question');
     await shot(page, 'teacher-curate-edited');
 
+    // The lesson shown is renamed: the contents and the heading follow at once.
+    const lessonTitle = (await page.locator('#curate-lesson-title').inputValue()) + ' (edited)';
+    await page.fill('#curate-lesson-title', lessonTitle);
+    await page.click('#curate-lesson-save');
+    await page.waitForFunction((t) => document.getElementById('lesson-title').textContent === t, lessonTitle);
+    check((await text(page, '#toc-modules a[aria-current="page"]')) === lessonTitle, 'curate: the contents keep the old lesson title');
+    check(await page.evaluate(() => document.activeElement && document.activeElement.id === 'curate-lesson-title'),
+        'curate: the focus is not on the lesson\'s title field');
+
+    // Regenerating asks first; Cancel puts the focus back on the button and nothing is sent.
+    await page.click('#curate-regenerate');
+    await visible(page, '#curate-regen-confirm');
+    check(await page.evaluate(() => document.activeElement && document.activeElement.id === 'curate-regen-yes'),
+        'curate: the confirmation does not have the focus');
+    await page.click('#curate-regen-no');
+    check(!(await page.locator('#curate-regen-confirm').isVisible()) &&
+        await page.evaluate(() => document.activeElement && document.activeElement.id === 'curate-regenerate'),
+        'curate: Cancel did not close the confirmation and give the focus back');
+
     // The server kept it: a reload shows it again.
     const here = page.url();
     await page.goto(BASE + '/');
