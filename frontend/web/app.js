@@ -350,6 +350,7 @@
         course: null,   // the course document being read
         quiz: null,     // the quiz being taken
         quizQuestions: null, // {key: "course/lesson", questions}: a lesson's quiz, for its link
+        courseLesson: null,  // the id of the lesson the course view shows
         klass: null,    // the class on the screen (its owner's view has members and join code)
         stream: null,   // the EventSource following a job (docs/api.md 4.14), or null
         deletable: null, // {id, ok}: whether the caller may delete that course
@@ -1191,7 +1192,9 @@
         return course;
     }
 
-    async function viewCourse(seq, courseId, lessonId) {
+    // opts.quiet: drawn again after an edit (curation.js): the focus and the scroll stay put.
+    async function viewCourse(seq, courseId, lessonId, opts) {
+        const quiet = !!(opts && opts.quiet);
         let course;
         const cached = state.course && state.course.id === courseId;
         if (!cached) showView('loading');
@@ -1207,6 +1210,7 @@
         const lessons = lessonsOf(course);
         let index = lessonId ? lessons.findIndex((e) => e.id === lessonId) : 0;
         if (index < 0) index = 0;
+        state.courseLesson = lessons.length > 0 ? lessons[index].id : null;
         setText($('course-title'), course.title || 'Untitled');
         const src = course.source || {};
         const meta = [];
@@ -1223,6 +1227,7 @@
         const del = $('course-delete');
         show(del, false);
         show($('course-results'), false);
+        if ($('course-curate').dataset.course !== course.id) curation.hide();
         // The publishing panel is read again whenever the course view is entered afresh.
         if ($('view-course').hidden || $('course-publish').dataset.course !== course.id) {
             show($('course-publish'), false);
@@ -1237,6 +1242,7 @@
         }
         renderLesson(course, lessons, index);
         const wasVisible = !$('view-course').hidden;
+        if (quiet) return;
         if (!wasVisible) showView('course');
         else $('lesson-title').focus({preventScroll: true});
         if (lessonId) $('lesson').scrollIntoView({block: 'start'});
@@ -1263,10 +1269,12 @@
         if (seq === state.seq) showOwnerTools(seq, course, button, ok);
     }
 
-    // The owner's tools on a course: delete, results, publishing to classes.
+    // The owner's tools on a course: delete, results, publishing to classes, curation.
     function showOwnerTools(seq, course, button, ok) {
         show(button, ok);
         if (!ok) show($('course-publish'), false);
+        if (ok) curation.show(course, state.courseLesson);
+        else curation.hide();
         const results = $('course-results');
         results.setAttribute('href', '#/course/' + encodeId(course.id) + '/results');
         show(results, ok);
@@ -1499,6 +1507,14 @@
     // ---------------------------------------------------------------- start
 
     let classes = null; // classes.js, set up first thing in start()
+    let curation = null; // curation.js, likewise
+
+    // An edit answered with the whole course (curation.js): draw the course view again from it.
+    async function refreshCourse(course) {
+        state.course = course;
+        state.quizQuestions = null;
+        await viewCourse(state.seq, course.id, state.courseLesson, {quiet: true});
+    }
 
     async function start() {
         $('signin-form').addEventListener('submit', onSignIn);
@@ -1518,6 +1534,8 @@
         classes = window.profaiClasses({API, $, el, setText, clear, show, plural, formatTime, encodeId,
                                         ApiError, readBody, api, state, showAlert, formError, go, showView,
                                         promptNodes, fetchCourse});
+        curation = window.profaiCuration({API, $, el, setText, clear, show, plural, encodeId, api, state,
+                                          formError, refreshCourse});
         $('quiz-again').addEventListener('click', () => {
             resetQuiz();
             $('quiz-questions').scrollIntoView({block: 'start'});

@@ -363,6 +363,9 @@ async function studentLearns(page, courseId, prefix, who, joinCode) {
     const questions = page.locator('#quiz-questions fieldset.question');
     const n = await questions.count();
     check(n >= 1, 'the quiz has no questions');
+    // The teacher's edit (teacherCurates) is what the student is asked.
+    const quizText = await page.locator('#quiz-questions').textContent();
+    check(quizText.includes(EDITED_PROMPT), 'the student\'s quiz does not show the prompt the teacher edited');
     await shot(page, `${prefix}quiz`);
     // An unanswered quiz is not sent: the page says what is missing.
     await page.click('#quiz-submit');
@@ -501,6 +504,32 @@ async function phoneTour(browser, courseId, jobHref, classId) {
     // The CSV comes as a download also with a token (the page fetches it itself).
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#results-csv')]);
     check(download.suggestedFilename() === 'results.csv', `the CSV download is named ${download.suggestedFilename()}`);
+    // The curation tools fit a phone, a question's form open included.
+    await page.goto(BASE + '/#/course/' + courseId);
+    await visible(page, '#course-curate');
+    if (!(await page.locator('#course-curate').evaluate((d) => d.open))) await page.click('#course-curate summary');
+    for (let i = 0; (await page.locator('#curate-questions .curate-edit').count()) === 0; i++) {
+        const links = page.locator('#toc-modules a');
+        check(i < await links.count(), 'phone: no lesson lists its questions for editing');
+        if (!(await page.locator('#course-toc').evaluate((d) => d.open))) await page.click('#course-toc summary');
+        await links.nth(i).click();
+        await page.waitForFunction((h) => location.hash === h, await links.nth(i).getAttribute('href'));
+    }
+    await page.locator('#curate-questions .curate-edit').first().click();
+    await page.locator('form.curate-question').first().waitFor();
+    await page.locator('#course-curate').scrollIntoViewIfNeeded();
+    await shot(page, 'phone-teacher-curate');
+    const curateWide = await page.evaluate(() => {
+        const width = document.documentElement.clientWidth;
+        const out = [];
+        if (document.documentElement.scrollWidth > width) out.push('document ' + document.documentElement.scrollWidth);
+        for (const e of document.querySelectorAll('#course-curate, #course-curate *')) {
+            const r = e.getBoundingClientRect();
+            if (r.width > 0 && r.right > width + 1) out.push((e.id || e.tagName.toLowerCase()) + ' right ' + Math.round(r.right));
+        }
+        return out.slice(0, 5);
+    });
+    check(curateWide.length === 0, `the curation tools overflow a phone: ${curateWide.join('; ')}`);
     await page.click('#sign-out');
 
     const score = await studentLearns(page, courseId, 'phone-', STUDENT);
@@ -592,6 +621,127 @@ async function teacherPublishes(page, courseId) {
     return { classId: classId[1], code };
 }
 
+// The prompt the teacher gives a question on the page; the student's quiz must show it.
+const EDITED_PROMPT = 'Edited in the browser: the right word goes in _____ here.';
+
+// The teacher curates the course on its page (docs/api.md 4.26): an invalid question (two
+// identical choices) and an invalid number of questions per attempt are refused with the
+// server's 422 shown next to the form and focused; then a question's prompt and right answer
+// are changed, shown at once, and still there after a reload.
+async function teacherCurates(page, courseId) {
+    await signIn(page, TEACHER_LOGIN);
+    await visible(page, '#view-uploads');
+    await page.goto(BASE + '/#/course/' + courseId);
+    await visible(page, '#course-curate');
+    if (!(await page.locator('#course-curate').evaluate((d) => d.open))) await page.click('#course-curate summary');
+    check((await page.locator('#curate-title').inputValue()) === TITLE, 'curate: the course title is not in its field');
+
+    // Questions per attempt 0: the server's 422 is shown beside the form, with the focus on it.
+    await page.fill('#curate-qpa', '0');
+    await page.click('#curate-course-save');
+    await visible(page, '#curate-course-error');
+    const qpaError = await text(page, '#curate-course-error');
+    check(/questions_per_attempt/.test(qpaError), `curate: questions per attempt 0 gave "${qpaError}"`);
+    check(await page.evaluate(() => document.activeElement && document.activeElement.id === 'curate-course-error'),
+        'curate: the focus is not on the error');
+    await page.fill('#curate-qpa', '');
+
+    // A lesson with questions.
+    const lessonLinks = page.locator('#toc-modules a');
+    const count = await lessonLinks.count();
+    let found = false;
+    for (let i = 0; i < count && !found; i++) {
+        if (!(await page.locator('#course-toc').evaluate((d) => d.open))) await page.click('#course-toc summary');
+        const href = await lessonLinks.nth(i).getAttribute('href');
+        await lessonLinks.nth(i).click();
+        await page.waitForFunction((h) => location.hash === h, href);
+        await page.waitForFunction((id) => document.querySelector('#curate-questions-summary').textContent !== '' &&
+            document.querySelector('#toc-modules a[aria-current="page"]') !== null, null);
+        found = (await page.locator('#curate-questions li[data-question]').count()) > 0;
+    }
+    check(found, 'curate: no lesson lists its questions');
+    const item = page.locator('#curate-questions li[data-question]').first();
+    const qid = await item.getAttribute('data-question');
+    const oldPrompt = await item.locator('.curate-prompt').textContent();
+    const oldAnswer = await item.locator('.curate-choices li').evaluateAll(
+        (lis) => lis.findIndex((li) => li.classList.contains('is-answer')));
+    check(oldAnswer >= 0 && oldAnswer < 4, `curate: question ${qid} shows no right answer`);
+    const newAnswer = (oldAnswer + 1) % 4;
+    await item.locator('.curate-edit').click();
+    const form = page.locator(`form.curate-question[data-question="${qid}"]`);
+    await form.waitFor();
+    check(await page.evaluate(() => document.activeElement && document.activeElement.tagName === 'TEXTAREA'),
+        'curate: the focus is not on the question\'s prompt');
+    check((await form.locator('textarea').inputValue()) === oldPrompt, 'curate: the form does not hold the prompt');
+    const choiceInputs = form.locator('input[type="text"]');
+    check((await choiceInputs.count()) === 4, 'curate: the form does not have 4 choices');
+    const firstChoice = await choiceInputs.nth(0).inputValue();
+    const secondChoice = await choiceInputs.nth(1).inputValue();
+    // Every field has a label.
+    const unlabelled = await form.evaluate((f) => [...f.querySelectorAll('input, textarea')]
+        .filter((i) => !i.labels || i.labels.length === 0).length);
+    check(unlabelled === 0, `curate: ${unlabelled} fields of the question form have no label`);
+
+    // Two identical choices: 422, shown next to the form, focused, and the form stays.
+    await choiceInputs.nth(1).fill(firstChoice);
+    await form.locator('button[type="submit"]').click();
+    const error = form.locator('.form-error');
+    await error.waitFor();
+    const said = await error.textContent();
+    check(/distinct/i.test(said), `curate: two identical choices gave "${said}"`);
+    check(await error.evaluate((e) => document.activeElement === e), 'curate: the focus is not on the question\'s error');
+    await shot(page, 'teacher-curate-422');
+
+    // The real edit: a new prompt and another right answer.
+    await choiceInputs.nth(1).fill(secondChoice);
+    await form.locator('textarea').fill(EDITED_PROMPT);
+    await form.locator(`input[type="radio"][value="${newAnswer}"]`).check();
+    await form.locator('button[type="submit"]').click();
+    const edited = page.locator(`#curate-questions li[data-question="${qid}"]`);
+    await page.waitForFunction((id) => {
+        const p = document.querySelector(`#curate-questions li[data-question="${id}"] .curate-prompt`);
+        return p && p.textContent !== '' && !document.querySelector('form.curate-question[data-question="' + id + '"]');
+    }, qid);
+    check((await edited.locator('.curate-prompt').textContent()) === EDITED_PROMPT, 'curate: the edited prompt is not shown');
+    const shown = await edited.locator('.curate-choices li').evaluateAll(
+        (lis) => lis.findIndex((li) => li.classList.contains('is-answer')));
+    check(shown === newAnswer, `curate: right answer shown ${shown}, set ${newAnswer}`);
+    await page.waitForFunction(() => /saved/i.test(document.getElementById('curate-status').textContent));
+    check(await edited.evaluate((e) => document.activeElement === e), 'curate: the focus is not on the edited question');
+    await shot(page, 'teacher-curate-edited');
+
+    // The lesson shown is renamed: the contents and the heading follow at once.
+    const lessonTitle = (await page.locator('#curate-lesson-title').inputValue()) + ' (edited)';
+    await page.fill('#curate-lesson-title', lessonTitle);
+    await page.click('#curate-lesson-save');
+    await page.waitForFunction((t) => document.getElementById('lesson-title').textContent === t, lessonTitle);
+    check((await text(page, '#toc-modules a[aria-current="page"]')) === lessonTitle, 'curate: the contents keep the old lesson title');
+    check(await page.evaluate(() => document.activeElement && document.activeElement.id === 'curate-lesson-title'),
+        'curate: the focus is not on the lesson\'s title field');
+
+    // Regenerating asks first; Cancel puts the focus back on the button and nothing is sent.
+    await page.click('#curate-regenerate');
+    await visible(page, '#curate-regen-confirm');
+    check(await page.evaluate(() => document.activeElement && document.activeElement.id === 'curate-regen-yes'),
+        'curate: the confirmation does not have the focus');
+    await page.click('#curate-regen-no');
+    check(!(await page.locator('#curate-regen-confirm').isVisible()) &&
+        await page.evaluate(() => document.activeElement && document.activeElement.id === 'curate-regenerate'),
+        'curate: Cancel did not close the confirmation and give the focus back');
+
+    // The server kept it: a reload shows it again.
+    const here = page.url();
+    await page.goto(BASE + '/');
+    await page.goto(here);
+    await visible(page, '#course-curate');
+    await page.locator(`#curate-questions li[data-question="${qid}"]`).waitFor({ state: 'attached' });
+    check((await page.locator(`#curate-questions li[data-question="${qid}"] .curate-prompt`).textContent()) === EDITED_PROMPT,
+        'curate: the edit is gone after a reload');
+    await page.click('#sign-out');
+    await visible(page, '#view-signin');
+    return qid;
+}
+
 // After the student's attempts: the class's and the course's results, their CSV, and
 // removing and enrolling the student by name.
 async function teacherResults(page, courseId, classId) {
@@ -672,6 +822,8 @@ async function main() {
         log('teacher: course', courseId, 'opened after', seen.length, 'progress values');
         const { classId, code } = await teacherPublishes(page, courseId);
         log('teacher: class', classId, 'made and the course published to it on the page');
+        const qid = await teacherCurates(page, courseId);
+        log('teacher: question', qid, 'edited on the page (a 422 shown first)');
         await context.close();
 
         // The student is another person: another browser context, nothing shared.

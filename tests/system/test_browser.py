@@ -7,7 +7,9 @@ one of its lessons, reads a lesson's summary and key terms, answers every quiz q
 sees the score; a wrong token and a wrong password get the human message. Issue 14: the teacher
 creates a class, renames it, rotates its join code and publishes the course on the page; the
 student joins with the code on the page, and sees their history; the teacher sees the results
-per class and per course, removes and enrols the student by name. On the desktop both
+per class and per course, removes and enrols the student by name. The teacher edits a question
+on the course page (a 422 for two identical choices is shown first) and the student's quiz
+shows the edited prompt. On the desktop both
 sign in with a name and password (a session cookie, with the CSRF token on the upload and the
 quiz attempt: issue 14), on the phone with their tokens. Screenshots of every step, at desktop
 size and at a phone's 390x844, land in tests/output/<test name>/ (see docs/web.md).
@@ -198,9 +200,9 @@ def test_web_page_files_and_headers(stack):
     web = ROOT / "frontend" / "web"
     url = stack.frontends[0].url
     files = {"/": web / "index.html", "/app/app.js": web / "app.js", "/app/classes.js": web / "classes.js",
-             "/app/app.css": web / "app.css", "/app/favicon.svg": web / "favicon.svg"}
+             "/app/curation.js": web / "curation.js", "/app/app.css": web / "app.css", "/app/favicon.svg": web / "favicon.svg"}
     types = {"/": "text/html", "/app/app.js": "text/javascript", "/app/classes.js": "text/javascript",
-             "/app/app.css": "text/css",
+             "/app/curation.js": "text/javascript", "/app/app.css": "text/css",
              "/app/favicon.svg": "image/svg+xml"}
     for path, source in files.items():
         r = stack.http.get(url + path, timeout=10)
@@ -240,7 +242,8 @@ def test_web_page_files_and_headers(stack):
     html = files["/"].read_text()
     assert "<script>" not in html and "style=" not in html and "<style" not in html
     assert "http://" not in html and "https://" not in html
-    script = files["/app/app.js"].read_text() + files["/app/classes.js"].read_text()
+    script = files["/app/app.js"].read_text() + files["/app/classes.js"].read_text() + \
+        files["/app/curation.js"].read_text()
     assert not re.search(r"\.(innerHTML|outerHTML)\s*[+]?=|insertAdjacentHTML|document\.write|"
                          r"\beval\(|new Function", script)
     assert "http://" not in script and "https://" not in script
