@@ -733,7 +733,14 @@ class Stack:
     # -- database --
 
     def db(self):
-        """A psycopg2 connection (autocommit) to this stack's database."""
+        """A psycopg2 connection (autocommit) to this stack's database, opened again when
+        PostgreSQL was restarted under the last one."""
+        if self._db is not None and not self._db.closed:
+            try:
+                with self._db.cursor() as cur:
+                    cur.execute("SELECT 1")
+            except psycopg2.Error:
+                self._db.close()
         if self._db is None or self._db.closed:
             self._db = psycopg2.connect(self.conninfo)
             self._db.autocommit = True
