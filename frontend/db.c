@@ -450,6 +450,26 @@ s_exec_ok(PGconn *conn, const char *sql, ExecStatusType want)
     return ok;
 }
 
+/* End a binary COPY that ended with rc (0 all sent; else aborted here) and collect its
+ * results: rc, or -1 when PostgreSQL refused what was sent. */
+static int
+s_copy_end(PGconn *conn, int rc)
+{
+    if (rc != 0)
+        (void)PQputCopyEnd(conn, "upload abandoned");
+    PGresult *res;
+    bool copied = true;
+    while ((res = PQgetResult(conn)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            copied = false;
+        if (rc == 0 && !copied)
+            log_error("database COPY failed: %.*s", s_line_len(PQresultErrorMessage(res)),
+                      PQresultErrorMessage(res));
+        PQclear(res);
+    }
+    return rc == 0 && !copied ? -1 : rc;
+}
+
 /* Stream one row (data bytea, size bigint, sha256 text) into upload_blob: 0, -1 when
  * PostgreSQL failed, -2 when the reader did. The COPY is ended (or aborted) here. */
 static int
@@ -498,24 +518,10 @@ s_copy_blob(PGconn *conn, size_t len, db_blob_reader_fn read, void *arg, char sh
         goto fail;
     rc = 0;
 fail:
-    if (rc != 0)
-        (void)PQputCopyEnd(conn, "upload abandoned");
-    PGresult *res;
-    bool copied = true;
-    while ((res = PQgetResult(conn)) != NULL) {
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            copied = false;
-        if (rc == 0 && !copied)
-            log_error("database COPY failed: %.*s", s_line_len(PQresultErrorMessage(res)),
-                      PQresultErrorMessage(res));
-        PQclear(res);
-    }
-    if (rc == 0 && !copied)
-        rc = -1;
     if (sum != NULL)
         g_checksum_free(sum);
     free(buf);
-    return rc;
+    return s_copy_end(conn, rc);
 }
 
 /* Stream the PDF as rows (seq int4, data bytea), one per piece read, into upload_piece, up to
@@ -559,24 +565,10 @@ s_copy_pieces(PGconn *conn, size_t max, db_blob_reader_fn read, void *arg, char 
         goto fail;
     rc = 0;
 fail:
-    if (rc != 0)
-        (void)PQputCopyEnd(conn, "upload abandoned");
-    PGresult *res;
-    bool copied = true;
-    while ((res = PQgetResult(conn)) != NULL) {
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            copied = false;
-        if (rc == 0 && !copied)
-            log_error("database COPY failed: %.*s", s_line_len(PQresultErrorMessage(res)),
-                      PQresultErrorMessage(res));
-        PQclear(res);
-    }
-    if (rc == 0 && !copied)
-        rc = -1;
     if (sum != NULL)
         g_checksum_free(sum);
     free(buf);
-    return rc;
+    return s_copy_end(conn, rc);
 }
 
 /* Store a PDF read from `read` in one transaction: of exactly `len` bytes through one COPY

@@ -43,18 +43,6 @@ s_contains(const char *hay, size_t hlen, const char *needle, size_t nlen)
     return false;
 }
 
-/* The length of w without a plural ending ("es" after s, x, z, ch, sh; else "s"). */
-static size_t
-s_stem_len(const char *w, size_t n)
-{
-    if (n > 4 && w[n - 1] == 's' && w[n - 2] == 'e' &&
-        (w[n - 3] == 's' || w[n - 3] == 'x' || w[n - 3] == 'z' || w[n - 3] == 'h'))
-        return n - 2;
-    if (n > 3 && w[n - 1] == 's' && w[n - 2] != 's')
-        return n - 1;
-    return n;
-}
-
 bool
 quiz_reveals(const char *prompt, const char *answer)
 {
@@ -82,7 +70,8 @@ quiz_reveals(const char *prompt, const char *answer)
         }
         size_t wlen = i - start;
         if (utf8_length(a.data + start, wlen) >= 4)
-            reveals = s_contains(p.data, p.len, a.data + start, s_stem_len(a.data + start, wlen));
+            reveals = s_contains(p.data, p.len, a.data + start,
+                                 quiz_equiv_stem_len(a.data + start, wlen));
     }
     strbuf_free(&p);
     strbuf_free(&a);
@@ -622,7 +611,7 @@ quiz_also_correct(const quiz_doc_t *doc, const char *prompt, const char *answer,
         size_t right = after + s_first_words(p.data + after, p.len - after, 2);
         if (left < at || right > after) {
             /* The candidate as it is, in the singular, and in the plural. */
-            size_t stem = s_stem_len(c.data, c.len);
+            size_t stem = quiz_equiv_stem_len(c.data, c.len);
             correct =
                 s_fits(doc, &p, left, at, after, right, c.data, c.len, &needle) ||
                 (stem < c.len && s_fits(doc, &p, left, at, after, right, c.data, stem, &needle));

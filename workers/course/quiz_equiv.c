@@ -23,9 +23,8 @@ s_fold(const char *s, bool squeeze, strbuf_t *out)
     }
 }
 
-/* The length of lower-case w[0..n) without a plural ending ("es" after s, x, z, h; else "s"). */
-static size_t
-s_stem(const char *w, size_t n)
+size_t
+quiz_equiv_stem_len(const char *w, size_t n)
 {
     if (n > 4 && w[n - 1] == 's' && w[n - 2] == 'e' &&
         (w[n - 3] == 's' || w[n - 3] == 'x' || w[n - 3] == 'z' || w[n - 3] == 'h'))
@@ -45,7 +44,7 @@ quiz_equiv_normal(const char *a, const char *b)
     s_fold(b, true, &y);
     bool same = false;
     if (!strbuf_failed(&x) && !strbuf_failed(&y) && x.len > 0 && y.len > 0) {
-        size_t nx = s_stem(x.data, x.len), ny = s_stem(y.data, y.len);
+        size_t nx = quiz_equiv_stem_len(x.data, x.len), ny = quiz_equiv_stem_len(y.data, y.len);
         same = nx == ny && memcmp(x.data, y.data, nx) == 0;
     }
     strbuf_free(&x);

@@ -17,6 +17,10 @@
  * left out ("e-mail" and "Email", "cell membranes" and "cell membrane")? */
 bool quiz_equiv_normal(const char *a, const char *b);
 
+/* The length of the lower-case word w[0..n) without a plural ending ("es" after s, x, z, h;
+ * else "s"): the one stemming of the quiz's checks. */
+size_t quiz_equiv_stem_len(const char *w, size_t n);
+
 /* Is short_form an abbreviation of long_form: 2 to 8 letters (or digits) that are the
  * initials of long_form's words (of 2 words or more; hyphens split words), with or without
  * its short words of one or two letters ("PDF" and "Portable Document Format", "DPI" and
