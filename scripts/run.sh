@@ -346,7 +346,7 @@ s_create_token() {    # role name -> token on stdout
 
 # Reuse the tokens of var/demo.env while the frontend accepts them; otherwise make new ones.
 s_demo_tokens() {
-    local url=$1 teacher="" student=""
+    local url=$1 teacher="" student="" fresh=0
     if [ -f "$DEMO_ENV" ]; then
         teacher=$(sed -n "s/^PROFAI_TEACHER_TOKEN='\(.*\)'$/\1/p" "$DEMO_ENV")
         student=$(sed -n "s/^PROFAI_STUDENT_TOKEN='\(.*\)'$/\1/p" "$DEMO_ENV")
@@ -354,20 +354,49 @@ s_demo_tokens() {
     if [ -z "$teacher" ] || [ "$(s_http_status "$teacher" "$url/api/v1/jobs?limit=1")" != 200 ]; then
         teacher=$(s_create_token teacher demo-teacher) || return 1
         s_say "created a token for demo-teacher"
+        fresh=1
     fi
     # Any authenticated role gets 404 for a course that does not exist; 401 means a bad token.
     local nobody=00000000-0000-0000-0000-000000000000
     if [ -z "$student" ] || [ "$(s_http_status "$student" "$url/api/v1/courses/$nobody")" != 404 ]; then
         student=$(s_create_token student demo-student) || return 1
         s_say "created a token for demo-student"
+        fresh=1
     fi
     [ -n "$teacher" ] && [ -n "$student" ] || { s_say "profaictl printed no token" >&2; return 1; }
+    # Passwords for the web page's sign-in (docs/api.md 2.1), and a class of the teacher's with
+    # the student in it, so that a course the teacher publishes to it is the student's to read
+    # (students see published courses only). Both are kept across runs in demo.env.
+    local password class_id
+    password=$(sed -n "s/^PROFAI_DEMO_PASSWORD='\(.*\)'$/\1/p" "$DEMO_ENV" 2>/dev/null)
+    class_id=$(sed -n "s/^PROFAI_DEMO_CLASS='\(.*\)'$/\1/p" "$DEMO_ENV" 2>/dev/null)
+    if [ -z "$password" ] || [ "$fresh" = 1 ]; then   # a new token: maybe a new database
+        password=$(head -c 12 /dev/urandom | base64 | tr '+/' '-_')
+        for name in demo-teacher demo-student; do
+            printf '%s\n' "$password" | "$BIN/profaictl" -d "$CONNINFO" user passwd "$name" \
+                >/dev/null || { s_say "could not set the password of $name" >&2; return 1; }
+        done
+        s_say "set the demo users' password"
+    fi
+    if [ -z "$class_id" ] ||
+        [ "$(s_http_status "$teacher" "$url/api/v1/classes/$class_id")" != 200 ]; then
+        class_id=$(curl -sS --max-time 10 -H "Authorization: Bearer $teacher" \
+                       -H 'Content-Type: application/json' -d '{"name":"Demo class"}' \
+                       "$url/api/v1/classes" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["id"])') &&
+            curl -sS -o /dev/null --max-time 10 -H "Authorization: Bearer $teacher" \
+                 -H 'Content-Type: application/json' -d '{"name":"demo-student"}' \
+                 "$url/api/v1/classes/$class_id/students" ||
+            { s_say "could not make the demo class" >&2; return 1; }
+        s_say "made the demo class, with demo-student in it"
+    fi
     umask 077
     cat >"$DEMO_ENV.tmp" <<EOF
 # ProfAI demo settings written by scripts/run.sh; use with: . var/demo.env
 PROFAI_URL='$url'
 PROFAI_TEACHER_TOKEN='$teacher'
 PROFAI_STUDENT_TOKEN='$student'
+PROFAI_DEMO_PASSWORD='$password'
+PROFAI_DEMO_CLASS='$class_id'
 PROFAI_ADMIN='$ADMIN_ENDPOINT'
 export PROFAI_ADMIN
 EOF
@@ -376,9 +405,11 @@ EOF
 }
 
 s_banner() {
-    local url=$1 teacher student manual
+    local url=$1 teacher student password class_id manual
     teacher=$(sed -n "s/^PROFAI_TEACHER_TOKEN='\(.*\)'$/\1/p" "$DEMO_ENV")
     student=$(sed -n "s/^PROFAI_STUDENT_TOKEN='\(.*\)'$/\1/p" "$DEMO_ENV")
+    password=$(sed -n "s/^PROFAI_DEMO_PASSWORD='\(.*\)'$/\1/p" "$DEMO_ENV")
+    class_id=$(sed -n "s/^PROFAI_DEMO_CLASS='\(.*\)'$/\1/p" "$DEMO_ENV")
     manual=$(ls /usr/share/doc/auto-multiple-choice/auto-multiple-choice.en.pdf 2>/dev/null || echo course.pdf)
     cat <<EOF
 
@@ -393,6 +424,9 @@ s_banner() {
     database:       $CONNINFO
     admin socket:   $ADMIN_ENDPOINT
                     (bin/profaictl -a $ADMIN_ENDPOINT status)
+    web page:       $url/  sign in as demo-teacher or demo-student, password $password
+                    (a course is the student's to read once the teacher publishes it to
+                    "Demo class", which demo-student is in)
     teacher token:  $teacher
     student token:  $student
     (saved in ${DEMO_ENV#"$ROOT"/}; logs in ${VAR#"$ROOT"/}/log/)
@@ -402,6 +436,8 @@ s_banner() {
     curl -sS -H "Authorization: Bearer \$PROFAI_TEACHER_TOKEN" -F file=@$manual \\
          -F title='My course' "\$PROFAI_URL/api/v1/jobs"
     curl -sS -H "Authorization: Bearer \$PROFAI_TEACHER_TOKEN" "\$PROFAI_URL/api/v1/jobs/JOB_ID"
+    curl -sS -X POST -H "Authorization: Bearer \$PROFAI_TEACHER_TOKEN" \\
+         "\$PROFAI_URL/api/v1/courses/COURSE_ID/classes/\$PROFAI_DEMO_CLASS"    # publish it
     curl -sS -H "Authorization: Bearer \$PROFAI_STUDENT_TOKEN" "\$PROFAI_URL/api/v1/courses/COURSE_ID"
     bin/profaictl status      # and workers, jobs, job JOB_ID (PROFAI_ADMIN is in demo.env)
 

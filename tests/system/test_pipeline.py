@@ -665,6 +665,16 @@ def test_run_sh_serves_demo_and_stops_everything(outdir):
             h = {"Authorization": f"Bearer {values['PROFAI_TEACHER_TOKEN']}"}
             assert requests.get(f"{values['PROFAI_URL']}{API}/jobs", headers=h,
                                 timeout=10).status_code == 200
+            # The web page's sign-in works for both demo users, and the student is in the
+            # teacher's demo class (a course published to it is the student's to read).
+            for name in ("demo-teacher", "demo-student"):
+                r = requests.post(f"{values['PROFAI_URL']}{API}/session", timeout=30,
+                                  json={"name": name, "password": values["PROFAI_DEMO_PASSWORD"]})
+                assert r.status_code == 200, r.text
+            klass = requests.get(f"{values['PROFAI_URL']}{API}/classes/"
+                                 f"{values['PROFAI_DEMO_CLASS']}", headers=h, timeout=10)
+            assert klass.status_code == 200, klass.text
+            assert [m["name"] for m in klass.json()["members"]] == ["demo-student"]
             started = descendants(proc.pid)
             if stop_signal == signal.SIGINT:
                 os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
