@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#define ACCOUNTS_TOKENS_CURSOR_KIND 't' /* a user's own tokens (docs/api.md 4.22) */
+
 /* JSON bodies of this module: a name, a password, a label and a number at most. */
 #define ACCOUNTS_BODY_MAX 4096
 #define ACCOUNTS_DEPTH_MAX 1
@@ -417,8 +419,18 @@ accounts_tokens_list(api_call_t *call)
 {
     char *json = NULL;
     size_t len = 0;
-    db_status_t status = db_own_tokens_json(call->api->db, call->user->id, &json, &len);
-    api_reply_db_json(call->req, status, 200, json, len, "token");
+    db_page_t page;
+    page_cursor_t cursor;
+    db_page_end_t end;
+    if (!api_page_take(call, ACCOUNTS_TOKENS_CURSOR_KIND, true, &page, &cursor))
+        return;
+    db_status_t status =
+        db_own_tokens_json(call->api->db, call->user->id, &page, &json, &len, &end);
+    if (status != DB_OK) {
+        api_reply_not_ok(call->req, status, "token");
+        return;
+    }
+    api_reply_list(call, NULL, NULL, "tokens", json, len, ACCOUNTS_TOKENS_CURSOR_KIND, &end);
 }
 
 void

@@ -19,6 +19,7 @@ static const char s_code_alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 #define CLASSES_CODE_TRIES 4
 /* The kind letter of a cursor of GET /api/v1/classes (page.h). */
 #define CLASSES_CURSOR_KIND 'k'
+#define CLASSES_OF_COURSE_CURSOR_KIND 'p' /* the classes a course is published to */
 
 /* A new join code from the kernel's random bytes; -1 when there are none. */
 static int
@@ -271,7 +272,17 @@ classes_of_course(api_call_t *call)
 {
     char *json = NULL;
     size_t len = 0;
-    db_status_t status = db_course_classes_json(call->api->db, route_text(call->route, "id"),
-                                                api_owner_filter(call->user), &json, &len);
-    api_reply_db_json(call->req, status, 200, json, len, "course");
+    db_page_t page;
+    page_cursor_t cursor;
+    db_page_end_t end;
+    if (!api_page_take(call, CLASSES_OF_COURSE_CURSOR_KIND, true, &page, &cursor))
+        return;
+    db_status_t status =
+        db_course_classes_json(call->api->db, route_text(call->route, "id"),
+                               api_owner_filter(call->user), &page, &json, &len, &end);
+    if (status != DB_OK) {
+        api_reply_not_ok(call->req, status, "course");
+        return;
+    }
+    api_reply_list(call, NULL, NULL, "classes", json, len, CLASSES_OF_COURSE_CURSOR_KIND, &end);
 }

@@ -107,26 +107,34 @@ db_session_revoke(db_pool_t *self, const uint8_t *hash, const char *user_id)
 }
 
 db_status_t
-db_own_tokens_json(db_pool_t *self, const char *user_id, char **json, size_t *len)
+db_own_tokens_json(db_pool_t *self, const char *user_id, const db_page_t *page, char **json,
+                   size_t *len, db_page_end_t *end)
 {
-    const char *values[1] = {user_id};
+    char limit_text[16], after_text[24];
+    snprintf(limit_text, sizeof limit_text, "%d", page->limit + 1);
+    snprintf(after_text, sizeof after_text, "%lld", page->after_number);
+    const char *values[4] = {user_id, limit_text, page->after_id,
+                             page->after_id ? after_text : NULL};
     PGresult *res = NULL;
-    db_status_t status =
-        db_query(self,
-                 "SELECT id::text, label, " DB_TS("created_at") ", " DB_TS(
-                     "expires_at") ", "
-                                   "coalesce(expires_at <= now(), false) FROM tokens "
-                                   "WHERE user_id = $1::uuid AND revoked_at IS NULL ORDER BY "
-                                   "created_at DESC, id",
-                 1, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    /* A page after the keyset ($3 id, $4 microseconds of created_at), the keyset of each row
+     * last. */
+    db_status_t status = db_query(
+        self,
+        "SELECT id::text, label, " DB_TS("created_at") ", " DB_TS(
+            "expires_at") ", coalesce(expires_at <= now(), false), "
+                          "(extract(epoch FROM created_at) * 1000000)::bigint FROM tokens "
+                          "WHERE user_id = $1::uuid AND revoked_at IS NULL "
+                          "AND ($3::uuid IS NULL OR (created_at, id) < ('epoch'::timestamptz "
+                          "     + $4::bigint * interval '1 microsecond', $3::uuid)) "
+                          "ORDER BY created_at DESC, id DESC LIMIT $2::int",
+        4, values, NULL, NULL, PGRES_TUPLES_OK, &res);
     if (status != DB_OK)
         return status;
+    int rows = db_page_end_read(res, page->limit, 5, 0, end);
     json_t j;
     json_init(&j);
-    json_object_begin(&j);
-    json_key(&j, "tokens");
     json_array_begin(&j);
-    for (int row = 0; row < PQntuples(res); row++) {
+    for (int row = 0; row < rows; row++) {
         json_object_begin(&j);
         json_key(&j, "id");
         db_write_text(&j, res, row, 0);
@@ -141,7 +149,6 @@ db_own_tokens_json(db_pool_t *self, const char *user_id, char **json, size_t *le
         json_object_end(&j);
     }
     json_array_end(&j);
-    json_object_end(&j);
     PQclear(res);
     return db_json_take(&j, json, len);
 }

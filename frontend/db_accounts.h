@@ -41,9 +41,10 @@ db_status_t db_session_user(db_pool_t *self, const uint8_t hash[32], long long i
 db_status_t db_session_revoke(db_pool_t *self, const uint8_t *hash,
                               const char *user_id) PROFAI_MUST_CHECK;
 
-/* {"tokens":[...]}: user_id's unrevoked tokens, newest first (docs/api.md 4.22). */
-db_status_t db_own_tokens_json(db_pool_t *self, const char *user_id, char **json,
-                               size_t *len) PROFAI_MUST_CHECK;
+/* The JSON array of a page of user_id's unrevoked tokens, newest first (created_at, then id),
+ * keyset as page.h (docs/api.md 4.22). */
+db_status_t db_own_tokens_json(db_pool_t *self, const char *user_id, const db_page_t *page,
+                               char **json, size_t *len, db_page_end_t *end) PROFAI_MUST_CHECK;
 
 /* A new token of user_id, valid for days. DB_LIMIT when the user holds DB_TOKENS_MAX. */
 db_status_t db_own_token_create(db_pool_t *self, const char *user_id, const uint8_t hash[32],

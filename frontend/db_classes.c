@@ -410,21 +410,32 @@ db_course_publish(db_pool_t *self, const char *course_id, const char *class_id,
 }
 
 db_status_t
-db_course_classes_json(db_pool_t *self, const char *course_id, const char *owner_id, char **json,
-                       size_t *len)
+db_course_classes_json(db_pool_t *self, const char *course_id, const char *owner_id,
+                       const db_page_t *page, char **json, size_t *len, db_page_end_t *end)
 {
-    const char *values[2] = {course_id, owner_id};
+    char limit_text[16], after_text[24];
+    snprintf(limit_text, sizeof limit_text, "%d", page->limit + 1);
+    snprintf(after_text, sizeof after_text, "%lld", page->after_number);
+    const char *values[5] = {course_id, owner_id, limit_text, page->after_id,
+                             page->after_id ? after_text : NULL};
     PGresult *res = NULL;
-    db_status_t status =
-        db_query(self,
-                 "SELECT c.id IS NOT NULL, k.id::text, k.name, " DB_TS(
-                     "cc.published_at") " FROM (SELECT 1) one "
-                                        "LEFT JOIN courses c ON c.id = $1::uuid "
-                                        "AND ($2::uuid IS NULL OR c.owner_id = $2::uuid) "
-                                        "LEFT JOIN class_courses cc ON cc.course_id = c.id "
-                                        "LEFT JOIN classes k ON k.id = cc.class_id "
-                                        "ORDER BY cc.published_at DESC, k.id",
-                 2, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    /* One row even when the page is empty (the course exists: c.id), the keyset of each class
+     * last ($4 id, $5 microseconds of published_at). */
+    db_status_t status = db_query(
+        self,
+        "SELECT c.id IS NOT NULL, k.id::text, k.name, " DB_TS(
+            "cc.published_at") ", (extract(epoch FROM cc.published_at) * 1000000)::bigint "
+                               "FROM (SELECT 1) one "
+                               "LEFT JOIN courses c ON c.id = $1::uuid "
+                               "AND ($2::uuid IS NULL OR c.owner_id = $2::uuid) "
+                               "LEFT JOIN class_courses cc ON cc.course_id = c.id "
+                               "AND ($4::uuid IS NULL OR (cc.published_at, cc.class_id) < "
+                               "     ('epoch'::timestamptz + $5::bigint * interval '1 "
+                               "microsecond', "
+                               "      $4::uuid)) "
+                               "LEFT JOIN classes k ON k.id = cc.class_id "
+                               "ORDER BY cc.published_at DESC, cc.class_id DESC LIMIT $3::int",
+        5, values, NULL, NULL, PGRES_TUPLES_OK, &res);
     if (status != DB_OK)
         return status;
     if (PQntuples(res) < 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
@@ -433,10 +444,9 @@ db_course_classes_json(db_pool_t *self, const char *course_id, const char *owner
     }
     json_t j;
     json_init(&j);
-    json_object_begin(&j);
-    json_key(&j, "classes");
+    int rows = db_page_end_read(res, page->limit, 4, 1, end);
     json_array_begin(&j);
-    for (int row = 0; row < PQntuples(res); row++) {
+    for (int row = 0; row < rows; row++) {
         if (PQgetisnull(res, row, 1))
             continue;
         json_object_begin(&j);
@@ -449,7 +459,6 @@ db_course_classes_json(db_pool_t *self, const char *course_id, const char *owner
         json_object_end(&j);
     }
     json_array_end(&j);
-    json_object_end(&j);
     PQclear(res);
     return db_json_take(&j, json, len);
 }

@@ -74,8 +74,11 @@ db_status_t db_course_publish(db_pool_t *self, const char *course_id, const char
                               const char *owner_id, bool publish,
                               const char **missing) PROFAI_MUST_CHECK;
 
-/* {"classes":[{"id","name","published_at"}]} of a course of owner_id (NULL: any). */
+/* The JSON array [{"id","name","published_at"}] of a page of the classes a course of owner_id
+ * (NULL: any) is published to, newest publication first (published_at, then class id), keyset
+ * as page.h. DB_NOT_FOUND when there is no such course. */
 db_status_t db_course_classes_json(db_pool_t *self, const char *course_id, const char *owner_id,
-                                   char **json, size_t *len) PROFAI_MUST_CHECK;
+                                   const db_page_t *page, char **json, size_t *len,
+                                   db_page_end_t *end) PROFAI_MUST_CHECK;
 
 #endif

@@ -262,36 +262,53 @@ db_my_attempts_json(db_pool_t *self, const char *user_id, const db_page_t *page,
 }
 
 db_status_t
-db_my_progress_json(db_pool_t *self, const char *user_id, bool is_admin, char **json, size_t *len)
+db_my_progress_json(db_pool_t *self, const char *user_id, bool is_admin, const db_page_t *page,
+                    char **json, size_t *len, db_page_end_t *end)
 {
-    const char *values[2] = {user_id, is_admin ? "true" : "false"};
+    char limit_text[16], after_text[24];
+    snprintf(limit_text, sizeof limit_text, "%d", page->limit + 1);
+    snprintf(after_text, sizeof after_text, "%lld", page->after_number);
+    const char *values[5] = {user_id, is_admin ? "true" : "false", limit_text, page->after_id,
+                             page->after_id ? after_text : NULL};
     PGresult *res = NULL;
-    /* One row per lesson opened, grouped by course (the course opened last first). */
+    /* A page of courses (p: limit + 1 of them after the keyset $4 course id, $5 microseconds of
+     * the course's first opening, which never changes), then one row per lesson opened. */
     db_status_t status = db_query(
         self,
+        "WITH p AS (SELECT o.course_id, min(o.first_at) AS since FROM lesson_opens o "
+        "           JOIN courses c ON c.id = o.course_id WHERE o.user_id = $1::uuid "
+        "           AND profai_course_visible(c.owner_id, c.id, $1::uuid, $2::bool) "
+        "           GROUP BY o.course_id "
+        "           HAVING $4::uuid IS NULL OR (min(o.first_at), o.course_id) < "
+        "                  ('epoch'::timestamptz + $5::bigint * interval '1 microsecond', "
+        "$4::uuid) "
+        "           ORDER BY since DESC, o.course_id DESC LIMIT $3::int) "
         "SELECT c.id::text, c.title, c.lesson_count, o.lesson_id, " DB_TS("o.first_at") ", " DB_TS(
-            "o.last_at") ", o.opens, "
-                         "max(o.last_at) OVER (PARTITION BY c.id) AS "
-                         "course_last "
-                         "FROM lesson_opens o JOIN courses c ON c.id = "
-                         "o.course_id WHERE o.user_id = $1::uuid AND "
-                         "profai_course_visible(c.owner_id, c.id, "
-                         "$1::uuid, $2::bool) "
-                         "ORDER BY course_last DESC, c.id, o.first_at, "
-                         "o.lesson_id",
-        2, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+            "o.last_at") ", o.opens, (extract(epoch FROM p.since) * 1000000)::bigint "
+                         "FROM p JOIN courses c ON c.id = p.course_id "
+                         "JOIN lesson_opens o ON o.course_id = p.course_id AND o.user_id = "
+                         "$1::uuid "
+                         "ORDER BY p.since DESC, p.course_id DESC, o.first_at, o.lesson_id",
+        5, values, NULL, NULL, PGRES_TUPLES_OK, &res);
     if (status != DB_OK)
         return status;
     int rows = PQntuples(res);
+    end->more = false;
+    end->last_number = 0;
+    end->last_id[0] = '\0';
     json_t j;
     json_init(&j);
-    json_object_begin(&j);
-    json_key(&j, "courses");
     json_array_begin(&j);
-    for (int row = 0; row < rows;) {
-        int end = row;
-        while (end < rows && strcmp(PQgetvalue(res, end, 0), PQgetvalue(res, row, 0)) == 0)
-            end++;
+    for (int row = 0, courses = 0; row < rows; courses++) {
+        if (courses == page->limit) {
+            end->more = true;
+            break;
+        }
+        int stop = row;
+        while (stop < rows && strcmp(PQgetvalue(res, stop, 0), PQgetvalue(res, row, 0)) == 0)
+            stop++;
+        end->last_number = atoll(PQgetvalue(res, row, 7));
+        snprintf(end->last_id, sizeof end->last_id, "%s", PQgetvalue(res, row, 0));
         json_object_begin(&j);
         json_key(&j, "course_id");
         db_write_text(&j, res, row, 0);
@@ -300,10 +317,10 @@ db_my_progress_json(db_pool_t *self, const char *user_id, bool is_admin, char **
         json_key(&j, "lessons");
         db_write_int(&j, res, row, 2);
         json_key(&j, "opened");
-        json_int(&j, end - row);
+        json_int(&j, stop - row);
         json_key(&j, "lessons_opened");
         json_array_begin(&j);
-        for (int r = row; r < end; r++) {
+        for (int r = row; r < stop; r++) {
             json_object_begin(&j);
             json_key(&j, "lesson");
             db_write_text(&j, res, r, 3);
@@ -317,10 +334,9 @@ db_my_progress_json(db_pool_t *self, const char *user_id, bool is_admin, char **
         }
         json_array_end(&j);
         json_object_end(&j);
-        row = end;
+        row = stop;
     }
     json_array_end(&j);
-    json_object_end(&j);
     PQclear(res);
     return db_json_take(&j, json, len);
 }

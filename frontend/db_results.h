@@ -32,9 +32,12 @@ db_status_t db_results_csv(db_pool_t *self, const db_results_scope_t *scope,
 db_status_t db_my_attempts_json(db_pool_t *self, const char *user_id, const db_page_t *page,
                                 char **json, size_t *len, db_page_end_t *end) PROFAI_MUST_CHECK;
 
-/* {"courses":[...]}: the lessons the user opened, by course, of the courses it still sees. */
-db_status_t db_my_progress_json(db_pool_t *self, const char *user_id, bool is_admin, char **json,
-                                size_t *len) PROFAI_MUST_CHECK;
+/* The JSON array of a page of the courses user_id opened lessons of (that user_id may still
+ * read), each with its lessons opened; the course opened first most recently first (the
+ * course's first opening, then course id), keyset as page.h (docs/api.md 4.18). */
+db_status_t db_my_progress_json(db_pool_t *self, const char *user_id, bool is_admin,
+                                const db_page_t *page, char **json, size_t *len,
+                                db_page_end_t *end) PROFAI_MUST_CHECK;
 
 /* One lesson of a course the user sees, with "course_id" and "module_id" first, recording
  * the open. DB_NOT_FOUND when the course is not seen or has no such lesson. */

@@ -11,6 +11,7 @@
 
 /* The kind letter of a cursor of GET /api/v1/me/attempts (page.h). */
 #define RESULTS_MY_ATTEMPTS_CURSOR_KIND 'm'
+#define RESULTS_MY_PROGRESS_CURSOR_KIND 'g' /* courses of a user's progress */
 
 /* Whether the caller asked for CSV: ?format=csv, or Accept naming text/csv without ?format. */
 static bool
@@ -89,9 +90,19 @@ results_my_progress(api_call_t *call)
 {
     char *json = NULL;
     size_t len = 0;
-    db_status_t status = db_my_progress_json(call->api->db, call->user->id,
-                                             call->user->role == AUTH_ROLE_ADMIN, &json, &len);
-    api_reply_db_json(call->req, status, 200, json, len, "user");
+    db_page_t page;
+    page_cursor_t cursor;
+    db_page_end_t end;
+    if (!api_page_take(call, RESULTS_MY_PROGRESS_CURSOR_KIND, true, &page, &cursor))
+        return;
+    db_status_t status =
+        db_my_progress_json(call->api->db, call->user->id, call->user->role == AUTH_ROLE_ADMIN,
+                            &page, &json, &len, &end);
+    if (status != DB_OK) {
+        api_reply_not_ok(call->req, status, "user");
+        return;
+    }
+    api_reply_list(call, NULL, NULL, "courses", json, len, RESULTS_MY_PROGRESS_CURSOR_KIND, &end);
 }
 
 void

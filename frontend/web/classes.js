@@ -426,7 +426,7 @@ window.profaiClasses = function (shared) {
         try {
             [mine, published] = await Promise.all([
                 api('GET', API + '/classes?limit=100'),
-                api('GET', API + '/courses/' + encodeId(course.id) + '/classes')]);
+                api('GET', API + '/courses/' + encodeId(course.id) + '/classes?limit=100')]);
         } catch (err) {
             return; // the course reads without the panel
         }
@@ -482,7 +482,7 @@ window.profaiClasses = function (shared) {
         let progress;
         try {
             [attempts, progress] = await Promise.all([api('GET', API + '/me/attempts?limit=50'),
-                                                      api('GET', API + '/me/progress')]);
+                                                      api('GET', API + '/me/progress?limit=100')]);
         } catch (err) {
             if (seq === state.seq) showAlert(err, 'history');
             return;

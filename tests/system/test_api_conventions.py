@@ -259,6 +259,109 @@ def test_pagination_walks_classes_and_my_attempts(stack):
         problem(stack.get(f"{path}?cursor={cursor}", token=student), 400, "bad-request")
 
 
+def test_pagination_walks_tokens_course_classes_and_progress(stack):
+    """GET /api/v1/me/tokens, /courses/{id}/classes and /me/progress page as every list does
+    (docs/api.md 1, 4.16, 4.18, 4.22): a walk by the next links gives every row once, in
+    order, several rows sharing a timestamp; what the list leaves out stays out; a cursor of
+    another list is refused."""
+    # 45 tokens of one user, three to a microsecond, and a revoked one (never listed).
+    teacher = stack.create_token("teacher")
+    owner = user_id(stack, teacher)
+    with stack.db().cursor() as cur:
+        cur.execute(
+            "INSERT INTO tokens (hash, user_id, label, created_at, expires_at) "
+            "SELECT sha256((%s || i)::bytea), %s, 'token ' || i, "
+            "now() - (i / 3) * interval '1 second', now() + interval '1 day' "
+            "FROM generate_series(1, 45) i", (owner, owner))
+        cur.execute("INSERT INTO tokens (hash, user_id, label, revoked_at) "
+                    "VALUES (sha256(%s::bytea), %s, 'revoked', now())", (owner + "r", owner))
+        cur.execute("SELECT id::text FROM tokens WHERE user_id = %s AND revoked_at IS NULL "
+                    "ORDER BY created_at DESC, id DESC", (owner,))
+        expected = [row[0] for row in cur.fetchall()]
+    assert len(expected) == 46  # with the token of the requests
+    for limit in (7, 100):
+        pages = walk(stack, f"{API}/me/tokens?limit={limit}", teacher, "tokens")
+        assert [t["id"] for page in pages for t in page] == expected, "gaps or repeats"
+    assert len(stack.get(f"{API}/me/tokens", token=teacher).json()["tokens"]) == 20
+
+    # One course published to 40 classes of its owner, three publications to a microsecond;
+    # classes it is not published to are not listed.
+    course_id, _ = store_course(stack, "teacher", QUIZ_DOC, publish=False)
+    course_owner = user_id(stack, stack.token("teacher"))
+    with stack.db().cursor() as cur:
+        cur.execute(
+            "INSERT INTO classes (owner_id, name, join_code) "
+            "SELECT %s, 'pub ' || i, translate(upper(substr(md5(%s || i::text), 1, 10)), "
+            "'01', 'GH') FROM generate_series(1, 43) i", (course_owner, course_id))
+        cur.execute(
+            "INSERT INTO class_courses (class_id, course_id, published_at) "
+            "SELECT k.id, %s, now() - (row_number() OVER (ORDER BY k.id) / 3) "
+            "* interval '1 millisecond' FROM classes k WHERE k.name LIKE 'pub %%' "
+            "AND k.owner_id = %s AND k.name <> ALL (ARRAY['pub 1', 'pub 2', 'pub 3'])",
+            (course_id, course_owner))
+        cur.execute("SELECT class_id::text FROM class_courses WHERE course_id = %s "
+                    "ORDER BY published_at DESC, class_id DESC", (course_id,))
+        expected = [row[0] for row in cur.fetchall()]
+    assert len(expected) == 40
+    path = f"{API}/courses/{course_id}/classes"
+    for limit in (6, 100):
+        pages = walk(stack, f"{path}?limit={limit}", "teacher", "classes")
+        assert [k["id"] for page in pages for k in page] == expected, "gaps or repeats"
+    first = stack.get(path, token="teacher").json()
+    assert len(first["classes"]) == 20 and set(first["classes"][0]) == {"id", "name",
+                                                                         "published_at"}
+    problem(stack.get(f"{API}/courses/{uuid.uuid4()}/classes?limit=5", token="teacher"), 404,
+            "not-found")
+    problem(stack.get(f"{path}?limit=101", token="teacher"), 400, "bad-request")
+
+    # A student's progress in 12 courses (copies of one, published to the student's class),
+    # lessons of two courses first opened at the same microsecond; a course the student no
+    # longer sees (a draft) is left out.
+    student = stack.create_token("student")
+    sid = user_id(stack, student)
+    seen, _ = store_course(stack, "teacher", QUIZ_DOC)
+    with stack.db().cursor() as cur:
+        cur.execute(
+            "WITH j AS (INSERT INTO jobs SELECT (jsonb_populate_record(NULL::jobs, to_jsonb(o) "
+            "           || jsonb_build_object('id', gen_random_uuid(), 'course_id', NULL))).* "
+            "           FROM jobs o JOIN courses c ON c.job_id = o.id, generate_series(1, 12) "
+            "           WHERE c.id = %s RETURNING id, owner_id) "
+            "INSERT INTO courses (id, job_id, owner_id, title, doc) "
+            "SELECT gen_random_uuid(), j.id, j.owner_id, 'copy', c.doc FROM j, courses c "
+            "WHERE c.id = %s RETURNING id::text", (seen, seen))
+        copies = [row[0] for row in cur.fetchall()]
+        cur.execute("INSERT INTO class_courses (class_id, course_id) SELECT cc.class_id, c "
+                    "FROM class_courses cc, unnest(%s::uuid[]) c WHERE cc.course_id = %s",
+                    (copies[1:], seen))
+        cur.execute(
+            "INSERT INTO lesson_opens (user_id, course_id, lesson_id, first_at, last_at) "
+            "SELECT %s, c, l, now() - (n / 2) * interval '1 second' + interval '1 ms' * "
+            "(l = 'b')::int, now() FROM unnest(%s::uuid[]) WITH ORDINALITY AS u(c, n), "
+            "unnest(ARRAY['a', 'b']) l", (sid, [seen] + copies))
+        cur.execute(
+            "SELECT o.course_id::text FROM lesson_opens o JOIN class_courses cc "
+            "ON cc.course_id = o.course_id WHERE o.user_id = %s GROUP BY o.course_id "
+            "ORDER BY min(o.first_at) DESC, o.course_id DESC", (sid,))
+        expected = [row[0] for row in cur.fetchall()]
+    assert len(expected) == 12 and copies[0] not in expected
+    for limit in (5, 100):
+        pages = walk(stack, f"{API}/me/progress?limit={limit}", student, "courses")
+        got = [c["course_id"] for page in pages for c in page]
+        assert got == expected, "gaps, repeats or another order"
+        assert all(c["opened"] == 2 and [x["lesson"] for x in c["lessons_opened"]] == ["a", "b"]
+                   for page in pages for c in page)
+
+    # Cursors are of one list only.
+    cursors = {p: stack.get(f"{p}?limit=1", token=t).json()["next_cursor"]
+               for p, t in ((f"{API}/me/tokens", teacher), (path, "teacher"),
+                            (f"{API}/me/progress", student))}
+    assert all(cursors.values())
+    for p, t in ((f"{API}/me/tokens", teacher), (path, "teacher"), (f"{API}/me/progress", student)):
+        for other, cursor in cursors.items():
+            if other != p:
+                problem(stack.get(f"{p}?cursor={cursor}", token=t), 400, "bad-request")
+
+
 def test_job_events_page(stack, outdir):
     job_id = stack.submit(make_plain_pdf(outdir / "ev.pdf", pages=2).path, "events")
     stack.wait_job(job_id, timeout=90)
