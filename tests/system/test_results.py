@@ -141,7 +141,8 @@ def test_a_student_sees_its_history_and_progress(stack):
 
     assert get(stack, f"{API}/me/attempts", token=token).json() == \
         {"attempts": [], "next_cursor": None, "next": None}
-    assert get(stack, f"{API}/me/progress", token=token).json() == {"courses": []}
+    assert get(stack, f"{API}/me/progress", token=token).json() == \
+        {"courses": [], "next_cursor": None, "next": None}
     a1 = answer(stack, one, token, ALL_RIGHT)
     a2 = answer(stack, two, token, ONE_RIGHT)
     a3 = answer(stack, one, token, ONE_RIGHT)
@@ -168,7 +169,7 @@ def test_a_student_sees_its_history_and_progress(stack):
         assert "text" in body and "quiz" not in body
     problem(get(stack, f"{API}/courses/{one}/lessons/l9", token=token), 404, "not-found")
     progress = get(stack, f"{API}/me/progress", token=token).json()["courses"]
-    assert [p["course_id"] for p in progress] == [two, one]  # the latest opened first
+    assert [p["course_id"] for p in progress] == [two, one]  # the latest first opened first
     by_course = {p["course_id"]: p for p in progress}
     assert (by_course[one]["lessons"], by_course[one]["opened"]) == (2, 2)
     assert {o["lesson"]: o["opens"] for o in by_course[one]["lessons_opened"]} == \
