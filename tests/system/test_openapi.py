@@ -267,6 +267,8 @@ def test_sample_answers_of_every_route_validate(stack, outdir):
     check("get", f"{API}/courses/{{id}}/classes", f"{API}/courses/{draft}/classes")
     check("get", f"{API}/courses/{{id}}/classes", f"{API}/courses/{draft}/classes",
           token=pupil_token)
+    for query in ("?limit=1", "?cursor=x!", "?limit=0"):
+        check("get", f"{API}/courses/{{id}}/classes", f"{API}/courses/{draft}/classes{query}")
     for token in ("teacher", pupil_token, "admin"):
         check("get", f"{API}/classes", f"{API}/classes?limit=1", token=token)
     r = check("get", f"{API}/classes", f"{API}/classes?cursor=bogus!")
@@ -292,6 +294,8 @@ def test_sample_answers_of_every_route_validate(stack, outdir):
     check("get", f"{API}/me/attempts", f"{API}/me/attempts?cursor=x!", token=pupil_token)
     r = check("get", f"{API}/me/progress", f"{API}/me/progress", token=pupil_token)
     assert r.json()["courses"][0]["lessons_opened"][0]["lesson"] == "l1"
+    for query in ("?limit=1", "?cursor=x!"):
+        check("get", f"{API}/me/progress", f"{API}/me/progress{query}", token=pupil_token)
     for results, own in ((f"{API}/courses/{{id}}/results", f"{API}/courses/{draft}/results"),
                          (f"{API}/classes/{{id}}/results", f"{one}/results")):
         r = check("get", results, own)
@@ -339,6 +343,8 @@ def test_sample_answers_of_every_route_validate(stack, outdir):
     made = r.json()["id"]
     assert check("post", tokens, tokens, json={"label": ""}).status_code == 400
     check("get", tokens, tokens)
+    check("get", tokens, f"{tokens}?limit=1", token=None, client=browser)
+    check("get", tokens, f"{tokens}?cursor=x!")
     check("get", tokens, tokens, token=None, client=browser)
     assert check("delete", f"{tokens}/{{id}}", f"{tokens}/{made}", token=None, client=browser,
                  headers=csrf).status_code == 204
