@@ -587,10 +587,12 @@ s_segment_finished(store_t *self, segment_t *seg)
     bool clean = true;
     bool paused = false;
     op_t *op;
-    if (seg->fence && s_fence_finished(self, seg, &paused)) {
+    if (seg->fence) {
+        /* false: fenced, seg is freed and its operations went back to the queue, never
+         * announced (so seg must not be read again here) */
+        if (!s_fence_finished(self, seg, &paused))
+            return;
         clean = !paused;
-    } else if (seg->fence) {
-        return; /* fenced: the segment's operations went back to the queue, never announced */
     }
     while ((op = s_opq_pop(&seg->ops)) != NULL) {
         switch (s_outcome(seg, op, rolled_back, refused)) {
