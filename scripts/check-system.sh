@@ -29,7 +29,7 @@ for arg in "$@"; do
 done
 
 # No .pytest_cache in the checkout; no bytecode next to the sources.
-PYTHONDONTWRITEBYTECODE=1 "$PY" -m pytest -p no:cacheprovider -ra $timeout_args $default_path "$@"
+PYTHONDONTWRITEBYTECODE=1 "$PY" -m pytest -p no:cacheprovider -ra --durations=15 $timeout_args $default_path "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
     echo "check-system.sh: pytest collected no tests" >&2
