@@ -256,17 +256,51 @@ s_password_check(accounts_t *self, const char *stored, const char *pw, size_t le
 
 /* ---------------------------------------------------------------- handlers */
 
+/* The members "id", "name" and "role" of a user, inside an object j has begun (the user of
+ * a sign-in and of an accepted invitation, and GET /api/v1/me: docs/api.md 4.19, 4.21, 4.23). */
 static void
-s_user_object(json_t *j, const char *id, const char *name, const char *role)
+s_user_members(json_t *j, const char *id, const char *name, const char *role)
 {
-    json_object_begin(j);
     json_key(j, "id");
     json_cstring(j, id);
     json_key(j, "name");
     json_cstring(j, name);
     json_key(j, "role");
     json_cstring(j, role);
+}
+
+static void
+s_user_object(json_t *j, const char *id, const char *name, const char *role)
+{
+    json_object_begin(j);
+    s_user_members(j, id, name, role);
     json_object_end(j);
+}
+
+/* Answer 201 with a secret made just now, the only time it is shown: {"id", "token", key:
+ * value, "expires_at", "url" (url NULL: no such member)}: a token (key "label") or an
+ * invitation (key "role"), docs/api.md 4.22 and 4.23. */
+static void
+s_reply_secret(http_request_t *req, const char *id, const char *token, const char *key,
+               const char *value, const char *expires_at, const char *url)
+{
+    json_t j;
+    json_init(&j);
+    json_object_begin(&j);
+    json_key(&j, "id");
+    json_cstring(&j, id);
+    json_key(&j, "token");
+    json_cstring(&j, token);
+    json_key(&j, key);
+    json_cstring(&j, value);
+    json_key(&j, "expires_at");
+    json_cstring(&j, expires_at);
+    if (url != NULL) {
+        json_key(&j, "url");
+        json_cstring(&j, url);
+    }
+    json_object_end(&j);
+    api_reply_json(req, 201, NULL, &j);
 }
 
 void
@@ -398,12 +432,7 @@ accounts_me(api_call_t *call)
     json_t j;
     json_init(&j);
     json_object_begin(&j);
-    json_key(&j, "id");
-    json_cstring(&j, user->id);
-    json_key(&j, "name");
-    json_cstring(&j, user->name);
-    json_key(&j, "role");
-    json_cstring(&j, auth_role_name(user->role));
+    s_user_members(&j, user->id, user->name, auth_role_name(user->role));
     json_key(&j, "auth");
     json_cstring(&j, user->session ? "session" : "token");
     if (user->session) {
@@ -464,19 +493,7 @@ accounts_token_create(api_call_t *call)
     } else if (status != DB_OK) {
         api_reply_unavailable(req, "the database");
     } else {
-        json_t j;
-        json_init(&j);
-        json_object_begin(&j);
-        json_key(&j, "id");
-        json_cstring(&j, id);
-        json_key(&j, "token");
-        json_cstring(&j, token);
-        json_key(&j, "label");
-        json_cstring(&j, label);
-        json_key(&j, "expires_at");
-        json_cstring(&j, expires_at);
-        json_object_end(&j);
-        api_reply_json(req, 201, NULL, &j);
+        s_reply_secret(req, id, token, "label", label, expires_at, NULL);
     }
     explicit_bzero(token, sizeof token);
 done:
@@ -531,21 +548,7 @@ accounts_invitation_create(api_call_t *call)
     } else {
         char url[96];
         snprintf(url, sizeof url, "/#invite=%s", token);
-        json_t j;
-        json_init(&j);
-        json_object_begin(&j);
-        json_key(&j, "id");
-        json_cstring(&j, id);
-        json_key(&j, "token");
-        json_cstring(&j, token);
-        json_key(&j, "role");
-        json_cstring(&j, role_name);
-        json_key(&j, "expires_at");
-        json_cstring(&j, expires_at);
-        json_key(&j, "url");
-        json_cstring(&j, url);
-        json_object_end(&j);
-        api_reply_json(req, 201, NULL, &j);
+        s_reply_secret(req, id, token, "role", role_name, expires_at, url);
     }
     explicit_bzero(token, sizeof token);
 done:
