@@ -233,6 +233,20 @@ s_read(api_call_t *call)
 
 /* ---------------------------------------------------------------- passwords */
 
+/* Take one of the password/max_concurrent slots (sem_post gives it back): 0, or -1 when none
+ * came free within ACCOUNTS_PASSWORD_WAIT_MS. */
+static int
+s_password_slot_take(accounts_t *self)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += ACCOUNTS_PASSWORD_WAIT_MS / 1000;
+    while (sem_timedwait(&self->password_slots, &deadline) != 0)
+        if (errno != EINTR)
+            return -1;
+    return 0;
+}
+
 /* Check a password against a stored hash ("" or a hash of another cost: the filler), within
  * the concurrency bound. 1 match, 0 no match, -1 no slot within ACCOUNTS_PASSWORD_WAIT_MS. */
 static int
@@ -243,12 +257,8 @@ s_password_check(accounts_t *self, const char *stored, const char *pw, size_t le
     if (stored[0] != '\0' && !usable)
         log_warn("a stored password hash asks for more than password/opslimit or "
                  "password/memlimit: refused");
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += ACCOUNTS_PASSWORD_WAIT_MS / 1000;
-    while (sem_timedwait(&self->password_slots, &deadline) != 0)
-        if (errno != EINTR)
-            return -1;
+    if (s_password_slot_take(self) != 0)
+        return -1;
     bool match = password_verify(usable ? stored : self->unknown_hash, pw, len) && usable;
     sem_post(&self->password_slots);
     return match ? 1 : 0;
@@ -596,13 +606,7 @@ accounts_invitation_accept(api_call_t *call)
         goto done;
     }
     /* Hashing is as costly as checking: the same bound on concurrency. */
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += ACCOUNTS_PASSWORD_WAIT_MS / 1000;
-    int waited;
-    while ((waited = sem_timedwait(&self->password_slots, &deadline)) != 0 && errno == EINTR)
-        ;
-    if (waited != 0) {
+    if (s_password_slot_take(self) != 0) {
         api_reply_unavailable(req, "password hashing");
         goto done;
     }
