@@ -233,6 +233,20 @@ s_read(api_call_t *call)
 
 /* ---------------------------------------------------------------- passwords */
 
+/* Take one of the password/max_concurrent slots (sem_post gives it back): 0, or -1 when none
+ * came free within ACCOUNTS_PASSWORD_WAIT_MS. */
+static int
+s_password_slot_take(accounts_t *self)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += ACCOUNTS_PASSWORD_WAIT_MS / 1000;
+    while (sem_timedwait(&self->password_slots, &deadline) != 0)
+        if (errno != EINTR)
+            return -1;
+    return 0;
+}
+
 /* Check a password against a stored hash ("" or a hash of another cost: the filler), within
  * the concurrency bound. 1 match, 0 no match, -1 no slot within ACCOUNTS_PASSWORD_WAIT_MS. */
 static int
@@ -243,12 +257,8 @@ s_password_check(accounts_t *self, const char *stored, const char *pw, size_t le
     if (stored[0] != '\0' && !usable)
         log_warn("a stored password hash asks for more than password/opslimit or "
                  "password/memlimit: refused");
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += ACCOUNTS_PASSWORD_WAIT_MS / 1000;
-    while (sem_timedwait(&self->password_slots, &deadline) != 0)
-        if (errno != EINTR)
-            return -1;
+    if (s_password_slot_take(self) != 0)
+        return -1;
     bool match = password_verify(usable ? stored : self->unknown_hash, pw, len) && usable;
     sem_post(&self->password_slots);
     return match ? 1 : 0;
@@ -256,17 +266,51 @@ s_password_check(accounts_t *self, const char *stored, const char *pw, size_t le
 
 /* ---------------------------------------------------------------- handlers */
 
+/* The members "id", "name" and "role" of a user, inside an object j has begun (the user of
+ * a sign-in and of an accepted invitation, and GET /api/v1/me: docs/api.md 4.19, 4.21, 4.23). */
 static void
-s_user_object(json_t *j, const char *id, const char *name, const char *role)
+s_user_members(json_t *j, const char *id, const char *name, const char *role)
 {
-    json_object_begin(j);
     json_key(j, "id");
     json_cstring(j, id);
     json_key(j, "name");
     json_cstring(j, name);
     json_key(j, "role");
     json_cstring(j, role);
+}
+
+static void
+s_user_object(json_t *j, const char *id, const char *name, const char *role)
+{
+    json_object_begin(j);
+    s_user_members(j, id, name, role);
     json_object_end(j);
+}
+
+/* Answer 201 with a secret made just now, the only time it is shown: {"id", "token", key:
+ * value, "expires_at", "url" (url NULL: no such member)}: a token (key "label") or an
+ * invitation (key "role"), docs/api.md 4.22 and 4.23. */
+static void
+s_reply_secret(http_request_t *req, const char *id, const char *token, const char *key,
+               const char *value, const char *expires_at, const char *url)
+{
+    json_t j;
+    json_init(&j);
+    json_object_begin(&j);
+    json_key(&j, "id");
+    json_cstring(&j, id);
+    json_key(&j, "token");
+    json_cstring(&j, token);
+    json_key(&j, key);
+    json_cstring(&j, value);
+    json_key(&j, "expires_at");
+    json_cstring(&j, expires_at);
+    if (url != NULL) {
+        json_key(&j, "url");
+        json_cstring(&j, url);
+    }
+    json_object_end(&j);
+    api_reply_json(req, 201, NULL, &j);
 }
 
 void
@@ -398,12 +442,7 @@ accounts_me(api_call_t *call)
     json_t j;
     json_init(&j);
     json_object_begin(&j);
-    json_key(&j, "id");
-    json_cstring(&j, user->id);
-    json_key(&j, "name");
-    json_cstring(&j, user->name);
-    json_key(&j, "role");
-    json_cstring(&j, auth_role_name(user->role));
+    s_user_members(&j, user->id, user->name, auth_role_name(user->role));
     json_key(&j, "auth");
     json_cstring(&j, user->session ? "session" : "token");
     if (user->session) {
@@ -464,19 +503,7 @@ accounts_token_create(api_call_t *call)
     } else if (status != DB_OK) {
         api_reply_unavailable(req, "the database");
     } else {
-        json_t j;
-        json_init(&j);
-        json_object_begin(&j);
-        json_key(&j, "id");
-        json_cstring(&j, id);
-        json_key(&j, "token");
-        json_cstring(&j, token);
-        json_key(&j, "label");
-        json_cstring(&j, label);
-        json_key(&j, "expires_at");
-        json_cstring(&j, expires_at);
-        json_object_end(&j);
-        api_reply_json(req, 201, NULL, &j);
+        s_reply_secret(req, id, token, "label", label, expires_at, NULL);
     }
     explicit_bzero(token, sizeof token);
 done:
@@ -531,21 +558,7 @@ accounts_invitation_create(api_call_t *call)
     } else {
         char url[96];
         snprintf(url, sizeof url, "/#invite=%s", token);
-        json_t j;
-        json_init(&j);
-        json_object_begin(&j);
-        json_key(&j, "id");
-        json_cstring(&j, id);
-        json_key(&j, "token");
-        json_cstring(&j, token);
-        json_key(&j, "role");
-        json_cstring(&j, role_name);
-        json_key(&j, "expires_at");
-        json_cstring(&j, expires_at);
-        json_key(&j, "url");
-        json_cstring(&j, url);
-        json_object_end(&j);
-        api_reply_json(req, 201, NULL, &j);
+        s_reply_secret(req, id, token, "role", role_name, expires_at, url);
     }
     explicit_bzero(token, sizeof token);
 done:
@@ -593,13 +606,7 @@ accounts_invitation_accept(api_call_t *call)
         goto done;
     }
     /* Hashing is as costly as checking: the same bound on concurrency. */
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += ACCOUNTS_PASSWORD_WAIT_MS / 1000;
-    int waited;
-    while ((waited = sem_timedwait(&self->password_slots, &deadline)) != 0 && errno == EINTR)
-        ;
-    if (waited != 0) {
+    if (s_password_slot_take(self) != 0) {
         api_reply_unavailable(req, "password hashing");
         goto done;
     }

@@ -7,6 +7,7 @@
 #include "courses.h"
 #include "db_curation.h"
 #include "error_http.h"
+#include "jobs.h"
 #include "json.h"
 #include "log.h"
 #include "request_json.h"
@@ -364,12 +365,7 @@ curation_regenerate(api_call_t *call)
     json_t j;
     json_init(&j);
     json_object_begin(&j);
-    json_key(&j, "job_id");
-    json_cstring(&j, reply.job_id);
-    json_key(&j, "state");
-    json_cstring(&j, reply.state);
-    json_key(&j, "status_url");
-    json_cstring(&j, location);
+    jobs_accepted_members(&j, reply.job_id, reply.state, location);
     json_key(&j, "course_id");
     json_cstring(&j, id);
     json_object_end(&j);

@@ -125,12 +125,11 @@ db_status_t
 db_classes_json(db_pool_t *self, db_classes_view_t view, const char *user_id, const db_page_t *page,
                 char **json, size_t *len, db_page_end_t *end)
 {
-    char limit_text[16], after_text[24];
-    snprintf(limit_text, sizeof limit_text, "%d", page->limit + 1);
-    snprintf(after_text, sizeof after_text, "%lld", page->after_number);
-    const char *values[5] = {view == DB_CLASSES_ALL ? NULL : user_id, limit_text,
-                             view == DB_CLASSES_MEMBER ? "true" : "false", page->after_id,
-                             page->after_id ? after_text : NULL};
+    db_page_values_t pv;
+    db_page_values(page, &pv);
+    const char *values[5] = {view == DB_CLASSES_ALL ? NULL : user_id, pv.limit,
+                             view == DB_CLASSES_MEMBER ? "true" : "false", pv.after_id,
+                             pv.after_number};
     PGresult *res = NULL;
     /* A page after the keyset ($4 id, $5 microseconds), with the keyset of each row last. */
     db_status_t status = db_query(
@@ -413,11 +412,9 @@ db_status_t
 db_course_classes_json(db_pool_t *self, const char *course_id, const char *owner_id,
                        const db_page_t *page, char **json, size_t *len, db_page_end_t *end)
 {
-    char limit_text[16], after_text[24];
-    snprintf(limit_text, sizeof limit_text, "%d", page->limit + 1);
-    snprintf(after_text, sizeof after_text, "%lld", page->after_number);
-    const char *values[5] = {course_id, owner_id, limit_text, page->after_id,
-                             page->after_id ? after_text : NULL};
+    db_page_values_t pv;
+    db_page_values(page, &pv);
+    const char *values[5] = {course_id, owner_id, pv.limit, pv.after_id, pv.after_number};
     PGresult *res = NULL;
     /* One row even when the page is empty (the course exists: c.id), the keyset of each class
      * last ($4 id, $5 microseconds of published_at). */

@@ -113,6 +113,15 @@ db_job_json(db_pool_t *self, const char *job_id, const char *owner_id, char **js
     return db_json_take(&j, json, len);
 }
 
+void
+db_page_values(const db_page_t *page, db_page_values_t *values)
+{
+    snprintf(values->limit, sizeof values->limit, "%d", page->limit + 1);
+    snprintf(values->number, sizeof values->number, "%lld", page->after_number);
+    values->after_id = page->after_id;
+    values->after_number = page->after_id ? values->number : NULL;
+}
+
 int
 db_page_end_read(PGresult *res, int limit, int number_col, int id_col, db_page_end_t *end)
 {
@@ -134,11 +143,9 @@ db_status_t
 db_jobs_json(db_pool_t *self, const char *owner_id, const db_page_t *page, char **json, size_t *len,
              db_page_end_t *end)
 {
-    char limit_text[16], after_text[24];
-    snprintf(limit_text, sizeof limit_text, "%d", page->limit + 1);
-    snprintf(after_text, sizeof after_text, "%lld", page->after_number);
-    const char *values[4] = {owner_id, limit_text, page->after_id,
-                             page->after_id ? after_text : NULL};
+    db_page_values_t pv;
+    db_page_values(page, &pv);
+    const char *values[4] = {owner_id, pv.limit, pv.after_id, pv.after_number};
     PGresult *res = NULL;
     db_status_t status = db_query(
         self,
@@ -209,10 +216,9 @@ db_status_t
 db_job_events_json(db_pool_t *self, const char *job_id, const char *owner_id, const db_page_t *page,
                    char **json, size_t *len, db_page_end_t *end)
 {
-    char limit_text[16], after_text[24];
-    snprintf(limit_text, sizeof limit_text, "%d", page->limit + 1);
-    snprintf(after_text, sizeof after_text, "%lld", page->after_number);
-    const char *values[4] = {job_id, owner_id, after_text, limit_text};
+    db_page_values_t pv;
+    db_page_values(page, &pv);
+    const char *values[4] = {job_id, owner_id, pv.number, pv.limit};
     PGresult *res = NULL;
     db_status_t status = db_query_row(
         self,

@@ -72,6 +72,16 @@ void db_write_text(json_t *j, PGresult *res, int row, int col);
 void db_write_int(json_t *j, PGresult *res, int row, int col);
 void db_write_raw(json_t *j, PGresult *res, int row, int col);
 
+/* The statement parameters of a page read (db.h db_page_t) as text, filled in place by
+ * db_page_values (the pointers point into the struct: do not copy it). */
+typedef struct {
+    char limit[16];           /* page->limit + 1: the extra row tells whether more follow */
+    char number[24];          /* page->after_number (a list keyed by a number alone) */
+    const char *after_id;     /* page->after_id: NULL on the first page */
+    const char *after_number; /* number, or NULL on the first page */
+} db_page_values_t;
+void db_page_values(const db_page_t *page, db_page_values_t *values);
+
 /* Where a page read with LIMIT page->limit + 1 ends (db.h db_page_t): another page follows
  * when res has more than limit rows; the last row shown has its keyset in columns number_col
  * and id_col (-1: none; a NULL key is 0). Returns the rows to show. */

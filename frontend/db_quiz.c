@@ -220,13 +220,12 @@ db_status_t
 db_attempts_json(db_pool_t *self, const char *course_id, const char *user_id, const db_page_t *page,
                  int reveal_from, const char *scope, char **json, size_t *len, db_page_end_t *end)
 {
-    char limit_text[16], reveal_text[16], after_text[24];
-    snprintf(limit_text, sizeof limit_text, "%d", page->limit + 1);
+    db_page_values_t pv;
+    char reveal_text[16];
+    db_page_values(page, &pv);
     snprintf(reveal_text, sizeof reveal_text, "%d", reveal_from);
-    snprintf(after_text, sizeof after_text, "%lld", page->after_number);
-    const char *values[7] = {course_id,   user_id,        limit_text,
-                             reveal_text, page->after_id, page->after_id ? after_text : NULL,
-                             scope};
+    const char *values[7] = {course_id,   user_id,         pv.limit, reveal_text,
+                             pv.after_id, pv.after_number, scope};
     PGresult *res = NULL;
     /* Whether the course exists, then a page of its attempts by the user (none: one row of
      * NULLs) of the scope $7 when it is not NULL ('' for the whole course's), after the keyset

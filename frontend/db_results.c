@@ -231,11 +231,9 @@ db_status_t
 db_my_attempts_json(db_pool_t *self, const char *user_id, const db_page_t *page, char **json,
                     size_t *len, db_page_end_t *end)
 {
-    char limit_text[16], after_text[24];
-    snprintf(limit_text, sizeof limit_text, "%d", page->limit + 1);
-    snprintf(after_text, sizeof after_text, "%lld", page->after_number);
-    const char *values[4] = {user_id, limit_text, page->after_id,
-                             page->after_id ? after_text : NULL};
+    db_page_values_t pv;
+    db_page_values(page, &pv);
+    const char *values[4] = {user_id, pv.limit, pv.after_id, pv.after_number};
     PGresult *res = NULL;
     /* A page after the keyset ($3 id, $4 microseconds), with the keyset of each row last. */
     db_status_t status = db_query(
@@ -265,11 +263,10 @@ db_status_t
 db_my_progress_json(db_pool_t *self, const char *user_id, bool is_admin, const db_page_t *page,
                     char **json, size_t *len, db_page_end_t *end)
 {
-    char limit_text[16], after_text[24];
-    snprintf(limit_text, sizeof limit_text, "%d", page->limit + 1);
-    snprintf(after_text, sizeof after_text, "%lld", page->after_number);
-    const char *values[5] = {user_id, is_admin ? "true" : "false", limit_text, page->after_id,
-                             page->after_id ? after_text : NULL};
+    db_page_values_t pv;
+    db_page_values(page, &pv);
+    const char *values[5] = {user_id, is_admin ? "true" : "false", pv.limit, pv.after_id,
+                             pv.after_number};
     PGresult *res = NULL;
     /* A page of courses (p: limit + 1 of them after the keyset $4 course id, $5 microseconds of
      * the course's first opening, which never changes), then one row per lesson opened. */

@@ -319,12 +319,7 @@ s_submit_claimed(api_call_t *call, s_upload_t *up, const char *sha256, const cha
     json_t j;
     json_init(&j);
     json_object_begin(&j);
-    json_key(&j, "job_id");
-    json_cstring(&j, reply.job_id);
-    json_key(&j, "state");
-    json_cstring(&j, reply.state);
-    json_key(&j, "status_url");
-    json_cstring(&j, location);
+    jobs_accepted_members(&j, reply.job_id, reply.state, location);
     json_object_end(&j);
     if (json_failed(&j)) {
         http_reply_problem(req, 500, NULL, "out of memory");
@@ -337,6 +332,17 @@ s_submit_claimed(api_call_t *call, s_upload_t *up, const char *sha256, const cha
         s_reply_accepted(req, reply.job_id, j.data, j.len, false);
     }
     json_free(&j);
+}
+
+void
+jobs_accepted_members(json_t *j, const char *job_id, const char *state, const char *location)
+{
+    json_key(j, "job_id");
+    json_cstring(j, job_id);
+    json_key(j, "state");
+    json_cstring(j, state);
+    json_key(j, "status_url");
+    json_cstring(j, location);
 }
 
 void

@@ -275,6 +275,20 @@ s_role_ok(const char *role)
            strcmp(role, "admin") == 0;
 }
 
+/* --role and the user NAME of token create and user create (what: the command, for the
+ * message): 0 when both are good, else the usage error's exit status, said on stderr. */
+static int
+s_check_role_and_name(const ctl_t *ctl, const char *what, const char *name)
+{
+    if (ctl->role == NULL)
+        return s_usage("%s needs --role teacher|student|admin", what);
+    if (!s_role_ok(ctl->role))
+        return s_usage("--role %s: use teacher, student or admin", ctl->role);
+    if (!s_name_ok(name))
+        return s_usage("user name '%s': 1 to 64 characters from A-Z a-z 0-9 . _ - @", name);
+    return 0;
+}
+
 /* --expires: "never" (interval "") or N followed by s, m, h or d, as a PostgreSQL interval. */
 static int
 s_duration_parse(const char *text, char *interval, size_t size)
@@ -303,12 +317,9 @@ static int
 s_token_create(ctl_t *ctl, char **args)
 {
     const char *name = args[0];
-    if (ctl->role == NULL)
-        return s_usage("token create needs --role teacher|student|admin%s", "");
-    if (!s_role_ok(ctl->role))
-        return s_usage("--role %s: use teacher, student or admin", ctl->role);
-    if (!s_name_ok(name))
-        return s_usage("user name '%s': 1 to 64 characters from A-Z a-z 0-9 . _ - @", name);
+    int bad = s_check_role_and_name(ctl, "token create", name);
+    if (bad != 0)
+        return bad;
     if (ctl->expires != NULL && ctl->expires_at != NULL)
         return s_usage("give --expires or --expires-at, not both%s", "");
     if (ctl->label != NULL && !s_label_ok(ctl->label))
@@ -589,12 +600,9 @@ static int
 s_user_create(ctl_t *ctl, char **args)
 {
     const char *name = args[0];
-    if (ctl->role == NULL)
-        return s_usage("user create needs --role teacher|student|admin%s", "");
-    if (!s_role_ok(ctl->role))
-        return s_usage("--role %s: use teacher, student or admin", ctl->role);
-    if (!s_name_ok(name))
-        return s_usage("user name '%s': 1 to 64 characters from A-Z a-z 0-9 . _ - @", name);
+    int bad = s_check_role_and_name(ctl, "user create", name);
+    if (bad != 0)
+        return bad;
     PGconn *db = s_db(ctl);
     if (db == NULL)
         return 1;

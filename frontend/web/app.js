@@ -93,6 +93,24 @@
         node.textContent = text === undefined || text === null ? '' : String(text);
     }
 
+    // Deleting takes two clicks. The first arms button for a few seconds (its text is prompt,
+    // then label again) and gives false; the second, while armed, disarms it and gives true.
+    function secondClick(button, prompt, label) {
+        if (button.dataset.armed !== '1') {
+            button.dataset.armed = '1';
+            setText(button, prompt);
+            setTimeout(() => {
+                if (button.dataset.armed === '1') {
+                    button.dataset.armed = '';
+                    setText(button, label);
+                }
+            }, 4000);
+            return false;
+        }
+        button.dataset.armed = '';
+        return true;
+    }
+
     function clear(node) {
         while (node.firstChild) node.removeChild(node.firstChild);
     }
@@ -1285,20 +1303,9 @@
         }
     }
 
-    // Deleting takes two clicks: the first arms the button for a few seconds.
+    // Deleting takes two clicks (secondClick).
     async function deleteCourse(seq, course, button) {
-        if (button.dataset.armed !== '1') {
-            button.dataset.armed = '1';
-            setText(button, 'Click again to delete');
-            setTimeout(() => {
-                if (button.dataset.armed === '1') {
-                    button.dataset.armed = '';
-                    setText(button, 'Delete course');
-                }
-            }, 4000);
-            return;
-        }
-        button.dataset.armed = '';
+        if (!secondClick(button, 'Click again to delete', 'Delete course')) return;
         button.disabled = true;
         try {
             await api('DELETE', API + '/courses/' + encodeId(course.id));
@@ -1533,9 +1540,9 @@
         // the helpers it shares with this file here.
         classes = window.profaiClasses({API, $, el, setText, clear, show, plural, formatTime, encodeId,
                                         ApiError, readBody, api, state, showAlert, formError, go, showView,
-                                        promptNodes, fetchCourse});
+                                        promptNodes, fetchCourse, secondClick});
         curation = window.profaiCuration({API, $, el, setText, clear, show, plural, encodeId, api, state,
-                                          formError, refreshCourse});
+                                          formError, refreshCourse, secondClick});
         $('quiz-again').addEventListener('click', () => {
             resetQuiz();
             $('quiz-questions').scrollIntoView({block: 'start'});

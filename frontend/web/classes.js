@@ -9,7 +9,7 @@
 
 window.profaiClasses = function (shared) {
     const {API, $, el, setText, clear, show, plural, formatTime, encodeId, ApiError, readBody, api, state,
-           showAlert, formError, go, showView, promptNodes, fetchCourse} = shared;
+           showAlert, formError, go, showView, promptNodes, fetchCourse, secondClick} = shared;
 
     // ---------------------------------------------------------------- classes (docs/api.md 4.15)
 
@@ -238,18 +238,7 @@ window.profaiClasses = function (shared) {
         const c = state.klass;
         const button = $('class-delete');
         if (!c) return;
-        if (button.dataset.armed !== '1') {
-            button.dataset.armed = '1';
-            setText(button, 'Click again to delete the class');
-            setTimeout(() => {
-                if (button.dataset.armed === '1') {
-                    button.dataset.armed = '';
-                    setText(button, 'Delete class');
-                }
-            }, 4000);
-            return;
-        }
-        button.dataset.armed = '';
+        if (!secondClick(button, 'Click again to delete the class', 'Delete class')) return;
         button.disabled = true;
         try {
             await api('DELETE', API + '/classes/' + encodeId(c.id));

@@ -10,7 +10,7 @@
 'use strict';
 
 window.profaiCuration = function (shared) {
-    const {API, $, el, setText, clear, show, plural, encodeId, api, state, formError, refreshCourse} = shared;
+    const {API, $, el, setText, clear, show, plural, encodeId, api, state, formError, refreshCourse, secondClick} = shared;
 
     let current = null; // {course, lessonId} shown in the panel
     let formSeq = 0;    // makes the ids of the question forms unique
@@ -101,20 +101,9 @@ window.profaiCuration = function (shared) {
             item.replaceWith(box);
             form.querySelector('textarea').focus();
         });
-        // Deleting takes two clicks: the first arms the button for a few seconds.
+        // Deleting takes two clicks (app.js secondClick).
         delButton.addEventListener('click', async () => {
-            if (delButton.dataset.armed !== '1') {
-                delButton.dataset.armed = '1';
-                setText(delButton, 'Click again to delete');
-                setTimeout(() => {
-                    if (delButton.dataset.armed === '1') {
-                        delButton.dataset.armed = '';
-                        setText(delButton, 'Delete');
-                    }
-                }, 4000);
-                return;
-            }
-            delButton.dataset.armed = '';
+            if (!secondClick(delButton, 'Click again to delete', 'Delete')) return;
             await edit('DELETE', coursePath(course, '/questions/' + encodeId(q.id)), undefined, error.id, delButton,
                 'Question ' + n + ' was deleted.', () => $('curate-questions-h'));
         });

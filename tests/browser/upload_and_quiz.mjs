@@ -729,6 +729,16 @@ async function teacherCurates(page, courseId) {
         await page.evaluate(() => document.activeElement && document.activeElement.id === 'curate-regenerate'),
         'curate: Cancel did not close the confirmation and give the focus back');
 
+    // Deleting the question or the course takes two clicks (app.js secondClick; the class's
+    // second click is in teacherPublishes): the first only asks again, and the reload below
+    // shows that nothing went.
+    await edited.locator('.curate-delete').click();
+    check(/again/i.test(await edited.locator('.curate-delete').textContent()),
+        'curate: deleting a question did not ask for a second click');
+    await visible(page, '#course-delete');
+    await page.click('#course-delete');
+    check(/again/i.test(await text(page, '#course-delete')), 'deleting a course did not ask for a second click');
+
     // The server kept it: a reload shows it again.
     const here = page.url();
     await page.goto(BASE + '/');
