@@ -842,7 +842,10 @@ class Bench:
                 f"alone, then beside {big_rate:g} jobs/s of {mib} MiB PDFs")
             stack = self.stack(f"pdfpath-{i}")
             try:
-                stack.start_broker(**self.NO_QUOTAS)
+                # Large PDFs by reference from the blob endpoint (docs/protocol.md 3.6), or
+                # with --pdf-inline in every REQUEST through the broker's loop, as before 1.2.
+                inline = self.args.pdf_inline
+                stack.start_broker(**self.NO_QUOTAS, **({"blob_endpoint": ""} if inline else {}))
                 owner, small_sha = self.seed(stack)
                 pdf = b"%PDF-1.4\n" + os.urandom(mib * 1024 * 1024 - 9)
                 big_sha = hashlib.sha256(pdf).hexdigest()
@@ -851,7 +854,7 @@ class Bench:
                 del pdf
                 starts = stack.outdir / "starts.txt"
                 starts.unlink(missing_ok=True)
-                self.noop(stack, "noop", 16, "-o", starts)
+                self.noop(stack, "noop", 16, "-o", starts, *([] if inline else ["-F"]))
                 stack.wait_workers(16, timeout=30)
                 alone = self.pdfpath_phase(stack, owner, small_sha, None, rate, seconds, 0,
                                            starts, "alone")
@@ -870,7 +873,8 @@ class Bench:
         m = lambda key: median([r[key] for r in rows])  # noqa: E731
         t = self.table
         name = (f"5 PDF path ({rate} small jobs/s for {seconds} s, 16 workers; beside: "
-                f"{big_rate:g} jobs/s of {mib} MiB PDFs)")
+                f"{big_rate:g} jobs/s of {mib} MiB PDFs, "
+                f"{'inline' if self.args.pdf_inline else 'fetched from the blob endpoint'})")
         t.add(name, "small jobs submit-to-start p50, beside large PDFs", m("beside_p50"),
               "same, small jobs alone", m("alone_p50"), unit=" ms")
         t.add(name, "small jobs submit-to-start p99, beside large PDFs", m("beside_p99"),
@@ -986,6 +990,9 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=0, help="jobs of the throughput benchmark")
     ap.add_argument("--workers", type=int, default=64, help="worker connections (default 64)")
     ap.add_argument("--keep", action="store_true", help="leave PostgreSQL running")
+    ap.add_argument("--pdf-inline", action="store_true",
+                    help="benchmark 5: large PDFs inline in the REQUEST (no blob endpoint), as "
+                         "before protocol 1.2")
     args = ap.parse_args()
     args.runs_given = args.runs is not None
     if args.runs is None:
