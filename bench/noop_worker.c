@@ -253,9 +253,18 @@ main(int argc, char **argv)
             pdf_fetch_state_t state = pdf_fetch_service(p->fetch, now);
             if (state == PDF_FETCH_RUNNING)
                 continue;
-            if (state == PDF_FETCH_FAILED)
+            if (state == PDF_FETCH_FAILED) {
+                /* As profai-worker does: the attempt fails with internal and is retried. */
                 fprintf(stderr, "noop_worker: fetch failed: %s\n", pdf_fetch_error(p->fetch));
-            else if (s_reply(socks[fetch_of[k]], &p->job, p->address, p->address_len) == 0)
+                proto_result_t failed = {.ok = false, .error_code = "internal"};
+                proto_buf_t body = {0};
+                proto_error_t perr;
+                if (proto_result_encode(&failed, &body, &perr) == 0)
+                    s_send(socks[fetch_of[k]],
+                           mdpw_build_job_message(MDPW_FINAL, p->address, p->address_len, body.data,
+                                                  body.size));
+                proto_buf_free(&body);
+            } else if (s_reply(socks[fetch_of[k]], &p->job, p->address, p->address_len) == 0)
                 answered++, last_sent[fetch_of[k]] = now;
             pdf_fetch_destroy(&p->fetch);
         }

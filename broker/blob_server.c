@@ -1,7 +1,10 @@
 /*
- * blob_server.c - see blob_server.h. A czmq actor: one zpoller over the actor's pipe and the
- * ROUTER; each FETCH is checked, read with one blocking statement on the thread's own
- * connection (it blocks nothing but this thread) and answered with one CHUNK.
+ * blob_server.c - see blob_server.h. czmq actors: a front thread owns the ROUTER and passes
+ * each FETCH, with the User-Id its connection authenticated as (ZeroMQ's metadata does not
+ * cross an inproc hop), to `threads` reader threads over an inproc DEALER (round robin); each
+ * reader checks it, reads with one blocking statement on its own connection (it blocks nothing
+ * but that thread) and answers with one CHUNK, which the front thread routes back. Messages
+ * move between sockets without their bytes being copied.
  */
 #include "blob_server.h"
 
@@ -23,7 +26,7 @@
 /* The check and the read in one statement: rows only while the token's attempt runs. The
  * offset is 0-based on the wire, 1-based in SQL. */
 #define S_SQL                                                                                      \
-    "SELECT substring(b.data FROM $4::int + 1 FOR $5::int), b.size::text"                       \
+    "SELECT substring(b.data FROM $4::int + 1 FOR $5::int), b.size::text"                          \
     " FROM jobs j JOIN blobs b ON b.sha256 = j.blob_sha256"                                        \
     " WHERE j.id = $1::uuid AND j.attempts = $2::int AND j.state = 'running'"                      \
     " AND j.token_sha256 = $3 AND coalesce(j.worker_key, '') = $6"
@@ -34,10 +37,18 @@ typedef struct {
     char *conninfo;
     curve_keys_t curve;
     long long test_corrupt_attempts;
-    char err[256]; /* the bind failure, read by blob_server_new after the signal */
+    int threads;
+    char backend[64]; /* inproc endpoint between the front thread and the readers */
+    char err[256];    /* the bind failure, read by blob_server_new after the signal */
     zsock_t *router;
-    PGconn *conn;
 } s_server_t;
+
+/* One reader thread's own: its socket to the front thread and its database connection. */
+typedef struct {
+    const s_server_t *srv;
+    zsock_t *sock;
+    PGconn *conn;
+} s_reader_t;
 
 struct blob_server_t {
     zactor_t *actor;
@@ -57,7 +68,7 @@ s_server_free(s_server_t *srv)
 /* Send one CHUNK to identity (consumed); a peer gone or at its high-water mark is dropped
  * (it times out and fails its attempt, which is retried). */
 static void
-s_reply(s_server_t *srv, zframe_t **identity, const proto_chunk_t *chunk)
+s_reply(s_reader_t *srv, zframe_t **identity, const proto_chunk_t *chunk)
 {
     proto_buf_t body = {0};
     proto_error_t perr;
@@ -71,12 +82,12 @@ s_reply(s_server_t *srv, zframe_t **identity, const proto_chunk_t *chunk)
         return;
     }
     zmsg_prepend(msg, identity);
-    if (zmsg_send(&msg, srv->router) != 0)
+    if (zmsg_send(&msg, srv->sock) != 0)
         zmsg_destroy(&msg);
 }
 
 static void
-s_refuse(s_server_t *srv, zframe_t **identity, profai_error_t code, const char *why)
+s_refuse(s_reader_t *srv, zframe_t **identity, profai_error_t code, const char *why)
 {
     proto_chunk_t chunk;
     memset(&chunk, 0, sizeof chunk);
@@ -89,13 +100,13 @@ s_refuse(s_server_t *srv, zframe_t **identity, profai_error_t code, const char *
 /* Run the read; one reconnection when the connection was lost. NULL when the database
  * cannot answer (why filled). */
 static PGresult *
-s_query(s_server_t *srv, const char *const *values, char *why, size_t why_size)
+s_query(s_reader_t *srv, const char *const *values, char *why, size_t why_size)
 {
     for (int round = 0; round < 2; round++) {
         if (srv->conn == NULL || PQstatus(srv->conn) == CONNECTION_BAD) {
             if (srv->conn != NULL)
                 PQfinish(srv->conn);
-            srv->conn = PQconnectdb(srv->conninfo);
+            srv->conn = PQconnectdb(srv->srv->conninfo);
         }
         if (PQstatus(srv->conn) != CONNECTION_OK) {
             const char *msg = PQerrorMessage(srv->conn);
@@ -117,14 +128,13 @@ s_query(s_server_t *srv, const char *const *values, char *why, size_t why_size)
 
 /* One FETCH, already framed: check who asks and for what, read, answer. */
 static void
-s_fetch(s_server_t *srv, zframe_t **identity, zmsg_t *msg, const mdpc_view_t *view)
+s_fetch(s_reader_t *srv, zframe_t **identity, const char *user, const mdpc_view_t *view)
 {
     char key[CURVE_KEY_LEN + 1] = "";
-    if (srv->curve.enabled) {
+    if (srv->srv->curve.enabled) {
         /* The ZAP handler named the role at the handshake (zap.h): only a worker key. */
-        const char *user = zframe_meta(zmsg_first(msg), "User-Id");
-        if (user == NULL || strncmp(user, "worker:", 7) != 0 || strlen(user + 7) != CURVE_KEY_LEN) {
-            log_warn("pdf fetch refused key=%s: not a worker key", user != NULL ? user : "-");
+        if (strncmp(user, "worker:", 7) != 0 || strlen(user + 7) != CURVE_KEY_LEN) {
+            log_warn("pdf fetch refused key=%s: not a worker key", user[0] != '\0' ? user : "-");
             s_refuse(srv, identity, PROFAI_ERR_FORBIDDEN, "only worker keys may fetch PDFs");
             return;
         }
@@ -182,36 +192,82 @@ s_fetch(s_server_t *srv, zframe_t **identity, zmsg_t *msg, const mdpc_view_t *vi
         s_refuse(srv, identity, PROFAI_ERR_BAD_REQUEST, "offset past the end of the PDF");
         return;
     }
-    if (req.offset == 0 && chunk.data_len > 0 && attempt <= srv->test_corrupt_attempts)
+    if (req.offset == 0 && chunk.data_len > 0 && attempt <= srv->srv->test_corrupt_attempts)
         ((uint8_t *)PQgetvalue(res, 0, 0))[0] ^= 0xff; /* TEST SEAM: a corrupted transfer */
     s_reply(srv, identity, &chunk);
     PQclear(res);
 }
 
+/* One FETCH from the front thread: [identity, user id, MDPC02 frames...]. */
 static void
-s_receive(s_server_t *srv)
+s_receive(s_reader_t *srv)
+{
+    zmsg_t *msg = zmsg_recv(srv->sock);
+    if (msg == NULL)
+        return;
+    zframe_t *identity = zmsg_pop(msg);
+    char *user = zmsg_popstr(msg);
+    mdpc_view_t view;
+    proto_error_t perr;
+    memset(&view, 0, sizeof view);
+    if (identity == NULL || user == NULL ||
+        mdpc_parse(msg, PROTO_CONTROL_BODY_MAX, &view, &perr) != 0) {
+        /* Framing that is not one FETCH: answer when there is a service to answer on. */
+        if (identity != NULL && view.service[0] != '\0')
+            s_refuse(srv, &identity, PROFAI_ERR_BAD_REQUEST, perr.detail);
+    } else if (view.command != MDPC_REQUEST || strcmp(view.service, PROTO_SERVICE_PDF_FETCH) != 0) {
+        s_refuse(srv, &identity, PROFAI_ERR_UNKNOWN_SERVICE, "this endpoint serves pdf.fetch");
+    } else {
+        s_fetch(srv, &identity, user, &view);
+    }
+    zstr_free(&user);
+    zframe_destroy(&identity);
+    zmsg_destroy(&msg);
+}
+
+/* A reader thread: FETCHes from the front thread until $TERM. */
+static void
+s_reader_actor(zsock_t *pipe, void *args)
+{
+    s_reader_t reader = {.srv = args};
+    reader.sock = zsock_new_dealer(reader.srv->backend);
+    zsock_signal(pipe, reader.sock != NULL ? 0 : 1);
+    zpoller_t *poller = reader.sock != NULL ? zpoller_new(pipe, reader.sock, NULL) : NULL;
+    while (poller != NULL) {
+        void *which = zpoller_wait(poller, -1);
+        if (which == pipe) {
+            char *command = zstr_recv(pipe);
+            bool stop = command == NULL || strcmp(command, "$TERM") == 0;
+            zstr_free(&command);
+            if (stop)
+                break;
+        } else if (which == reader.sock) {
+            s_receive(&reader);
+        } else if (zpoller_terminated(poller)) {
+            break;
+        }
+    }
+    zpoller_destroy(&poller);
+    zsock_destroy(&reader.sock);
+    if (reader.conn != NULL)
+        PQfinish(reader.conn);
+}
+
+/* Front thread: a FETCH from the network goes to a reader with its sender's User-Id. */
+static void
+s_forward_request(s_server_t *srv, zsock_t *backend)
 {
     zmsg_t *msg = zmsg_recv(srv->router);
     if (msg == NULL)
         return;
+    (void)zmsg_first(msg);
+    zframe_t *second = zmsg_next(msg); /* after the identity: a frame the peer sent */
+    const char *user = second != NULL ? zframe_meta(second, "User-Id") : NULL;
     zframe_t *identity = zmsg_pop(msg);
-    mdpc_view_t view;
-    proto_error_t perr;
-    memset(&view, 0, sizeof view);
-    if (identity == NULL || mdpc_parse(msg, PROTO_CONTROL_BODY_MAX, &view, &perr) != 0) {
-        /* Framing that is not one FETCH: answer when there is a service to answer on. */
-        if (identity != NULL && view.service[0] != '\0')
-            s_refuse(srv, &identity, PROFAI_ERR_BAD_REQUEST, perr.detail);
-        zframe_destroy(&identity);
+    if (zmsg_pushstr(msg, user != NULL ? user : "") != 0 || zmsg_prepend(msg, &identity) != 0 ||
+        zmsg_send(&msg, backend) != 0)
         zmsg_destroy(&msg);
-        return;
-    }
-    if (view.command != MDPC_REQUEST || strcmp(view.service, PROTO_SERVICE_PDF_FETCH) != 0)
-        s_refuse(srv, &identity, PROFAI_ERR_UNKNOWN_SERVICE, "this endpoint serves pdf.fetch");
-    else
-        s_fetch(srv, &identity, msg, &view);
     zframe_destroy(&identity);
-    zmsg_destroy(&msg);
 }
 
 static void
@@ -238,8 +294,23 @@ s_actor(zsock_t *pipe, void *args)
         zsock_signal(pipe, 1);
         return;
     }
+    zactor_t *readers[BLOB_SERVER_THREADS_MAX] = {0};
+    snprintf(srv->backend, sizeof srv->backend, "inproc://profai-blob-%p", (void *)srv);
+    zsock_t *backend = zsock_new_dealer(NULL);
+    bool ok = backend != NULL && zsock_bind(backend, "%s", srv->backend) == 0;
+    for (int i = 0; ok && i < srv->threads; i++)
+        ok = (readers[i] = zactor_new(s_reader_actor, srv)) != NULL;
+    if (!ok) {
+        snprintf(srv->err, sizeof srv->err, "cannot start the blob endpoint's threads");
+        for (int i = 0; i < srv->threads; i++)
+            zactor_destroy(&readers[i]);
+        zsock_destroy(&backend);
+        zsock_destroy(&srv->router);
+        zsock_signal(pipe, 1);
+        return;
+    }
     zsock_signal(pipe, 0);
-    zpoller_t *poller = zpoller_new(pipe, srv->router, NULL);
+    zpoller_t *poller = zpoller_new(pipe, srv->router, backend, NULL);
     while (poller != NULL) {
         void *which = zpoller_wait(poller, -1);
         if (which == pipe) {
@@ -249,16 +320,21 @@ s_actor(zsock_t *pipe, void *args)
             if (stop)
                 break;
         } else if (which == srv->router) {
-            s_receive(srv);
+            s_forward_request(srv, backend);
+        } else if (which == backend) {
+            /* A CHUNK: [identity, MDPC02 frames], routed as it is. */
+            zmsg_t *msg = zmsg_recv(backend);
+            if (msg != NULL && zmsg_send(&msg, srv->router) != 0)
+                zmsg_destroy(&msg);
         } else if (zpoller_terminated(poller)) {
             break;
         }
     }
     zpoller_destroy(&poller);
+    for (int i = 0; i < srv->threads; i++)
+        zactor_destroy(&readers[i]);
+    zsock_destroy(&backend);
     zsock_destroy(&srv->router);
-    if (srv->conn != NULL)
-        PQfinish(srv->conn);
-    srv->conn = NULL;
 }
 
 blob_server_t *
@@ -275,6 +351,9 @@ blob_server_new(const blob_server_config_t *config, char *err, size_t err_size)
     if (config->curve != NULL)
         srv->curve = *config->curve;
     srv->test_corrupt_attempts = config->test_corrupt_attempts;
+    srv->threads = config->threads >= 1 && config->threads <= BLOB_SERVER_THREADS_MAX
+                       ? config->threads
+                       : BLOB_SERVER_THREADS_DEFAULT;
     /* zactor_new returns once the actor signalled: bound, or failed with srv->err set. */
     self->actor = zactor_new(s_actor, srv);
     if (self->actor == NULL)

@@ -6,6 +6,7 @@
  */
 #include "admin.h"
 #include "blob_reader.h"
+#include "blob_server.h"
 #include "broker.h"
 #include "leader.h"
 #include "log.h"
@@ -98,6 +99,8 @@ s_help(void)
            "  broker/blob_connect = \"\" (broker/blob_endpoint)\n"
            "      the address workers are told to fetch from; needed when blob_endpoint binds a\n"
            "      wildcard (tcp://*:5556)\n"
+           "  broker/blob_threads = 2\n"
+           "      the blob endpoint's reader threads, each with a database connection of its own\n"
            "  broker/lock_poll_ms = 500\n"
            "      standby: ms between attempts to take the leader's lock; leader: ms between\n"
            "      checks of its lock session (docs/broker.md, \"Standby broker\")\n"
@@ -221,6 +224,8 @@ s_config_read(startup_t *st, broker_config_t *config)
     config->metrics_endpoint = startup_conf_str(st, "metrics/endpoint", "");
     config->blob_endpoint = startup_conf_str(st, "broker/blob_endpoint", "");
     config->blob_connect = startup_conf_str(st, "broker/blob_connect", "");
+    config->blob_threads = (int)startup_conf_int(
+        st, "broker/blob_threads", BLOB_SERVER_THREADS_DEFAULT, 1, BLOB_SERVER_THREADS_MAX);
     config->test_blob_corrupt_attempts =
         startup_conf_int(st, "broker/test_blob_corrupt_attempts", 0, 0, 1000);
     if (config->blob_endpoint[0] != '\0' && !config->curve.enabled &&

@@ -1,7 +1,8 @@
 /*
  * pdf_fetch.c - see pdf_fetch.h. Chunks are asked for in order, at most PROTO_FETCH_CREDIT at
- * a time (the zguide's credit-based file transfer), and must come back in order: one
- * connection to one server thread keeps them so.
+ * a time (the zguide's credit-based file transfer); the broker's reader threads may answer
+ * them in another order, so each chunk is placed by its offset and counted once (a bitmap:
+ * at most PROTO_PDF_MAX / PROTO_CHUNK_MAX = 64 chunks).
  */
 #include "pdf_fetch.h"
 
@@ -19,9 +20,10 @@ struct pdf_fetch_t {
     char sha256[PROTO_SHA256_LEN + 1];
     uint8_t *data;
     size_t size;
-    size_t asked;    /* bytes asked for so far */
-    size_t received; /* bytes received, in order */
-    int outstanding; /* requests without a reply */
+    size_t asked;                /* bytes asked for so far */
+    size_t received;             /* bytes received */
+    uint64_t asked_map, got_map; /* chunks asked for, chunks received (bit = offset / 1 MiB) */
+    int outstanding;             /* requests without a reply */
     int64_t silence_ms, deadline;
     pdf_fetch_state_t state;
     char error[PROTO_CODE_MAX + PROTO_ERROR_MAX + 128];
@@ -136,6 +138,7 @@ s_ask(pdf_fetch_t *self)
             zmsg_destroy(&msg);
             return -1;
         }
+        self->asked_map |= 1ull << (self->asked / PROTO_CHUNK_MAX);
         self->asked += req.size;
         self->outstanding++;
     }
@@ -159,11 +162,15 @@ s_on_reply(pdf_fetch_t *self, zmsg_t *msg)
     }
     if (chunk.total != self->size)
         return s_fail(self, "%s", "the stored PDF's size is not the announced one");
-    size_t want = self->size - self->received;
+    size_t index = (size_t)(chunk.offset / PROTO_CHUNK_MAX);
+    size_t want = self->size - (size_t)chunk.offset;
     want = want < PROTO_CHUNK_MAX ? want : PROTO_CHUNK_MAX;
-    if (chunk.offset != self->received || chunk.data_len != want)
-        return s_fail(self, "%s", "a chunk came out of order or cut short");
-    memcpy(self->data + self->received, chunk.data, chunk.data_len);
+    if (chunk.offset % PROTO_CHUNK_MAX != 0 || chunk.offset >= self->size ||
+        !(self->asked_map & (1ull << index)) || (self->got_map & (1ull << index)) ||
+        chunk.data_len != want)
+        return s_fail(self, "%s", "a chunk came that was not asked for, twice, or cut short");
+    self->got_map |= 1ull << index;
+    memcpy(self->data + chunk.offset, chunk.data, chunk.data_len);
     self->received += chunk.data_len;
     self->outstanding--;
     if (self->received < self->size)

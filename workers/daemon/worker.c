@@ -411,6 +411,15 @@ s_slot_send_progress(slot_t *slot, int64_t now)
 
 static void s_slot_run_job(worker_t *self, slot_t *slot, const proto_job_t *job, int64_t now);
 
+/* How long a fetch may go without an answer: a liveness period, and at least
+ * WORKER_FETCH_SILENCE_MIN_MS, as the blob endpoint serves every fetching worker in turn. */
+static int64_t
+s_fetch_silence_ms(const worker_t *self)
+{
+    int64_t period = self->config.heartbeat_ivl * self->config.liveness;
+    return period > WORKER_FETCH_SILENCE_MIN_MS ? period : WORKER_FETCH_SILENCE_MIN_MS;
+}
+
 /* The REQUEST carried a reference (docs/protocol.md 3.6): fetch the PDF from the blob
  * endpoint with the attempt's token first. A failure fails the attempt with `internal`, which
  * the broker retries. */
@@ -425,8 +434,7 @@ s_slot_fetch_pdf(worker_t *self, slot_t *slot, const proto_job_t *job, int64_t n
     }
     slot->fetch = pdf_fetch_new(job->pdf_endpoint, &self->config.curve, slot->address,
                                 slot->address_len, job->pdf_size, job->sha256,
-                                self->config.heartbeat_ivl * self->config.liveness, now, reason,
-                                sizeof reason);
+                                s_fetch_silence_ms(self), now, reason, sizeof reason);
     if (slot->fetch == NULL) {
         char sentence[PROTO_ERROR_MAX];
         snprintf(sentence, sizeof sentence, "The worker could not fetch the PDF: %.900s.", reason);
