@@ -131,6 +131,8 @@ s_on_dispatched(void *owner, void *ctx_p, PGresult *res, const char *error)
         return;
     }
     if (s_by_reference(self, worker, size)) {
+        if (self->stopping)
+            return; /* left 'running' in PostgreSQL: the next broker recovers it as an orphan */
         /* No PDF byte on this thread: the worker fetches it (blob_server.h). */
         m.pdf = (const uint8_t *)"";
         m.pdf_len = 0;
