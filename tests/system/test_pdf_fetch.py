@@ -194,3 +194,28 @@ def test_a_corrupt_transfer_fails_the_attempt_and_the_job_is_retried(make_stack,
         "fetch the PDF: the fetched PDF does not match its SHA-256" in wlog
     assert f"job={job_id} attempt=2 fetched {len(big)} bytes" in wlog
     wait_for("the worker to be idle again", lambda: s.ping()["running"] == 0, 10, retry_on=())
+
+
+def test_a_truncated_transfer_fails_the_attempt_and_the_retry_succeeds(make_stack, tmp_path):
+    s = make_stack()
+    s.start_broker(retry_base_ms=3000, retry_max_ms=3000)
+    worker = s.add_worker()
+    s.add_frontend()
+    s.wait_healthy(workers=1)
+    big = padded_pdf(tmp_path, 2 * MIB + 999)
+    sha = hashlib.sha256(big).hexdigest()
+    # The stored bytes lose their last 1,000 (blobs.size still says the whole): the last chunk
+    # comes short, as a transfer cut off would.
+    s.query("INSERT INTO blobs (sha256, size, data) VALUES (%s, %s, %s) RETURNING size",
+            sha, len(big), big[:-1000])
+    job_id = s.submit(big, "Truncated")  # the same hash: the stored (truncated) blob is kept
+    wait_for("the first attempt to fail",
+             lambda: f"job={job_id} attempt=1 failed before parsing" in worker.log_text(), 30,
+             retry_on=())
+    assert "could not fetch the PDF: a chunk came that was not asked for, twice, or cut short" \
+        in worker.log_text()
+    # Repaired during the back-off: the retry fetches the whole PDF and succeeds.
+    s.query("UPDATE blobs SET data = %s WHERE sha256 = %s RETURNING size", big, sha)
+    s.wait_job(job_id, timeout=60)
+    assert s.job_row(job_id)["attempts"] == 2
+    assert f"job={job_id} attempt=2 fetched {len(big)} bytes" in worker.log_text()
