@@ -35,10 +35,11 @@ PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.
 BROKER_CORE_SRC := broker/job_table.c broker/worker_registry.c broker/fair_queue.c
 BROKER_SRC   := broker/main.c broker/broker.c broker/clients.c broker/dispatch.c broker/sql.c \
                 broker/admin.c broker/admin_sql.c broker/broker_metrics.c broker/store.c \
-                broker/leader.c broker/standby.c broker/blob_reader.c \
+                broker/leader.c broker/standby.c broker/blob_reader.c broker/blob_server.c \
                 broker/migrate.c broker/zap.c broker/job_secret.c broker/course_check.c \
                 frontend/json_in.c $(BROKER_CORE_SRC) $(B)/broker/migrations.c
-WORKER_SRC   := workers/daemon/main.c workers/daemon/worker.c workers/daemon/job_runner.c
+WORKER_SRC   := workers/daemon/main.c workers/daemon/worker.c workers/daemon/job_runner.c \
+                workers/daemon/pdf_fetch.c
 EXTRACT_SRC  := workers/extract/extract_main.c workers/extract/pdf_reader.c
 # Course generation from the document model, pure C (no poppler): linked into profai-extract
 # and the unit tests.
@@ -109,12 +110,15 @@ $(BIN)/profai-broker: $(patsubst %.c,$(B)/%.o,$(patsubst $(B)/%,%,$(BROKER_SRC))
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(GLIB_LIBS) $(LDLIBS_BASE) $(SYSTEMD_LIBS)
 $(B)/broker/job_secret.o: EXTRA_CFLAGS = $(GLIB_CFLAGS)
+$(B)/broker/blob_server.o: EXTRA_CFLAGS = $(GLIB_CFLAGS)
 # The broker checks courses with the frontend's strict JSON parser (a pure module).
 $(B)/broker/course_check.o: EXTRA_CFLAGS = -iquote frontend
 
 $(BIN)/profai-worker: $(patsubst %.c,$(B)/%.o,$(WORKER_SRC)) $(LIB)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE) $(SYSTEMD_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(GLIB_LIBS) $(LDLIBS_BASE) $(SYSTEMD_LIBS)
+# The fetched PDF's SHA-256 comes from GLib's GChecksum, as the broker's secrets do.
+$(B)/workers/daemon/pdf_fetch.o: EXTRA_CFLAGS = $(GLIB_CFLAGS)
 
 $(patsubst %.c,$(B)/%.o,$(EXTRACT_SRC)): EXTRA_CFLAGS = $(POPPLER_CFLAGS)
 $(BIN)/profai-extract: $(patsubst %.c,$(B)/%.o,$(EXTRACT_SRC)) $(LIB)

@@ -791,9 +791,10 @@ class Bench:
     # ---- 5. the PDF's path: small jobs' dispatch while large PDFs pass the broker ----
 
     @staticmethod
-    def cpu_s(pid: int) -> float:
-        """CPU seconds (user + system) a process has used so far."""
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    def cpu_s(pid: int, thread: int | None = None) -> float:
+        """CPU seconds (user + system) a process (or one of its threads) has used so far."""
+        path = f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat"
+        fields = Path(path).read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def pdfpath_phase(self, stack: Stack, owner: str, small_sha: str, big_sha: str | None,
@@ -802,6 +803,9 @@ class Bench:
         submitted alongside by a second client; their submit-to-start percentiles."""
         base = stack.query("SELECT count(*) FROM jobs WHERE state = 'succeeded'")[0][0]
         cpu0 = self.cpu_s(stack.broker.pid)
+        # The loop's own thread (its id is the process's): the blob endpoint's threads and
+        # libzmq's I/O threads are the rest of the process.
+        loop0 = self.cpu_s(stack.broker.pid, stack.broker.pid)
         small_subs = stack.outdir / f"small-{tag}.txt"
         big_subs = stack.outdir / f"big-{tag}.txt"
         n_big = int(big_rate * seconds) if big_sha else 0
@@ -817,6 +821,7 @@ class Bench:
             big.communicate(timeout=300)
         self.wait_succeeded(stack, base + rate * seconds + n_big, timeout=300)
         cpu = self.cpu_s(stack.broker.pid) - cpu0
+        loop = self.cpu_s(stack.broker.pid, stack.broker.pid) - loop0
         start_at = {}
         for line in starts.read_text().splitlines():
             job, _, t = line.split()
@@ -825,7 +830,8 @@ class Bench:
         lat = [start_at[j] - s for j, (s, _) in small.items() if j in start_at]
         ack = [a - s for s, a in small.values()]
         r = {"p50": pct(lat, 50) * 1e3, "p99": pct(lat, 99) * 1e3, "ack_p99": pct(ack, 99) * 1e3,
-             "max": max(lat) * 1e3 if lat else float("nan"), "broker_cpu": cpu}
+             "max": max(lat) * 1e3 if lat else float("nan"), "broker_cpu": cpu,
+             "loop_cpu": loop}
         if n_big:
             bigs = self.read_subs(big_subs)
             blat = [start_at[j] - s for j, (s, _) in bigs.items() if j in start_at]
@@ -842,7 +848,10 @@ class Bench:
                 f"alone, then beside {big_rate:g} jobs/s of {mib} MiB PDFs")
             stack = self.stack(f"pdfpath-{i}")
             try:
-                stack.start_broker(**self.NO_QUOTAS)
+                # Large PDFs by reference from the blob endpoint (docs/protocol.md 3.6), or
+                # with --pdf-inline in every REQUEST through the broker's loop, as before 1.2.
+                inline = self.args.pdf_inline
+                stack.start_broker(**self.NO_QUOTAS, **({"blob_endpoint": ""} if inline else {}))
                 owner, small_sha = self.seed(stack)
                 pdf = b"%PDF-1.4\n" + os.urandom(mib * 1024 * 1024 - 9)
                 big_sha = hashlib.sha256(pdf).hexdigest()
@@ -851,7 +860,7 @@ class Bench:
                 del pdf
                 starts = stack.outdir / "starts.txt"
                 starts.unlink(missing_ok=True)
-                self.noop(stack, "noop", 16, "-o", starts)
+                self.noop(stack, "noop", 16, "-o", starts, *([] if inline else ["-F"]))
                 stack.wait_workers(16, timeout=30)
                 alone = self.pdfpath_phase(stack, owner, small_sha, None, rate, seconds, 0,
                                            starts, "alone")
@@ -863,6 +872,8 @@ class Bench:
                              "beside_max": beside["max"], "big_p50": beside["big_p50"],
                              "alone_ack": alone["ack_p99"], "beside_ack": beside["ack_p99"],
                              "cpu_small": alone["broker_cpu"] / n_small * 1e3,
+                             "loop_big": (beside["loop_cpu"] - alone["loop_cpu"])
+                             / beside["big_n"] * 1e3,
                              "cpu_big": (beside["broker_cpu"] - alone["broker_cpu"])
                              / beside["big_n"] * 1e3})
             finally:
@@ -870,7 +881,8 @@ class Bench:
         m = lambda key: median([r[key] for r in rows])  # noqa: E731
         t = self.table
         name = (f"5 PDF path ({rate} small jobs/s for {seconds} s, 16 workers; beside: "
-                f"{big_rate:g} jobs/s of {mib} MiB PDFs)")
+                f"{big_rate:g} jobs/s of {mib} MiB PDFs, "
+                f"{'inline' if self.args.pdf_inline else 'fetched from the blob endpoint'})")
         t.add(name, "small jobs submit-to-start p50, beside large PDFs", m("beside_p50"),
               "same, small jobs alone", m("alone_p50"), unit=" ms")
         t.add(name, "small jobs submit-to-start p99, beside large PDFs", m("beside_p99"),
@@ -882,6 +894,7 @@ class Bench:
         t.add(name, f"{mib} MiB job submit-to-start p50", m("big_p50"), unit=" ms")
         t.add(name, f"broker CPU per {mib} MiB job", m("cpu_big"),
               "broker CPU per small job", m("cpu_small"), unit=" ms")
+        t.add(name, f"broker loop-thread CPU per {mib} MiB job", m("loop_big"), unit=" ms")
 
     # ---- 7. (b) 1,000 connected workers ----
 
@@ -986,6 +999,9 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=0, help="jobs of the throughput benchmark")
     ap.add_argument("--workers", type=int, default=64, help="worker connections (default 64)")
     ap.add_argument("--keep", action="store_true", help="leave PostgreSQL running")
+    ap.add_argument("--pdf-inline", action="store_true",
+                    help="benchmark 5: large PDFs inline in the REQUEST (no blob endpoint), as "
+                         "before protocol 1.2")
     args = ap.parse_args()
     args.runs_given = args.runs is not None
     if args.runs is None:

@@ -16,15 +16,21 @@
  *   -o      append "<job_id> <attempt> <CLOCK_REALTIME ns>" for every REQUEST received
  *   --hold  never answer: keep every job received (and keep heartbeating), like a worker busy
  *           on a long PDF; for the failure-detection benchmark
+ *   -F      announce protocol 1.2's fetch capability: a JOB that carries a PDF reference is
+ *           answered once its PDF was fetched from the blob endpoint and checked
+ *           (docs/protocol.md 3.6; profai-worker's own pdf_fetch module)
  * SIGTERM/SIGINT end it (DISCONNECT on every connection).
  */
+#include "daemon/pdf_fetch.h"
 #include "profai/proto.h"
+#include "profai/worker_identity.h"
 
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #define NOOP_SOCKETS_MAX 4096
@@ -51,7 +57,7 @@ s_usage(void)
 {
     fprintf(stderr,
             "usage: noop_worker -e ENDPOINT [-n SOCKETS] [-H HEARTBEAT_MS] [-L LIVENESS] [-o LOG] "
-            "[--hold]\n");
+            "[--hold] [-F]\n");
     exit(2);
 }
 
@@ -68,25 +74,27 @@ s_course(const proto_job_t *job, char *buf, size_t size)
                     "Bench", job->sha256);
 }
 
-static int
-s_answer(zsock_t *sock, const mdpw_view_t *view)
-{
+/* A connection's job whose PDF is being fetched (-F). */
+typedef struct {
+    pdf_fetch_t *fetch;
+    uint8_t address[PROTO_ADDRESS_MAX];
+    size_t address_len;
     proto_job_t job;
+} s_pending_t;
+
+static int
+s_reply(zsock_t *sock, const proto_job_t *job, const uint8_t *address, size_t address_len)
+{
     proto_error_t err;
-    if (proto_job_decode(view->body, view->body_len, &job, &err) != 0) {
-        fprintf(stderr, "noop_worker: bad JOB: %s\n", err.detail);
-        return -1;
-    }
     char course[1024];
-    int n = s_course(&job, course, sizeof course);
+    int n = s_course(job, course, sizeof course);
     proto_result_t result = {.ok = true, .course = (const uint8_t *)course, .course_len = n};
     proto_buf_t body = {0};
     if (proto_result_encode(&result, &body, &err) != 0) {
         fprintf(stderr, "noop_worker: cannot encode RESULT: %s\n", err.detail);
         return -1;
     }
-    zmsg_t *reply =
-        mdpw_build_job_message(MDPW_FINAL, view->address, view->address_len, body.data, body.size);
+    zmsg_t *reply = mdpw_build_job_message(MDPW_FINAL, address, address_len, body.data, body.size);
     proto_buf_free(&body);
     if (reply == NULL || zmsg_send(&reply, sock) != 0) {
         zmsg_destroy(&reply);
@@ -103,6 +111,38 @@ s_send(zsock_t *sock, zmsg_t *msg)
         zmsg_destroy(&msg);
 }
 
+/* Answer a REQUEST at once, or (-F, a PDF by reference) start fetching its PDF into pending.
+ * 1: answered; 0: fetching; -1: failed. */
+static int
+s_answer(zsock_t *sock, const mdpw_view_t *view, s_pending_t *pending, int heartbeat, int liveness)
+{
+    proto_job_t job;
+    proto_error_t err;
+    if (proto_job_decode(view->body, view->body_len, &job, &err) != 0) {
+        fprintf(stderr, "noop_worker: bad JOB: %s\n", err.detail);
+        return -1;
+    }
+    if (job.pdf_size == 0)
+        return s_reply(sock, &job, view->address, view->address_len) == 0 ? 1 : -1;
+    curve_keys_t plain;
+    memset(&plain, 0, sizeof plain);
+    char why[256];
+    pending->fetch =
+        pdf_fetch_new(job.pdf_endpoint, &plain, view->address, view->address_len, job.pdf_size,
+                      job.sha256, (int64_t)heartbeat * liveness, zclock_mono(), why, sizeof why);
+    if (pending->fetch == NULL) {
+        fprintf(stderr, "noop_worker: cannot fetch: %s\n", why);
+        return -1;
+    }
+    memcpy(pending->address, view->address, view->address_len);
+    pending->address_len = view->address_len;
+    pending->job = job;
+    pending->job.pdf = NULL;
+    return 0;
+}
+
+static int s_fetch_identity; /* -F */
+
 /* A new connection that announces READY; NULL on failure. */
 static zsock_t *
 s_connect(const char *endpoint)
@@ -113,6 +153,15 @@ s_connect(const char *endpoint)
     zsock_set_maxmsgsize(sock, (int)(PROTO_PDF_MAX + 64u * 1024));
     zsock_set_linger(sock, 0);
     zsock_set_sndhwm(sock, 0);
+    if (s_fetch_identity) {
+        uint8_t random[WORKER_IDENTITY_RANDOM], identity[WORKER_IDENTITY_SIZE];
+        if (getrandom(random, sizeof random, 0) == (ssize_t)sizeof random) {
+            size_t len =
+                worker_identity_format(identity, random, "bench", (uint32_t)getpid(), "noop");
+            len = worker_identity_add_fetch(identity, len);
+            zmq_setsockopt(zsock_resolve(sock), ZMQ_ROUTING_ID, identity, len);
+        }
+    }
     if (zsock_connect(sock, "%s", endpoint) != 0) {
         zsock_destroy(&sock);
         return NULL;
@@ -128,7 +177,7 @@ main(int argc, char **argv)
     int count = 64, heartbeat = 1000, liveness = 3, hold = 0;
     static const struct option options[] = {{"hold", no_argument, NULL, 'h'}, {0}};
     int c;
-    while ((c = getopt_long(argc, argv, "e:n:H:L:o:", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "e:n:H:L:o:F", options, NULL)) != -1) {
         switch (c) {
         case 'e':
             endpoint = optarg;
@@ -147,6 +196,9 @@ main(int argc, char **argv)
             break;
         case 'h':
             hold = 1;
+            break;
+        case 'F':
+            s_fetch_identity = 1;
             break;
         default:
             s_usage();
@@ -168,8 +220,11 @@ main(int argc, char **argv)
     zsock_t **socks = calloc(count, sizeof *socks);
     int64_t *last_sent = calloc(count, sizeof *last_sent);
     int64_t *last_heard = calloc(count, sizeof *last_heard);
-    zmq_pollitem_t *items = calloc(count, sizeof *items);
-    if (socks == NULL || last_sent == NULL || last_heard == NULL || items == NULL)
+    zmq_pollitem_t *items = calloc(2 * (size_t)count, sizeof *items);
+    s_pending_t *pending = calloc(count, sizeof *pending);
+    int *fetch_of = calloc(count, sizeof *fetch_of);
+    if (socks == NULL || last_sent == NULL || last_heard == NULL || items == NULL ||
+        pending == NULL || fetch_of == NULL)
         return 1;
     for (int i = 0; i < count; i++) {
         if ((socks[i] = s_connect(endpoint)) == NULL) {
@@ -181,10 +236,38 @@ main(int argc, char **argv)
     }
     uint64_t answered = 0, received = 0, restarts = 0;
     while (!s_stop) {
-        int rc = zmq_poll(items, count, heartbeat / 2 + 1);
+        /* Fetch sockets after the connections: items[count + k] is connection fetch_of[k]'s. */
+        int nfetch = 0;
+        for (int i = 0; i < count; i++)
+            if (pending[i].fetch != NULL) {
+                items[count + nfetch] = (zmq_pollitem_t){
+                    zsock_resolve(pdf_fetch_socket(pending[i].fetch)), 0, ZMQ_POLLIN, 0};
+                fetch_of[nfetch++] = i;
+            }
+        int rc = zmq_poll(items, count + nfetch, nfetch > 0 ? 50 : heartbeat / 2 + 1);
         if (rc < 0)
             break;
         int64_t now = zclock_mono();
+        for (int k = 0; k < nfetch; k++) {
+            s_pending_t *p = &pending[fetch_of[k]];
+            pdf_fetch_state_t state = pdf_fetch_service(p->fetch, now);
+            if (state == PDF_FETCH_RUNNING)
+                continue;
+            if (state == PDF_FETCH_FAILED) {
+                /* As profai-worker does: the attempt fails with internal and is retried. */
+                fprintf(stderr, "noop_worker: fetch failed: %s\n", pdf_fetch_error(p->fetch));
+                proto_result_t failed = {.ok = false, .error_code = "internal"};
+                proto_buf_t body = {0};
+                proto_error_t perr;
+                if (proto_result_encode(&failed, &body, &perr) == 0)
+                    s_send(socks[fetch_of[k]],
+                           mdpw_build_job_message(MDPW_FINAL, p->address, p->address_len, body.data,
+                                                  body.size));
+                proto_buf_free(&body);
+            } else if (s_reply(socks[fetch_of[k]], &p->job, p->address, p->address_len) == 0)
+                answered++, last_sent[fetch_of[k]] = now;
+            pdf_fetch_destroy(&p->fetch);
+        }
         for (int i = 0; i < count; i++) {
             if (items[i].revents & ZMQ_POLLIN) {
                 while (zsock_events(socks[i]) & ZMQ_POLLIN) {
@@ -210,7 +293,8 @@ main(int argc, char **argv)
                                         (long long)s_realtime_ns());
                             fflush(log);
                         }
-                        if (!hold && s_answer(socks[i], &view) == 0) {
+                        if (!hold && pending[i].fetch == NULL &&
+                            s_answer(socks[i], &view, &pending[i], heartbeat, liveness) == 1) {
                             answered++;
                             last_sent[i] = now;
                         }
@@ -248,6 +332,10 @@ main(int argc, char **argv)
     free(socks);
     free(last_sent);
     free(last_heard);
+    for (int i = 0; i < count; i++)
+        pdf_fetch_destroy(&pending[i].fetch);
+    free(pending);
+    free(fetch_of);
     free(items);
     return 0;
 }

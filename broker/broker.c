@@ -26,6 +26,8 @@
  *   store.c            the asynchronous, pipelined, group-committed PostgreSQL connection
  *   blob_reader.c      dispatched jobs' PDFs, read on connections of their own (polled in
  *                      s_turn) so that no commit waits for PDF bytes
+ *   blob_server.c      the blob endpoint: a thread from which workers fetch large PDFs in
+ *                      chunks, so that their bytes never cross this loop
  *   migrate.c          schema migrations, run once at start
  *   leader.c           which broker leads: the lock session and the fencing epoch; the
  *                      store begins every transaction with the epoch's fence (store_set_fence)
@@ -41,6 +43,7 @@
 
 #include "admin.h"
 #include "blob_reader.h"
+#include "blob_server.h"
 #include "broker_metrics.h"
 #include "broker_private.h"
 #include "leader.h"
@@ -804,6 +807,24 @@ broker_new(const broker_config_t *config, char *err, size_t err_size)
         snprintf(err, err_size, "cannot bind %s: %s", self->endpoint, zmq_strerror(errno));
         goto fail;
     }
+    if (config->blob_endpoint != NULL && config->blob_endpoint[0] != '\0') {
+        blob_server_config_t blob_config = {
+            .endpoint = config->blob_endpoint,
+            .conninfo = self->conninfo,
+            .curve = &config->curve,
+            .test_corrupt_attempts = config->test_blob_corrupt_attempts,
+            .threads = config->blob_threads,
+        };
+        const char *connect = config->blob_connect != NULL && config->blob_connect[0] != '\0'
+                                  ? config->blob_connect
+                                  : config->blob_endpoint;
+        self->blob_connect = strdup(connect);
+        self->blob_server = blob_server_new(&blob_config, err, err_size);
+        if (self->blob_server == NULL || self->blob_connect == NULL)
+            goto fail;
+        log_info("blob endpoint on %s: workers fetch PDFs of %d bytes or more from %s",
+                 config->blob_endpoint, BLOB_READER_LARGE, self->blob_connect);
+    }
     if (config->admin_endpoint != NULL && config->admin_endpoint[0] != '\0') {
         self->admin = admin_new(self, config->admin_endpoint, &config->curve, err, err_size);
         if (self->admin == NULL && !config->admin_optional)
@@ -834,6 +855,8 @@ broker_destroy(broker_t **self_p)
     worker_registry_destroy(&self->workers);
     job_table_destroy(&self->jobs);
     blob_reader_destroy(&self->blobs);
+    blob_server_destroy(&self->blob_server);
+    free(self->blob_connect);
     store_destroy(&self->store);
     zsock_destroy(&self->router);
     zap_destroy(&self->zap);

@@ -47,6 +47,13 @@ typedef struct {
     /* metrics/endpoint: tcp:// address of the HTTP metrics endpoint (broker_metrics.h); ""
      * or NULL: none */
     const char *metrics_endpoint;
+    /* broker/blob_endpoint: where the blob endpoint binds (blob_server.h; docs/protocol.md
+     * 3.6); "" or NULL: none, every PDF goes inline in its REQUEST */
+    const char *blob_endpoint;
+    /* broker/blob_connect: the address workers are told to fetch from ("": blob_endpoint) */
+    const char *blob_connect;
+    int blob_threads; /* broker/blob_threads: the blob endpoint's reader threads (0: 2) */
+    long long test_blob_corrupt_attempts; /* TEST SEAM (blob_server.h), 0 */
 } broker_config_t;
 
 typedef struct broker_t broker_t;

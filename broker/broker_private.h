@@ -57,8 +57,12 @@ struct broker_t {
     zap_t *zap; /* CURVE's ZAP handler and allow-lists; NULL: plaintext */
     store_t *store;
     struct blob_reader_t *blobs; /* PDF reads for dispatch, off the store (blob_reader.h) */
-    job_table_t *jobs;           /* every unfinished job */
-    worker_registry_t *workers;  /* every worker connection */
+    /* The blob endpoint workers fetch large PDFs from (blob_server.h); NULL: none, and
+     * blob_connect is the address put into REQUESTs for it. */
+    struct blob_server_t *blob_server;
+    char *blob_connect;
+    job_table_t *jobs;          /* every unfinished job */
+    worker_registry_t *workers; /* every worker connection */
     broker_counters_t counters;
     struct admin_t *admin;            /* the admin socket (admin.h), or NULL */
     struct broker_metrics_t *metrics; /* the metrics endpoint (broker_metrics.h), or NULL */

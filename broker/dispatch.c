@@ -15,6 +15,7 @@
 #include "course_check.h"
 #include "job_secret.h"
 #include "log.h"
+#include "profai/worker_identity.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -84,8 +85,20 @@ typedef struct {
     char sha256[PROTO_SHA256_LEN + 1];
 } s_read_ctx_t;
 
+static void s_send_job(broker_t *self, job_t *job, worker_t *worker, proto_job_t *m);
+
+/* Whether the job's PDF (size bytes) goes to worker by reference (docs/protocol.md 3.6): a
+ * large one, a blob endpoint, and a worker that announced it can fetch. */
+static bool
+s_by_reference(const broker_t *self, const worker_t *worker, long long size)
+{
+    return self->blob_server != NULL && size >= BLOB_READER_LARGE &&
+           worker_identity_can_fetch(worker->identity, worker->identity_len);
+}
+
 /* The job's dispatch fence (attempt) is committed: read its PDF (blob_reader.h), off the
- * store's connection, then send the REQUEST (dispatch_on_pdf). */
+ * store's connection, then send the REQUEST (dispatch_on_pdf); or, for a worker that fetches
+ * it from the blob endpoint, send the REQUEST with a reference at once. */
 static void
 s_on_dispatched(void *owner, void *ctx_p, PGresult *res, const char *error)
 {
@@ -115,6 +128,17 @@ s_on_dispatched(void *owner, void *ctx_p, PGresult *res, const char *error)
                   job->id);
         broker_worker_release(self, worker);
         broker_job_fail(self, job, internal, "The job could not be sent to a worker.");
+        return;
+    }
+    if (s_by_reference(self, worker, size)) {
+        if (self->stopping)
+            return; /* left 'running' in PostgreSQL: the next broker recovers it as an orphan */
+        /* No PDF byte on this thread: the worker fetches it (blob_server.h). */
+        m.pdf = (const uint8_t *)"";
+        m.pdf_len = 0;
+        m.pdf_size = (uint32_t)size;
+        snprintf(m.pdf_endpoint, sizeof m.pdf_endpoint, "%s", self->blob_connect);
+        s_send_job(self, job, worker, &m);
         return;
     }
     s_read_ctx_t rctx;
@@ -186,8 +210,17 @@ dispatch_on_pdf(void *owner, void *ctx_p, const uint8_t *data, size_t len, const
     memcpy(m.sha256, rctx->sha256, sizeof m.sha256);
     m.pdf = data;
     m.pdf_len = len;
+    s_send_job(self, job, worker, &m);
+}
+
+/* Send the REQUEST of the job's current attempt (m: its fields) to its reserved worker; the
+ * job runs from now on. */
+static void
+s_send_job(broker_t *self, job_t *job, worker_t *worker, proto_job_t *m)
+{
+    const char *internal = profai_error_name(PROFAI_ERR_INTERNAL);
     const char *why = "";
-    zmsg_t *msg = s_build_request(job, &m, &why);
+    zmsg_t *msg = s_build_request(job, m, &why);
     if (msg == NULL) {
         log_error("cannot build REQUEST for job=%s: %s", job->id, why);
         broker_worker_release(self, worker);
@@ -204,8 +237,8 @@ dispatch_on_pdf(void *owner, void *ctx_p, const uint8_t *data, size_t len, const
     job->deadline = self->now + self->job_deadline_ms;
     self->counters.dispatched++;
     broker_metrics_dispatched(self, job);
-    log_info("job dispatched job=%s attempt=%" PRIu32 " worker=%s", job->id, job->attempts,
-             worker->name);
+    log_info("job dispatched job=%s attempt=%" PRIu32 " worker=%s%s", job->id, job->attempts,
+             worker->name, m->pdf_size > 0 ? " pdf=by-reference" : "");
 }
 
 void

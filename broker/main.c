@@ -6,6 +6,7 @@
  */
 #include "admin.h"
 #include "blob_reader.h"
+#include "blob_server.h"
 #include "broker.h"
 #include "leader.h"
 #include "log.h"
@@ -91,6 +92,15 @@ s_help(void)
            "  broker/pdf_readers = 2\n"
            "      PDFs read from the database at once for dispatch, each on a connection\n"
            "      of its own beside the write connection (docs/broker.md)\n"
+           "  broker/blob_endpoint = \"\"\n"
+           "      where the blob endpoint binds, e.g. tcp://127.0.0.1:5556: workers of protocol\n"
+           "      1.2 fetch PDFs of 1 MiB or more from it in chunks instead of receiving them in\n"
+           "      the REQUEST (docs/protocol.md 3.6); \"\": every PDF goes inline\n"
+           "  broker/blob_connect = \"\" (broker/blob_endpoint)\n"
+           "      the address workers are told to fetch from; needed when blob_endpoint binds a\n"
+           "      wildcard (tcp://*:5556)\n"
+           "  broker/blob_threads = 2\n"
+           "      the blob endpoint's reader threads, each with a database connection of its own\n"
            "  broker/lock_poll_ms = 500\n"
            "      standby: ms between attempts to take the leader's lock; leader: ms between\n"
            "      checks of its lock session (docs/broker.md, \"Standby broker\")\n"
@@ -212,6 +222,20 @@ s_config_read(startup_t *st, broker_config_t *config)
     config->admin_optional = config->admin_endpoint == admin_default;
     s_config_curve(st, config);
     config->metrics_endpoint = startup_conf_str(st, "metrics/endpoint", "");
+    config->blob_endpoint = startup_conf_str(st, "broker/blob_endpoint", "");
+    config->blob_connect = startup_conf_str(st, "broker/blob_connect", "");
+    config->blob_threads = (int)startup_conf_int(
+        st, "broker/blob_threads", BLOB_SERVER_THREADS_DEFAULT, 1, BLOB_SERVER_THREADS_MAX);
+    config->test_blob_corrupt_attempts =
+        startup_conf_int(st, "broker/test_blob_corrupt_attempts", 0, 0, 1000);
+    if (config->blob_endpoint[0] != '\0' && !config->curve.enabled &&
+        startup_conf_int(st, "broker/allow_plaintext", 0, 0, 1) == 0 &&
+        !curve_endpoint_is_local(config->blob_endpoint))
+        startup_fail(st,
+                     "broker/blob_endpoint %s is not loopback and no CURVE keys are set: any "
+                     "host that reaches it could read PDFs of running jobs. Set the curve/ keys, "
+                     "bind tcp://127.0.0.1 or ipc://, or set broker/allow_plaintext = 1",
+                     config->blob_endpoint);
 
     char *errmsg = NULL;
     PQconninfoOption *opts = PQconninfoParse(config->conninfo, &errmsg);

@@ -6,7 +6,8 @@
  * what runs:
  *   0 JOB, 1 PROGRESS, 2 RESULT, 3 SUBMIT, 4 SUBMITTED, 5 PING, 6 PONG: decode the body;
  *   7: build an error reply from the bytes (s_fuzz_error_reply) and decode it.
- * With bit 4 set, bit 0 picks 8 CANCEL or 9 CANCELLED (so 0x10 and 0x11; bits 1-2 ignored).
+ * With bit 4 set, bits 0-1 pick 8 CANCEL, 9 CANCELLED, 10 FETCH or 11 CHUNK (0x10..0x13; bit 2
+ * ignored).
  * With bit 3 set (e.g. 0x08..0x0e, 0x18, 0x19), the bytes describe a map that this file writes
  * and judges against the protocol document (see "structured mode" below).
  *
@@ -119,6 +120,8 @@ s_check_job(const proto_job_t *m, const uint8_t *data, size_t len)
     FUZZ_CHECK(proto_is_sha256(m->sha256, strlen(m->sha256)));
     FUZZ_CHECK(m->pdf_len <= PROTO_PDF_MAX);
     s_check_borrowed(m->pdf, m->pdf_len, data, len);
+    FUZZ_CHECK(m->pdf_size <= PROTO_PDF_MAX); /* 1.2: a reference */
+    S_CHECK_STR(m->pdf_endpoint, 0, PROTO_ENDPOINT_MAX);
 }
 
 static bool
@@ -127,7 +130,8 @@ s_equal_job(const proto_job_t *a, const proto_job_t *b)
     return strcmp(a->job_id, b->job_id) == 0 && a->attempt == b->attempt &&
            strcmp(a->title, b->title) == 0 && strcmp(a->filename, b->filename) == 0 &&
            strcmp(a->sha256, b->sha256) == 0 &&
-           s_same_bytes(a->pdf, a->pdf_len, b->pdf, b->pdf_len);
+           s_same_bytes(a->pdf, a->pdf_len, b->pdf, b->pdf_len) && a->pdf_size == b->pdf_size &&
+           strcmp(a->pdf_endpoint, b->pdf_endpoint) == 0;
 }
 
 static void
@@ -270,6 +274,44 @@ s_equal_cancelled(const proto_cancelled_t *a, const proto_cancelled_t *b)
            strcmp(a->error_code, b->error_code) == 0 && strcmp(a->error, b->error) == 0;
 }
 
+/* FETCH and CHUNK: the blob endpoint's bodies (docs/protocol.md 3.6). */
+static void
+s_check_fetch(const proto_fetch_t *m, const uint8_t *data, size_t len)
+{
+    S_CHECK_STR(m->token, 1, PROTO_ADDRESS_MAX);
+    FUZZ_CHECK(m->offset <= PROTO_PDF_MAX);
+    FUZZ_CHECK(m->size >= 1 && m->size <= PROTO_CHUNK_MAX);
+}
+
+static bool
+s_equal_fetch(const proto_fetch_t *a, const proto_fetch_t *b)
+{
+    return strcmp(a->token, b->token) == 0 && a->offset == b->offset && a->size == b->size;
+}
+
+static void
+s_check_chunk(const proto_chunk_t *m, const uint8_t *data, size_t len)
+{
+    if (m->ok) {
+        FUZZ_CHECK(m->offset <= PROTO_PDF_MAX && m->total <= PROTO_PDF_MAX);
+        FUZZ_CHECK(m->data_len <= PROTO_CHUNK_MAX);
+        s_check_borrowed(m->data, m->data_len, data, len);
+        FUZZ_CHECK(m->error_code[0] == '\0');
+    } else {
+        FUZZ_CHECK(m->data == NULL && m->data_len == 0 && m->offset == 0 && m->total == 0);
+        S_CHECK_STR(m->error_code, 1, PROTO_CODE_MAX);
+    }
+    S_CHECK_STR(m->error, 0, PROTO_ERROR_MAX);
+}
+
+static bool
+s_equal_chunk(const proto_chunk_t *a, const proto_chunk_t *b)
+{
+    return a->ok == b->ok && a->offset == b->offset && a->total == b->total &&
+           s_same_bytes(a->data, a->data_len, b->data, b->data_len) &&
+           strcmp(a->error_code, b->error_code) == 0 && strcmp(a->error, b->error) == 0;
+}
+
 /* ---------------------------------------------------------------- round trips */
 
 /* Defines s_fuzz_<name>(data, len, err): decode; on success check the fields, encode, decode
@@ -306,6 +348,8 @@ S_DEFINE_ROUNDTRIP(ping, proto_ping_t)
 S_DEFINE_ROUNDTRIP(pong, proto_pong_t)
 S_DEFINE_ROUNDTRIP(cancel, proto_cancel_t)
 S_DEFINE_ROUNDTRIP(cancelled, proto_cancelled_t)
+S_DEFINE_ROUNDTRIP(fetch, proto_fetch_t)
+S_DEFINE_ROUNDTRIP(chunk, proto_chunk_t)
 
 /* ---------------------------------------------------------------- error reply */
 
@@ -520,9 +564,36 @@ static const uint64_t s_interesting[] = {0,
 
 /* Every key any body has; fuzz/make_seeds.py keeps a copy of this order. */
 static const char *const s_keys[] = {
-    "v",        "rid",   "job_id", "attempt", "title",  "filename", "sha256",     "pdf",
-    "progress", "stage", "page",   "pages",   "ok",     "course",   "error_code", "error",
-    "owner",    "state", "db",     "workers", "queued", "running",
+    "v",
+    "rid",
+    "job_id",
+    "attempt",
+    "title",
+    "filename",
+    "sha256",
+    "pdf",
+    "progress",
+    "stage",
+    "page",
+    "pages",
+    "ok",
+    "course",
+    "error_code",
+    "error",
+    "owner",
+    "state",
+    "db",
+    "workers",
+    "queued",
+    "running",
+    /* 1.2 */
+    "pdf_size",
+    "pdf_endpoint",
+    "token",
+    "offset",
+    "size",
+    "total",
+    "data",
 };
 #define S_KEY_COUNT (sizeof s_keys / sizeof s_keys[0])
 
@@ -702,6 +773,8 @@ static const f_spec_t s_spec_job[] = {
     {"filename", F_STR, R_YES, 0, 255},
     {"sha256", F_SHA256, R_YES, 0, 0},
     {"pdf", F_BIN, R_YES, 0, 64u * 1024 * 1024},
+    {"pdf_size", F_UINT, R_NO, 0, 64u * 1024 * 1024},
+    {"pdf_endpoint", F_STR, R_NO, 0, 255},
 };
 static const f_spec_t s_spec_progress[] = {
     SPEC_V,
@@ -759,13 +832,29 @@ static const f_spec_t s_spec_cancelled[] = {
     SPEC_ERROR,
 };
 
+static const f_spec_t s_spec_fetch[] = {
+    SPEC_V,
+    {"token", F_STR, R_YES, 1, 96},
+    {"offset", F_UINT, R_YES, 0, 64u * 1024 * 1024},
+    {"size", F_UINT, R_YES, 1, 1024 * 1024},
+};
+static const f_spec_t s_spec_chunk[] = {
+    SPEC_V,
+    SPEC_OK,
+    {"offset", F_UINT, R_IF_OK, 0, 64u * 1024 * 1024},
+    {"total", F_UINT, R_IF_OK, 0, 64u * 1024 * 1024},
+    {"data", F_BIN, R_IF_OK, 0, 1024 * 1024},
+    {"error_code", F_STR, R_IF_NOT_OK, 1, 32},
+    SPEC_ERROR,
+};
+
 typedef struct {
     const f_spec_t *fields;
     size_t count;
 } m_spec_t;
 
 /* Messages a selector can pick (see the top of this file); 7 is the error reply. */
-#define S_MESSAGES 10
+#define S_MESSAGES 12
 #define S_ERROR_REPLY 7
 
 #define S_SPEC(t)                                                                                  \
@@ -773,13 +862,14 @@ typedef struct {
         (t), sizeof(t) / sizeof((t)[0])                                                            \
     }
 /* Indexed by message: JOB, PROGRESS, RESULT, SUBMIT, SUBMITTED, PING, PONG, (7: the error
- * reply, which has no structured mode), CANCEL, CANCELLED. */
+ * reply, which has no structured mode), CANCEL, CANCELLED, FETCH, CHUNK. */
 static const m_spec_t s_specs[S_MESSAGES] = {
     S_SPEC(s_spec_job),       S_SPEC(s_spec_progress),
     S_SPEC(s_spec_result),    S_SPEC(s_spec_submit),
     S_SPEC(s_spec_submitted), S_SPEC(s_spec_ping),
     S_SPEC(s_spec_pong),      {NULL, 0},
     S_SPEC(s_spec_cancel),    S_SPEC(s_spec_cancelled),
+    S_SPEC(s_spec_fetch),     S_SPEC(s_spec_chunk),
 };
 
 typedef enum { O_VALID, O_BAD_REQUEST, O_UNSUPPORTED_VERSION } o_verdict_t;
@@ -852,8 +942,9 @@ typedef int (*s_fuzz_fn)(const uint8_t *data, size_t len, proto_error_t *err);
 
 /* Indexed by message, like s_specs. */
 static const s_fuzz_fn s_decoders[S_MESSAGES] = {
-    s_fuzz_job,  s_fuzz_progress, s_fuzz_result, s_fuzz_submit, s_fuzz_submitted,
-    s_fuzz_ping, s_fuzz_pong,     NULL,          s_fuzz_cancel, s_fuzz_cancelled,
+    s_fuzz_job,       s_fuzz_progress,  s_fuzz_result, s_fuzz_submit,
+    s_fuzz_submitted, s_fuzz_ping,      s_fuzz_pong,   NULL,
+    s_fuzz_cancel,    s_fuzz_cancelled, s_fuzz_fetch,  s_fuzz_chunk,
 };
 
 static void
@@ -883,7 +974,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     const uint8_t *body = data + 1;
     size_t len = size - 1;
-    unsigned message = (data[0] & 0x10) ? 8 + (data[0] & 0x01) : data[0] % 8;
+    unsigned message = (data[0] & 0x10) ? 8 + (data[0] & 0x03) : data[0] % 8;
     bool structured = (data[0] & 0x08) != 0;
 
     (void)proto_peek_rid(body, len); /* must never read outside the body */

@@ -27,7 +27,7 @@ TOKEN = JOB_ID + "/1"
 
 # Selector bytes of fuzz_bodies.c.
 JOB, PROGRESS, RESULT, SUBMIT, SUBMITTED, PING, PONG, ERROR_REPLY = range(8)
-CANCEL, CANCELLED = 0x10, 0x11
+CANCEL, CANCELLED, FETCH, CHUNK = 0x10, 0x11, 0x12, 0x13
 
 
 def pack(obj):
@@ -117,6 +117,16 @@ def body_seeds():
         "cancel": (CANCEL, pack({"v": 1, "rid": 12, "owner": OWNER, "job_id": JOB_ID})),
         "cancel-upper-job": (CANCEL, pack({"v": 1, "rid": 12, "owner": OWNER,
                                            "job_id": JOB_ID.upper()})),
+        "job-by-reference": (JOB, pack({"v": 1, "v_minor": 2, "job_id": JOB_ID, "attempt": 1,
+                                        "title": "t", "filename": "f.pdf", "sha256": SHA,
+                                        "pdf": b"", "pdf_size": 33554432,
+                                        "pdf_endpoint": "tcp://127.0.0.1:5556"})),
+        "fetch": (FETCH, pack({"v": 1, "v_minor": 2, "token": TOKEN + "/" + "a" * 32,
+                               "offset": 1048576, "size": 1048576})),
+        "chunk-ok": (CHUNK, pack({"v": 1, "ok": True, "offset": 0, "total": len(PDF),
+                                  "data": PDF})),
+        "chunk-refused": (CHUNK, pack({"v": 1, "ok": False, "error_code": "forbidden",
+                                       "error": "not the running attempt"})),
         "cancelled-ok": (CANCELLED, pack({"v": 1, "rid": 12, "ok": True,
                                           "state": "cancelled"})),
         "cancelled-final": (CANCELLED, pack({"v": 1, "rid": 12, "ok": False,
@@ -146,7 +156,8 @@ def body_seeds():
 STRUCTURED = 0x08
 KEYS = ["v", "rid", "job_id", "attempt", "title", "filename", "sha256", "pdf", "progress",
         "stage", "page", "pages", "ok", "course", "error_code", "error", "owner", "state", "db",
-        "workers", "queued", "running"]
+        "workers", "queued", "running",
+        "pdf_size", "pdf_endpoint", "token", "offset", "size", "total", "data"]
 KNOWN = [JOB_ID, OWNER, SHA, "queued", "text", "encrypted", "Introduction à la physique", ""]
 INTERESTING = [0, 1, 2, 100, 101, 127, 128, 255, 256, 65535, 65536, 2**32 - 1, 2**32,
                2**63 - 1, 2**63, 2**64 - 1]
@@ -419,7 +430,8 @@ def path_dict():
 def bodies_dict():
     keys = ["v", "rid", "job_id", "attempt", "title", "filename", "sha256", "pdf", "progress",
             "stage", "page", "pages", "ok", "course", "error_code", "error", "owner", "state",
-            "db", "workers", "queued", "running"]
+            "db", "workers", "queued", "running",
+            "pdf_size", "pdf_endpoint", "token", "offset", "size", "total", "data"]
     entries = [pack(k) for k in keys]
     entries += [pack(JOB_ID), pack(OWNER), pack(SHA), pack("cancelled"), b"\xc3", b"\xc2", b"\xc0", b"\xcf", b"\xd3", b"\xdf",
                 b"\xdd", b"\xc6", b"\xdb"]

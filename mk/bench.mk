@@ -18,8 +18,13 @@ bench: bench-deps
 	/usr/bin/python3 bench/bench.py $(if $(BENCH_N),--runs $(BENCH_N)) $(if $(BENCH_QUICK),--quick) \
 	    $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
-$(B)/bench/noop_worker $(B)/bench/submit_client: $(B)/bench/%: $(B)/bench/%.o $(LIB)
+$(B)/bench/submit_client: $(B)/bench/%: $(B)/bench/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
+
+# -F fetches PDFs by reference with profai-worker's own module (docs/protocol.md 3.6).
+$(B)/bench/noop_worker.o: EXTRA_CFLAGS = -Iworkers
+$(B)/bench/noop_worker: $(B)/bench/noop_worker.o $(B)/workers/daemon/pdf_fetch.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(GLIB_LIBS) $(LDLIBS_BASE)
 
 $(B)/bench/beanstalk_load $(B)/bench/pg_queue: $(B)/bench/%: $(B)/bench/%.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE) -lpthread

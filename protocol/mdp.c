@@ -230,7 +230,10 @@ mdpc_build(mdpc_command_t command, const char *service, const void *body, size_t
 {
     if (command < MDPC_REQUEST || command > MDPC_FINAL || !s_service_ok(service))
         return NULL;
-    if (body == NULL || body_len < 1 || body_len > PROTO_CONTROL_BODY_MAX)
+    /* Control bodies, except a CHUNK of the blob endpoint (docs/protocol.md 3.6). */
+    size_t max = strcmp(service, PROTO_SERVICE_PDF_FETCH) == 0 ? PROTO_CHUNK_BODY_MAX
+                                                               : PROTO_CONTROL_BODY_MAX;
+    if (body == NULL || body_len < 1 || body_len > max)
         return NULL;
     zmsg_t *msg = s_build_start(MDPC_HEADER, command);
     if (msg == NULL)

@@ -30,6 +30,8 @@ static const proto_field_t s_job_fields[] = {
     PROTO_F_STR(proto_job_t, filename, "filename", PROTO_REQUIRED, 0, PROTO_FILENAME_MAX),
     PROTO_F_SHA256(proto_job_t, sha256, "sha256", PROTO_REQUIRED),
     PROTO_F_BIN(proto_job_t, pdf, pdf_len, "pdf", PROTO_REQUIRED, 0, PROTO_PDF_MAX),
+    PROTO_F_UINT(proto_job_t, pdf_size, "pdf_size", PROTO_OPTIONAL, 0, PROTO_PDF_MAX),
+    PROTO_F_STR(proto_job_t, pdf_endpoint, "pdf_endpoint", PROTO_OPTIONAL, 0, PROTO_ENDPOINT_MAX),
 };
 const proto_message_t proto_message_job = PROTO_MESSAGE("JOB", proto_job_t, s_job_fields, -1);
 
@@ -107,10 +109,31 @@ static const proto_field_t s_cancelled_fields[] = {
 const proto_message_t proto_message_cancelled =
     PROTO_MESSAGE("CANCELLED", proto_cancelled_t, s_cancelled_fields, 1);
 
+/* ---------------------------------------------------------------- blob endpoint (1.2) */
+
+static const proto_field_t s_fetch_fields[] = {
+    PROTO_F_STR(proto_fetch_t, token, "token", PROTO_REQUIRED, 1, PROTO_ADDRESS_MAX),
+    PROTO_F_UINT(proto_fetch_t, offset, "offset", PROTO_REQUIRED, 0, PROTO_PDF_MAX),
+    PROTO_F_UINT(proto_fetch_t, size, "size", PROTO_REQUIRED, 1, PROTO_CHUNK_MAX),
+};
+const proto_message_t proto_message_fetch =
+    PROTO_MESSAGE("FETCH", proto_fetch_t, s_fetch_fields, -1);
+
+static const proto_field_t s_chunk_fields[] = {
+    S_OK(proto_chunk_t),
+    PROTO_F_UINT(proto_chunk_t, offset, "offset", PROTO_WHEN_OK, 0, PROTO_PDF_MAX),
+    PROTO_F_UINT(proto_chunk_t, total, "total", PROTO_WHEN_OK, 0, PROTO_PDF_MAX),
+    PROTO_F_BIN(proto_chunk_t, data, data_len, "data", PROTO_WHEN_OK, 0, PROTO_CHUNK_MAX),
+    S_ERROR_CODE(proto_chunk_t),
+    S_ERROR(proto_chunk_t),
+};
+const proto_message_t proto_message_chunk =
+    PROTO_MESSAGE("CHUNK", proto_chunk_t, s_chunk_fields, 0);
+
 const proto_message_t *const proto_messages[PROTO_MESSAGE_COUNT] = {
-    &proto_message_job,    &proto_message_progress,  &proto_message_result,
-    &proto_message_submit, &proto_message_submitted, &proto_message_ping,
-    &proto_message_pong,   &proto_message_cancel,    &proto_message_cancelled,
+    &proto_message_job,       &proto_message_progress, &proto_message_result, &proto_message_submit,
+    &proto_message_submitted, &proto_message_ping,     &proto_message_pong,   &proto_message_cancel,
+    &proto_message_cancelled, &proto_message_fetch,    &proto_message_chunk,
 };
 
 /* ---------------------------------------------------------------- typed wrappers */
@@ -134,6 +157,8 @@ S_TYPED(ping, proto_ping_t)
 S_TYPED(pong, proto_pong_t)
 S_TYPED(cancel, proto_cancel_t)
 S_TYPED(cancelled, proto_cancelled_t)
+S_TYPED(fetch, proto_fetch_t)
+S_TYPED(chunk, proto_chunk_t)
 
 /* ---------------------------------------------------------------- error reply */
 

@@ -76,3 +76,24 @@ worker_identity_parse(const uint8_t *identity, size_t len, char *host, uint32_t 
     *pid = (uint32_t)strtoul(pid_text, NULL, 10);
     return 0;
 }
+
+size_t
+worker_identity_add_fetch(uint8_t *buf, size_t len)
+{
+    size_t add = strlen(WORKER_IDENTITY_FETCH);
+    if (len + add > WORKER_IDENTITY_SIZE)
+        return len;
+    memcpy(buf + len, WORKER_IDENTITY_FETCH, add);
+    return len + add;
+}
+
+bool
+worker_identity_can_fetch(const uint8_t *identity, size_t len)
+{
+    if (len <= WORKER_IDENTITY_RANDOM + 1 || identity[WORKER_IDENTITY_RANDOM] != '|')
+        return false;
+    char value[4];
+    return s_value((const char *)identity + WORKER_IDENTITY_RANDOM + 1,
+                   len - WORKER_IDENTITY_RANDOM - 1, "fetch", value, sizeof value) == 0 &&
+           strcmp(value, "1") == 0;
+}

@@ -481,6 +481,10 @@ mkdir -p "$VAR/run"
 
 s_keys || s_die "could not write the CURVE keys under $KEYS"
 printf 'metrics\n    endpoint = tcp://127.0.0.1:%s\n' "$METRICS_PORT" >>"$VAR/broker.conf"
+# The blob endpoint workers fetch PDFs of 1 MiB or more from (docs/protocol.md 3.6); the worker
+# learns it from each REQUEST.
+BLOB_PORT=$(s_free_port)
+printf 'broker\n    blob_endpoint = tcp://127.0.0.1:%s\n' "$BLOB_PORT" >>"$VAR/broker.conf"
 s_spawn broker "$BIN/profai-broker" -c "$VAR/broker.conf" -d "$CONNINFO" -e "$BROKER_ENDPOINT" \
     -a "$ADMIN_ENDPOINT" -v "$LOG_LEVEL"
 s_spawn worker "$BIN/profai-worker" -b "$BROKER_ENDPOINT" -n "$WORKERS" -v "$LOG_LEVEL" \

@@ -27,7 +27,7 @@
  * build may speak an older minor with -DPROTO_VERSION_MINOR=N. */
 #define PROTO_VERSION 1
 #ifndef PROTO_VERSION_MINOR
-#define PROTO_VERSION_MINOR 1
+#define PROTO_VERSION_MINOR 2
 #endif
 #define MDPW_HEADER "MDPW02"
 #define MDPC_HEADER "MDPC02"
@@ -37,6 +37,8 @@
 #define PROTO_SERVICE_SUBMIT "job.submit"
 #define PROTO_SERVICE_PING "broker.ping"
 #define PROTO_SERVICE_CANCEL "job.cancel"
+/* The blob endpoint's one service (docs/protocol.md 3.6). */
+#define PROTO_SERVICE_PDF_FETCH "pdf.fetch"
 
 /* Limits (bytes), from docs/protocol.md. */
 #define PROTO_SERVICE_MAX 32
@@ -56,6 +58,12 @@
 #define PROTO_CONTROL_BODY_MAX (16u * 1024)
 #define PROTO_JOB_BODY_MAX (PROTO_PDF_MAX + 16u * 1024)
 #define PROTO_RESULT_BODY_MAX (PROTO_COURSE_MAX + 16u * 1024)
+/* PDF fetch (docs/protocol.md 3.6): a JOB's `pdf_endpoint`, one CHUNK's bytes at most, the
+ * FETCHes a worker keeps outstanding at most (its credit), a CHUNK body at most. */
+#define PROTO_ENDPOINT_MAX 255
+#define PROTO_CHUNK_MAX (1024u * 1024)
+#define PROTO_FETCH_CREDIT 4
+#define PROTO_CHUNK_BODY_MAX (PROTO_CHUNK_MAX + 16u * 1024)
 
 /* Why a decode failed; `code` is one of the request error codes of the protocol document
  * ("bad_request", "unsupported_version", ...), the wire name of `id`; `detail` says which field
@@ -122,7 +130,8 @@ zmsg_t *mdpw_build_disconnect(void);
 /* command is MDPW_REQUEST, MDPW_PARTIAL or MDPW_FINAL. */
 zmsg_t *mdpw_build_job_message(mdpw_command_t command, const void *address, size_t address_len,
                                const void *body, size_t body_len);
-/* command is MDPC_REQUEST, MDPC_PARTIAL or MDPC_FINAL. */
+/* command is MDPC_REQUEST, MDPC_PARTIAL or MDPC_FINAL. body_len: at most PROTO_CONTROL_BODY_MAX,
+ * or PROTO_CHUNK_BODY_MAX for service pdf.fetch. */
 zmsg_t *mdpc_build(mdpc_command_t command, const char *service, const void *body, size_t body_len);
 
 /* ---------------------------------------------------------------- job token */
@@ -277,6 +286,10 @@ typedef struct {
     char sha256[PROTO_SHA256_LEN + 1];
     const uint8_t *pdf;
     size_t pdf_len;
+    /* 1.2, optional (docs/protocol.md 3.6): when pdf_size is not 0, `pdf` is empty and the PDF
+     * (pdf_size bytes, SHA-256 sha256) is fetched from pdf_endpoint. */
+    uint32_t pdf_size;
+    char pdf_endpoint[PROTO_ENDPOINT_MAX + 1];
 } proto_job_t;
 
 /* PROGRESS: PARTIAL body, worker -> broker. `page`/`pages` are 0 when absent. */
@@ -350,6 +363,24 @@ typedef struct {
     char error[PROTO_ERROR_MAX + 1];
 } proto_cancelled_t;
 
+/* FETCH: request body of service pdf.fetch on the blob endpoint, worker -> broker (1.2). */
+typedef struct {
+    char token[PROTO_ADDRESS_MAX + 1]; /* the attempt's job token with its secret (3.1) */
+    uint64_t offset;                   /* first byte wanted */
+    uint32_t size;                     /* bytes wanted, 1..PROTO_CHUNK_MAX */
+} proto_fetch_t;
+
+/* CHUNK: reply body of pdf.fetch (1.2). Decoded `data` is borrowed from the input buffer. */
+typedef struct {
+    bool ok;
+    uint64_t offset;     /* when ok: where data starts */
+    uint64_t total;      /* when ok: the PDF's size */
+    const uint8_t *data; /* when ok: at most the size asked for, fewer only at the end */
+    size_t data_len;
+    char error_code[PROTO_CODE_MAX + 1]; /* when !ok */
+    char error[PROTO_ERROR_MAX + 1];
+} proto_chunk_t;
+
 /* The descriptors of the messages above (protocol/messages.c), and all of them in one list
  * (PROTO_MESSAGE_COUNT entries), for code that walks every message. */
 extern const proto_message_t proto_message_job;
@@ -361,7 +392,9 @@ extern const proto_message_t proto_message_ping;
 extern const proto_message_t proto_message_pong;
 extern const proto_message_t proto_message_cancel;
 extern const proto_message_t proto_message_cancelled;
-#define PROTO_MESSAGE_COUNT 9
+extern const proto_message_t proto_message_fetch;
+extern const proto_message_t proto_message_chunk;
+#define PROTO_MESSAGE_COUNT 11
 extern const proto_message_t *const proto_messages[PROTO_MESSAGE_COUNT];
 
 /* Generic client error reply {v, rid, ok:false, error_code, error}: what the broker sends for
@@ -409,6 +442,14 @@ int proto_cancelled_encode(const proto_cancelled_t *m, proto_buf_t *out,
                            proto_error_t *err) PROFAI_MUST_CHECK;
 int proto_cancelled_decode(const uint8_t *data, size_t len, proto_cancelled_t *m,
                            proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_fetch_encode(const proto_fetch_t *m, proto_buf_t *out,
+                       proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_fetch_decode(const uint8_t *data, size_t len, proto_fetch_t *m,
+                       proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_chunk_encode(const proto_chunk_t *m, proto_buf_t *out,
+                       proto_error_t *err) PROFAI_MUST_CHECK;
+int proto_chunk_decode(const uint8_t *data, size_t len, proto_chunk_t *m,
+                       proto_error_t *err) PROFAI_MUST_CHECK;
 
 /* Best-effort: the `rid` of a client body, 0 if it cannot be read. For error replies to
  * bodies that failed to decode. */

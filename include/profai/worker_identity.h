@@ -12,6 +12,7 @@
 
 #include "profai/compiler.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,5 +32,17 @@ size_t worker_identity_format(uint8_t *buf, const uint8_t *random, const char *h
  * this format (an older worker's: then they are "" and 0). */
 int worker_identity_parse(const uint8_t *identity, size_t len, char *host, uint32_t *pid,
                           char *version) PROFAI_MUST_CHECK;
+
+/* The capability a worker of protocol 1.2 or later appends to its identity when it can fetch
+ * a large PDF from the blob endpoint (docs/protocol.md 3.6); a worker without it gets every
+ * PDF inline. */
+#define WORKER_IDENTITY_FETCH ";fetch=1"
+
+/* Append WORKER_IDENTITY_FETCH to an identity of len bytes in buf (WORKER_IDENTITY_SIZE
+ * bytes); returns the new length (len unchanged when it does not fit). */
+size_t worker_identity_add_fetch(uint8_t *buf, size_t len);
+
+/* Whether an identity of this format announces WORKER_IDENTITY_FETCH. */
+bool worker_identity_can_fetch(const uint8_t *identity, size_t len);
 
 #endif

@@ -381,6 +381,8 @@ class Stack:
         self.admin_endpoint = f"ipc://{self.admin_dir}/admin.sock"
         # The broker's metrics endpoint (docs/operations.md, "Metrics and alerts").
         self.metrics_port = free_port()
+        # The blob endpoint large PDFs are fetched from (docs/protocol.md 3.6).
+        self.blob_endpoint = f"tcp://127.0.0.1:{free_port()}"
         self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         self.broker: Process | None = None
         self.workers: list[Process] = []
@@ -485,7 +487,8 @@ class Stack:
                                "admins_dir": str(self.keys / "admins")}} \
                 if self.curve else {}
             conf = self._write_conf("broker", {
-                "broker": {"endpoint": self.endpoint, **self._heartbeat_keys(), **broker_keys},
+                "broker": {"endpoint": self.endpoint, "blob_endpoint": self.blob_endpoint,
+                           **self._heartbeat_keys(), **broker_keys},
                 "database": {"conninfo": self.conninfo},
                 "admin": {"endpoint": self.admin_endpoint},
                 "metrics": {"endpoint": f"tcp://127.0.0.1:{self.metrics_port}"},

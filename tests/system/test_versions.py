@@ -1,7 +1,7 @@
 """Protocol versions (docs/protocol.md 3.5): peers of the same major version interoperate
 whatever their minor versions; another major is refused with a clear error.
 
-The broker and frontend are the real programs of this build (protocol 1.1). The workers are
+The broker and frontend are the real programs of this build (protocol 1.2). The workers are
 Python MDP peers (mdp.py) speaking other versions on the wire, as workers of an older or newer
 release would during a rolling upgrade:
 
@@ -81,8 +81,10 @@ def test_a_worker_one_minor_older_completes_jobs(versions_stack, report):
         s.wait_workers(1)
         jobs = _submit(s, 5, "Old worker")
         seen = old.serve(5)
-        # The broker speaks 1.1: its JOB bodies carry v_minor, which a 1.0 worker ignores.
-        assert all(j["v"] == 1 and j.get("v_minor") == 1 for j in seen), seen[0].keys()
+        # The broker speaks 1.2: its JOB bodies carry v_minor, which a 1.0 worker ignores, and
+        # the PDF inline (a 1.0 identity does not announce fetch=1).
+        assert all(j["v"] == 1 and j.get("v_minor") == 2 for j in seen), seen[0].keys()
+        assert all(j["pdf"] and "pdf_size" not in j for j in seen)
         for j in jobs:
             s.wait_job(j, timeout=30)
         done = _completed(s, jobs)
@@ -118,7 +120,7 @@ def test_another_major_is_refused_clearly_and_loses_nothing(versions_stack, repo
     try:
         reply = client.request("broker.ping", msgpack.packb({"v": 2, "v_minor": 0, "rid": 5}))
         assert reply["ok"] is False and reply["error_code"] == "unsupported_version"
-        assert "2.x" in reply["error"] and "1.1" in reply["error"], reply
+        assert "2.x" in reply["error"] and "1.2" in reply["error"], reply
     finally:
         client.close()
     # A worker of major 2 takes a job and answers in its own major: refused, disconnected; the

@@ -82,6 +82,29 @@ test_identity_round_trips(void **state)
     assert_int_equal(worker_identity_parse(opaque, sizeof opaque, host, &pid, version), -1);
     assert_string_equal(host, "");
     assert_int_equal(pid, 0);
+    assert_false(worker_identity_can_fetch(opaque, sizeof opaque));
+}
+
+/* Protocol 1.2: the fetch capability rides at the end of the identity; host, pid and version
+ * read as before (an older broker ignores it), and only "fetch=1" counts. */
+static void
+test_identity_announces_fetch(void **state)
+{
+    (void)state;
+    const uint8_t random[WORKER_IDENTITY_RANDOM] = {9, 1, 2, 3, 4, 5, 6, 7};
+    uint8_t id[WORKER_IDENTITY_SIZE];
+    size_t len = worker_identity_format(id, random, "vm7", 42, "0.2.0");
+    assert_false(worker_identity_can_fetch(id, len));
+    size_t with = worker_identity_add_fetch(id, len);
+    assert_int_equal(with, len + strlen(WORKER_IDENTITY_FETCH));
+    assert_true(worker_identity_can_fetch(id, with));
+    char host[WORKER_IDENTITY_HOST_MAX + 1], version[WORKER_IDENTITY_VERSION_MAX + 1];
+    uint32_t pid;
+    assert_int_equal(worker_identity_parse(id, with, host, &pid, version), 0);
+    assert_string_equal(version, "0.2.0");
+    assert_int_equal(pid, 42);
+    memcpy(id + with - 1, "0", 1); /* fetch=0 */
+    assert_false(worker_identity_can_fetch(id, with));
 }
 
 int
@@ -92,6 +115,7 @@ main(void)
         cmocka_unit_test(test_worker_row_round_trips),
         cmocka_unit_test(test_request_refuses_a_bad_uuid),
         cmocka_unit_test(test_identity_round_trips),
+        cmocka_unit_test(test_identity_announces_fetch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

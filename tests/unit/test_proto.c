@@ -180,6 +180,8 @@ typedef union {
     proto_pong_t pong;
     proto_cancel_t cancel;
     proto_cancelled_t cancelled;
+    proto_fetch_t fetch;
+    proto_chunk_t chunk;
 } t_any_t;
 
 typedef enum {
@@ -192,6 +194,8 @@ typedef enum {
     M_PONG,
     M_CANCEL,
     M_CANCELLED,
+    M_FETCH,
+    M_CHUNK,
     M_COUNT
 } t_msg_t;
 
@@ -217,6 +221,10 @@ t_decode(t_msg_t kind, const uint8_t *data, size_t len, t_any_t *m, proto_error_
         return proto_cancel_decode(data, len, &m->cancel, err);
     case M_CANCELLED:
         return proto_cancelled_decode(data, len, &m->cancelled, err);
+    case M_FETCH:
+        return proto_fetch_decode(data, len, &m->fetch, err);
+    case M_CHUNK:
+        return proto_chunk_decode(data, len, &m->chunk, err);
     default:
         return -1;
     }

@@ -3,6 +3,7 @@
 
 #include "log.h"
 #include "notify.h"
+#include "pdf_fetch.h"
 #include "profai/worker_identity.h"
 
 #include <ctype.h>
@@ -54,6 +55,10 @@ typedef struct {
     char job_id[PROTO_ADDRESS_MAX + 1]; /* for logs: the job uuid, or the printable address */
     uint32_t attempt;                   /* for logs: 0 when the address is not a token */
     job_runner_t *runner;
+    /* A job whose PDF comes by reference is fetched first (pdf_fetch.h): fetch != NULL, and
+     * fetch_job holds its fields until the extractor starts. */
+    pdf_fetch_t *fetch;
+    proto_job_t fetch_job;
     proto_buf_t result; /* encoded RESULT body waiting for delivery; data NULL when none */
     /* The FINAL went out on the current connection. The result is kept until the broker is
      * heard from on it: a DEALER queues what it sends to a broker that is down, and a socket
@@ -139,6 +144,7 @@ worker_destroy(worker_t **self_p)
     for (int i = 0; self->slots != NULL && i < self->config.concurrency; i++) {
         slot_t *slot = &self->slots[i];
         job_runner_destroy(&slot->runner);
+        pdf_fetch_destroy(&slot->fetch);
         proto_buf_free(&slot->result);
         zsock_destroy(&slot->sock);
     }
@@ -170,7 +176,14 @@ s_slot_set_state(slot_t *slot, slot_state_t next)
 static bool
 s_slot_busy(const slot_t *slot)
 {
-    return slot->runner != NULL || slot->result.data != NULL;
+    return slot->runner != NULL || slot->fetch != NULL || slot->result.data != NULL;
+}
+
+/* Whether the slot's job is still at work: its PDF being fetched, or its extractor running. */
+static bool
+s_slot_working(const slot_t *slot)
+{
+    return slot->runner != NULL || slot->fetch != NULL;
 }
 
 /* Whether a stopping slot has nothing left to do. A FINAL already sent goes out before the
@@ -179,7 +192,7 @@ s_slot_busy(const slot_t *slot)
 static bool
 s_slot_may_close(const slot_t *slot)
 {
-    return !s_slot_busy(slot) || (slot->runner == NULL && slot->result_sent);
+    return !s_slot_busy(slot) || (!s_slot_working(slot) && slot->result_sent);
 }
 
 /* Send msg (always consumed). Updates last_sent on success. */
@@ -227,7 +240,7 @@ s_slot_go_offline(worker_t *self, slot_t *slot, int64_t now, const char *why)
     slot->reconnect_at = now + slot->backoff;
     log_warn("slot=%d %s at %s; reconnecting to %s in %lld ms%s", slot->index, why, left,
              s_endpoint(self, slot), (long long)slot->backoff,
-             slot->runner != NULL ? " once its job ends" : "");
+             s_slot_working(slot) ? " once its job ends" : "");
     slot->backoff *= 2;
     if (slot->backoff > WORKER_BACKOFF_MAX_MS)
         slot->backoff = WORKER_BACKOFF_MAX_MS;
@@ -307,6 +320,8 @@ s_set_identity(zsock_t *sock)
         host[0] = '\0';
     host[sizeof host - 1] = '\0';
     size_t len = worker_identity_format(identity, random, host, (uint32_t)getpid(), PROFAI_VERSION);
+    /* Protocol 1.2: large PDFs may come by reference (docs/protocol.md 3.6). */
+    len = worker_identity_add_fetch(identity, len);
     zmq_setsockopt(zsock_resolve(sock), ZMQ_ROUTING_ID, identity, len);
 }
 
@@ -394,6 +409,68 @@ s_slot_send_progress(slot_t *slot, int64_t now)
     s_slot_send(slot, &msg, now); /* a lost PARTIAL is harmless: the next one follows */
 }
 
+static void s_slot_run_job(worker_t *self, slot_t *slot, const proto_job_t *job, int64_t now);
+
+/* How long a fetch may go without an answer: a liveness period, and at least
+ * WORKER_FETCH_SILENCE_MIN_MS, as the blob endpoint serves every fetching worker in turn. */
+static int64_t
+s_fetch_silence_ms(const worker_t *self)
+{
+    int64_t period = self->config.heartbeat_ivl * self->config.liveness;
+    return period > WORKER_FETCH_SILENCE_MIN_MS ? period : WORKER_FETCH_SILENCE_MIN_MS;
+}
+
+/* The REQUEST carried a reference (docs/protocol.md 3.6): fetch the PDF from the blob
+ * endpoint with the attempt's token first. A failure fails the attempt with `internal`, which
+ * the broker retries. */
+static void
+s_slot_fetch_pdf(worker_t *self, slot_t *slot, const proto_job_t *job, int64_t now)
+{
+    char reason[256];
+    if (job->pdf_len != 0) {
+        s_slot_fail_job(self, slot, now, PROFAI_ERR_INTERNAL,
+                        "bad job message: both a PDF and a PDF reference");
+        return;
+    }
+    slot->fetch = pdf_fetch_new(job->pdf_endpoint, &self->config.curve, slot->address,
+                                slot->address_len, job->pdf_size, job->sha256,
+                                s_fetch_silence_ms(self), now, reason, sizeof reason);
+    if (slot->fetch == NULL) {
+        char sentence[PROTO_ERROR_MAX];
+        snprintf(sentence, sizeof sentence, "The worker could not fetch the PDF: %.900s.", reason);
+        s_slot_fail_job(self, slot, now, PROFAI_ERR_INTERNAL, sentence);
+        return;
+    }
+    slot->fetch_job = *job;
+    slot->fetch_job.pdf = NULL;
+    slot->started = now;
+    log_info("slot=%d job=%s attempt=%u fetching %u bytes from %s", slot->index, job->job_id,
+             job->attempt, job->pdf_size, job->pdf_endpoint);
+}
+
+/* Make progress on the slot's fetch; run the job once its PDF is here and checked. */
+static void
+s_slot_on_fetch(worker_t *self, slot_t *slot, int64_t now)
+{
+    pdf_fetch_state_t state = pdf_fetch_service(slot->fetch, now);
+    if (state == PDF_FETCH_RUNNING)
+        return;
+    if (state == PDF_FETCH_FAILED) {
+        char sentence[PROTO_ERROR_MAX];
+        snprintf(sentence, sizeof sentence, "The worker could not fetch the PDF: %.900s.",
+                 pdf_fetch_error(slot->fetch));
+        pdf_fetch_destroy(&slot->fetch);
+        s_slot_fail_job(self, slot, now, PROFAI_ERR_INTERNAL, sentence);
+        return;
+    }
+    proto_job_t job = slot->fetch_job;
+    job.pdf = pdf_fetch_data(slot->fetch, &job.pdf_len);
+    log_info("slot=%d job=%s attempt=%u fetched %zu bytes in %lld ms, SHA-256 checked", slot->index,
+             slot->job_id, slot->attempt, job.pdf_len, (long long)(now - slot->started));
+    s_slot_run_job(self, slot, &job, now); /* copies the PDF into the extractor's memfd */
+    pdf_fetch_destroy(&slot->fetch);
+}
+
 static void
 s_slot_start_job(worker_t *self, slot_t *slot, const mdpw_view_t *view, int64_t now)
 {
@@ -412,6 +489,17 @@ s_slot_start_job(worker_t *self, slot_t *slot, const mdpw_view_t *view, int64_t 
                         "bad job message: the job token does not match the job");
         return;
     }
+    if (job.pdf_size > 0) {
+        s_slot_fetch_pdf(self, slot, &job, now);
+        return;
+    }
+    s_slot_run_job(self, slot, &job, now);
+}
+
+/* Start the extractor on job's PDF. */
+static void
+s_slot_run_job(worker_t *self, slot_t *slot, const proto_job_t *job, int64_t now)
+{
     char reason[256];
     /* The extractor's --job= names the job for its logs: the token without the secret, which
      * any local user could read in its command line. */
@@ -419,7 +507,7 @@ s_slot_start_job(worker_t *self, slot_t *slot, const mdpw_view_t *view, int64_t 
     size_t token_len = proto_token_split_secret(slot->address, slot->address_len, secret);
     memcpy(token, slot->address, token_len);
     token[token_len] = '\0';
-    slot->runner = job_runner_start(&self->config.limits, &job, token, now, reason, sizeof reason);
+    slot->runner = job_runner_start(&self->config.limits, job, token, now, reason, sizeof reason);
     if (slot->runner == NULL) {
         log_error("slot=%d job=%s attempt=%u %s", slot->index, slot->job_id, slot->attempt, reason);
         s_slot_fail_job(self, slot, now, PROFAI_ERR_INTERNAL,
@@ -427,8 +515,8 @@ s_slot_start_job(worker_t *self, slot_t *slot, const mdpw_view_t *view, int64_t 
         return;
     }
     slot->started = now;
-    log_info("slot=%d job=%s attempt=%u started: %zu bytes, pid %ld", slot->index, job.job_id,
-             job.attempt, job.pdf_len, (long)job_runner_pid(slot->runner));
+    log_info("slot=%d job=%s attempt=%u started: %zu bytes, pid %ld", slot->index, job->job_id,
+             job->attempt, job->pdf_len, (long)job_runner_pid(slot->runner));
     s_slot_send_progress(slot, now);
 }
 
@@ -499,6 +587,10 @@ s_slot_drop_job(slot_t *slot)
     else
         log_warn("slot=%d job=%s attempt=%u result dropped: the broker took the job away",
                  slot->index, slot->job_id, slot->attempt);
+    if (slot->fetch != NULL)
+        log_warn("slot=%d job=%s attempt=%u fetch stopped: the broker took the job away",
+                 slot->index, slot->job_id, slot->attempt);
+    pdf_fetch_destroy(&slot->fetch);
     job_runner_destroy(&slot->runner); /* SIGKILL, then reaped */
     proto_buf_free(&slot->result);
     slot->result_sent = false;
@@ -513,7 +605,7 @@ s_slot_drop_job(slot_t *slot)
 static bool
 s_slot_keep_result(const worker_t *self, slot_t *slot)
 {
-    if (self->nendpoints < 2 || slot->runner != NULL || slot->result.data == NULL ||
+    if (self->nendpoints < 2 || s_slot_working(slot) || slot->result.data == NULL ||
         slot->result_keeps >= self->nendpoints - 1)
         return false;
     slot->result_keeps++;
@@ -571,6 +663,8 @@ s_slot_receive(worker_t *self, slot_t *slot, int64_t now)
 static void
 s_slot_tick_job(worker_t *self, slot_t *slot, int64_t now)
 {
+    if (slot->fetch != NULL && now >= pdf_fetch_deadline(slot->fetch))
+        s_slot_on_fetch(self, slot, now);
     if (slot->runner == NULL)
         return;
     if (now >= job_runner_next_check(slot->runner) && job_runner_check(slot->runner, now)) {
@@ -597,6 +691,7 @@ s_slot_tick_drain(worker_t *self, slot_t *slot, int64_t now)
             log_warn("slot=%d job=%s attempt=%u result dropped at the drain timeout", slot->index,
                      slot->job_id, slot->attempt);
         job_runner_destroy(&slot->runner);
+        pdf_fetch_destroy(&slot->fetch);
         proto_buf_free(&slot->result);
         slot->result_sent = false;
     }
@@ -653,7 +748,7 @@ s_slot_tick(worker_t *self, slot_t *slot, int64_t now)
         } else if (now - slot->last_sent >= self->config.heartbeat_ivl) {
             s_slot_send_command(slot, mdpw_build_heartbeat(), now);
         }
-    } else if (slot->runner == NULL && now >= slot->reconnect_at) {
+    } else if (!s_slot_working(slot) && now >= slot->reconnect_at) {
         s_slot_connect(self, slot, now);
     }
 }
@@ -671,6 +766,8 @@ s_slot_next_timer(const worker_t *self, const slot_t *slot)
     } while (0)
     if (slot->state == SLOT_CLOSED)
         return next;
+    if (slot->fetch != NULL)
+        EARLIER(pdf_fetch_deadline(slot->fetch));
     if (slot->runner != NULL) {
         EARLIER(job_runner_next_check(slot->runner));
         if (slot->state == SLOT_ONLINE)
@@ -684,7 +781,7 @@ s_slot_next_timer(const worker_t *self, const slot_t *slot)
     } else if (slot->state == SLOT_ONLINE) {
         EARLIER(slot->last_heard + self->config.heartbeat_ivl * self->config.liveness);
         EARLIER(slot->last_sent + self->config.heartbeat_ivl);
-    } else if (slot->runner == NULL) {
+    } else if (!s_slot_working(slot)) {
         EARLIER(slot->reconnect_at);
     }
     if (self->draining)
@@ -729,15 +826,15 @@ s_all_closed(const worker_t *self)
     return true;
 }
 
-typedef enum { ITEM_STOP, ITEM_SOCKET, ITEM_PIPE } item_kind_t;
+typedef enum { ITEM_STOP, ITEM_SOCKET, ITEM_PIPE, ITEM_FETCH } item_kind_t;
 
 int
 worker_run(worker_t *self, int stop_fd)
 {
-    int n_max = 1 + 2 * self->config.concurrency;
-    zmq_pollitem_t items[1 + 2 * WORKER_CONCURRENCY_MAX];
-    item_kind_t kinds[1 + 2 * WORKER_CONCURRENCY_MAX];
-    slot_t *owners[1 + 2 * WORKER_CONCURRENCY_MAX];
+    int n_max = 1 + 3 * self->config.concurrency;
+    zmq_pollitem_t items[1 + 3 * WORKER_CONCURRENCY_MAX];
+    item_kind_t kinds[1 + 3 * WORKER_CONCURRENCY_MAX];
+    slot_t *owners[1 + 3 * WORKER_CONCURRENCY_MAX];
     log_info("worker started: %d slot(s) for %s at %s", self->config.concurrency, self->service,
              self->endpoint);
     for (;;) {
@@ -763,6 +860,11 @@ worker_run(worker_t *self, int stop_fd)
                 items[n] = (zmq_pollitem_t){NULL, job_runner_fd(slot->runner), ZMQ_POLLIN, 0};
                 kinds[n] = ITEM_PIPE, owners[n++] = slot;
             }
+            if (slot->fetch != NULL) {
+                items[n] = (zmq_pollitem_t){zsock_resolve(pdf_fetch_socket(slot->fetch)), 0,
+                                            ZMQ_POLLIN, 0};
+                kinds[n] = ITEM_FETCH, owners[n++] = slot;
+            }
         }
         int64_t wait = next - now;
         wait = wait < 0 ? 0 : wait > WORKER_POLL_MAX_MS ? WORKER_POLL_MAX_MS : wait;
@@ -787,6 +889,8 @@ worker_run(worker_t *self, int stop_fd)
                     s_on_stop_request(self, now);
             } else if (kinds[k] == ITEM_SOCKET && slot->state == SLOT_ONLINE) {
                 s_slot_receive(self, slot, now);
+            } else if (kinds[k] == ITEM_FETCH && slot->fetch != NULL) {
+                s_slot_on_fetch(self, slot, now);
             } else if (kinds[k] == ITEM_PIPE && slot->runner != NULL) {
                 if (job_runner_read_progress(slot->runner))
                     slot->progress_dirty = true;

@@ -18,6 +18,7 @@
 #define WORKER_RECONNECT_IVL_MAX_MS 1000  /* ZeroMQ's own retries while no broker listens */
 #define WORKER_PROGRESS_MIN_GAP_MS 250    /* at most about 4 PARTIALs per second */
 #define WORKER_PROGRESS_KEEPALIVE_MS 2000 /* and at least one every 2 s while a job runs */
+#define WORKER_FETCH_SILENCE_MIN_MS 10000 /* a PDF fetch fails after this long without answer */
 
 typedef struct {
     const char *endpoint;    /* broker endpoint, e.g. tcp://127.0.0.1:5555 */
