@@ -261,10 +261,8 @@ s_send(conn_t *c, int epfd)
         else
             n = send(c->fd, s_body + (c->sent - len), s_body_len - (c->sent - len), MSG_NOSIGNAL);
         if (n < 0 && errno == EAGAIN) {
-            if (c->state != CONN_SENDING) {
-                c->state = CONN_SENDING;
-                (void)s_watch(c, epfd, EPOLL_CTL_MOD, EPOLLOUT);
-            }
+            c->state = CONN_SENDING; /* the rest when the socket is writable again */
+            (void)s_watch(c, epfd, EPOLL_CTL_MOD, EPOLLOUT);
             return;
         }
         if (n < 0) {
