@@ -7,9 +7,11 @@
  * request, its whole answer, --think seconds, and the next request on the same connection,
  * until --seconds after t0. A request's latency runs from the moment it was due (for the
  * first one, the connection's due time: the connect is in it) to the last byte of its
- * answer. A connection the server closed while it was idle is opened again before the next
- * request (counted as "reopened", the connect again in the latency). After the end, requests
- * in flight get --grace seconds; any still unanswered then count as timeouts.
+ * answer. As a browser would, a connection is opened again (counted as "reopened", the new
+ * connect in the latency) when the server closed it while idle, answered with "Connection:
+ * close", or reset a kept-alive one before any byte of the answer; any other failure ends the
+ * connection, counted by kind. After the end, requests in flight get --grace seconds; any
+ * still unanswered then count as timeouts.
  *
  * Requests: GET PATH (several --path: connection i uses path i mod n), or with --body FILE a
  * POST of the file's bytes (Content-Type --type, default application/pdf). A bearer token
