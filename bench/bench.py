@@ -26,6 +26,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -36,6 +37,11 @@ from stack import PgCluster, Process, Stack, free_port, vm_rss_kb, wait_for  # n
 
 BIN = ROOT / "bin"
 BENCH_BIN = ROOT / "build" / "bench"
+# Searches of benchmark 6: ten different queries (as in `make load`), each cached by the frontend
+# on its own; every one matches the bench course ("Cells divide.").
+SEARCH_PATHS = [f"/api/v1/courses?q={q}&limit=10" for q in (
+    "cells", "divide", "page", "cells+divide", "cell", "dividing", "pages", "divides",
+    "cells+page", "divide+page")]
 WORK = ROOT / "build" / "bench-run"
 BENCHMARKS = ["throughput", "latency", "failover", "pdf", "pdfpath", "http", "connections",
               "state", "workers"]
@@ -583,8 +589,9 @@ class Bench:
         job_id, course_id = stack.query(
             "SELECT id::text, course_id::text FROM jobs WHERE state = 'succeeded'")[0]
         stack.publish_to_students(course_id)  # students read published courses only
-        paths = {"job": f"/api/v1/jobs/{job_id}", "course": f"/api/v1/courses/{course_id}"}
-        tokens = {"job": teacher, "course": student}
+        paths = {"job": f"/api/v1/jobs/{job_id}", "course": f"/api/v1/courses/{course_id}",
+                 "search": SEARCH_PATHS[0], "upload": "/api/v1/jobs?title=Bench"}
+        tokens = {"job": teacher, "course": student, "search": student, "upload": teacher}
         procs = []
         # ProfAI's frontend with its default settings (threads 64, pool 64, caches on), but
         # no per-user rate limit.
@@ -594,7 +601,8 @@ class Bench:
             "broker": {"endpoint": stack.endpoint},
             "database": {"conninfo": stack.conninfo},
             # One synthetic user makes every request: its per-user rate limit would answer 429.
-            "limits": {"read_rate": 100000000, "read_burst": 100000000},
+            "limits": {"read_rate": 100000000, "read_burst": 100000000,
+                       "upload_rate": 1000000, "upload_burst": 1000000},
             "log": {"level": "warn"}})
         procs.append(Process("frontend", [BIN / "profai-frontend", "-c", conf],
                              stack.outdir / "frontend.log"))
@@ -604,14 +612,15 @@ class Bench:
         procs[-1].start()
         wait_for("the frontend", lambda: requests.get(urls["ProfAI"] + paths["job"], timeout=2,
                  headers={"Authorization": f"Bearer {teacher}"}).status_code == 200, 30)
-        for what in paths:
+        for what in ("job", "course", "search"):
             r = requests.get(urls["ProfAI"] + paths[what], timeout=10,
                              headers={"Authorization": f"Bearer {tokens[what]}"})
             answers[what] = stack.outdir / f"{what}.json"
             answers[what].write_bytes(r.content)
         port = free_port()
         procs.append(Process("min_civetweb", [BENCH_BIN / "min_civetweb", "-p", port, "-t", 64,
-                                              "-j", answers["job"], "-c", answers["course"]],
+                                              "-j", answers["job"], "-c", answers["course"],
+                                              "-s", answers["search"]],
                              stack.outdir / "min_civetweb.log").start())
         urls["minimal civetweb handler (64 threads)"] = f"http://127.0.0.1:{port}"
         port = free_port()
@@ -625,7 +634,10 @@ class Bench:
             wait_for(name, lambda b=base: requests.get(b + paths["job"], timeout=2, headers={
                 "Authorization": f"Bearer {teacher}"}).status_code == 200, 30)
         stack.others.extend(procs)
-        return {n: {w: b + p for w, p in paths.items()} for n, b in urls.items()}, tokens, procs
+        # The FastAPI app (the first version's stack) has the two item reads only.
+        return {n: {w: b + p for w, p in paths.items()
+                    if "FastAPI" not in n or w in ("job", "course")}
+                for n, b in urls.items()}, tokens, procs
 
     def bench_http(self):
         seconds = 3 if self.quick else 5
@@ -636,8 +648,10 @@ class Bench:
                 stack.start_broker()
                 urls, tokens, _ = self.http_servers(stack)
                 for conns in (100, 1000):
-                    for what in ("job", "course"):
+                    for what in ("job", "course", "search"):
                         for server, by_what in urls.items():
+                            if what not in by_what:
+                                continue
                             log(f"http run {i + 1}/{self.runs}: {server}, GET {what}, "
                                 f"{conns} connections, {seconds} s")
                             # Warm-up first (connections, pools, caches), not counted.
@@ -650,7 +664,8 @@ class Bench:
         ours_name = "ProfAI"
         for conns in (100, 1000):
             for what, label in (("job", "GET /api/v1/jobs/{id}"),
-                                ("course", "GET /api/v1/courses/{id} (cached)")):
+                                ("course", "GET /api/v1/courses/{id} (cached)"),
+                                ("search", "GET /api/v1/courses?q= (search, cached)")):
                 name = f"6 HTTP {label}, {conns:,} connections, wrk {seconds} s"
                 ours = results[(conns, what, ours_name)]
                 m = lambda rows, key: median([r[key] for r in rows])  # noqa: E731
@@ -658,7 +673,7 @@ class Bench:
                     if server[:2] != (conns, what) or server[2] == ours_name:
                         continue
                     target = " (target >= 0.5x)" if "civetweb" in server[2] and \
-                        what == "course" else ""
+                        what in ("course", "search") else ""
                     t.add(name, "requests/s" + target, m(ours, "rps"), server[2],
                           m(rows, "rps"))
                     t.add(name, "p99 latency", m(ours, "p99_ms"), server[2], m(rows, "p99_ms"),
@@ -692,43 +707,117 @@ class Bench:
         wait_for("the edge", lambda: self._port_open(port), 20)
         return f"http://127.0.0.1:{port}", p
 
+    def conn_load(self, base: str, paths: list, token: str, conns: int, seconds: float,
+                  think: float = 1.0, body: Path | None = None) -> dict:
+        """bench/conn_load.c against base (http://ADDR:PORT): its one line as a dict."""
+        argv = [BENCH_BIN / "conn_load", "-p", base.rsplit(":", 1)[1], "-T", token, "-n", conns,
+                "-s", seconds, "-k", think]
+        for path in paths:
+            argv += ["--path", path]
+        if body is not None:
+            argv += ["--body", body]
+        return parse_kv(run(argv, timeout=seconds + 120, preexec_fn=self._nofile))
+
+    def uploads(self, base: str, path: str, token: str, pid: int, conns: int, seconds: float,
+                body: Path) -> dict:
+        """conns concurrent uploads of body, back to back, for seconds; with the growth of the
+        resident memory of process pid over its level before (sampled every 20 ms)."""
+        before = vm_rss_kb(pid) / 1024
+        peak = [before]
+        done = threading.Event()
+
+        def sample():
+            while not done.wait(0.02):
+                peak[0] = max(peak[0], vm_rss_kb(pid) / 1024)
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            r = self.conn_load(base, [path], token, conns, seconds, think=0, body=body)
+        finally:
+            done.set()
+            sampler.join()
+        r["rss_growth_per_upload_mb"] = (peak[0] - before) / conns
+        return r
+
     def bench_connections(self):
+        """Benchmark 6 at 5,500 connections (and uploads), with bench/conn_load.c."""
         conns = 5500
         seconds = 5 if self.quick else 10
+        upload_conns, upload_mb = 16, 4
+        edge_name = "ProfAI (nginx edge + frontend, as make run)"
         results: dict = {}
         for i in range(self.long_runs):
             stack = self.stack(f"connections-{i}")
             try:
                 stack.start_broker()
-                urls, tokens, _ = self.http_servers(stack)
-                edge_url, _ = self.edge(stack, urls["ProfAI"]["course"].split("/api/", 1)[0])
-                path = "/api/" + urls["ProfAI"]["course"].split("/api/", 1)[1]
-                servers = {"ProfAI (nginx edge + frontend, as make run)": edge_url,
-                           **{("ProfAI frontend alone" if k == "ProfAI" else k):
-                              v["course"].split("/api/", 1)[0] for k, v in urls.items()}}
-                for server, base in servers.items():
-                    log(f"connections run {i + 1}/{self.long_runs}: {server}, {conns} "
-                        f"connections, {seconds} s")
-                    out = run([sys.executable, ROOT / "bench" / "conn_load.py", "--port",
-                               base.rsplit(":", 1)[1], "--path", path, "--token",
-                               tokens["course"], "--conns", conns, "--seconds", seconds],
-                              timeout=seconds + 120)
-                    results.setdefault(server, []).append(parse_kv(out))
+                urls, tokens, procs = self.http_servers(stack)
+                frontend_pid = procs[0].pid
+                civetweb_pid = procs[1].pid
+                base = {k: v["course"].split("/api/", 1)[0] for k, v in urls.items()}
+                edge_url, _ = self.edge(stack, base["ProfAI"])
+                path = {w: "/api/" + u.split("/api/", 1)[1] for w, u in urls["ProfAI"].items()}
+                civetweb = "minimal civetweb handler (64 threads)"
+                servers = {edge_name: edge_url, **{
+                    ("ProfAI frontend alone" if k == "ProfAI" else k): v for k, v in base.items()}}
+                # Uploads first, while the frontend's memory is at its resting level: a PDF
+                # header then random bytes (the frontend checks only the header).
+                body = stack.outdir / "upload.pdf"
+                body.write_bytes(b"%PDF-1.4\n" + os.urandom(upload_mb * 1024 * 1024))
+                for server, b, pid in ((edge_name, edge_url, frontend_pid),
+                                       ("ProfAI frontend alone", base["ProfAI"], frontend_pid),
+                                       (civetweb, base[civetweb], civetweb_pid)):
+                    log(f"connections run {i + 1}/{self.long_runs}: {server}, {upload_conns} "
+                        f"concurrent uploads of {upload_mb} MiB, {seconds} s")
+                    results.setdefault(("upload", server), []).append(self.uploads(
+                        b, path["upload"], tokens["upload"], pid, upload_conns, seconds, body))
+                for what, names in (("course", list(servers)),
+                                    ("job", [edge_name, civetweb]),
+                                    ("search", [edge_name, civetweb])):
+                    for server in names:
+                        log(f"connections run {i + 1}/{self.long_runs}: {server}, GET {what}, "
+                            f"{conns} connections, {seconds} s")
+                        paths = SEARCH_PATHS if what == "search" else [path[what]]
+                        results.setdefault((what, server), []).append(self.conn_load(
+                            servers[server], paths, tokens[what], conns, seconds))
             finally:
                 stack.close()
         t = self.table
-        name = (f"6 HTTP GET /api/v1/courses/{{id}} (cached), {conns:,} connections, 1 s think "
-                f"time, {seconds} s, connect counted")
         m = lambda rows, key: median([r[key] for r in rows])  # noqa: E731
-        ours = results.pop("ProfAI (nginx edge + frontend, as make run)")
-        for server, rows in results.items():
-            t.add(name, "connections served (target: all)", m(ours, "served"), server,
-                  m(rows, "served"))
-            t.add(name, "longest wait for a first answer (target <= 1 s)",
-                  m(ours, "first_max_ms"), server, m(rows, "first_max_ms"), unit=" ms")
-            t.add(name, "p99 latency", m(ours, "p99_ms"), server, m(rows, "p99_ms"), unit=" ms")
-            t.add(name, "answers/s", m(ours, "rps"), server, m(rows, "rps"))
-            t.add(name, "connection errors / non-2xx", f"{m(ours, 'errors'):.0f} / "
+        for what, label in (("course", "GET /api/v1/courses/{id} (cached)"),
+                            ("job", "GET /api/v1/jobs/{id}"),
+                            ("search", "GET /api/v1/courses?q= (search, cached, 10 queries)")):
+            name = (f"6 HTTP {label}, {conns:,} connections, 1 s think time, {seconds} s, "
+                    f"connect counted")
+            ours = results[(what, edge_name)]
+            for (w, server), rows in results.items():
+                if w != what or server == edge_name:
+                    continue
+                t.add(name, "connections served (target: all)", m(ours, "served"), server,
+                      m(rows, "served"))
+                t.add(name, "longest wait for a first answer (target <= 1 s)",
+                      m(ours, "first_max_ms"), server, m(rows, "first_max_ms"), unit=" ms",
+                      higher_better=False)
+                t.add(name, "p99 latency, connect counted", m(ours, "p99_ms"), server,
+                      m(rows, "p99_ms"), unit=" ms", higher_better=False)
+                t.add(name, "answers/s", m(ours, "rps"), server, m(rows, "rps"))
+                t.add(name, "connection errors / non-2xx", f"{m(ours, 'errors'):.0f} / "
+                      f"{m(ours, 'non2xx'):.0f}", server,
+                      f"{m(rows, 'errors'):.0f} / {m(rows, 'non2xx'):.0f}")
+            t.add(name, "client: longest lateness of a due connect or request",
+                  m(ours, "late_max_ms"), unit=" ms")
+        name = (f"6 HTTP uploads (POST /api/v1/jobs, raw {upload_mb} MiB PDF), {upload_conns} "
+                f"at once, back to back, {seconds} s")
+        ours = results[("upload", edge_name)]
+        for (w, server), rows in results.items():
+            if w != "upload" or server == edge_name:
+                continue
+            t.add(name, "MB/s accepted (202)", m(ours, "mb_per_s"), server, m(rows, "mb_per_s"))
+            t.add(name, "p99 upload time", m(ours, "p99_ms"), server, m(rows, "p99_ms"),
+                  unit=" ms", higher_better=False)
+            t.add(name, "peak resident memory growth per concurrent upload",
+                  m(ours, "rss_growth_per_upload_mb"), server,
+                  m(rows, "rss_growth_per_upload_mb"), unit=" MB", higher_better=False)
+            t.add(name, "errors / non-2xx", f"{m(ours, 'errors'):.0f} / "
                   f"{m(ours, 'non2xx'):.0f}", server,
                   f"{m(rows, 'errors'):.0f} / {m(rows, 'non2xx'):.0f}")
 

@@ -2,13 +2,16 @@
  * min_civetweb.c - the minimal civetweb handler of the HTTP benchmark (docs/performance.md,
  * "Benchmarks"): the ceiling of civetweb itself on this machine. Answers every GET under
  * /api/v1/jobs/ and /api/v1/courses/ with 200 and a fixed JSON body read from a file at start
- * (the answer ProfAI's frontend gave for the same request), without looking at anything else.
+ * (the answer ProfAI's frontend gave for the same request), without looking at anything else;
+ * GET /api/v1/courses?... (a search) with the -s file's bytes, and POST /api/v1/jobs (an
+ * upload) by reading the whole body, discarding it, and answering 202.
  *
- * usage: min_civetweb -p PORT -t THREADS -j JOB.json -c COURSE.json
+ * usage: min_civetweb -p PORT -t THREADS -j JOB.json -c COURSE.json [-s SEARCH.json]
  * Runs until SIGTERM or SIGINT.
  */
 #include <civetweb.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +38,33 @@ s_answer(struct mg_connection *conn, void *cbdata)
     const body_t *body = cbdata;
     mg_write(conn, body->data, body->len);
     return 200;
+}
+
+/* What a prefix answers: GET of the prefix itself (a list or search) the list's bytes, GET
+ * of anything under it the item's; POST an upload. */
+typedef struct {
+    const char *prefix;
+    body_t item, list;
+} route_t;
+
+static int
+s_route(struct mg_connection *conn, void *cbdata)
+{
+    const route_t *route = cbdata;
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    if (strcmp(ri->request_method, "POST") == 0) {
+        /* An upload: take the whole body, keep none of it. */
+        static const char accepted[] = "HTTP/1.1 202 Accepted\r\n"
+                                       "Content-Type: application/json\r\n"
+                                       "Content-Length: 2\r\n\r\n{}";
+        char buf[65536];
+        while (mg_read(conn, buf, sizeof buf) > 0)
+            ;
+        mg_write(conn, accepted, sizeof accepted - 1);
+        return 202;
+    }
+    bool list = strcmp(ri->local_uri, route->prefix) == 0 && route->list.data != NULL;
+    return s_answer(conn, (void *)(list ? &route->list : &route->item));
 }
 
 /* The whole answer to a GET: status line, headers and the file's bytes. */
@@ -70,8 +100,9 @@ int
 main(int argc, char **argv)
 {
     const char *port = NULL, *threads = "64", *job_path = NULL, *course_path = NULL;
+    const char *search_path = NULL;
     int c;
-    while ((c = getopt(argc, argv, "p:t:j:c:")) != -1) {
+    while ((c = getopt(argc, argv, "p:t:j:c:s:")) != -1) {
         switch (c) {
         case 'p':
             port = optarg;
@@ -85,17 +116,23 @@ main(int argc, char **argv)
         case 'c':
             course_path = optarg;
             break;
+        case 's':
+            search_path = optarg;
+            break;
         default:
             return 2;
         }
     }
     if (port == NULL || job_path == NULL || course_path == NULL) {
-        fprintf(stderr, "usage: min_civetweb -p PORT -t THREADS -j JOB.json -c COURSE.json\n");
+        fprintf(stderr, "usage: min_civetweb -p PORT -t THREADS -j JOB.json -c COURSE.json "
+                        "[-s SEARCH.json]\n");
         return 2;
     }
-    static body_t job, course;
-    job = s_read(job_path);
-    course = s_read(course_path);
+    static route_t jobs = {.prefix = "/api/v1/jobs"}, courses = {.prefix = "/api/v1/courses"};
+    jobs.item = s_read(job_path);
+    courses.item = s_read(course_path);
+    if (search_path != NULL)
+        courses.list = s_read(search_path);
     char listen[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%s", port);
     const char *options[] = {
@@ -109,8 +146,8 @@ main(int argc, char **argv)
         fprintf(stderr, "min_civetweb: cannot start on %s\n", listen);
         return 1;
     }
-    mg_set_request_handler(ctx, "/api/v1/jobs/", s_answer, &job);
-    mg_set_request_handler(ctx, "/api/v1/courses/", s_answer, &course);
+    mg_set_request_handler(ctx, "/api/v1/jobs", s_route, &jobs);
+    mg_set_request_handler(ctx, "/api/v1/courses", s_route, &courses);
     signal(SIGTERM, s_on_signal);
     signal(SIGINT, s_on_signal);
     while (!s_stop)

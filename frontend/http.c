@@ -278,10 +278,14 @@ http_server_new(const http_config_t *cfg, char *err, size_t err_size)
     if (self->watch == NULL)
         goto fail;
 
-    char threads[16], request_timeout[16], keep_alive[16];
+    char threads[16], request_timeout[16], keep_alive[16], backlog[16];
     snprintf(threads, sizeof threads, "%d", cfg->threads);
     snprintf(request_timeout, sizeof request_timeout, "%d", cfg->request_timeout_ms);
     snprintf(keep_alive, sizeof keep_alive, "%d", cfg->keep_alive_ms);
+    /* civetweb listens with a backlog of 200: a burst of connects past it (an edge proxy
+     * opening one upstream connection per request in flight) has its SYNs dropped and
+     * retried after 1 s, 3 s, 7 s. A queued connection costs only kernel memory. */
+    snprintf(backlog, sizeof backlog, "%d", cfg->backlog > 0 ? cfg->backlog : 200);
     /* No document_root: civetweb serves no files at all (its directory redirect in 1.14-1.16
      * has a heap overflow, CVE-2025-55763); every path reaches s_on_request. */
     /* decode_url=no: the handler gets the path as sent, and http_path_decode decodes it with
@@ -299,6 +303,8 @@ http_server_new(const http_config_t *cfg, char *err, size_t err_size)
                              keep_alive,
                              "tcp_nodelay",
                              "1",
+                             "listen_backlog",
+                             backlog,
                              "max_request_size",
                              HTTP_HEADERS_MAX,
                              "decode_url",

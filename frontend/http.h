@@ -71,6 +71,9 @@ typedef struct {
     int threads;            /* worker threads = connections served at once */
     int request_timeout_ms; /* civetweb's per-read timeout; also bounds the request headers */
     int keep_alive_ms;      /* idle keep-alive connection timeout */
+    /* Connections the kernel completes and queues until a thread takes one (listen(2)'s
+     * backlog, capped by net.core.somaxconn); 0 = civetweb's default (200). */
+    int backlog;
     /* Slow clients: after min_rate_grace_ms, a request body must arrive (and a large answer be
      * taken) at min_rate bytes per second on average, else the connection is cut (408 for a
      * body). 0 = no minimum rate. */

@@ -49,6 +49,7 @@ typedef struct {
     long long body_timeout;
     long long request_timeout;
     long long keep_alive;
+    long long backlog;
     long long min_rate;
     long long min_rate_grace;
     const char *broker;
@@ -105,6 +106,7 @@ s_help(void)
         "  http/body_timeout      60000    ms for a whole upload body to arrive\n"
         "  http/request_timeout   30000    ms for any single read or write\n"
         "  http/keep_alive        2000     ms an idle keep-alive connection is kept\n"
+        "  http/backlog           4096     connections the kernel accepts ahead of the threads\n"
         "  http/min_rate          4k       bytes/s an upload (or a large answer) must keep up\n"
         "                                  on average after the grace period (0 = none)\n"
         "  http/min_rate_grace    5000     ms before the minimum rate applies\n"
@@ -194,6 +196,7 @@ s_settings_read(startup_t *st, s_settings_t *s)
     s->body_timeout = startup_conf_int(st, "http/body_timeout", 60000, 100, 3600000);
     s->request_timeout = startup_conf_int(st, "http/request_timeout", 30000, 100, 600000);
     s->keep_alive = startup_conf_int(st, "http/keep_alive", 2000, 0, 600000);
+    s->backlog = startup_conf_int(st, "http/backlog", 4096, 1, 65535);
     s->min_rate = startup_conf_int(st, "http/min_rate", 4096, 0, 1LL << 30);
     s->min_rate_grace = startup_conf_int(st, "http/min_rate_grace", 5000, 0, 3600000);
     s->broker_timeout = startup_conf_int(st, "broker/timeout", 5000, 10, 600000);
@@ -486,6 +489,7 @@ main(int argc, char **argv)
                               .threads = (int)s.threads,
                               .request_timeout_ms = (int)s.request_timeout,
                               .keep_alive_ms = (int)s.keep_alive,
+                              .backlog = (int)s.backlog,
                               .min_rate = s.min_rate,
                               .min_rate_grace_ms = (int)s.min_rate_grace,
                               .handler = api_handle,

@@ -4,7 +4,7 @@
 # connections, state, workers; or the issue's numbers 1-7, e.g. BENCH_ONLY=5).
 
 BENCH_PROGRAMS := $(B)/bench/noop_worker $(B)/bench/submit_client $(B)/bench/beanstalk_load \
-                  $(B)/bench/pg_queue $(B)/bench/min_civetweb
+                  $(B)/bench/pg_queue $(B)/bench/min_civetweb $(B)/bench/conn_load
 
 .PHONY: bench bench-build bench-deps
 bench-build: $(PROGRAMS) $(BENCH_PROGRAMS)
@@ -31,3 +31,6 @@ $(B)/bench/beanstalk_load $(B)/bench/pg_queue: $(B)/bench/%: $(B)/bench/%.o
 
 $(B)/bench/min_civetweb: $(B)/bench/min_civetweb.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lcivetweb -lpthread
+
+$(B)/bench/conn_load: $(B)/bench/conn_load.o
+	$(CC) $(LDFLAGS) -o $@ $^

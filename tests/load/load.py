@@ -349,10 +349,24 @@ def make_pdfs(count):
     return out
 
 
-async def seed_courses(args, teacher, student, pdfs):
-    """Upload len(pdfs) PDFs, wait for their courses; [(course id, [question ids])]."""
+async def seed_courses(args, teacher, students, pdfs):
+    """Upload len(pdfs) PDFs, wait for their courses, publish them to one class that every
+    student token joins (students read published courses only, docs/api.md 4.16);
+    [(course id, [question ids])]."""
     u = urllib.parse.urlsplit(args.url)
     conn = Conn(u.hostname, u.port or 80, "127.0.0.1")
+    status, payload, _ = await conn.request("POST", f"{API}/classes", teacher,
+                                            b'{"name": "load students"}', "application/json")
+    if status != 201:
+        raise SystemExit(f"load.py: seeding: class answered {status}: {payload[:200]!r}")
+    klass = json.loads(payload)
+    join = json.dumps({"code": klass["join_code"]}).encode()
+    for token in dict.fromkeys(students):
+        status, payload, _ = await conn.request("POST", f"{API}/classes/join", token, join,
+                                                "application/json")
+        if status != 200:
+            raise SystemExit(f"load.py: seeding: join answered {status}: {payload[:200]!r}")
+    student = students[0]
     jobs = []
     for i, pdf in enumerate(pdfs):
         body = pdf + f"\n%seed {i} {time.time()}\n".encode()
@@ -373,6 +387,10 @@ async def seed_courses(args, teacher, student, pdfs):
                 raise SystemExit(f"load.py: seeding: job {job} ended {doc}")
             await asyncio.sleep(0.2)
         cid = doc["course_id"]
+        status, payload, _ = await conn.request("POST", f"{API}/courses/{cid}/classes/"
+                                                f"{klass['id']}", teacher)
+        if status != 204:
+            raise SystemExit(f"load.py: seeding: publish answered {status}: {payload[:200]!r}")
         status, payload, _ = await conn.request("GET", f"{API}/courses/{cid}/quiz", student)
         questions = [q["id"] for q in json.loads(payload).get("questions", [])]
         if questions:
@@ -604,8 +622,8 @@ def main():
 
     pdfs = make_pdfs(6)
     teacher = next(t for r, t in tokens if r == "teacher")
-    student = next(t for r, t in tokens if r == "student")
-    courses = asyncio.run(seed_courses(args, teacher, student, pdfs))
+    students = [t for r, t in tokens if r == "student"]
+    courses = asyncio.run(seed_courses(args, teacher, students, pdfs))
     if args.route_cost:
         asyncio.run(route_costs(args, tokens, courses, args.route_cost))
         return
