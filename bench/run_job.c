@@ -8,8 +8,9 @@
  *   -s  worker/split_pages (default 200; 0 = never split)
  *   -p  worker/split_processes (default: online CPUs)
  *   -m  limits/max_pages (default 0 = none)
- * Prints "wall_s <seconds> ok <0|1> parts <K> summary <the worker's log summary>" and exits
- * 0 when the course was built.
+ * Prints "wall_s <seconds> cpu_path_s <seconds> ok <0|1> parts <K> summary <the worker's log
+ * summary>" and exits 0 when the course was built. cpu_path_s is the processor time on the job's
+ * critical path (job_runner_cpu_path): its wall time on a host with a free core per extractor.
  */
 #include "daemon/job_runner.h"
 
@@ -134,9 +135,10 @@ main(int argc, char **argv)
     int rc = job_runner_take_result(runner, &body, &outcome, summary, sizeof summary);
     double wall = s_now_s() - started;
     int parts = job_runner_parts(runner);
+    double cpu_path = job_runner_cpu_path(runner);
     job_runner_destroy(&runner);
-    printf("wall_s %.3f ok %d parts %d summary %s\n", wall, outcome == JOB_OUTCOME_OK, parts,
-           summary);
+    printf("wall_s %.3f cpu_path_s %.3f ok %d parts %d summary %s\n", wall, cpu_path,
+           outcome == JOB_OUTCOME_OK, parts, summary);
     proto_buf_free(&body);
     free((void *)job.pdf);
     return rc == 0 && outcome == JOB_OUTCOME_OK ? 0 : 1;

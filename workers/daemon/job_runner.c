@@ -75,6 +75,8 @@ struct job_runner_t {
     long long wall_ms;
     long long cpu_seconds;
     bool killed_for_deadline;
+    double cpu_path;        /* processor seconds of the steps before this one */
+    double cpu_step;        /* the most one extractor of this step used */
     char start_failed[160]; /* why a later step could not start */
     proto_progress_t progress;
     char line[EXTRACT_PROGRESS_LINE_MAX];
@@ -318,6 +320,8 @@ s_kill_all(job_runner_t *self)
 static void
 s_kids_clear(job_runner_t *self)
 {
+    self->cpu_path += self->cpu_step;
+    self->cpu_step = 0;
     for (int i = 0; i < self->nkids; i++) {
         if (self->kids[i].out_fd >= 0)
             close(self->kids[i].out_fd);
@@ -363,6 +367,12 @@ job_runner_pid(const job_runner_t *self)
             return self->kids[i].pid;
     }
     return 0;
+}
+
+double
+job_runner_cpu_path(const job_runner_t *self)
+{
+    return self->cpu_path + self->cpu_step;
 }
 
 int
@@ -501,6 +511,8 @@ s_reap(job_runner_t *self)
         if (r == kid->pid)
             kid->cpu_used = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
                             (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+        if (r == kid->pid && kid->cpu_used > self->cpu_step)
+            self->cpu_step = kid->cpu_used;
         if (r == kid->pid || (r < 0 && errno == ECHILD)) {
             kid->status = r == kid->pid ? status : 255 << 8;
             kid->pid = 0;

@@ -104,4 +104,9 @@ pid_t job_runner_pid(const job_runner_t *self);
 /* How many extractors read the document at once: 1, or the parts of a split document. */
 int job_runner_parts(const job_runner_t *self);
 
+/* Processor seconds on the attempt's critical path so far: for each step (the first
+ * extractor, the parts, the merge), the most that one of its reaped extractors used. What
+ * the attempt takes on a host with a free core per extractor (docs/performance.md). */
+double job_runner_cpu_path(const job_runner_t *self);
+
 #endif
