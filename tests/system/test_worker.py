@@ -823,3 +823,15 @@ def test_worker_split_fails_whole_when_a_part_dies(broker, start_worker, split_p
         assert not any(Path(f"/proc/{p}").exists() and cmdline(p) for p in readers)
     broker.request(ready.identity, b"no pdf")
     assert broker.wait_command(W_FINAL, timeout=5).body["error_code"] == "not_pdf"
+
+
+def test_worker_split_times_out_as_one_attempt(broker, start_worker, split_pdf):
+    """limits/wall_seconds is the whole attempt's, not each part's: past it every part's
+    extractor is killed and the attempt is one timeout."""
+    worker = start_worker(split_pages=16, split_processes=2, page_delay_ms=200, wall_seconds=1)
+    ready = broker.wait_command(W_READY)
+    broker.request(ready.identity, Path(split_pdf.path).read_bytes())
+    final = broker.wait_command(W_FINAL, timeout=10)
+    assert final.body["ok"] is False and final.body["error_code"] == "timeout", final.body
+    assert "timeout (wall clock)" in worker.log()
+    assert extractor_children(worker) == []
