@@ -47,7 +47,8 @@ COURSE_SRC   := workers/course/strmap.c workers/course/textclean.c workers/cours
                 workers/course/stopwords.c workers/course/sentences.c workers/course/terms.c \
                 workers/course/keyterms.c workers/course/summary.c workers/course/quiz.c \
                 workers/course/quiz_equiv.c workers/course/glue.c \
-                workers/course/course_text.c workers/course/docmodel.c workers/course/plan.c \
+                workers/course/course_text.c workers/course/docmodel.c workers/course/docmodel_wire.c \
+                workers/course/plan.c \
                 workers/course/course_json.c workers/course/course_build.c
 # The frontend's pure parsers of client input (no civetweb): also linked into their unit tests
 # and fuzz targets (fuzz/fuzz.mk).

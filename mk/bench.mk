@@ -4,7 +4,8 @@
 # connections, state, workers; or the issue's numbers 1-7, e.g. BENCH_ONLY=5).
 
 BENCH_PROGRAMS := $(B)/bench/noop_worker $(B)/bench/submit_client $(B)/bench/beanstalk_load \
-                  $(B)/bench/pg_queue $(B)/bench/min_civetweb $(B)/bench/conn_load
+                  $(B)/bench/pg_queue $(B)/bench/min_civetweb $(B)/bench/conn_load \
+                  $(B)/bench/run_job
 
 .PHONY: bench bench-build bench-deps
 bench-build: $(PROGRAMS) $(BENCH_PROGRAMS)
@@ -28,6 +29,10 @@ $(B)/bench/noop_worker: $(B)/bench/noop_worker.o $(B)/workers/daemon/pdf_fetch.o
 
 $(B)/bench/beanstalk_load $(B)/bench/pg_queue: $(B)/bench/%: $(B)/bench/%.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE) -lpthread
+
+# One job through the worker's job_runner (a split PDF included), without a broker.
+$(B)/bench/run_job: $(B)/bench/run_job.o $(B)/workers/daemon/job_runner.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
 
 $(B)/bench/min_civetweb: $(B)/bench/min_civetweb.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lcivetweb -lpthread

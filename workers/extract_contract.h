@@ -11,8 +11,22 @@
 #define PROFAI_EXTRACT_CONTRACT_H
 
 /* Exit statuses of profai-extract. */
-#define EXTRACT_EXIT_OK 0      /* stdout holds the course JSON */
+#define EXTRACT_EXIT_OK 0      /* stdout holds the course JSON (with --pages: that part) */
 #define EXTRACT_EXIT_REFUSED 2 /* stdout holds "<error_code>\n<sentence>\n" */
+#define EXTRACT_EXIT_SPLIT 3   /* only with --split-above: stdout holds "split <pages>\n" */
+
+/* Large documents (docs/worker.md, "Large documents: split across processes"): started with
+ * --split-above N, an extractor that finds more than N pages reads nothing and exits
+ * EXTRACT_EXIT_SPLIT; the worker then starts one extractor per page range (--pages A-B,
+ * stdout: that range of the document model, course/docmodel_wire.h) and, once every one of
+ * them exited 0, one more with --merge whose stdin is their outputs in page order and whose
+ * stdout is the course, as for an unsplit document. */
+#define EXTRACT_SPLIT_LINE_MAX 32
+/* The most processes that read one document's ranges at once. */
+#define EXTRACT_SPLIT_PARTS_MAX 16
+/* The merged parts a --merge extractor accepts on stdin: the text of a course (32 MiB at
+ * most) with its lines' positions comes to less than this. */
+#define EXTRACT_MODEL_MAX (128u * 1024 * 1024)
 
 /* The progress pipe: the extractor writes "progress <0-100> <stage> <page> <pages>\n". */
 #define EXTRACT_PROGRESS_FD 3

@@ -304,6 +304,28 @@ def text_bomb(out: Path, size: int = 1 << 30) -> HostilePdf:
                          {"failed:timeout", "failed:too_large", "failed:parser_crashed"})
 
 
+def split_bomb(out: Path, pages: int = 40, size: int = 1 << 30) -> HostilePdf:
+    """`pages` pages of plain text and, last, a page whose content inflates to `size` bytes of
+    text-showing operators: a document long enough to be split across processes
+    (worker/split_pages), whose last part's reader meets the bomb while the others read
+    harmless pages."""
+    w = PdfWriter()
+    font = w.add(_FONT)
+    pages_obj = w.reserve()
+    kids = [_text_page(w, pages_obj, b"Plain page %d of a long and harmless document." % i, font)
+            for i in range(1, pages + 1)]
+    line = b"BT /F1 4 Tf 10 10 Td (ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789) Tj ET\n"
+    content = w.add_stream(deflate_repeated(line * ((1 << 20) // len(line)), size), flate=True)
+    kids.append(w.add(b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+                      b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (pages_obj, content, font)))
+    w.set(pages_obj, b"<< /Type /Pages /Kids [%s] /Count %d >>"
+          % (b" ".join(b"%d 0 R" % k for k in kids), len(kids)))
+    catalog = w.add(b"<< /Type /Catalog /Pages %d 0 R >>" % pages_obj)
+    path = w.write(out / "split-bomb.pdf", catalog)
+    return HostilePdf(path.name, path, "bomb in a split part",
+                      {"failed:timeout", "failed:too_large", "failed:parser_crashed"})
+
+
 def metadata_bomb(out: Path, size: int = 2 << 30) -> HostilePdf:
     """An XMP metadata stream that inflates to 2 GiB, on an otherwise good document."""
     w = PdfWriter()

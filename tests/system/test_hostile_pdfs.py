@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from hostile import build_corpus, text_bomb
+from hostile import build_corpus, split_bomb, text_bomb
 from pdfs import make_plain_pdf
 from stack import BIN, SANITIZED, TERMINAL_STATES, Process, vm_rss_kb, zpl
 
@@ -53,14 +53,14 @@ class RssSampler(threading.Thread):
             self.done.wait(0.1)
 
 
-def start_limited_workers(s, count: int, **limits) -> list[Process]:
+def start_limited_workers(s, count: int, split: dict | None = None, **limits) -> list[Process]:
     workers = []
     for i in range(count):
         name = f"worker{i + 1}"
         conf = s.outdir / f"{name}.conf"
         conf.write_text(zpl({
             "worker": {"broker": s.endpoint, "concurrency": 1, "heartbeat_ivl": s.heartbeat_ivl,
-                       "liveness": s.liveness, "drain_timeout": 5000},
+                       "liveness": s.liveness, "drain_timeout": 5000, **(split or {})},
             "limits": {"cpu_seconds": CPU_SECONDS, "wall_seconds": WALL_SECONDS, **limits},
             "log": {"level": "info"},
             **s.curve_conf(name, "worker"),
@@ -172,3 +172,27 @@ def test_out_of_memory_is_a_clear_refusal(make_stack, outdir):
     assert "out of memory (RLIMIT_AS)" in worker.log_text()
     good = make_plain_pdf(outdir / "good.pdf", pages=3)
     s.wait_job(s.submit(good.path, "After the bomb"), timeout=60)
+
+
+@pytest.mark.skipif(SANITIZED, reason="the ASan-built extractor cannot use RLIMIT_AS")
+def test_bomb_in_one_part_of_a_split_pdf_ends_cleanly(make_stack, outdir):
+    """A document long enough to be read in parts (worker/split_pages) whose last page is a
+    memory bomb: the reader of that part, limited to its share of limits/address_space, fails
+    (too_large, or timeout), the attempt fails as a whole with no course, the other part's
+    reader is stopped, and the worker splits the next long PDF as if nothing happened."""
+    s = make_stack(log_level="info")
+    s.start_broker(retry_base_ms=200, retry_max_ms=1000, max_attempts=2)
+    (worker,) = start_limited_workers(s, 1, split={"split_pages": 16, "split_processes": 2},
+                                      address_space="512M", cpu_seconds=CPU_SECONDS)
+    s.add_frontend()
+    s.wait_healthy()
+    bomb = split_bomb(outdir)
+    job = s.wait_job(s.submit(bomb.path, "Split bomb"), {"failed"}, timeout=90)
+    assert f"failed:{job['error']['code']}" in bomb.expect, job
+    assert job.get("course_id") is None
+    assert worker.alive and worker.started == 1
+    # Every extractor of those attempts is gone.
+    assert worker.children() == []
+    good = make_plain_pdf(outdir / "long-good.pdf", pages=40)
+    job = s.wait_job(s.submit(good.path, "After the split bomb"), timeout=60)
+    assert "ok (" in worker.log_text() and "2 parts)" in worker.log_text()

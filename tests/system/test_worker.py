@@ -375,11 +375,16 @@ class TestBroker:
 class WorkerProcess:
     def __init__(self, tmp_path: Path, broker: TestBroker, concurrency: int = 1,
                  page_delay_ms: int = 0, wall_seconds: int = 30, drain_ms: int = 10000,
-                 cpu_seconds: int = 120, wrapper: tuple = ()):
+                 cpu_seconds: int = 120, wrapper: tuple = (), split_pages: int | None = None,
+                 split_processes: int | None = None):
         conf = tmp_path / "worker.conf"
+        split = "".join(f"    {k} = {v}\n" for k, v in (("split_pages", split_pages),
+                                                        ("split_processes", split_processes))
+                        if v is not None)
         conf.write_text(
             "worker\n"
             f"    broker = \"{broker.endpoint}\"\n"
+            + split +
             f"    concurrency = {concurrency}\n"
             f"    heartbeat_ivl = {HEARTBEAT_MS}\n"
             f"    liveness = {LIVENESS}\n"
@@ -583,7 +588,7 @@ def test_worker_knows_an_inherited_cpu_limit(broker, start_worker, tmp_path):
     assert "timeout (cpu)" in worker.log()
 
 
-def assert_sandboxed(pid: int, worker_pid: int) -> None:
+def assert_sandboxed(pid: int, worker_pid: int, address_space: int = 1 << 30) -> None:
     """The extractor runs limited, without privileges, seccomp on, nothing inherited."""
     status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
                   if ":\t" in line)
@@ -591,7 +596,7 @@ def assert_sandboxed(pid: int, worker_pid: int) -> None:
     assert int(status["PPid"]) == worker_pid
     limits = Path(f"/proc/{pid}/limits").read_text()
     if not SANITIZED:  # ASan's shadow memory needs terabytes: mk/asan.mk
-        assert re.search(r"Max address space\s+1073741824", limits)
+        assert re.search(rf"Max address space\s+{address_space}\s", limits)
     assert re.search(r"Max core file size\s+0", limits)
     assert re.search(r"Max open files\s+64", limits)
     assert re.search(r"Max cpu time\s+120", limits)
@@ -724,3 +729,109 @@ def test_worker_with_the_real_broker(make_stack, outline_pdf):
     assert outline_of(course) == toc_levels(Path(outline_pdf.path))
     assert worker.stop() == 0
     s.wait_workers(0, exact=True, timeout=5)
+
+
+# ------------------------------------------------------------------ large documents: split
+
+def extractor_children(worker: WorkerProcess) -> list[int]:
+    """The worker's running extractors (its children), from /proc."""
+    pid = worker.proc.pid
+    kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(k) for k in kids]
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    except OSError:
+        return []
+
+
+@pytest.fixture(scope="module")
+def split_pdf(pdf_dir) -> pdfs.MadePdf:
+    """About 200 pages: chapters of uneven length, so that outline entries, headings and
+    lessons fall on both sides of every range boundary, and front matter without an entry."""
+    chapters = [(f"Chapter {c + 1}", [(f"Section {c + 1}.{s + 1}", 1 + (c + s) % 4)
+                                     for s in range(4 + c % 3)])
+                for c in range(18)]
+    return pdfs.make_pdf(pdf_dir / "split.pdf", chapters, use_named_dests=True,
+                         title="Split course", author="A. Teacher", front_pages=3, seed=7)
+
+
+def test_worker_splits_a_large_pdf_and_builds_the_same_course(broker, start_worker, split_pdf):
+    """A PDF of more than worker/split_pages pages is read by worker/split_processes sandboxed
+    extractors, one per page range, and one more builds the course from their parts: the
+    course is the one a single extractor builds from the whole PDF, to the byte."""
+    pdf = Path(split_pdf.path).read_bytes()
+    sha = hashlib.sha256(pdf).hexdigest()
+    single = run_extract(Path(split_pdf.path), "--title", "Split", "--filename", "course.pdf",
+                         "--sha256", sha, timeout=120)
+    assert single.returncode == 0, single.stderr[-2000:]
+    worker = start_worker(split_pages=16, split_processes=3, page_delay_ms=5)
+    ready = broker.wait_command(W_READY)
+    token = broker.request(ready.identity, pdf, title="Split")
+    broker.wait(lambda m: m.command == W_PARTIAL and m.token == token
+                and m.body["stage"] == "text")
+    readers = [p for p in extractor_children(worker) if any(a.startswith("--pages=")
+                                                              for a in cmdline(p))]
+    for pid in readers:
+        assert_sandboxed(pid, worker.proc.pid, address_space=(1 << 30) // 3)
+    final = broker.wait_command(W_FINAL, timeout=120)
+    assert final.token == token and final.body["ok"] is True, final.body
+    course = json.loads(final.body["course"])
+    assert course == json.loads(single.stdout)
+    assert final.body["course"] == single.stdout  # the same bytes, not only the same document
+    assert outline_of(course) == toc_levels(Path(split_pdf.path))
+    assert_covers_all_pages(course)
+    assert f"ok ({len(single.stdout)} bytes, 3 parts)" in worker.log()
+    assert len(readers) == 3, readers
+    ranges = sorted(tuple(int(x) for x in a.split("=")[1].split("-"))
+                    for p in readers for a in cmdline(p) if a.startswith("--pages="))
+    # The progress of the parts adds up to the document's pages, in order.
+    pages = [m.body["page"] for m in broker.seen if m.command == W_PARTIAL
+             and m.token == token and m.body["stage"] == "text"]
+    assert pages == sorted(pages) and max(pages) <= split_pdf.pages, pages
+    assert all(m.body["pages"] == split_pdf.pages for m in broker.seen
+               if m.command == W_PARTIAL and m.token == token and m.body["stage"] == "text")
+    if len(ranges) == 3:
+        assert ranges[0][0] == 1 and ranges[-1][1] == split_pdf.pages
+        assert all(a[1] + 1 == b[0] for a, b in zip(ranges, ranges[1:])), ranges
+
+
+def test_worker_split_fails_whole_when_a_part_dies(broker, start_worker, split_pdf):
+    """One part's extractor killed (the out-of-memory killer, a poppler crash) fails the attempt
+    as one extractor's death does: the other parts are killed, no course, and the slot serves
+    the next job."""
+    worker = start_worker(split_pages=16, split_processes=2, page_delay_ms=40)
+    ready = broker.wait_command(W_READY)
+    pdf = Path(split_pdf.path).read_bytes()
+    for sig, code, text in ((signal.SIGKILL, "parser_crashed", "stopped from outside"),
+                            (signal.SIGSEGV, "parser_crashed", "signal 11")):
+        token = broker.request(ready.identity, pdf)
+        broker.wait(lambda m: m.command == W_PARTIAL and m.token == token
+                    and m.body["stage"] == "text")
+        readers = [p for p in extractor_children(worker)
+                   if any(a.startswith("--pages=") for a in cmdline(p))]
+        assert len(readers) == 2, [cmdline(p) for p in extractor_children(worker)]
+        os.kill(readers[-1], sig)
+        final = broker.wait_command(W_FINAL, timeout=10, token=token)
+        assert final.body["ok"] is False and final.body["error_code"] == code, final.body
+        assert text in final.body["error"]
+        assert "course" not in final.body or not final.body["course"]
+        # Every extractor of the attempt is gone, the one still reading included.
+        assert extractor_children(worker) == []
+        assert not any(Path(f"/proc/{p}").exists() and cmdline(p) for p in readers)
+    broker.request(ready.identity, b"no pdf")
+    assert broker.wait_command(W_FINAL, timeout=5).body["error_code"] == "not_pdf"
+
+
+def test_worker_split_times_out_as_one_attempt(broker, start_worker, split_pdf):
+    """limits/wall_seconds is the whole attempt's, not each part's: past it every part's
+    extractor is killed and the attempt is one timeout."""
+    worker = start_worker(split_pages=16, split_processes=2, page_delay_ms=200, wall_seconds=1)
+    ready = broker.wait_command(W_READY)
+    broker.request(ready.identity, Path(split_pdf.path).read_bytes())
+    final = broker.wait_command(W_FINAL, timeout=10)
+    assert final.body["ok"] is False and final.body["error_code"] == "timeout", final.body
+    assert "timeout (wall clock)" in worker.log()
+    assert extractor_children(worker) == []

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int
 course_fail(course_error_t *err, profai_error_t code, const char *fmt, ...)
@@ -25,6 +26,39 @@ course_fail_memory(course_error_t *err)
 {
     return course_fail(err, PROFAI_ERR_TOO_LARGE,
                        "This PDF needs more memory than the parser may use.");
+}
+
+int
+course_fail_text_size(course_error_t *err, size_t max_output)
+{
+    return course_fail(err, PROFAI_ERR_TOO_LARGE,
+                       "This PDF holds more text than a course may have (%zu MiB).",
+                       max_output >> 20);
+}
+
+int
+course_fail_no_text(course_error_t *err)
+{
+    return course_fail(err, PROFAI_ERR_NO_TEXT,
+                       "This PDF contains no text that can be extracted; it may be made of "
+                       "scanned images. Please upload a PDF whose text can be selected.");
+}
+
+int
+course_check_text(const docmodel_t *doc, size_t max_output, course_error_t *err)
+{
+    size_t total = 0;
+    bool any = false;
+    for (int i = 0; i < doc->pages; i++) {
+        const char *body = doc->texts[i] != NULL ? doc->texts[i] : "";
+        size_t len = strlen(body);
+        total += len;
+        if (total > max_output)
+            return course_fail_text_size(err, max_output);
+        docmodel_trim(&body, &len);
+        any = any || len > 0;
+    }
+    return any ? 0 : course_fail_no_text(err);
 }
 
 static int

@@ -30,6 +30,18 @@ int course_fail(course_error_t *err, profai_error_t code, const char *fmt, ...) 
 /* Set err to too_large, "needs more memory than the parser may use"; returns -1. */
 int course_fail_memory(course_error_t *err);
 
+/* Set err to too_large, "more text than a course may have (N MiB)"; returns -1. */
+int course_fail_text_size(course_error_t *err, size_t max_output);
+
+/* Set err to no_text, "no text that can be extracted"; returns -1. */
+int course_fail_no_text(course_error_t *err);
+
+/* Refuse doc when it holds more than max_output bytes of page text (too_large) or no page
+ * with text other than whitespace (no_text), as the PDF reader does while it reads: for a
+ * model merged from the parts of a split document. 0 or -1. */
+int course_check_text(const docmodel_t *doc, size_t max_output,
+                      course_error_t *err) PROFAI_MUST_CHECK;
+
 /* Build the course document of doc (borrowed; planning marks its running lines and
  * normalises its outline pages, see plan_make). A text or a JSON larger than max_output
  * bytes is refused as too_large, and so is running out of memory. On success the caller

@@ -8,6 +8,11 @@
  * worker's event loop: poll job_runner_fd() for input, call job_runner_read_progress() when it
  * is readable and job_runner_check() at job_runner_next_check() at the latest.
  *
+ * A PDF of more than split_pages pages is read by several extractors at once, one per page
+ * range, and one more builds the course from their parts (docs/worker.md, "Large documents:
+ * split across processes"); the job's progress, deadline and outcome stay those of one
+ * attempt, and the first child that fails fails it.
+ *
  * Not a library in the protocol/ sense: it returns errors and leaves logging to the worker.
  */
 #ifndef PROFAI_JOB_RUNNER_H
@@ -30,6 +35,11 @@ typedef struct {
     long long open_files;
     long long file_size; /* bytes */
     long long max_pages;
+    /* Large documents: more pages than split_pages (0 = never) are read by up to
+     * split_processes extractors at once (1 = never), each with address_space divided by
+     * their number. The worker lowers split_processes by its other running jobs. */
+    long long split_pages;
+    long long split_processes;
     long long quiz_per_lesson; /* questions per lesson and per course at most */
     long long quiz_per_course;
     long long page_delay_ms; /* TEST SEAM, 0 in production */
@@ -50,7 +60,8 @@ typedef enum {
 
 typedef struct job_runner_t job_runner_t;
 
-/* Start the extractor for `job` (borrowed; its PDF is copied before this returns). `token`
+/* Start the extractor for `job` (borrowed; its PDF is copied before this returns). `limits`
+ * is copied; its strings are borrowed and must live as long as the runner. `token`
  * (borrowed) goes to the extractor's log lines. Returns NULL with a reason in err when the
  * child cannot be started. `now` is the monotonic clock in ms. */
 job_runner_t *job_runner_start(const job_limits_t *limits, const proto_job_t *job,
@@ -60,7 +71,8 @@ job_runner_t *job_runner_start(const job_limits_t *limits, const proto_job_t *jo
  * and set *self_p to NULL. Accepts NULL. */
 void job_runner_destroy(job_runner_t **self_p);
 
-/* The progress pipe to poll for input, or -1 once it reached end of file. */
+/* The progress pipe to poll for input, or -1 once it reached end of file. It may change
+ * after job_runner_check (a split document's next step): ask again before each poll. */
 int job_runner_fd(const job_runner_t *self);
 
 /* Read whatever the progress pipe holds (never blocks). Returns true when a new progress
@@ -86,6 +98,15 @@ int job_runner_take_result(job_runner_t *self, proto_buf_t *body, job_outcome_t 
 int job_runner_failure_body(profai_error_t code, const char *sentence,
                             proto_buf_t *body) PROFAI_MUST_CHECK;
 
+/* The first running extractor's pid, 0 when none runs. */
 pid_t job_runner_pid(const job_runner_t *self);
+
+/* How many extractors read the document at once: 1, or the parts of a split document. */
+int job_runner_parts(const job_runner_t *self);
+
+/* Processor seconds on the attempt's critical path so far: for each step (the first
+ * extractor, the parts, the merge), the most that one of its reaped extractors used. What
+ * the attempt takes on a host with a free core per extractor (docs/performance.md). */
+double job_runner_cpu_path(const job_runner_t *self);
 
 #endif

@@ -7,6 +7,7 @@
  * the broker endpoint: no database, no shared disk.
  */
 #define _GNU_SOURCE
+#include "extract_contract.h"
 #include "log.h"
 #include "notify.h"
 #include "startup.h"
@@ -51,6 +52,8 @@ s_help(void)
            "  worker/extract         \"\"         profai-extract path (\"\": beside this "
            "program,\n"
            "                                    else ../libexec/profai/ from it)\n"
+           "  worker/split_pages     200        more pages: read in parts at once (0 = never)\n"
+           "  worker/split_processes CPUs       extractors reading one PDF's parts (1-16)\n"
            "  worker/page_delay_ms   0          TEST SEAM: extractor sleeps per page\n"
            "  worker/crash_attempts  0          TEST SEAM: SIGSEGV the extractor of attempts 1..N\n"
            "  limits/address_space   1G         extractor RLIMIT_AS (0 = inherit)\n"
@@ -116,6 +119,16 @@ s_config_read(startup_t *st, worker_config_t *wc, char *extract, size_t extract_
     limits->open_files = startup_conf_int(st, "limits/open_files", 64, 0, 1 << 20);
     limits->file_size = startup_conf_int(st, "limits/file_size", 64LL << 20, 0, 1LL << 40);
     limits->max_pages = startup_conf_int(st, "limits/max_pages", 5000, 0, 10000000);
+    limits->split_pages = startup_conf_int(st, "worker/split_pages", 200, 0, 10000000);
+    if (limits->split_pages != 0 && limits->split_pages < EXTRACT_SPLIT_PARTS_MAX)
+        startup_fail(st, "worker/split_pages must be 0 or at least %d", EXTRACT_SPLIT_PARTS_MAX);
+    /* One reader per core this host has, unless told otherwise. */
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    long long cores = online < 1                         ? 1
+                      : online > EXTRACT_SPLIT_PARTS_MAX ? EXTRACT_SPLIT_PARTS_MAX
+                                                         : online;
+    limits->split_processes =
+        startup_conf_int(st, "worker/split_processes", cores, 1, EXTRACT_SPLIT_PARTS_MAX);
     limits->quiz_per_lesson = startup_conf_int(st, "course/quiz_per_lesson", 3, 1, 100);
     limits->quiz_per_course = startup_conf_int(st, "course/quiz_per_course", 60, 1, 100000);
     if (limits->open_files != 0 && limits->open_files < 8)

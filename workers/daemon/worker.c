@@ -507,7 +507,14 @@ s_slot_run_job(worker_t *self, slot_t *slot, const proto_job_t *job, int64_t now
     size_t token_len = proto_token_split_secret(slot->address, slot->address_len, secret);
     memcpy(token, slot->address, token_len);
     token[token_len] = '\0';
-    slot->runner = job_runner_start(&self->config.limits, job, token, now, reason, sizeof reason);
+    /* A large PDF is split over the cores this host has to spare: those the other slots' jobs
+     * do not hold (docs/worker.md, "Large documents"). */
+    job_limits_t limits = self->config.limits;
+    for (int i = 0; i < self->config.concurrency; i++) {
+        if (&self->slots[i] != slot && self->slots[i].runner != NULL)
+            limits.split_processes--;
+    }
+    slot->runner = job_runner_start(&limits, job, token, now, reason, sizeof reason);
     if (slot->runner == NULL) {
         log_error("slot=%d job=%s attempt=%u %s", slot->index, slot->job_id, slot->attempt, reason);
         s_slot_fail_job(self, slot, now, PROFAI_ERR_INTERNAL,

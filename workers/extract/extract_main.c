@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE /* O_PATH */
 #include "course/course_build.h"
+#include "course/docmodel_wire.h"
 #include "extract_contract.h"
 #include "log.h"
 #include "pdf_reader.h"
@@ -43,8 +44,11 @@ typedef struct {
     long long cpu_seconds;
     long long open_files;
     long long file_size;
-    long long parent_pid; /* 0 = do not check */
-    bool seccomp;         /* enter the seccomp allow-list (default) */
+    long long parent_pid;      /* 0 = do not check */
+    long long split_above;     /* more pages than this: exit EXTRACT_EXIT_SPLIT; 0 = never */
+    int first_page, last_page; /* --pages A-B: write that part of the model; 0 = whole */
+    bool merge;                /* --merge: stdin holds the parts, stdout gets the course */
+    bool seccomp;              /* enter the seccomp allow-list (default) */
     log_level_t log_level;
 } extract_args_t;
 
@@ -163,14 +167,21 @@ s_usage(FILE *out)
             "  --open-files N        RLIMIT_NOFILE (default 64; 0 = inherit)\n"
             "  --file-size B         RLIMIT_FSIZE (default 64M; 0 = inherit)\n"
             "  --parent-pid PID      exit at once if the parent is no longer PID\n"
+            "  --split-above N       a PDF of more than N pages is not read: exit 3 with\n"
+            "                        \"split <pages>\\n\" on stdout (the worker splits it)\n"
+            "  --pages A-B           read pages A to B only; stdout gets that part of the\n"
+            "                        document model instead of a course\n"
+            "  --merge               stdin holds the parts of every page, in page order\n"
+            "                        (instead of a PDF); stdout gets the course\n"
             "  --no-seccomp          skip the system-call allow-list and the Landlock file\n"
             "                        rules (for valgrind; never in production)\n"
             "  -v, --log-level L     error, warn, info or debug (default warn)\n"
             "  -h, --help            this text\n"
             "  --version             print the version\n"
             "\n"
-            "Exit status: 0 course written; 2 refused (not_pdf, encrypted, damaged, no_text,\n"
-            "too_large, internal); anything else is a crash.\n");
+            "Exit status: 0 course (or part) written; 2 refused (not_pdf, encrypted, damaged,\n"
+            "no_text, too_large, internal); 3 split (--split-above only); anything else is\n"
+            "a crash.\n");
 }
 
 static int
@@ -220,6 +231,9 @@ s_args_parse(int argc, char **argv, extract_args_t *a)
         OPT_FILE_SIZE,
         OPT_PARENT,
         OPT_NO_SECCOMP,
+        OPT_SPLIT_ABOVE,
+        OPT_PAGES,
+        OPT_MERGE,
         OPT_VERSION
     };
     static const struct option options[] = {
@@ -237,6 +251,9 @@ s_args_parse(int argc, char **argv, extract_args_t *a)
         {"file-size", required_argument, NULL, OPT_FILE_SIZE},
         {"parent-pid", required_argument, NULL, OPT_PARENT},
         {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
+        {"split-above", required_argument, NULL, OPT_SPLIT_ABOVE},
+        {"pages", required_argument, NULL, OPT_PAGES},
+        {"merge", no_argument, NULL, OPT_MERGE},
         {"log-level", required_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -296,6 +313,20 @@ s_args_parse(int argc, char **argv, extract_args_t *a)
         case OPT_NO_SECCOMP:
             a->seccomp = false;
             break;
+        case OPT_SPLIT_ABOVE:
+            number = &a->split_above, max = 10000000;
+            break;
+        case OPT_PAGES: {
+            int first = 0, last = 0, end = 0;
+            if (sscanf(optarg, "%9d-%9d%n", &first, &last, &end) != 2 || optarg[end] != '\0' ||
+                first < 1 || last < first)
+                s_usage_error("invalid page range '%s'", optarg);
+            a->first_page = first, a->last_page = last;
+            break;
+        }
+        case OPT_MERGE:
+            a->merge = true;
+            break;
         case 'v':
             if (log_level_parse(optarg, &a->log_level) != 0)
                 s_usage_error("unknown log level '%s'", optarg);
@@ -318,6 +349,8 @@ s_args_parse(int argc, char **argv, extract_args_t *a)
         s_usage_error("unexpected argument '%s' (the PDF comes on stdin)", argv[optind]);
     if (a->open_files != 0 && a->open_files < 8)
         s_usage_error("--open-files must be 0 or at least 8%s", "");
+    if ((a->merge ? 1 : 0) + (a->first_page > 0 ? 1 : 0) + (a->split_above > 0 ? 1 : 0) > 1)
+        s_usage_error("--merge, --pages and --split-above exclude each other%s", "");
 }
 
 /* ---------------------------------------------------------------- sandbox */
@@ -643,6 +676,93 @@ s_poppler_log(const gchar *domain, GLogLevelFlags level, const gchar *message, g
         log_debug("job=%s poppler: %.300s", s_job, message);
 }
 
+/* ---------------------------------------------------------------- modes */
+
+/* Exit EXTRACT_EXIT_SPLIT with "split <pages>\n": the worker reads this PDF in parts. */
+static void __attribute__((noreturn)) s_split(int pages)
+{
+    char line[EXTRACT_SPLIT_LINE_MAX];
+    int n = snprintf(line, sizeof line, "split %d\n", pages);
+    s_output_started = 1;
+    if (s_write_all(STDOUT_FILENO, line, (size_t)n) != 0)
+        exit(1);
+    exit(EXTRACT_EXIT_SPLIT);
+}
+
+/* The PDF in bytes: the course, or with --pages that part of the model (*out, *len); with
+ * --split-above, a PDF of more pages exits EXTRACT_EXIT_SPLIT. 0 or -1 (err set). */
+static int
+s_from_pdf(const extract_args_t *args, GBytes *bytes, progress_t *progress, char **out, size_t *len,
+           course_error_t *err)
+{
+    PopplerDocument *doc = NULL;
+    if (pdf_reader_open(bytes, &doc, err) != 0)
+        return -1;
+    int pages = poppler_document_get_n_pages(doc);
+    /* Too many pages stays the refusal it is: pdf_reader_read gives it. */
+    if (args->split_above > 0 && pages > args->split_above &&
+        (args->max_pages == 0 || pages <= args->max_pages)) {
+        g_object_unref(doc);
+        s_split(pages);
+    }
+    pdf_reader_options_t options = {.max_pages = (int)args->max_pages,
+                                    .max_output = EXTRACT_OUTPUT_MAX,
+                                    .page_delay_ms = (int)args->page_delay_ms,
+                                    .first_page = args->first_page,
+                                    .last_page = args->last_page,
+                                    .progress = s_progress_write,
+                                    .progress_arg = progress};
+    docmodel_t model;
+    int rc = pdf_reader_read(doc, &options, &model, err);
+    g_object_unref(doc);
+    if (rc != 0)
+        return -1;
+    if (args->first_page > 0) {
+        rc = docmodel_wire_encode(&model, args->first_page, args->last_page, args->first_page == 1,
+                                  (uint8_t **)out, len);
+        if (rc != 0)
+            course_fail_memory(err);
+    } else {
+        course_source_t source = {args->title,
+                                  args->filename,
+                                  args->sha256,
+                                  {(int)args->quiz_per_lesson, (int)args->quiz_per_course}};
+        rc = course_build(&model, &source, EXTRACT_OUTPUT_MAX, out, len, err);
+    }
+    docmodel_free(&model);
+    return rc;
+}
+
+/* --merge: the parts of a split document in bytes; the course in *out, *len. */
+static int
+s_from_parts(const extract_args_t *args, GBytes *bytes, progress_t *progress, char **out,
+             size_t *len, course_error_t *err)
+{
+    gsize size = 0;
+    const uint8_t *data = g_bytes_get_data(bytes, &size);
+    docmodel_t model;
+    char why[256];
+    int rc = docmodel_wire_decode(data, size, &model, why, sizeof why);
+    if (rc == -2)
+        return course_fail_memory(err);
+    if (rc != 0) {
+        log_error("job=%s the parts of the document are not valid: %s", s_job, why);
+        return course_fail(err, PROFAI_ERR_INTERNAL,
+                           "The parts of this PDF read by the parser do not fit together.");
+    }
+    s_progress_write(progress, "building", 96, model.pages, model.pages);
+    rc = course_check_text(&model, EXTRACT_OUTPUT_MAX, err);
+    if (rc == 0) {
+        course_source_t source = {args->title,
+                                  args->filename,
+                                  args->sha256,
+                                  {(int)args->quiz_per_lesson, (int)args->quiz_per_course}};
+        rc = course_build(&model, &source, EXTRACT_OUTPUT_MAX, out, len, err);
+    }
+    docmodel_free(&model);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int
@@ -661,10 +781,13 @@ main(int argc, char **argv)
     s_progress_write(&progress, "parsing", 1, 0, 0);
     GBytes *bytes = NULL;
     course_error_t err = {PROFAI_OK, {0}};
-    switch (s_input_read(STDIN_FILENO, EXTRACT_INPUT_MAX, &bytes)) {
+    switch (
+        s_input_read(STDIN_FILENO, args.merge ? EXTRACT_MODEL_MAX : EXTRACT_INPUT_MAX, &bytes)) {
     case INPUT_OK:
         break;
     case INPUT_TOO_LARGE:
+        if (args.merge)
+            s_refuse(PROFAI_ERR_TOO_LARGE, "The text of this PDF is larger than allowed.");
         s_refuse(PROFAI_ERR_TOO_LARGE, "This file is larger than the 64 MiB limit.");
     case INPUT_NO_MEMORY:
         course_fail_memory(&err);
@@ -677,28 +800,10 @@ main(int argc, char **argv)
     unsigned poppler_messages = 0;
     guint handler =
         g_log_set_handler("Poppler", G_LOG_LEVEL_MASK, s_poppler_log, &poppler_messages);
-    PopplerDocument *doc = NULL;
     char *json = NULL;
     size_t len = 0;
-    int rc = pdf_reader_open(bytes, &doc, &err);
-    if (rc == 0) {
-        pdf_reader_options_t options = {.max_pages = (int)args.max_pages,
-                                        .max_output = EXTRACT_OUTPUT_MAX,
-                                        .page_delay_ms = (int)args.page_delay_ms,
-                                        .progress = s_progress_write,
-                                        .progress_arg = &progress};
-        docmodel_t model;
-        rc = pdf_reader_read(doc, &options, &model, &err);
-        g_object_unref(doc);
-        if (rc == 0) {
-            course_source_t source = {args.title,
-                                      args.filename,
-                                      args.sha256,
-                                      {(int)args.quiz_per_lesson, (int)args.quiz_per_course}};
-            rc = course_build(&model, &source, EXTRACT_OUTPUT_MAX, &json, &len, &err);
-            docmodel_free(&model);
-        }
-    }
+    int rc = args.merge ? s_from_parts(&args, bytes, &progress, &json, &len, &err)
+                        : s_from_pdf(&args, bytes, &progress, &json, &len, &err);
     g_bytes_unref(bytes);
     g_log_remove_handler("Poppler", handler);
     log_debug("job=%s parsed in %lld ms: %s, %zu bytes, %u poppler messages", s_job,

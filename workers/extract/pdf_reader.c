@@ -45,7 +45,8 @@ typedef struct {
     const pdf_reader_options_t *options;
     docmodel_t *model; /* borrowed */
     int pages;
-    bool failed; /* out of memory */
+    int first, last; /* the pages read: every page unless options name a range */
+    bool failed;     /* out of memory */
 } reader_t;
 
 static void
@@ -326,7 +327,7 @@ s_text_read(reader_t *r, course_error_t *err)
 {
     size_t total = 0;
     bool any = false;
-    for (int i = 0; i < r->pages; i++) {
+    for (int i = r->first - 1; i < r->last; i++) {
         PopplerPage *page = poppler_document_get_page(r->doc, i);
         char *text = page != NULL ? poppler_page_get_text(page) : NULL;
         bool valid = text != NULL && g_utf8_validate(text, -1, NULL);
@@ -350,17 +351,13 @@ s_text_read(reader_t *r, course_error_t *err)
         any = any || body_len > 0;
         total += len;
         if (total > r->options->max_output)
-            return course_fail(err, PROFAI_ERR_TOO_LARGE,
-                               "This PDF holds more text than a course may have (%zu MiB).",
-                               r->options->max_output >> 20);
+            return course_fail_text_size(err, r->options->max_output);
         if (r->options->page_delay_ms > 0)
             s_sleep_ms(r->options->page_delay_ms);
         s_progress(r, "text", 5 + (int)(90LL * (i + 1) / r->pages), i + 1);
     }
-    if (!any)
-        return course_fail(err, PROFAI_ERR_NO_TEXT,
-                           "This PDF contains no text that can be extracted; it may be made of "
-                           "scanned images. Please upload a PDF whose text can be selected.");
+    if (!any && r->first == 1 && r->last == r->pages)
+        return course_fail_no_text(err);
     return 0;
 }
 
@@ -392,10 +389,17 @@ pdf_reader_read(PopplerDocument *doc, const pdf_reader_options_t *options, docmo
         return course_fail(err, PROFAI_ERR_TOO_LARGE,
                            "This PDF has %d pages; a course may have at most %d.", r.pages,
                            options->max_pages);
+    r.first = options->first_page > 0 ? options->first_page : 1;
+    r.last = options->last_page > 0 ? options->last_page : r.pages;
+    if (r.first > r.last || r.last > r.pages)
+        return course_fail(err, PROFAI_ERR_INTERNAL,
+                           "The PDF parser was given pages %d-%d of a PDF of %d pages.", r.first,
+                           r.last, r.pages);
     if (docmodel_init(model, r.pages) != 0)
         return course_fail_memory(err);
     s_progress(&r, "outline", 4, 0);
-    s_outline_read(&r);
+    if (r.first == 1)
+        s_outline_read(&r);
     if (r.failed) {
         course_fail_memory(err);
         goto fail;
@@ -403,7 +407,7 @@ pdf_reader_read(PopplerDocument *doc, const pdf_reader_options_t *options, docmo
     s_progress(&r, "text", 5, 0);
     if (s_text_read(&r, err) != 0)
         goto fail;
-    if (s_meta_read(&r) != 0) {
+    if (r.first == 1 && s_meta_read(&r) != 0) {
         course_fail_memory(err);
         goto fail;
     }

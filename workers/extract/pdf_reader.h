@@ -32,6 +32,10 @@ typedef struct {
     int max_pages;     /* more pages -> too_large; 0 = no limit */
     size_t max_output; /* more text than this -> too_large */
     int page_delay_ms; /* TEST SEAM: sleep this long after each page's text; 0 in production */
+    /* Read only pages first_page..last_page (1-based; 0, 0 = every page): one part of a split
+     * document (docs/worker.md, "Large documents"). The outline and metadata are read only by
+     * the part that starts at page 1; a part without text is no refusal (the merge decides). */
+    int first_page, last_page;
     pdf_reader_progress_fn *progress; /* may be NULL */
     void *progress_arg;
 } pdf_reader_options_t;
@@ -43,8 +47,9 @@ int pdf_reader_open(GBytes *bytes, PopplerDocument **doc, course_error_t *err) P
 
 /* Read doc (borrowed) into *model. Refuses a document without pages or without any text
  * (no_text), with more than max_pages pages or more than max_output bytes of text
- * (too_large). On success the caller frees *model with docmodel_free; on failure *model is
- * zeroed. */
+ * (too_large); a range past the last page is refused as internal. With a page range, the
+ * model has every page but only the range's texts and lines. On success the caller frees *model
+ * with docmodel_free; on failure *model is zeroed. */
 int pdf_reader_read(PopplerDocument *doc, const pdf_reader_options_t *options, docmodel_t *model,
                     course_error_t *err) PROFAI_MUST_CHECK;
 
