@@ -56,9 +56,10 @@ struct broker_t {
     zsock_t *router;
     zap_t *zap; /* CURVE's ZAP handler and allow-lists; NULL: plaintext */
     store_t *store;
-    struct blob_reader_t *blobs; /* PDF reads for dispatch, off the store (blob_reader.h) */
-    job_table_t *jobs;           /* every unfinished job */
-    worker_registry_t *workers;  /* every worker connection */
+    struct blob_reader_t *blobs;      /* PDF reads for dispatch, off the store (blob_reader.h) */
+    struct search_indexer_t *indexer; /* new courses' search index (search_indexer.h) */
+    job_table_t *jobs;                /* every unfinished job */
+    worker_registry_t *workers;       /* every worker connection */
     broker_counters_t counters;
     struct admin_t *admin;            /* the admin socket (admin.h), or NULL */
     struct broker_metrics_t *metrics; /* the metrics endpoint (broker_metrics.h), or NULL */
