@@ -100,6 +100,15 @@ s_lose(search_indexer_t *self, const char *why)
     s_report(self, false, detail);
 }
 
+/* A course that cannot be indexed raises a WARNING (migration 002): the server log has it;
+ * libpq would print it on stderr, outside the broker's log format. */
+static void
+s_ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static void
 s_connect_begin(search_indexer_t *self)
 {
@@ -108,6 +117,7 @@ s_connect_begin(search_indexer_t *self)
         s_lose(self, "cannot connect");
         return;
     }
+    PQsetNoticeProcessor(self->conn, s_ignore_notice, NULL);
     self->state = S_CONNECTING;
     self->poll_status = PGRES_POLLING_WRITING;
     self->connect_deadline = self->now + S_CONNECT_TIMEOUT_MS;
