@@ -39,7 +39,6 @@ struct search_indexer_t {
     bool want_write;
     PGresult *last; /* BUSY: the last result of the drain so far */
     bool failed;    /* BUSY: one of its results was an error */
-    uint64_t indexed;
 };
 
 search_indexer_t *
@@ -219,8 +218,6 @@ s_receive(search_indexer_t *self)
             s_report(self, false, why);
         } else {
             long taken = strtol(PQgetvalue(got, 0, 0), NULL, 10);
-            if (taken > 0)
-                self->indexed += (uint64_t)taken;
             if (taken >= SEARCH_INDEXER_BATCH)
                 self->due = true;
         }
@@ -276,10 +273,4 @@ search_indexer_timeout(const search_indexer_t *self, int64_t now)
         return -1;
     }
     return at > now ? at - now : 0;
-}
-
-uint64_t
-search_indexer_indexed(const search_indexer_t *self)
-{
-    return self->indexed;
 }

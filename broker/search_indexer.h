@@ -51,7 +51,4 @@ int64_t search_indexer_timeout(const search_indexer_t *self, int64_t now);
  * milliseconds. */
 void search_indexer_service(search_indexer_t *self, int64_t now);
 
-/* Courses indexed by this indexer since it was created. */
-uint64_t search_indexer_indexed(const search_indexer_t *self);
-
 #endif
