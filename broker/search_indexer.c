@@ -216,6 +216,8 @@ s_receive(search_indexer_t *self)
             snprintf(why, sizeof why, "search indexing failed: %.*s", (int)strcspn(msg, "\n"),
                      msg[0] != '\0' ? msg : "unexpected answer");
             s_report(self, false, why);
+            /* A failed simple query rolls back the LISTEN sent with it: send it again. */
+            self->listening = false;
         } else {
             long taken = strtol(PQgetvalue(got, 0, 0), NULL, 10);
             if (taken >= SEARCH_INDEXER_BATCH)
