@@ -28,6 +28,8 @@
  *                      s_turn) so that no commit waits for PDF bytes
  *   blob_server.c      the blob endpoint: a thread from which workers fetch large PDFs in
  *                      chunks, so that their bytes never cross this loop
+ *   search_indexer.c   new courses' search index, built on a connection of its own after
+ *                      their commit (migration 017), polled in s_turn
  *   migrate.c          schema migrations, run once at start
  *   leader.c           which broker leads: the lock session and the fencing epoch; the
  *                      store begins every transaction with the epoch's fence (store_set_fence)
@@ -49,6 +51,7 @@
 #include "leader.h"
 #include "log.h"
 #include "notify.h"
+#include "search_indexer.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -586,6 +589,16 @@ s_on_blobs_event(void *owner, bool up, const char *detail)
         log_warn("PDF reader connection: %s (dispatched jobs wait for their PDF)", detail);
 }
 
+static void
+s_on_indexer_event(void *owner, bool up, const char *detail)
+{
+    (void)owner;
+    if (up)
+        log_debug("search indexer connected");
+    else
+        log_warn("search indexer: %s (new courses wait to become searchable)", detail);
+}
+
 static int
 s_timeout(broker_t *self)
 {
@@ -605,6 +618,9 @@ s_timeout(broker_t *self)
     int64_t blobs_wait = blob_reader_timeout(self->blobs, self->now);
     if (blobs_wait >= 0 && blobs_wait < timeout)
         timeout = blobs_wait;
+    int64_t index_wait = search_indexer_timeout(self->indexer, self->now);
+    if (index_wait >= 0 && index_wait < timeout)
+        timeout = index_wait;
     return (int)timeout;
 }
 
@@ -614,7 +630,7 @@ s_turn(broker_t *self, bool read_router)
 {
     /* The ROUTER, the ZAP handler (CURVE), the admin socket and the metrics endpoint while
      * serving, then the store. */
-    zmq_pollitem_t items[5 + BLOB_READER_MAX];
+    zmq_pollitem_t items[6 + BLOB_READER_MAX];
     int n = 0, zap_at = -1, admin_at = -1, metrics_at = -1, store_at = -1;
     if (read_router) {
         items[n++] = (zmq_pollitem_t){zsock_resolve(self->router), 0, ZMQ_POLLIN, 0};
@@ -640,6 +656,8 @@ s_turn(broker_t *self, bool read_router)
     for (int i = 0; i < blob_reader_count(self->blobs); i++)
         if ((fd = blob_reader_pollfd(self->blobs, i, &events)) >= 0)
             items[n++] = (zmq_pollitem_t){NULL, fd, events, 0};
+    if ((fd = search_indexer_pollfd(self->indexer, &events)) >= 0)
+        items[n++] = (zmq_pollitem_t){NULL, fd, events, 0};
     self->now = zclock_mono();
     if (zmq_poll(items, n, notify_watchdog_cap(s_timeout(self))) < 0) {
         if (errno == EINTR)
@@ -659,6 +677,7 @@ s_turn(broker_t *self, bool read_router)
         broker_metrics_read(self->metrics);
     store_service(self->store, store_at >= 0 ? items[store_at].revents : 0, self->now);
     blob_reader_service(self->blobs, self->now);
+    search_indexer_service(self->indexer, self->now);
     s_run_timers(self);
     dispatch_jobs(self);
     store_flush(self->store);
@@ -782,9 +801,10 @@ broker_new(const broker_config_t *config, char *err, size_t err_size)
                             config->max_pending_writes, s_on_store_event, self);
     self->blobs = blob_reader_new(self->conninfo, config->pdf_readers > 0 ? config->pdf_readers : 2,
                                   dispatch_on_pdf, s_on_blobs_event, self);
+    self->indexer = search_indexer_new(self->conninfo, s_on_indexer_event, self);
     if (self->endpoint == NULL || self->conninfo == NULL || self->jobs == NULL ||
         self->workers == NULL || self->router == NULL || self->store == NULL ||
-        self->blobs == NULL) {
+        self->blobs == NULL || self->indexer == NULL) {
         snprintf(err, err_size, "out of memory");
         goto fail;
     }
@@ -857,6 +877,7 @@ broker_destroy(broker_t **self_p)
     blob_reader_destroy(&self->blobs);
     blob_server_destroy(&self->blob_server);
     free(self->blob_connect);
+    search_indexer_destroy(&self->indexer);
     store_destroy(&self->store);
     zsock_destroy(&self->router);
     zap_destroy(&self->zap);

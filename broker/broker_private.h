@@ -56,7 +56,8 @@ struct broker_t {
     zsock_t *router;
     zap_t *zap; /* CURVE's ZAP handler and allow-lists; NULL: plaintext */
     store_t *store;
-    struct blob_reader_t *blobs; /* PDF reads for dispatch, off the store (blob_reader.h) */
+    struct blob_reader_t *blobs;      /* PDF reads for dispatch, off the store (blob_reader.h) */
+    struct search_indexer_t *indexer; /* new courses' search index (search_indexer.h) */
     /* The blob endpoint workers fetch large PDFs from (blob_server.h); NULL: none, and
      * blob_connect is the address put into REQUESTs for it. */
     struct blob_server_t *blob_server;

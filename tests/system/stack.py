@@ -730,8 +730,23 @@ class Stack:
                 raise StackError(f"job {job_id} ended {state}, expected {sorted(states)}: "
                                  f"{json.dumps(job)[:800]}")
             return None
-        return wait_for(f"job {job_id} to reach {sorted(states)}", done, timeout, interval=0.1,
-                        on_timeout=lambda: f"last seen: {last.get('job')}\n{self.log_tails()}")
+        job = wait_for(f"job {job_id} to reach {sorted(states)}", done, timeout, interval=0.1,
+                       on_timeout=lambda: f"last seen: {last.get('job')}\n{self.log_tails()}")
+        if job.get("state") == "succeeded" and job.get("course_id"):
+            self.wait_searchable(job["course_id"])
+        return job
+
+    def wait_searchable(self, course_id: str, timeout: float = 10.0) -> None:
+        """A new course is indexed for search just after its job's commit (migration 017,
+        docs/api.md 4.8): wait until it is off the queue. Skipped while the database is
+        unreachable (tests of outages)."""
+        def indexed():
+            try:
+                return not self.query("SELECT 1 FROM course_index_queue WHERE course_id = %s",
+                                      course_id)
+            except psycopg2.Error:
+                return True
+        wait_for(f"course {course_id} indexed for search", indexed, timeout, interval=0.02)
 
     # -- database --
 

@@ -1,0 +1,54 @@
+/*
+ * search_indexer.h - builds the search index of new courses after their commit, on a
+ * PostgreSQL connection of its own (migration 017; docs/database.md, docs/performance.md
+ * "Search indexing off the job's commit").
+ *
+ * Inserting a course only queues its id (course_index_queue) and notifies
+ * `profai_course_index`; this connection LISTENs for that and drains the queue with
+ * `SELECT profai_index_pending(SEARCH_INDEXER_BATCH)` until a call takes fewer than a batch.
+ * It also drains on connecting and every SEARCH_INDEXER_SWEEP_MS, for courses queued while it
+ * was away. So the store's connection, which commits every job, no longer pays for indexing,
+ * and a course becomes searchable a few milliseconds after its job's commit. Concurrent
+ * drains (another broker, an operator) skip each other's rows.
+ *
+ * Failures: a lost connection reconnects with back-off (250 ms doubling to 5 s); a failed
+ * drain is reported and tried again at the next sweep. Nothing here logs: connection changes
+ * and failures go to the event callback. The caller polls the socket (search_indexer_pollfd)
+ * and calls search_indexer_service every turn of its loop.
+ */
+#ifndef PROFAI_BROKER_SEARCH_INDEXER_H
+#define PROFAI_BROKER_SEARCH_INDEXER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Courses indexed per statement (one transaction). */
+#define SEARCH_INDEXER_BATCH 64
+/* Drain at least this often even without a notification (ms). */
+#define SEARCH_INDEXER_SWEEP_MS 5000
+
+typedef struct search_indexer_t search_indexer_t;
+
+/* The connection is up (up true, detail NULL), or was lost, could not be made, or a drain
+ * failed (up false; detail says why, borrowed for the call). */
+typedef void(search_indexer_event_fn)(void *owner, bool up, const char *detail);
+
+/* Create an indexer for conninfo (copied); the first connection attempt starts at the first
+ * search_indexer_service. on_event and owner are borrowed. NULL on allocation failure. */
+search_indexer_t *search_indexer_new(const char *conninfo, search_indexer_event_fn *on_event,
+                                     void *owner);
+
+/* Close the connection and free the indexer; accepts NULL. */
+void search_indexer_destroy(search_indexer_t **self_p);
+
+/* The socket to poll (-1: none now) and the events wanted (ZMQ_POLLIN / ZMQ_POLLOUT). */
+int search_indexer_pollfd(const search_indexer_t *self, short *events);
+
+/* Milliseconds until search_indexer_service must run even without socket activity. */
+int64_t search_indexer_timeout(const search_indexer_t *self, int64_t now);
+
+/* Connect, read notifications and answers, send the next drain; never blocks. now: monotonic
+ * milliseconds. */
+void search_indexer_service(search_indexer_t *self, int64_t now);
+
+#endif
