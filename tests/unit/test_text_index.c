@@ -56,7 +56,7 @@ test_index_matches_memmem(void **state)
 {
     (void)state;
     /* Three letters and spaces: every 4 bytes repeat often, and buckets collide. */
-    size_t len = 50000;
+    size_t len = 4 * TEXT_INDEX_MIN;
     char *hay = malloc(len + 1);
     assert_non_null(hay);
     unsigned seed = 7;
@@ -96,14 +96,22 @@ static void
 test_index_repeats_and_small_texts(void **state)
 {
     (void)state;
-    const char *rep = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"; /* overlapping matches */
-    text_index_t *ix = text_index_new(rep, strlen(rep));
+    const char *rep_short = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    size_t n = TEXT_INDEX_MIN + 3;
+    char *rep = malloc(n + 1); /* overlapping matches everywhere */
+    assert_non_null(rep);
+    memset(rep, 'a', n);
+    rep[n] = '\0';
+    text_index_t *ix = text_index_new(rep, n);
     assert_non_null(ix);
-    s_check(ix, rep, strlen(rep), "aaaaa", 5);
-    s_check(ix, rep, strlen(rep), "aab", 3);
+    s_check(ix, rep, n, "aaaaa", 5);
+    s_check(ix, rep, n, "aab", 3);
+    s_check(ix, rep, n, "aaaab", 5);
     text_index_free(ix);
-    /* Texts shorter than 4 bytes have no index; searches still work without one. */
+    free(rep);
+    /* Short texts have no index; searches still work without one. */
     assert_null(text_index_new("abc", 3));
+    assert_null(text_index_new(rep_short, strlen(rep_short)));
     assert_null(text_index_new(NULL, 0));
     s_check(NULL, "abc", 3, "bc", 2);
     text_index_free(NULL);
@@ -114,10 +122,16 @@ static void
 test_quiz_with_index(void **state)
 {
     (void)state;
-    const char *lower = "the marks are exported to an ods file. scans are read at 300 dots per "
-                        "inch. the answer sheet, also called the form, is printed once. a "
-                        "checkbox (box) is ticked. optical mark recognition (omr) reads it.";
-    size_t len = strlen(lower);
+    /* The sentences the quiz looks for, after enough other text to be indexed. */
+    const char *said = " the marks are exported to an ods file. scans are read at 300 dots per "
+                       "inch. the answer sheet, also called the form, is printed once. a "
+                       "checkbox (box) is ticked. optical mark recognition (omr) reads it.";
+    size_t len = TEXT_INDEX_MIN + strlen(said);
+    char *lower = malloc(len + 1);
+    assert_non_null(lower);
+    for (size_t i = 0; i < TEXT_INDEX_MIN; i++)
+        lower[i] = "lorem ipsum dolor sit amet "[i % 27];
+    memcpy(lower + TEXT_INDEX_MIN, said, strlen(said) + 1);
     text_index_t *ix = text_index_new(lower, len);
     assert_non_null(ix);
     quiz_doc_t plain = {lower, len, lower, len, NULL, 3, NULL, NULL};
@@ -139,6 +153,7 @@ test_quiz_with_index(void **state)
     assert_false(quiz_also_correct(&indexed, prompt, "CSV", "annotate"));
     assert_true(quiz_also_correct(&indexed, "The _____ is printed once.", "answer sheet", "form"));
     text_index_free(ix);
+    free(lower);
 }
 
 int

@@ -11,7 +11,7 @@ struct text_index {
     const char *text; /* borrowed */
     size_t len;
     unsigned bits;    /* buckets = 1 << bits */
-    uint32_t *starts; /* by bucket, + 1: where its positions begin in pos */
+    uint32_t *starts; /* bucket b's positions are pos[starts[b + 1]..starts[b + 2]) */
     uint32_t *pos;    /* every position with GRAM bytes after it, grouped by bucket, ascending */
 };
 
@@ -26,37 +26,33 @@ s_hash(const char *p, unsigned bits)
 text_index_t *
 text_index_new(const char *text, size_t len)
 {
-    if (text == NULL || len < GRAM || len >= UINT32_MAX)
+    if (text == NULL || len < TEXT_INDEX_MIN || len >= UINT32_MAX)
         return NULL;
     text_index_t *self = calloc(1, sizeof *self);
     if (self == NULL)
         return NULL;
     size_t grams = len - GRAM + 1;
     unsigned bits = 10;
-    while (bits < 22 && ((size_t)1 << bits) < grams / 2)
+    while (bits < 20 && ((size_t)1 << bits) < grams / 4)
         bits++;
     size_t buckets = (size_t)1 << bits;
     *self = (text_index_t){.text = text, .len = len, .bits = bits};
-    self->starts = calloc(buckets + 1, sizeof *self->starts);
+    self->starts = calloc(buckets + 2, sizeof *self->starts);
     self->pos = malloc(grams * sizeof *self->pos);
     if (self->starts == NULL || self->pos == NULL) {
         text_index_free(self);
         return NULL;
     }
-    /* Counting sort of the positions by bucket: counts, then starts, then fill in order. */
+    /* Counting sort by bucket, in place: counts, then each bucket's end, then the positions
+     * from the last down, which leaves starts[b + 1] at bucket b's first position and every
+     * bucket in ascending order. */
+    uint32_t *ends = self->starts + 1;
     for (size_t i = 0; i < grams; i++)
-        self->starts[s_hash(text + i, bits) + 1]++;
-    for (size_t b = 0; b < buckets; b++)
-        self->starts[b + 1] += self->starts[b];
-    uint32_t *fill = malloc(buckets * sizeof *fill);
-    if (fill == NULL) {
-        text_index_free(self);
-        return NULL;
-    }
-    memcpy(fill, self->starts, buckets * sizeof *fill);
-    for (size_t i = 0; i < grams; i++)
-        self->pos[fill[s_hash(text + i, bits)]++] = (uint32_t)i;
-    free(fill);
+        ends[s_hash(text + i, bits)]++;
+    for (size_t b = 1; b <= buckets; b++)
+        ends[b] += ends[b - 1];
+    for (size_t i = grams; i-- > 0;)
+        self->pos[--ends[s_hash(text + i, bits)]] = (uint32_t)i;
     return self;
 }
 
@@ -81,12 +77,12 @@ text_search_init(text_search_t *s, const text_index_t *index, const char *hay, s
     size_t best = SIZE_MAX;
     for (size_t i = 0; i + GRAM <= n; i++) {
         uint32_t b = s_hash(needle + i, index->bits);
-        size_t count = index->starts[b + 1] - index->starts[b];
+        size_t count = index->starts[b + 2] - index->starts[b + 1];
         if (count < best) {
             best = count;
             s->offset = i;
-            s->at = index->pos + index->starts[b];
-            s->end = index->pos + index->starts[b + 1];
+            s->at = index->pos + index->starts[b + 1];
+            s->end = index->pos + index->starts[b + 2];
             if (count == 0)
                 break;
         }

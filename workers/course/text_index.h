@@ -9,7 +9,8 @@
  * in the same order: every occurrence, overlapping ones included, from the first to the last.
  *
  * The index borrows the text (it must outlive the index) and owns its tables. Needles shorter
- * than 4 bytes, and iterators made without an index (NULL), fall back to memmem in order.
+ * than 4 bytes, and searches without an index (NULL), fall back to memmem in order. Texts
+ * shorter than TEXT_INDEX_MIN get no index: a few scans of them cost less than building one.
  */
 #ifndef PROFAI_TEXT_INDEX_H
 #define PROFAI_TEXT_INDEX_H
@@ -18,10 +19,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define TEXT_INDEX_MIN 65536 /* bytes */
+
 typedef struct text_index text_index_t;
 
-/* An index of text[0..len) (borrowed), or NULL when out of memory or the text is larger than
- * the index can address (callers then search without it). Caller owns it (text_index_free). */
+/* An index of text[0..len) (borrowed), or NULL when out of memory, or the text is shorter than
+ * TEXT_INDEX_MIN or larger than the index can address (callers then search without it). Caller owns
+ * it (text_index_free). */
 text_index_t *text_index_new(const char *text, size_t len);
 void text_index_free(text_index_t *self);
 
