@@ -33,7 +33,7 @@ text_index_new(const char *text, size_t len)
         return NULL;
     size_t grams = len - GRAM + 1;
     unsigned bits = 10;
-    while (bits < 20 && ((size_t)1 << bits) < grams / 4)
+    while (bits < 16 && ((size_t)1 << bits) < grams / 16)
         bits++;
     size_t buckets = (size_t)1 << bits;
     *self = (text_index_t){.text = text, .len = len, .bits = bits};
