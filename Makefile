@@ -47,7 +47,7 @@ EXTRACT_SRC  := workers/extract/extract_main.c workers/extract/pdf_reader.c
 COURSE_SRC   := workers/course/strmap.c workers/course/textclean.c workers/course/headings.c \
                 workers/course/stopwords.c workers/course/sentences.c workers/course/terms.c \
                 workers/course/keyterms.c workers/course/summary.c workers/course/quiz.c \
-                workers/course/quiz_equiv.c workers/course/glue.c \
+                workers/course/quiz_equiv.c workers/course/text_index.c workers/course/glue.c \
                 workers/course/course_text.c workers/course/docmodel.c workers/course/docmodel_wire.c \
                 workers/course/plan.c \
                 workers/course/course_json.c workers/course/course_build.c

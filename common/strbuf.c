@@ -53,6 +53,8 @@ s_reserve(strbuf_t *b, size_t extra)
 {
     if (b->failed)
         return false;
+    if (extra < b->cap - b->len && b->len < b->cap) /* room already: the common case */
+        return true;
     if (extra > SIZE_MAX / 4 - b->len ||
         array_grow((void **)&b->data, &b->cap, b->len + extra + 1, 1) != 0) {
         b->failed = true;
@@ -81,12 +83,19 @@ strbuf_append_cstr(strbuf_t *b, const char *s)
 void
 strbuf_append_char(strbuf_t *b, char c)
 {
-    strbuf_append(b, &c, 1);
+    if (!s_reserve(b, 1))
+        return;
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
 }
 
 void
 strbuf_append_cp(strbuf_t *b, uint32_t cp)
 {
+    if (cp < 0x80) { /* ASCII, most text: no encoding needed */
+        strbuf_append_char(b, (char)cp);
+        return;
+    }
     char out[4];
     size_t n = utf8_encode(cp, out);
     strbuf_append(b, out, n);

@@ -123,7 +123,7 @@ test_equivalent_terms(void **state)
     const char *lower = "a scan is read by optical mark recognition (omr). the answer sheet, "
                         "also called the form, is printed once. the box, or checkbox, is "
                         "ticked. the marks go to a spreadsheet.";
-    quiz_doc_t doc = {lower, strlen(lower), lower, strlen(lower), NULL, 3};
+    quiz_doc_t doc = {lower, strlen(lower), lower, strlen(lower), NULL, 3, NULL, NULL};
     assert_true(quiz_equiv_defined(&doc, "answer sheet", "form"));
     assert_true(quiz_equiv_defined(&doc, "form", "answer sheet"));
     assert_true(quiz_equiv_defined(&doc, "checkbox", "box"));
@@ -141,7 +141,7 @@ test_also_correct_widened(void **state)
                         "inch. the answer sheet, also called the form, is printed once. each "
                         "student fills answer sheets with a pen. the annotate command writes "
                         "corrected sheets.";
-    quiz_doc_t doc = {lower, strlen(lower), lower, strlen(lower), NULL, 3};
+    quiz_doc_t doc = {lower, strlen(lower), lower, strlen(lower), NULL, 3, NULL, NULL};
     const char *prompt = "The marks are exported to a _____ file.";
     /* "a" and "an" are one article. */
     assert_true(quiz_also_correct(&doc, prompt, "CSV", "ODS"));

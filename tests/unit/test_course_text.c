@@ -981,7 +981,7 @@ test_quiz_person_names(void **state)
 {
     const char *text = "See the GNU General Public License. Thanks to Hiroto Kagotani and "
                        "Alexis Bienvenue. The general idea is public, and scanned sheets too.";
-    quiz_doc_t doc = {text, strlen(text), NULL, 0, NULL, 3};
+    quiz_doc_t doc = {text, strlen(text), NULL, 0, NULL, 3, NULL, NULL};
     assert_true(quiz_is_name(&doc, "Hiroto Kagotani"));
     assert_true(quiz_is_name(&doc, "Alexis Bienvenue"));
     assert_false(quiz_is_name(&doc, "General Public"));
@@ -997,7 +997,7 @@ test_quiz_also_correct(void **state)
 {
     const char *lower = "the marks are exported to an ods sheet. the marks are exported to a "
                         "csv file. the annotate command writes corrected sheets.";
-    quiz_doc_t doc = {lower, strlen(lower), lower, strlen(lower), NULL, 3};
+    quiz_doc_t doc = {lower, strlen(lower), lower, strlen(lower), NULL, 3, NULL, NULL};
     const char *prompt = "The marks are exported to a _____ file.";
     assert_true(quiz_also_correct(&doc, prompt, NULL, "CSV"));
     assert_false(quiz_also_correct(&doc, prompt, NULL, "annotate"));

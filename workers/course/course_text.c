@@ -142,7 +142,12 @@ s_quiz(analysis_t *a, const course_text_lesson_t *lessons, const course_text_opt
                                                                      : QUIZ_PER_LESSON;
     int per_course = options != NULL && options->quiz_per_course > 0 ? options->quiz_per_course
                                                                      : QUIZ_PER_COURSE;
-    quiz_doc_t doc = {text.data, text.len, lower.data, lower.len, boilerplate, per_lesson};
+    /* Without the indexes every distractor would scan the whole document (text_index.h); an
+     * index that cannot be had (memory) only makes the searches slower. */
+    text_index_t *text_index = rc == 0 ? text_index_new(text.data, text.len) : NULL;
+    text_index_t *lower_index = rc == 0 ? text_index_new(lower.data, lower.len) : NULL;
+    quiz_doc_t doc = {text.data,   text.len,   lower.data, lower.len,
+                      boilerplate, per_lesson, text_index, lower_index};
     for (size_t i = 0; i < a->n && rc == 0; i++)
         all[i] = out->lessons[i].keyterms;
     for (size_t i = 0; i < a->n && rc == 0; i++) {
@@ -153,6 +158,8 @@ s_quiz(analysis_t *a, const course_text_lesson_t *lessons, const course_text_opt
     }
     if (rc == 0)
         quiz_select(&out->quiz, (size_t)per_course);
+    text_index_free(text_index);
+    text_index_free(lower_index);
     free(all);
     free(boilerplate);
     strbuf_free(&text);

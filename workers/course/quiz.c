@@ -446,13 +446,14 @@ quiz_free(quiz_t *quiz)
 
 /* Does lower-case word w[0..n) occur in text as a whole word written in lower case? */
 static bool
-s_has_lower_word(const char *text, size_t len, const char *w, size_t n)
+s_has_lower_word(const quiz_doc_t *doc, const char *w, size_t n)
 {
-    for (size_t i = 0; n > 0 && i + n <= len; i++) {
-        const char *at = memmem(text + i, len - i, w, n);
-        if (at == NULL)
-            return false;
-        i = (size_t)(at - text);
+    const char *text = doc->text;
+    size_t len = doc->len;
+    text_search_t s;
+    text_search_init(&s, doc->text_index, text, len, w, n);
+    for (const char *at = text_search_next(&s); at != NULL; at = text_search_next(&s)) {
+        size_t i = (size_t)(at - text);
         unsigned char before = i > 0 ? (unsigned char)text[i - 1] : ' ';
         unsigned char after = i + n < len ? (unsigned char)text[i + n] : ' ';
         if (before < 0x80 && !isalnum(before) && after < 0x80 && !isalnum(after))
@@ -492,7 +493,7 @@ quiz_is_name(const quiz_doc_t *doc, const char *term)
         }
         words++;
         name = name && upper_first && letters >= 2 && !strbuf_failed(&word) &&
-               !s_has_lower_word(doc->text, doc->len, word.data, word.len);
+               !s_has_lower_word(doc, word.data, word.len);
     }
     strbuf_free(&word);
     return name && words >= 2 && words <= 3;
@@ -576,7 +577,8 @@ s_fits(const quiz_doc_t *doc, const strbuf_t *p, size_t left, size_t at, size_t 
             }
             strbuf_append(needle, form, flen);
             found = !strbuf_failed(needle) &&
-                    memmem(doc->lower, doc->lower_len, needle->data, needle->len) != NULL;
+                    text_index_contains(doc->lower_index, doc->lower, doc->lower_len, needle->data,
+                                        needle->len);
         }
         fits = found;
     }
@@ -585,7 +587,8 @@ s_fits(const quiz_doc_t *doc, const strbuf_t *p, size_t left, size_t at, size_t 
         strbuf_append(needle, form, flen);
         strbuf_append(needle, p->data + after, right - after);
         fits = !strbuf_failed(needle) &&
-               memmem(doc->lower, doc->lower_len, needle->data, needle->len) != NULL;
+               text_index_contains(doc->lower_index, doc->lower, doc->lower_len, needle->data,
+                                   needle->len);
     }
     return fits;
 }

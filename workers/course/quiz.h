@@ -24,6 +24,7 @@
 
 #include "keyterms.h"
 #include "terms.h"
+#include "text_index.h"
 
 #include <stddef.h>
 
@@ -56,6 +57,9 @@ typedef struct {
     size_t lower_len;
     const bool *boilerplate; /* by lesson (may be NULL): asks nothing, lends no distractor */
     int per_lesson;          /* questions per lesson at most */
+    /* Indexes of text and lower (text_index.h); either may be NULL (searches then scan). */
+    const text_index_t *text_index;
+    const text_index_t *lower_index;
 } quiz_doc_t;
 
 /* Add the questions of lesson `lesson` to quiz. keyterms[0..t->nlessons) are every lesson's

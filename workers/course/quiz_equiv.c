@@ -99,7 +99,7 @@ quiz_equiv_abbreviation(const char *short_form, const char *long_form)
 }
 
 /* Does the document write "a<link><article>b" (a ")" after b for a bracket link), each term
- * as whole words? One scan for b's occurrences; the rest is compared in place. */
+ * as whole words? One search for b's occurrences (text_index.h); the rest is compared in place. */
 static bool
 s_defined_one_way(const quiz_doc_t *doc, const char *a, const char *b)
 {
@@ -111,9 +111,9 @@ s_defined_one_way(const quiz_doc_t *doc, const char *a, const char *b)
     static const char *const articles[] = {"", "the ", "a ", "an "};
     const char *hay = doc->lower;
     size_t len = doc->lower_len, alen = strlen(a), blen = strlen(b);
-    for (const char *f = memmem(hay, len, b, blen); f != NULL;
-         f = (size_t)(f - hay) + 1 < len ? memmem(f + 1, len - (size_t)(f - hay) - 1, b, blen)
-                                         : NULL) {
+    text_search_t s;
+    text_search_init(&s, doc->lower_index, hay, len, b, blen);
+    for (const char *f = text_search_next(&s); f != NULL; f = text_search_next(&s)) {
         size_t at = (size_t)(f - hay), end = at + blen;
         if (!(end >= len || !isalnum((unsigned char)hay[end])))
             continue;

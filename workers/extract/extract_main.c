@@ -822,6 +822,7 @@ main(int argc, char **argv)
         log_error("job=%s cannot write the course: %s", s_job, strerror(errno));
         return 1;
     }
-    free(json);
-    return EXTRACT_EXIT_OK;
+    /* Done: the process ends here, so nothing is torn down. The exit handlers would only free
+     * poppler's and glib's global state (font tables, type system) page by page. */
+    _exit(EXTRACT_EXIT_OK);
 }
