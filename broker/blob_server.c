@@ -36,7 +36,6 @@ typedef struct {
     char *endpoint;
     char *conninfo;
     curve_keys_t curve;
-    long long test_corrupt_attempts;
     int threads;
     char backend[64]; /* inproc endpoint between the front thread and the readers */
     char err[256];    /* the bind failure, read by blob_server_new after the signal */
@@ -192,8 +191,6 @@ s_fetch(s_reader_t *srv, zframe_t **identity, const char *user, const mdpc_view_
         s_refuse(srv, identity, PROFAI_ERR_BAD_REQUEST, "offset past the end of the PDF");
         return;
     }
-    if (req.offset == 0 && chunk.data_len > 0 && attempt <= srv->srv->test_corrupt_attempts)
-        ((uint8_t *)PQgetvalue(res, 0, 0))[0] ^= 0xff; /* TEST SEAM: a corrupted transfer */
     s_reply(srv, identity, &chunk);
     PQclear(res);
 }
@@ -350,7 +347,6 @@ blob_server_new(const blob_server_config_t *config, char *err, size_t err_size)
         goto fail;
     if (config->curve != NULL)
         srv->curve = *config->curve;
-    srv->test_corrupt_attempts = config->test_corrupt_attempts;
     srv->threads = config->threads >= 1 && config->threads <= BLOB_SERVER_THREADS_MAX
                        ? config->threads
                        : BLOB_SERVER_THREADS_DEFAULT;

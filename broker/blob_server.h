@@ -32,9 +32,6 @@ typedef struct {
     int threads;               /* broker/blob_threads: reader threads, 1..16 (0: the default) */
     const char *conninfo;      /* database/conninfo */
     const curve_keys_t *curve; /* enabled: CURVE server in ZAP_DOMAIN, worker keys only */
-    /* TEST SEAM, 0 in production (broker/test_blob_corrupt_attempts): the first byte of the
-     * PDF is sent flipped to attempts up to this number, as a corrupted transfer would be. */
-    long long test_corrupt_attempts;
 } blob_server_config_t;
 
 typedef struct blob_server_t blob_server_t;

@@ -832,7 +832,6 @@ broker_new(const broker_config_t *config, char *err, size_t err_size)
             .endpoint = config->blob_endpoint,
             .conninfo = self->conninfo,
             .curve = &config->curve,
-            .test_corrupt_attempts = config->test_blob_corrupt_attempts,
             .threads = config->blob_threads,
         };
         const char *connect = config->blob_connect != NULL && config->blob_connect[0] != '\0'

@@ -53,7 +53,6 @@ typedef struct {
     /* broker/blob_connect: the address workers are told to fetch from ("": blob_endpoint) */
     const char *blob_connect;
     int blob_threads; /* broker/blob_threads: the blob endpoint's reader threads (0: 2) */
-    long long test_blob_corrupt_attempts; /* TEST SEAM (blob_server.h), 0 */
 } broker_config_t;
 
 typedef struct broker_t broker_t;

@@ -226,8 +226,6 @@ s_config_read(startup_t *st, broker_config_t *config)
     config->blob_connect = startup_conf_str(st, "broker/blob_connect", "");
     config->blob_threads = (int)startup_conf_int(
         st, "broker/blob_threads", BLOB_SERVER_THREADS_DEFAULT, 1, BLOB_SERVER_THREADS_MAX);
-    config->test_blob_corrupt_attempts =
-        startup_conf_int(st, "broker/test_blob_corrupt_attempts", 0, 0, 1000);
     if (config->blob_endpoint[0] != '\0' && !config->curve.enabled &&
         startup_conf_int(st, "broker/allow_plaintext", 0, 0, 1) == 0 &&
         !curve_endpoint_is_local(config->blob_endpoint))

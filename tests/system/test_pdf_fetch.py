@@ -180,19 +180,27 @@ def test_an_inline_only_worker_still_gets_the_pdf_inline(make_stack, tmp_path):
 
 def test_a_corrupt_transfer_fails_the_attempt_and_the_job_is_retried(make_stack, tmp_path):
     s = make_stack()
-    # TEST SEAM: the first attempt's first chunk comes with its first byte flipped.
-    s.start_broker(test_blob_corrupt_attempts=1, retry_base_ms=100)
+    s.start_broker(retry_base_ms=3000, retry_max_ms=3000)
     worker = s.add_worker()
     s.add_frontend()
     s.wait_healthy(workers=1)
     big = padded_pdf(tmp_path, 2 * MIB + 4321)
-    job_id = s.submit(big, "Corrupt")
-    s.wait_job(job_id, timeout=90)
-    assert s.job_row(job_id)["attempts"] == 2
-    wlog = worker.log_text()
+    sha = hashlib.sha256(big).hexdigest()
+    # The stored bytes have their first byte flipped (same size): every chunk arrives, and the
+    # PDF they make is not the one its hash names, as a transfer corrupted on the way would be.
+    s.query("INSERT INTO blobs (sha256, size, data) VALUES (%s, %s, %s) RETURNING size",
+            sha, len(big), bytes([big[0] ^ 0xFF]) + big[1:])
+    job_id = s.submit(big, "Corrupt")  # the same hash: the stored (corrupt) blob is kept
+    wait_for("the first attempt to fail",
+             lambda: f"job={job_id} attempt=1 failed before parsing" in worker.log_text(), 30,
+             retry_on=())
     assert f"job={job_id} attempt=1 failed before parsing: internal: The worker could not " \
-        "fetch the PDF: the fetched PDF does not match its SHA-256" in wlog
-    assert f"job={job_id} attempt=2 fetched {len(big)} bytes" in wlog
+        "fetch the PDF: the fetched PDF does not match its SHA-256" in worker.log_text()
+    # Repaired during the back-off: the retry fetches the whole PDF and succeeds.
+    s.query("UPDATE blobs SET data = %s WHERE sha256 = %s RETURNING size", big, sha)
+    s.wait_job(job_id, timeout=60)
+    assert s.job_row(job_id)["attempts"] == 2
+    assert f"job={job_id} attempt=2 fetched {len(big)} bytes" in worker.log_text()
     wait_for("the worker to be idle again", lambda: s.ping()["running"] == 0, 10, retry_on=())
 
 
