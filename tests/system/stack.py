@@ -478,8 +478,12 @@ class Stack:
         broker_keys: more broker/ keys for its config file (retry_base_ms=..., max_attempts=...,
         job_deadline_ms=...); given, the file is written anew with them; without, the first
         start writes it with the endpoint and heartbeat keys only and a restart keeps it."""
+        # Keys are registered per endpoint, and ports are reused: a plaintext broker on a port
+        # an earlier CURVE stack had would otherwise get CURVE clients that it never answers.
         if self.curve:
             CURVE_PEERS[self.endpoint] = self.peer_curve
+        else:
+            CURVE_PEERS.pop(self.endpoint, None)
         if self.broker is None or broker_keys:
             curve = {"curve": {"certificate": str(self.broker_cert),
                                "workers_dir": str(self.keys / "workers"),
@@ -816,6 +820,8 @@ class Stack:
         """Kill every process group this stack started (and their children) and the db link."""
         for p in self.processes():
             p.kill_group()
+        if CURVE_PEERS.get(self.endpoint) is getattr(self, "peer_curve", None):
+            CURVE_PEERS.pop(self.endpoint, None)
         if self._db is not None:
             self._db.close()
         self.http.close()
