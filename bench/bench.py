@@ -10,7 +10,7 @@ baselines from Debian packages (scripts/bench-deps.sh). Every process is stopped
     python3 bench/bench.py [--runs N] [--quick] [--only NAME[,NAME]] [--keep]
 
 Benchmarks: throughput, latency, failover, pdf, pdfpath, http, connections, state, workers
-(or the issue's numbers 1-7).
+(or the issue's numbers 1-7). How long each takes and what a run counts: TIMES below (--help).
 """
 
 from __future__ import annotations
@@ -48,6 +48,29 @@ BENCHMARKS = ["throughput", "latency", "failover", "pdf", "pdfpath", "http", "co
 # The issue's numbers as names for --only: "5" is pdfpath, "7" is state and workers.
 BY_NUMBER = {"1": ["throughput"], "2": ["latency"], "3": ["failover"], "4": ["pdf"],
              "5": ["pdfpath"], "6": ["http", "connections"], "7": ["state", "workers"]}
+# What --help says a run takes and counts (docs/performance.md, "Benchmarks", has the same).
+TIMES = """\
+How long: the full suite (3 runs) takes about 10 minutes on an idle 2-core machine, besides
+the build; the benchmark's own log line per step ([bench HH:MM:SS]) and the last line of the
+output ("Time per benchmark") say where it went. Estimated per benchmark on an idle machine:
+throughput ~3 min, http ~3 min, connections ~1.4 min, pdf ~1.2 min, workers ~35 s,
+latency ~20 s, state, pdfpath and failover ~20 s each. A busy machine takes longer: the job
+benchmarks are bound by the machine's rates, the HTTP ones by their fixed durations.
+
+What each run counts:
+  throughput   20,000 no-op jobs (ProfAI, beanstalkd twice); Celery and the PostgreSQL
+               SKIP LOCKED queue 5,000 each (their rates are steady; 20,000 would take the
+               SKIP LOCKED queue 90 s)
+  latency      1,000 jobs/s offered for 6 s
+  failover     one SIGKILL and one SIGSTOP of a busy worker
+  pdf          the Debian PDF manuals, 20 one-page PDFs, one >2,000-page document
+  pdfpath      200 small jobs/s for 6 s alone, then beside 2 jobs/s of 32 MiB PDFs (1 run)
+  http         16 wrk cases of 3 s (after a 1 s warm-up in the first run; servers started
+               once for all runs)
+  connections  3 upload and 8 GET cases at 5,500 connections, 5 s each (+4 s grace) (1 run)
+  state        100,000 queued jobs
+  workers      1,000 then 64 worker connections, 500 jobs/s for 8 s, 6 s idle (1 run)
+"""
 # Documented, not measured: how long a job of a dead worker waits before it runs again.
 CELERY_VISIBILITY_S = 3600  # Celery on Redis: visibility_timeout default (1 hour)
 BULLMQ_LOCK_S = 30          # BullMQ: lockDuration default (30 s)
@@ -144,7 +167,8 @@ class Bench:
         self.long_runs = args.runs if args.runs_given else 1
         self.table = Table()
         WORK.mkdir(parents=True, exist_ok=True)
-        self.cluster = PgCluster(WORK / "pg")
+        # On a free port: another checkout's benchmark or tests may hold pg.sh's default.
+        self.cluster = PgCluster(WORK / "pg", port=free_port())
         self.cluster.start()
 
     def out(self, name: str) -> Path:
@@ -288,10 +312,19 @@ class Bench:
         with socket.socket() as s:
             return s.connect_ex(("127.0.0.1", port)) == 0
 
+    # The two slow baselines run fewer jobs than ProfAI and beanstalkd, sized for about 20 s
+    # each on an idle 2-core machine rather than the 90 s 20,000 took the PostgreSQL queue
+    # (about 220 jobs/s). Their rates are steady over a run: the queue never builds up (the
+    # SKIP LOCKED queue's one producer commits about as fast as its consumers take the jobs,
+    # puts/s = jobs/s), so a run's rate does not depend on its length past the first second.
+    PG_QUEUE_JOBS = 5000
+    CELERY_JOBS = 5000
+
     def bench_throughput(self):
         n = self.args.jobs or (2000 if self.quick else 20000)
         k = self.args.workers
-        celery_n = min(n, 2000 if self.quick else 5000)
+        celery_n = min(n, 2000 if self.quick else self.CELERY_JOBS)
+        pg_n = min(n, 2000 if self.quick else self.PG_QUEUE_JOBS)
         ours, bs_def, bs_f0, pgq, cel = [], [], [], [], []
         for i in range(self.runs):
             log(f"throughput run {i + 1}/{self.runs}: ProfAI, {n} jobs, {k} worker connections")
@@ -299,8 +332,8 @@ class Bench:
             log(f"throughput run {i + 1}: beanstalkd (binlog, default fsync), then -f0")
             bs_def.append(self.beanstalkd(n, k, i, False))
             bs_f0.append(self.beanstalkd(n, k, i, True))
-            log(f"throughput run {i + 1}: PostgreSQL SKIP LOCKED queue")
-            pgq.append(self.pg_queue(n, k, i))
+            log(f"throughput run {i + 1}: PostgreSQL SKIP LOCKED queue ({pg_n} jobs)")
+            pgq.append(self.pg_queue(pg_n, k, i))
             log(f"throughput run {i + 1}: Celery on Redis ({celery_n} jobs)")
             try:
                 cel.append(self.celery(celery_n, k, i))
@@ -316,8 +349,8 @@ class Bench:
               m(bs_def, "jobs_per_s"))
         t.add(name, "jobs/s end to end", jobs, "beanstalkd, binlog, fsync every write (-f0)",
               m(bs_f0, "jobs_per_s"))
-        t.add(name, "jobs/s end to end", jobs, "PostgreSQL FOR UPDATE SKIP LOCKED",
-              m(pgq, "jobs_per_s"))
+        t.add(name, "jobs/s end to end", jobs,
+              f"PostgreSQL FOR UPDATE SKIP LOCKED ({pg_n:,} jobs)", m(pgq, "jobs_per_s"))
         t.add(name, "jobs/s end to end", jobs,
               f"Celery + Redis (AOF everysec, acks_late; {celery_n:,} jobs)",
               m(cel, "jobs_per_s") if cel else float("nan"))
@@ -328,7 +361,8 @@ class Bench:
 
     def bench_latency(self):
         rate = 1000
-        seconds = 3 if self.quick else 10
+        # 6,000 jobs a run: enough for a p99 (60 jobs above it) at a steady 1,000/s.
+        seconds = 3 if self.quick else 6
         n = rate * seconds
         k = self.args.workers
         rows = []
@@ -594,8 +628,11 @@ class Bench:
                          out)
         non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
         scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+        answered = rps is not None and float(rps.group(1)) > 0
         return {"rps": float(rps.group(1)) if rps else float("nan"),
-                "p99_ms": float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan"),
+                # no answer in the run: wrk prints a p99 of 0, which is none ("n/a")
+                "p99_ms": float(p99.group(1)) * scale[p99.group(2)] if p99 and answered
+                else float("nan"),
                 "errors": sum(int(x) for x in errs.groups()) if errs else 0,
                 "non2xx": int(non2xx.group(1)) if non2xx else 0}
 
@@ -666,14 +703,21 @@ class Bench:
                     if "FastAPI" not in n or w in ("job", "course")}
                 for n, b in urls.items()}, tokens, procs
 
+    # Benchmark 6's wrk runs: 16 cases (3 servers, 3 reads, 2 connection counts; FastAPI has
+    # no search) of HTTP_SECONDS each per run, after one warm-up of HTTP_WARMUP_SECONDS per
+    # case in the first run only: the servers start once for the whole benchmark, so the later
+    # runs find their threads, pools and caches warm already.
+    HTTP_SECONDS = 3
+    HTTP_WARMUP_SECONDS = 1
+
     def bench_http(self):
-        seconds = 3 if self.quick else 5
+        seconds = 2 if self.quick else self.HTTP_SECONDS
         results: dict = {}
-        for i in range(self.runs):
-            stack = self.stack(f"http-{i}")
-            try:
-                stack.start_broker()
-                urls, tokens, _ = self.http_servers(stack)
+        stack = self.stack("http")
+        try:
+            stack.start_broker()
+            urls, tokens, _ = self.http_servers(stack)
+            for i in range(self.runs):
                 for conns in (100, 1000):
                     for what in ("job", "course", "search"):
                         for server, by_what in urls.items():
@@ -681,12 +725,13 @@ class Bench:
                                 continue
                             log(f"http run {i + 1}/{self.runs}: {server}, GET {what}, "
                                 f"{conns} connections, {seconds} s")
-                            # Warm-up first (connections, pools, caches), not counted.
-                            self.wrk(by_what[what], tokens[what], conns, 2)
+                            if i == 0:  # warm-up (connections, pools, caches), not counted
+                                self.wrk(by_what[what], tokens[what], conns,
+                                         self.HTTP_WARMUP_SECONDS)
                             r = self.wrk(by_what[what], tokens[what], conns, seconds)
                             results.setdefault((conns, what, server), []).append(r)
-            finally:
-                stack.close()
+        finally:
+            stack.close()
         t = self.table
         ours_name = "ProfAI"
         for conns in (100, 1000):
@@ -734,11 +779,19 @@ class Bench:
         wait_for("the edge", lambda: self._port_open(port), 20)
         return f"http://127.0.0.1:{port}", p
 
+    # Benchmark 6 at 5,500 connections: each case runs CONN_SECONDS, then requests still
+    # unanswered get CONN_GRACE_SECONDS more before they count as timeouts. A server that
+    # cannot serve every connection (the minimal handler's 64 threads, uvicorn) holds the
+    # client for the whole grace, so the longest waits it shows are at least the run's length
+    # plus the grace: read them as "more than".
+    CONN_SECONDS = 5
+    CONN_GRACE_SECONDS = 4
+
     def conn_load(self, base: str, paths: list, token: str, conns: int, seconds: float,
                   think: float = 1.0, body: Path | None = None) -> dict:
         """bench/conn_load.c against base (http://ADDR:PORT): its one line as a dict."""
         argv = [BENCH_BIN / "conn_load", "-p", base.rsplit(":", 1)[1], "-T", token, "-n", conns,
-                "-s", seconds, "-k", think]
+                "-s", seconds, "-k", think, "--grace", self.CONN_GRACE_SECONDS]
         for path in paths:
             argv += ["--path", path]
         if body is not None:
@@ -769,7 +822,7 @@ class Bench:
     def bench_connections(self):
         """Benchmark 6 at 5,500 connections (and uploads), with bench/conn_load.c."""
         conns = 5500
-        seconds = 5 if self.quick else 10
+        seconds = 4 if self.quick else self.CONN_SECONDS
         upload_conns, upload_mb = 16, 4
         edge_name = "ProfAI (nginx edge + frontend, as make run)"
         results: dict = {}
@@ -813,8 +866,8 @@ class Bench:
         for what, label in (("course", "GET /api/v1/courses/{id} (cached)"),
                             ("job", "GET /api/v1/jobs/{id}"),
                             ("search", "GET /api/v1/courses?q= (search, cached, 10 queries)")):
-            name = (f"6 HTTP {label}, {conns:,} connections, 1 s think time, {seconds} s, "
-                    f"connect counted")
+            name = (f"6 HTTP {label}, {conns:,} connections, 1 s think time, {seconds} s "
+                    f"(+{self.CONN_GRACE_SECONDS} s grace), connect counted")
             ours = results[(what, edge_name)]
             for (w, server), rows in results.items():
                 if w != what or server == edge_name:
@@ -1056,7 +1109,8 @@ class Bench:
     def bench_workers(self):
         k, few = 1000, 64
         rate, seconds = 500, (3 if self.quick else 8)
-        idle = 5 if self.quick else 10
+        # Two whole liveness windows (3 s) with every connection idle: a false expiry shows.
+        idle = 5 if self.quick else 6
         rows, base = [], []
         for i in range(self.long_runs):
             log(f"workers run {i + 1}/{self.long_runs}: {k} worker connections, then {few}; "
@@ -1106,10 +1160,12 @@ def machine() -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=TIMES,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=None,
-                    help="runs per figure; the table shows the median (default 3; quick: 1)")
-    ap.add_argument("--quick", action="store_true", help="smaller runs: about 2 minutes")
+                    help="runs per figure; the table shows the median (default 3; quick: 1; "
+                         "pdfpath, connections and workers: 1 unless given)")
+    ap.add_argument("--quick", action="store_true", help="smaller sizes, 1 run each")
     ap.add_argument("--only", default="", help="comma-separated: " + ", ".join(BENCHMARKS) +
                     ", or the issue's numbers 1-7")
     ap.add_argument("--jobs", type=int, default=0, help="jobs of the throughput benchmark")
@@ -1128,17 +1184,22 @@ def main() -> int:
             ap.error(f"unknown benchmark {o!r}; one of {', '.join(BENCHMARKS)}")
     header = machine()
     started = time.monotonic()
+    took_each = []
     b = Bench(args)
     try:
         for name in BENCHMARKS:
             if name in only:
+                t0 = time.monotonic()
                 getattr(b, f"bench_{name}")()
+                took_each.append(f"{name} {time.monotonic() - t0:.0f} s")
+                log(f"{name} took {time.monotonic() - t0:.0f} s")
     finally:
         b.close()
     took = time.monotonic() - started
     print(f"\nProfAI benchmarks ({'quick' if args.quick else 'full'}, median of {args.runs} "
           f"run(s), {took:.0f} s) on {header}\n")
     print(b.table.markdown())
+    print(f"\nTime per benchmark: {', '.join(took_each)}.")
     return 0
 
 

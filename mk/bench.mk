@@ -1,7 +1,9 @@
 # bench.mk - `make bench`: the benchmark suite of docs/performance.md ("Benchmarks").
-# Not part of `make check`. BENCH_N (runs per figure, median, default 3), BENCH_QUICK=1 (about
-# 2 minutes), BENCH_ONLY=name (one benchmark: throughput, latency, failover, pdf, pdfpath, http,
-# connections, state, workers; or the issue's numbers 1-7, e.g. BENCH_ONLY=5).
+# Not part of `make check`. About 10 minutes on an idle 2-core machine besides the build
+# (bench/bench.py --help says where the time goes). BENCH_N (runs per figure, median, default
+# 3), BENCH_QUICK=1 (smaller sizes, 1 run each), BENCH_ONLY=name (one benchmark: throughput,
+# latency, failover, pdf, pdfpath, http, connections, state, workers; or the issue's numbers
+# 1-7, e.g. BENCH_ONLY=5).
 
 BENCH_PROGRAMS := $(B)/bench/noop_worker $(B)/bench/submit_client $(B)/bench/beanstalk_load \
                   $(B)/bench/pg_queue $(B)/bench/min_civetweb $(B)/bench/conn_load \
