@@ -50,9 +50,10 @@ BY_NUMBER = {"1": ["throughput"], "2": ["latency"], "3": ["failover"], "4": ["pd
              "5": ["pdfpath"], "6": ["http", "connections"], "7": ["state", "workers"]}
 # What --help says a run takes and counts (docs/performance.md, "Benchmarks", has the same).
 TIMES = """\
-How long: the full suite (3 runs) takes about 10 minutes on an idle 2-core machine, besides
-the build; the benchmark's own log line per step ([bench HH:MM:SS]) and the last line of the
-output ("Time per benchmark") say where it went. Estimated per benchmark on an idle machine:
+How long: the full suite (3 runs) takes about 10.5 minutes on an idle 2-core machine (an
+estimate from the per-step times of an idle run; it took 19 before the sizes below), besides
+the build; the log line per step ([bench HH:MM:SS]), each benchmark's "took N s" and the last
+line of the output ("Time per benchmark") say where it went. Estimated per benchmark, idle:
 throughput ~3 min, http ~3 min, connections ~1.4 min, pdf ~1.2 min, workers ~35 s,
 latency ~20 s, state, pdfpath and failover ~20 s each. A busy machine takes longer: the job
 benchmarks are bound by the machine's rates, the HTTP ones by their fixed durations.
