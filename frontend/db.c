@@ -365,15 +365,15 @@ db_token_user(db_pool_t *self, const uint8_t hash[32], db_user_t *user)
     const char *values[1] = {(const char *)hash};
     const int lengths[1] = {32};
     const int formats[1] = {1};
+    /* Prepared: 5,500 users arriving at once are 5,500 first sights of a token. */
+    static const db_statement_t stmt = {
+        DB_STMT_TOKEN, "profai_token_user",
+        "SELECT u.id::text, u.name, u.role, coalesce(t.expires_at <= now(), false), "
+        "coalesce(floor(extract(epoch FROM t.expires_at) * 1000)::bigint, 0) FROM tokens t "
+        "JOIN users u ON u.id = t.user_id WHERE t.hash = $1 AND t.revoked_at IS NULL"};
     PGresult *res = NULL;
-    db_status_t status = db_query(self,
-                                  "SELECT u.id::text, u.name, u.role, "
-                                  "coalesce(t.expires_at <= now(), false), "
-                                  "coalesce(floor(extract(epoch FROM t.expires_at) * 1000)"
-                                  "::bigint, 0) FROM tokens t "
-                                  "JOIN users u ON u.id = t.user_id "
-                                  "WHERE t.hash = $1 AND t.revoked_at IS NULL",
-                                  1, values, lengths, formats, PGRES_TUPLES_OK, &res);
+    db_status_t status =
+        db_query_prepared(self, &stmt, NULL, 1, values, lengths, formats, PGRES_TUPLES_OK, &res);
     if (status != DB_OK)
         return status;
     if (PQntuples(res) < 1) {

@@ -6,7 +6,7 @@ tests/unit/test_fair_pool.c; here the whole path: with one pooled connection, re
 pile up behind a query PostgreSQL holds are all answered once it is let go, none refused
 while their wait stays under the acquire timeout; and the prepared `GET /jobs/{id}` keeps
 its owner filter once PostgreSQL plans it generically (after five runs on one session) and
-after the session it was prepared on is gone.
+after the session it was prepared on is gone, as does the prepared token lookup.
 """
 
 from __future__ import annotations
@@ -83,3 +83,9 @@ def test_prepared_job_read_keeps_its_owner_filter(make_stack):
     r = s.get(f"{API}/jobs/{job_id}")
     assert r.status_code == 200 and r.json()["job_id"] == job_id
     assert s.get(f"{API}/jobs/{job_id}", token=other).status_code == 404
+    # The token lookup (a prepared statement too) on the new session: a token seen for the
+    # first time is found, a made-up one is not.
+    fresh = s.create_token("admin", "a-fresh-admin")
+    assert s.get(f"{API}/jobs/{job_id}", token=fresh).json()["job_id"] == job_id
+    unknown = fresh[:-1] + ("A" if fresh[-1] != "A" else "B")  # well formed, never issued
+    assert s.get(f"{API}/jobs/{job_id}", token=unknown).status_code == 401
