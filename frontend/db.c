@@ -4,6 +4,7 @@
 #include "db.h"
 
 #include "db_query.h"
+#include "fair_pool.h"
 #include "log.h"
 
 #include <czmq.h> /* zclock_mono: the monotonic clock, in ms */
@@ -24,15 +25,13 @@ struct db_pool_t {
     char *conninfo;
     int size;
     int acquire_timeout_ms;
-    pthread_mutex_t lock;
-    pthread_cond_t cond; /* signalled when a connection is released */
-    PGconn **conns;      /* NULL until first used */
+    pthread_mutex_t lock; /* last_log_ms */
+    fair_pool_t *slots;   /* which connections are free; waiters served in arrival order */
+    PGconn **conns;       /* NULL until first used */
     /* Per slot: the statements (db_statement_t ids, bits) prepared on the session of backend
      * prepared_pid[slot]; another pid means a new session, where none is. */
     uint32_t *prepared;
     int *prepared_pid;
-    int *free_slots; /* stack of idle connection indexes */
-    int nfree;
     int64_t last_log_ms;   /* guarded by lock */
     db_replica_t *replica; /* reads may go there (db_query_read); NULL: none */
 };
@@ -67,29 +66,22 @@ db_pool_new(const char *conninfo, int size, int acquire_timeout_ms)
         return NULL;
     self->conninfo = strdup(conninfo ? conninfo : "");
     self->conns = calloc((size_t)size, sizeof *self->conns);
-    self->free_slots = calloc((size_t)size, sizeof *self->free_slots);
+    self->slots = fair_pool_new(size);
     self->prepared = calloc((size_t)size, sizeof *self->prepared);
     self->prepared_pid = calloc((size_t)size, sizeof *self->prepared_pid);
-    if (self->conninfo == NULL || self->conns == NULL || self->free_slots == NULL ||
+    if (self->conninfo == NULL || self->conns == NULL || self->slots == NULL ||
         self->prepared == NULL || self->prepared_pid == NULL) {
         free(self->conninfo);
         free(self->conns);
         free(self->prepared);
         free(self->prepared_pid);
-        free(self->free_slots);
+        fair_pool_destroy(&self->slots);
         free(self);
         return NULL;
     }
     self->size = size;
     self->acquire_timeout_ms = acquire_timeout_ms;
-    for (int i = 0; i < size; i++)
-        self->free_slots[self->nfree++] = size - 1 - i;
     pthread_mutex_init(&self->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&self->cond, &attr);
-    pthread_condattr_destroy(&attr);
     return self;
 }
 
@@ -102,42 +94,28 @@ db_pool_destroy(db_pool_t **self_p)
     for (int i = 0; i < self->size; i++)
         if (self->conns[i] != NULL)
             PQfinish(self->conns[i]);
-    pthread_cond_destroy(&self->cond);
     pthread_mutex_destroy(&self->lock);
+    fair_pool_destroy(&self->slots);
     free(self->conns);
     free(self->prepared);
     free(self->prepared_pid);
-    free(self->free_slots);
     free(self->conninfo);
     free(self);
     *self_p = NULL;
 }
 
-/* A free connection slot, waiting up to acquire_timeout_ms; -1 on timeout. */
+/* A free connection slot, waiting up to acquire_timeout_ms behind earlier waiters (first come,
+ * first served: fair_pool.h); -1 on timeout. */
 static int
 s_acquire(db_pool_t *self)
 {
-    int64_t deadline = zclock_mono() + self->acquire_timeout_ms;
-    struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000};
-    int slot = -1;
-    pthread_mutex_lock(&self->lock);
-    while (self->nfree == 0) {
-        if (pthread_cond_timedwait(&self->cond, &self->lock, &ts) != 0 && self->nfree == 0)
-            break;
-    }
-    if (self->nfree > 0)
-        slot = self->free_slots[--self->nfree];
-    pthread_mutex_unlock(&self->lock);
-    return slot;
+    return fair_pool_take(self->slots, self->acquire_timeout_ms);
 }
 
 static void
 s_release(db_pool_t *self, int slot)
 {
-    pthread_mutex_lock(&self->lock);
-    self->free_slots[self->nfree++] = slot;
-    pthread_cond_signal(&self->cond);
-    pthread_mutex_unlock(&self->lock);
+    fair_pool_give(self->slots, slot);
 }
 
 /* 0 when the connection's schema is new enough, -2 when it is older than this frontend needs,
@@ -387,15 +365,15 @@ db_token_user(db_pool_t *self, const uint8_t hash[32], db_user_t *user)
     const char *values[1] = {(const char *)hash};
     const int lengths[1] = {32};
     const int formats[1] = {1};
+    /* Prepared: 5,500 users arriving at once are 5,500 first sights of a token. */
+    static const db_statement_t stmt = {
+        DB_STMT_TOKEN, "profai_token_user",
+        "SELECT u.id::text, u.name, u.role, coalesce(t.expires_at <= now(), false), "
+        "coalesce(floor(extract(epoch FROM t.expires_at) * 1000)::bigint, 0) FROM tokens t "
+        "JOIN users u ON u.id = t.user_id WHERE t.hash = $1 AND t.revoked_at IS NULL"};
     PGresult *res = NULL;
-    db_status_t status = db_query(self,
-                                  "SELECT u.id::text, u.name, u.role, "
-                                  "coalesce(t.expires_at <= now(), false), "
-                                  "coalesce(floor(extract(epoch FROM t.expires_at) * 1000)"
-                                  "::bigint, 0) FROM tokens t "
-                                  "JOIN users u ON u.id = t.user_id "
-                                  "WHERE t.hash = $1 AND t.revoked_at IS NULL",
-                                  1, values, lengths, formats, PGRES_TUPLES_OK, &res);
+    db_status_t status =
+        db_query_prepared(self, &stmt, NULL, 1, values, lengths, formats, PGRES_TUPLES_OK, &res);
     if (status != DB_OK)
         return status;
     if (PQntuples(res) < 1) {

@@ -6,7 +6,8 @@
  * Answers that are JSON are written from typed columns by the JSON writer (common/json.h);
  * a stored course document is inserted as PostgreSQL gives it.
  *
- * Each connection serves one request at a time. Connections are opened lazily and checked
+ * Each connection serves one request at a time; requests waiting for one are served in arrival
+ * order (fair_pool.h). Connections are opened lazily and checked
  * against the schema version when they open; a query that fails because the connection broke
  * is retried once after PQreset. All statements are parameterised; every result is cleared.
  * Failures are logged here (one line each) and reported as DB_UNAVAILABLE, which the API

@@ -94,16 +94,25 @@ s_job_write(json_t *j, PGresult *res, int row)
     json_object_end(j);
 }
 
+/* Prepared: the teachers' progress polls run it more than any other job statement, and
+ * parsing and planning its three CTEs cost PostgreSQL several times its execution
+ * (docs/performance.md, "A fair database pool and a prepared job read"). */
+static const db_statement_t s_stmt_job = {
+    DB_STMT_JOB, "profai_job",
+    DB_JOB_WITH "SELECT " DB_JOB_COLUMNS " FROM" DB_JOB_FROM "WHERE jobs.id = $1::uuid "
+                "AND ($2::uuid IS NULL OR jobs.owner_id = $2::uuid)"};
+
 db_status_t
 db_job_json(db_pool_t *self, const char *job_id, const char *owner_id, char **json, size_t *len)
 {
     const char *values[2] = {job_id, owner_id};
     PGresult *res = NULL;
-    db_status_t status = db_query_row(
-        self,
-        DB_JOB_WITH "SELECT " DB_JOB_COLUMNS " FROM" DB_JOB_FROM "WHERE jobs.id = $1::uuid "
-                    "AND ($2::uuid IS NULL OR jobs.owner_id = $2::uuid)",
-        2, values, &res);
+    db_status_t status =
+        db_query_prepared(self, &s_stmt_job, NULL, 2, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    if (status == DB_OK && PQntuples(res) < 1) {
+        PQclear(res);
+        return DB_NOT_FOUND;
+    }
     if (status != DB_OK)
         return status;
     json_t j;
