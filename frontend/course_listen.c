@@ -66,6 +66,15 @@ s_flushed(void *arg)
     s_forget_all(api);
 }
 
+/* Lost: nothing kept is trusted any more, but it stays: during a database outage the revision
+ * last read and a kept "yes" are served (docs/api.md 1.1), and a reconnection forgets them. */
+static void
+s_lost(void *arg)
+{
+    api_t *api = arg;
+    __atomic_store_n(&api->changes_heard_ms, 0, __ATOMIC_RELEASE);
+}
+
 static void
 s_heard(void *arg, int64_t mono_ms)
 {
@@ -81,7 +90,7 @@ course_listen_owner(api_t *api, int max_stale_ms)
         .channels = {COURSE_LISTEN_COURSE_CHANNEL, COURSE_LISTEN_CLASS_CHANNEL},
         .notified = s_notified,
         .flushed = s_flushed,
-        .lost = s_flushed, /* distrust at once, and forget what was kept while trusted */
+        .lost = s_lost,
         .heard = s_heard,
         .arg = api};
 }

@@ -5,8 +5,9 @@
  *   visibility answers, and every cached search (courses_forget, visibility_forget_course);
  * - profai_class_changed <user id> ("" for all): forget that user's class set and visibility
  *   answers, and every cached search (visibility_forget_user);
- * - a (re)connection or a lost connection forgets every kept revision, visibility answer and
- *   class set (notifications may have been missed).
+ * - a (re)connection forgets every kept revision, visibility answer and class set
+ *   (notifications may have been missed); a lost connection only stops trusting them (they
+ *   are still served during a database outage, and are forgotten when it reconnects).
  *
  * While course_listen_trusted, courses.c and visibility.c serve a kept revision, "yes" and
  * class set without asking PostgreSQL; otherwise they ask it on every read, as before

@@ -1,4 +1,5 @@
 /* visibility.c - see visibility.h. */
+#define _GNU_SOURCE
 #include "visibility.h"
 
 #include "api_common.h"
@@ -7,6 +8,7 @@
 #include "db_classes.h"
 #include "log.h"
 
+#include <czmq.h> /* zclock_mono */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,23 @@
 #define VISIBILITY_KEY "visible:"
 /* Cache keys of students' class sets: this, then "<user>". */
 #define VISIBILITY_CLASSES_KEY "classes:"
+
+/* A kept "yes" holds the time (zclock_mono) it was asked at. Served without asking PostgreSQL
+ * while fresh (cache/ttl) when the notifications are heard; when they are not, only for
+ * search_ttl_ms after it was asked (as before notifications existed). */
+static bool
+s_kept_serves(api_t *api, const cache_item_t *item, bool fresh)
+{
+    if (!fresh)
+        return false;
+    if (course_listen_trusted(api))
+        return true;
+    size_t len;
+    const char *data = cache_item_data(item, &len);
+    char text[24];
+    snprintf(text, sizeof text, "%.*s", (int)(len < 23 ? len : 23), data);
+    return zclock_mono() - strtoll(text, NULL, 10) < api->search_ttl_ms;
+}
 
 db_status_t
 visibility_check(api_t *api, const auth_user_t *user, const char *course_id)
@@ -25,19 +44,17 @@ visibility_check(api_t *api, const auth_user_t *user, const char *course_id)
     snprintf(key, sizeof key, VISIBILITY_KEY "%s:%s", course_id, user->id);
     bool fresh = false;
     cache_item_t *kept = cache_get(api->cache, key, &fresh);
-    if (kept != NULL && fresh) {
+    if (kept != NULL && s_kept_serves(api, kept, fresh)) {
         cache_item_release(&kept);
         return DB_OK;
     }
     unsigned generation = course_listen_generation(api);
-    bool trusted = course_listen_trusted(api);
+    int64_t asked = zclock_mono();
     db_status_t status = db_course_visible(api->db, course_id, user->id, false);
-    if (status == DB_OK && (trusted || api->search_ttl_ms > 0)) {
-        char *yes = strdup("1");
-        cache_item_t *item = NULL;
-        if (yes != NULL)
-            item = trusted ? cache_put(api->cache, key, &yes, 1, NULL)
-                           : cache_put_ttl(api->cache, key, &yes, 1, NULL, api->search_ttl_ms);
+    if (status == DB_OK && (course_listen_trusted(api) || api->search_ttl_ms > 0)) {
+        char *yes = NULL;
+        int n = asprintf(&yes, "%lld", (long long)asked);
+        cache_item_t *item = n > 0 ? cache_put(api->cache, key, &yes, (size_t)n, NULL) : NULL;
         cache_item_release(&item);
         if (course_listen_generation(api) != generation)
             cache_remove(api->cache, key); /* forgotten while we asked: may predate it */
