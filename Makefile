@@ -67,6 +67,7 @@ FRONTEND_SRC := frontend/main.c frontend/http.c frontend/http_reply.c frontend/h
                 frontend/session.c frontend/accounts.c frontend/db_accounts.c
 FRONTEND_SRC += frontend/form_upload.c frontend/account_data.c frontend/db_account_data.c
 FRONTEND_SRC += frontend/fair_pool.c
+FRONTEND_SRC += frontend/change_listen.c frontend/course_listen.c
 CTL_SRC      := profaictl/main.c profaictl/admin_cli.c profaictl/admin_client.c
 MIGRATIONS   := $(sort $(wildcard broker/migrations/*.sql))
 

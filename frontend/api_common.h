@@ -44,6 +44,12 @@ struct api_t {
     int streams_active;         /* atomic: event streams being served */
     bool streams_stopping;      /* atomic: job_stream_stop was called */
     accounts_t *accounts;       /* sign-in and sessions (accounts.h), or NULL: tokens only */
+    /* Change notifications (course_listen.h): when they were last known heard (zclock_mono,
+     * 0: not heard), for how long that is trusted, and a counter bumped before every
+     * forgetting they cause (a read that began before must not store what it read). */
+    int64_t changes_heard_ms; /* atomic */
+    int changes_max_stale_ms;
+    unsigned changes_generation; /* atomic */
 };
 
 /* One request being handled (all borrowed for the handler call). */

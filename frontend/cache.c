@@ -254,6 +254,23 @@ cache_remove_prefix(cache_t *self, const char *prefix)
 }
 
 void
+cache_remove_matching(cache_t *self, const char *prefix, const char *suffix)
+{
+    size_t n = strlen(prefix), m = strlen(suffix);
+    pthread_mutex_lock(&self->lock);
+    cache_item_t *item = self->head;
+    while (item != NULL) {
+        cache_item_t *next = item->next;
+        size_t len = strlen(item->key);
+        if (len >= n + m && strncmp(item->key, prefix, n) == 0 &&
+            memcmp(item->key + len - m, suffix, m) == 0)
+            s_unlink(self, item);
+        item = next;
+    }
+    pthread_mutex_unlock(&self->lock);
+}
+
+void
 cache_stats(cache_t *self, cache_stats_t *stats)
 {
     pthread_mutex_lock(&self->lock);

@@ -62,6 +62,9 @@ void cache_remove(cache_t *self, const char *key);
  * deletion). */
 void cache_remove_prefix(cache_t *self, const char *prefix);
 
+/* Forget every key that starts with prefix and ends with suffix (walks every item, as above). */
+void cache_remove_matching(cache_t *self, const char *prefix, const char *suffix);
+
 void cache_stats(cache_t *self, cache_stats_t *stats);
 
 /* Drop a reference (accepts NULL; sets *item_p to NULL). */

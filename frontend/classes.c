@@ -183,6 +183,8 @@ classes_enrol(api_call_t *call)
         http_reply_problem(call->req, 422, NULL, "no student is named \"%s\"", name);
         return;
     }
+    if (status == DB_OK)
+        visibility_forget(call->api); /* the student's class set */
     if (status == DB_OK && created)
         log_info("class=%s: %s enrolled by %s", id, name, call->user->name);
     api_reply_db_json(call->req, status, created ? 201 : 200, json, len, "class");
@@ -223,8 +225,10 @@ classes_join(api_call_t *call)
         http_reply_problem(call->req, 404, NULL, "no class has this join code");
         return;
     }
-    if (status == DB_OK)
+    if (status == DB_OK) {
+        visibility_forget(call->api); /* the caller's class set */
         log_info("%s joined a class by its code", call->user->name);
+    }
     api_reply_db_json(call->req, status, 200, json, len, "class");
 }
 

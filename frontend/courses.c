@@ -3,6 +3,7 @@
 #include "courses.h"
 
 #include "api_common.h"
+#include "course_listen.h"
 #include "db_curation.h"
 #include "log.h"
 #include "page.h"
@@ -65,6 +66,13 @@ courses_forget(api_t *api, const char *id)
     s_forget_course(api, id);
 }
 
+void
+courses_forget_revisions(api_t *api)
+{
+    cache_remove_prefix(api->cache, "rev:");
+    courses_forget_searches(api);
+}
+
 /* Keep a body under key with its ETag; the item (referenced) in *item. A body the replica
  * answered (stale) is returned but not kept: the replica may be behind the revision the key
  * names, which was read from the primary. */
@@ -78,16 +86,40 @@ s_keep(api_t *self, const char *key, char **body, size_t len, bool stale, cache_
     return *item ? DB_OK : DB_UNAVAILABLE;
 }
 
-/* The course's revision (docs/api.md 4.26): asked of PostgreSQL on every read (one primary-key
- * read), so that an edit made through any frontend is served at once by all of them. While
- * PostgreSQL cannot answer, the revision last read here (DB_OK: the copy of that revision is
- * served past its TTL, as before revisions existed); with none, *revision -1 (unknown: read
- * without the cache, from the replica when there is one). DB_NOT_FOUND forgets the course. */
+/* The revision kept in item (its decimal text). */
+static long long
+s_item_revision(const cache_item_t *item)
+{
+    size_t len;
+    const char *data = cache_item_data(item, &len);
+    char text[24];
+    snprintf(text, sizeof text, "%.*s", (int)(len < 23 ? len : 23), data);
+    return strtoll(text, NULL, 10);
+}
+
+/* The course's revision (docs/api.md 4.26): the one kept here while the change notifications
+ * are heard (course_listen.h: any frontend's edit makes every frontend forget it within
+ * milliseconds) and it is within cache/ttl; otherwise asked of PostgreSQL (one primary-key
+ * read) and kept. While PostgreSQL cannot answer, the revision last read here (DB_OK: the copy
+ * of that revision is served past its TTL, as before revisions existed); with none, *revision
+ * -1 (unknown: read without the cache, from the replica when there is one). DB_NOT_FOUND
+ * forgets the course. */
 static db_status_t
 s_revision(api_t *self, const char *id, long long *revision)
 {
     char key[64];
     snprintf(key, sizeof key, "rev:%s", id);
+    if (course_listen_trusted(self)) {
+        bool fresh = false;
+        cache_item_t *item = cache_get(self->cache, key, &fresh);
+        if (item != NULL && fresh) {
+            *revision = s_item_revision(item);
+            cache_item_release(&item);
+            return DB_OK;
+        }
+        cache_item_release(&item);
+    }
+    unsigned generation = course_listen_generation(self);
     db_status_t status = db_course_revision(self->db, id, revision);
     if (status == DB_OK) {
         char *text = NULL;
@@ -95,6 +127,8 @@ s_revision(api_t *self, const char *id, long long *revision)
         if (n > 0) {
             cache_item_t *item = cache_put(self->cache, key, &text, (size_t)n, NULL);
             cache_item_release(&item);
+            if (course_listen_generation(self) != generation)
+                cache_remove(self->cache, key); /* forgotten while we read: may predate it */
         }
         return DB_OK;
     }
@@ -107,11 +141,7 @@ s_revision(api_t *self, const char *id, long long *revision)
         *revision = -1; /* unknown: the caller reads the replica, if any, and keeps nothing */
         return status == DB_UNAVAILABLE ? DB_OK : status;
     }
-    size_t len;
-    const char *data = cache_item_data(item, &len);
-    char text[24];
-    snprintf(text, sizeof text, "%.*s", (int)(len < 23 ? len : 23), data);
-    *revision = strtoll(text, NULL, 10);
+    *revision = s_item_revision(item);
     cache_item_release(&item);
     log_debug("course=%s served from the cache past its TTL: the database is unavailable", id);
     return DB_OK;

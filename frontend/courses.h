@@ -21,9 +21,13 @@ void courses_list(api_call_t *call);   /* GET /api/v1/courses */
 void courses_get(api_call_t *call);    /* GET /api/v1/courses/{id} */
 void courses_delete(api_call_t *call); /* DELETE /api/v1/courses/{id} */
 
-/* Forget everything this frontend caches about a course that is gone (its document, quiz,
- * answer key, and every cached search). */
+/* Forget everything this frontend caches about a course that is gone or changed (its
+ * revision, document, quiz, answer key, and every cached search). */
 void courses_forget(api_t *api, const char *id);
+
+/* Forget every kept course revision (each is asked of PostgreSQL again on its next read), and
+ * every cached search (course_listen.h: notifications may have been missed). */
+void courses_forget_revisions(api_t *api);
 
 /* The cached kinds of a course's quiz: without answers (docs/api.md 4.9) or its answer key
  * (db.h db_course_quiz). */

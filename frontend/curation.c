@@ -156,8 +156,7 @@ s_edit(api_call_t *call, const char *kind, const char *target, const char *what,
     }
     log_info("course=%s edited by %s: %s %s (revision %lld)", id, call->user->name, kind,
              new_target, revision);
-    if (strcmp(kind, "course_title") == 0)
-        courses_forget_searches(call->api); /* lists show the title */
+    courses_forget(call->api, id); /* its revision, and searches (lists show the title) */
     if (strcmp(kind, "question_add") == 0) {
         char location[160];
         snprintf(location, sizeof location, "/api/v1/courses/%s/questions/%s", id, new_target);
@@ -236,6 +235,7 @@ curation_course_patch(api_call_t *call)
             api_reply_not_ok(call->req, status, "course");
             goto done;
         }
+        courses_forget(call->api, id); /* its revision */
         if (title == NULL) {
             log_info("course=%s: %d questions per attempt, set by %s", id, n, call->user->name);
             s_reply_course(call, id, 200, NULL);

@@ -28,8 +28,8 @@ db_status_t db_query(db_pool_t *self, const char *sql, int nparams, const char *
 db_status_t db_query_row(db_pool_t *self, const char *sql, int nparams, const char *const *values,
                          PGresult **out) PROFAI_MUST_CHECK;
 
-/* A new connection outside the pool, with the pool's conninfo and defaults (for the token
- * revocation listener, auth_listen.h). The caller owns it (PQfinish), also when it failed
+/* A new connection outside the pool, with the pool's conninfo and defaults (for the
+ * change listener, change_listen.h). The caller owns it (PQfinish), also when it failed
  * (check PQstatus); NULL only when out of memory. */
 PGconn *db_pool_connect(db_pool_t *self);
 /* A statement prepared once per connection (PQprepare, then PQexecPrepared): PostgreSQL

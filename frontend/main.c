@@ -2,17 +2,19 @@
  * main.c - profai-frontend: the REST API server (docs/api.md).
  *
  * Reads the configuration (conf/frontend.conf), starts the database pool, the authenticator and
- * its token revocation listener (auth_listen.h) and the HTTP server, tells systemd it is ready,
- * then waits for SIGTERM or SIGINT and stops cleanly (exit 0). Under a systemd watchdog
- * (WatchdogSec=), the main thread, which serves no request itself, asks the server for
- * GET /api/v1 before each WATCHDOG=1: a server whose threads are all stuck stops the pings and
- * systemd restarts it.
+ * its change listener (change_listen.h: revoked tokens, changed courses and classes) and the HTTP
+ * server, tells systemd it is ready, then waits for SIGTERM or SIGINT and stops cleanly (exit 0).
+ * Under a systemd watchdog (WatchdogSec=), the main thread, which serves no request itself, asks
+ * the server for GET /api/v1 before each WATCHDOG=1: a server whose threads are all stuck stops the
+ * pings and systemd restarts it.
  */
 #include "accounts.h"
 #include "api.h"
 #include "auth.h"
 #include "auth_listen.h"
 #include "blob_sweep.h"
+#include "change_listen.h"
+#include "course_listen.h"
 #include "db.h"
 #include "db_replica.h"
 #include "http.h"
@@ -351,7 +353,7 @@ main(int argc, char **argv)
     db_pool_t *db = NULL;
     db_replica_t *replica = NULL;
     auth_t *auth = NULL;
-    auth_listen_t *listener = NULL;
+    change_listen_t *listener = NULL;
     api_t *api = NULL;
     limits_t *limits = NULL;
     accounts_t *accounts = NULL;
@@ -401,11 +403,6 @@ main(int argc, char **argv)
     auth = db ? auth_new(db, (int)s.cache_ttl, (int)s.max_stale) : NULL;
     if (auth == NULL) {
         log_error("out of memory");
-        goto done;
-    }
-    /* Without a cache there is nothing to evict. */
-    if (s.cache_ttl > 0 && (listener = auth_listen_new(auth, db, (int)s.max_stale)) == NULL) {
-        log_error("cannot start the token revocation listener");
         goto done;
     }
     int check = db_pool_check(db, err, sizeof err);
@@ -485,6 +482,19 @@ main(int argc, char **argv)
         log_error("out of memory");
         goto done;
     }
+    /* Change notifications for the caches that are on (without a cache there is nothing to
+     * evict): revoked tokens, changed courses and classes (change_listen.h). */
+    change_listen_owner_t owners[2];
+    size_t owner_count = 0;
+    if (s.cache_ttl > 0)
+        owners[owner_count++] = auth_listen_owner(auth);
+    if (api_cfg.cache_ttl_ms > 0)
+        owners[owner_count++] = course_listen_owner(api, (int)s.max_stale);
+    if (owner_count > 0 &&
+        (listener = change_listen_new(db, (int)s.max_stale, owners, owner_count)) == NULL) {
+        log_error("cannot start the change listener");
+        goto done;
+    }
     http_config_t http_cfg = {.listen = s.listen,
                               .threads = (int)s.threads,
                               .request_timeout_ms = (int)s.request_timeout,
@@ -518,11 +528,11 @@ main(int argc, char **argv)
 done:
     api_stop(api);
     http_server_destroy(&server);
+    change_listen_destroy(&listener); /* its callbacks use api and auth */
     api_destroy(&api);
     limits_destroy(&limits);
     accounts_destroy(&accounts);
     blob_sweep_destroy(&sweep);
-    auth_listen_destroy(&listener);
     auth_destroy(&auth);
     db_replica_destroy(&replica);
     db_pool_destroy(&db);
