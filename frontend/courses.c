@@ -358,16 +358,23 @@ courses_list(api_call_t *call)
         return;
     }
     /* A search answer is kept for api->search_ttl_ms: the same few searches come from
-     * thousands of students, and a search is the dearest read PostgreSQL serves. */
+     * thousands of students, and a search is the dearest read PostgreSQL serves. So is a
+     * student's list page: students of the same classes see the same pages (a teacher's own
+     * list is not kept: a course they just stored must be listed at once). */
     char *key = NULL;
     unsigned generation = __atomic_load_n(&call->api->search_generation, __ATOMIC_ACQUIRE);
     char viewer[80];
-    if (query.q != NULL && call->api->search_ttl_ms > 0 &&
+    bool keepable = query.q != NULL || call->user->role == AUTH_ROLE_STUDENT;
+    if (keepable && call->api->search_ttl_ms > 0 &&
         visibility_viewer_key(call->api, call->user, viewer, sizeof viewer) == 0) {
         /* Who sees which course (and owner_id: db_course_query_t) differs: students with the
-         * same classes share one answer, a teacher has their own, admins one. */
-        if (asprintf(&key, COURSES_SEARCH_KEY "%s:%d:%lld:%s", viewer, query.limit, query.offset,
-                     query.q) < 0)
+         * same classes share one answer, a teacher has their own, admins one. A list page is
+         * named by its cursor's text ("list" where a search has its offset). */
+        int n = query.q != NULL ? asprintf(&key, COURSES_SEARCH_KEY "%s:%d:%lld:%s", viewer,
+                                           query.limit, query.offset, query.q)
+                                : asprintf(&key, COURSES_SEARCH_KEY "%s:%d:list:%s", viewer,
+                                           query.limit, route_text(call->route, "cursor"));
+        if (n < 0)
             key = NULL;
         bool fresh = false;
         cache_item_t *item = key ? cache_get(call->api->cache, key, &fresh) : NULL;
