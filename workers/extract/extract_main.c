@@ -689,6 +689,19 @@ static void __attribute__((noreturn)) s_split(int pages)
     exit(EXTRACT_EXIT_SPLIT);
 }
 
+/* The course of model as the options describe it (title, file, quiz sizes): *out, *len.
+ * 0 or -1 (err set). */
+static int
+s_course_build(const extract_args_t *args, docmodel_t *model, char **out, size_t *len,
+               course_error_t *err)
+{
+    course_source_t source = {args->title,
+                              args->filename,
+                              args->sha256,
+                              {(int)args->quiz_per_lesson, (int)args->quiz_per_course}};
+    return course_build(model, &source, EXTRACT_OUTPUT_MAX, out, len, err);
+}
+
 /* The PDF in bytes: the course, or with --pages that part of the model (*out, *len); with
  * --split-above, a PDF of more pages exits EXTRACT_EXIT_SPLIT. 0 or -1 (err set). */
 static int
@@ -723,11 +736,7 @@ s_from_pdf(const extract_args_t *args, GBytes *bytes, progress_t *progress, char
         if (rc != 0)
             course_fail_memory(err);
     } else {
-        course_source_t source = {args->title,
-                                  args->filename,
-                                  args->sha256,
-                                  {(int)args->quiz_per_lesson, (int)args->quiz_per_course}};
-        rc = course_build(&model, &source, EXTRACT_OUTPUT_MAX, out, len, err);
+        rc = s_course_build(args, &model, out, len, err);
     }
     docmodel_free(&model);
     return rc;
@@ -752,13 +761,8 @@ s_from_parts(const extract_args_t *args, GBytes *bytes, progress_t *progress, ch
     }
     s_progress_write(progress, "building", 96, model.pages, model.pages);
     rc = course_check_text(&model, EXTRACT_OUTPUT_MAX, err);
-    if (rc == 0) {
-        course_source_t source = {args->title,
-                                  args->filename,
-                                  args->sha256,
-                                  {(int)args->quiz_per_lesson, (int)args->quiz_per_course}};
-        rc = course_build(&model, &source, EXTRACT_OUTPUT_MAX, out, len, err);
-    }
+    if (rc == 0)
+        rc = s_course_build(args, &model, out, len, err);
     docmodel_free(&model);
     return rc;
 }
