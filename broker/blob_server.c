@@ -10,6 +10,7 @@
 
 #include "job_secret.h"
 #include "log.h"
+#include "pg_session.h"
 #include "profai/proto.h"
 #include "zap.h"
 
@@ -108,16 +109,14 @@ s_query(s_reader_t *srv, const char *const *values, char *why, size_t why_size)
             srv->conn = PQconnectdb(srv->srv->conninfo);
         }
         if (PQstatus(srv->conn) != CONNECTION_OK) {
-            const char *msg = PQerrorMessage(srv->conn);
-            snprintf(why, why_size, "cannot connect: %.*s", (int)strcspn(msg, "\n"), msg);
+            pg_session_first_line(why, why_size, "cannot connect: ", PQerrorMessage(srv->conn));
             continue;
         }
         int formats[6] = {0};
         PGresult *res = PQexecParams(srv->conn, S_SQL, 6, NULL, values, NULL, formats, 1);
         if (PQresultStatus(res) == PGRES_TUPLES_OK)
             return res;
-        const char *msg = PQresultErrorMessage(res);
-        snprintf(why, why_size, "%.*s", (int)strcspn(msg, "\n"), msg);
+        pg_session_first_line(why, why_size, "", PQresultErrorMessage(res));
         PQclear(res);
         if (PQstatus(srv->conn) != CONNECTION_BAD)
             return NULL; /* a statement error: another round would fail the same way */
