@@ -107,6 +107,20 @@ s_submit(admin_t *self, const admin_ctx_t *ctx, const store_stmt_t *stmt, const 
         s_refused(self, ctx, st);
 }
 
+/* The start of a statement's callback: false when nothing is left to do (the admin socket
+ * closed meanwhile, or the statement failed and the request got db_unavailable). */
+static bool
+s_answered(broker_t *b, admin_ctx_t *ctx, const char *error)
+{
+    if (b->admin == NULL)
+        return false;
+    if (error != NULL) {
+        s_done(b->admin, ctx, PROFAI_ERR_DB_UNAVAILABLE, 0, NULL, error);
+        return false;
+    }
+    return true;
+}
+
 /* ------------------------------------------------------------------ status */
 
 typedef struct {
@@ -262,12 +276,8 @@ s_on_jobs(void *owner, void *ctx_p, PGresult *res, const char *error)
 {
     broker_t *b = owner;
     admin_ctx_t *ctx = ctx_p;
-    if (b->admin == NULL)
+    if (!s_answered(b, ctx, error))
         return;
-    if (error != NULL) {
-        s_done(b->admin, ctx, PROFAI_ERR_DB_UNAVAILABLE, 0, NULL, error);
-        return;
-    }
     uint64_t rows = 0;
     for (int i = 0; i < sql_row_count(res); i++) {
         admin_job_t job = {.rid = ctx->rid};
@@ -308,12 +318,8 @@ s_on_job(void *owner, void *ctx_p, PGresult *res, const char *error)
 {
     broker_t *b = owner;
     admin_ctx_t *ctx = ctx_p;
-    if (b->admin == NULL)
+    if (!s_answered(b, ctx, error))
         return;
-    if (error != NULL) {
-        s_done(b->admin, ctx, PROFAI_ERR_DB_UNAVAILABLE, 0, NULL, error);
-        return;
-    }
     admin_job_t job = {.rid = ctx->rid};
     if (sql_row_count(res) < 1 || !admin_sql_read_job(res, 0, &job)) {
         s_done(b->admin, ctx, PROFAI_ERR_UNKNOWN_JOB, 0, NULL, "no such job");
@@ -331,46 +337,48 @@ s_on_job(void *owner, void *ctx_p, PGresult *res, const char *error)
     s_done(b->admin, ctx, PROFAI_OK, rows, NULL, NULL);
 }
 
-/* Commands on one job need its id. */
-static bool
-s_need_job(admin_t *self, admin_ctx_t *ctx, const admin_request_t *req)
+/* A command on one job: stmt with the job's id (required), answered by done. */
+static void
+s_submit_on_job(admin_t *self, admin_ctx_t *ctx, const admin_request_t *req,
+                const store_stmt_t *stmt, store_done_fn *done)
 {
     if (req->job_id[0] == '\0') {
         s_done(self, ctx, PROFAI_ERR_BAD_REQUEST, 0, NULL, "job_id is required");
-        return false;
+        return;
     }
     memcpy(ctx->job_id, req->job_id, sizeof ctx->job_id);
-    return true;
+    const char *values[] = {req->job_id};
+    s_submit(self, ctx, stmt, values, done);
 }
 
 static void
 s_cmd_job(admin_t *self, admin_ctx_t *ctx, const admin_request_t *req)
 {
-    if (!s_need_job(self, ctx, req))
-        return;
-    const char *values[] = {req->job_id};
-    s_submit(self, ctx, &admin_sql_job, values, s_on_job);
+    s_submit_on_job(self, ctx, req, &admin_sql_job, s_on_job);
 }
 
 /* ------------------------------------------------------------------ retry, cancel */
+
+/* What a retry or cancel changed; false when there is no such job (answered). */
+static bool
+s_read_change(broker_t *b, admin_ctx_t *ctx, PGresult *res, admin_sql_change_t *change)
+{
+    admin_sql_read_change(res, change);
+    if (!change->found)
+        s_done(b->admin, ctx, PROFAI_ERR_UNKNOWN_JOB, 0, NULL, "no such job");
+    return change->found;
+}
 
 static void
 s_on_retry(void *owner, void *ctx_p, PGresult *res, const char *error)
 {
     broker_t *b = owner;
     admin_ctx_t *ctx = ctx_p;
-    if (b->admin == NULL)
+    if (!s_answered(b, ctx, error))
         return;
-    if (error != NULL) {
-        s_done(b->admin, ctx, PROFAI_ERR_DB_UNAVAILABLE, 0, NULL, error);
-        return;
-    }
     admin_sql_change_t change;
-    admin_sql_read_change(res, &change);
-    if (!change.found) {
-        s_done(b->admin, ctx, PROFAI_ERR_UNKNOWN_JOB, 0, NULL, "no such job");
+    if (!s_read_change(b, ctx, res, &change))
         return;
-    }
     if (!change.changed && strcmp(change.before, "failed") == 0 && !change.pdf_stored) {
         s_done(b->admin, ctx, PROFAI_ERR_UNKNOWN_BLOB, 0, change.before,
                "its PDF is no longer stored (swept after the job failed); submit it again");
@@ -392,10 +400,7 @@ s_on_retry(void *owner, void *ctx_p, PGresult *res, const char *error)
 static void
 s_cmd_retry(admin_t *self, admin_ctx_t *ctx, const admin_request_t *req)
 {
-    if (!s_need_job(self, ctx, req))
-        return;
-    const char *values[] = {req->job_id};
-    s_submit(self, ctx, &admin_sql_retry, values, s_on_retry);
+    s_submit_on_job(self, ctx, req, &admin_sql_retry, s_on_retry);
 }
 
 static void
@@ -403,18 +408,11 @@ s_on_cancel(void *owner, void *ctx_p, PGresult *res, const char *error)
 {
     broker_t *b = owner;
     admin_ctx_t *ctx = ctx_p;
-    if (b->admin == NULL)
+    if (!s_answered(b, ctx, error))
         return;
-    if (error != NULL) {
-        s_done(b->admin, ctx, PROFAI_ERR_DB_UNAVAILABLE, 0, NULL, error);
-        return;
-    }
     admin_sql_change_t change;
-    admin_sql_read_change(res, &change);
-    if (!change.found) {
-        s_done(b->admin, ctx, PROFAI_ERR_UNKNOWN_JOB, 0, NULL, "no such job");
+    if (!s_read_change(b, ctx, res, &change))
         return;
-    }
     job_t *job = job_table_lookup(b->jobs, ctx->job_id);
     if (job != NULL)
         broker_job_drop(b, job); /* a running job's worker is told to kill it */
@@ -430,10 +428,7 @@ s_on_cancel(void *owner, void *ctx_p, PGresult *res, const char *error)
 static void
 s_cmd_cancel(admin_t *self, admin_ctx_t *ctx, const admin_request_t *req)
 {
-    if (!s_need_job(self, ctx, req))
-        return;
-    const char *values[] = {req->job_id};
-    s_submit(self, ctx, &admin_sql_cancel, values, s_on_cancel);
+    s_submit_on_job(self, ctx, req, &admin_sql_cancel, s_on_cancel);
 }
 
 /* ------------------------------------------------------------------ drain, pause, log level */
