@@ -181,23 +181,17 @@ s_status_reply(admin_t *self, const admin_ctx_t *ctx, bool db_up, uint64_t rtt_u
 {
     broker_t *b = self->broker;
     s_status_queues(self, ctx);
-    uint64_t workers[WORKER_UNSERVED + 1] = {0}, draining = 0, dispatching = 0, running = 0;
-    for (worker_t *w = worker_registry_first(b->workers); w != NULL;
-         w = worker_registry_next(b->workers, w)) {
-        workers[w->state]++;
-        draining += w->draining;
-        dispatching += w->state == WORKER_RESERVED && w->job != NULL;
-        running += w->state == WORKER_BUSY && w->job != NULL;
-    }
+    worker_registry_counts_t workers = worker_registry_counts(b->workers);
     job_table_counts_t counts = job_table_counts(b->jobs);
     s_count_row(self, ctx, "jobs", job_state_name(JOB_QUEUED), counts.queued, 0);
     s_count_row(self, ctx, "jobs", job_state_name(JOB_WAITING), counts.waiting, 0);
-    s_count_row(self, ctx, "jobs", job_state_name(JOB_DISPATCHING), dispatching, 0);
-    s_count_row(self, ctx, "jobs", job_state_name(JOB_RUNNING), running, 0);
+    s_count_row(self, ctx, "jobs", job_state_name(JOB_DISPATCHING), workers.dispatching, 0);
+    s_count_row(self, ctx, "jobs", job_state_name(JOB_RUNNING), workers.running, 0);
     s_count_row(self, ctx, "jobs", job_state_name(JOB_ORPHANED), counts.orphaned, 0);
     for (int s = WORKER_IDLE; s <= WORKER_UNSERVED; s++)
-        s_count_row(self, ctx, "workers", worker_state_name((worker_state_t)s), workers[s], 0);
-    s_count_row(self, ctx, "workers", "draining", draining, 0);
+        s_count_row(self, ctx, "workers", worker_state_name((worker_state_t)s), workers.by_state[s],
+                    0);
+    s_count_row(self, ctx, "workers", "draining", workers.draining, 0);
     if (b->paused)
         s_count_row(self, ctx, "paused", PROTO_SERVICE_COURSE, 1, 0);
     admin_status_t status = {

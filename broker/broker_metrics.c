@@ -131,15 +131,9 @@ s_queues(broker_t *b, strbuf_t *out)
             owners ? zhash_size(owners) : 0);
     zhash_destroy(&owners);
 
-    uint64_t workers[WORKER_UNSERVED + 1] = {0}, draining = 0, dispatching = 0, running = 0;
-    for (worker_t *w = worker_registry_first(b->workers); w != NULL;
-         w = worker_registry_next(b->workers, w)) {
-        workers[w->state]++;
-        draining += w->draining;
-        dispatching += w->state == WORKER_RESERVED && w->job != NULL;
-        running += w->state == WORKER_BUSY && w->job != NULL;
-    }
-    uint64_t by_state[] = {counts.queued, counts.waiting, dispatching, running, counts.orphaned};
+    worker_registry_counts_t workers = worker_registry_counts(b->workers);
+    uint64_t by_state[] = {counts.queued, counts.waiting, workers.dispatching, workers.running,
+                           counts.orphaned};
     metrics_family(out, "profai_broker_jobs", "gauge", "Unfinished jobs in memory, by state.");
     for (int s = JOB_QUEUED; s <= JOB_ORPHANED; s++) {
         const char *labels[] = {"state", job_state_name((job_state_t)s), NULL};
@@ -150,11 +144,11 @@ s_queues(broker_t *b, strbuf_t *out)
     s_gauge(out, "profai_broker_worker_processes", "Distinct worker processes (host, pid).",
             broker_worker_processes(b));
     s_gauge(out, "profai_broker_workers_busy", "Worker slots with a job (reserved or busy).",
-            workers[WORKER_RESERVED] + workers[WORKER_BUSY]);
+            workers.by_state[WORKER_RESERVED] + workers.by_state[WORKER_BUSY]);
     s_gauge(out, "profai_broker_workers_idle", "Worker slots ready for a job.",
-            workers[WORKER_IDLE]);
+            workers.by_state[WORKER_IDLE]);
     s_gauge(out, "profai_broker_workers_draining", "Worker slots drained by an operator.",
-            draining);
+            workers.draining);
     s_gauge(out, "profai_broker_paused", "1 when dispatching is paused (profaictl pause).",
             b->paused ? 1 : 0);
 }
