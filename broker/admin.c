@@ -123,11 +123,6 @@ s_answered(broker_t *b, admin_ctx_t *ctx, const char *error)
 
 /* ------------------------------------------------------------------ status */
 
-typedef struct {
-    uint64_t count;
-    int64_t oldest; /* added_at of the oldest */
-} admin_tally_t;
-
 static void
 s_count_row(admin_t *self, const admin_ctx_t *ctx, const char *scope, const char *name,
             uint64_t count, uint64_t oldest_ms)
@@ -143,34 +138,14 @@ static void
 s_status_queues(admin_t *self, const admin_ctx_t *ctx)
 {
     broker_t *b = self->broker;
-    zhash_t *owners = zhash_new();
+    job_tally_t all;
+    zhash_t *owners = job_table_queued_by_owner(b->jobs, &all);
     if (owners == NULL)
         return;
-    int64_t oldest = 0;
-    uint64_t queued = 0;
-    for (job_t *job = job_table_queued_first(b->jobs); job != NULL;
-         job = job_table_queued_next(b->jobs, job)) {
-        queued++;
-        if (oldest == 0 || job->added_at < oldest)
-            oldest = job->added_at;
-        admin_tally_t *tally = zhash_lookup(owners, job->owner);
-        if (tally == NULL) {
-            tally = calloc(1, sizeof *tally);
-            if (tally == NULL || zhash_insert(owners, job->owner, tally) != 0) {
-                free(tally);
-                continue;
-            }
-            zhash_freefn(owners, job->owner, free);
-            tally->oldest = job->added_at;
-        }
-        tally->count++;
-        if (job->added_at < tally->oldest)
-            tally->oldest = job->added_at;
-    }
     job_table_counts_t counts = job_table_counts(b->jobs);
-    s_count_row(self, ctx, "service", PROTO_SERVICE_COURSE, queued + counts.waiting,
-                queued > 0 ? (uint64_t)(b->now - oldest) : 0);
-    for (admin_tally_t *t = zhash_first(owners); t != NULL; t = zhash_next(owners))
+    s_count_row(self, ctx, "service", PROTO_SERVICE_COURSE, all.count + counts.waiting,
+                all.count > 0 ? (uint64_t)(b->now - all.oldest) : 0);
+    for (job_tally_t *t = zhash_first(owners); t != NULL; t = zhash_next(owners))
         s_count_row(self, ctx, "owner", zhash_cursor(owners), t->count,
                     (uint64_t)(b->now - t->oldest));
     zhash_destroy(&owners);
