@@ -8,6 +8,7 @@
  * files: whatever happens inside poppler stays inside this process.
  */
 #define _GNU_SOURCE /* O_PATH */
+#include "conf.h"
 #include "course/course_build.h"
 #include "course/docmodel_wire.h"
 #include "extract_contract.h"
@@ -184,27 +185,6 @@ s_usage(FILE *out)
             "a crash.\n");
 }
 
-static int
-s_parse_number(const char *text, long long max, long long *out)
-{
-    errno = 0;
-    char *end = NULL;
-    long long n = strtoll(text, &end, 10);
-    if (errno != 0 || end == text || n < 0)
-        return -1;
-    long long mult = 1;
-    if (*end == 'k' || *end == 'K')
-        mult = 1024LL, end++;
-    else if (*end == 'M')
-        mult = 1024LL * 1024, end++;
-    else if (*end == 'G')
-        mult = 1024LL * 1024 * 1024, end++;
-    if (*end != '\0' || n > max / mult)
-        return -1;
-    *out = n * mult;
-    return 0;
-}
-
 static void __attribute__((noreturn)) s_usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "profai-extract: ");
@@ -342,7 +322,7 @@ s_args_parse(int argc, char **argv, extract_args_t *a)
         default:
             s_usage_error("unknown option '%s'", argv[optind - 1]);
         }
-        if (number != NULL && s_parse_number(optarg, max, number) != 0)
+        if (number != NULL && conf_parse_int(optarg, 0, max, number) != 0)
             s_usage_error("invalid number '%s'", optarg);
     }
     if (optind < argc)
