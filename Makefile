@@ -36,7 +36,7 @@ BROKER_CORE_SRC := broker/job_table.c broker/worker_registry.c broker/fair_queue
 BROKER_SRC   := broker/main.c broker/broker.c broker/clients.c broker/dispatch.c broker/sql.c \
                 broker/admin.c broker/admin_sql.c broker/broker_metrics.c broker/store.c \
                 broker/leader.c broker/standby.c broker/blob_reader.c broker/blob_server.c \
-                broker/search_indexer.c \
+                broker/search_indexer.c broker/pg_session.c \
                 broker/migrate.c broker/zap.c broker/job_secret.c broker/course_check.c \
                 frontend/json_in.c $(BROKER_CORE_SRC) $(B)/broker/migrations.c
 WORKER_SRC   := workers/daemon/main.c workers/daemon/worker.c workers/daemon/job_runner.c \

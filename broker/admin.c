@@ -107,12 +107,21 @@ s_submit(admin_t *self, const admin_ctx_t *ctx, const store_stmt_t *stmt, const 
         s_refused(self, ctx, st);
 }
 
-/* ------------------------------------------------------------------ status */
+/* The start of a statement's callback: false when nothing is left to do (the admin socket
+ * closed meanwhile, or the statement failed and the request got db_unavailable). */
+static bool
+s_answered(broker_t *b, admin_ctx_t *ctx, const char *error)
+{
+    if (b->admin == NULL)
+        return false;
+    if (error != NULL) {
+        s_done(b->admin, ctx, PROFAI_ERR_DB_UNAVAILABLE, 0, NULL, error);
+        return false;
+    }
+    return true;
+}
 
-typedef struct {
-    uint64_t count;
-    int64_t oldest; /* added_at of the oldest */
-} admin_tally_t;
+/* ------------------------------------------------------------------ status */
 
 static void
 s_count_row(admin_t *self, const admin_ctx_t *ctx, const char *scope, const char *name,
@@ -129,34 +138,14 @@ static void
 s_status_queues(admin_t *self, const admin_ctx_t *ctx)
 {
     broker_t *b = self->broker;
-    zhash_t *owners = zhash_new();
+    job_tally_t all;
+    zhash_t *owners = job_table_queued_by_owner(b->jobs, &all);
     if (owners == NULL)
         return;
-    int64_t oldest = 0;
-    uint64_t queued = 0;
-    for (job_t *job = job_table_queued_first(b->jobs); job != NULL;
-         job = job_table_queued_next(b->jobs, job)) {
-        queued++;
-        if (oldest == 0 || job->added_at < oldest)
-            oldest = job->added_at;
-        admin_tally_t *tally = zhash_lookup(owners, job->owner);
-        if (tally == NULL) {
-            tally = calloc(1, sizeof *tally);
-            if (tally == NULL || zhash_insert(owners, job->owner, tally) != 0) {
-                free(tally);
-                continue;
-            }
-            zhash_freefn(owners, job->owner, free);
-            tally->oldest = job->added_at;
-        }
-        tally->count++;
-        if (job->added_at < tally->oldest)
-            tally->oldest = job->added_at;
-    }
     job_table_counts_t counts = job_table_counts(b->jobs);
-    s_count_row(self, ctx, "service", PROTO_SERVICE_COURSE, queued + counts.waiting,
-                queued > 0 ? (uint64_t)(b->now - oldest) : 0);
-    for (admin_tally_t *t = zhash_first(owners); t != NULL; t = zhash_next(owners))
+    s_count_row(self, ctx, "service", PROTO_SERVICE_COURSE, all.count + counts.waiting,
+                all.count > 0 ? (uint64_t)(b->now - all.oldest) : 0);
+    for (job_tally_t *t = zhash_first(owners); t != NULL; t = zhash_next(owners))
         s_count_row(self, ctx, "owner", zhash_cursor(owners), t->count,
                     (uint64_t)(b->now - t->oldest));
     zhash_destroy(&owners);
@@ -167,23 +156,17 @@ s_status_reply(admin_t *self, const admin_ctx_t *ctx, bool db_up, uint64_t rtt_u
 {
     broker_t *b = self->broker;
     s_status_queues(self, ctx);
-    uint64_t workers[WORKER_UNSERVED + 1] = {0}, draining = 0, dispatching = 0, running = 0;
-    for (worker_t *w = worker_registry_first(b->workers); w != NULL;
-         w = worker_registry_next(b->workers, w)) {
-        workers[w->state]++;
-        draining += w->draining;
-        dispatching += w->state == WORKER_RESERVED && w->job != NULL;
-        running += w->state == WORKER_BUSY && w->job != NULL;
-    }
+    worker_registry_counts_t workers = worker_registry_counts(b->workers);
     job_table_counts_t counts = job_table_counts(b->jobs);
     s_count_row(self, ctx, "jobs", job_state_name(JOB_QUEUED), counts.queued, 0);
     s_count_row(self, ctx, "jobs", job_state_name(JOB_WAITING), counts.waiting, 0);
-    s_count_row(self, ctx, "jobs", job_state_name(JOB_DISPATCHING), dispatching, 0);
-    s_count_row(self, ctx, "jobs", job_state_name(JOB_RUNNING), running, 0);
+    s_count_row(self, ctx, "jobs", job_state_name(JOB_DISPATCHING), workers.dispatching, 0);
+    s_count_row(self, ctx, "jobs", job_state_name(JOB_RUNNING), workers.running, 0);
     s_count_row(self, ctx, "jobs", job_state_name(JOB_ORPHANED), counts.orphaned, 0);
     for (int s = WORKER_IDLE; s <= WORKER_UNSERVED; s++)
-        s_count_row(self, ctx, "workers", worker_state_name((worker_state_t)s), workers[s], 0);
-    s_count_row(self, ctx, "workers", "draining", draining, 0);
+        s_count_row(self, ctx, "workers", worker_state_name((worker_state_t)s), workers.by_state[s],
+                    0);
+    s_count_row(self, ctx, "workers", "draining", workers.draining, 0);
     if (b->paused)
         s_count_row(self, ctx, "paused", PROTO_SERVICE_COURSE, 1, 0);
     admin_status_t status = {
@@ -262,12 +245,8 @@ s_on_jobs(void *owner, void *ctx_p, PGresult *res, const char *error)
 {
     broker_t *b = owner;
     admin_ctx_t *ctx = ctx_p;
-    if (b->admin == NULL)
+    if (!s_answered(b, ctx, error))
         return;
-    if (error != NULL) {
-        s_done(b->admin, ctx, PROFAI_ERR_DB_UNAVAILABLE, 0, NULL, error);
-        return;
-    }
     uint64_t rows = 0;
     for (int i = 0; i < sql_row_count(res); i++) {
         admin_job_t job = {.rid = ctx->rid};
@@ -308,12 +287,8 @@ s_on_job(void *owner, void *ctx_p, PGresult *res, const char *error)
 {
     broker_t *b = owner;
     admin_ctx_t *ctx = ctx_p;
-    if (b->admin == NULL)
+    if (!s_answered(b, ctx, error))
         return;
-    if (error != NULL) {
-        s_done(b->admin, ctx, PROFAI_ERR_DB_UNAVAILABLE, 0, NULL, error);
-        return;
-    }
     admin_job_t job = {.rid = ctx->rid};
     if (sql_row_count(res) < 1 || !admin_sql_read_job(res, 0, &job)) {
         s_done(b->admin, ctx, PROFAI_ERR_UNKNOWN_JOB, 0, NULL, "no such job");
@@ -331,46 +306,48 @@ s_on_job(void *owner, void *ctx_p, PGresult *res, const char *error)
     s_done(b->admin, ctx, PROFAI_OK, rows, NULL, NULL);
 }
 
-/* Commands on one job need its id. */
-static bool
-s_need_job(admin_t *self, admin_ctx_t *ctx, const admin_request_t *req)
+/* A command on one job: stmt with the job's id (required), answered by done. */
+static void
+s_submit_on_job(admin_t *self, admin_ctx_t *ctx, const admin_request_t *req,
+                const store_stmt_t *stmt, store_done_fn *done)
 {
     if (req->job_id[0] == '\0') {
         s_done(self, ctx, PROFAI_ERR_BAD_REQUEST, 0, NULL, "job_id is required");
-        return false;
+        return;
     }
     memcpy(ctx->job_id, req->job_id, sizeof ctx->job_id);
-    return true;
+    const char *values[] = {req->job_id};
+    s_submit(self, ctx, stmt, values, done);
 }
 
 static void
 s_cmd_job(admin_t *self, admin_ctx_t *ctx, const admin_request_t *req)
 {
-    if (!s_need_job(self, ctx, req))
-        return;
-    const char *values[] = {req->job_id};
-    s_submit(self, ctx, &admin_sql_job, values, s_on_job);
+    s_submit_on_job(self, ctx, req, &admin_sql_job, s_on_job);
 }
 
 /* ------------------------------------------------------------------ retry, cancel */
+
+/* What a retry or cancel changed; false when there is no such job (answered). */
+static bool
+s_read_change(broker_t *b, admin_ctx_t *ctx, PGresult *res, admin_sql_change_t *change)
+{
+    admin_sql_read_change(res, change);
+    if (!change->found)
+        s_done(b->admin, ctx, PROFAI_ERR_UNKNOWN_JOB, 0, NULL, "no such job");
+    return change->found;
+}
 
 static void
 s_on_retry(void *owner, void *ctx_p, PGresult *res, const char *error)
 {
     broker_t *b = owner;
     admin_ctx_t *ctx = ctx_p;
-    if (b->admin == NULL)
+    if (!s_answered(b, ctx, error))
         return;
-    if (error != NULL) {
-        s_done(b->admin, ctx, PROFAI_ERR_DB_UNAVAILABLE, 0, NULL, error);
-        return;
-    }
     admin_sql_change_t change;
-    admin_sql_read_change(res, &change);
-    if (!change.found) {
-        s_done(b->admin, ctx, PROFAI_ERR_UNKNOWN_JOB, 0, NULL, "no such job");
+    if (!s_read_change(b, ctx, res, &change))
         return;
-    }
     if (!change.changed && strcmp(change.before, "failed") == 0 && !change.pdf_stored) {
         s_done(b->admin, ctx, PROFAI_ERR_UNKNOWN_BLOB, 0, change.before,
                "its PDF is no longer stored (swept after the job failed); submit it again");
@@ -392,10 +369,7 @@ s_on_retry(void *owner, void *ctx_p, PGresult *res, const char *error)
 static void
 s_cmd_retry(admin_t *self, admin_ctx_t *ctx, const admin_request_t *req)
 {
-    if (!s_need_job(self, ctx, req))
-        return;
-    const char *values[] = {req->job_id};
-    s_submit(self, ctx, &admin_sql_retry, values, s_on_retry);
+    s_submit_on_job(self, ctx, req, &admin_sql_retry, s_on_retry);
 }
 
 static void
@@ -403,18 +377,11 @@ s_on_cancel(void *owner, void *ctx_p, PGresult *res, const char *error)
 {
     broker_t *b = owner;
     admin_ctx_t *ctx = ctx_p;
-    if (b->admin == NULL)
+    if (!s_answered(b, ctx, error))
         return;
-    if (error != NULL) {
-        s_done(b->admin, ctx, PROFAI_ERR_DB_UNAVAILABLE, 0, NULL, error);
-        return;
-    }
     admin_sql_change_t change;
-    admin_sql_read_change(res, &change);
-    if (!change.found) {
-        s_done(b->admin, ctx, PROFAI_ERR_UNKNOWN_JOB, 0, NULL, "no such job");
+    if (!s_read_change(b, ctx, res, &change))
         return;
-    }
     job_t *job = job_table_lookup(b->jobs, ctx->job_id);
     if (job != NULL)
         broker_job_drop(b, job); /* a running job's worker is told to kill it */
@@ -430,10 +397,7 @@ s_on_cancel(void *owner, void *ctx_p, PGresult *res, const char *error)
 static void
 s_cmd_cancel(admin_t *self, admin_ctx_t *ctx, const admin_request_t *req)
 {
-    if (!s_need_job(self, ctx, req))
-        return;
-    const char *values[] = {req->job_id};
-    s_submit(self, ctx, &admin_sql_cancel, values, s_on_cancel);
+    s_submit_on_job(self, ctx, req, &admin_sql_cancel, s_on_cancel);
 }
 
 /* ------------------------------------------------------------------ drain, pause, log level */

@@ -1,23 +1,19 @@
 /*
  * blob_reader.c - see blob_reader.h.
  *
- * Each connection: DOWN (waiting for retry_at) -> CONNECTING (PQconnectPoll) -> IDLE <-> BUSY
- * (one SELECT in flight, its read op held in `op`). Every service call tries every connection;
- * libpq's calls used here never block on a non-blocking connection.
+ * Each connection is a pg_session (DOWN -> CONNECTING -> UP, reconnecting with back-off); once
+ * UP it is IDLE <-> BUSY (one SELECT in flight, its read op held in `op`). Every service call
+ * tries every connection; libpq's calls used here never block on a non-blocking connection.
  */
 #include "blob_reader.h"
 
-#include "store.h"
+#include "pg_session.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zmq.h>
 
-#define S_RETRY_MIN_MS 250
-#define S_RETRY_MAX_MS 5000
-#define S_CONNECT_TIMEOUT_MS 10000
 #define S_SQL "SELECT data FROM blobs WHERE sha256 = $1"
 
 typedef struct read_op_t {
@@ -33,15 +29,9 @@ typedef struct {
     read_op_t *head, *tail;
 } s_queue_t;
 
-typedef enum { S_DOWN, S_CONNECTING, S_IDLE, S_BUSY } s_state_t;
-
 typedef struct {
-    PGconn *conn;
-    s_state_t state;
-    PostgresPollingStatusType poll_status;
-    int64_t retry_at, connect_deadline, backoff;
-    bool want_write;
-    read_op_t *op; /* BUSY: the read in flight */
+    pg_session_t session;
+    read_op_t *op; /* BUSY (UP with a read in flight): that read */
     PGresult *res; /* BUSY: its first result, kept until the last one */
 } s_conn_t;
 
@@ -77,7 +67,7 @@ blob_reader_new(const char *conninfo, int readers, blob_read_fn *done,
     self->owner = owner;
     self->n = readers;
     for (int i = 0; i < readers; i++)
-        self->conns[i].backoff = S_RETRY_MIN_MS;
+        pg_session_init(&self->conns[i].session);
     return self;
 }
 
@@ -91,8 +81,7 @@ blob_reader_destroy(blob_reader_t **self_p)
         s_conn_t *c = &self->conns[i];
         PQclear(c->res);
         free(c->op);
-        if (c->conn != NULL)
-            PQfinish(c->conn);
+        pg_session_close(&c->session);
     }
     for (int q = 0; q < 2; q++)
         while (self->queue[q].head != NULL) {
@@ -135,10 +124,6 @@ blob_reader_read(blob_reader_t *self, const char *sha256, bool large, const void
 static void
 s_lose(blob_reader_t *self, s_conn_t *c, const char *why)
 {
-    char detail[256];
-    const char *pq = c->conn != NULL ? PQerrorMessage(c->conn) : "";
-    snprintf(detail, sizeof detail, "%s%s%.*s", why, pq[0] != '\0' ? ": " : "",
-             (int)strcspn(pq, "\n"), pq);
     if (c->op != NULL) {
         s_queue_t *q = &self->queue[c->op->large ? 1 : 0];
         if (c->op->large)
@@ -151,48 +136,27 @@ s_lose(blob_reader_t *self, s_conn_t *c, const char *why)
     }
     PQclear(c->res);
     c->res = NULL;
-    if (c->conn != NULL)
-        PQfinish(c->conn);
-    c->conn = NULL;
-    c->state = S_DOWN;
-    c->retry_at = self->now + c->backoff;
-    c->backoff = c->backoff * 2 > S_RETRY_MAX_MS ? S_RETRY_MAX_MS : c->backoff * 2;
+    char detail[256];
+    pg_session_lose(&c->session, self->now, why, detail, sizeof detail);
     if (self->on_event != NULL)
         self->on_event(self->owner, false, detail);
 }
 
+/* DOWN or CONNECTING: go on connecting. */
 static void
-s_connect_begin(blob_reader_t *self, s_conn_t *c)
+s_connect(blob_reader_t *self, s_conn_t *c)
 {
-    c->conn = store_connect_start(self->conninfo);
-    if (c->conn == NULL || PQstatus(c->conn) == CONNECTION_BAD) {
-        s_lose(self, c, "cannot connect");
-        return;
-    }
-    c->state = S_CONNECTING;
-    c->poll_status = PGRES_POLLING_WRITING;
-    c->connect_deadline = self->now + S_CONNECT_TIMEOUT_MS;
-}
-
-static void
-s_connect_poll(blob_reader_t *self, s_conn_t *c)
-{
-    if (self->now >= c->connect_deadline) {
-        s_lose(self, c, "connection attempt timed out");
-        return;
-    }
-    c->poll_status = PQconnectPoll(c->conn);
-    if (c->poll_status == PGRES_POLLING_FAILED) {
-        s_lose(self, c, "cannot connect");
-    } else if (c->poll_status == PGRES_POLLING_OK) {
-        if (PQsetnonblocking(c->conn, 1) != 0) {
-            s_lose(self, c, "cannot make the connection non-blocking");
-            return;
-        }
-        c->state = S_IDLE;
-        c->backoff = S_RETRY_MIN_MS;
+    const char *why = NULL;
+    switch (pg_session_connect(&c->session, self->conninfo, self->now, &why)) {
+    case PG_SESSION_FAILED:
+        s_lose(self, c, why);
+        break;
+    case PG_SESSION_CAME_UP:
         if (self->on_event != NULL)
             self->on_event(self->owner, true, NULL);
+        break;
+    case PG_SESSION_WAITING:
+        break;
     }
 }
 
@@ -220,37 +184,28 @@ s_send(blob_reader_t *self, s_conn_t *c, s_queue_t *q)
     if (op->large)
         self->busy_large++;
     c->op = op;
-    c->state = S_BUSY;
     const char *values[1] = {op->sha256};
-    if (!PQsendQueryParams(c->conn, S_SQL, 1, NULL, values, NULL, NULL, 1)) {
+    if (!PQsendQueryParams(c->session.conn, S_SQL, 1, NULL, values, NULL, NULL, 1))
         s_lose(self, c, "cannot send the read");
-        return;
-    }
-    int rc = PQflush(c->conn);
-    if (rc < 0)
+    else if (pg_session_flush(&c->session) != 0)
         s_lose(self, c, "write failed");
-    else
-        c->want_write = rc == 1;
 }
 
 /* BUSY: read what has arrived; answer the read once its last result is in. */
 static void
 s_receive(blob_reader_t *self, s_conn_t *c)
 {
-    if (c->want_write) {
-        int rc = PQflush(c->conn);
-        if (rc < 0) {
-            s_lose(self, c, "write failed");
-            return;
-        }
-        c->want_write = rc == 1;
+    PGconn *conn = c->session.conn;
+    if (c->session.want_write && pg_session_flush(&c->session) != 0) {
+        s_lose(self, c, "write failed");
+        return;
     }
-    if (!PQconsumeInput(c->conn)) {
+    if (!PQconsumeInput(conn)) {
         s_lose(self, c, "read failed");
         return;
     }
-    while (!PQisBusy(c->conn)) {
-        PGresult *res = PQgetResult(c->conn);
+    while (!PQisBusy(conn)) {
+        PGresult *res = PQgetResult(conn);
         if (res != NULL) {
             if (c->res == NULL)
                 c->res = res;
@@ -259,7 +214,7 @@ s_receive(blob_reader_t *self, s_conn_t *c)
             continue;
         }
         /* The read is complete. */
-        if (PQstatus(c->conn) == CONNECTION_BAD) {
+        if (PQstatus(conn) == CONNECTION_BAD) {
             s_lose(self, c, "connection lost");
             return;
         }
@@ -267,7 +222,6 @@ s_receive(blob_reader_t *self, s_conn_t *c)
         PGresult *got = c->res;
         c->op = NULL;
         c->res = NULL;
-        c->state = S_IDLE;
         if (op->large)
             self->busy_large--;
         self->pending--;
@@ -277,8 +231,8 @@ s_receive(blob_reader_t *self, s_conn_t *c)
                        one ? (size_t)PQgetlength(got, 0, 0) : 0, NULL);
         } else {
             char why[256];
-            const char *msg = got != NULL ? PQresultErrorMessage(got) : "no result";
-            snprintf(why, sizeof why, "%.*s", (int)strcspn(msg, "\n"), msg);
+            pg_session_first_line(why, sizeof why, "",
+                                  got != NULL ? PQresultErrorMessage(got) : "no result");
             self->done(self->owner, op->ctx, NULL, 0, why);
         }
         PQclear(got);
@@ -293,16 +247,17 @@ blob_reader_service(blob_reader_t *self, int64_t now)
     self->now = now;
     for (int i = 0; i < self->n; i++) {
         s_conn_t *c = &self->conns[i];
-        if (c->state == S_DOWN && now >= c->retry_at)
-            s_connect_begin(self, c);
-        if (c->state == S_CONNECTING)
-            s_connect_poll(self, c);
-        if (c->state == S_IDLE && (!PQconsumeInput(c->conn) || PQstatus(c->conn) == CONNECTION_BAD))
+        if (c->session.state != PG_SESSION_UP)
+            s_connect(self, c);
+        if (c->session.state != PG_SESSION_UP)
+            continue;
+        if (c->op == NULL &&
+            (!PQconsumeInput(c->session.conn) || PQstatus(c->session.conn) == CONNECTION_BAD))
             s_lose(self, c, "connection lost");
-        if (c->state == S_BUSY)
+        else if (c->op != NULL)
             s_receive(self, c);
         s_queue_t *q;
-        if (c->state == S_IDLE && (q = s_next_queue(self)) != NULL)
+        if (c->session.state == PG_SESSION_UP && c->op == NULL && (q = s_next_queue(self)) != NULL)
             s_send(self, c, q);
     }
 }
@@ -316,15 +271,7 @@ blob_reader_count(const blob_reader_t *self)
 int
 blob_reader_pollfd(const blob_reader_t *self, int i, short *events)
 {
-    const s_conn_t *c = &self->conns[i];
-    *events = 0;
-    if (c->conn == NULL || c->state == S_DOWN)
-        return -1;
-    if (c->state == S_CONNECTING)
-        *events = c->poll_status == PGRES_POLLING_READING ? ZMQ_POLLIN : ZMQ_POLLOUT;
-    else
-        *events = ZMQ_POLLIN | (c->want_write ? ZMQ_POLLOUT : 0);
-    return PQsocket(c->conn);
+    return pg_session_pollfd(&self->conns[i].session, events);
 }
 
 int64_t
@@ -332,13 +279,8 @@ blob_reader_timeout(const blob_reader_t *self, int64_t now)
 {
     int64_t best = -1;
     for (int i = 0; i < self->n; i++) {
-        const s_conn_t *c = &self->conns[i];
-        int64_t at;
-        if (c->state == S_DOWN)
-            at = c->retry_at;
-        else if (c->state == S_CONNECTING)
-            at = c->connect_deadline;
-        else
+        int64_t at = pg_session_due(&self->conns[i].session);
+        if (at < 0)
             continue;
         int64_t wait = at > now ? at - now : 0;
         if (best < 0 || wait < best)

@@ -10,6 +10,7 @@
 
 #include "job_secret.h"
 #include "log.h"
+#include "pg_session.h"
 #include "profai/proto.h"
 #include "zap.h"
 
@@ -108,16 +109,14 @@ s_query(s_reader_t *srv, const char *const *values, char *why, size_t why_size)
             srv->conn = PQconnectdb(srv->srv->conninfo);
         }
         if (PQstatus(srv->conn) != CONNECTION_OK) {
-            const char *msg = PQerrorMessage(srv->conn);
-            snprintf(why, why_size, "cannot connect: %.*s", (int)strcspn(msg, "\n"), msg);
+            pg_session_first_line(why, why_size, "cannot connect: ", PQerrorMessage(srv->conn));
             continue;
         }
         int formats[6] = {0};
         PGresult *res = PQexecParams(srv->conn, S_SQL, 6, NULL, values, NULL, formats, 1);
         if (PQresultStatus(res) == PGRES_TUPLES_OK)
             return res;
-        const char *msg = PQresultErrorMessage(res);
-        snprintf(why, why_size, "%.*s", (int)strcspn(msg, "\n"), msg);
+        pg_session_first_line(why, why_size, "", PQresultErrorMessage(res));
         PQclear(res);
         if (PQstatus(srv->conn) != CONNECTION_BAD)
             return NULL; /* a statement error: another round would fail the same way */
@@ -222,6 +221,28 @@ s_receive(s_reader_t *srv)
     zmsg_destroy(&msg);
 }
 
+/* An actor's wait: poller polls pipe and the actor's sockets. The socket with a message
+ * waiting, or NULL once $TERM came on pipe or the poller was interrupted. */
+static void *
+s_actor_wait(zsock_t *pipe, zpoller_t *poller)
+{
+    while (poller != NULL) {
+        void *which = zpoller_wait(poller, -1);
+        if (which == pipe) {
+            char *command = zstr_recv(pipe);
+            bool stop = command == NULL || strcmp(command, "$TERM") == 0;
+            zstr_free(&command);
+            if (stop)
+                return NULL;
+        } else if (which != NULL) {
+            return which;
+        } else if (zpoller_terminated(poller)) {
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
 /* A reader thread: FETCHes from the front thread until $TERM. */
 static void
 s_reader_actor(zsock_t *pipe, void *args)
@@ -230,20 +251,8 @@ s_reader_actor(zsock_t *pipe, void *args)
     reader.sock = zsock_new_dealer(reader.srv->backend);
     zsock_signal(pipe, reader.sock != NULL ? 0 : 1);
     zpoller_t *poller = reader.sock != NULL ? zpoller_new(pipe, reader.sock, NULL) : NULL;
-    while (poller != NULL) {
-        void *which = zpoller_wait(poller, -1);
-        if (which == pipe) {
-            char *command = zstr_recv(pipe);
-            bool stop = command == NULL || strcmp(command, "$TERM") == 0;
-            zstr_free(&command);
-            if (stop)
-                break;
-        } else if (which == reader.sock) {
-            s_receive(&reader);
-        } else if (zpoller_terminated(poller)) {
-            break;
-        }
-    }
+    while (s_actor_wait(pipe, poller) != NULL)
+        s_receive(&reader);
     zpoller_destroy(&poller);
     zsock_destroy(&reader.sock);
     if (reader.conn != NULL)
@@ -308,23 +317,15 @@ s_actor(zsock_t *pipe, void *args)
     }
     zsock_signal(pipe, 0);
     zpoller_t *poller = zpoller_new(pipe, srv->router, backend, NULL);
-    while (poller != NULL) {
-        void *which = zpoller_wait(poller, -1);
-        if (which == pipe) {
-            char *command = zstr_recv(pipe);
-            bool stop = command == NULL || strcmp(command, "$TERM") == 0;
-            zstr_free(&command);
-            if (stop)
-                break;
-        } else if (which == srv->router) {
+    void *which;
+    while ((which = s_actor_wait(pipe, poller)) != NULL) {
+        if (which == srv->router) {
             s_forward_request(srv, backend);
-        } else if (which == backend) {
+        } else {
             /* A CHUNK: [identity, MDPC02 frames], routed as it is. */
             zmsg_t *msg = zmsg_recv(backend);
             if (msg != NULL && zmsg_send(&msg, srv->router) != 0)
                 zmsg_destroy(&msg);
-        } else if (zpoller_terminated(poller)) {
-            break;
         }
     }
     zpoller_destroy(&poller);

@@ -30,6 +30,8 @@
  *                      chunks, so that their bytes never cross this loop
  *   search_indexer.c   new courses' search index, built on a connection of its own after
  *                      their commit (migration 017), polled in s_turn
+ *   pg_session.c       the non-blocking connection with back-off of blob_reader.c and
+ *                      search_indexer.c
  *   migrate.c          schema migrations, run once at start
  *   leader.c           which broker leads: the lock session and the fencing epoch; the
  *                      store begins every transaction with the epoch's fence (store_set_fence)

@@ -85,32 +85,11 @@ s_counter(strbuf_t *b, const char *name, const char *help, uint64_t value)
     metrics_sample_u64(b, name, NULL, value);
 }
 
-typedef struct {
-    uint64_t count;
-    int64_t oldest;
-} owner_tally_t;
-
 static void
 s_queues(broker_t *b, strbuf_t *out)
 {
-    zhash_t *owners = zhash_new();
-    int64_t oldest = 0;
-    for (job_t *job = job_table_queued_first(b->jobs); job != NULL;
-         job = job_table_queued_next(b->jobs, job)) {
-        if (oldest == 0 || job->added_at < oldest)
-            oldest = job->added_at;
-        owner_tally_t *t = owners ? zhash_lookup(owners, job->owner) : NULL;
-        if (t == NULL && owners != NULL) {
-            t = calloc(1, sizeof *t);
-            if (t == NULL || zhash_insert(owners, job->owner, t) != 0) {
-                free(t);
-                continue;
-            }
-            zhash_freefn(owners, job->owner, free);
-        }
-        if (t != NULL)
-            t->count++;
-    }
+    job_tally_t all;
+    zhash_t *owners = job_table_queued_by_owner(b->jobs, &all);
     job_table_counts_t counts = job_table_counts(b->jobs);
     const char *svc[] = {"service", PROTO_SERVICE_COURSE, NULL};
     metrics_family(out, "profai_broker_queue_depth", "gauge",
@@ -119,11 +98,10 @@ s_queues(broker_t *b, strbuf_t *out)
     metrics_family(out, "profai_broker_queue_oldest_age_seconds", "gauge",
                    "Age of the oldest queued job (since the broker learnt it); 0 when none.");
     metrics_sample(out, "profai_broker_queue_oldest_age_seconds", svc,
-                   oldest != 0 ? (double)(b->now - oldest) / 1000.0 : 0.0);
+                   all.oldest != 0 ? (double)(b->now - all.oldest) / 1000.0 : 0.0);
     metrics_family(out, "profai_broker_owner_queue_depth", "gauge",
                    "Queued jobs per owner (owners with none are not listed).");
-    for (owner_tally_t *t = owners ? zhash_first(owners) : NULL; t != NULL;
-         t = zhash_next(owners)) {
+    for (job_tally_t *t = owners ? zhash_first(owners) : NULL; t != NULL; t = zhash_next(owners)) {
         const char *labels[] = {"owner", zhash_cursor(owners), NULL};
         metrics_sample_u64(out, "profai_broker_owner_queue_depth", labels, t->count);
     }
@@ -131,15 +109,9 @@ s_queues(broker_t *b, strbuf_t *out)
             owners ? zhash_size(owners) : 0);
     zhash_destroy(&owners);
 
-    uint64_t workers[WORKER_UNSERVED + 1] = {0}, draining = 0, dispatching = 0, running = 0;
-    for (worker_t *w = worker_registry_first(b->workers); w != NULL;
-         w = worker_registry_next(b->workers, w)) {
-        workers[w->state]++;
-        draining += w->draining;
-        dispatching += w->state == WORKER_RESERVED && w->job != NULL;
-        running += w->state == WORKER_BUSY && w->job != NULL;
-    }
-    uint64_t by_state[] = {counts.queued, counts.waiting, dispatching, running, counts.orphaned};
+    worker_registry_counts_t workers = worker_registry_counts(b->workers);
+    uint64_t by_state[] = {counts.queued, counts.waiting, workers.dispatching, workers.running,
+                           counts.orphaned};
     metrics_family(out, "profai_broker_jobs", "gauge", "Unfinished jobs in memory, by state.");
     for (int s = JOB_QUEUED; s <= JOB_ORPHANED; s++) {
         const char *labels[] = {"state", job_state_name((job_state_t)s), NULL};
@@ -150,11 +122,11 @@ s_queues(broker_t *b, strbuf_t *out)
     s_gauge(out, "profai_broker_worker_processes", "Distinct worker processes (host, pid).",
             broker_worker_processes(b));
     s_gauge(out, "profai_broker_workers_busy", "Worker slots with a job (reserved or busy).",
-            workers[WORKER_RESERVED] + workers[WORKER_BUSY]);
+            workers.by_state[WORKER_RESERVED] + workers.by_state[WORKER_BUSY]);
     s_gauge(out, "profai_broker_workers_idle", "Worker slots ready for a job.",
-            workers[WORKER_IDLE]);
+            workers.by_state[WORKER_IDLE]);
     s_gauge(out, "profai_broker_workers_draining", "Worker slots drained by an operator.",
-            draining);
+            workers.draining);
     s_gauge(out, "profai_broker_paused", "1 when dispatching is paused (profaictl pause).",
             b->paused ? 1 : 0);
 }

@@ -361,6 +361,35 @@ job_table_queued_next(const job_table_t *self, const job_t *job)
     return node != NULL ? LIST_ENTRY(node, job_t, node) : NULL;
 }
 
+zhash_t *
+job_table_queued_by_owner(const job_table_t *self, job_tally_t *all)
+{
+    zhash_t *owners = zhash_new();
+    *all = (job_tally_t){0, 0};
+    for (job_t *job = job_table_queued_first(self); job != NULL;
+         job = job_table_queued_next(self, job)) {
+        all->count++;
+        if (all->oldest == 0 || job->added_at < all->oldest)
+            all->oldest = job->added_at;
+        job_tally_t *tally = owners != NULL ? zhash_lookup(owners, job->owner) : NULL;
+        if (tally == NULL && owners != NULL) {
+            tally = calloc(1, sizeof *tally);
+            if (tally == NULL || zhash_insert(owners, job->owner, tally) != 0) {
+                free(tally);
+                continue;
+            }
+            zhash_freefn(owners, job->owner, free);
+            tally->oldest = job->added_at;
+        }
+        if (tally != NULL) {
+            tally->count++;
+            if (job->added_at < tally->oldest)
+                tally->oldest = job->added_at;
+        }
+    }
+    return owners;
+}
+
 job_table_counts_t
 job_table_counts(const job_table_t *self)
 {

@@ -181,4 +181,15 @@ job_t *job_table_queued_next(const job_table_t *self, const job_t *job);
 
 job_table_counts_t job_table_counts(const job_table_t *self);
 
+/* Queued jobs of one owner, or of all (job_table_queued_by_owner). */
+typedef struct {
+    uint64_t count;
+    int64_t oldest; /* added_at of the oldest; 0 when none */
+} job_tally_t;
+
+/* The QUEUED jobs by owner, for the admin status and the metrics: a new hash, owner ->
+ * job_tally_t (the caller destroys it; NULL when out of memory), and in *all the tally of every
+ * queued job (counted even when out of memory). */
+struct _zhash_t *job_table_queued_by_owner(const job_table_t *self, job_tally_t *all);
+
 #endif

@@ -1,44 +1,36 @@
 /*
  * search_indexer.c - see search_indexer.h.
  *
- * One connection: DOWN (waiting for retry_at) -> CONNECTING (PQconnectPoll) -> IDLE <-> BUSY
- * (one drain in flight). The first drain of a connection also sends the LISTEN, in the same
- * simple query, so no notification sent after it can be missed.
+ * One connection, a pg_session (DOWN -> CONNECTING -> UP, reconnecting with back-off); once
+ * UP it is IDLE <-> BUSY (one drain in flight). The first drain of a connection also sends the
+ * LISTEN, in the same simple query, so no notification sent after it can be missed.
  */
 #include "search_indexer.h"
 
-#include "store.h"
+#include "pg_session.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zmq.h>
 
-#define S_RETRY_MIN_MS 250
-#define S_RETRY_MAX_MS 5000
-#define S_CONNECT_TIMEOUT_MS 10000
 #define S_STR(x) #x
 #define S_XSTR(x) S_STR(x)
 #define S_DRAIN "SELECT profai_index_pending(" S_XSTR(SEARCH_INDEXER_BATCH) ")"
 #define S_LISTEN_AND_DRAIN "LISTEN profai_course_index; " S_DRAIN
 
-typedef enum { S_DOWN, S_CONNECTING, S_IDLE, S_BUSY } s_state_t;
-
 struct search_indexer_t {
     char *conninfo;
     search_indexer_event_fn *on_event;
     void *owner;
-    PGconn *conn;
-    s_state_t state;
-    PostgresPollingStatusType poll_status;
-    int64_t now, retry_at, connect_deadline, backoff;
+    pg_session_t session;
+    bool busy; /* UP with a drain in flight */
+    int64_t now;
     int64_t next_sweep; /* IDLE: drain then at the latest */
     bool listening;     /* the LISTEN of this connection was sent */
     bool due;           /* a drain is wanted as soon as IDLE */
-    bool want_write;
-    PGresult *last; /* BUSY: the last result of the drain so far */
-    bool failed;    /* BUSY: one of its results was an error */
+    PGresult *last;     /* BUSY: the last result of the drain so far */
+    bool failed;        /* BUSY: one of its results was an error */
 };
 
 search_indexer_t *
@@ -54,7 +46,7 @@ search_indexer_new(const char *conninfo, search_indexer_event_fn *on_event, void
     }
     self->on_event = on_event;
     self->owner = owner;
-    self->backoff = S_RETRY_MIN_MS;
+    pg_session_init(&self->session);
     return self;
 }
 
@@ -65,8 +57,7 @@ search_indexer_destroy(search_indexer_t **self_p)
         return;
     search_indexer_t *self = *self_p;
     PQclear(self->last);
-    if (self->conn != NULL)
-        PQfinish(self->conn);
+    pg_session_close(&self->session);
     free(self->conninfo);
     free(self);
     *self_p = NULL;
@@ -82,20 +73,12 @@ s_report(search_indexer_t *self, bool up, const char *detail)
 static void
 s_lose(search_indexer_t *self, const char *why)
 {
-    char detail[256];
-    const char *pq = self->conn != NULL ? PQerrorMessage(self->conn) : "";
-    snprintf(detail, sizeof detail, "%s%s%.*s", why, pq[0] != '\0' ? ": " : "",
-             (int)strcspn(pq, "\n"), pq);
     PQclear(self->last);
     self->last = NULL;
-    if (self->conn != NULL)
-        PQfinish(self->conn);
-    self->conn = NULL;
-    self->state = S_DOWN;
+    self->busy = false;
     self->listening = false;
-    self->want_write = false;
-    self->retry_at = self->now + self->backoff;
-    self->backoff = self->backoff * 2 > S_RETRY_MAX_MS ? S_RETRY_MAX_MS : self->backoff * 2;
+    char detail[256];
+    pg_session_lose(&self->session, self->now, why, detail, sizeof detail);
     s_report(self, false, detail);
 }
 
@@ -108,39 +91,22 @@ s_ignore_notice(void *arg, const char *message)
     (void)message;
 }
 
+/* DOWN or CONNECTING: go on connecting. */
 static void
-s_connect_begin(search_indexer_t *self)
+s_connect(search_indexer_t *self)
 {
-    self->conn = store_connect_start(self->conninfo);
-    if (self->conn == NULL || PQstatus(self->conn) == CONNECTION_BAD) {
-        s_lose(self, "cannot connect");
-        return;
-    }
-    PQsetNoticeProcessor(self->conn, s_ignore_notice, NULL);
-    self->state = S_CONNECTING;
-    self->poll_status = PGRES_POLLING_WRITING;
-    self->connect_deadline = self->now + S_CONNECT_TIMEOUT_MS;
-}
-
-static void
-s_connect_poll(search_indexer_t *self)
-{
-    if (self->now >= self->connect_deadline) {
-        s_lose(self, "connection attempt timed out");
-        return;
-    }
-    self->poll_status = PQconnectPoll(self->conn);
-    if (self->poll_status == PGRES_POLLING_FAILED) {
-        s_lose(self, "cannot connect");
-    } else if (self->poll_status == PGRES_POLLING_OK) {
-        if (PQsetnonblocking(self->conn, 1) != 0) {
-            s_lose(self, "cannot make the connection non-blocking");
-            return;
-        }
-        self->state = S_IDLE;
-        self->backoff = S_RETRY_MIN_MS;
+    const char *why = NULL;
+    switch (pg_session_connect(&self->session, self->conninfo, self->now, &why)) {
+    case PG_SESSION_FAILED:
+        s_lose(self, why);
+        break;
+    case PG_SESSION_CAME_UP:
+        PQsetNoticeProcessor(self->session.conn, s_ignore_notice, NULL);
         self->due = true; /* what was queued while away */
         s_report(self, true, NULL);
+        break;
+    case PG_SESSION_WAITING:
+        break;
     }
 }
 
@@ -148,20 +114,16 @@ s_connect_poll(search_indexer_t *self)
 static bool
 s_consume(search_indexer_t *self)
 {
-    if (self->want_write) {
-        int rc = PQflush(self->conn);
-        if (rc < 0) {
-            s_lose(self, "write failed");
-            return false;
-        }
-        self->want_write = rc == 1;
+    if (self->session.want_write && pg_session_flush(&self->session) != 0) {
+        s_lose(self, "write failed");
+        return false;
     }
-    if (!PQconsumeInput(self->conn) || PQstatus(self->conn) == CONNECTION_BAD) {
+    if (!PQconsumeInput(self->session.conn) || PQstatus(self->session.conn) == CONNECTION_BAD) {
         s_lose(self, "connection lost");
         return false;
     }
     PGnotify *n;
-    while ((n = PQnotifies(self->conn)) != NULL) {
+    while ((n = PQnotifies(self->session.conn)) != NULL) {
         self->due = true;
         PQfreemem(n);
     }
@@ -173,25 +135,22 @@ s_send(search_indexer_t *self)
 {
     self->due = false;
     self->failed = false;
-    self->state = S_BUSY;
-    if (!PQsendQuery(self->conn, self->listening ? S_DRAIN : S_LISTEN_AND_DRAIN)) {
+    self->busy = true;
+    if (!PQsendQuery(self->session.conn, self->listening ? S_DRAIN : S_LISTEN_AND_DRAIN)) {
         s_lose(self, "cannot send the drain");
         return;
     }
     self->listening = true;
-    int rc = PQflush(self->conn);
-    if (rc < 0)
+    if (pg_session_flush(&self->session) != 0)
         s_lose(self, "write failed");
-    else
-        self->want_write = rc == 1;
 }
 
 /* BUSY: collect the drain's results; once complete, drain again if it took a whole batch. */
 static void
 s_receive(search_indexer_t *self)
 {
-    while (!PQisBusy(self->conn)) {
-        PGresult *res = PQgetResult(self->conn);
+    while (!PQisBusy(self->session.conn)) {
+        PGresult *res = PQgetResult(self->session.conn);
         if (res != NULL) {
             ExecStatusType st = PQresultStatus(res);
             if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
@@ -208,13 +167,13 @@ s_receive(search_indexer_t *self)
         }
         PGresult *got = self->last;
         self->last = NULL;
-        self->state = S_IDLE;
+        self->busy = false;
         self->next_sweep = self->now + SEARCH_INDEXER_SWEEP_MS;
         if (self->failed || got == NULL || PQntuples(got) != 1) {
             char why[256];
             const char *msg = got != NULL ? PQresultErrorMessage(got) : "no result";
-            snprintf(why, sizeof why, "search indexing failed: %.*s", (int)strcspn(msg, "\n"),
-                     msg[0] != '\0' ? msg : "unexpected answer");
+            pg_session_first_line(why, sizeof why, "search indexing failed: ",
+                                  msg[0] != '\0' ? msg : "unexpected answer");
             s_report(self, false, why);
             /* A failed simple query rolls back the LISTEN sent with it: send it again. */
             self->listening = false;
@@ -232,47 +191,30 @@ void
 search_indexer_service(search_indexer_t *self, int64_t now)
 {
     self->now = now;
-    if (self->state == S_DOWN && now >= self->retry_at)
-        s_connect_begin(self);
-    if (self->state == S_CONNECTING)
-        s_connect_poll(self);
-    if ((self->state == S_IDLE || self->state == S_BUSY) && !s_consume(self))
+    if (self->session.state != PG_SESSION_UP)
+        s_connect(self);
+    if (self->session.state != PG_SESSION_UP || !s_consume(self))
         return;
-    if (self->state == S_BUSY)
+    if (self->busy)
         s_receive(self);
-    if (self->state == S_IDLE && (self->due || now >= self->next_sweep))
+    if (self->session.state == PG_SESSION_UP && !self->busy &&
+        (self->due || now >= self->next_sweep))
         s_send(self);
 }
 
 int
 search_indexer_pollfd(const search_indexer_t *self, short *events)
 {
-    *events = 0;
-    if (self->conn == NULL || self->state == S_DOWN)
-        return -1;
-    if (self->state == S_CONNECTING)
-        *events = self->poll_status == PGRES_POLLING_READING ? ZMQ_POLLIN : ZMQ_POLLOUT;
-    else
-        *events = ZMQ_POLLIN | (self->want_write ? ZMQ_POLLOUT : 0);
-    return PQsocket(self->conn);
+    return pg_session_pollfd(&self->session, events);
 }
 
 int64_t
 search_indexer_timeout(const search_indexer_t *self, int64_t now)
 {
-    int64_t at;
-    switch (self->state) {
-    case S_DOWN:
-        at = self->retry_at;
-        break;
-    case S_CONNECTING:
-        at = self->connect_deadline;
-        break;
-    case S_IDLE:
-        at = self->due ? now : self->next_sweep;
-        break;
-    default:
+    int64_t at = pg_session_due(&self->session);
+    if (at < 0 && self->busy)
         return -1;
-    }
+    if (at < 0)
+        at = self->due ? now : self->next_sweep;
     return at > now ? at - now : 0;
 }

@@ -238,6 +238,19 @@ worker_registry_size(const worker_registry_t *self)
     return zhashx_size(self->workers);
 }
 
+worker_registry_counts_t
+worker_registry_counts(const worker_registry_t *self)
+{
+    worker_registry_counts_t counts = {{0}, 0, 0, 0};
+    for (worker_t *w = worker_registry_first(self); w != NULL; w = worker_registry_next(self, w)) {
+        counts.by_state[w->state]++;
+        counts.draining += w->draining;
+        counts.dispatching += w->state == WORKER_RESERVED && w->job != NULL;
+        counts.running += w->state == WORKER_BUSY && w->job != NULL;
+    }
+    return counts;
+}
+
 size_t
 worker_registry_idle_count(const worker_registry_t *self)
 {

@@ -117,6 +117,17 @@ worker_t *worker_registry_first(const worker_registry_t *self);
 worker_t *worker_registry_next(const worker_registry_t *self, const worker_t *worker);
 
 size_t worker_registry_size(const worker_registry_t *self);
+
+/* The workers by state, and those draining, and those RESERVED (dispatching) or BUSY (running)
+ * with a job: what the admin status and the metrics report. */
+typedef struct {
+    uint64_t by_state[WORKER_UNSERVED + 1];
+    uint64_t draining;
+    uint64_t dispatching;
+    uint64_t running;
+} worker_registry_counts_t;
+
+worker_registry_counts_t worker_registry_counts(const worker_registry_t *self);
 size_t worker_registry_idle_count(const worker_registry_t *self);
 
 #endif

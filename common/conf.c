@@ -32,19 +32,13 @@ conf_str(zconfig_t *root, const char *path, const char *def)
 }
 
 int
-conf_int(zconfig_t *root, const char *path, long long def, long long min, long long max,
-         long long *out, char *err, size_t err_size)
+conf_parse_int(const char *text, long long min, long long max, long long *out)
 {
-    const char *v = conf_str(root, path, NULL);
-    if (v == NULL) {
-        *out = def;
-        return 0;
-    }
     errno = 0;
     char *end = NULL;
-    long long n = strtoll(v, &end, 10);
-    if (errno != 0 || end == v)
-        goto fail;
+    long long n = strtoll(text, &end, 10);
+    if (errno != 0 || end == text)
+        return -1;
     long long mult = 1;
     if (*end == 'k' || *end == 'K')
         mult = 1024LL, end++;
@@ -53,18 +47,29 @@ conf_int(zconfig_t *root, const char *path, long long def, long long min, long l
     else if (*end == 'G')
         mult = 1024LL * 1024 * 1024, end++;
     if (*end != '\0')
-        goto fail;
+        return -1;
     if (n > max / mult || n < min / (mult > 0 ? mult : 1))
-        goto range;
+        return -2;
     n *= mult;
     if (n < min || n > max)
-        goto range;
+        return -2;
     *out = n;
     return 0;
-range:
-    snprintf(err, err_size, "%s = %s is out of range [%lld, %lld]", path, v, min, max);
-    return -1;
-fail:
-    snprintf(err, err_size, "%s = %s is not an integer", path, v);
-    return -1;
+}
+
+int
+conf_int(zconfig_t *root, const char *path, long long def, long long min, long long max,
+         long long *out, char *err, size_t err_size)
+{
+    const char *v = conf_str(root, path, NULL);
+    if (v == NULL) {
+        *out = def;
+        return 0;
+    }
+    int rc = conf_parse_int(v, min, max, out);
+    if (rc == -2)
+        snprintf(err, err_size, "%s = %s is out of range [%lld, %lld]", path, v, min, max);
+    else if (rc != 0)
+        snprintf(err, err_size, "%s = %s is not an integer", path, v);
+    return rc == 0 ? 0 : -1;
 }

@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import time
+from typing import Callable
 
 import msgpack
 import zmq
@@ -178,52 +179,46 @@ def test_an_inline_only_worker_still_gets_the_pdf_inline(make_stack, tmp_path):
         old.close()
 
 
-def test_a_corrupt_transfer_fails_the_attempt_and_the_job_is_retried(make_stack, tmp_path):
+def damaged_transfer(make_stack, tmp_path, size: int, stored: Callable[[bytes], bytes],
+                     title: str, reason: str):
+    """A large PDF of about `size` bytes whose stored bytes are stored(pdf) (blobs.size still
+    says the whole PDF's): the first attempt fails before parsing, the worker saying it could
+    not fetch the PDF for `reason`; repaired during the back-off, the retry fetches the whole
+    PDF and succeeds. The stack and its worker."""
     s = make_stack()
     s.start_broker(retry_base_ms=3000, retry_max_ms=3000)
     worker = s.add_worker()
     s.add_frontend()
     s.wait_healthy(workers=1)
-    big = padded_pdf(tmp_path, 2 * MIB + 4321)
+    big = padded_pdf(tmp_path, size)
     sha = hashlib.sha256(big).hexdigest()
-    # The stored bytes have their first byte flipped (same size): every chunk arrives, and the
-    # PDF they make is not the one its hash names, as a transfer corrupted on the way would be.
     s.query("INSERT INTO blobs (sha256, size, data) VALUES (%s, %s, %s) RETURNING size",
-            sha, len(big), bytes([big[0] ^ 0xFF]) + big[1:])
-    job_id = s.submit(big, "Corrupt")  # the same hash: the stored (corrupt) blob is kept
+            sha, len(big), stored(big))
+    job_id = s.submit(big, title)  # the same hash: the stored (damaged) blob is kept
     wait_for("the first attempt to fail",
              lambda: f"job={job_id} attempt=1 failed before parsing" in worker.log_text(), 30,
              retry_on=())
     assert f"job={job_id} attempt=1 failed before parsing: internal: The worker could not " \
-        "fetch the PDF: the fetched PDF does not match its SHA-256" in worker.log_text()
+        f"fetch the PDF: {reason}" in worker.log_text()
     # Repaired during the back-off: the retry fetches the whole PDF and succeeds.
     s.query("UPDATE blobs SET data = %s WHERE sha256 = %s RETURNING size", big, sha)
     s.wait_job(job_id, timeout=60)
     assert s.job_row(job_id)["attempts"] == 2
     assert f"job={job_id} attempt=2 fetched {len(big)} bytes" in worker.log_text()
+    return s, worker
+
+
+def test_a_corrupt_transfer_fails_the_attempt_and_the_job_is_retried(make_stack, tmp_path):
+    # The stored bytes have their first byte flipped (same size): every chunk arrives, and the
+    # PDF they make is not the one its hash names, as a transfer corrupted on the way would be.
+    s, _ = damaged_transfer(make_stack, tmp_path, 2 * MIB + 4321,
+                            lambda pdf: bytes([pdf[0] ^ 0xFF]) + pdf[1:], "Corrupt",
+                            "the fetched PDF does not match its SHA-256")
     wait_for("the worker to be idle again", lambda: s.ping()["running"] == 0, 10, retry_on=())
 
 
 def test_a_truncated_transfer_fails_the_attempt_and_the_retry_succeeds(make_stack, tmp_path):
-    s = make_stack()
-    s.start_broker(retry_base_ms=3000, retry_max_ms=3000)
-    worker = s.add_worker()
-    s.add_frontend()
-    s.wait_healthy(workers=1)
-    big = padded_pdf(tmp_path, 2 * MIB + 999)
-    sha = hashlib.sha256(big).hexdigest()
-    # The stored bytes lose their last 1,000 (blobs.size still says the whole): the last chunk
-    # comes short, as a transfer cut off would.
-    s.query("INSERT INTO blobs (sha256, size, data) VALUES (%s, %s, %s) RETURNING size",
-            sha, len(big), big[:-1000])
-    job_id = s.submit(big, "Truncated")  # the same hash: the stored (truncated) blob is kept
-    wait_for("the first attempt to fail",
-             lambda: f"job={job_id} attempt=1 failed before parsing" in worker.log_text(), 30,
-             retry_on=())
-    assert "could not fetch the PDF: a chunk came that was not asked for, twice, or cut short" \
-        in worker.log_text()
-    # Repaired during the back-off: the retry fetches the whole PDF and succeeds.
-    s.query("UPDATE blobs SET data = %s WHERE sha256 = %s RETURNING size", big, sha)
-    s.wait_job(job_id, timeout=60)
-    assert s.job_row(job_id)["attempts"] == 2
-    assert f"job={job_id} attempt=2 fetched {len(big)} bytes" in worker.log_text()
+    # The stored bytes lose their last 1,000: the last chunk comes short, as a transfer cut off
+    # would.
+    damaged_transfer(make_stack, tmp_path, 2 * MIB + 999, lambda pdf: pdf[:-1000], "Truncated",
+                     "a chunk came that was not asked for, twice, or cut short")

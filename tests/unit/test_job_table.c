@@ -16,6 +16,7 @@
 
 #include "job_table.h"
 
+#include <czmq.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -518,6 +519,41 @@ test_fair_order_after_restart(void **state)
     job_table_destroy(&table);
 }
 
+/* The queued jobs by owner (the admin status and the metrics): counts and oldest, WAITING and
+ * ORPHANED jobs left out. */
+static void
+test_queued_by_owner(void **state)
+{
+    (void)state;
+    job_table_t *table = s_table();
+    job_tally_t all;
+    zhash_t *owners = job_table_queued_by_owner(table, &all);
+    assert_non_null(owners);
+    assert_int_equal(zhash_size(owners), 0);
+    assert_int_equal(all.count, 0);
+    assert_int_equal(all.oldest, 0);
+    zhash_destroy(&owners);
+    assert_non_null(job_table_add(table, JOB_A, OWNER, 0, JOB_QUEUED, 300, 0, -1));
+    assert_non_null(job_table_add(table, JOB_B, OWNER, 0, JOB_QUEUED, 200, 0, -1));
+    assert_non_null(job_table_add(table, JOB_C, "other", 0, JOB_QUEUED, 400, 0, -1));
+    assert_non_null(job_table_add(table, "w", "other", 1, JOB_WAITING, 100, 500, -1));
+    assert_non_null(job_table_add(table, "o", "other", 1, JOB_ORPHANED, 50, 0, 2500));
+    owners = job_table_queued_by_owner(table, &all);
+    assert_non_null(owners);
+    assert_int_equal(all.count, 3);
+    assert_int_equal(all.oldest, 200);
+    assert_int_equal(zhash_size(owners), 2);
+    job_tally_t *mine = zhash_lookup(owners, OWNER), *other = zhash_lookup(owners, "other");
+    assert_non_null(mine);
+    assert_non_null(other);
+    assert_int_equal(mine->count, 2);
+    assert_int_equal(mine->oldest, 200);
+    assert_int_equal(other->count, 1);
+    assert_int_equal(other->oldest, 400);
+    zhash_destroy(&owners);
+    job_table_destroy(&table);
+}
+
 int
 main(void)
 {
@@ -533,6 +569,7 @@ main(void)
         cmocka_unit_test(test_orphans),
         cmocka_unit_test(test_fair_between_owners),
         cmocka_unit_test(test_fair_order_after_restart),
+        cmocka_unit_test(test_queued_by_owner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

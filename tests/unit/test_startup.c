@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "conf.h"
 #include "log.h"
 #include "startup.h"
 
@@ -111,6 +112,31 @@ test_command_line_overrides_the_file(void **state)
     assert_null(st);
     startup_destroy(&st); /* NULL is accepted */
     unlink(path);
+}
+
+/* Integers with size suffixes, as configuration files and profai-extract's options give them. */
+static void
+test_integers_and_sizes(void **state)
+{
+    (void)state;
+    long long n = 0;
+    assert_int_equal(conf_parse_int("4k", 0, 1 << 20, &n), 0);
+    assert_int_equal(n, 4096);
+    assert_int_equal(conf_parse_int("2M", 0, 1LL << 40, &n), 0);
+    assert_int_equal(n, 2LL << 20);
+    assert_int_equal(conf_parse_int("1G", 0, 1LL << 40, &n), 0);
+    assert_int_equal(n, 1LL << 30);
+    assert_int_equal(conf_parse_int("-3", -5, 5, &n), 0);
+    assert_int_equal(n, -3);
+    n = 7;
+    assert_int_equal(conf_parse_int("", 0, 10, &n), -1);
+    assert_int_equal(conf_parse_int("12x", 0, 100, &n), -1);
+    assert_int_equal(conf_parse_int("4kB", 0, 1 << 20, &n), -1);
+    assert_int_equal(conf_parse_int("99999999999999999999", 0, 10, &n), -1);
+    assert_int_equal(conf_parse_int("11", 0, 10, &n), -2);
+    assert_int_equal(conf_parse_int("-1", 0, 10, &n), -2);
+    assert_int_equal(conf_parse_int("1G", 0, 1 << 20, &n), -2);
+    assert_int_equal(n, 7); /* untouched on failure */
 }
 
 static void
@@ -224,6 +250,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_command_line_overrides_the_file),
         cmocka_unit_test(test_without_a_file_every_default_applies),
+        cmocka_unit_test(test_integers_and_sizes),
         cmocka_unit_test(test_help_version_and_usage_errors_exit),
         cmocka_unit_test(test_configuration_errors_exit_2),
         cmocka_unit_test(test_signals_set_the_flag_and_fill_the_pipe),

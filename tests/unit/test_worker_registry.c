@@ -134,6 +134,42 @@ test_transitions(void **state)
     assert_string_equal(worker_state_name((worker_state_t)9), "?");
 }
 
+/* The counts the admin status and the metrics report: by state, draining, and RESERVED or BUSY
+ * workers holding a job. */
+static void
+test_counts(void **state)
+{
+    (void)state;
+    worker_registry_t *registry = s_registry();
+    worker_registry_counts_t counts = worker_registry_counts(registry);
+    assert_int_equal(counts.by_state[WORKER_IDLE] + counts.draining + counts.running, 0);
+    worker_t *a = s_add(registry, s_id_a, PROTO_SERVICE_COURSE, 0);
+    worker_t *b = s_add(registry, s_id_b, PROTO_SERVICE_COURSE, 0);
+    worker_t *c = s_add(registry, s_id_c, "echo", 0);
+    struct job_t *job = (struct job_t *)&job; /* only compared with NULL */
+    worker_registry_set_state(registry, a, WORKER_RESERVED);
+    a->job = job;
+    worker_registry_set_state(registry, b, WORKER_RESERVED);
+    worker_registry_set_state(registry, b, WORKER_BUSY);
+    b->job = job;
+    c->draining = true;
+    counts = worker_registry_counts(registry);
+    assert_int_equal(counts.by_state[WORKER_IDLE], 0);
+    assert_int_equal(counts.by_state[WORKER_RESERVED], 1);
+    assert_int_equal(counts.by_state[WORKER_BUSY], 1);
+    assert_int_equal(counts.by_state[WORKER_UNSERVED], 1);
+    assert_int_equal(counts.draining, 1);
+    assert_int_equal(counts.dispatching, 1);
+    assert_int_equal(counts.running, 1);
+    /* BUSY without a job (not yet adopted) is a busy worker but no running job. */
+    b->job = NULL;
+    counts = worker_registry_counts(registry);
+    assert_int_equal(counts.by_state[WORKER_BUSY], 1);
+    assert_int_equal(counts.running, 0);
+    a->job = NULL;
+    worker_registry_destroy(&registry);
+}
+
 /* Idle workers are handed out least recently used first; one back from a job goes last. */
 static void
 test_idle_order(void **state)
@@ -226,9 +262,13 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_add_lookup_name),       cmocka_unit_test(test_unserved),
-        cmocka_unit_test(test_transitions),           cmocka_unit_test(test_idle_order),
-        cmocka_unit_test(test_expiry_and_heartbeats), cmocka_unit_test(test_walk_with_removal),
+        cmocka_unit_test(test_add_lookup_name),
+        cmocka_unit_test(test_unserved),
+        cmocka_unit_test(test_transitions),
+        cmocka_unit_test(test_idle_order),
+        cmocka_unit_test(test_expiry_and_heartbeats),
+        cmocka_unit_test(test_walk_with_removal),
+        cmocka_unit_test(test_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

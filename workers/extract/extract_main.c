@@ -8,6 +8,7 @@
  * files: whatever happens inside poppler stays inside this process.
  */
 #define _GNU_SOURCE /* O_PATH */
+#include "conf.h"
 #include "course/course_build.h"
 #include "course/docmodel_wire.h"
 #include "extract_contract.h"
@@ -184,27 +185,6 @@ s_usage(FILE *out)
             "a crash.\n");
 }
 
-static int
-s_parse_number(const char *text, long long max, long long *out)
-{
-    errno = 0;
-    char *end = NULL;
-    long long n = strtoll(text, &end, 10);
-    if (errno != 0 || end == text || n < 0)
-        return -1;
-    long long mult = 1;
-    if (*end == 'k' || *end == 'K')
-        mult = 1024LL, end++;
-    else if (*end == 'M')
-        mult = 1024LL * 1024, end++;
-    else if (*end == 'G')
-        mult = 1024LL * 1024 * 1024, end++;
-    if (*end != '\0' || n > max / mult)
-        return -1;
-    *out = n * mult;
-    return 0;
-}
-
 static void __attribute__((noreturn)) s_usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "profai-extract: ");
@@ -342,7 +322,7 @@ s_args_parse(int argc, char **argv, extract_args_t *a)
         default:
             s_usage_error("unknown option '%s'", argv[optind - 1]);
         }
-        if (number != NULL && s_parse_number(optarg, max, number) != 0)
+        if (number != NULL && conf_parse_int(optarg, 0, max, number) != 0)
             s_usage_error("invalid number '%s'", optarg);
     }
     if (optind < argc)
@@ -689,6 +669,19 @@ static void __attribute__((noreturn)) s_split(int pages)
     exit(EXTRACT_EXIT_SPLIT);
 }
 
+/* The course of model as the options describe it (title, file, quiz sizes): *out, *len.
+ * 0 or -1 (err set). */
+static int
+s_course_build(const extract_args_t *args, docmodel_t *model, char **out, size_t *len,
+               course_error_t *err)
+{
+    course_source_t source = {args->title,
+                              args->filename,
+                              args->sha256,
+                              {(int)args->quiz_per_lesson, (int)args->quiz_per_course}};
+    return course_build(model, &source, EXTRACT_OUTPUT_MAX, out, len, err);
+}
+
 /* The PDF in bytes: the course, or with --pages that part of the model (*out, *len); with
  * --split-above, a PDF of more pages exits EXTRACT_EXIT_SPLIT. 0 or -1 (err set). */
 static int
@@ -723,11 +716,7 @@ s_from_pdf(const extract_args_t *args, GBytes *bytes, progress_t *progress, char
         if (rc != 0)
             course_fail_memory(err);
     } else {
-        course_source_t source = {args->title,
-                                  args->filename,
-                                  args->sha256,
-                                  {(int)args->quiz_per_lesson, (int)args->quiz_per_course}};
-        rc = course_build(&model, &source, EXTRACT_OUTPUT_MAX, out, len, err);
+        rc = s_course_build(args, &model, out, len, err);
     }
     docmodel_free(&model);
     return rc;
@@ -752,13 +741,8 @@ s_from_parts(const extract_args_t *args, GBytes *bytes, progress_t *progress, ch
     }
     s_progress_write(progress, "building", 96, model.pages, model.pages);
     rc = course_check_text(&model, EXTRACT_OUTPUT_MAX, err);
-    if (rc == 0) {
-        course_source_t source = {args->title,
-                                  args->filename,
-                                  args->sha256,
-                                  {(int)args->quiz_per_lesson, (int)args->quiz_per_course}};
-        rc = course_build(&model, &source, EXTRACT_OUTPUT_MAX, out, len, err);
-    }
+    if (rc == 0)
+        rc = s_course_build(args, &model, out, len, err);
     docmodel_free(&model);
     return rc;
 }
