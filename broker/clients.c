@@ -105,6 +105,9 @@ s_client_ctx(client_ctx_t *ctx, zframe_t *identity, uint64_t rid)
 
 /* ------------------------------------------------------------------ job.submit */
 
+/* Unfinished jobs in memory up to which a new job keeps its REQUEST fields (job_t.request). */
+#define CLIENTS_REQUEST_FIELDS_MAX 10000
+
 /* Why the submit statement inserted nothing: the code and a sentence for the teacher. */
 static profai_error_t
 s_submit_refusal(const broker_t *self, const sql_submit_result_t *result, char *detail, size_t size)
@@ -165,8 +168,11 @@ s_on_submitted(void *owner, void *ctx_p, PGresult *res, const char *error)
                   ctx->job_id);
     else
         log_info("job queued job=%s owner=%s", ctx->job_id, ctx->owner);
-    /* Without its fields the job is sent only after its dispatch commits (dispatch.c). */
+    /* Without its fields the job is sent only after its dispatch commits (dispatch.c). A long
+     * queue keeps none: its jobs wait for workers anyway, and the broker's memory stays small
+     * (benchmark 7: 100,000 queued jobs). */
     if (job != NULL && result.title != NULL &&
+        job_table_counts(self->jobs).total <= CLIENTS_REQUEST_FIELDS_MAX &&
         job_table_set_request(job, result.title, result.filename, result.sha256) != 0)
         log_warn("out of memory: job=%s waits for its dispatch commit", ctx->job_id);
     proto_submitted_t reply = {.rid = ctx->rid, .ok = true};
