@@ -26,6 +26,7 @@
  *   store.c            the asynchronous, pipelined, group-committed PostgreSQL connection
  *   blob_reader.c      dispatched jobs' PDFs, read on connections of their own (polled in
  *                      s_turn) so that no commit waits for PDF bytes
+ *   pdf_cache.c        small PDFs by SHA-256, for REQUESTs sent before their dispatch commits
  *   blob_server.c      the blob endpoint: a thread from which workers fetch large PDFs in
  *                      chunks, so that their bytes never cross this loop
  *   search_indexer.c   new courses' search index, built on a connection of its own after
@@ -53,6 +54,7 @@
 #include "leader.h"
 #include "log.h"
 #include "notify.h"
+#include "pdf_cache.h"
 #include "search_indexer.h"
 
 #include <errno.h>
@@ -804,6 +806,7 @@ broker_new(const broker_config_t *config, char *err, size_t err_size)
     self->blobs = blob_reader_new(self->conninfo, config->pdf_readers > 0 ? config->pdf_readers : 2,
                                   dispatch_on_pdf, s_on_blobs_event, self);
     self->indexer = search_indexer_new(self->conninfo, s_on_indexer_event, self);
+    self->pdfs = pdf_cache_new(); /* NULL: every REQUEST waits for its dispatch commit */
     if (self->endpoint == NULL || self->conninfo == NULL || self->jobs == NULL ||
         self->workers == NULL || self->router == NULL || self->store == NULL ||
         self->blobs == NULL || self->indexer == NULL) {
@@ -876,6 +879,7 @@ broker_destroy(broker_t **self_p)
     worker_registry_destroy(&self->workers);
     job_table_destroy(&self->jobs);
     blob_reader_destroy(&self->blobs);
+    pdf_cache_destroy(&self->pdfs);
     blob_server_destroy(&self->blob_server);
     free(self->blob_connect);
     search_indexer_destroy(&self->indexer);

@@ -57,6 +57,8 @@ struct broker_t {
     zap_t *zap; /* CURVE's ZAP handler and allow-lists; NULL: plaintext */
     store_t *store;
     struct blob_reader_t *blobs;      /* PDF reads for dispatch, off the store (blob_reader.h) */
+    struct pdf_cache_t *pdfs;         /* small PDFs read before, for REQUESTs sent ahead of their
+                                       * dispatch commit (pdf_cache.h); NULL: always after it */
     struct search_indexer_t *indexer; /* new courses' search index (search_indexer.h) */
     /* The blob endpoint workers fetch large PDFs from (blob_server.h); NULL: none, and
      * blob_connect is the address put into REQUESTs for it. */

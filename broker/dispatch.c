@@ -15,6 +15,7 @@
 #include "course_check.h"
 #include "job_secret.h"
 #include "log.h"
+#include "pdf_cache.h"
 #include "profai/worker_identity.h"
 
 #include <inttypes.h>
@@ -184,12 +185,63 @@ s_build_request(const job_t *job, proto_job_t *m, const char **why)
     return msg;
 }
 
+/* The dispatch fence of a REQUEST sent before it (s_request_at_hand) has committed, or not.
+ * Nothing waits for it: the job's result, failure or requeue travels behind it on the same
+ * connection and applies only to the attempt it recorded (docs/broker.md, "Sending before the
+ * dispatch commits"). */
+static void
+s_on_dispatch_committed(void *owner, void *ctx_p, PGresult *res, const char *error)
+{
+    broker_t *self = owner;
+    job_ctx_t *ctx = ctx_p;
+    if (error == NULL && sql_write_applied(res))
+        return;
+    if (error != NULL)
+        log_error("dispatch failed job=%s attempt=%" PRIu32 ": %s; left to the next start",
+                  ctx->job_id, ctx->attempt, error);
+    else
+        log_info("job not runnable any more, dropped job=%s attempt=%" PRIu32, ctx->job_id,
+                 ctx->attempt);
+    job_t *job = job_table_lookup(self->jobs, ctx->job_id);
+    if (job != NULL && job->attempts == ctx->attempt)
+        broker_job_drop(self, job); /* its worker, if it still runs it, is told to drop it */
+}
+
+/* Whether the job's REQUEST can go before its dispatch commits: its fields known since its
+ * submission and its PDF in the cache (small, so never by reference). Fills m. */
+static bool
+s_request_at_hand(broker_t *self, const job_t *job, proto_job_t *m)
+{
+    if (self->pdfs == NULL || job->request == NULL)
+        return false;
+    const char *title = job->request;
+    const char *filename = title + strlen(title) + 1;
+    const char *sha256 = filename + strlen(filename) + 1;
+    if (strlen(title) >= sizeof m->title || strlen(filename) >= sizeof m->filename ||
+        strlen(sha256) >= sizeof m->sha256)
+        return false;
+    size_t len = 0;
+    const uint8_t *pdf = pdf_cache_get(self->pdfs, sha256, &len);
+    if (pdf == NULL)
+        return false;
+    memset(m, 0, sizeof *m);
+    memcpy(m->title, title, strlen(title) + 1);
+    memcpy(m->filename, filename, strlen(filename) + 1);
+    memcpy(m->sha256, sha256, strlen(sha256) + 1);
+    m->pdf = pdf;
+    m->pdf_len = len;
+    return true;
+}
+
 void
 dispatch_on_pdf(void *owner, void *ctx_p, const uint8_t *data, size_t len, const char *error)
 {
     broker_t *self = owner;
     s_read_ctx_t *rctx = ctx_p;
     job_ctx_t *ctx = &rctx->job;
+    /* Kept for the next jobs of the same PDF, whatever became of this one. */
+    if (data != NULL && self->pdfs != NULL && len <= PDF_CACHE_ITEM_MAX)
+        (void)pdf_cache_put(self->pdfs, rctx->sha256, data, len);
     job_t *job = job_table_lookup(self->jobs, ctx->job_id);
     if (job == NULL || job->state != JOB_DISPATCHING || job->attempts != ctx->attempt)
         return; /* superseded: the worker vanished and the job went back to the queue */
@@ -263,7 +315,10 @@ dispatch_jobs(broker_t *self)
         job_ctx_t ctx;
         broker_job_ctx(&ctx, job);
         ctx.attempt = job->attempts + 1;
-        if (sql_submit(self->store, &sql_stmt_dispatch, values, 0, s_on_dispatched, &ctx,
+        proto_job_t m;
+        bool now = s_request_at_hand(self, job, &m);
+        if (sql_submit(self->store, now ? &sql_stmt_dispatch_sent : &sql_stmt_dispatch, values, 0,
+                       now ? s_on_dispatch_committed : s_on_dispatched, &ctx,
                        sizeof ctx) != STORE_OK) {
             log_error("out of memory dispatching job=%s", job->id);
             return;
@@ -278,6 +333,8 @@ dispatch_jobs(broker_t *self)
         worker_registry_set_state(self->workers, worker, WORKER_RESERVED);
         log_debug("job dispatching job=%s attempt=%" PRIu32 " worker=%s", job->id, job->attempts,
                   worker->name);
+        if (now) /* its fence is queued ahead of anything the worker's answer writes */
+            s_send_job(self, job, worker, &m);
     }
 }
 

@@ -69,8 +69,10 @@ job_table_destroy(job_table_t **self_p)
     if (self_p == NULL || *self_p == NULL)
         return;
     job_table_t *self = *self_p;
-    for (job_t *job = zhashx_first(self->jobs); job != NULL; job = zhashx_next(self->jobs))
+    for (job_t *job = zhashx_first(self->jobs); job != NULL; job = zhashx_next(self->jobs)) {
+        free(job->request);
         free(job);
+    }
     zhashx_destroy(&self->jobs);
     fair_queue_destroy(&self->queue); /* the owner records; the jobs are gone already */
     free(self);
@@ -150,6 +152,21 @@ job_table_add(job_table_t *self, const char *id, const char *owner, uint32_t att
     return job;
 }
 
+int
+job_table_set_request(job_t *job, const char *title, const char *filename, const char *sha256)
+{
+    size_t lt = strlen(title), lf = strlen(filename), ls = strlen(sha256);
+    char *request = malloc(lt + lf + ls + 3);
+    if (request == NULL)
+        return -1;
+    memcpy(request, title, lt + 1);
+    memcpy(request + lt + 1, filename, lf + 1);
+    memcpy(request + lt + lf + 2, sha256, ls + 1);
+    free(job->request);
+    job->request = request;
+    return 0;
+}
+
 job_t *
 job_table_lookup(job_table_t *self, const char *id)
 {
@@ -177,6 +194,7 @@ job_table_remove(job_table_t *self, job_t **job_p)
         fair_queue_run_end(self->queue, job->fair);
     fair_queue_owner_release(self->queue, &job->fair);
     zhashx_delete(self->jobs, job->id);
+    free(job->request);
     free(job);
     *job_p = NULL;
 }

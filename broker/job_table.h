@@ -70,6 +70,11 @@ typedef struct job_t {
     /* The CURVE public key (z85) of the worker the current attempt was sent to (migration
      * 013): only that key may report on it. "" without CURVE. Set by the broker. */
     char worker_key[41];
+    /* What a REQUEST carries besides the PDF, when this broker learnt it at submission
+     * (job_table_set_request; NULL otherwise, e.g. jobs loaded at start): "title\0filename\0
+     * sha256\0", owned by the table. With it and the PDF at hand, the REQUEST is sent without
+     * waiting for the dispatch commit (docs/broker.md, "Sending before the dispatch commits"). */
+    char *request;
 } job_t;
 
 typedef struct job_table_t job_table_t;
@@ -119,6 +124,11 @@ void job_table_destroy(job_table_t **self_p);
  * job_table_remove. NULL when out of memory or the id is present. */
 job_t *job_table_add(job_table_t *self, const char *id, const char *owner, uint32_t attempts,
                      job_state_t state, int64_t now, int64_t retry_in_ms, int64_t deadline_in_ms);
+
+/* Keep the job's title, file name and PDF hash for its REQUESTs (job_t.request). Returns 0, or
+ * -1 when out of memory (the job keeps none). */
+int job_table_set_request(job_t *job, const char *title, const char *filename,
+                          const char *sha256) PROFAI_MUST_CHECK;
 
 /* The job with this id, or NULL. Borrowed. */
 job_t *job_table_lookup(job_table_t *self, const char *id);

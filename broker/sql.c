@@ -42,11 +42,12 @@ const store_stmt_t sql_stmt_submit = {
     "             SELECT $1::uuid, $2::uuid, $3, $4, $5, 'queued', 'queued' FROM chk"
     "             WHERE chk.blob_ok AND chk.owner_ok"
     "             AND ($6::bigint = 0 OR chk.queued < $6::bigint)"
-    "             AND ($7::bigint = 0 OR chk.bytes <= $7::bigint) RETURNING id),"
+    "             AND ($7::bigint = 0 OR chk.bytes <= $7::bigint)"
+    "             RETURNING id, title, filename, blob_sha256),"
     "     ev AS (INSERT INTO job_events (job_id, state, attempt, stage)"
     "            SELECT id, 'queued', 0, 'queued' FROM ins)"
-    " SELECT chk.blob_ok, chk.owner_ok, (SELECT count(*) FROM ins), chk.queued, chk.bytes"
-    " FROM chk",
+    " SELECT chk.blob_ok, chk.owner_ok, (SELECT count(*) FROM ins), chk.queued, chk.bytes,"
+    " ins.title, ins.filename, ins.blob_sha256 FROM chk LEFT JOIN ins ON true",
     7, 0};
 /* The PDF is not read here: a 32 MiB PDF read in the write transaction held every other
  * job's commit behind it (docs/performance.md, "The PDF's path"); blob_reader.c reads it. */
@@ -62,6 +63,18 @@ const store_stmt_t sql_stmt_dispatch = {
     "            SELECT id, 'running', attempts, worker, stage FROM u)"
     " SELECT u.title, u.filename, u.blob_sha256,"
     " (SELECT b.size FROM blobs b WHERE b.sha256 = u.blob_sha256) FROM u",
+    6, 0};
+/* The same fence when the REQUEST has gone already (docs/broker.md, "Sending before the
+ * dispatch commits"): nothing to return; its row count is 1 when the attempt was recorded. */
+const store_stmt_t sql_stmt_dispatch_sent = {
+    "dispatch_sent",
+    "WITH u AS (UPDATE jobs SET state = 'running', attempts = $2, worker = $3,"
+    "           stage = 'starting', progress = 0, started_at = coalesce(started_at, now()),"
+    "           retry_at = NULL, deadline_at = now() + $4::bigint * interval '1 millisecond',"
+    "           updated_at = now(), token_sha256 = $5, worker_key = nullif($6, '')"
+    "           WHERE id = $1 AND attempts = $2 - 1 AND state IN ('queued', 'running')"
+    "           RETURNING id, attempts, worker, stage)" S_EVENT("'running'", "u.attempts",
+                                                                "u.worker", "NULL", "NULL", "u"),
     6, 0};
 const store_stmt_t sql_stmt_progress = {
     "progress",
@@ -142,8 +155,9 @@ const store_stmt_t sql_stmt_unfinished = {
 const store_stmt_t sql_stmt_fence = {"fence", "SELECT profai_fence($1::bigint)", 1, 0};
 
 const store_stmt_t *const sql_statements[] = {
-    &sql_stmt_fence, &sql_stmt_submit, &sql_stmt_dispatch, &sql_stmt_progress, &sql_stmt_adopt,
-    &sql_stmt_succeed, &sql_stmt_fail, &sql_stmt_requeue, &sql_stmt_cancel, &sql_stmt_unfinished,
+    &sql_stmt_fence, &sql_stmt_submit, &sql_stmt_dispatch, &sql_stmt_dispatch_sent,
+    &sql_stmt_progress, &sql_stmt_adopt, &sql_stmt_succeed, &sql_stmt_fail, &sql_stmt_requeue,
+    &sql_stmt_cancel, &sql_stmt_unfinished,
     /* the admin socket's (admin_sql.h) */
     &admin_sql_ping, &admin_sql_jobs, &admin_sql_job, &admin_sql_retry, &admin_sql_cancel};
 
@@ -199,6 +213,10 @@ sql_read_submit(const PGresult *res, sql_submit_result_t *out)
     out->inserted = one && s_cell_is(res, 0, 2, "1");
     out->queued = one ? s_column_int(res, 0, 3, 0) : 0;
     out->bytes = one ? s_column_int(res, 0, 4, 0) : 0;
+    bool fields = one && out->inserted && PQnfields(res) >= 8 && !PQgetisnull(res, 0, 5);
+    out->title = fields ? PQgetvalue(res, 0, 5) : NULL;
+    out->filename = fields ? PQgetvalue(res, 0, 6) : NULL;
+    out->sha256 = fields ? PQgetvalue(res, 0, 7) : NULL;
 }
 
 void

@@ -27,6 +27,8 @@ extern const store_stmt_t sql_stmt_submit;
  * the REQUEST's fields but not the PDF, which blob_reader.h reads on a connection of its own
  * (docs/broker.md, "The PDF's path"): read with sql_read_dispatched. */
 extern const store_stmt_t sql_stmt_dispatch;
+/* $1-$6 as sql_stmt_dispatch, for a REQUEST sent already: returns nothing; applied or not. */
+extern const store_stmt_t sql_stmt_dispatch_sent;
 /* Progress $3 and stage $4 of job $1, attempt $2. */
 extern const store_stmt_t sql_stmt_progress;
 /* A worker $3 came back with orphan $1, attempt $2. */
@@ -73,6 +75,8 @@ typedef struct {
     bool inserted;  /* the job was created */
     int64_t queued; /* the owner's queued jobs before this one */
     int64_t bytes;  /* bytes of the owner's PDFs, this one included (each PDF once) */
+    /* The inserted job's fields (borrowed from the result); NULL when not inserted. */
+    const char *title, *filename, *sha256;
 } sql_submit_result_t;
 
 void sql_read_submit(const PGresult *res, sql_submit_result_t *out);

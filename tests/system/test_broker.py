@@ -394,7 +394,9 @@ def test_silent_worker_is_replaced_and_its_late_result_dropped(env):
     requeued_after = time.monotonic() - lost_at
     assert token_base(token2) == f"{job_id}/2".encode() and job["attempt"] == 2
     assert requeued_after < DEAD_AFTER + 1.0, requeued_after
-    assert env.job(job_id)["attempts"] == 2
+    # The REQUEST may go before its dispatch commits (docs/broker.md, "Sending before the
+    # dispatch commits"): the attempt is in PostgreSQL a moment later.
+    wait_for("attempt 2 committed", lambda: env.job(job_id)["attempts"] == 2, 5, retry_on=())
 
     # The lost worker wakes up and delivers attempt 1: dropped, and it is told to reconnect.
     silent.final_ok(token1, course_doc("stale", minimal=True))
@@ -609,6 +611,11 @@ def test_kill9_and_restart_finish_every_job_once(env):
     assert [tokens[w].split(b"/")[0].decode() for w in (returning, vanishing, resuming)] \
         == jobs[:3]
     resuming.partial(tokens[resuming], 40)
+    # REQUESTs may go before their dispatch commits (docs/broker.md, "Sending before the
+    # dispatch commits"; a kill before the commit is test_early_request.py's): this test is
+    # about jobs PostgreSQL knows to be running.
+    wait_for("the 3 dispatches committed",
+             lambda: all(env.job(j)["state"] == "running" for j in jobs[:3]), 10, retry_on=())
 
     env.kill9()  # 3 jobs running, 2 queued
     # The DEALER queues the FINAL until it reconnects to the next broker.

@@ -554,6 +554,28 @@ test_queued_by_owner(void **state)
     job_table_destroy(&table);
 }
 
+/* A job's REQUEST fields: none until set, then the three strings in order; freed with the job
+ * (removed or left in the table at its destruction: the sanitizers and valgrind see leaks). */
+static void
+test_request_fields(void **state)
+{
+    (void)state;
+    job_table_t *table = s_table();
+    job_t *a = job_table_add(table, JOB_A, OWNER, 0, JOB_QUEUED, 100, 0, -1);
+    job_t *b = job_table_add(table, JOB_B, OWNER, 0, JOB_QUEUED, 100, 0, -1);
+    assert_null(a->request);
+    assert_int_equal(job_table_set_request(a, "Biology", "bio.pdf", "ab12"), 0);
+    assert_int_equal(job_table_set_request(a, "Chemistry", "", "cd34"), 0); /* replaced */
+    assert_string_equal(a->request, "Chemistry");
+    assert_string_equal(a->request + strlen("Chemistry") + 1, "");
+    assert_string_equal(a->request + strlen("Chemistry") + 2, "cd34");
+    assert_int_equal(job_table_set_request(b, "", "x.pdf", "ef56"), 0);
+    job_table_remove(table, &a);
+    assert_null(a);
+    job_table_destroy(&table); /* b and its fields */
+    assert_null(table);
+}
+
 int
 main(void)
 {
@@ -570,6 +592,7 @@ main(void)
         cmocka_unit_test(test_fair_between_owners),
         cmocka_unit_test(test_fair_order_after_restart),
         cmocka_unit_test(test_queued_by_owner),
+        cmocka_unit_test(test_request_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,148 @@
+"""System tests of REQUESTs sent before their dispatch commits (docs/broker.md, "Sending before
+the dispatch commits").
+
+A job whose fields this broker learnt at submission and whose PDF is in the broker's PDF cache
+(read for an earlier job of the same PDF) is sent to its worker in the same loop turn as its
+dispatch statement is queued. These tests hold that statement back with a real row lock taken
+by another PostgreSQL session, so the REQUEST is provably out before the commit, and check that
+the result waits for the commit, that a broker killed before the commit loses nothing and
+completes nothing twice, and that a dispatch that does not apply drops the job. Real broker,
+real PostgreSQL, Python peers over ZeroMQ (tests/system/mdp.py); helpers from test_broker.py.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mdp import W_DISCONNECT, course_doc, token_base  # noqa: E402
+from stack import wait_for  # noqa: E402
+from test_broker import make_env, make_pdf  # noqa: E402,F401 (make_env: a fixture)
+
+
+def locked_job(env, job_id: str, cancel: bool = False):
+    """Another session holding job_id's row lock (optionally having cancelled it): the broker's
+    dispatch UPDATE of that job waits until .commit()."""
+    conn = psycopg2.connect(env.conninfo)
+    with conn.cursor() as cur:
+        if cancel:
+            cur.execute("UPDATE jobs SET state = 'cancelled', stage = 'cancelled' WHERE id = %s",
+                        (job_id,))
+        else:
+            cur.execute("SELECT 1 FROM jobs WHERE id = %s FOR UPDATE", (job_id,))
+    return conn
+
+
+def second_job_held(env, cancel: bool = False):
+    """Job A runs on a first worker, which leaves once A has succeeded (A's PDF is read and
+    cached); job B, same PDF, is submitted and row-locked, then a second worker is offered it.
+    Returns (that worker, B's id, B's token, B's REQUEST body, the locking connection)."""
+    client = env.client()
+    owner, sha = env.add_user(), env.add_blob(make_pdf("Early"))
+    first = env.worker()
+    first.ready()
+    job_a = client.submit(owner, sha, "First")["job_id"]
+    token_a, _ = first.expect_request()
+    first.final_ok(token_a, course_doc("First", minimal=True))
+    env.wait_job(job_a, "succeeded")
+    first.send(W_DISCONNECT)
+    time.sleep(0.3)
+    job_b = client.submit(owner, sha, "Second")["job_id"]
+    lock = locked_job(env, job_b, cancel)
+    worker = env.worker()
+    worker.ready()
+    token_b, body = worker.expect_request()
+    assert token_base(token_b) == f"{job_b}/1".encode() and body["attempt"] == 1
+    return worker, job_b, token_b, body, lock
+
+
+def test_request_goes_before_the_dispatch_commit_and_the_result_waits_for_it(make_env):
+    env = make_env()
+    worker, job_b, token_b, body, lock = second_job_held(env)
+    assert body["title"] == "Second" and body["sha256"]
+    # The worker holds the job, PostgreSQL still says queued: the REQUEST left before the commit.
+    assert env.job(job_b)["state"] == "queued" and env.job(job_b)["attempts"] == 0
+    worker.final_ok(token_b, course_doc("Second", minimal=True))
+    assert worker.recv(timeout=1.0) is None  # heartbeats flow; the result is not refused
+    assert env.job(job_b)["state"] == "queued" and env.courses(job_b) == []
+    lock.commit()
+    lock.close()
+    done = env.wait_job(job_b, "succeeded")
+    assert done["attempts"] == 1 and len(env.courses(job_b)) == 1
+    events = env.query("SELECT state, attempt FROM job_events WHERE job_id = %s ORDER BY seq",
+                       job_b)
+    assert events == [("queued", 0), ("running", 1), ("succeeded", 1)], events
+
+
+def blocked_backends(env) -> list[int]:
+    """The broker's PostgreSQL backends waiting for a row lock."""
+    return [r[0] for r in env.query(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")]
+
+
+@pytest.mark.parametrize("commit", ["lost", "done"])
+def test_broker_killed_between_request_and_dispatch_commit_loses_nothing(make_env, commit):
+    """Killed with the REQUEST out and its dispatch waiting. Either the transaction never
+    commits (its backend is gone too: "lost") or PostgreSQL commits it after the broker died
+    (the segment and its Sync were sent: "done"). Both end with exactly one course."""
+    env = make_env()
+    first, job_b, token_1, _, lock = second_job_held(env)
+    waiting = wait_for("the dispatch to wait for the lock", lambda: blocked_backends(env), 10)
+    env.kill9()
+    if commit == "lost":
+        for pid in waiting:
+            env.query("SELECT pg_terminate_backend(%s)", pid)
+        wait_for("the backend to end", lambda: not blocked_backends(env), 10)
+    lock.commit()
+    lock.close()
+    if commit == "lost":
+        assert env.job(job_b)["state"] == "queued" and env.job(job_b)["attempts"] == 0
+    else:
+        wait_for("the dispatch to commit", lambda: env.job(job_b)["attempts"] == 1, 10)
+    env.start()
+    if commit == "done":
+        # Committed with the first worker's secret: its result is the job's (an orphan's).
+        first.final_ok(token_1, course_doc("From the first worker", minimal=True))
+        done = env.wait_job(job_b, "succeeded")
+        assert done["attempts"] == 1
+        assert "orphan result accepted job=" + job_b in env.log()
+        assert [c[1]["title"] for c in env.courses(job_b)] == ["From the first worker"]
+        return
+    second = env.worker()
+    second.ready()
+    token_2, body = second.expect_request()
+    # The same attempt number, never the same secret: the first worker's token is void.
+    assert body["attempt"] == 1 and token_base(token_2) == token_base(token_1)
+    assert token_2 != token_1
+    first.final_ok(token_1, course_doc("From the lost attempt", minimal=True))
+    wait = second.recv(timeout=1.0)
+    assert wait is None, wait
+    assert "forged FINAL refused job=" + job_b in env.log()
+    assert env.job(job_b)["state"] == "running" and env.courses(job_b) == []
+    second.final_ok(token_2, course_doc("From the committed attempt", minimal=True))
+    done = env.wait_job(job_b, "succeeded")
+    assert done["attempts"] == 1
+    courses = env.courses(job_b)
+    assert [c[1]["title"] for c in courses] == ["From the committed attempt"], courses
+
+
+def test_dispatch_that_does_not_apply_drops_the_job_and_its_early_worker(make_env):
+    env = make_env()
+    worker, job_b, token_b, _, lock = second_job_held(env, cancel=True)
+    lock.commit()  # cancelled by someone else: the dispatch UPDATE matches no row
+    lock.close()
+    worker.expect_disconnect(timeout=5)
+    log = env.log()
+    assert "job not runnable any more, dropped job=" + job_b in log
+    worker.final_ok(token_b, course_doc("Too late", minimal=True))
+    other = env.worker()
+    other.ready()
+    assert other.recv(timeout=1.0) is None  # nothing left to run
+    assert env.job(job_b)["state"] == "cancelled" and env.job(job_b)["attempts"] == 0
+    assert env.courses(job_b) == []
