@@ -4,9 +4,10 @@
  * A parse touches tens of megabytes of fresh heap (poppler's objects, the document model, the
  * course's text indexes). On 4 KiB pages every first touch is a page fault, and on a virtual
  * machine a fault costs several microseconds: 17 % of the CPU time of a split document's
- * merge went to faults (docs/performance.md, "Huge pages for the extractor's heap"). This
- * is what glibc's glibc.malloc.hugetlb=1 tunable does, done from inside the process so that
- * the extractor needs nothing from its environment (the worker gives it none).
+ * merge went to faults (docs/performance.md, "PDF processing: huge pages for the
+ * extractor's heap ..."). This is what glibc's glibc.malloc.hugetlb=1 tunable does, done
+ * from inside the process so that the extractor needs nothing from its environment (the
+ * worker gives it none).
  *
  * Owns nothing. Call once, early, in a single-threaded process, before the heap is large.
  */
