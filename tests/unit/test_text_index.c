@@ -125,7 +125,9 @@ test_quiz_with_index(void **state)
     /* The sentences the quiz looks for, after enough other text to be indexed. */
     const char *said = " the marks are exported to an ods file. scans are read at 300 dots per "
                        "inch. the answer sheet, also called the form, is printed once. a "
-                       "checkbox (box) is ticked. optical mark recognition (omr) reads it.";
+                       "checkbox (box) is ticked. optical mark recognition (omr) reads it. a gizmo "
+                       "(gadgets) sits. notgizmo, i.e. thing. a widget (or doohickey) turns; "
+                       "a sprocket (or cog turns. a knob, that is, a dial.";
     size_t len = TEXT_INDEX_MIN + strlen(said);
     char *lower = malloc(len + 1);
     assert_non_null(lower);
@@ -136,14 +138,23 @@ test_quiz_with_index(void **state)
     assert_non_null(ix);
     quiz_doc_t plain = {lower, len, lower, len, NULL, 3, NULL, NULL};
     quiz_doc_t indexed = {lower, len, lower, len, NULL, 3, ix, ix};
-    static const char *const pairs[][2] = {{"answer sheet", "form"}, {"form", "answer sheet"},
-                                           {"checkbox", "box"},      {"omr", "optical mark"},
-                                           {"form", "spreadsheet"},  {"answer", "form"}};
+    static const char *const pairs[][2] = {
+        {"answer sheet", "form"}, {"form", "answer sheet"}, {"checkbox", "box"},
+        {"omr", "optical mark"},  {"form", "spreadsheet"},  {"answer", "form"},
+        {"gizmo", "gadget"},      {"gizmo", "thing"},       {"widget", "doohickey"},
+        {"sprocket", "cog"},      {"dial", "knob"},         {"box", "checkbox"}};
     for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++)
         assert_int_equal(quiz_equiv_defined(&plain, pairs[i][0], pairs[i][1]),
                          quiz_equiv_defined(&indexed, pairs[i][0], pairs[i][1]));
     assert_true(quiz_equiv_defined(&indexed, "answer sheet", "form"));
     assert_false(quiz_equiv_defined(&indexed, "answer", "form"));
+    /* Whole words on both sides, a ")" after a bracket link, either order of the terms. */
+    assert_false(quiz_equiv_defined(&indexed, "gizmo", "gadget"));
+    assert_false(quiz_equiv_defined(&indexed, "gizmo", "thing"));
+    assert_true(quiz_equiv_defined(&indexed, "widget", "doohickey"));
+    assert_false(quiz_equiv_defined(&indexed, "sprocket", "cog"));
+    assert_true(quiz_equiv_defined(&indexed, "dial", "knob"));
+    assert_true(quiz_equiv_defined(&indexed, "omr", "optical mark recognition"));
     const char *prompt = "The marks are exported to a _____ file.";
     static const char *const candidates[] = {"ODS", "annotate", "PDF", "form", "box"};
     for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++)

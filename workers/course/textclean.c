@@ -77,11 +77,23 @@ typedef struct {
 static bool
 s_is_page_word(const char *w, size_t n)
 {
-    static const char *const words[] = {"page", "pages",  "p",      "pp",    "pg",    "seite",
-                                        "s",    "página", "pagina", "of",    "sur",   "de",
-                                        "von",  "van",    "from",   "sheet", "folio", "slide"};
+    /* With their lengths: this runs for every word of every line (a strlen per entry was a
+     * tenth of the line keys' cost). */
+#define W(s)                                                                                       \
+    {                                                                                              \
+        s, sizeof s - 1                                                                            \
+    }
+    static const struct {
+        const char *word;
+        size_t len;
+    } words[] = {W("page"), W("pages"),  W("p"),      W("pp"),    W("pg"),    W("seite"),
+                 W("s"),    W("página"), W("pagina"), W("of"),    W("sur"),   W("de"),
+                 W("von"),  W("van"),    W("from"),   W("sheet"), W("folio"), W("slide")};
+#undef W
+    if (n > 7) /* "página" is the longest: 7 bytes */
+        return false;
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
-        if (strlen(words[i]) == n && memcmp(words[i], w, n) == 0)
+        if (words[i].len == n && memcmp(words[i].word, w, n) == 0)
             return true;
     }
     return false;
@@ -137,6 +149,12 @@ s_key_build(key_t_ *k, const text_line_t *line, strbuf_t *scratch)
     strbuf_reset(scratch);
     textclean_normalise(line->text, line->len, scratch);
     for (size_t i = 0; i < scratch->len;) {
+        unsigned char c = (unsigned char)scratch->data[i];
+        if (c < 0x80) { /* ASCII: utf8_lower's own answer, without decoding */
+            strbuf_append_char(&k->exact, (char)(c >= 'A' && c <= 'Z' ? c + 0x20 : c));
+            i++;
+            continue;
+        }
         uint32_t cp;
         i += utf8_decode(scratch->data + i, scratch->len - i, &cp);
         strbuf_append_cp(&k->exact, utf8_lower(cp));
@@ -156,7 +174,10 @@ s_key_build(key_t_ *k, const text_line_t *line, strbuf_t *scratch)
             strbuf_append_char(&k->digits, '#');
             continue;
         }
-        strbuf_append_char(&k->digits, s[i++]);
+        size_t run = i; /* up to the next digit, in one append */
+        while (i < k->exact.len && !(s[i] >= '0' && s[i] <= '9'))
+            i++;
+        strbuf_append(&k->digits, s + run, i - run);
     }
     if (s_is_roman(s, k->exact.len)) {
         strbuf_reset(&k->digits);

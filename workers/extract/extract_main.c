@@ -12,6 +12,7 @@
 #include "course/course_build.h"
 #include "course/docmodel_wire.h"
 #include "extract_contract.h"
+#include "heap_pages.h"
 #include "log.h"
 #include "pdf_reader.h"
 #include "profai/errors.h"
@@ -332,6 +333,10 @@ s_args_parse(int argc, char **argv, extract_args_t *a)
     if ((a->merge ? 1 : 0) + (a->first_page > 0 ? 1 : 0) + (a->split_above > 0 ? 1 : 0) > 1)
         s_usage_error("--merge, --pages and --split-above exclude each other%s", "");
 }
+
+/* The heap reserved on huge pages at start (heap_pages.h): what the course of a 2,000-page
+ * document's merge touches, about 100 MB. Address space only, until touched. */
+#define EXTRACT_HEAP_RESERVE ((size_t)128 << 20)
 
 /* ---------------------------------------------------------------- sandbox */
 
@@ -760,6 +765,8 @@ main(int argc, char **argv)
         s_job = args.job;
     log_init("extract", args.log_level);
     s_sandbox_setup(&args);
+    /* Within RLIMIT_AS (set above): a heap that cannot grow stays on normal pages. */
+    heap_pages_reserve(EXTRACT_HEAP_RESERVE);
 
     long long started = s_now_ms();
     s_progress_write(&progress, "parsing", 1, 0, 0);

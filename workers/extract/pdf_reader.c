@@ -47,7 +47,14 @@ typedef struct {
     int pages;
     int first, last; /* the pages read: every page unless options name a range */
     bool failed;     /* out of memory */
+    GArray *named;   /* named_ref_t: outline entries whose page a named destination gives */
 } reader_t;
+
+/* An outline entry waiting for its named destination (looked up after the walk). */
+typedef struct {
+    size_t entry; /* index in model->entries */
+    char *name;   /* owned (g_free) */
+} named_ref_t;
 
 static void
 s_progress(reader_t *r, const char *stage, int percent, int page)
@@ -86,11 +93,13 @@ s_dest_top(PopplerDocument *doc, const PopplerDest *dest)
 }
 
 /* The 1-based page an outline action points at (0 when unknown) and where on it (*top,
- * points from the page's top, -1 when unknown). Named destinations are looked up. */
+ * points from the page's top, -1 when unknown). A named destination is not looked up here:
+ * *name gets it (borrowed from the action) and the page is 0 until s_named_resolve. */
 static int
-s_action_page(PopplerDocument *doc, PopplerAction *action, float *top)
+s_action_page(PopplerDocument *doc, PopplerAction *action, float *top, const char **name)
 {
     *top = -1;
+    *name = NULL;
     if (action == NULL || action->type != POPPLER_ACTION_GOTO_DEST)
         return 0;
     PopplerDest *dest = action->goto_dest.dest;
@@ -100,15 +109,56 @@ s_action_page(PopplerDocument *doc, PopplerAction *action, float *top)
         *top = s_dest_top(doc, dest);
         return dest->page_num;
     }
-    if (dest->named_dest == NULL)
-        return 0;
-    PopplerDest *found = poppler_document_find_dest(doc, dest->named_dest);
-    int page = found != NULL ? found->page_num : 0;
-    if (found != NULL) {
-        *top = s_dest_top(doc, found);
-        poppler_dest_free(found);
+    *name = dest->named_dest;
+    return 0;
+}
+
+/* Where each distinct name points: a page and a top. */
+typedef struct {
+    int page;
+    float top;
+} dest_place_t;
+
+/* Look up the named destinations of the outline, each distinct name once, after the walk:
+ * every lookup fetches its destination from an object stream, and the outline's own
+ * objects fetched in between evicted streams from poppler's small cache. */
+static void
+s_named_resolve(reader_t *r)
+{
+    if (r->named == NULL || r->named->len == 0)
+        return;
+    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+    for (guint i = 0; i < r->named->len; i++) {
+        named_ref_t *ref = &g_array_index(r->named, named_ref_t, i);
+        dest_place_t *place = g_hash_table_lookup(seen, ref->name);
+        if (place == NULL) {
+            place = g_new(dest_place_t, 1);
+            place->page = 0;
+            place->top = -1;
+            PopplerDest *found = poppler_document_find_dest(r->doc, ref->name);
+            if (found != NULL) {
+                place->page = found->page_num;
+                place->top = s_dest_top(r->doc, found);
+                poppler_dest_free(found);
+            }
+            g_hash_table_insert(seen, ref->name, place);
+        }
+        doc_entry_t *e = &r->model->entries[ref->entry];
+        e->page = place->page;
+        e->top = place->top >= 0 ? place->top : -1.0f;
     }
-    return page;
+    g_hash_table_destroy(seen);
+}
+
+static void
+s_named_free(reader_t *r)
+{
+    if (r->named == NULL)
+        return;
+    for (guint i = 0; i < r->named->len; i++)
+        g_free(g_array_index(r->named, named_ref_t, i).name);
+    g_array_free(r->named, TRUE);
+    r->named = NULL;
 }
 
 /* Depth-first walk in reading order. Depth and count are capped (docmodel.h): malformed
@@ -122,9 +172,15 @@ s_outline_walk(reader_t *r, PopplerIndexIter *iter, int level)
         PopplerAction *action = poppler_index_iter_get_action(iter);
         const char *title = action != NULL ? action->any.title : NULL;
         float top = -1;
-        int page = action != NULL ? s_action_page(r->doc, action, &top) : 0;
+        const char *name = NULL;
+        int page = action != NULL ? s_action_page(r->doc, action, &top, &name) : 0;
+        size_t before = r->model->nentries;
         if (docmodel_entry_add(r->model, level, title, page, top) != 0)
             r->failed = true;
+        else if (name != NULL && r->model->nentries > before) {
+            named_ref_t ref = {before, g_strdup(name)};
+            g_array_append_val(r->named, ref);
+        }
         if (action != NULL)
             poppler_action_free(action);
         if (level < DOCMODEL_OUTLINE_DEPTH_MAX) {
@@ -150,8 +206,12 @@ s_outline_read(reader_t *r)
     PopplerPage *last = poppler_document_get_page(r->doc, r->pages - 1);
     if (last != NULL)
         g_object_unref(last);
+    r->named = g_array_new(FALSE, FALSE, sizeof(named_ref_t));
     s_outline_walk(r, iter, 1);
     poppler_index_iter_free(iter);
+    if (!r->failed)
+        s_named_resolve(r);
+    s_named_free(r);
 }
 
 /* ---------------------------------------------------------------- text */
