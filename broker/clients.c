@@ -173,7 +173,8 @@ s_on_submitted(void *owner, void *ctx_p, PGresult *res, const char *error)
      * (benchmark 7: 100,000 queued jobs). */
     if (job != NULL && result.title != NULL &&
         job_table_counts(self->jobs).total <= CLIENTS_REQUEST_FIELDS_MAX &&
-        job_table_set_request(job, result.title, result.filename, result.sha256) != 0)
+        job_table_set_request(job, result.title, result.filename, result.sha256, result.pdf_size) !=
+            0)
         log_warn("out of memory: job=%s waits for its dispatch commit", ctx->job_id);
     proto_submitted_t reply = {.rid = ctx->rid, .ok = true};
     memcpy(reply.job_id, ctx->job_id, sizeof reply.job_id);

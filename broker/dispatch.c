@@ -78,13 +78,29 @@ s_worker_add(broker_t *self, zframe_t *identity, zmsg_t *msg, const char *servic
 
 /* ------------------------------------------------------------------ dispatch */
 
-/* What a PDF read carries from the dispatch commit to the REQUEST. */
+/* What a PDF read carries from its dispatch to the REQUEST: the dispatch's attempt and the
+ * SHA-256 of its secret (one dispatch exactly, even if a job left memory and came back with the
+ * same attempt number), and the REQUEST's fields. */
 typedef struct {
     job_ctx_t job;
+    char secret_sha256[JOB_SECRET_HASH_LEN + 1];
     char title[PROTO_TITLE_MAX + 1];
     char filename[PROTO_FILENAME_MAX + 1];
     char sha256[PROTO_SHA256_LEN + 1];
 } s_read_ctx_t;
+
+/* A read context for the dispatch of ctx (its secret's SHA-256: secret_sha256) with m's fields. */
+static void
+s_read_ctx(s_read_ctx_t *rctx, const job_ctx_t *ctx, const char *secret_sha256,
+           const proto_job_t *m)
+{
+    memset(rctx, 0, sizeof *rctx);
+    rctx->job = *ctx;
+    snprintf(rctx->secret_sha256, sizeof rctx->secret_sha256, "%s", secret_sha256);
+    memcpy(rctx->title, m->title, sizeof rctx->title);
+    memcpy(rctx->filename, m->filename, sizeof rctx->filename);
+    memcpy(rctx->sha256, m->sha256, sizeof rctx->sha256);
+}
 
 static void s_send_job(broker_t *self, job_t *job, worker_t *worker, proto_job_t *m);
 
@@ -143,11 +159,7 @@ s_on_dispatched(void *owner, void *ctx_p, PGresult *res, const char *error)
         return;
     }
     s_read_ctx_t rctx;
-    memset(&rctx, 0, sizeof rctx);
-    rctx.job = *ctx;
-    memcpy(rctx.title, m.title, sizeof rctx.title);
-    memcpy(rctx.filename, m.filename, sizeof rctx.filename);
-    memcpy(rctx.sha256, m.sha256, sizeof rctx.sha256);
+    s_read_ctx(&rctx, ctx, job->secret_sha256, &m);
     if (blob_reader_read(self->blobs, rctx.sha256, size >= BLOB_READER_LARGE, &rctx, sizeof rctx) !=
         0) {
         log_error("out of memory reading the PDF of job=%s", job->id);
@@ -185,10 +197,11 @@ s_build_request(const job_t *job, proto_job_t *m, const char **why)
     return msg;
 }
 
-/* The dispatch fence of a REQUEST sent before it (s_request_at_hand) has committed, or not.
- * Nothing waits for it: the job's result, failure or requeue travels behind it on the same
- * connection and applies only to the attempt it recorded (docs/broker.md, "Sending before the
- * dispatch commits"). */
+/* The dispatch fence of a REQUEST sent before it, or whose PDF is being read meanwhile
+ * (s_request_fields), has committed, or not. Nothing waits for it: the job's result, failure or
+ * requeue travels behind it on the same connection and applies only to the attempt it recorded
+ * (docs/broker.md, "Sending before the dispatch commits"). A job dropped here leaves memory, so
+ * a PDF read for it that arrives later does nothing (dispatch_on_pdf). */
 static void
 s_on_dispatch_committed(void *owner, void *ctx_p, PGresult *res, const char *error)
 {
@@ -207,12 +220,12 @@ s_on_dispatch_committed(void *owner, void *ctx_p, PGresult *res, const char *err
         broker_job_drop(self, job); /* its worker, if it still runs it, is told to drop it */
 }
 
-/* Whether the job's REQUEST can go before its dispatch commits: its fields known since its
- * submission and its PDF in the cache (small, so never by reference). Fills m. */
+/* Whether the job's REQUEST fields are known since its submission (job_t.request); fills m's
+ * title, file name and hash (no PDF). */
 static bool
-s_request_at_hand(broker_t *self, const job_t *job, proto_job_t *m)
+s_request_fields(const job_t *job, proto_job_t *m)
 {
-    if (self->pdfs == NULL || job->request == NULL)
+    if (job->request == NULL)
         return false;
     const char *title = job->request;
     const char *filename = title + strlen(title) + 1;
@@ -220,17 +233,44 @@ s_request_at_hand(broker_t *self, const job_t *job, proto_job_t *m)
     if (strlen(title) >= sizeof m->title || strlen(filename) >= sizeof m->filename ||
         strlen(sha256) >= sizeof m->sha256)
         return false;
-    size_t len = 0;
-    const uint8_t *pdf = pdf_cache_get(self->pdfs, sha256, &len);
-    if (pdf == NULL)
-        return false;
     memset(m, 0, sizeof *m);
     memcpy(m->title, title, strlen(title) + 1);
     memcpy(m->filename, filename, strlen(filename) + 1);
     memcpy(m->sha256, sha256, strlen(sha256) + 1);
-    m->pdf = pdf;
-    m->pdf_len = len;
     return true;
+}
+
+/* How a dispatch goes (docs/broker.md, "Sending before the dispatch commits"). */
+typedef enum {
+    S_AFTER_COMMIT, /* dispatch statement, then the PDF read or a reference, then REQUEST */
+    S_NOW,          /* PDF in the cache: REQUEST in this turn, the commit behind it */
+    S_EARLY_READ,   /* small PDF read in parallel with the commit: REQUEST when it arrives */
+} s_route_t;
+
+/* How the job's dispatch (ctx, secret's SHA-256 hash) goes; for S_NOW m holds the REQUEST's
+ * fields and the cached PDF, for S_EARLY_READ the read is queued. */
+static s_route_t
+s_route(broker_t *self, const job_t *job, const job_ctx_t *ctx, const char *hash, proto_job_t *m)
+{
+    if (!s_request_fields(job, m))
+        return S_AFTER_COMMIT;
+    size_t len = 0;
+    const uint8_t *pdf = self->pdfs != NULL ? pdf_cache_get(self->pdfs, m->sha256, &len) : NULL;
+    if (pdf != NULL) { /* small, so never by reference */
+        m->pdf = pdf;
+        m->pdf_len = len;
+        return S_NOW;
+    }
+    /* A large PDF may go by reference, and the blob endpoint serves only a committed attempt. */
+    if (job->request_pdf_size < 0 || job->request_pdf_size >= BLOB_READER_LARGE)
+        return S_AFTER_COMMIT;
+    s_read_ctx_t rctx;
+    s_read_ctx(&rctx, ctx, hash, m);
+    /* Queued before the dispatch statement: if that cannot be queued, the job stays QUEUED and
+     * the read, whose secret no dispatch has, does nothing when it arrives. */
+    if (blob_reader_read(self->blobs, rctx.sha256, false, &rctx, sizeof rctx) != 0)
+        return S_AFTER_COMMIT;
+    return S_EARLY_READ;
 }
 
 void
@@ -243,11 +283,13 @@ dispatch_on_pdf(void *owner, void *ctx_p, const uint8_t *data, size_t len, const
     if (data != NULL && self->pdfs != NULL && len <= PDF_CACHE_ITEM_MAX)
         (void)pdf_cache_put(self->pdfs, rctx->sha256, data, len);
     job_t *job = job_table_lookup(self->jobs, ctx->job_id);
-    if (job == NULL || job->state != JOB_DISPATCHING || job->attempts != ctx->attempt)
-        return; /* superseded: the worker vanished and the job went back to the queue */
+    if (job == NULL || job->state != JOB_DISPATCHING || job->attempts != ctx->attempt ||
+        strcmp(job->secret_sha256, rctx->secret_sha256) != 0)
+        return; /* superseded: the worker vanished and the job went back to the queue, or the
+                 * dispatch did not apply and the job left memory (or its dispatch never was) */
     worker_t *worker = job->worker;
-    if (self->stopping)
-        return; /* left 'running' in PostgreSQL: the next broker recovers it as an orphan */
+    if (self->stopping) /* left 'running' (an orphan) or, before an early read's dispatch */
+        return;         /* commits, 'queued' in PostgreSQL: the next broker runs it either way */
     const char *internal = profai_error_name(PROFAI_ERR_INTERNAL);
     if (data == NULL) {
         log_error("cannot read the PDF of job=%s: %s", job->id,
@@ -316,9 +358,10 @@ dispatch_jobs(broker_t *self)
         broker_job_ctx(&ctx, job);
         ctx.attempt = job->attempts + 1;
         proto_job_t m;
-        bool now = s_request_at_hand(self, job, &m);
-        if (sql_submit(self->store, now ? &sql_stmt_dispatch_sent : &sql_stmt_dispatch, values, 0,
-                       now ? s_on_dispatch_committed : s_on_dispatched, &ctx,
+        s_route_t route = s_route(self, job, &ctx, hash, &m);
+        bool early = route != S_AFTER_COMMIT;
+        if (sql_submit(self->store, early ? &sql_stmt_dispatch_sent : &sql_stmt_dispatch, values, 0,
+                       early ? s_on_dispatch_committed : s_on_dispatched, &ctx,
                        sizeof ctx) != STORE_OK) {
             log_error("out of memory dispatching job=%s", job->id);
             return;
@@ -331,9 +374,11 @@ dispatch_jobs(broker_t *self)
         job->worker = worker;
         worker->job = job;
         worker_registry_set_state(self->workers, worker, WORKER_RESERVED);
-        log_debug("job dispatching job=%s attempt=%" PRIu32 " worker=%s", job->id, job->attempts,
-                  worker->name);
-        if (now) /* its fence is queued ahead of anything the worker's answer writes */
+        log_debug("job dispatching job=%s attempt=%" PRIu32 " worker=%s%s", job->id, job->attempts,
+                  worker->name, route == S_EARLY_READ ? " pdf=read-before-commit" : "");
+        /* Its fence is queued ahead of anything the worker's answer writes; an early read's
+         * REQUEST goes when the PDF arrives (dispatch_on_pdf), committed or not. */
+        if (route == S_NOW)
             s_send_job(self, job, worker, &m);
     }
 }

@@ -128,6 +128,7 @@ job_table_add(job_table_t *self, const char *id, const char *owner, uint32_t att
     job->attempts = attempts;
     job->state = state;
     job->added_at = now;
+    job->request_pdf_size = -1;
     job->fair = fair_queue_owner_hold(self->queue, job->owner);
     if (job->fair == NULL || zhashx_insert(self->jobs, job->id, job) != 0) {
         fair_queue_owner_release(self->queue, &job->fair);
@@ -153,7 +154,8 @@ job_table_add(job_table_t *self, const char *id, const char *owner, uint32_t att
 }
 
 int
-job_table_set_request(job_t *job, const char *title, const char *filename, const char *sha256)
+job_table_set_request(job_t *job, const char *title, const char *filename, const char *sha256,
+                      int64_t pdf_size)
 {
     size_t lt = strlen(title), lf = strlen(filename), ls = strlen(sha256);
     char *request = malloc(lt + lf + ls + 3);
@@ -164,6 +166,7 @@ job_table_set_request(job_t *job, const char *title, const char *filename, const
     memcpy(request + lt + lf + 2, sha256, ls + 1);
     free(job->request);
     job->request = request;
+    job->request_pdf_size = pdf_size;
     return 0;
 }
 

@@ -75,6 +75,8 @@ typedef struct job_t {
      * sha256\0", owned by the table. With it and the PDF at hand, the REQUEST is sent without
      * waiting for the dispatch commit (docs/broker.md, "Sending before the dispatch commits"). */
     char *request;
+    /* The PDF's size in bytes (blobs.size), known with request; -1 when unknown. */
+    int64_t request_pdf_size;
 } job_t;
 
 typedef struct job_table_t job_table_t;
@@ -125,10 +127,11 @@ void job_table_destroy(job_table_t **self_p);
 job_t *job_table_add(job_table_t *self, const char *id, const char *owner, uint32_t attempts,
                      job_state_t state, int64_t now, int64_t retry_in_ms, int64_t deadline_in_ms);
 
-/* Keep the job's title, file name and PDF hash for its REQUESTs (job_t.request). Returns 0, or
- * -1 when out of memory (the job keeps none). */
-int job_table_set_request(job_t *job, const char *title, const char *filename,
-                          const char *sha256) PROFAI_MUST_CHECK;
+/* Keep the job's title, file name, PDF hash and PDF size (bytes, -1: unknown) for its REQUESTs
+ * (job_t.request, job_t.request_pdf_size). Returns 0, or -1 when out of memory (the job keeps
+ * none). */
+int job_table_set_request(job_t *job, const char *title, const char *filename, const char *sha256,
+                          int64_t pdf_size) PROFAI_MUST_CHECK;
 
 /* The job with this id, or NULL. Borrowed. */
 job_t *job_table_lookup(job_table_t *self, const char *id);

@@ -27,6 +27,7 @@
 const store_stmt_t sql_stmt_submit = {
     "submit",
     "WITH chk AS (SELECT EXISTS (SELECT 1 FROM blobs WHERE sha256 = $5) AS blob_ok,"
+    "                    (SELECT size FROM blobs WHERE sha256 = $5) AS blob_size,"
     "                    EXISTS (SELECT 1 FROM users WHERE id = $2::uuid) AS owner_ok,"
     "                    CASE WHEN $6::bigint = 0 THEN 0 ELSE"
     "                    (SELECT count(*) FROM jobs WHERE owner_id = $2::uuid"
@@ -47,7 +48,7 @@ const store_stmt_t sql_stmt_submit = {
     "     ev AS (INSERT INTO job_events (job_id, state, attempt, stage)"
     "            SELECT id, 'queued', 0, 'queued' FROM ins)"
     " SELECT chk.blob_ok, chk.owner_ok, (SELECT count(*) FROM ins), chk.queued, chk.bytes,"
-    " ins.title, ins.filename, ins.blob_sha256 FROM chk LEFT JOIN ins ON true",
+    " ins.title, ins.filename, ins.blob_sha256, chk.blob_size FROM chk LEFT JOIN ins ON true",
     7, 0};
 /* The PDF is not read here: a 32 MiB PDF read in the write transaction held every other
  * job's commit behind it (docs/performance.md, "The PDF's path"); blob_reader.c reads it. */
@@ -217,6 +218,7 @@ sql_read_submit(const PGresult *res, sql_submit_result_t *out)
     out->title = fields ? PQgetvalue(res, 0, 5) : NULL;
     out->filename = fields ? PQgetvalue(res, 0, 6) : NULL;
     out->sha256 = fields ? PQgetvalue(res, 0, 7) : NULL;
+    out->pdf_size = fields && PQnfields(res) >= 9 ? s_column_int(res, 0, 8, -1) : -1;
 }
 
 void

@@ -77,6 +77,7 @@ typedef struct {
     int64_t bytes;  /* bytes of the owner's PDFs, this one included (each PDF once) */
     /* The inserted job's fields (borrowed from the result); NULL when not inserted. */
     const char *title, *filename, *sha256;
+    int64_t pdf_size; /* the PDF's size in bytes (blobs.size); -1 when not inserted */
 } sql_submit_result_t;
 
 void sql_read_submit(const PGresult *res, sql_submit_result_t *out);

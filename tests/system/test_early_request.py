@@ -3,17 +3,22 @@ the dispatch commits").
 
 A job whose fields this broker learnt at submission and whose PDF is in the broker's PDF cache
 (read for an earlier job of the same PDF) is sent to its worker in the same loop turn as its
-dispatch statement is queued. These tests hold that statement back with a real row lock taken
-by another PostgreSQL session, so the REQUEST is provably out before the commit, and check that
-the result waits for the commit, that a broker killed before the commit loses nothing and
-completes nothing twice, and that a dispatch that does not apply drops the job. Real broker,
-real PostgreSQL, Python peers over ZeroMQ (tests/system/mdp.py); helpers from test_broker.py.
+dispatch statement is queued; a job of a small PDF never seen before has its PDF read in
+parallel with the commit and is sent when the PDF arrives. These tests hold that statement back
+with a real row lock taken by another PostgreSQL session, so the REQUEST is provably out before
+the commit, and check that the result waits for the commit, that a broker killed before the
+commit loses nothing and completes nothing twice, and that a dispatch that does not apply drops
+the job. Others hold the PDF read back instead (a lock on the blobs table) to check the other
+orders: commit then PDF, a dispatch dropped before its PDF arrives, a worker gone before it.
+Real broker, real PostgreSQL, Python peers over ZeroMQ (tests/system/mdp.py); helpers from
+test_broker.py.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import psycopg2
@@ -61,9 +66,28 @@ def second_job_held(env, cancel: bool = False):
     return worker, job_b, token_b, body, lock
 
 
-def test_request_goes_before_the_dispatch_commit_and_the_result_waits_for_it(make_env):
+def first_job_held(env, cancel: bool = False):
+    """A job of a PDF this broker never read, submitted and row-locked, then offered to a
+    worker: its PDF is read while the dispatch waits. Returns what second_job_held does."""
+    client = env.client()
+    owner, sha = env.add_user(), env.add_blob(make_pdf("Never seen " + uuid.uuid4().hex))
+    job = client.submit(owner, sha, "Second")["job_id"]
+    lock = locked_job(env, job, cancel)
+    worker = env.worker()
+    worker.ready()
+    token, body = worker.expect_request()
+    assert token_base(token) == f"{job}/1".encode() and body["attempt"] == 1
+    assert body["sha256"] == sha and len(body["pdf"]) > 0
+    return worker, job, token, body, lock
+
+
+HELD = pytest.mark.parametrize("held", [second_job_held, first_job_held], ids=["cached", "first"])
+
+
+@HELD
+def test_request_goes_before_the_dispatch_commit_and_the_result_waits_for_it(make_env, held):
     env = make_env()
-    worker, job_b, token_b, body, lock = second_job_held(env)
+    worker, job_b, token_b, body, lock = held(env)
     assert body["title"] == "Second" and body["sha256"]
     # The worker holds the job, PostgreSQL still says queued: the REQUEST left before the commit.
     assert env.job(job_b)["state"] == "queued" and env.job(job_b)["attempts"] == 0
@@ -86,13 +110,14 @@ def blocked_backends(env) -> list[int]:
         " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")]
 
 
+@HELD
 @pytest.mark.parametrize("commit", ["lost", "done"])
-def test_broker_killed_between_request_and_dispatch_commit_loses_nothing(make_env, commit):
+def test_broker_killed_between_request_and_dispatch_commit_loses_nothing(make_env, commit, held):
     """Killed with the REQUEST out and its dispatch waiting. Either the transaction never
     commits (its backend is gone too: "lost") or PostgreSQL commits it after the broker died
     (the segment and its Sync were sent: "done"). Both end with exactly one course."""
     env = make_env()
-    first, job_b, token_1, _, lock = second_job_held(env)
+    first, job_b, token_1, _, lock = held(env)
     waiting = wait_for("the dispatch to wait for the lock", lambda: blocked_backends(env), 10)
     env.kill9()
     if commit == "lost":
@@ -132,9 +157,10 @@ def test_broker_killed_between_request_and_dispatch_commit_loses_nothing(make_en
     assert [c[1]["title"] for c in courses] == ["From the committed attempt"], courses
 
 
-def test_dispatch_that_does_not_apply_drops_the_job_and_its_early_worker(make_env):
+@HELD
+def test_dispatch_that_does_not_apply_drops_the_job_and_its_early_worker(make_env, held):
     env = make_env()
-    worker, job_b, token_b, _, lock = second_job_held(env, cancel=True)
+    worker, job_b, token_b, _, lock = held(env, cancel=True)
     lock.commit()  # cancelled by someone else: the dispatch UPDATE matches no row
     lock.close()
     worker.expect_disconnect(timeout=5)
@@ -146,3 +172,105 @@ def test_dispatch_that_does_not_apply_drops_the_job_and_its_early_worker(make_en
     assert other.recv(timeout=1.0) is None  # nothing left to run
     assert env.job(job_b)["state"] == "cancelled" and env.job(job_b)["attempts"] == 0
     assert env.courses(job_b) == []
+
+
+# ---- a first job whose PDF read is held back: the other orders -----------------------------
+
+def locked_blobs(env):
+    """Another session holding the blobs table exclusively: the broker's PDF reads wait until
+    .commit(), its dispatch statements (which do not touch blobs) do not."""
+    conn = psycopg2.connect(env.conninfo)
+    with conn.cursor() as cur:
+        cur.execute("LOCK TABLE blobs IN ACCESS EXCLUSIVE MODE")
+    return conn
+
+
+def pump_until(what: str, cond, workers, timeout: float = 10.0) -> None:
+    """Wait for cond() while the workers heartbeat (so that none expires); none of them may
+    receive anything meanwhile."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        for w in workers:
+            frames = w.recv(timeout=0.05)
+            assert frames is None, (what, frames[:2])
+
+
+def dispatch_waits_for_row_lock(env) -> bool:
+    return bool(env.query(
+        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND query LIKE '%%UPDATE jobs%%'"))
+
+
+def fresh_job(env, client, owner, title="Fresh"):
+    sha = env.add_blob(make_pdf(f"{title} {uuid.uuid4().hex}"))
+    return client.submit(owner, sha, title)["job_id"]
+
+
+def test_first_job_dispatch_commits_before_its_pdf_then_runs_once(make_env):
+    env = make_env()
+    client, owner = env.client(), env.add_user()
+    job = fresh_job(env, client, owner)
+    blobs = locked_blobs(env)
+    worker = env.worker()
+    worker.ready()
+    pump_until("the dispatch to commit", lambda: env.job(job)["attempts"] == 1, [worker])
+    assert env.job(job)["state"] == "running"
+    assert worker.recv(timeout=1.0) is None  # no REQUEST without its PDF
+    blobs.commit()
+    blobs.close()
+    token, body = worker.expect_request()
+    assert token_base(token) == f"{job}/1".encode() and body["attempt"] == 1
+    worker.final_ok(token, course_doc("Fresh", minimal=True))
+    done = env.wait_job(job, "succeeded")
+    assert done["attempts"] == 1 and len(env.courses(job)) == 1
+
+
+def test_first_job_dropped_before_its_pdf_arrives_sends_nothing(make_env):
+    env = make_env()
+    client, owner = env.client(), env.add_user()
+    job = fresh_job(env, client, owner)
+    blobs = locked_blobs(env)
+    cancel = locked_job(env, job, cancel=True)
+    worker = env.worker()
+    worker.ready()
+    pump_until("the dispatch to wait for the row lock",
+               lambda: dispatch_waits_for_row_lock(env), [worker])
+    cancel.commit()  # the dispatch UPDATE matches no row: the job leaves memory
+    cancel.close()
+    pump_until("the job to be dropped",
+               lambda: "job not runnable any more, dropped job=" + job in env.log(), [worker])
+    blobs.commit()  # its PDF arrives now, for a job no longer in memory
+    blobs.close()
+    assert worker.recv(timeout=1.5) is None  # no REQUEST, no DISCONNECT: the worker is idle
+    assert env.job(job)["state"] == "cancelled" and env.job(job)["attempts"] == 0
+    other = fresh_job(env, client, owner, "Other")
+    token, body = worker.expect_request()  # the released worker takes the next job
+    assert token_base(token) == f"{other}/1".encode() and body["title"] == "Other"
+    worker.final_ok(token, course_doc("Other", minimal=True))
+    env.wait_job(other, "succeeded")
+    assert env.courses(job) == []
+
+
+def test_first_job_whose_worker_goes_before_its_pdf_runs_once_on_the_next(make_env):
+    env = make_env()
+    client, owner = env.client(), env.add_user()
+    job = fresh_job(env, client, owner)
+    blobs = locked_blobs(env)
+    first = env.worker()
+    first.ready()
+    pump_until("the dispatch to commit", lambda: env.job(job)["attempts"] == 1, [first])
+    first.send(W_DISCONNECT)  # gone with its job's PDF still being read
+    wait_for("the job to be requeued", lambda: env.job(job)["state"] == "queued", 10)
+    assert "worker gone worker=" in env.log() and 'why="disconnected"' in env.log()
+    second = env.worker()
+    second.ready()
+    pump_until("the second dispatch to commit", lambda: env.job(job)["attempts"] == 2, [second])
+    blobs.commit()  # both reads arrive: attempt 1's must do nothing
+    blobs.close()
+    token, body = second.expect_request()
+    assert token_base(token) == f"{job}/2".encode() and body["attempt"] == 2
+    second.final_ok(token, course_doc("Fresh", minimal=True))
+    done = env.wait_job(job, "succeeded")
+    assert done["attempts"] == 2 and len(env.courses(job)) == 1
+    assert second.recv(timeout=1.0) is None  # one REQUEST only

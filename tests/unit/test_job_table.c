@@ -564,12 +564,14 @@ test_request_fields(void **state)
     job_t *a = job_table_add(table, JOB_A, OWNER, 0, JOB_QUEUED, 100, 0, -1);
     job_t *b = job_table_add(table, JOB_B, OWNER, 0, JOB_QUEUED, 100, 0, -1);
     assert_null(a->request);
-    assert_int_equal(job_table_set_request(a, "Biology", "bio.pdf", "ab12"), 0);
-    assert_int_equal(job_table_set_request(a, "Chemistry", "", "cd34"), 0); /* replaced */
+    assert_int_equal(a->request_pdf_size, -1);
+    assert_int_equal(job_table_set_request(a, "Biology", "bio.pdf", "ab12", 1000), 0);
+    assert_int_equal(job_table_set_request(a, "Chemistry", "", "cd34", 2000), 0); /* replaced */
+    assert_int_equal(a->request_pdf_size, 2000);
     assert_string_equal(a->request, "Chemistry");
     assert_string_equal(a->request + strlen("Chemistry") + 1, "");
     assert_string_equal(a->request + strlen("Chemistry") + 2, "cd34");
-    assert_int_equal(job_table_set_request(b, "", "x.pdf", "ef56"), 0);
+    assert_int_equal(job_table_set_request(b, "", "x.pdf", "ef56", -1), 0);
     job_table_remove(table, &a);
     assert_null(a);
     job_table_destroy(&table); /* b and its fields */
