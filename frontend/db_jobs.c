@@ -11,29 +11,57 @@
  * estimated_start (docs/api.md 4.2, "Queue position and estimated start"). The broker serves
  * the owners with queued jobs in turn (docs/broker.md, "Fair scheduling"), so a job that is
  * r-th in its owner's queue goes in round r: before it go every owner's first r-1 jobs, and
- * the r-th jobs of the owners whose r-th job is older. `fair` numbers the queued jobs in that
- * order (rank among the owner's queued jobs, then age); `recent` counts the jobs that ended
- * in the last 5 minutes and the time they span (from the earliest start among them, at most
- * 5 minutes back, at least 1 s), whose ratio is the recent throughput. The index
+ * the r-th jobs of the owners whose r-th job is older. The queued jobs are numbered in that
+ * order (rank among the owner's queued jobs, then created_at, then id).
+ *
+ * Two ways to the same numbers (tests/system/test_queue_position.py checks both):
+ * - a list ranks every queued job once (DB_JOB_WITH: `fair`, a window over all of them) and
+ *   joins its page to the ranks;
+ * - one job's read (DB_JOB_ONE) counts only what goes before that one job, and only when it
+ *   is queued (DB_JOB_POSITION: the one-time filter `jobs.state = 'queued'` skips the rest):
+ *   `ahead` of its owner's queued jobs are older (r = ahead + 1), and from each owner with
+ *   unfinished jobs (`owners`, a skip scan of jobs_owner_unfinished, one probe per owner)
+ *   at most the first r queued jobs are read: those ranked <= ahead count, the r-th counts if
+ *   older than this job. A poll of a running or finished job reads no other job's row.
+ * `recent` counts the jobs that ended in the last 5 minutes and the time they span (from the
+ * earliest start among them, at most 5 minutes back, at least 1 s), whose ratio is the recent
+ * throughput; a job's read computes it only for a queued job. The index
  * jobs_owner_unfinished serves the ranks, jobs_finished the count (migration 005). */
 /* clang-format off */
+#define DB_JOB_RECENT_OF(cond)                                                                     \
+    "SELECT count(*) AS n, greatest(1.0, extract(epoch FROM now() - greatest("                     \
+    "min(coalesce(f.started_at, f.finished_at)), now() - interval '5 minutes'))) AS span "         \
+    "FROM jobs f WHERE f.state IN ('succeeded', 'failed') "                                        \
+    "AND f.finished_at > now() - interval '5 minutes'" cond
 #define DB_JOB_WITH                                                                                \
     "WITH ranked AS (SELECT id, created_at, row_number() OVER "                                    \
     "(PARTITION BY owner_id ORDER BY created_at, id) AS r FROM jobs WHERE state = 'queued'), "     \
     "fair AS (SELECT id, row_number() OVER (ORDER BY r, created_at, id) AS position "              \
     "FROM ranked), "                                                                               \
-    "recent AS (SELECT count(*) AS n, greatest(1.0, extract(epoch FROM now() - greatest("          \
-    "min(coalesce(started_at, finished_at)), now() - interval '5 minutes'))) AS span "             \
-    "FROM jobs WHERE state IN ('succeeded', 'failed') "                                            \
-    "AND finished_at > now() - interval '5 minutes') "
+    "recent AS (" DB_JOB_RECENT_OF("") ") "
 #define DB_JOB_FROM " jobs LEFT JOIN fair ON fair.id = jobs.id CROSS JOIN recent "
+#define DB_JOB_ONE_WITH                                                                            \
+    "WITH RECURSIVE owners(owner_id) AS ((SELECT owner_id FROM jobs "                              \
+    "WHERE state IN ('queued', 'running') ORDER BY owner_id, created_at, id LIMIT 1) "             \
+    "UNION ALL SELECT (SELECT u.owner_id FROM jobs u WHERE u.state IN ('queued', 'running') "      \
+    "AND u.owner_id > o.owner_id ORDER BY u.owner_id, u.created_at, u.id LIMIT 1) FROM owners o "  \
+    "WHERE o.owner_id IS NOT NULL) "
+#define DB_JOB_ONE_FROM                                                                            \
+    " jobs LEFT JOIN LATERAL (SELECT 1 + sum(c.n) AS position FROM "                               \
+    "(SELECT count(*) AS ahead FROM jobs m WHERE m.owner_id = jobs.owner_id "                      \
+    "AND m.state = 'queued' AND (m.created_at, m.id) < (jobs.created_at, jobs.id)) me "            \
+    "CROSS JOIN owners CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE x.k <= me.ahead "         \
+    "OR (x.created_at, x.id) < (jobs.created_at, jobs.id)) AS n FROM (SELECT q.created_at, q.id, " \
+    "row_number() OVER (ORDER BY q.created_at, q.id) AS k FROM jobs q "                            \
+    "WHERE q.owner_id = owners.owner_id AND q.state = 'queued' ORDER BY q.created_at, q.id "       \
+    "LIMIT me.ahead + 1) x) c WHERE jobs.state = 'queued') fair ON true "                          \
+    "LEFT JOIN LATERAL (" DB_JOB_RECENT_OF(" AND fair.position IS NOT NULL") ") recent ON true "
 
 /* The columns of one job as the API shows it, in the order s_job_write reads them.
- * retry_at comes from migration 003 (the retry back-off); it is read through to_jsonb(jobs)
- * so that this statement works on a schema without that column as well (null then).
+ * retry_at comes from migration 003 (the retry back-off).
  * estimated_start: now + position / throughput, not before retry_at; null when nothing ended
  * recently (the throughput is unknown) or the job is not queued. */
-#define DB_JOB_RETRY_AT "(to_jsonb(jobs) ->> 'retry_at')::timestamptz"
+#define DB_JOB_RETRY_AT "jobs.retry_at"
 #define DB_JOB_COLUMNS                                                                             \
     "jobs.id::text, jobs.title, jobs.state, jobs.progress, jobs.stage, jobs.attempts, "            \
     "jobs.error_code, jobs.error, "                                                                \
@@ -99,8 +127,8 @@ s_job_write(json_t *j, PGresult *res, int row)
  * (docs/performance.md, "A fair database pool and a prepared job read"). */
 static const db_statement_t s_stmt_job = {
     DB_STMT_JOB, "profai_job",
-    DB_JOB_WITH "SELECT " DB_JOB_COLUMNS " FROM" DB_JOB_FROM "WHERE jobs.id = $1::uuid "
-                "AND ($2::uuid IS NULL OR jobs.owner_id = $2::uuid)"};
+    DB_JOB_ONE_WITH "SELECT " DB_JOB_COLUMNS " FROM" DB_JOB_ONE_FROM "WHERE jobs.id = $1::uuid "
+                    "AND ($2::uuid IS NULL OR jobs.owner_id = $2::uuid)"};
 
 db_status_t
 db_job_json(db_pool_t *self, const char *job_id, const char *owner_id, char **json, size_t *len)

@@ -1,0 +1,125 @@
+"""queue_position and estimated_start of GET /api/v1/jobs/{id} and GET /api/v1/jobs against the
+fair order (docs/api.md 4.2, "Queue position and estimated start"), with the real broker,
+frontend and PostgreSQL and no worker (every job stays queued until cancelled).
+
+- Four teachers upload interleaved (one with many jobs, the others with few, in several
+  bursts). Every job's queue_position, read one at a time and in its owner's list, is its
+  number in the fair order computed here from the rows' (owner, created_at, id): the queued
+  jobs sorted by (rank among their owner's queued jobs, created_at, id). A FIFO numbering, or
+  one off by a round, differs from it at many jobs.
+- Cancelling jobs (DELETE, 4.7) moves the others up; a cancelled job has no position.
+- With jobs that ended recently (rows written here: n of them, the earliest started S seconds
+  ago), estimated_start is now + queue_position x S / n, within a few seconds, for every queued
+  job; none for a cancelled one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+from pdfs import make_plain_pdf
+from stack import API
+
+# Upload bursts: (teacher, how many). Teacher "a" has many jobs, the others few, arriving
+# between a's, so that the fair order is far from the submission order.
+BURSTS = [("a", 6), ("b", 1), ("c", 3), ("a", 4), ("d", 2), ("b", 2), ("c", 1), ("a", 3),
+          ("d", 1)]
+
+
+def fair_positions(rows) -> dict[str, int]:
+    """{job id: position} for queued rows (id, owner, created_at), as docs/api.md 4.2 numbers
+    them: rank among the owner's queued jobs (by created_at, id), then created_at, then id."""
+    ranked = []
+    seen: dict[str, int] = {}
+    for job_id, owner, created in sorted(rows, key=lambda r: (r[1], r[2], uuid.UUID(r[0]))):
+        seen[owner] = seen.get(owner, 0) + 1
+        ranked.append((seen[owner], created, uuid.UUID(job_id), job_id))
+    return {job_id: n + 1 for n, (*_, job_id) in enumerate(sorted(ranked))}
+
+
+def parse_ts(text: str) -> datetime.datetime:
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc)
+
+
+def check_positions(s, tokens, owners_by_job):
+    """Every job's queue_position (one read each, and in its owner's list) against the fair
+    order of the queued rows in PostgreSQL; returns {job id: position or None}."""
+    rows = s.query("SELECT id::text, owner_id::text, created_at FROM jobs WHERE state = 'queued'")
+    want = fair_positions(rows)
+    got = {}
+    for job_id, who in owners_by_job.items():
+        body = s.get_job(job_id, token=tokens[who])
+        got[job_id] = body["queue_position"]
+        assert body["queue_position"] == want.get(job_id), (job_id, body, want.get(job_id))
+    for who, token in tokens.items():
+        listed = s.get(f"{API}/jobs?limit=100", token=token).json()["jobs"]
+        mine = [j for j in owners_by_job if owners_by_job[j] == who]
+        assert sorted(j["job_id"] for j in listed) == sorted(mine)
+        for j in listed:
+            assert j["queue_position"] == want.get(j["job_id"]), (who, j)
+    return got
+
+
+def test_fair_positions_and_estimates(make_stack, outdir):
+    s = make_stack()
+    s.start_broker()
+    s.add_frontend()
+    s.wait_healthy(workers=0)
+    pdf_path = outdir / "short.pdf"
+    make_plain_pdf(pdf_path, pages=2)
+    pdf = pdf_path.read_bytes()
+    tokens = {who: s.create_token("teacher", f"teacher-{who}") for who in "abcd"}
+
+    owners_by_job: dict[str, str] = {}
+    for who, count in BURSTS:
+        for n in range(count):
+            owners_by_job[s.submit(pdf, f"{who} {n}", token=tokens[who])] = who
+    total = sum(count for _, count in BURSTS)
+
+    got = check_positions(s, tokens, owners_by_job)
+    assert sorted(got.values()) == list(range(1, total + 1))
+    # Not the submission order: b's first job (the 7th upload) is second, after a's first.
+    first_b = next(j for j, who in owners_by_job.items() if who == "b")
+    assert got[first_b] == 2
+    fifo = {j: n + 1 for n, j in enumerate(owners_by_job)}
+    assert sum(got[j] != fifo[j] for j in got) >= total // 2
+
+    # Cancel a's first job and one of c's: everyone behind them moves up.
+    a_jobs = [j for j, who in owners_by_job.items() if who == "a"]
+    c_jobs = [j for j, who in owners_by_job.items() if who == "c"]
+    for job_id, who in ((a_jobs[0], "a"), (c_jobs[1], "c")):
+        r = s.http.delete(s.frontends[0].url + f"{API}/jobs/{job_id}",
+                          headers=s.auth(tokens[who]), timeout=30)
+        assert r.status_code in (200, 202), r.text
+    got = check_positions(s, tokens, owners_by_job)
+    assert got[a_jobs[0]] is None and got[c_jobs[1]] is None
+    assert sorted(p for p in got.values() if p is not None) == list(range(1, total - 1))
+    assert s.get_job(a_jobs[0], token=tokens["a"])["estimated_start"] is None
+
+    # Jobs that ended recently, from another teacher: 4 ended, the earliest started 60 s
+    # before t0, so at time t the throughput is 4 / (t - t0 + 60 s) and a job at position p
+    # starts p (t - t0 + 60 s) / 4 after t.
+    s.create_token("teacher", "teacher-e")
+    (owner_e,), = s.query("SELECT id::text FROM users WHERE name = 'teacher-e'")
+    (t0,), = s.query("SELECT now()")
+    for n in range(4):
+        s.query("INSERT INTO jobs (id, owner_id, title, filename, blob_sha256, state, progress, "
+                "stage, created_at, started_at, finished_at) VALUES (%s, %s, 'done', 'd.pdf', "
+                "'0', 'succeeded', 100, 'done', now() - interval '70 seconds', "
+                "%s::timestamptz - interval '60 seconds' + %s * interval '1 second', "
+                "now() - interval '5 seconds') RETURNING 1", str(uuid.uuid4()), owner_e, t0, n)
+    checked = 0
+    for job_id, who in owners_by_job.items():
+        (now,), = s.query("SELECT now()")
+        body = s.get_job(job_id, token=tokens[who])
+        if body["state"] != "queued":
+            assert body["estimated_start"] is None
+            continue
+        span = (now - t0).total_seconds() + 60
+        expected = now + datetime.timedelta(seconds=body["queue_position"] * span / 4)
+        off = abs((parse_ts(body["estimated_start"]) - expected).total_seconds())
+        assert off < 3, (body, expected)
+        checked += 1
+    assert checked == total - 2
