@@ -2,10 +2,12 @@
 #include "db.h"
 
 #include "db_query.h"
+#include "job_rate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The fair order of the queued jobs and the recent throughput, for queue_position and
  * estimated_start (docs/api.md 4.2, "Queue position and estimated start"). The broker serves
@@ -17,16 +19,18 @@
  * Two ways to the same numbers (tests/system/test_queue_position.py checks both):
  * - a list ranks every queued job once (DB_JOB_WITH: `fair`, a window over all of them) and
  *   joins its page to the ranks;
- * - one job's read (DB_JOB_ONE) counts only what goes before that one job, and only when it
- *   is queued (DB_JOB_POSITION: the one-time filter `jobs.state = 'queued'` skips the rest):
+ * - one job's read (DB_JOB_ONE_WITH, DB_JOB_ONE_FROM) counts only what goes before that one
+ *   job, and only when it is queued (the one-time filter `jobs.state = 'queued'` skips the rest):
  *   `ahead` of its owner's queued jobs are older (r = ahead + 1), and from each owner with
  *   unfinished jobs (`owners`, a skip scan of jobs_owner_unfinished, one probe per owner)
  *   at most the first r queued jobs are read: those ranked <= ahead count, the r-th counts if
  *   older than this job. A poll of a running or finished job reads no other job's row.
  * `recent` counts the jobs that ended in the last 5 minutes and the time they span (from the
  * earliest start among them, at most 5 minutes back, at least 1 s), whose ratio is the recent
- * throughput; a job's read computes it only for a queued job. The index
- * jobs_owner_unfinished serves the ranks, jobs_finished the count (migration 005). */
+ * throughput; a job's read computes it only for a queued job, and not when it is given a
+ * figure kept from a count of at least 100 jobs at most 1 s ago ($3, seconds per job:
+ * job_rate.h). The index jobs_owner_unfinished serves the ranks, jobs_finished the count
+ * (migration 005). */
 /* clang-format off */
 #define DB_JOB_RECENT_OF(cond)                                                                     \
     "SELECT count(*) AS n, greatest(1.0, extract(epoch FROM now() - greatest("                     \
@@ -55,24 +59,26 @@
     "row_number() OVER (ORDER BY q.created_at, q.id) AS k FROM jobs q "                            \
     "WHERE q.owner_id = owners.owner_id AND q.state = 'queued' ORDER BY q.created_at, q.id "       \
     "LIMIT me.ahead + 1) x) c WHERE jobs.state = 'queued') fair ON true "                          \
-    "LEFT JOIN LATERAL (" DB_JOB_RECENT_OF(" AND fair.position IS NOT NULL") ") recent ON true "
+    "LEFT JOIN LATERAL (" DB_JOB_RECENT_OF(" AND fair.position IS NOT NULL AND $3::float8 IS NULL") \
+    ") recent ON true "
 
 /* The columns of one job as the API shows it, in the order s_job_write reads them.
  * retry_at comes from migration 003 (the retry back-off).
- * estimated_start: now + position / throughput, not before retry_at; null when nothing ended
- * recently (the throughput is unknown) or the job is not queued. */
+ * estimated_start: now + wait (seconds: position / throughput), not before retry_at; null when
+ * nothing ended recently (the throughput is unknown) or the job is not queued. */
 #define DB_JOB_RETRY_AT "jobs.retry_at"
-#define DB_JOB_COLUMNS                                                                             \
+#define DB_JOB_WAIT "(fair.position * recent.span / nullif(recent.n, 0))::float8"
+#define DB_JOB_ONE_WAIT "coalesce(fair.position * $3::float8, " DB_JOB_WAIT ")"
+#define DB_JOB_COLUMNS_OF(wait)                                                                    \
     "jobs.id::text, jobs.title, jobs.state, jobs.progress, jobs.stage, jobs.attempts, "            \
     "jobs.error_code, jobs.error, "                                                                \
     "CASE WHEN jobs.state = 'succeeded' THEN jobs.course_id::text END, "                           \
     "CASE WHEN jobs.state = 'queued' THEN fair.position END, "                                     \
     DB_TS(DB_JOB_RETRY_AT) ", "                                                                    \
     DB_TS("jobs.created_at") ", " DB_TS("jobs.started_at") ", " DB_TS("jobs.finished_at") ", "     \
-    DB_TS("CASE WHEN jobs.state = 'queued' AND fair.position IS NOT NULL AND recent.n > 0 "        \
-          "THEN greatest(now() + (fair.position * recent.span / recent.n)::float8 "                \
-          "* interval '1 second', "                                                                \
-          DB_JOB_RETRY_AT ") END")
+    DB_TS("CASE WHEN jobs.state = 'queued' AND fair.position IS NOT NULL AND " wait " IS NOT NULL "\
+          "THEN greatest(now() + " wait " * interval '1 second', " DB_JOB_RETRY_AT ") END")
+#define DB_JOB_COLUMNS DB_JOB_COLUMNS_OF(DB_JOB_WAIT)
 /* The keyset of a list: created_at in microseconds since the Unix epoch (column 15). */
 #define DB_JOB_KEY "(extract(epoch FROM jobs.created_at) * 1000000)::bigint"
 /* clang-format on */
@@ -127,22 +133,45 @@ s_job_write(json_t *j, PGresult *res, int row)
  * (docs/performance.md, "A fair database pool and a prepared job read"). */
 static const db_statement_t s_stmt_job = {
     DB_STMT_JOB, "profai_job",
-    DB_JOB_ONE_WITH "SELECT " DB_JOB_COLUMNS " FROM" DB_JOB_ONE_FROM "WHERE jobs.id = $1::uuid "
-                    "AND ($2::uuid IS NULL OR jobs.owner_id = $2::uuid)"};
+    DB_JOB_ONE_WITH "SELECT " DB_JOB_COLUMNS_OF(
+        DB_JOB_ONE_WAIT) ", recent.n, recent.span::float8 "
+                         "FROM" DB_JOB_ONE_FROM "WHERE jobs.id = $1::uuid "
+                         "AND ($2::uuid IS NULL OR jobs.owner_id = $2::uuid)"};
+
+/* The recent throughput of the process's job reads (job_rate.h). */
+static job_rate_t s_rate = JOB_RATE_INIT;
+
+static int64_t
+s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 db_status_t
 db_job_json(db_pool_t *self, const char *job_id, const char *owner_id, char **json, size_t *len)
 {
-    const char *values[2] = {job_id, owner_id};
+    int64_t now_ms = s_now_ms();
+    double kept = 0;
+    char kept_text[32];
+    bool use_kept = job_rate_get(&s_rate, now_ms, &kept);
+    if (use_kept)
+        snprintf(kept_text, sizeof kept_text, "%.17g", kept);
+    const char *values[3] = {job_id, owner_id, use_kept ? kept_text : NULL};
     PGresult *res = NULL;
     db_status_t status =
-        db_query_prepared(self, &s_stmt_job, NULL, 2, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+        db_query_prepared(self, &s_stmt_job, NULL, 3, values, NULL, NULL, PGRES_TUPLES_OK, &res);
     if (status == DB_OK && PQntuples(res) < 1) {
         PQclear(res);
         return DB_NOT_FOUND;
     }
     if (status != DB_OK)
         return status;
+    /* A queued job's read without a kept figure counted the jobs that ended recently. */
+    if (!use_kept && !PQgetisnull(res, 0, 9) && !PQgetisnull(res, 0, 15))
+        job_rate_put(&s_rate, now_ms, atoll(PQgetvalue(res, 0, 15)),
+                     strtod(PQgetvalue(res, 0, 16), NULL));
     json_t j;
     json_init(&j);
     s_job_write(&j, res, 0);

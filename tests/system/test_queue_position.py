@@ -16,6 +16,7 @@ frontend and PostgreSQL and no worker (every job stays queued until cancelled).
 from __future__ import annotations
 
 import datetime
+import time
 import uuid
 
 from pdfs import make_plain_pdf
@@ -123,3 +124,49 @@ def test_fair_positions_and_estimates(make_stack, outdir):
         assert off < 3, (body, expected)
         checked += 1
     assert checked == total - 2
+
+
+def test_kept_throughput_expires(make_stack, outdir):
+    """With at least 100 jobs ended recently a frontend may reuse the throughput it counted
+    up to 1 s before (docs/api.md 4.2, frontend/job_rate.h): right after more jobs end, a
+    queued job's estimate follows the old throughput or the new one, nothing else; after
+    more than a second, the new one."""
+    s = make_stack()
+    s.start_broker()
+    s.add_frontend()
+    s.wait_healthy(workers=0)
+    pdf_path = outdir / "short.pdf"
+    make_plain_pdf(pdf_path, pages=2)
+    token = s.create_token("teacher", "teacher-q")
+    job = s.submit(pdf_path.read_bytes(), "queued", token=token)
+    s.create_token("teacher", "teacher-e")
+    (owner_e,), = s.query("SELECT id::text FROM users WHERE name = 'teacher-e'")
+    (t0,), = s.query("SELECT now()")
+
+    def end_jobs(count):
+        # count jobs that started 240 s before t0 and ended 5 s ago
+        s.query("INSERT INTO jobs (id, owner_id, title, filename, blob_sha256, state, "
+                "progress, stage, created_at, started_at, finished_at) SELECT "
+                "gen_random_uuid(), %s, 'done', 'd.pdf', '0', 'succeeded', 100, 'done', "
+                "%s::timestamptz - interval '250 seconds', %s::timestamptz - interval "
+                "'240 seconds', now() - interval '5 seconds' FROM generate_series(1, %s) "
+                "RETURNING 1", owner_e, t0, t0, count)
+
+    def wait_s(n):
+        """(estimated_start - now) in seconds, and what it would be with n jobs ended."""
+        (now,), = s.query("SELECT now()")
+        body = s.get_job(job, token=token)
+        assert body["queue_position"] == 1, body
+        got = (parse_ts(body["estimated_start"]) - now).total_seconds()
+        return got, ((now - t0).total_seconds() + 240) / n
+
+    end_jobs(150)
+    got, want = wait_s(150)
+    assert abs(got - want) < 0.25, (got, want)
+    end_jobs(150)  # the throughput doubles: 0.8 s per job instead of 1.6
+    got, want_new = wait_s(300)
+    want_old = want_new * 2
+    assert min(abs(got - want_new), abs(got - want_old)) < 0.25, (got, want_new, want_old)
+    time.sleep(1.2)
+    got, want = wait_s(300)
+    assert abs(got - want) < 0.25, (got, want)
