@@ -3,6 +3,9 @@
 
 #include "db_query.h"
 #include "job_rate.h"
+#include "queue_snapshot.h"
+
+#include <ctype.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +30,9 @@
  *   older than this job. A poll of a running or finished job reads no other job's row.
  * `recent` counts the jobs that ended in the last 5 minutes and the time they span (from the
  * earliest start among them, at most 5 minutes back, at least 1 s), whose ratio is the recent
- * throughput; a job's read computes it only for a queued job, and not when it is given a
+ * throughput. A job's read is given the position when a snapshot of the whole order taken at
+ * most 1 s before has it ($4: queue_snapshot.h, kept with 100 or more queued jobs), and
+ * then ranks nothing. It computes the throughput only for a queued job, and not when given a
  * figure kept from a count of at least 100 jobs at most 1 s ago ($3, seconds per job:
  * job_rate.h). The index jobs_owner_unfinished serves the ranks, jobs_finished the count
  * (migration 005). */
@@ -51,14 +56,15 @@
     "AND u.owner_id > o.owner_id ORDER BY u.owner_id, u.created_at, u.id LIMIT 1) FROM owners o "  \
     "WHERE o.owner_id IS NOT NULL) "
 #define DB_JOB_ONE_FROM                                                                            \
-    " jobs LEFT JOIN LATERAL (SELECT 1 + sum(c.n) AS position FROM "                               \
+    " jobs LEFT JOIN LATERAL (SELECT CASE WHEN $4::bigint IS NOT NULL THEN $4::bigint::numeric "   \
+    "ELSE (SELECT 1 + sum(c.n) FROM "                                                              \
     "(SELECT count(*) AS ahead FROM jobs m WHERE m.owner_id = jobs.owner_id "                      \
     "AND m.state = 'queued' AND (m.created_at, m.id) < (jobs.created_at, jobs.id)) me "            \
     "CROSS JOIN owners CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE x.k <= me.ahead "         \
     "OR (x.created_at, x.id) < (jobs.created_at, jobs.id)) AS n FROM (SELECT q.created_at, q.id, " \
     "row_number() OVER (ORDER BY q.created_at, q.id) AS k FROM jobs q "                            \
     "WHERE q.owner_id = owners.owner_id AND q.state = 'queued' ORDER BY q.created_at, q.id "       \
-    "LIMIT me.ahead + 1) x) c WHERE jobs.state = 'queued') fair ON true "                          \
+    "LIMIT me.ahead + 1) x) c) END AS position WHERE jobs.state = 'queued') fair ON true "         \
     "LEFT JOIN LATERAL (" DB_JOB_RECENT_OF(" AND fair.position IS NOT NULL AND $3::float8 IS NULL") \
     ") recent ON true "
 
@@ -138,8 +144,33 @@ static const db_statement_t s_stmt_job = {
                          "FROM" DB_JOB_ONE_FROM "WHERE jobs.id = $1::uuid "
                          "AND ($2::uuid IS NULL OR jobs.owner_id = $2::uuid)"};
 
-/* The recent throughput of the process's job reads (job_rate.h). */
+/* The recent throughput and the fair order of the process's job reads (job_rate.h,
+ * queue_snapshot.h). */
 static job_rate_t s_rate = JOB_RATE_INIT;
+static queue_snapshot_t s_queue = QUEUE_SNAPSHOT_INIT;
+
+/* Number every queued job in the fair order (DB_JOB_WITH's `fair`) and keep that for the
+ * next reads (queue_snapshot_put; the caller claimed it). */
+static void
+s_queue_snapshot_take(db_pool_t *self, int64_t now_ms)
+{
+    PGresult *res = NULL;
+    queue_snapshot_entry_t *entries = NULL;
+    size_t count = 0;
+    if (db_query(self, DB_JOB_WITH "SELECT id::text, position FROM fair", 0, NULL, NULL, NULL,
+                 PGRES_TUPLES_OK, &res) == DB_OK) {
+        int rows = PQntuples(res);
+        entries = rows > 0 ? calloc((size_t)rows, sizeof *entries) : NULL;
+        for (int i = 0; entries != NULL && i < rows; i++) {
+            snprintf(entries[i].id, sizeof entries[i].id, "%s", PQgetvalue(res, i, 0));
+            entries[i].position = atoll(PQgetvalue(res, i, 1));
+        }
+        count = entries != NULL ? (size_t)rows : 0;
+        PQclear(res);
+    }
+    (void)queue_snapshot_put(&s_queue, now_ms, entries, count); /* -1: none kept, computed */
+    free(entries);
+}
 
 static int64_t
 s_now_ms(void)
@@ -158,10 +189,21 @@ db_job_json(db_pool_t *self, const char *job_id, const char *owner_id, char **js
     bool use_kept = job_rate_get(&s_rate, now_ms, &kept);
     if (use_kept)
         snprintf(kept_text, sizeof kept_text, "%.17g", kept);
-    const char *values[3] = {job_id, owner_id, use_kept ? kept_text : NULL};
+    /* The snapshot names jobs by uuid text as PostgreSQL writes it: lower case. */
+    char id[QUEUE_SNAPSHOT_ID_SIZE];
+    snprintf(id, sizeof id, "%s", job_id);
+    for (char *c = id; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    long long position = 0;
+    char position_text[24];
+    bool use_snapshot = queue_snapshot_find(&s_queue, now_ms, id, &position);
+    if (use_snapshot)
+        snprintf(position_text, sizeof position_text, "%lld", position);
+    const char *values[4] = {job_id, owner_id, use_kept ? kept_text : NULL,
+                             use_snapshot ? position_text : NULL};
     PGresult *res = NULL;
     db_status_t status =
-        db_query_prepared(self, &s_stmt_job, NULL, 3, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+        db_query_prepared(self, &s_stmt_job, NULL, 4, values, NULL, NULL, PGRES_TUPLES_OK, &res);
     if (status == DB_OK && PQntuples(res) < 1) {
         PQclear(res);
         return DB_NOT_FOUND;
@@ -172,6 +214,9 @@ db_job_json(db_pool_t *self, const char *job_id, const char *owner_id, char **js
     if (!use_kept && !PQgetisnull(res, 0, 9) && !PQgetisnull(res, 0, 15))
         job_rate_put(&s_rate, now_ms, atoll(PQgetvalue(res, 0, 15)),
                      strtod(PQgetvalue(res, 0, 16), NULL));
+    /* A queued job computed: number the whole queue for the next reads, once a second. */
+    if (!use_snapshot && !PQgetisnull(res, 0, 9) && queue_snapshot_claim(&s_queue, now_ms))
+        s_queue_snapshot_take(self, now_ms);
     json_t j;
     json_init(&j);
     s_job_write(&j, res, 0);

@@ -170,3 +170,52 @@ def test_kept_throughput_expires(make_stack, outdir):
     time.sleep(1.2)
     got, want = wait_s(300)
     assert abs(got - want) < 0.25, (got, want)
+
+
+def test_large_queue_from_a_snapshot(make_stack):
+    """With 100 or more jobs queued a frontend numbers the whole queue at most once a second
+    and answers reads from that numbering (docs/api.md 4.2, frontend/queue_snapshot.h): every
+    job's position is still its place in the fair order; right after jobs leave the queue a
+    read gives the old place or the new one, and after more than a second the new one. The
+    rows are written here (as a broker's submissions would leave them): 150 jobs of three
+    teachers, 100, 40 and 10, with created_at interleaved."""
+    s = make_stack()
+    s.start_broker()
+    s.add_frontend()
+    s.wait_healthy(workers=0)
+    tokens = {who: s.create_token("teacher", f"teacher-{who}") for who in "xyz"}
+    owners = {who: s.query("SELECT id::text FROM users WHERE name = %s", f"teacher-{who}")[0][0]
+              for who in tokens}
+    owners_by_job: dict[str, str] = {}
+    for n in range(150):
+        who = "x" if n % 3 != 2 or n >= 120 else ("y" if n % 9 != 8 else "z")
+        if n >= 140:
+            who = "z"
+        job_id = str(uuid.uuid4())
+        s.query("INSERT INTO jobs (id, owner_id, title, filename, blob_sha256, created_at) "
+                "VALUES (%s, %s, 'q', 'q.pdf', '0', now() - interval '1 hour' + %s * "
+                "interval '1 second') RETURNING 1", job_id, owners[who], n)
+        owners_by_job[job_id] = who
+    counts = {who: sum(1 for w in owners_by_job.values() if w == who) for who in "xyz"}
+    assert counts["x"] >= 100 and counts["z"] >= 10, counts
+
+    def reads():
+        return {j: s.get_job(j, token=tokens[who])["queue_position"]
+                for j, who in owners_by_job.items()}
+
+    def fair():
+        rows = s.query("SELECT id::text, owner_id::text, created_at FROM jobs "
+                       "WHERE state = 'queued'")
+        return fair_positions(rows)
+
+    old = fair()
+    assert reads() == {j: old.get(j) for j in owners_by_job}
+    # Three of x's oldest jobs leave the queue (as the broker's dispatch would).
+    x_jobs = [j for j, who in owners_by_job.items() if who == "x"]
+    s.query("UPDATE jobs SET state = 'running', started_at = now() WHERE id = ANY(%s::uuid[]) "
+            "RETURNING 1", x_jobs[:3])
+    new = fair()
+    for j, got in reads().items():
+        assert got in (old.get(j), new.get(j)) or j in x_jobs[:3] and got is None, (j, got)
+    time.sleep(1.2)
+    assert reads() == {j: new.get(j) for j in owners_by_job}
