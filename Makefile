@@ -41,9 +41,10 @@ BROKER_SRC   := broker/main.c broker/broker.c broker/clients.c broker/dispatch.c
                 broker/migrate.c broker/zap.c broker/job_secret.c broker/course_check.c \
                 frontend/json_in.c $(BROKER_CORE_SRC) $(B)/broker/migrations.c
 WORKER_SRC   := workers/daemon/main.c workers/daemon/worker.c workers/daemon/job_runner.c \
+                workers/extract/page_meet.c \
                 workers/daemon/pdf_fetch.c
 EXTRACT_SRC  := workers/extract/extract_main.c workers/extract/pdf_reader.c \
-                workers/extract/heap_pages.c
+                workers/extract/heap_pages.c workers/extract/page_meet.c
 # Course generation from the document model, pure C (no poppler): linked into profai-extract
 # and the unit tests.
 COURSE_SRC   := workers/course/strmap.c workers/course/textclean.c workers/course/headings.c \
