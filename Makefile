@@ -171,6 +171,8 @@ $(B)/tests/test_multipart: $(B)/frontend/multipart.o
 $(B)/tests/test_json_in: $(B)/frontend/json_in.o
 $(B)/tests/test_course_check: $(B)/broker/course_check.o $(B)/frontend/json_in.o
 $(B)/tests/test_pdf_cache: $(B)/broker/pdf_cache.o
+# The shared page word of a split document's readers (worker and extractor link it).
+$(B)/tests/test_page_meet: $(B)/workers/extract/page_meet.o
 $(B)/tests/test_pdf_cache: TEST_CFLAGS += $(GLIB_CFLAGS)
 $(B)/tests/test_pdf_cache: LDLIBS_BASE += $(GLIB_LIBS)
 $(B)/tests/test_http_watch: $(B)/frontend/http_watch.o
