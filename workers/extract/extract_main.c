@@ -354,6 +354,12 @@ s_args_parse(int argc, char **argv, extract_args_t *a)
 /* The heap reserved on huge pages at start (heap_pages.h): what the course of a 2,000-page
  * document's merge touches, about 100 MB. Address space only, until touched. */
 #define EXTRACT_HEAP_RESERVE ((size_t)128 << 20)
+/* The same for an extractor that builds a course with the whole address space (a whole PDF,
+ * or the merge of a split one): the merge of the 2,372-page document touches about 140 MB of
+ * heap, and what lay past 128 MiB (the quiz's text indexes, built last) was faulted in 4 KiB
+ * at a time, 70 % of its page faults. Only with 1 GiB of address space or more (the
+ * default); a part's reader, with a share of it, keeps the smaller reserve. */
+#define EXTRACT_COURSE_HEAP_RESERVE ((size_t)256 << 20)
 
 /* ---------------------------------------------------------------- sandbox */
 
@@ -807,7 +813,9 @@ main(int argc, char **argv)
     }
     s_sandbox_setup(&args);
     /* Within RLIMIT_AS (set above): a heap that cannot grow stays on normal pages. */
-    heap_pages_reserve(EXTRACT_HEAP_RESERVE);
+    bool course =
+        args.first_page == 0 && (args.address_space == 0 || args.address_space >= 1LL << 30);
+    heap_pages_reserve(course ? EXTRACT_COURSE_HEAP_RESERVE : EXTRACT_HEAP_RESERVE);
 
     long long started = s_now_ms();
     s_progress_write(&progress, "parsing", 1, 0, 0);
