@@ -100,10 +100,10 @@ test_meet_across_processes(void **state)
     (void)state;
     const int first = 1, last = 20000;
     for (int round = 0; round < 5; round++) {
-        int fd = memfd_create("test-meet", MFD_CLOEXEC);
+        int fd = page_meet_create(first, last); /* as the worker makes it */
         assert_true(fd >= 0);
-        uint64_t initial = page_meet_initial(first, last);
-        assert_int_equal(pwrite(fd, &initial, sizeof initial, 0), (ssize_t)sizeof initial);
+        uint64_t grown = 0;
+        assert_int_equal(pwrite(fd, &grown, sizeof grown, 8), -1); /* sealed: cannot grow */
         int pipes[2][2];
         pid_t pids[2];
         for (int k = 0; k < 2; k++) {

@@ -579,25 +579,6 @@ s_fail_start(job_runner_t *self, const char *what)
     s_done(self, -1);
 }
 
-/* The word two readers of first..last share (page_meet.h): a memfd of 8 bytes that can
- * neither grow nor shrink. -1 (errno) on failure. */
-static int
-s_meet_word(int first, int last)
-{
-    uint64_t word = page_meet_initial(first, last);
-    int fd = s_fd_high(memfd_create("profai-meet", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-    if (fd < 0)
-        return -1;
-    if (pwrite(fd, &word, sizeof word, 0) != (ssize_t)sizeof word ||
-        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
-        int why = errno;
-        close(fd);
-        errno = why;
-        return -1;
-    }
-    return fd;
-}
-
 /* The whole-job child said "split <pages>": start one reader per page range, each on its own
  * open file of the PDF, with its share of the address space; their pipe is shared. Readers
  * 2j and 2j+1 share the range of both (docs/worker.md, "Large documents"): one reads up from
@@ -635,7 +616,7 @@ s_start_parts(job_runner_t *self)
         char mode[48];
         snprintf(mode, sizeof mode, "--pages=%d-%d", first, last);
         if (meet == 1)
-            meet_fd = s_meet_word(first, last);
+            meet_fd = s_fd_high(page_meet_create(first, last));
         int in_fd = s_memfd_reopen(self->pdf_fd);
         int rc = in_fd >= 0 && (meet == 0 || meet_fd >= 0)
                      ? s_spawn(self, mode, space, in_fd, pipe_w, meet != 0 ? meet_fd : -1, meet)

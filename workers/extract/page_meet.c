@@ -1,10 +1,13 @@
 /* page_meet.c - see page_meet.h. */
+#define _GNU_SOURCE /* memfd_create */
 #include "page_meet.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define LO(w) ((uint32_t)(w))
 #define HI(w) ((uint32_t)((w) >> 32))
@@ -14,6 +17,23 @@ uint64_t
 page_meet_initial(int first, int last)
 {
     return WORD(first + 1, last - 1);
+}
+
+int
+page_meet_create(int first, int last)
+{
+    uint64_t word = page_meet_initial(first, last);
+    int fd = memfd_create("profai-meet", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -1;
+    if (pwrite(fd, &word, sizeof word, 0) != (ssize_t)sizeof word ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        int why = errno;
+        close(fd);
+        errno = why;
+        return -1;
+    }
+    return fd;
 }
 
 void

@@ -36,6 +36,11 @@ typedef struct {
  * up reader owns `first`, the down reader `last`, the rest is free. */
 uint64_t page_meet_initial(int first, int last);
 
+/* The word two readers of first..last share, as the worker makes it: a memfd (close-on-exec)
+ * of 8 bytes holding page_meet_initial(first, last), sealed against growing and shrinking.
+ * The fd, or -1 (errno). */
+int page_meet_create(int first, int last) PROFAI_MUST_CHECK;
+
 /* Map the shared word of fd (a memfd of 8 bytes), for the reader going up or down over
  * first..last. The fd may be closed afterwards. 0 or -1 (errno). */
 int page_meet_open(page_meet_t *m, int fd, bool down, int first, int last) PROFAI_MUST_CHECK;
