@@ -41,9 +41,10 @@ BROKER_SRC   := broker/main.c broker/broker.c broker/clients.c broker/dispatch.c
                 broker/migrate.c broker/zap.c broker/job_secret.c broker/course_check.c \
                 frontend/json_in.c $(BROKER_CORE_SRC) $(B)/broker/migrations.c
 WORKER_SRC   := workers/daemon/main.c workers/daemon/worker.c workers/daemon/job_runner.c \
+                workers/extract/page_meet.c \
                 workers/daemon/pdf_fetch.c
 EXTRACT_SRC  := workers/extract/extract_main.c workers/extract/pdf_reader.c \
-                workers/extract/heap_pages.c
+                workers/extract/heap_pages.c workers/extract/page_meet.c
 # Course generation from the document model, pure C (no poppler): linked into profai-extract
 # and the unit tests.
 COURSE_SRC   := workers/course/strmap.c workers/course/textclean.c workers/course/headings.c \
@@ -170,6 +171,8 @@ $(B)/tests/test_multipart: $(B)/frontend/multipart.o
 $(B)/tests/test_json_in: $(B)/frontend/json_in.o
 $(B)/tests/test_course_check: $(B)/broker/course_check.o $(B)/frontend/json_in.o
 $(B)/tests/test_pdf_cache: $(B)/broker/pdf_cache.o
+# The shared page word of a split document's readers (worker and extractor link it).
+$(B)/tests/test_page_meet: $(B)/workers/extract/page_meet.o
 $(B)/tests/test_pdf_cache: TEST_CFLAGS += $(GLIB_CFLAGS)
 $(B)/tests/test_pdf_cache: LDLIBS_BASE += $(GLIB_LIBS)
 $(B)/tests/test_http_watch: $(B)/frontend/http_watch.o

@@ -33,7 +33,8 @@ $(B)/bench/beanstalk_load $(B)/bench/pg_queue: $(B)/bench/%: $(B)/bench/%.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE) -lpthread
 
 # One job through the worker's job_runner (a split PDF included), without a broker.
-$(B)/bench/run_job: $(B)/bench/run_job.o $(B)/workers/daemon/job_runner.o $(LIB)
+$(B)/bench/run_job: $(B)/bench/run_job.o $(B)/workers/daemon/job_runner.o \
+                   $(B)/workers/extract/page_meet.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
 
 $(B)/bench/min_civetweb: $(B)/bench/min_civetweb.o

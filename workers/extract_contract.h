@@ -32,6 +32,10 @@
 #define EXTRACT_PROGRESS_FD 3
 #define EXTRACT_PROGRESS_LINE_MAX 128
 
+/* With --meet (two readers share one page range, extract/page_meet.h): the 8-byte memfd they
+ * share. The worker makes one per pair of readers, holding page_meet_initial(A, B). */
+#define EXTRACT_MEET_FD 4
+
 /* Largest PDF read from stdin and largest result written to stdout (bytes). They equal the
  * protocol's PROTO_PDF_MAX and PROTO_COURSE_MAX; the worker checks that at compile time. */
 #define EXTRACT_INPUT_MAX (64u * 1024 * 1024)

@@ -793,9 +793,13 @@ def test_worker_splits_a_large_pdf_and_builds_the_same_course(broker, start_work
     assert pages == sorted(pages) and max(pages) <= split_pdf.pages, pages
     assert all(m.body["pages"] == split_pdf.pages for m in broker.seen
                if m.command == W_PARTIAL and m.token == token and m.body["stage"] == "text")
+    # Readers 1 and 2 share the first two thirds (one reads up from page 1, the other down
+    # from its last page, until they meet: --meet), the third reads the rest alone.
+    meets = sorted(a for p in readers for a in cmdline(p) if a.startswith("--meet="))
     if len(ranges) == 3:
-        assert ranges[0][0] == 1 and ranges[-1][1] == split_pdf.pages
-        assert all(a[1] + 1 == b[0] for a, b in zip(ranges, ranges[1:])), ranges
+        assert ranges[0] == ranges[1] == (1, 2 * split_pdf.pages // 3), ranges
+        assert ranges[2] == (ranges[1][1] + 1, split_pdf.pages), ranges
+        assert meets == ["--meet=down", "--meet=up"], meets
 
 
 def test_worker_split_fails_whole_when_a_part_dies(broker, start_worker, split_pdf):

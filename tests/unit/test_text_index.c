@@ -167,6 +167,35 @@ test_quiz_with_index(void **state)
     free(lower);
 }
 
+/* The index lists every other position: needles of 4 to 8 bytes at every start, odd and even,
+ * first and last bytes of the text included, are found as memmem finds them. */
+static void
+test_index_every_start(void **state)
+{
+    (void)state;
+    size_t len = TEXT_INDEX_MIN + 3; /* odd: the last start of a 5-byte needle is even */
+    char *hay = malloc(len + 1);
+    assert_non_null(hay);
+    uint32_t seed = 7;
+    for (size_t i = 0; i < len; i++) {
+        seed = seed * 1103515245u + 12345u;
+        hay[i] = (char)('a' + (seed >> 16) % 23);
+    }
+    hay[len] = '\0';
+    text_index_t *ix = text_index_new(hay, len);
+    assert_non_null(ix);
+    size_t starts[] = {0, 1, 2, 3, 1001, 1002, len - 9, len - 8, len - 7, len - 6, len - 5};
+    for (size_t n = 4; n <= 8; n++) {
+        for (size_t k = 0; k < sizeof starts / sizeof *starts; k++) {
+            if (starts[k] + n > len)
+                continue;
+            s_check(ix, hay, len, hay + starts[k], n);
+        }
+    }
+    text_index_free(ix);
+    free(hay);
+}
+
 int
 main(void)
 {
@@ -174,6 +203,7 @@ main(void)
         cmocka_unit_test(test_index_matches_memmem),
         cmocka_unit_test(test_index_repeats_and_small_texts),
         cmocka_unit_test(test_quiz_with_index),
+        cmocka_unit_test(test_index_every_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,6 +72,40 @@ docmodel_line_add(docmodel_t *dm, const text_line_t *line)
     return 0;
 }
 
+int
+docmodel_lines_order(docmodel_t *dm)
+{
+    if (dm->nlines == 0)
+        return 0;
+    /* A counting sort by page: stable, so each page keeps its lines' order. */
+    size_t *at = calloc((size_t)dm->pages + 2, sizeof *at);
+    text_line_t *sorted = malloc(dm->nlines * sizeof *sorted);
+    if (at == NULL || sorted == NULL) {
+        free(at);
+        free(sorted);
+        return -1;
+    }
+    for (size_t i = 0; i < dm->nlines; i++) {
+        int page = dm->lines[i].page;
+        at[page >= 1 && page <= dm->pages ? page : dm->pages + 1]++;
+    }
+    size_t sum = 0;
+    for (int p = 0; p <= dm->pages + 1; p++) {
+        size_t n = at[p];
+        at[p] = sum;
+        sum += n;
+    }
+    for (size_t i = 0; i < dm->nlines; i++) {
+        int page = dm->lines[i].page;
+        sorted[at[page >= 1 && page <= dm->pages ? page : dm->pages + 1]++] = dm->lines[i];
+    }
+    free(at);
+    free(dm->lines);
+    dm->lines = sorted;
+    dm->lines_cap = dm->nlines;
+    return 0;
+}
+
 bool
 docmodel_entry_wanted(const docmodel_t *dm)
 {

@@ -62,6 +62,10 @@ const char *docmodel_page_set(docmodel_t *dm, int page, const char *text, size_t
  * come in page order). 0, or -1 when out of memory. */
 int docmodel_line_add(docmodel_t *dm, const text_line_t *line) PROFAI_MUST_CHECK;
 
+/* Put the lines in page order, each page's lines in the order they were added: for a reader
+ * that read its pages out of order (a split document's reader going down, page_meet.h).
+ * 0, or -1 when out of memory (the model unchanged). */
+int docmodel_lines_order(docmodel_t *dm) PROFAI_MUST_CHECK;
 /* Is there room for another outline entry? False past DOCMODEL_OUTLINE_ITEMS_MAX
  * entries, so that a reader can stop walking a huge outline early. */
 bool docmodel_entry_wanted(const docmodel_t *dm);

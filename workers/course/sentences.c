@@ -70,7 +70,7 @@ s_add_token(splitter_t *sp, size_t start, size_t end, unsigned flags)
     }
     if (o->ntokens == sp->sentence_first)
         flags |= TOKEN_INITIAL;
-    o->tokens[o->ntokens++] = (token_t){start, end, flags};
+    o->tokens[o->ntokens++] = (token_t){(uint32_t)start, (uint32_t)end, flags};
 }
 
 static bool

@@ -182,7 +182,7 @@ s_add_at(terms_lesson_t *l, size_t *cap, long id, size_t token, int words)
 {
     if (array_grow((void **)&l->grams, cap, l->ngrams + 1, sizeof *l->grams) != 0)
         return -1;
-    l->grams[l->ngrams++] = (gram_at_t){id, token, words};
+    l->grams[l->ngrams++] = (gram_at_t){(int32_t)id, (uint32_t)token, words};
     return 0;
 }
 

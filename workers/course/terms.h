@@ -17,15 +17,18 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define TERMS_MAX_WORDS 3  /* longest phrase */
 #define TERMS_MIN_CHARS 3  /* shortest key term, in characters (2 in Chinese and Japanese) */
 #define TERMS_MAX_CHARS 40 /* longest word that can be a key term */
 
+/* 32-bit fields (a lesson has fewer than 2^31 tokens and grams, its text being at most
+ * 32 MiB): 12 bytes an occurrence, fresh memory the kernel clears, instead of 24. */
 typedef struct {
-    long id;      /* gram id */
-    size_t token; /* index of its first word in the lesson's tokens */
-    int words;    /* 1..TERMS_MAX_WORDS */
+    int32_t id;     /* gram id */
+    uint32_t token; /* index of its first word in the lesson's tokens */
+    int words;      /* 1..TERMS_MAX_WORDS */
 } gram_at_t;
 
 typedef struct {

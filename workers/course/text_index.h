@@ -8,8 +8,11 @@
  * list of the needle's rarest 4 bytes and compares in place. The answers are exactly memmem's,
  * in the same order: every occurrence, overlapping ones included, from the first to the last.
  *
- * The index borrows the text (it must outlive the index) and owns its tables. Needles shorter
- * than 4 bytes, and searches without an index (NULL), fall back to memmem in order. Texts
+ * The index borrows the text (it must outlive the index) and owns its tables. It lists every
+ * other position only (half the memory); a needle of 5 bytes or more holds a listed position
+ * wherever it starts, so a search walks two lists, one per parity of the start, and merges
+ * them. Needles shorter than 5 bytes, and searches without an index (NULL), fall back to
+ * memmem in order. Texts
  * shorter than TEXT_INDEX_MIN get no index: a few scans of them cost less than building one.
  */
 #ifndef PROFAI_TEXT_INDEX_H
@@ -29,6 +32,14 @@ typedef struct text_index text_index_t;
 text_index_t *text_index_new(const char *text, size_t len);
 void text_index_free(text_index_t *self);
 
+/* One bucket walked by an indexed search: the matches that start at one residue modulo the
+ * index's stride. */
+typedef struct {
+    const uint32_t *at, *end; /* the bucket's positions not yet looked at */
+    size_t offset;            /* of the needle's bytes that bucket lists */
+    size_t start;             /* a match found and not yet returned; SIZE_MAX: none */
+} text_walk_t;
+
 /* One search: the occurrences of needle[0..n) in the indexed text (or, without an index, in
  * hay[0..len) by memmem). Plain data, no cleanup. */
 typedef struct {
@@ -36,9 +47,8 @@ typedef struct {
     size_t len;
     const char *needle;
     size_t n;
-    const uint32_t *at, *end; /* the bucket being walked (indexed search) */
-    size_t offset;            /* of the rarest 4 bytes in the needle */
-    size_t next;              /* memmem search: where to look next */
+    text_walk_t walks[2]; /* indexed search: one per residue of the stride */
+    size_t next;          /* memmem search: where to look next */
     bool indexed;
 } text_search_t;
 

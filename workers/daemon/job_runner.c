@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "job_runner.h"
 
+#include "extract/page_meet.h"
 #include "extract_contract.h"
 
 #include <errno.h>
@@ -34,7 +35,8 @@ _Static_assert(EXTRACT_OUTPUT_MAX == PROTO_COURSE_MAX, "extractor output limit !
 #define SPLIT_POLL_MS 20
 /* The least address space a part's reader is given: below it, fewer parts (docs/worker.md). */
 #define SPLIT_ADDRESS_SPACE_MIN (256LL << 20)
-/* The first fd the child does not inherit: 0, 1, 2 and the progress pipe stay. */
+/* The first fd the child does not inherit: 0, 1, 2 and the progress pipe stay (and, for a
+ * reader that shares its range, the shared word: EXTRACT_MEET_FD). */
 #define CHILD_FD_FIRST_CLOSED (EXTRACT_PROGRESS_FD + 1)
 
 /* One extractor process of the attempt. */
@@ -45,6 +47,8 @@ typedef struct {
     int out_fd;      /* its stdout memfd */
     int first, last; /* its pages when it reads a part, else 0 */
     int done;        /* pages of its part it reported read */
+    int meet;        /* 0; 1 or 2: it shares first..last with the next (up) or previous (down) */
+    int meet_fd;     /* the word it shares (page_meet.h), -1 when none */
 } child_t;
 
 /* What the attempt's children are doing. */
@@ -86,12 +90,12 @@ struct job_runner_t {
 
 /* ---------------------------------------------------------------- start */
 
-/* Keep fds that become the child's 0, 1 and 3 above 3, so the dup2 actions of one cannot
+/* Keep fds that become the child's 0, 1, 3 and 4 above 4, so the dup2 actions of one cannot
  * overwrite another. */
 static int
 s_fd_high(int fd)
 {
-    if (fd < 0 || fd > EXTRACT_PROGRESS_FD)
+    if (fd < 0 || fd > EXTRACT_MEET_FD)
         return fd;
     int high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
     close(fd);
@@ -135,16 +139,27 @@ s_memfd_reopen(int fd)
 }
 
 /* Start one extractor as kids[self->nkids] with stdin in_fd, the progress pipe's write end
- * pipe_w, the given address space and mode option ("" for none). 0 or -1 (errno). */
+ * pipe_w, the given address space and mode option ("" for none), and for a reader that shares
+ * its range the shared word's memfd meet (borrowed; -1: none) as EXTRACT_MEET_FD, going up
+ * (meet_dir 1) or down (2). 0 or -1 (errno). */
 static int
-s_spawn(job_runner_t *self, const char *mode, long long address_space, int in_fd, int pipe_w)
+s_spawn(job_runner_t *self, const char *mode, long long address_space, int in_fd, int pipe_w,
+        int meet, int meet_dir)
 {
     const job_limits_t *limits = &self->limits;
     child_t *kid = &self->kids[self->nkids];
-    *kid = (child_t){.out_fd = s_fd_high(memfd_create("profai-course", MFD_CLOEXEC))};
-    if (kid->out_fd < 0)
+    *kid = (child_t){.out_fd = s_fd_high(memfd_create("profai-course", MFD_CLOEXEC)),
+                     .meet_fd = meet >= 0 ? fcntl(meet, F_DUPFD_CLOEXEC, EXTRACT_MEET_FD + 1) : -1};
+    int meet_fd = kid->meet_fd;
+    if (kid->out_fd < 0 || (meet >= 0 && meet_fd < 0)) {
+        if (kid->out_fd >= 0)
+            close(kid->out_fd);
+        if (meet_fd >= 0)
+            close(meet_fd);
+        *kid = (child_t){.out_fd = -1, .meet_fd = -1};
         return -1;
-    char opt[15][PROTO_FILENAME_MAX + 32];
+    }
+    char opt[16][PROTO_FILENAME_MAX + 32];
     snprintf(opt[0], sizeof opt[0], "--title=%s", self->title);
     snprintf(opt[1], sizeof opt[1], "--filename=%s", self->filename);
     snprintf(opt[2], sizeof opt[2], "--sha256=%s", self->sha256);
@@ -160,9 +175,13 @@ s_spawn(job_runner_t *self, const char *mode, long long address_space, int in_fd
     snprintf(opt[12], sizeof opt[12], "--quiz-per-lesson=%lld", limits->quiz_per_lesson);
     snprintf(opt[13], sizeof opt[13], "--quiz-per-course=%lld", limits->quiz_per_course);
     snprintf(opt[14], sizeof opt[14], "%s", mode);
-    char *argv[17] = {(char *)limits->extract_path};
+    snprintf(opt[15], sizeof opt[15], "%s",
+             meet < 0        ? ""
+             : meet_dir == 1 ? "--meet=up"
+                             : "--meet=down");
+    char *argv[18] = {(char *)limits->extract_path};
     int argc = 1;
-    for (int i = 0; i < 15; i++) {
+    for (int i = 0; i < 16; i++) {
         if (opt[i][0] != '\0')
             argv[argc++] = opt[i];
     }
@@ -180,7 +199,10 @@ s_spawn(job_runner_t *self, const char *mode, long long address_space, int in_fd
     posix_spawn_file_actions_adddup2(&actions, in_fd, STDIN_FILENO);
     posix_spawn_file_actions_adddup2(&actions, kid->out_fd, STDOUT_FILENO);
     posix_spawn_file_actions_adddup2(&actions, pipe_w, EXTRACT_PROGRESS_FD);
-    posix_spawn_file_actions_addclosefrom_np(&actions, CHILD_FD_FIRST_CLOSED);
+    if (meet_fd >= 0)
+        posix_spawn_file_actions_adddup2(&actions, meet_fd, EXTRACT_MEET_FD);
+    posix_spawn_file_actions_addclosefrom_np(&actions, meet_fd >= 0 ? EXTRACT_MEET_FD + 1
+                                                                    : CHILD_FD_FIRST_CLOSED);
     /* Default signal handling and an empty mask in the child; its own process group, so a
      * Ctrl-C on the worker's terminal reaches the worker (which drains) and not the parsers. */
     posix_spawnattr_setsigmask(&attr, &none);
@@ -193,7 +215,9 @@ s_spawn(job_runner_t *self, const char *mode, long long address_space, int in_fd
     posix_spawnattr_destroy(&attr);
     if (rc != 0) {
         close(kid->out_fd);
-        *kid = (child_t){.out_fd = -1};
+        if (meet_fd >= 0)
+            close(meet_fd);
+        *kid = (child_t){.out_fd = -1, .meet_fd = -1};
         errno = rc;
         return -1;
     }
@@ -279,7 +303,7 @@ job_runner_start(const job_limits_t *limits, const proto_job_t *job, const char 
     self->pdf_fd = s_memfd_with("profai-pdf", job->pdf, job->pdf_len);
     if (self->pdf_fd < 0 || s_pipe_open(self, &pipe_w) != 0)
         goto fail;
-    if (s_spawn(self, mode, limits->address_space, self->pdf_fd, pipe_w) != 0)
+    if (s_spawn(self, mode, limits->address_space, self->pdf_fd, pipe_w, -1, 0) != 0)
         goto fail;
     /* Only the child may hold the write end: its exit is then our end of file. */
     close(pipe_w);
@@ -325,6 +349,9 @@ s_kids_clear(job_runner_t *self)
     for (int i = 0; i < self->nkids; i++) {
         if (self->kids[i].out_fd >= 0)
             close(self->kids[i].out_fd);
+        if (self->kids[i].meet_fd >= 0)
+            close(self->kids[i].meet_fd);
+        self->kids[i].meet_fd = -1;
     }
     self->nkids = 0;
 }
@@ -391,9 +418,18 @@ s_progress_part(job_runner_t *self, const proto_progress_t *p)
     uint32_t sum = 0;
     for (int i = 0; i < self->nkids; i++) {
         child_t *kid = &self->kids[i];
-        if ((int)p->page >= kid->first && (int)p->page <= kid->last &&
-            (int)p->page - kid->first + 1 > kid->done)
+        uint64_t word = 0;
+        if (kid->meet != 0) {
+            /* Readers that share a range: what each took, from the word they share. */
+            if (pread(kid->meet_fd, &word, sizeof word, 0) == (ssize_t)sizeof word) {
+                int up = 0, down = 0;
+                page_meet_taken(word, kid->first, kid->last, &up, &down);
+                kid->done = kid->meet == 1 ? up : down;
+            }
+        } else if ((int)p->page >= kid->first && (int)p->page <= kid->last &&
+                   (int)p->page - kid->first + 1 > kid->done) {
             kid->done = (int)p->page - kid->first + 1;
+        }
         sum += (uint32_t)kid->done;
     }
     proto_progress_t next = {.progress = 5 + (uint32_t)(90ULL * sum / (uint32_t)self->pages),
@@ -544,7 +580,10 @@ s_fail_start(job_runner_t *self, const char *what)
 }
 
 /* The whole-job child said "split <pages>": start one reader per page range, each on its own
- * open file of the PDF, with its share of the address space; their pipe is shared. */
+ * open file of the PDF, with its share of the address space; their pipe is shared. Readers
+ * 2j and 2j+1 share the range of both (docs/worker.md, "Large documents"): one reads up from
+ * its first page, the other down from its last, until they meet, so the pair ends together
+ * however the pages' content is spread. An odd last reader reads its range alone. */
 static void
 s_start_parts(job_runner_t *self)
 {
@@ -566,24 +605,40 @@ s_start_parts(job_runner_t *self)
         return;
     }
     long long space = self->limits.address_space / parts;
+    int meet_fd = -1;
     for (int i = 0; i < parts; i++) {
-        int first = (int)(1 + (long long)pages * i / parts);
-        int last = (int)((long long)pages * (i + 1) / parts);
+        bool paired = i + 1 < parts || i % 2 == 1;
+        int lead = paired ? i - i % 2 : i;       /* the pair's first reader */
+        int past = paired ? lead + 2 : lead + 1; /* one past its last reader */
+        int first = (int)(1 + (long long)pages * lead / parts);
+        int last = (int)((long long)pages * past / parts);
+        int meet = paired ? 1 + i % 2 : 0;
         char mode[48];
         snprintf(mode, sizeof mode, "--pages=%d-%d", first, last);
+        if (meet == 1)
+            meet_fd = s_fd_high(page_meet_create(first, last));
         int in_fd = s_memfd_reopen(self->pdf_fd);
-        int rc = in_fd >= 0 ? s_spawn(self, mode, space, in_fd, pipe_w) : -1;
+        int rc = in_fd >= 0 && (meet == 0 || meet_fd >= 0)
+                     ? s_spawn(self, mode, space, in_fd, pipe_w, meet != 0 ? meet_fd : -1, meet)
+                     : -1;
+        int why = errno;
         if (in_fd >= 0)
             close(in_fd);
+        if (meet == 2 || rc != 0) {
+            if (meet_fd >= 0)
+                close(meet_fd);
+            meet_fd = -1;
+        }
         if (rc != 0) {
-            int why = errno;
             close(pipe_w);
             errno = why;
             s_fail_start(self, "cannot start a part's extractor");
             return;
         }
-        self->kids[self->nkids - 1].first = first;
-        self->kids[self->nkids - 1].last = last;
+        child_t *kid = &self->kids[self->nkids - 1];
+        kid->first = first;
+        kid->last = last;
+        kid->meet = meet;
     }
     close(pipe_w);
     close(self->pdf_fd);
@@ -633,7 +688,7 @@ s_start_merge(job_runner_t *self)
         s_fail_start(self, "cannot pass the parts on");
         return;
     }
-    int rc = s_spawn(self, "--merge", self->limits.address_space, in_fd, pipe_w);
+    int rc = s_spawn(self, "--merge", self->limits.address_space, in_fd, pipe_w, -1, 0);
     int why = errno;
     close(in_fd);
     close(pipe_w);

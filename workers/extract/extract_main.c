@@ -14,6 +14,7 @@
 #include "extract_contract.h"
 #include "heap_pages.h"
 #include "log.h"
+#include "page_meet.h"
 #include "pdf_reader.h"
 #include "profai/errors.h"
 
@@ -50,6 +51,7 @@ typedef struct {
     long long split_above;     /* more pages than this: exit EXTRACT_EXIT_SPLIT; 0 = never */
     int first_page, last_page; /* --pages A-B: write that part of the model; 0 = whole */
     bool merge;                /* --merge: stdin holds the parts, stdout gets the course */
+    int meet;                  /* --meet: 0 none, 1 up, 2 down (page_meet.h, fd 4) */
     bool seccomp;              /* enter the seccomp allow-list (default) */
     log_level_t log_level;
 } extract_args_t;
@@ -173,6 +175,9 @@ s_usage(FILE *out)
             "                        \"split <pages>\\n\" on stdout (the worker splits it)\n"
             "  --pages A-B           read pages A to B only; stdout gets that part of the\n"
             "                        document model instead of a course\n"
+            "  --meet up|down        with --pages: share the range with one more reader\n"
+            "                        through the 8-byte memfd on fd 4, reading from its\n"
+            "                        first page up (or last page down) until they meet\n"
             "  --merge               stdin holds the parts of every page, in page order\n"
             "                        (instead of a PDF); stdout gets the course\n"
             "  --no-seccomp          skip the system-call allow-list and the Landlock file\n"
@@ -215,6 +220,7 @@ s_args_parse(int argc, char **argv, extract_args_t *a)
         OPT_SPLIT_ABOVE,
         OPT_PAGES,
         OPT_MERGE,
+        OPT_MEET,
         OPT_VERSION
     };
     static const struct option options[] = {
@@ -235,6 +241,7 @@ s_args_parse(int argc, char **argv, extract_args_t *a)
         {"split-above", required_argument, NULL, OPT_SPLIT_ABOVE},
         {"pages", required_argument, NULL, OPT_PAGES},
         {"merge", no_argument, NULL, OPT_MERGE},
+        {"meet", required_argument, NULL, OPT_MEET},
         {"log-level", required_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -308,6 +315,14 @@ s_args_parse(int argc, char **argv, extract_args_t *a)
         case OPT_MERGE:
             a->merge = true;
             break;
+        case OPT_MEET:
+            if (strcmp(optarg, "up") == 0)
+                a->meet = 1;
+            else if (strcmp(optarg, "down") == 0)
+                a->meet = 2;
+            else
+                s_usage_error("--meet takes up or down, not '%s'", optarg);
+            break;
         case 'v':
             if (log_level_parse(optarg, &a->log_level) != 0)
                 s_usage_error("unknown log level '%s'", optarg);
@@ -332,11 +347,19 @@ s_args_parse(int argc, char **argv, extract_args_t *a)
         s_usage_error("--open-files must be 0 or at least 8%s", "");
     if ((a->merge ? 1 : 0) + (a->first_page > 0 ? 1 : 0) + (a->split_above > 0 ? 1 : 0) > 1)
         s_usage_error("--merge, --pages and --split-above exclude each other%s", "");
+    if (a->meet != 0 && (a->first_page == 0 || a->last_page <= a->first_page))
+        s_usage_error("--meet needs --pages A-B with A < B%s", "");
 }
 
 /* The heap reserved on huge pages at start (heap_pages.h): what the course of a 2,000-page
  * document's merge touches, about 100 MB. Address space only, until touched. */
 #define EXTRACT_HEAP_RESERVE ((size_t)128 << 20)
+/* The same for an extractor that builds a course with the whole address space (a whole PDF,
+ * or the merge of a split one): the merge of the 2,372-page document touches about 140 MB of
+ * heap, and what lay past 128 MiB (the quiz's text indexes, built last) was faulted in 4 KiB
+ * at a time, 70 % of its page faults. Only with 1 GiB of address space or more (the
+ * default); a part's reader, with a share of it, keeps the smaller reserve. */
+#define EXTRACT_COURSE_HEAP_RESERVE ((size_t)256 << 20)
 
 /* ---------------------------------------------------------------- sandbox */
 
@@ -689,6 +712,15 @@ s_course_build(const extract_args_t *args, docmodel_t *model, char **out, size_t
 
 /* The PDF in bytes: the course, or with --pages that part of the model (*out, *len); with
  * --split-above, a PDF of more pages exits EXTRACT_EXIT_SPLIT. 0 or -1 (err set). */
+/* --meet: the shared word, mapped before the sandbox (main). */
+static page_meet_t s_meet;
+
+static int
+s_meet_next(void *arg)
+{
+    return page_meet_next(arg);
+}
+
 static int
 s_from_pdf(const extract_args_t *args, GBytes *bytes, progress_t *progress, char **out, size_t *len,
            course_error_t *err)
@@ -708,6 +740,8 @@ s_from_pdf(const extract_args_t *args, GBytes *bytes, progress_t *progress, char
                                     .page_delay_ms = (int)args->page_delay_ms,
                                     .first_page = args->first_page,
                                     .last_page = args->last_page,
+                                    .next_page = args->meet != 0 ? s_meet_next : NULL,
+                                    .next_arg = &s_meet,
                                     .progress = s_progress_write,
                                     .progress_arg = progress};
     docmodel_t model;
@@ -716,8 +750,10 @@ s_from_pdf(const extract_args_t *args, GBytes *bytes, progress_t *progress, char
     if (rc != 0)
         return -1;
     if (args->first_page > 0) {
-        rc = docmodel_wire_encode(&model, args->first_page, args->last_page, args->first_page == 1,
-                                  (uint8_t **)out, len);
+        /* Sharing a range, the part is the pages this reader took (page_meet.h). */
+        int first = args->meet != 0 ? s_meet.read_first : args->first_page;
+        int last = args->meet != 0 ? s_meet.read_last : args->last_page;
+        rc = docmodel_wire_encode(&model, first, last, first == 1, (uint8_t **)out, len);
         if (rc != 0)
             course_fail_memory(err);
     } else {
@@ -764,9 +800,22 @@ main(int argc, char **argv)
     if (args.job != NULL)
         s_job = args.job;
     log_init("extract", args.log_level);
+    /* The word shared with the other reader of the range: mapped before the sandbox, its fd
+     * closed, so the process holds no descriptor beyond 0-3. */
+    if (args.meet != 0) {
+        if (page_meet_open(&s_meet, EXTRACT_MEET_FD, args.meet == 2, args.first_page,
+                           args.last_page) != 0) {
+            log_error("job=%s --meet without a shared word on fd %d: %s", s_job, EXTRACT_MEET_FD,
+                      strerror(errno));
+            s_refuse(PROFAI_ERR_INTERNAL, "The PDF could not be read by the parser.");
+        }
+        close(EXTRACT_MEET_FD);
+    }
     s_sandbox_setup(&args);
     /* Within RLIMIT_AS (set above): a heap that cannot grow stays on normal pages. */
-    heap_pages_reserve(EXTRACT_HEAP_RESERVE);
+    bool course =
+        args.first_page == 0 && (args.address_space == 0 || args.address_space >= 1LL << 30);
+    heap_pages_reserve(course ? EXTRACT_COURSE_HEAP_RESERVE : EXTRACT_HEAP_RESERVE);
 
     long long started = s_now_ms();
     s_progress_write(&progress, "parsing", 1, 0, 0);

@@ -389,12 +389,26 @@ s_page_lines(docmodel_t *model, int page, PopplerPage *pp, const char *text)
 }
 
 /* Text and lines of every page (poppler_page_get_text: the engine of pdftotext). */
+/* The page after `page` to read (1-based), 0 when done: the next of the range, or the one
+ * options->next_page gives (0 also when it leaves the range). */
 static int
-s_text_read(reader_t *r, course_error_t *err)
+s_page_next(reader_t *r, int page)
+{
+    if (r->options->next_page == NULL)
+        return page < r->last ? page + 1 : 0;
+    int next = r->options->next_page(r->options->next_arg);
+    return next >= r->first && next <= r->last ? next : 0;
+}
+
+/* Text and lines of every page given, from `start` (poppler_page_get_text: the engine of
+ * pdftotext). */
+static int
+s_text_read(reader_t *r, int start, course_error_t *err)
 {
     size_t total = 0;
     bool any = false;
-    for (int i = r->first - 1; i < r->last; i++) {
+    for (int number = start; number != 0; number = s_page_next(r, number)) {
+        int i = number - 1;
         PopplerPage *page = poppler_document_get_page(r->doc, i);
         char *text = page != NULL ? poppler_page_get_text(page) : NULL;
         bool valid = text != NULL && g_utf8_validate(text, -1, NULL);
@@ -423,7 +437,7 @@ s_text_read(reader_t *r, course_error_t *err)
             s_sleep_ms(r->options->page_delay_ms);
         s_progress(r, "text", 5 + (int)(90LL * (i + 1) / r->pages), i + 1);
     }
-    if (!any && r->first == 1 && r->last == r->pages)
+    if (!any && r->first == 1 && r->last == r->pages && r->options->next_page == NULL)
         return course_fail_no_text(err);
     return 0;
 }
@@ -464,17 +478,23 @@ pdf_reader_read(PopplerDocument *doc, const pdf_reader_options_t *options, docmo
                            r.last, r.pages);
     if (docmodel_init(model, r.pages) != 0)
         return course_fail_memory(err);
+    int start = s_page_next(&r, r.first - 1);
     s_progress(&r, "outline", 4, 0);
-    if (r.first == 1)
+    if (start == 1)
         s_outline_read(&r);
     if (r.failed) {
         course_fail_memory(err);
         goto fail;
     }
     s_progress(&r, "text", 5, 0);
-    if (s_text_read(&r, err) != 0)
+    if (s_text_read(&r, start, err) != 0)
         goto fail;
-    if (r.first == 1 && s_meta_read(&r) != 0) {
+    /* Pages given out of order (a reader going down) left their lines out of order. */
+    if (options->next_page != NULL && docmodel_lines_order(model) != 0) {
+        course_fail_memory(err);
+        goto fail;
+    }
+    if (start == 1 && s_meta_read(&r) != 0) {
         course_fail_memory(err);
         goto fail;
     }

@@ -28,6 +28,9 @@
 typedef void(pdf_reader_progress_fn)(void *arg, const char *stage, int percent, int page,
                                      int pages);
 
+/* The next page to read (1-based), or 0 when there is none left. */
+typedef int(pdf_reader_next_fn)(void *arg);
+
 typedef struct {
     int max_pages;     /* more pages -> too_large; 0 = no limit */
     size_t max_output; /* more text than this -> too_large */
@@ -36,6 +39,11 @@ typedef struct {
      * document (docs/worker.md, "Large documents"). The outline and metadata are read only by
      * the part that starts at page 1; a part without text is no refusal (the merge decides). */
     int first_page, last_page;
+    /* With a range: the pages to read, in the order this gives them (inside the range), in
+     * place of first_page..last_page in order (page_meet.h). The outline and metadata are read
+     * only when the first page it gives is 1. NULL: every page of the range. */
+    pdf_reader_next_fn *next_page;
+    void *next_arg;
     pdf_reader_progress_fn *progress; /* may be NULL */
     void *progress_arg;
 } pdf_reader_options_t;
