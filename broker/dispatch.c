@@ -279,7 +279,8 @@ dispatch_on_pdf(void *owner, void *ctx_p, const uint8_t *data, size_t len, const
     broker_t *self = owner;
     s_read_ctx_t *rctx = ctx_p;
     job_ctx_t *ctx = &rctx->job;
-    /* Kept for the next jobs of the same PDF, whatever became of this one. */
+    /* Offered for the next jobs of the same PDF, whatever became of this one: kept from its
+     * second read on (pdf_cache.h), so a PDF read once costs no hash and no copy here. */
     if (data != NULL && self->pdfs != NULL && len <= PDF_CACHE_ITEM_MAX)
         (void)pdf_cache_put(self->pdfs, rctx->sha256, data, len);
     job_t *job = job_table_lookup(self->jobs, ctx->job_id);
