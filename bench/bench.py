@@ -1118,7 +1118,10 @@ class Bench:
             owner, sha = self.seed(stack)
             starts = stack.outdir / "starts.txt"
             starts.unlink(missing_ok=True)
-            noop = self.noop(stack, "noop", k, "-o", starts)
+            # Threads of the load generator (--noop-threads): one thread polling 1,000 sockets
+            # makes each REQUEST wait for a poll through all of them (docs/performance.md,
+            # "1,000 workers"); real workers are processes of their own.
+            noop = self.noop(stack, "noop", k, "-o", starts, "-t", self.args.noop_threads)
             stack.wait_workers(k, timeout=120)
             expired0 = self.metric(stack, "profai_broker_heartbeats_missed_total")
             subs_path = stack.outdir / "subs.txt"
@@ -1207,6 +1210,9 @@ def main() -> int:
                     ", or the issue's numbers 1-7")
     ap.add_argument("--jobs", type=int, default=0, help="jobs of the throughput benchmark")
     ap.add_argument("--workers", type=int, default=64, help="worker connections (default 64)")
+    ap.add_argument("--noop-threads", type=int, default=1,
+                    help="benchmark 7's worker connections: threads of the no-op worker process "
+                         "(default 1: one thread polls them all)")
     ap.add_argument("--keep", action="store_true", help="leave PostgreSQL running")
     ap.add_argument("--pdf-inline", action="store_true",
                     help="benchmark 5: large PDFs inline in the REQUEST (no blob endpoint), as "
