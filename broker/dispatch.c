@@ -13,6 +13,7 @@
 #include "broker_metrics.h"
 #include "broker_private.h"
 #include "course_check.h"
+#include "job_id.h"
 #include "job_secret.h"
 #include "log.h"
 #include "pdf_cache.h"
@@ -581,13 +582,10 @@ s_job_complete(broker_t *self, job_t *job, const proto_result_t *result, const c
         broker_job_fail(self, job, profai_error_name(PROFAI_ERR_INVALID_COURSE), message);
         return;
     }
-    zuuid_t *uuid = zuuid_new();
-    if (uuid == NULL) {
-        broker_job_retry(self, job, PROFAI_ERR_INTERNAL, "out of memory storing its result");
+    if (job_id_new(ctx.course_id) != 0) {
+        broker_job_retry(self, job, PROFAI_ERR_INTERNAL, "no random bytes for a course id");
         return;
     }
-    snprintf(ctx.course_id, sizeof ctx.course_id, "%s", zuuid_str_canonical(uuid));
-    zuuid_destroy(&uuid);
     char attempts[16];
     snprintf(attempts, sizeof attempts, "%" PRIu32, job->attempts);
     const char *values[] = {job->id, ctx.course_id, attempts, (const char *)result->course};
