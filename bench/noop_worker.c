@@ -6,7 +6,7 @@
  * It speaks the real protocol through libprofai (docs/protocol.md): READY, heartbeats, JOB
  * decoded with proto_job_decode, RESULT encoded with proto_result_encode, the address echoed.
  *
- * usage: noop_worker -e ENDPOINT [-n SOCKETS] [-H HEARTBEAT_MS] [-o LOG] [--hold]
+ * usage: noop_worker -e ENDPOINT [-n SOCKETS] [-t THREADS] [-H HEARTBEAT_MS] [-o LOG] [--hold]
  *   -n      connections (default 64), each one job at a time, like a worker slot
  *   -H      heartbeat interval in ms (default 1000, the broker's default)
  *   -L      liveness: after this many intervals without a word from the broker, or on its
@@ -16,6 +16,8 @@
  *   -o      append "<job_id> <attempt> <CLOCK_REALTIME ns>" for every REQUEST received
  *   --hold  never answer: keep every job received (and keep heartbeating), like a worker busy
  *           on a long PDF; for the failure-detection benchmark
+ *   -t      threads (default 1), each serving its share of the connections with a zmq_poll of
+ *           its own: one thread's poll checks every one of its sockets each time it wakes
  *   -F      announce protocol 1.2's fetch capability: a JOB that carries a PDF reference is
  *           answered once its PDF was fetched from the blob endpoint and checked
  *           (docs/protocol.md 3.6; profai-worker's own pdf_fetch module)
@@ -26,6 +28,7 @@
 #include "profai/worker_identity.h"
 
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,9 +58,11 @@ s_realtime_ns(void)
 static void
 s_usage(void)
 {
-    fprintf(stderr,
-            "usage: noop_worker -e ENDPOINT [-n SOCKETS] [-H HEARTBEAT_MS] [-L LIVENESS] [-o LOG] "
-            "[--hold] [-F]\n");
+    fprintf(
+        stderr,
+        "usage: noop_worker -e ENDPOINT [-n SOCKETS] [-t THREADS] [-H HEARTBEAT_MS] [-L LIVENESS] "
+        "[-o LOG] "
+        "[--hold] [-F]\n");
     exit(2);
 }
 
@@ -170,71 +175,36 @@ s_connect(const char *endpoint)
     return sock;
 }
 
-int
-main(int argc, char **argv)
-{
-    const char *endpoint = NULL, *log_path = NULL;
-    int count = 64, heartbeat = 1000, liveness = 3, hold = 0;
-    static const struct option options[] = {{"hold", no_argument, NULL, 'h'}, {0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "e:n:H:L:o:F", options, NULL)) != -1) {
-        switch (c) {
-        case 'e':
-            endpoint = optarg;
-            break;
-        case 'n':
-            count = atoi(optarg);
-            break;
-        case 'H':
-            heartbeat = atoi(optarg);
-            break;
-        case 'L':
-            liveness = atoi(optarg);
-            break;
-        case 'o':
-            log_path = optarg;
-            break;
-        case 'h':
-            hold = 1;
-            break;
-        case 'F':
-            s_fetch_identity = 1;
-            break;
-        default:
-            s_usage();
-        }
-    }
-    if (endpoint == NULL || count < 1 || count > NOOP_SOCKETS_MAX || heartbeat < 1 || liveness < 1)
-        s_usage();
-    FILE *log = NULL;
-    if (log_path != NULL && (log = fopen(log_path, "a")) == NULL) {
-        perror(log_path);
-        return 1;
-    }
-    zsys_set_io_threads(1);
-    zsys_set_max_sockets(2 * count + 16); /* closed sockets linger until reaped */
-    zsys_handler_set(NULL);
-    signal(SIGTERM, s_on_signal);
-    signal(SIGINT, s_on_signal);
+/* One thread's share of the connections: its own slice of the arrays (-t). */
+typedef struct {
+    const char *endpoint;
+    int heartbeat, liveness, hold;
+    FILE *log;
+    int count;
+    zsock_t **socks;
+    int64_t *last_sent, *last_heard;
+    s_pending_t *pending;
+    zmq_pollitem_t *items; /* 2 * count, this thread's own */
+    int *fetch_of;         /* count, this thread's own */
+    uint64_t answered, received, restarts;
+} s_slice_t;
 
-    zsock_t **socks = calloc(count, sizeof *socks);
-    int64_t *last_sent = calloc(count, sizeof *last_sent);
-    int64_t *last_heard = calloc(count, sizeof *last_heard);
-    zmq_pollitem_t *items = calloc(2 * (size_t)count, sizeof *items);
-    s_pending_t *pending = calloc(count, sizeof *pending);
-    int *fetch_of = calloc(count, sizeof *fetch_of);
-    if (socks == NULL || last_sent == NULL || last_heard == NULL || items == NULL ||
-        pending == NULL || fetch_of == NULL)
-        return 1;
-    for (int i = 0; i < count; i++) {
-        if ((socks[i] = s_connect(endpoint)) == NULL) {
-            fprintf(stderr, "noop_worker: cannot connect to %s\n", endpoint);
-            return 1;
-        }
-        last_sent[i] = last_heard[i] = zclock_mono();
-        items[i] = (zmq_pollitem_t){zsock_resolve(socks[i]), 0, ZMQ_POLLIN, 0};
-    }
+/* Serve a slice of the connections until SIGTERM/SIGINT (the loop of one thread). */
+static void *
+s_serve(void *arg)
+{
+    s_slice_t *sl = arg;
+    const char *endpoint = sl->endpoint;
+    int heartbeat = sl->heartbeat, liveness = sl->liveness, hold = sl->hold, count = sl->count;
+    FILE *log = sl->log;
+    zsock_t **socks = sl->socks;
+    int64_t *last_sent = sl->last_sent, *last_heard = sl->last_heard;
+    s_pending_t *pending = sl->pending;
+    zmq_pollitem_t *items = sl->items;
+    int *fetch_of = sl->fetch_of;
     uint64_t answered = 0, received = 0, restarts = 0;
+    for (int i = 0; i < count; i++)
+        items[i] = (zmq_pollitem_t){zsock_resolve(socks[i]), 0, ZMQ_POLLIN, 0};
     while (!s_stop) {
         /* Fetch sockets after the connections: items[count + k] is connection fetch_of[k]'s. */
         int nfetch = 0;
@@ -320,6 +290,118 @@ main(int argc, char **argv)
             }
         }
     }
+    sl->answered = answered;
+    sl->received = received;
+    sl->restarts = restarts;
+    return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *endpoint = NULL, *log_path = NULL;
+    int count = 64, heartbeat = 1000, liveness = 3, hold = 0, threads = 1;
+    static const struct option options[] = {{"hold", no_argument, NULL, 'h'}, {0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "e:n:H:L:o:Ft:", options, NULL)) != -1) {
+        switch (c) {
+        case 'e':
+            endpoint = optarg;
+            break;
+        case 'n':
+            count = atoi(optarg);
+            break;
+        case 'H':
+            heartbeat = atoi(optarg);
+            break;
+        case 'L':
+            liveness = atoi(optarg);
+            break;
+        case 'o':
+            log_path = optarg;
+            break;
+        case 'h':
+            hold = 1;
+            break;
+        case 'F':
+            s_fetch_identity = 1;
+            break;
+        case 't':
+            threads = atoi(optarg);
+            break;
+        default:
+            s_usage();
+        }
+    }
+    if (endpoint == NULL || count < 1 || count > NOOP_SOCKETS_MAX || heartbeat < 1 ||
+        liveness < 1 || threads < 1 || threads > count)
+        s_usage();
+    FILE *log = NULL;
+    if (log_path != NULL && (log = fopen(log_path, "a")) == NULL) {
+        perror(log_path);
+        return 1;
+    }
+    zsys_set_io_threads(1);
+    zsys_set_max_sockets(2 * count + 16); /* closed sockets linger until reaped */
+    zsys_handler_set(NULL);
+    signal(SIGTERM, s_on_signal);
+    signal(SIGINT, s_on_signal);
+
+    zsock_t **socks = calloc(count, sizeof *socks);
+    int64_t *last_sent = calloc(count, sizeof *last_sent);
+    int64_t *last_heard = calloc(count, sizeof *last_heard);
+    zmq_pollitem_t *items = calloc(2 * (size_t)count, sizeof *items);
+    s_pending_t *pending = calloc(count, sizeof *pending);
+    int *fetch_of = calloc(count, sizeof *fetch_of);
+    if (socks == NULL || last_sent == NULL || last_heard == NULL || items == NULL ||
+        pending == NULL || fetch_of == NULL)
+        return 1;
+    for (int i = 0; i < count; i++) {
+        if ((socks[i] = s_connect(endpoint)) == NULL) {
+            fprintf(stderr, "noop_worker: cannot connect to %s\n", endpoint);
+            return 1;
+        }
+        last_sent[i] = last_heard[i] = zclock_mono();
+        items[i] = (zmq_pollitem_t){zsock_resolve(socks[i]), 0, ZMQ_POLLIN, 0};
+    }
+    /* -t threads, each serving its own contiguous slice of the connections. */
+    s_slice_t *slices = calloc((size_t)threads, sizeof *slices);
+    pthread_t *tids = calloc((size_t)threads, sizeof *tids);
+    if (slices == NULL || tids == NULL)
+        return 1;
+    for (int t = 0, first = 0; t < threads; t++) {
+        int n = count / threads + (t < count % threads ? 1 : 0);
+        slices[t] = (s_slice_t){endpoint,
+                                heartbeat,
+                                liveness,
+                                hold,
+                                log,
+                                n,
+                                socks + first,
+                                last_sent + first,
+                                last_heard + first,
+                                pending + first,
+                                items + 2 * first,
+                                fetch_of + first,
+                                0,
+                                0,
+                                0};
+        first += n;
+    }
+    for (int t = 0; t < threads; t++)
+        if (pthread_create(&tids[t], NULL, s_serve, &slices[t]) != 0) {
+            fprintf(stderr, "noop_worker: cannot start a thread\n");
+            return 1;
+        }
+    uint64_t answered = 0, received = 0, restarts = 0;
+    for (int t = 0; t < threads; t++) {
+        pthread_join(tids[t], NULL);
+        answered += slices[t].answered;
+        received += slices[t].received;
+        restarts += slices[t].restarts;
+    }
+    free(slices);
+    free(tids);
     for (int i = 0; i < count; i++) {
         s_send(socks[i], mdpw_build_disconnect());
         zsock_destroy(&socks[i]);

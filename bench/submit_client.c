@@ -3,7 +3,9 @@
  * "Benchmarks"): N job.submit requests over one MDPC02 DEALER, pipelined with a window of
  * outstanding requests, optionally paced at a fixed offered rate.
  *
- * usage: submit_client -e ENDPOINT -u OWNER -s SHA256 -n N [-w WINDOW] [-r RATE] [-o OUT]
+ * usage: submit_client -e ENDPOINT -u OWNER (-s SHA256 | -S FILE) -n N [-w WINDOW] [-r RATE]
+ *                      [-o OUT]
+ *   -S  PDF hashes, one per line: job i uses line i (modulo their count)
  *   -w  requests outstanding at most (default 256)
  *   -r  offered load in submissions/s (default 0: as fast as the window allows)
  *   -o  write "<job_id> <send ns> <ack ns>" (CLOCK_REALTIME) per acknowledged job
@@ -44,19 +46,19 @@ s_mono_ns(void)
 static void
 s_usage(void)
 {
-    fprintf(stderr, "usage: submit_client -e ENDPOINT -u OWNER -s SHA256 -n N [-w WINDOW] "
-                    "[-r RATE] [-o OUT]\n");
+    fprintf(stderr, "usage: submit_client -e ENDPOINT -u OWNER (-s SHA256 | -S FILE) -n N "
+                    "[-w WINDOW] [-r RATE] [-o OUT]\n");
     exit(2);
 }
 
 int
 main(int argc, char **argv)
 {
-    const char *endpoint = NULL, *owner = NULL, *sha = NULL, *out_path = NULL;
+    const char *endpoint = NULL, *owner = NULL, *sha = NULL, *out_path = NULL, *sha_path = NULL;
     long n = 0, window = 256;
     double rate = 0;
     int c;
-    while ((c = getopt(argc, argv, "e:u:s:n:w:r:o:")) != -1) {
+    while ((c = getopt(argc, argv, "e:u:s:S:n:w:r:o:")) != -1) {
         switch (c) {
         case 'e':
             endpoint = optarg;
@@ -66,6 +68,9 @@ main(int argc, char **argv)
             break;
         case 's':
             sha = optarg;
+            break;
+        case 'S':
+            sha_path = optarg;
             break;
         case 'n':
             n = atol(optarg);
@@ -83,8 +88,36 @@ main(int argc, char **argv)
             s_usage();
         }
     }
-    if (endpoint == NULL || owner == NULL || sha == NULL || n < 1 || window < 1)
+    if (endpoint == NULL || owner == NULL || (sha == NULL) == (sha_path == NULL) || n < 1 ||
+        window < 1)
         s_usage();
+    /* The hashes to use in turn: -s's one, or -S's lines. */
+    char(*shas)[PROTO_SHA256_LEN + 1] = NULL;
+    size_t n_shas = 0;
+    if (sha_path != NULL) {
+        FILE *f = fopen(sha_path, "r");
+        char line[128];
+        while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+            line[strcspn(line, "\r\n")] = '\0';
+            if (line[0] == '\0')
+                continue;
+            char(*more)[PROTO_SHA256_LEN + 1] = realloc(shas, (n_shas + 1) * sizeof *shas);
+            if (more == NULL)
+                return 1;
+            shas = more;
+            if (strlen(line) != PROTO_SHA256_LEN) {
+                fprintf(stderr, "submit_client: not a SHA-256: %s\n", line);
+                return 1;
+            }
+            memcpy(shas[n_shas++], line, PROTO_SHA256_LEN + 1);
+        }
+        if (f != NULL)
+            fclose(f);
+        if (n_shas == 0) {
+            fprintf(stderr, "submit_client: no hash in %s\n", sha_path);
+            return 1;
+        }
+    }
     sub_t *subs = calloc(n + 1, sizeof *subs);
     if (subs == NULL)
         return 1;
@@ -102,7 +135,8 @@ main(int argc, char **argv)
     snprintf(sub.owner, sizeof sub.owner, "%s", owner);
     snprintf(sub.title, sizeof sub.title, "Bench");
     snprintf(sub.filename, sizeof sub.filename, "b.pdf");
-    snprintf(sub.sha256, sizeof sub.sha256, "%s", sha);
+    if (sha != NULL)
+        snprintf(sub.sha256, sizeof sub.sha256, "%s", sha);
 
     long sent = 0, acked = 0, errors = 0, answered = 0;
     char first_error[PROTO_CODE_MAX + 1] = "-";
@@ -118,6 +152,8 @@ main(int argc, char **argv)
         }
         while (sent < due && sent - answered < window) {
             sub.rid = (uint64_t)sent + 1;
+            if (n_shas > 0)
+                snprintf(sub.sha256, sizeof sub.sha256, "%s", shas[(size_t)sent % n_shas]);
             proto_buf_t body = {0};
             proto_error_t err;
             if (proto_submit_encode(&sub, &body, &err) != 0) {
@@ -185,5 +221,6 @@ main(int argc, char **argv)
     }
     zsock_destroy(&sock);
     free(subs);
+    free(shas);
     return answered == n ? 0 : 1;
 }

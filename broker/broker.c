@@ -27,6 +27,7 @@
  *   blob_reader.c      dispatched jobs' PDFs, read on connections of their own (polled in
  *                      s_turn) so that no commit waits for PDF bytes
  *   pdf_cache.c        small PDFs by SHA-256, for REQUESTs sent before their dispatch commits
+ *   job_id.c           random UUIDs for job and course ids (one getrandom per 32)
  *   blob_server.c      the blob endpoint: a thread from which workers fetch large PDFs in
  *                      chunks, so that their bytes never cross this loop
  *   search_indexer.c   new courses' search index, built on a connection of its own after
@@ -67,6 +68,10 @@
 /* Messages read from the ROUTER per loop turn, so timers and database results keep flowing
  * under load while each turn's writes still share one transaction. */
 #define ROUTER_BATCH 1000
+/* Heartbeats sent per loop turn at most: with a thousand workers whose heartbeats fall due
+ * together (after a restart), a turn sends a slice and the next turn, at once, the rest, so
+ * that submissions and dispatches interleave with them. */
+#define HEARTBEAT_BATCH 64
 #define ROUTER_HWM 10000
 #define ROUTER_MAXMSGSIZE (32 * 1024 * 1024 + 64 * 1024)
 /* Progress is written at most this often per job; the latest value wins. */
@@ -127,7 +132,7 @@ broker_worker_send(broker_t *self, worker_t *worker, zmsg_t **msg_p)
     }
     if (broker_router_send(self, msg_p) != 0)
         return -1;
-    worker_registry_sent(worker, self->now);
+    worker_registry_sent(self->workers, worker, self->now);
     return 0;
 }
 
@@ -456,10 +461,9 @@ s_on_retry_due(job_t *job, void *arg)
               job->attempts);
 }
 
-/* Heartbeat every worker not sent anything for 3/4 of an interval (the tick runs every
- * quarter interval, so none waits longer than one); forget those silent for liveness
- * intervals; stop jobs past their deadline; requeue orphans whose grace expired (newest first,
- * each to the head of the queue, so that the oldest ends up first). */
+/* Forget workers silent for liveness intervals; stop jobs past their deadline; requeue
+ * orphans whose grace expired (newest first, each to the head of the queue, so that the
+ * oldest ends up first). Every quarter interval. */
 static void
 s_tick(broker_t *self)
 {
@@ -472,14 +476,28 @@ s_tick(broker_t *self)
         } else if (worker->state == WORKER_BUSY && worker->job->deadline != 0 &&
                    self->now >= worker->job->deadline) {
             s_job_stop_at_deadline(self, worker);
-        } else if (worker_registry_heartbeat_due(self->workers, worker, self->now)) {
-            zmsg_t *msg = mdpw_build_heartbeat();
-            if (broker_worker_send(self, worker, &msg) != 0)
-                broker_worker_forget(self, worker, "unreachable");
         }
         worker = next;
     }
     job_table_expire_orphans(self->jobs, self->now, s_on_orphan_expired, self);
+}
+
+/* Heartbeat each worker sent nothing for 3/4 of an interval, when that falls due: the workers
+ * wait in the order of their last message (worker_registry_quiet_first), so a turn looks at
+ * those due only, and each worker keeps its own phase instead of all being sent theirs in
+ * one burst per tick. HEARTBEAT_BATCH per turn at most. */
+static void
+s_heartbeat(broker_t *self)
+{
+    worker_t *worker;
+    for (int i = 0; i < HEARTBEAT_BATCH; i++) {
+        if ((worker = worker_registry_quiet_first(self->workers)) == NULL ||
+            !worker_registry_heartbeat_due(self->workers, worker, self->now))
+            return;
+        zmsg_t *msg = mdpw_build_heartbeat();
+        if (broker_worker_send(self, worker, &msg) != 0)
+            broker_worker_forget(self, worker, "unreachable");
+    }
 }
 
 /* Write the latest progress of every running job that reported some. */
@@ -540,6 +558,7 @@ s_run_timers(broker_t *self)
     if (self->zap != NULL && zap_reload_due(self->zap, self->now))
         s_revoke_workers(self);
     job_table_release_waiting(self->jobs, self->now, s_on_retry_due, self);
+    s_heartbeat(self);
     if (self->now >= self->next_tick) {
         s_tick(self);
         int64_t step = self->heartbeat_ivl / 4 > 0 ? self->heartbeat_ivl / 4 : 1;
@@ -612,6 +631,9 @@ s_timeout(broker_t *self)
         deadline = self->now + ZAP_RELOAD_MS;
     if (self->leader != NULL && self->next_leader_check < deadline)
         deadline = self->next_leader_check;
+    worker_t *quiet = worker_registry_quiet_first(self->workers);
+    if (quiet != NULL && worker_registry_heartbeat_at(self->workers, quiet) < deadline)
+        deadline = worker_registry_heartbeat_at(self->workers, quiet);
     int64_t retry_due;
     if (job_table_next_retry(self->jobs, &retry_due) && retry_due < deadline)
         deadline = retry_due;

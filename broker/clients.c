@@ -10,6 +10,7 @@
  */
 #include "broker_metrics.h"
 #include "broker_private.h"
+#include "job_id.h"
 #include "log.h"
 
 #include <errno.h>
@@ -200,14 +201,11 @@ s_on_submit(broker_t *self, zframe_t *identity, const mdpc_view_t *view)
     client_ctx_t ctx;
     s_client_ctx(&ctx, identity, submit.rid);
     memcpy(ctx.owner, submit.owner, sizeof ctx.owner);
-    zuuid_t *uuid = zuuid_new();
-    if (uuid == NULL) {
+    if (job_id_new(ctx.job_id) != 0) {
         s_client_error(self, ctx.identity, ctx.identity_len, view->service, submit.rid,
-                       PROFAI_ERR_OVERLOADED, "out of memory");
+                       PROFAI_ERR_OVERLOADED, "no random bytes for a job id");
         return;
     }
-    snprintf(ctx.job_id, sizeof ctx.job_id, "%s", zuuid_str_canonical(uuid));
-    zuuid_destroy(&uuid);
     char max_queued[24], max_bytes[24];
     snprintf(max_queued, sizeof max_queued, "%lld", self->max_queued_per_owner);
     snprintf(max_bytes, sizeof max_bytes, "%lld", self->max_bytes_per_owner);

@@ -13,6 +13,7 @@
 #include "broker_metrics.h"
 #include "broker_private.h"
 #include "course_check.h"
+#include "job_id.h"
 #include "job_secret.h"
 #include "log.h"
 #include "pdf_cache.h"
@@ -279,7 +280,8 @@ dispatch_on_pdf(void *owner, void *ctx_p, const uint8_t *data, size_t len, const
     broker_t *self = owner;
     s_read_ctx_t *rctx = ctx_p;
     job_ctx_t *ctx = &rctx->job;
-    /* Kept for the next jobs of the same PDF, whatever became of this one. */
+    /* Offered for the next jobs of the same PDF, whatever became of this one: kept from its
+     * second read on (pdf_cache.h), so a PDF read once costs no hash and no copy here. */
     if (data != NULL && self->pdfs != NULL && len <= PDF_CACHE_ITEM_MAX)
         (void)pdf_cache_put(self->pdfs, rctx->sha256, data, len);
     job_t *job = job_table_lookup(self->jobs, ctx->job_id);
@@ -580,13 +582,10 @@ s_job_complete(broker_t *self, job_t *job, const proto_result_t *result, const c
         broker_job_fail(self, job, profai_error_name(PROFAI_ERR_INVALID_COURSE), message);
         return;
     }
-    zuuid_t *uuid = zuuid_new();
-    if (uuid == NULL) {
-        broker_job_retry(self, job, PROFAI_ERR_INTERNAL, "out of memory storing its result");
+    if (job_id_new(ctx.course_id) != 0) {
+        broker_job_retry(self, job, PROFAI_ERR_INTERNAL, "no random bytes for a course id");
         return;
     }
-    snprintf(ctx.course_id, sizeof ctx.course_id, "%s", zuuid_str_canonical(uuid));
-    zuuid_destroy(&uuid);
     char attempts[16];
     snprintf(attempts, sizeof attempts, "%" PRIu32, job->attempts);
     const char *values[] = {job->id, ctx.course_id, attempts, (const char *)result->course};

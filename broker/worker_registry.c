@@ -17,6 +17,7 @@ struct worker_registry_t {
     zhashx_t *workers; /* key -> worker_t (owned by the registry, not by the hash) */
     list_t idle;       /* IDLE workers, least recently used first */
     list_t all;        /* every worker, oldest first */
+    list_t quiet;      /* every worker, least recently sent a message first */
 };
 
 static const char *const s_state_names[] = {"idle", "reserved", "busy", "unserved"};
@@ -68,6 +69,7 @@ worker_registry_new(int heartbeat_ivl, int liveness)
     self->quiet_ms = (int64_t)heartbeat_ivl * 3 / 4;
     list_init(&self->idle);
     list_init(&self->all);
+    list_init(&self->quiet);
     self->workers = zhashx_new();
     if (self->workers == NULL) {
         free(self);
@@ -117,6 +119,7 @@ worker_registry_add(worker_registry_t *self, const uint8_t *identity, size_t ide
     worker->last_sent = now;
     worker->state_since = now;
     list_push_back(&self->all, &worker->all_node);
+    list_push_back(&self->quiet, &worker->sent_node); /* sent to at now: the most recent */
     if (strcmp(service, PROTO_SERVICE_COURSE) == 0) {
         worker->state = WORKER_IDLE;
         list_push_back(&self->idle, &worker->idle_node);
@@ -143,6 +146,7 @@ worker_registry_remove(worker_registry_t *self, worker_t **worker_p)
     if (worker->state == WORKER_IDLE)
         list_remove(&self->idle, &worker->idle_node);
     list_remove(&self->all, &worker->all_node);
+    list_remove(&self->quiet, &worker->sent_node);
     zhashx_delete(self->workers, worker->key);
     free(worker);
     *worker_p = NULL;
@@ -194,9 +198,11 @@ worker_registry_touch(worker_registry_t *self, worker_t *worker, int64_t now)
 }
 
 void
-worker_registry_sent(worker_t *worker, int64_t now)
+worker_registry_sent(worker_registry_t *self, worker_t *worker, int64_t now)
 {
     worker->last_sent = now;
+    list_remove(&self->quiet, &worker->sent_node);
+    list_push_back(&self->quiet, &worker->sent_node);
 }
 
 bool
@@ -209,6 +215,19 @@ bool
 worker_registry_heartbeat_due(const worker_registry_t *self, const worker_t *worker, int64_t now)
 {
     return now - worker->last_sent >= self->quiet_ms;
+}
+
+worker_t *
+worker_registry_quiet_first(const worker_registry_t *self)
+{
+    list_node_t *node = list_first(&self->quiet);
+    return node != NULL ? LIST_ENTRY(node, worker_t, sent_node) : NULL;
+}
+
+int64_t
+worker_registry_heartbeat_at(const worker_registry_t *self, const worker_t *worker)
+{
+    return worker->last_sent + self->quiet_ms;
 }
 
 worker_t *

@@ -5,7 +5,10 @@
  * it sends). Idle workers are kept least recently used first; every worker's liveness is
  * renewed by each message it sends and it expires after heartbeat_ivl * liveness ms of
  * silence. Every state change goes through worker_registry_set_state, which also keeps the
- * idle order. Time is passed in (monotonic ms); nothing here logs, sends or writes.
+ * idle order. Every worker is also kept in the order of the last message sent to it (least
+ * recently sent first, worker_registry_quiet_first), so that finding those due a heartbeat
+ * costs O(1) per worker due, not a walk of all of them. Time is passed in (monotonic ms, never
+ * going back); nothing here logs, sends or writes.
  */
 #ifndef PROFAI_BROKER_WORKER_REGISTRY_H
 #define PROFAI_BROKER_WORKER_REGISTRY_H
@@ -51,6 +54,7 @@ typedef struct worker_t {
     struct job_t *job;     /* RESERVED, BUSY; borrowed from the job table */
     list_node_t idle_node; /* in the idle list when IDLE */
     list_node_t all_node;  /* in the list of all workers always */
+    list_node_t sent_node; /* in the list by last_sent always */
     int64_t expires_at;    /* dead when silent until then */
     int64_t last_sent;     /* last message sent to it */
     /* Written by the broker, read by the admin socket (docs/admin.md). */
@@ -97,16 +101,22 @@ void worker_registry_set_state(worker_registry_t *self, worker_t *worker, worker
 /* The worker showed a sign of life at now: it lives heartbeat_ivl * liveness ms more. */
 void worker_registry_touch(worker_registry_t *self, worker_t *worker, int64_t now);
 
-/* The broker sent the worker something at now. */
-void worker_registry_sent(worker_t *worker, int64_t now);
+/* The broker sent the worker something at now (not before the last call's now): it goes to
+ * the tail of the order by last message sent. */
+void worker_registry_sent(worker_registry_t *self, worker_t *worker, int64_t now);
 
 /* Whether the worker has been silent too long by now. */
 bool worker_expired(const worker_t *worker, int64_t now);
 
 /* Whether the broker has sent the worker nothing for 3/4 of an interval by now: a heartbeat is
- * due (checked every quarter interval, so none waits longer than one). */
+ * due. */
 bool worker_registry_heartbeat_due(const worker_registry_t *self, const worker_t *worker,
                                    int64_t now);
+
+/* The worker sent nothing for the longest time (the first due a heartbeat), or NULL; and when
+ * a heartbeat to worker is due (monotonic ms). Borrowed. */
+worker_t *worker_registry_quiet_first(const worker_registry_t *self);
+int64_t worker_registry_heartbeat_at(const worker_registry_t *self, const worker_t *worker);
 
 /* The least recently used idle worker, or NULL. Borrowed. */
 worker_t *worker_registry_idle_first(const worker_registry_t *self);

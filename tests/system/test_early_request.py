@@ -2,7 +2,7 @@
 the dispatch commits").
 
 A job whose fields this broker learnt at submission and whose PDF is in the broker's PDF cache
-(read for an earlier job of the same PDF) is sent to its worker in the same loop turn as its
+(read for two earlier jobs of the same PDF: a PDF read once is not kept) is sent to its worker in the same loop turn as its
 dispatch statement is queued; a job of a small PDF never seen before has its PDF read in
 parallel with the commit and is sent when the PDF arrives. These tests hold that statement back
 with a real row lock taken by another PostgreSQL session, so the REQUEST is provably out before
@@ -16,6 +16,7 @@ test_broker.py.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 import uuid
@@ -43,18 +44,27 @@ def locked_job(env, job_id: str, cancel: bool = False):
     return conn
 
 
+def run_job(env, client, worker, owner: str, sha: str, title: str) -> bytes:
+    """Submit a job of sha, run it on worker (ready), wait for its success; its REQUEST's PDF."""
+    job = client.submit(owner, sha, title)["job_id"]
+    token, body = worker.expect_request()
+    assert token_base(token) == f"{job}/1".encode()
+    worker.final_ok(token, course_doc(title, minimal=True))
+    env.wait_job(job, "succeeded")
+    return body["pdf"]
+
+
 def second_job_held(env, cancel: bool = False):
-    """Job A runs on a first worker, which leaves once A has succeeded (A's PDF is read and
-    cached); job B, same PDF, is submitted and row-locked, then a second worker is offered it.
-    Returns (that worker, B's id, B's token, B's REQUEST body, the locking connection)."""
+    """Jobs A1 and A2 run on a first worker, which leaves once they have succeeded (their PDF is
+    read twice, so cached); job B, same PDF, is submitted and row-locked, then a second worker
+    is offered it. Returns (that worker, B's id, B's token, B's REQUEST body, the locking
+    connection)."""
     client = env.client()
     owner, sha = env.add_user(), env.add_blob(make_pdf("Early"))
     first = env.worker()
     first.ready()
-    job_a = client.submit(owner, sha, "First")["job_id"]
-    token_a, _ = first.expect_request()
-    first.final_ok(token_a, course_doc("First", minimal=True))
-    env.wait_job(job_a, "succeeded")
+    run_job(env, client, first, owner, sha, "First")
+    run_job(env, client, first, owner, sha, "First again")
     first.send(W_DISCONNECT)
     time.sleep(0.3)
     job_b = client.submit(owner, sha, "Second")["job_id"]
@@ -274,3 +284,90 @@ def test_first_job_whose_worker_goes_before_its_pdf_runs_once_on_the_next(make_e
     done = env.wait_job(job, "succeeded")
     assert done["attempts"] == 2 and len(env.courses(job)) == 1
     assert second.recv(timeout=1.0) is None  # one REQUEST only
+
+
+# ---- the PDF cache keeps a PDF from its second read on, and only under its own hash ----------
+
+def test_pdf_read_once_is_not_cached_read_twice_is(make_env):
+    env = make_env()
+    client, owner = env.client(), env.add_user()
+    worker = env.worker()
+    worker.ready()
+    sha = env.add_blob(make_pdf("Cache " + uuid.uuid4().hex))
+    run_job(env, client, worker, owner, sha, "Once")  # read once: remembered, not kept
+    job = client.submit(owner, sha, "Busy")["job_id"]
+    token, _ = worker.expect_request()  # read twice: kept from now on
+    queued = client.submit(owner, sha, "From the cache")["job_id"]
+    wait_for("the job queued", lambda: env.job(queued).get("state") == "queued", 5)
+    blobs = locked_blobs(env)
+    try:
+        worker.final_ok(token, course_doc("Busy", minimal=True))
+        token2, body = worker.expect_request()  # no PDF read can pass the lock: the cache's
+    finally:
+        blobs.commit()
+        blobs.close()
+    assert token_base(token2) == f"{queued}/1".encode()
+    assert body["pdf"] == make_pdf_bytes(env, sha)
+    worker.final_ok(token2, course_doc("Cached", minimal=True))
+    env.wait_job(job, "succeeded")
+    env.wait_job(queued, "succeeded")
+
+    # A PDF read once only: the next job of it waits for its read.
+    once = env.add_blob(make_pdf("Once only " + uuid.uuid4().hex))
+    job = client.submit(owner, once, "First read")["job_id"]
+    token, _ = worker.expect_request()
+    queued = client.submit(owner, once, "Second read")["job_id"]
+    wait_for("the job queued", lambda: env.job(queued).get("state") == "queued", 5)
+    blobs = locked_blobs(env)
+    try:
+        worker.final_ok(token, course_doc("First read", minimal=True))
+        pump_until("the dispatch to be queued",
+                   lambda: "job dispatching job=" + queued in env.log(), [worker])
+        assert worker.recv(timeout=1.0) is None  # not cached: its REQUEST waits for the read
+    finally:
+        blobs.commit()
+        blobs.close()
+    token2, body = worker.expect_request()
+    assert token_base(token2) == f"{queued}/1".encode()
+    assert body["pdf"] == make_pdf_bytes(env, once)
+    worker.final_ok(token2, course_doc("Second read", minimal=True))
+    env.wait_job(job, "succeeded")
+    env.wait_job(queued, "succeeded")
+
+
+def make_pdf_bytes(env, sha: str) -> bytes:
+    return bytes(env.query("SELECT data FROM blobs WHERE sha256 = %s", sha)[0][0])
+
+
+def test_pdf_whose_bytes_do_not_match_its_hash_is_never_sent_from_the_cache(make_env):
+    # Stored bytes that are not the PDF of their hash (a corrupted or forged row): each job is
+    # sent what a read returns, never bytes kept in the cache, however often the PDF is read.
+    env = make_env()
+    client, owner = env.client(), env.add_user()
+    worker = env.worker()
+    worker.ready()
+    stored = make_pdf("Stored " + uuid.uuid4().hex)
+    claimed = hashlib.sha256(b"another PDF " + uuid.uuid4().bytes).hexdigest()
+    env.query("INSERT INTO blobs (sha256, size, data) VALUES (%s, %s, %s)", claimed,
+              len(stored), psycopg2.Binary(stored))
+    for i in range(3):
+        run_job(env, client, worker, owner, claimed, f"Mismatch {i}")
+    job = client.submit(owner, claimed, "Busy")["job_id"]
+    token, _ = worker.expect_request()
+    queued = client.submit(owner, claimed, "Never cached")["job_id"]
+    wait_for("the job queued", lambda: env.job(queued).get("state") == "queued", 5)
+    blobs = locked_blobs(env)
+    try:
+        worker.final_ok(token, course_doc("Busy", minimal=True))
+        pump_until("the dispatch to be queued",
+                   lambda: "job dispatching job=" + queued in env.log(), [worker])
+        assert worker.recv(timeout=1.0) is None  # nothing kept under a hash not its own
+    finally:
+        blobs.commit()
+        blobs.close()
+    token2, body = worker.expect_request()
+    assert token_base(token2) == f"{queued}/1".encode()
+    assert body["pdf"] == stored  # what the read returned, as for any PDF not in the cache
+    worker.final_ok(token2, course_doc("Never cached", minimal=True))
+    env.wait_job(job, "succeeded")
+    env.wait_job(queued, "succeeded")

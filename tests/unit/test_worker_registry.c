@@ -4,8 +4,9 @@
  *
  * Workers join with a ROUTER identity, are named, go through every state (impossible
  * transitions checked through the predicate worker_transition_ok: the setter aborts, by
- * design), keep their least-recently-used idle order, and expire by heartbeat liveness with the
- * time passed in.
+ * design), keep their least-recently-used idle order and their order by last message sent
+ * (heartbeats), and expire by heartbeat liveness with the time passed in; the same with a
+ * thousand workers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -222,7 +223,7 @@ test_expiry_and_heartbeats(void **state)
     assert_int_equal(a->last_sent, 1000);
     assert_false(worker_registry_heartbeat_due(registry, a, 1749));
     assert_true(worker_registry_heartbeat_due(registry, a, 1750));
-    worker_registry_sent(a, 1750);
+    worker_registry_sent(registry, a, 1750);
     assert_false(worker_registry_heartbeat_due(registry, a, 2499));
     assert_true(worker_registry_heartbeat_due(registry, a, 2500));
     worker_registry_destroy(&registry);
@@ -258,6 +259,120 @@ test_walk_with_removal(void **state)
     worker_registry_destroy(&registry);
 }
 
+/* The order by last message sent: the first is the one due a heartbeat first, and a message
+ * sent moves a worker to the end. */
+static void
+test_quiet_order(void **state)
+{
+    (void)state;
+    worker_registry_t *registry = s_registry();
+    assert_null(worker_registry_quiet_first(registry));
+    worker_t *a = s_add(registry, s_id_a, PROTO_SERVICE_COURSE, 1000);
+    worker_t *b = s_add(registry, s_id_b, PROTO_SERVICE_COURSE, 1100);
+    worker_t *c = s_add(registry, s_id_c, "echo", 1200);
+    assert_ptr_equal(worker_registry_quiet_first(registry), a);
+    assert_int_equal(worker_registry_heartbeat_at(registry, a), 1750);
+    worker_registry_sent(registry, a, 1750);
+    assert_ptr_equal(worker_registry_quiet_first(registry), b);
+    assert_int_equal(worker_registry_heartbeat_at(registry, b), 1850);
+    worker_registry_remove(registry, &b);
+    assert_ptr_equal(worker_registry_quiet_first(registry), c);
+    worker_registry_sent(registry, c, 1800);
+    assert_ptr_equal(worker_registry_quiet_first(registry), a);
+    assert_int_equal(worker_registry_heartbeat_at(registry, a), 2500);
+    worker_registry_destroy(&registry);
+}
+
+#define S_MANY 1000
+
+static void
+s_id_of(int i, uint8_t *id)
+{
+    /* 5 bytes, as ZeroMQ's own identities. */
+    id[0] = 0x00;
+    id[1] = (uint8_t)(i >> 24);
+    id[2] = (uint8_t)(i >> 16);
+    id[3] = (uint8_t)(i >> 8);
+    id[4] = (uint8_t)i;
+}
+
+/* A thousand workers: every lookup finds its own; the idle order, the order by last message
+ * sent and the counts hold through dispatches, heartbeats and removals; taking the next idle
+ * worker and the next heartbeat due never depend on the others. */
+static void
+test_thousand_workers(void **state)
+{
+    (void)state;
+    worker_registry_t *registry = s_registry();
+    worker_t *w[S_MANY];
+    uint8_t id[5];
+    for (int i = 0; i < S_MANY; i++) {
+        s_id_of(i, id);
+        w[i] = worker_registry_add(registry, id, sizeof id, "10.0.0.1", PROTO_SERVICE_COURSE, i);
+        assert_non_null(w[i]);
+    }
+    assert_int_equal(worker_registry_size(registry), S_MANY);
+    assert_int_equal(worker_registry_idle_count(registry), S_MANY);
+    for (int i = 0; i < S_MANY; i++) {
+        s_id_of(i, id);
+        assert_ptr_equal(worker_registry_lookup(registry, id, sizeof id), w[i]);
+    }
+    /* The least recently used idle worker goes first: 0, 1, 2, ... */
+    for (int i = 0; i < S_MANY / 2; i++) {
+        worker_t *first = worker_registry_idle_first(registry);
+        assert_ptr_equal(first, w[i]);
+        worker_registry_set_state(registry, first, WORKER_RESERVED);
+        worker_registry_sent(registry, first, 2000 + i); /* its REQUEST */
+        worker_registry_set_state(registry, first, WORKER_BUSY);
+    }
+    worker_registry_counts_t counts = worker_registry_counts(registry);
+    assert_int_equal(counts.by_state[WORKER_BUSY], S_MANY / 2);
+    assert_int_equal(counts.by_state[WORKER_IDLE], S_MANY / 2);
+    assert_ptr_equal(worker_registry_idle_first(registry), w[S_MANY / 2]);
+    /* Heartbeats fall due in the order of the last message sent: the never-dispatched half
+     * first (added at 500..999), then the dispatched half (sent to at 2000..2499). */
+    int64_t now = 2700; /* before 2000 + 750: none of the dispatched half is due */
+    int sent = 0;
+    worker_t *q;
+    while ((q = worker_registry_quiet_first(registry)) != NULL &&
+           worker_registry_heartbeat_due(registry, q, now)) {
+        assert_ptr_equal(q, w[S_MANY / 2 + sent]);
+        worker_registry_sent(registry, q, now);
+        sent++;
+    }
+    assert_int_equal(sent, S_MANY / 2); /* 500..999 were sent nothing since 1499 at most */
+    assert_ptr_equal(worker_registry_quiet_first(registry), w[0]);
+    assert_int_equal(worker_registry_heartbeat_at(registry, w[0]), 2000 + 750);
+    /* The busy ones finish in reverse order: the idle list takes them in that order, after
+     * the workers idle all along. */
+    for (int i = S_MANY / 2 - 1; i >= 0; i--)
+        worker_registry_set_state(registry, w[i], WORKER_IDLE);
+    assert_int_equal(worker_registry_idle_count(registry), S_MANY);
+    for (int i = S_MANY / 2; i < S_MANY; i++) {
+        assert_ptr_equal(worker_registry_idle_first(registry), w[i]);
+        worker_registry_set_state(registry, w[i], WORKER_RESERVED);
+    }
+    assert_ptr_equal(worker_registry_idle_first(registry), w[S_MANY / 2 - 1]);
+    /* Remove every odd worker: the rest are still found, the lists skip the removed. */
+    for (int i = 1; i < S_MANY; i += 2)
+        worker_registry_remove(registry, &w[i]);
+    assert_int_equal(worker_registry_size(registry), S_MANY / 2);
+    for (int i = 0; i < S_MANY; i++) {
+        s_id_of(i, id);
+        assert_ptr_equal(worker_registry_lookup(registry, id, sizeof id), i % 2 ? NULL : w[i]);
+    }
+    assert_ptr_equal(worker_registry_quiet_first(registry), w[0]);
+    int n = 0;
+    for (worker_t *it = worker_registry_first(registry); it != NULL;
+         it = worker_registry_next(registry, it), n++)
+        assert_ptr_equal(it, w[2 * n]);
+    assert_int_equal(n, S_MANY / 2);
+    counts = worker_registry_counts(registry);
+    assert_int_equal(counts.by_state[WORKER_IDLE], S_MANY / 4);
+    assert_int_equal(counts.by_state[WORKER_RESERVED], S_MANY / 4);
+    worker_registry_destroy(&registry);
+}
+
 int
 main(void)
 {
@@ -269,6 +384,8 @@ main(void)
         cmocka_unit_test(test_expiry_and_heartbeats),
         cmocka_unit_test(test_walk_with_removal),
         cmocka_unit_test(test_counts),
+        cmocka_unit_test(test_quiet_order),
+        cmocka_unit_test(test_thousand_workers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
