@@ -16,7 +16,7 @@
         "j.created_at") ", " S_TIME("j.updated_at")
 #define S_JOB_NCOLS 9
 
-const store_stmt_t admin_sql_ping = {"admin_ping", "SELECT 1", 0, 0, 0, NULL};
+const store_stmt_t admin_sql_ping = {"admin_ping", "SELECT 1", 0, 0, 0, NULL, NULL};
 const store_stmt_t admin_sql_jobs = {
     "admin_jobs",
     "SELECT " S_JOB_COLUMNS " FROM jobs j"
@@ -25,6 +25,7 @@ const store_stmt_t admin_sql_jobs = {
     3,
     0,
     0,
+    NULL,
     NULL};
 const store_stmt_t admin_sql_job = {
     "admin_job",
@@ -36,6 +37,7 @@ const store_stmt_t admin_sql_job = {
     1,
     0,
     0,
+    NULL,
     NULL};
 /* The retry's event says who asked; its next dispatch is attempt attempts + 1. A job whose
  * PDF was swept (blobs_sweep: it ended without a course) is not requeued: column 5 says whether
@@ -59,6 +61,7 @@ const store_stmt_t admin_sql_retry = {
     1,
     0,
     0,
+    NULL,
     NULL};
 const store_stmt_t admin_sql_cancel = {
     "admin_cancel",
@@ -74,6 +77,7 @@ const store_stmt_t admin_sql_cancel = {
     1,
     0,
     0,
+    NULL,
     NULL};
 
 void

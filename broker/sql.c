@@ -44,9 +44,10 @@ const store_stmt_t sql_stmt_dispatch_many = {
     6,
     0,
     1,
+    NULL,
     NULL};
 const store_stmt_t sql_stmt_dispatch_sent_many = {
-    "dispatch_sent_many", S_DISPATCH_MANY " SELECT u.n, u.id FROM u", 6, 0, 1, NULL};
+    "dispatch_sent_many", S_DISPATCH_MANY " SELECT u.n, u.id FROM u", 6, 0, 1, NULL, NULL};
 const store_stmt_t sql_stmt_succeed_many = {
     "succeed_many",
     S_ARGS(
@@ -75,6 +76,7 @@ const store_stmt_t sql_stmt_succeed_many = {
     4,
     0,
     1,
+    NULL,
     NULL};
 
 /* The quotas are checked in the statement that inserts, so that they hold whichever frontend
@@ -82,6 +84,32 @@ const store_stmt_t sql_stmt_succeed_many = {
  * connection, so each check sees every job inserted before it. `bytes` counts each distinct
  * PDF of the owner's unfinished jobs and courses once, the new one included. A quota of 0 is
  * not computed at all (both are 0 then): each costs a scan of the owner's jobs or courses. */
+/* Submissions gather into one statement only when neither quota is computed ($6 = $7 = 0):
+ * a quota check must see every insert before it, which one statement over many rows does not.
+ * Each submission gets its one row back, as from sql_stmt_submit (queued and bytes 0). */
+static bool
+s_submit_batchable(const char *const *values)
+{
+    return strcmp(values[5], "0") == 0 && strcmp(values[6], "0") == 0;
+}
+#define S_SUBMIT_MANY                                                                              \
+    S_ARGS("$1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bigint[],"             \
+           " $7::bigint[]",                                                                        \
+           "id, owner, title, filename, sha, max_queued, max_bytes")                               \
+    "     chk AS (SELECT a.*, b.size AS blob_size, b.sha256 IS NOT NULL AS blob_ok,"               \
+    "                    EXISTS (SELECT 1 FROM users u WHERE u.id = a.owner) AS owner_ok"          \
+    "             FROM a LEFT JOIN blobs b ON b.sha256 = a.sha),"                                  \
+    "     ins AS (INSERT INTO jobs (id, owner_id, title, filename, blob_sha256, state, stage)"     \
+    "             SELECT id, owner, title, filename, sha, 'queued', 'queued' FROM chk"             \
+    "             WHERE blob_ok AND owner_ok ORDER BY n"                                           \
+    "             RETURNING id, title, filename, blob_sha256),"                                    \
+    "     ev AS (INSERT INTO job_events (job_id, state, attempt, stage)"                           \
+    "            SELECT id, 'queued', 0, 'queued' FROM ins)"                                       \
+    " SELECT chk.n, chk.blob_ok, chk.owner_ok, (ins.id IS NOT NULL)::integer, 0::bigint,"          \
+    " 0::bigint, ins.title, ins.filename, ins.blob_sha256, chk.blob_size"                          \
+    " FROM chk LEFT JOIN ins ON ins.id = chk.id"
+const store_stmt_t sql_stmt_submit_many = {"submit_many", S_SUBMIT_MANY, 7, 0, 1, NULL, NULL};
+
 /* Keyed (store.h): its quota counts read other jobs of the owner, but a dispatch or result of
  * another job moved before it by a multi-row statement changes them no more than had the
  * broker written it a moment earlier. */
@@ -113,7 +141,8 @@ const store_stmt_t sql_stmt_submit = {
     7,
     0,
     1,
-    NULL};
+    &sql_stmt_submit_many,
+    s_submit_batchable};
 /* The PDF is not read here: a 32 MiB PDF read in the write transaction held every other
  * job's commit behind it (docs/performance.md, "The PDF's path"); blob_reader.c reads it. */
 const store_stmt_t sql_stmt_dispatch = {
@@ -131,7 +160,8 @@ const store_stmt_t sql_stmt_dispatch = {
     6,
     0,
     1,
-    &sql_stmt_dispatch_many};
+    &sql_stmt_dispatch_many,
+    NULL};
 /* The same fence when the REQUEST has gone already (docs/broker.md, "Sending before the
  * dispatch commits"): nothing to return; its row count is 1 when the attempt was recorded. */
 const store_stmt_t sql_stmt_dispatch_sent = {
@@ -146,7 +176,8 @@ const store_stmt_t sql_stmt_dispatch_sent = {
     6,
     0,
     1,
-    &sql_stmt_dispatch_sent_many};
+    &sql_stmt_dispatch_sent_many,
+    NULL};
 const store_stmt_t sql_stmt_progress = {
     "progress",
     "UPDATE jobs SET progress = $3, stage = $4, updated_at = now()"
@@ -154,6 +185,7 @@ const store_stmt_t sql_stmt_progress = {
     4,
     0,
     1,
+    NULL,
     NULL};
 const store_stmt_t sql_stmt_adopt = {
     "adopt",
@@ -164,6 +196,7 @@ const store_stmt_t sql_stmt_adopt = {
     3,
     0,
     1,
+    NULL,
     NULL};
 const store_stmt_t sql_stmt_succeed = {
     "succeed",
@@ -179,7 +212,8 @@ const store_stmt_t sql_stmt_succeed = {
     4,
     0,
     1,
-    &sql_stmt_succeed_many};
+    &sql_stmt_succeed_many,
+    NULL};
 const store_stmt_t sql_stmt_fail = {
     "fail",
     "WITH u AS (UPDATE jobs SET state = 'failed', stage = 'failed', error_code = $3,"
@@ -191,6 +225,7 @@ const store_stmt_t sql_stmt_fail = {
     4,
     0,
     1,
+    NULL,
     NULL};
 /* Back to 'queued' after a transient failure; $3 ms of back-off before the next dispatch
  * (0: at once, retry_at NULL). Why the attempt ended ($4 code, $5 text) goes to its event
@@ -207,6 +242,7 @@ const store_stmt_t sql_stmt_requeue = {
     5,
     0,
     1,
+    NULL,
     NULL};
 /* Cancel the owner's job if it has not ended: one row (its state before, 1 if cancelled now)
  * or none (no such job of this owner). 'cancelled' is final: every other statement's
@@ -225,6 +261,7 @@ const store_stmt_t sql_stmt_cancel = {
     2,
     0,
     1,
+    NULL,
     NULL};
 /* Unfinished jobs with the ms left before their retry (queued; 0 when due) and their deadline
  * (running; -1 when none is recorded), computed by the database so that the broker's clock
@@ -240,17 +277,19 @@ const store_stmt_t sql_stmt_unfinished = {
     0,
     0,
     0,
+    NULL,
     NULL};
 
 /* The fence that begins every transaction of a leading broker (store_set_fence; migration 012,
  * docs/broker.md "Standby broker"): raises PF001 when $1 is no longer the current epoch. */
-const store_stmt_t sql_stmt_fence = {"fence", "SELECT profai_fence($1::bigint)", 1, 0, 0, NULL};
+const store_stmt_t sql_stmt_fence = {"fence", "SELECT profai_fence($1::bigint)", 1, 0, 0, NULL,
+                                     NULL};
 
 const store_stmt_t *const sql_statements[] = {
     &sql_stmt_fence, &sql_stmt_submit, &sql_stmt_dispatch, &sql_stmt_dispatch_sent,
     &sql_stmt_progress, &sql_stmt_adopt, &sql_stmt_succeed, &sql_stmt_fail, &sql_stmt_requeue,
     &sql_stmt_cancel, &sql_stmt_unfinished, &sql_stmt_dispatch_many, &sql_stmt_dispatch_sent_many,
-    &sql_stmt_succeed_many,
+    &sql_stmt_succeed_many, &sql_stmt_submit_many,
     /* the admin socket's (admin_sql.h) */
     &admin_sql_ping, &admin_sql_jobs, &admin_sql_job, &admin_sql_retry, &admin_sql_cancel};
 

@@ -45,11 +45,12 @@ extern const store_stmt_t sql_stmt_cancel;
 /* The unfinished jobs, oldest first (ties by id, so that a restart rebuilds the same fair
  * order). Read with sql_read_unfinished. */
 extern const store_stmt_t sql_stmt_unfinished;
-/* The multi-row forms of dispatch, dispatch_sent and succeed (their `batch`; store.h), run by
- * the store for several operations of one segment. */
+/* The multi-row forms of dispatch, dispatch_sent, succeed and submit (without quotas) (their
+ * `batch`; store.h), run by the store for several operations of one segment. */
 extern const store_stmt_t sql_stmt_dispatch_many;
 extern const store_stmt_t sql_stmt_dispatch_sent_many;
 extern const store_stmt_t sql_stmt_succeed_many;
+extern const store_stmt_t sql_stmt_submit_many;
 /* $1 epoch: the leader's fence, first in every transaction (store_set_fence). */
 extern const store_stmt_t sql_stmt_fence;
 

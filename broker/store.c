@@ -995,6 +995,10 @@ s_batch_new(op_t *const *v, size_t n)
 {
     const store_stmt_t *stmt = v[0]->stmt->batch;
     assert(stmt->nparams == v[0]->stmt->nparams && !stmt->binary_result);
+    for (size_t i = 1; i < n; i++) {
+        if (v[i]->flags != v[0]->flags)
+            return NULL; /* fail-fast and not: each keeps its own rules, alone */
+    }
     op_t *batch = calloc(1, sizeof *batch);
     const char **column = malloc(n * sizeof *column);
     if (batch == NULL || column == NULL) {
@@ -1004,6 +1008,7 @@ s_batch_new(op_t *const *v, size_t n)
     }
     batch->kind = OP_BATCH;
     batch->stmt = stmt;
+    batch->flags = v[0]->flags;
     for (int p = 0; p < stmt->nparams; p++) {
         for (size_t i = 0; i < n; i++)
             column[i] = v[i]->values[p];
@@ -1050,7 +1055,10 @@ s_segment_batch(opq_t *ops)
         items[i] = (store_batch_item_t){
             .stmt = op->stmt,
             .key = op->stmt->keyed ? op->values[0] : NULL,
-            .batchable = op->stmt->batch != NULL && op->flags == 0 && !op->single,
+            .batchable = op->stmt->batch != NULL && (op->flags & ~STORE_FAIL_FAST) == 0 &&
+                         !op->single &&
+                         (op->stmt->batchable == NULL ||
+                          op->stmt->batchable((const char *const *)op->values)),
         };
     }
     if (store_batch_plan(items, n, anchor) != 0)

@@ -18,7 +18,8 @@
  *     operations fail; the others are sent again after a pause (all writes wait, in order);
  *   - STORE_ISOLATED operations travel in a segment of their own, so an error on data the
  *     broker does not control (a worker's course JSON) can never abort anyone else's write;
- *   - multi-row statements: within one segment, operations (flags 0) of a statement with a
+ *   - multi-row statements: within one segment, operations (flags 0, or all STORE_FAIL_FAST)
+ *     of a statement with a
  *     `batch` form travel as ONE statement over arrays, at the place of the first of them
  *     (store_batch.h says which may move). Each operation's callback gets a result of its own:
  *     its rows, no command tag (sql_write_applied reads the rows then). When PostgreSQL refuses
@@ -71,6 +72,8 @@ typedef struct store_stmt_t {
      * 1-based ordinal, then at least one column (the single statement's result columns when
      * it returns rows). */
     const struct store_stmt_t *batch;
+    /* NULL, or whether one operation (its parameters) may join the multi-row form. */
+    bool (*batchable)(const char *const *values);
 } store_stmt_t;
 
 /* Flags of an operation. */

@@ -16,12 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const store_stmt_t s_many = {"many", "x", 1, 0, 1, NULL};
-static const store_stmt_t s_a = {"a", "x", 1, 0, 1, &s_many};
-static const store_stmt_t s_b_many = {"b_many", "x", 1, 0, 1, NULL};
-static const store_stmt_t s_b = {"b", "x", 1, 0, 1, &s_b_many};
-static const store_stmt_t s_keyed = {"keyed", "x", 1, 0, 1, NULL};
-static const store_stmt_t s_barrier = {"barrier", "x", 0, 0, 0, NULL};
+static const store_stmt_t s_many = {"many", "x", 1, 0, 1, NULL, NULL};
+static const store_stmt_t s_a = {"a", "x", 1, 0, 1, &s_many, NULL};
+static const store_stmt_t s_b_many = {"b_many", "x", 1, 0, 1, NULL, NULL};
+static const store_stmt_t s_b = {"b", "x", 1, 0, 1, &s_b_many, NULL};
+static const store_stmt_t s_keyed = {"keyed", "x", 1, 0, 1, NULL, NULL};
+static const store_stmt_t s_barrier = {"barrier", "x", 0, 0, 0, NULL, NULL};
 
 static store_batch_item_t
 s_item(const store_stmt_t *stmt, const char *key)
