@@ -260,7 +260,7 @@ const store_stmt_t sql_stmt_cancel = {
     " SELECT target.state, (SELECT count(*) FROM done) FROM target",
     2,
     0,
-    1,
+    0, /* not keyed: its id comes from a client as written, not in the broker's spelling */
     NULL,
     NULL};
 /* Unfinished jobs with the ms left before their retry (queued; 0 when due) and their deadline
