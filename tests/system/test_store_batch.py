@@ -76,3 +76,50 @@ def test_a_refused_course_fails_alone_in_a_multi_row_statement(env: BrokerEnv):
     good = [j for j in rest if j != bad]
     xmins = {env.query("SELECT xmin::text FROM jobs WHERE id = %s", j)[0][0] for j in good}
     assert len(xmins) == 1, xmins
+
+
+def test_gathered_submissions_each_get_their_own_answer(env: BrokerEnv):
+    """Submissions queued behind one transaction travel together (one multi-row INSERT when
+    no quota is set): each client gets its own answer, a refused one (unknown PDF, unknown
+    owner) among accepted ones."""
+    import threading
+
+    owner, sha = env.add_user(), env.add_blob(make_pdf("Gathered"))
+    unknown_owner = "00000000-0000-4000-8000-000000000000"
+    cases = [(owner, sha), (owner, "f" * 64), (unknown_owner, sha), (owner, sha)]
+    clients = [env.client() for _ in cases]
+    replies: dict[int, dict] = {}
+
+    blocker = psycopg2.connect(env.conninfo)
+    try:
+        with blocker.cursor() as cur:
+            cur.execute("LOCK TABLE jobs IN SHARE MODE")
+        first = threading.Thread(target=lambda: replies.__setitem__(
+            -1, env.client().submit(owner, sha, "first")))
+        first.start()
+        wait_for("the first submission to wait on the lock",
+                 lambda: env.query("SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                                   " current_database() AND wait_event_type = 'Lock'")[0][0] > 0,
+                 10, retry_on=())
+        threads = [threading.Thread(target=lambda i=i, c=c: replies.__setitem__(
+            i, clients[i].submit(c[0], c[1], f"case {i}"))) for i, c in enumerate(cases)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)  # they reach the broker and queue behind the waiting transaction
+    finally:
+        blocker.rollback()
+        blocker.close()
+    first.join(10)
+    for t in threads:
+        t.join(10)
+
+    assert "job_id" in replies[-1], replies[-1]
+    assert "job_id" in replies[0] and "job_id" in replies[3], replies
+    assert replies[1].get("error_code") == "unknown_blob", replies[1]
+    assert replies[2].get("error_code") == "unknown_owner", replies[2]
+    for i in (0, 3):
+        assert env.job(replies[i]["job_id"])["state"] == "queued"
+    # The accepted ones of the gathered submissions committed in one transaction.
+    xmins = {env.query("SELECT xmin::text FROM jobs WHERE id = %s", replies[i]["job_id"])[0][0]
+             for i in (0, 3)}
+    assert len(xmins) == 1, xmins
