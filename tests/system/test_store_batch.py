@@ -105,7 +105,7 @@ def test_gathered_submissions_each_get_their_own_answer(env: BrokerEnv):
             i, clients[i].submit(c[0], c[1], f"case {i}"))) for i, c in enumerate(cases)]
         for t in threads:
             t.start()
-        time.sleep(1.0)  # they reach the broker and queue behind the waiting transaction
+        time.sleep(2.0)  # they reach the broker and queue behind the waiting transaction
     finally:
         blocker.rollback()
         blocker.close()
