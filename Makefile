@@ -34,7 +34,7 @@ PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.
 # The broker's pure modules (no sockets, no database): also linked into their unit tests.
 BROKER_CORE_SRC := broker/job_table.c broker/worker_registry.c broker/fair_queue.c
 BROKER_SRC   := broker/main.c broker/broker.c broker/clients.c broker/dispatch.c broker/sql.c \
-                broker/admin.c broker/admin_sql.c broker/broker_metrics.c broker/store.c \
+                broker/admin.c broker/admin_sql.c broker/broker_metrics.c broker/store.c broker/store_batch.c \
                 broker/leader.c broker/standby.c broker/blob_reader.c broker/blob_server.c \
                 broker/pdf_cache.c broker/job_id.c \
                 broker/search_indexer.c broker/pg_session.c \
@@ -174,6 +174,7 @@ $(B)/tests/test_pdf_cache: $(B)/broker/pdf_cache.o
 # The shared page word of a split document's readers (worker and extractor link it).
 $(B)/tests/test_page_meet: $(B)/workers/extract/page_meet.o
 $(B)/tests/test_job_id: $(B)/broker/job_id.o
+$(B)/tests/test_store_batch: $(B)/broker/store_batch.o
 $(B)/tests/test_pdf_cache: TEST_CFLAGS += $(GLIB_CFLAGS)
 $(B)/tests/test_pdf_cache: LDLIBS_BASE += $(GLIB_LIBS)
 $(B)/tests/test_http_watch: $(B)/frontend/http_watch.o

@@ -16,13 +16,17 @@
         "j.created_at") ", " S_TIME("j.updated_at")
 #define S_JOB_NCOLS 9
 
-const store_stmt_t admin_sql_ping = {"admin_ping", "SELECT 1", 0, 0};
+const store_stmt_t admin_sql_ping = {"admin_ping", "SELECT 1", 0, 0, 0, NULL, NULL};
 const store_stmt_t admin_sql_jobs = {
     "admin_jobs",
     "SELECT " S_JOB_COLUMNS " FROM jobs j"
     " WHERE ($1 = '' OR j.state = $1) AND ($2 = '' OR j.owner_id::text = $2)"
     " ORDER BY j.created_at DESC, j.id LIMIT $3::integer",
-    3, 0};
+    3,
+    0,
+    0,
+    NULL,
+    NULL};
 const store_stmt_t admin_sql_job = {
     "admin_job",
     "SELECT " S_JOB_COLUMNS ", e.seq, " S_TIME(
@@ -30,7 +34,11 @@ const store_stmt_t admin_sql_job = {
                 " e.stage, e.error_code, e.error"
                 " FROM jobs j LEFT JOIN job_events e ON e.job_id = j.id WHERE j.id = $1::uuid"
                 " ORDER BY e.seq",
-    1, 0};
+    1,
+    0,
+    0,
+    NULL,
+    NULL};
 /* The retry's event says who asked; its next dispatch is attempt attempts + 1. A job whose
  * PDF was swept (blobs_sweep: it ended without a course) is not requeued: column 5 says whether
  * the PDF is (still) there. The retry touches the blob's used_at, as an upload of the same PDF
@@ -50,7 +58,11 @@ const store_stmt_t admin_sql_retry = {
     "            FROM t JOIN u ON u.id = t.id)"
     " SELECT t.state, (SELECT count(*) FROM u), t.owner_id, t.attempts,"
     "        EXISTS (SELECT 1 FROM b) FROM t",
-    1, 0};
+    1,
+    0,
+    0,
+    NULL,
+    NULL};
 const store_stmt_t admin_sql_cancel = {
     "admin_cancel",
     "WITH t AS (SELECT id, state, owner_id, attempts, worker FROM jobs WHERE id = $1::uuid),"
@@ -62,7 +74,11 @@ const store_stmt_t admin_sql_cancel = {
     "            SELECT t.id, 'cancelled', t.attempts, t.worker, 'cancelled',"
     "            'cancelled by an administrator' FROM t JOIN u ON u.id = t.id)"
     " SELECT t.state, (SELECT count(*) FROM u), t.owner_id, t.attempts FROM t",
-    1, 0};
+    1,
+    0,
+    0,
+    NULL,
+    NULL};
 
 void
 admin_sql_read_change(const PGresult *res, admin_sql_change_t *out)

@@ -19,11 +19,100 @@
 /* The job's worker before an UPDATE clears it, for the event (joined as `old`). */
 #define S_OLD_WORKER "(SELECT id, worker FROM jobs WHERE id = $1) old"
 
+/* The multi-row forms (store.h, store_batch.h; docs/broker.md "Multi-row statements"): one
+ * statement for every operation of a kind in a segment, the parameters as arrays, the same
+ * conditions row by row, and one result row per operation that applied, led by its ordinal. */
+#define S_ARGS(types, names)                                                                       \
+    "WITH a AS (SELECT * FROM unnest(" types ") WITH ORDINALITY AS a(" names ", n)),"
+#define S_DISPATCH_MANY                                                                            \
+    S_ARGS("$1::uuid[], $2::integer[], $3::text[], $4::bigint[], $5::text[], $6::text[]",          \
+           "id, attempt, worker, deadline, token, wkey")                                           \
+    "     u AS (UPDATE jobs SET state = 'running', attempts = a.attempt, worker = a.worker,"       \
+    "           stage = 'starting', progress = 0, started_at = coalesce(started_at, now()),"       \
+    "           retry_at = NULL, deadline_at = now() + a.deadline * interval '1 millisecond',"     \
+    "           updated_at = now(), token_sha256 = a.token, worker_key = nullif(a.wkey, '')"       \
+    "           FROM a WHERE jobs.id = a.id AND jobs.attempts = a.attempt - 1"                     \
+    "           AND jobs.state IN ('queued', 'running')"                                           \
+    "           RETURNING a.n, jobs.id, jobs.attempts, jobs.worker, jobs.stage, jobs.title,"       \
+    "           jobs.filename, jobs.blob_sha256),"                                                 \
+    "     ev AS (INSERT INTO job_events (job_id, state, attempt, worker, stage)"                   \
+    "            SELECT id, 'running', attempts, worker, stage FROM u)"
+const store_stmt_t sql_stmt_dispatch_many = {
+    "dispatch_many",
+    S_DISPATCH_MANY " SELECT u.n, u.title, u.filename, u.blob_sha256,"
+                    " (SELECT b.size FROM blobs b WHERE b.sha256 = u.blob_sha256) FROM u",
+    6,
+    0,
+    1,
+    NULL,
+    NULL};
+const store_stmt_t sql_stmt_dispatch_sent_many = {
+    "dispatch_sent_many", S_DISPATCH_MANY " SELECT u.n, u.id FROM u", 6, 0, 1, NULL, NULL};
+const store_stmt_t sql_stmt_succeed_many = {
+    "succeed_many",
+    S_ARGS(
+        "$1::uuid[], $2::uuid[], $3::integer[], $4::text[]",
+        "id, course, attempt, doc") "     j AS (UPDATE jobs SET state = 'succeeded', progress = "
+                                    "100, stage = 'done',"
+                                    "           course_id = a.course, finished_at = now(), "
+                                    "updated_at = now(), error_code = NULL,"
+                                    "           error = NULL, retry_at = NULL, deadline_at = NULL"
+                                    "           FROM a WHERE jobs.id = a.id AND jobs.attempts = "
+                                    "a.attempt"
+                                    "           AND jobs.state = 'running'"
+                                    "           RETURNING a.n, jobs.id, jobs.owner_id, jobs.title, "
+                                    "jobs.attempts, jobs.worker,"
+                                    "           jobs.stage, a.course, a.doc),"
+                                    "     ev AS (INSERT INTO job_events (job_id, state, attempt, "
+                                    "worker, stage)"
+                                    "            SELECT id, 'succeeded', attempts, worker, stage "
+                                    "FROM j),"
+                                    "     c AS (INSERT INTO courses (id, job_id, owner_id, title, "
+                                    "doc)"
+                                    "           SELECT j.course, j.id, j.owner_id, j.title, "
+                                    "j.doc::jsonb FROM j"
+                                    "           ON CONFLICT (job_id) DO NOTHING RETURNING job_id)"
+                                    " SELECT j.n, c.job_id FROM j JOIN c ON c.job_id = j.id",
+    4,
+    0,
+    1,
+    NULL,
+    NULL};
+
 /* The quotas are checked in the statement that inserts, so that they hold whichever frontend
  * submits: the broker is the one writer of jobs and runs its statements in order on one
  * connection, so each check sees every job inserted before it. `bytes` counts each distinct
  * PDF of the owner's unfinished jobs and courses once, the new one included. A quota of 0 is
  * not computed at all (both are 0 then): each costs a scan of the owner's jobs or courses. */
+/* Submissions gather into one statement only when neither quota is computed ($6 = $7 = 0):
+ * a quota check must see every insert before it, which one statement over many rows does not.
+ * Each submission gets its one row back, as from sql_stmt_submit (queued and bytes 0). */
+static bool
+s_submit_batchable(const char *const *values)
+{
+    return strcmp(values[5], "0") == 0 && strcmp(values[6], "0") == 0;
+}
+#define S_SUBMIT_MANY                                                                              \
+    S_ARGS("$1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bigint[],"             \
+           " $7::bigint[]",                                                                        \
+           "id, owner, title, filename, sha, max_queued, max_bytes")                               \
+    "     chk AS (SELECT a.*, b.size AS blob_size, b.sha256 IS NOT NULL AS blob_ok,"               \
+    "                    EXISTS (SELECT 1 FROM users u WHERE u.id = a.owner) AS owner_ok"          \
+    "             FROM a LEFT JOIN blobs b ON b.sha256 = a.sha),"                                  \
+    "     ins AS (INSERT INTO jobs (id, owner_id, title, filename, blob_sha256, state, stage)"     \
+    "             SELECT id, owner, title, filename, sha, 'queued', 'queued' FROM chk"             \
+    "             WHERE blob_ok AND owner_ok ORDER BY n"                                           \
+    "             RETURNING id, title, filename, blob_sha256),"                                    \
+    "     ev AS (INSERT INTO job_events (job_id, state, attempt, stage)"                           \
+    "            SELECT id, 'queued', 0, 'queued' FROM ins)"                                       \
+    " SELECT chk.n, chk.blob_ok, chk.owner_ok, (ins.id IS NOT NULL)::integer, 0::bigint,"          \
+    " 0::bigint, ins.title, ins.filename, ins.blob_sha256, chk.blob_size"                          \
+    " FROM chk LEFT JOIN ins ON ins.id = chk.id"
+const store_stmt_t sql_stmt_submit_many = {"submit_many", S_SUBMIT_MANY, 7, 0, 1, NULL, NULL};
+
+/* Keyed (store.h): its quota counts read other jobs of the owner, but a dispatch or result of
+ * another job moved before it by a multi-row statement changes them no more than had the
+ * broker written it a moment earlier. */
 const store_stmt_t sql_stmt_submit = {
     "submit",
     "WITH chk AS (SELECT EXISTS (SELECT 1 FROM blobs WHERE sha256 = $5) AS blob_ok,"
@@ -49,7 +138,11 @@ const store_stmt_t sql_stmt_submit = {
     "            SELECT id, 'queued', 0, 'queued' FROM ins)"
     " SELECT chk.blob_ok, chk.owner_ok, (SELECT count(*) FROM ins), chk.queued, chk.bytes,"
     " ins.title, ins.filename, ins.blob_sha256, chk.blob_size FROM chk LEFT JOIN ins ON true",
-    7, 0};
+    7,
+    0,
+    1,
+    &sql_stmt_submit_many,
+    s_submit_batchable};
 /* The PDF is not read here: a 32 MiB PDF read in the write transaction held every other
  * job's commit behind it (docs/performance.md, "The PDF's path"); blob_reader.c reads it. */
 const store_stmt_t sql_stmt_dispatch = {
@@ -64,7 +157,11 @@ const store_stmt_t sql_stmt_dispatch = {
     "            SELECT id, 'running', attempts, worker, stage FROM u)"
     " SELECT u.title, u.filename, u.blob_sha256,"
     " (SELECT b.size FROM blobs b WHERE b.sha256 = u.blob_sha256) FROM u",
-    6, 0};
+    6,
+    0,
+    1,
+    &sql_stmt_dispatch_many,
+    NULL};
 /* The same fence when the REQUEST has gone already (docs/broker.md, "Sending before the
  * dispatch commits"): nothing to return; its row count is 1 when the attempt was recorded. */
 const store_stmt_t sql_stmt_dispatch_sent = {
@@ -76,19 +173,31 @@ const store_stmt_t sql_stmt_dispatch_sent = {
     "           WHERE id = $1 AND attempts = $2 - 1 AND state IN ('queued', 'running')"
     "           RETURNING id, attempts, worker, stage)" S_EVENT("'running'", "u.attempts",
                                                                 "u.worker", "NULL", "NULL", "u"),
-    6, 0};
+    6,
+    0,
+    1,
+    &sql_stmt_dispatch_sent_many,
+    NULL};
 const store_stmt_t sql_stmt_progress = {
     "progress",
     "UPDATE jobs SET progress = $3, stage = $4, updated_at = now()"
     " WHERE id = $1 AND attempts = $2 AND state = 'running'",
-    4, 0};
+    4,
+    0,
+    1,
+    NULL,
+    NULL};
 const store_stmt_t sql_stmt_adopt = {
     "adopt",
     "WITH u AS (UPDATE jobs SET worker = $3, updated_at = now()"
     "           WHERE id = $1 AND attempts = $2 AND state = 'running'"
     "           RETURNING id, attempts, worker, stage)" S_EVENT("'running'", "u.attempts",
                                                                 "u.worker", "NULL", "NULL", "u"),
-    3, 0};
+    3,
+    0,
+    1,
+    NULL,
+    NULL};
 const store_stmt_t sql_stmt_succeed = {
     "succeed",
     "WITH j AS (UPDATE jobs SET state = 'succeeded', progress = 100, stage = 'done',"
@@ -100,7 +209,11 @@ const store_stmt_t sql_stmt_succeed = {
     "            SELECT id, 'succeeded', attempts, worker, stage FROM j)"
     " INSERT INTO courses (id, job_id, owner_id, title, doc)"
     " SELECT $2, j.id, j.owner_id, j.title, $4::jsonb FROM j ON CONFLICT (job_id) DO NOTHING",
-    4, 0};
+    4,
+    0,
+    1,
+    &sql_stmt_succeed_many,
+    NULL};
 const store_stmt_t sql_stmt_fail = {
     "fail",
     "WITH u AS (UPDATE jobs SET state = 'failed', stage = 'failed', error_code = $3,"
@@ -109,7 +222,11 @@ const store_stmt_t sql_stmt_fail = {
     "           WHERE jobs.id = old.id AND attempts = $2 AND state IN ('queued', 'running')"
     "           RETURNING jobs.id, jobs.attempts, old.worker, jobs.stage)" S_EVENT(
         "'failed'", "u.attempts", "u.worker", "$3", "$4", "u"),
-    4, 0};
+    4,
+    0,
+    1,
+    NULL,
+    NULL};
 /* Back to 'queued' after a transient failure; $3 ms of back-off before the next dispatch
  * (0: at once, retry_at NULL). Why the attempt ended ($4 code, $5 text) goes to its event
  * only: the job itself has not failed. */
@@ -122,7 +239,11 @@ const store_stmt_t sql_stmt_requeue = {
     "           WHERE jobs.id = old.id AND attempts = $2 AND state = 'running'"
     "           RETURNING jobs.id, jobs.attempts, old.worker, jobs.stage)" S_EVENT(
         "'queued'", "u.attempts", "u.worker", "$4", "$5", "u"),
-    5, 0};
+    5,
+    0,
+    1,
+    NULL,
+    NULL};
 /* Cancel the owner's job if it has not ended: one row (its state before, 1 if cancelled now)
  * or none (no such job of this owner). 'cancelled' is final: every other statement's
  * condition excludes it. */
@@ -137,7 +258,11 @@ const store_stmt_t sql_stmt_cancel = {
     "     ev AS (INSERT INTO job_events (job_id, state, attempt, worker, stage)"
     "            SELECT id, 'cancelled', attempts, worker, 'cancelled' FROM done)"
     " SELECT target.state, (SELECT count(*) FROM done) FROM target",
-    2, 0};
+    2,
+    0,
+    0, /* not keyed: its id comes from a client as written, not in the broker's spelling */
+    NULL,
+    NULL};
 /* Unfinished jobs with the ms left before their retry (queued; 0 when due) and their deadline
  * (running; -1 when none is recorded), computed by the database so that the broker's clock
  * does not matter. */
@@ -149,16 +274,22 @@ const store_stmt_t sql_stmt_unfinished = {
     "      ELSE greatest(0, ceil(extract(epoch FROM deadline_at - now()) * 1000))::bigint END,"
     " token_sha256, worker_key FROM jobs WHERE state IN ('queued', 'running')"
     " ORDER BY created_at, id",
-    0, 0};
+    0,
+    0,
+    0,
+    NULL,
+    NULL};
 
 /* The fence that begins every transaction of a leading broker (store_set_fence; migration 012,
  * docs/broker.md "Standby broker"): raises PF001 when $1 is no longer the current epoch. */
-const store_stmt_t sql_stmt_fence = {"fence", "SELECT profai_fence($1::bigint)", 1, 0};
+const store_stmt_t sql_stmt_fence = {"fence", "SELECT profai_fence($1::bigint)", 1, 0, 0, NULL,
+                                     NULL};
 
 const store_stmt_t *const sql_statements[] = {
     &sql_stmt_fence, &sql_stmt_submit, &sql_stmt_dispatch, &sql_stmt_dispatch_sent,
     &sql_stmt_progress, &sql_stmt_adopt, &sql_stmt_succeed, &sql_stmt_fail, &sql_stmt_requeue,
-    &sql_stmt_cancel, &sql_stmt_unfinished,
+    &sql_stmt_cancel, &sql_stmt_unfinished, &sql_stmt_dispatch_many, &sql_stmt_dispatch_sent_many,
+    &sql_stmt_succeed_many, &sql_stmt_submit_many,
     /* the admin socket's (admin_sql.h) */
     &admin_sql_ping, &admin_sql_jobs, &admin_sql_job, &admin_sql_retry, &admin_sql_cancel};
 
@@ -177,7 +308,11 @@ sql_submit(store_t *store, const store_stmt_t *stmt, const char *const *values, 
 bool
 sql_write_applied(PGresult *res)
 {
-    return strcmp(PQcmdTuples(res), "0") != 0;
+    /* A multi-row statement's part has no command tag: its rows are its answer (store.h). */
+    const char *count = PQcmdTuples(res);
+    if (*count == '\0')
+        return PQntuples(res) > 0;
+    return strcmp(count, "0") != 0;
 }
 
 bool

@@ -45,6 +45,12 @@ extern const store_stmt_t sql_stmt_cancel;
 /* The unfinished jobs, oldest first (ties by id, so that a restart rebuilds the same fair
  * order). Read with sql_read_unfinished. */
 extern const store_stmt_t sql_stmt_unfinished;
+/* The multi-row forms of dispatch, dispatch_sent, succeed and submit (without quotas) (their
+ * `batch`; store.h), run by the store for several operations of one segment. */
+extern const store_stmt_t sql_stmt_dispatch_many;
+extern const store_stmt_t sql_stmt_dispatch_sent_many;
+extern const store_stmt_t sql_stmt_succeed_many;
+extern const store_stmt_t sql_stmt_submit_many;
 /* $1 epoch: the leader's fence, first in every transaction (store_set_fence). */
 extern const store_stmt_t sql_stmt_fence;
 
@@ -61,7 +67,8 @@ store_status_t sql_submit(store_t *store, const store_stmt_t *stmt, const char *
                           size_t ctx_len) PROFAI_MUST_CHECK;
 
 /* Whether a conditional write changed a row (false: its condition excluded it, e.g. the
- * attempt was superseded). */
+ * attempt was superseded). A multi-row statement's part (no command tag) applied when it has a
+ * row. */
 bool sql_write_applied(PGresult *res);
 
 /* Whether a failed statement's error is of SQLSTATE class 22 (data exception: PostgreSQL

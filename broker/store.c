@@ -9,6 +9,8 @@
  */
 #include "store.h"
 
+#include "store_batch.h"
+
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,7 @@ typedef enum {
     OP_STATEMENT, /* a caller's operation */
     OP_PREPARE,   /* PQsendPrepare of one statement, internal */
     OP_FENCE,     /* the fence that begins a segment (store_set_fence), internal */
+    OP_BATCH,     /* a multi-row statement standing for its members (store_batch.h), internal */
 } op_kind_t;
 
 typedef struct op_t {
@@ -50,8 +53,12 @@ typedef struct op_t {
     store_done_fn *done;
     PGresult *result; /* the statement's result, held until the segment's Sync */
     bool got_result;
+    bool single; /* never joins a multi-row statement (its batch was refused on data) */
     void *ctx;
     char *values[STORE_MAX_PARAMS]; /* NUL-terminated copies, in the same allocation */
+    /* OP_BATCH: its members (caller operations, in order) and its parameters' arrays */
+    struct op_t *members;
+    size_t nmembers;
 } op_t;
 
 typedef struct {
@@ -67,6 +74,7 @@ typedef struct segment_t {
     bool prepare;     /* the Prepare segment of a new connection */
     bool fence;       /* its first operation is an OP_FENCE */
     char *sync_error; /* an error where the Sync was expected: nothing committed */
+    size_t ncaller;   /* caller operations in it (a batch's members counted) */
 } segment_t;
 
 struct store_t {
@@ -146,7 +154,16 @@ s_op_free(op_t *op)
 {
     if (op == NULL)
         return;
+    while (op->members != NULL) {
+        op_t *m = op->members;
+        op->members = m->next;
+        s_op_free(m);
+    }
     PQclear(op->result);
+    if (op->kind == OP_BATCH) {
+        for (int i = 0; i < op->stmt->nparams; i++)
+            free(op->values[i]);
+    }
     free(op);
 }
 
@@ -156,6 +173,41 @@ s_op_reset(op_t *op)
     PQclear(op->result);
     op->result = NULL;
     op->got_result = false;
+}
+
+/* Put a batch's members (reset) in its place in q, in order, and free it; retries is added
+ * to each member's count. Returns the members as a queue. */
+static opq_t
+s_batch_members(op_t *batch, int retries)
+{
+    opq_t q = {0};
+    op_t *m;
+    while ((m = batch->members) != NULL) {
+        batch->members = m->next;
+        s_op_reset(m);
+        m->retries += retries;
+        s_opq_push(&q, m);
+    }
+    s_op_free(batch);
+    return q;
+}
+
+/* Replace every batch of q by its members, in order. */
+static void
+s_unbatch(opq_t *q)
+{
+    opq_t out = {0};
+    op_t *op;
+    while ((op = s_opq_pop(q)) != NULL) {
+        if (op->kind != OP_BATCH) {
+            s_opq_push(&out, op);
+            continue;
+        }
+        opq_t members = s_batch_members(op, 0);
+        while ((op = s_opq_pop(&members)) != NULL)
+            s_opq_push(&out, op);
+    }
+    *q = out;
 }
 
 static size_t
@@ -288,6 +340,7 @@ s_lose_connection(store_t *self, const char *reason)
         segment_t *seg = self->seg_head;
         self->seg_head = seg->next;
         op_t *op;
+        s_unbatch(&seg->ops);
         while ((op = s_opq_pop(&seg->ops)) != NULL) {
             s_op_reset(op);
             if (op->kind != OP_STATEMENT)
@@ -560,6 +613,7 @@ s_fence_finished(store_t *self, segment_t *seg, bool *paused)
         self->fenced = true;
         op_t *op;
         opq_t back = {0};
+        s_unbatch(&seg->ops);
         while ((op = s_opq_pop(&seg->ops)) != NULL) {
             s_op_reset(op);
             s_opq_push(&back, op);
@@ -582,6 +636,93 @@ s_fence_finished(store_t *self, segment_t *seg, bool *paused)
     return true;
 }
 
+/* Whether a statement was refused on its data (SQLSTATE class 22 or 23). */
+static bool
+s_refused_on_data(const op_t *op)
+{
+    const char *state =
+        op->result != NULL ? PQresultErrorField(op->result, PG_DIAG_SQLSTATE) : NULL;
+    return state != NULL && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0);
+}
+
+/* Every member of batch fails with error (and the batch's result, if any); batch is freed. */
+static void
+s_batch_fail(store_t *self, op_t *batch, const char *error)
+{
+    for (op_t *m = batch->members; m != NULL; m = m->next) {
+        if (m->done != NULL)
+            m->done(self->owner, m->ctx, batch->result, error);
+    }
+    s_op_free(batch);
+}
+
+/* A multi-row statement's segment is over: its members get their own rows (committed), go
+ * again as the batch would have (still free to batch), or, when PostgreSQL refused it on
+ * data, go again one by one, so that only the refused row fails. Returns false when the
+ * segment was not clean (a failure or a pause). */
+static bool
+s_batch_finished(store_t *self, const segment_t *seg, op_t *batch, bool rolled_back, bool refused,
+                 opq_t *retry, bool *paused)
+{
+    outcome_t outcome = s_outcome(seg, batch, rolled_back, refused);
+    opq_t members;
+    op_t *m;
+    switch (outcome) {
+    case OUTCOME_DONE: {
+        PGresult *parts[STORE_MAX_SEGMENT_OPS];
+        if (store_batch_split(batch->result, batch->nmembers, parts) != 0) {
+            /* committed, but which row is whose cannot be told (out of memory) */
+            s_batch_fail(self, batch,
+                         "committed, but its answer could not be read (out of memory)");
+            return false;
+        }
+        size_t i = 0;
+        while ((m = batch->members) != NULL) {
+            batch->members = m->next;
+            m->result = parts[i++];
+            if (m->done != NULL)
+                m->done(self->owner, m->ctx, m->result, NULL);
+            s_op_free(m);
+        }
+        s_op_free(batch);
+        return true;
+    }
+    case OUTCOME_RESEND:
+    case OUTCOME_RESEND_FREE:
+        members = s_batch_members(batch, outcome == OUTCOME_RESEND ? 1 : 0);
+        while ((m = s_opq_pop(&members)) != NULL)
+            s_opq_push(retry, m);
+        return true;
+    case OUTCOME_RESEND_LATER:
+        if (!*paused)
+            s_pause(self, batch);
+        *paused = true;
+        members = s_batch_members(batch, 0);
+        while ((m = s_opq_pop(&members)) != NULL)
+            s_opq_push(retry, m);
+        return false;
+    case OUTCOME_FAILED:
+        break;
+    }
+    if (seg->sync_error == NULL && s_refused_on_data(batch)) {
+        /* One row (or more) refused: each goes again alone, the others commit. */
+        members = s_batch_members(batch, 0);
+        while ((m = s_opq_pop(&members)) != NULL) {
+            m->single = true;
+            s_opq_push(retry, m);
+        }
+        return false;
+    }
+    /* Any other failure is every member's. */
+    char error[ERROR_MAX];
+    if (seg->sync_error != NULL)
+        s_copy_message(error, sizeof error, "transaction failed: ", seg->sync_error);
+    else
+        s_result_error(batch->result, error, sizeof error);
+    s_batch_fail(self, batch, error);
+    return false;
+}
+
 /* The segment's Sync arrived: its transaction is over. Run the callbacks in order; put the
  * operations to send again back at the head of the queue, in order. */
 static void
@@ -592,7 +733,7 @@ s_segment_finished(store_t *self, segment_t *seg)
         s_prepare_finished(self, seg);
         return;
     }
-    self->inflight_ops -= seg->ops.size - (seg->fence ? 1 : 0);
+    self->inflight_ops -= seg->ncaller;
     /* One statement's error rolls back the whole implicit transaction, the statements that
      * ran before it included: those are sent again, never announced as committed. */
     bool rolled_back = false;
@@ -613,6 +754,10 @@ s_segment_finished(store_t *self, segment_t *seg)
         clean = !paused;
     }
     while ((op = s_opq_pop(&seg->ops)) != NULL) {
+        if (op->kind == OP_BATCH) {
+            clean = s_batch_finished(self, seg, op, rolled_back, refused, &retry, &paused) && clean;
+            continue;
+        }
         switch (s_outcome(seg, op, rolled_back, refused)) {
         case OUTCOME_DONE:
             if (op->done != NULL)
@@ -843,6 +988,111 @@ store_is_fenced(const store_t *self)
     return self->fenced;
 }
 
+/* A multi-row statement for the n operations v[] (in order; not linked yet): NULL when out of
+ * memory. */
+static op_t *
+s_batch_new(op_t *const *v, size_t n)
+{
+    const store_stmt_t *stmt = v[0]->stmt->batch;
+    assert(stmt->nparams == v[0]->stmt->nparams && !stmt->binary_result);
+    for (size_t i = 1; i < n; i++) {
+        if (v[i]->flags != v[0]->flags)
+            return NULL; /* fail-fast and not: each keeps its own rules, alone */
+    }
+    op_t *batch = calloc(1, sizeof *batch);
+    const char **column = malloc(n * sizeof *column);
+    if (batch == NULL || column == NULL) {
+        free(batch);
+        free(column);
+        return NULL;
+    }
+    batch->kind = OP_BATCH;
+    batch->stmt = stmt;
+    batch->flags = v[0]->flags;
+    for (int p = 0; p < stmt->nparams; p++) {
+        for (size_t i = 0; i < n; i++)
+            column[i] = v[i]->values[p];
+        size_t len;
+        batch->values[p] = store_batch_array(column, n, &len);
+        if (batch->values[p] == NULL) {
+            free(column);
+            s_op_free(batch);
+            return NULL;
+        }
+    }
+    free(column);
+    op_t **tail = &batch->members;
+    for (size_t i = 0; i < n; i++) {
+        *tail = v[i];
+        v[i]->next = NULL;
+        tail = &v[i]->next;
+        batch->retries = v[i]->retries > batch->retries ? v[i]->retries : batch->retries;
+    }
+    batch->nmembers = n;
+    return batch;
+}
+
+/* Collapse a segment's operations (its fence excluded) into multi-row statements where
+ * store_batch_plan allows. Out of memory: they travel one by one, as they came. */
+static void
+s_segment_batch(opq_t *ops)
+{
+    size_t n = ops->size;
+    if (n < 2)
+        return;
+    op_t **v = malloc(n * sizeof *v);
+    op_t **group = malloc(n * sizeof *group); /* a group's members, by anchor, in order */
+    store_batch_item_t *items = malloc(n * sizeof *items);
+    size_t *anchor = malloc(n * sizeof *anchor);
+    size_t *count = calloc(n, sizeof *count);
+    op_t **batch = calloc(n, sizeof *batch);
+    if (v == NULL || group == NULL || items == NULL || anchor == NULL || count == NULL ||
+        batch == NULL)
+        goto out;
+    size_t i = 0;
+    for (op_t *op = ops->head; op != NULL; op = op->next, i++) {
+        v[i] = op;
+        items[i] = (store_batch_item_t){
+            .stmt = op->stmt,
+            .key = op->stmt->keyed ? op->values[0] : NULL,
+            .batchable = op->stmt->batch != NULL && (op->flags & ~STORE_FAIL_FAST) == 0 &&
+                         !op->single &&
+                         (op->stmt->batchable == NULL ||
+                          op->stmt->batchable((const char *const *)op->values)),
+        };
+    }
+    if (store_batch_plan(items, n, anchor) != 0)
+        goto out;
+    for (i = 0; i < n; i++)
+        count[anchor[i]]++;
+    /* Each group of two or more: its members, in order, then its statement. */
+    for (size_t a = 0; a < n; a++) {
+        if (anchor[a] != a || count[a] < 2)
+            continue;
+        size_t k = 0;
+        for (i = a; i < n && k < count[a]; i++) {
+            if (anchor[i] == a)
+                group[k++] = v[i];
+        }
+        batch[a] = s_batch_new(group, k); /* NULL: its members keep their places */
+    }
+    opq_t out = {0};
+    for (i = 0; i < n; i++) {
+        if (batch[anchor[i]] == NULL)
+            s_opq_push(&out, v[i]);
+        else if (anchor[i] == i)
+            s_opq_push(&out, batch[i]);
+    }
+    *ops = out;
+out:
+    free(v);
+    free(group);
+    free(items);
+    free(anchor);
+    free(count);
+    free(batch);
+}
+
 /* Move queued operations into segments: an ISOLATED operation alone, others together up to
  * STORE_MAX_SEGMENT_OPS, while fewer than STORE_MAX_INFLIGHT segments travel. */
 void
@@ -874,8 +1124,19 @@ store_flush(store_t *self)
                 break;
         } while (self->pending.head != NULL && !(self->pending.head->flags & STORE_ISOLATED) &&
                  seg->ops.size < STORE_MAX_SEGMENT_OPS);
+        seg->ncaller = seg->ops.size - (seg->fence ? 1 : 0);
+        if (seg->fence) {
+            /* the fence stays first, outside the batching */
+            op_t *fence = s_opq_pop(&seg->ops);
+            s_segment_batch(&seg->ops);
+            opq_t front = {0};
+            s_opq_push(&front, fence);
+            s_opq_prepend(&seg->ops, &front);
+        } else {
+            s_segment_batch(&seg->ops);
+        }
         s_segment_append(self, seg);
-        self->inflight_ops += seg->ops.size - (seg->fence ? 1 : 0);
+        self->inflight_ops += seg->ncaller;
         for (op_t *op = seg->ops.head; op != NULL; op = op->next) {
             if (!PQsendQueryPrepared(self->conn, op->stmt->name, op->stmt->nparams,
                                      (const char *const *)op->values, NULL, NULL,

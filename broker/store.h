@@ -18,6 +18,13 @@
  *     operations fail; the others are sent again after a pause (all writes wait, in order);
  *   - STORE_ISOLATED operations travel in a segment of their own, so an error on data the
  *     broker does not control (a worker's course JSON) can never abort anyone else's write;
+ *   - multi-row statements: within one segment, operations (flags 0, or all STORE_FAIL_FAST)
+ *     of a statement with a
+ *     `batch` form travel as ONE statement over arrays, at the place of the first of them
+ *     (store_batch.h says which may move). Each operation's callback gets a result of its own:
+ *     its rows, no command tag (sql_write_applied reads the rows then). When PostgreSQL refuses
+ *     the multi-row statement on data (SQLSTATE 22, 23), its operations are sent again one by
+ *     one, so only the refused one fails, as above;
  *   - connection loss: STORE_FAIL_FAST operations (sent or not) fail at once with an error;
  *     all other operations stay queued and are sent again after reconnecting, so their
  *     statements must be idempotent (conditional updates). Reconnection is non-blocking, with
@@ -50,11 +57,23 @@
 typedef struct store_t store_t;
 
 /* A statement, prepared on every connection. Static data: the store keeps the pointer. */
-typedef struct {
+typedef struct store_stmt_t {
     const char *name; /* unique prepared-statement name */
     const char *sql;
     int nparams;       /* <= STORE_MAX_PARAMS; every parameter is sent as text */
     int binary_result; /* 1: the result comes in binary format (bytea as raw bytes) */
+    /* 1: its first parameter is a key (a job id) and it reads and writes nothing but that
+     * key's rows, so it commutes with keyed statements on other keys. 0: a barrier (nothing
+     * is moved across it). */
+    int keyed;
+    /* NULL, or the multi-row form of this keyed statement (among the store's statements, text
+     * results): parameter i is a text array of every operation's parameter i, and it returns
+     * one row per operation that the single statement would have changed: the operation's
+     * 1-based ordinal, then at least one column (the single statement's result columns when
+     * it returns rows). */
+    const struct store_stmt_t *batch;
+    /* NULL, or whether one operation (its parameters) may join the multi-row form. */
+    bool (*batchable)(const char *const *values);
 } store_stmt_t;
 
 /* Flags of an operation. */
