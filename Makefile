@@ -191,6 +191,9 @@ $(B)/tests/test_session: LDLIBS_BASE += $(SODIUM_LIBS)
 $(B)/tests/test_password: LDLIBS_BASE += $(SODIUM_LIBS)
 $(B)/tests/test_ratelimit: LDLIBS_BASE += $(GLIB_LIBS) -lm
 $(B)/tests/test_page: $(B)/frontend/page.o $(B)/frontend/routes.o
+$(B)/tests/test_cache: $(B)/frontend/cache.o
+$(B)/tests/test_cache: TEST_CFLAGS += $(GLIB_CFLAGS)
+$(B)/tests/test_cache: LDLIBS_BASE += $(GLIB_LIBS) -lpthread
 $(B)/tests/test_page: LDLIBS_BASE += $(GLIB_LIBS)
 
 deps:

@@ -2,6 +2,7 @@
 #include "cache.h"
 
 #include <czmq.h> /* zclock_mono: the monotonic clock, in ms */
+#include <errno.h>
 #include <glib.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -33,7 +34,17 @@ struct cache_t {
     cache_item_t *tail;
     size_t bytes;
     cache_stats_t stats;
+    GHashTable *flights; /* key (the flight's own) -> cache_flight_state_t in the air */
 };
+
+/* One question in flight (cache_flight_join): guarded by the cache lock. */
+typedef struct {
+    char *key;
+    int refs; /* the table's (until landed) plus one per waiter */
+    bool landed;
+    cache_item_t *item; /* the leader's answer (a reference), or NULL */
+    pthread_cond_t cond;
+} cache_flight_state_t;
 
 static void
 s_item_free(cache_item_t *item)
@@ -84,6 +95,7 @@ cache_new(size_t max_bytes, int ttl_ms)
         free(self);
         return NULL;
     }
+    self->flights = g_hash_table_new(g_str_hash, g_str_equal);
     self->max_bytes = max_bytes;
     self->ttl_ms = ttl_ms;
     pthread_mutex_init(&self->lock, NULL);
@@ -130,6 +142,8 @@ cache_destroy(cache_t **self_p)
     while (self->head != NULL)
         s_unlink(self, self->head);
     g_hash_table_destroy(self->index);
+    /* Flights still in the air are their callers' to land: none by now (every caller ended). */
+    g_hash_table_destroy(self->flights);
     pthread_mutex_destroy(&self->lock);
     free(self);
     *self_p = NULL;
@@ -276,5 +290,88 @@ cache_stats(cache_t *self, cache_stats_t *stats)
     pthread_mutex_lock(&self->lock);
     *stats = self->stats;
     stats->bytes = self->bytes;
+    pthread_mutex_unlock(&self->lock);
+}
+
+/* Drop a reference to a flight; the last frees it. Lock held. */
+static void
+s_flight_unref(cache_flight_state_t *flight)
+{
+    if (--flight->refs > 0)
+        return;
+    cache_item_release(&flight->item);
+    pthread_cond_destroy(&flight->cond);
+    free(flight->key);
+    free(flight);
+}
+
+cache_flight_t
+cache_flight_join(cache_t *self, const char *key, int wait_ms, cache_item_t **item)
+{
+    *item = NULL;
+    pthread_mutex_lock(&self->lock);
+    cache_flight_state_t *flight = g_hash_table_lookup(self->flights, key);
+    if (flight == NULL) {
+        flight = calloc(1, sizeof *flight);
+        char *own = flight ? strdup(key) : NULL;
+        pthread_condattr_t attr;
+        if (own == NULL || pthread_condattr_init(&attr) != 0) {
+            free(own);
+            free(flight);
+            self->stats.alone++;
+            pthread_mutex_unlock(&self->lock);
+            return CACHE_FLIGHT_ALONE; /* out of memory: ask, share nothing */
+        }
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&flight->cond, &attr);
+        pthread_condattr_destroy(&attr);
+        flight->key = own;
+        flight->refs = 1;
+        g_hash_table_insert(self->flights, flight->key, flight);
+        self->stats.led++;
+        pthread_mutex_unlock(&self->lock);
+        return CACHE_FLIGHT_LEAD;
+    }
+    flight->refs++;
+    self->stats.waiting++;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    int64_t ns = deadline.tv_nsec + (int64_t)(wait_ms > 0 ? wait_ms : 0) * 1000000;
+    deadline.tv_sec += (time_t)(ns / 1000000000);
+    deadline.tv_nsec = (long)(ns % 1000000000);
+    while (!flight->landed) {
+        if (pthread_cond_timedwait(&flight->cond, &self->lock, &deadline) == ETIMEDOUT)
+            break;
+    }
+    self->stats.waiting--;
+    cache_flight_t got = CACHE_FLIGHT_ALONE;
+    if (flight->landed && flight->item != NULL) {
+        s_item_ref(flight->item);
+        *item = flight->item;
+        got = CACHE_FLIGHT_SHARED;
+        self->stats.shared++;
+    } else {
+        self->stats.alone++;
+    }
+    s_flight_unref(flight);
+    pthread_mutex_unlock(&self->lock);
+    return got;
+}
+
+void
+cache_flight_land(cache_t *self, const char *key, cache_item_t *item)
+{
+    pthread_mutex_lock(&self->lock);
+    cache_flight_state_t *flight = g_hash_table_lookup(self->flights, key);
+    if (flight != NULL) {
+        g_hash_table_remove(self->flights, flight->key);
+        flight->landed = true;
+        if (item != NULL) {
+            s_item_ref(item);
+            flight->item = item;
+        }
+        pthread_cond_broadcast(&flight->cond);
+        s_flight_unref(flight);
+    }
     pthread_mutex_unlock(&self->lock);
 }

@@ -25,6 +25,10 @@ typedef struct {
     uint64_t stale;     /* expired items returned */
     uint64_t misses;    /* lookups that found nothing */
     uint64_t evictions; /* items dropped to stay within max_bytes */
+    uint64_t led;       /* flights led: misses that asked the source (cache_flight_join) */
+    uint64_t shared;    /* answers taken from another caller's flight */
+    uint64_t alone;     /* joiners that asked on their own (leader failed or was too slow) */
+    size_t waiting;     /* joiners waiting for a flight now */
     size_t items;
     size_t bytes;
 } cache_stats_t;
@@ -66,6 +70,27 @@ void cache_remove_prefix(cache_t *self, const char *prefix);
 void cache_remove_matching(cache_t *self, const char *prefix, const char *suffix);
 
 void cache_stats(cache_t *self, cache_stats_t *stats);
+
+/* Single flight: concurrent misses of one key ask the source (PostgreSQL) once.
+ *
+ * A caller that missed joins the flight of key (any string naming the question; callers put
+ * in it whatever must match for an answer to be shared). The first caller leads
+ * (CACHE_FLIGHT_LEAD): it asks, then must call cache_flight_land exactly once, with the item
+ * it got (NULL when it failed or its answer must not be shared). The others wait up to
+ * wait_ms for that: CACHE_FLIGHT_SHARED with *item holding a reference to the leader's item,
+ * or CACHE_FLIGHT_ALONE (the leader failed, shared nothing, or took longer than wait_ms): the
+ * caller asks on its own (without landing). A waiter never waits longer than wait_ms. */
+typedef enum {
+    CACHE_FLIGHT_LEAD,
+    CACHE_FLIGHT_SHARED,
+    CACHE_FLIGHT_ALONE,
+} cache_flight_t;
+
+cache_flight_t cache_flight_join(cache_t *self, const char *key, int wait_ms, cache_item_t **item);
+
+/* End the flight of key led by the caller: its waiters take item (a reference each; the
+ * caller keeps its own) or, when item is NULL, go ask on their own. */
+void cache_flight_land(cache_t *self, const char *key, cache_item_t *item);
 
 /* Drop a reference (accepts NULL; sets *item_p to NULL). */
 void cache_item_release(cache_item_t **item_p);

@@ -338,6 +338,23 @@ s_reply_page_item(api_call_t *call, db_status_t status, cache_item_t **item, boo
     cache_item_release(item);
 }
 
+/* How long a request that missed waits for the same search (or list page) asked by another
+ * request before asking on its own: about as long as a loaded search takes, well under the
+ * database pool's wait. */
+#define COURSES_FLIGHT_WAIT_MS 3000
+
+/* End a flight this request leads (no-op when it leads none): its waiters take item, or ask on
+ * their own when item is NULL. */
+static void
+s_flight_land(api_t *api, char **flight_p, cache_item_t *item)
+{
+    if (*flight_p == NULL)
+        return;
+    cache_flight_land(api->cache, *flight_p, item);
+    free(*flight_p);
+    *flight_p = NULL;
+}
+
 /* GET /api/v1/courses: newest first with keyset cursors, or ?q= full-text search, best first,
  * with offset cursors (docs/api.md 4.8). */
 void
@@ -385,8 +402,32 @@ courses_list(api_call_t *call)
         }
         cache_item_release(&item);
     }
+    /* A miss asks PostgreSQL once for all who miss the same key at once (cache.h, single
+     * flight); the flight is named with the deletion generation too, so a request that began
+     * after a deletion never takes an answer read before it. */
+    char *flight = NULL;
+    if (key != NULL) {
+        if (asprintf(&flight, "%u:%s", generation, key) < 0)
+            flight = NULL;
+        cache_item_t *item = NULL;
+        switch (flight ? cache_flight_join(call->api->cache, flight, COURSES_FLIGHT_WAIT_MS, &item)
+                       : CACHE_FLIGHT_ALONE) {
+        case CACHE_FLIGHT_SHARED:
+            free(flight);
+            free(key);
+            s_reply_page_item(call, DB_OK, &item, false);
+            return;
+        case CACHE_FLIGHT_ALONE:
+            free(flight); /* ask on our own, leading nobody */
+            flight = NULL;
+            break;
+        case CACHE_FLIGHT_LEAD:
+            break;
+        }
+    }
     db_course_page_t page;
     if (db_courses_json(call->api->db, &query, &page) != DB_OK) {
+        s_flight_land(call->api, &flight, NULL);
         free(key);
         api_reply_unavailable(req, "the database");
         return;
@@ -418,6 +459,7 @@ courses_list(api_call_t *call)
     free(page.json);
     if (json_failed(&j)) {
         json_free(&j);
+        s_flight_land(call->api, &flight, NULL);
         free(key);
         http_reply_problem(req, 500, NULL, "out of memory");
         return;
@@ -431,6 +473,7 @@ courses_list(api_call_t *call)
         bool keep = __atomic_load_n(&call->api->search_generation, __ATOMIC_ACQUIRE) == generation;
         cache_item_t *item = cache_put_ttl(call->api->cache, key, &body, len, etag,
                                            keep ? call->api->search_ttl_ms : 0);
+        s_flight_land(call->api, &flight, keep ? item : NULL);
         free(key);
         s_reply_page_item(call, item ? DB_OK : DB_UNAVAILABLE, &item, page.stale);
         return;
