@@ -73,11 +73,44 @@ NO_LIMITS = {"upload_rate": 100000, "upload_burst": 100000, "read_rate": 1000000
              "read_burst": 100000, "auth_fail_rate": 1000000, "auth_fail_burst": 100000}
 
 
+def _ephemeral_floor() -> int:
+    """The lowest port the kernel hands out to outgoing connections (32768 by default)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+# Ports come from below the kernel's ephemeral range: a port the kernel picked (bind to 0) is
+# free only until some client's outgoing connection takes it as its local port, which is how
+# a broker once found its metrics port "already in use" between the pick and its bind. Below
+# the range only another listener can take it; each port is handed out once per run, from a
+# start that differs between concurrent runs.
+_PORT_HIGH = _ephemeral_floor()
+_PORT_LOW = max(1024, _PORT_HIGH - 12000)
+_port_next = _PORT_LOW + random.SystemRandom().randrange(_PORT_HIGH - _PORT_LOW)
+_ports_given: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on right now and that no outgoing
+    connection will take before the component binds it."""
+    global _port_next
+    span = _PORT_HIGH - _PORT_LOW
+    for _ in range(span):
+        port = _port_next
+        _port_next = _PORT_LOW + (_port_next + 1 - _PORT_LOW) % span
+        if port in _ports_given:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
+    raise StackError(f"no free TCP port in {_PORT_LOW}-{_PORT_HIGH - 1}")
 
 
 def wait_for(what: str, predicate: Callable[[], object], timeout: float,
