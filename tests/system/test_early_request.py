@@ -288,6 +288,37 @@ def test_first_job_whose_worker_goes_before_its_pdf_runs_once_on_the_next(make_e
 
 # ---- the PDF cache keeps a PDF from its second read on, and only under its own hash ----------
 
+def dispatch_beside_locked_blobs(env, client, worker, owner, sha: str, busy: str, queued: str,
+                                 from_cache: bool) -> bytes:
+    """Runs a job of sha (title busy) on the worker, queues a second (title queued) behind it,
+    and lets the worker finish the first while every PDF read is held by a lock on blobs. The
+    second job's REQUEST comes at once if its PDF is sent from the cache (from_cache), or only
+    after the lock is released. Both jobs are then finished; returns the PDF the second got."""
+    first = client.submit(owner, sha, busy)["job_id"]
+    token, _ = worker.expect_request()
+    second = client.submit(owner, sha, queued)["job_id"]
+    wait_for("the job queued", lambda: env.job(second).get("state") == "queued", 5)
+    blobs = locked_blobs(env)
+    try:
+        worker.final_ok(token, course_doc(busy, minimal=True))
+        if from_cache:
+            token2, body = worker.expect_request()  # no PDF read can pass the lock
+        else:
+            pump_until("the dispatch to be queued",
+                       lambda: "job dispatching job=" + second in env.log(), [worker])
+            assert worker.recv(timeout=1.0) is None  # its REQUEST waits for the read
+    finally:
+        blobs.commit()
+        blobs.close()
+    if not from_cache:
+        token2, body = worker.expect_request()
+    assert token_base(token2) == f"{second}/1".encode()
+    worker.final_ok(token2, course_doc(queued, minimal=True))
+    env.wait_job(first, "succeeded")
+    env.wait_job(second, "succeeded")
+    return body["pdf"]
+
+
 def test_pdf_read_once_is_not_cached_read_twice_is(make_env):
     env = make_env()
     client, owner = env.client(), env.add_user()
@@ -295,44 +326,16 @@ def test_pdf_read_once_is_not_cached_read_twice_is(make_env):
     worker.ready()
     sha = env.add_blob(make_pdf("Cache " + uuid.uuid4().hex))
     run_job(env, client, worker, owner, sha, "Once")  # read once: remembered, not kept
-    job = client.submit(owner, sha, "Busy")["job_id"]
-    token, _ = worker.expect_request()  # read twice: kept from now on
-    queued = client.submit(owner, sha, "From the cache")["job_id"]
-    wait_for("the job queued", lambda: env.job(queued).get("state") == "queued", 5)
-    blobs = locked_blobs(env)
-    try:
-        worker.final_ok(token, course_doc("Busy", minimal=True))
-        token2, body = worker.expect_request()  # no PDF read can pass the lock: the cache's
-    finally:
-        blobs.commit()
-        blobs.close()
-    assert token_base(token2) == f"{queued}/1".encode()
-    assert body["pdf"] == make_pdf_bytes(env, sha)
-    worker.final_ok(token2, course_doc("Cached", minimal=True))
-    env.wait_job(job, "succeeded")
-    env.wait_job(queued, "succeeded")
+    # The busy job's read is the second: the PDF is kept from now on.
+    pdf = dispatch_beside_locked_blobs(env, client, worker, owner, sha, "Busy", "From the cache",
+                                       from_cache=True)
+    assert pdf == make_pdf_bytes(env, sha)
 
     # A PDF read once only: the next job of it waits for its read.
     once = env.add_blob(make_pdf("Once only " + uuid.uuid4().hex))
-    job = client.submit(owner, once, "First read")["job_id"]
-    token, _ = worker.expect_request()
-    queued = client.submit(owner, once, "Second read")["job_id"]
-    wait_for("the job queued", lambda: env.job(queued).get("state") == "queued", 5)
-    blobs = locked_blobs(env)
-    try:
-        worker.final_ok(token, course_doc("First read", minimal=True))
-        pump_until("the dispatch to be queued",
-                   lambda: "job dispatching job=" + queued in env.log(), [worker])
-        assert worker.recv(timeout=1.0) is None  # not cached: its REQUEST waits for the read
-    finally:
-        blobs.commit()
-        blobs.close()
-    token2, body = worker.expect_request()
-    assert token_base(token2) == f"{queued}/1".encode()
-    assert body["pdf"] == make_pdf_bytes(env, once)
-    worker.final_ok(token2, course_doc("Second read", minimal=True))
-    env.wait_job(job, "succeeded")
-    env.wait_job(queued, "succeeded")
+    pdf = dispatch_beside_locked_blobs(env, client, worker, owner, once, "First read",
+                                       "Second read", from_cache=False)
+    assert pdf == make_pdf_bytes(env, once)
 
 
 def make_pdf_bytes(env, sha: str) -> bytes:
@@ -352,22 +355,8 @@ def test_pdf_whose_bytes_do_not_match_its_hash_is_never_sent_from_the_cache(make
               len(stored), psycopg2.Binary(stored))
     for i in range(3):
         run_job(env, client, worker, owner, claimed, f"Mismatch {i}")
-    job = client.submit(owner, claimed, "Busy")["job_id"]
-    token, _ = worker.expect_request()
-    queued = client.submit(owner, claimed, "Never cached")["job_id"]
-    wait_for("the job queued", lambda: env.job(queued).get("state") == "queued", 5)
-    blobs = locked_blobs(env)
-    try:
-        worker.final_ok(token, course_doc("Busy", minimal=True))
-        pump_until("the dispatch to be queued",
-                   lambda: "job dispatching job=" + queued in env.log(), [worker])
-        assert worker.recv(timeout=1.0) is None  # nothing kept under a hash not its own
-    finally:
-        blobs.commit()
-        blobs.close()
-    token2, body = worker.expect_request()
-    assert token_base(token2) == f"{queued}/1".encode()
-    assert body["pdf"] == stored  # what the read returned, as for any PDF not in the cache
-    worker.final_ok(token2, course_doc("Never cached", minimal=True))
-    env.wait_job(job, "succeeded")
-    env.wait_job(queued, "succeeded")
+    # Nothing is kept under a hash not its own: the REQUEST waits for the read, and carries
+    # what the read returned, as for any PDF not in the cache.
+    pdf = dispatch_beside_locked_blobs(env, client, worker, owner, claimed, "Busy",
+                                       "Never cached", from_cache=False)
+    assert pdf == stored
