@@ -4,6 +4,7 @@
 #include "db_query.h"
 #include "job_rate.h"
 #include "queue_snapshot.h"
+#include "queued_seen.h"
 
 #include <ctype.h>
 
@@ -152,7 +153,9 @@ s_job_write(json_t *j, PGresult *res, int row)
  *   position is null there and the caller runs s_stmt_job_rank.
  * - s_stmt_job_rank reads the row again with its position and the recent throughput, so the
  *   answer's state and position come from one snapshot of the database (a job dispatched
- *   between the two statements is answered as running, without a position). */
+ *   between the two statements is answered as running, without a position). A job whose
+ *   last rank found it queued is ranked at once (queued_seen.h): a poll of a waiting job
+ *   costs one statement, as before. */
 static const db_statement_t s_stmt_job = {DB_STMT_JOB, "profai_job", DB_JOB_ROW_SQL};
 static const db_statement_t s_stmt_job_rank = {
     DB_STMT_JOB_RANK, "profai_job_rank",
@@ -165,6 +168,8 @@ static const db_statement_t s_stmt_job_rank = {
  * queue_snapshot.h). */
 static job_rate_t s_rate = JOB_RATE_INIT;
 static queue_snapshot_t s_queue = QUEUE_SNAPSHOT_INIT;
+/* The jobs whose last rank found them queued: polled again, they are ranked at once. */
+static queued_seen_t s_seen = QUEUED_SEEN_INIT;
 
 /* Number every queued job in the fair order (DB_JOB_WITH's `fair`) and keep that for the
  * next reads (queue_snapshot_put; the caller claimed it). */
@@ -218,17 +223,28 @@ db_job_json(db_pool_t *self, const char *job_id, const char *owner_id, char **js
         snprintf(position_text, sizeof position_text, "%lld", position);
     const char *values[4] = {job_id, owner_id, use_kept ? kept_text : NULL,
                              use_snapshot ? position_text : NULL};
+    /* A queued job without both kept figures is ranked: at once when its last rank found it
+     * queued (one statement per poll while it waits), else after its row says it is queued
+     * (the rank reads the row again). */
+    bool rank_queued = !(use_snapshot && use_kept);
+    bool ranked = rank_queued && queued_seen_has(&s_seen, id);
     PGresult *res = NULL;
-    db_status_t status =
-        db_query_prepared(self, &s_stmt_job, NULL, 4, values, NULL, NULL, PGRES_TUPLES_OK, &res);
-    /* A queued job without both kept figures is ranked (and its row read again). */
-    bool ranked = status == DB_OK && PQntuples(res) > 0 &&
-                  strcmp(PQgetvalue(res, 0, 2), "queued") == 0 && !(use_snapshot && use_kept);
+    db_status_t status = DB_OK;
+    if (!ranked) {
+        status = db_query_prepared(self, &s_stmt_job, NULL, 4, values, NULL, NULL, PGRES_TUPLES_OK,
+                                   &res);
+        ranked = rank_queued && status == DB_OK && PQntuples(res) > 0 &&
+                 strcmp(PQgetvalue(res, 0, 2), "queued") == 0;
+        if (ranked) {
+            PQclear(res);
+            res = NULL;
+        }
+    }
     if (ranked) {
-        PQclear(res);
-        res = NULL;
         status = db_query_prepared(self, &s_stmt_job_rank, NULL, 4, values, NULL, NULL,
                                    PGRES_TUPLES_OK, &res);
+        if (status == DB_OK && PQntuples(res) > 0) /* none: not this reader's job */
+            queued_seen_put(&s_seen, id, strcmp(PQgetvalue(res, 0, 2), "queued") == 0);
     }
     if (status == DB_OK && PQntuples(res) < 1) {
         PQclear(res);
