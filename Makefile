@@ -70,6 +70,7 @@ FRONTEND_SRC := frontend/main.c frontend/http.c frontend/http_reply.c frontend/h
                 frontend/session.c frontend/accounts.c frontend/db_accounts.c
 FRONTEND_SRC += frontend/form_upload.c frontend/account_data.c frontend/db_account_data.c
 FRONTEND_SRC += frontend/fair_pool.c frontend/job_rate.c frontend/queue_snapshot.c
+FRONTEND_SRC += frontend/queued_seen.c
 FRONTEND_SRC += frontend/change_listen.c frontend/course_listen.c
 CTL_SRC      := profaictl/main.c profaictl/admin_cli.c profaictl/admin_client.c
 MIGRATIONS   := $(sort $(wildcard broker/migrations/*.sql))
@@ -184,6 +185,8 @@ $(B)/tests/test_job_rate: $(B)/frontend/job_rate.o
 $(B)/tests/test_job_rate: LDLIBS_BASE += -lpthread
 $(B)/tests/test_queue_snapshot: $(B)/frontend/queue_snapshot.o
 $(B)/tests/test_queue_snapshot: LDLIBS_BASE += -lpthread
+$(B)/tests/test_queued_seen: $(B)/frontend/queued_seen.o
+$(B)/tests/test_queued_seen: LDLIBS_BASE += -lpthread
 $(B)/tests/test_ratelimit: $(B)/frontend/ratelimit.o
 $(B)/tests/test_replica_lag: $(B)/frontend/replica_lag.o
 $(B)/tests/test_session: $(B)/frontend/session.o

@@ -4,6 +4,7 @@
 #include "db_query.h"
 #include "job_rate.h"
 #include "queue_snapshot.h"
+#include "queued_seen.h"
 
 #include <ctype.h>
 
@@ -23,7 +24,8 @@
  * - a list ranks every queued job once (DB_JOB_WITH: `fair`, a window over all of them) and
  *   joins its page to the ranks;
  * - one job's read (DB_JOB_ONE_WITH, DB_JOB_ONE_FROM) counts only what goes before that one
- *   job, and only when it is queued (the one-time filter `jobs.state = 'queued'` skips the rest):
+ *   job, and only when it is queued (s_stmt_job_rank, run only after s_stmt_job read the job
+ *   as queued):
  *   `ahead` of its owner's queued jobs are older (r = ahead + 1), and from each owner with
  *   unfinished jobs (`owners`, a skip scan of jobs_owner_unfinished, one probe per owner)
  *   at most the first r queued jobs are read: those ranked <= ahead count, the r-th counts if
@@ -85,6 +87,11 @@
     DB_TS("CASE WHEN jobs.state = 'queued' AND fair.position IS NOT NULL AND " wait " IS NOT NULL "\
           "THEN greatest(now() + " wait " * interval '1 second', " DB_JOB_RETRY_AT ") END")
 #define DB_JOB_COLUMNS DB_JOB_COLUMNS_OF(DB_JOB_WAIT)
+/* One job's row (s_stmt_job): its position is $4's, from the snapshot, its wait $3's. */
+#define DB_JOB_ROW_SQL                                                                             \
+    "SELECT " DB_JOB_COLUMNS_OF("(fair.position * $3::float8)") " FROM jobs "                      \
+    "CROSS JOIN (SELECT $4::bigint AS position) fair WHERE jobs.id = $1::uuid "                    \
+    "AND ($2::uuid IS NULL OR jobs.owner_id = $2::uuid)"
 /* The keyset of a list: created_at in microseconds since the Unix epoch (column 15). */
 #define DB_JOB_KEY "(extract(epoch FROM jobs.created_at) * 1000000)::bigint"
 /* clang-format on */
@@ -134,11 +141,24 @@ s_job_write(json_t *j, PGresult *res, int row)
     json_object_end(j);
 }
 
-/* Prepared: the teachers' progress polls run it more than any other job statement, and
- * parsing and planning its three CTEs cost PostgreSQL several times its execution
- * (docs/performance.md, "A fair database pool and a prepared job read"). */
-static const db_statement_t s_stmt_job = {
-    DB_STMT_JOB, "profai_job",
+/* Prepared: the teachers' progress polls run the job read more than any other job statement,
+ * and parsing and planning it cost PostgreSQL several times its execution (docs/performance.md,
+ * "A fair database pool and a prepared job read"). Two statements, because PostgreSQL sets up
+ * a prepared statement's whole generic plan on every execution, also the parts a row never
+ * reaches: the rank's plan (a recursive CTE and two lateral subqueries) cost a finished job's
+ * read more than the read itself (docs/performance.md, "The job read: a small statement for
+ * the row, the rank only for a queued job").
+ * - s_stmt_job reads the row alone (one index probe). With $4, a position from the snapshot,
+ *   and $3, a kept throughput, it answers a queued job too; without them a queued job's
+ *   position is null there and the caller runs s_stmt_job_rank.
+ * - s_stmt_job_rank reads the row again with its position and the recent throughput, so the
+ *   answer's state and position come from one snapshot of the database (a job dispatched
+ *   between the two statements is answered as running, without a position). A job whose
+ *   last rank found it queued is ranked at once (queued_seen.h): a poll of a waiting job
+ *   costs one statement, as before. */
+static const db_statement_t s_stmt_job = {DB_STMT_JOB, "profai_job", DB_JOB_ROW_SQL};
+static const db_statement_t s_stmt_job_rank = {
+    DB_STMT_JOB_RANK, "profai_job_rank",
     DB_JOB_ONE_WITH "SELECT " DB_JOB_COLUMNS_OF(
         DB_JOB_ONE_WAIT) ", recent.n, recent.span::float8 "
                          "FROM" DB_JOB_ONE_FROM "WHERE jobs.id = $1::uuid "
@@ -148,6 +168,8 @@ static const db_statement_t s_stmt_job = {
  * queue_snapshot.h). */
 static job_rate_t s_rate = JOB_RATE_INIT;
 static queue_snapshot_t s_queue = QUEUE_SNAPSHOT_INIT;
+/* The jobs whose last rank found them queued: polled again, they are ranked at once. */
+static queued_seen_t s_seen = QUEUED_SEEN_INIT;
 
 /* Number every queued job in the fair order (DB_JOB_WITH's `fair`) and keep that for the
  * next reads (queue_snapshot_put; the caller claimed it). */
@@ -201,21 +223,42 @@ db_job_json(db_pool_t *self, const char *job_id, const char *owner_id, char **js
         snprintf(position_text, sizeof position_text, "%lld", position);
     const char *values[4] = {job_id, owner_id, use_kept ? kept_text : NULL,
                              use_snapshot ? position_text : NULL};
+    /* A queued job without both kept figures is ranked: at once when its last rank found it
+     * queued (one statement per poll while it waits), else after its row says it is queued
+     * (the rank reads the row again). */
+    bool rank_queued = !(use_snapshot && use_kept);
+    bool ranked = rank_queued && queued_seen_has(&s_seen, id);
     PGresult *res = NULL;
-    db_status_t status =
-        db_query_prepared(self, &s_stmt_job, NULL, 4, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    db_status_t status = DB_OK;
+    if (!ranked) {
+        status = db_query_prepared(self, &s_stmt_job, NULL, 4, values, NULL, NULL, PGRES_TUPLES_OK,
+                                   &res);
+        ranked = rank_queued && status == DB_OK && PQntuples(res) > 0 &&
+                 strcmp(PQgetvalue(res, 0, 2), "queued") == 0;
+        if (ranked) {
+            PQclear(res);
+            res = NULL;
+        }
+    }
+    if (ranked) {
+        status = db_query_prepared(self, &s_stmt_job_rank, NULL, 4, values, NULL, NULL,
+                                   PGRES_TUPLES_OK, &res);
+        if (status == DB_OK && PQntuples(res) > 0) /* none: not this reader's job */
+            queued_seen_put(&s_seen, id, strcmp(PQgetvalue(res, 0, 2), "queued") == 0);
+    }
     if (status == DB_OK && PQntuples(res) < 1) {
         PQclear(res);
         return DB_NOT_FOUND;
     }
     if (status != DB_OK)
         return status;
-    /* A queued job's read without a kept figure counted the jobs that ended recently. */
-    if (!use_kept && !PQgetisnull(res, 0, 9) && !PQgetisnull(res, 0, 15))
+    /* A queued job's rank without a kept figure counted the jobs that ended recently. */
+    if (ranked && !use_kept && !PQgetisnull(res, 0, 9) && !PQgetisnull(res, 0, 15))
         job_rate_put(&s_rate, now_ms, atoll(PQgetvalue(res, 0, 15)),
                      strtod(PQgetvalue(res, 0, 16), NULL));
     /* A queued job computed: number the whole queue for the next reads, once a second. */
-    if (!use_snapshot && !PQgetisnull(res, 0, 9) && queue_snapshot_claim(&s_queue, now_ms))
+    if (ranked && !use_snapshot && !PQgetisnull(res, 0, 9) &&
+        queue_snapshot_claim(&s_queue, now_ms))
         s_queue_snapshot_take(self, now_ms);
     json_t j;
     json_init(&j);

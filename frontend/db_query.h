@@ -43,8 +43,9 @@ typedef struct {
 
 /* Identifiers of the prepared statements (db_statement_t.id). */
 enum { DB_STMT_COURSES = 0, DB_STMT_SEARCH = 1 };
-enum { DB_STMT_JOB = 8 };   /* db_jobs.c: GET /api/v1/jobs/{id} */
-enum { DB_STMT_TOKEN = 9 }; /* db.c: a token's user, on its first sight */
+enum { DB_STMT_JOB = 8 };       /* db_jobs.c: GET /api/v1/jobs/{id} */
+enum { DB_STMT_TOKEN = 9 };     /* db.c: a token's user, on its first sight */
+enum { DB_STMT_JOB_RANK = 10 }; /* db_jobs.c: the same, a queued job ranked */
 
 /* db_query with stmt (sql NULL) or, when stmt is NULL, sql as db_query runs it. */
 db_status_t db_query_prepared(db_pool_t *self, const db_statement_t *stmt, const char *sql,

@@ -219,3 +219,54 @@ def test_large_queue_from_a_snapshot(make_stack):
         assert got in (old.get(j), new.get(j)) or j in x_jobs[:3] and got is None, (j, got)
     time.sleep(1.2)
     assert reads() == {j: new.get(j) for j in owners_by_job}
+
+
+def test_snapshot_and_kept_throughput_together(make_stack):
+    """With 100 or more jobs queued and 100 or more ended recently, a queued job's read may
+    take both its position (the kept numbering) and the throughput (the kept count) from the
+    frontend's memory and read only the job's row (frontend/db_jobs.c): its queue_position is
+    still its place in the fair order and its estimated_start now + queue_position x span / n
+    (the throughput at most 1 s old: within 2 s here); a job that left the queue since the
+    numbering has neither. 150 jobs of two teachers are queued, 150 of a third ended."""
+    s = make_stack()
+    s.start_broker()
+    s.add_frontend()
+    s.wait_healthy(workers=0)
+    tokens = {who: s.create_token("teacher", f"teacher-{who}") for who in "xye"}
+    owners = {who: s.query("SELECT id::text FROM users WHERE name = %s", f"teacher-{who}")[0][0]
+              for who in tokens}
+    owners_by_job: dict[str, str] = {}
+    for n in range(150):
+        who = "y" if n % 4 == 3 else "x"
+        job_id = str(uuid.uuid4())
+        s.query("INSERT INTO jobs (id, owner_id, title, filename, blob_sha256, created_at) "
+                "VALUES (%s, %s, 'q', 'q.pdf', '0', now() - interval '1 hour' + %s * "
+                "interval '1 second') RETURNING 1", job_id, owners[who], n)
+        owners_by_job[job_id] = who
+    (t0,), = s.query("SELECT now()")
+    # 150 jobs that started 240 s before t0 and ended 5 s ago: at time t a job at position p
+    # starts p (t - t0 + 240 s) / 150 after t.
+    s.query("INSERT INTO jobs (id, owner_id, title, filename, blob_sha256, state, progress, "
+            "stage, created_at, started_at, finished_at) SELECT gen_random_uuid(), %s, 'done', "
+            "'d.pdf', '0', 'succeeded', 100, 'done', %s::timestamptz - interval '250 seconds', "
+            "%s::timestamptz - interval '240 seconds', now() - interval '5 seconds' "
+            "FROM generate_series(1, 150) RETURNING 1", owners["e"], t0, t0)
+    rows = s.query("SELECT id::text, owner_id::text, created_at FROM jobs WHERE state = 'queued'")
+    want = fair_positions(rows)
+    for _ in range(2):  # the first reads count and number; the next ones reuse both
+        for job_id, who in owners_by_job.items():
+            (now,), = s.query("SELECT now()")
+            body = s.get_job(job_id, token=tokens[who])
+            assert body["state"] == "queued" and body["queue_position"] == want[job_id], body
+            span = (now - t0).total_seconds() + 240
+            expected = now + datetime.timedelta(seconds=want[job_id] * span / 150)
+            off = abs((parse_ts(body["estimated_start"]) - expected).total_seconds())
+            assert off < 2, (body, expected)
+    # A job leaves the queue right after a read numbered it: its next read has no position.
+    gone = next(iter(owners_by_job))
+    assert s.get_job(gone, token=tokens[owners_by_job[gone]])["queue_position"] is not None
+    s.query("UPDATE jobs SET state = 'running', started_at = now() WHERE id = %s::uuid "
+            "RETURNING 1", gone)
+    body = s.get_job(gone, token=tokens[owners_by_job[gone]])
+    assert body["state"] == "running", body
+    assert body["queue_position"] is None and body["estimated_start"] is None, body
