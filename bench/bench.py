@@ -1192,9 +1192,9 @@ class Bench:
             owner, sha = self.seed(stack)
             starts = stack.outdir / "starts.txt"
             starts.unlink(missing_ok=True)
-            # Threads of the load generator (--noop-threads): one thread polling 1,000 sockets
-            # makes each REQUEST wait for a poll through all of them (docs/performance.md,
-            # "1,000 workers"); real workers are processes of their own.
+            # Threads of the load generator (--noop-threads). It waits in epoll: its former
+            # zmq_poll through all 1,000 sockets per wake-up held each REQUEST (docs/
+            # performance.md, "Dispatch latency: ..."); real workers are processes of their own.
             noop = self.noop(stack, "noop", k, "-o", starts, "-t", self.args.noop_threads)
             stack.wait_workers(k, timeout=120)
             expired0 = self.metric(stack, "profai_broker_heartbeats_missed_total")
@@ -1296,7 +1296,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=64, help="worker connections (default 64)")
     ap.add_argument("--noop-threads", type=int, default=1,
                     help="benchmark 7's worker connections: threads of the no-op worker process "
-                         "(default 1: one thread polls them all)")
+                         "(default 1: one thread serves them all, waiting in epoll)")
     ap.add_argument("--stages", action="store_true",
                     help="benchmark 2: also print where each job's time went (PostgreSQL "
                          "records commit times: track_commit_timestamp, a small cost per commit)")

@@ -16,8 +16,9 @@
  *   -o      append "<job_id> <attempt> <CLOCK_REALTIME ns>" for every REQUEST received
  *   --hold  never answer: keep every job received (and keep heartbeating), like a worker busy
  *           on a long PDF; for the failure-detection benchmark
- *   -t      threads (default 1), each serving its share of the connections with a zmq_poll of
- *           its own: one thread's poll checks every one of its sockets each time it wakes
+ *   -t      threads (default 1), each serving its share of the connections: an epoll set of
+ *           their ZMQ_FDs (a wake-up costs the sockets that woke it), or with -F one zmq_poll
+ *           over all of them (each wake-up checks every socket)
  *   -F      announce protocol 1.2's fetch capability: a JOB that carries a PDF reference is
  *           answered once its PDF was fetched from the blob endpoint and checked
  *           (docs/protocol.md 3.6; profai-worker's own pdf_fetch module)
@@ -29,8 +30,10 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,13 +193,16 @@ typedef struct {
     zmq_pollitem_t *items; /* 2 * count, this thread's own */
     int *fetch_of;         /* count, this thread's own */
     uint64_t answered, received, restarts;
+    uint64_t swept; /* REQUESTs s_serve_epoll found in its sweep without a signal */
 } s_slice_t;
 
 /* Read every message waiting on connection i and answer it. Returns with ZMQ_EVENTS read after
- * the last send, so its ZMQ_FD signals again when more arrives (what s_serve_epoll needs). */
-static void
+ * the last send, so its ZMQ_FD signals again when more arrives (what s_serve_epoll needs).
+ * Returns the REQUESTs read. */
+static uint64_t
 s_drain(s_slice_t *sl, int i, int64_t now)
 {
+    uint64_t before = sl->received;
     zsock_t *sock = sl->socks[i];
     while (zsock_events(sock) & ZMQ_POLLIN) {
         zmsg_t *msg = zmsg_recv(sock);
@@ -229,6 +235,7 @@ s_drain(s_slice_t *sl, int i, int64_t now)
         }
         zmsg_destroy(&msg);
     }
+    return sl->received - before;
 }
 
 /* Connection i's liveness: start over when the broker was silent too long, heartbeat when due.
@@ -310,6 +317,21 @@ s_serve(void *arg)
     return NULL;
 }
 
+/* s_drain from the sweep: REQUESTs read while the connection's ZMQ_FD did not signal (a
+ * wake-up that would never have come; a signalled one was only not served yet). */
+static uint64_t
+s_swept_drain(s_slice_t *sl, int i, int64_t now)
+{
+    int fd;
+    size_t len = sizeof fd;
+    struct pollfd pfd = {.fd = -1, .events = POLLIN};
+    if (zmq_getsockopt(zsock_resolve(sl->socks[i]), ZMQ_FD, &fd, &len) == 0)
+        pfd.fd = fd;
+    bool signalled = pfd.fd >= 0 && poll(&pfd, 1, 0) == 1;
+    uint64_t got = s_drain(sl, i, now);
+    return signalled ? 0 : got;
+}
+
 /* A connection's ZMQ_FD into the epoll set, tagged with its index; -1 on failure. */
 static int
 s_watch(int ep, zsock_t *sock, int i)
@@ -326,8 +348,9 @@ s_watch(int ep, zsock_t *sock, int i)
  * socket's ZMQ_FD in an epoll set (it signals when the socket's state may have changed; the
  * socket's ZMQ_EVENTS says what), so a wake-up costs the sockets that woke it, not all of
  * them. Heartbeats and liveness are a sweep every S_SWEEP_MS that makes no system call for a
- * connection with nothing due. */
+ * connection with nothing due; every S_READ_ALL_MS the sweep also reads every connection once. */
 #define S_SWEEP_MS 20
+#define S_READ_ALL_MS 100
 static void *
 s_serve_epoll(void *arg)
 {
@@ -344,7 +367,7 @@ s_serve_epoll(void *arg)
             return NULL;
         }
     struct epoll_event events[256];
-    int64_t next_sweep = 0;
+    int64_t next_sweep = 0, next_read_all = 0;
     while (!s_stop) {
         int64_t now = zclock_mono();
         int wait = next_sweep > now ? (int)(next_sweep - now) : 0;
@@ -356,16 +379,21 @@ s_serve_epoll(void *arg)
             s_drain(sl, (int)events[k].data.u32, now);
         if (now < next_sweep)
             continue;
+        bool read_all = now >= next_read_all;
+        if (read_all)
+            next_read_all = now + S_READ_ALL_MS;
         for (int i = 0; i < sl->count; i++) {
-            /* Silent too long by the clock: first read what may be waiting (a wake-up can be
-             * late on a busy machine), so that only a connection really silent starts over. */
-            if (now - sl->last_heard[i] >= (int64_t)sl->heartbeat * sl->liveness)
-                s_drain(sl, i, now);
+            /* Every S_READ_ALL_MS, and before a connection silent too long starts over, read
+             * what waits: a few REQUESTs a second arrive without their ZMQ_FD signalling
+             * (counted: "found without a wake-up"; cause not found), and would otherwise wait
+             * for the connection's next heartbeat. */
+            if (read_all || now - sl->last_heard[i] >= (int64_t)sl->heartbeat * sl->liveness)
+                sl->swept += s_swept_drain(sl, i, now);
             /* A restart's old socket leaves the set when it is closed; the new one joins. */
             if (s_keep_alive(sl, i, now) && s_watch(ep, sl->socks[i], i) != 0)
                 perror("noop_worker: epoll_ctl");
             else if (now - sl->last_sent[i] == 0)
-                s_drain(sl, i, now); /* sent just now: ZMQ_FD may have been consumed */
+                sl->swept += s_swept_drain(sl, i, now); /* sent just now: ZMQ_FD may be consumed */
         }
         next_sweep = now + S_SWEEP_MS;
     }
@@ -462,6 +490,7 @@ main(int argc, char **argv)
                                 fetch_of + first,
                                 0,
                                 0,
+                                0,
                                 0};
         first += n;
     }
@@ -471,12 +500,13 @@ main(int argc, char **argv)
             fprintf(stderr, "noop_worker: cannot start a thread\n");
             return 1;
         }
-    uint64_t answered = 0, received = 0, restarts = 0;
+    uint64_t answered = 0, received = 0, restarts = 0, swept = 0;
     for (int t = 0; t < threads; t++) {
         pthread_join(tids[t], NULL);
         answered += slices[t].answered;
         received += slices[t].received;
         restarts += slices[t].restarts;
+        swept += slices[t].swept;
     }
     free(slices);
     free(tids);
@@ -486,9 +516,11 @@ main(int argc, char **argv)
     }
     if (log != NULL)
         fclose(log);
-    fprintf(stderr, "noop_worker: %llu requests received, %llu answered, %llu restarts\n",
+    fprintf(stderr,
+            "noop_worker: %llu requests received, %llu answered, %llu restarts, %llu requests "
+            "found without a wake-up\n",
             (unsigned long long)received, (unsigned long long)answered,
-            (unsigned long long)restarts);
+            (unsigned long long)restarts, (unsigned long long)swept);
     free(socks);
     free(last_sent);
     free(last_heard);
