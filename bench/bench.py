@@ -36,7 +36,9 @@ sys.path.insert(0, str(ROOT / "tests" / "system"))
 from stack import PgCluster, Process, Stack, free_port, vm_rss_kb, wait_for  # noqa: E402
 
 BIN = ROOT / "bin"
-BENCH_BIN = ROOT / "build" / "bench"
+# The benchmark's own programs: build/bench, or PROFAI_BENCH_BIN (another build's, to compare).
+BENCH_BIN = (Path(os.environ["PROFAI_BENCH_BIN"]).resolve() if os.environ.get("PROFAI_BENCH_BIN")
+             else ROOT / "build" / "bench")
 # Searches of benchmark 6: ten different queries (as in `make load`), each cached by the frontend
 # on its own; every one matches the bench course ("Cells divide.").
 SEARCH_PATHS = [f"/api/v1/courses?q={q}&limit=10" for q in (
@@ -172,6 +174,8 @@ class Bench:
         # On a free port: another checkout's benchmark or tests may hold pg.sh's default.
         self.cluster = PgCluster(WORK / "pg", port=free_port())
         self.cluster.start()
+        if args.stages:
+            self.track_commits()
 
     def out(self, name: str) -> Path:
         d = WORK / name
@@ -379,6 +383,8 @@ class Bench:
                 self.noop(stack, "noop", k, "-o", starts)
                 stack.wait_workers(k, timeout=30)
                 subs_path = stack.outdir / "subs.txt"
+                if self.args.stages:
+                    stack.query("SELECT pg_stat_reset_shared('wal')")
                 res = self.submit(stack, owner, sha, n, window=100000, rate=rate, out=subs_path)
                 self.wait_succeeded(stack, n)
                 subs = self.read_subs(subs_path)
@@ -390,11 +396,15 @@ class Bench:
                 ack = [a - s for s, a in subs.values()]
                 to_start = [start_at[j] - s for j, (s, _) in subs.items() if j in start_at]
                 to_done = [fin[j] - s for j, (s, _) in subs.items() if j in fin]
+                after_ack = [start_at[j] - a for j, (_, a) in subs.items() if j in start_at]
                 rows.append({"achieved": res["rate"], "ack_p99": pct(ack, 99) * 1e3,
                              "start_p50": pct(to_start, 50) * 1e3,
                              "start_p99": pct(to_start, 99) * 1e3,
                              "done_p50": pct(to_done, 50) * 1e3,
-                             "done_p99": pct(to_done, 99) * 1e3})
+                             "done_p99": pct(to_done, 99) * 1e3,
+                             "ack_start_p99": pct(after_ack, 99) * 1e3})
+                if self.args.stages:
+                    self.latency_stages(stack, subs, start_at)
             finally:
                 stack.close()
         m = lambda key: median([r[key] for r in rows])  # noqa: E731
@@ -402,10 +412,74 @@ class Bench:
         t = self.table
         t.add(name, "submissions acked/s achieved", m("achieved"))
         t.add(name, "submit-to-ack p99", m("ack_p99"), unit=" ms")
+        t.add(name, "ack-to-start p99 (dispatch and the worker's side)", m("ack_start_p99"),
+              unit=" ms")
         t.add(name, "submit-to-start p50", m("start_p50"), unit=" ms")
         t.add(name, "submit-to-start p99 (target <= 5 ms)", m("start_p99"), unit=" ms")
         t.add(name, "submit-to-complete p50", m("done_p50"), unit=" ms")
         t.add(name, "submit-to-complete p99 (target <= 10 ms)", m("done_p99"), unit=" ms")
+
+    def track_commits(self) -> None:
+        """--stages: PostgreSQL records each transaction's commit time (a restart)."""
+        import psycopg2
+        db = psycopg2.connect(self.cluster.conninfo)
+        db.autocommit = True
+        with db.cursor() as cur:
+            cur.execute("ALTER SYSTEM SET track_commit_timestamp = on")
+            cur.execute("ALTER SYSTEM SET track_wal_io_timing = on")
+        db.close()
+        self.cluster.stop()
+        self.cluster.start()
+
+    def latency_stages(self, stack: Stack, subs: dict, start_at: dict) -> None:
+        """--stages: where each job's time went, from the client's clock, the no-op worker's
+        and PostgreSQL's (one machine, one CLOCK_REALTIME): each job_events row's `at`
+        (clock_timestamp() when its statement ran) and its transaction's commit time."""
+        ev, txn = {}, {}
+        for job, state, at, commit, xid in stack.query(
+                "SELECT job_id, state, extract(epoch FROM at),"
+                " extract(epoch FROM pg_xact_commit_timestamp(xmin)), xmin::text FROM job_events"):
+            ev.setdefault(str(job), {}).setdefault(state, (float(at), float(commit)))
+            t = txn.setdefault(xid, [float(at), float(at), float(commit), 0])
+            t[0], t[1], t[3] = min(t[0], float(at)), max(t[1], float(at)), t[3] + 1
+        marks = ["sent", "submit ran", "submit committed", "ack at client", "start at worker",
+                 "dispatch ran", "dispatch committed", "result ran", "result committed"]
+        per = {m: [] for m in marks[1:]}
+        total_commit = []
+        for job, (sent, ack) in subs.items():
+            e = ev.get(job, {})
+            if not all(k in e for k in ("queued", "running", "succeeded")) or \
+                    job not in start_at:
+                continue
+            t = [sent, e["queued"][0], e["queued"][1], ack, start_at[job], e["running"][0],
+                 e["running"][1], e["succeeded"][0], e["succeeded"][1]]
+            for i, m in enumerate(marks[1:], 1):
+                per[m].append((t[i] - t[0]) * 1e3)
+            total_commit.append((t[-1] - t[0]) * 1e3)
+        print(f"\nlatency stages, {len(total_commit)} jobs, ms after the client sent the "
+              "submission (p50 / p90 / p99 / max):")
+        for m in marks[1:]:
+            v = per[m]
+            print(f"  {m:20s} {pct(v, 50):7.2f} {pct(v, 90):7.2f} {pct(v, 99):7.2f} "
+                  f"{max(v):7.2f}")
+        # The store's transactions (one per segment): how many job events each carried, how
+        # long from its first event to its commit record, and from that commit record to the
+        # next transaction's first event (the WAL flush, the answer's way back to the broker,
+        # its loop turn and the next segment's way in: the segment cadence).
+        ts = sorted(txn.values(), key=lambda t: t[2])
+        rows_per = [t[3] for t in ts]
+        run_ms = [(t[2] - t[0]) * 1e3 for t in ts]
+        gap_ms = [(b[0] - a[2]) * 1e3 for a, b in zip(ts, ts[1:])]
+        print(f"  store transactions {len(ts)}: job events each p50 {pct(rows_per, 50):.0f} "
+              f"max {max(rows_per)}; first event to commit record p50 {pct(run_ms, 50):.2f} "
+              f"p99 {pct(run_ms, 99):.2f} ms; commit record to the next one's first event "
+              f"p50 {pct(gap_ms, 50):.2f} p99 {pct(gap_ms, 99):.2f} ms")
+        wal = stack.query("SELECT wal_sync, wal_sync_time, wal_write, wal_write_time"
+                          " FROM pg_stat_wal")[0]
+        if wal[0]:
+            print(f"  WAL during the run (the whole cluster): {wal[0]} syncs, {wal[1] / wal[0]:.2f} ms "
+                  f"each on average; {wal[2]} writes, {wal[3] / max(1, wal[2]):.2f} ms each",
+                  flush=True)
 
     # ---- 3. failure detection ----
 
@@ -1118,9 +1192,9 @@ class Bench:
             owner, sha = self.seed(stack)
             starts = stack.outdir / "starts.txt"
             starts.unlink(missing_ok=True)
-            # Threads of the load generator (--noop-threads): one thread polling 1,000 sockets
-            # makes each REQUEST wait for a poll through all of them (docs/performance.md,
-            # "1,000 workers"); real workers are processes of their own.
+            # Threads of the load generator (--noop-threads). It waits in epoll: its former
+            # zmq_poll through all 1,000 sockets per wake-up held each REQUEST (docs/
+            # performance.md, "Dispatch latency: ..."); real workers are processes of their own.
             noop = self.noop(stack, "noop", k, "-o", starts, "-t", self.args.noop_threads)
             stack.wait_workers(k, timeout=120)
             expired0 = self.metric(stack, "profai_broker_heartbeats_missed_total")
@@ -1140,7 +1214,13 @@ class Bench:
                 job, _, t = line.split()
                 start_at.setdefault(job, int(t) / 1e9)
             lat = [start_at[j] - s for j, (s, _) in subs.items() if j in start_at]
+            # From the acknowledgement (the submission's commit, as the client saw it) to the
+            # REQUEST at the worker: the broker's dispatch and the worker's side, without the
+            # commit before it.
+            after_ack = [start_at[j] - a for j, (_, a) in subs.items() if j in start_at]
             return {"p50": pct(lat, 50) * 1e3, "p99": pct(lat, 99) * 1e3,
+                    "ack_start_p50": pct(after_ack, 50) * 1e3,
+                    "ack_start_p99": pct(after_ack, 99) * 1e3,
                     "expired": expired, "workers": workers, "rss": rss,
                     "restarts": float(restarts[-1]) if restarts else float("nan")}
         finally:
@@ -1166,6 +1246,10 @@ class Bench:
         t.add(name, "submit-to-start p50", m(rows, "p50"), other, m(base, "p50"), unit=" ms")
         t.add(name, "submit-to-start p99 (target <= 5 ms)", m(rows, "p99"), other,
               m(base, "p99"), unit=" ms")
+        t.add(name, "ack-to-start p50 (dispatch and the worker's side)", m(rows, "ack_start_p50"),
+              other, m(base, "ack_start_p50"), unit=" ms")
+        t.add(name, "ack-to-start p99", m(rows, "ack_start_p99"), other,
+              m(base, "ack_start_p99"), unit=" ms")
         t.add(name, "workers expired by the broker, worst run (target 0)", worst("expired"))
         t.add(name, "worker connections that gave up on the broker, worst run",
               worst("restarts"))
@@ -1212,7 +1296,10 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=64, help="worker connections (default 64)")
     ap.add_argument("--noop-threads", type=int, default=1,
                     help="benchmark 7's worker connections: threads of the no-op worker process "
-                         "(default 1: one thread polls them all)")
+                         "(default 1: one thread serves them all, waiting in epoll)")
+    ap.add_argument("--stages", action="store_true",
+                    help="benchmark 2: also print where each job's time went (PostgreSQL "
+                         "records commit times: track_commit_timestamp, a small cost per commit)")
     ap.add_argument("--keep", action="store_true", help="leave PostgreSQL running")
     ap.add_argument("--pdf-inline", action="store_true",
                     help="benchmark 5: large PDFs inline in the REQUEST (no blob endpoint), as "

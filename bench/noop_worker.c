@@ -16,8 +16,9 @@
  *   -o      append "<job_id> <attempt> <CLOCK_REALTIME ns>" for every REQUEST received
  *   --hold  never answer: keep every job received (and keep heartbeating), like a worker busy
  *           on a long PDF; for the failure-detection benchmark
- *   -t      threads (default 1), each serving its share of the connections with a zmq_poll of
- *           its own: one thread's poll checks every one of its sockets each time it wakes
+ *   -t      threads (default 1), each serving its share of the connections: an epoll set of
+ *           their ZMQ_FDs (a wake-up costs the sockets that woke it), or with -F one zmq_poll
+ *           over all of them (each wake-up checks every socket)
  *   -F      announce protocol 1.2's fetch capability: a JOB that carries a PDF reference is
  *           answered once its PDF was fetched from the blob endpoint and checked
  *           (docs/protocol.md 3.6; profai-worker's own pdf_fetch module)
@@ -27,14 +28,19 @@
 #include "profai/proto.h"
 #include "profai/worker_identity.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #define NOOP_SOCKETS_MAX 4096
 
@@ -187,24 +193,87 @@ typedef struct {
     zmq_pollitem_t *items; /* 2 * count, this thread's own */
     int *fetch_of;         /* count, this thread's own */
     uint64_t answered, received, restarts;
+    uint64_t swept; /* REQUESTs s_serve_epoll found in its sweep without a signal */
 } s_slice_t;
 
-/* Serve a slice of the connections until SIGTERM/SIGINT (the loop of one thread). */
+/* Read every message waiting on connection i and answer it. Returns with ZMQ_EVENTS read after
+ * the last send, so its ZMQ_FD signals again when more arrives (what s_serve_epoll needs).
+ * Returns the REQUESTs read. */
+static uint64_t
+s_drain(s_slice_t *sl, int i, int64_t now)
+{
+    uint64_t before = sl->received;
+    zsock_t *sock = sl->socks[i];
+    while (zsock_events(sock) & ZMQ_POLLIN) {
+        zmsg_t *msg = zmsg_recv(sock);
+        if (msg == NULL)
+            break;
+        if (sl->last_heard[i] != 0)
+            sl->last_heard[i] = now;
+        mdpw_view_t view;
+        proto_error_t err;
+        if (mdpw_parse(msg, PROTO_JOB_BODY_MAX, &view, &err) != 0) {
+            fprintf(stderr, "noop_worker: bad message: %s\n", err.detail);
+        } else if (view.command == MDPW_REQUEST) {
+            sl->received++;
+            if (sl->log != NULL) {
+                char job_id[PROTO_UUID_LEN + 1] = "";
+                uint32_t attempt = 0;
+                char secret[PROTO_SECRET_LEN + 1];
+                size_t len = proto_token_split_secret(view.address, view.address_len, secret);
+                if (proto_token_parse(view.address, len, job_id, &attempt) == 0)
+                    fprintf(sl->log, "%s %u %lld\n", job_id, attempt, (long long)s_realtime_ns());
+                fflush(sl->log);
+            }
+            if (!sl->hold && sl->pending[i].fetch == NULL &&
+                s_answer(sock, &view, &sl->pending[i], sl->heartbeat, sl->liveness) == 1) {
+                sl->answered++;
+                sl->last_sent[i] = now;
+            }
+        } else if (view.command == MDPW_DISCONNECT) {
+            sl->last_heard[i] = 0; /* start over on a new socket, as a slot does */
+        }
+        zmsg_destroy(&msg);
+    }
+    return sl->received - before;
+}
+
+/* Connection i's liveness: start over when the broker was silent too long, heartbeat when due.
+ * 1 when it started over on a new socket. */
+static int
+s_keep_alive(s_slice_t *sl, int i, int64_t now)
+{
+    if (now - sl->last_heard[i] >= (int64_t)sl->heartbeat * sl->liveness) {
+        /* The broker is gone (or restarted): start over, as a worker slot does. */
+        zsock_t *fresh = s_connect(sl->endpoint);
+        if (fresh == NULL)
+            return 0;
+        zsock_destroy(&sl->socks[i]);
+        sl->socks[i] = fresh;
+        sl->restarts++;
+        sl->last_sent[i] = sl->last_heard[i] = now;
+        return 1;
+    }
+    if (now - sl->last_sent[i] >= sl->heartbeat) {
+        s_send(sl->socks[i], mdpw_build_heartbeat());
+        sl->last_sent[i] = now;
+    }
+    return 0;
+}
+
+/* Serve a slice of the connections until SIGTERM/SIGINT (the loop of one thread) with one
+ * zmq_poll over all of them: every wake-up checks each socket (a getpid and a poll entry per
+ * socket in libzmq). Used with -F, whose PDF fetch sockets join the poll. */
 static void *
 s_serve(void *arg)
 {
     s_slice_t *sl = arg;
-    const char *endpoint = sl->endpoint;
-    int heartbeat = sl->heartbeat, liveness = sl->liveness, hold = sl->hold, count = sl->count;
-    FILE *log = sl->log;
-    zsock_t **socks = sl->socks;
-    int64_t *last_sent = sl->last_sent, *last_heard = sl->last_heard;
+    int count = sl->count;
     s_pending_t *pending = sl->pending;
     zmq_pollitem_t *items = sl->items;
     int *fetch_of = sl->fetch_of;
-    uint64_t answered = 0, received = 0, restarts = 0;
     for (int i = 0; i < count; i++)
-        items[i] = (zmq_pollitem_t){zsock_resolve(socks[i]), 0, ZMQ_POLLIN, 0};
+        items[i] = (zmq_pollitem_t){zsock_resolve(sl->socks[i]), 0, ZMQ_POLLIN, 0};
     while (!s_stop) {
         /* Fetch sockets after the connections: items[count + k] is connection fetch_of[k]'s. */
         int nfetch = 0;
@@ -214,7 +283,7 @@ s_serve(void *arg)
                     zsock_resolve(pdf_fetch_socket(pending[i].fetch)), 0, ZMQ_POLLIN, 0};
                 fetch_of[nfetch++] = i;
             }
-        int rc = zmq_poll(items, count + nfetch, nfetch > 0 ? 50 : heartbeat / 2 + 1);
+        int rc = zmq_poll(items, count + nfetch, nfetch > 0 ? 50 : sl->heartbeat / 2 + 1);
         if (rc < 0)
             break;
         int64_t now = zclock_mono();
@@ -230,69 +299,105 @@ s_serve(void *arg)
                 proto_buf_t body = {0};
                 proto_error_t perr;
                 if (proto_result_encode(&failed, &body, &perr) == 0)
-                    s_send(socks[fetch_of[k]],
+                    s_send(sl->socks[fetch_of[k]],
                            mdpw_build_job_message(MDPW_FINAL, p->address, p->address_len, body.data,
                                                   body.size));
                 proto_buf_free(&body);
-            } else if (s_reply(socks[fetch_of[k]], &p->job, p->address, p->address_len) == 0)
-                answered++, last_sent[fetch_of[k]] = now;
+            } else if (s_reply(sl->socks[fetch_of[k]], &p->job, p->address, p->address_len) == 0)
+                sl->answered++, sl->last_sent[fetch_of[k]] = now;
             pdf_fetch_destroy(&p->fetch);
         }
         for (int i = 0; i < count; i++) {
-            if (items[i].revents & ZMQ_POLLIN) {
-                while (zsock_events(socks[i]) & ZMQ_POLLIN) {
-                    zmsg_t *msg = zmsg_recv(socks[i]);
-                    if (msg == NULL)
-                        break;
-                    if (last_heard[i] != 0)
-                        last_heard[i] = now;
-                    mdpw_view_t view;
-                    proto_error_t err;
-                    if (mdpw_parse(msg, PROTO_JOB_BODY_MAX, &view, &err) != 0) {
-                        fprintf(stderr, "noop_worker: bad message: %s\n", err.detail);
-                    } else if (view.command == MDPW_REQUEST) {
-                        received++;
-                        if (log != NULL) {
-                            char job_id[PROTO_UUID_LEN + 1] = "";
-                            uint32_t attempt = 0;
-                            char secret[PROTO_SECRET_LEN + 1];
-                            size_t len =
-                                proto_token_split_secret(view.address, view.address_len, secret);
-                            if (proto_token_parse(view.address, len, job_id, &attempt) == 0)
-                                fprintf(log, "%s %u %lld\n", job_id, attempt,
-                                        (long long)s_realtime_ns());
-                            fflush(log);
-                        }
-                        if (!hold && pending[i].fetch == NULL &&
-                            s_answer(socks[i], &view, &pending[i], heartbeat, liveness) == 1) {
-                            answered++;
-                            last_sent[i] = now;
-                        }
-                    } else if (view.command == MDPW_DISCONNECT) {
-                        last_heard[i] = 0; /* start over on a new socket, as a slot does */
-                    }
-                    zmsg_destroy(&msg);
-                }
-            }
-            if (now - last_heard[i] >= (int64_t)heartbeat * liveness) {
-                /* The broker is gone (or restarted): start over, as a worker slot does. */
-                zsock_t *fresh = s_connect(endpoint);
-                if (fresh != NULL) {
-                    zsock_destroy(&socks[i]);
-                    socks[i] = fresh;
-                    restarts++;
-                    items[i].socket = zsock_resolve(fresh);
-                    last_sent[i] = last_heard[i] = now;
-                }
-            } else if (now - last_sent[i] >= heartbeat) {
-                s_send(socks[i], mdpw_build_heartbeat());
-                last_sent[i] = now;
-            }
+            if (items[i].revents & ZMQ_POLLIN)
+                s_drain(sl, i, now);
+            if (s_keep_alive(sl, i, now))
+                items[i].socket = zsock_resolve(sl->socks[i]);
         }
     }
-    sl->answered = answered;
-    sl->received = received;
-    sl->restarts = restarts;
+    return NULL;
+}
+
+/* s_drain from the sweep: REQUESTs read while the connection's ZMQ_FD did not signal (a
+ * wake-up that would never have come; a signalled one was only not served yet). */
+static uint64_t
+s_swept_drain(s_slice_t *sl, int i, int64_t now)
+{
+    int fd;
+    size_t len = sizeof fd;
+    struct pollfd pfd = {.fd = -1, .events = POLLIN};
+    if (zmq_getsockopt(zsock_resolve(sl->socks[i]), ZMQ_FD, &fd, &len) == 0)
+        pfd.fd = fd;
+    bool signalled = pfd.fd >= 0 && poll(&pfd, 1, 0) == 1;
+    uint64_t got = s_drain(sl, i, now);
+    return signalled ? 0 : got;
+}
+
+/* A connection's ZMQ_FD into the epoll set, tagged with its index; -1 on failure. */
+static int
+s_watch(int ep, zsock_t *sock, int i)
+{
+    int fd;
+    size_t len = sizeof fd;
+    if (zmq_getsockopt(zsock_resolve(sock), ZMQ_FD, &fd, &len) != 0)
+        return -1;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+    return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* The same service without -F, waking only for the connections that have something: each
+ * socket's ZMQ_FD in an epoll set (it signals when the socket's state may have changed; the
+ * socket's ZMQ_EVENTS says what), so a wake-up costs the sockets that woke it, not all of
+ * them. Heartbeats and liveness are a sweep every S_SWEEP_MS that makes no system call for a
+ * connection with nothing due; every S_READ_ALL_MS the sweep also reads every connection once. */
+#define S_SWEEP_MS 20
+#define S_READ_ALL_MS 100
+static void *
+s_serve_epoll(void *arg)
+{
+    s_slice_t *sl = arg;
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) {
+        perror("noop_worker: epoll_create1");
+        return NULL;
+    }
+    for (int i = 0; i < sl->count; i++)
+        if (s_watch(ep, sl->socks[i], i) != 0) {
+            perror("noop_worker: epoll_ctl");
+            close(ep);
+            return NULL;
+        }
+    struct epoll_event events[256];
+    int64_t next_sweep = 0, next_read_all = 0;
+    while (!s_stop) {
+        int64_t now = zclock_mono();
+        int wait = next_sweep > now ? (int)(next_sweep - now) : 0;
+        int n = epoll_wait(ep, events, (int)(sizeof events / sizeof events[0]), wait);
+        if (n < 0 && errno != EINTR)
+            break;
+        now = zclock_mono();
+        for (int k = 0; k < n; k++)
+            s_drain(sl, (int)events[k].data.u32, now);
+        if (now < next_sweep)
+            continue;
+        bool read_all = now >= next_read_all;
+        if (read_all)
+            next_read_all = now + S_READ_ALL_MS;
+        for (int i = 0; i < sl->count; i++) {
+            /* Every S_READ_ALL_MS, and before a connection silent too long starts over, read
+             * what waits: a few REQUESTs a second arrive without their ZMQ_FD signalling
+             * (counted: "found without a wake-up"; cause not found), and would otherwise wait
+             * for the connection's next heartbeat. */
+            if (read_all || now - sl->last_heard[i] >= (int64_t)sl->heartbeat * sl->liveness)
+                sl->swept += s_swept_drain(sl, i, now);
+            /* A restart's old socket leaves the set when it is closed; the new one joins. */
+            if (s_keep_alive(sl, i, now) && s_watch(ep, sl->socks[i], i) != 0)
+                perror("noop_worker: epoll_ctl");
+            else if (now - sl->last_sent[i] == 0)
+                sl->swept += s_swept_drain(sl, i, now); /* sent just now: ZMQ_FD may be consumed */
+        }
+        next_sweep = now + S_SWEEP_MS;
+    }
+    close(ep);
     return NULL;
 }
 
@@ -385,20 +490,23 @@ main(int argc, char **argv)
                                 fetch_of + first,
                                 0,
                                 0,
+                                0,
                                 0};
         first += n;
     }
     for (int t = 0; t < threads; t++)
-        if (pthread_create(&tids[t], NULL, s_serve, &slices[t]) != 0) {
+        if (pthread_create(&tids[t], NULL, s_fetch_identity ? s_serve : s_serve_epoll,
+                           &slices[t]) != 0) {
             fprintf(stderr, "noop_worker: cannot start a thread\n");
             return 1;
         }
-    uint64_t answered = 0, received = 0, restarts = 0;
+    uint64_t answered = 0, received = 0, restarts = 0, swept = 0;
     for (int t = 0; t < threads; t++) {
         pthread_join(tids[t], NULL);
         answered += slices[t].answered;
         received += slices[t].received;
         restarts += slices[t].restarts;
+        swept += slices[t].swept;
     }
     free(slices);
     free(tids);
@@ -408,9 +516,11 @@ main(int argc, char **argv)
     }
     if (log != NULL)
         fclose(log);
-    fprintf(stderr, "noop_worker: %llu requests received, %llu answered, %llu restarts\n",
+    fprintf(stderr,
+            "noop_worker: %llu requests received, %llu answered, %llu restarts, %llu requests "
+            "found without a wake-up\n",
             (unsigned long long)received, (unsigned long long)answered,
-            (unsigned long long)restarts);
+            (unsigned long long)restarts, (unsigned long long)swept);
     free(socks);
     free(last_sent);
     free(last_heard);
