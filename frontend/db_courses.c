@@ -73,8 +73,10 @@ static const char s_sql_courses[] =
     "ORDER BY c.created_at DESC, c.id DESC LIMIT $3::int";
 
 /* Full-text search (migration 002), in proportion to its page rather than to its matches:
- * the lessons matching the search (GIN index) of the courses the viewer sees ($4, $5:
- * profai_course_visible, migration 011), only the newest DB_SEARCH_CANDIDATES of them
+ * the lessons matching the search of the courses the viewer sees: for an admin ($5) every
+ * course's (GIN index), for anyone else those of profai_viewer_course_ids($4) (migration 019:
+ * the viewer's own courses and its classes', read by key; the other branch is skipped by its
+ * one-time filter), only the newest DB_SEARCH_CANDIDATES of them
  * (by their course's age: a cheap top-N sort, no lesson read), ranked (an exact phrase first,
  * then cover density); the best lesson of each course, courses in that order; then the page's
  * snippets: ts_headline over the first DB_SEARCH_SNIPPET_CHARS characters of the best
@@ -87,9 +89,13 @@ static const char s_sql_search[] =
     "WITH q AS (SELECT profai_search_query($1) AS q, profai_phrase_query($1) AS p), "
     "cand AS (SELECT l.course_id, l.position, l.search, c.created_at "
     "         FROM course_lessons l JOIN courses c ON c.id = l.course_id, q "
-    "         WHERE l.search @@ q.q "
-    "         AND profai_course_visible(c.owner_id, c.id, $4::uuid, $5::bool) "
-    "         ORDER BY c.created_at DESC, l.course_id DESC, l.position "
+    "         WHERE $5::bool AND l.search @@ q.q "
+    "         UNION ALL "
+    "         SELECT l.course_id, l.position, l.search, c.created_at "
+    "         FROM profai_viewer_course_ids($4::uuid) v JOIN courses c ON c.id = v.course_id "
+    "         JOIN course_lessons l ON l.course_id = v.course_id, q "
+    "         WHERE NOT $5::bool AND l.search @@ q.q "
+    "         ORDER BY 4 DESC, 1 DESC, 2 "
     "         LIMIT " DB_SEARCH_CANDIDATES "), "
     "best AS (SELECT DISTINCT ON (b.course_id) b.course_id, b.position, b.created_at, "
     "                b.search @@ q.p AS phrase, ts_rank_cd(b.search, q.q) AS rank "
