@@ -73,8 +73,8 @@ static const char s_sql_courses[] =
     "ORDER BY c.created_at DESC, c.id DESC LIMIT $3::int";
 
 /* Full-text search (migration 002), in proportion to its page rather than to its matches:
- * the lessons matching the search (GIN index) of the courses the viewer sees ($4, $5:
- * profai_course_visible, migration 011), only the newest DB_SEARCH_CANDIDATES of them
+ * the lessons matching the search of the courses the viewer sees (DB_SEARCH_CAND, one
+ * statement per kind of viewer), only the newest DB_SEARCH_CANDIDATES of them
  * (by their course's age: a cheap top-N sort, no lesson read), ranked (an exact phrase first,
  * then cover density); the best lesson of each course, courses in that order; then the page's
  * snippets: ts_headline over the first DB_SEARCH_SNIPPET_CHARS characters of the best
@@ -83,32 +83,50 @@ static const char s_sql_courses[] =
  * the rest (the text loses any 0x01 / 0x02 of its own first). docs/api.md 4.8. */
 #define DB_SEARCH_CANDIDATES "200"
 #define DB_SEARCH_SNIPPET_CHARS "3000"
-static const char s_sql_search[] =
+/* The candidates' columns, from course_lessons l and courses c; then the statement after them. */
+#define DB_SEARCH_CAND "SELECT l.course_id, l.position, l.search, c.created_at "
+/* clang-format off */
+#define DB_SEARCH_REST                                                                             \
+    "         ORDER BY c.created_at DESC, l.course_id DESC, l.position "                           \
+    "         LIMIT " DB_SEARCH_CANDIDATES "), "                                                   \
+    "best AS (SELECT DISTINCT ON (b.course_id) b.course_id, b.position, b.created_at, "            \
+    "                b.search @@ q.p AS phrase, ts_rank_cd(b.search, q.q) AS rank "                \
+    "         FROM cand b, q ORDER BY b.course_id, 4 DESC, 5 DESC, b.position), "                  \
+    "page AS (SELECT * FROM best b "                                                               \
+    "         ORDER BY b.phrase DESC, b.rank DESC, b.created_at DESC, b.course_id DESC "           \
+    "         LIMIT $2::int OFFSET $3::bigint) "                                                   \
+    "SELECT " DB_COURSE_ITEM ", l.lesson_id, "                                                     \
+    "       ts_headline(l.config, "                                                                \
+    "                   translate(left(l.text, " DB_SEARCH_SNIPPET_CHARS "), chr(1) || chr(2), ''), " \
+    "                   profai_highlight_query(l.config, $1), "                                    \
+    "                   'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', MaxWords=35, "        \
+    "                   MinWords=15, ShortWord=0, MaxFragments=2, FragmentDelimiter=\" ... \"') "  \
+    "FROM page p JOIN courses c ON c.id = p.course_id JOIN users u ON u.id = c.owner_id "          \
+    "JOIN course_lessons l ON l.course_id = p.course_id AND l.position = p.position "              \
+    "ORDER BY p.phrase DESC, p.rank DESC, p.created_at DESC, p.course_id DESC"
+/* clang-format on */
+#define DB_SEARCH_Q                                                                                \
     "WITH q AS (SELECT profai_search_query($1) AS q, profai_phrase_query($1) AS p), "
-    "cand AS (SELECT l.course_id, l.position, l.search, c.created_at "
-    "         FROM course_lessons l JOIN courses c ON c.id = l.course_id, q "
-    "         WHERE l.search @@ q.q "
-    "         AND profai_course_visible(c.owner_id, c.id, $4::uuid, $5::bool) "
-    "         ORDER BY c.created_at DESC, l.course_id DESC, l.position "
-    "         LIMIT " DB_SEARCH_CANDIDATES "), "
-    "best AS (SELECT DISTINCT ON (b.course_id) b.course_id, b.position, b.created_at, "
-    "                b.search @@ q.p AS phrase, ts_rank_cd(b.search, q.q) AS rank "
-    "         FROM cand b, q ORDER BY b.course_id, 4 DESC, 5 DESC, b.position), "
-    "page AS (SELECT * FROM best b "
-    "         ORDER BY b.phrase DESC, b.rank DESC, b.created_at DESC, b.course_id DESC "
-    "         LIMIT $2::int OFFSET $3::bigint) "
-    "SELECT " DB_COURSE_ITEM ", l.lesson_id, "
-    "       ts_headline(l.config, "
-    "                   translate(left(l.text, " DB_SEARCH_SNIPPET_CHARS
-    "), chr(1) || chr(2), ''), "
-    "                   profai_highlight_query(l.config, $1), "
-    "                   'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', MaxWords=35, "
-    "                   MinWords=15, ShortWord=0, MaxFragments=2, FragmentDelimiter=\" ... \"') "
-    "FROM page p JOIN courses c ON c.id = p.course_id JOIN users u ON u.id = c.owner_id "
-    "JOIN course_lessons l ON l.course_id = p.course_id AND l.position = p.position "
-    "ORDER BY p.phrase DESC, p.rank DESC, p.created_at DESC, p.course_id DESC";
+/* An admin sees every course: the lessons matching the search (GIN index). */
+static const char s_sql_search_all[] =
+    DB_SEARCH_Q "cand AS (" DB_SEARCH_CAND
+                "         FROM course_lessons l JOIN courses c ON c.id = l.course_id, q "
+                "         WHERE l.search @@ q.q " DB_SEARCH_REST;
+/* Anyone else ($4): the lessons of the courses it sees (profai_viewer_course_ids, migration
+ * 019: its own and its classes', read by key), not every matching lesson tested for visibility
+ * (that cost in proportion to every course on the site). Two statements rather than one with
+ * both branches: PostgreSQL keeps a generic plan of each (planned once per connection), where
+ * one statement with a branch per kind of viewer would be planned anew on every call. */
+static const char s_sql_search_seen[] =
+    DB_SEARCH_Q "cand AS (" DB_SEARCH_CAND "         FROM profai_viewer_course_ids($4::uuid) v "
+                "         JOIN courses c ON c.id = v.course_id "
+                "         JOIN course_lessons l ON l.course_id = v.course_id, q "
+                "         WHERE l.search @@ q.q " DB_SEARCH_REST;
 
-static const db_statement_t s_stmt_search = {DB_STMT_SEARCH, "profai_search", s_sql_search};
+static const db_statement_t s_stmt_search_all = {DB_STMT_SEARCH, "profai_search_all",
+                                                 s_sql_search_all};
+static const db_statement_t s_stmt_search_seen = {DB_STMT_SEARCH_SEEN, "profai_search_seen",
+                                                  s_sql_search_seen};
 static const db_statement_t s_stmt_courses = {DB_STMT_COURSES, "profai_courses", s_sql_courses};
 
 /* One course of a list (columns DB_COURSE_ITEM, then for a search the lesson and snippet);
@@ -163,18 +181,23 @@ db_courses_json(db_pool_t *self, const db_course_query_t *query, db_course_page_
     const char *values[5];
     values[3] = query->viewer_id;
     values[4] = query->owner_id_all ? "true" : "false";
+    const db_statement_t *stmt = &s_stmt_courses;
+    int nparams = 5;
     if (search) {
         values[0] = query->q;
         values[1] = limit;
         values[2] = second;
+        /* Every course for an admin ($1-$3), else those of the viewer ($1-$4). */
+        stmt = query->owner_id_all ? &s_stmt_search_all : &s_stmt_search_seen;
+        nparams = query->owner_id_all ? 3 : 4;
     } else {
         values[0] = query->after_id;
         values[1] = query->after_id ? second : NULL;
         values[2] = limit;
     }
     PGresult *res = NULL;
-    db_status_t status = db_query_read(self, search ? &s_stmt_search : &s_stmt_courses, NULL, 5,
-                                       values, false, &res, &page->stale);
+    db_status_t status =
+        db_query_read(self, stmt, NULL, nparams, values, false, &res, &page->stale);
     if (status != DB_OK)
         return status;
     int rows = PQntuples(res);

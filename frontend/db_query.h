@@ -42,7 +42,7 @@ typedef struct {
 } db_statement_t;
 
 /* Identifiers of the prepared statements (db_statement_t.id). */
-enum { DB_STMT_COURSES = 0, DB_STMT_SEARCH = 1 };
+enum { DB_STMT_COURSES = 0, DB_STMT_SEARCH = 1, DB_STMT_ATTEMPT = 2, DB_STMT_SEARCH_SEEN = 3 };
 enum { DB_STMT_JOB = 8 };       /* db_jobs.c: GET /api/v1/jobs/{id} */
 enum { DB_STMT_TOKEN = 9 };     /* db.c: a token's user, on its first sight */
 enum { DB_STMT_JOB_RANK = 10 }; /* db_jobs.c: the same, a queued job ranked */

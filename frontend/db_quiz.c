@@ -140,6 +140,26 @@ s_attempt_write(json_t *j, PGresult *res, int row, int col)
     json_object_end(j);
 }
 
+/* The attempt's statement (db_attempt_store below explains it), prepared once per connection:
+ * a student's quiz attempt is the most frequent write of the load (docs/performance.md). */
+static const char s_sql_attempt[] =
+    "WITH c AS (SELECT id FROM courses WHERE id = $2::uuid), "
+    "u AS (SELECT coalesce(max(number), 0) AS used FROM quiz_attempts "
+    "      WHERE course_id = $2::uuid AND user_id = $3::uuid "
+    "      AND lesson IS NOT DISTINCT FROM $10::text), "
+    "old AS (SELECT * FROM quiz_attempts WHERE id = $1::uuid AND user_id = $3::uuid), "
+    "ins AS (INSERT INTO quiz_attempts (id, course_id, user_id, number, score, total, answers, "
+    "        results, lesson) SELECT $1::uuid, c.id, $3::uuid, u.used + 1, $4::int, $5::int, "
+    "        $6::jsonb, $7::json, $10::text FROM c, u "
+    "        WHERE NOT EXISTS (SELECT 1 FROM old) AND ($8::int = 0 OR u.used < $8::int) "
+    "        AND ($11::bigint = 0 OR u.used + 1 = $11::bigint) "
+    "        ON CONFLICT DO NOTHING RETURNING *), "
+    "a AS (SELECT * FROM ins UNION ALL SELECT * FROM old) "
+    "SELECT EXISTS (SELECT 1 FROM c), u.used, " DB_ATTEMPT_COLUMNS(
+        DB_REVEAL("$9", "a.number")) " "
+                                     "FROM u LEFT JOIN a ON true";
+static const db_statement_t s_stmt_attempt = {DB_STMT_ATTEMPT, "profai_attempt", s_sql_attempt};
+
 db_status_t
 db_attempt_store(db_pool_t *self, const db_attempt_t *attempt, char **json, size_t *len)
 {
@@ -162,24 +182,8 @@ db_attempt_store(db_pool_t *self, const db_attempt_t *attempt, char **json, size
      * 0 = none) holds; a dealt attempt ($11 > 0) is stored only under the number it was dealt
      * for. Columns: the course exists, attempts used before, then the attempt
      * (NULLs when none was stored). */
-    db_status_t status = db_query(
-        self,
-        "WITH c AS (SELECT id FROM courses WHERE id = $2::uuid), "
-        "u AS (SELECT coalesce(max(number), 0) AS used FROM quiz_attempts "
-        "      WHERE course_id = $2::uuid AND user_id = $3::uuid "
-        "      AND lesson IS NOT DISTINCT FROM $10::text), "
-        "old AS (SELECT * FROM quiz_attempts WHERE id = $1::uuid AND user_id = $3::uuid), "
-        "ins AS (INSERT INTO quiz_attempts (id, course_id, user_id, number, score, total, answers, "
-        "        results, lesson) SELECT $1::uuid, c.id, $3::uuid, u.used + 1, $4::int, $5::int, "
-        "        $6::jsonb, $7::json, $10::text FROM c, u "
-        "        WHERE NOT EXISTS (SELECT 1 FROM old) AND ($8::int = 0 OR u.used < $8::int) "
-        "        AND ($11::bigint = 0 OR u.used + 1 = $11::bigint) "
-        "        ON CONFLICT DO NOTHING RETURNING *), "
-        "a AS (SELECT * FROM ins UNION ALL SELECT * FROM old) "
-        "SELECT EXISTS (SELECT 1 FROM c), u.used, " DB_ATTEMPT_COLUMNS(
-            DB_REVEAL("$9", "a.number")) " "
-                                         "FROM u LEFT JOIN a ON true",
-        11, values, NULL, NULL, PGRES_TUPLES_OK, &res);
+    db_status_t status = db_query_prepared(self, &s_stmt_attempt, NULL, 11, values, NULL, NULL,
+                                           PGRES_TUPLES_OK, &res);
     if (status != DB_OK)
         return status;
     if (PQntuples(res) < 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
