@@ -68,8 +68,11 @@ BEGIN
         RETURN NULL;
     END IF;
     SELECT count(*) INTO n FROM added;
-    PERFORM 1 FROM added a JOIN jobs j ON j.id = a.job_id JOIN users u ON u.id = a.owner_id
-        FOR KEY SHARE OF j, u;
+    -- Lateral lookups, locked inside: always a nested loop over the primary keys, whatever
+    -- the statistics of a young table make of a join (a hash of all jobs per statement).
+    PERFORM 1 FROM added a,
+        LATERAL (SELECT 1 FROM jobs j WHERE j.id = a.job_id FOR KEY SHARE) jj,
+        LATERAL (SELECT 1 FROM users u WHERE u.id = a.owner_id FOR KEY SHARE) uu;
     GET DIAGNOSTICS ok = ROW_COUNT;
     IF ok <> n THEN
         SELECT a.id, a.job_id, a.owner_id INTO bad FROM added a
