@@ -34,7 +34,7 @@ PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.
 # The broker's pure modules (no sockets, no database): also linked into their unit tests.
 BROKER_CORE_SRC := broker/job_table.c broker/worker_registry.c broker/fair_queue.c
 BROKER_SRC   := broker/main.c broker/broker.c broker/clients.c broker/dispatch.c broker/sql.c \
-                broker/admin.c broker/admin_sql.c broker/broker_metrics.c broker/store.c broker/store_batch.c \
+                broker/admin.c broker/admin_sql.c broker/broker_metrics.c broker/store.c broker/store_ops.c broker/store_batch.c \
                 broker/leader.c broker/standby.c broker/blob_reader.c broker/blob_server.c \
                 broker/pdf_cache.c broker/job_id.c \
                 broker/search_indexer.c broker/pg_session.c \

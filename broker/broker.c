@@ -24,6 +24,7 @@
  *   sql.c              the loop's statements and typed readers of their results
  *   zap.c              CURVE: the ZAP handler, allow-lists of keys by role, their reload
  *   store.c            the asynchronous, pipelined, group-committed PostgreSQL connection
+ *   store_ops.c        the store's operations and queues, gathered into multi-row statements
  *   blob_reader.c      dispatched jobs' PDFs, read on connections of their own (polled in
  *                      s_turn) so that no commit waits for PDF bytes
  *   pdf_cache.c        small PDFs by SHA-256, for REQUESTs sent before their dispatch commits

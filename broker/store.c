@@ -10,6 +10,7 @@
 #include "store.h"
 
 #include "store_batch.h"
+#include "store_ops.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -36,36 +37,6 @@ typedef enum {
     STORE_PREPARING,
     STORE_READY,
 } store_state_t;
-
-typedef enum {
-    OP_STATEMENT, /* a caller's operation */
-    OP_PREPARE,   /* PQsendPrepare of one statement, internal */
-    OP_FENCE,     /* the fence that begins a segment (store_set_fence), internal */
-    OP_BATCH,     /* a multi-row statement standing for its members (store_batch.h), internal */
-} op_kind_t;
-
-typedef struct op_t {
-    struct op_t *next;
-    op_kind_t kind;
-    const store_stmt_t *stmt;
-    int flags;
-    int retries;
-    store_done_fn *done;
-    PGresult *result; /* the statement's result, held until the segment's Sync */
-    bool got_result;
-    bool single; /* never joins a multi-row statement (its batch was refused on data) */
-    void *ctx;
-    char *values[STORE_MAX_PARAMS]; /* NUL-terminated copies, in the same allocation */
-    /* OP_BATCH: its members (caller operations, in order) and its parameters' arrays */
-    struct op_t *members;
-    size_t nmembers;
-} op_t;
-
-typedef struct {
-    op_t *head;
-    op_t *tail;
-    size_t size;
-} opq_t;
 
 typedef struct segment_t {
     struct segment_t *next;
@@ -108,114 +79,6 @@ struct store_t {
 };
 
 /* ---------------------------------------------------------------- small helpers */
-
-static void
-s_opq_push(opq_t *q, op_t *op)
-{
-    op->next = NULL;
-    if (q->tail != NULL)
-        q->tail->next = op;
-    else
-        q->head = op;
-    q->tail = op;
-    q->size++;
-}
-
-static op_t *
-s_opq_pop(opq_t *q)
-{
-    op_t *op = q->head;
-    if (op == NULL)
-        return NULL;
-    q->head = op->next;
-    if (q->head == NULL)
-        q->tail = NULL;
-    q->size--;
-    op->next = NULL;
-    return op;
-}
-
-/* Put every operation of front before those of q, keeping both orders. */
-static void
-s_opq_prepend(opq_t *q, opq_t *front)
-{
-    if (front->head == NULL)
-        return;
-    front->tail->next = q->head;
-    if (q->tail == NULL)
-        q->tail = front->tail;
-    q->head = front->head;
-    q->size += front->size;
-    *front = (opq_t){0};
-}
-
-static void
-s_op_free(op_t *op)
-{
-    if (op == NULL)
-        return;
-    while (op->members != NULL) {
-        op_t *m = op->members;
-        op->members = m->next;
-        s_op_free(m);
-    }
-    PQclear(op->result);
-    if (op->kind == OP_BATCH) {
-        for (int i = 0; i < op->stmt->nparams; i++)
-            free(op->values[i]);
-    }
-    free(op);
-}
-
-static void
-s_op_reset(op_t *op)
-{
-    PQclear(op->result);
-    op->result = NULL;
-    op->got_result = false;
-}
-
-/* Put a batch's members (reset) in its place in q, in order, and free it; retries is added
- * to each member's count. Returns the members as a queue. */
-static opq_t
-s_batch_members(op_t *batch, int retries)
-{
-    opq_t q = {0};
-    op_t *m;
-    while ((m = batch->members) != NULL) {
-        batch->members = m->next;
-        s_op_reset(m);
-        m->retries += retries;
-        s_opq_push(&q, m);
-    }
-    s_op_free(batch);
-    return q;
-}
-
-/* Replace every batch of q by its members, in order. */
-static void
-s_unbatch(opq_t *q)
-{
-    opq_t out = {0};
-    op_t *op;
-    while ((op = s_opq_pop(q)) != NULL) {
-        if (op->kind != OP_BATCH) {
-            s_opq_push(&out, op);
-            continue;
-        }
-        opq_t members = s_batch_members(op, 0);
-        while ((op = s_opq_pop(&members)) != NULL)
-            s_opq_push(&out, op);
-    }
-    *q = out;
-}
-
-static size_t
-s_align(size_t n)
-{
-    const size_t a = _Alignof(max_align_t);
-    return (n + a - 1) / a * a;
-}
 
 /* Copy a libpq message without its trailing newline. */
 static void
@@ -340,13 +203,13 @@ s_lose_connection(store_t *self, const char *reason)
         segment_t *seg = self->seg_head;
         self->seg_head = seg->next;
         op_t *op;
-        s_unbatch(&seg->ops);
-        while ((op = s_opq_pop(&seg->ops)) != NULL) {
-            s_op_reset(op);
+        store_opq_unbatch(&seg->ops);
+        while ((op = store_opq_pop(&seg->ops)) != NULL) {
+            store_op_reset(op);
             if (op->kind != OP_STATEMENT)
-                s_op_free(op);
+                store_op_free(op);
             else
-                s_opq_push((op->flags & STORE_FAIL_FAST) ? &fail : &keep, op);
+                store_opq_push((op->flags & STORE_FAIL_FAST) ? &fail : &keep, op);
         }
         free(seg->sync_error);
         free(seg);
@@ -355,8 +218,8 @@ s_lose_connection(store_t *self, const char *reason)
     self->nsegments = 0;
     self->inflight_ops = 0;
     op_t *op;
-    while ((op = s_opq_pop(&self->pending)) != NULL)
-        s_opq_push((op->flags & STORE_FAIL_FAST) ? &fail : &keep, op);
+    while ((op = store_opq_pop(&self->pending)) != NULL)
+        store_opq_push((op->flags & STORE_FAIL_FAST) ? &fail : &keep, op);
     self->pending = keep;
 
     s_set_state(self, STORE_DISCONNECTED);
@@ -372,10 +235,10 @@ s_lose_connection(store_t *self, const char *reason)
 
     char error[ERROR_MAX];
     snprintf(error, sizeof error, "database connection lost: %s", reason);
-    while ((op = s_opq_pop(&fail)) != NULL) {
+    while ((op = store_opq_pop(&fail)) != NULL) {
         if (op->done != NULL)
             op->done(self->owner, op->ctx, NULL, error);
-        s_op_free(op);
+        store_op_free(op);
     }
 }
 
@@ -457,7 +320,7 @@ s_connect_established(store_t *self)
         }
         op->kind = OP_PREPARE;
         op->stmt = self->stmts[i];
-        s_opq_push(&seg->ops, op);
+        store_opq_push(&seg->ops, op);
         if (seg->cursor == NULL)
             seg->cursor = op;
         if (!PQsendPrepare(self->conn, op->stmt->name, op->stmt->sql, op->stmt->nparams, NULL)) {
@@ -495,14 +358,14 @@ s_prepare_finished(store_t *self, segment_t *seg)
 {
     char reason[ERROR_MAX] = "";
     op_t *op;
-    while ((op = s_opq_pop(&seg->ops)) != NULL) {
+    while ((op = store_opq_pop(&seg->ops)) != NULL) {
         if (reason[0] == '\0' && (op->result == NULL || s_result_is_error(op->result))) {
             char message[ERROR_MAX - 64];
             s_result_error(op->result, message, sizeof message);
             snprintf(reason, sizeof reason, "cannot prepare statement %s: %s", op->stmt->name,
                      message);
         }
-        s_op_free(op);
+        store_op_free(op);
     }
     if (reason[0] == '\0' && seg->sync_error != NULL)
         snprintf(reason, sizeof reason, "%s", seg->sync_error);
@@ -576,7 +439,7 @@ s_op_fail(store_t *self, const segment_t *seg, op_t *op)
         s_result_error(op->result, error, sizeof error);
     if (op->done != NULL)
         op->done(self->owner, op->ctx, op->result, error);
-    s_op_free(op);
+    store_op_free(op);
 }
 
 /* Hold every write back for a while (back-off), reported once per refusal. */
@@ -602,25 +465,25 @@ s_pause(store_t *self, const op_t *op)
 static bool
 s_fence_finished(store_t *self, segment_t *seg, bool *paused)
 {
-    op_t *fence = s_opq_pop(&seg->ops);
+    op_t *fence = store_opq_pop(&seg->ops);
     bool failed = fence->result == NULL || s_result_is_error(fence->result);
     const char *state =
         fence->result != NULL ? PQresultErrorField(fence->result, PG_DIAG_SQLSTATE) : NULL;
     if (failed && state != NULL && strcmp(state, STORE_FENCED_SQLSTATE) == 0) {
         char detail[ERROR_MAX];
         s_result_error(fence->result, detail, sizeof detail);
-        s_op_free(fence);
+        store_op_free(fence);
         self->fenced = true;
         op_t *op;
         opq_t back = {0};
-        s_unbatch(&seg->ops);
-        while ((op = s_opq_pop(&seg->ops)) != NULL) {
-            s_op_reset(op);
-            s_opq_push(&back, op);
+        store_opq_unbatch(&seg->ops);
+        while ((op = store_opq_pop(&seg->ops)) != NULL) {
+            store_op_reset(op);
+            store_opq_push(&back, op);
         }
         free(seg->sync_error);
         free(seg);
-        s_opq_prepend(&self->pending, &back);
+        store_opq_prepend(&self->pending, &back);
         if (self->on_event != NULL)
             self->on_event(self->owner, STORE_EVENT_FENCED, detail);
         return false;
@@ -632,7 +495,7 @@ s_fence_finished(store_t *self, segment_t *seg, bool *paused)
         s_pause(self, fence);
         *paused = true;
     }
-    s_op_free(fence);
+    store_op_free(fence);
     return true;
 }
 
@@ -653,7 +516,7 @@ s_batch_fail(store_t *self, op_t *batch, const char *error)
         if (m->done != NULL)
             m->done(self->owner, m->ctx, batch->result, error);
     }
-    s_op_free(batch);
+    store_op_free(batch);
 }
 
 /* A multi-row statement's segment is over: its members get their own rows (committed), go
@@ -682,34 +545,34 @@ s_batch_finished(store_t *self, const segment_t *seg, op_t *batch, bool rolled_b
             m->result = parts[i++];
             if (m->done != NULL)
                 m->done(self->owner, m->ctx, m->result, NULL);
-            s_op_free(m);
+            store_op_free(m);
         }
-        s_op_free(batch);
+        store_op_free(batch);
         return true;
     }
     case OUTCOME_RESEND:
     case OUTCOME_RESEND_FREE:
-        members = s_batch_members(batch, outcome == OUTCOME_RESEND ? 1 : 0);
-        while ((m = s_opq_pop(&members)) != NULL)
-            s_opq_push(retry, m);
+        members = store_op_batch_members(batch, outcome == OUTCOME_RESEND ? 1 : 0);
+        while ((m = store_opq_pop(&members)) != NULL)
+            store_opq_push(retry, m);
         return true;
     case OUTCOME_RESEND_LATER:
         if (!*paused)
             s_pause(self, batch);
         *paused = true;
-        members = s_batch_members(batch, 0);
-        while ((m = s_opq_pop(&members)) != NULL)
-            s_opq_push(retry, m);
+        members = store_op_batch_members(batch, 0);
+        while ((m = store_opq_pop(&members)) != NULL)
+            store_opq_push(retry, m);
         return false;
     case OUTCOME_FAILED:
         break;
     }
     if (seg->sync_error == NULL && s_refused_on_data(batch)) {
         /* One row (or more) refused: each goes again alone, the others commit. */
-        members = s_batch_members(batch, 0);
-        while ((m = s_opq_pop(&members)) != NULL) {
+        members = store_op_batch_members(batch, 0);
+        while ((m = store_opq_pop(&members)) != NULL) {
             m->single = true;
-            s_opq_push(retry, m);
+            store_opq_push(retry, m);
         }
         return false;
     }
@@ -753,7 +616,7 @@ s_segment_finished(store_t *self, segment_t *seg)
             return;
         clean = !paused;
     }
-    while ((op = s_opq_pop(&seg->ops)) != NULL) {
+    while ((op = store_opq_pop(&seg->ops)) != NULL) {
         if (op->kind == OP_BATCH) {
             clean = s_batch_finished(self, seg, op, rolled_back, refused, &retry, &paused) && clean;
             continue;
@@ -762,22 +625,22 @@ s_segment_finished(store_t *self, segment_t *seg)
         case OUTCOME_DONE:
             if (op->done != NULL)
                 op->done(self->owner, op->ctx, op->result, NULL);
-            s_op_free(op);
+            store_op_free(op);
             break;
         case OUTCOME_RESEND:
             op->retries++;
             /* fall through */
         case OUTCOME_RESEND_FREE:
-            s_op_reset(op);
-            s_opq_push(&retry, op);
+            store_op_reset(op);
+            store_opq_push(&retry, op);
             break;
         case OUTCOME_RESEND_LATER:
             if (!paused)
                 s_pause(self, op);
             paused = true;
             clean = false;
-            s_op_reset(op);
-            s_opq_push(&retry, op);
+            store_op_reset(op);
+            store_opq_push(&retry, op);
             break;
         case OUTCOME_FAILED:
             clean = false;
@@ -789,7 +652,7 @@ s_segment_finished(store_t *self, segment_t *seg)
         self->pause_ms = BACKOFF_MIN_MS;
     free(seg->sync_error);
     free(seg);
-    s_opq_prepend(&self->pending, &retry);
+    store_opq_prepend(&self->pending, &retry);
 }
 
 /* Keep one result per statement: the first, unless a later one is an error. */
@@ -902,52 +765,18 @@ store_destroy(store_t **self_p)
         segment_t *seg = self->seg_head;
         self->seg_head = seg->next;
         op_t *op;
-        while ((op = s_opq_pop(&seg->ops)) != NULL)
-            s_op_free(op);
+        while ((op = store_opq_pop(&seg->ops)) != NULL)
+            store_op_free(op);
         free(seg->sync_error);
         free(seg);
     }
     op_t *op;
-    while ((op = s_opq_pop(&self->pending)) != NULL)
-        s_op_free(op);
+    while ((op = store_opq_pop(&self->pending)) != NULL)
+        store_op_free(op);
     free(self->conninfo);
     free(self->fence_value);
     free(self);
     *self_p = NULL;
-}
-
-/* A new operation with copies of values and ctx; NULL when out of memory. */
-static op_t *
-s_op_new(const store_stmt_t *stmt, const char *const *values, const size_t *lengths, int flags,
-         store_done_fn *done, const void *ctx, size_t ctx_len)
-{
-    size_t header = s_align(sizeof(op_t));
-    size_t size = header + s_align(ctx_len);
-    for (int i = 0; i < stmt->nparams; i++) {
-        if (lengths[i] > SIZE_MAX / 2 - size)
-            return NULL;
-        size += lengths[i] + 1;
-    }
-    op_t *op = calloc(1, size);
-    if (op == NULL)
-        return NULL;
-    op->kind = OP_STATEMENT;
-    op->stmt = stmt;
-    op->flags = flags;
-    op->done = done;
-    char *p = (char *)op + header;
-    op->ctx = p;
-    if (ctx_len > 0)
-        memcpy(p, ctx, ctx_len);
-    p += s_align(ctx_len);
-    for (int i = 0; i < stmt->nparams; i++) {
-        op->values[i] = p;
-        if (lengths[i] > 0)
-            memcpy(p, values[i], lengths[i]);
-        p[lengths[i]] = '\0';
-        p += lengths[i] + 1;
-    }
-    return op;
 }
 
 store_status_t
@@ -962,10 +791,10 @@ store_submit(store_t *self, const store_stmt_t *stmt, const char *const *values,
         if (store_pending(self) >= self->max_pending)
             return STORE_OVERLOADED;
     }
-    op_t *op = s_op_new(stmt, values, lengths, flags, done, ctx, ctx_len);
+    op_t *op = store_op_new(stmt, values, lengths, flags, done, ctx, ctx_len);
     if (op == NULL)
         return STORE_NOMEM;
-    s_opq_push(&self->pending, op);
+    store_opq_push(&self->pending, op);
     return STORE_OK;
 }
 
@@ -988,111 +817,6 @@ store_is_fenced(const store_t *self)
     return self->fenced;
 }
 
-/* A multi-row statement for the n operations v[] (in order; not linked yet): NULL when out of
- * memory. */
-static op_t *
-s_batch_new(op_t *const *v, size_t n)
-{
-    const store_stmt_t *stmt = v[0]->stmt->batch;
-    assert(stmt->nparams == v[0]->stmt->nparams && !stmt->binary_result);
-    for (size_t i = 1; i < n; i++) {
-        if (v[i]->flags != v[0]->flags)
-            return NULL; /* fail-fast and not: each keeps its own rules, alone */
-    }
-    op_t *batch = calloc(1, sizeof *batch);
-    const char **column = malloc(n * sizeof *column);
-    if (batch == NULL || column == NULL) {
-        free(batch);
-        free(column);
-        return NULL;
-    }
-    batch->kind = OP_BATCH;
-    batch->stmt = stmt;
-    batch->flags = v[0]->flags;
-    for (int p = 0; p < stmt->nparams; p++) {
-        for (size_t i = 0; i < n; i++)
-            column[i] = v[i]->values[p];
-        size_t len;
-        batch->values[p] = store_batch_array(column, n, &len);
-        if (batch->values[p] == NULL) {
-            free(column);
-            s_op_free(batch);
-            return NULL;
-        }
-    }
-    free(column);
-    op_t **tail = &batch->members;
-    for (size_t i = 0; i < n; i++) {
-        *tail = v[i];
-        v[i]->next = NULL;
-        tail = &v[i]->next;
-        batch->retries = v[i]->retries > batch->retries ? v[i]->retries : batch->retries;
-    }
-    batch->nmembers = n;
-    return batch;
-}
-
-/* Collapse a segment's operations (its fence excluded) into multi-row statements where
- * store_batch_plan allows. Out of memory: they travel one by one, as they came. */
-static void
-s_segment_batch(opq_t *ops)
-{
-    size_t n = ops->size;
-    if (n < 2)
-        return;
-    op_t **v = malloc(n * sizeof *v);
-    op_t **group = malloc(n * sizeof *group); /* a group's members, by anchor, in order */
-    store_batch_item_t *items = malloc(n * sizeof *items);
-    size_t *anchor = malloc(n * sizeof *anchor);
-    size_t *count = calloc(n, sizeof *count);
-    op_t **batch = calloc(n, sizeof *batch);
-    if (v == NULL || group == NULL || items == NULL || anchor == NULL || count == NULL ||
-        batch == NULL)
-        goto out;
-    size_t i = 0;
-    for (op_t *op = ops->head; op != NULL; op = op->next, i++) {
-        v[i] = op;
-        items[i] = (store_batch_item_t){
-            .stmt = op->stmt,
-            .key = op->stmt->keyed ? op->values[0] : NULL,
-            .batchable = op->stmt->batch != NULL && (op->flags & ~STORE_FAIL_FAST) == 0 &&
-                         !op->single &&
-                         (op->stmt->batchable == NULL ||
-                          op->stmt->batchable((const char *const *)op->values)),
-        };
-    }
-    if (store_batch_plan(items, n, anchor) != 0)
-        goto out;
-    for (i = 0; i < n; i++)
-        count[anchor[i]]++;
-    /* Each group of two or more: its members, in order, then its statement. */
-    for (size_t a = 0; a < n; a++) {
-        if (anchor[a] != a || count[a] < 2)
-            continue;
-        size_t k = 0;
-        for (i = a; i < n && k < count[a]; i++) {
-            if (anchor[i] == a)
-                group[k++] = v[i];
-        }
-        batch[a] = s_batch_new(group, k); /* NULL: its members keep their places */
-    }
-    opq_t out = {0};
-    for (i = 0; i < n; i++) {
-        if (batch[anchor[i]] == NULL)
-            s_opq_push(&out, v[i]);
-        else if (anchor[i] == i)
-            s_opq_push(&out, batch[i]);
-    }
-    *ops = out;
-out:
-    free(v);
-    free(group);
-    free(items);
-    free(anchor);
-    free(count);
-    free(batch);
-}
-
 /* Move queued operations into segments: an ISOLATED operation alone, others together up to
  * STORE_MAX_SEGMENT_OPS, while fewer than STORE_MAX_INFLIGHT segments travel. */
 void
@@ -1108,18 +832,18 @@ store_flush(store_t *self)
         if (self->fence_stmt != NULL) {
             size_t len = strlen(self->fence_value);
             const char *value = self->fence_value;
-            op_t *fence = s_op_new(self->fence_stmt, &value, &len, 0, NULL, NULL, 0);
+            op_t *fence = store_op_new(self->fence_stmt, &value, &len, 0, NULL, NULL, 0);
             if (fence == NULL) {
                 free(seg);
                 return; /* try again next turn */
             }
             fence->kind = OP_FENCE;
-            s_opq_push(&seg->ops, fence);
+            store_opq_push(&seg->ops, fence);
             seg->fence = true;
         }
         do {
-            op_t *op = s_opq_pop(&self->pending);
-            s_opq_push(&seg->ops, op);
+            op_t *op = store_opq_pop(&self->pending);
+            store_opq_push(&seg->ops, op);
             if (op->flags & STORE_ISOLATED)
                 break;
         } while (self->pending.head != NULL && !(self->pending.head->flags & STORE_ISOLATED) &&
@@ -1127,13 +851,13 @@ store_flush(store_t *self)
         seg->ncaller = seg->ops.size - (seg->fence ? 1 : 0);
         if (seg->fence) {
             /* the fence stays first, outside the batching */
-            op_t *fence = s_opq_pop(&seg->ops);
-            s_segment_batch(&seg->ops);
+            op_t *fence = store_opq_pop(&seg->ops);
+            store_opq_batch(&seg->ops);
             opq_t front = {0};
-            s_opq_push(&front, fence);
-            s_opq_prepend(&seg->ops, &front);
+            store_opq_push(&front, fence);
+            store_opq_prepend(&seg->ops, &front);
         } else {
-            s_segment_batch(&seg->ops);
+            store_opq_batch(&seg->ops);
         }
         s_segment_append(self, seg);
         self->inflight_ops += seg->ncaller;
