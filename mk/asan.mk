@@ -14,9 +14,11 @@
 #
 # Every sanitizer report fails the run: the unit tests abort on their first one, and after the
 # system tests every log they wrote (tests/output/*/*.log: each program's stderr) is searched
-# for "ERROR: AddressSanitizer", "ERROR: LeakSanitizer" and "runtime error:". LeakSanitizer
-# runs when a program exits normally, so tests that stop a daemon with SIGTERM check it for
-# leaks (test_chaos.py stops the broker that way after thousands of jobs).
+# for "ERROR: AddressSanitizer", "ERROR: LeakSanitizer" and "runtime error:" (the tests run two
+# at a time, as scripts/check-system.sh runs them, but every log is still under tests/output/,
+# the per-worker postgresql.gwN.log included). LeakSanitizer runs when a program exits
+# normally, so tests that stop a daemon with SIGTERM check it for leaks (test_chaos.py stops
+# the broker that way after thousands of jobs).
 #
 # profai-extract reads no environment (the worker gives it none): its sanitizer options are
 # compiled in (workers/extract_main.c), and under ASan it cannot use RLIMIT_AS (the shadow

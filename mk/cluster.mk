@@ -8,6 +8,9 @@
 #
 #   make check-cluster                          the whole suite: one to two minutes on two cores
 #   make check-cluster CLUSTER_TESTS='tests/cluster -k frozen'    pytest arguments
+#
+# One test at a time (PROFAI_TEST_JOBS=1): the hosts are one topology of fixed namespace
+# names, shared by the whole session.
 
 CLUSTER_TESTS ?= tests/cluster
 
@@ -17,4 +20,4 @@ check-cluster: all
 	@if [ "$$(id -u)" -ne 0 ]; then \
 	    echo "check-cluster: needs root (network namespaces, veth pairs, a bridge)" >&2; exit 1; \
 	fi
-	sh scripts/check-system.sh $(CLUSTER_TESTS)
+	PROFAI_TEST_JOBS=1 sh scripts/check-system.sh $(CLUSTER_TESTS)

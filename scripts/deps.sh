@@ -34,6 +34,7 @@ curl
 nginx
 python3
 python3-pytest
+python3-pytest-xdist
 python3-requests
 python3-zmq
 python3-msgpack

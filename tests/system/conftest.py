@@ -70,19 +70,57 @@ def _alarm(request):
         signal.signal(signal.SIGALRM, previous)
 
 
+# The xdist worker this process is (PYTEST_XDIST_WORKER "gw0", "gw1"...), or "" when the tests
+# run in this process alone (no pytest-xdist, or -n 0).
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+# The session lock of this process, while it holds it (see _take_session_lock).
+_session_lock = None
+
+
+def _take_session_lock() -> None:
+    """Test output goes to tests/output/<test name>/: two sessions in one checkout at once
+    would overwrite each other's logs, so the second waits for the first. Taken once per
+    run: by the process that runs the tests, or under pytest-xdist by the controller (its
+    workers run tests of the same session side by side, each test in a directory of its own)."""
+    global _session_lock
+    if _session_lock is not None or XDIST_WORKER:
+        return
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    lock = open(OUTPUT / ".session.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("\nanother test session uses tests/output/ in this checkout: waiting for it",
+              file=sys.stderr)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    _session_lock = lock
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "serial: run alone, after the others (scripts/check-system.sh runs the "
+        "rest side by side): fixed ports of scripts/run.sh, bounds that need the machine")
+    if not hasattr(config, "workerinput"):
+        _take_session_lock()
+
+
+def pytest_unconfigure(config):
+    global _session_lock
+    if _session_lock is not None:
+        _session_lock.close()
+        _session_lock = None
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _one_session_per_checkout():
-    """Test output goes to tests/output/<test name>/: two sessions in one checkout at once
-    would overwrite each other's logs, so the second waits for the first."""
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    with open(OUTPUT / ".session.lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print("\nanother test session uses tests/output/ in this checkout: waiting for it",
-                  file=sys.stderr)
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+    """The session lock, for a conftest that registers this fixture without the hooks above
+    (tests/cluster): a no-op when pytest_configure took it, or in an xdist worker."""
+    took = _session_lock is None and not XDIST_WORKER
+    _take_session_lock()
+    yield
+    if took:
+        pytest_unconfigure(None)
 
 
 @pytest.fixture(scope="session")
@@ -114,8 +152,11 @@ def _fresh_cluster(name: str, log_name: str):
 @pytest.fixture(scope="session")
 def pg_cluster(programs):
     """A fresh private PostgreSQL cluster under var/check/, removed at the end of the session.
-    Each stack creates its own database in it."""
-    with _fresh_cluster("pg", "postgresql.log") as cluster:
+    Each stack creates its own database in it. Its server log ends in
+    tests/output/postgresql.log (postgresql.<xdist worker>.log under pytest-xdist: each
+    worker has a cluster of its own)."""
+    log_name = f"postgresql.{XDIST_WORKER}.log" if XDIST_WORKER else "postgresql.log"
+    with _fresh_cluster("pg", log_name) as cluster:
         yield cluster
 
 

@@ -86,9 +86,28 @@ def _ephemeral_floor() -> int:
 # free only until some client's outgoing connection takes it as its local port, which is how
 # a broker once found its metrics port "already in use" between the pick and its bind. Below
 # the range only another listener can take it; each port is handed out once per run, from a
-# start that differs between concurrent runs.
+# start that differs between concurrent runs. The worker processes of one parallel run
+# (pytest-xdist, scripts/check-system.sh) each take a disjoint part of the span.
 _PORT_HIGH = _ephemeral_floor()
 _PORT_LOW = max(1024, _PORT_HIGH - 12000)
+
+
+def _xdist_share(low: int, high: int) -> tuple[int, int]:
+    """This process's part of [low, high): all of it, or under pytest-xdist the part of worker
+    N of COUNT (PYTEST_XDIST_WORKER "gwN", PYTEST_XDIST_WORKER_COUNT)."""
+    worker = re.fullmatch(r"gw(\d+)", os.environ.get("PYTEST_XDIST_WORKER", ""))
+    try:
+        count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    except ValueError:
+        count = 1
+    if worker is None or count < 2 or int(worker.group(1)) >= count:
+        return low, high
+    part = (high - low) // count
+    start = low + int(worker.group(1)) * part
+    return start, start + part
+
+
+_PORT_LOW, _PORT_HIGH = _xdist_share(_PORT_LOW, _PORT_HIGH)
 _port_next = _PORT_LOW + random.SystemRandom().randrange(_PORT_HIGH - _PORT_LOW)
 _ports_given: set[int] = set()
 

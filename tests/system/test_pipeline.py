@@ -638,6 +638,7 @@ def _default_sigint():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@pytest.mark.serial  # run.sh takes fixed ports when free: two at once race for them
 def test_run_sh_serves_demo_and_stops_everything(outdir):
     """scripts/run.sh (make run) in its own state directory: it serves the demo tokens it
     writes, keeps them across runs, and stops every process on Ctrl-C and on SIGTERM."""

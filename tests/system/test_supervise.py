@@ -12,10 +12,15 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 import requests
 
 from pdfs import make_plain_pdf
 from stack import API, ROOT, descendants, free_port, job_id_of, wait_for
+
+# run.sh takes fixed ports when they are free (broker 5555, metrics 9101, PostgreSQL's): two
+# run.sh at once race for them, so its tests run alone (scripts/check-system.sh).
+pytestmark = pytest.mark.serial
 
 
 def _default_sigint():
