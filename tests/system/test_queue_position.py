@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime
 import time
 import uuid
+from typing import Callable
 
 from pdfs import make_plain_pdf
 from stack import API
@@ -61,6 +62,43 @@ def check_positions(s, tokens, owners_by_job):
         for j in listed:
             assert j["queue_position"] == want.get(j["job_id"]), (who, j)
     return got
+
+
+def queue_stack(make_stack, teachers: str):
+    """A broker and a frontend, no workers (nothing leaves the queue but what a test writes),
+    and a teacher per letter of teachers: (stack, tokens by letter, user ids by letter)."""
+    s = make_stack()
+    s.start_broker()
+    s.add_frontend()
+    s.wait_healthy(workers=0)
+    tokens = {who: s.create_token("teacher", f"teacher-{who}") for who in teachers}
+    owners = {who: s.query("SELECT id::text FROM users WHERE name = %s", f"teacher-{who}")[0][0]
+              for who in tokens}
+    return s, tokens, owners
+
+
+def queue_jobs(s, owners, owner_of: Callable[[int], str], count: int) -> dict[str, str]:
+    """count queued jobs, the n-th of teacher owner_of(n), created a second apart an hour ago
+    (as a broker's submissions would leave them): {job id: teacher}."""
+    owners_by_job: dict[str, str] = {}
+    for n in range(count):
+        who = owner_of(n)
+        job_id = str(uuid.uuid4())
+        s.query("INSERT INTO jobs (id, owner_id, title, filename, blob_sha256, created_at) "
+                "VALUES (%s, %s, 'q', 'q.pdf', '0', now() - interval '1 hour' + %s * "
+                "interval '1 second') RETURNING 1", job_id, owners[who], n)
+        owners_by_job[job_id] = who
+    return owners_by_job
+
+
+def end_jobs(s, owner: str, t0, count: int) -> None:
+    """count jobs of owner that started 240 s before t0 and ended 5 s ago: at time t the
+    throughput is count / (t - t0 + 240 s)."""
+    s.query("INSERT INTO jobs (id, owner_id, title, filename, blob_sha256, state, progress, "
+            "stage, created_at, started_at, finished_at) SELECT gen_random_uuid(), %s, 'done', "
+            "'d.pdf', '0', 'succeeded', 100, 'done', %s::timestamptz - interval '250 seconds', "
+            "%s::timestamptz - interval '240 seconds', now() - interval '5 seconds' "
+            "FROM generate_series(1, %s) RETURNING 1", owner, t0, t0, count)
 
 
 def test_fair_positions_and_estimates(make_stack, outdir):
@@ -143,15 +181,6 @@ def test_kept_throughput_expires(make_stack, outdir):
     (owner_e,), = s.query("SELECT id::text FROM users WHERE name = 'teacher-e'")
     (t0,), = s.query("SELECT now()")
 
-    def end_jobs(count):
-        # count jobs that started 240 s before t0 and ended 5 s ago
-        s.query("INSERT INTO jobs (id, owner_id, title, filename, blob_sha256, state, "
-                "progress, stage, created_at, started_at, finished_at) SELECT "
-                "gen_random_uuid(), %s, 'done', 'd.pdf', '0', 'succeeded', 100, 'done', "
-                "%s::timestamptz - interval '250 seconds', %s::timestamptz - interval "
-                "'240 seconds', now() - interval '5 seconds' FROM generate_series(1, %s) "
-                "RETURNING 1", owner_e, t0, t0, count)
-
     def wait_s(n):
         """(estimated_start - now) in seconds, and what it would be with n jobs ended."""
         (now,), = s.query("SELECT now()")
@@ -160,10 +189,10 @@ def test_kept_throughput_expires(make_stack, outdir):
         got = (parse_ts(body["estimated_start"]) - now).total_seconds()
         return got, ((now - t0).total_seconds() + 240) / n
 
-    end_jobs(150)
+    end_jobs(s, owner_e, t0, 150)
     got, want = wait_s(150)
     assert abs(got - want) < 0.25, (got, want)
-    end_jobs(150)  # the throughput doubles: 0.8 s per job instead of 1.6
+    end_jobs(s, owner_e, t0, 150)  # the throughput doubles: 0.8 s per job instead of 1.6
     got, want_new = wait_s(300)
     want_old = want_new * 2
     assert min(abs(got - want_new), abs(got - want_old)) < 0.25, (got, want_new, want_old)
@@ -179,23 +208,13 @@ def test_large_queue_from_a_snapshot(make_stack):
     read gives the old place or the new one, and after more than a second the new one. The
     rows are written here (as a broker's submissions would leave them): 150 jobs of three
     teachers, 100, 40 and 10, with created_at interleaved."""
-    s = make_stack()
-    s.start_broker()
-    s.add_frontend()
-    s.wait_healthy(workers=0)
-    tokens = {who: s.create_token("teacher", f"teacher-{who}") for who in "xyz"}
-    owners = {who: s.query("SELECT id::text FROM users WHERE name = %s", f"teacher-{who}")[0][0]
-              for who in tokens}
-    owners_by_job: dict[str, str] = {}
-    for n in range(150):
-        who = "x" if n % 3 != 2 or n >= 120 else ("y" if n % 9 != 8 else "z")
+    s, tokens, owners = queue_stack(make_stack, "xyz")
+
+    def owner_of(n):
         if n >= 140:
-            who = "z"
-        job_id = str(uuid.uuid4())
-        s.query("INSERT INTO jobs (id, owner_id, title, filename, blob_sha256, created_at) "
-                "VALUES (%s, %s, 'q', 'q.pdf', '0', now() - interval '1 hour' + %s * "
-                "interval '1 second') RETURNING 1", job_id, owners[who], n)
-        owners_by_job[job_id] = who
+            return "z"
+        return "x" if n % 3 != 2 or n >= 120 else ("y" if n % 9 != 8 else "z")
+    owners_by_job = queue_jobs(s, owners, owner_of, 150)
     counts = {who: sum(1 for w in owners_by_job.values() if w == who) for who in "xyz"}
     assert counts["x"] >= 100 and counts["z"] >= 10, counts
 
@@ -228,29 +247,11 @@ def test_snapshot_and_kept_throughput_together(make_stack):
     still its place in the fair order and its estimated_start now + queue_position x span / n
     (the throughput at most 1 s old: within 2 s here); a job that left the queue since the
     numbering has neither. 150 jobs of two teachers are queued, 150 of a third ended."""
-    s = make_stack()
-    s.start_broker()
-    s.add_frontend()
-    s.wait_healthy(workers=0)
-    tokens = {who: s.create_token("teacher", f"teacher-{who}") for who in "xye"}
-    owners = {who: s.query("SELECT id::text FROM users WHERE name = %s", f"teacher-{who}")[0][0]
-              for who in tokens}
-    owners_by_job: dict[str, str] = {}
-    for n in range(150):
-        who = "y" if n % 4 == 3 else "x"
-        job_id = str(uuid.uuid4())
-        s.query("INSERT INTO jobs (id, owner_id, title, filename, blob_sha256, created_at) "
-                "VALUES (%s, %s, 'q', 'q.pdf', '0', now() - interval '1 hour' + %s * "
-                "interval '1 second') RETURNING 1", job_id, owners[who], n)
-        owners_by_job[job_id] = who
+    s, tokens, owners = queue_stack(make_stack, "xye")
+    owners_by_job = queue_jobs(s, owners, lambda n: "y" if n % 4 == 3 else "x", 150)
     (t0,), = s.query("SELECT now()")
-    # 150 jobs that started 240 s before t0 and ended 5 s ago: at time t a job at position p
-    # starts p (t - t0 + 240 s) / 150 after t.
-    s.query("INSERT INTO jobs (id, owner_id, title, filename, blob_sha256, state, progress, "
-            "stage, created_at, started_at, finished_at) SELECT gen_random_uuid(), %s, 'done', "
-            "'d.pdf', '0', 'succeeded', 100, 'done', %s::timestamptz - interval '250 seconds', "
-            "%s::timestamptz - interval '240 seconds', now() - interval '5 seconds' "
-            "FROM generate_series(1, 150) RETURNING 1", owners["e"], t0, t0)
+    # At time t a job at position p starts p (t - t0 + 240 s) / 150 after t.
+    end_jobs(s, owners["e"], t0, 150)
     rows = s.query("SELECT id::text, owner_id::text, created_at FROM jobs WHERE state = 'queued'")
     want = fair_positions(rows)
     for _ in range(2):  # the first reads count and number; the next ones reuse both
