@@ -174,8 +174,7 @@ class Bench:
         # On a free port: another checkout's benchmark or tests may hold pg.sh's default.
         self.cluster = PgCluster(WORK / "pg", port=free_port())
         self.cluster.start()
-        if args.stages:
-            self.track_commits()
+        self.configure()
 
     def out(self, name: str) -> Path:
         d = WORK / name
@@ -419,14 +418,28 @@ class Bench:
         t.add(name, "submit-to-complete p50", m("done_p50"), unit=" ms")
         t.add(name, "submit-to-complete p99 (target <= 10 ms)", m("done_p99"), unit=" ms")
 
-    def track_commits(self) -> None:
-        """--stages: PostgreSQL records each transaction's commit time (a restart)."""
+    def configure(self) -> None:
+        """--stages: PostgreSQL records each transaction's commit time; --pg-set: the
+        settings to compare. Either restarts the cluster, as does a former run's setting left
+        in postgresql.auto.conf (the cluster is kept between runs), which is reset."""
         import psycopg2
         db = psycopg2.connect(self.cluster.conninfo)
         db.autocommit = True
         with db.cursor() as cur:
-            cur.execute("ALTER SYSTEM SET track_commit_timestamp = on")
-            cur.execute("ALTER SYSTEM SET track_wal_io_timing = on")
+            cur.execute("SELECT count(*) FROM pg_file_settings"
+                        " WHERE sourcefile LIKE '%postgresql.auto.conf'")
+            if not (self.args.stages or self.args.pg_set or cur.fetchone()[0]):
+                db.close()
+                return
+            cur.execute("ALTER SYSTEM RESET ALL")
+            if self.args.stages:
+                cur.execute("ALTER SYSTEM SET track_commit_timestamp = on")
+                cur.execute("ALTER SYSTEM SET track_wal_io_timing = on")
+            for setting in self.args.pg_set:
+                name, _, value = setting.partition("=")
+                if not re.fullmatch(r"[a-z_]+", name):
+                    raise SystemExit(f"--pg-set {setting}: not NAME=VALUE")
+                cur.execute(f"ALTER SYSTEM SET {name} = %s", (value,))
         db.close()
         self.cluster.stop()
         self.cluster.start()
@@ -1297,6 +1310,9 @@ def main() -> int:
     ap.add_argument("--noop-threads", type=int, default=1,
                     help="benchmark 7's worker connections: threads of the no-op worker process "
                          "(default 1: one thread serves them all, waiting in epoll)")
+    ap.add_argument("--pg-set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a PostgreSQL setting for the benchmark's cluster (ALTER SYSTEM, then a "
+                         "restart), to compare settings such as wal_sync_method; repeatable")
     ap.add_argument("--stages", action="store_true",
                     help="benchmark 2: also print where each job's time went (PostgreSQL "
                          "records commit times: track_commit_timestamp, a small cost per commit)")
