@@ -356,9 +356,11 @@ s_watch(int ep, zsock_t *sock, int i)
  * per socket) may take the signal of a REQUEST that arrived since the last epoll_wait: that
  * connection is drained at once. With this, no REQUEST waits for a sweep (the worker counts
  * those found in a heartbeat's drain while its ZMQ_FD had not signalled before the send:
- * "requests found without a wake-up"); before, every connection was also read every 100 ms
- * (2,000 system calls per 100 ms at 1,000 connections) on the belief that some signals were
- * lost, and the count included REQUESTs whose signal the heartbeat's own send had taken. */
+ * "requests found without a wake-up"). One signal does not come at all: a new socket's first
+ * message (below). Before, every connection was also read every 100 ms (2,000 system calls
+ * per 100 ms at 1,000 connections), which hid that one, and the count included REQUESTs whose
+ * signal the heartbeat's own send had taken (docs/performance.md, "The no-op worker's first
+ * message, and the WAL flush measured"). */
 #define S_SWEEP_MS 20
 static void *
 s_serve_epoll(void *arg)
