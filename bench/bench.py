@@ -379,13 +379,14 @@ class Bench:
                 owner, sha = self.seed(stack)
                 starts = stack.outdir / "starts.txt"
                 starts.unlink(missing_ok=True)
-                self.noop(stack, "noop", k, "-o", starts)
+                noop = self.noop(stack, "noop", k, "-o", starts)
                 stack.wait_workers(k, timeout=30)
                 subs_path = stack.outdir / "subs.txt"
                 if self.args.stages:
                     stack.query("SELECT pg_stat_reset_shared('wal')")
                 res = self.submit(stack, owner, sha, n, window=100000, rate=rate, out=subs_path)
                 self.wait_succeeded(stack, n)
+                noop.stop()
                 subs = self.read_subs(subs_path)
                 fin = self.finished(stack)
                 start_at = {}
@@ -401,7 +402,8 @@ class Bench:
                              "start_p99": pct(to_start, 99) * 1e3,
                              "done_p50": pct(to_done, 50) * 1e3,
                              "done_p99": pct(to_done, 99) * 1e3,
-                             "ack_start_p99": pct(after_ack, 99) * 1e3})
+                             "ack_start_p99": pct(after_ack, 99) * 1e3,
+                             "unsignalled": self.unsignalled(noop)})
                 if self.args.stages:
                     self.latency_stages(stack, subs, start_at)
             finally:
@@ -417,6 +419,8 @@ class Bench:
         t.add(name, "submit-to-start p99 (target <= 5 ms)", m("start_p99"), unit=" ms")
         t.add(name, "submit-to-complete p50", m("done_p50"), unit=" ms")
         t.add(name, "submit-to-complete p99 (target <= 10 ms)", m("done_p99"), unit=" ms")
+        t.add(name, "REQUESTs the worker found without a wake-up, worst run (its own check)",
+              max(r["unsignalled"] for r in rows))
 
     def configure(self) -> None:
         """--stages: PostgreSQL records each transaction's commit time; --pg-set: the
@@ -1192,6 +1196,13 @@ class Bench:
     # ---- 7. (b) 1,000 connected workers ----
 
     @staticmethod
+    def unsignalled(noop: Process) -> float:
+        """The no-op worker's own check, printed at its exit: REQUESTs it read without their
+        socket's ZMQ_FD having signalled (each waited for a heartbeat's read)."""
+        found = re.findall(r"(\d+) requests found without a wake-up", noop.log_path.read_text())
+        return float(found[-1]) if found else float("nan")
+
+    @staticmethod
     def metric(stack: Stack, name: str) -> float:
         import requests
         text = requests.get(stack.metrics_url, timeout=5).text
@@ -1221,6 +1232,7 @@ class Bench:
             rss = vm_rss_kb(stack.broker.pid) / 1024
             noop.stop()
             restarts = re.findall(r"(\d+) restarts", noop.log_path.read_text())
+            unsignalled = self.unsignalled(noop)
             subs = self.read_subs(subs_path)
             start_at = {}
             for line in starts.read_text().splitlines():
@@ -1235,7 +1247,8 @@ class Bench:
                     "ack_start_p50": pct(after_ack, 50) * 1e3,
                     "ack_start_p99": pct(after_ack, 99) * 1e3,
                     "expired": expired, "workers": workers, "rss": rss,
-                    "restarts": float(restarts[-1]) if restarts else float("nan")}
+                    "restarts": float(restarts[-1]) if restarts else float("nan"),
+                    "unsignalled": unsignalled}
         finally:
             stack.close()
 
@@ -1266,6 +1279,8 @@ class Bench:
         t.add(name, "workers expired by the broker, worst run (target 0)", worst("expired"))
         t.add(name, "worker connections that gave up on the broker, worst run",
               worst("restarts"))
+        t.add(name, "REQUESTs the worker found without a wake-up, worst run (its own check)",
+              worst("unsignalled"))
         t.add(name, "workers the broker counts at the end", m(rows, "workers"))
         t.add(name, "broker resident memory", m(rows, "rss"), other, m(base, "rss"), unit=" MB")
 
