@@ -29,6 +29,7 @@
  *                      s_turn) so that no commit waits for PDF bytes
  *   pdf_cache.c        small PDFs by SHA-256, for REQUESTs sent before their dispatch commits
  *   job_id.c           random UUIDs for job and course ids (one getrandom per 32)
+ *   dispatch_hold.c    early dispatches' writes held for their result (one update for both)
  *   blob_server.c      the blob endpoint: a thread from which workers fetch large PDFs in
  *                      chunks, so that their bytes never cross this loop
  *   search_indexer.c   new courses' search index, built on a connection of its own after
