@@ -220,3 +220,27 @@ def test_results_of_many_held_jobs_at_once(make_env):
     assert env.query("SELECT xact_rollback FROM pg_stat_database"
                      " WHERE datname = current_database()")[0][0] == rollbacks
     assert "course rejected" not in env.log()
+
+
+def test_refused_result_during_the_hold_leaves_it_to_run_out(make_env):
+    """A FINAL with the job's attempt but a wrong secret, from a peer that is not its worker,
+    is refused and writes nothing: the hold runs out, the dispatch is written alone, and the
+    real worker's result completes the job once."""
+    env, client, owner, sha, worker = started(make_env, hold_ms=2000)
+    job = client.submit(owner, sha, "Forged")["job_id"]
+    token, _ = worker.expect_request()
+    forger = env.worker()  # never READY: an unknown peer
+    forged = token_base(token) + b"/" + b"0" * 32
+    forger.final_ok(forged, course_doc("Forged", minimal=True))
+    forger.expect_disconnect(timeout=5)
+    assert env.job(job)["state"] in ("queued", "running") and env.courses(job) == []
+    wait_for("the dispatch written alone",
+             lambda: (worker.pump(), env.job(job)["state"] == "running")[1], 10, retry_on=())
+    assert env.courses(job) == []
+    worker.final_ok(token, course_doc("Real", minimal=True))
+    done = env.wait_job(job, "succeeded")
+    assert done["attempts"] == 1
+    assert [c[1]["title"] for c in env.courses(job)] == ["Real"]
+    ev = events(env, job)
+    assert [e[:2] for e in ev] == [("queued", 0), ("running", 1), ("succeeded", 1)], ev
+    assert ev[1][3] != ev[2][3]  # the dispatch alone, then the result
