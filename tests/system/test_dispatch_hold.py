@@ -7,7 +7,7 @@ tests use holds of seconds so that "within the hold" is certain on a loaded mach
 against the real broker and PostgreSQL: the row versions written, the events and their
 transactions, a job longer than the hold, a broker killed or stopped during the hold, a worker
 gone, a failure and a cancellation during it. Python peers over ZeroMQ (tests/system/mdp.py);
-helpers from test_broker.py and test_early_request.py.
+helpers from test_broker.py.
 """
 
 from __future__ import annotations
