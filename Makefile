@@ -36,7 +36,7 @@ BROKER_CORE_SRC := broker/job_table.c broker/worker_registry.c broker/fair_queue
 BROKER_SRC   := broker/main.c broker/broker.c broker/clients.c broker/dispatch.c broker/sql.c \
                 broker/admin.c broker/admin_sql.c broker/broker_metrics.c broker/store.c broker/store_ops.c broker/store_batch.c \
                 broker/leader.c broker/standby.c broker/blob_reader.c broker/blob_server.c \
-                broker/pdf_cache.c broker/job_id.c \
+                broker/pdf_cache.c broker/job_id.c broker/dispatch_hold.c \
                 broker/search_indexer.c broker/pg_session.c \
                 broker/migrate.c broker/zap.c broker/job_secret.c broker/course_check.c \
                 frontend/json_in.c $(BROKER_CORE_SRC) $(B)/broker/migrations.c
@@ -175,6 +175,7 @@ $(B)/tests/test_pdf_cache: $(B)/broker/pdf_cache.o
 # The shared page word of a split document's readers (worker and extractor link it).
 $(B)/tests/test_page_meet: $(B)/workers/extract/page_meet.o
 $(B)/tests/test_job_id: $(B)/broker/job_id.o
+$(B)/tests/test_dispatch_hold: $(B)/broker/dispatch_hold.o
 $(B)/tests/test_store_batch: $(B)/broker/store_batch.o
 $(B)/tests/test_pdf_cache: TEST_CFLAGS += $(GLIB_CFLAGS)
 $(B)/tests/test_pdf_cache: LDLIBS_BASE += $(GLIB_LIBS)

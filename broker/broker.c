@@ -29,6 +29,7 @@
  *                      s_turn) so that no commit waits for PDF bytes
  *   pdf_cache.c        small PDFs by SHA-256, for REQUESTs sent before their dispatch commits
  *   job_id.c           random UUIDs for job and course ids (one getrandom per 32)
+ *   dispatch_hold.c    early dispatches' writes held for their result (one update for both)
  *   blob_server.c      the blob endpoint: a thread from which workers fetch large PDFs in
  *                      chunks, so that their bytes never cross this loop
  *   search_indexer.c   new courses' search index, built on a connection of its own after
@@ -53,6 +54,7 @@
 #include "blob_server.h"
 #include "broker_metrics.h"
 #include "broker_private.h"
+#include "dispatch_hold.h"
 #include "leader.h"
 #include "log.h"
 #include "notify.h"
@@ -152,6 +154,7 @@ void
 broker_write(broker_t *self, const store_stmt_t *stmt, const char *const *values,
              store_done_fn *done, const void *ctx, size_t ctx_len)
 {
+    dispatch_release_job(self, values[0]); /* its held dispatch first, if any */
     if (sql_submit(self->store, stmt, values, 0, done, ctx, ctx_len) != STORE_OK)
         log_error("out of memory: cannot queue statement %s for job=%s", stmt->name, values[0]);
 }
@@ -565,6 +568,7 @@ s_run_timers(broker_t *self)
         int64_t step = self->heartbeat_ivl / 4 > 0 ? self->heartbeat_ivl / 4 : 1;
         self->next_tick = self->now + step;
     }
+    (void)dispatch_release_due(self, self->now);
     if (self->now >= self->next_progress) {
         s_flush_progress(self);
         self->next_progress = self->now + PROGRESS_FLUSH_MS;
@@ -638,6 +642,9 @@ s_timeout(broker_t *self)
     int64_t retry_due;
     if (job_table_next_retry(self->jobs, &retry_due) && retry_due < deadline)
         deadline = retry_due;
+    int64_t hold_due;
+    if (self->hold != NULL && dispatch_hold_next_due(self->hold, &hold_due) && hold_due < deadline)
+        deadline = hold_due;
     int64_t timeout = deadline > self->now ? deadline - self->now : 0;
     int64_t store_wait = store_timeout(self->store, self->now);
     if (store_wait >= 0 && store_wait < timeout)
@@ -738,6 +745,7 @@ broker_run(broker_t *self, volatile sig_atomic_t *stop)
     /* Stop taking work; let the writes already queued (results, requeues) commit. */
     self->stopping = true;
     notify_stopping();
+    (void)dispatch_release_due(self, INT64_MAX); /* jobs still running are 'running' */
     s_flush_progress(self);
     store_flush(self->store);
     int64_t deadline = zclock_mono() + self->shutdown_timeout;
@@ -830,6 +838,9 @@ broker_new(const broker_config_t *config, char *err, size_t err_size)
                                   dispatch_on_pdf, s_on_blobs_event, self);
     self->indexer = search_indexer_new(self->conninfo, s_on_indexer_event, self);
     self->pdfs = pdf_cache_new(); /* NULL: every REQUEST waits for its dispatch commit */
+    self->dispatch_hold_ms = config->dispatch_hold_ms;
+    if (config->dispatch_hold_ms > 0)
+        self->hold = dispatch_hold_new(); /* NULL: every dispatch is written at once */
     if (self->endpoint == NULL || self->conninfo == NULL || self->jobs == NULL ||
         self->workers == NULL || self->router == NULL || self->store == NULL ||
         self->blobs == NULL || self->indexer == NULL) {
@@ -903,6 +914,7 @@ broker_destroy(broker_t **self_p)
     job_table_destroy(&self->jobs);
     blob_reader_destroy(&self->blobs);
     pdf_cache_destroy(&self->pdfs);
+    dispatch_hold_destroy(&self->hold);
     blob_server_destroy(&self->blob_server);
     free(self->blob_connect);
     search_indexer_destroy(&self->indexer);

@@ -25,6 +25,7 @@ typedef struct {
     int liveness;              /* broker/liveness, intervals */
     int max_attempts;          /* broker/max_attempts: dispatches per job at most */
     size_t max_pending_writes; /* broker/max_pending_writes: database queue bound */
+    int dispatch_hold_ms;      /* broker/dispatch_hold_ms (docs/broker.md; 0: never held) */
     int pdf_readers;           /* broker/pdf_readers: PDFs read at once for dispatch (0: 2) */
     int shutdown_timeout;      /* broker/shutdown_timeout, ms to finish writes on exit */
     long long retry_base_ms;   /* broker/retry_base_ms: back-off after a first failed attempt */

@@ -141,6 +141,8 @@ s_counters(broker_t *b, strbuf_t *out)
               c->dispatched);
     s_counter(out, "profai_broker_completed_total", "Results handed to the database.",
               c->completed);
+    s_counter(out, "profai_broker_dispatch_merged_total",
+              "Results written with their held dispatch as one update.", c->merged);
     s_counter(out, "profai_broker_heartbeats_missed_total",
               "Workers forgotten because their heartbeats stopped (expiries).", c->expired);
     metrics_family(out, "profai_broker_requeues_total", "counter",

@@ -32,6 +32,7 @@ typedef struct {
     uint64_t retried;    /* attempts that ended without a result and were retried */
     uint64_t failed;     /* jobs that failed for good */
     uint64_t completed;  /* results handed to the database */
+    uint64_t merged;     /* of which written with their held dispatch as one update */
     /* For broker_metrics.c (docs/operations.md, "Metrics and alerts"). */
     uint64_t expired;                     /* workers forgotten after missed heartbeats */
     uint64_t requeues[PROFAI_ERR_COUNT];  /* retried attempts, by reason */
@@ -60,6 +61,9 @@ struct broker_t {
     struct pdf_cache_t *pdfs;         /* small PDFs read before, for REQUESTs sent ahead of their
                                        * dispatch commit (pdf_cache.h); NULL: always after it */
     struct search_indexer_t *indexer; /* new courses' search index (search_indexer.h) */
+    /* Early dispatches' writes held for their result (dispatch_hold.h); NULL: none held. */
+    struct dispatch_hold_t *hold;
+    int64_t dispatch_hold_ms;
     /* The blob endpoint workers fetch large PDFs from (blob_server.h); NULL: none, and
      * blob_connect is the address put into REQUESTs for it. */
     struct blob_server_t *blob_server;
@@ -156,6 +160,14 @@ void dispatch_on_worker_message(broker_t *self, zframe_t *identity, zmsg_t *msg)
 
 /* dispatch.c: give queued jobs to idle workers (the job table's fair queue chooses the job). */
 void dispatch_jobs(broker_t *self);
+
+/* Write the job's held dispatch now, if it has one (before any other write about it; docs/
+ * broker.md "Holding the dispatch write"). */
+void dispatch_release_job(broker_t *self, const char *job_id);
+
+/* Write every held dispatch that is due at now (INT64_MAX: all); the due time of the next
+ * (INT64_MAX: none). */
+int64_t dispatch_release_due(broker_t *self, int64_t now);
 
 /* A dispatched job's PDF was read (blob_reader_new's callback, blob_read_fn): send the REQUEST
  * if the worker is still reserved for this attempt. */

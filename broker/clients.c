@@ -329,6 +329,8 @@ s_on_cancel(broker_t *self, zframe_t *identity, const mdpc_view_t *view)
                        "no such job of this owner");
         return;
     }
+    if (job != NULL) /* its held dispatch first (docs/broker.md, "Holding the dispatch write") */
+        dispatch_release_job(self, job->id);
     /* Fail-fast: a cancellation is either confirmed now or refused with db_unavailable; it is
      * never left to replay later, when the caller has given up on it. */
     const char *values[] = {cancel.job_id, cancel.owner};

@@ -13,6 +13,7 @@
 #include "broker_metrics.h"
 #include "broker_private.h"
 #include "course_check.h"
+#include "dispatch_hold.h"
 #include "job_id.h"
 #include "job_secret.h"
 #include "log.h"
@@ -337,6 +338,78 @@ s_send_job(broker_t *self, job_t *job, worker_t *worker, proto_job_t *m)
              worker->name, m->pdf_size > 0 ? " pdf=by-reference" : "");
 }
 
+/* ------------------------------------------------------------------ held dispatch writes */
+
+/* Hold the write of the job's next dispatch (to worker, its secret's SHA-256: hash): its
+ * sequence number, or 0 when nothing is held (no hold configured, out of memory). */
+static uint64_t
+s_hold(broker_t *self, const job_t *job, const worker_t *worker, const char *hash)
+{
+    if (self->hold == NULL)
+        return 0;
+    dispatch_held_t d = {.attempt = job->attempts + 1, .dispatched_at = self->now};
+    snprintf(d.job_id, sizeof d.job_id, "%s", job->id);
+    snprintf(d.worker, sizeof d.worker, "%s", worker->name);
+    snprintf(d.secret_sha256, sizeof d.secret_sha256, "%s", hash);
+    snprintf(d.worker_key, sizeof d.worker_key, "%s", worker->curve_key);
+    return dispatch_hold_put(self->hold, &d, self->now + self->dispatch_hold_ms);
+}
+
+/* Queue the held dispatch d's write, as an unheld early dispatch's (dispatch_sent). */
+static void
+s_write_held(broker_t *self, const dispatch_held_t *d)
+{
+    char attempts[16], deadline[24];
+    snprintf(attempts, sizeof attempts, "%" PRIu32, d->attempt);
+    snprintf(deadline, sizeof deadline, "%" PRId64, self->job_deadline_ms);
+    const char *values[] = {d->job_id, attempts,         d->worker,
+                            deadline,  d->secret_sha256, d->worker_key};
+    job_ctx_t ctx = {0};
+    snprintf(ctx.job_id, sizeof ctx.job_id, "%s", d->job_id);
+    ctx.attempt = d->attempt;
+    if (sql_submit(self->store, &sql_stmt_dispatch_sent, values, 0, s_on_dispatch_committed, &ctx,
+                   sizeof ctx) != STORE_OK)
+        log_error("out of memory writing the dispatch of job=%s attempt=%" PRIu32
+                  "; it stays queued in the database and runs again after a restart",
+                  d->job_id, d->attempt);
+}
+
+/* The job's held dispatch, taken out of the hold into d: false when it has none. */
+static bool
+s_take_held(broker_t *self, job_t *job, dispatch_held_t *d)
+{
+    uint64_t seq = job->hold_seq;
+    job->hold_seq = 0;
+    return seq != 0 && self->hold != NULL && dispatch_hold_take(self->hold, seq, d);
+}
+
+void
+dispatch_release_job(broker_t *self, const char *job_id)
+{
+    if (self->hold == NULL || dispatch_hold_count(self->hold) == 0)
+        return;
+    job_t *job = job_table_lookup(self->jobs, job_id);
+    dispatch_held_t d;
+    if (job != NULL && s_take_held(self, job, &d))
+        s_write_held(self, &d);
+}
+
+int64_t
+dispatch_release_due(broker_t *self, int64_t now)
+{
+    if (self->hold == NULL)
+        return INT64_MAX;
+    dispatch_held_t d;
+    while (dispatch_hold_take_due(self->hold, now, &d)) {
+        job_t *job = job_table_lookup(self->jobs, d.job_id);
+        if (job != NULL && job->attempts == d.attempt)
+            job->hold_seq = 0;
+        s_write_held(self, &d);
+    }
+    int64_t due;
+    return dispatch_hold_next_due(self->hold, &due) ? due : INT64_MAX;
+}
+
 void
 dispatch_jobs(broker_t *self)
 {
@@ -362,12 +435,17 @@ dispatch_jobs(broker_t *self)
         proto_job_t m;
         s_route_t route = s_route(self, job, &ctx, hash, &m);
         bool early = route != S_AFTER_COMMIT;
-        if (sql_submit(self->store, early ? &sql_stmt_dispatch_sent : &sql_stmt_dispatch, values, 0,
+        /* An early dispatch's write waits for its result (docs/broker.md, "Holding the
+         * dispatch write"); out of memory, it goes at once. */
+        uint64_t held = early ? s_hold(self, job, worker, hash) : 0;
+        if (held == 0 &&
+            sql_submit(self->store, early ? &sql_stmt_dispatch_sent : &sql_stmt_dispatch, values, 0,
                        early ? s_on_dispatch_committed : s_on_dispatched, &ctx,
                        sizeof ctx) != STORE_OK) {
             log_error("out of memory dispatching job=%s", job->id);
             return;
         }
+        job->hold_seq = held;
         job->attempts++;
         memcpy(job->secret, secret, sizeof job->secret);
         memcpy(job->secret_sha256, hash, sizeof job->secret_sha256);
@@ -545,6 +623,55 @@ s_on_succeeded(void *owner, void *ctx_p, PGresult *res, const char *error)
                  ctx->attempt, ctx->worker, ctx->course_id);
 }
 
+/* A held dispatch and its course, written as one (sql_stmt_dispatch_succeed). */
+typedef struct {
+    job_ctx_t job;
+    dispatch_held_t held;
+} s_merged_ctx_t;
+
+/* The held dispatch and the course went as one statement: when PostgreSQL refused it, nothing
+ * of it committed, so the dispatch is written alone first and then the failure, as for a job
+ * whose dispatch had committed before its course was refused. */
+static void
+s_on_dispatch_succeeded(void *owner, void *ctx_p, PGresult *res, const char *error)
+{
+    broker_t *self = owner;
+    s_merged_ctx_t *ctx = ctx_p;
+    if (error != NULL)
+        s_write_held(self, &ctx->held);
+    s_on_succeeded(owner, &ctx->job, res, error);
+}
+
+/* Queue the course of the job's current attempt (values: sql_stmt_succeed's): with its held
+ * dispatch as one statement when it has one, else alone. */
+static store_status_t
+s_write_course(broker_t *self, job_t *job, const char *const *values, const size_t *lengths,
+               const job_ctx_t *ctx)
+{
+    s_merged_ctx_t merged = {.job = *ctx};
+    if (!s_take_held(self, job, &merged.held))
+        return store_submit(self->store, &sql_stmt_succeed, values, lengths, 0, s_on_succeeded, ctx,
+                            sizeof *ctx);
+    const dispatch_held_t *d = &merged.held;
+    char age[24];
+    int64_t ms = self->now - d->dispatched_at;
+    snprintf(age, sizeof age, "%" PRId64, ms > 0 ? ms : 0);
+    /* id, attempt, worker, age, token, worker key, course, document */
+    const char *v[] = {values[0],        values[2],     d->worker, age,
+                       d->secret_sha256, d->worker_key, values[1], values[3]};
+    size_t l[8];
+    for (int i = 0; i < 7; i++)
+        l[i] = strlen(v[i]);
+    l[7] = lengths[3];
+    store_status_t st = store_submit(self->store, &sql_stmt_dispatch_succeed, v, l, 0,
+                                     s_on_dispatch_succeeded, &merged, sizeof merged);
+    if (st != STORE_OK) /* the dispatch at least, as it would have gone */
+        s_write_held(self, d);
+    else
+        self->counters.merged++;
+    return st;
+}
+
 /* Record the result of the job's current attempt: a course, a deterministic failure, or a
  * transient failure that is retried. The job leaves memory unless it is retried. */
 static void
@@ -593,8 +720,7 @@ s_job_complete(broker_t *self, job_t *job, const proto_result_t *result, const c
                         result->course_len};
     /* Not isolated: results commit together (one commit for many jobs). A course the
      * database refuses fails alone; the store sends the rest of its transaction again. */
-    if (store_submit(self->store, &sql_stmt_succeed, values, lengths, 0, s_on_succeeded, &ctx,
-                     sizeof ctx) != STORE_OK) {
+    if (s_write_course(self, job, values, lengths, &ctx) != STORE_OK) {
         log_error("out of memory storing the course of job=%s; it runs again after a restart",
                   job->id);
     }

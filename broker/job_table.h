@@ -77,6 +77,9 @@ typedef struct job_t {
     char *request;
     /* The PDF's size in bytes (blobs.size), known with request; -1 when unknown. */
     int64_t request_pdf_size;
+    /* Its dispatch write is held (dispatch_hold.h, docs/broker.md "Holding the dispatch
+     * write"): the entry's sequence number; 0 when none. Set and cleared by the broker. */
+    uint64_t hold_seq;
 } job_t;
 
 typedef struct job_table_t job_table_t;

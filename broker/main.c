@@ -92,6 +92,9 @@ s_help(void)
            "  broker/pdf_readers = 2\n"
            "      PDFs read from the database at once for dispatch, each on a connection\n"
            "      of its own beside the write connection (docs/broker.md)\n"
+           "  broker/dispatch_hold_ms = 20\n"
+           "      ms an early dispatch waits unwritten for its result, to be written with\n"
+           "      it as one update (0: never held; docs/broker.md)\n"
            "  broker/blob_endpoint = \"\"\n"
            "      where the blob endpoint binds, e.g. tcp://127.0.0.1:5556: workers of protocol\n"
            "      1.2 fetch PDFs of 1 MiB or more from it in chunks instead of receiving them in\n"
@@ -200,6 +203,7 @@ s_config_read(startup_t *st, broker_config_t *config)
     config->shutdown_timeout =
         (int)startup_conf_int(st, "broker/shutdown_timeout", 5000, 0, 600000);
     config->pdf_readers = (int)startup_conf_int(st, "broker/pdf_readers", 2, 1, BLOB_READER_MAX);
+    config->dispatch_hold_ms = (int)startup_conf_int(st, "broker/dispatch_hold_ms", 20, 0, 60000);
     config->lock_poll_ms = (int)startup_conf_int(st, "broker/lock_poll_ms", 500, 10, 60000);
     config->retry_base_ms = startup_conf_int(st, "broker/retry_base_ms", 1000, 1, 3600000);
     config->retry_max_ms = startup_conf_int(st, "broker/retry_max_ms", 60000, 1, 86400000);

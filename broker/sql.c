@@ -214,6 +214,50 @@ const store_stmt_t sql_stmt_succeed = {
     1,
     &sql_stmt_succeed_many,
     NULL};
+/* An early dispatch held until its result came (docs/broker.md, "Holding the dispatch write"):
+ * the dispatch's fence (attempt n-1, queued or running) and the result in ONE update of the
+ * job, its two events (running, then succeeded, as two statements wrote them) and the course.
+ * $4: ms since the dispatch, for started_at. Row count as sql_stmt_succeed's. */
+#define S_DISPATCH_SUCCEED_SET                                                                     \
+    "SET state = 'succeeded', attempts = a.attempt, worker = a.worker, stage = 'done',"            \
+    " progress = 100,"                                                                             \
+    " started_at = coalesce(started_at, now() - a.age * interval '1 millisecond'),"                \
+    " finished_at = now(), updated_at = now(), error_code = NULL, error = NULL, retry_at = NULL,"  \
+    " deadline_at = NULL, token_sha256 = a.token, worker_key = nullif(a.wkey, ''),"                \
+    " course_id = a.course"
+/* Every running event before every succeeded one: each job's two in that order. */
+#define S_TWO_EVENTS                                                                               \
+    "     ev AS (INSERT INTO job_events (job_id, state, attempt, worker, stage)"                   \
+    "            SELECT j.id, e.state, j.attempts, j.worker, e.stage FROM j CROSS JOIN"            \
+    "            (VALUES (1, 'running', 'starting'), (2, 'succeeded', 'done')) e(k, state, stage)" \
+    "            ORDER BY e.k)"
+#define S_DISPATCH_SUCCEED_MANY                                                                    \
+    S_ARGS("$1::uuid[], $2::integer[], $3::text[], $4::bigint[], $5::text[], $6::text[],"          \
+           " $7::uuid[], $8::text[]",                                                              \
+           "id, attempt, worker, age, token, wkey, course, doc")                                   \
+    "     j AS (UPDATE jobs " S_DISPATCH_SUCCEED_SET                                               \
+    "           FROM a WHERE jobs.id = a.id AND jobs.attempts = a.attempt - 1"                     \
+    "           AND jobs.state IN ('queued', 'running')"                                           \
+    "           RETURNING a.n, jobs.id, jobs.owner_id, jobs.title, jobs.attempts, jobs.worker,"    \
+    "           a.course, a.doc)," S_TWO_EVENTS ","                                                \
+    "     c AS (INSERT INTO courses (id, job_id, owner_id, title, doc)"                            \
+    "           SELECT j.course, j.id, j.owner_id, j.title, j.doc::jsonb FROM j"                   \
+    "           ON CONFLICT (job_id) DO NOTHING RETURNING job_id)"                                 \
+    " SELECT j.n, c.job_id FROM j JOIN c ON c.job_id = j.id"
+#define S_DISPATCH_SUCCEED                                                                         \
+    "WITH a AS (SELECT $2::integer AS attempt, $3::text AS worker, $4::bigint AS age,"             \
+    "                  $5::text AS token, $6::text AS wkey, $7::uuid AS course),"                  \
+    "     j AS (UPDATE jobs " S_DISPATCH_SUCCEED_SET                                               \
+    "           FROM a WHERE jobs.id = $1 AND jobs.attempts = a.attempt - 1"                       \
+    "           AND jobs.state IN ('queued', 'running')"                                           \
+    "           RETURNING jobs.id, jobs.owner_id, jobs.title,"                                     \
+    "           jobs.attempts, jobs.worker)," S_TWO_EVENTS                                         \
+    " INSERT INTO courses (id, job_id, owner_id, title, doc)"                                      \
+    " SELECT $7, j.id, j.owner_id, j.title, $8::jsonb FROM j ON CONFLICT (job_id) DO NOTHING"
+const store_stmt_t sql_stmt_dispatch_succeed_many = {
+    "dispatch_succeed_many", S_DISPATCH_SUCCEED_MANY, 8, 0, 1, NULL, NULL};
+const store_stmt_t sql_stmt_dispatch_succeed = {
+    "dispatch_succeed", S_DISPATCH_SUCCEED, 8, 0, 1, &sql_stmt_dispatch_succeed_many, NULL};
 const store_stmt_t sql_stmt_fail = {
     "fail",
     "WITH u AS (UPDATE jobs SET state = 'failed', stage = 'failed', error_code = $3,"
@@ -289,7 +333,8 @@ const store_stmt_t *const sql_statements[] = {
     &sql_stmt_fence, &sql_stmt_submit, &sql_stmt_dispatch, &sql_stmt_dispatch_sent,
     &sql_stmt_progress, &sql_stmt_adopt, &sql_stmt_succeed, &sql_stmt_fail, &sql_stmt_requeue,
     &sql_stmt_cancel, &sql_stmt_unfinished, &sql_stmt_dispatch_many, &sql_stmt_dispatch_sent_many,
-    &sql_stmt_succeed_many, &sql_stmt_submit_many,
+    &sql_stmt_succeed_many, &sql_stmt_submit_many, &sql_stmt_dispatch_succeed,
+    &sql_stmt_dispatch_succeed_many,
     /* the admin socket's (admin_sql.h) */
     &admin_sql_ping, &admin_sql_jobs, &admin_sql_job, &admin_sql_retry, &admin_sql_cancel};
 

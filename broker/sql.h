@@ -35,6 +35,9 @@ extern const store_stmt_t sql_stmt_progress;
 extern const store_stmt_t sql_stmt_adopt;
 /* Job $1 attempt $3 succeeded with course $2 whose document is $4. */
 extern const store_stmt_t sql_stmt_succeed;
+/* An early dispatch held until its result (dispatch_hold.h): both as one update. */
+extern const store_stmt_t sql_stmt_dispatch_succeed;
+extern const store_stmt_t sql_stmt_dispatch_succeed_many;
 /* Job $1 attempt $2 failed for good with error_code $3 and error $4. */
 extern const store_stmt_t sql_stmt_fail;
 /* Job $1 attempt $2 back to 'queued' after a transient failure, $3 ms of back-off; $4 and

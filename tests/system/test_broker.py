@@ -282,8 +282,10 @@ def test_submit_dispatch_progress_and_success(env):
     assert token_base(token) == f"{job_id}/1".encode()
     assert job["job_id"] == job_id and job["attempt"] == 1 and job["title"] == "Biology"
     assert job["filename"] == "course.pdf" and job["sha256"] == sha and job["pdf"] == pdf
-    row = env.job(job_id)
-    assert row["state"] == "running" and row["attempts"] == 1 and row["worker"]
+    # Written when the dispatch hold (broker/dispatch_hold_ms) runs out without a result.
+    row = wait_for("the dispatch written", lambda: (j := env.job(job_id))["state"] == "running"
+                   and j, 5, retry_on=())
+    assert row["attempts"] == 1 and row["worker"]
 
     for p in (10, 30, 55):  # coalesced: the latest value reaches the database
         worker.partial(token, p, "text")
