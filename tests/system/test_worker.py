@@ -623,10 +623,10 @@ def test_extractor_dies_with_the_worker(broker, start_worker, long_pdf):
     assert not Path(f"/proc/{pid}").exists()
 
 
-@pytest.mark.parametrize("nice, wrapper", [(None, ()), (0, ()), (10, ("nice", "-n", "15"))])
+@pytest.mark.parametrize("nice, wrapper", [(None, ()), (10, ()), (10, ("nice", "-n", "15"))])
 def test_extractor_runs_nicer_than_the_worker(broker, start_worker, long_pdf, nice, wrapper):
-    """limits/nice (default 10) is added to the worker's own niceness for each extractor,
-    capped at 19; 0 leaves the extractor at the worker's (docs/configuration.md)."""
+    """limits/nice is added to the worker's own niceness for each extractor, capped at 19;
+    the default, 0, leaves the extractor at the worker's (docs/configuration.md)."""
     worker = start_worker(page_delay_ms=40, nice=nice, wrapper=wrapper)  # 60 pages: 2.4 s
     ready = broker.wait_command(W_READY)
     token = broker.request(ready.identity, Path(long_pdf.path).read_bytes())
@@ -635,7 +635,7 @@ def test_extractor_runs_nicer_than_the_worker(broker, start_worker, long_pdf, ni
     base = os.getpriority(os.PRIO_PROCESS, worker.proc.pid)
     own = os.getpriority(os.PRIO_PROCESS, 0)
     assert base == (min(19, own + 15) if wrapper else own)
-    expected = min(19, base + (10 if nice is None else nice))
+    expected = min(19, base + (0 if nice is None else nice))
     assert os.getpriority(os.PRIO_PROCESS, pid) == expected, worker.log()
     assert os.getpriority(os.PRIO_PROCESS, worker.proc.pid) == base  # the worker itself stays
     final = broker.wait_command(W_FINAL, token=token, timeout=30)  # and it finishes the job
