@@ -112,6 +112,13 @@ s_acquire(db_pool_t *self)
     return fair_pool_take(self->slots, self->acquire_timeout_ms);
 }
 
+/* A free slot at once, or -1. */
+static int
+s_acquire_now(db_pool_t *self)
+{
+    return fair_pool_take(self->slots, 0);
+}
+
 static void
 s_release(db_pool_t *self, int slot)
 {
@@ -315,6 +322,29 @@ db_query_prepared(db_pool_t *self, const db_statement_t *stmt, const char *sql, 
 done:
     s_release(self, slot);
     return status;
+}
+
+int
+db_pool_warm(db_pool_t *self, int n)
+{
+    int slots[n > 0 ? n : 1];
+    int taken = 0, open = 0;
+    /* Distinct slots: take them all first (nothing else waits for the pool yet), then give
+     * them back in reverse, so the stack of free slots hands out the warm ones first. */
+    while (taken < n) {
+        int slot = s_acquire_now(self);
+        if (slot < 0)
+            break;
+        slots[taken++] = slot;
+    }
+    for (int i = 0; i < taken; i++) {
+        if (s_ready(self, slots[i]) != 0)
+            break;
+        open++;
+    }
+    for (int i = taken - 1; i >= 0; i--)
+        s_release(self, slots[i]);
+    return open;
 }
 
 int

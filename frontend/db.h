@@ -55,6 +55,12 @@ void db_pool_destroy(db_pool_t **self_p);
  * sentence in err. */
 int db_pool_check(db_pool_t *self, char *err, size_t err_size) PROFAI_MUST_CHECK;
 
+/* Open up to n of the pool's connections now, one after another (at start, before requests
+ * are served), so that the first crowd of requests finds them open instead of each opening a
+ * backend of its own while the others wait. Stops at the first that fails. How many of the
+ * pool's connections are open afterwards. */
+int db_pool_warm(db_pool_t *self, int n);
+
 /* SELECT 1. */
 db_status_t db_ping(db_pool_t *self) PROFAI_MUST_CHECK;
 

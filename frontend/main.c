@@ -58,7 +58,7 @@ typedef struct {
     curve_keys_t broker_keys;
     long long broker_timeout;
     const char *conninfo;
-    long long pool;
+    long long pool, pool_warm;
     const char *read_conninfo;
     long long read_pool, read_max_lag, read_check_interval;
     long long cache_ttl;
@@ -119,6 +119,7 @@ s_help(void)
         "  curve/broker_key       (none)   the broker's public certificate; both set: CURVE\n"
         "  database/conninfo      \"\"       libpq conninfo (\"\" = PG* environment)\n"
         "  database/pool          16       PostgreSQL connections\n"
+        "  database/pool_warm     0        of them opened at start (0: when first needed)\n"
         "  database/read_conninfo \"\"       a hot standby for course, list, search and quiz\n"
         "                                  reads (\"\" = none: all reads go to conninfo)\n"
         "  database/read_pool     pool     connections to the standby\n"
@@ -208,6 +209,10 @@ s_settings_read(startup_t *st, s_settings_t *s)
                           sizeof err) != 0)
         startup_fail(st, "%s", err);
     s->pool = startup_conf_int(st, "database/pool", 16, 1, 1000);
+    s->pool_warm = startup_conf_int(st, "database/pool_warm", 0, 0, 1000);
+    if (s->pool_warm > s->pool)
+        startup_fail(st, "database/pool_warm (%lld) must be at most database/pool (%lld)",
+                     s->pool_warm, s->pool);
     s->read_conninfo = startup_conf_str(st, "database/read_conninfo", "");
     s->read_pool = startup_conf_int(st, "database/read_pool", s->pool, 1, 1000);
     s->read_max_lag = startup_conf_int(st, "database/read_max_lag", 5000, 0, 3600000);
@@ -412,6 +417,15 @@ main(int argc, char **argv)
     }
     if (check == -1)
         log_warn("%s (serving anyway: requests that need it answer 503 until it is back)", err);
+    else if (s.pool_warm > 0) {
+        int open = db_pool_warm(db, (int)s.pool_warm);
+        if (open < s.pool_warm)
+            log_warn("database pool: %d of %lld connections opened at start (the rest open when "
+                     "first needed)",
+                     open, s.pool_warm);
+        else
+            log_info("database pool: %d connections opened at start", open);
+    }
     if (s.read_conninfo[0] != '\0') {
         db_replica_config_t replica_cfg = {.conninfo = s.read_conninfo,
                                            .pool_size = (int)s.read_pool,

@@ -185,8 +185,15 @@ class Stats:
         self.uploads_tried = self.uploads_accepted = 0
         self.jobs = {}                             # job id -> final job JSON (or None)
         self.loop_lag = []
+        self.lag_at = []                           # (s since t0, lag ms) of each lag sample
+        self.answers_at = []                       # (s since t0 when due, route, ms, status)
+        self.errors_at = []                        # (s since t0 when due, route)
+        self.connects_at = []                      # s since t0 of each connection opened
+        self.cpu_at = []                           # (s since t0, {component: CPU s}, extractors)
 
-    def record(self, route, user, status, ms):
+    def record(self, route, user, status, ms, at=None):
+        if at is not None:
+            self.answers_at.append((at, route, ms, status))
         self.lat[route].append(ms)
         self.status[route][status] = self.status[route].get(status, 0) + 1
         self.answered_users.add(user)
@@ -219,6 +226,7 @@ class Load:
         self.t0 = 0.0
         self.stop_at = 0.0
         self.pending_jobs = 0
+        self.roots = component_roots(args.var)  # component -> root pid, for the CPU timeline
 
     def source(self, user):
         group = user // USERS_PER_ADDRESS
@@ -231,10 +239,13 @@ class Load:
             status, payload, reconnected = await conn.request(method, path, token, body, ctype)
         except HttpError as e:
             self.stats.error(route, e.kind, str(e))
+            self.stats.errors_at.append((start - self.t0, route))
             return None
         if reconnected:
             self.stats.connects += 1
-        self.stats.record(route, user, status, (time.monotonic() - start) * 1000.0)
+            self.stats.connects_at.append(start - self.t0)
+        self.stats.record(route, user, status, (time.monotonic() - start) * 1000.0,
+                          start - self.t0)
         return status, payload
 
     async def student(self, user):
@@ -321,12 +332,26 @@ class Load:
         while time.monotonic() < self.stop_at:
             t = time.monotonic()
             await asyncio.sleep(0.1)
-            self.stats.loop_lag.append((time.monotonic() - t - 0.1) * 1000.0)
+            lag = (time.monotonic() - t - 0.1) * 1000.0
+            self.stats.loop_lag.append(lag)
+            self.stats.lag_at.append((t - self.t0, lag))
+
+    async def cpu_monitor(self, roots):
+        """The CPU time of each component once a second (read in a thread, off the loop)."""
+        loop = asyncio.get_running_loop()
+        while time.monotonic() < self.stop_at or self.pending_jobs > 0:
+            t = time.monotonic()
+            cpu, extractors = await loop.run_in_executor(None, cpu_of_roots, roots)
+            self.stats.cpu_at.append((t - self.t0, cpu, extractors))
+            await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - t)))
 
     async def run(self):
         self.t0 = time.monotonic()
+        self.t0_wall = time.time()
         self.stop_at = self.t0 + self.args.seconds
         tasks = [asyncio.create_task(self.lag_monitor())]
+        if self.roots:
+            tasks.append(asyncio.create_task(self.cpu_monitor(self.roots)))
         for i in range(self.args.students):
             tasks.append(asyncio.create_task(self.student(i)))
         for n in range(self.args.teachers):
@@ -412,18 +437,28 @@ def s_proc_stat(pid):
         return None
 
 
-def cpu_by_component(var):
-    """CPU seconds so far of each component of the stack run.sh started with PROFAI_VAR=var."""
+def s_procs(with_cmdline):
+    """pid -> (ppid, CPU ticks, command line or "") of every process."""
     procs = {}
     for p in Path("/proc").iterdir():
         if p.name.isdigit():
             st = s_proc_stat(p.name)
             if st:
-                try:
-                    cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                except OSError:
-                    continue
+                cmd = ""
+                if with_cmdline:
+                    try:
+                        cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                            errors="replace")
+                    except OSError:
+                        continue
                 procs[int(p.name)] = (st[0], st[1], cmd)
+    return procs
+
+
+def component_roots(var, procs=None):
+    """component name -> the root pid of each component of the stack run.sh started with
+    PROFAI_VAR=var (its children are found again at each reading)."""
+    procs = procs if procs is not None else s_procs(True)
     roots = {}
     pm = Path(var) / "pg" / "data" / "postmaster.pid"
     if pm.exists():
@@ -441,19 +476,34 @@ def cpu_by_component(var):
                         roots.setdefault(name, pid)
                 except OSError:
                     pass
+    return roots
+
+
+def cpu_of_roots(roots, procs=None):
+    """({component: CPU seconds so far, its live and reaped children included}, live children
+    of the worker: its extractors)."""
+    procs = procs if procs is not None else s_procs(False)
     children = {}
     for pid, (ppid, _, _) in procs.items():
         children.setdefault(ppid, []).append(pid)
-    out = {}
+    out, extractors = {}, 0
     for name, root in roots.items():
         total, todo = 0, [root]
         while todo:
             pid = todo.pop()
             if pid in procs:
                 total += procs[pid][1]
+                if name == "profai-worker" and pid != root:
+                    extractors += 1
             todo.extend(children.get(pid, []))
         out[name] = total / os.sysconf("SC_CLK_TCK")
-    return out
+    return out, extractors
+
+
+def cpu_by_component(var):
+    """CPU seconds so far of each component of the stack run.sh started with PROFAI_VAR=var."""
+    procs = s_procs(True)
+    return cpu_of_roots(component_roots(var, procs), procs)[0]
 
 
 # ---- report --------------------------------------------------------------------------------
@@ -528,6 +578,8 @@ def report(load, wall, cpu_before, cpu_after, gen_cpu, args):
           f"   (event loop lag p99 {pct(st.loop_lag, 99):.0f} ms, max "
           f"{max(st.loop_lag, default=0):.0f} ms)")
     print()
+    timeline_report(load, wall, args)
+    print()
     ok_err = n_err == 0
     p99_reads = pct(all_reads, 99)
     p99_up = pct(st.lat["upload"], 99)
@@ -543,6 +595,108 @@ def report(load, wall, cpu_before, cpu_after, gen_cpu, args):
                                f"{st.uploads_tried} accepted, {unfinished} unfinished)")):
         print(f"  {'PASS' if ok else 'FAIL'}  {what}")
     return ok_err and ok_users and ok_reads and ok_up and ok_done
+
+
+SLOW_MS = (100.0, 500.0)
+CPU_SHORT = {"postgresql": "pg", "profai-worker": "worker", "profai-frontend": "front",
+             "edge (nginx)": "edge", "profai-broker": "broker"}
+
+
+def timeline_rows(st, width, end):
+    """One row per `width` seconds from the clock's start to `end`: requests by the moment they
+    were due. Each row: dict of t, answers, reads (ms list), uploads (ms list), attempts,
+    slow counts, errors, connects, lag (ms list), CPU share per component, extractors."""
+    n = max(1, int(end // width) + 1)
+    rows = [{"t": i * width, "answers": 0, "reads": [], "uploads": [], "attempts": [],
+             "over": [0] * len(SLOW_MS), "errors": 0, "connects": 0, "lag": [], "cpu": {},
+             "extractors": 0} for i in range(n)]
+
+    def row(t):
+        return rows[min(n - 1, max(0, int(t // width)))]
+
+    for at, route, ms, _ in st.answers_at:
+        r = row(at)
+        r["answers"] += 1
+        if route in READ_ROUTES:
+            r["reads"].append(ms)
+        elif route == "upload":
+            r["uploads"].append(ms)
+        else:
+            r["attempts"].append(ms)
+        for i, limit in enumerate(SLOW_MS):
+            if ms > limit:
+                r["over"][i] += 1
+    for at, _ in st.errors_at:
+        row(at)["errors"] += 1
+    for at in st.connects_at:
+        row(at)["connects"] += 1
+    for at, lag in st.lag_at:
+        row(at)["lag"].append(lag)
+    # CPU: the difference between the first and last reading inside each row, per second.
+    by_row = {}
+    for at, cpu, extractors in st.cpu_at:
+        by_row.setdefault(min(n - 1, int(at // width)), []).append((at, cpu, extractors))
+    prev = None
+    for i in range(n):
+        samples = by_row.get(i, [])
+        if prev is not None:
+            samples = [prev] + samples
+        if len(samples) >= 2:
+            (t0, c0, _), (t1, c1, _) = samples[0], samples[-1]
+            if t1 > t0:
+                rows[i]["cpu"] = {k: 100.0 * (c1.get(k, 0.0) - c0.get(k, 0.0)) / (t1 - t0)
+                                  for k in c1}
+            rows[i]["extractors"] = max(e for _, _, e in samples[1:] or samples)
+        if samples:
+            prev = samples[-1]
+    return rows
+
+
+def timeline_report(load, wall, args):
+    """When in the run the slow answers fell (printed every --interval seconds), and the same
+    per second in LOAD_VAR/load-timeline.csv."""
+    st = load.stats
+    width = args.interval
+    rows = timeline_rows(st, width, wall)
+    names = sorted({k for r in rows for k in r["cpu"]})
+    start = time.strftime("%H:%M:%S", time.gmtime(load.t0_wall))
+    print(f"When (t: seconds from the clock's start, {start} UTC; requests by the moment they were "
+          f"due; every {width:g} s; CPU % of one core):")
+    print(f"{'t s':>5} {'ans/s':>6} {'read p50':>8} {'p99':>6} {'max':>6} {'>100ms':>6} "
+          f"{'>500ms':>6} {'upl':>4} {'upl p99':>7} {'att p99':>7} {'err':>4} {'conn':>5} "
+          f"{'lag p99':>7} {'lag max':>7} " + " ".join(f"{CPU_SHORT.get(k, k):>6}" for k in names)
+          + f" {'extr':>4}")
+    for r in rows:
+        if not (r["answers"] or r["errors"] or r["lag"]):
+            continue
+        reads = r["reads"]
+        print(f"{r['t']:5.0f} {r['answers'] / width:6.0f} {pct(reads, 50):8.1f} "
+              f"{pct(reads, 99):6.0f} {max(reads, default=float('nan')):6.0f} "
+              f"{r['over'][0]:6d} {r['over'][1]:6d} {len(r['uploads']):4d} "
+              f"{pct(r['uploads'], 99):7.0f} {pct(r['attempts'], 99):7.0f} {r['errors']:4d} "
+              f"{r['connects']:5d} {pct(r['lag'], 99):7.0f} "
+              f"{max(r['lag'], default=float('nan')):7.0f} "
+              + " ".join(f"{r['cpu'].get(k, float('nan')):6.0f}" for k in names)
+              + f" {r['extractors']:4d}")
+    path = Path(args.var) / "load-timeline.csv"
+    try:
+        with open(path, "w") as f:
+            f.write("t_s,answers,reads,read_p50_ms,read_p99_ms,read_max_ms,over_100ms,over_500ms,"
+                    "uploads,upload_p99_ms,attempt_p99_ms,errors,connects,lag_p99_ms,lag_max_ms,"
+                    + ",".join(f"cpu_{CPU_SHORT.get(k, k)}_pct" for k in names)
+                    + ",extractors\n")
+            for r in timeline_rows(st, 1.0, wall):
+                cells = [r["t"], r["answers"], len(r["reads"]), pct(r["reads"], 50),
+                         pct(r["reads"], 99), max(r["reads"], default=float("nan")),
+                         r["over"][0], r["over"][1], len(r["uploads"]), pct(r["uploads"], 99),
+                         pct(r["attempts"], 99), r["errors"], r["connects"], pct(r["lag"], 99),
+                         max(r["lag"], default=float("nan"))]
+                cells += [r["cpu"].get(k, float("nan")) for k in names] + [r["extractors"]]
+                f.write(",".join(f"{c:.1f}" if isinstance(c, float) else str(c)
+                                 for c in cells) + "\n")
+        print(f"(per second: {path})")
+    except OSError as e:
+        print(f"load.py: cannot write {path}: {e}", file=sys.stderr)
 
 
 def parse_ts(value):
@@ -597,6 +751,8 @@ def main():
     ap.add_argument("--ramp", type=float, default=10.0)
     ap.add_argument("--drain", type=float, default=120.0)
     ap.add_argument("--var", default=str(ROOT / "var"))
+    ap.add_argument("--interval", type=float, default=5.0,
+                    help="seconds per row of the printed timeline (default 5)")
     ap.add_argument("--route-cost", type=int, metavar="N", default=0,
                     help="instead of the load: each route N times in a row, its CPU cost")
     args = ap.parse_args()

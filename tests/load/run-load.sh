@@ -8,6 +8,8 @@
 #   LOAD_SECONDS   how long users issue requests, default 60
 #   LOAD_RAMP      seconds over which users arrive, default 10
 #   LOAD_DRAIN     seconds to wait afterwards for accepted uploads to finish, default 300
+#   LOAD_INTERVAL  seconds per row of the printed timeline, default 5 (per second in
+#                  LOAD_VAR/load-timeline.csv)
 #   LOAD_TOKENS    tokens per role shared by the users, default 100 (profaictl token create):
 #                  each token is one user to the frontend's rate limits (limits/* in
 #                  conf/frontend.conf), so 5,000 students share 100 tokens at about 17
@@ -94,7 +96,7 @@ if [ "${LOAD_DIRECT:-0}" = 1 ]; then
 fi
 "$PY" "$ROOT/tests/load/load.py" --url "$URL" --tokens "$VAR/tokens" --var "$VAR" \
     --students "$STUDENTS" --teachers "$TEACHERS" --seconds "$SECONDS_" \
-    --ramp "${LOAD_RAMP:-10}" --drain "${LOAD_DRAIN:-300}"
+    --ramp "${LOAD_RAMP:-10}" --drain "${LOAD_DRAIN:-300}" --interval "${LOAD_INTERVAL:-5}"
 status=$?
 s_stop
 exit "$status"

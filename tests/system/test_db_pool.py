@@ -17,7 +17,7 @@ import time
 import psycopg2
 
 from pdfs import make_plain_pdf
-from stack import API
+from stack import API, wait_for
 
 WAITERS = 12
 
@@ -89,3 +89,35 @@ def test_prepared_job_read_keeps_its_owner_filter(make_stack):
     assert s.get(f"{API}/jobs/{job_id}", token=fresh).json()["job_id"] == job_id
     unknown = fresh[:-1] + ("A" if fresh[-1] != "A" else "B")  # well formed, never issued
     assert s.get(f"{API}/jobs/{job_id}", token=unknown).status_code == 401
+
+
+def _frontend_backends(s) -> int:
+    return s.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                   "'profai-frontend' AND datname = current_database()")[0][0]
+
+
+def test_a_warm_pool_is_open_before_the_first_request(make_stack):
+    """database/pool_warm: that many connections are open once the frontend listens, before
+    any request; without it only the start-up check's connection is (docs/configuration.md)."""
+    s = make_stack()
+    s.start_broker()
+    warm = s.add_frontend(conf={"database": {"conninfo": s.conninfo, "pool": 6,
+                                             "pool_warm": 5}})
+    assert _frontend_backends(s) == 5
+    assert "5 connections opened at start" in warm.process.tail()
+    warm.process.stop()
+    wait_for("the warm frontend's backends to end", lambda: _frontend_backends(s) == 0, 10)
+    cold = s.add_frontend(conf={"database": {"conninfo": s.conninfo, "pool": 6}})
+    assert _frontend_backends(s) == 1
+    assert s.get(f"{API}/courses", frontend=cold).status_code == 200  # still opens when needed
+
+
+def test_a_warm_pool_larger_than_the_pool_is_refused(make_stack):
+    s = make_stack()
+    s.start_broker()
+    bad = s.add_frontend(start=False, conf={"database": {"conninfo": s.conninfo, "pool": 2,
+                                                         "pool_warm": 3}})
+    bad.process.start()
+    wait_for("the frontend to exit", lambda: not bad.process.alive, 10)
+    assert bad.process.returncode == 2
+    assert "pool_warm" in bad.process.tail()

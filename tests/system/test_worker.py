@@ -376,7 +376,7 @@ class WorkerProcess:
     def __init__(self, tmp_path: Path, broker: TestBroker, concurrency: int = 1,
                  page_delay_ms: int = 0, wall_seconds: int = 30, drain_ms: int = 10000,
                  cpu_seconds: int = 120, wrapper: tuple = (), split_pages: int | None = None,
-                 split_processes: int | None = None):
+                 split_processes: int | None = None, nice: int | None = None):
         conf = tmp_path / "worker.conf"
         split = "".join(f"    {k} = {v}\n" for k, v in (("split_pages", split_pages),
                                                         ("split_processes", split_processes))
@@ -393,6 +393,7 @@ class WorkerProcess:
             "limits\n"
             f"    wall_seconds = {wall_seconds}\n"
             f"    cpu_seconds = {cpu_seconds}\n"
+            + (f"    nice = {nice}\n" if nice is not None else "") +
             "log\n"
             "    level = info\n")
         self.log_path = tmp_path / "worker.log"
@@ -451,7 +452,8 @@ def test_worker_help_and_configuration_errors(tmp_path):
     out = subprocess.run([str(WORKER), "--help"], capture_output=True, text=True)
     assert out.returncode == 0
     for key in ("worker/broker", "worker/concurrency", "limits/cpu_seconds",
-                "limits/address_space", "limits/wall_seconds", "log/level", "--broker"):
+                "limits/address_space", "limits/nice", "limits/wall_seconds", "log/level",
+                "--broker"):
         assert key in out.stdout, key
     bad = {"no-such-option": ["--no-such-option"],
            "worker/concurrency": ["-c", "concurrency.conf"],
@@ -619,6 +621,25 @@ def test_extractor_dies_with_the_worker(broker, start_worker, long_pdf):
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.02)  # PDEATHSIG kills it; init reaps it
     assert not Path(f"/proc/{pid}").exists()
+
+
+@pytest.mark.parametrize("nice, wrapper", [(None, ()), (10, ()), (10, ("nice", "-n", "15"))])
+def test_extractor_runs_nicer_than_the_worker(broker, start_worker, long_pdf, nice, wrapper):
+    """limits/nice is added to the worker's own niceness for each extractor, capped at 19;
+    the default, 0, leaves the extractor at the worker's (docs/configuration.md)."""
+    worker = start_worker(page_delay_ms=40, nice=nice, wrapper=wrapper)  # 60 pages: 2.4 s
+    ready = broker.wait_command(W_READY)
+    token = broker.request(ready.identity, Path(long_pdf.path).read_bytes())
+    broker.wait_command(W_PARTIAL)
+    pid = worker.child_pids()[-1]
+    base = os.getpriority(os.PRIO_PROCESS, worker.proc.pid)
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    assert base == (min(19, own + 15) if wrapper else own)
+    expected = min(19, base + (0 if nice is None else nice))
+    assert os.getpriority(os.PRIO_PROCESS, pid) == expected, worker.log()
+    assert os.getpriority(os.PRIO_PROCESS, worker.proc.pid) == base  # the worker itself stays
+    final = broker.wait_command(W_FINAL, token=token, timeout=30)  # and it finishes the job
+    assert final.body["ok"] is True, final.body
 
 
 def test_worker_reconnects_when_broker_is_silent(broker, start_worker):

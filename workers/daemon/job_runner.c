@@ -138,6 +138,23 @@ s_memfd_reopen(int fd)
     return s_fd_high(open(path, O_RDONLY | O_CLOEXEC));
 }
 
+/* The parser runs `nice` steps below the worker (capped at 19), so on a shared host the
+ * frontend, the edge and PostgreSQL answer users first. Set from here, just after the spawn:
+ * posix_spawn has no attribute for it, and the parser's sandbox is not the place. The child
+ * is ours and only made nicer, so this fails only when it has already exited: nothing to do. */
+static void
+s_nice_child(pid_t pid, long long nice)
+{
+    if (nice <= 0)
+        return;
+    errno = 0;
+    int base = getpriority(PRIO_PROCESS, 0);
+    if (base == -1 && errno != 0)
+        base = 0;
+    long long target = base + nice;
+    (void)setpriority(PRIO_PROCESS, (id_t)pid, (int)(target > 19 ? 19 : target));
+}
+
 /* Start one extractor as kids[self->nkids] with stdin in_fd, the progress pipe's write end
  * pipe_w, the given address space and mode option ("" for none), and for a reader that shares
  * its range the shared word's memfd meet (borrowed; -1: none) as EXTRACT_MEET_FD, going up
@@ -221,6 +238,7 @@ s_spawn(job_runner_t *self, const char *mode, long long address_space, int in_fd
         errno = rc;
         return -1;
     }
+    s_nice_child(kid->pid, limits->nice);
     self->nkids++;
     return 0;
 }

@@ -34,6 +34,7 @@ typedef struct {
     long long wall_ms; /* the worker kills the child past this */
     long long open_files;
     long long file_size; /* bytes */
+    long long nice;      /* added to the worker's niceness for each extractor (0-19) */
     long long max_pages;
     /* Large documents: more pages than split_pages (0 = never) are read by up to
      * split_processes extractors at once (1 = never), each with address_space divided by

@@ -61,6 +61,7 @@ s_help(void)
            "  limits/wall_seconds    300        extractor killed after this (timeout)\n"
            "  limits/open_files      64         extractor RLIMIT_NOFILE (0 = inherit)\n"
            "  limits/file_size       64M        extractor RLIMIT_FSIZE (0 = inherit)\n"
+           "  limits/nice            0          extractor niceness over the worker's (0-19)\n"
            "  limits/max_pages       5000       longer PDFs fail with too_large\n"
            "  course/quiz_per_lesson 3          quiz questions per lesson at most\n"
            "  course/quiz_per_course 60         quiz questions per course at most\n"
@@ -118,6 +119,7 @@ s_config_read(startup_t *st, worker_config_t *wc, char *extract, size_t extract_
     limits->wall_ms = startup_conf_int(st, "limits/wall_seconds", 300, 1, 86400) * 1000;
     limits->open_files = startup_conf_int(st, "limits/open_files", 64, 0, 1 << 20);
     limits->file_size = startup_conf_int(st, "limits/file_size", 64LL << 20, 0, 1LL << 40);
+    limits->nice = startup_conf_int(st, "limits/nice", 0, 0, 19);
     limits->max_pages = startup_conf_int(st, "limits/max_pages", 5000, 0, 10000000);
     limits->split_pages = startup_conf_int(st, "worker/split_pages", 200, 0, 10000000);
     if (limits->split_pages != 0 && limits->split_pages < EXTRACT_SPLIT_PARTS_MAX)
