@@ -25,8 +25,8 @@ B   := build
 BIN := bin
 
 # ---- sources (one line per component; keep them explicit) ----------------------------
-COMMON_SRC   := common/log.c common/conf.c common/startup.c common/json.c common/utf8.c \
-                common/strbuf.c common/notify.c common/curve.c common/metrics.c \
+COMMON_SRC   := common/log.c common/conf.c common/conf_int.c common/startup.c common/json.c \
+                common/utf8.c common/strbuf.c common/notify.c common/curve.c common/metrics.c \
                 common/secret.c common/password.c
 PROTO_SRC    := protocol/errors.c protocol/proto.c protocol/mdp.c protocol/body.c protocol/messages.c \
                 protocol/admin_messages.c protocol/worker_identity.c \

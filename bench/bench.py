@@ -39,6 +39,9 @@ BIN = ROOT / "bin"
 # The benchmark's own programs: build/bench, or PROFAI_BENCH_BIN (another build's, to compare).
 BENCH_BIN = (Path(os.environ["PROFAI_BENCH_BIN"]).resolve() if os.environ.get("PROFAI_BENCH_BIN")
              else ROOT / "build" / "bench")
+# Benchmark 4's profai-extract: bin/, or PROFAI_BIN (another build's bin/, to compare builds).
+EXTRACT_BIN = (Path(os.environ["PROFAI_BIN"]).resolve() if os.environ.get("PROFAI_BIN")
+               else BIN)
 # Searches of benchmark 6: ten different queries (as in `make load`), each cached by the frontend
 # on its own; every one matches the bench course ("Cells divide.").
 SEARCH_PATHS = [f"/api/v1/courses?q={q}&limit=10" for q in (
@@ -602,8 +605,8 @@ class Bench:
         return wall, cpu
 
     def extract(self, f: Path) -> tuple[float, float]:
-        return self.timed([BIN / "profai-extract", "--title", "Bench", "--filename", f.name,
-                           "--max-pages", "0"], stdin=f)
+        return self.timed([EXTRACT_BIN / "profai-extract", "--title", "Bench", "--filename",
+                           f.name, "--max-pages", "0"], stdin=f)
 
     @staticmethod
     def run_job(f: Path, split_pages: int) -> tuple[float, float]:
@@ -611,7 +614,8 @@ class Bench:
         split across processes when f has more than split_pages pages (0: never), on as many
         as this host has cores (worker/split_processes): (wall seconds, processor seconds on
         its critical path, which is its wall time when every extractor has a core)."""
-        out = run([BENCH_BIN / "run_job", "-x", BIN / "profai-extract", "-s", split_pages, f])
+        out = run([BENCH_BIN / "run_job", "-x", EXTRACT_BIN / "profai-extract", "-s", split_pages,
+                   f])
         kv = parse_kv(out)
         return kv["wall_s"], kv["cpu_path_s"]
 

@@ -32,32 +32,6 @@ conf_str(zconfig_t *root, const char *path, const char *def)
 }
 
 int
-conf_parse_int(const char *text, long long min, long long max, long long *out)
-{
-    errno = 0;
-    char *end = NULL;
-    long long n = strtoll(text, &end, 10);
-    if (errno != 0 || end == text)
-        return -1;
-    long long mult = 1;
-    if (*end == 'k' || *end == 'K')
-        mult = 1024LL, end++;
-    else if (*end == 'M')
-        mult = 1024LL * 1024, end++;
-    else if (*end == 'G')
-        mult = 1024LL * 1024 * 1024, end++;
-    if (*end != '\0')
-        return -1;
-    if (n > max / mult || n < min / (mult > 0 ? mult : 1))
-        return -2;
-    n *= mult;
-    if (n < min || n > max)
-        return -2;
-    *out = n;
-    return 0;
-}
-
-int
 conf_int(zconfig_t *root, const char *path, long long def, long long min, long long max,
          long long *out, char *err, size_t err_size)
 {

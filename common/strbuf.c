@@ -81,7 +81,7 @@ strbuf_append_cstr(strbuf_t *b, const char *s)
 }
 
 void
-strbuf_append_char(strbuf_t *b, char c)
+strbuf_append_char_grow(strbuf_t *b, char c)
 {
     if (!s_reserve(b, 1))
         return;
@@ -90,12 +90,8 @@ strbuf_append_char(strbuf_t *b, char c)
 }
 
 void
-strbuf_append_cp(strbuf_t *b, uint32_t cp)
+strbuf_append_cp_wide(strbuf_t *b, uint32_t cp)
 {
-    if (cp < 0x80) { /* ASCII, most text: no encoding needed */
-        strbuf_append_char(b, (char)cp);
-        return;
-    }
     char out[4];
     size_t n = utf8_encode(cp, out);
     strbuf_append(b, out, n);

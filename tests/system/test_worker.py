@@ -234,6 +234,27 @@ def test_extract_usage_errors_and_help():
     assert out.stdout.startswith(b"profai-extract ")
 
 
+def test_extract_maps_no_zeromq_library(long_pdf):
+    """The parser maps poppler and glib, not czmq or libzmq (and the Kerberos, systemd, ...
+    libraries they bring): no ZeroMQ code in the sandboxed process, and 19 fewer libraries to
+    load at every start (docs/performance.md, "PDF processing: an extractor without czmq")."""
+    with open(long_pdf.path, "rb") as pdf:
+        proc = subprocess.Popen([str(EXTRACT), "--page-delay-ms", "50"], stdin=pdf,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        maps = ""
+        while "libpoppler" not in maps and time.monotonic() < deadline:
+            time.sleep(0.02)
+            maps = Path(f"/proc/{proc.pid}/maps").read_text()
+        libs = {Path(line.split()[-1]).name for line in maps.splitlines() if ".so" in line}
+        assert any(name.startswith("libpoppler-glib") for name in libs), libs
+        assert not [name for name in libs if name.startswith(("libczmq", "libzmq"))], libs
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_extract_progress_lines_on_fd3(long_pdf, tmp_path):
     r, w = os.pipe()
     with open(long_pdf.path, "rb") as pdf, open(tmp_path / "out.json", "wb") as out:
