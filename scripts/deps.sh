@@ -35,6 +35,7 @@ nginx
 python3
 python3-pytest
 python3-pytest-xdist
+python3-uvloop
 python3-requests
 python3-zmq
 python3-msgpack

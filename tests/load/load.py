@@ -88,10 +88,9 @@ class Conn:
 
     async def _connect(self):
         try:
-            self.reader, self.writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port, local_addr=(self.source, 0),
-                                        limit=1 << 20),
-                CONNECT_TIMEOUT)
+            async with asyncio.timeout(CONNECT_TIMEOUT):  # no task of its own, unlike wait_for
+                self.reader, self.writer = await asyncio.open_connection(
+                    self.host, self.port, local_addr=(self.source, 0), limit=1 << 20)
         except asyncio.TimeoutError:
             raise HttpError("timeout", "connect") from None
         except ConnectionRefusedError as e:
@@ -103,8 +102,8 @@ class Conn:
                       ctype: str = "") -> tuple[int, bytes, bool]:
         """(status, body, reconnected) or HttpError."""
         try:
-            return await asyncio.wait_for(self._request(method, path, token, body, ctype),
-                                          REQUEST_TIMEOUT)
+            async with asyncio.timeout(REQUEST_TIMEOUT):
+                return await self._request(method, path, token, body, ctype)
         except asyncio.TimeoutError:
             self.close()
             raise HttpError("timeout", f"{method} {path}") from None
@@ -753,9 +752,21 @@ def main():
     ap.add_argument("--var", default=str(ROOT / "var"))
     ap.add_argument("--interval", type=float, default=5.0,
                     help="seconds per row of the printed timeline (default 5)")
+    ap.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
+                    help="the event loop: uvloop (default, Debian python3-uvloop: about half "
+                    "the generator's CPU per request, so less of its own lag in the "
+                    "latencies) or asyncio's own")
     ap.add_argument("--route-cost", type=int, metavar="N", default=0,
                     help="instead of the load: each route N times in a row, its CPU cost")
     args = ap.parse_args()
+    if args.loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            print("load.py: no uvloop: install python3-uvloop (scripts/deps.sh) or pass "
+                  "--loop asyncio", file=sys.stderr)
+            sys.exit(2)
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     tokens = []
     for line in Path(args.tokens).read_text().splitlines():
         parts = line.split()
@@ -784,7 +795,8 @@ def main():
         asyncio.run(route_costs(args, tokens, courses, args.route_cost))
         return
     print(f"load.py: {len(courses)} seeded courses; {args.students} students and "
-          f"{args.teachers} teachers for {args.seconds:.0f} s against {args.url}", flush=True)
+          f"{args.teachers} teachers for {args.seconds:.0f} s against {args.url} "
+          f"(event loop: {args.loop})", flush=True)
 
     load = Load(args, tokens, pdfs, courses)
     cpu_before = cpu_by_component(args.var)

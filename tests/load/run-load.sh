@@ -7,6 +7,7 @@
 #   LOAD_USERS     simulated users, default 5500: one in eleven is a teacher (500 of 5,500)
 #   LOAD_SECONDS   how long users issue requests, default 60
 #   LOAD_RAMP      seconds over which users arrive, default 10
+#   LOAD_LOOP      the generator's event loop: uvloop (default; python3-uvloop) or asyncio
 #   LOAD_DRAIN     seconds to wait afterwards for accepted uploads to finish, default 300
 #   LOAD_INTERVAL  seconds per row of the printed timeline, default 5 (per second in
 #                  LOAD_VAR/load-timeline.csv)
@@ -96,7 +97,8 @@ if [ "${LOAD_DIRECT:-0}" = 1 ]; then
 fi
 "$PY" "$ROOT/tests/load/load.py" --url "$URL" --tokens "$VAR/tokens" --var "$VAR" \
     --students "$STUDENTS" --teachers "$TEACHERS" --seconds "$SECONDS_" \
-    --ramp "${LOAD_RAMP:-10}" --drain "${LOAD_DRAIN:-300}" --interval "${LOAD_INTERVAL:-5}"
+    --ramp "${LOAD_RAMP:-10}" --drain "${LOAD_DRAIN:-300}" --interval "${LOAD_INTERVAL:-5}" \
+    --loop "${LOAD_LOOP:-uvloop}"
 status=$?
 s_stop
 exit "$status"
