@@ -130,9 +130,11 @@ $(BIN)/profai-worker: $(patsubst %.c,$(B)/%.o,$(WORKER_SRC)) $(LIB)
 $(B)/workers/daemon/pdf_fetch.o: EXTRA_CFLAGS = $(GLIB_CFLAGS)
 
 $(patsubst %.c,$(B)/%.o,$(EXTRACT_SRC)): EXTRA_CFLAGS = $(POPPLER_CFLAGS)
+# Only what the parser uses: no ZeroMQ, msgpack or libpq in the sandboxed process. Naming them
+# here relied on the linker's --as-needed, which the sanitizers' link spec turns off.
 $(BIN)/profai-extract: $(patsubst %.c,$(B)/%.o,$(EXTRACT_SRC)) $(LIB)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ $(POPPLER_LIBS) $(LDLIBS_BASE) -lseccomp
+	$(CC) $(LDFLAGS) -o $@ $^ $(POPPLER_LIBS) -lm -lseccomp
 
 $(patsubst %.c,$(B)/%.o,$(FRONTEND_SRC)): EXTRA_CFLAGS = $(GLIB_CFLAGS)
 $(BIN)/profai-frontend: $(patsubst %.c,$(B)/%.o,$(FRONTEND_SRC)) $(LIB)

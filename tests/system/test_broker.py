@@ -441,6 +441,9 @@ def test_refused_writes_are_sent_again(make_env):
     worker = env.worker()
     worker.ready()
     token, _ = worker.expect_request()
+    # Its dispatch written before the lock (it may be held for a result: docs/broker.md,
+    # "Holding the dispatch write"), so that the job reads 'running' while writes wait.
+    wait_for("the dispatch written", lambda: env.job(job_id)["attempts"] == 1, 5, retry_on=())
 
     locker = psycopg2.connect(env.conninfo)
     try:
@@ -560,8 +563,10 @@ def test_forged_results_are_refused_and_the_real_one_is_stored(env):
     real.ready()
     token, _ = real.expect_request()
     secret = token.split(b"/")[2].decode()
-    assert env.query("SELECT token_sha256 FROM jobs WHERE id = %s", job_id)[0][0] == \
-        hashlib.sha256(secret.encode()).hexdigest()
+    # Written after the hold when no result comes (docs/broker.md, "Holding the dispatch write").
+    wait_for("the dispatch written with the secret's SHA-256", lambda: env.query(
+        "SELECT token_sha256 FROM jobs WHERE id = %s", job_id)[0][0] ==
+        hashlib.sha256(secret.encode()).hexdigest(), 5, retry_on=())
 
     # A registered worker guessing the secret, and a stranger that stole the whole token.
     guesser = env.worker()

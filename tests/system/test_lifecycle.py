@@ -246,8 +246,10 @@ def test_job_past_its_deadline_is_stopped_retried_then_failed(make_stack, outdir
     job_id = s.submit(long_pdf(outdir, 20), "Too slow")
 
     first = wait_for("the first extractor", worker.children, 10, on_timeout=s.log_tails)
-    running = row(s, job_id)
-    assert running["state"] == "running" and running["deadline_at"] is not None
+    # The dispatch's write may be held up to broker/dispatch_hold_ms for a result.
+    running = wait_for("the dispatch written", lambda: (r := row(s, job_id))["state"] ==
+                       "running" and r, 5, on_timeout=s.log_tails)
+    assert running["deadline_at"] is not None
     wait_for("the first extractor to be killed", lambda: not any(map(alive, first)), 5,
              on_timeout=s.log_tails)
     wait_state(s, job_id, "running", timeout=5, attempts=2)
