@@ -175,7 +175,7 @@ s_status_reply(admin_t *self, const admin_ctx_t *ctx, bool db_up, uint64_t rtt_u
         .uptime_ms = (uint64_t)(zclock_mono() - self->started_at),
         .db_up = db_up,
         .db_rtt_us = rtt_us,
-        .pending_writes = store_pending(b->store),
+        .pending_writes = broker_pending_writes(b),
     };
     snprintf(status.version, sizeof status.version, "%s", PROFAI_VERSION);
     snprintf(status.role, sizeof status.role, "broker");
@@ -191,7 +191,8 @@ s_on_ping(void *owner, void *ctx_p, PGresult *res, const char *error)
     if (b->admin == NULL)
         return;
     int64_t rtt = zclock_usecs() - ctx->sent_us;
-    s_status_reply(b->admin, ctx, error == NULL, error == NULL ? (uint64_t)(rtt > 0 ? rtt : 1) : 0);
+    bool up = error == NULL && store_is_up(b->submits); /* both store connections */
+    s_status_reply(b->admin, ctx, up, up ? (uint64_t)(rtt > 0 ? rtt : 1) : 0);
 }
 
 /* The database's round trip is measured through the broker's own pipeline, behind its

@@ -150,6 +150,18 @@ broker_send_disconnect(broker_t *self, const uint8_t *identity, size_t identity_
     broker_router_send(self, &msg);
 }
 
+bool
+broker_db_up(const broker_t *self)
+{
+    return store_is_up(self->store) && store_is_up(self->submits);
+}
+
+size_t
+broker_pending_writes(const broker_t *self)
+{
+    return store_pending(self->store) + store_pending(self->submits);
+}
+
 void
 broker_write(broker_t *self, const store_stmt_t *stmt, const char *const *values,
              store_done_fn *done, const void *ctx, size_t ctx_len)
@@ -575,36 +587,53 @@ s_run_timers(broker_t *self)
     }
 }
 
+/* A connection of either store changed (name: "jobs" or "submissions"); seen_up: whether that
+ * store had been up before. */
 static void
-s_on_store_event(void *owner, store_event_t event, const char *detail)
+s_store_event(broker_t *self, const char *name, bool *seen_up, store_event_t event,
+              const char *detail)
 {
-    broker_t *self = owner;
     switch (event) {
     case STORE_EVENT_UP:
-        log_info("database up");
-        if (self->db_seen_up) {
-            /* A submission whose commit was not confirmed may exist: look again. The query
-             * runs after the writes still queued, so it sees them applied. */
+        log_info("database up connection=%s", name);
+        if (*seen_up) {
+            /* A submission whose commit was not confirmed may exist: look again, on the job
+             * store. There the query runs after the writes still queued, so it sees them
+             * applied; a submission confirmed after it finds its job loaded (clients.c). */
             if (sql_submit(self->store, &sql_stmt_unfinished, NULL, 0, s_on_unfinished, NULL, 0) !=
                 STORE_OK)
                 log_error("out of memory: cannot reload unfinished jobs");
         }
-        self->db_seen_up = true;
+        *seen_up = true;
         break;
     case STORE_EVENT_DOWN:
-        log_error("database down: %s", detail);
+        log_error("database down connection=%s: %s", name, detail);
         break;
     case STORE_EVENT_RETRY:
-        log_warn("database unreachable: %s", detail);
+        log_warn("database unreachable connection=%s: %s", name, detail);
         break;
     case STORE_EVENT_STALLED:
-        log_warn("database refused a write: %s", detail);
+        log_warn("database refused a write connection=%s: %s", name, detail);
         break;
     case STORE_EVENT_FENCED:
         log_error("leadership lost epoch=%" PRId64 ": %s; stopping at once", self->epoch, detail);
         self->deposed = true;
         break;
     }
+}
+
+static void
+s_on_store_event(void *owner, store_event_t event, const char *detail)
+{
+    broker_t *self = owner;
+    s_store_event(self, "jobs", &self->db_seen_up, event, detail);
+}
+
+static void
+s_on_submits_event(void *owner, store_event_t event, const char *detail)
+{
+    broker_t *self = owner;
+    s_store_event(self, "submissions", &self->submits_seen_up, event, detail);
 }
 
 static void
@@ -649,6 +678,9 @@ s_timeout(broker_t *self)
     int64_t store_wait = store_timeout(self->store, self->now);
     if (store_wait >= 0 && store_wait < timeout)
         timeout = store_wait;
+    int64_t submits_wait = store_timeout(self->submits, self->now);
+    if (submits_wait >= 0 && submits_wait < timeout)
+        timeout = submits_wait;
     int64_t blobs_wait = blob_reader_timeout(self->blobs, self->now);
     if (blobs_wait >= 0 && blobs_wait < timeout)
         timeout = blobs_wait;
@@ -663,9 +695,9 @@ static int
 s_turn(broker_t *self, bool read_router)
 {
     /* The ROUTER, the ZAP handler (CURVE), the admin socket and the metrics endpoint while
-     * serving, then the store. */
-    zmq_pollitem_t items[6 + BLOB_READER_MAX];
-    int n = 0, zap_at = -1, admin_at = -1, metrics_at = -1, store_at = -1;
+     * serving, then the two stores. */
+    zmq_pollitem_t items[7 + BLOB_READER_MAX];
+    int n = 0, zap_at = -1, admin_at = -1, metrics_at = -1, store_at = -1, submits_at = -1;
     if (read_router) {
         items[n++] = (zmq_pollitem_t){zsock_resolve(self->router), 0, ZMQ_POLLIN, 0};
         if (self->zap != NULL) {
@@ -685,6 +717,10 @@ s_turn(broker_t *self, bool read_router)
     int fd = store_pollfd(self->store, &events);
     if (fd >= 0) {
         store_at = n;
+        items[n++] = (zmq_pollitem_t){NULL, fd, events, 0};
+    }
+    if ((fd = store_pollfd(self->submits, &events)) >= 0) {
+        submits_at = n;
         items[n++] = (zmq_pollitem_t){NULL, fd, events, 0};
     }
     for (int i = 0; i < blob_reader_count(self->blobs); i++)
@@ -709,11 +745,13 @@ s_turn(broker_t *self, bool read_router)
         admin_read(self->admin);
     if (metrics_at >= 0 && (items[metrics_at].revents & ZMQ_POLLIN))
         broker_metrics_read(self->metrics);
+    store_service(self->submits, submits_at >= 0 ? items[submits_at].revents : 0, self->now);
     store_service(self->store, store_at >= 0 ? items[store_at].revents : 0, self->now);
     blob_reader_service(self->blobs, self->now);
     search_indexer_service(self->indexer, self->now);
     s_run_timers(self);
     dispatch_jobs(self);
+    store_flush(self->submits);
     store_flush(self->store);
     return 0;
 }
@@ -747,16 +785,19 @@ broker_run(broker_t *self, volatile sig_atomic_t *stop)
     notify_stopping();
     (void)dispatch_release_due(self, INT64_MAX); /* jobs still running are 'running' */
     s_flush_progress(self);
+    store_flush(self->submits);
     store_flush(self->store);
     int64_t deadline = zclock_mono() + self->shutdown_timeout;
-    while (store_pending(self->store) > 0 && store_is_up(self->store) && zclock_mono() < deadline) {
+    while (((store_pending(self->store) > 0 && store_is_up(self->store)) ||
+            (store_pending(self->submits) > 0 && store_is_up(self->submits))) &&
+           zclock_mono() < deadline) {
         if (s_turn(self, false) != 0)
             break;
     }
-    if (store_pending(self->store) > 0)
+    if (broker_pending_writes(self) > 0)
         log_warn("stopping with %zu database writes not done; PostgreSQL keeps those jobs "
                  "'running' and the next broker recovers them",
-                 store_pending(self->store));
+                 broker_pending_writes(self));
     log_info("stopped (%zu unfinished jobs, %zu workers)", job_table_counts(self->jobs).total,
              worker_registry_size(self->workers));
     return 0;
@@ -769,7 +810,8 @@ broker_lead(broker_t *self, struct leader_t *leader, int64_t epoch, int lock_pol
 {
     char value[24];
     snprintf(value, sizeof value, "%" PRId64, epoch);
-    if (store_set_fence(self->store, &sql_stmt_fence, value) != 0)
+    if (store_set_fence(self->store, &sql_stmt_fence, value) != 0 ||
+        store_set_fence(self->submits, &sql_stmt_fence, value) != 0)
         return -1;
     self->leader = leader;
     self->epoch = epoch;
@@ -834,6 +876,9 @@ broker_new(const broker_config_t *config, char *err, size_t err_size)
     self->router = zsock_new(ZMQ_ROUTER);
     self->store = store_new(self->conninfo, sql_statements, sql_statement_count,
                             config->max_pending_writes, s_on_store_event, self);
+    self->submits = store_new(self->conninfo, sql_submit_statements, sql_submit_statement_count,
+                              config->max_pending_writes, s_on_submits_event, self);
+    self->max_pending_writes = config->max_pending_writes;
     self->blobs = blob_reader_new(self->conninfo, config->pdf_readers > 0 ? config->pdf_readers : 2,
                                   dispatch_on_pdf, s_on_blobs_event, self);
     self->indexer = search_indexer_new(self->conninfo, s_on_indexer_event, self);
@@ -843,7 +888,7 @@ broker_new(const broker_config_t *config, char *err, size_t err_size)
         self->hold = dispatch_hold_new(); /* NULL: every dispatch is written at once */
     if (self->endpoint == NULL || self->conninfo == NULL || self->jobs == NULL ||
         self->workers == NULL || self->router == NULL || self->store == NULL ||
-        self->blobs == NULL || self->indexer == NULL) {
+        self->submits == NULL || self->blobs == NULL || self->indexer == NULL) {
         snprintf(err, err_size, "out of memory");
         goto fail;
     }
@@ -919,6 +964,7 @@ broker_destroy(broker_t **self_p)
     free(self->blob_connect);
     search_indexer_destroy(&self->indexer);
     store_destroy(&self->store);
+    store_destroy(&self->submits);
     zsock_destroy(&self->router);
     zap_destroy(&self->zap);
     free(self->endpoint);

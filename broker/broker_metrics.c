@@ -178,14 +178,14 @@ s_page(broker_metrics_t *self, const metrics_ctx_t *ctx, bool db_up, int64_t rtt
     s_queues(b, &out);
     s_counters(b, &out);
     s_gauge(&out, "profai_broker_database_up",
-            "1 when the broker's PostgreSQL connection answered a ping.", db_up ? 1 : 0);
+            "1 when the broker's PostgreSQL connections are up (a ping answered).", db_up ? 1 : 0);
     metrics_family(&out, "profai_broker_database_rtt_seconds", "gauge",
                    "Round trip of a ping through the broker's statement pipeline (0 when down).");
     metrics_sample(&out, "profai_broker_database_rtt_seconds", NULL,
                    db_up ? (double)rtt_us / 1e6 : 0.0);
     s_gauge(&out, "profai_broker_database_pending_writes",
-            "Statements queued or in flight on the broker's PostgreSQL connection.",
-            store_pending(b->store));
+            "Statements queued or in flight on the broker's two store connections.",
+            broker_pending_writes(b));
     if (strbuf_failed(&out))
         s_answer(self, ctx->id, ctx->id_len, 500, "Internal Server Error", "text/plain", "", 0,
                  ctx->head);
@@ -203,7 +203,9 @@ s_on_ping(void *owner, void *ctx_p, PGresult *res, const char *error)
     if (b->metrics == NULL)
         return;
     const metrics_ctx_t *ctx = ctx_p;
-    s_page(b->metrics, ctx, error == NULL, zclock_usecs() - ctx->sent_us);
+    /* Up: the job store answered and the submission store is connected. */
+    s_page(b->metrics, ctx, error == NULL && store_is_up(b->submits),
+           zclock_usecs() - ctx->sent_us);
 }
 
 /* ------------------------------------------------------------------ requests */

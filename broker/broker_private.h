@@ -55,8 +55,11 @@ struct broker_t {
     long long max_bytes_per_owner;
 
     zsock_t *router;
-    zap_t *zap; /* CURVE's ZAP handler and allow-lists; NULL: plaintext */
-    store_t *store;
+    zap_t *zap;                       /* CURVE's ZAP handler and allow-lists; NULL: plaintext */
+    store_t *store;                   /* the job store: every write but submissions */
+    size_t max_pending_writes;        /* either store's queue bound for submissions */
+    store_t *submits;                 /* the submission store: sql_stmt_submit only (docs/broker.md,
+                                       * "Submissions on a connection of their own") */
     struct blob_reader_t *blobs;      /* PDF reads for dispatch, off the store (blob_reader.h) */
     struct pdf_cache_t *pdfs;         /* small PDFs read before, for REQUESTs sent ahead of their
                                        * dispatch commit (pdf_cache.h); NULL: always after it */
@@ -78,7 +81,8 @@ struct broker_t {
     int64_t now;           /* monotonic ms, read once per loop turn */
     int64_t next_tick;     /* heartbeats, expiry, orphans */
     int64_t next_progress; /* progress flush */
-    bool db_seen_up;       /* the store has been up once: later UPs are reconnects */
+    bool db_seen_up;       /* the job store has been up once: later UPs are reconnects */
+    bool submits_seen_up;  /* the same for the submission store */
     bool stopping;
 
     /* Leadership (docs/broker.md, "Standby broker"; broker_lead). */
@@ -119,6 +123,11 @@ void broker_send_disconnect(broker_t *self, const uint8_t *identity, size_t iden
 
 /* Queue a write that must happen (retried over reconnects); only memory exhaustion can refuse
  * it, and then the next broker start recovers the job from PostgreSQL. */
+/* Both stores are connected: the database counts as up. */
+bool broker_db_up(const broker_t *self);
+/* Operations queued or in flight on both stores. */
+size_t broker_pending_writes(const broker_t *self);
+
 void broker_write(broker_t *self, const store_stmt_t *stmt, const char *const *values,
                   store_done_fn *done, const void *ctx, size_t ctx_len);
 

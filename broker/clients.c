@@ -162,9 +162,15 @@ s_on_submitted(void *owner, void *ctx_p, PGresult *res, const char *error)
                        detail);
         return;
     }
-    job_t *job =
-        job_table_add(self->jobs, ctx->job_id, ctx->owner, 0, JOB_QUEUED, self->now, 0, -1);
-    if (job == NULL)
+    /* A read of the unfinished jobs on the job store may have loaded it already, between its
+     * commit and this confirmation (docs/broker.md, "Submissions on a connection of their
+     * own"): it is not added twice. */
+    job_t *job = NULL;
+    if (job_table_lookup(self->jobs, ctx->job_id) != NULL)
+        log_info("job queued job=%s owner=%s (loaded before its confirmation)", ctx->job_id,
+                 ctx->owner);
+    else if ((job = job_table_add(self->jobs, ctx->job_id, ctx->owner, 0, JOB_QUEUED, self->now, 0,
+                                  -1)) == NULL)
         log_error("out of memory: job=%s stays queued in the database until the next start",
                   ctx->job_id);
     else
@@ -211,8 +217,11 @@ s_on_submit(broker_t *self, zframe_t *identity, const mdpc_view_t *view)
     snprintf(max_bytes, sizeof max_bytes, "%lld", self->max_bytes_per_owner);
     const char *values[] = {ctx.job_id,    submit.owner, submit.title, submit.filename,
                             submit.sha256, max_queued,   max_bytes};
-    store_status_t st = sql_submit(self->store, &sql_stmt_submit, values, STORE_FAIL_FAST,
-                                   s_on_submitted, &ctx, sizeof ctx);
+    /* On the submission store; a job store that falls behind still refuses (overloaded). */
+    store_status_t st = store_pending(self->store) >= self->max_pending_writes
+                            ? STORE_OVERLOADED
+                            : sql_submit(self->submits, &sql_stmt_submit, values, STORE_FAIL_FAST,
+                                         s_on_submitted, &ctx, sizeof ctx);
     if (st != STORE_OK)
         s_client_store_refusal(self, ctx.identity, ctx.identity_len, view->service, submit.rid, st,
                                "nothing was committed");
@@ -233,7 +242,7 @@ s_on_ping(broker_t *self, zframe_t *identity, const mdpc_view_t *view)
     proto_pong_t pong = {
         .rid = ping.rid,
         .ok = true,
-        .db = store_is_up(self->store),
+        .db = broker_db_up(self),
         .workers = worker_registry_size(self->workers),
         .queued = counts.queued + counts.waiting,
         .running = counts.total - counts.queued - counts.waiting,

@@ -80,10 +80,11 @@ const store_stmt_t sql_stmt_succeed_many = {
     NULL};
 
 /* The quotas are checked in the statement that inserts, so that they hold whichever frontend
- * submits: the broker is the one writer of jobs and runs its statements in order on one
- * connection, so each check sees every job inserted before it. `bytes` counts each distinct
- * PDF of the owner's unfinished jobs and courses once, the new one included. A quota of 0 is
- * not computed at all (both are 0 then): each costs a scan of the owner's jobs or courses. */
+ * submits: the broker is the one writer of jobs and runs its submissions in order on one
+ * connection (the submission store), so each check sees every job inserted before it. `bytes`
+ * counts each distinct PDF of the owner's unfinished jobs and courses once, the new one included. A
+ * quota of 0 is not computed at all (both are 0 then): each costs a scan of the owner's jobs or
+ * courses. */
 /* Submissions gather into one statement only when neither quota is computed ($6 = $7 = 0):
  * a quota check must see every insert before it, which one statement over many rows does not.
  * Each submission gets its one row back, as from sql_stmt_submit (queued and bytes 0). */
@@ -330,15 +331,20 @@ const store_stmt_t sql_stmt_fence = {"fence", "SELECT profai_fence($1::bigint)",
                                      NULL};
 
 const store_stmt_t *const sql_statements[] = {
-    &sql_stmt_fence, &sql_stmt_submit, &sql_stmt_dispatch, &sql_stmt_dispatch_sent,
-    &sql_stmt_progress, &sql_stmt_adopt, &sql_stmt_succeed, &sql_stmt_fail, &sql_stmt_requeue,
-    &sql_stmt_cancel, &sql_stmt_unfinished, &sql_stmt_dispatch_many, &sql_stmt_dispatch_sent_many,
-    &sql_stmt_succeed_many, &sql_stmt_submit_many, &sql_stmt_dispatch_succeed,
-    &sql_stmt_dispatch_succeed_many,
+    &sql_stmt_fence, &sql_stmt_dispatch, &sql_stmt_dispatch_sent, &sql_stmt_progress,
+    &sql_stmt_adopt, &sql_stmt_succeed, &sql_stmt_fail, &sql_stmt_requeue, &sql_stmt_cancel,
+    &sql_stmt_unfinished, &sql_stmt_dispatch_many, &sql_stmt_dispatch_sent_many,
+    &sql_stmt_succeed_many, &sql_stmt_dispatch_succeed, &sql_stmt_dispatch_succeed_many,
     /* the admin socket's (admin_sql.h) */
     &admin_sql_ping, &admin_sql_jobs, &admin_sql_job, &admin_sql_retry, &admin_sql_cancel};
 
 const size_t sql_statement_count = sizeof sql_statements / sizeof sql_statements[0];
+
+const store_stmt_t *const sql_submit_statements[] = {&sql_stmt_fence, &sql_stmt_submit,
+                                                     &sql_stmt_submit_many};
+
+const size_t sql_submit_statement_count =
+    sizeof sql_submit_statements / sizeof sql_submit_statements[0];
 
 store_status_t
 sql_submit(store_t *store, const store_stmt_t *stmt, const char *const *values, int flags,

@@ -60,9 +60,14 @@ extern const store_stmt_t sql_stmt_fence;
 /* Every state change above also writes its job_events row in the same statement (migration
  * 004). */
 
-/* Every statement above, and the admin socket's (admin_sql.h), for store_new. */
+/* The job store's statements (store_new): every statement above but the submissions, and the
+ * admin socket's (admin_sql.h). */
 extern const store_stmt_t *const sql_statements[];
 extern const size_t sql_statement_count;
+/* The submission store's (docs/broker.md, "Submissions on a connection of their own"): the
+ * fence, sql_stmt_submit and its multi-row form. */
+extern const store_stmt_t *const sql_submit_statements[];
+extern const size_t sql_submit_statement_count;
 
 /* Queue stmt with C-string parameters (lengths by strlen); see store_submit. */
 store_status_t sql_submit(store_t *store, const store_stmt_t *stmt, const char *const *values,
