@@ -2,9 +2,11 @@
  * broker.c - see broker.h; the design is described in docs/broker.md.
  *
  * The broker is one thread and one zmq_poll loop over the ROUTER socket and the PostgreSQL
- * socket. Each turn: read up to ROUTER_BATCH messages, let the store read results (callbacks
+ * sockets. Each turn: read up to ROUTER_BATCH messages, let the stores read results (callbacks
  * run here), run the timers, dispatch queued jobs to idle workers, then flush the database
- * writes queued during the turn as one transaction. Nothing in the loop blocks. PostgreSQL is
+ * writes queued during the turn as one transaction per store: the submission store (new jobs)
+ * and the job store (everything else; docs/broker.md, "Submissions on a connection of their
+ * own"). Nothing in the loop blocks. PostgreSQL is
  * the truth: every state change is a conditional UPDATE fenced by the job's attempt number.
  *
  * The broker's files, one concern each:
@@ -23,7 +25,8 @@
  *                      tests/unit/test_worker_registry.c)
  *   sql.c              the loop's statements and typed readers of their results
  *   zap.c              CURVE: the ZAP handler, allow-lists of keys by role, their reload
- *   store.c            the asynchronous, pipelined, group-committed PostgreSQL connection
+ *   store.c            the asynchronous, pipelined, group-committed PostgreSQL connection;
+ *                      two of them: the job store and the submission store
  *   store_ops.c        the store's operations and queues, gathered into multi-row statements
  *   blob_reader.c      dispatched jobs' PDFs, read on connections of their own (polled in
  *                      s_turn) so that no commit waits for PDF bytes
