@@ -340,34 +340,58 @@ s_send_job(broker_t *self, job_t *job, worker_t *worker, proto_job_t *m)
 
 /* ------------------------------------------------------------------ held dispatch writes */
 
-/* Hold the write of the job's next dispatch (to worker, its secret's SHA-256: hash): its
- * sequence number, or 0 when nothing is held (no hold configured, out of memory). */
+/* The job's next dispatch (to worker, its secret's SHA-256: hash), as the dispatch statement
+ * writes it, into d. */
+static void
+s_dispatch_record(broker_t *self, const job_t *job, const worker_t *worker, const char *hash,
+                  dispatch_held_t *d)
+{
+    *d = (dispatch_held_t){.attempt = job->attempts + 1, .dispatched_at = self->now};
+    snprintf(d->job_id, sizeof d->job_id, "%s", job->id);
+    snprintf(d->worker, sizeof d->worker, "%s", worker->name);
+    snprintf(d->secret_sha256, sizeof d->secret_sha256, "%s", hash);
+    snprintf(d->worker_key, sizeof d->worker_key, "%s", worker->curve_key);
+}
+
+/* The parameters of sql_stmt_dispatch and sql_stmt_dispatch_sent for the dispatch d; values
+ * points into d and into the buffers here, so both must outlive its use. */
+typedef struct {
+    char attempt[16];
+    char deadline[24];
+    const char *values[6];
+} s_dispatch_values_t;
+
+static void
+s_dispatch_values(broker_t *self, const dispatch_held_t *d, s_dispatch_values_t *out)
+{
+    snprintf(out->attempt, sizeof out->attempt, "%" PRIu32, d->attempt);
+    snprintf(out->deadline, sizeof out->deadline, "%" PRId64, self->job_deadline_ms);
+    /* id, attempt, worker, deadline (ms), token's SHA-256, worker key */
+    const char *values[] = {d->job_id,     out->attempt,     d->worker,
+                            out->deadline, d->secret_sha256, d->worker_key};
+    memcpy(out->values, values, sizeof out->values);
+}
+
+/* Hold the write of the dispatch d: its sequence number, or 0 when nothing is held (no hold
+ * configured, out of memory). */
 static uint64_t
-s_hold(broker_t *self, const job_t *job, const worker_t *worker, const char *hash)
+s_hold(broker_t *self, const dispatch_held_t *d)
 {
     if (self->hold == NULL)
         return 0;
-    dispatch_held_t d = {.attempt = job->attempts + 1, .dispatched_at = self->now};
-    snprintf(d.job_id, sizeof d.job_id, "%s", job->id);
-    snprintf(d.worker, sizeof d.worker, "%s", worker->name);
-    snprintf(d.secret_sha256, sizeof d.secret_sha256, "%s", hash);
-    snprintf(d.worker_key, sizeof d.worker_key, "%s", worker->curve_key);
-    return dispatch_hold_put(self->hold, &d, self->now + self->dispatch_hold_ms);
+    return dispatch_hold_put(self->hold, d, self->now + self->dispatch_hold_ms);
 }
 
 /* Queue the held dispatch d's write, as an unheld early dispatch's (dispatch_sent). */
 static void
 s_write_held(broker_t *self, const dispatch_held_t *d)
 {
-    char attempts[16], deadline[24];
-    snprintf(attempts, sizeof attempts, "%" PRIu32, d->attempt);
-    snprintf(deadline, sizeof deadline, "%" PRId64, self->job_deadline_ms);
-    const char *values[] = {d->job_id, attempts,         d->worker,
-                            deadline,  d->secret_sha256, d->worker_key};
+    s_dispatch_values_t v;
+    s_dispatch_values(self, d, &v);
     job_ctx_t ctx = {0};
     snprintf(ctx.job_id, sizeof ctx.job_id, "%s", d->job_id);
     ctx.attempt = d->attempt;
-    if (sql_submit(self->store, &sql_stmt_dispatch_sent, values, 0, s_on_dispatch_committed, &ctx,
+    if (sql_submit(self->store, &sql_stmt_dispatch_sent, v.values, 0, s_on_dispatch_committed, &ctx,
                    sizeof ctx) != STORE_OK)
         log_error("out of memory writing the dispatch of job=%s attempt=%" PRIu32
                   "; it stays queued in the database and runs again after a restart",
@@ -419,16 +443,15 @@ dispatch_jobs(broker_t *self)
     worker_t *worker;
     while ((worker = worker_registry_idle_first(self->workers)) != NULL &&
            (job = job_table_next_to_dispatch(self->jobs)) != NULL) {
-        char attempts[16], deadline[24], secret[PROTO_SECRET_LEN + 1];
+        char secret[PROTO_SECRET_LEN + 1];
         char hash[JOB_SECRET_HASH_LEN + 1];
         if (job_secret_new(secret) != 0) {
             log_error("no random bytes for the secret of job=%s; dispatch waits", job->id);
             return;
         }
         job_secret_hash(secret, hash);
-        snprintf(attempts, sizeof attempts, "%" PRIu32, job->attempts + 1);
-        snprintf(deadline, sizeof deadline, "%" PRId64, self->job_deadline_ms);
-        const char *values[] = {job->id, attempts, worker->name, deadline, hash, worker->curve_key};
+        dispatch_held_t d;
+        s_dispatch_record(self, job, worker, hash, &d);
         job_ctx_t ctx;
         broker_job_ctx(&ctx, job);
         ctx.attempt = job->attempts + 1;
@@ -437,13 +460,16 @@ dispatch_jobs(broker_t *self)
         bool early = route != S_AFTER_COMMIT;
         /* An early dispatch's write waits for its result (docs/broker.md, "Holding the
          * dispatch write"); out of memory, it goes at once. */
-        uint64_t held = early ? s_hold(self, job, worker, hash) : 0;
-        if (held == 0 &&
-            sql_submit(self->store, early ? &sql_stmt_dispatch_sent : &sql_stmt_dispatch, values, 0,
-                       early ? s_on_dispatch_committed : s_on_dispatched, &ctx,
-                       sizeof ctx) != STORE_OK) {
-            log_error("out of memory dispatching job=%s", job->id);
-            return;
+        uint64_t held = early ? s_hold(self, &d) : 0;
+        if (held == 0) {
+            s_dispatch_values_t v;
+            s_dispatch_values(self, &d, &v);
+            if (sql_submit(self->store, early ? &sql_stmt_dispatch_sent : &sql_stmt_dispatch,
+                           v.values, 0, early ? s_on_dispatch_committed : s_on_dispatched, &ctx,
+                           sizeof ctx) != STORE_OK) {
+                log_error("out of memory dispatching job=%s", job->id);
+                return;
+            }
         }
         job->hold_seq = held;
         job->attempts++;

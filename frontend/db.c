@@ -112,13 +112,6 @@ s_acquire(db_pool_t *self)
     return fair_pool_take(self->slots, self->acquire_timeout_ms);
 }
 
-/* A free slot at once, or -1. */
-static int
-s_acquire_now(db_pool_t *self)
-{
-    return fair_pool_take(self->slots, 0);
-}
-
 static void
 s_release(db_pool_t *self, int slot)
 {
@@ -332,7 +325,7 @@ db_pool_warm(db_pool_t *self, int n)
     /* Distinct slots: take them all first (nothing else waits for the pool yet), then give
      * them back in reverse, so the stack of free slots hands out the warm ones first. */
     while (taken < n) {
-        int slot = s_acquire_now(self);
+        int slot = fair_pool_take(self->slots, 0); /* a free slot at once, or -1 */
         if (slot < 0)
             break;
         slots[taken++] = slot;

@@ -27,6 +27,7 @@ usage: python3 tests/load/load.py --url URL --tokens FILE [--students N] [--teac
   FILE: one "ROLE TOKEN" a line (teacher, student); users take them in turn.
 Only the Python standard library is used (the upload PDFs come from tests/system/pdfs.py,
 which uses pycairo, before the clock starts).
+tests/system/test_load_generator.py runs it with a tiny population in `make check`.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ Run: /usr/bin/python3 -m pytest tests/system/test_broker.py (needs bin/profai-br
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import io
 import json
@@ -81,6 +82,18 @@ def serve(workers: list[MdpWorker], done, timeout: float = 15.0,
             if frames and frames[1] == W_REQUEST:
                 job = msgpack.unpackb(frames[4], raw=False)
                 w.final_ok(frames[2], course(job["title"]))
+
+
+def while_heartbeating(workers: list[MdpWorker], action) -> None:
+    """Run action(), which blocks for a while (PostgreSQL stopping or starting: seconds on a
+    loaded machine), in a thread, while the workers keep heartbeating: silent for longer than
+    the broker's liveness, they would be expired and told DISCONNECT."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        done = pool.submit(action)
+        while not concurrent.futures.wait([done], timeout=0.05).done:
+            for w in workers:
+                w.pump()
+        done.result()
 
 
 # ---- the broker under test -------------------------------------------------------------------
@@ -658,8 +671,7 @@ def test_kill9_and_restart_finish_every_job_once(env):
 
 
 def test_database_outage(make_env):
-    # A longer liveness: stopping and starting PostgreSQL blocks this test (and its worker's
-    # heartbeats) for a while.
+    # A longer liveness: the worker is silent while the test waits for the job's row.
     env = make_env(liveness=20)
     client = env.client()
     owner, sha = env.add_user(), env.add_blob(make_pdf("Outage"))
@@ -668,7 +680,10 @@ def test_database_outage(make_env):
     worker.ready()
     token, _ = worker.expect_request()
 
-    env.pg.stop()
+    # PostgreSQL's stop and start take seconds under load: the worker heartbeats meanwhile, or
+    # the broker expires it (silent for 4 s while pg.sh stopped or started the cluster, it was
+    # "gone why=expired" and got DISCONNECT instead of the next message).
+    while_heartbeating([worker], env.pg.stop)
     try:
         wait_for("ping to report the database down",
                  lambda: worker.pump() or not client.ping()["db"], 5, retry_on=())
@@ -678,7 +693,7 @@ def test_database_outage(make_env):
         assert worker.recv(timeout=0.3) is None  # nothing to do while the database is away
         assert client.ping()["workers"] == 1
     finally:
-        env.pg.start()
+        while_heartbeating([worker], env.pg.start)
     wait_for("ping to report the database up",
              lambda: worker.pump() or client.ping()["db"], 10, retry_on=())
     env.wait_job(job_id, "succeeded")
