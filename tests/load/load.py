@@ -25,8 +25,9 @@ Exit status 0 when they hold, 1 when not, 2 on a usage or setup error.
 usage: python3 tests/load/load.py --url URL --tokens FILE [--students N] [--teachers N]
            [--seconds S] [--ramp S] [--drain S] [--var DIR]
   FILE: one "ROLE TOKEN" a line (teacher, student); users take them in turn.
-Only the Python standard library is used (the upload PDFs come from tests/system/pdfs.py,
-which uses pycairo, before the clock starts).
+Besides the Python standard library it uses uvloop (Debian python3-uvloop; `--loop asyncio`
+runs without it), and the upload PDFs come from tests/system/pdfs.py (pycairo) before the
+clock starts.
 tests/system/test_load_generator.py runs it with a tiny population in `make check`.
 """
 
