@@ -354,11 +354,15 @@ s_dispatch_record(broker_t *self, const job_t *job, const worker_t *worker, cons
 }
 
 /* The parameters of sql_stmt_dispatch and sql_stmt_dispatch_sent for the dispatch d; values
- * points into d and into the buffers here, so both must outlive its use. */
+ * points into d and into the buffers here, so both must outlive its use. The age (ms since the
+ * dispatch) dates started_at and the deadline from the REQUEST, not from the write: a held
+ * dispatch is written up to broker/dispatch_hold_ms later, like a merged one
+ * (sql_stmt_dispatch_succeed). */
 typedef struct {
     char attempt[16];
     char deadline[24];
-    const char *values[6];
+    char age[24];
+    const char *values[7];
 } s_dispatch_values_t;
 
 static void
@@ -366,9 +370,11 @@ s_dispatch_values(broker_t *self, const dispatch_held_t *d, s_dispatch_values_t 
 {
     snprintf(out->attempt, sizeof out->attempt, "%" PRIu32, d->attempt);
     snprintf(out->deadline, sizeof out->deadline, "%" PRId64, self->job_deadline_ms);
-    /* id, attempt, worker, deadline (ms), token's SHA-256, worker key */
-    const char *values[] = {d->job_id,     out->attempt,     d->worker,
-                            out->deadline, d->secret_sha256, d->worker_key};
+    int64_t age = self->now > d->dispatched_at ? self->now - d->dispatched_at : 0;
+    snprintf(out->age, sizeof out->age, "%" PRId64, age);
+    /* id, attempt, worker, deadline (ms), token's SHA-256, worker key, age (ms) */
+    const char *values[] = {d->job_id,        out->attempt,  d->worker, out->deadline,
+                            d->secret_sha256, d->worker_key, out->age};
     memcpy(out->values, values, sizeof out->values);
 }
 

@@ -25,11 +25,14 @@
 #define S_ARGS(types, names)                                                                       \
     "WITH a AS (SELECT * FROM unnest(" types ") WITH ORDINALITY AS a(" names ", n)),"
 #define S_DISPATCH_MANY                                                                            \
-    S_ARGS("$1::uuid[], $2::integer[], $3::text[], $4::bigint[], $5::text[], $6::text[]",          \
-           "id, attempt, worker, deadline, token, wkey")                                           \
+    S_ARGS("$1::uuid[], $2::integer[], $3::text[], $4::bigint[], $5::text[], $6::text[],"          \
+           " $7::bigint[]",                                                                        \
+           "id, attempt, worker, deadline, token, wkey, age")                                      \
     "     u AS (UPDATE jobs SET state = 'running', attempts = a.attempt, worker = a.worker,"       \
-    "           stage = 'starting', progress = 0, started_at = coalesce(started_at, now()),"       \
-    "           retry_at = NULL, deadline_at = now() + a.deadline * interval '1 millisecond',"     \
+    "           stage = 'starting', progress = 0,"                                                 \
+    "           started_at = coalesce(started_at, now() - a.age * interval '1 millisecond'),"      \
+    "           retry_at = NULL,"                                                                  \
+    "           deadline_at = now() + (a.deadline - a.age) * interval '1 millisecond',"            \
     "           updated_at = now(), token_sha256 = a.token, worker_key = nullif(a.wkey, '')"       \
     "           FROM a WHERE jobs.id = a.id AND jobs.attempts = a.attempt - 1"                     \
     "           AND jobs.state IN ('queued', 'running')"                                           \
@@ -41,13 +44,13 @@ const store_stmt_t sql_stmt_dispatch_many = {
     "dispatch_many",
     S_DISPATCH_MANY " SELECT u.n, u.title, u.filename, u.blob_sha256,"
                     " (SELECT b.size FROM blobs b WHERE b.sha256 = u.blob_sha256) FROM u",
-    6,
+    7,
     0,
     1,
     NULL,
     NULL};
 const store_stmt_t sql_stmt_dispatch_sent_many = {
-    "dispatch_sent_many", S_DISPATCH_MANY " SELECT u.n, u.id FROM u", 6, 0, 1, NULL, NULL};
+    "dispatch_sent_many", S_DISPATCH_MANY " SELECT u.n, u.id FROM u", 7, 0, 1, NULL, NULL};
 const store_stmt_t sql_stmt_succeed_many = {
     "succeed_many",
     S_ARGS(
@@ -149,8 +152,10 @@ const store_stmt_t sql_stmt_submit = {
 const store_stmt_t sql_stmt_dispatch = {
     "dispatch",
     "WITH u AS (UPDATE jobs SET state = 'running', attempts = $2, worker = $3,"
-    "           stage = 'starting', progress = 0, started_at = coalesce(started_at, now()),"
-    "           retry_at = NULL, deadline_at = now() + $4::bigint * interval '1 millisecond',"
+    "           stage = 'starting', progress = 0,"
+    "           started_at = coalesce(started_at, now() - $7::bigint * interval '1 millisecond'),"
+    "           retry_at = NULL,"
+    "           deadline_at = now() + ($4::bigint - $7::bigint) * interval '1 millisecond',"
     "           updated_at = now(), token_sha256 = $5, worker_key = nullif($6, '')"
     "           WHERE id = $1 AND attempts = $2 - 1 AND state IN ('queued', 'running')"
     "           RETURNING id, attempts, worker, stage, title, filename, blob_sha256),"
@@ -158,7 +163,7 @@ const store_stmt_t sql_stmt_dispatch = {
     "            SELECT id, 'running', attempts, worker, stage FROM u)"
     " SELECT u.title, u.filename, u.blob_sha256,"
     " (SELECT b.size FROM blobs b WHERE b.sha256 = u.blob_sha256) FROM u",
-    6,
+    7,
     0,
     1,
     &sql_stmt_dispatch_many,
@@ -168,13 +173,15 @@ const store_stmt_t sql_stmt_dispatch = {
 const store_stmt_t sql_stmt_dispatch_sent = {
     "dispatch_sent",
     "WITH u AS (UPDATE jobs SET state = 'running', attempts = $2, worker = $3,"
-    "           stage = 'starting', progress = 0, started_at = coalesce(started_at, now()),"
-    "           retry_at = NULL, deadline_at = now() + $4::bigint * interval '1 millisecond',"
+    "           stage = 'starting', progress = 0,"
+    "           started_at = coalesce(started_at, now() - $7::bigint * interval '1 millisecond'),"
+    "           retry_at = NULL,"
+    "           deadline_at = now() + ($4::bigint - $7::bigint) * interval '1 millisecond',"
     "           updated_at = now(), token_sha256 = $5, worker_key = nullif($6, '')"
     "           WHERE id = $1 AND attempts = $2 - 1 AND state IN ('queued', 'running')"
     "           RETURNING id, attempts, worker, stage)" S_EVENT("'running'", "u.attempts",
                                                                 "u.worker", "NULL", "NULL", "u"),
-    6,
+    7,
     0,
     1,
     &sql_stmt_dispatch_sent_many,

@@ -105,6 +105,15 @@ def test_job_longer_than_the_hold_shows_running_then_completes(make_env):
              retry_on=())
     assert time.monotonic() - t0 < 5.0
     assert env.job(job)["attempts"] == 1
+    # Written 300 ms after the REQUEST, yet dated from it: started_at before its 'running'
+    # event by the hold, and the deadline counted from started_at.
+    since, deadline_ms = env.query(
+        "SELECT extract(epoch FROM e.at - j.started_at),"
+        " round(extract(epoch FROM j.deadline_at - j.started_at) * 1000)"
+        " FROM jobs j JOIN job_events e ON e.job_id = j.id AND e.state = 'running'"
+        " WHERE j.id = %s", job)[0]
+    assert since >= 0.25, since
+    assert int(deadline_ms) == int(env.conf.get("job_deadline_ms", 600000)), deadline_ms
     worker.partial(token, 40, "text")
     worker.final_ok(token, course_doc("Long", minimal=True))
     env.wait_job(job, "succeeded")
