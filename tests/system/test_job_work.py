@@ -1,5 +1,5 @@
-"""System tests of what a job costs the store (docs/database.md, "Migration 021: fewer index
-entries and no subtransaction per job"; docs/performance.md, "Fewer index entries per job
+"""System tests of what a job costs the store (docs/database.md, "Migration 021: one index
+entry per job event"; docs/performance.md, "Fewer index entries per job
 (migration 021)").
 
 - job_events has one index, its primary key (job_id, seq), and the reads of one job's events
