@@ -9,6 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A job's state in an UPDATE of that job by id, as `(...) IS TRUE`: the same rows, but not a
+ * condition that implies the predicate of the partial indexes on state (jobs_unfinished,
+ * jobs_owner_unfinished), so that the plan is always the primary key's. A generic plan made
+ * while few jobs were unfinished (the statistics of a young table, or of one where nearly every
+ * job has ended) read every unfinished job's entry of jobs_unfinished for each statement, one
+ * row or a segment's (docs/performance.md, "Fewer index entries per job (migration 021)"). */
+#define S_JOB_UNFINISHED "(jobs.state IN ('queued', 'running')) IS TRUE"
+#define S_JOB_RUNNING "(jobs.state = 'running') IS TRUE"
+
 /* The job_events row of a state change, as the last part of a statement whose CTE `from`
  * returns the changed job's id (sql.h, migration 006): written by the same statement, so in
  * the same transaction. The statement's row count is the count of changed jobs. */
@@ -35,7 +44,7 @@
     "           deadline_at = now() + (a.deadline - a.age) * interval '1 millisecond',"            \
     "           updated_at = now(), token_sha256 = a.token, worker_key = nullif(a.wkey, '')"       \
     "           FROM a WHERE jobs.id = a.id AND jobs.attempts = a.attempt - 1"                     \
-    "           AND jobs.state IN ('queued', 'running')"                                           \
+    "           AND " S_JOB_UNFINISHED                                                             \
     "           RETURNING a.n, jobs.id, jobs.attempts, jobs.worker, jobs.stage, jobs.title,"       \
     "           jobs.filename, jobs.blob_sha256),"                                                 \
     "     ev AS (INSERT INTO job_events (job_id, state, attempt, worker, stage)"                   \
@@ -62,7 +71,7 @@ const store_stmt_t sql_stmt_succeed_many = {
                                     "           error = NULL, retry_at = NULL, deadline_at = NULL"
                                     "           FROM a WHERE jobs.id = a.id AND jobs.attempts = "
                                     "a.attempt"
-                                    "           AND jobs.state = 'running'"
+                                    "           AND " S_JOB_RUNNING
                                     "           RETURNING a.n, jobs.id, jobs.owner_id, jobs.title, "
                                     "jobs.attempts, jobs.worker,"
                                     "           jobs.stage, a.course, a.doc),"
@@ -157,7 +166,7 @@ const store_stmt_t sql_stmt_dispatch = {
     "           retry_at = NULL,"
     "           deadline_at = now() + ($4::bigint - $7::bigint) * interval '1 millisecond',"
     "           updated_at = now(), token_sha256 = $5, worker_key = nullif($6, '')"
-    "           WHERE id = $1 AND attempts = $2 - 1 AND state IN ('queued', 'running')"
+    "           WHERE id = $1 AND attempts = $2 - 1 AND " S_JOB_UNFINISHED
     "           RETURNING id, attempts, worker, stage, title, filename, blob_sha256),"
     "     ev AS (INSERT INTO job_events (job_id, state, attempt, worker, stage)"
     "            SELECT id, 'running', attempts, worker, stage FROM u)"
@@ -178,7 +187,7 @@ const store_stmt_t sql_stmt_dispatch_sent = {
     "           retry_at = NULL,"
     "           deadline_at = now() + ($4::bigint - $7::bigint) * interval '1 millisecond',"
     "           updated_at = now(), token_sha256 = $5, worker_key = nullif($6, '')"
-    "           WHERE id = $1 AND attempts = $2 - 1 AND state IN ('queued', 'running')"
+    "           WHERE id = $1 AND attempts = $2 - 1 AND " S_JOB_UNFINISHED
     "           RETURNING id, attempts, worker, stage)" S_EVENT("'running'", "u.attempts",
                                                                 "u.worker", "NULL", "NULL", "u"),
     7,
@@ -189,7 +198,7 @@ const store_stmt_t sql_stmt_dispatch_sent = {
 const store_stmt_t sql_stmt_progress = {
     "progress",
     "UPDATE jobs SET progress = $3, stage = $4, updated_at = now()"
-    " WHERE id = $1 AND attempts = $2 AND state = 'running'",
+    " WHERE id = $1 AND attempts = $2 AND " S_JOB_RUNNING,
     4,
     0,
     1,
@@ -198,7 +207,7 @@ const store_stmt_t sql_stmt_progress = {
 const store_stmt_t sql_stmt_adopt = {
     "adopt",
     "WITH u AS (UPDATE jobs SET worker = $3, updated_at = now()"
-    "           WHERE id = $1 AND attempts = $2 AND state = 'running'"
+    "           WHERE id = $1 AND attempts = $2 AND " S_JOB_RUNNING
     "           RETURNING id, attempts, worker, stage)" S_EVENT("'running'", "u.attempts",
                                                                 "u.worker", "NULL", "NULL", "u"),
     3,
@@ -211,7 +220,7 @@ const store_stmt_t sql_stmt_succeed = {
     "WITH j AS (UPDATE jobs SET state = 'succeeded', progress = 100, stage = 'done',"
     "           course_id = $2, finished_at = now(), updated_at = now(), error_code = NULL,"
     "           error = NULL, retry_at = NULL, deadline_at = NULL"
-    "           WHERE id = $1 AND attempts = $3 AND state = 'running'"
+    "           WHERE id = $1 AND attempts = $3 AND " S_JOB_RUNNING
     "           RETURNING id, owner_id, title, attempts, worker, stage),"
     "     ev AS (INSERT INTO job_events (job_id, state, attempt, worker, stage)"
     "            SELECT id, 'succeeded', attempts, worker, stage FROM j)"
@@ -245,7 +254,7 @@ const store_stmt_t sql_stmt_succeed = {
            "id, attempt, worker, age, token, wkey, course, doc")                                   \
     "     j AS (UPDATE jobs " S_DISPATCH_SUCCEED_SET                                               \
     "           FROM a WHERE jobs.id = a.id AND jobs.attempts = a.attempt - 1"                     \
-    "           AND jobs.state IN ('queued', 'running')"                                           \
+    "           AND " S_JOB_UNFINISHED                                                             \
     "           RETURNING a.n, jobs.id, jobs.owner_id, jobs.title, jobs.attempts, jobs.worker,"    \
     "           a.course, a.doc)," S_TWO_EVENTS ","                                                \
     "     c AS (INSERT INTO courses (id, job_id, owner_id, title, doc)"                            \
@@ -257,8 +266,7 @@ const store_stmt_t sql_stmt_succeed = {
     "                  $5::text AS token, $6::text AS wkey, $7::uuid AS course),"                  \
     "     j AS (UPDATE jobs " S_DISPATCH_SUCCEED_SET                                               \
     "           FROM a WHERE jobs.id = $1 AND jobs.attempts = a.attempt - 1"                       \
-    "           AND jobs.state IN ('queued', 'running')"                                           \
-    "           RETURNING jobs.id, jobs.owner_id, jobs.title,"                                     \
+    "           AND " S_JOB_UNFINISHED "           RETURNING jobs.id, jobs.owner_id, jobs.title,"  \
     "           jobs.attempts, jobs.worker)," S_TWO_EVENTS                                         \
     " INSERT INTO courses (id, job_id, owner_id, title, doc)"                                      \
     " SELECT $7, j.id, j.owner_id, j.title, $8::jsonb FROM j ON CONFLICT (job_id) DO NOTHING"
@@ -271,7 +279,7 @@ const store_stmt_t sql_stmt_fail = {
     "WITH u AS (UPDATE jobs SET state = 'failed', stage = 'failed', error_code = $3,"
     "           error = $4, worker = NULL, retry_at = NULL, deadline_at = NULL,"
     "           finished_at = now(), updated_at = now() FROM " S_OLD_WORKER
-    "           WHERE jobs.id = old.id AND attempts = $2 AND state IN ('queued', 'running')"
+    "           WHERE jobs.id = old.id AND attempts = $2 AND " S_JOB_UNFINISHED
     "           RETURNING jobs.id, jobs.attempts, old.worker, jobs.stage)" S_EVENT(
         "'failed'", "u.attempts", "u.worker", "$3", "$4", "u"),
     4,
@@ -288,7 +296,7 @@ const store_stmt_t sql_stmt_requeue = {
     "           worker = NULL, retry_at = CASE WHEN $3::bigint > 0"
     "           THEN now() + $3::bigint * interval '1 millisecond' END, deadline_at = NULL,"
     "           updated_at = now() FROM " S_OLD_WORKER
-    "           WHERE jobs.id = old.id AND attempts = $2 AND state = 'running'"
+    "           WHERE jobs.id = old.id AND attempts = $2 AND " S_JOB_RUNNING
     "           RETURNING jobs.id, jobs.attempts, old.worker, jobs.stage)" S_EVENT(
         "'queued'", "u.attempts", "u.worker", "$4", "$5", "u"),
     5,
@@ -305,7 +313,8 @@ const store_stmt_t sql_stmt_cancel = {
     "                WHERE id = $1::uuid AND owner_id = $2::uuid),"
     "     done AS (UPDATE jobs j SET state = 'cancelled', stage = 'cancelled', worker = NULL,"
     "              retry_at = NULL, deadline_at = NULL, finished_at = now(), updated_at = now()"
-    "              FROM target WHERE j.id = target.id AND j.state IN ('queued', 'running')"
+    "              FROM target WHERE j.id = target.id"
+    "              AND (j.state IN ('queued', 'running')) IS TRUE"
     "              RETURNING j.id, j.attempts, target.worker),"
     "     ev AS (INSERT INTO job_events (job_id, state, attempt, worker, stage)"
     "            SELECT id, 'cancelled', attempts, worker, 'cancelled' FROM done)"
