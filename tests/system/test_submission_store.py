@@ -16,11 +16,16 @@ from stack import wait_for
 from test_broker import BrokerEnv, make_env, env, make_pdf  # noqa: F401  (fixtures)
 
 
-def waiting_on_lock(env: BrokerEnv) -> list[str]:
-    """The statements of the database's backends that wait for a lock."""
+def activity(env: BrokerEnv, column: str, where: str) -> list:
+    """column of the test database's other backends (pg_stat_activity) matching where."""
     return [r[0] for r in env.query(
-        "SELECT query FROM pg_stat_activity WHERE datname = current_database()"
-        " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")]
+        f"SELECT {column} FROM pg_stat_activity WHERE datname = current_database()"
+        f" AND pid <> pg_backend_pid() AND {where}")]
+
+
+def waiting_on_lock(env: BrokerEnv) -> list[str]:
+    """The statements of the backends that wait for a lock."""
+    return activity(env, "query", "wait_event_type = 'Lock'")
 
 
 def test_a_submission_commits_while_the_job_store_waits(env: BrokerEnv):
@@ -68,9 +73,7 @@ def test_a_submission_commits_while_the_job_store_waits(env: BrokerEnv):
 
 def submission_backends(env: BrokerEnv) -> list[int]:
     """The backends whose last statement inserted jobs: the submission store's."""
-    return [r[0] for r in env.query(
-        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-        " AND query LIKE '%%INSERT INTO jobs%%' AND pid <> pg_backend_pid()")]
+    return activity(env, "pid", "query LIKE '%%INSERT INTO jobs%%'")
 
 
 def test_a_lost_submission_connection_comes_back_alone(env: BrokerEnv):
