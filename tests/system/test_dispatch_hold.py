@@ -190,6 +190,23 @@ def test_failure_during_the_hold_writes_dispatch_then_failure(make_env):
     assert [e[:2] for e in events(env, job)] == [("queued", 0), ("running", 1), ("failed", 1)]
 
 
+def test_course_refused_by_postgresql_during_the_hold(make_env):
+    """The merged statement (dispatch and course) refused on data: nothing of it committed, so
+    the dispatch is written alone, then the failure, as when a dispatch committed before."""
+    from test_store_batch import _bad_course  # valid for the broker, refused by jsonb
+
+    env, client, owner, sha, worker = started(make_env)
+    job = client.submit(owner, sha, "Refused")["job_id"]
+    token, _ = worker.expect_request()
+    worker.final_ok(token, _bad_course())
+    done = env.wait_job(job, "failed")
+    assert done["attempts"] == 1 and done["error_code"] == "internal", done
+    assert "invalid course document" in done["error"], done
+    assert env.courses(job) == []
+    assert [e[:2] for e in events(env, job)] == [("queued", 0), ("running", 1), ("failed", 1)]
+    assert "course rejected by the database job=" + job in env.log()
+
+
 def test_cancel_during_the_hold(make_env):
     env, client, owner, sha, worker = started(make_env)
     job = client.submit(owner, sha, "Cancelled")["job_id"]
