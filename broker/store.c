@@ -257,8 +257,14 @@ s_connect_begin(store_t *self)
     s_set_state(self, STORE_CONNECTING);
     /* Generic plans: the planner kept a custom plan for the submit statement (its quota
      * subqueries fold away when a quota is 0), so it planned it again on every execution; the
-     * others went generic after five. Measured: docs/performance.md. */
-    self->conn = s_connect_start(self->conninfo, "-c plan_cache_mode=force_generic_plan");
+     * others went generic after five. Measured: docs/performance.md.
+     * No sequential scans where an index serves: a generic plan is made once, at a statement's
+     * first execution (or the first after an ANALYZE), often while `jobs` is a few pages, and
+     * then read every job per statement as the table grew: a multi-row update compared each
+     * of its ids with every job (docs/performance.md, "Index lookups per job whatever the
+     * statistics"). Every statement of the broker's stores finds its rows by key. */
+    self->conn = s_connect_start(self->conninfo,
+                                 "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off");
     if (self->conn == NULL) {
         s_lose_connection(self, "out of memory");
         return;
