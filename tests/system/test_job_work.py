@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mdp import course_doc, token_base  # noqa: E402
 from stack import wait_for  # noqa: E402
 from test_broker import make_env, make_pdf  # noqa: E402,F401 (make_env: a fixture)
+from test_store_batch import dispatched_jobs  # noqa: E402
 
 # The no-op jobs of these tests come from one owner: no quota query reads the owner's jobs.
 NO_QUOTAS = {"max_queued_per_owner": 0, "max_bytes_per_owner": 0}
@@ -135,14 +136,7 @@ def seq_read(env) -> int:
 def batch_through_multi_row_statements(env, client, owner, sha, label: str, n: int = 4):
     """n jobs whose dispatches, then results, each travel together: their results wait behind a
     lock on courses and then go as one multi-row statement (as test_store_batch.py)."""
-    jobs = [client.submit(owner, sha, f"{label} {i}")["job_id"] for i in range(n)]
-    workers = [env.worker().ready() for _ in jobs]
-    tokens = {}
-    for w in workers:
-        token, job = w.expect_request()
-        tokens[job["job_id"]] = (w, token)
-    wait_for("every dispatch committed",
-             lambda: all(env.job(j)["attempts"] == 1 for j in jobs), 10, retry_on=())
+    jobs, workers, tokens = dispatched_jobs(env, client, owner, sha, label, n)
     blocker = psycopg2.connect(env.conninfo)
     try:
         with blocker.cursor() as cur:

@@ -25,10 +25,10 @@ def _bad_course() -> bytes:
     return json.dumps(doc).replace('"extra": 0', '"extra": 1e999999').encode()
 
 
-def test_a_refused_course_fails_alone_in_a_multi_row_statement(env: BrokerEnv):
-    client = env.client()
-    owner, sha = env.add_user(), env.add_blob(make_pdf("Batch"))
-    jobs = [client.submit(owner, sha, f"Job {i}")["job_id"] for i in range(4)]
+def dispatched_jobs(env, client, owner: str, sha: str, label: str, n: int = 4):
+    """n jobs submitted, each dispatched to a worker of its own, every dispatch committed:
+    (job ids, workers, {job id: (its worker, its token)})."""
+    jobs = [client.submit(owner, sha, f"{label} {i}")["job_id"] for i in range(n)]
     workers = [env.worker().ready() for _ in jobs]
     tokens = {}
     for w in workers:
@@ -36,6 +36,13 @@ def test_a_refused_course_fails_alone_in_a_multi_row_statement(env: BrokerEnv):
         tokens[job["job_id"]] = (w, token)
     wait_for("every dispatch committed",
              lambda: all(env.job(j)["attempts"] == 1 for j in jobs), 10, retry_on=())
+    return jobs, workers, tokens
+
+
+def test_a_refused_course_fails_alone_in_a_multi_row_statement(env: BrokerEnv):
+    client = env.client()
+    owner, sha = env.add_user(), env.add_blob(make_pdf("Batch"))
+    jobs, _, tokens = dispatched_jobs(env, client, owner, sha, "Job")
 
     # Hold the courses table: the first result's transaction waits on the lock, so the next
     # three results queue behind it and travel together, as one multi-row statement.
