@@ -337,8 +337,9 @@ def test_submission_refusals_and_unknown_service(env):
 
 def test_invalid_course_committed_beside_a_valid_one(env):
     # Results share a transaction (group commit). Two FINALs sent at once, one whose course
-    # PostgreSQL refuses (after the broker's schema check has passed it): that job fails alone, the other's course is stored all the same
-    # (the store sends again what the refused statement rolled back with it).
+    # PostgreSQL refuses (after the broker's schema check has passed it): that job fails
+    # alone, the other's course is stored all the same (the store sends again what the
+    # refused statement rolled back with it).
     client = env.client()
     owner, sha = env.add_user(), env.add_blob(make_pdf("Together"))
     bad = client.submit(owner, sha, "Broken JSON")["job_id"]

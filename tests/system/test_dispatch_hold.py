@@ -6,19 +6,27 @@ it as ONE update of the job (one row version), in one transaction with both even
 tests use holds of seconds so that "within the hold" is certain on a loaded machine, and check
 against the real broker and PostgreSQL: the row versions written, the events and their
 transactions, a job longer than the hold, a broker killed or stopped during the hold, a worker
-gone, a failure and a cancellation during it. Python peers over ZeroMQ (tests/system/mdp.py);
-helpers from test_broker.py.
+gone, a failure and a cancellation during it, and a standby broker taking over while the
+leader holds a dispatch (the held write is one more fenced transaction: refused). Python peers
+over ZeroMQ (tests/system/mdp.py); helpers from test_broker.py.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mdp import W_DISCONNECT, course_doc, token_base  # noqa: E402
+from mdp import W_DISCONNECT, MdpClient, course_doc, token_base  # noqa: E402
 from stack import wait_for  # noqa: E402
+from test_broker import BROKER, BROKER_WRAPPER  # noqa: E402
 from test_broker import make_env, make_pdf  # noqa: E402,F401 (make_env: a fixture)
 
 LONG_HOLD = 5000  # ms: every answer of these tests comes well within it
@@ -270,3 +278,133 @@ def test_refused_result_during_the_hold_leaves_it_to_run_out(make_env):
     ev = events(env, job)
     assert [e[:2] for e in ev] == [("queued", 0), ("running", 1), ("succeeded", 1)], ev
     assert ev[1][3] != ev[2][3]  # the dispatch alone, then the result
+
+
+# ---- a standby takes over while the leader holds a dispatch ----------------------------------
+
+TAKEOVER_HOLD = 6000  # ms: the leader is stopped, deposed and resumed well within it
+
+
+def ping(env) -> dict | None:
+    """broker.ping's FINAL body from a fresh socket (a PONG, or a standby's not_leader), or
+    None without an answer."""
+    probe = MdpClient(env.endpoint, env.ctx)
+    try:
+        return probe.request("broker.ping", {}, timeout=0.3)
+    except AssertionError:
+        return None
+    finally:
+        probe.close()
+
+
+def standby_of(make_env, leader, **conf):
+    """A second broker on the leader's database, with a port, configuration and log of its
+    own: it stands by (answers not_leader) until it can take the leader's lock."""
+    env = make_env(start=False, **conf)
+    env.conninfo, env.dbname = leader.conninfo, leader.dbname  # its own database stays unused
+    log = open(env.log_path, "ab")
+    env.proc = subprocess.Popen([*BROKER_WRAPPER, str(BROKER), "-c", str(env.write_config())],
+                                stdout=log, stderr=log)
+    log.close()
+    wait_for("the second broker to answer not_leader",
+             lambda: (ping(env) or {}).get("error_code") == "not_leader", 20, retry_on=())
+    return env
+
+
+@pytest.mark.parametrize("ending", ["result", "hold_runs_out"])
+def test_standby_takes_over_while_the_leader_holds_a_dispatch(make_env, ending):
+    """Leader A holds an early dispatch's write; A is frozen (SIGSTOP) and its lock session
+    ended, standby B takes over (epoch 2) and loads the job as PostgreSQL has it: queued. A
+    resumes and its held write goes, merged with the worker's result or alone when the hold
+    runs out: one more transaction fenced at epoch 1, which the fence refuses. Nothing of it
+    commits, A steps down (exit 3), and the job runs on a worker of B, a new secret voiding the
+    first worker's token: one course, B's (docs/broker.md, "Holding the dispatch write", case
+    "leader change"; "Standby broker", "Fencing")."""
+    # A checks its lock session every minute only, so that at its resume nothing but the fence
+    # stands between its held write and the database (its check would find the lock taken and
+    # stop it before it writes: safe too, but not what this test is about).
+    a = make_env(dispatch_hold_ms=TAKEOVER_HOLD, lock_poll_ms=60000)
+    client = a.client()
+    owner, sha = a.add_user(), a.add_blob(make_pdf("Take-over " + str(time.monotonic())))
+    b = standby_of(make_env, a, dispatch_hold_ms=TAKEOVER_HOLD, lock_poll_ms=100)
+    assert a.query("SELECT epoch FROM broker_leader")[0][0] == 1
+    first = a.worker()
+    first.ready()
+    job = client.submit(owner, sha, "Across a take-over")["job_id"]
+    token_1, body = first.expect_request()
+    sent_at = time.monotonic()
+    assert body["attempt"] == 1 and token_base(token_1) == f"{job}/1".encode()
+    os.kill(a.proc.pid, signal.SIGSTOP)
+    try:
+        # Frozen well within its hold, the write unsent: PostgreSQL says queued at attempt 0.
+        assert time.monotonic() - sent_at < TAKEOVER_HOLD / 1000 / 2
+        assert a.job(job)["state"] == "queued" and a.job(job)["attempts"] == 0
+        # A frozen process keeps its sockets (the kernel still answers for it), so PostgreSQL
+        # does not end its lock session as it ends a vanished host's after its keepalives
+        # ("Failure detection"): the test ends it as PostgreSQL would.
+        ended = a.query("SELECT pg_terminate_backend(l.pid) FROM pg_locks l"
+                        " JOIN pg_stat_activity s ON s.pid = l.pid"
+                        " WHERE l.locktype = 'advisory' AND l.granted"
+                        " AND s.application_name = 'profai-broker-lock'"
+                        " AND s.datname = current_database()")
+        assert ended == [(True,)], ended
+        wait_for("the standby to take over",
+                 lambda: (first.pump(), a.query("SELECT epoch FROM broker_leader")[0][0] == 2)[1],
+                 10, retry_on=())
+        wait_for("the new leader to answer PING",
+                 lambda: (first.pump(), (ping(b) or {}).get("ok") is True)[1], 10, retry_on=())
+        leader = a.query("SELECT leader FROM broker_leader")[0][0]
+        assert leader.endswith(" " + b.endpoint), leader
+        assert a.job(job)["state"] == "queued" and a.job(job)["attempts"] == 0
+        if ending == "result":
+            # The first worker answers A, which reads it first thing at its resume.
+            first.final_ok(token_1, course_doc("From the deposed leader", minimal=True))
+    finally:
+        os.kill(a.proc.pid, signal.SIGCONT)
+
+    # A's held write (with the result, or alone when its hold runs out) meets the fence.
+    def stopped_having_written_nothing() -> bool:
+        first.pump()
+        row = a.job(job)
+        assert (row["state"], row["attempts"], row["course_id"]) == ("queued", 0, None), \
+            f"the deposed leader's held write committed: {row}"
+        return a.proc.poll() is not None
+
+    wait_for("the deposed leader to stop", stopped_having_written_nothing,
+             TAKEOVER_HOLD / 1000 + 10, retry_on=())
+    assert a.proc.returncode == 3, a.proc.returncode
+    log_a = a.log()
+    assert "leadership lost epoch=1: " in log_a, log_a[-2000:]
+    assert "broker epoch 1 is not the current one" in log_a  # the fence's refusal
+    assert "lock session" not in log_a  # the fence deposed it, not its lock check
+    assert ("job result received job=" + job in log_a) == (ending == "result")
+    assert "job succeeded job=" not in log_a
+    # Nothing of A's held write committed: the row, its events and its courses are as B found
+    # them (B has no worker yet).
+    row = a.query("SELECT state, attempts, worker, token_sha256, started_at, course_id"
+                  " FROM jobs WHERE id = %s", job)[0]
+    assert row == ("queued", 0, None, None, None, None), row
+    assert [e[:2] for e in events(a, job)] == [("queued", 0)]
+    assert a.courses(job) == []
+    # The job runs on a worker of B: attempt 1 again, with a new secret.
+    second = b.worker()
+    second.ready()
+    token_2, body = second.expect_request()
+    assert body["attempt"] == 1 and token_base(token_2) == token_base(token_1)
+    assert token_2 != token_1
+    # The first worker, reconnected to B, delivers its run: refused, it holds the old secret.
+    late = b.worker()  # never READY: an unknown peer
+    late.final_ok(token_1, course_doc("From the deposed leader", minimal=True))
+    late.expect_disconnect(timeout=5)
+    wait_for("the stale result refused", lambda: "forged FINAL refused job=" + job in b.log(),
+             5, retry_on=())
+    second.final_ok(token_2, course_doc("From the new leader", minimal=True))
+    done = b.wait_job(job, "succeeded")
+    assert done["attempts"] == 1
+    assert [c[1]["title"] for c in b.courses(job)] == ["From the new leader"]
+    secret_2 = token_2.split(b"/")[2]
+    assert b.query("SELECT token_sha256 FROM jobs WHERE id = %s", job)[0][0] == \
+        hashlib.sha256(secret_2).hexdigest()
+    assert [e[:2] for e in events(b, job)] == [("queued", 0), ("running", 1), ("succeeded", 1)]
+    assert b.log().count("job succeeded job=" + job) == 1
+    assert b.proc.poll() is None
