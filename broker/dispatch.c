@@ -19,6 +19,7 @@
 #include "log.h"
 #include "pdf_cache.h"
 #include "profai/worker_identity.h"
+#include "search_indexer.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -650,9 +651,11 @@ s_on_succeeded(void *owner, void *ctx_p, PGresult *res, const char *error)
     if (!sql_write_applied(res))
         log_info("result of job=%s attempt=%" PRIu32 " not recorded: attempt superseded",
                  ctx->job_id, ctx->attempt);
-    else
+    else {
         log_info("job succeeded job=%s attempt=%" PRIu32 " worker=%s course=%s", ctx->job_id,
                  ctx->attempt, ctx->worker, ctx->course_id);
+        search_indexer_wake(self->indexer);
+    }
 }
 
 /* A held dispatch and its course, written as one (sql_stmt_dispatch_succeed). */

@@ -2,8 +2,12 @@
  * search_indexer.c - see search_indexer.h.
  *
  * One connection, a pg_session (DOWN -> CONNECTING -> UP, reconnecting with back-off); once
- * UP it is IDLE <-> BUSY (one drain in flight). The first drain of a connection also sends the
- * LISTEN, in the same simple query, so no notification sent after it can be missed.
+ * UP it is IDLE <-> BUSY (one drain in flight). The first drain of a connection also sets the
+ * connection's synchronous_commit, in the same simple query. A drain is due when the broker
+ * says a course committed (search_indexer_wake), on connecting, after a drain that took a
+ * whole batch, and every SEARCH_INDEXER_SWEEP_MS; a woken drain waits until
+ * SEARCH_INDEXER_GATHER_MS after the last one ended, so that one drain takes what many commits
+ * queued.
  */
 #include "search_indexer.h"
 
@@ -22,7 +26,7 @@
  * be indexed again: its commit need not wait for a WAL flush of its own. One flush less per
  * drain (about one per store commit under load) that the store's commit would otherwise queue
  * behind (docs/performance.md, "Dispatch latency: ..."). */
-#define S_LISTEN_AND_DRAIN "SET synchronous_commit = off; LISTEN profai_course_index; " S_DRAIN
+#define S_SET_AND_DRAIN "SET synchronous_commit = off; " S_DRAIN
 
 struct search_indexer_t {
     char *conninfo;
@@ -32,8 +36,9 @@ struct search_indexer_t {
     bool busy; /* UP with a drain in flight */
     int64_t now;
     int64_t next_sweep; /* IDLE: drain then at the latest */
-    bool listening;     /* the LISTEN of this connection was sent */
-    bool due;           /* a drain is wanted as soon as IDLE */
+    bool configured;    /* the SET of this connection was sent */
+    bool due;           /* a drain is wanted as soon as IDLE and not before not_before */
+    int64_t not_before; /* a due drain waits until then, gathering courses */
     PGresult *last;     /* BUSY: the last result of the drain so far */
     bool failed;        /* BUSY: one of its results was an error */
 };
@@ -81,7 +86,7 @@ s_lose(search_indexer_t *self, const char *why)
     PQclear(self->last);
     self->last = NULL;
     self->busy = false;
-    self->listening = false;
+    self->configured = false;
     char detail[256];
     pg_session_lose(&self->session, self->now, why, detail, sizeof detail);
     s_report(self, false, detail);
@@ -115,7 +120,7 @@ s_connect(search_indexer_t *self)
     }
 }
 
-/* Read what has arrived; a notification makes a drain due. false: connection lost. */
+/* Read what has arrived. false: connection lost. */
 static bool
 s_consume(search_indexer_t *self)
 {
@@ -127,11 +132,6 @@ s_consume(search_indexer_t *self)
         s_lose(self, "connection lost");
         return false;
     }
-    PGnotify *n;
-    while ((n = PQnotifies(self->session.conn)) != NULL) {
-        self->due = true;
-        PQfreemem(n);
-    }
     return true;
 }
 
@@ -141,11 +141,11 @@ s_send(search_indexer_t *self)
     self->due = false;
     self->failed = false;
     self->busy = true;
-    if (!PQsendQuery(self->session.conn, self->listening ? S_DRAIN : S_LISTEN_AND_DRAIN)) {
+    if (!PQsendQuery(self->session.conn, self->configured ? S_DRAIN : S_SET_AND_DRAIN)) {
         s_lose(self, "cannot send the drain");
         return;
     }
-    self->listening = true;
+    self->configured = true;
     if (pg_session_flush(&self->session) != 0)
         s_lose(self, "write failed");
 }
@@ -174,22 +174,31 @@ s_receive(search_indexer_t *self)
         self->last = NULL;
         self->busy = false;
         self->next_sweep = self->now + SEARCH_INDEXER_SWEEP_MS;
+        self->not_before = self->now + SEARCH_INDEXER_GATHER_MS;
         if (self->failed || got == NULL || PQntuples(got) != 1) {
             char why[256];
             const char *msg = got != NULL ? PQresultErrorMessage(got) : "no result";
             pg_session_first_line(why, sizeof why, "search indexing failed: ",
                                   msg[0] != '\0' ? msg : "unexpected answer");
             s_report(self, false, why);
-            /* A failed simple query rolls back the LISTEN sent with it: send it again. */
-            self->listening = false;
+            /* A failed simple query rolls back the SET sent with it: send it again. */
+            self->configured = false;
         } else {
             long taken = strtol(PQgetvalue(got, 0, 0), NULL, 10);
-            if (taken >= SEARCH_INDEXER_BATCH)
+            if (taken >= SEARCH_INDEXER_BATCH) {
                 self->due = true;
+                self->not_before = self->now;
+            }
         }
         PQclear(got);
         return;
     }
+}
+
+void
+search_indexer_wake(search_indexer_t *self)
+{
+    self->due = true;
 }
 
 void
@@ -203,7 +212,7 @@ search_indexer_service(search_indexer_t *self, int64_t now)
     if (self->busy)
         s_receive(self);
     if (self->session.state == PG_SESSION_UP && !self->busy &&
-        (self->due || now >= self->next_sweep))
+        ((self->due && now >= self->not_before) || now >= self->next_sweep))
         s_send(self);
 }
 
@@ -220,6 +229,6 @@ search_indexer_timeout(const search_indexer_t *self, int64_t now)
     if (at < 0 && self->busy)
         return -1;
     if (at < 0)
-        at = self->due ? now : self->next_sweep;
+        at = self->due && self->not_before < self->next_sweep ? self->not_before : self->next_sweep;
     return at > now ? at - now : 0;
 }

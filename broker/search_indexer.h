@@ -1,15 +1,17 @@
 /*
  * search_indexer.h - builds the search index of new courses after their commit, on a
- * PostgreSQL connection of its own (migration 017; docs/database.md, docs/performance.md
- * "Search indexing off the job's commit").
+ * PostgreSQL connection of its own (migrations 017 and 024; docs/database.md, docs/broker.md
+ * "Search indexing", docs/performance.md "Search indexing off the job's commit").
  *
- * Inserting a course only queues its id (course_index_queue) and notifies
- * `profai_course_index`; this connection LISTENs for that and drains the queue with
- * `SELECT profai_index_pending(SEARCH_INDEXER_BATCH)` until a call takes fewer than a batch.
- * It also drains on connecting and every SEARCH_INDEXER_SWEEP_MS, for courses queued while it
- * was away. So the store's connection, which commits every job, no longer pays for indexing,
- * and a course becomes searchable a few milliseconds after its job's commit. Concurrent
- * drains (another broker, an operator) skip each other's rows.
+ * Inserting a course only queues its id (course_index_queue). The broker whose store
+ * committed a course wakes this indexer (search_indexer_wake), which drains the queue with
+ * `SELECT profai_index_pending(SEARCH_INDEXER_BATCH)` at most SEARCH_INDEXER_GATHER_MS after
+ * its last drain, and again at once while a call takes a whole batch. It also drains on
+ * connecting and every SEARCH_INDEXER_SWEEP_MS, for courses queued while it was away or by
+ * anyone else. So the store's connection, which commits every job, does not pay for indexing,
+ * one drain indexes the courses of many commits, and a course becomes searchable within about
+ * SEARCH_INDEXER_GATHER_MS of its job's commit. Concurrent drains (another broker, an
+ * operator) skip each other's rows.
  *
  * Failures: a lost connection reconnects with back-off (250 ms doubling to 5 s); a failed
  * drain is reported and tried again at the next sweep. Nothing here logs: connection changes
@@ -24,8 +26,10 @@
 
 /* Courses indexed per statement (one transaction). */
 #define SEARCH_INDEXER_BATCH 64
-/* Drain at least this often even without a notification (ms). */
-#define SEARCH_INDEXER_SWEEP_MS 5000
+/* A woken drain waits until this long after the last drain ended (ms). */
+#define SEARCH_INDEXER_GATHER_MS 50
+/* Drain at least this often even when not woken (ms). */
+#define SEARCH_INDEXER_SWEEP_MS 1000
 
 typedef struct search_indexer_t search_indexer_t;
 
@@ -47,7 +51,11 @@ int search_indexer_pollfd(const search_indexer_t *self, short *events);
 /* Milliseconds until search_indexer_service must run even without socket activity. */
 int64_t search_indexer_timeout(const search_indexer_t *self, int64_t now);
 
-/* Connect, read notifications and answers, send the next drain; never blocks. now: monotonic
+/* A course committed: drain once SEARCH_INDEXER_GATHER_MS have passed since the last drain
+ * ended (at once if they have). */
+void search_indexer_wake(search_indexer_t *self);
+
+/* Connect, read answers, send the next drain; never blocks. now: monotonic
  * milliseconds. */
 void search_indexer_service(search_indexer_t *self, int64_t now);
 

@@ -286,8 +286,9 @@ QUIZ_DOC = {
 def store_course(stack: Stack, owner_token_role: str, doc: dict,
                  publish: bool = True) -> tuple[str, str]:
     """A course with a known answer key, stored as the broker stores a worker's result (a
-    succeeded job, then INSERT INTO courses); (course id, job id). Published to every student
-    that exists now (stack.publish_to_students) unless publish is false (a draft)."""
+    succeeded job, then INSERT INTO courses, then its search index); (course id, job id).
+    Published to every student that exists now (stack.publish_to_students) unless publish is
+    false (a draft)."""
     job_id = stack.submit(write_course_pdf(stack.outdir / "stored.pdf", doc["title"],
                                            topic_chapters("stored"), seed=9),
                           doc["title"], token=owner_token_role)
@@ -302,6 +303,10 @@ def store_course(stack: Stack, owner_token_role: str, doc: dict,
                     "VALUES (%s, %s, %s, %s, %s)",
                     (course_id, job_id, owner, doc["title"], psycopg2.extras.Json(doc)))
         cur.execute("UPDATE jobs SET course_id = %s WHERE id = %s", (course_id, job_id))
+        # The broker wakes its search indexer after committing a course (migration 024); for
+        # a course inserted here, drain as that wake-up would, rather than wait for the
+        # indexer's sweep (every second).
+        cur.execute("SELECT profai_index_pending(64)")
     if publish:
         stack.publish_to_students(course_id)
     return course_id, job_id

@@ -2,16 +2,22 @@
 drain indexes its whole batch in one call, with exactly the rows migration 002's
 profai_index_course computed; a drain that is lost leaves its courses queued and they are
 indexed again; a course that cannot be indexed is stored unsearchable without costing the
-other courses of its batch their index.
+other courses of its batch their index. And of migration 024 (docs/broker.md, "Search
+indexing"): a job's commit notifies no listener, the broker that committed the course has it
+indexed, and a course inserted by anyone else is indexed by the broker's sweep.
 
     sh scripts/check-system.sh tests/system/test_index_drain.py
 """
 import re
+import select
 from pathlib import Path
 
+import psycopg2
 import psycopg2.extras
 
+from mdp import course_doc
 from stack import wait_for
+from test_broker import make_env, make_pdf  # noqa: F401 (make_env: a fixture)
 from test_search_index import seed
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "broker" / "migrations"
@@ -155,3 +161,48 @@ def test_an_unindexable_course_costs_its_batch_nothing(make_stack):
         cur.execute("SELECT count(DISTINCT course_id) FROM course_lessons "
                     "WHERE course_id = ANY (%s::uuid[])", (more,))
         assert cur.fetchone()[0] == 200  # the four shapes with lessons, 50 each
+
+
+def test_a_jobs_commit_notifies_no_listener_and_the_broker_indexes_its_course(make_env):
+    env = make_env()
+    listener = psycopg2.connect(env.conninfo)
+    listener.autocommit = True
+    try:
+        with listener.cursor() as cur:
+            cur.execute("LISTEN profai_course_index")
+        client = env.client()
+        owner, sha = env.add_user(), env.add_blob(make_pdf("Wake"))
+        jobs = [client.submit(owner, sha, f"Wake {i}")["job_id"] for i in range(3)]
+        for job in jobs:
+            w = env.worker().ready()
+            token, got = w.expect_request()
+            w.final_ok(token, course_doc(got["job_id"], minimal=True))
+        for job in jobs:
+            env.wait_job(job, "succeeded")
+        courses = [env.job(j)["course_id"] for j in jobs]
+
+        # The broker woke its indexer after the commit: the courses leave the queue and have
+        # their lessons, with nobody notified (migration 020 sent one NOTIFY per commit).
+        wait_for("the courses indexed", lambda: env.query(
+            "SELECT count(*) FROM course_index_queue WHERE course_id = ANY (%s::uuid[])",
+            courses)[0][0] == 0, 10, retry_on=())
+        assert env.query("SELECT count(DISTINCT course_id) FROM course_lessons"
+                         " WHERE course_id = ANY (%s::uuid[])", courses)[0][0] == 3
+        select.select([listener], [], [], 0.5)
+        listener.poll()
+        assert listener.notifies == []
+    finally:
+        listener.close()
+
+
+def test_a_course_inserted_by_another_writer_is_indexed_by_the_sweep(make_stack):
+    stack = make_stack()
+    stack.start_broker()
+    owner, sha = seed(stack)
+    with stack.db().cursor() as cur:
+        ids = insert_courses(cur, owner, sha, DOCS[:2])
+        # Nobody wakes the broker's indexer for these: its drain every second takes them.
+        wait_for("the sweep drained them", lambda: queued(cur, ids) == 0, 10)
+        cur.execute("SELECT count(*) FROM course_lessons WHERE course_id = ANY (%s::uuid[])",
+                    (ids,))
+        assert cur.fetchone()[0] == 5
