@@ -60,14 +60,14 @@ estimate from the per-step times of an idle run; it took 19 before the sizes bel
 the build; the log line per step ([bench HH:MM:SS]), each benchmark's "took N s" and the last
 line of the output ("Time per benchmark") say where it went. Estimated per benchmark, idle:
 throughput ~3 min, http ~3 min, connections ~1.4 min, pdf ~1.2 min, workers ~35 s,
-latency ~20 s, state, pdfpath and failover ~20 s each. A busy machine takes longer: the job
+latency ~25 s, state, pdfpath and failover ~20 s each. A busy machine takes longer: the job
 benchmarks are bound by the machine's rates, the HTTP ones by their fixed durations.
 
 What each run counts:
   throughput   20,000 no-op jobs (ProfAI, beanstalkd twice); Celery and the PostgreSQL
                SKIP LOCKED queue 5,000 each (their rates are steady; 20,000 would take the
                SKIP LOCKED queue 90 s)
-  latency      1,000 jobs/s offered for 6 s
+  latency      1,000 jobs/s offered for 1 s (warm-up, reported apart), then 6 s
   failover     one SIGKILL and one SIGSTOP of a busy worker
   pdf          the Debian PDF manuals, 20 one-page PDFs, one >2,000-page document
   pdfpath      200 small jobs/s for 6 s alone, then beside 2 jobs/s of 32 MiB PDFs, then 200
@@ -372,10 +372,12 @@ class Bench:
         # 6,000 jobs a run: enough for a p99 (60 jobs above it) at a steady 1,000/s.
         seconds = 3 if self.quick else 6
         n = rate * seconds
+        warm_n = rate  # one second, measured apart
         k = self.args.workers
         rows = []
         for i in range(self.runs):
-            log(f"latency run {i + 1}/{self.runs}: {rate} jobs/s offered for {seconds} s")
+            log(f"latency run {i + 1}/{self.runs}: {rate} jobs/s offered for 1 s (warm-up),"
+                f" then {seconds} s")
             stack = self.stack(f"latency-{i}")
             try:
                 stack.start_broker(**self.NO_QUOTAS)
@@ -384,21 +386,32 @@ class Bench:
                 starts.unlink(missing_ok=True)
                 noop = self.noop(stack, "noop", k, "-o", starts)
                 stack.wait_workers(k, timeout=30)
+                # The first second after the broker and its workers started, at the same rate,
+                # is measured apart: the first statements of each connection make their plans
+                # and the first REQUEST of each worker connection finds cold caches.
+                warm_path = stack.outdir / "warm-up.txt"
+                self.submit(stack, owner, sha, warm_n, window=100000, rate=rate, out=warm_path)
+                self.wait_succeeded(stack, warm_n)
                 subs_path = stack.outdir / "subs.txt"
                 if self.args.stages:
                     stack.query("SELECT pg_stat_reset_shared('wal')")
                 res = self.submit(stack, owner, sha, n, window=100000, rate=rate, out=subs_path)
-                self.wait_succeeded(stack, n)
+                self.wait_succeeded(stack, warm_n + n)
                 noop.stop()
                 subs = self.read_subs(subs_path)
+                warm = self.read_subs(warm_path)
                 fin = self.finished(stack)
                 start_at = {}
                 for line in starts.read_text().splitlines():
                     job, attempt, t = line.split()
                     start_at.setdefault(job, int(t) / 1e9)
+
+                def starts_and_ends(of: dict) -> tuple[list, list]:
+                    return ([start_at[j] - s for j, (s, _) in of.items() if j in start_at],
+                            [fin[j] - s for j, (s, _) in of.items() if j in fin])
                 ack = [a - s for s, a in subs.values()]
-                to_start = [start_at[j] - s for j, (s, _) in subs.items() if j in start_at]
-                to_done = [fin[j] - s for j, (s, _) in subs.items() if j in fin]
+                to_start, to_done = starts_and_ends(subs)
+                warm_start, warm_done = starts_and_ends(warm)
                 after_ack = [start_at[j] - a for j, (_, a) in subs.items() if j in start_at]
                 rows.append({"achieved": res["rate"], "ack_p99": pct(ack, 99) * 1e3,
                              "start_p50": pct(to_start, 50) * 1e3,
@@ -406,6 +419,8 @@ class Bench:
                              "done_p50": pct(to_done, 50) * 1e3,
                              "done_p99": pct(to_done, 99) * 1e3,
                              "ack_start_p99": pct(after_ack, 99) * 1e3,
+                             "warm_start_p99": pct(warm_start, 99) * 1e3,
+                             "warm_done_p99": pct(warm_done, 99) * 1e3,
                              "unsignalled": self.unsignalled(noop)})
                 if self.args.stages:
                     self.latency_stages(stack, subs, start_at)
@@ -422,6 +437,10 @@ class Bench:
         t.add(name, "submit-to-start p99 (target <= 5 ms)", m("start_p99"), unit=" ms")
         t.add(name, "submit-to-complete p50", m("done_p50"), unit=" ms")
         t.add(name, "submit-to-complete p99 (target <= 10 ms)", m("done_p99"), unit=" ms")
+        t.add(name, "the warm-up second before (not counted above): submit-to-start p99",
+              m("warm_start_p99"), unit=" ms")
+        t.add(name, "the warm-up second before (not counted above): submit-to-complete p99",
+              m("warm_done_p99"), unit=" ms")
         t.add(name, "REQUESTs the worker found without a wake-up, worst run (its own check)",
               max(r["unsignalled"] for r in rows))
 
@@ -459,6 +478,8 @@ class Bench:
         for job, state, at, commit, xid in stack.query(
                 "SELECT job_id, state, extract(epoch FROM at),"
                 " extract(epoch FROM pg_xact_commit_timestamp(xmin)), xmin::text FROM job_events"):
+            if str(job) not in subs:
+                continue  # the warm-up's
             ev.setdefault(str(job), {}).setdefault(state, (float(at), float(commit)))
             t = txn.setdefault(xid, [float(at), float(at), float(commit), 0])
             t[0], t[1], t[3] = min(t[0], float(at)), max(t[1], float(at)), t[3] + 1
