@@ -25,6 +25,9 @@
  *                      tests/unit/test_worker_registry.c)
  *   sql.c              the loop's statements and typed readers of their results
  *   zap.c              CURVE: the ZAP handler, allow-lists of keys by role, their reload
+ *                      (polled beside the ROUTER; each message's role checked in s_peer_allowed)
+ *   job_secret.c       an attempt's secret (the end of its worker's token) and its SHA-256
+ *   course_check.c     whether a worker's course document follows the course schema
  *   store.c            the asynchronous, pipelined, group-committed PostgreSQL connection;
  *                      two of them: the job store and the submission store
  *   store_ops.c        the store's operations and queues, gathered into multi-row statements
@@ -36,7 +39,8 @@
  *   blob_server.c      the blob endpoint: a thread from which workers fetch large PDFs in
  *                      chunks, so that their bytes never cross this loop
  *   search_indexer.c   new courses' search index, built on a connection of its own after
- *                      their commit (migration 017), polled in s_turn
+ *                      their commit (migrations 017, 024), woken by the job store's commit
+ *                      of a course (dispatch.c), polled in s_turn
  *   pg_session.c       the non-blocking connection with back-off of blob_reader.c and
  *                      search_indexer.c
  *   migrate.c          schema migrations, run once at start
@@ -46,7 +50,6 @@
  *   list.h             intrusive lists (used by job_table.c and worker_registry.c only)
  *   admin.c            the admin socket (docs/admin.md), polled beside the ROUTER in s_turn;
  *                      admin_sql.c its statements
- *                      (polled beside the ROUTER; each message's role checked in s_peer_allowed)
  *   broker_metrics.c   the HTTP metrics endpoint (ZMQ_STREAM), polled in s_turn; it reads
  *                      broker_counters_t (broker_private.h) and the tables' counts
  */
