@@ -808,8 +808,12 @@ s_on_final(broker_t *self, zframe_t *identity, zmsg_t *msg, worker_t *worker,
         s_job_complete(self, job, &result, worker != NULL ? worker->name : "?");
         return;
     }
-    log_info("dropping late result job=%s attempt=%" PRIu32 " current=%" PRIu32, job_id, attempt,
-             job != NULL ? job->attempts : 0);
+    /* Late: the job finished or went to another attempt. Otherwise s_token_proven has said why
+     * (a token not proven, or the attempt runs on another worker). */
+    if (job == NULL || job->attempts != attempt ||
+        (job->state != JOB_RUNNING && job->state != JOB_ORPHANED))
+        log_info("dropping late result job=%s attempt=%" PRIu32 " current=%" PRIu32, job_id,
+                 attempt, job != NULL ? job->attempts : 0);
     if (worker == NULL)
         broker_send_disconnect(self, zframe_data(identity), zframe_size(identity));
     else /* RFC 18: a PARTIAL or FINAL without a pending request is invalid */

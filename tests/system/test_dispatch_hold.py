@@ -62,10 +62,12 @@ def events(env, job: str) -> list[tuple]:
 
 
 def finish_after_stale_refused(env, job: str, worker, token: bytes, title: str) -> dict:
-    """Once the broker has logged the stale FINAL as refused, the new attempt's worker sends its
-    result: the job succeeds at attempt 1 with that course alone. The job's row."""
+    """Once the broker has logged the stale FINAL as refused (forged: its attempt is the current
+    one, so it is not called late), the new attempt's worker sends its result: the job succeeds
+    at attempt 1 with that course alone. The job's row."""
     wait_for("the stale result refused", lambda: "forged FINAL refused job=" + job in env.log(),
              5, retry_on=())
+    assert "dropping late result job=" + job not in env.log()
     worker.final_ok(token, course_doc(title, minimal=True))
     done = env.wait_job(job, "succeeded")
     assert done["attempts"] == 1
