@@ -119,7 +119,10 @@ class BrokerEnv:
         path = self.outdir / "broker.conf"
         lines = ["broker", f'    endpoint = "{self.endpoint}"']
         lines += [f"    {k} = {v}" for k, v in self.conf.items()]
+        # Each broker its own admin socket: the default (ipc://var/admin.sock) is one path for
+        # every broker started from the checkout, so a second broker of a test would take it.
         lines += ["database", f'    conninfo = "{self.conninfo}"',
+                  "admin", f'    endpoint = "ipc://{self.outdir}/admin.sock"',
                   "log", "    level = debug", ""]
         path.write_text("\n".join(lines))
         return path
