@@ -94,9 +94,18 @@ $(B)/broker/migrations.o: $(B)/broker/migrations.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ibroker -c $< -o $@
 
-$(B)/broker/migrations.c: $(MIGRATIONS) scripts/embed-sql.sh
+# The names of the migrations, in a file rewritten only when they change: a migration removed
+# or renamed rebuilds migrations.c too (its other prerequisites are the files that exist).
+$(B)/broker/migrations.list: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(notdir $(MIGRATIONS))' | cmp -s - $@ || echo '$(notdir $(MIGRATIONS))' > $@
+
+$(B)/broker/migrations.c: $(MIGRATIONS) $(B)/broker/migrations.list scripts/embed-sql.sh
 	@mkdir -p $(dir $@)
 	sh scripts/embed-sql.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+.PHONY: FORCE
+FORCE:
 
 # The web page (frontend/web/) compiled into profai-frontend as byte arrays (frontend/static.h).
 # Both object paths: FRONTEND_SRC's objects are $(B)/<source>.o, so this one is $(B)/$(B)/...
