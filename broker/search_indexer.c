@@ -183,6 +183,10 @@ s_receive(search_indexer_t *self)
             s_report(self, false, why);
             /* A failed simple query rolls back the SET sent with it: send it again. */
             self->configured = false;
+            /* Not again before the next sweep, however many commits wake it meanwhile: a
+             * drain that fails for every course would otherwise run (and be reported) once
+             * per SEARCH_INDEXER_GATHER_MS. */
+            self->not_before = self->next_sweep;
         } else {
             long taken = strtol(PQgetvalue(got, 0, 0), NULL, 10);
             if (taken >= SEARCH_INDEXER_BATCH) {

@@ -14,7 +14,8 @@
  * operator) skip each other's rows.
  *
  * Failures: a lost connection reconnects with back-off (250 ms doubling to 5 s); a failed
- * drain is reported and tried again at the next sweep. Nothing here logs: connection changes
+ * drain is reported and tried again at the next sweep, however often the broker wakes the
+ * indexer meanwhile. Nothing here logs: connection changes
  * and failures go to the event callback. The caller polls the socket (search_indexer_pollfd)
  * and calls search_indexer_service every turn of its loop.
  */

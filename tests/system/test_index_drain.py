@@ -4,12 +4,14 @@ profai_index_course computed; a drain that is lost leaves its courses queued and
 indexed again; a course that cannot be indexed is stored unsearchable without costing the
 other courses of its batch their index. And of migration 024 (docs/broker.md, "Search
 indexing"): a job's commit notifies no listener, the broker that committed the course has it
-indexed, and a course inserted by anyone else is indexed by the broker's sweep.
+indexed, a course inserted by anyone else is indexed by the broker's sweep, and a drain that
+fails is tried again at the sweep, not at every commit that wakes the indexer.
 
     sh scripts/check-system.sh tests/system/test_index_drain.py
 """
 import re
 import select
+import time
 from pathlib import Path
 
 import psycopg2
@@ -206,3 +208,35 @@ def test_a_course_inserted_by_another_writer_is_indexed_by_the_sweep(make_stack)
         cur.execute("SELECT count(*) FROM course_lessons WHERE course_id = ANY (%s::uuid[])",
                     (ids,))
         assert cur.fetchone()[0] == 5
+
+
+def test_a_failing_drain_waits_for_the_sweep_however_often_commits_wake_it(make_env):
+    env = make_env()
+    client = env.client()
+    owner, sha = env.add_user(), env.add_blob(make_pdf("Failing"))
+    # Every drain fails (the function is gone); the jobs' commits still queue their courses.
+    with env.db().cursor() as cur:
+        cur.execute("ALTER FUNCTION profai_index_pending(integer)"
+                    " RENAME TO profai_index_pending_away")
+    worker = env.worker().ready()
+    started = time.monotonic()
+    jobs = []
+    for i in range(20):  # a course committed about every 0.1 s, each waking the indexer
+        jobs.append(client.submit(owner, sha, f"Failing {i}")["job_id"])
+        token, _ = worker.expect_request()
+        worker.final_ok(token, course_doc(f"Failing {i}", minimal=True))
+        env.wait_job(jobs[-1], "succeeded")
+        time.sleep(0.1)
+    elapsed = time.monotonic() - started
+    failures = env.log().count("search indexing failed")
+    # One failed drain per sweep (a second), not one per wake-up (every 50 ms here).
+    assert 1 <= failures <= elapsed + 2, (failures, elapsed)
+
+    # Once the function is back, the next sweep indexes every course queued meanwhile.
+    with env.db().cursor() as cur:
+        cur.execute("ALTER FUNCTION profai_index_pending_away(integer)"
+                    " RENAME TO profai_index_pending")
+    courses = [env.job(j)["course_id"] for j in jobs]
+    wait_for("the queued courses indexed", lambda: env.query(
+        "SELECT count(*) FROM course_index_queue WHERE course_id = ANY (%s::uuid[])",
+        courses)[0][0] == 0, 10, retry_on=())
