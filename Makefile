@@ -37,7 +37,7 @@ BROKER_SRC   := broker/main.c broker/broker.c broker/clients.c broker/dispatch.c
                 broker/admin.c broker/admin_sql.c broker/broker_metrics.c broker/store.c broker/store_ops.c broker/store_batch.c \
                 broker/leader.c broker/standby.c broker/blob_reader.c broker/blob_server.c \
                 broker/pdf_cache.c broker/job_id.c broker/dispatch_hold.c \
-                broker/search_indexer.c broker/pg_session.c \
+                broker/search_indexer.c broker/pg_session.c broker/pg_options.c \
                 broker/migrate.c broker/zap.c broker/job_secret.c broker/course_check.c \
                 frontend/json_in.c $(BROKER_CORE_SRC) $(B)/broker/migrations.c
 WORKER_SRC   := workers/daemon/main.c workers/daemon/worker.c workers/daemon/job_runner.c \
@@ -188,6 +188,7 @@ $(B)/tests/test_page_meet: $(B)/workers/extract/page_meet.o
 $(B)/tests/test_job_id: $(B)/broker/job_id.o
 $(B)/tests/test_dispatch_hold: $(B)/broker/dispatch_hold.o
 $(B)/tests/test_store_batch: $(B)/broker/store_batch.o
+$(B)/tests/test_pg_options: $(B)/broker/pg_options.o
 $(B)/tests/test_pdf_cache: TEST_CFLAGS += $(GLIB_CFLAGS)
 $(B)/tests/test_pdf_cache: LDLIBS_BASE += $(GLIB_LIBS)
 $(B)/tests/test_http_watch: $(B)/frontend/http_watch.o

@@ -43,6 +43,7 @@
  *                      of a course (dispatch.c), polled in s_turn
  *   pg_session.c       the non-blocking connection with back-off of blob_reader.c and
  *                      search_indexer.c
+ *   pg_options.c       a connection's server settings: the store's, then the operator's
  *   migrate.c          schema migrations, run once at start
  *   leader.c           which broker leads: the lock session and the fencing epoch; the
  *                      store begins every transaction with the epoch's fence (store_set_fence)

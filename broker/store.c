@@ -9,6 +9,7 @@
  */
 #include "store.h"
 
+#include "pg_options.h"
 #include "store_batch.h"
 #include "store_ops.h"
 
@@ -153,25 +154,31 @@ s_set_state(store_t *self, store_state_t next)
 
 /* ---------------------------------------------------------------- connection */
 
-/* The broker's connection defaults, then conninfo (which overrides them); options: a value of
- * libpq's `options` keyword (server settings of the session), or NULL. */
+/* The broker's connection defaults, then conninfo (which overrides them); options: server
+ * settings of the session (libpq's `options`), or NULL. They go after conninfo, merged with
+ * the operator's own (pg_options.h): libpq takes one `options`, and the last one given wins. */
 static PGconn *
 s_connect_start(const char *conninfo, const char *options)
 {
-    /* Defaults first: with expand_dbname, the connection string given last overrides them. */
+    /* Defaults first: with expand_dbname, the connection string given later overrides them. */
     const char *keywords[9] = {"application_name", "client_encoding",     "keepalives",
                                "keepalives_idle",  "keepalives_interval", "keepalives_count"};
     const char *values[9] = {"profai-broker", "UTF8", "1", "10", "5", "3"};
     int n = 6;
-    if (options != NULL) {
-        keywords[n] = "options";
-        values[n++] = options;
-    }
     keywords[n] = "dbname";
     values[n++] = conninfo != NULL ? conninfo : "";
+    /* NULL when conninfo does not parse: the connection then fails with libpq's message. */
+    char *merged =
+        options != NULL ? pg_options_merge(options, conninfo, getenv("PGOPTIONS")) : NULL;
+    if (options != NULL) {
+        keywords[n] = "options";
+        values[n++] = merged != NULL ? merged : options;
+    }
     keywords[n] = NULL;
     values[n] = NULL;
-    return PQconnectStartParams(keywords, values, 1);
+    PGconn *conn = PQconnectStartParams(keywords, values, 1);
+    free(merged);
+    return conn;
 }
 
 PGconn *

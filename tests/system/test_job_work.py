@@ -12,7 +12,10 @@ entry per job event"; docs/performance.md, "Fewer index entries per job
   their generic plans were made: with plans made on a table of a few jobs and 20,000 more
   jobs inserted since (no ANALYZE), a batch of jobs through the multi-row statements reads
   none of those 20,000 (each multi-row statement read every job before; docs/performance.md,
-  "Index lookups per job whatever the statistics").
+  "Index lookups per job whatever the statistics");
+- an operator's own session settings in conninfo's `options` reach the store's sessions beside
+  the store's two settings, which they used to replace (docs/broker.md, "Talking to
+  PostgreSQL").
 
     sh scripts/check-system.sh tests/system/test_job_work.py
 """
@@ -187,3 +190,35 @@ def test_statements_planned_on_a_small_table_scan_no_jobs_after_it_grew(make_env
     read = seq_read(env) - before
     assert read < GROWN // 2, read  # one multi-row statement read all of them before
     assert env.query("SELECT count(*) FROM jobs")[0][0] == GROWN + 8
+
+
+# The operator's session settings: auto_explain logs every statement's plan with the planner
+# settings its session changed (the test cluster's role may load it), and a work_mem.
+AUTO_EXPLAIN = ("-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=0"
+                " -c auto_explain.log_settings=on")
+
+
+def test_an_operators_conninfo_options_keep_the_stores_settings(make_env, private_pg_cluster):
+    env = make_env(start=False, **NO_QUOTAS)
+    plain = env.conninfo
+    env.conninfo = f"{plain} options='{AUTO_EXPLAIN} -c work_mem=5MB'"  # the broker's only
+    env.start()
+    env.conninfo = plain
+    client = env.client()
+    owner, sha = env.add_user(), env.add_blob(make_pdf("Options " + str(time.monotonic())))
+    jobs, _, tokens = dispatched_jobs(env, client, owner, sha, "Options", 1)
+    w, token = tokens[jobs[0]]
+    w.final_ok(token, course_doc("Options", minimal=True))
+    env.wait_job(jobs[0], "succeeded")
+    # The plans of the job's statements on the two stores: its submission and its result.
+    log = (private_pg_cluster.directory / "log").read_text(errors="replace")
+    plans = [p for p in log.split("plan:")[1:]
+             if "INSERT INTO jobs" in p.split("Settings:")[0]
+             or "UPDATE jobs SET state = 'succeeded'" in p.split("Settings:")[0]]
+    assert len(plans) >= 2, log[-3000:]
+    for plan in plans:
+        settings = plan.split("Settings:", 1)[1].split("\n", 1)[0] if "Settings:" in plan else ""
+        # Before, conninfo's options replaced the store's: only work_mem here.
+        assert "work_mem = '5MB'" in settings, plan
+        assert "enable_seqscan = 'off'" in settings, plan
+        assert "plan_cache_mode = 'force_generic_plan'" in settings, plan
