@@ -4,8 +4,9 @@
 Runs each benchmark --runs times (median), ProfAI and its baselines in the same sitting, and
 prints one table: our figure, the baseline's, and the ratio. Everything runs on loopback:
 a private PostgreSQL cluster (scripts/pg.sh, through tests/system/stack.py) with a fresh
-database per run, the broker from bin/, the benchmark programs from build/bench/, and the
-baselines from Debian packages (scripts/bench-deps.sh). Every process is stopped at the end.
+database per run (dropped after it unless --keep), the broker from bin/, the benchmark
+programs from build/bench/, and the baselines from Debian packages (scripts/bench-deps.sh).
+Every process is stopped at the end.
 
     python3 bench/bench.py [--runs N] [--quick] [--only NAME[,NAME]] [--keep]
 
@@ -178,6 +179,7 @@ class Bench:
         self.cluster = PgCluster(WORK / "pg", port=free_port())
         self.cluster.start()
         self.configure()
+        self.drop_leftovers()
 
     def out(self, name: str) -> Path:
         d = WORK / name
@@ -188,8 +190,34 @@ class Bench:
         # Production heartbeat defaults (1000 ms x 3), quiet logs. No CURVE: the benchmark's
         # own peers (noop_worker, submit_client) speak plain ZMTP, so the figures leave out
         # the encryption a deployment across hosts adds (docs/performance.md).
-        return Stack(self.cluster, self.out(name), heartbeat_ivl=None, liveness=None,
-                     log_level="warn", curve=False)
+        stack = Stack(self.cluster, self.out(name), heartbeat_ivl=None, liveness=None,
+                      log_level="warn", curve=False)
+        if not self.args.keep:
+            close = stack.close
+
+            def close_and_drop() -> None:
+                close()
+                self.cluster.drop_database(stack.dbname)
+            stack.close = close_and_drop
+        return stack
+
+    def drop_leftovers(self) -> None:
+        """Drop the databases of earlier runs (the cluster is kept between runs; --keep keeps
+        them too). Left there, autovacuum worked through their tables during later runs'
+        measurements: once 0.94 s of CPU in one 7 s run of benchmark 2 (docs/performance.md,
+        "Each run's database dropped after it")."""
+        import psycopg2
+        db = psycopg2.connect(self.cluster.conninfo_for("postgres"))
+        try:
+            with db.cursor() as cur:
+                cur.execute("SELECT datname FROM pg_database WHERE datname ~ '^(t|bq)_'")
+                names = [r[0] for r in cur.fetchall()]
+        finally:
+            db.close()
+        for name in names:
+            self.cluster.drop_database(name)
+        if names:
+            log(f"dropped {len(names)} database(s) of earlier runs")
 
     @staticmethod
     def seed(stack: Stack) -> tuple[str, str]:
@@ -284,8 +312,13 @@ class Bench:
             p.kill_group()
 
     def pg_queue(self, n: int, k: int, i: int) -> dict:
-        conninfo = self.cluster.create_database("bq_" + uuid.uuid4().hex[:10])
-        return parse_kv(run([BENCH_BIN / "pg_queue", "-d", conninfo, "-n", n, "-k", k]))
+        name = "bq_" + uuid.uuid4().hex[:10]
+        conninfo = self.cluster.create_database(name)
+        try:
+            return parse_kv(run([BENCH_BIN / "pg_queue", "-d", conninfo, "-n", n, "-k", k]))
+        finally:
+            if not self.args.keep:
+                self.cluster.drop_database(name)
 
     def celery(self, n: int, k: int, i: int) -> dict:
         d = self.out(f"celery-{i}")
@@ -1359,7 +1392,8 @@ def main() -> int:
     ap.add_argument("--stages", action="store_true",
                     help="benchmark 2: also print where each job's time went (PostgreSQL "
                          "records commit times: track_commit_timestamp, a small cost per commit)")
-    ap.add_argument("--keep", action="store_true", help="leave PostgreSQL running")
+    ap.add_argument("--keep", action="store_true",
+                    help="leave PostgreSQL running and each run's database in it")
     ap.add_argument("--pdf-inline", action="store_true",
                     help="benchmark 5: large PDFs inline in the REQUEST (no blob endpoint), as "
                          "before protocol 1.2")

@@ -365,6 +365,16 @@ class PgCluster:
             conn.close()
         return self.conninfo_for(name)
 
+    def drop_database(self, name: str) -> None:
+        """Drop a database if it exists, ending any session still on it."""
+        conn = psycopg2.connect(self.conninfo_for("postgres"))
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            conn.close()
+
 
 # ---- the broker's client protocol, for readiness checks ----------------------------------------
 
