@@ -310,7 +310,8 @@ def standby_of(make_env, leader, **conf):
     """A second broker on the leader's database, with a port, configuration and log of its
     own: it stands by (answers not_leader) until it can take the leader's lock."""
     env = make_env(start=False, **conf)
-    env.conninfo, env.dbname = leader.conninfo, leader.dbname  # its own database stays unused
+    env.pg.drop_database(env.dbname)  # made by make_env; this broker shares the leader's
+    env.conninfo, env.dbname = leader.conninfo, leader.dbname
     log = open(env.log_path, "ab")
     env.proc = subprocess.Popen([*BROKER_WRAPPER, str(BROKER), "-c", str(env.write_config())],
                                 stdout=log, stderr=log)
