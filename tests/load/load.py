@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -577,7 +578,8 @@ def report(load, wall, cpu_before, cpu_after, gen_cpu, args):
         print(f"  {name:18} {used:7.1f} s  {100.0 * used / wall:5.1f} %")
     print(f"  {'load generator':18} {gen_cpu:7.1f} s  {100.0 * gen_cpu / wall:5.1f} %"
           f"   (event loop lag p99 {pct(st.loop_lag, 99):.0f} ms, max "
-          f"{max(st.loop_lag, default=0):.0f} ms)")
+          f"{max(st.loop_lag, default=0):.0f} ms; peak memory "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
     print()
     timeline_report(load, wall, args)
     print()
@@ -804,7 +806,17 @@ def main():
     cpu_before = cpu_by_component(args.var)
     print(f"load.py: CPU measured for: {', '.join(sorted(cpu_before))}", flush=True)
     r0 = resource.getrusage(resource.RUSAGE_SELF)
+    # The generator's own pauses out of the latencies: Python's cyclic garbage collector stopped
+    # the event loop for 35-127 ms at a time, passes over every connection's objects, in the
+    # windows with a run's highest p99 (docs/performance.md, "The load generator's garbage
+    # collector"). The objects made so far are frozen out of its passes and it does not run
+    # during the run: a request's objects go with their reference counts, and the few cycles
+    # wait for the collection after the run (the generator's peak memory is printed).
+    gc.freeze()
+    gc.disable()
     wall = asyncio.run(load.run())
+    gc.enable()
+    gc.collect()
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu_after = cpu_by_component(args.var)
     if sorted(cpu_after) != sorted(cpu_before):
