@@ -101,8 +101,11 @@ static void
 s_submit(admin_t *self, const admin_ctx_t *ctx, const store_stmt_t *stmt, const char *const *values,
          store_done_fn *done)
 {
-    store_status_t st =
-        sql_submit(self->broker->store, stmt, values, STORE_FAIL_FAST, done, ctx, sizeof *ctx);
+    /* The reads on a connection of their own: admin.jobs reads the whole jobs table, and no
+     * dispatch or result should wait for it (docs/broker.md). */
+    store_t *store = stmt == &admin_sql_jobs || stmt == &admin_sql_job ? self->broker->admin_reads
+                                                                       : self->broker->store;
+    store_status_t st = sql_submit(store, stmt, values, STORE_FAIL_FAST, done, ctx, sizeof *ctx);
     if (st != STORE_OK)
         s_refused(self, ctx, st);
 }

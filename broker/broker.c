@@ -594,8 +594,8 @@ s_run_timers(broker_t *self)
     }
 }
 
-/* A connection of either store changed (name: "jobs" or "submissions"); seen_up: whether that
- * store had been up before. */
+/* A connection of a store changed (name: "jobs", "submissions" or "admin"); seen_up: whether
+ * that store had been up before. */
 static void
 s_store_event(broker_t *self, const char *name, bool *seen_up, store_event_t event,
               const char *detail)
@@ -603,7 +603,7 @@ s_store_event(broker_t *self, const char *name, bool *seen_up, store_event_t eve
     switch (event) {
     case STORE_EVENT_UP:
         log_info("database up connection=%s", name);
-        if (*seen_up) {
+        if (*seen_up && seen_up != &self->admin_seen_up) {
             /* A submission whose commit was not confirmed may exist: look again, on the job
              * store. There the query runs after the writes still queued, so it sees them
              * applied; a submission confirmed after it finds its job loaded (clients.c). */
@@ -641,6 +641,13 @@ s_on_submits_event(void *owner, store_event_t event, const char *detail)
 {
     broker_t *self = owner;
     s_store_event(self, "submissions", &self->submits_seen_up, event, detail);
+}
+
+static void
+s_on_admin_reads_event(void *owner, store_event_t event, const char *detail)
+{
+    broker_t *self = owner;
+    s_store_event(self, "admin", &self->admin_seen_up, event, detail);
 }
 
 static void
@@ -688,6 +695,9 @@ s_timeout(broker_t *self)
     int64_t submits_wait = store_timeout(self->submits, self->now);
     if (submits_wait >= 0 && submits_wait < timeout)
         timeout = submits_wait;
+    int64_t admin_wait = store_timeout(self->admin_reads, self->now);
+    if (admin_wait >= 0 && admin_wait < timeout)
+        timeout = admin_wait;
     int64_t blobs_wait = blob_reader_timeout(self->blobs, self->now);
     if (blobs_wait >= 0 && blobs_wait < timeout)
         timeout = blobs_wait;
@@ -702,9 +712,10 @@ static int
 s_turn(broker_t *self, bool read_router)
 {
     /* The ROUTER, the ZAP handler (CURVE), the admin socket and the metrics endpoint while
-     * serving, then the two stores. */
-    zmq_pollitem_t items[7 + BLOB_READER_MAX];
-    int n = 0, zap_at = -1, admin_at = -1, metrics_at = -1, store_at = -1, submits_at = -1;
+     * serving, then the three stores, the PDF readers and the indexer. */
+    zmq_pollitem_t items[8 + BLOB_READER_MAX];
+    int n = 0, zap_at = -1, admin_at = -1, metrics_at = -1, store_at = -1, submits_at = -1,
+        reads_at = -1;
     if (read_router) {
         items[n++] = (zmq_pollitem_t){zsock_resolve(self->router), 0, ZMQ_POLLIN, 0};
         if (self->zap != NULL) {
@@ -728,6 +739,10 @@ s_turn(broker_t *self, bool read_router)
     }
     if ((fd = store_pollfd(self->submits, &events)) >= 0) {
         submits_at = n;
+        items[n++] = (zmq_pollitem_t){NULL, fd, events, 0};
+    }
+    if ((fd = store_pollfd(self->admin_reads, &events)) >= 0) {
+        reads_at = n;
         items[n++] = (zmq_pollitem_t){NULL, fd, events, 0};
     }
     for (int i = 0; i < blob_reader_count(self->blobs); i++)
@@ -754,12 +769,14 @@ s_turn(broker_t *self, bool read_router)
         broker_metrics_read(self->metrics);
     store_service(self->submits, submits_at >= 0 ? items[submits_at].revents : 0, self->now);
     store_service(self->store, store_at >= 0 ? items[store_at].revents : 0, self->now);
+    store_service(self->admin_reads, reads_at >= 0 ? items[reads_at].revents : 0, self->now);
     blob_reader_service(self->blobs, self->now);
     search_indexer_service(self->indexer, self->now);
     s_run_timers(self);
     dispatch_jobs(self);
     store_flush(self->submits);
     store_flush(self->store);
+    store_flush(self->admin_reads);
     return 0;
 }
 
@@ -881,10 +898,15 @@ broker_new(const broker_config_t *config, char *err, size_t err_size)
     self->jobs = job_table_new(&jobs_config);
     self->workers = worker_registry_new(config->heartbeat_ivl, config->liveness);
     self->router = zsock_new(ZMQ_ROUTER);
-    self->store = store_new(self->conninfo, sql_statements, sql_statement_count,
-                            config->max_pending_writes, s_on_store_event, self);
-    self->submits = store_new(self->conninfo, sql_submit_statements, sql_submit_statement_count,
-                              config->max_pending_writes, s_on_submits_event, self);
+    self->store =
+        store_new(self->conninfo, "profai-broker-jobs", sql_statements, sql_statement_count,
+                  config->max_pending_writes, s_on_store_event, self);
+    self->submits =
+        store_new(self->conninfo, "profai-broker-submissions", sql_submit_statements,
+                  sql_submit_statement_count, config->max_pending_writes, s_on_submits_event, self);
+    self->admin_reads = store_new(self->conninfo, "profai-broker-admin", sql_admin_read_statements,
+                                  sql_admin_read_statement_count, config->max_pending_writes,
+                                  s_on_admin_reads_event, self);
     self->max_pending_writes = config->max_pending_writes;
     self->blobs = blob_reader_new(self->conninfo, config->pdf_readers > 0 ? config->pdf_readers : 2,
                                   dispatch_on_pdf, s_on_blobs_event, self);
@@ -895,7 +917,8 @@ broker_new(const broker_config_t *config, char *err, size_t err_size)
         self->hold = dispatch_hold_new(); /* NULL: every dispatch is written at once */
     if (self->endpoint == NULL || self->conninfo == NULL || self->jobs == NULL ||
         self->workers == NULL || self->router == NULL || self->store == NULL ||
-        self->submits == NULL || self->blobs == NULL || self->indexer == NULL) {
+        self->submits == NULL || self->admin_reads == NULL || self->blobs == NULL ||
+        self->indexer == NULL) {
         snprintf(err, err_size, "out of memory");
         goto fail;
     }
@@ -972,6 +995,7 @@ broker_destroy(broker_t **self_p)
     search_indexer_destroy(&self->indexer);
     store_destroy(&self->store);
     store_destroy(&self->submits);
+    store_destroy(&self->admin_reads);
     zsock_destroy(&self->router);
     zap_destroy(&self->zap);
     free(self->endpoint);

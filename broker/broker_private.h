@@ -60,6 +60,8 @@ struct broker_t {
     size_t max_pending_writes;        /* either store's queue bound for submissions */
     store_t *submits;                 /* the submission store: sql_stmt_submit only (docs/broker.md,
                                        * "Submissions on a connection of their own") */
+    store_t *admin_reads;             /* admin.jobs and admin.job only: no fence (docs/broker.md,
+                                       * "The admin socket's reads on a connection of their own") */
     struct blob_reader_t *blobs;      /* PDF reads for dispatch, off the store (blob_reader.h) */
     struct pdf_cache_t *pdfs;         /* small PDFs read before, for REQUESTs sent ahead of their
                                        * dispatch commit (pdf_cache.h); NULL: always after it */
@@ -83,6 +85,7 @@ struct broker_t {
     int64_t next_progress; /* progress flush */
     bool db_seen_up;       /* the job store has been up once: later UPs are reconnects */
     bool submits_seen_up;  /* the same for the submission store */
+    bool admin_seen_up;    /* the same for the admin reads store (nothing is reloaded) */
     bool stopping;
 
     /* Leadership (docs/broker.md, "Standby broker"; broker_lead). */

@@ -356,8 +356,8 @@ const store_stmt_t *const sql_statements[] = {
     &sql_stmt_adopt, &sql_stmt_succeed, &sql_stmt_fail, &sql_stmt_requeue, &sql_stmt_cancel,
     &sql_stmt_unfinished, &sql_stmt_dispatch_many, &sql_stmt_dispatch_sent_many,
     &sql_stmt_succeed_many, &sql_stmt_dispatch_succeed, &sql_stmt_dispatch_succeed_many,
-    /* the admin socket's (admin_sql.h) */
-    &admin_sql_ping, &admin_sql_jobs, &admin_sql_job, &admin_sql_retry, &admin_sql_cancel};
+    /* the admin socket's writes and ping (admin_sql.h) */
+    &admin_sql_ping, &admin_sql_retry, &admin_sql_cancel};
 
 const size_t sql_statement_count = sizeof sql_statements / sizeof sql_statements[0];
 
@@ -366,6 +366,11 @@ const store_stmt_t *const sql_submit_statements[] = {&sql_stmt_fence, &sql_stmt_
 
 const size_t sql_submit_statement_count =
     sizeof sql_submit_statements / sizeof sql_submit_statements[0];
+
+const store_stmt_t *const sql_admin_read_statements[] = {&admin_sql_jobs, &admin_sql_job};
+
+const size_t sql_admin_read_statement_count =
+    sizeof sql_admin_read_statements / sizeof sql_admin_read_statements[0];
 
 store_status_t
 sql_submit(store_t *store, const store_stmt_t *stmt, const char *const *values, int flags,

@@ -61,13 +61,17 @@ extern const store_stmt_t sql_stmt_fence;
  * 004). */
 
 /* The job store's statements (store_new): every statement above but the submissions, and the
- * admin socket's (admin_sql.h). */
+ * admin socket's writes and ping (admin_sql.h). */
 extern const store_stmt_t *const sql_statements[];
 extern const size_t sql_statement_count;
 /* The submission store's (docs/broker.md, "Submissions on a connection of their own"): the
  * fence, sql_stmt_submit and its multi-row form. */
 extern const store_stmt_t *const sql_submit_statements[];
 extern const size_t sql_submit_statement_count;
+/* The admin reads store's (docs/broker.md, "The admin socket's reads on a connection of their
+ * own"): admin_sql_jobs and admin_sql_job. */
+extern const store_stmt_t *const sql_admin_read_statements[];
+extern const size_t sql_admin_read_statement_count;
 
 /* Queue stmt with C-string parameters (lengths by strlen); see store_submit. */
 store_status_t sql_submit(store_t *store, const store_stmt_t *stmt, const char *const *values,

@@ -51,6 +51,7 @@ typedef struct segment_t {
 
 struct store_t {
     char *conninfo;
+    char *name; /* application_name */
     const store_stmt_t *const *stmts;
     size_t nstmts;
     size_t max_pending;
@@ -158,12 +159,12 @@ s_set_state(store_t *self, store_state_t next)
  * settings of the session (libpq's `options`), or NULL. They go after conninfo, merged with
  * the operator's own (pg_options.h): libpq takes one `options`, and the last one given wins. */
 static PGconn *
-s_connect_start(const char *conninfo, const char *options)
+s_connect_start(const char *conninfo, const char *name, const char *options)
 {
     /* Defaults first: with expand_dbname, the connection string given later overrides them. */
     const char *keywords[9] = {"application_name", "client_encoding",     "keepalives",
                                "keepalives_idle",  "keepalives_interval", "keepalives_count"};
-    const char *values[9] = {"profai-broker", "UTF8", "1", "10", "5", "3"};
+    const char *values[9] = {name, "UTF8", "1", "10", "5", "3"};
     int n = 6;
     keywords[n] = "dbname";
     values[n++] = conninfo != NULL ? conninfo : "";
@@ -184,7 +185,7 @@ s_connect_start(const char *conninfo, const char *options)
 PGconn *
 store_connect_start(const char *conninfo)
 {
-    return s_connect_start(conninfo, NULL);
+    return s_connect_start(conninfo, "profai-broker", NULL);
 }
 
 static void
@@ -270,7 +271,7 @@ s_connect_begin(store_t *self)
      * then read every job per statement as the table grew: a multi-row update compared each
      * of its ids with every job (docs/performance.md, "Index lookups per job whatever the
      * statistics"). Every statement of the broker's stores finds its rows by key. */
-    self->conn = s_connect_start(self->conninfo,
+    self->conn = s_connect_start(self->conninfo, self->name,
                                  "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off");
     if (self->conn == NULL) {
         s_lose_connection(self, "out of memory");
@@ -745,14 +746,17 @@ s_service_connection(store_t *self, short revents)
 /* ---------------------------------------------------------------- public */
 
 store_t *
-store_new(const char *conninfo, const store_stmt_t *const *stmts, size_t n, size_t max_pending,
-          store_event_fn *on_event, void *owner)
+store_new(const char *conninfo, const char *name, const store_stmt_t *const *stmts, size_t n,
+          size_t max_pending, store_event_fn *on_event, void *owner)
 {
     store_t *self = calloc(1, sizeof *self);
     if (self == NULL)
         return NULL;
     self->conninfo = strdup(conninfo != NULL ? conninfo : "");
-    if (self->conninfo == NULL) {
+    self->name = strdup(name != NULL ? name : "profai-broker");
+    if (self->conninfo == NULL || self->name == NULL) {
+        free(self->conninfo);
+        free(self->name);
         free(self);
         return NULL;
     }
@@ -787,6 +791,7 @@ store_destroy(store_t **self_p)
     while ((op = store_opq_pop(&self->pending)) != NULL)
         store_op_free(op);
     free(self->conninfo);
+    free(self->name);
     free(self->fence_value);
     free(self);
     *self_p = NULL;

@@ -114,10 +114,11 @@ typedef void(store_event_fn)(void *owner, store_event_t event, const char *detai
 
 /* Create a store for conninfo (libpq connection string; "" uses the PG* environment).
  * stmts (n of them) and owner are borrowed and must outlive the store. max_pending bounds
- * queued plus in-flight operations for STORE_FAIL_FAST submissions. The first connection
+ * queued plus in-flight operations for STORE_FAIL_FAST submissions. name: the connection's
+ * application_name to PostgreSQL (copied) unless conninfo sets one. The first connection
  * attempt starts at the first store_service call. Returns NULL on allocation failure. */
-store_t *store_new(const char *conninfo, const store_stmt_t *const *stmts, size_t n,
-                   size_t max_pending, store_event_fn *on_event, void *owner);
+store_t *store_new(const char *conninfo, const char *name, const store_stmt_t *const *stmts,
+                   size_t n, size_t max_pending, store_event_fn *on_event, void *owner);
 
 /* Close the connection and free every operation without calling its callback. */
 void store_destroy(store_t **self_p);

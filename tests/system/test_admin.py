@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -254,6 +255,39 @@ def test_cancel_any_owners_job(stack, outdir):
     ctl_json(s, "resume", "course.build")
     time.sleep(1.0)
     assert [e["state"] for e in job_of(s, job_id)["events"]] == ["queued", "cancelled"]
+
+
+def test_admin_reads_wait_on_their_own_connection(stack, outdir):
+    """admin.jobs and admin.job run on a store connection of their own (docs/broker.md, "The
+    admin socket's reads on a connection of their own"): with that connection's backend stopped
+    while idle, a `jobs` list waits, and a cancel (a write on the job store, where dispatches
+    and results go) is done meanwhile. The list, sent first, then runs and sees the cancel.
+    Before, the list ran on the job store, so its full read of `jobs` held every job write."""
+    s = stack
+    mine = ("SELECT application_name, pid, state FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name LIKE 'profai-broker-%%'")
+    wait_for("the broker's named connections", lambda: {
+        "profai-broker-jobs", "profai-broker-submissions", "profai-broker-admin",
+        "profai-broker-lock"} <= {r[0] for r in s.query(mine)}, 10, retry_on=())
+    ctl_json(s, "pause", "course.build")
+    job_id = s.submit(small_pdf(outdir), "Cancelled while a list waits")
+    pid = wait_for("the admin reads connection idle", lambda: next(
+        (r[1] for r in s.query(mine) if r[0] == "profai-broker-admin" and r[2] == "idle"), None),
+        10, retry_on=())
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        listing = subprocess.Popen([str(BIN / "profaictl"), "-a", s.admin_endpoint, "--json",
+                                    "jobs"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        time.sleep(0.5)  # the list reaches the broker and waits for its connection
+        assert ctl_json(s, "cancel", job_id)["state"] == "cancelled"
+        assert listing.poll() is None, listing.communicate()
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    out, err = listing.communicate(timeout=20)
+    assert listing.returncode == 0, err
+    assert [(j["job_id"], j["state"]) for j in json.loads(out)][:1] == [(job_id, "cancelled")]
+    ctl_json(s, "resume", "course.build")
 
 
 # ---- history -----------------------------------------------------------------------------------
