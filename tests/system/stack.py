@@ -354,26 +354,24 @@ class PgCluster:
         return " ".join(f"dbname={dbname}" if part.startswith("dbname=") else part
                         for part in PgCluster.conninfo.fget(self).split())
 
-    def create_database(self, name: str) -> str:
-        """A new, empty database; returns its conninfo."""
+    def _outside(self, sql: str) -> None:
+        """One statement outside a transaction, on the cluster's "postgres" database."""
         conn = psycopg2.connect(self.conninfo_for("postgres"))
         try:
             conn.autocommit = True
             with conn.cursor() as cur:
-                cur.execute(f'CREATE DATABASE "{name}"')
+                cur.execute(sql)
         finally:
             conn.close()
+
+    def create_database(self, name: str) -> str:
+        """A new, empty database; returns its conninfo."""
+        self._outside(f'CREATE DATABASE "{name}"')
         return self.conninfo_for(name)
 
     def drop_database(self, name: str) -> None:
         """Drop a database if it exists, ending any session still on it."""
-        conn = psycopg2.connect(self.conninfo_for("postgres"))
-        try:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            conn.close()
+        self._outside(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # ---- the broker's client protocol, for readiness checks ----------------------------------------
