@@ -11,11 +11,11 @@
 char *
 pg_options_merge(const char *ours, const char *conninfo, const char *pgoptions)
 {
+    /* NULL: not key=value nor a URI (a bare database name, which libpq takes as such, or an
+     * error libpq reports at connect): no options of its own. */
     PQconninfoOption *opts = PQconninfoParse(conninfo != NULL ? conninfo : "", NULL);
-    if (opts == NULL)
-        return NULL;
     const char *theirs = NULL;
-    for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+    for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
         if (strcmp(o->keyword, "options") == 0 && o->val != NULL && o->val[0] != '\0')
             theirs = o->val;
     if (theirs == NULL && pgoptions != NULL && pgoptions[0] != '\0')
@@ -25,6 +25,7 @@ pg_options_merge(const char *ours, const char *conninfo, const char *pgoptions)
     if (out != NULL)
         snprintf(out, size, "%s%s%s", ours, theirs != NULL ? " " : "",
                  theirs != NULL ? theirs : "");
-    PQconninfoFree(opts);
+    if (opts != NULL)
+        PQconninfoFree(opts);
     return out;
 }

@@ -13,9 +13,9 @@
 #include "profai/compiler.h"
 
 /* ours, then the `options` of conninfo (a key=value string or a URI; NULL or "" are libpq's
- * defaults), or, when conninfo names none, pgoptions (the PGOPTIONS environment variable, or
- * NULL). A new string the caller frees; NULL when out of memory or when conninfo does not
- * parse (the connection then fails with libpq's own message). */
+ * defaults; anything else, such as a bare database name, names no options), or, when conninfo
+ * names none, pgoptions (the PGOPTIONS environment variable, or NULL). A new string the caller
+ * frees; NULL when out of memory. */
 PROFAI_MUST_CHECK char *pg_options_merge(const char *ours, const char *conninfo,
                                          const char *pgoptions);
 

@@ -168,7 +168,7 @@ s_connect_start(const char *conninfo, const char *name, const char *options)
     int n = 6;
     keywords[n] = "dbname";
     values[n++] = conninfo != NULL ? conninfo : "";
-    /* NULL when conninfo does not parse: the connection then fails with libpq's message. */
+    /* NULL when out of memory: the store's settings alone then. */
     char *merged =
         options != NULL ? pg_options_merge(options, conninfo, getenv("PGOPTIONS")) : NULL;
     if (options != NULL) {

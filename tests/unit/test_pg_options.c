@@ -57,13 +57,15 @@ test_pgoptions_when_conninfo_has_none(void **state)
              OURS " -c work_mem=8MB");
 }
 
-/* A conninfo libpq cannot parse: NULL, and the connection reports libpq's error. */
+/* A conninfo that is not key=value nor a URI (a bare database name, or a broken string libpq
+ * reports at connect) names no options: PGOPTIONS, if any, follows ours. */
 static void
-test_unparsable_conninfo(void **state)
+test_conninfo_without_keywords(void **state)
 {
     (void)state;
-    assert_null(pg_options_merge(OURS, "host=db options='-c x", NULL));
-    assert_null(pg_options_merge(OURS, "nonsense", NULL));
+    s_expect("profai", NULL, OURS);
+    s_expect("profai", "-c lock_timeout=5s", OURS " -c lock_timeout=5s");
+    s_expect("host=db options='-c x", NULL, OURS);
 }
 
 int
@@ -73,7 +75,7 @@ main(void)
         cmocka_unit_test(test_ours_alone),
         cmocka_unit_test(test_conninfo_options_after_ours),
         cmocka_unit_test(test_pgoptions_when_conninfo_has_none),
-        cmocka_unit_test(test_unparsable_conninfo),
+        cmocka_unit_test(test_conninfo_without_keywords),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
