@@ -506,6 +506,13 @@ def test_etags_and_cache_during_a_database_outage(stack, outdir):
     # test_tokens.py checks): this frontend allows 30 s, so that the test does not depend on
     # how fast PostgreSQL stops.
     patient = stack.add_frontend(conf={"auth": {"max_stale": 30000}})
+    # Its listening connection up first: connecting it forgets the cached tokens (revocations
+    # may have been missed before), so a token read before that would be asked of PostgreSQL
+    # again during the outage (a CI run under ASAN: 503). The connection's first ping
+    # (`SELECT 1`, change_listen.c) comes after its LISTENs and that flush.
+    wait_for("the patient frontend's listener", lambda: stack.query(
+        "SELECT 1 FROM pg_stat_activity WHERE application_name = %s AND state = 'idle'"
+        " AND query = 'SELECT 1'", f"profai-frontend-listen {patient.process.pid}"), 20)
     for path in (f"{API}/courses/{a}", f"{API}/courses/{a}/quiz"):
         assert get(stack, path, frontend=patient).status_code == 200
     course_before = get(stack, f"{API}/courses/{a}", frontend=patient)
