@@ -84,16 +84,17 @@ def serve(workers: list[MdpWorker], done, timeout: float = 15.0,
                 w.final_ok(frames[2], course(job["title"]))
 
 
-def while_heartbeating(workers: list[MdpWorker], action) -> None:
+def while_heartbeating(workers: list[MdpWorker], action):
     """Run action(), which blocks for a while (PostgreSQL stopping or starting: seconds on a
     loaded machine), in a thread, while the workers keep heartbeating: silent for longer than
-    the broker's liveness, they would be expired and told DISCONNECT."""
+    the broker's liveness, they would be expired and told DISCONNECT. Returns what action()
+    returns; action() must not use these workers' sockets."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         done = pool.submit(action)
         while not concurrent.futures.wait([done], timeout=0.05).done:
             for w in workers:
                 w.pump()
-        done.result()
+        return done.result()
 
 
 # ---- the broker under test -------------------------------------------------------------------
@@ -646,12 +647,20 @@ def test_kill9_and_restart_finish_every_job_once(env):
     returning.final_ok(tokens[returning], course_doc("Course 0", minimal=True))
     vanishing.close()
     env.peers.remove(vanishing)
-    env.start()
-    # ZeroMQ reconnected its socket by itself; a heartbeat may come before the PARTIAL whose
-    # token makes the new broker adopt the job.
-    resuming.send(W_HEARTBEAT)
-    resuming.partial(tokens[resuming], 70)
-    assert resuming.recv(timeout=0.3) is None  # not sent away
+
+    def restart_and_resume():
+        env.start()
+        # ZeroMQ reconnected its socket by itself; a heartbeat may come before the PARTIAL
+        # whose token makes the new broker adopt the job.
+        resuming.send(W_HEARTBEAT)
+        resuming.partial(tokens[resuming], 70)
+        return resuming.recv(timeout=0.3)
+
+    # The returning worker's FINAL reaches the new broker as soon as it binds, and makes it a
+    # ready worker: from then on it heartbeats. Silent while the test starts the broker and
+    # waits on the resuming worker (over 600 ms under ASAN), it was expired with the queued
+    # job the broker had just given it, which then ran twice.
+    assert while_heartbeating([returning], restart_and_resume) is None  # not sent away
 
     fresh = env.worker()
     fresh.ready()
