@@ -811,9 +811,13 @@ broker_run(broker_t *self, volatile sig_atomic_t *stop)
     s_flush_progress(self);
     store_flush(self->submits);
     store_flush(self->store);
+    store_flush(self->admin_reads);
+    /* The admin reads too: a `profaictl jobs` sent before the SIGTERM gets its answer, not a
+     * timeout. */
     int64_t deadline = zclock_mono() + self->shutdown_timeout;
     while (((store_pending(self->store) > 0 && store_is_up(self->store)) ||
-            (store_pending(self->submits) > 0 && store_is_up(self->submits))) &&
+            (store_pending(self->submits) > 0 && store_is_up(self->submits)) ||
+            (store_pending(self->admin_reads) > 0 && store_is_up(self->admin_reads))) &&
            zclock_mono() < deadline) {
         if (s_turn(self, false) != 0)
             break;

@@ -290,6 +290,36 @@ def test_admin_reads_wait_on_their_own_connection(stack, outdir):
     ctl_json(s, "resume", "course.build")
 
 
+def test_an_admin_read_in_flight_at_sigterm_is_answered(make_stack, outdir):
+    """A broker stopping (SIGTERM) lets its admin reads finish as it lets its writes commit:
+    a `jobs` list waiting for its connection gets its answer, not profaictl's timeout. Before,
+    the stop waited only for the two other stores and the list went unanswered."""
+    s = make_stack()
+    s.start_broker()
+    s.add_frontend()  # no worker: the job stays queued
+    s.wait_healthy()
+    job_id = s.submit(small_pdf(outdir), "Listed while the broker stops")
+    mine = ("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND application_name = 'profai-broker-admin' AND state = 'idle'")
+    pid = wait_for("the admin reads connection idle",
+                   lambda: next((r[0] for r in s.query(mine)), None), 10, retry_on=())
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        listing = subprocess.Popen([str(BIN / "profaictl"), "-a", s.admin_endpoint, "--json",
+                                    "jobs"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        time.sleep(0.5)  # the list reaches the broker and waits for its connection
+        s.broker.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)  # the broker stops taking work and drains
+        assert listing.poll() is None and s.broker.proc.poll() is None
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    out, err = listing.communicate(timeout=20)
+    assert listing.returncode == 0, err
+    assert job_id in [j["job_id"] for j in json.loads(out)]
+    assert s.broker.wait_exit(20) == 0
+
+
 # ---- history -----------------------------------------------------------------------------------
 
 def test_history_after_a_worker_sigkill_a_retry_and_a_success(make_stack, outdir):
