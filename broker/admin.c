@@ -102,9 +102,10 @@ s_submit(admin_t *self, const admin_ctx_t *ctx, const store_stmt_t *stmt, const 
          store_done_fn *done)
 {
     /* The reads on a connection of their own: admin.jobs reads the whole jobs table, and no
-     * dispatch or result should wait for it (docs/broker.md). */
-    store_t *store = stmt == &admin_sql_jobs || stmt == &admin_sql_job ? self->broker->admin_reads
-                                                                       : self->broker->store;
+     * dispatch or result should wait for it (docs/broker.md). Which statements are reads is
+     * sql.c's table of that store's statements. */
+    store_t *store = store_prepares(self->broker->admin_reads, stmt) ? self->broker->admin_reads
+                                                                     : self->broker->store;
     store_status_t st = sql_submit(store, stmt, values, STORE_FAIL_FAST, done, ctx, sizeof *ctx);
     if (st != STORE_OK)
         s_refused(self, ctx, st);

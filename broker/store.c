@@ -803,6 +803,7 @@ store_submit(store_t *self, const store_stmt_t *stmt, const char *const *values,
 {
     assert(stmt != NULL && stmt->nparams >= 0 && stmt->nparams <= STORE_MAX_PARAMS);
     assert(ctx_len <= STORE_CTX_MAX);
+    assert(store_prepares(self, stmt));
     if (flags & STORE_FAIL_FAST) {
         if (self->state != STORE_READY)
             return STORE_DOWN;
@@ -950,6 +951,15 @@ bool
 store_is_up(const store_t *self)
 {
     return self->state == STORE_READY;
+}
+
+bool
+store_prepares(const store_t *self, const store_stmt_t *stmt)
+{
+    for (size_t i = 0; i < self->nstmts; i++)
+        if (self->stmts[i] == stmt)
+            return true;
+    return false;
 }
 
 size_t

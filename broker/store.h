@@ -160,6 +160,10 @@ void store_service(store_t *self, short revents, int64_t now_ms);
 /* True when connected with statements prepared. */
 bool store_is_up(const store_t *self);
 
+/* True when stmt is one of the statements this store prepares (store_new's stmts): the only
+ * ones store_submit takes. */
+bool store_prepares(const store_t *self, const store_stmt_t *stmt);
+
 /* Operations queued or in flight. */
 size_t store_pending(const store_t *self);
 
