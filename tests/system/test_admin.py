@@ -7,6 +7,7 @@ workers, a frontend, PostgreSQL. Run: sh scripts/check-system.sh tests/system/te
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -257,6 +258,26 @@ def test_cancel_any_owners_job(stack, outdir):
     assert [e["state"] for e in job_of(s, job_id)["events"]] == ["queued", "cancelled"]
 
 
+@contextlib.contextmanager
+def a_list_waiting(s):
+    """A `profaictl --json jobs` started while the backend of the broker's admin reads
+    connection is stopped (SIGSTOP, taken while idle): the list waits at the broker until the
+    block ends and the backend goes on (SIGCONT)."""
+    idle = ("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND application_name = 'profai-broker-admin' AND state = 'idle'")
+    pid = wait_for("the admin reads connection idle",
+                   lambda: next((r[0] for r in s.query(idle)), None), 10, retry_on=())
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        listing = subprocess.Popen([str(BIN / "profaictl"), "-a", s.admin_endpoint, "--json",
+                                    "jobs"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        time.sleep(0.5)  # the list reaches the broker and waits for its connection
+        yield listing
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
 def test_admin_reads_wait_on_their_own_connection(stack, outdir):
     """admin.jobs and admin.job run on a store connection of their own (docs/broker.md, "The
     admin socket's reads on a connection of their own"): with that connection's backend stopped
@@ -264,26 +285,16 @@ def test_admin_reads_wait_on_their_own_connection(stack, outdir):
     and results go) is done meanwhile. The list, sent first, then runs and sees the cancel.
     Before, the list ran on the job store, so its full read of `jobs` held every job write."""
     s = stack
-    mine = ("SELECT application_name, pid, state FROM pg_stat_activity"
+    mine = ("SELECT application_name FROM pg_stat_activity"
             " WHERE datname = current_database() AND application_name LIKE 'profai-broker-%%'")
     wait_for("the broker's named connections", lambda: {
         "profai-broker-jobs", "profai-broker-submissions", "profai-broker-admin",
         "profai-broker-lock"} <= {r[0] for r in s.query(mine)}, 10, retry_on=())
     ctl_json(s, "pause", "course.build")
     job_id = s.submit(small_pdf(outdir), "Cancelled while a list waits")
-    pid = wait_for("the admin reads connection idle", lambda: next(
-        (r[1] for r in s.query(mine) if r[0] == "profai-broker-admin" and r[2] == "idle"), None),
-        10, retry_on=())
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        listing = subprocess.Popen([str(BIN / "profaictl"), "-a", s.admin_endpoint, "--json",
-                                    "jobs"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True)
-        time.sleep(0.5)  # the list reaches the broker and waits for its connection
+    with a_list_waiting(s) as listing:
         assert ctl_json(s, "cancel", job_id)["state"] == "cancelled"
         assert listing.poll() is None, listing.communicate()
-    finally:
-        os.kill(pid, signal.SIGCONT)
     out, err = listing.communicate(timeout=20)
     assert listing.returncode == 0, err
     assert [(j["job_id"], j["state"]) for j in json.loads(out)][:1] == [(job_id, "cancelled")]
@@ -299,21 +310,10 @@ def test_an_admin_read_in_flight_at_sigterm_is_answered(make_stack, outdir):
     s.add_frontend()  # no worker: the job stays queued
     s.wait_healthy()
     job_id = s.submit(small_pdf(outdir), "Listed while the broker stops")
-    mine = ("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-            " AND application_name = 'profai-broker-admin' AND state = 'idle'")
-    pid = wait_for("the admin reads connection idle",
-                   lambda: next((r[0] for r in s.query(mine)), None), 10, retry_on=())
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        listing = subprocess.Popen([str(BIN / "profaictl"), "-a", s.admin_endpoint, "--json",
-                                    "jobs"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True)
-        time.sleep(0.5)  # the list reaches the broker and waits for its connection
+    with a_list_waiting(s) as listing:
         s.broker.proc.send_signal(signal.SIGTERM)
         time.sleep(0.5)  # the broker stops taking work and drains
         assert listing.poll() is None and s.broker.proc.poll() is None
-    finally:
-        os.kill(pid, signal.SIGCONT)
     out, err = listing.communicate(timeout=20)
     assert listing.returncode == 0, err
     assert job_id in [j["job_id"] for j in json.loads(out)]
